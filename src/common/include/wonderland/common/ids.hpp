@@ -1,0 +1,19 @@
+// Identifiers are UUIDs (version 4, random), in their canonical lower-case text form.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace wonderland {
+
+/// A new random (version 4) UUID. Thread-safe; each thread has its own generator seeded from
+/// the operating system's entropy.
+std::string new_uuid();
+
+/// Whether `s` is a UUID in canonical 8-4-4-4-12 hexadecimal form (any case).
+bool is_uuid(std::string_view s);
+
+/// `n` random bytes from the operating system's CSPRNG, hex-encoded (2n characters).
+std::string random_hex(std::size_t n);
+
+}  // namespace wonderland

@@ -1,0 +1,61 @@
+#include "wonderland/messaging/connection.hpp"
+
+#include "detail/engine.hpp"
+#include "wonderland/common/env.hpp"
+
+namespace wonderland::messaging {
+
+ConnectionOptions ConnectionOptions::from_env(std::string service) {
+  ConnectionOptions o;
+  o.url = env::get("WONDERLAND_AMQP_URL", o.url);
+  o.heartbeat = std::chrono::seconds(env::get_int("WONDERLAND_AMQP_HEARTBEAT_S", o.heartbeat.count()));
+  o.service = std::move(service);
+  return o;
+}
+
+Connection::Connection(ConnectionOptions options)
+    : engine_(std::make_shared<detail::Engine>(std::move(options))) {
+  engine_->start();
+}
+
+Connection::~Connection() { engine_->shutdown(); }
+
+const ConnectionOptions& Connection::options() const { return engine_->options(); }
+
+void Connection::declare(const ExchangeSpec& spec, std::chrono::milliseconds timeout) {
+  engine_->declare(spec, timeout);
+}
+void Connection::declare(const QueueSpec& spec, std::chrono::milliseconds timeout) {
+  engine_->declare(spec, timeout);
+}
+void Connection::declare(const BindingSpec& spec, std::chrono::milliseconds timeout) {
+  engine_->declare(spec, timeout);
+}
+void Connection::delete_queue(const QueueName& queue, std::chrono::milliseconds timeout) {
+  engine_->delete_queue(queue, timeout);
+}
+
+void Connection::publish(Outgoing message, PublishCallback done) {
+  engine_->publish(std::move(message), std::move(done));
+}
+
+std::future<Status> Connection::publish(Outgoing message) {
+  auto promise = std::make_shared<std::promise<Status>>();
+  auto future = promise->get_future();
+  engine_->publish(std::move(message), [promise](Status s) { promise->set_value(std::move(s)); });
+  return future;
+}
+
+ConsumerHandle Connection::consume(ConsumerOptions options, Handler handler) {
+  auto id = engine_->add_consumer(std::move(options), std::move(handler));
+  return ConsumerHandle(engine_, id);
+}
+
+bool Connection::connected() const { return engine_->connected(); }
+bool Connection::wait_connected(std::chrono::milliseconds timeout) const {
+  return engine_->wait_connected(timeout);
+}
+ConnectionStats Connection::stats() const { return engine_->stats(); }
+detail::Engine& Connection::engine() { return *engine_; }
+
+}  // namespace wonderland::messaging

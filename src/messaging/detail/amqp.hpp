@@ -1,0 +1,125 @@
+// The one layer that owns rabbitmq-c. Everything above it speaks Wonderland types; nothing
+// outside src/messaging/detail sees an amqp_* handle. Every reply from the C library is checked
+// here, in one place, and failures become AmqpError exceptions.
+//
+// Not thread-safe: an AmqpChannel belongs to the engine's I/O thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "wonderland/messaging/topology.hpp"
+
+namespace wonderland::messaging::detail {
+
+/// A failure of the connection or the channel. `channel_closed` is set when the broker closed the
+/// channel (e.g. a refused declaration): the connection must be re-established.
+class AmqpError : public std::runtime_error {
+ public:
+  AmqpError(const std::string& what, bool refused_by_broker = false)
+      : std::runtime_error(what), refused_by_broker_(refused_by_broker) {}
+  /// The broker answered with a channel or connection close (the request itself was refused).
+  bool refused_by_broker() const noexcept { return refused_by_broker_; }
+
+ private:
+  bool refused_by_broker_;
+};
+
+/// Message properties that Wonderland uses.
+struct Properties {
+  std::string message_id;
+  std::string type;
+  std::string correlation_id;
+  std::string reply_to;
+  std::string app_id;
+  bool persistent = false;
+  /// Integer headers (`x-wonderland-attempt`) and string headers (dead-letter reasons).
+  std::vector<std::pair<std::string, std::int64_t>> int_headers;
+  std::vector<std::pair<std::string, std::string>> string_headers;
+
+  std::optional<std::int64_t> int_header(const std::string& key) const;
+};
+
+/// Events read from the socket.
+struct DeliverEvent {
+  std::string consumer_tag;
+  std::uint64_t delivery_tag = 0;
+  bool redelivered = false;
+  std::string exchange;
+  std::string routing_key;
+  Properties properties;
+  std::string body;
+};
+struct ConfirmEvent {
+  std::uint64_t delivery_tag = 0;
+  bool multiple = false;
+  bool ack = true;  ///< false for basic.nack
+};
+struct ReturnEvent {
+  int reply_code = 0;
+  std::string reply_text;
+  Properties properties;
+};
+struct CancelEvent {  ///< The broker cancelled a consumer (its queue was deleted).
+  std::string consumer_tag;
+};
+using Event = std::variant<DeliverEvent, ConfirmEvent, ReturnEvent, CancelEvent>;
+
+struct UrlParts {
+  std::string host;
+  int port = 5672;
+  std::string user;
+  std::string password;
+  std::string vhost;
+};
+/// Parses an amqp:// URL; throws std::invalid_argument when malformed.
+UrlParts parse_amqp_url(const std::string& url);
+
+/// A logged-in connection with one open channel (channel 1). Closes and frees on destruction.
+class AmqpChannel {
+ public:
+  AmqpChannel(const UrlParts& url, const std::string& connection_name, int heartbeat_s,
+              std::chrono::milliseconds timeout);
+  ~AmqpChannel();
+  AmqpChannel(const AmqpChannel&) = delete;
+  AmqpChannel& operator=(const AmqpChannel&) = delete;
+
+  int fd() const;
+  int heartbeat_s() const;
+
+  void declare_exchange(const ExchangeSpec& spec);
+  void declare_queue(const QueueSpec& spec);
+  void bind(const BindingSpec& spec);
+  void delete_queue(const QueueName& queue);
+  void qos(std::uint16_t prefetch);
+  void confirm_select();
+  /// Starts a consumer; returns the consumer tag.
+  std::string consume(const std::string& queue, bool no_ack);
+  void cancel(const std::string& consumer_tag);
+
+  void publish(const std::string& exchange, const std::string& routing_key, bool mandatory,
+               const Properties& props, const std::string& body);
+  void ack(std::uint64_t delivery_tag);
+  void reject(std::uint64_t delivery_tag, bool requeue);
+
+  /// Whether a frame can be read without touching the socket.
+  bool has_buffered() const;
+  /// Reads one event without waiting for the socket (sends a heartbeat when one is due).
+  /// Returns nullopt when nothing is ready. Frames that are not events (heartbeats) are consumed
+  /// silently. Throws AmqpError when the connection failed or the broker closed it.
+  std::optional<Event> poll_event();
+  /// Frees memory of frames already handled; call between batches.
+  void release_buffers();
+
+ private:
+  struct State;
+  std::unique_ptr<State> s_;
+};
+
+}  // namespace wonderland::messaging::detail

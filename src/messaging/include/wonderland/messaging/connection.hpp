@@ -1,0 +1,126 @@
+// A connection to RabbitMQ: one socket, one I/O thread, safe to use from any thread.
+//
+// Overview
+//   Connection conn(ConnectionOptions::from_env("inventory"));
+//   conn.declare(QueueSpec{QueueName{"inventory.commands"}});
+//   conn.publish(Outgoing{exchanges::kEvents, "order.confirmed", envelope}).get();  // confirmed
+//
+// Guarantees
+//   * Publishing uses publisher confirms: a publish's completion reports success only once the
+//     broker has confirmed it; a nack, a return of a mandatory message, a lost connection before
+//     the confirm, or the deadline passing all complete it with an error. Delivery is therefore
+//     at-least-once: a publish that failed may still have reached the broker, so consumers
+//     deduplicate (see idempotency.hpp).
+//   * Heartbeats detect a dead peer. On any connection failure the connection reconnects with
+//     exponential backoff and jitter, declares every recorded exchange, queue and binding again,
+//     and restarts every consumer. Publishes issued while disconnected wait until their deadline.
+//   * Completion handlers run on the connection's I/O thread: they must not block.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <memory>
+#include <string>
+
+#include "wonderland/common/error.hpp"
+#include "wonderland/messaging/consumer.hpp"
+#include "wonderland/messaging/envelope.hpp"
+#include "wonderland/messaging/names.hpp"
+#include "wonderland/messaging/topology.hpp"
+
+namespace wonderland::messaging {
+
+struct ConnectionOptions {
+  /// amqp://user:password@host:port/vhost
+  std::string url = "amqp://guest:guest@127.0.0.1:5672/";
+  /// Service name: the `source` of envelopes and the connection name shown by the broker.
+  std::string service = "wonderland";
+  std::chrono::seconds heartbeat{10};
+  std::chrono::milliseconds connect_timeout{5000};
+  std::chrono::milliseconds reconnect_min_backoff{100};
+  std::chrono::milliseconds reconnect_max_backoff{5000};
+  /// Put the channel in confirm mode. Turn off only for traffic whose loss is acceptable or
+  /// otherwise acknowledged (RPC requests are acknowledged by their reply).
+  bool publisher_confirms = true;
+
+  /// Reads WONDERLAND_AMQP_URL, WONDERLAND_AMQP_HEARTBEAT_S; `service` names the process.
+  static ConnectionOptions from_env(std::string service);
+};
+
+/// A message to publish.
+struct Outgoing {
+  ExchangeName exchange;
+  std::string routing_key;
+  Envelope envelope;
+  Delivery delivery = Delivery::kPersistent;
+  /// Ask the broker to return the message when no queue is bound for it; the publish then fails
+  /// with `unavailable`.
+  bool mandatory = false;
+  /// How long to wait for the broker (including time spent disconnected).
+  std::chrono::milliseconds timeout{10000};
+  /// Transport-only: RPC reply address and request id. Set by the RPC helpers.
+  std::string reply_to;
+  std::string rpc_correlation_id;
+};
+
+using PublishCallback = std::function<void(Status)>;
+
+/// Counters, for tests, benchmarks and metrics.
+struct ConnectionStats {
+  std::uint64_t connects = 0;
+  std::uint64_t published = 0;
+  std::uint64_t confirmed = 0;
+  std::uint64_t publish_failures = 0;
+  std::uint64_t delivered = 0;
+  std::uint64_t dead_lettered = 0;
+};
+
+namespace detail {
+class Engine;
+}
+
+class Connection {
+ public:
+  /// Starts the I/O thread and connects. Does not wait for the broker: the first declaration or
+  /// publish waits (up to its timeout) for the connection.
+  explicit Connection(ConnectionOptions options);
+  /// Stops consumers, fails every pending operation with `cancelled`, closes the connection.
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  const ConnectionOptions& options() const;
+
+  /// Declares (and records, for re-declaration after a reconnect). Blocks until the broker has
+  /// answered; throws ErrorException on refusal or timeout.
+  void declare(const ExchangeSpec& spec, std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  void declare(const QueueSpec& spec, std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  void declare(const BindingSpec& spec, std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  /// Deletes a queue (not recorded); for tests that clean up after themselves.
+  void delete_queue(const QueueName& queue, std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+  /// Publishes asynchronously; `done` runs once, on the I/O thread, with the outcome.
+  void publish(Outgoing message, PublishCallback done);
+  /// Publishes and returns a future of the outcome.
+  std::future<Status> publish(Outgoing message);
+
+  /// Starts consuming (see consumer.hpp for the contract). The returned handle cancels the
+  /// consumer when destroyed.
+  [[nodiscard]] ConsumerHandle consume(ConsumerOptions options, Handler handler);
+
+  /// Whether the connection is currently open.
+  bool connected() const;
+  /// Blocks until connected or the timeout passes; returns whether connected.
+  bool wait_connected(std::chrono::milliseconds timeout) const;
+  ConnectionStats stats() const;
+
+  /// Internal: the engine that owns the socket (used by the RPC helpers).
+  detail::Engine& engine();
+
+ private:
+  std::shared_ptr<detail::Engine> engine_;
+};
+
+}  // namespace wonderland::messaging

@@ -1,0 +1,80 @@
+// Consumers: manual acknowledgement, bounded prefetch, bounded redelivery, dead letters.
+//
+// Contract of a Handler:
+//   * Returning normally acknowledges the message.
+//   * Throwing `PoisonMessage` dead-letters it at once, with the exception's text as reason.
+//   * Throwing anything else counts a failed attempt: the message is published again to its
+//     queue with an attempt counter (header `x-wonderland-attempt`), and after `max_attempts` it is
+//     dead-lettered with the last error as its reason.
+//   * A body that is not a valid envelope is dead-lettered before the handler sees it.
+//   * A message the broker redelivers (the consumer died before acknowledging) also counts an
+//     attempt, so a message that crashes its consumer cannot loop forever.
+// Dead letters go to exchange `wonderland.dlx` with routing key = the queue name, and carry the
+// headers `x-wonderland-reason`, `x-wonderland-queue` and `x-wonderland-attempt`; the queue
+// `<queue>.dead` holds them.
+//
+// Delivery is at-least-once: the same message may be handled twice (after a reconnect, or a
+// crash between handling and acknowledging). Handlers must be idempotent; see idempotency.hpp.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "wonderland/messaging/envelope.hpp"
+#include "wonderland/messaging/names.hpp"
+
+namespace wonderland::messaging {
+
+/// Thrown by a handler to dead-letter a message at once.
+class PoisonMessage : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// What a handler sees besides the envelope.
+struct DeliveryInfo {
+  QueueName queue;
+  std::string exchange;
+  std::string routing_key;
+  std::string reply_to;
+  std::string rpc_correlation_id;
+  int attempt = 1;         ///< 1 on first delivery.
+  bool redelivered = false;
+};
+
+using Handler = std::function<void(const Envelope&, const DeliveryInfo&)>;
+
+struct ConsumerOptions {
+  QueueName queue;
+  /// Unacknowledged messages the broker may send ahead.
+  std::uint16_t prefetch = 64;
+  int max_attempts = 5;
+  /// Threads that run the handler. 0 runs it on the I/O thread itself, which is fastest but then
+  /// the handler must never block.
+  unsigned concurrency = 1;
+};
+
+namespace detail {
+class Engine;
+}
+
+/// Owns a running consumer; cancels it on destruction (messages in progress finish first).
+class ConsumerHandle {
+ public:
+  ConsumerHandle() = default;
+  ConsumerHandle(std::shared_ptr<detail::Engine> engine, std::uint64_t id);
+  ConsumerHandle(ConsumerHandle&&) noexcept;
+  ConsumerHandle& operator=(ConsumerHandle&&) noexcept;
+  ~ConsumerHandle();
+  /// Cancels now; idempotent.
+  void cancel();
+
+ private:
+  std::weak_ptr<detail::Engine> engine_;
+  std::uint64_t id_ = 0;
+};
+
+}  // namespace wonderland::messaging

@@ -1,0 +1,78 @@
+// Request/reply (RPC) over RabbitMQ.
+//
+// The client uses RabbitMQ's direct reply-to (`amq.rabbitmq.reply-to`): no reply queue is
+// declared, and replies travel straight to the caller's connection. Many requests can be in
+// flight on one connection; each is matched to its reply by a request id and has its own timeout.
+//
+//   RpcClient rpc(conn);
+//   rpc.call(RpcRequest{QueueName{"inventory.commands"}, Envelope::make("inventory.reserve", j)},
+//            [](Result<Envelope> reply) { ... });           // runs on the I/O thread
+//
+// A reply is an Envelope; an error reply has `error` set and arrives as the Result's Error.
+// A timeout gives `deadline_exceeded`, a lost connection `unavailable`; both are retryable.
+// Requests are commands: the server may see one twice, and deduplicates by idempotency key.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <future>
+#include <memory>
+
+#include "wonderland/common/error.hpp"
+#include "wonderland/messaging/connection.hpp"
+#include "wonderland/messaging/consumer.hpp"
+#include "wonderland/messaging/envelope.hpp"
+#include "wonderland/messaging/names.hpp"
+
+namespace wonderland::messaging {
+
+struct RpcRequest {
+  QueueName queue;  ///< The server's command queue (published through the default exchange).
+  Envelope envelope;
+  std::chrono::milliseconds timeout{5000};
+  Delivery delivery = Delivery::kPersistent;
+};
+
+using RpcCallback = std::function<void(Result<Envelope>)>;
+
+class RpcClient {
+ public:
+  explicit RpcClient(Connection& connection);
+  ~RpcClient();
+  RpcClient(const RpcClient&) = delete;
+  RpcClient& operator=(const RpcClient&) = delete;
+
+  /// Sends the request; `done` runs exactly once, on the connection's I/O thread.
+  void call(RpcRequest request, RpcCallback done);
+  /// Sends the request and returns a future of the reply.
+  std::future<Result<Envelope>> call(RpcRequest request);
+
+ private:
+  Connection& connection_;
+};
+
+/// A server-side handler: returns the reply body, or an Error value. An exception becomes an
+/// error reply (`ErrorException` keeps its error; any other exception is `internal`).
+using RpcHandler = std::function<Result<nlohmann::json>(const Envelope& request)>;
+
+struct RpcServerOptions {
+  QueueName queue;
+  std::uint16_t prefetch = 64;
+  unsigned concurrency = 1;  ///< as ConsumerOptions::concurrency
+};
+
+/// Declares the durable command queue and serves it: each request is handled, its reply sent to
+/// `reply_to` with the request's id, and only then acknowledged. Malformed requests are
+/// dead-lettered. Stops when destroyed.
+class RpcServer {
+ public:
+  RpcServer(Connection& connection, RpcServerOptions options, RpcHandler handler);
+  ~RpcServer();
+  RpcServer(const RpcServer&) = delete;
+  RpcServer& operator=(const RpcServer&) = delete;
+
+ private:
+  ConsumerHandle consumer_;
+};
+
+}  // namespace wonderland::messaging

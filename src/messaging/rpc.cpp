@@ -1,0 +1,65 @@
+#include "wonderland/messaging/rpc.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "detail/engine.hpp"
+
+namespace wonderland::messaging {
+
+RpcClient::RpcClient(Connection& connection) : connection_(connection) {}
+RpcClient::~RpcClient() = default;
+
+void RpcClient::call(RpcRequest request, RpcCallback done) {
+  if (request.envelope.source.empty()) request.envelope.source = connection_.options().service;
+  connection_.engine().rpc_call(std::move(request), std::move(done));
+}
+
+std::future<Result<Envelope>> RpcClient::call(RpcRequest request) {
+  auto promise = std::make_shared<std::promise<Result<Envelope>>>();
+  auto future = promise->get_future();
+  call(std::move(request), [promise](Result<Envelope> r) { promise->set_value(std::move(r)); });
+  return future;
+}
+
+RpcServer::RpcServer(Connection& connection, RpcServerOptions options, RpcHandler handler) {
+  QueueSpec queue;
+  queue.name = options.queue;
+  connection.declare(queue);
+  ConsumerOptions consumer;
+  consumer.queue = options.queue;
+  consumer.prefetch = options.prefetch;
+  consumer.concurrency = options.concurrency;
+  Connection* conn = &connection;
+  consumer_ = connection.consume(
+      consumer, [conn, handler = std::move(handler)](const Envelope& request, const DeliveryInfo& info) {
+        Envelope reply = Envelope::caused_by(request, request.type + ".reply", nlohmann::json::object(),
+                                             conn->options().service);
+        try {
+          Result<nlohmann::json> r = handler(request);
+          if (r.ok()) {
+            reply.body = std::move(r.value());
+          } else {
+            reply.error = r.error();
+          }
+        } catch (const std::exception& e) {
+          reply.error = Error::from_exception(e);
+        }
+        if (reply.error) reply.body = nlohmann::json::object();
+        if (info.reply_to.empty()) {
+          spdlog::warn("request {} of type {} has no reply_to; the reply is dropped",
+                       request.message_id, request.type);
+          return;
+        }
+        Outgoing out;
+        out.exchange = exchanges::kDefault;
+        out.routing_key = info.reply_to;
+        out.envelope = std::move(reply);
+        out.delivery = Delivery::kTransient;
+        out.rpc_correlation_id = info.rpc_correlation_id;
+        conn->publish(std::move(out), [](Status) {});
+      });
+}
+
+RpcServer::~RpcServer() = default;
+
+}  // namespace wonderland::messaging

@@ -1,0 +1,72 @@
+#include "wonderland/messaging/envelope.hpp"
+
+#include <gtest/gtest.h>
+
+#include "wonderland/common/ids.hpp"
+#include "wonderland/common/time.hpp"
+
+namespace wonderland::messaging {
+namespace {
+
+TEST(EnvelopeTest, RoundTripsEveryField) {
+  Envelope e = Envelope::make("inventory.reserve", {{"isbn", "9781492043454"}, {"qty", 2}}, "mediator");
+  e.correlation_id = new_uuid();
+  e.causation_id = new_uuid();
+  e.idempotency_key = "wf:reserve";
+  Envelope back = Envelope::parse(e.serialize());
+  EXPECT_EQ(back.message_id, e.message_id);
+  EXPECT_EQ(back.type, "inventory.reserve");
+  EXPECT_EQ(back.correlation_id, e.correlation_id);
+  EXPECT_EQ(back.causation_id, e.causation_id);
+  EXPECT_EQ(back.source, "mediator");
+  EXPECT_EQ(back.timestamp, e.timestamp);
+  EXPECT_EQ(back.traceparent, e.traceparent);
+  EXPECT_EQ(back.idempotency_key, "wf:reserve");
+  EXPECT_EQ(back.body, e.body);
+  EXPECT_FALSE(back.error);
+  EXPECT_TRUE(is_uuid(back.message_id));
+  EXPECT_TRUE(parse_iso8601(back.timestamp));
+}
+
+TEST(EnvelopeTest, CarriesErrorReplies) {
+  Envelope e = Envelope::make("payment.charge.reply", nlohmann::json::object());
+  e.error = Error{codes::kFailedPrecondition, "card declined", false};
+  Envelope back = Envelope::parse(e.serialize());
+  ASSERT_TRUE(back.error);
+  EXPECT_EQ(*back.error, *e.error);
+}
+
+TEST(EnvelopeTest, CausedByKeepsCorrelationAndTrace) {
+  Envelope cause = Envelope::make("a", {});
+  cause.correlation_id = "order-1";
+  Envelope effect = Envelope::caused_by(cause, "b", {});
+  EXPECT_EQ(effect.correlation_id, "order-1");
+  EXPECT_EQ(effect.causation_id, cause.message_id);
+  EXPECT_EQ(effect.traceparent, cause.traceparent);
+  EXPECT_NE(effect.message_id, cause.message_id);
+}
+
+TEST(EnvelopeTest, TraceparentIsW3cShaped) {
+  std::string t = new_traceparent();
+  ASSERT_EQ(t.size(), 55u);
+  EXPECT_EQ(t.substr(0, 3), "00-");
+  EXPECT_EQ(t.substr(52), "-01");
+}
+
+TEST(EnvelopeTest, RejectsMalformedInputWithAReason) {
+  auto reason = [](std::string_view wire) {
+    try {
+      (void)Envelope::parse(wire);
+    } catch (const std::invalid_argument& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  EXPECT_EQ(reason("{not json"), "body is not valid JSON");
+  EXPECT_EQ(reason("[1,2]"), "envelope must be a JSON object");
+  EXPECT_EQ(reason(R"({"type":"x"})"), "envelope field 'message_id' is missing");
+  EXPECT_EQ(reason(R"({"message_id":"m","type":5})"), "envelope field 'type' must be a string");
+}
+
+}  // namespace
+}  // namespace wonderland::messaging
