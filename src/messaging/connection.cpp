@@ -51,6 +51,10 @@ ConsumerHandle Connection::consume(ConsumerOptions options, Handler handler) {
   return ConsumerHandle(engine_, id);
 }
 
+std::optional<RawMessage> Connection::get(const QueueName& queue, std::chrono::milliseconds timeout) {
+  return engine_->get(queue, timeout);
+}
+
 bool Connection::connected() const { return engine_->connected(); }
 bool Connection::wait_connected(std::chrono::milliseconds timeout) const {
   return engine_->wait_connected(timeout);

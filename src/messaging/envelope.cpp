@@ -23,26 +23,31 @@ std::string field(const nlohmann::json& j, const char* name, bool required) {
 }  // namespace
 
 std::string new_traceparent() {
-  return "00-" + random_hex(16) + "-" + random_hex(8) + "-01";
+  return "00-" + fast_random_hex(16) + "-" + fast_random_hex(8) + "-01";
 }
 
-Envelope Envelope::make(std::string type, nlohmann::json body, std::string source) {
+namespace {
+Envelope fresh(std::string type, nlohmann::json body, std::string source, std::string traceparent) {
   Envelope e;
   e.message_id = new_uuid();
   e.type = std::move(type);
   e.source = std::move(source);
   e.timestamp = now_iso8601();
-  e.traceparent = new_traceparent();
+  e.traceparent = traceparent.empty() ? new_traceparent() : std::move(traceparent);
   e.body = std::move(body);
   return e;
+}
+}  // namespace
+
+Envelope Envelope::make(std::string type, nlohmann::json body, std::string source) {
+  return fresh(std::move(type), std::move(body), std::move(source), {});
 }
 
 Envelope Envelope::caused_by(const Envelope& cause, std::string type, nlohmann::json body,
                              std::string source) {
-  Envelope e = make(std::move(type), std::move(body), std::move(source));
+  Envelope e = fresh(std::move(type), std::move(body), std::move(source), cause.traceparent);
   e.correlation_id = cause.correlation_id;
   e.causation_id = cause.message_id;
-  if (!cause.traceparent.empty()) e.traceparent = cause.traceparent;
   return e;
 }
 

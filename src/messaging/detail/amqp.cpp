@@ -162,7 +162,8 @@ UrlParts parse_amqp_url(const std::string& url) {
   u.port = info.port;
   u.user = info.user;
   u.password = info.password;
-  u.vhost = info.vhost;
+  // `amqp://host/` names the empty vhost by the letter of the URI spec; everyone means "/".
+  u.vhost = (info.vhost == nullptr || *info.vhost == '\0') ? "/" : info.vhost;
   return u;
 }
 
@@ -373,6 +374,20 @@ void AmqpChannel::publish(const std::string& exchange, const std::string& routin
   int rc = amqp_basic_publish(s_->conn, kChannel, bytes(exchange), bytes(routing_key),
                               mandatory ? 1 : 0, 0, &bp, bytes(body));
   s_->check_status(rc, "basic.publish");
+}
+
+std::optional<DeliverEvent> AmqpChannel::get(const std::string& queue) {
+  amqp_rpc_reply_t r = amqp_basic_get(s_->conn, kChannel, bytes(queue), 1);
+  s_->check_reply(r, "basic.get");
+  if (r.reply.id == AMQP_BASIC_GET_EMPTY_METHOD) return std::nullopt;
+  const auto* ok = static_cast<const amqp_basic_get_ok_t*>(r.reply.decoded);
+  DeliverEvent ev;
+  ev.delivery_tag = ok->delivery_tag;
+  ev.redelivered = ok->redelivered != 0;
+  ev.exchange = str(ok->exchange);
+  ev.routing_key = str(ok->routing_key);
+  s_->read_content(ev.properties, ev.body);
+  return ev;
 }
 
 void AmqpChannel::ack(std::uint64_t delivery_tag) {

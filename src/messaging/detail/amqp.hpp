@@ -105,6 +105,8 @@ class AmqpChannel {
 
   void publish(const std::string& exchange, const std::string& routing_key, bool mandatory,
                const Properties& props, const std::string& body);
+  /// basic.get with auto-ack; nullopt when the queue is empty.
+  std::optional<DeliverEvent> get(const std::string& queue);
   void ack(std::uint64_t delivery_tag);
   void reject(std::uint64_t delivery_tag, bool requeue);
 

@@ -225,6 +225,38 @@ void Engine::delete_queue(const QueueName& queue, std::chrono::milliseconds time
   future.get();
 }
 
+std::optional<RawMessage> Engine::get(const QueueName& queue, std::chrono::milliseconds timeout) {
+  auto promise = std::make_shared<std::promise<std::optional<RawMessage>>>();
+  auto future = promise->get_future();
+  post(std::function<void()>([this, queue, promise] {
+    auto fail = [&promise](Error e) {
+      promise->set_exception(std::make_exception_ptr(ErrorException(std::move(e))));
+    };
+    if (!channel_) return fail(unavailable("not connected to the broker"));
+    if (!by_tag_.empty()) {
+      return fail(Error{codes::kFailedPrecondition, "get on a connection that has consumers", false});
+    }
+    try {
+      auto ev = channel_->get(queue.str());
+      if (!ev) return promise->set_value(std::nullopt);
+      RawMessage m;
+      m.body = std::move(ev->body);
+      m.routing_key = std::move(ev->routing_key);
+      m.message_id = std::move(ev->properties.message_id);
+      for (auto& [k, v] : ev->properties.string_headers) m.string_headers[k] = v;
+      for (auto& [k, v] : ev->properties.int_headers) m.int_headers[k] = v;
+      promise->set_value(std::move(m));
+    } catch (const AmqpError& e) {
+      fail(unavailable(e.what()));
+      disconnect(e.what(), e.refused_by_broker());
+    }
+  }));
+  if (future.wait_for(timeout) != std::future_status::ready) {
+    throw ErrorException(Error{codes::kDeadlineExceeded, "basic.get timed out", true});
+  }
+  return future.get();
+}
+
 void Engine::publish(Outgoing m, PublishCallback done) {
   PendingPublish p;
   p.id = next_id_++;
@@ -237,7 +269,7 @@ void Engine::publish(Outgoing m, PublishCallback done) {
   p.properties.reply_to = std::move(m.reply_to);
   p.properties.correlation_id = std::move(m.rpc_correlation_id);
   if (m.envelope.source.empty()) m.envelope.source = options_.service;
-  p.body = m.envelope.serialize();
+  p.body = m.raw_body ? std::move(*m.raw_body) : m.envelope.serialize();
   p.mandatory = m.mandatory;
   p.deadline = Clock::now() + m.timeout;
   p.done = std::move(done);

@@ -66,6 +66,7 @@ class Engine : public std::enable_shared_from_this<Engine> {
   std::uint64_t add_consumer(ConsumerOptions options, Handler handler);
   void remove_consumer(std::uint64_t id);
   void rpc_call(RpcRequest request, RpcCallback done);
+  std::optional<RawMessage> get(const QueueName& queue, std::chrono::milliseconds timeout);
 
   bool connected() const { return connected_.load(); }
   bool wait_connected(std::chrono::milliseconds timeout) const;

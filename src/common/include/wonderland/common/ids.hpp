@@ -13,7 +13,12 @@ std::string new_uuid();
 /// Whether `s` is a UUID in canonical 8-4-4-4-12 hexadecimal form (any case).
 bool is_uuid(std::string_view s);
 
-/// `n` random bytes from the operating system's CSPRNG, hex-encoded (2n characters).
+/// `n` random bytes from the operating system's CSPRNG, hex-encoded (2n characters). For
+/// secrets such as session tokens.
 std::string random_hex(std::size_t n);
+
+/// `n` random bytes from a fast per-thread generator, hex-encoded. Unique enough for trace and
+/// span ids; never for secrets.
+std::string fast_random_hex(std::size_t n);
 
 }  // namespace wonderland

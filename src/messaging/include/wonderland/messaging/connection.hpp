@@ -21,7 +21,9 @@
 #include <cstdint>
 #include <functional>
 #include <future>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "wonderland/common/error.hpp"
@@ -63,6 +65,18 @@ struct Outgoing {
   /// Transport-only: RPC reply address and request id. Set by the RPC helpers.
   std::string reply_to;
   std::string rpc_correlation_id;
+  /// Publish these bytes instead of the serialized envelope (for bridges and for tests that need
+  /// a malformed message). The envelope's message_id and type still fill the AMQP properties.
+  std::optional<std::string> raw_body;
+};
+
+/// A message fetched by `Connection::get`, as it lies in the queue.
+struct RawMessage {
+  std::string body;
+  std::string routing_key;
+  std::string message_id;
+  std::map<std::string, std::string> string_headers;
+  std::map<std::string, std::int64_t> int_headers;
 };
 
 using PublishCallback = std::function<void(Status)>;
@@ -109,6 +123,12 @@ class Connection {
   /// Starts consuming (see consumer.hpp for the contract). The returned handle cancels the
   /// consumer when destroyed.
   [[nodiscard]] ConsumerHandle consume(ConsumerOptions options, Handler handler);
+
+  /// Takes one message from `queue` (basic.get, acknowledged at once); nullopt when empty. For
+  /// tools and tests that inspect a queue such as `<queue>.dead`. Refused with
+  /// failed_precondition on a connection that has consumers.
+  std::optional<RawMessage> get(const QueueName& queue,
+                                std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
   /// Whether the connection is currently open.
   bool connected() const;

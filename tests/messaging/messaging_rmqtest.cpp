@@ -1,0 +1,293 @@
+// The messaging layer against the real RabbitMQ that the test harness starts.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <future>
+#include <set>
+#include <vector>
+
+#include "wonderland/messaging/connection.hpp"
+#include "wonderland/messaging/pubsub.hpp"
+#include "wonderland/messaging/rpc.hpp"
+#include "wonderland/testing/broker.hpp"
+
+namespace wonderland::messaging {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::Latch;
+using testing::unique_name;
+
+ConnectionOptions options_for(const std::string& url, const std::string& service) {
+  ConnectionOptions o;
+  o.url = url;
+  o.service = service;
+  o.reconnect_min_backoff = 50ms;
+  o.reconnect_max_backoff = 500ms;
+  return o;
+}
+
+class MessagingTest : public ::testing::Test {
+ protected:
+  MessagingTest() : conn_(options_for(testing::amqp_url(), "messaging-test")) {}
+
+  QueueName temp_queue(const std::string& prefix) {
+    QueueName q{unique_name(prefix)};
+    QueueSpec spec;
+    spec.name = q;
+    spec.durable = false;
+    spec.expires = 60s;  // the broker removes it even if the test dies
+    conn_.declare(spec);
+    created_.push_back(q);
+    return q;
+  }
+
+  ~MessagingTest() override {
+    for (const auto& q : created_) {
+      try {
+        conn_.delete_queue(q);
+        conn_.delete_queue(dead_letter_queue_for(q));
+      } catch (const std::exception&) {
+      }
+    }
+  }
+
+  Connection conn_;
+  std::vector<QueueName> created_;
+};
+
+TEST_F(MessagingTest, PublishIsConfirmedAndConsumed) {
+  QueueName q = temp_queue("confirm");
+  Envelope e = Envelope::make("test.ping", {{"n", 1}});
+  Status s = conn_.publish(Outgoing{exchanges::kDefault, q.str(), e}).get();
+  ASSERT_TRUE(s.ok()) << s.error().message;
+
+  std::promise<Envelope> got;
+  auto consumer = conn_.consume(ConsumerOptions{q, 8, 3, 1},
+                                [&](const Envelope& m, const DeliveryInfo&) { got.set_value(m); });
+  auto f = got.get_future();
+  ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
+  Envelope m = f.get();
+  EXPECT_EQ(m.message_id, e.message_id);
+  EXPECT_EQ(m.source, "messaging-test");
+  EXPECT_EQ(m.body["n"], 1);
+}
+
+TEST_F(MessagingTest, ThousandConcurrentRpcsAreEachMatchedToTheirRequest) {
+  QueueName q{unique_name("rpc")};
+  created_.push_back(q);
+  Connection server_conn(options_for(testing::amqp_url(), "rpc-server"));
+  RpcServer server(server_conn, RpcServerOptions{q, 128, 0},
+                   [](const Envelope& req) -> Result<nlohmann::json> {
+                     return nlohmann::json{{"n", req.body["n"]}, {"double", req.body["n"].get<int>() * 2}};
+                   });
+  RpcClient client(conn_);
+  constexpr int kCalls = 1000;
+  std::vector<std::future<Result<Envelope>>> replies;
+  std::vector<std::string> ids;
+  for (int i = 0; i < kCalls; ++i) {
+    Envelope req = Envelope::make("test.double", {{"n", i}});
+    ids.push_back(req.message_id);
+    replies.push_back(client.call(RpcRequest{q, req, 20s, Delivery::kTransient}));
+  }
+  for (int i = 0; i < kCalls; ++i) {
+    ASSERT_EQ(replies[i].wait_for(30s), std::future_status::ready) << "call " << i;
+    Result<Envelope> r = replies[i].get();
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_EQ(r->body["n"], i);
+    EXPECT_EQ(r->body["double"], 2 * i);
+    EXPECT_EQ(r->causation_id, ids[i]);
+    EXPECT_EQ(r->type, "test.double.reply");
+  }
+}
+
+TEST_F(MessagingTest, ErrorRepliesArriveAsValues) {
+  QueueName q{unique_name("rpc-error")};
+  created_.push_back(q);
+  RpcServer server(conn_, RpcServerOptions{q, 8, 1}, [](const Envelope&) -> Result<nlohmann::json> {
+    return Error{codes::kFailedPrecondition, "card declined", false};
+  });
+  RpcClient client(conn_);
+  Result<Envelope> r = client.call(RpcRequest{q, Envelope::make("payment.charge", {}), 10s}).get();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error(), (Error{codes::kFailedPrecondition, "card declined", false}));
+}
+
+TEST_F(MessagingTest, UnansweredRequestTimesOutWithAClearError) {
+  QueueName q = temp_queue("nobody-home");
+  RpcClient client(conn_);
+  auto start = std::chrono::steady_clock::now();
+  Result<Envelope> r = client.call(RpcRequest{q, Envelope::make("test.silence", {}), 300ms}).get();
+  auto waited = std::chrono::steady_clock::now() - start;
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, codes::kDeadlineExceeded);
+  EXPECT_TRUE(r.error().retryable);
+  EXPECT_EQ(r.error().message, "no reply within 300 ms");
+  EXPECT_GE(waited, 300ms);
+  EXPECT_LT(waited, 5s);
+}
+
+TEST_F(MessagingTest, MalformedMessageIsDeadLetteredAndTheConsumerKeepsServing) {
+  QueueName q = temp_queue("poison");
+  Connection inspector(options_for(testing::amqp_url(), "inspector"));
+  std::vector<std::string> seen;
+  std::mutex mu;
+  Latch handled;
+  auto consumer = conn_.consume(ConsumerOptions{q, 8, 3, 1}, [&](const Envelope& m, const DeliveryInfo&) {
+    std::lock_guard lock(mu);
+    seen.push_back(m.type);
+    handled.add();
+  });
+  Outgoing poison{exchanges::kDefault, q.str(), Envelope::make("test.poison", {})};
+  poison.raw_body = "{this is not json";
+  ASSERT_TRUE(conn_.publish(poison).get().ok());
+  ASSERT_TRUE(conn_.publish(Outgoing{exchanges::kDefault, q.str(), Envelope::make("test.good", {})}).get().ok());
+  ASSERT_TRUE(handled.wait_for(1, 10s));
+
+  std::optional<RawMessage> dead;
+  ASSERT_TRUE(testing::eventually([&] { return (dead = inspector.get(dead_letter_queue_for(q))).has_value(); }, 10s));
+  EXPECT_EQ(dead->body, "{this is not json");
+  EXPECT_EQ(dead->string_headers["x-wonderland-reason"], "malformed message: body is not valid JSON");
+  EXPECT_EQ(dead->string_headers["x-wonderland-queue"], q.str());
+  std::lock_guard lock(mu);
+  EXPECT_EQ(seen, std::vector<std::string>{"test.good"});
+}
+
+TEST_F(MessagingTest, FailingHandlerIsRetriedThenDeadLetteredWithItsReason) {
+  QueueName q = temp_queue("failing");
+  Connection inspector(options_for(testing::amqp_url(), "inspector"));
+  std::atomic<int> attempts{0};
+  std::atomic<int> flaky_attempts{0};
+  Latch flaky_done;
+  auto consumer = conn_.consume(ConsumerOptions{q, 8, 3, 1}, [&](const Envelope& m, const DeliveryInfo& info) {
+    if (m.type == "test.flaky") {
+      if (++flaky_attempts == 1) throw std::runtime_error("transient glitch");
+      EXPECT_EQ(info.attempt, 2);
+      flaky_done.add();
+      return;
+    }
+    ++attempts;
+    throw std::runtime_error("database is on fire");
+  });
+  ASSERT_TRUE(conn_.publish(Outgoing{exchanges::kDefault, q.str(), Envelope::make("test.doomed", {})}).get().ok());
+  ASSERT_TRUE(conn_.publish(Outgoing{exchanges::kDefault, q.str(), Envelope::make("test.flaky", {})}).get().ok());
+  ASSERT_TRUE(flaky_done.wait_for(1, 10s));
+  std::optional<RawMessage> dead;
+  ASSERT_TRUE(testing::eventually([&] { return (dead = inspector.get(dead_letter_queue_for(q))).has_value(); }, 15s));
+  EXPECT_EQ(attempts.load(), 3);
+  EXPECT_EQ(flaky_attempts.load(), 2);
+  EXPECT_EQ(dead->string_headers["x-wonderland-reason"], "failed 3 attempt(s); last error: database is on fire");
+  EXPECT_EQ(dead->int_headers["x-wonderland-attempt"], 3);
+  EXPECT_FALSE(inspector.get(dead_letter_queue_for(q)).has_value());
+}
+
+TEST_F(MessagingTest, PublishTheBrokerDoesNotConfirmIsAnError) {
+  // A full queue that rejects publishes makes the broker answer with basic.nack.
+  QueueName q{unique_name("full")};
+  QueueSpec spec;
+  spec.name = q;
+  spec.durable = false;
+  spec.expires = 60s;
+  spec.max_length = 1;
+  spec.reject_publish_when_full = true;
+  conn_.declare(spec);
+  created_.push_back(q);
+  ASSERT_TRUE(conn_.publish(Outgoing{exchanges::kDefault, q.str(), Envelope::make("a", {})}).get().ok());
+  Status refused = conn_.publish(Outgoing{exchanges::kDefault, q.str(), Envelope::make("b", {})}).get();
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, codes::kUnavailable);
+  EXPECT_EQ(refused.error().message, "the broker refused the publish (nack)");
+
+  // A mandatory message that no queue takes is returned, and that is an error too.
+  Outgoing nowhere{exchanges::kDefault, unique_name("no-such-queue"), Envelope::make("c", {})};
+  nowhere.mandatory = true;
+  Status returned = conn_.publish(nowhere).get();
+  ASSERT_FALSE(returned.ok());
+  EXPECT_NE(returned.error().message.find("no queue is bound"), std::string::npos);
+  EXPECT_EQ(conn_.stats().publish_failures, 2u);
+}
+
+TEST_F(MessagingTest, TopicSubscriptionReceivesMatchingEventsOnly) {
+  ExchangeName ex{unique_name("events")};
+  QueueName q{unique_name("subscriber")};
+  created_.push_back(q);
+  Latch got;
+  std::vector<std::string> keys;
+  std::mutex mu;
+  auto sub = subscribe(conn_, Subscription{ex, ExchangeType::kTopic, q, {"order.*"}, 8, 3, 1},
+                       [&](const Envelope& e, const DeliveryInfo& info) {
+                         std::lock_guard lock(mu);
+                         keys.push_back(info.routing_key + "/" + e.type);
+                         got.add();
+                       });
+  ASSERT_TRUE(publish_event(conn_, ex, "customer.signed_up", Envelope::make("customer.signed_up", {})).get().ok());
+  ASSERT_TRUE(publish_event(conn_, ex, "order.confirmed", Envelope::make("order.confirmed", {})).get().ok());
+  ASSERT_TRUE(got.wait_for(1, 10s));
+  sub.cancel();
+  std::lock_guard lock(mu);
+  EXPECT_EQ(keys, std::vector<std::string>{"order.confirmed/order.confirmed"});
+}
+
+TEST(MessagingFaultTest, BrokerRestartMidStreamReconnectsAndRedeclares) {
+  testing::PrivateBroker broker;
+  Connection server_conn(options_for(broker.url(), "restart-server"));
+  Connection client_conn(options_for(broker.url(), "restart-client"));
+  QueueName q{unique_name("restart")};
+  RpcServer server(server_conn, RpcServerOptions{q, 16, 1},
+                   [](const Envelope& req) -> Result<nlohmann::json> { return req.body; });
+  // A transient, auto-deleted queue exists only as long as the connection re-declares it.
+  QueueName side{unique_name("side")};
+  QueueSpec side_spec;
+  side_spec.name = side;
+  side_spec.durable = false;
+  client_conn.declare(side_spec);
+  RpcClient client(client_conn);
+  auto call = [&](int n) {
+    return client.call(RpcRequest{q, Envelope::make("test.echo", {{"n", n}}), 3s}).get();
+  };
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(call(i).ok()) << i;
+
+  // Calls in flight while the broker goes away fail with retryable errors, never hang.
+  std::atomic<bool> stop{false};
+  std::atomic<int> failed{0};
+  std::thread stream([&] {
+    for (int i = 0; !stop; ++i) {
+      auto r = call(i);
+      if (!r.ok()) {
+        EXPECT_TRUE(r.error().retryable) << r.error().message;
+        ++failed;
+      }
+    }
+  });
+  broker.stop();
+  ASSERT_TRUE(testing::eventually([&] { return !client_conn.connected(); }, 20s));
+  broker.start();
+  ASSERT_TRUE(client_conn.wait_connected(30s));
+  ASSERT_TRUE(server_conn.wait_connected(30s));
+  // Later calls succeed (the server re-subscribed after its own reconnect).
+  bool recovered = testing::eventually([&] { return call(-1).ok(); }, 30s);
+  stop = true;
+  stream.join();
+  ASSERT_TRUE(recovered);
+  EXPECT_GT(failed.load(), 0);
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(call(100 + i).ok()) << i;
+  EXPECT_GE(client_conn.stats().connects, 2u);
+  Outgoing to_side{exchanges::kDefault, side.str(), Envelope::make("test.side", {})};
+  to_side.mandatory = true;
+  Status s = client_conn.publish(to_side).get();
+  EXPECT_TRUE(s.ok()) << "the transient queue was not declared again: " << s.error().message;
+}
+
+TEST(MessagingFaultTest, PublishWaitsForTheBrokerUntilItsDeadline) {
+  ConnectionOptions o = options_for("amqp://guest:guest@127.0.0.1:1/", "unreachable");
+  Connection conn(o);
+  Outgoing m{exchanges::kEvents, "x", Envelope::make("x", {})};
+  m.timeout = 300ms;
+  Status s = conn.publish(m).get();
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code, codes::kDeadlineExceeded);
+  EXPECT_FALSE(conn.connected());
+}
+
+}  // namespace
+}  // namespace wonderland::messaging

@@ -1,0 +1,113 @@
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <stdexcept>
+#include <thread>
+
+#include "wonderland/common/ids.hpp"
+#include "wonderland/testing/broker.hpp"
+
+namespace wonderland::testing {
+namespace {
+
+bool can_bind(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return ok;
+}
+
+/// A free port in 20000-29999 whose Erlang distribution port (port + 20000) is free too. Both
+/// stay below the kernel's ephemeral range, so outgoing connections cannot take them meanwhile.
+int free_port() {
+  for (int tries = 0; tries < 100; ++tries) {
+    int candidate = 20000 + static_cast<int>(std::hash<std::string>{}(new_uuid()) % 10000);
+    if (can_bind(candidate) && can_bind(candidate + 20000)) return candidate;
+  }
+  throw std::runtime_error("no free port for a private broker");
+}
+
+std::string infra_script() {
+  const char* s = std::getenv("WONDERLAND_TEST_INFRA");
+  return s != nullptr ? s : std::string(WONDERLAND_SOURCE_DIR) + "/scripts/infra.sh";
+}
+
+}  // namespace
+
+std::string amqp_url() {
+  const char* url = std::getenv("WONDERLAND_AMQP_URL");
+  if (url == nullptr || *url == '\0') {
+    ADD_FAILURE() << "WONDERLAND_AMQP_URL is not set: run the tests through scripts/test.sh";
+    return "amqp://guest:guest@127.0.0.1:5672/";
+  }
+  return url;
+}
+
+std::string unique_name(const std::string& prefix) { return prefix + "." + new_uuid(); }
+
+PrivateBroker::PrivateBroker()
+    : port_(free_port()),
+      var_dir_(std::string(WONDERLAND_BINARY_DIR) + "/test-brokers/" + new_uuid()) {
+  start();
+}
+
+PrivateBroker::~PrivateBroker() {
+  run("clean rabbitmq");
+  std::error_code ec;
+  std::filesystem::remove_all(var_dir_, ec);
+}
+
+std::string PrivateBroker::url() const {
+  return "amqp://guest:guest@127.0.0.1:" + std::to_string(port_) + "/";
+}
+
+int PrivateBroker::run(const std::string& command) const {
+  std::string cmd = "WONDERLAND_VAR_DIR='" + var_dir_ + "' WONDERLAND_AMQP_PORT=" +
+                    std::to_string(port_) + " '" + infra_script() + "' " + command + " >&2";
+  return std::system(cmd.c_str());
+}
+
+void PrivateBroker::start() {
+  if (run("start rabbitmq") != 0) throw std::runtime_error("private broker did not start");
+}
+
+void PrivateBroker::stop() {
+  if (run("stop rabbitmq") != 0) throw std::runtime_error("private broker did not stop");
+}
+
+void Latch::add(int n) {
+  {
+    std::lock_guard lock(mu_);
+    count_ += n;
+  }
+  cv_.notify_all();
+}
+
+int Latch::count() const {
+  std::lock_guard lock(mu_);
+  return count_;
+}
+
+bool Latch::wait_for(int target, std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(mu_);
+  return cv_.wait_for(lock, timeout, [&] { return count_ >= target; });
+}
+
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
+}  // namespace wonderland::testing

@@ -1,0 +1,55 @@
+// Test support: where the harness's broker is, private brokers for fault tests, bounded waits.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <string>
+
+namespace wonderland::testing {
+
+/// The broker the test harness started (WONDERLAND_AMQP_URL). Fails the calling test when the
+/// variable is unset, so that a suite run without a broker cannot pass silently.
+std::string amqp_url();
+
+/// A unique name for a queue or exchange of one test: `<prefix>.<uuid>`.
+std::string unique_name(const std::string& prefix);
+
+/// A RabbitMQ instance of its own, started through scripts/infra.sh on a free port with its
+/// data in the build folder, so a test can stop and restart it without disturbing others.
+class PrivateBroker {
+ public:
+  PrivateBroker();
+  ~PrivateBroker();  ///< stops the broker and deletes its data
+  PrivateBroker(const PrivateBroker&) = delete;
+  PrivateBroker& operator=(const PrivateBroker&) = delete;
+
+  std::string url() const;
+  void start();
+  void stop();
+
+ private:
+  int run(const std::string& command) const;
+  int port_;
+  std::string var_dir_;
+};
+
+/// Counts events and lets a test wait, with a deadline, until enough have happened.
+class Latch {
+ public:
+  void add(int n = 1);
+  int count() const;
+  /// Waits until count() >= target or the timeout passes; returns whether the target was met.
+  bool wait_for(int target, std::chrono::milliseconds timeout) const;
+
+ private:
+  mutable std::mutex mu_;
+  mutable std::condition_variable cv_;
+  int count_ = 0;
+};
+
+/// Polls `condition` until it holds or the timeout passes (for state with no event to wait on).
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
+
+}  // namespace wonderland::testing
