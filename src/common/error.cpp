@@ -20,7 +20,12 @@ Error Error::from_exception(const std::exception& e) {
 }
 
 nlohmann::json Error::to_json() const {
-  return nlohmann::json{{"code", code}, {"message", message}, {"retryable", retryable}};
+  nlohmann::json j{{"code", code}, {"message", message}, {"retryable", retryable}};
+  if (!fields.empty()) {
+    auto& arr = j["fields"] = nlohmann::json::array();
+    for (const auto& f : fields) arr.push_back({{"field", f.field}, {"message", f.message}});
+  }
+  return j;
 }
 
 Error Error::from_json(const nlohmann::json& j) {
@@ -31,6 +36,11 @@ Error Error::from_json(const nlohmann::json& j) {
   e.code = j["code"].get<std::string>();
   e.message = j.value("message", std::string{});
   e.retryable = j.value("retryable", retryable_by_default(e.code));
+  if (auto it = j.find("fields"); it != j.end() && it->is_array()) {
+    for (const auto& f : *it) {
+      if (f.is_object()) e.fields.push_back({f.value("field", std::string{}), f.value("message", std::string{})});
+    }
+  }
   return e;
 }
 

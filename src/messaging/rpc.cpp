@@ -62,4 +62,21 @@ RpcServer::RpcServer(Connection& connection, RpcServerOptions options, RpcHandle
 
 RpcServer::~RpcServer() = default;
 
+CommandRouter& CommandRouter::on(std::string type, RpcHandler handler) {
+  handlers_[std::move(type)] = std::move(handler);
+  return *this;
+}
+
+Result<nlohmann::json> CommandRouter::dispatch(const Envelope& request) const {
+  auto it = handlers_.find(request.type);
+  if (it == handlers_.end()) {
+    return Error{codes::kInvalidArgument, "unknown command type '" + request.type + "'", false};
+  }
+  return it->second(request);
+}
+
+RpcHandler CommandRouter::handler() const {
+  return [this](const Envelope& request) { return dispatch(request); };
+}
+
 }  // namespace wonderland::messaging

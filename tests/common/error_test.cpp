@@ -17,6 +17,9 @@ TEST(ErrorTest, RetryabilityFollowsCanonicalCode) {
 TEST(ErrorTest, JsonRoundTrip) {
   Error e{codes::kConflict, "username taken", false};
   EXPECT_EQ(Error::from_json(e.to_json()), e);
+  Error invalid{codes::kInvalidArgument, "invalid sign-up", false, {{"email", "not an address"}}};
+  EXPECT_EQ(Error::from_json(invalid.to_json()), invalid);
+  EXPECT_EQ(invalid.to_json()["fields"][0]["field"], "email");
   EXPECT_THROW(Error::from_json(nlohmann::json::object()), std::invalid_argument);
   EXPECT_THROW(Error::from_json(nlohmann::json{{"code", 3}}), std::invalid_argument);
 }

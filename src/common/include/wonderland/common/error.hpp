@@ -12,6 +12,7 @@
 #include <string>
 #include <utility>
 #include <variant>
+#include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -37,11 +38,20 @@ inline constexpr const char* kInternal = "internal";                       // no
 /// Returns whether errors with this canonical code are retryable by default.
 bool retryable_by_default(const std::string& code);
 
+/// One invalid input field, for validation errors (`invalid_argument`).
+struct FieldError {
+  std::string field;
+  std::string message;
+  friend bool operator==(const FieldError&, const FieldError&) = default;
+};
+
 /// An error value. `retryable` tells the caller whether the same request may succeed later.
 struct Error {
   std::string code;
   std::string message;
   bool retryable = false;
+  /// For invalid_argument: which fields are wrong and why (shown next to the form field).
+  std::vector<FieldError> fields = {};
 
   /// Makes an error whose retryability follows the code's default.
   static Error of(std::string code, std::string message);
@@ -49,7 +59,7 @@ struct Error {
   static Error from_exception(const std::exception& e);
 
   nlohmann::json to_json() const;
-  /// Parses `{code, message, retryable}`; throws std::invalid_argument when malformed.
+  /// Parses `{code, message, retryable, fields?}`; throws std::invalid_argument when malformed.
   static Error from_json(const nlohmann::json& j);
 
   friend bool operator==(const Error&, const Error&) = default;

@@ -15,6 +15,8 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
+#include <string>
 #include <future>
 #include <memory>
 
@@ -54,6 +56,22 @@ class RpcClient {
 /// A server-side handler: returns the reply body, or an Error value. An exception becomes an
 /// error reply (`ErrorException` keeps its error; any other exception is `internal`).
 using RpcHandler = std::function<Result<nlohmann::json>(const Envelope& request)>;
+
+/// Dispatches requests to a handler by envelope type; an unknown type is an invalid_argument
+/// error naming it.
+///   CommandRouter router;
+///   router.on("inventory.reserve", [&](const Envelope& e) { return store.reserve(e); });
+///   RpcServer server(conn, {QueueName{"inventory.commands"}}, router.handler());
+class CommandRouter {
+ public:
+  CommandRouter& on(std::string type, RpcHandler handler);
+  Result<nlohmann::json> dispatch(const Envelope& request) const;
+  /// A handler for RpcServer that dispatches through this router (which must outlive it).
+  RpcHandler handler() const;
+
+ private:
+  std::map<std::string, RpcHandler, std::less<>> handlers_;
+};
 
 struct RpcServerOptions {
   QueueName queue;

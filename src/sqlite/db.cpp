@@ -1,0 +1,149 @@
+#include "wonderland/sqlite/db.hpp"
+
+#include <sqlite3.h>
+
+#include <filesystem>
+
+namespace wonderland::sqlite {
+namespace {
+[[noreturn]] void fail(sqlite3* db, int rc, const std::string& what) {
+  std::string msg = what + ": " + (db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+  throw SqliteError(db != nullptr ? sqlite3_extended_errcode(db) : rc, msg);
+}
+}  // namespace
+
+bool SqliteError::busy() const noexcept {
+  int primary = code_ & 0xFF;
+  return primary == SQLITE_BUSY || primary == SQLITE_LOCKED;
+}
+
+bool SqliteError::constraint() const noexcept { return (code_ & 0xFF) == SQLITE_CONSTRAINT; }
+
+struct Statement::Impl {
+  sqlite3* db = nullptr;
+  sqlite3_stmt* stmt = nullptr;
+  ~Impl() {
+    if (stmt != nullptr) sqlite3_finalize(stmt);
+  }
+  void check(int rc, const char* what) {
+    if (rc != SQLITE_OK) fail(db, rc, what);
+  }
+};
+
+Statement::Statement(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Statement::Statement(Statement&&) noexcept = default;
+Statement& Statement::operator=(Statement&&) noexcept = default;
+Statement::~Statement() = default;
+
+Statement& Statement::bind(int index, std::int64_t value) {
+  impl_->check(sqlite3_bind_int64(impl_->stmt, index, value), "bind");
+  return *this;
+}
+Statement& Statement::bind(int index, double value) {
+  impl_->check(sqlite3_bind_double(impl_->stmt, index, value), "bind");
+  return *this;
+}
+Statement& Statement::bind(int index, std::string_view value) {
+  impl_->check(sqlite3_bind_text64(impl_->stmt, index, value.data(), value.size(), SQLITE_TRANSIENT,
+                                   SQLITE_UTF8),
+               "bind");
+  return *this;
+}
+Statement& Statement::bind_null(int index) {
+  impl_->check(sqlite3_bind_null(impl_->stmt, index), "bind");
+  return *this;
+}
+
+bool Statement::step() {
+  int rc = sqlite3_step(impl_->stmt);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  std::string sql = sqlite3_sql(impl_->stmt) != nullptr ? sqlite3_sql(impl_->stmt) : "";
+  sqlite3_reset(impl_->stmt);
+  fail(impl_->db, rc, "step '" + sql.substr(0, 80) + "'");
+}
+
+void Statement::reset() {
+  sqlite3_reset(impl_->stmt);
+  sqlite3_clear_bindings(impl_->stmt);
+}
+
+bool Statement::is_null(int column) const {
+  return sqlite3_column_type(impl_->stmt, column) == SQLITE_NULL;
+}
+std::int64_t Statement::int64(int column) const { return sqlite3_column_int64(impl_->stmt, column); }
+double Statement::real(int column) const { return sqlite3_column_double(impl_->stmt, column); }
+std::string Statement::text(int column) const {
+  const auto* p = sqlite3_column_text(impl_->stmt, column);
+  int n = sqlite3_column_bytes(impl_->stmt, column);
+  return p == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(n));
+}
+std::optional<std::string> Statement::optional_text(int column) const {
+  if (is_null(column)) return std::nullopt;
+  return text(column);
+}
+int Statement::changes() const { return sqlite3_changes(impl_->db); }
+
+struct Db::Impl {
+  sqlite3* db = nullptr;
+  ~Impl() {
+    if (db != nullptr) sqlite3_close_v2(db);
+  }
+};
+
+Db::Db(const std::string& path, Options options) : impl_(std::make_unique<Impl>()), path_(path) {
+  if (path != ":memory:") {
+    auto parent = std::filesystem::path(path).parent_path();
+    if (!parent.empty()) std::filesystem::create_directories(parent);
+  }
+  int rc = sqlite3_open_v2(path.c_str(), &impl_->db,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) fail(impl_->db, rc, "open " + path);
+  sqlite3_extended_result_codes(impl_->db, 1);
+  sqlite3_busy_timeout(impl_->db, static_cast<int>(options.busy_timeout.count()));
+  if (options.synchronous != "NORMAL" && options.synchronous != "FULL" && options.synchronous != "OFF") {
+    throw std::invalid_argument("synchronous must be OFF, NORMAL or FULL");
+  }
+  exec("PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=" + options.synchronous + ";");
+}
+
+Db::~Db() = default;
+
+void Db::exec(const std::string& sql) {
+  char* err = nullptr;
+  int rc = sqlite3_exec(impl_->db, sql.c_str(), nullptr, nullptr, &err);
+  if (rc != SQLITE_OK) {
+    std::string msg = err != nullptr ? err : sqlite3_errstr(rc);
+    sqlite3_free(err);
+    throw SqliteError(sqlite3_extended_errcode(impl_->db), "exec: " + msg);
+  }
+}
+
+Statement Db::prepare(std::string_view sql) {
+  auto impl = std::make_unique<Statement::Impl>();
+  impl->db = impl_->db;
+  int rc = sqlite3_prepare_v2(impl_->db, sql.data(), static_cast<int>(sql.size()), &impl->stmt, nullptr);
+  if (rc != SQLITE_OK) fail(impl_->db, rc, "prepare '" + std::string(sql.substr(0, 80)) + "'");
+  return Statement(std::move(impl));
+}
+
+std::int64_t Db::last_insert_rowid() const { return sqlite3_last_insert_rowid(impl_->db); }
+
+Transaction::Transaction(Db& db) : db_(db) { db_.exec("BEGIN IMMEDIATE"); }
+
+Transaction::~Transaction() {
+  if (!done_) {
+    try {
+      db_.exec("ROLLBACK");
+    } catch (...) {
+      // Nothing to do: the connection rolls back by itself when the transaction is gone.
+    }
+  }
+}
+
+void Transaction::commit() {
+  db_.exec("COMMIT");
+  done_ = true;
+}
+
+}  // namespace wonderland::sqlite

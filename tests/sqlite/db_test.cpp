@@ -1,0 +1,75 @@
+#include "wonderland/sqlite/db.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "wonderland/common/ids.hpp"
+
+namespace wonderland::sqlite {
+namespace {
+
+class DbTest : public ::testing::Test {
+ protected:
+  std::string path_ = (std::filesystem::temp_directory_path() / ("db-test-" + new_uuid()) / "t.db").string();
+  ~DbTest() override { std::filesystem::remove_all(std::filesystem::path(path_).parent_path()); }
+};
+
+TEST_F(DbTest, BindsAndReadsEveryType) {
+  Db db(path_);
+  db.exec("CREATE TABLE t(i INTEGER, r REAL, s TEXT, n TEXT)");
+  db.prepare("INSERT INTO t VALUES (?, ?, ?, ?)")
+      .bind(1, std::int64_t{1} << 40)
+      .bind(2, 2.5)
+      .bind(3, "it's \"quoted\"; DROP TABLE t; --")
+      .bind(4, std::optional<std::string>{})
+      .step();
+  auto q = db.prepare("SELECT i, r, s, n FROM t");
+  ASSERT_TRUE(q.step());
+  EXPECT_EQ(q.int64(0), std::int64_t{1} << 40);
+  EXPECT_DOUBLE_EQ(q.real(1), 2.5);
+  EXPECT_EQ(q.text(2), "it's \"quoted\"; DROP TABLE t; --");
+  EXPECT_FALSE(q.optional_text(3));
+  EXPECT_FALSE(q.step());
+}
+
+TEST_F(DbTest, TransactionRollsBackUnlessCommitted) {
+  Db db(path_);
+  db.exec("CREATE TABLE t(x INTEGER)");
+  {
+    Transaction tx(db);
+    db.prepare("INSERT INTO t VALUES (1)").step();
+  }
+  {
+    Transaction tx(db);
+    db.prepare("INSERT INTO t VALUES (2)").step();
+    tx.commit();
+  }
+  auto q = db.prepare("SELECT group_concat(x) FROM t");
+  ASSERT_TRUE(q.step());
+  EXPECT_EQ(q.text(0), "2");
+}
+
+TEST_F(DbTest, ConstraintViolationsAreRecognisable) {
+  Db db(path_);
+  db.exec("CREATE TABLE t(x INTEGER PRIMARY KEY)");
+  db.prepare("INSERT INTO t VALUES (1)").step();
+  try {
+    db.prepare("INSERT INTO t VALUES (1)").step();
+    FAIL() << "expected a constraint error";
+  } catch (const SqliteError& e) {
+    EXPECT_TRUE(e.constraint());
+    EXPECT_FALSE(e.busy());
+  }
+  EXPECT_THROW(db.prepare("SELEKT nonsense"), SqliteError);
+}
+
+TEST_F(DbTest, UsesWriteAheadLogging) {
+  Db db(path_);
+  auto q = db.prepare("PRAGMA journal_mode");
+  ASSERT_TRUE(q.step());
+  EXPECT_EQ(q.text(0), "wal");
+}
+
+}  // namespace
+}  // namespace wonderland::sqlite
