@@ -1,0 +1,358 @@
+#include "wonderland/log/forwarder.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <stdexcept>
+#include <utility>
+
+namespace wonderland::log {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Item {
+  Record record;
+  int attempts = 0;
+};
+
+std::string dropped_message(std::uint64_t n) {
+  return fmt::format("dropped {} log records while the broker was unreachable", n);
+}
+
+}  // namespace
+
+namespace detail {
+
+struct ForwarderState {
+  ForwarderState(std::string service_name, ForwarderOptions opts,
+                 BrokerForwarder::ConsoleReporter reporter)
+      : options(std::move(opts)),
+        service(std::move(service_name)),
+        console(std::move(reporter)),
+        backoff(options.retry_min_backoff) {}
+
+  const ForwarderOptions options;
+  const std::string service;
+  const BrokerForwarder::ConsoleReporter console;
+
+  std::atomic<bool> accepting_hint{false};  // a lock-free early-out for push
+
+  mutable std::mutex mu;
+  std::condition_variable wake;  // the forwarding thread
+  std::condition_variable idle;  // flush and detach
+  std::deque<Item> queue;
+  bool accepting = false;
+  std::uint64_t generation = 0;  // bumped by attach and detach; older threads exit
+  std::size_t in_flight = 0;
+  bool probing = false;    // a failure happened: one publish at a time until a success
+  bool broker_ok = false;  // the last outcome was a success
+  Clock::time_point resume_at{};
+  std::chrono::milliseconds backoff;
+  Clock::time_point next_console_report{};
+  Clock::time_point next_broker_report{};
+  std::uint64_t forwarded = 0;
+  std::uint64_t dropped = 0;
+  std::uint64_t failures = 0;
+  std::uint64_t unreported_console = 0;
+  std::uint64_t unreported_broker = 0;
+
+  void drop_locked(std::uint64_t n) {
+    if (n == 0)
+      return;
+    if (unreported_console == 0)
+      wake.notify_all();  // a report becomes due
+    dropped += n;
+    unreported_console += n;
+    unreported_broker += n;
+  }
+
+  Record warning(std::string message, nlohmann::json fields) const {
+    Record r;
+    r.time = std::chrono::system_clock::now();
+    r.severity = Severity::kWarning;
+    r.service = service;
+    r.message = std::move(message);
+    r.fields = std::move(fields);
+    return r;
+  }
+
+  /// Writes "dropped N log records <why>" on the console; best effort.
+  void report_dropped(std::uint64_t n,
+                      std::string_view why = "while the broker was unreachable") const noexcept {
+    if (!console || n == 0)
+      return;
+    try {
+      console(warning(fmt::format("dropped {} log records {}", n, why), {{"dropped", n}}));
+    } catch (...) {
+    }
+  }
+};
+
+}  // namespace detail
+
+namespace {
+
+// One publish: completes once, whatever the publisher does.
+struct Completion {
+  Item item;
+  std::uint64_t generation = 0;
+  bool probe = false;
+  std::atomic<bool> completed{false};
+};
+
+void complete(const std::shared_ptr<detail::ForwarderState>& sh,
+              const std::shared_ptr<Completion>& c, bool ok) noexcept {
+  if (c->completed.exchange(true))
+    return;
+  std::lock_guard lock(sh->mu);
+  --sh->in_flight;
+  const bool current = c->generation == sh->generation;
+  if (ok) {
+    ++sh->forwarded;
+    if (current) {
+      sh->probing = false;
+      sh->broker_ok = true;
+      sh->backoff = sh->options.retry_min_backoff;
+      sh->resume_at = {};
+    }
+  } else {
+    ++sh->failures;
+    if (current) {
+      sh->broker_ok = false;
+      if (c->probe) {
+        sh->backoff = std::min(sh->backoff * 2, sh->options.retry_max_backoff);
+      }
+      sh->probing = true;
+      sh->resume_at = std::max(sh->resume_at, Clock::now() + sh->backoff);
+    }
+    ++c->item.attempts;
+    bool requeued = false;
+    if (current && c->item.attempts < sh->options.max_attempts &&
+        sh->queue.size() < sh->options.queue_capacity) {
+      try {
+        sh->queue.push_front(std::move(c->item));
+        requeued = true;
+      } catch (...) {
+      }
+    }
+    if (!requeued)
+      sh->drop_locked(1);
+  }
+  sh->wake.notify_all();
+  sh->idle.notify_all();
+}
+
+void send(const std::shared_ptr<detail::ForwarderState>& sh, LogPublisher& publisher,
+          const std::shared_ptr<Completion>& c) noexcept {
+  try {
+    messaging::Envelope envelope = to_envelope(c->item.record);
+    Severity severity = c->item.record.severity;
+    publisher.publish(std::move(envelope), severity, [sh, c](bool ok) { complete(sh, c, ok); });
+  } catch (...) {
+    complete(sh, c, false);
+  }
+}
+
+void forward_loop(std::shared_ptr<detail::ForwarderState> sh,
+                  std::shared_ptr<LogPublisher> publisher, std::uint64_t generation,
+                  std::shared_ptr<bool> exited) {
+  const auto interval = sh->options.drop_report_interval;
+  const std::size_t max_in_flight = std::max<std::size_t>(1, sh->options.max_in_flight);
+  std::unique_lock lock(sh->mu);
+  while (sh->generation == generation) {
+    const auto now = Clock::now();
+
+    if (sh->unreported_console > 0 && now >= sh->next_console_report) {
+      const std::uint64_t n = std::exchange(sh->unreported_console, 0);
+      sh->next_console_report = now + interval;
+      lock.unlock();
+      sh->report_dropped(n);
+      lock.lock();
+      continue;
+    }
+
+    if (sh->unreported_broker > 0 && sh->broker_ok && now >= sh->next_broker_report) {
+      const std::uint64_t n = std::exchange(sh->unreported_broker, 0);
+      sh->next_broker_report = now + interval;
+      try {
+        // Ahead of the queue, even when it is full: this is what explains the gap.
+        sh->queue.push_front(Item{sh->warning(dropped_message(n), {{"dropped", n}})});
+      } catch (...) {
+      }
+    }
+
+    const std::size_t window = sh->probing ? 1 : max_in_flight;
+    const bool sendable = !sh->queue.empty() && sh->in_flight < window;
+    if (sendable && now >= sh->resume_at) {
+      auto c = std::make_shared<Completion>();
+      c->item = std::move(sh->queue.front());
+      sh->queue.pop_front();
+      c->generation = generation;
+      c->probe = sh->probing;
+      ++sh->in_flight;
+      lock.unlock();
+      send(sh, *publisher, c);
+      lock.lock();
+      continue;
+    }
+
+    auto deadline = Clock::time_point::max();
+    if (sendable)
+      deadline = sh->resume_at;
+    if (sh->unreported_console > 0)
+      deadline = std::min(deadline, sh->next_console_report);
+    if (sh->unreported_broker > 0 && sh->broker_ok) {
+      deadline = std::min(deadline, sh->next_broker_report);
+    }
+    if (deadline == Clock::time_point::max()) {
+      sh->wake.wait(lock);
+    } else {
+      sh->wake.wait_until(lock, deadline);
+    }
+  }
+  *exited = true;
+  sh->idle.notify_all();
+}
+
+}  // namespace
+
+BrokerForwarder::BrokerForwarder(std::string service, ForwarderOptions options,
+                                 ConsoleReporter console)
+    : options_(options),
+      shared_(std::make_shared<detail::ForwarderState>(std::move(service), std::move(options),
+                                                       std::move(console))) {}
+
+BrokerForwarder::~BrokerForwarder() {
+  detach(options_.flush_timeout);
+}
+
+std::uint64_t BrokerForwarder::attach(std::shared_ptr<LogPublisher> publisher) {
+  if (!publisher)
+    throw std::invalid_argument("log: attach needs a publisher");
+  std::lock_guard control(control_mu_);
+  detach_locked(options_.flush_timeout);
+  std::uint64_t generation = 0;
+  auto exited = std::make_shared<bool>(false);
+  {
+    std::lock_guard lock(shared_->mu);
+    generation = ++shared_->generation;
+    shared_->accepting = true;
+    shared_->probing = false;
+    shared_->broker_ok = false;
+    shared_->backoff = options_.retry_min_backoff;
+    shared_->resume_at = {};
+    shared_->next_console_report = {};
+    shared_->next_broker_report = {};
+    worker_exited_ = exited;
+  }
+  worker_ = std::thread(forward_loop, shared_, std::move(publisher), generation, exited);
+  shared_->accepting_hint.store(true, std::memory_order_release);
+  return generation;
+}
+
+bool BrokerForwarder::detach(std::chrono::milliseconds timeout) {
+  std::lock_guard control(control_mu_);
+  return detach_locked(timeout);
+}
+
+bool BrokerForwarder::detach(std::uint64_t id, std::chrono::milliseconds timeout) {
+  std::lock_guard control(control_mu_);
+  {
+    std::lock_guard lock(shared_->mu);
+    if (shared_->generation != id || !shared_->accepting)
+      return true;
+  }
+  return detach_locked(timeout);
+}
+
+bool BrokerForwarder::detach_locked(std::chrono::milliseconds timeout) {
+  if (!worker_.joinable())
+    return true;
+  const auto deadline = Clock::now() + timeout;
+  shared_->accepting_hint.store(false, std::memory_order_release);
+  std::unique_lock lock(shared_->mu);
+  shared_->accepting = false;
+  const bool flushed = shared_->idle.wait_until(
+      lock, deadline, [&] { return shared_->queue.empty() && shared_->in_flight == 0; });
+
+  ++shared_->generation;  // the thread exits at its next look
+  const std::uint64_t abandoned = shared_->queue.size();
+  shared_->queue.clear();
+  shared_->dropped += abandoned;
+  const std::uint64_t unreported = std::exchange(shared_->unreported_console, 0);
+  shared_->wake.notify_all();
+  // A thread that is not inside the publisher exits within microseconds; give it at least a
+  // moment even when the flush used up the whole timeout.
+  const auto exit_deadline = std::max(deadline, Clock::now() + std::chrono::milliseconds(50));
+  std::shared_ptr<bool> exited = std::move(worker_exited_);
+  const bool stopped = shared_->idle.wait_until(lock, exit_deadline, [&] { return *exited; });
+  lock.unlock();
+
+  if (stopped) {
+    worker_.join();
+  } else {
+    worker_.detach();  // stuck in the publisher; it holds what it needs and exits on return
+  }
+  shared_->report_dropped(unreported);
+  shared_->report_dropped(abandoned, "still queued for the broker when forwarding stopped");
+  return flushed;
+}
+
+bool BrokerForwarder::attached() const noexcept {
+  return shared_->accepting_hint.load(std::memory_order_acquire);
+}
+
+void BrokerForwarder::push(Record record) noexcept {
+  if (!attached())
+    return;
+  std::uint64_t report = 0;
+  {
+    std::lock_guard lock(shared_->mu);
+    if (!shared_->accepting)
+      return;
+    bool queued = false;
+    if (shared_->queue.size() < options_.queue_capacity) {
+      try {
+        shared_->queue.push_back(Item{std::move(record)});
+        queued = true;
+      } catch (...) {
+      }
+    }
+    if (queued) {
+      shared_->wake.notify_one();
+      return;
+    }
+    shared_->drop_locked(1);
+    // Reported from here when due, because the forwarding thread may itself be stuck in the
+    // publisher. Writing one console line is what this thread does for every record anyway.
+    const auto now = Clock::now();
+    if (now >= shared_->next_console_report) {
+      report = std::exchange(shared_->unreported_console, 0);
+      shared_->next_console_report = now + options_.drop_report_interval;
+    }
+  }
+  shared_->report_dropped(report);
+}
+
+bool BrokerForwarder::flush(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(shared_->mu);
+  return shared_->idle.wait_for(lock, timeout,
+                                [&] { return shared_->queue.empty() && shared_->in_flight == 0; });
+}
+
+Stats BrokerForwarder::stats() const {
+  std::lock_guard lock(shared_->mu);
+  Stats s;
+  s.forwarded = shared_->forwarded;
+  s.dropped = shared_->dropped;
+  s.queued = shared_->queue.size();
+  s.in_flight = shared_->in_flight;
+  s.publish_failures = shared_->failures;
+  return s;
+}
+
+}  // namespace wonderland::log

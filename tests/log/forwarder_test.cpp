@@ -1,0 +1,338 @@
+#include "wonderland/log/forwarder.hpp"
+
+#include <gtest/gtest.h>
+
+#include <future>
+#include <mutex>
+#include <numeric>
+#include <vector>
+
+#include "fake_publisher.hpp"
+
+namespace wonderland::log {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::FakePublisher;
+using Mode = FakePublisher::Mode;
+
+// Generous bounds: they only have to catch a hang, not measure speed.
+constexpr auto kBound = 10s;
+
+Record record(int i, Severity severity = Severity::kInfo) {
+  Record r;
+  r.time = std::chrono::system_clock::now();
+  r.severity = severity;
+  r.service = "svc";
+  r.correlation_id = "c-" + std::to_string(i);
+  r.message = "record " + std::to_string(i);
+  r.fields = {{"i", i}};
+  return r;
+}
+
+// Collects what the forwarder writes on the console.
+class Console {
+ public:
+  BrokerForwarder::ConsoleReporter reporter() {
+    return [this](const Record& r) {
+      std::lock_guard lock(mu_);
+      records_.push_back(r);
+    };
+  }
+  std::vector<Record> records() const {
+    std::lock_guard lock(mu_);
+    return records_;
+  }
+  std::uint64_t reported_drops() const {
+    std::uint64_t n = 0;
+    for (const auto& r : records())
+      n += r.fields.value("dropped", std::uint64_t{0});
+    return n;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<Record> records_;
+};
+
+// Waits (bounded, polling the forwarder's own counters) until `condition` holds.
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds bound = kBound) {
+  const auto deadline = std::chrono::steady_clock::now() + bound;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition())
+      return true;
+    std::this_thread::yield();
+  }
+  return condition();
+}
+
+ForwarderOptions fast_options(std::size_t capacity) {
+  ForwarderOptions o;
+  o.queue_capacity = capacity;
+  o.retry_min_backoff = 5ms;
+  o.retry_max_backoff = 20ms;
+  o.drop_report_interval = 10s;
+  o.flush_timeout = 5s;
+  return o;
+}
+
+TEST(Forwarder, PublishesEveryRecordWithItsSeverity) {
+  Console console;
+  BrokerForwarder forwarder("svc", fast_options(100), console.reporter());
+  auto publisher = std::make_shared<FakePublisher>(Mode::kAccept);
+  forwarder.attach(publisher);
+  forwarder.push(record(1, Severity::kDebug));
+  forwarder.push(record(2, Severity::kError));
+  ASSERT_TRUE(forwarder.flush(kBound));
+  const auto published = publisher->published();
+  ASSERT_EQ(published.size(), 2u);
+  EXPECT_EQ(published[0].severity, Severity::kDebug);
+  EXPECT_EQ(published[0].envelope.correlation_id, "c-1");
+  EXPECT_EQ(published[0].envelope.body["message"], "record 1");
+  EXPECT_EQ(published[1].severity, Severity::kError);
+  EXPECT_EQ(published[1].envelope.body["severity"], "error");
+  const Stats s = forwarder.stats();
+  EXPECT_EQ(s.forwarded, 2u);
+  EXPECT_EQ(s.dropped, 0u);
+  EXPECT_EQ(s.queued, 0u);
+  EXPECT_EQ(s.in_flight, 0u);
+  EXPECT_TRUE(console.records().empty());
+}
+
+TEST(Forwarder, IgnoresRecordsWhileDetached) {
+  Console console;
+  BrokerForwarder forwarder("svc", fast_options(100), console.reporter());
+  EXPECT_FALSE(forwarder.attached());
+  forwarder.push(record(1));
+  EXPECT_EQ(forwarder.stats().queued, 0u);
+  EXPECT_EQ(forwarder.stats().dropped, 0u);
+  EXPECT_TRUE(forwarder.flush(0ms));
+  EXPECT_TRUE(forwarder.detach(0ms));
+}
+
+TEST(Forwarder, RejectsANullPublisher) {
+  BrokerForwarder forwarder("svc", fast_options(10), nullptr);
+  EXPECT_THROW(forwarder.attach(nullptr), std::invalid_argument);
+}
+
+TEST(Forwarder, BlockedPublisherNeverBlocksPushAndOverflowIsCounted) {
+  Console console;
+  BrokerForwarder forwarder("svc", fast_options(100), console.reporter());
+  auto publisher = std::make_shared<FakePublisher>(Mode::kBlock);
+  forwarder.attach(publisher);
+  forwarder.push(record(0));
+  ASSERT_TRUE(
+      publisher->wait_for([](const FakePublisher& p) { return p.blocked_unlocked() == 1; }));
+
+  // The forwarding thread is stuck inside the publisher; pushing must still return at once.
+  auto pushing = std::async(std::launch::async, [&] {
+    for (int i = 1; i <= 1000; ++i)
+      forwarder.push(record(i));
+  });
+  ASSERT_EQ(pushing.wait_for(kBound), std::future_status::ready) << "push blocked";
+
+  Stats s = forwarder.stats();
+  EXPECT_EQ(s.queued, 100u);
+  EXPECT_EQ(s.in_flight, 1u);
+  EXPECT_EQ(s.dropped, 900u);
+  EXPECT_EQ(s.forwarded, 0u);
+
+  // The drops are reported on the console at once, although the forwarding thread is stuck.
+  ASSERT_FALSE(console.records().empty());
+  const Record report = console.records().front();
+  EXPECT_EQ(report.severity, Severity::kWarning);
+  EXPECT_EQ(report.service, "svc");
+  EXPECT_NE(report.message.find("log records while the broker was unreachable"), std::string::npos)
+      << report.message;
+
+  // Once the broker is back, everything queued is delivered, preceded by the drop report.
+  publisher->set_mode(Mode::kAccept);
+  ASSERT_TRUE(forwarder.flush(kBound));
+  const auto published = publisher->published();
+  ASSERT_EQ(published.size(), 102u);  // record 0, the report, records 1..100
+  EXPECT_EQ(published[0].envelope.body["message"], "record 0");
+  EXPECT_EQ(published[1].severity, Severity::kWarning);
+  EXPECT_EQ(published[1].envelope.body["message"],
+            "dropped 900 log records while the broker was unreachable");
+  EXPECT_EQ(published[1].envelope.body["fields"]["dropped"], 900);
+  EXPECT_EQ(published[1].envelope.source, "svc");
+  for (int i = 1; i <= 100; ++i) {
+    EXPECT_EQ(published[static_cast<std::size_t>(i) + 1].envelope.body["message"],
+              "record " + std::to_string(i));
+  }
+  s = forwarder.stats();
+  EXPECT_EQ(s.forwarded, 102u);
+  EXPECT_EQ(s.dropped, 900u);
+  EXPECT_EQ(s.queued, 0u);
+
+  // Every drop reaches the console eventually: the rest is reported when detaching.
+  EXPECT_TRUE(forwarder.detach(kBound));
+  EXPECT_EQ(console.reported_drops(), 900u);
+}
+
+TEST(Forwarder, FailingPublisherBacksOffInsteadOfSpinning) {
+  ForwarderOptions o = fast_options(10);
+  o.retry_min_backoff = 20ms;
+  o.retry_max_backoff = 160ms;
+  o.max_attempts = 1000;
+  BrokerForwarder forwarder("svc", o, nullptr);
+  auto publisher = std::make_shared<FakePublisher>(Mode::kFail);
+  forwarder.attach(publisher);
+  forwarder.push(record(1));
+  ASSERT_TRUE(
+      publisher->wait_for([](const FakePublisher& p) { return p.attempts_unlocked() >= 6; }));
+  const auto times = publisher->attempt_times();
+  // The pause doubles from the minimum with every failed probe, up to the maximum.
+  const std::chrono::milliseconds expected[] = {20ms, 40ms, 80ms, 160ms, 160ms};
+  for (std::size_t i = 0; i < std::size(expected); ++i) {
+    EXPECT_GE(times[i + 1] - times[i], expected[i]) << "between attempts " << i << " and " << i + 1;
+  }
+  const Stats s = forwarder.stats();
+  EXPECT_GE(s.publish_failures, 5u);  // the sixth may still be completing
+  EXPECT_EQ(s.dropped, 0u);
+  EXPECT_EQ(s.queued + s.in_flight, 1u);
+  EXPECT_FALSE(forwarder.detach(0ms));
+  EXPECT_EQ(forwarder.stats().dropped, 1u);
+}
+
+TEST(Forwarder, ProbesOneRecordAtATimeWhileFailing) {
+  ForwarderOptions o = fast_options(50);
+  o.max_in_flight = 8;
+  o.retry_min_backoff = 1ms;
+  o.retry_max_backoff = 2ms;
+  o.max_attempts = 1000;
+  BrokerForwarder forwarder("svc", o, nullptr);
+  auto publisher = std::make_shared<FakePublisher>(Mode::kHold);
+  forwarder.attach(publisher);
+  for (int i = 0; i < 20; ++i)
+    forwarder.push(record(i));
+  ASSERT_TRUE(publisher->wait_for([](const FakePublisher& p) { return p.held_unlocked() == 8; }));
+  EXPECT_EQ(forwarder.stats().in_flight, 8u);
+  EXPECT_EQ(forwarder.stats().queued, 12u);
+
+  publisher->complete_held(false);  // the broker went away
+  ASSERT_TRUE(publisher->wait_for([](const FakePublisher& p) { return p.held_unlocked() == 1; }));
+  // While probing there is never more than one publish outstanding.
+  EXPECT_FALSE(
+      publisher->wait_for([](const FakePublisher& p) { return p.held_unlocked() > 1; }, 50ms));
+  EXPECT_EQ(forwarder.stats().in_flight, 1u);
+
+  publisher->set_mode(Mode::kAccept);
+  publisher->complete_held(true);  // the probe succeeds: full speed again
+  ASSERT_TRUE(forwarder.flush(kBound));
+  const Stats s = forwarder.stats();
+  EXPECT_EQ(s.forwarded, 20u);
+  EXPECT_EQ(s.dropped, 0u);
+  EXPECT_EQ(s.publish_failures, 8u);
+}
+
+TEST(Forwarder, DeliversWhatFitsOnceTheBrokerRecovers) {
+  ForwarderOptions o = fast_options(50);
+  o.max_attempts = 3;
+  Console console;
+  BrokerForwarder forwarder("svc", o, console.reporter());
+  auto publisher = std::make_shared<FakePublisher>(Mode::kFail);
+  forwarder.attach(publisher);
+  for (int i = 0; i < 200; ++i)
+    forwarder.push(record(i));
+  // The front record is tried max_attempts times, then dropped; and so on.
+  ASSERT_TRUE(eventually([&] { return forwarder.stats().dropped >= 152; }));
+  EXPECT_GT(forwarder.stats().publish_failures, 0u);
+
+  publisher->set_mode(Mode::kAccept);
+  ASSERT_TRUE(forwarder.flush(kBound));
+  const Stats s = forwarder.stats();
+  EXPECT_EQ(s.queued, 0u);
+  EXPECT_EQ(s.in_flight, 0u);
+  const auto published = publisher->published();
+  EXPECT_EQ(s.forwarded, published.size());
+  // Everything pushed is accounted for: forwarded (minus the drop reports) or dropped.
+  std::uint64_t reported = 0;
+  std::size_t reports = 0;
+  for (const auto& p : published) {
+    if (p.envelope.body["fields"].contains("dropped")) {
+      ++reports;
+      reported += p.envelope.body["fields"]["dropped"].get<std::uint64_t>();
+    }
+  }
+  EXPECT_GE(reports, 1u);
+  EXPECT_EQ(published.size() - reports + s.dropped, 200u);
+  EXPECT_EQ(reported, s.dropped);
+  // In order: the queue keeps the oldest records and drops the newest.
+  int previous = -1;
+  for (const auto& p : published) {
+    if (p.envelope.body["fields"].contains("dropped"))
+      continue;
+    const int i = p.envelope.body["fields"]["i"].get<int>();
+    EXPECT_GT(i, previous);
+    previous = i;
+  }
+}
+
+TEST(Forwarder, DetachWaitsBoundedlyForAStuckPublisher) {
+  Console console;
+  BrokerForwarder forwarder("svc", fast_options(100), console.reporter());
+  auto publisher = std::make_shared<FakePublisher>(Mode::kBlock);
+  forwarder.attach(publisher);
+  for (int i = 0; i < 10; ++i)
+    forwarder.push(record(i));
+  ASSERT_TRUE(
+      publisher->wait_for([](const FakePublisher& p) { return p.blocked_unlocked() == 1; }));
+
+  auto detaching = std::async(std::launch::async, [&] { return forwarder.detach(100ms); });
+  ASSERT_EQ(detaching.wait_for(kBound), std::future_status::ready) << "detach hung";
+  EXPECT_FALSE(detaching.get());
+  EXPECT_FALSE(forwarder.attached());
+  const Stats s = forwarder.stats();
+  EXPECT_EQ(s.dropped, 9u);  // still queued; the tenth is inside the publisher
+  EXPECT_EQ(console.reported_drops(), 9u);
+
+  // Records pushed after detaching are ignored; unblocking lets the stuck thread finish.
+  forwarder.push(record(99));
+  EXPECT_EQ(forwarder.stats().queued, 0u);
+  publisher->set_mode(Mode::kAccept);
+  ASSERT_TRUE(eventually([&] { return forwarder.stats().in_flight == 0; }));
+  EXPECT_EQ(forwarder.stats().forwarded, 1u);
+}
+
+TEST(Forwarder, CanBeAttachedAgain) {
+  BrokerForwarder forwarder("svc", fast_options(10), nullptr);
+  auto first = std::make_shared<FakePublisher>(Mode::kAccept);
+  auto second = std::make_shared<FakePublisher>(Mode::kAccept);
+  const auto id1 = forwarder.attach(first);
+  forwarder.push(record(1));
+  const auto id2 = forwarder.attach(second);  // flushes to `first`, then switches
+  EXPECT_NE(id1, id2);
+  forwarder.push(record(2));
+  ASSERT_TRUE(forwarder.flush(kBound));
+  EXPECT_EQ(first->published().size(), 1u);
+  ASSERT_EQ(second->published().size(), 1u);
+  EXPECT_EQ(second->published()[0].envelope.body["message"], "record 2");
+  EXPECT_TRUE(forwarder.detach(id1, kBound));  // stale id: no effect
+  EXPECT_TRUE(forwarder.attached());
+  EXPECT_TRUE(forwarder.detach(id2, kBound));
+  EXPECT_FALSE(forwarder.attached());
+}
+
+TEST(Forwarder, SurvivesAPublisherThatThrows) {
+  class Throwing final : public LogPublisher {
+   public:
+    void publish(messaging::Envelope, Severity, Done) override {
+      ++calls;
+      throw std::runtime_error("boom");
+    }
+    std::atomic<int> calls{0};
+  };
+  ForwarderOptions o = fast_options(10);
+  o.max_attempts = 2;
+  BrokerForwarder forwarder("svc", o, nullptr);
+  auto publisher = std::make_shared<Throwing>();
+  forwarder.attach(publisher);
+  forwarder.push(record(1));
+  ASSERT_TRUE(eventually([&] { return forwarder.stats().dropped == 1; }));
+  EXPECT_EQ(publisher->calls.load(), 2);
+  EXPECT_EQ(forwarder.stats().publish_failures, 2u);
+}
+
+}  // namespace
+}  // namespace wonderland::log
