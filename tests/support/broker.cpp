@@ -56,7 +56,14 @@ std::string unique_name(const std::string& prefix) { return prefix + "." + new_u
 PrivateBroker::PrivateBroker()
     : port_(free_port()),
       var_dir_(std::string(WONDERLAND_BINARY_DIR) + "/test-brokers/" + new_uuid()) {
-  start();
+  try {
+    start();
+  } catch (...) {
+    run("clean rabbitmq");
+    std::error_code ec;
+    std::filesystem::remove_all(var_dir_, ec);
+    throw;
+  }
 }
 
 PrivateBroker::~PrivateBroker() {
@@ -70,7 +77,7 @@ std::string PrivateBroker::url() const {
 }
 
 int PrivateBroker::run(const std::string& command) const {
-  std::string cmd = "WONDERLAND_VAR_DIR='" + var_dir_ + "' WONDERLAND_AMQP_PORT=" +
+  std::string cmd = "WONDERLAND_INFRA_TIMEOUT_S=120 WONDERLAND_VAR_DIR='" + var_dir_ + "' WONDERLAND_AMQP_PORT=" +
                     std::to_string(port_) + " '" + infra_script() + "' " + command + " >&2";
   return std::system(cmd.c_str());
 }

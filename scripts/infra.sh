@@ -1,0 +1,662 @@
+#!/usr/bin/env bash
+# Local infrastructure: RabbitMQ and PostgreSQL run as the project's own processes, with their
+# data, logs and configuration under $WONDERLAND_VAR_DIR. The system services (systemd units,
+# /etc/rabbitmq, /var/lib/postgresql) are never used. The run command, the tests and CI all
+# start the broker and the database through this script.
+#
+#   scripts/infra.sh start|stop|status|restart|clean|logs [rabbitmq|postgres|all]
+#   eval "$(scripts/infra.sh env)"
+#
+# Several instances can run side by side: each one is identified by its port (and var dir).
+# See the "Local infrastructure" section of README.md for the configuration variables.
+set -euo pipefail
+
+WL_PROG=infra.sh
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+usage() {
+  cat >&2 <<'EOF'
+usage: scripts/infra.sh start|stop|status|restart [rabbitmq|postgres|all]
+       scripts/infra.sh clean [rabbitmq|postgres|all]   stop, then delete the instance's data
+       scripts/infra.sh logs [rabbitmq|postgres|all]    print the last lines of the logs
+       scripts/infra.sh env                             print export lines for eval
+EOF
+}
+
+# ---------------------------------------------------------------------------------------------
+# Configuration
+# ---------------------------------------------------------------------------------------------
+VAR_DIR="$(realpath -m "$(wl_abspath "${WONDERLAND_VAR_DIR:-var}")")"
+AMQP_PORT="${WONDERLAND_AMQP_PORT:-5672}"
+PG_PORT="${WONDERLAND_PG_PORT:-5432}"
+wl_require_port WONDERLAND_AMQP_PORT "$AMQP_PORT"
+wl_require_port WONDERLAND_PG_PORT "$PG_PORT"
+RMQ_NODE="${WONDERLAND_RABBITMQ_NODE:-wonderland-$AMQP_PORT@localhost}"
+RMQ_DIST_PORT="${WONDERLAND_RABBITMQ_DIST_PORT:-$((AMQP_PORT + 20000))}"
+wl_require_port WONDERLAND_RABBITMQ_DIST_PORT "$RMQ_DIST_PORT"
+TIMEOUT_S="${WONDERLAND_INFRA_TIMEOUT_S:-60}"
+if ! wl_is_uint "$TIMEOUT_S" || ((TIMEOUT_S == 0)); then
+  wl_die "WONDERLAND_INFRA_TIMEOUT_S='$TIMEOUT_S' is not a positive number of seconds"
+fi
+RMQ_BIN="${WONDERLAND_RABBITMQ_BIN:-/usr/lib/rabbitmq/bin}"
+PG_BIN="${WONDERLAND_PG_BIN:-/usr/lib/postgresql/15/bin}"
+# PostgreSQL refuses to run as root: as root the server runs as this system user.
+PG_OS_USER="${WONDERLAND_PG_OS_USER:-postgres}"
+# PostgreSQL superuser (local socket, trust) and the application's role and database.
+PG_SUPERUSER=postgres
+PG_APP_ROLE=wonderland
+PG_APP_PASSWORD=wonderland
+PG_APP_DB=wonderland
+
+RMQ_DIR="$VAR_DIR/rabbitmq-$AMQP_PORT"
+PG_DIR="$VAR_DIR/postgres-$PG_PORT"
+# Every process of an instance carries WONDERLAND_INFRA_INSTANCE=<id> in its environment, so
+# that stop can find (and, if need be, kill) the leftovers of this instance and of no other.
+RMQ_ID="rabbitmq:$RMQ_DIR"
+PG_ID="postgres:$PG_DIR"
+
+AMQP_URL="amqp://guest:guest@127.0.0.1:$AMQP_PORT/"
+PG_URL="postgresql://$PG_APP_ROLE:$PG_APP_PASSWORD@127.0.0.1:$PG_PORT/$PG_APP_DB"
+
+IS_ROOT=0
+[[ $(id -u) -eq 0 ]] && IS_ROOT=1
+
+# ---------------------------------------------------------------------------------------------
+# Generic helpers
+# ---------------------------------------------------------------------------------------------
+
+# instance_pids ID: pids of the processes of one instance (epmd, shared by all Erlang nodes of
+# the machine, is left out).
+instance_pids() {
+  local f pid comm
+  local -a files=()
+  mapfile -t files < <(grep -lzxF -- "WONDERLAND_INFRA_INSTANCE=$1" /proc/[0-9]*/environ 2>/dev/null || true)
+  for f in "${files[@]}"; do
+    pid="${f#/proc/}"
+    pid="${pid%/environ}"
+    [[ "$pid" == "$$" || "$pid" == "$BASHPID" ]] && continue
+    comm="$(cat "/proc/$pid/comm" 2>/dev/null)" || continue
+    [[ "$comm" == epmd ]] && continue
+    printf '%s\n' "$pid"
+  done
+}
+
+instance_alive() {
+  [[ -n "$(instance_pids "$1")" ]]
+}
+
+# pid_running PID: true while PID exists and is not a zombie.
+pid_running() {
+  local stat
+  [[ -n "$1" ]] || return 1
+  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+  stat="${stat##*) }"
+  [[ "${stat%% *}" != Z ]]
+}
+
+# wait_gone ID SECONDS: true once no process of the instance is left.
+wait_gone() {
+  local deadline=$((SECONDS + $2))
+  while instance_alive "$1"; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.5
+  done
+}
+
+# kill_leftovers ID NAME: TERM, then KILL, whatever is left of one instance.
+kill_leftovers() {
+  local -a pids
+  mapfile -t pids < <(instance_pids "$1")
+  ((${#pids[@]} == 0)) && return 0
+  wl_warn "$2: terminating leftover processes ${pids[*]}"
+  kill -TERM "${pids[@]}" 2>/dev/null || true
+  wait_gone "$1" 10 && return 0
+  mapfile -t pids < <(instance_pids "$1")
+  ((${#pids[@]} == 0)) && return 0
+  wl_warn "$2: killing leftover processes ${pids[*]}"
+  kill -KILL "${pids[@]}" 2>/dev/null || true
+  wait_gone "$1" 5 || wl_error "$2: processes ${pids[*]} do not die"
+}
+
+# port_listeners PORT: the listening sockets on PORT (empty when free).
+port_listeners() {
+  ss -Hltnp "sport = :$1" 2>/dev/null || true
+}
+
+# require_free_port NAME PORT WHAT
+require_free_port() {
+  local who
+  who="$(port_listeners "$2")"
+  if [[ -n "$who" ]]; then
+    wl_error "$1: cannot start: port $2 ($3) is already in use by another process:"
+    printf '  | %s\n' "$who" >&2
+    wl_error "$1: stop that process (a system service? another checkout?) or choose other ports"
+    return 1
+  fi
+}
+
+tcp_open() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# close_inherited_fds: closes every descriptor above 2 of the current (sub)shell, so that a
+# server started from it holds no lock, pipe or file of its caller (a test runner waiting for
+# the end of a pipe, for example).
+close_inherited_fds() {
+  local f fd
+  for f in /proc/"$BASHPID"/fd/*; do
+    fd="${f##*/}"
+    [[ "$fd" =~ ^[0-9]+$ ]] && ((fd > 2)) && eval "exec $fd>&-" 2>/dev/null
+  done
+  return 0
+}
+
+# Serialises start/stop of one instance between concurrent invocations. The lock file lives in
+# the var dir, on fds 8 (rabbitmq) and 9 (postgres).
+lock_instance() {
+  local fd="$1" name="$2"
+  local held_var="LOCK_HELD_$fd"
+  [[ "${!held_var:-}" == 1 ]] && return 0
+  mkdir -p "$VAR_DIR"
+  eval "exec $fd>>\"\$VAR_DIR/.$name.lock\""
+  flock -w "$TIMEOUT_S" "$fd" || wl_die "$name: another infra.sh holds $VAR_DIR/.$name.lock"
+  printf -v "$held_var" 1
+}
+
+# ---------------------------------------------------------------------------------------------
+# RabbitMQ
+# ---------------------------------------------------------------------------------------------
+RMQ_LOG="$RMQ_DIR/log/rabbit.log"
+RMQ_OUT="$RMQ_DIR/log/server.out"
+
+# Environment shared by the server and the CLI tools: HOME holds the Erlang cookie.
+rmq_env=(
+  HOME="$RMQ_DIR"
+  LC_ALL=C.UTF-8
+  RABBITMQ_CONF_ENV_FILE="$RMQ_DIR/rabbitmq-env.conf"
+  RABBITMQ_NODENAME="$RMQ_NODE"
+  RABBITMQ_MNESIA_BASE="$RMQ_DIR/mnesia"
+  RABBITMQ_LOG_BASE="$RMQ_DIR/log"
+  RABBITMQ_LOGS="$RMQ_LOG"
+  RABBITMQ_CONFIG_FILE="$RMQ_DIR/rabbitmq.conf"
+  RABBITMQ_ADVANCED_CONFIG_FILE="$RMQ_DIR/advanced.config"
+  RABBITMQ_ENABLED_PLUGINS_FILE="$RMQ_DIR/enabled_plugins"
+  RABBITMQ_PID_FILE="$RMQ_DIR/rabbitmq.pid"
+  RABBITMQ_DIST_PORT="$RMQ_DIST_PORT"
+  ERL_CRASH_DUMP="$RMQ_DIR/log/erl_crash.dump"
+)
+
+# RABBITMQ_* variables of the caller must not leak into an instance.
+rmq_unset_args() {
+  local v
+  for v in $(compgen -e); do
+    [[ "$v" == RABBITMQ_* ]] && printf -- '-u\n%s\n' "$v"
+  done
+  return 0
+}
+
+# rmqctl SECONDS ARGS...: rabbitmqctl against this instance, bounded in time.
+rmqctl() {
+  local secs="$1"
+  shift
+  local -a unset_args
+  mapfile -t unset_args < <(rmq_unset_args)
+  (cd "$RMQ_DIR" && timeout --kill-after=5 "$secs" env "${unset_args[@]}" "${rmq_env[@]}" \
+    "$RMQ_BIN/rabbitmqctl" -n "$RMQ_NODE" "$@" 8>&- 9>&-)
+}
+
+rmq_describe() {
+  printf 'node %s, amqp 127.0.0.1:%s, dist port %s, dir %s' "$RMQ_NODE" "$AMQP_PORT" "$RMQ_DIST_PORT" "$RMQ_DIR"
+}
+
+rmq_show_logs() {
+  wl_tail "$RMQ_OUT" 40
+  wl_tail "$RMQ_LOG" 40
+}
+
+rmq_write_config() {
+  mkdir -p "$RMQ_DIR/log" "$RMQ_DIR/mnesia"
+  cat >"$RMQ_DIR/rabbitmq.conf" <<EOF
+# Written by scripts/infra.sh on every start: edit the script, not this file.
+listeners.tcp.default = 127.0.0.1:$AMQP_PORT
+# guest/guest may log in, from the loopback interface only.
+loopback_users.guest = true
+disk_free_limit.absolute = 50MB
+vm_memory_high_watermark.relative = 0.4
+log.console = false
+log.file.level = info
+EOF
+  printf '[].\n' >"$RMQ_DIR/enabled_plugins"
+  : >"$RMQ_DIR/rabbitmq-env.conf"
+  # The server and the CLI tools authenticate to each other with this cookie ($HOME).
+  if [[ ! -s "$RMQ_DIR/.erlang.cookie" ]]; then
+    local letters=ABCDEFGHIJKLMNOPQRSTUVWXYZ cookie="" b
+    for b in $(od -An -N32 -tu1 /dev/urandom); do cookie+="${letters:b%26:1}"; done
+    (umask 077 && printf '%s' "$cookie" >"$RMQ_DIR/.erlang.cookie")
+    chmod 400 "$RMQ_DIR/.erlang.cookie"
+  fi
+}
+
+# Pid of the broker's launcher while this script starts it: until the launcher has exec'd
+# the broker, no process carries the instance marker yet.
+RMQ_LAUNCHER_PID=""
+
+# rmq_wait_ready SECONDS: true once the node runs the broker and accepts AMQP connections;
+# returns 2 early when the instance has no process left.
+rmq_wait_ready() {
+  local deadline=$((SECONDS + $1)) left
+  while :; do
+    instance_alive "$RMQ_ID" || pid_running "$RMQ_LAUNCHER_PID" || return 2
+    if tcp_open "$AMQP_PORT"; then
+      left=$((deadline - SECONDS))
+      ((left < 5)) && left=5
+      if rmqctl "$left" -q await_startup >/dev/null 2>&1; then
+        return 0
+      fi
+    fi
+    ((SECONDS < deadline)) || return 1
+    sleep 0.5
+  done
+}
+
+rmq_start() {
+  lock_instance 8 "rabbitmq-$AMQP_PORT"
+  [[ -x "$RMQ_BIN/rabbitmq-server" ]] || wl_die "rabbitmq: $RMQ_BIN/rabbitmq-server not found (run scripts/deps.sh)"
+  if instance_alive "$RMQ_ID"; then
+    if rmq_wait_ready "$TIMEOUT_S"; then
+      wl_info "rabbitmq: already running ($(rmq_describe))"
+      return 0
+    fi
+    wl_error "rabbitmq: an instance is running but not answering; try: scripts/infra.sh restart rabbitmq"
+    rmq_show_logs
+    return 1
+  fi
+  require_free_port rabbitmq "$AMQP_PORT" AMQP || return 1
+  require_free_port rabbitmq "$RMQ_DIST_PORT" "Erlang distribution" || return 1
+  rmq_write_config
+  rm -f "$RMQ_DIR/rabbitmq.pid"
+  printf '\n==== %s starting %s\n' "$(date '+%F %T')" "$RMQ_NODE" >>"$RMQ_OUT"
+  wl_info "rabbitmq: starting ($(rmq_describe))"
+  local -a unset_args
+  mapfile -t unset_args < <(rmq_unset_args)
+  # setsid: the broker gets its own session, so a Ctrl-C in the caller's terminal does not
+  # reach it; it is stopped through this script.
+  (
+    cd "$RMQ_DIR"
+    close_inherited_fds
+    exec setsid env "${unset_args[@]}" "${rmq_env[@]}" WONDERLAND_INFRA_INSTANCE="$RMQ_ID" \
+      RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}" \
+      "$RMQ_BIN/rabbitmq-server" </dev/null >>"$RMQ_OUT" 2>&1
+  ) &
+  RMQ_LAUNCHER_PID=$!
+  printf '%s\n' "$RMQ_LAUNCHER_PID" >"$RMQ_DIR/launcher.pid"
+  local t0=$SECONDS rc=0
+  rmq_wait_ready "$TIMEOUT_S" || rc=$?
+  if ((rc == 0)); then
+    wl_info "rabbitmq: ready after $((SECONDS - t0)) s, $AMQP_URL"
+    return 0
+  fi
+  if ((rc == 2)); then
+    wl_error "rabbitmq: the broker exited during startup"
+  else
+    wl_error "rabbitmq: not ready after ${TIMEOUT_S} s (WONDERLAND_INFRA_TIMEOUT_S)"
+  fi
+  rmq_show_logs
+  pid_running "$RMQ_LAUNCHER_PID" && kill -TERM "$RMQ_LAUNCHER_PID" 2>/dev/null
+  kill_leftovers "$RMQ_ID" rabbitmq
+  return 1
+}
+
+rmq_stop() {
+  lock_instance 8 "rabbitmq-$AMQP_PORT"
+  if ! instance_alive "$RMQ_ID"; then
+    wl_info "rabbitmq: not running ($(rmq_describe))"
+    rm -f "$RMQ_DIR/rabbitmq.pid" "$RMQ_DIR/launcher.pid"
+    return 0
+  fi
+  wl_info "rabbitmq: stopping node $RMQ_NODE"
+  local -a pidfile=()
+  [[ -s "$RMQ_DIR/rabbitmq.pid" ]] && pidfile=("$RMQ_DIR/rabbitmq.pid")
+  if ! rmqctl "$TIMEOUT_S" -q stop "${pidfile[@]}" >/dev/null 2>&1; then
+    wl_warn "rabbitmq: rabbitmqctl stop failed; terminating the processes"
+  fi
+  wait_gone "$RMQ_ID" 15 || true
+  kill_leftovers "$RMQ_ID" rabbitmq
+  rm -f "$RMQ_DIR/rabbitmq.pid" "$RMQ_DIR/launcher.pid"
+  wl_info "rabbitmq: stopped"
+}
+
+rmq_status() {
+  local pid=""
+  [[ -s "$RMQ_DIR/rabbitmq.pid" ]] && pid="$(<"$RMQ_DIR/rabbitmq.pid")"
+  if ! instance_alive "$RMQ_ID"; then
+    printf 'rabbitmq: stopped (%s)\n' "$(rmq_describe)"
+    return 3
+  fi
+  if tcp_open "$AMQP_PORT"; then
+    printf 'rabbitmq: running, pid %s (%s) %s\n' "${pid:-?}" "$(rmq_describe)" "$AMQP_URL"
+    return 0
+  fi
+  printf 'rabbitmq: starting or unhealthy: processes alive, port %s closed (%s)\n' "$AMQP_PORT" "$(rmq_describe)"
+  return 3
+}
+
+rmq_clean() {
+  rmq_stop
+  wl_info "rabbitmq: deleting $RMQ_DIR"
+  rm -rf "$RMQ_DIR"
+}
+
+rmq_logs() {
+  rmq_show_logs
+}
+
+# ---------------------------------------------------------------------------------------------
+# PostgreSQL
+# ---------------------------------------------------------------------------------------------
+PG_HASH="$(printf '%s' "$VAR_DIR" | md5sum | cut -c1-10)"
+# Where the instance goes when the server's user cannot reach the var dir (see pg_prepare_dir);
+# $PG_DIR is then a symbolic link to it.
+PG_FALLBACK_DIR="${WONDERLAND_PG_FALLBACK_DIR:-/var/tmp/wonderland}/postgres-$PG_HASH-$PG_PORT"
+
+# pg_resolve_paths: the paths the server uses, below the real instance dir $PG_HOME.
+pg_resolve_paths() {
+  PG_HOME="$PG_DIR"
+  [[ -L "$PG_DIR" ]] && PG_HOME="$(readlink "$PG_DIR")"
+  PG_DATA="$PG_HOME/data"
+  PG_LOG="$PG_HOME/postgres.log"
+  # A unix socket path is limited to 107 bytes: use a short directory when the path is long.
+  PG_SOCK_DIR="$PG_HOME/run"
+  if ((${#PG_SOCK_DIR} + 20 > 100)); then
+    PG_SOCK_DIR="/tmp/wonderland-pg-$PG_HASH-$PG_PORT"
+  fi
+}
+pg_resolve_paths
+
+# as_pg CMD...: runs CMD as the user the server runs as.
+as_pg() {
+  if ((IS_ROOT)); then
+    runuser -u "$PG_OS_USER" -- "$@"
+  else
+    "$@"
+  fi
+}
+
+pg_describe() {
+  printf 'port 127.0.0.1:%s, dir %s' "$PG_PORT" "$PG_DIR"
+  [[ "$PG_HOME" == "$PG_DIR" ]] || printf ' -> %s' "$PG_HOME"
+}
+
+pg_show_logs() {
+  wl_tail "$PG_LOG" 40
+}
+
+pg_ensure_os_user() {
+  id -u "$PG_OS_USER" >/dev/null 2>&1 && return 0
+  wl_info "postgres: creating system user $PG_OS_USER"
+  useradd --system --user-group --no-create-home --home-dir /nonexistent \
+    --shell /usr/sbin/nologin "$PG_OS_USER"
+}
+
+# pg_fix_traversal: as root, makes sure the server's user can reach $VAR_DIR. Adds o+x to the
+# directories of this repository or of the var dir that block it; fails (changing nothing) when
+# a directory outside them blocks the way.
+pg_fix_traversal() {
+  local p="" comp
+  local -a comps fix=()
+  IFS=/ read -ra comps <<<"${VAR_DIR#/}"
+  for comp in "${comps[@]}"; do
+    [[ -z "$comp" ]] && continue
+    p="$p/$comp"
+    [[ -d "$p" ]] || break
+    if ! as_pg test -x "$p" 2>/dev/null; then
+      case "$p" in
+        "$WL_REPO_DIR" | "$WL_REPO_DIR"/* | "$VAR_DIR" | "$VAR_DIR"/*) fix+=("$p") ;;
+        *) return 1 ;;
+      esac
+      # Later components can only be checked once this one is open.
+      chmod o+x "$p"
+    fi
+  done
+  ((${#fix[@]} == 0)) || wl_info "postgres: made ${fix[*]} traversable for user $PG_OS_USER"
+}
+
+# pg_prepare_dir: creates the instance dir, owned by the server's user.
+pg_prepare_dir() {
+  mkdir -p "$VAR_DIR"
+  if ((IS_ROOT)); then
+    pg_ensure_os_user
+    if [[ ! -L "$PG_DIR" ]] && ! pg_fix_traversal; then
+      if [[ -d "$PG_DIR" ]]; then
+        wl_die "postgres: user $PG_OS_USER cannot reach $PG_DIR; make its parent directories traversable (chmod o+x)"
+      fi
+      wl_info "postgres: user $PG_OS_USER cannot reach $VAR_DIR; keeping the data in $PG_FALLBACK_DIR (linked from $PG_DIR)"
+      mkdir -p "$(dirname "$PG_FALLBACK_DIR")"
+      chmod 755 "$(dirname "$PG_FALLBACK_DIR")"
+      ln -sfn "$PG_FALLBACK_DIR" "$PG_DIR"
+    fi
+  fi
+  pg_resolve_paths
+  mkdir -p "$PG_HOME" "$PG_SOCK_DIR"
+  chmod 755 "$PG_HOME" "$PG_SOCK_DIR"
+  if ((IS_ROOT)); then
+    chown "$PG_OS_USER:" "$PG_HOME" "$PG_SOCK_DIR"
+    as_pg test -w "$PG_HOME" || wl_die "postgres: user $PG_OS_USER cannot write to $PG_HOME"
+  fi
+}
+
+pg_initdb() {
+  [[ -f "$PG_DATA/PG_VERSION" ]] && return 0
+  if [[ -e "$PG_DATA" ]]; then
+    wl_warn "postgres: $PG_DATA is not a database cluster; recreating it"
+    rm -rf "$PG_DATA"
+  fi
+  wl_info "postgres: initialising a new cluster in $PG_DATA"
+  rm -rf "$PG_DATA.init"
+  if ! (cd "$PG_HOME" && as_pg "$PG_BIN/initdb" -D "$PG_DATA.init" -U "$PG_SUPERUSER" \
+    --auth-local=trust --auth-host=scram-sha-256 --encoding=UTF8 --locale=C --no-instructions \
+    8>&- 9>&-) >"$PG_HOME/initdb.log" 2>&1; then
+    wl_error "postgres: initdb failed"
+    wl_tail "$PG_HOME/initdb.log" 40
+    rm -rf "$PG_DATA.init"
+    return 1
+  fi
+  mv "$PG_DATA.init" "$PG_DATA"
+}
+
+pg_ctl_status() {
+  [[ -f "$PG_DATA/PG_VERSION" ]] || return 4
+  (cd "$PG_HOME" && as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1)
+}
+
+# Creates the application's role and database (idempotent) and checks that the URL logs in.
+pg_bootstrap() {
+  "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$PG_SOCK_DIR" -p "$PG_PORT" -U "$PG_SUPERUSER" \
+    -d postgres >/dev/null <<SQL
+DO \$\$
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$PG_APP_ROLE') THEN
+    CREATE ROLE $PG_APP_ROLE LOGIN CREATEDB PASSWORD '$PG_APP_PASSWORD';
+  END IF;
+END
+\$\$;
+SELECT 'CREATE DATABASE $PG_APP_DB OWNER $PG_APP_ROLE'
+ WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '$PG_APP_DB') \gexec
+SQL
+  "$PG_BIN/psql" -X -q -At -d "$PG_URL" -c 'SELECT 1' >/dev/null
+}
+
+pg_start() {
+  lock_instance 9 "postgres-$PG_PORT"
+  [[ -x "$PG_BIN/pg_ctl" ]] || wl_die "postgres: $PG_BIN/pg_ctl not found (run scripts/deps.sh)"
+  if instance_alive "$PG_ID" && pg_ctl_status; then
+    if "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -t "$TIMEOUT_S"; then
+      wl_info "postgres: already running ($(pg_describe))"
+      return 0
+    fi
+    wl_error "postgres: an instance is running but not answering; try: scripts/infra.sh restart postgres"
+    pg_show_logs
+    return 1
+  fi
+  kill_leftovers "$PG_ID" postgres
+  require_free_port postgres "$PG_PORT" PostgreSQL || return 1
+  pg_prepare_dir
+  pg_initdb || return 1
+  wl_info "postgres: starting ($(pg_describe))"
+  local t0=$SECONDS
+  local opts="-c listen_addresses=127.0.0.1 -c port=$PG_PORT -c unix_socket_directories='$PG_SOCK_DIR'"
+  opts+=" -c max_connections=200"
+  if ! (cd "$PG_HOME" && close_inherited_fds && as_pg env WONDERLAND_INFRA_INSTANCE="$PG_ID" \
+    "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t "$TIMEOUT_S" -s -o "$opts" start \
+    </dev/null >/dev/null 2>&1); then
+    wl_error "postgres: the server did not start within ${TIMEOUT_S} s"
+    pg_show_logs
+    pg_stop_quietly
+    return 1
+  fi
+  local left=$((TIMEOUT_S - (SECONDS - t0)))
+  ((left < 5)) && left=5
+  if ! "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -t "$left"; then
+    wl_error "postgres: not accepting connections on 127.0.0.1:$PG_PORT"
+    pg_show_logs
+    pg_stop_quietly
+    return 1
+  fi
+  if ! pg_bootstrap; then
+    wl_error "postgres: could not create or log in as role $PG_APP_ROLE / database $PG_APP_DB"
+    pg_show_logs
+    pg_stop_quietly
+    return 1
+  fi
+  wl_info "postgres: ready after $((SECONDS - t0)) s, $PG_URL"
+}
+
+pg_stop_quietly() {
+  if [[ -f "$PG_DATA/PG_VERSION" ]]; then
+    (cd "$PG_HOME" && as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -w -t "$TIMEOUT_S" -s stop \
+      >/dev/null 2>&1 8>&- 9>&-) || true
+  fi
+  wait_gone "$PG_ID" 10 || true
+  kill_leftovers "$PG_ID" postgres
+}
+
+pg_stop() {
+  lock_instance 9 "postgres-$PG_PORT"
+  if ! instance_alive "$PG_ID" && ! pg_ctl_status; then
+    wl_info "postgres: not running ($(pg_describe))"
+    return 0
+  fi
+  wl_info "postgres: stopping ($(pg_describe))"
+  pg_stop_quietly
+  wl_info "postgres: stopped"
+}
+
+pg_status() {
+  local pid=""
+  [[ -r "$PG_DATA/postmaster.pid" ]] && pid="$(head -n1 "$PG_DATA/postmaster.pid" 2>/dev/null || true)"
+  if ! instance_alive "$PG_ID"; then
+    printf 'postgres: stopped (%s)\n' "$(pg_describe)"
+    return 3
+  fi
+  if "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -t 5; then
+    printf 'postgres: running, pid %s (%s) %s\n' "${pid:-?}" "$(pg_describe)" "$PG_URL"
+    return 0
+  fi
+  printf 'postgres: starting or unhealthy: processes alive, not accepting connections (%s)\n' "$(pg_describe)"
+  return 3
+}
+
+pg_clean() {
+  pg_stop
+  local target=""
+  [[ -L "$PG_DIR" ]] && target="$(readlink "$PG_DIR")"
+  wl_info "postgres: deleting $PG_DIR${target:+ and $target}"
+  rm -rf "$PG_DIR"
+  [[ -n "$target" ]] && rm -rf "$target"
+  [[ "$PG_SOCK_DIR" == /tmp/* ]] && rm -rf "$PG_SOCK_DIR"
+  return 0
+}
+
+pg_logs() {
+  pg_show_logs
+}
+
+# ---------------------------------------------------------------------------------------------
+# Commands
+# ---------------------------------------------------------------------------------------------
+print_env() {
+  printf "export WONDERLAND_AMQP_URL='%s'\n" "$AMQP_URL"
+  printf "export WONDERLAND_PG_URL='%s'\n" "$PG_URL"
+}
+
+# run_parts ACTION PARTS...: runs ACTION on each part; the status is the worst of them.
+run_parts() {
+  local action="$1" part rc=0 r
+  shift
+  for part in "$@"; do
+    # A subshell outside any `||` context, so that `set -e` holds inside the action.
+    set +e
+    (
+      set -e
+      case "$part" in
+        rabbitmq) "rmq_$action" ;;
+        postgres) "pg_$action" ;;
+      esac
+    )
+    r=$?
+    set -e
+    ((r > rc)) && rc=$r
+  done
+  return "$rc"
+}
+
+main() {
+  local cmd="${1:-}" which="${2:-all}"
+  local -a parts
+  case "$which" in
+    all) parts=(rabbitmq postgres) ;;
+    rabbitmq | rmq) parts=(rabbitmq) ;;
+    postgres | postgresql | pg) parts=(postgres) ;;
+    *)
+      usage
+      wl_die "unknown part '$which' (rabbitmq, postgres or all)"
+      ;;
+  esac
+  (($# <= 2)) || {
+    usage
+    exit 2
+  }
+  case "$cmd" in
+    start)
+      local rc=0
+      run_parts start "${parts[@]}" || rc=$?
+      if ((rc != 0)); then
+        wl_error "start failed"
+      fi
+      return "$rc"
+      ;;
+    stop)
+      # Reverse order: the database first, the broker last.
+      local -a rev=()
+      local i
+      for ((i = ${#parts[@]} - 1; i >= 0; i--)); do rev+=("${parts[i]}"); done
+      run_parts stop "${rev[@]}"
+      ;;
+    restart)
+      run_parts stop "${parts[@]}"
+      run_parts start "${parts[@]}"
+      ;;
+    status) run_parts status "${parts[@]}" ;;
+    clean) run_parts clean "${parts[@]}" ;;
+    logs) run_parts logs "${parts[@]}" ;;
+    env) print_env ;;
+    -h | --help | help) usage ;;
+    *)
+      usage
+      exit 2
+      ;;
+  esac
+}
+
+main "$@"
