@@ -1,0 +1,13 @@
+// wonderland-payment: validates payment methods, charges and refunds orders (docs/commands.md).
+#include "wonderland/payment/server.hpp"
+#include "wonderland/runtime/service.hpp"
+
+int main() {
+  using namespace wonderland;
+  return runtime::main_guard("payment", [] {
+    runtime::Service service("payment");
+    payment::Server server(service.connection(), payment::Config::from_env());
+    service.wait();
+    return 0;
+  });
+}

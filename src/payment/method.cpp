@@ -1,0 +1,237 @@
+#include "wonderland/payment/method.hpp"
+
+#include <ctime>
+
+namespace wonderland::payment {
+
+std::string to_string(Method m) {
+  switch (m) {
+    case Method::kVisa:
+      return "visa";
+    case Method::kMastercard:
+      return "mastercard";
+    case Method::kPaypal:
+      return "paypal";
+  }
+  return "unknown";
+}
+
+std::string PaymentMethod::masked() const {
+  if (method == Method::kPaypal) {
+    auto at = paypal_email.find('@');
+    if (at == std::string::npos || at == 0) return "***";
+    return paypal_email.substr(0, 1) + "***" + paypal_email.substr(at);
+  }
+  if (card_number.size() < 4) return "****";
+  return "**** **** **** " + card_number.substr(card_number.size() - 4);
+}
+
+namespace {
+
+bool all_digits(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+int prefix_number(std::string_view digits, std::size_t n) {
+  int v = 0;
+  for (std::size_t i = 0; i < n && i < digits.size(); ++i) v = v * 10 + (digits[i] - '0');
+  return v;
+}
+
+}  // namespace
+
+bool luhn_valid(std::string_view digits) {
+  if (digits.size() < 2 || !all_digits(digits)) return false;
+  int sum = 0;
+  bool dbl = false;
+  for (auto it = digits.rbegin(); it != digits.rend(); ++it) {
+    int d = *it - '0';
+    if (dbl) {
+      d *= 2;
+      if (d > 9) d -= 9;
+    }
+    sum += d;
+    dbl = !dbl;
+  }
+  return sum % 10 == 0;
+}
+
+bool is_visa(std::string_view digits) {
+  if (!all_digits(digits) || digits[0] != '4') return false;
+  return digits.size() == 13 || digits.size() == 16 || digits.size() == 19;
+}
+
+bool is_mastercard(std::string_view digits) {
+  if (!all_digits(digits) || digits.size() != 16) return false;
+  int two = prefix_number(digits, 2);
+  int four = prefix_number(digits, 4);
+  return (two >= 51 && two <= 55) || (four >= 2221 && four <= 2720);
+}
+
+namespace {
+
+enum class ExpiryCheck { kOk, kMalformed, kExpired, kTooFar };
+
+ExpiryCheck check_expiry(std::string_view expiry, SystemTime now) {
+  if (expiry.size() != 5 || expiry[2] != '/' || !all_digits(expiry.substr(0, 2)) ||
+      !all_digits(expiry.substr(3, 2))) {
+    return ExpiryCheck::kMalformed;
+  }
+  int month = prefix_number(expiry.substr(0, 2), 2);
+  int year = 2000 + prefix_number(expiry.substr(3, 2), 2);
+  if (month < 1 || month > 12) return ExpiryCheck::kMalformed;
+  std::time_t t = std::chrono::system_clock::to_time_t(now);
+  std::tm utc{};
+  gmtime_r(&t, &utc);
+  int current = (utc.tm_year + 1900) * 12 + utc.tm_mon;  // months since year 0
+  int card = year * 12 + (month - 1);
+  if (card < current) return ExpiryCheck::kExpired;
+  if (card > current + 20 * 12) return ExpiryCheck::kTooFar;
+  return ExpiryCheck::kOk;
+}
+
+}  // namespace
+
+bool expiry_valid(std::string_view expiry, SystemTime now) { return check_expiry(expiry, now) == ExpiryCheck::kOk; }
+
+bool is_valid_email(std::string_view email) {
+  if (email.empty() || email.size() > 254) return false;
+  auto at = email.find('@');
+  if (at == std::string_view::npos || at == 0 || email.find('@', at + 1) != std::string_view::npos) return false;
+  if (at > 64) return false;
+  for (char c : email) {
+    if (static_cast<unsigned char>(c) <= ' ' || c == '\x7f' || c == ',' || c == ';' || c == '<' || c == '>' ||
+        c == '"' || c == '(' || c == ')' || c == '[' || c == ']' || c == '\\') {
+      return false;
+    }
+  }
+  std::string_view domain = email.substr(at + 1);
+  if (domain.find('.') == std::string_view::npos) return false;
+  std::size_t start = 0;
+  while (start <= domain.size()) {
+    std::size_t dot = domain.find('.', start);
+    std::size_t end = dot == std::string_view::npos ? domain.size() : dot;
+    std::string_view label = domain.substr(start, end - start);
+    if (label.empty() || label.front() == '-' || label.back() == '-') return false;
+    for (char c : label) {
+      bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
+      if (!ok) return false;
+    }
+    if (dot == std::string_view::npos) break;
+    start = dot + 1;
+  }
+  return true;
+}
+
+Error invalid_fields(std::vector<FieldError> fields) {
+  std::string message = "invalid request";
+  for (std::size_t i = 0; i < fields.size(); ++i) {
+    message += (i == 0 ? ": " : "; ") + fields[i].field + " " + fields[i].message;
+  }
+  return Error{codes::kInvalidArgument, std::move(message), false, std::move(fields)};
+}
+
+namespace {
+
+/// The string at `key`, or nullopt when absent, null or not a string.
+std::optional<std::string> text(const nlohmann::json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end() || !it->is_string()) return std::nullopt;
+  return it->get<std::string>();
+}
+
+}  // namespace
+
+Result<PaymentMethod> parse_payment_method(const nlohmann::json& j, SystemTime now, const std::string& prefix) {
+  std::vector<FieldError> fields;
+  auto field = [&](const char* name) { return prefix + "." + name; };
+  if (j.is_null()) return invalid_fields({{prefix, "is required"}});
+  if (!j.is_object()) return invalid_fields({{prefix, "must be an object {method, ...}"}});
+
+  PaymentMethod pm;
+  std::optional<std::string> method = text(j, "method");
+  if (method == "visa") {
+    pm.method = Method::kVisa;
+  } else if (method == "mastercard") {
+    pm.method = Method::kMastercard;
+  } else if (method == "paypal") {
+    pm.method = Method::kPaypal;
+  } else {
+    return invalid_fields({{field("method"), "must be one of visa, mastercard, paypal"}});
+  }
+
+  if (pm.method == Method::kPaypal) {
+    std::optional<std::string> email = text(j, "paypal_email");
+    if (!email || email->empty()) {
+      fields.push_back({field("paypal_email"), "is required"});
+    } else if (!is_valid_email(*email)) {
+      fields.push_back({field("paypal_email"), "is not a valid email address"});
+    } else {
+      pm.paypal_email = *email;
+    }
+    if (!fields.empty()) return invalid_fields(std::move(fields));
+    return pm;
+  }
+
+  // Cards.
+  std::optional<std::string> number = text(j, "card_number");
+  if (!number || number->empty()) {
+    fields.push_back({field("card_number"), "is required"});
+  } else {
+    std::string digits;
+    bool only_digits = true;
+    for (char c : *number) {
+      if (c == ' ' || c == '-') continue;
+      if (c < '0' || c > '9') only_digits = false;
+      digits += c;
+    }
+    const bool visa = pm.method == Method::kVisa;
+    if (!only_digits || digits.empty()) {
+      fields.push_back({field("card_number"), "must contain only digits"});
+    } else if (visa && !is_visa(digits)) {
+      fields.push_back({field("card_number"), "is not a Visa card number (starts with 4; 13, 16 or 19 digits)"});
+    } else if (!visa && !is_mastercard(digits)) {
+      fields.push_back(
+          {field("card_number"), "is not a Mastercard number (starts with 51-55 or 2221-2720; 16 digits)"});
+    } else if (!luhn_valid(digits)) {
+      fields.push_back({field("card_number"), "is not a valid card number"});
+    } else {
+      pm.card_number = std::move(digits);
+    }
+  }
+  std::optional<std::string> expiry = text(j, "expiry");
+  if (!expiry || expiry->empty()) {
+    fields.push_back({field("expiry"), "is required"});
+  } else {
+    switch (check_expiry(*expiry, now)) {
+      case ExpiryCheck::kOk:
+        pm.expiry = *expiry;
+        break;
+      case ExpiryCheck::kMalformed:
+        fields.push_back({field("expiry"), "must be MM/YY"});
+        break;
+      case ExpiryCheck::kExpired:
+        fields.push_back({field("expiry"), "has expired"});
+        break;
+      case ExpiryCheck::kTooFar:
+        fields.push_back({field("expiry"), "is too far in the future"});
+        break;
+    }
+  }
+  std::optional<std::string> cvv = text(j, "cvv");
+  if (!cvv || cvv->empty()) {
+    fields.push_back({field("cvv"), "is required"});
+  } else if (cvv->size() != 3 || !all_digits(*cvv)) {
+    fields.push_back({field("cvv"), "must be exactly 3 digits"});
+  } else {
+    pm.cvv = *cvv;
+  }
+  if (!fields.empty()) return invalid_fields(std::move(fields));
+  return pm;
+}
+
+}  // namespace wonderland::payment

@@ -1,0 +1,80 @@
+#include "wonderland/payment/server.hpp"
+
+#include <filesystem>
+#include <future>
+
+#include "wonderland/common/env.hpp"
+#include "wonderland/log/log.hpp"
+#include "wonderland/messaging/pubsub.hpp"
+
+namespace wonderland::payment {
+
+Config Config::from_env() {
+  Config c;
+  const std::string var_dir = env::get("WONDERLAND_VAR_DIR", "var");
+  std::filesystem::path db = env::get("WONDERLAND_PAYMENT_DB", (std::filesystem::path(var_dir) / "payment.db").string());
+  c.store.db_path = std::filesystem::absolute(db).lexically_normal().string();
+  c.store.fault_rate = env::get_fraction("WONDERLAND_PAYMENT_FAULT_RATE", 0.0);
+  c.store.latency = env::get_ms("WONDERLAND_PAYMENT_LATENCY_MS", std::chrono::milliseconds(0));
+  return c;
+}
+
+Server::Server(messaging::Connection& connection, Config config)
+    : connection_(connection), config_(std::move(config)), payments_(std::make_unique<Payments>(config_.store)) {
+  messaging::declare_exchange(connection_, messaging::exchanges::kEvents, messaging::ExchangeType::kTopic);
+  payments_->register_commands(router_, [this] { publish_pending(); });
+  outbox_thread_ = std::thread([this] { outbox_loop(); });
+  rpc_ = std::make_unique<messaging::RpcServer>(
+      connection_, messaging::RpcServerOptions{config_.queue, config_.prefetch, config_.concurrency},
+      router_.handler());
+  log::info("payment: ledger {}, serving {}", config_.store.db_path, config_.queue.str());
+}
+
+Server::~Server() {
+  rpc_.reset();
+  {
+    std::lock_guard lock(loop_mu_);
+    stopping_ = true;
+  }
+  loop_cv_.notify_all();
+  if (outbox_thread_.joinable()) outbox_thread_.join();
+}
+
+std::size_t Server::publish_pending() {
+  std::lock_guard lock(publish_mu_);
+  std::size_t published = 0;
+  try {
+    for (OutboxEvent& event : payments_->pending_events()) {
+      const std::string message_id = event.envelope.message_id;
+      std::future<Status> done = messaging::publish_event(connection_, messaging::exchanges::kEvents,
+                                                          event.routing_key, std::move(event.envelope));
+      if (done.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
+        log::warn("event {} ({}) not confirmed yet; it stays in the outbox", message_id, event.routing_key);
+        break;
+      }
+      Status status = done.get();
+      if (!status.ok()) {
+        log::warn("event {} ({}) not published: {}; it stays in the outbox", message_id, event.routing_key,
+                  status.error().message);
+        break;
+      }
+      payments_->mark_published(event.id);
+      ++published;
+    }
+  } catch (const std::exception& e) {
+    log::error("publishing the outbox failed: {}", e.what());
+  }
+  return published;
+}
+
+void Server::outbox_loop() {
+  std::unique_lock lock(loop_mu_);
+  while (!stopping_) {
+    lock.unlock();
+    publish_pending();
+    lock.lock();
+    loop_cv_.wait_for(lock, config_.outbox_retry_interval, [this] { return stopping_; });
+  }
+}
+
+}  // namespace wonderland::payment

@@ -1,0 +1,187 @@
+// The payment service over RabbitMQ: its RpcServer on a queue of its own, and the
+// `order.refunded` event it publishes on wonderland.events.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "wonderland/common/ids.hpp"
+#include "wonderland/messaging/pubsub.hpp"
+#include "wonderland/messaging/rpc.hpp"
+#include "wonderland/payment/server.hpp"
+#include "wonderland/testing/broker.hpp"
+
+namespace wonderland::payment {
+namespace {
+
+using namespace std::chrono_literals;
+using messaging::Envelope;
+using nlohmann::json;
+
+messaging::ConnectionOptions options_for(const std::string& service) {
+  messaging::ConnectionOptions o;
+  o.url = testing::amqp_url();
+  o.service = service;
+  o.reconnect_min_backoff = 50ms;
+  o.reconnect_max_backoff = 500ms;
+  return o;
+}
+
+json card(const char* number) {
+  return json{{"method", "visa"}, {"card_number", number}, {"expiry", "12/39"}, {"cvv", "123"}};
+}
+
+/// A temporary directory, removed with everything in it when destroyed (also when the fixture's
+/// constructor throws after creating it).
+struct TempDir {
+  explicit TempDir(const std::string& prefix)
+      : path(std::filesystem::temp_directory_path() / testing::unique_name(prefix)) {
+    std::filesystem::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path, ignored);
+  }
+  std::filesystem::path path;
+};
+
+class PaymentRmqTest : public ::testing::Test {
+ protected:
+  PaymentRmqTest()
+      : server_conn_(options_for("payment")), client_conn_(options_for("payment-client")), client_(client_conn_) {
+    Config config;
+    config.store.db_path = (dir_ / "payment.db").string();
+    config.queue = queue_;
+    server_ = std::make_unique<Server>(server_conn_, config);
+  }
+  ~PaymentRmqTest() override {
+    events_consumer_.cancel();
+    server_.reset();
+    for (const auto& q : {queue_, messaging::dead_letter_queue_for(queue_), events_queue_,
+                          messaging::dead_letter_queue_for(events_queue_)}) {
+      try {
+        client_conn_.delete_queue(q);
+      } catch (const std::exception&) {
+      }
+    }
+  }
+
+  Result<Envelope> call(const std::string& type, json body, std::string key = new_uuid()) {
+    Envelope e = Envelope::make(type, std::move(body));
+    e.idempotency_key = std::move(key);
+    return client_.call(messaging::RpcRequest{queue_, e, 10s}).get();
+  }
+
+  /// Listens to order.refunded on a temporary queue of this test (a copy of what others see).
+  void listen_for_refunds() {
+    messaging::QueueSpec spec;
+    spec.name = events_queue_;
+    spec.durable = false;
+    spec.expires = 60s;
+    client_conn_.declare(spec);
+    client_conn_.declare(messaging::BindingSpec{events_queue_, messaging::exchanges::kEvents, "order.refunded"});
+    events_consumer_ = client_conn_.consume(messaging::ConsumerOptions{events_queue_, 16, 3, 1},
+                                            [this](const Envelope& e, const messaging::DeliveryInfo&) {
+                                              std::lock_guard lock(mu_);
+                                              events_.push_back(e);
+                                              got_event_.add();
+                                            });
+  }
+  /// The order.refunded events seen for `order_id` (other processes may publish others).
+  std::vector<Envelope> refunds_for(const std::string& order_id) {
+    std::lock_guard lock(mu_);
+    std::vector<Envelope> out;
+    for (const auto& e : events_) {
+      if (e.body.value("order_id", std::string()) == order_id) out.push_back(e);
+    }
+    return out;
+  }
+
+  TempDir tmp_{"payment-rmq"};
+  const std::filesystem::path& dir_ = tmp_.path;
+  messaging::QueueName queue_{testing::unique_name("payment.commands")};
+  messaging::QueueName events_queue_{testing::unique_name("payment-test.events")};
+  messaging::Connection server_conn_;
+  messaging::Connection client_conn_;
+  messaging::RpcClient client_;
+  std::unique_ptr<Server> server_;
+  std::mutex mu_;
+  std::vector<Envelope> events_;
+  testing::Latch got_event_;
+  messaging::ConsumerHandle events_consumer_;
+};
+
+TEST_F(PaymentRmqTest, ChargeThenRefundPublishesOrderRefundedOnce) {
+  listen_for_refunds();
+  const std::string order = new_uuid();
+  const std::string customer = new_uuid();
+  Result<Envelope> charged = call(
+      "payment.charge",
+      {{"order_id", order}, {"customer_id", customer}, {"amount_cents", 7700}, {"payment", card("4242424242424242")}});
+  ASSERT_TRUE(charged.ok()) << charged.error().message;
+  EXPECT_EQ(charged->body["status"], "charged");
+  EXPECT_EQ(charged->body["masked"], "**** **** **** 4242");
+
+  Envelope refund = Envelope::make("payment.refund", {{"order_id", order}});
+  refund.idempotency_key = new_uuid();
+  refund.correlation_id = order;
+  Result<Envelope> refunded = client_.call(messaging::RpcRequest{queue_, refund, 10s}).get();
+  ASSERT_TRUE(refunded.ok()) << refunded.error().message;
+  EXPECT_EQ(refunded->body, (json{{"order_id", order}, {"refunded_cents", 7700}, {"status", "refunded"}}));
+
+  ASSERT_TRUE(testing::eventually([&] { return !refunds_for(order).empty(); }, 10s));
+  Envelope event = refunds_for(order).front();
+  EXPECT_EQ(event.type, "order.refunded");
+  EXPECT_EQ(event.source, "payment");
+  EXPECT_EQ(event.correlation_id, order);
+  EXPECT_EQ(event.body, (json{{"order_id", order}, {"customer_id", customer}, {"refunded_cents", 7700}}));
+  EXPECT_TRUE(server_->payments().pending_events().empty());
+
+  // Refunding again (the same key, then another) sends no second event.
+  ASSERT_TRUE(client_.call(messaging::RpcRequest{queue_, refund, 10s}).get().ok());
+  ASSERT_TRUE(call("payment.refund", {{"order_id", order}}).ok());
+  std::this_thread::sleep_for(500ms);
+  EXPECT_EQ(refunds_for(order).size(), 1u);
+
+  Result<Envelope> ledger = call("payment.get", {{"order_id", order}});
+  ASSERT_TRUE(ledger.ok());
+  EXPECT_EQ(ledger->body["refunded_cents"], 7700);
+}
+
+TEST_F(PaymentRmqTest, NothingToRefundPublishesNothing) {
+  listen_for_refunds();
+  const std::string order = new_uuid();
+  Result<Envelope> r = call("payment.refund", {{"order_id", order}});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->body["status"], "nothing_to_refund");
+  std::this_thread::sleep_for(300ms);
+  EXPECT_TRUE(refunds_for(order).empty());
+}
+
+TEST_F(PaymentRmqTest, ErrorsArriveAsValuesWithTheirFields) {
+  Result<Envelope> unknown = call("payment.launder", json::object());
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.error().code, codes::kInvalidArgument);
+
+  Result<Envelope> invalid = call("payment.validate", {{"payment", {{"method", "visa"},
+                                                                    {"card_number", "4242 4242 4242 4241"},
+                                                                    {"expiry", "01/20"},
+                                                                    {"cvv", "12"}}}});
+  ASSERT_FALSE(invalid.ok());
+  EXPECT_EQ(invalid.error().code, codes::kInvalidArgument);
+  std::vector<std::string> fields;
+  for (const auto& f : invalid.error().fields) fields.push_back(f.field);
+  EXPECT_EQ(fields, (std::vector<std::string>{"payment.card_number", "payment.expiry", "payment.cvv"}));
+
+  Result<Envelope> declined = call("payment.charge", {{"order_id", new_uuid()},
+                                                      {"customer_id", new_uuid()},
+                                                      {"amount_cents", 100},
+                                                      {"payment", card("4000 0000 0000 9995")}});
+  ASSERT_FALSE(declined.ok());
+  EXPECT_EQ(declined.error(), (Error{codes::kFailedPrecondition, "Insufficient funds", false}));
+}
+
+}  // namespace
+}  // namespace wonderland::payment
