@@ -87,7 +87,6 @@ HttpResponse HttpClient::request(const std::string& method, const std::string& t
     return impl_->once(method, target, body, headers);
   } catch (const std::exception&) {
     // The server may have closed an idle keep-alive connection: retry once on a new one.
-    beast::error_code ec;
     impl_->stream.close();
     impl_->connected = false;
     return impl_->once(method, target, body, headers);

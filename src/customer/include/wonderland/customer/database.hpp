@@ -1,0 +1,87 @@
+// The customer service's PostgreSQL access: one lazily (re)opened connection bound to a schema,
+// and the conversion of database failures into error values.
+//
+//   customer::Database db(url, "customer");
+//   Result<json> r = customer::guarded(db, [&] { ... db.connection() ... });
+//
+// Every table of the service lives in one schema (WONDERLAND_CUSTOMER_SCHEMA), which is the
+// connection's search_path, so SQL names tables unqualified and tests can use a schema of their
+// own. A Database is not thread-safe: give each worker thread its own.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
+
+#include "wonderland/common/error.hpp"
+
+namespace wonderland::customer {
+
+/// Whether `schema` is an acceptable schema name: 1–63 of `[a-z0-9_]`, not starting with a digit
+/// and not starting with `pg_`.
+bool valid_schema_name(const std::string& schema);
+
+/// `url` with `connect_timeout=<seconds>` added unless it already sets one (URI or key=value form).
+std::string with_connect_timeout(const std::string& url, int seconds);
+
+class Database {
+ public:
+  /// Does not connect yet. Throws std::invalid_argument for an unacceptable schema name.
+  Database(std::string url, std::string schema, int connect_timeout_s = 5);
+  ~Database();
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+
+  /// The open connection, with search_path = the schema; connects first when there is none or
+  /// the previous one was lost. Throws pqxx::broken_connection when the server cannot be reached.
+  pqxx::connection& connection();
+  /// Drops the connection (after a failure); the next `connection()` opens a new one.
+  void reset() noexcept;
+  /// Whether a connection is currently open.
+  bool connected() const;
+  const std::string& schema() const { return schema_; }
+  /// How many connections have been opened so far (for tests and diagnostics).
+  int connects() const { return connects_; }
+
+  /// The transaction that an enclosing operation (the idempotency store) has opened for the
+  /// current command, or null. Store operations run their SQL in it when it is set, so that
+  /// their writes commit or roll back together with the recorded outcome.
+  pqxx::transaction_base* ambient() const noexcept { return ambient_; }
+
+  /// Sets the ambient transaction for its lifetime, restoring the previous one afterwards.
+  class AmbientScope {
+   public:
+    AmbientScope(Database& db, pqxx::transaction_base& tx) : db_(db), previous_(db.ambient_) {
+      db_.ambient_ = &tx;
+    }
+    ~AmbientScope() { db_.ambient_ = previous_; }
+    AmbientScope(const AmbientScope&) = delete;
+    AmbientScope& operator=(const AmbientScope&) = delete;
+
+   private:
+    Database& db_;
+    pqxx::transaction_base* previous_;
+  };
+
+ private:
+  std::string url_;
+  std::string schema_;
+  std::unique_ptr<pqxx::connection> conn_;
+  pqxx::transaction_base* ambient_ = nullptr;
+  int connects_ = 0;
+};
+
+/// Runs `body` and converts what it throws into an error value, dropping the connection when it
+/// is no longer usable:
+///   * connection lost or refused, server shutting down, commit outcome unknown → `unavailable`
+///     (retryable; the idempotency key makes the retry safe);
+///   * serialization failure or deadlock → `aborted` (retryable);
+///   * out of resources (too many connections, disk full) → `resource_exhausted` (retryable);
+///   * ErrorException → its error; any other failure → `internal` (the details are logged, not
+///     returned).
+Result<nlohmann::json> guarded(Database& db, const std::function<Result<nlohmann::json>()>& body);
+
+}  // namespace wonderland::customer

@@ -1,0 +1,57 @@
+// One worker of the customer service: its own database connection, idempotency store and
+// store, and the dispatch of command envelopes to them.
+//
+//   customer::CommandHandler handler(url, schema, options, publisher);
+//   Result<json> reply = handler.handle(envelope);   // what the RPC server sends back
+//
+// `handle` is the service's boundary: every failure comes back as an error value.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "wonderland/customer/database.hpp"
+#include "wonderland/customer/idempotency_store.hpp"
+#include "wonderland/customer/outbox.hpp"
+#include "wonderland/customer/store.hpp"
+#include "wonderland/messaging/envelope.hpp"
+
+namespace wonderland::customer {
+
+class CommandHandler {
+ public:
+  /// Does not connect yet (the first command does). `publish` may be empty: events then stay
+  /// in the outbox for someone else to flush.
+  CommandHandler(const std::string& pg_url, const std::string& schema, StoreOptions options,
+                 EventPublisher publish = {});
+
+  /// Handles one command envelope (types: `command_types()`):
+  ///   * an unknown type is invalid_argument naming it;
+  ///   * a state-changing command whose envelope has an idempotency key runs at most once per
+  ///     (type, key) through the PostgreSQL idempotency store: a repeat gets the recorded reply
+  ///     or final error. `customer.sign_in` is not recorded (its reply holds the session token,
+  ///     which is never stored in clear); a repeated sign-in opens another session;
+  ///   * database failures are `unavailable` / `aborted` (retryable), and the connection is
+  ///     re-opened on the next command;
+  ///   * after a successful sign-up the outbox is flushed through the publisher (after commit);
+  ///     a publish failure does not fail the command.
+  /// Not thread-safe: one handler per worker thread.
+  Result<nlohmann::json> handle(const messaging::Envelope& request);
+
+  /// Every command type `handle` accepts.
+  static const std::vector<std::string>& command_types();
+  /// Whether `type` changes state (and is deduplicated by idempotency key).
+  static bool changes_state(const std::string& type);
+
+  Database& database() { return db_; }
+  Store& store() { return store_; }
+  PgIdempotencyStore& idempotency() { return idempotency_; }
+
+ private:
+  Database db_;
+  PgIdempotencyStore idempotency_;
+  Store store_;
+  EventPublisher publish_;
+};
+
+}  // namespace wonderland::customer

@@ -1,0 +1,39 @@
+// An IdempotencyStore on PostgreSQL: the outcome of each command is stored under its
+// idempotency key in the same transaction as the command's effects.
+#pragma once
+
+#include <string>
+
+#include "wonderland/customer/database.hpp"
+#include "wonderland/messaging/idempotency.hpp"
+
+namespace wonderland::customer {
+
+/// Keeps outcomes in table `idempotency(key PRIMARY KEY, reply jsonb, error jsonb, created_at)`
+/// of the database's schema (created by the migrations).
+///
+/// `run_once` opens a transaction on `db`, takes a transaction-level advisory lock on the key
+/// (so concurrent deliveries of one command wait for each other instead of both acting), and
+/// looks the key up: a recorded reply or error is returned as it was. Otherwise it sets a
+/// savepoint and runs the effect with that transaction as the database's ambient transaction,
+/// so that the effect's writes and the recorded outcome commit together:
+///   * success: the writes and the reply commit;
+///   * final error: the effect's writes are rolled back, the error is recorded and committed, so
+///     the same key gets the same answer;
+///   * retryable error: the writes are rolled back and nothing is recorded, so a retry acts anew.
+/// An exception from the effect (other than ErrorException, which counts as its error) rolls
+/// everything back and propagates; `guarded` turns it into an error value.
+/// Not thread-safe: one store per Database, used by one thread at a time.
+class PgIdempotencyStore : public messaging::IdempotencyStore {
+ public:
+  explicit PgIdempotencyStore(Database& db);
+  Result<nlohmann::json> run_once(const std::string& key,
+                                  const std::function<Result<nlohmann::json>()>& effect) override;
+  /// Whether an outcome is recorded for `key` (for tests and diagnostics).
+  bool has(const std::string& key);
+
+ private:
+  Database& db_;
+};
+
+}  // namespace wonderland::customer

@@ -1,0 +1,116 @@
+// The customer service's operations on PostgreSQL: accounts, sessions, profiles and addresses,
+// baskets, and the order history (docs/commands.md, section "customer").
+//
+//   customer::Database db(url, "customer");
+//   customer::migrate(db);
+//   customer::Store store(db);
+//   Result<json> profile = store.sign_up({{"username", "alice"}, ...});
+//
+// Every operation takes the command's JSON body and returns its reply body or an error value
+// for what the caller did wrong (invalid_argument with fields, conflict, not_found,
+// unauthenticated, failed_precondition). Database failures are thrown (pqxx exceptions), for
+// `guarded` (database.hpp) to turn into retryable error values at the boundary.
+//
+// Each operation runs in one transaction: the database's ambient transaction when one is set
+// (the idempotency store's), otherwise its own, committed only when the operation succeeds.
+// Operations on one customer's basket lock the customer's row, so they apply one after the other.
+//
+// A Store is not thread-safe (nor is its Database): one per worker thread.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "wonderland/common/error.hpp"
+#include "wonderland/common/time.hpp"
+#include "wonderland/customer/database.hpp"
+#include "wonderland/customer/password.hpp"
+#include "wonderland/messaging/envelope.hpp"
+
+namespace wonderland::customer {
+
+/// The routing key (and envelope type) of the event published after a sign-up.
+inline constexpr const char* kSignedUpEvent = "customer.signed_up";
+
+struct StoreOptions {
+  /// How long a session token stays valid after sign-in.
+  std::chrono::seconds session_ttl{86400};
+  /// Cost of new password hashes.
+  PasswordPolicy password;
+  /// The current time; null means the system clock. Tests set it to move time forward.
+  std::function<SystemTime()> clock;
+  /// The `source` of the events this store writes to the outbox.
+  std::string source = "customer";
+};
+
+class Store {
+ public:
+  Store(Database& db, StoreOptions options = {});
+
+  /// `customer.sign_up`: creates the account (password hashed with argon2id) and, when given,
+  /// its first address; writes the `customer.signed_up` event to the outbox in the same
+  /// transaction (caused by `cause` when given). Returns the Profile.
+  /// Errors: invalid_argument with fields; conflict "username is taken" /
+  /// "email is already registered" with fields (both fields when both are taken).
+  Result<nlohmann::json> sign_up(const nlohmann::json& body, const messaging::Envelope* cause = nullptr);
+  /// `customer.sign_in` → `{token, expires_at, customer_id}`. The username is matched
+  /// case-insensitively. Only the token's SHA-256 is stored; sessions of the customer that have
+  /// expired are deleted. A hash made under another policy is upgraded.
+  /// Errors: unauthenticated "Invalid username or password" (the same answer, and about the
+  /// same time, for an unknown user as for a wrong password); invalid_argument when a field is
+  /// missing.
+  Result<nlohmann::json> sign_in(const nlohmann::json& body);
+  /// `customer.sign_out` → `{}`; ends the session (an unknown token is not an error).
+  Result<nlohmann::json> sign_out(const nlohmann::json& body);
+  /// `customer.authenticate` → Profile of the token's customer.
+  /// Errors: unauthenticated when the token is missing, unknown, expired or signed out.
+  Result<nlohmann::json> authenticate(const nlohmann::json& body);
+  /// `customer.get_profile` → Profile. Errors: not_found.
+  Result<nlohmann::json> get_profile(const nlohmann::json& body);
+  /// `customer.add_address` → Profile with the address appended. Errors: invalid_argument,
+  /// not_found.
+  Result<nlohmann::json> add_address(const nlohmann::json& body);
+
+  /// `customer.get_basket` → `{items:[{isbn, quantity}]}` in the order titles were added.
+  Result<nlohmann::json> get_basket(const nlohmann::json& body);
+  /// `customer.set_basket_item` → `{items}`: sets the quantity (0–3; 0 removes the title).
+  /// Errors: invalid_argument (quantity above 3: "at most 3 copies of one title"), not_found.
+  Result<nlohmann::json> set_basket_item(const nlohmann::json& body);
+  /// `customer.add_basket_item` → `{items}`: adds `quantity` (1–3, default 1) copies to what is
+  /// in the basket. Errors: invalid_argument when the total would exceed 3, not_found.
+  Result<nlohmann::json> add_basket_item(const nlohmann::json& body);
+  /// `customer.remove_basket_item` → `{items}`; removing a title that is not there succeeds.
+  Result<nlohmann::json> remove_basket_item(const nlohmann::json& body);
+
+  /// `customer.validate` → `{customer_id, email, first_name, last_name, items}`: the snapshot the
+  /// purchase workflow starts from. Errors: not_found; failed_precondition "Your basket is empty".
+  Result<nlohmann::json> validate(const nlohmann::json& body);
+  /// `customer.record_order` → `{order_id}`. Idempotent by order_id: the first record wins and
+  /// a repeat changes nothing. Errors: invalid_argument, not_found (customer), conflict (the
+  /// order id is recorded for another customer).
+  Result<nlohmann::json> record_order(const nlohmann::json& body);
+  /// `customer.clear_basket` → `{}`: empties the basket once per order_id; a repeat for the
+  /// same order leaves titles added since untouched. Errors: invalid_argument, not_found.
+  Result<nlohmann::json> clear_basket(const nlohmann::json& body);
+  /// `customer.list_orders` → `{orders:[{order_id, items, total_cents, status, created_at}]}`,
+  /// newest first. Errors: not_found.
+  Result<nlohmann::json> list_orders(const nlohmann::json& body);
+
+  const StoreOptions& options() const { return options_; }
+
+ private:
+  using TxBody = std::function<Result<nlohmann::json>(pqxx::transaction_base&)>;
+  Result<nlohmann::json> in_transaction(const TxBody& body);
+  SystemTime now() const;
+  const std::string& dummy_hash();
+
+  Database& db_;
+  StoreOptions options_;
+  std::optional<std::string> dummy_hash_;
+};
+
+}  // namespace wonderland::customer

@@ -1,0 +1,123 @@
+#include "wonderland/customer/migrations.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <pqxx/pqxx>
+
+namespace wonderland::customer {
+
+const std::vector<Migration>& migrations() {
+  static const std::vector<Migration> all = {
+      {1, "customers, sessions, baskets, orders, idempotency, outbox", R"sql(
+CREATE TABLE IF NOT EXISTS customers (
+  id            uuid PRIMARY KEY,
+  username      text NOT NULL,
+  email         text NOT NULL,
+  password_hash text NOT NULL CHECK (password_hash LIKE '$argon2id$%'),
+  first_name    text NOT NULL,
+  last_name     text NOT NULL,
+  phone         text,
+  created_at    timestamptz NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS customers_username_key ON customers (lower(username));
+CREATE UNIQUE INDEX IF NOT EXISTS customers_email_key ON customers (lower(email));
+
+CREATE TABLE IF NOT EXISTS addresses (
+  id          bigserial PRIMARY KEY,
+  customer_id uuid NOT NULL REFERENCES customers (id) ON DELETE CASCADE,
+  line1       text NOT NULL,
+  line2       text,
+  city        text NOT NULL,
+  postal_code text NOT NULL,
+  country     text NOT NULL,
+  created_at  timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS addresses_by_customer ON addresses (customer_id, id);
+
+CREATE TABLE IF NOT EXISTS sessions (
+  token_sha256 text PRIMARY KEY,
+  customer_id  uuid NOT NULL REFERENCES customers (id) ON DELETE CASCADE,
+  created_at   timestamptz NOT NULL,
+  expires_at   timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_by_customer ON sessions (customer_id, expires_at);
+
+CREATE TABLE IF NOT EXISTS basket_items (
+  customer_id uuid NOT NULL REFERENCES customers (id) ON DELETE CASCADE,
+  isbn        text NOT NULL,
+  quantity    integer NOT NULL CHECK (quantity BETWEEN 1 AND 3),
+  added_at    timestamptz NOT NULL,
+  PRIMARY KEY (customer_id, isbn)
+);
+
+CREATE TABLE IF NOT EXISTS basket_clears (
+  order_id    uuid PRIMARY KEY,
+  customer_id uuid NOT NULL REFERENCES customers (id) ON DELETE CASCADE,
+  cleared_at  timestamptz NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS orders (
+  order_id    uuid PRIMARY KEY,
+  seq         bigserial NOT NULL,
+  customer_id uuid NOT NULL REFERENCES customers (id) ON DELETE CASCADE,
+  items       jsonb NOT NULL,
+  total_cents bigint NOT NULL CHECK (total_cents >= 0),
+  status      text NOT NULL,
+  created_at  timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS orders_by_customer ON orders (customer_id, created_at DESC, seq DESC);
+
+CREATE TABLE IF NOT EXISTS idempotency (
+  key        text PRIMARY KEY,
+  reply      jsonb,
+  error      jsonb,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  CHECK ((reply IS NULL) <> (error IS NULL))
+);
+
+CREATE TABLE IF NOT EXISTS outbox (
+  id          bigserial PRIMARY KEY,
+  routing_key text NOT NULL,
+  envelope    text NOT NULL,
+  created_at  timestamptz NOT NULL DEFAULT now()
+);
+)sql"},
+  };
+  return all;
+}
+
+int migrate(Database& db) {
+  pqxx::work tx(db.connection());
+  // One migrator per schema at a time; the lock is released with the transaction.
+  tx.exec_params("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                 "wonderland.customer.migrations:" + db.schema());
+  tx.exec("CREATE SCHEMA IF NOT EXISTS " + tx.quote_name(db.schema()));
+  tx.exec(
+      "CREATE TABLE IF NOT EXISTS schema_migrations ("
+      " version integer PRIMARY KEY, name text NOT NULL,"
+      " applied_at timestamptz NOT NULL DEFAULT now())");
+  std::vector<int> applied;
+  for (const auto& row : tx.exec("SELECT version FROM schema_migrations")) applied.push_back(row[0].as<int>());
+  int count = 0;
+  for (const auto& m : migrations()) {
+    if (std::find(applied.begin(), applied.end(), m.version) != applied.end()) continue;
+    tx.exec(m.sql);
+    tx.exec_params("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.version, m.name);
+    ++count;
+  }
+  tx.commit();
+  if (count > 0) spdlog::info("customer schema '{}': applied {} migration(s)", db.schema(), count);
+  return count;
+}
+
+std::vector<int> applied_migrations(Database& db) {
+  pqxx::read_transaction tx(db.connection());
+  std::vector<int> versions;
+  for (const auto& row : tx.exec("SELECT version FROM schema_migrations ORDER BY version")) {
+    versions.push_back(row[0].as<int>());
+  }
+  return versions;
+}
+
+}  // namespace wonderland::customer

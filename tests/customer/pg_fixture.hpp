@@ -1,0 +1,67 @@
+// Shared fixture of the customer pg tests: a migrated schema of the test's own, a store on it
+// with cheap password hashing and a clock the test moves.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <memory>
+#include <pqxx/pqxx>
+
+#include "wonderland/customer/database.hpp"
+#include "wonderland/customer/migrations.hpp"
+#include "wonderland/customer/store.hpp"
+#include "wonderland/testing/postgres.hpp"
+
+namespace wonderland::customer::test {
+
+inline std::string error_text(const Error& e) { return e.code + ": " + e.message; }
+
+class CustomerPgTest : public ::testing::Test {
+ protected:
+  CustomerPgTest() : db_(schema_.url(), schema_.name()) {
+    migrate(db_);
+    store_ = std::make_unique<Store>(db_, options());
+  }
+
+  /// Options for stores of this test: cheap hashing, 1 h sessions, the test's clock.
+  StoreOptions options() {
+    StoreOptions o;
+    o.password = PasswordPolicy::for_tests();
+    o.session_ttl = std::chrono::hours(1);
+    o.clock = [this] { return now_; };
+    return o;
+  }
+
+  nlohmann::json sign_up_body(const std::string& username, const std::string& email = "") {
+    return nlohmann::json{{"username", username},
+                          {"email", email.empty() ? username + "@example.com" : email},
+                          {"password", "correct horse " + username},
+                          {"first_name", "First " + username},
+                          {"last_name", "Last"}};
+  }
+
+  /// Signs up `username` and returns the new customer id.
+  std::string sign_up(const std::string& username) {
+    auto r = store_->sign_up(sign_up_body(username));
+    EXPECT_TRUE(r.ok()) << error_text(r.error());
+    return r.ok() ? r.value()["customer_id"].get<std::string>() : std::string();
+  }
+
+  /// A direct connection to the test's schema, for looking at what is stored.
+  pqxx::result query(const std::string& sql) {
+    pqxx::connection conn(schema_.url());
+    pqxx::work tx(conn);
+    tx.exec("SET LOCAL search_path TO " + tx.quote_name(schema_.name()));
+    auto r = tx.exec(sql);
+    tx.commit();
+    return r;
+  }
+
+  testing::ScopedSchema schema_{"customer_test"};
+  Database db_;
+  SystemTime now_ = std::chrono::system_clock::now();
+  std::unique_ptr<Store> store_;
+};
+
+}  // namespace wonderland::customer::test

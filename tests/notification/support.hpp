@@ -1,0 +1,111 @@
+// Helpers shared by the notification tests: temporary folders, running the Python helpers and
+// pdftotext, reading files.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+
+#include "wonderland/common/ids.hpp"
+
+namespace wonderland::notification::test {
+
+/// A fresh folder under the system's temporary folder, removed with everything in it.
+class TempDir {
+ public:
+  TempDir() : path_(std::filesystem::temp_directory_path() / ("wl-notification-" + new_uuid())) {
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+/// The interpreter that has python3-aiosmtpd: WONDERLAND_TEST_PYTHON, else Debian's python3.
+inline std::string python() {
+  const char* p = std::getenv("WONDERLAND_TEST_PYTHON");
+  return (p != nullptr && *p != '\0') ? std::string(p)
+                                      : std::string(WONDERLAND_TEST_PYTHON_DEFAULT);
+}
+
+inline std::string script(const std::string& name) {
+  return std::string(WONDERLAND_NOTIFICATION_TEST_DIR) + "/" + name;
+}
+
+inline std::string quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out + "'";
+}
+
+struct RunResult {
+  int status = -1;
+  std::string out;
+};
+
+/// Runs a shell command and captures its standard output.
+inline RunResult run(const std::string& command) {
+  RunResult r;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr)
+    return r;
+  char buf[4096];
+  std::size_t n = 0;
+  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0)
+    r.out.append(buf, n);
+  r.status = ::pclose(pipe);
+  return r;
+}
+
+inline std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+/// The text of a PDF as `pdftotext` (poppler-utils) extracts it, UTF-8.
+inline std::string pdf_text(const std::filesystem::path& pdf) {
+  RunResult r = run("pdftotext -enc UTF-8 " + quote(pdf.string()) + " - 2>&1");
+  EXPECT_EQ(r.status, 0) << r.out;
+  return r.out;
+}
+
+/// The summary eml_summary.py prints of a message parsed by Python's `email` package; with
+/// `attachments`, the attachments are saved there too.
+inline nlohmann::json summarize_eml(const std::filesystem::path& eml,
+                                    const std::filesystem::path& attachments = {}) {
+  std::string command =
+      python() + " " + quote(script("eml_summary.py")) + " " + quote(eml.string());
+  if (!attachments.empty())
+    command += " " + quote(attachments.string());
+  RunResult r = run(command);
+  EXPECT_EQ(r.status, 0) << r.out;
+  try {
+    return nlohmann::json::parse(r.out);
+  } catch (const std::exception&) {
+    ADD_FAILURE() << "eml_summary.py printed no JSON: " << r.out;
+    return nlohmann::json::object();
+  }
+}
+
+}  // namespace wonderland::notification::test
