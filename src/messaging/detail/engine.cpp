@@ -698,11 +698,13 @@ void Engine::on_return(const ReturnEvent& ev) {
 void Engine::start_consumer(ConsumerState& c) {
   const std::string& q = c.options.queue.str();
   channel_->declare_exchange(ExchangeSpec{exchanges::kDeadLetter, ExchangeType::kDirect, true});
-  QueueSpec dead;
-  dead.name = dead_letter_queue_for(c.options.queue);
-  dead.dead_letter_exchange.reset();
-  channel_->declare_queue(dead);
-  channel_->bind(BindingSpec{dead.name, exchanges::kDeadLetter, q});
+  if (c.options.keep_dead_letters) {
+    QueueSpec dead;
+    dead.name = dead_letter_queue_for(c.options.queue);
+    dead.dead_letter_exchange.reset();
+    channel_->declare_queue(dead);
+    channel_->bind(BindingSpec{dead.name, exchanges::kDeadLetter, q});
+  }
   channel_->qos(c.options.prefetch);
   c.tag = channel_->consume(q, false);
   std::shared_ptr<ConsumerState> shared;

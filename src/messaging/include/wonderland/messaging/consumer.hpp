@@ -55,6 +55,9 @@ struct ConsumerOptions {
   /// Threads that run the handler. 0 runs it on the I/O thread itself, which is fastest but then
   /// the handler must never block.
   unsigned concurrency = 1;
+  /// Declare the durable `<queue>.dead` that keeps this queue's dead letters. Turn off for
+  /// temporary queues (a live feed): their dead letters are then only logged.
+  bool keep_dead_letters = true;
 };
 
 namespace detail {

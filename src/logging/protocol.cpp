@@ -1,0 +1,144 @@
+#include "wonderland/logging/protocol.hpp"
+
+#include "wonderland/common/ids.hpp"
+#include "wonderland/common/time.hpp"
+
+namespace wonderland::logging {
+namespace {
+
+SystemTime envelope_time(const messaging::Envelope& e) {
+  if (auto t = logstore::parse_timestamp(e.timestamp)) return *t;
+  return std::chrono::system_clock::now();
+}
+
+// Appends `s` as a JSON string. Text with bytes beyond ASCII goes through nlohmann::json, which
+// replaces invalid UTF-8; plain ASCII is escaped here.
+void append_json_string(std::string& out, std::string_view s) {
+  for (char c : s) {
+    if (static_cast<unsigned char>(c) >= 0x80) {
+      out += nlohmann::json(std::string(s)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      return;
+    }
+  }
+  out += '"';
+  for (char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) {
+          static constexpr char kHex[] = "0123456789abcdef";
+          auto u = static_cast<unsigned char>(c);
+          out += "\\u00";
+          out += kHex[u >> 4];
+          out += kHex[u & 0x0F];
+        } else {
+          out += c;
+        }
+    }
+  }
+  out += '"';
+}
+
+}  // namespace
+
+logstore::Record record_from_log_envelope(const messaging::Envelope& e, std::string_view routing_key) {
+  logstore::Defaults d;
+  d.time = envelope_time(e);
+  d.service = e.source;
+  d.severity = logstore::parse_severity(routing_key).value_or(logstore::Severity::kInfo);
+  d.correlation_id = e.correlation_id;
+  return logstore::record_from_log_body(e.body, d);
+}
+
+logstore::Record record_from_workflow_envelope(const messaging::Envelope& e) {
+  return logstore::record_from_workflow_event(e.type, e.source.empty() ? "mediator" : e.source,
+                                              e.correlation_id, envelope_time(e), e.body);
+}
+
+messaging::Envelope workflow_event_envelope(const messaging::Envelope& batch,
+                                           const nlohmann::json& event, std::size_t index) {
+  messaging::Envelope one = batch;
+  one.message_id = batch.message_id + ":" + std::to_string(index);
+  one.body = event.is_object() ? event : nlohmann::json::object();
+  one.type = "workflow." + one.body.value("type", std::string("event"));
+  one.correlation_id = one.body.value("workflow_id", batch.correlation_id);
+  if (auto at = one.body.find("at"); at != one.body.end() && at->is_string()) one.timestamp = *at;
+  return one;
+}
+
+std::string live_routing_key(const logstore::Record& r) {
+  std::string key(logstore::to_string(r.severity));
+  key += '.';
+  key += r.service.empty() ? std::string("unknown") : r.service;
+  return key;
+}
+
+messaging::Envelope live_envelope(const logstore::Record& r) {
+  messaging::Envelope e;
+  e.message_id = new_uuid();
+  e.type = kRecordType;
+  e.correlation_id = r.correlation_id;
+  e.source = r.service;
+  e.timestamp = format_iso8601(r.time);
+  e.body = logstore::to_json(r);
+  return e;
+}
+
+std::string live_wire(const logstore::Record& r, std::string_view fields_json, const std::string& message_id) {
+  const std::string timestamp = format_iso8601(r.time);
+  std::string out;
+  out.reserve(320 + r.message.size() + fields_json.size());
+  out += "{\"message_id\":";
+  append_json_string(out, message_id);
+  out += ",\"type\":\"";
+  out += kRecordType;
+  out += "\",\"correlation_id\":";
+  append_json_string(out, r.correlation_id);
+  out += ",\"causation_id\":\"\",\"source\":";
+  append_json_string(out, r.service);
+  out += ",\"timestamp\":\"";
+  out += timestamp;
+  out += "\",\"traceparent\":\"\",\"idempotency_key\":\"\",\"body\":{\"timestamp\":\"";
+  out += timestamp;
+  out += "\",\"service\":";
+  append_json_string(out, r.service);
+  out += ",\"severity\":\"";
+  out += logstore::to_string(r.severity);
+  out += "\",\"correlation_id\":";
+  append_json_string(out, r.correlation_id);
+  out += ",\"message\":";
+  append_json_string(out, r.message);
+  out += ",\"fields\":";
+  out += fields_json.empty() ? std::string_view("{}") : fields_json;
+  out += "}}";
+  return out;
+}
+
+std::optional<logstore::Record> record_from_live(const messaging::Envelope& e) {
+  if (e.type != kRecordType) return std::nullopt;
+  try {
+    return logstore::record_from_json(e.body);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+void declare_live_exchange(messaging::Connection& connection, const messaging::ExchangeName& exchange) {
+  connection.declare(messaging::ExchangeSpec{exchange, messaging::ExchangeType::kTopic, false});
+}
+
+}  // namespace wonderland::logging

@@ -1,0 +1,157 @@
+// Workflow definitions: business workflows as data (docs/workflows.md).
+//
+// A definition is a JSON document with a name, an integer version and a tree of steps (task,
+// parallel, choice, publish). It is parsed and validated once; an invalid document is refused
+// with an `invalid_argument` error whose message names the file, the step and the field:
+//   workflows/purchase.json: step 'charge': field 'retry.max_attempts': must be an integer >= 1
+// A parsed Definition is immutable and shared; the registry keeps every version, and a running
+// workflow keeps the version it started with.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "wonderland/common/error.hpp"
+#include "wonderland/workflow/template.hpp"
+
+namespace wonderland::workflow {
+
+/// How the attempts of a step (or of a compensation) are retried.
+struct RetryPolicy {
+  int max_attempts = 1;  ///< Total attempts, the first included; >= 1.
+  std::chrono::milliseconds initial_backoff{100};
+  std::chrono::milliseconds max_backoff{5000};
+  double multiplier = 2.0;  ///< >= 1.
+  double jitter = 0.0;      ///< In [0, 1]: each delay is scaled by a random factor in [1-j, 1+j].
+  /// Error codes that are retried. Empty: an error is retried when its `retryable` flag is set.
+  std::vector<std::string> retry_on;
+
+  /// Whether an attempt that failed with `error` may be tried again (attempts aside).
+  bool should_retry(const Error& error) const;
+  /// The delay after failed attempt `attempt` (1-based), before jitter:
+  /// min(max_backoff, initial_backoff * multiplier^(attempt-1)).
+  std::chrono::milliseconds backoff(int attempt) const;
+
+  friend bool operator==(const RetryPolicy&, const RetryPolicy&) = default;
+};
+
+enum class StepKind { kTask, kParallel, kChoice, kPublish };
+std::string_view to_string(StepKind kind);
+
+/// The command that undoes a task's effect; sent during compensation.
+struct Compensation {
+  std::string service;  ///< Defaults to the task's service.
+  std::string action;
+  nlohmann::json input = nlohmann::json::object();  ///< A template (see template.hpp).
+  CompiledTemplate input_template;                  ///< `input`, parsed.
+  std::chrono::milliseconds timeout{5000};          ///< Defaults to the task's timeout.
+};
+
+/// One case of a choice. Exactly one comparison applies: `equals`, `one_of` (the value equals
+/// one of the operand's elements), `less_than` or `greater_than` (numbers only).
+struct ChoiceCase {
+  enum class Op { kEquals, kOneOf, kLessThan, kGreaterThan };
+  Op op = Op::kEquals;
+  nlohmann::json operand;
+  std::vector<std::size_t> steps;  ///< Indices into Definition::steps, run in sequence.
+
+  bool matches(const nlohmann::json& value) const;
+};
+
+/// One step. Steps live in the flat array Definition::steps; composites name their children by
+/// index. Fields that do not apply to the step's kind are left empty.
+struct Step {
+  std::size_t index = 0;
+  std::string id;    ///< Unique within the definition.
+  std::string path;  ///< Ids from the top joined by '/', e.g. `fulfil/record_order`;
+                     ///< failure handlers are `on_failure/<id>`.
+  StepKind kind = StepKind::kTask;
+  std::optional<std::size_t> parent;  ///< The enclosing parallel or choice step.
+
+  // task and publish
+  std::string service;  ///< task: the service that owns `action`.
+  std::string action;   ///< task: the command, e.g. `inventory.reserve`.
+  std::string topic;    ///< publish: the event's routing key, e.g. `order.confirmed`.
+  nlohmann::json input = nlohmann::json::object();  ///< Command input or event payload template.
+  CompiledTemplate input_template;                  ///< `input`, parsed.
+  RetryPolicy retry;
+  std::chrono::milliseconds timeout{5000};
+  std::optional<Compensation> compensation;  ///< task only.
+
+  // parallel
+  std::vector<std::vector<std::size_t>> branches;
+
+  // choice
+  std::string on;                    ///< The path as written.
+  std::vector<std::string> on_path;  ///< Its segments, e.g. {steps, price, output, total_cents}.
+  std::vector<ChoiceCase> cases;
+  std::vector<std::size_t> default_steps;
+
+  bool is_leaf() const { return kind == StepKind::kTask || kind == StepKind::kPublish; }
+};
+
+/// A validated workflow definition.
+struct Definition {
+  std::string name;
+  int version = 0;
+  std::string description;
+  std::string source;  ///< Where it was read from (file name), for messages.
+  std::string digest;  ///< Hex FNV-1a of the canonical JSON; identifies the content.
+  std::vector<Step> steps;
+  std::vector<std::size_t> root;         ///< The top-level sequence.
+  std::vector<std::size_t> on_failure;   ///< Publish steps run after compensation.
+  std::optional<nlohmann::json> output;  ///< Template of the completed workflow's output.
+  std::optional<CompiledTemplate> output_template;  ///< `output`, parsed.
+
+  /// The step with this id, or nullptr.
+  const Step* find(std::string_view id) const;
+  /// The step with this path, or nullptr.
+  const Step* find_path(std::string_view path) const;
+
+  std::map<std::string, std::size_t, std::less<>> by_id;
+  std::map<std::string, std::size_t, std::less<>> by_path;
+};
+
+/// Parses and validates a definition document. `source` names it in error messages.
+Result<std::shared_ptr<const Definition>> parse_definition(const nlohmann::json& document,
+                                                           const std::string& source);
+/// Parses JSON text, then as parse_definition.
+Result<std::shared_ptr<const Definition>> parse_definition_text(std::string_view text,
+                                                                const std::string& source);
+/// Reads and parses a file; the error names the file.
+Result<std::shared_ptr<const Definition>> load_definition_file(const std::filesystem::path& file);
+
+/// Every registered definition, by name and version. Thread-safe.
+class DefinitionRegistry {
+ public:
+  /// Registers a definition. Registering the same content again is a no-op; different content
+  /// under a registered name and version is refused with `conflict`.
+  Status add(std::shared_ptr<const Definition> definition);
+  /// Loads and registers one file.
+  Status load_file(const std::filesystem::path& file);
+  /// Loads and registers every `*.json` file of a directory, in name order; returns how many.
+  /// Stops at the first invalid file.
+  Result<std::size_t> load_directory(const std::filesystem::path& dir);
+
+  /// The definition with this name and version, or nullptr.
+  std::shared_ptr<const Definition> find(std::string_view name, int version) const;
+  /// The highest version of `name`, or nullptr.
+  std::shared_ptr<const Definition> latest(std::string_view name) const;
+  /// Every definition, by name then version.
+  std::vector<std::shared_ptr<const Definition>> all() const;
+
+ private:
+  mutable std::shared_mutex mutex_;
+  std::map<std::string, std::map<int, std::shared_ptr<const Definition>>, std::less<>> defs_;
+};
+
+}  // namespace wonderland::workflow

@@ -1,0 +1,149 @@
+// The durable workflow engine (docs/workflows.md).
+//
+// A state machine per workflow, driven by events (start, reply, error, timer, cancel, retry) on
+// one executor thread; no thread per workflow. Every state change is appended to the journal,
+// and its effects (commands, timers, publications, callbacks, observer notifications) happen
+// only once the journal reports it durable. Failures run the saga: compensations of completed
+// steps in reverse order of completion, then the definition's `on_failure` steps.
+//
+//   auto engine = Engine::create({}, registry, *journal, transport, clock).value();
+//   Result<std::string> id = engine->start({.definition = "purchase", .input = input});
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "wonderland/common/error.hpp"
+#include "wonderland/workflow/clock.hpp"
+#include "wonderland/workflow/definition.hpp"
+#include "wonderland/workflow/journal.hpp"
+#include "wonderland/workflow/transport.hpp"
+
+namespace wonderland::workflow {
+
+/// A durable workflow event, as handed to observers.
+struct WorkflowEvent {
+  const JournalRecord& record;
+  const std::string& definition;
+  int version;
+};
+
+/// Runs on the engine thread, after the event is durable and its effects were issued. Must be
+/// quick and must not call the engine's blocking functions.
+using Observer = std::function<void(const WorkflowEvent&)>;
+
+struct EngineOptions {
+  /// Retries of a compensation: every error is retried until this bound; then the workflow
+  /// needs attention.
+  RetryPolicy compensation_retry{.max_attempts = 50,
+                                 .initial_backoff = std::chrono::milliseconds(200),
+                                 .max_backoff = std::chrono::milliseconds(60000),
+                                 .multiplier = 2.0,
+                                 .jitter = 0.2,
+                                 .retry_on = {}};
+  std::vector<Observer> observers;
+  /// Recent latency samples kept per service and action.
+  std::size_t latency_samples = 512;
+  /// Seed of the backoff jitter; random when unset.
+  std::optional<std::uint64_t> seed;
+};
+
+struct StartRequest {
+  std::string definition;
+  int version = 0;                                  ///< 0: the latest registered version.
+  nlohmann::json input = nlohmann::json::object();  ///< Must be an object.
+  std::string id;  ///< The workflow id (e.g. the order id); a new UUID when empty.
+};
+
+struct LatencyStats {
+  std::string service;
+  std::string action;
+  std::uint64_t count = 0;   ///< Attempts with an outcome (reply, error or timeout).
+  std::uint64_t errors = 0;  ///< Of which failed.
+  double total_ms = 0;
+  std::vector<double> recent_ms;  ///< The latest samples, oldest first.
+
+  /// The q-quantile (0..1) of recent_ms; 0 when empty.
+  double quantile(double q) const;
+};
+
+struct EngineMetrics {
+  std::uint64_t started = 0;
+  std::uint64_t completed = 0;
+  std::uint64_t failed = 0;  ///< Ended failed (after compensation).
+  std::uint64_t cancelled = 0;
+  std::uint64_t needs_attention = 0;
+  std::uint64_t compensated = 0;    ///< Workflows whose compensation phase finished.
+  std::uint64_t compensations = 0;  ///< Compensation commands that succeeded.
+  std::uint64_t step_attempts = 0;
+  std::uint64_t step_retries = 0;
+  std::uint64_t timeouts = 0;
+  std::uint64_t recovered = 0;             ///< Workflows resumed from the journal at creation.
+  std::uint64_t recovery_skipped = 0;      ///< Unfinished workflows whose definition was missing.
+  std::int64_t in_flight = 0;              ///< Running workflows (gauge).
+  std::vector<LatencyStats> step_latency;  ///< By service and action.
+};
+
+class Engine {
+ public:
+  /// Creates the engine and resumes every unfinished workflow of the journal: in-flight commands
+  /// are sent again with their idempotency keys, pending retries rescheduled. `registry`,
+  /// `journal`, `transport` and `clock` must outlive the engine.
+  static Result<std::unique_ptr<Engine>> create(EngineOptions options,
+                                                const DefinitionRegistry& registry,
+                                                Journal& journal, Transport& transport,
+                                                Clock& clock);
+  /// Stops the engine thread. Workflows stay in the journal as they are, and a new engine on
+  /// the same journal resumes them; late replies to this engine are dropped.
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  using StartCallback = std::function<void(Result<std::string>)>;
+  using StatusCallback = std::function<void(Status)>;
+
+  /// Starts a workflow; `done` gets its id once the start is durable, or an error
+  /// (`not_found` definition, `invalid_argument` input, `conflict` id, `unavailable` engine).
+  /// Callbacks run on the engine thread and must not block. With a given id, the journal is
+  /// first asked, on the calling thread, whether the id is taken.
+  void start(StartRequest request, StartCallback done);
+  /// Cancels a running workflow: nothing new starts, commands in flight finish, then completed
+  /// steps are compensated and the workflow ends `cancelled`. `failed_precondition` when it is
+  /// not running or already compensating; `not_found` when unknown.
+  void cancel(const std::string& workflow_id, std::string reason, StatusCallback done);
+  /// Retries a settled workflow (docs/workflows.md, "Retry"): a `failed` one runs again from the
+  /// first step whose effect was undone or that did not succeed; a `needs_attention` one resumes
+  /// its compensation. `failed_precondition` for other statuses. The workflow is read from the
+  /// journal on the calling thread.
+  void retry(const std::string& workflow_id, StatusCallback done);
+
+  /// Blocking forms: wait for the callback. Must not be called on the engine thread (e.g. from
+  /// an observer); then they return `failed_precondition`.
+  Result<std::string> start(StartRequest request);
+  Status cancel(const std::string& workflow_id, std::string reason);
+  Status retry(const std::string& workflow_id);
+
+  /// Counters, gauge and latency samples. Thread-safe.
+  EngineMetrics metrics() const;
+  /// False once the journal failed: the engine then refuses work; restart it to recover.
+  bool healthy() const;
+
+  /// Monitoring queries (durable data, thread-safe).
+  Result<WorkflowPage> list(const WorkflowQuery& query) const;
+  Result<std::optional<WorkflowSummary>> find(const std::string& workflow_id) const;
+  Result<std::vector<JournalRecord>> timeline(const std::string& workflow_id) const;
+
+  class Core;
+
+ private:
+  explicit Engine(std::shared_ptr<Core> core);
+  std::shared_ptr<Core> core_;
+};
+
+}  // namespace wonderland::workflow

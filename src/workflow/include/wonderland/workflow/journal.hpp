@@ -1,0 +1,157 @@
+// The durable journal: every state change of every workflow, appended before its effects.
+//
+// A workflow's state is a fold over its records (event sourcing): the engine rebuilds
+// unfinished workflows from them after a restart, and the same records are the monitoring
+// timeline. Implementations: SQLite (sqlite_journal.hpp) and in memory (below); the design of a
+// PostgreSQL journal shared by several mediators is in docs/workflows.md.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "wonderland/common/error.hpp"
+
+namespace wonderland::workflow {
+
+enum class WorkflowStatus { kRunning, kCompleted, kFailed, kCancelled, kNeedsAttention };
+
+/// `running`, `completed`, `failed`, `cancelled`, `needs_attention`.
+std::string_view to_string(WorkflowStatus status);
+std::optional<WorkflowStatus> parse_status(std::string_view text);
+/// Whether nothing more happens to a workflow in this status without an operator's request.
+inline bool is_settled(WorkflowStatus s) {
+  return s != WorkflowStatus::kRunning;
+}
+
+/// Record types. Each one's `data` is described in docs/workflows.md.
+namespace events {
+inline constexpr const char* kStarted = "started";
+inline constexpr const char* kStepStarted = "step_started";
+inline constexpr const char* kStepAttempt = "step_attempt";
+inline constexpr const char* kStepAttemptFailed = "step_attempt_failed";
+inline constexpr const char* kStepSucceeded = "step_succeeded";
+inline constexpr const char* kStepFailed = "step_failed";
+inline constexpr const char* kCancelRequested = "cancel_requested";
+inline constexpr const char* kCompensating = "compensating";
+inline constexpr const char* kCompensationStarted = "compensation_started";
+inline constexpr const char* kCompensationAttempt = "compensation_attempt";
+inline constexpr const char* kCompensationAttemptFailed = "compensation_attempt_failed";
+inline constexpr const char* kCompensationSucceeded = "compensation_succeeded";
+inline constexpr const char* kCompensationFailed = "compensation_failed";
+inline constexpr const char* kCompleted = "completed";
+inline constexpr const char* kFailed = "failed";
+inline constexpr const char* kCancelled = "cancelled";
+inline constexpr const char* kNeedsAttention = "needs_attention";
+inline constexpr const char* kRetryRequested = "retry_requested";
+inline constexpr const char* kResumed = "resumed";
+}  // namespace events
+
+/// One journal record.
+struct JournalRecord {
+  std::string workflow_id;
+  std::int64_t seq = 0;  ///< 1, 2, 3... within the workflow, without gaps.
+  std::string type;      ///< One of `events::`.
+  std::string step;      ///< The step's path; empty for workflow-level records.
+  int attempt = 0;       ///< The attempt the record is about; 0 when none.
+  std::string at;        ///< UTC ISO-8601 time.
+  nlohmann::json data;   ///< Type-specific payload.
+  /// Set when the record changes the workflow's status; then `data.reason` (if a string) is the
+  /// new reason. A `started` record creates the workflow from `data.definition`/`data.version`.
+  std::optional<WorkflowStatus> status;
+};
+
+struct WorkflowSummary {
+  std::string id;
+  std::string definition;
+  int version = 0;
+  WorkflowStatus status = WorkflowStatus::kRunning;
+  std::string reason;      ///< Why it failed, was cancelled or needs attention.
+  std::string created_at;  ///< Time of the `started` record.
+  std::string updated_at;  ///< Time of the last status change.
+};
+
+/// Filters for listing workflows; every set field must match. Newest first.
+struct WorkflowQuery {
+  std::optional<WorkflowStatus> status;
+  std::optional<std::string> definition;
+  std::optional<std::string> created_from;  ///< Inclusive ISO-8601 bound.
+  std::optional<std::string> created_to;    ///< Exclusive ISO-8601 bound.
+  std::size_t limit = 50;                   ///< 1..1000.
+  std::string page_token;  ///< From the previous page's next_page_token; empty for the first.
+};
+
+struct WorkflowPage {
+  std::vector<WorkflowSummary> items;
+  std::string next_page_token;  ///< Empty on the last page.
+};
+
+struct WorkflowHistory {
+  WorkflowSummary summary;
+  std::vector<JournalRecord> records;  ///< In seq order.
+};
+
+struct JournalStats {
+  std::uint64_t appends = 0;  ///< append() calls completed.
+  std::uint64_t records = 0;  ///< Records written.
+  std::uint64_t commits = 0;  ///< Transactions (group commits).
+};
+
+using RecordBatch = std::shared_ptr<const std::vector<JournalRecord>>;
+using AppendCallback = std::function<void(Status)>;
+
+/// Contract:
+///  - append() is asynchronous and never blocks on I/O. Batches are written in call order, each
+///    atomically; `done` runs exactly once, on a thread of the journal's choosing (possibly
+///    inside append()), after the batch is durable (ok) or could not be (error). After an error the
+///    journal may refuse everything that follows: the engine then stops, and a restart recovers
+///    from what was durable.
+///  - Batches may be grouped into one transaction (group commit); an empty batch is allowed
+///    and completes in order with the others.
+///  - The query functions are thread-safe and see only durable records.
+class Journal {
+ public:
+  virtual ~Journal() = default;
+
+  virtual void append(RecordBatch records, AppendCallback done) = 0;
+  /// Every workflow whose status is `running`, with its records. A journal shared by several
+  /// engines returns (and claims) only the workflows this engine owns.
+  virtual Result<std::vector<WorkflowHistory>> load_unfinished() = 0;
+  /// One workflow's records, or `not_found`.
+  virtual Result<WorkflowHistory> history(const std::string& workflow_id) = 0;
+  /// One workflow's summary, or nullopt.
+  virtual Result<std::optional<WorkflowSummary>> find(const std::string& workflow_id) = 0;
+  virtual Result<WorkflowPage> list(const WorkflowQuery& query) = 0;
+  virtual JournalStats stats() const = 0;
+
+  /// append() and wait for `done`. Never call it from inside a `done` callback.
+  Status append_and_wait(RecordBatch records);
+};
+
+/// A journal in memory (nothing survives the process): for tests and tools. append() completes
+/// inline, on the caller's thread.
+class MemoryJournal final : public Journal {
+ public:
+  void append(RecordBatch records, AppendCallback done) override;
+  Result<std::vector<WorkflowHistory>> load_unfinished() override;
+  Result<WorkflowHistory> history(const std::string& workflow_id) override;
+  Result<std::optional<WorkflowSummary>> find(const std::string& workflow_id) override;
+  Result<WorkflowPage> list(const WorkflowQuery& query) override;
+  JournalStats stats() const override;
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<std::string, WorkflowHistory, std::less<>> workflows_;
+  std::vector<std::string> order_;  ///< Ids in creation order.
+  JournalStats stats_;
+};
+
+}  // namespace wonderland::workflow

@@ -1,0 +1,317 @@
+#include "instance.hpp"
+
+#include <algorithm>
+
+namespace wonderland::workflow::detail {
+namespace {
+
+using nlohmann::json;
+
+std::optional<Error> error_of(const json& data) {
+  auto it = data.find("error");
+  if (it == data.end() || !it->is_object())
+    return std::nullopt;
+  try {
+    return Error::from_json(*it);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+std::int64_t int_of(const json& data, const char* key) {
+  auto it = data.find(key);
+  return it != data.end() && it->is_number_integer() ? it->get<std::int64_t>() : 0;
+}
+
+/// The steps a composite runs: every branch, every case and the default.
+template <class Fn>
+void for_each_child(const Step& step, Fn&& fn) {
+  for (const auto& branch : step.branches) {
+    for (std::size_t i : branch)
+      fn(i);
+  }
+  for (const auto& c : step.cases) {
+    for (std::size_t i : c.steps)
+      fn(i);
+  }
+  for (std::size_t i : step.default_steps)
+    fn(i);
+}
+
+/// The steps the composite actually ran (a choice runs one sequence).
+template <class Fn>
+void for_each_ran_child(const Instance& inst, const Step& step, Fn&& fn) {
+  if (step.kind == StepKind::kChoice) {
+    int chosen = inst.steps[step.index].chosen;
+    const auto& seq = chosen >= 0 && static_cast<std::size_t>(chosen) < step.cases.size()
+                          ? step.cases[static_cast<std::size_t>(chosen)].steps
+                          : step.default_steps;
+    for (std::size_t i : seq)
+      fn(i);
+    return;
+  }
+  for_each_child(step, fn);
+}
+
+/// Whether a step's success stands after a failure: it succeeded and nothing it did (itself
+/// or, for composites, the children it ran) was compensated.
+bool kept(const Instance& inst, std::size_t index) {
+  const Step& step = inst.def->steps[index];
+  const StepState& st = inst.steps[index];
+  if (st.status != StepStatus::kSucceeded || st.comp != CompStatus::kNone)
+    return false;
+  bool all = true;
+  for_each_ran_child(inst, step, [&](std::size_t child) { all = all && kept(inst, child); });
+  return all;
+}
+
+/// Makes a step (and its children) pending again. The idempotency key changes when the service
+/// gave a final answer under the old one (a non-retryable error) or the effect was undone;
+/// otherwise the old key is sent again so that an effect that did happen is not repeated.
+void reset(Instance& inst, std::size_t index) {
+  const Step& step = inst.def->steps[index];
+  StepState& st = inst.steps[index];
+  const bool final_error = st.status == StepStatus::kFailed && st.error && !st.error->retryable;
+  if (st.comp == CompStatus::kDone || st.comp == CompStatus::kFailed || final_error)
+    ++st.epoch;
+  if (st.comp != CompStatus::kNone)
+    ++st.comp_epoch;
+  st.status = StepStatus::kPending;
+  st.comp = CompStatus::kNone;
+  st.in_flight = false;
+  st.waiting = false;
+  st.attempt = 0;
+  st.comp_attempt = 0;
+  st.chosen = kDefaultCase;
+  st.output = nullptr;
+  st.error.reset();
+  for_each_child(step, [&](std::size_t child) { reset(inst, child); });
+}
+
+void reset_sequence(Instance& inst, const std::vector<std::size_t>& seq) {
+  bool resetting = false;
+  for (std::size_t i : seq) {
+    if (!resetting && kept(inst, i))
+      continue;
+    resetting = true;
+    reset(inst, i);
+  }
+}
+
+void restart(Instance& inst) {
+  reset_sequence(inst, inst.def->root);
+  for (std::size_t i : inst.def->on_failure) {
+    StepState& st = inst.steps[i];
+    if (st.status != StepStatus::kPending)
+      ++st.epoch;  // a new failure is a new event
+    reset(inst, i);
+  }
+  std::erase_if(inst.completed,
+                [&](std::size_t i) { return inst.steps[i].status == StepStatus::kPending; });
+  inst.failure = nullptr;
+  inst.stopping = false;
+  inst.cancelled = false;
+  inst.phase = Phase::kRunning;
+}
+
+/// A needs_attention workflow resumes its compensation. The stuck compensation is sent again
+/// with the same key unless its last error was final.
+void resume_compensation(Instance& inst) {
+  for (std::size_t i : inst.completed) {
+    StepState& st = inst.steps[i];
+    if (st.comp != CompStatus::kFailed)
+      continue;
+    if (st.error && !st.error->retryable)
+      ++st.comp_epoch;
+    st.comp = CompStatus::kNone;
+    st.comp_attempt = 0;
+    st.in_flight = false;
+    st.waiting = false;
+  }
+  inst.phase = Phase::kCompensating;
+}
+
+}  // namespace
+
+std::int64_t to_ms(SystemTime t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+std::string idempotency_key(const Instance& inst, const Step& step, bool compensation) {
+  const StepState& st = inst.steps[step.index];
+  std::string key;
+  key.reserve(inst.id.size() + step.path.size() + 16);
+  key += inst.id;
+  key += ':';
+  key += step.path;
+  if (compensation)
+    key += ":compensate";
+  int epoch = compensation ? st.comp_epoch : st.epoch;
+  if (epoch > 0) {
+    key += '#';
+    key += std::to_string(epoch);
+  }
+  return key;
+}
+
+const nlohmann::json* InstanceScope::resolve(std::span<const std::string> segments) const {
+  const std::string& root = segments[0];
+  if (root == "input")
+    return walk(inst_.input, segments.subspan(1));
+  if (root == "steps") {
+    if (segments.size() < 3 || segments[2] != "output")
+      return nullptr;
+    const Step* step = inst_.def->find(segments[1]);
+    if (!step)
+      return nullptr;
+    const StepState& st = inst_.steps[step->index];
+    if (st.status != StepStatus::kSucceeded)
+      return nullptr;
+    return walk(st.output, segments.subspan(3));
+  }
+  if (root == "workflow") {
+    if (segments.size() != 2)
+      return nullptr;
+    const std::string& field = segments[1];
+    if (field == "id") {
+      scratch_ = inst_.id;
+    } else if (field == "definition") {
+      scratch_ = inst_.def->name;
+    } else if (field == "version") {
+      scratch_ = inst_.def->version;
+    } else if (field == "run") {
+      scratch_ = inst_.run;
+    } else {
+      return nullptr;
+    }
+    return &scratch_;
+  }
+  if (root == "failure") {
+    return inst_.failure.is_null() ? nullptr : walk(inst_.failure, segments.subspan(1));
+  }
+  return nullptr;
+}
+
+Status apply(Instance& inst, const JournalRecord& r, std::int64_t at_ms) {
+  const Step* step = nullptr;
+  StepState* st = nullptr;
+  if (!r.step.empty()) {
+    step = inst.def->find_path(r.step);
+    if (!step) {
+      return Error::of(codes::kInternal, "journal names step '" + r.step + "' that " +
+                                             inst.def->name + " v" +
+                                             std::to_string(inst.def->version) + " lacks");
+    }
+    st = &inst.steps[step->index];
+  }
+  const std::string& type = r.type;
+  const json& data = r.data;
+
+  if (type == events::kStarted) {
+    inst.input = data.value("input", json::object());
+    inst.run = static_cast<int>(int_of(data, "run"));
+    inst.status = WorkflowStatus::kRunning;
+    inst.phase = Phase::kRunning;
+    inst.steps.assign(inst.def->steps.size(), StepState{});
+  } else if (!st &&
+             (type == events::kStepStarted || type == events::kStepAttempt ||
+              type == events::kStepAttemptFailed || type == events::kStepSucceeded ||
+              type == events::kStepFailed || type == events::kCompensationStarted ||
+              type == events::kCompensationAttempt || type == events::kCompensationAttemptFailed ||
+              type == events::kCompensationSucceeded || type == events::kCompensationFailed)) {
+    return Error::of(codes::kInternal, "journal record " + type + " without a step");
+  } else if (type == events::kStepStarted) {
+    st->status = StepStatus::kRunning;
+    st->started_ms = at_ms;
+    st->error.reset();
+    if (step->is_leaf()) {
+      st->attempt = r.attempt;
+      st->in_flight = true;
+      st->waiting = false;
+    } else if (step->kind == StepKind::kChoice) {
+      st->chosen = static_cast<int>(data.value("case", kDefaultCase));
+    }
+  } else if (type == events::kStepAttempt || type == events::kCompensationAttempt) {
+    (type == events::kStepAttempt ? st->attempt : st->comp_attempt) = r.attempt;
+    st->in_flight = true;
+    st->waiting = false;
+    st->started_ms = at_ms;
+  } else if (type == events::kStepAttemptFailed || type == events::kCompensationAttemptFailed) {
+    st->in_flight = false;
+    st->waiting = true;
+    st->retry_at_ms = int_of(data, "retry_at_ms");
+    st->error = error_of(data);
+  } else if (type == events::kStepSucceeded) {
+    st->status = StepStatus::kSucceeded;
+    st->in_flight = false;
+    st->waiting = false;
+    auto out = data.find("output");
+    st->output = out != data.end() ? *out : json();
+    if (step->compensation)
+      inst.completed.push_back(step->index);
+  } else if (type == events::kStepFailed) {
+    st->status = StepStatus::kFailed;
+    st->in_flight = false;
+    st->waiting = false;
+    st->error = error_of(data);
+    inst.stopping = true;
+    if (inst.failure.is_null() && inst.phase == Phase::kRunning) {
+      Error e = st->error.value_or(Error::of(codes::kInternal, "unknown error"));
+      inst.failure = json{{"reason", data.value("reason", e.message)},
+                          {"step", step->id},
+                          {"code", e.code},
+                          {"message", e.message},
+                          {"cancelled", false}};
+    }
+  } else if (type == events::kCancelRequested) {
+    std::string why = data.value("reason", std::string{});
+    inst.stopping = true;
+    inst.cancelled = true;
+    inst.failure = json{{"reason", why.empty() ? "cancelled" : "cancelled: " + why},
+                        {"step", ""},
+                        {"code", codes::kCancelled},
+                        {"message", why},
+                        {"cancelled", true}};
+  } else if (type == events::kCompensating) {
+    inst.phase = Phase::kCompensating;
+    auto f = data.find("failure");
+    if (f != data.end() && f->is_object())
+      inst.failure = *f;
+  } else if (type == events::kCompensationStarted) {
+    st->comp = CompStatus::kRunning;
+    st->comp_attempt = r.attempt;
+    st->in_flight = true;
+    st->waiting = false;
+    st->started_ms = at_ms;
+  } else if (type == events::kCompensationSucceeded) {
+    st->comp = CompStatus::kDone;
+    st->in_flight = false;
+    st->waiting = false;
+  } else if (type == events::kCompensationFailed) {
+    st->comp = CompStatus::kFailed;
+    st->in_flight = false;
+    st->waiting = false;
+    st->error = error_of(data);
+  } else if (type == events::kRetryRequested) {
+    if (data.value("mode", std::string{}) == "compensation") {
+      resume_compensation(inst);
+    } else {
+      restart(inst);
+      inst.run = static_cast<int>(int_of(data, "run"));
+    }
+    inst.status = WorkflowStatus::kRunning;
+  } else if (type == events::kResumed) {
+    // Informational: the engine restarted and resumed the workflow.
+  } else if (type == events::kCompleted || type == events::kFailed || type == events::kCancelled ||
+             type == events::kNeedsAttention) {
+    inst.phase = Phase::kFinished;
+  } else {
+    return Error::of(codes::kInternal, "unknown journal record type " + type);
+  }
+  if (r.status)
+    inst.status = *r.status;
+  inst.seq = r.seq;
+  return ok_status();
+}
+
+}  // namespace wonderland::workflow::detail

@@ -1,0 +1,86 @@
+// The state of one workflow instance, and the one function that changes it.
+//
+// State is a fold over journal records: apply() is used both live (right after the engine
+// decides a record) and during recovery (replaying the journal), so a rebuilt instance is
+// exactly the one that was running.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "wonderland/common/error.hpp"
+#include "wonderland/workflow/clock.hpp"
+#include "wonderland/workflow/definition.hpp"
+#include "wonderland/workflow/journal.hpp"
+#include "wonderland/workflow/template.hpp"
+
+namespace wonderland::workflow::detail {
+
+enum class StepStatus : std::uint8_t { kPending, kRunning, kSucceeded, kFailed };
+enum class CompStatus : std::uint8_t { kNone, kRunning, kDone, kFailed };
+enum class Phase : std::uint8_t { kRunning, kCompensating, kFinished };
+
+/// Choice: the default branch was taken (also when there is none).
+inline constexpr int kDefaultCase = -1;
+
+struct StepState {
+  StepStatus status = StepStatus::kPending;
+  CompStatus comp = CompStatus::kNone;
+  bool in_flight = false;  ///< An attempt (or compensation attempt) awaits its outcome.
+  bool waiting = false;    ///< A failed attempt waits for its backoff timer.
+  int attempt = 0;
+  int comp_attempt = 0;
+  int epoch = 0;       ///< Suffix of the idempotency key; see docs/workflows.md, "Retry".
+  int comp_epoch = 0;  ///< Same for the compensation.
+  int chosen = kDefaultCase;
+  std::int64_t started_ms = 0;   ///< When the step, or its current attempt, started.
+  std::int64_t retry_at_ms = 0;  ///< When waiting: when the next attempt is due.
+  std::uint64_t token = 0;       ///< Matches replies and timers to the current attempt.
+  TimerId timer = 0;
+  nlohmann::json output;
+  std::optional<Error> error;  ///< The last error of the step (or of its compensation).
+};
+
+struct Instance {
+  std::string id;
+  std::shared_ptr<const Definition> def;
+  nlohmann::json input;
+  /// Null until the workflow fails or is cancelled; then
+  /// {"reason", "step", "code", "message", "cancelled"}.
+  nlohmann::json failure;
+  WorkflowStatus status = WorkflowStatus::kRunning;
+  Phase phase = Phase::kRunning;
+  bool stopping = false;  ///< A step failed or a cancel came: start no new step.
+  bool cancelled = false;
+  int run = 0;  ///< Incremented by every workflow retry.
+  std::int64_t seq = 0;
+  std::uint64_t next_token = 1;
+  std::vector<StepState> steps;        ///< Parallel to Definition::steps.
+  std::vector<std::size_t> completed;  ///< Compensable steps, in order of success.
+};
+
+/// Applies one record. Fails (`internal`) when the record does not fit the definition.
+Status apply(Instance& inst, const JournalRecord& record, std::int64_t at_ms);
+
+/// Milliseconds since the epoch.
+std::int64_t to_ms(SystemTime t);
+
+/// The idempotency key of a step's command (`compensation` false) or of its compensation.
+std::string idempotency_key(const Instance& inst, const Step& step, bool compensation);
+
+/// Template lookups over an instance: input, workflow, steps.<id>.output, failure.
+class InstanceScope final : public TemplateScope {
+ public:
+  explicit InstanceScope(const Instance& inst) : inst_(inst) {}
+  const nlohmann::json* resolve(std::span<const std::string> segments) const override;
+
+ private:
+  const Instance& inst_;
+  mutable nlohmann::json scratch_;  ///< Holds `workflow.*` values while they are copied.
+};
+
+}  // namespace wonderland::workflow::detail

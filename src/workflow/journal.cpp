@@ -1,0 +1,138 @@
+#include "wonderland/workflow/journal.hpp"
+
+#include <algorithm>
+#include <future>
+
+namespace wonderland::workflow {
+
+std::string_view to_string(WorkflowStatus status) {
+  switch (status) {
+    case WorkflowStatus::kRunning:
+      return "running";
+    case WorkflowStatus::kCompleted:
+      return "completed";
+    case WorkflowStatus::kFailed:
+      return "failed";
+    case WorkflowStatus::kCancelled:
+      return "cancelled";
+    case WorkflowStatus::kNeedsAttention:
+      return "needs_attention";
+  }
+  return "running";
+}
+
+std::optional<WorkflowStatus> parse_status(std::string_view text) {
+  for (auto s : {WorkflowStatus::kRunning, WorkflowStatus::kCompleted, WorkflowStatus::kFailed,
+                 WorkflowStatus::kCancelled, WorkflowStatus::kNeedsAttention}) {
+    if (to_string(s) == text)
+      return s;
+  }
+  return std::nullopt;
+}
+
+Status Journal::append_and_wait(RecordBatch records) {
+  std::promise<Status> done;
+  auto result = done.get_future();
+  append(std::move(records), [&done](Status st) { done.set_value(std::move(st)); });
+  return result.get();
+}
+
+void MemoryJournal::append(RecordBatch records, AppendCallback done) {
+  {
+    std::lock_guard lock(mutex_);
+    for (const JournalRecord& r : *records) {
+      auto it = workflows_.find(r.workflow_id);
+      if (r.type == events::kStarted && it == workflows_.end()) {
+        WorkflowHistory h;
+        h.summary.id = r.workflow_id;
+        h.summary.definition = r.data.value("definition", std::string{});
+        h.summary.version = r.data.value("version", 0);
+        h.summary.created_at = r.at;
+        h.summary.updated_at = r.at;
+        it = workflows_.emplace(r.workflow_id, std::move(h)).first;
+        order_.push_back(r.workflow_id);
+      }
+      if (it == workflows_.end())
+        continue;
+      if (r.status) {
+        it->second.summary.status = *r.status;
+        auto reason = r.data.find("reason");
+        it->second.summary.reason =
+            reason != r.data.end() && reason->is_string() ? reason->get<std::string>() : "";
+        it->second.summary.updated_at = r.at;
+      }
+      it->second.records.push_back(r);
+    }
+    stats_.appends += 1;
+    stats_.records += records->size();
+    stats_.commits += 1;
+  }
+  done(ok_status());
+}
+
+Result<std::vector<WorkflowHistory>> MemoryJournal::load_unfinished() {
+  std::lock_guard lock(mutex_);
+  std::vector<WorkflowHistory> out;
+  for (const std::string& id : order_) {
+    const auto& h = workflows_.at(id);
+    if (h.summary.status == WorkflowStatus::kRunning)
+      out.push_back(h);
+  }
+  return out;
+}
+
+Result<WorkflowHistory> MemoryJournal::history(const std::string& workflow_id) {
+  std::lock_guard lock(mutex_);
+  auto it = workflows_.find(workflow_id);
+  if (it == workflows_.end())
+    return Error::of(codes::kNotFound, "no workflow " + workflow_id);
+  return it->second;
+}
+
+Result<std::optional<WorkflowSummary>> MemoryJournal::find(const std::string& workflow_id) {
+  std::lock_guard lock(mutex_);
+  auto it = workflows_.find(workflow_id);
+  if (it == workflows_.end())
+    return std::optional<WorkflowSummary>{};
+  return std::optional<WorkflowSummary>{it->second.summary};
+}
+
+Result<WorkflowPage> MemoryJournal::list(const WorkflowQuery& query) {
+  if (query.limit < 1 || query.limit > 1000) {
+    return Error::of(codes::kInvalidArgument, "limit must be between 1 and 1000");
+  }
+  std::lock_guard lock(mutex_);
+  std::size_t end = order_.size();
+  if (!query.page_token.empty()) {
+    try {
+      end = std::min<std::size_t>(end, std::stoull(query.page_token));
+    } catch (const std::exception&) {
+      return Error::of(codes::kInvalidArgument, "bad page token");
+    }
+  }
+  WorkflowPage page;
+  std::size_t i = std::min(end, order_.size());
+  while (i > 0 && page.items.size() < query.limit) {
+    --i;
+    const WorkflowSummary& s = workflows_.at(order_[i]).summary;
+    if (query.status && s.status != *query.status)
+      continue;
+    if (query.definition && s.definition != *query.definition)
+      continue;
+    if (query.created_from && s.created_at < *query.created_from)
+      continue;
+    if (query.created_to && !(s.created_at < *query.created_to))
+      continue;
+    page.items.push_back(s);
+  }
+  if (page.items.size() == query.limit && i > 0)
+    page.next_page_token = std::to_string(i);
+  return page;
+}
+
+JournalStats MemoryJournal::stats() const {
+  std::lock_guard lock(mutex_);
+  return stats_;
+}
+
+}  // namespace wonderland::workflow

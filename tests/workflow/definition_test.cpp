@@ -1,0 +1,277 @@
+#include "wonderland/workflow/definition.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "support.hpp"
+
+namespace wonderland::workflow {
+namespace {
+
+using nlohmann::json;
+using testing::task;
+using testing::TempDir;
+
+const std::filesystem::path kWorkflows = WONDERLAND_WORKFLOWS_DIR;
+const std::filesystem::path kFixture = WONDERLAND_TEST_DATA_DIR "/purchase_fixture.json";
+
+json minimal() {
+  return json{{"name", "demo"}, {"version", 1}, {"steps", json::array({task("a", "svc.a")})}};
+}
+
+/// Parses `doc` and returns the error message (empty when it parsed).
+std::string error_of(const json& doc) {
+  auto def = parse_definition(doc, "workflows/demo.json");
+  return def.ok() ? std::string() : def.error().message;
+}
+
+TEST(Definition, PurchaseFixtureLoads) {
+  auto def = load_definition_file(kFixture);
+  ASSERT_TRUE(def.ok()) << def.error().message;
+  const Definition& d = **def;
+  EXPECT_EQ(d.name, "purchase");
+  EXPECT_EQ(d.version, 1);
+  ASSERT_EQ(d.root.size(), 6u);
+  const Step* reserve = d.find("reserve");
+  ASSERT_NE(reserve, nullptr);
+  EXPECT_EQ(reserve->action, "inventory.reserve");
+  ASSERT_TRUE(reserve->compensation.has_value());
+  EXPECT_EQ(reserve->compensation->action, "inventory.release");
+  EXPECT_EQ(reserve->compensation->service, "inventory");
+  EXPECT_EQ(reserve->retry.max_attempts, 5);  // from defaults
+  const Step* charge = d.find("charge");
+  EXPECT_EQ(charge->retry.max_attempts, 3);
+  EXPECT_EQ(charge->retry.initial_backoff.count(), 500);
+  EXPECT_EQ(charge->retry.max_backoff.count(), 5000);  // default kept
+  EXPECT_EQ(charge->timeout.count(), 10000);
+  const Step* fulfil = d.find("fulfil");
+  EXPECT_EQ(fulfil->kind, StepKind::kParallel);
+  EXPECT_EQ(fulfil->branches.size(), 3u);
+  EXPECT_EQ(d.find("record_order")->path, "fulfil/record_order");
+  EXPECT_EQ(d.find("announce")->kind, StepKind::kPublish);
+  ASSERT_EQ(d.on_failure.size(), 1u);
+  EXPECT_EQ(d.steps[d.on_failure[0]].path, "on_failure/announce_failure");
+  EXPECT_EQ(d.digest.size(), 16u);
+}
+
+TEST(Definition, PurchaseExampleHasTheSagaShape) {
+  auto def = load_definition_file(kWorkflows / "purchase.json");
+  ASSERT_TRUE(def.ok()) << def.error().message;
+  const Definition& d = **def;
+  EXPECT_EQ(d.name, "purchase");
+  auto action_of = [&](const char* id) {
+    const Step* s = d.find(id);
+    return s ? s->action : std::string("(missing)");
+  };
+  EXPECT_EQ(action_of("reserve"), "inventory.reserve");
+  EXPECT_EQ(action_of("charge"), "payment.charge");
+  ASSERT_TRUE(d.find("reserve")->compensation.has_value());
+  EXPECT_EQ(d.find("reserve")->compensation->action, "inventory.release");
+  ASSERT_TRUE(d.find("charge")->compensation.has_value());
+  EXPECT_EQ(d.find("charge")->compensation->action, "payment.refund");
+  const Step* fulfil = d.find("fulfil");
+  ASSERT_NE(fulfil, nullptr);
+  EXPECT_EQ(fulfil->kind, StepKind::kParallel);
+  EXPECT_EQ(fulfil->branches.size(), 3u);
+  bool confirmed = false;
+  for (const Step& s : d.steps)
+    confirmed = confirmed || s.topic == "order.confirmed";
+  EXPECT_TRUE(confirmed);
+  ASSERT_FALSE(d.on_failure.empty());
+  EXPECT_EQ(d.steps[d.on_failure[0]].topic, "order.failed");
+}
+
+TEST(Definition, ErrorsNameFileStepAndField) {
+  json doc = minimal();
+  doc["steps"][0]["retry"] = {{"max_attempts", 0}};
+  EXPECT_EQ(error_of(doc),
+            "workflows/demo.json: step 'a': field 'retry.max_attempts': must be an integer >= 1");
+
+  doc = minimal();
+  doc["steps"][0].erase("action");
+  EXPECT_EQ(error_of(doc), "workflows/demo.json: step 'a': field 'action': is required");
+
+  doc = minimal();
+  doc["steps"][0]["timeout_ms"] = "soon";
+  EXPECT_NE(error_of(doc).find("step 'a': field 'timeout_ms'"), std::string::npos);
+
+  doc = minimal();
+  doc["steps"][0]["kind"] = "loop";
+  EXPECT_NE(error_of(doc).find("step 'a': field 'kind': must be one of"), std::string::npos);
+
+  doc = minimal();
+  doc["steps"][0]["retyr"] = json::object();
+  EXPECT_EQ(error_of(doc), "workflows/demo.json: step 'a': field 'retyr': unknown field");
+
+  doc = minimal();
+  doc["steps"][0]["compensation"] = {{"input", json::object()}};
+  EXPECT_EQ(error_of(doc),
+            "workflows/demo.json: step 'a': field 'compensation.action': is required");
+
+  doc = minimal();
+  doc["steps"][0]["retry"] = {{"initial_backoff_ms", 500}, {"max_backoff_ms", 100}};
+  EXPECT_NE(error_of(doc).find("field 'retry.max_backoff_ms'"), std::string::npos);
+
+  doc = minimal();
+  doc["steps"][0]["retry"] = {{"jitter", 1.5}};
+  EXPECT_NE(error_of(doc).find("field 'retry.jitter'"), std::string::npos);
+}
+
+TEST(Definition, StepWithoutIdIsNamedByPosition) {
+  json doc = minimal();
+  doc["steps"].push_back({{"kind", "task"}});
+  EXPECT_EQ(error_of(doc), "workflows/demo.json: step steps[1]: field 'id': is required");
+}
+
+TEST(Definition, TopLevelErrors) {
+  json doc = minimal();
+  doc.erase("version");
+  EXPECT_EQ(error_of(doc), "workflows/demo.json: field 'version': is required");
+  doc["version"] = 1.5;
+  EXPECT_EQ(error_of(doc), "workflows/demo.json: field 'version': must be an integer >= 1");
+  doc = minimal();
+  doc["steps"] = json::array();
+  EXPECT_EQ(error_of(doc), "workflows/demo.json: field 'steps': must not be empty");
+  doc = minimal();
+  doc["name"] = "Bad Name";
+  EXPECT_NE(error_of(doc).find("field 'name'"), std::string::npos);
+  doc = minimal();
+  doc["extra"] = 1;
+  EXPECT_EQ(error_of(doc), "workflows/demo.json: field 'extra': unknown field");
+  EXPECT_NE(error_of(json::array()).find("must be a JSON object"), std::string::npos);
+}
+
+TEST(Definition, DuplicateIdsAreRefused) {
+  json doc = minimal();
+  doc["steps"].push_back({{"id", "p"},
+                          {"kind", "parallel"},
+                          {"branches", json::array({json::array({task("a", "svc.b")})})}});
+  EXPECT_EQ(error_of(doc), "workflows/demo.json: step 'a': field 'id': duplicate step id");
+}
+
+TEST(Definition, TemplateReferencesAreChecked) {
+  json doc = minimal();
+  doc["steps"][0]["input"] = {{"x", "${steps.nope.output.id}"}};
+  EXPECT_EQ(error_of(doc),
+            "workflows/demo.json: step 'a': field 'input': '${steps.nope.output.id}': no step "
+            "'nope'");
+
+  doc = minimal();
+  doc["steps"][0]["input"] = {{"x", "${steps.a.output.id}"}};
+  EXPECT_NE(error_of(doc).find("cannot use its own output"), std::string::npos);
+
+  doc = minimal();
+  doc["steps"][0]["input"] = {{"x", "${failure.reason}"}};
+  EXPECT_NE(error_of(doc).find("field 'input': '${failure.reason}'"), std::string::npos);
+
+  doc = minimal();
+  doc["steps"][0]["input"] = {{"x", "${secrets.key}"}};
+  EXPECT_NE(error_of(doc).find("must start with input, workflow, steps or failure"),
+            std::string::npos);
+
+  doc = minimal();
+  doc["steps"][0]["input"] = {{"x", "${input.a"}};
+  EXPECT_NE(error_of(doc).find("missing '}'"), std::string::npos);
+
+  doc = minimal();  // a compensation may use its own step's output and the failure
+  doc["steps"][0]["compensation"] = {
+      {"action", "svc.undo"},
+      {"input", {{"id", "${steps.a.output.id}"}, {"why", "${failure.reason}"}}}};
+  EXPECT_EQ(error_of(doc), "");
+}
+
+TEST(Definition, ChoiceAndPublish) {
+  json doc = minimal();
+  doc["steps"].push_back(
+      {{"id", "route"},
+       {"kind", "choice"},
+       {"on", "$.steps.a.output.total"},
+       {"cases",
+        json::array({{{"equals", 0}, {"steps", json::array({task("free", "svc.free")})}},
+                     {{"greater_than", 100}, {"steps", json::array({task("big", "svc.big")})}}})},
+       {"default", json::array({task("normal", "svc.normal")})}});
+  doc["steps"].push_back({{"id", "tell"}, {"kind", "publish"}, {"topic", "demo.done"}});
+  auto def = parse_definition(doc, "demo.json");
+  ASSERT_TRUE(def.ok()) << def.error().message;
+  const Step* route = (*def)->find("route");
+  EXPECT_EQ(route->on_path, (std::vector<std::string>{"steps", "a", "output", "total"}));
+  ASSERT_EQ(route->cases.size(), 2u);
+  EXPECT_TRUE(route->cases[1].matches(json(101)));
+  EXPECT_FALSE(route->cases[1].matches(json("101")));
+  EXPECT_EQ((*def)->find("big")->path, "route/big");
+
+  doc["steps"][1]["cases"][0] = {
+      {"equals", 0}, {"one_of", json::array({1})}, {"steps", json::array()}};
+  EXPECT_NE(error_of(doc).find("step 'route': field 'cases[0]': needs exactly one of"),
+            std::string::npos);
+  doc["steps"][1]["cases"][0] = {{"less_than", "x"}, {"steps", json::array()}};
+  EXPECT_NE(error_of(doc).find("field 'cases[0].less_than': must be a number"), std::string::npos);
+}
+
+TEST(Definition, FailureHandlersMustPublish) {
+  json doc = minimal();
+  doc["on_failure"] = json::array({task("oops", "svc.oops")});
+  EXPECT_EQ(error_of(doc),
+            "workflows/demo.json: step 'oops': field 'kind': failure handlers must be publish "
+            "steps");
+}
+
+TEST(Definition, InvalidJsonFileNamesTheFile) {
+  TempDir dir;
+  auto path = dir.path() / "broken.json";
+  std::ofstream(path) << "{\"name\": ";
+  auto def = load_definition_file(path);
+  ASSERT_FALSE(def.ok());
+  EXPECT_NE(def.error().message.find("broken.json: invalid JSON"), std::string::npos);
+  EXPECT_EQ(load_definition_file(dir.path() / "missing.json").error().code, codes::kNotFound);
+}
+
+TEST(Registry, KeepsEveryVersion) {
+  DefinitionRegistry reg;
+  json v1 = minimal();
+  json v2 = minimal();
+  v2["version"] = 2;
+  v2["steps"].push_back(task("b", "svc.b"));
+  ASSERT_TRUE(reg.add(parse_definition(v1, "v1").value()).ok());
+  ASSERT_TRUE(reg.add(parse_definition(v2, "v2").value()).ok());
+  EXPECT_EQ(reg.latest("demo")->version, 2);
+  EXPECT_EQ(reg.find("demo", 1)->root.size(), 1u);
+  EXPECT_EQ(reg.find("demo", 3), nullptr);
+  EXPECT_EQ(reg.latest("other"), nullptr);
+  EXPECT_EQ(reg.all().size(), 2u);
+  // The same content again is fine; other content under a taken version is a conflict.
+  EXPECT_TRUE(reg.add(parse_definition(v1, "again").value()).ok());
+  json changed = v1;
+  changed["steps"][0]["action"] = "svc.other";
+  auto st = reg.add(parse_definition(changed, "changed").value());
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().code, codes::kConflict);
+}
+
+TEST(Registry, LoadsTheWorkflowsDirectory) {
+  DefinitionRegistry reg;
+  auto n = reg.load_directory(kWorkflows);
+  ASSERT_TRUE(n.ok()) << n.error().message;
+  EXPECT_GE(*n, 1u);
+  EXPECT_NE(reg.latest("purchase"), nullptr);
+}
+
+TEST(RetryPolicy, BackoffAndClassification) {
+  RetryPolicy p{.max_attempts = 5,
+                .initial_backoff = std::chrono::milliseconds(100),
+                .max_backoff = std::chrono::milliseconds(1000),
+                .multiplier = 3.0};
+  EXPECT_EQ(p.backoff(1).count(), 100);
+  EXPECT_EQ(p.backoff(2).count(), 300);
+  EXPECT_EQ(p.backoff(3).count(), 900);
+  EXPECT_EQ(p.backoff(4).count(), 1000);
+  EXPECT_TRUE(p.should_retry(Error::of(codes::kUnavailable, "")));
+  EXPECT_FALSE(p.should_retry(Error::of(codes::kInvalidArgument, "")));
+  p.retry_on = {"conflict"};
+  EXPECT_TRUE(p.should_retry(Error::of(codes::kConflict, "")));
+  EXPECT_FALSE(p.should_retry(Error::of(codes::kUnavailable, "")));
+}
+
+}  // namespace
+}  // namespace wonderland::workflow
