@@ -100,6 +100,19 @@ eval "$("$INFRA" env)"
 
 wl_section "services"
 mkdir -p "$log_dir"
+# Paths the services read, made absolute so that they do not depend on the working directory.
+export WONDERLAND_WORKFLOWS_DIR="${WONDERLAND_WORKFLOWS_DIR:-$WL_REPO_DIR/workflows}"
+export WONDERLAND_WEB_DIR="${WONDERLAND_WEB_DIR:-$WL_REPO_DIR/web}"
+export WONDERLAND_CATALOGUE="${WONDERLAND_CATALOGUE:-$WL_REPO_DIR/data/catalogue.json}"
+export WONDERLAND_JOURNAL_PATH="${WONDERLAND_JOURNAL_PATH:-$WONDERLAND_VAR_DIR/mediator/journal.db}"
+export WONDERLAND_HTTP_PORT="${WONDERLAND_HTTP_PORT:-8080}"
+# The operator token: kept in the var dir so that it survives restarts of the run command.
+if [[ -z "${WONDERLAND_ADMIN_TOKEN:-}" ]]; then
+  token_file="$WONDERLAND_VAR_DIR/admin-token"
+  [[ -s "$token_file" ]] || (umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$token_file")
+  WONDERLAND_ADMIN_TOKEN="$(cat "$token_file")"
+fi
+export WONDERLAND_ADMIN_TOKEN
 for name in "${SERVICES[@]}"; do
   bin="$(find_binary "$name")"
   if [[ -z "$bin" ]]; then
@@ -122,6 +135,9 @@ Wonderland is running.
   RabbitMQ    $WONDERLAND_AMQP_URL
   PostgreSQL  $WONDERLAND_PG_URL
   services    ${services_list:-(none built)}
+  storefront  http://127.0.0.1:$WONDERLAND_HTTP_PORT/
+  API         http://127.0.0.1:$WONDERLAND_HTTP_PORT/api/openapi.json
+  admin token $WONDERLAND_ADMIN_TOKEN  (operator routes: Authorization: Bearer <token>)
   logs        $log_dir/<service>.log; infrastructure: scripts/infra.sh logs
 Press Ctrl-C to stop.
 EOF

@@ -24,6 +24,9 @@ Config Config::from_env() {
   c.db_path =
       absolute(env::get("WONDERLAND_NOTIFICATION_DB", (var_dir / "notification.db").string()));
   c.outbox_dir = absolute(env::get("WONDERLAND_OUTBOX_DIR", (var_dir / "outbox").string()));
+  c.commands_queue = messaging::QueueName{env::get("WONDERLAND_NOTIFICATION_QUEUE", c.commands_queue.str())};
+  c.events_queue =
+      messaging::QueueName{env::get("WONDERLAND_NOTIFICATION_EVENTS_QUEUE", c.events_queue.str())};
   c.notifier.from = parse_mailbox(
       env::get("WONDERLAND_MAIL_FROM", "Wonderland Bookstore <orders@wonderland.local>"));
   c.notifier.on_interrupted =

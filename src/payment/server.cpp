@@ -16,6 +16,7 @@ Config Config::from_env() {
   c.store.db_path = std::filesystem::absolute(db).lexically_normal().string();
   c.store.fault_rate = env::get_fraction("WONDERLAND_PAYMENT_FAULT_RATE", 0.0);
   c.store.latency = env::get_ms("WONDERLAND_PAYMENT_LATENCY_MS", std::chrono::milliseconds(0));
+  c.queue = messaging::QueueName{env::get("WONDERLAND_PAYMENT_QUEUE", c.queue.str())};
   return c;
 }
 

@@ -1,0 +1,31 @@
+// The mediator's configuration, read from the environment (README, "Configuration").
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace wonderland::mediator {
+
+struct Config {
+  std::string http_address = "127.0.0.1";   ///< WONDERLAND_HTTP_ADDRESS
+  std::uint16_t http_port = 8080;            ///< WONDERLAND_HTTP_PORT
+  unsigned http_threads = 2;                 ///< WONDERLAND_HTTP_THREADS
+  /// WONDERLAND_ADMIN_TOKEN: operators send it as a bearer token. When unset a random one is
+  /// generated at start and logged once.
+  std::string admin_token;
+  std::string journal_path = "var/mediator/journal.db";  ///< WONDERLAND_JOURNAL_PATH
+  std::string workflows_dir = "workflows";               ///< WONDERLAND_WORKFLOWS_DIR
+  std::string web_dir = "web";                           ///< WONDERLAND_WEB_DIR
+  /// WONDERLAND_QUEUE_PREFIX: prepended to every service command queue (tests).
+  std::string queue_prefix;
+  /// WONDERLAND_RPC_TIMEOUT_MS: timeout of the API's own calls to services.
+  std::chrono::milliseconds rpc_timeout{5000};
+  /// WONDERLAND_AUTH_CACHE_MS: how long a verified customer token is trusted without asking the
+  /// customer service again (0 disables the cache). Sign-out through this mediator evicts it.
+  std::chrono::milliseconds auth_cache_ttl{5000};
+
+  static Config from_env();
+};
+
+}  // namespace wonderland::mediator

@@ -1,0 +1,30 @@
+// Orders are purchase workflows: the order id is the workflow id, and an order's state is read
+// from the workflow's journal.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "wonderland/common/error.hpp"
+#include "wonderland/http/responder.hpp"
+#include "wonderland/workflow/engine.hpp"
+
+namespace wonderland::mediator {
+
+struct Context;
+
+/// The order id for a customer's Idempotency-Key: a name-based UUID, the same on every retry.
+std::string order_id_for(const std::string& customer_id, const std::string& idempotency_key);
+
+/// Starts the purchase workflow for the caller and answers 202 with {order_id, status}. The same
+/// key with the same body answers the existing order; with another body, 422.
+void place_order(Context& ctx, const nlohmann::json& profile, const nlohmann::json& payment,
+                 const std::string& idempotency_key, http::Responder responder);
+
+/// `{order_id, status: pending|confirmed|failed, items, total_cents, reason?, created_at,
+/// updated_at}`; not_found when the order does not exist or belongs to someone else.
+Result<nlohmann::json> order_view(const workflow::Engine& engine, const std::string& order_id,
+                                  const std::string& customer_id);
+
+}  // namespace wonderland::mediator

@@ -1,0 +1,102 @@
+#include "log_hub.hpp"
+
+#include <map>
+
+#include "context.hpp"
+#include "wonderland/http/fields.hpp"
+#include "wonderland/log/log.hpp"
+
+namespace wonderland::mediator {
+
+LogHub::~LogHub() {
+  std::unique_ptr<logging::LiveSubscription> subscription;
+  {
+    std::lock_guard lock(mu_);
+    subscription = std::move(subscription_);
+  }
+}
+
+void LogHub::ensure_subscribed() {
+  std::lock_guard lock(mu_);
+  if (subscription_) return;
+  std::weak_ptr<LogHub> weak = weak_from_this();
+  logging::LiveOptions options;
+  options.queue_prefix = "mediator.live";
+  subscription_ = std::make_unique<logging::LiveSubscription>(
+      connection_, logstore::Filter{},
+      [weak](const logstore::Record& record) {
+        if (auto self = weak.lock()) self->deliver(record);
+      },
+      options);
+}
+
+void LogHub::add(std::shared_ptr<http::EventStream> stream, logstore::Filter filter) {
+  ensure_subscribed();
+  std::uint64_t id = 0;
+  {
+    std::lock_guard lock(mu_);
+    id = next_id_++;
+    streams_.emplace(id, std::make_pair(stream, std::move(filter)));
+  }
+  std::weak_ptr<LogHub> weak = weak_from_this();
+  stream->on_close([weak, id] {
+    if (auto self = weak.lock()) {
+      std::lock_guard lock(self->mu_);
+      self->streams_.erase(id);
+    }
+  });
+}
+
+std::size_t LogHub::size() const {
+  std::lock_guard lock(mu_);
+  return streams_.size();
+}
+
+void LogHub::deliver(const logstore::Record& record) {
+  std::vector<std::shared_ptr<http::EventStream>> targets;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [id, entry] : streams_) {
+      if (entry.second.matches(record)) targets.push_back(entry.first);
+    }
+  }
+  if (targets.empty()) return;
+  nlohmann::json body = logstore::to_json(record);
+  for (auto& stream : targets) stream->send_json("log", body);
+}
+
+/// Translates the public parameter names (`level`: at least this severity, `q`: text) to the
+/// log store's, keeping the store's own names working too.
+std::map<std::string, std::string> log_filter_params(const http::Request& req) {
+  std::map<std::string, std::string> params;
+  auto copy = [&](const char* from, const char* to) {
+    if (auto v = req.query(from); v && !v->empty()) params[to] = std::string(*v);
+  };
+  copy("service", "service");
+  copy("level", "min_severity");
+  copy("severity", "severity");
+  copy("min_severity", "min_severity");
+  copy("correlation_id", "correlation_id");
+  copy("q", "text");
+  copy("text", "text");
+  copy("since", "since");
+  copy("until", "until");
+  copy("limit", "limit");
+  copy("cursor", "cursor");
+  return params;
+}
+
+void start_log_stream(Context& ctx, const http::Request& req, http::Responder r) {
+  auto filter = logstore::Filter::from_params(log_filter_params(req));
+  if (!filter.ok()) return void(r.respond(filter.error()));
+  try {
+    auto stream = r.start_events();
+    stream->comment("wonderland live logs");
+    ctx.log_hub->add(stream, std::move(filter.value()));
+  } catch (const std::exception& e) {
+    log::warn("cannot follow the live log feed: {}", e.what());
+    r.respond(Error{codes::kUnavailable, "the live log feed is unavailable", true});
+  }
+}
+
+}  // namespace wonderland::mediator

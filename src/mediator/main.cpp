@@ -1,0 +1,13 @@
+// wonderland-mediator: the orchestrator and the public HTTP API.
+#include "wonderland/mediator/mediator.hpp"
+#include "wonderland/runtime/service.hpp"
+
+int main() {
+  using namespace wonderland;
+  return runtime::main_guard("mediator", [] {
+    runtime::Service service("mediator");
+    mediator::Mediator mediator(service.connection(), mediator::Config::from_env());
+    service.wait();
+    return 0;
+  });
+}

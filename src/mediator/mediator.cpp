@@ -1,0 +1,145 @@
+#include "wonderland/mediator/mediator.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "context.hpp"
+#include "log_hub.hpp"
+#include "wonderland/common/ids.hpp"
+#include "wonderland/http/server.hpp"
+#include "wonderland/http/static_files.hpp"
+#include "wonderland/log/log.hpp"
+#include "wonderland/mediator/event_feed.hpp"
+#include "wonderland/workflow/clock.hpp"
+#include "wonderland/workflow/sqlite_journal.hpp"
+
+namespace wonderland::mediator {
+namespace {
+
+std::map<std::pair<std::string, int>, Json> load_definitions(const std::filesystem::path& dir,
+                                                             workflow::DefinitionRegistry& registry) {
+  std::map<std::pair<std::string, int>, Json> documents;
+  if (!std::filesystem::is_directory(dir)) {
+    throw std::runtime_error("workflow definitions folder '" + dir.string() + "' does not exist");
+  }
+  std::vector<std::filesystem::path> files;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.is_regular_file() && entry.path().extension() == ".json") files.push_back(entry.path());
+  }
+  std::sort(files.begin(), files.end());
+  for (const auto& file : files) {
+    std::ifstream in(file);
+    std::stringstream text;
+    text << in.rdbuf();
+    auto def = workflow::parse_definition_text(text.str(), file.string());
+    if (!def.ok()) throw std::runtime_error(def.error().message);
+    auto added = registry.add(def.value());
+    if (!added.ok()) throw std::runtime_error(file.string() + ": " + added.error().message);
+    documents[{def.value()->name, def.value()->version}] = Json::parse(text.str());
+    log::info("loaded workflow {} v{} from {}", def.value()->name, def.value()->version, file.string());
+  }
+  return documents;
+}
+
+}  // namespace
+
+std::optional<Json> definition_document(const Context& ctx, const std::string& name, int version) {
+  auto it = ctx.definition_documents.find({name, version});
+  if (it == ctx.definition_documents.end()) return std::nullopt;
+  return it->second;
+}
+
+std::string prometheus_metrics(const Context& ctx) {
+  return prometheus_text(ctx.engine.metrics(), ctx.steps);
+}
+
+Json metrics_json(const Context& ctx) {
+  auto m = ctx.engine.metrics();
+  return Json{{"workflows",
+               {{"started", m.started},
+                {"completed", m.completed},
+                {"failed", m.failed},
+                {"compensated", m.compensated},
+                {"cancelled", m.cancelled},
+                {"needs_attention", m.needs_attention},
+                {"in_flight", m.in_flight},
+                {"recovered", m.recovered}}},
+              {"steps", ctx.steps.to_json()}};
+}
+
+struct Mediator::Impl {
+  Config config;
+  workflow::DefinitionRegistry registry;
+  std::map<std::pair<std::string, int>, Json> documents;
+  std::unique_ptr<workflow::Journal> journal;
+  std::unique_ptr<AmqpTransport> transport;
+  workflow::SystemClock clock;
+  std::unique_ptr<StepHistograms> steps;
+  std::unique_ptr<EventFeed> feed;
+  std::unique_ptr<workflow::Engine> engine;
+  std::unique_ptr<Context> context;
+  std::unique_ptr<http::Server> server;
+};
+
+Mediator::Mediator(messaging::Connection& connection, Config config) : impl_(std::make_unique<Impl>()) {
+  auto& m = *impl_;
+  if (config.admin_token.empty()) {
+    config.admin_token = random_hex(24);
+    log::warn("WONDERLAND_ADMIN_TOKEN is not set; this run's operator token is {}", config.admin_token);
+  }
+  m.config = config;
+  m.documents = load_definitions(config.workflows_dir, m.registry);
+  auto journal = workflow::open_sqlite_journal({.path = config.journal_path});
+  if (!journal.ok()) throw std::runtime_error("journal: " + journal.error().message);
+  m.journal = std::move(journal.value());
+  m.transport = std::make_unique<AmqpTransport>(connection, TransportOptions{config.queue_prefix});
+  m.steps = std::make_unique<StepHistograms>(m.registry);
+  m.feed = std::make_unique<EventFeed>(connection, messaging::exchanges::kWorkflow);
+  workflow::EngineOptions options;
+  options.observers.push_back(m.steps->observer());
+  options.observers.push_back(m.feed->observer());
+  auto engine = workflow::Engine::create(options, m.registry, *m.journal, *m.transport, m.clock);
+  if (!engine.ok()) throw std::runtime_error("engine: " + engine.error().message);
+  m.engine = std::move(engine.value());
+  log::info("engine resumed {} unfinished workflow(s)", m.engine->metrics().recovered);
+
+  m.context = std::make_unique<Context>(config, connection, *m.engine, m.registry, *m.transport, *m.steps);
+  m.context->definition_documents = m.documents;
+  m.context->log_hub = std::make_shared<LogHub>(connection);
+
+  http::ServerOptions http_options;
+  http_options.address = config.http_address;
+  http_options.port = config.http_port;
+  http_options.threads = config.http_threads;
+  m.server = std::make_unique<http::Server>(http_options);
+  install_public_api(*m.context, m.server->router());
+  install_ops_api(*m.context, m.server->router());
+  if (std::filesystem::is_directory(config.web_dir)) {
+    http::StaticFilesOptions web;
+    web.root = config.web_dir;
+    web.spa_fallback = false;
+    http::StaticFiles files(web);
+    m.server->router().add(http::Method::get, "/{path...}", files.handler());
+  } else {
+    log::warn("web folder '{}' not found: the storefront and console are not served", config.web_dir);
+  }
+  m.server->start();
+  log::info("mediator listening on http://{}:{}", config.http_address, m.server->port());
+}
+
+Mediator::~Mediator() {
+  auto& m = *impl_;
+  if (m.server) m.server->stop();
+  m.server.reset();
+  m.context.reset();
+  m.engine.reset();
+  m.feed.reset();
+}
+
+std::uint16_t Mediator::port() const { return impl_->server->port(); }
+workflow::Engine& Mediator::engine() { return *impl_->engine; }
+const Config& Mediator::config() const { return impl_->config; }
+
+}  // namespace wonderland::mediator

@@ -1,0 +1,129 @@
+#include "wonderland/mediator/orders.hpp"
+
+#include <sodium.h>
+
+#include "context.hpp"
+#include "wonderland/http/response.hpp"
+
+namespace wonderland::mediator {
+namespace {
+
+std::string digest(const std::string& text) {
+  unsigned char d[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256(d, reinterpret_cast<const unsigned char*>(text.data()), text.size());
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : d) {
+    out.push_back(kHex[c >> 4]);
+    out.push_back(kHex[c & 15]);
+  }
+  return out;
+}
+
+Error no_such_order(const std::string& id) {
+  return Error{codes::kNotFound, "no order '" + id + "'", false};
+}
+
+const char* customer_status(workflow::WorkflowStatus s) {
+  switch (s) {
+    case workflow::WorkflowStatus::kRunning:
+      return "pending";
+    case workflow::WorkflowStatus::kCompleted:
+      return "confirmed";
+    default:
+      return "failed";
+  }
+}
+
+}  // namespace
+
+Result<nlohmann::json> order_view(const workflow::Engine& engine, const std::string& order_id,
+                                  const std::string& customer_id) {
+  auto summary = engine.find(order_id);
+  if (!summary.ok()) return summary.error();
+  if (!summary.value() || summary.value()->definition != "purchase") return no_such_order(order_id);
+  auto records = engine.timeline(order_id);
+  if (!records.ok()) return records.error();
+  const auto& recs = records.value();
+  if (recs.empty() || recs.front().data.value("input", nlohmann::json::object()).value("customer_id", "") !=
+                          customer_id) {
+    return no_such_order(order_id);  // someone else's order is not even acknowledged
+  }
+  const auto& s = *summary.value();
+  nlohmann::json view{{"order_id", order_id},
+                      {"status", customer_status(s.status)},
+                      {"items", nlohmann::json::array()},
+                      {"total_cents", 0},
+                      {"created_at", s.created_at},
+                      {"updated_at", s.updated_at.empty() ? s.created_at : s.updated_at}};
+  std::string customer_reason;
+  for (const auto& r : recs) {
+    if (auto f = r.data.find("failure"); f != r.data.end() && f->is_object()) {
+      // The failing service's own words ("Your card was declined") rather than the step's.
+      std::string message = f->value("message", "");
+      if (!message.empty()) customer_reason = message;
+    }
+    if (r.type == workflow::events::kStepSucceeded && r.step == "price") {
+      const auto& out = r.data.value("output", nlohmann::json::object());
+      view["items"] = out.value("items", nlohmann::json::array());
+      view["total_cents"] = out.value("total_cents", 0);
+    }
+  }
+  if (s.status != workflow::WorkflowStatus::kRunning && s.status != workflow::WorkflowStatus::kCompleted) {
+    view["reason"] = !customer_reason.empty() ? customer_reason
+                     : !s.reason.empty()      ? s.reason
+                                              : "The order could not be completed.";
+  }
+  return view;
+}
+
+void place_order(Context& ctx, const nlohmann::json& profile, const nlohmann::json& payment,
+                 const std::string& idempotency_key, http::Responder r) {
+  std::string customer_id = profile.value("customer_id", "");
+  std::string id = order_id_for(customer_id, idempotency_key);
+  std::string request_hash = digest(payment.dump());
+  nlohmann::json input{{"customer_id", customer_id},
+                       {"email", profile.value("email", "")},
+                       {"first_name", profile.value("first_name", "")},
+                       {"last_name", profile.value("last_name", "")},
+                       {"payment", payment},
+                       {"request_hash", request_hash}};
+  auto accepted = [r, id](const std::string& status) {
+    http::Response response = http::Response::json(
+        nlohmann::json{{"order_id", id}, {"status", status}}, http::Status::accepted);
+    response.header("Location", "/api/orders/" + id);
+    r.respond(std::move(response));
+  };
+  workflow::StartRequest start;
+  start.definition = "purchase";
+  start.input = std::move(input);
+  start.id = id;
+  ctx.engine.start(std::move(start), [&ctx, r, id, customer_id, request_hash, accepted](Result<std::string> started) {
+    if (started.ok()) return accepted("pending");
+    if (started.error().code != codes::kConflict) return void(r.respond(started.error()));
+    // The key was used before: the same request gets the same order, another one is refused.
+    auto records = ctx.engine.timeline(id);
+    if (!records.ok()) return void(r.respond(records.error()));
+    if (records.value().empty()) {
+      // The same key arrived twice at once and the first start is not durable yet.
+      return void(r.respond(Error{codes::kAborted,
+                                  "an order with this Idempotency-Key is being placed; retry the request",
+                                  true}));
+    }
+    const auto& first = records.value().front().data.value("input", nlohmann::json::object());
+    if (first.value("customer_id", "") != customer_id || first.value("request_hash", "") != request_hash) {
+      // 422: the request is well-formed, but the key already names a different one.
+      http::Problem problem = http::Problem::from_error(
+          Error{codes::kFailedPrecondition,
+                "this Idempotency-Key was already used for a different order request; use a new key",
+                false},
+          r.request().path());
+      problem.status = http::Status::unprocessable_entity;
+      return void(r.respond(http::Response::problem(problem)));
+    }
+    auto view = order_view(ctx.engine, id, customer_id);
+    accepted(view.ok() ? view.value().value("status", "pending") : "pending");
+  });
+}
+
+}  // namespace wonderland::mediator
