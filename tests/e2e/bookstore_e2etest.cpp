@@ -1,0 +1,1110 @@
+// End-to-end tests of the whole bookstore: the real binaries (inventory, customer, payment,
+// notification, mediator) run as child processes against the harness's RabbitMQ and
+// PostgreSQL, and every test talks to the mediator over real HTTP, as a browser would.
+//
+// Isolation: every command queue carries a prefix of this run (WONDERLAND_QUEUE_PREFIX for the
+// mediator, WONDERLAND_<SERVICE>_QUEUE for the services), the customer tables live in a schema
+// of their own, and the databases, journal, email outbox and logs in a fresh folder under the
+// build folder (removed when every test passed, unless WONDERLAND_E2E_KEEP=1). Each test buys
+// titles of its own, so the order of the tests does not matter.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <chrono>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <latch>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "wonderland/common/error.hpp"
+#include "wonderland/common/ids.hpp"
+#include "wonderland/messaging/connection.hpp"
+#include "wonderland/messaging/envelope.hpp"
+#include "wonderland/messaging/rpc.hpp"
+#include "wonderland/testing/broker.hpp"
+#include "wonderland/testing/http_client.hpp"
+#include "wonderland/testing/postgres.hpp"
+#include "wonderland/testing/process.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using nlohmann::json;
+using wonderland::testing::ChildProcess;
+using wonderland::testing::HttpClient;
+using wonderland::testing::HttpResponse;
+using Clock = std::chrono::steady_clock;
+
+constexpr char kAdminToken[] = "e2e-operator-token-0c7d41f9";
+constexpr char kPassword[] = "correct horse battery";
+
+// ---- The test catalogue: one title per scenario, so that stock arithmetic stays exact. --------
+
+struct TestBook {
+  const char* isbn;
+  const char* title;
+  std::int64_t price_cents;
+  std::int64_t stock;
+};
+
+const TestBook kFirstTitle{"9780000000118", "E2E Purchase One", 1250, 50};
+const TestBook kSecondTitle{"9780000000224", "E2E Purchase Two", 999, 50};
+const TestBook kDeclinedTitle{"9780000000330", "E2E Declined", 1500, 50};
+const TestBook kSoldOutTitle{"9780000000446", "E2E Sold Out", 2000, 0};
+const TestBook kScarceTitle{"9780000000552", "E2E Scarce", 700, 10};
+const TestBook kSteadyTitle{"9780000000668", "E2E Steady", 1100, 100};
+const TestBook kRestartTitle{"9780000000774", "E2E Restart", 800, 1000};
+const TestBook* const kCatalogue[] = {&kFirstTitle,  &kSecondTitle, &kDeclinedTitle, &kSoldOutTitle,
+                                      &kScarceTitle, &kSteadyTitle, &kRestartTitle};
+
+/// A card expiry a few years ahead ("12/29"), valid whatever today's date.
+std::string future_expiry() {
+  std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  int yy = (utc.tm_year + 1900 + 3) % 100;
+  return std::string("12/") + (yy < 10 ? "0" : "") + std::to_string(yy);
+}
+
+json card(const std::string& method, const std::string& number) {
+  return json{{"method", method}, {"card_number", number}, {"expiry", future_expiry()}, {"cvv", "123"}};
+}
+json good_visa() { return card("visa", "4242 4242 4242 4242"); }
+json declined_visa() { return card("visa", "4000 0000 0000 0002"); }
+json good_mastercard() { return card("mastercard", "5555 5555 5555 4444"); }
+
+// ---- HTTP helpers ------------------------------------------------------------------------
+
+std::string describe(const HttpResponse& r) {
+  std::string body = r.body.size() > 600 ? r.body.substr(0, 600) + "..." : r.body;
+  return "HTTP " + std::to_string(r.status) + " " + body;
+}
+
+std::map<std::string, std::string> bearer(const std::string& token) {
+  return {{"Authorization", "Bearer " + token}};
+}
+
+bool is_problem(const HttpResponse& r) {
+  return r.header("content-type").rfind("application/problem+json", 0) == 0;
+}
+
+/// Checks that `r` is an RFC 9457 problem with `status` and, when given, an error for `field`.
+void expect_problem(const HttpResponse& r, int status, const std::string& field = {}) {
+  EXPECT_EQ(r.status, status) << describe(r);
+  EXPECT_TRUE(is_problem(r)) << "content-type '" << r.header("content-type") << "': " << describe(r);
+  json p = r.json();
+  ASSERT_TRUE(p.is_object()) << describe(r);
+  EXPECT_EQ(p.value("status", 0), status) << describe(r);
+  EXPECT_FALSE(p.value("code", "").empty()) << describe(r);
+  EXPECT_FALSE(p.value("title", "").empty() && p.value("detail", "").empty()) << describe(r);
+  if (!field.empty()) {
+    bool named = false;
+    for (const auto& e : p.value("errors", json::array())) named = named || e.value("field", "") == field;
+    EXPECT_TRUE(named) << "no error for field '" << field << "': " << describe(r);
+  }
+}
+
+struct Shopper {
+  std::string username;
+  std::string email;
+  std::string customer_id;
+  std::string token;
+};
+
+/// Signs a new customer up and in; throws with the response on failure.
+Shopper sign_up(HttpClient& http, const std::string& tag) {
+  Shopper s;
+  s.username = "e2e_" + tag + "_" + wonderland::fast_random_hex(4);
+  s.email = s.username + "@example.com";
+  HttpResponse r = http.post_json("/api/customers", json{{"username", s.username},
+                                                         {"email", s.email},
+                                                         {"password", kPassword},
+                                                         {"first_name", "Test"},
+                                                         {"last_name", "Shopper " + tag}});
+  if (r.status != 201) throw std::runtime_error("sign-up of " + s.username + ": " + describe(r));
+  r = http.post_json("/api/sessions", json{{"username", s.username}, {"password", kPassword}});
+  if (r.status != 201) throw std::runtime_error("sign-in of " + s.username + ": " + describe(r));
+  s.token = r.json().value("token", "");
+  s.customer_id = r.json().value("customer_id", "");
+  if (s.token.empty() || s.customer_id.empty()) throw std::runtime_error("session without token: " + describe(r));
+  return s;
+}
+
+HttpResponse set_basket(HttpClient& http, const Shopper& s, const TestBook& book, int quantity) {
+  return http.put_json(std::string("/api/basket/items/") + book.isbn, json{{"quantity", quantity}}, s.token);
+}
+
+HttpResponse place_order(HttpClient& http, const Shopper& s, const std::string& key, const json& payment) {
+  return http.post_json("/api/orders", json{{"payment", payment}}, s.token, {{"Idempotency-Key", key}});
+}
+
+bool settled(const json& order) {
+  std::string status = order.value("status", "");
+  return status == "confirmed" || status == "failed";
+}
+
+/// Polls GET /api/orders/{id} until the order is confirmed or failed (or the time is up);
+/// returns the last view ({} when none was read). Transient 5xx answers are polled through.
+json await_order(HttpClient& http, const Shopper& s, const std::string& id,
+                 std::chrono::milliseconds timeout = 60s) {
+  auto deadline = Clock::now() + timeout;
+  json last;
+  while (Clock::now() < deadline) {
+    try {
+      HttpResponse r = http.get("/api/orders/" + id, s.token);
+      if (r.status == 200) {
+        last = r.json();
+        if (settled(last)) return last;
+      } else if (r.status < 500) {
+        throw std::runtime_error("GET /api/orders/" + id + ": " + describe(r));
+      }
+    } catch (const std::runtime_error&) {
+      throw;
+    } catch (const std::exception&) {
+      // A dropped connection: poll again.
+    }
+    std::this_thread::sleep_for(150ms);
+  }
+  return last;
+}
+
+std::string order_id_of(const HttpResponse& accepted) { return accepted.json().value("order_id", ""); }
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// ---- A raw HTTP exchange, for bodies the client library would not send -------------------
+
+struct RawReply {
+  int status = 0;
+  std::string head;
+  std::string body;
+};
+
+/// Sends `head` then `body` on a new connection from a writer thread (ignoring write errors: the
+/// server may answer and close before reading it all) while reading the response.
+RawReply raw_exchange(int port, const std::string& head, const std::function<void(int fd)>& write_body) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) throw std::runtime_error("socket failed");
+  timeval tv{15, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    throw std::runtime_error("connect failed");
+  }
+  std::thread writer([fd, head, write_body] {
+    if (::send(fd, head.data(), head.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(head.size())) return;
+    write_body(fd);
+  });
+  std::string text;
+  char buf[8192];
+  RawReply reply;
+  for (;;) {
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    text.append(buf, static_cast<std::size_t>(n));
+    auto end = text.find("\r\n\r\n");
+    if (end == std::string::npos) continue;
+    std::string head_lower = lower(text.substr(0, end));
+    auto cl = head_lower.find("content-length:");
+    if (cl == std::string::npos) continue;
+    std::size_t length = std::stoul(head_lower.substr(cl + 15));
+    if (text.size() >= end + 4 + length) break;
+  }
+  ::shutdown(fd, SHUT_RDWR);
+  writer.join();
+  ::close(fd);
+  auto end = text.find("\r\n\r\n");
+  if (text.rfind("HTTP/1.1 ", 0) != 0 || end == std::string::npos) {
+    throw std::runtime_error("no HTTP response: '" + text.substr(0, 200) + "'");
+  }
+  reply.status = std::stoi(text.substr(9, 3));
+  reply.head = text.substr(0, end);
+  reply.body = text.substr(end + 4);
+  return reply;
+}
+
+void send_all(int fd, const std::string& data) {
+  std::size_t sent = 0;
+  while (sent < data.size()) {
+    ssize_t n = ::send(fd, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) return;
+    sent += static_cast<std::size_t>(n);
+  }
+}
+
+// ---- The system under test ---------------------------------------------------------------
+
+class Bookstore {
+ public:
+  Bookstore()
+      : schema_("e2e_customer"),
+        prefix_("e2e-" + wonderland::fast_random_hex(6) + "."),
+        dir_(fs::path(WONDERLAND_E2E_WORK_DIR) / ("run-" + wonderland::fast_random_hex(6))),
+        port_(wonderland::testing::free_tcp_port()) {}
+
+  ~Bookstore() { stop(); }
+
+  int port() const { return port_; }
+  const fs::path& dir() const { return dir_; }
+  fs::path outbox() const { return dir_ / "outbox"; }
+  std::string queue(const std::string& service) const { return prefix_ + service + ".commands"; }
+
+  void start() {
+    fs::create_directories(dir_ / "web");
+    fs::create_directories(outbox());
+    std::ofstream(dir_ / "web" / "index.html") << "<!doctype html><title>Wonderland</title>\n";
+    write_catalogue();
+
+    const std::string amqp = wonderland::testing::amqp_url();
+    connection_ = std::make_unique<wonderland::messaging::Connection>(
+        wonderland::messaging::ConnectionOptions{.url = amqp, .service = "e2e-test"});
+    rpc_ = std::make_unique<wonderland::messaging::RpcClient>(*connection_);
+
+    std::map<std::string, std::string> common{{"WONDERLAND_AMQP_URL", amqp},
+                                              {"WONDERLAND_LOG_LEVEL", "info"},
+                                              {"WONDERLAND_VAR_DIR", dir_.string()}};
+    auto env = [&](std::map<std::string, std::string> own) {
+      own.insert(common.begin(), common.end());
+      return own;
+    };
+    add("inventory", env({{"WONDERLAND_INVENTORY_DB", (dir_ / "inventory.db").string()},
+                          {"WONDERLAND_CATALOGUE", (dir_ / "catalogue.json").string()},
+                          {"WONDERLAND_INVENTORY_QUEUE", queue("inventory")}}));
+    add("customer", env({{"WONDERLAND_PG_URL", schema_.url()},
+                         {"WONDERLAND_CUSTOMER_SCHEMA", schema_.name()},
+                         {"WONDERLAND_CUSTOMER_QUEUE", queue("customer")},
+                         {"WONDERLAND_CUSTOMER_WORKERS", "4"},
+                         // The cheapest argon2id the service accepts: a hundred sign-ups stay fast.
+                         {"WONDERLAND_ARGON2_OPSLIMIT", "1"},
+                         {"WONDERLAND_ARGON2_MEMLIMIT_KIB", "8"}}));
+    add("payment", env({{"WONDERLAND_PAYMENT_DB", (dir_ / "payment.db").string()},
+                        {"WONDERLAND_PAYMENT_QUEUE", queue("payment")},
+                        // Charges take a moment, as a real provider's would: restarts catch some.
+                        {"WONDERLAND_PAYMENT_LATENCY_MS", "100"}}));
+    add("notification", env({{"WONDERLAND_NOTIFICATION_DB", (dir_ / "notification.db").string()},
+                             {"WONDERLAND_OUTBOX_DIR", outbox().string()},
+                             {"WONDERLAND_SMTP_HOST", ""},
+                             {"WONDERLAND_NOTIFICATION_QUEUE", queue("notification")},
+                             {"WONDERLAND_NOTIFICATION_EVENTS_QUEUE", prefix_ + "notification.events"}}));
+    add("mediator", env({{"WONDERLAND_HTTP_PORT", std::to_string(port_)},
+                         {"WONDERLAND_HTTP_THREADS", "4"},
+                         {"WONDERLAND_ADMIN_TOKEN", kAdminToken},
+                         {"WONDERLAND_JOURNAL_PATH", (dir_ / "journal.db").string()},
+                         {"WONDERLAND_WORKFLOWS_DIR", wonderland::testing::source_dir() + "/workflows"},
+                         {"WONDERLAND_WEB_DIR", (dir_ / "web").string()},
+                         {"WONDERLAND_QUEUE_PREFIX", prefix_}}));
+
+    for (const char* name : {"inventory", "customer", "payment", "notification"}) process(name).start();
+    for (const char* name : {"inventory", "customer", "payment", "notification"}) await_service(name, 90s);
+    process("mediator").start();
+    await_mediator(60s);
+  }
+
+  void stop() {
+    if (stopped_) return;
+    stopped_ = true;
+    // The mediator first, so that nothing is in flight when the services go.
+    for (const char* name : {"mediator", "inventory", "customer", "payment", "notification"}) {
+      if (processes_.count(name) != 0) processes_.at(name)->stop(15s);
+    }
+    if (connection_) {
+      for (const std::string& q : {queue("inventory"), queue("customer"), queue("payment"),
+                                  queue("notification"), prefix_ + "notification.events"}) {
+        for (const std::string& name : {q, q + ".dead"}) {
+          try {
+            connection_->delete_queue(wonderland::messaging::QueueName{name}, 5s);
+          } catch (const std::exception&) {
+            // Not there (or the broker is gone): nothing to clean up.
+          }
+        }
+      }
+    }
+    rpc_.reset();
+    connection_.reset();
+  }
+
+  /// Removes the run's folder (databases, journal, outbox, logs).
+  void remove_files() {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+
+  ChildProcess& process(const std::string& name) { return *processes_.at(name); }
+
+  /// Stops a service (SIGKILL when `crash`, else SIGTERM), leaves it down for `down_for` (its
+  /// commands wait in its queue), starts it again and waits until it answers.
+  void restart(const std::string& name, bool crash, std::chrono::milliseconds down_for = 0ms) {
+    if (crash) {
+      process(name).kill();
+    } else {
+      process(name).stop(15s);
+    }
+    std::this_thread::sleep_for(down_for);
+    process(name).start();
+    await_service(name, 60s);
+  }
+
+  /// The last lines of every process's log.
+  std::string diagnostics() const {
+    std::string out = "run folder " + dir_.string() + ", queue prefix " + prefix_ + "\n";
+    for (const auto& [name, p] : processes_) out += p->log_tail(60);
+    return out;
+  }
+
+  /// Calls a service's command directly, as the mediator would.
+  wonderland::Result<json> rpc(const std::string& service, const std::string& type, const json& body,
+                               std::chrono::milliseconds timeout = 10s) {
+    wonderland::messaging::RpcRequest request{wonderland::messaging::QueueName{queue(service)},
+                                              wonderland::messaging::Envelope::make(type, body, "e2e-test"),
+                                              timeout, wonderland::messaging::Delivery::kTransient};
+    auto reply = rpc_->call(std::move(request));
+    if (reply.wait_for(timeout + 5s) != std::future_status::ready) {
+      return wonderland::Error{"deadline_exceeded", "no reply to " + type, true};
+    }
+    auto result = reply.get();
+    if (!result.ok()) return result.error();
+    return result.value().body;
+  }
+
+  /// payment.get for an order: {order_id, charged_cents, refunded_cents, entries}.
+  json ledger(const std::string& order_id) {
+    auto r = rpc("payment", "payment.get", json{{"order_id", order_id}});
+    if (!r.ok()) throw std::runtime_error("payment.get " + order_id + ": " + r.error().message);
+    return r.value();
+  }
+
+ private:
+  void write_catalogue() {
+    json books = json::array();
+    for (const TestBook* b : kCatalogue) {
+      books.push_back(json{{"isbn", b->isbn},
+                           {"title", b->title},
+                           {"author", "Test Author"},
+                           {"publisher", "Test Press"},
+                           {"price_cents", b->price_cents},
+                           {"stock", b->stock}});
+    }
+    std::ofstream(dir_ / "catalogue.json") << json{{"books", books}}.dump(2) << "\n";
+  }
+
+  void add(const std::string& name, std::map<std::string, std::string> env) {
+    processes_[name] = std::make_unique<ChildProcess>(wonderland::testing::binary_path("wonderland-" + name),
+                                                      std::move(env), (dir_ / (name + ".log")).string());
+  }
+
+  /// Waits until the service answers a harmless command on its queue (an error reply that is
+  /// not transient counts: the service is up).
+  void await_service(const std::string& name, std::chrono::milliseconds timeout) {
+    static const std::map<std::string, std::pair<std::string, json>> probes{
+        {"inventory", {"inventory.get_book", json{{"isbn", kFirstTitle.isbn}}}},
+        {"customer", {"customer.authenticate", json{{"token", "not-a-session"}}}},
+        {"payment", {"payment.get", json{{"order_id", "00000000-0000-4000-8000-000000000000"}}}},
+        {"notification", {"notification.list", json{{"customer_id", "00000000-0000-4000-8000-000000000000"}}}}};
+    const auto& [type, body] = probes.at(name);
+    auto deadline = Clock::now() + timeout;
+    std::string last = "no answer";
+    while (Clock::now() < deadline) {
+      if (!process(name).running()) throw std::runtime_error(name + " exited during start");
+      auto r = rpc(name, type, body, 1500ms);
+      if (r.ok() || !r.error().retryable) return;
+      last = r.error().code + ": " + r.error().message;
+      std::this_thread::sleep_for(200ms);
+    }
+    throw std::runtime_error(name + " did not answer on " + queue(name) + " (" + last + ")");
+  }
+
+  void await_mediator(std::chrono::milliseconds timeout) {
+    auto deadline = Clock::now() + timeout;
+    if (!wonderland::testing::wait_for_port(port_, timeout)) {
+      throw std::runtime_error("the mediator does not listen on port " + std::to_string(port_));
+    }
+    HttpClient http(port_);
+    std::string last;
+    while (Clock::now() < deadline) {
+      if (!process("mediator").running()) throw std::runtime_error("the mediator exited during start");
+      try {
+        HttpResponse ready = http.get("/readyz");
+        HttpResponse books = ready.status == 200 ? http.get("/api/books") : ready;
+        if (books.status == 200) return;
+        last = describe(books);
+      } catch (const std::exception& e) {
+        last = e.what();
+      }
+      std::this_thread::sleep_for(200ms);
+    }
+    throw std::runtime_error("the mediator is not ready: " + last);
+  }
+
+  wonderland::testing::ScopedSchema schema_;
+  std::string prefix_;
+  fs::path dir_;
+  int port_;
+  std::map<std::string, std::unique_ptr<ChildProcess>> processes_;
+  std::unique_ptr<wonderland::messaging::Connection> connection_;
+  std::unique_ptr<wonderland::messaging::RpcClient> rpc_;
+  bool stopped_ = false;
+};
+
+// ---- The fixture: one running system for the whole suite ----------------------------------
+
+class BookstoreE2e : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto started = Clock::now();
+    try {
+      store_ = new Bookstore();
+      store_->start();
+      std::cout << "[ e2e      ] system up in "
+                << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count()
+                << " ms on port " << store_->port() << "\n";
+    } catch (const std::exception& e) {
+      start_error_ = e.what();
+      std::cerr << "the system did not start: " << e.what() << "\n"
+                << (store_ != nullptr ? store_->diagnostics() : std::string());
+    }
+  }
+
+  static void TearDownTestSuite() {
+    if (store_ == nullptr) return;
+    store_->stop();
+    const char* keep = std::getenv("WONDERLAND_E2E_KEEP");
+    if (!any_failure_ && start_error_.empty() && (keep == nullptr || std::string(keep) != "1")) {
+      store_->remove_files();
+    } else {
+      std::cerr << "kept " << store_->dir() << " for inspection\n";
+    }
+    delete store_;
+    store_ = nullptr;
+  }
+
+  void SetUp() override {
+    if (!start_error_.empty()) GTEST_FAIL() << "the system did not start: " << start_error_;
+    http_ = std::make_unique<HttpClient>(store_->port());
+  }
+
+  void TearDown() override {
+    if (HasFailure()) {
+      any_failure_ = true;
+      // (A failed start already printed them.)
+      if (store_ != nullptr && start_error_.empty()) std::cerr << store_->diagnostics();
+    }
+  }
+
+  HttpClient& http() { return *http_; }
+  Bookstore& store() { return *store_; }
+
+  std::int64_t stock(const TestBook& book) {
+    HttpResponse r = http().get(std::string("/api/books/") + book.isbn);
+    if (r.status != 200) throw std::runtime_error(std::string("GET /api/books/") + book.isbn + ": " + describe(r));
+    return r.json().at("stock").get<std::int64_t>();
+  }
+
+  static Bookstore* store_;
+  static std::string start_error_;
+  static bool any_failure_;
+  std::unique_ptr<HttpClient> http_;
+};
+
+Bookstore* BookstoreE2e::store_ = nullptr;
+std::string BookstoreE2e::start_error_;
+bool BookstoreE2e::any_failure_ = false;
+
+// ---- Tests -------------------------------------------------------------------------------
+
+TEST_F(BookstoreE2e, ServesItsOpenApiDocument) {
+  HttpResponse r = http().get("/api/openapi.json");
+  ASSERT_EQ(r.status, 200) << describe(r);
+  EXPECT_EQ(r.header("content-type").rfind("application/json", 0), 0u) << r.header("content-type");
+  json doc = json::parse(r.body, nullptr, false);
+  ASSERT_FALSE(doc.is_discarded()) << "not JSON";
+  EXPECT_EQ(doc.value("openapi", "").rfind("3.0", 0), 0u) << doc.value("openapi", "");
+  for (const char* path : {"/api/books", "/api/books/{isbn}", "/api/customers", "/api/sessions",
+                           "/api/basket", "/api/basket/items/{isbn}", "/api/orders", "/api/orders/{id}",
+                           "/api/workflows", "/api/workflows/{id}", "/readyz", "/metrics"}) {
+    EXPECT_TRUE(doc["paths"].contains(path)) << "missing path " << path;
+  }
+  for (const char* schema : {"Book", "Basket", "Order", "Problem"}) {
+    EXPECT_TRUE(doc["components"]["schemas"].contains(schema)) << "missing schema " << schema;
+  }
+  EXPECT_EQ(doc["components"]["securitySchemes"]["bearerAuth"].value("scheme", ""), "bearer");
+  // The served document is the repository's docs/openapi.json.
+  std::ifstream in(wonderland::testing::source_dir() + "/docs/openapi.json");
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_EQ(doc, json::parse(text.str(), nullptr, false));
+}
+
+TEST_F(BookstoreE2e, BrowsesTheCatalogue) {
+  HttpResponse r = http().get("/api/books?q=e2e&page_size=3");
+  ASSERT_EQ(r.status, 200) << describe(r);
+  json page = r.json();
+  EXPECT_EQ(page.value("total", 0), static_cast<int>(std::size(kCatalogue))) << page.dump();
+  EXPECT_EQ(page["items"].size(), 3u) << page.dump();
+  EXPECT_EQ(page.value("page_size", 0), 3);
+
+  r = http().get("/api/books?q=" + std::string("Sold%20Out"));
+  ASSERT_EQ(r.status, 200) << describe(r);
+  ASSERT_EQ(r.json()["items"].size(), 1u) << describe(r);
+  EXPECT_EQ(r.json()["items"][0].value("isbn", ""), kSoldOutTitle.isbn);
+
+  r = http().get(std::string("/api/books/") + kFirstTitle.isbn);
+  ASSERT_EQ(r.status, 200) << describe(r);
+  json book = r.json();
+  EXPECT_EQ(book.value("title", ""), kFirstTitle.title);
+  EXPECT_EQ(book.value("price_cents", 0), kFirstTitle.price_cents);
+  for (const char* field : {"isbn", "title", "author", "publisher", "price_cents", "stock"}) {
+    EXPECT_TRUE(book.contains(field)) << field << " missing: " << book.dump();
+  }
+}
+
+TEST_F(BookstoreE2e, FullPurchaseIsConfirmedChargedAndInvoiced) {
+  Shopper alice = sign_up(http(), "alice");
+  HttpResponse me = http().get("/api/me", alice.token);
+  ASSERT_EQ(me.status, 200) << describe(me);
+  EXPECT_EQ(me.json().value("customer_id", ""), alice.customer_id);
+  EXPECT_EQ(me.json().value("username", ""), alice.username);
+  EXPECT_EQ(me.body.find("password"), std::string::npos) << me.body;
+  const std::int64_t first0 = stock(kFirstTitle);
+  const std::int64_t second0 = stock(kSecondTitle);
+
+  HttpResponse r = set_basket(http(), alice, kFirstTitle, 2);
+  ASSERT_EQ(r.status, 200) << describe(r);
+  r = set_basket(http(), alice, kSteadyTitle, 1);  // a second thought...
+  ASSERT_EQ(r.status, 200) << describe(r);
+  r = http().del(std::string("/api/basket/items/") + kSteadyTitle.isbn, alice.token);  // ...taken back
+  ASSERT_EQ(r.status, 200) << describe(r);
+  EXPECT_EQ(r.json()["items"].size(), 1u) << describe(r);
+  r = set_basket(http(), alice, kSecondTitle, 1);
+  ASSERT_EQ(r.status, 200) << describe(r);
+  const std::int64_t total = 2 * kFirstTitle.price_cents + kSecondTitle.price_cents;
+  EXPECT_EQ(r.json().value("total_cents", 0), total) << describe(r);
+  EXPECT_EQ(r.json()["items"].size(), 2u) << describe(r);
+
+  r = place_order(http(), alice, "checkout-" + wonderland::new_uuid(), good_visa());
+  ASSERT_EQ(r.status, 202) << describe(r);
+  const std::string id = order_id_of(r);
+  ASSERT_FALSE(id.empty()) << describe(r);
+  EXPECT_EQ(r.header("location"), "/api/orders/" + id);
+
+  json order = await_order(http(), alice, id);
+  ASSERT_EQ(order.value("status", ""), "confirmed") << order.dump();
+  EXPECT_EQ(order.value("total_cents", 0), total) << order.dump();
+  EXPECT_EQ(order["items"].size(), 2u) << order.dump();
+  EXPECT_FALSE(order.contains("reason")) << order.dump();
+
+  EXPECT_EQ(stock(kFirstTitle), first0 - 2);
+  EXPECT_EQ(stock(kSecondTitle), second0 - 1);
+
+  r = http().get("/api/basket", alice.token);
+  ASSERT_EQ(r.status, 200) << describe(r);
+  EXPECT_TRUE(r.json()["items"].empty()) << describe(r);
+  EXPECT_EQ(r.json().value("total_cents", -1), 0) << describe(r);
+
+  r = http().get("/api/orders", alice.token);
+  ASSERT_EQ(r.status, 200) << describe(r);
+  bool listed = false;
+  const json orders = r.json().value("orders", json::array());
+  for (const auto& o : orders) {
+    if (o.value("order_id", "") == id) {
+      listed = true;
+      EXPECT_EQ(o.value("total_cents", 0), total);
+      EXPECT_EQ(o.value("status", ""), "confirmed");
+    }
+  }
+  EXPECT_TRUE(listed) << describe(r);
+
+  json ledger = store().ledger(id);
+  EXPECT_EQ(ledger.value("charged_cents", 0), total) << ledger.dump();
+  EXPECT_EQ(ledger.value("refunded_cents", -1), 0) << ledger.dump();
+
+  // The confirmation email, with the PDF invoice attached, lands in the outbox.
+  std::string invoice_mail;
+  bool mailed = wonderland::testing::eventually(
+      [&] {
+        std::error_code ec;
+        for (const auto& entry : fs::directory_iterator(store().outbox(), ec)) {
+          if (entry.path().extension() != ".eml") continue;
+          std::ifstream in(entry.path());
+          std::stringstream text;
+          text << in.rdbuf();
+          if (text.str().find("invoice-" + id + ".pdf") != std::string::npos) {
+            invoice_mail = entry.path().string();
+            return true;
+          }
+        }
+        return false;
+      },
+      30s);
+  EXPECT_TRUE(mailed) << "no .eml with invoice-" << id << ".pdf in " << store().outbox();
+
+  bool notified = wonderland::testing::eventually(
+      [&] {
+        HttpResponse n = http().get("/api/me/notifications", alice.token);
+        if (n.status != 200) return false;
+        const json items = n.json().value("notifications", json::array());
+        for (const auto& item : items) {
+          if (item.value("kind", "") == "order_confirmed" && item.value("order_id", json()) == id) return true;
+        }
+        return false;
+      },
+      10s);
+  EXPECT_TRUE(notified) << describe(http().get("/api/me/notifications", alice.token));
+}
+
+TEST_F(BookstoreE2e, DeclinedCardFailsTheOrderAndRestoresStock) {
+  Shopper bob = sign_up(http(), "bob");
+  const std::int64_t stock0 = stock(kDeclinedTitle);
+  HttpResponse r = set_basket(http(), bob, kDeclinedTitle, 2);
+  ASSERT_EQ(r.status, 200) << describe(r);
+
+  r = place_order(http(), bob, "checkout-" + wonderland::new_uuid(), declined_visa());
+  ASSERT_EQ(r.status, 202) << describe(r);
+  const std::string id = order_id_of(r);
+
+  json order = await_order(http(), bob, id);
+  ASSERT_EQ(order.value("status", ""), "failed") << order.dump();
+  EXPECT_NE(lower(order.value("reason", "")).find("declined"), std::string::npos) << order.dump();
+
+  EXPECT_EQ(stock(kDeclinedTitle), stock0);
+  json ledger = store().ledger(id);
+  EXPECT_EQ(ledger.value("charged_cents", -1), ledger.value("refunded_cents", -2)) << ledger.dump();
+
+  // Nothing was bought: the basket is still there to try another card.
+  r = http().get("/api/basket", bob.token);
+  ASSERT_EQ(r.status, 200) << describe(r);
+  EXPECT_EQ(r.json()["items"].size(), 1u) << describe(r);
+}
+
+TEST_F(BookstoreE2e, OutOfStockFailsBeforeAnyPayment) {
+  Shopper carol = sign_up(http(), "carol");
+  HttpResponse r = set_basket(http(), carol, kSoldOutTitle, 1);
+  ASSERT_EQ(r.status, 200) << describe(r);
+  ASSERT_EQ(r.json()["items"].size(), 1u) << describe(r);
+  EXPECT_EQ(r.json()["items"][0].value("available", true), false) << describe(r);
+
+  r = place_order(http(), carol, "checkout-" + wonderland::new_uuid(), good_visa());
+  ASSERT_EQ(r.status, 202) << describe(r);
+  const std::string id = order_id_of(r);
+
+  json order = await_order(http(), carol, id);
+  ASSERT_EQ(order.value("status", ""), "failed") << order.dump();
+  EXPECT_NE(lower(order.value("reason", "")).find("stock"), std::string::npos) << order.dump();
+  EXPECT_EQ(stock(kSoldOutTitle), 0);
+
+  json ledger = store().ledger(id);
+  EXPECT_EQ(ledger.value("charged_cents", -1), 0) << ledger.dump();
+  EXPECT_TRUE(ledger["entries"].empty()) << ledger.dump();
+
+  // The operator's timeline shows the charge step never started.
+  r = http().request("GET", "/api/workflows/" + id, {}, bearer(kAdminToken));
+  ASSERT_EQ(r.status, 200) << describe(r);
+  const json timeline = r.json().value("timeline", json::array());
+  EXPECT_FALSE(timeline.empty()) << describe(r);
+  for (const auto& record : timeline) {
+    EXPECT_NE(record.value("step", ""), "charge") << record.dump();
+  }
+}
+
+TEST_F(BookstoreE2e, IdempotencyKeyNamesOneOrderAndOneCharge) {
+  Shopper dave = sign_up(http(), "dave");
+  const std::int64_t stock0 = stock(kSteadyTitle);
+  HttpResponse r = set_basket(http(), dave, kSteadyTitle, 1);
+  ASSERT_EQ(r.status, 200) << describe(r);
+
+  const std::string key = "checkout-" + wonderland::new_uuid();
+  HttpResponse first = place_order(http(), dave, key, good_visa());
+  ASSERT_EQ(first.status, 202) << describe(first);
+  HttpResponse again = place_order(http(), dave, key, good_visa());
+  ASSERT_EQ(again.status, 202) << describe(again);
+  const std::string id = order_id_of(first);
+  EXPECT_EQ(order_id_of(again), id);
+  EXPECT_EQ(again.header("location"), "/api/orders/" + id);
+
+  json order = await_order(http(), dave, id);
+  ASSERT_EQ(order.value("status", ""), "confirmed") << order.dump();
+
+  HttpResponse later = place_order(http(), dave, key, good_visa());
+  ASSERT_EQ(later.status, 202) << describe(later);
+  EXPECT_EQ(order_id_of(later), id);
+  EXPECT_EQ(later.json().value("status", ""), "confirmed") << describe(later);
+
+  // The same key for another request is refused.
+  HttpResponse other = place_order(http(), dave, key, good_mastercard());
+  expect_problem(other, 422);
+
+  json ledger = store().ledger(id);
+  int charges = 0;
+  for (const auto& e : ledger["entries"]) charges += e.value("kind", "") == "charge" ? 1 : 0;
+  EXPECT_EQ(charges, 1) << ledger.dump();
+  EXPECT_EQ(ledger.value("charged_cents", 0), kSteadyTitle.price_cents) << ledger.dump();
+  EXPECT_EQ(stock(kSteadyTitle), stock0 - 1);
+
+  r = http().get("/api/orders", dave.token);
+  ASSERT_EQ(r.status, 200) << describe(r);
+  EXPECT_EQ(r.json()["orders"].size(), 1u) << describe(r);
+}
+
+TEST_F(BookstoreE2e, HundredBuyersShareTenCopies) {
+  constexpr int kBuyers = 100;
+  ASSERT_EQ(stock(kScarceTitle), 10);
+  struct Outcome {
+    std::string order_id;
+    json order;
+    std::string error;
+  };
+  std::vector<Outcome> outcomes(kBuyers);
+  std::latch ready(kBuyers);
+  std::vector<std::thread> threads;
+  const int port = store().port();
+  auto started = Clock::now();
+  for (int i = 0; i < kBuyers; ++i) {
+    threads.emplace_back([&, i] {
+      bool arrived = false;
+      try {
+        HttpClient client(port);
+        Shopper s = sign_up(client, "crowd" + std::to_string(i));
+        HttpResponse r = set_basket(client, s, kScarceTitle, 1);
+        if (r.status != 200) throw std::runtime_error("basket: " + describe(r));
+        arrived = true;
+        ready.arrive_and_wait();  // everyone checks out at once
+        r = place_order(client, s, "crowd-" + wonderland::new_uuid(), good_visa());
+        if (r.status != 202) throw std::runtime_error("order: " + describe(r));
+        outcomes[i].order_id = order_id_of(r);
+        outcomes[i].order = await_order(client, s, outcomes[i].order_id, 120s);
+      } catch (const std::exception& e) {
+        outcomes[i].error = e.what();
+        if (!arrived) ready.count_down();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::cout << "[ e2e      ] " << kBuyers << " buyers settled in "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count() << " ms\n";
+
+  int confirmed = 0;
+  int failed = 0;
+  for (const auto& o : outcomes) {
+    ASSERT_TRUE(o.error.empty()) << o.error;
+    ASSERT_TRUE(settled(o.order)) << o.order_id << " did not settle: " << o.order.dump();
+    (o.order.value("status", "") == "confirmed" ? confirmed : failed) += 1;
+  }
+  EXPECT_EQ(confirmed, 10);
+  EXPECT_EQ(failed, kBuyers - 10);
+  EXPECT_EQ(stock(kScarceTitle), 0);
+  for (const auto& o : outcomes) {
+    json ledger = store().ledger(o.order_id);
+    if (o.order.value("status", "") == "confirmed") {
+      EXPECT_EQ(ledger.value("charged_cents", 0), kScarceTitle.price_cents) << ledger.dump();
+      EXPECT_EQ(ledger.value("refunded_cents", -1), 0) << ledger.dump();
+    } else {
+      EXPECT_EQ(ledger.value("charged_cents", -1), ledger.value("refunded_cents", -2))
+          << o.order.dump() << " " << ledger.dump();
+    }
+  }
+}
+
+TEST_F(BookstoreE2e, OrdersSurviveServiceRestartsWithoutDuplicateEffects) {
+  constexpr int kBuyers = 6;
+  constexpr int kMinRounds = 3;   // orders per buyer at least...
+  constexpr int kMaxRounds = 40;  // ...and at most, buying on while the restarts go on
+  std::vector<Shopper> shoppers;
+  for (int i = 0; i < kBuyers; ++i) shoppers.push_back(sign_up(http(), "restart" + std::to_string(i)));
+  const std::int64_t stock0 = stock(kRestartTitle);
+
+  struct Placed {
+    std::string order_id;
+    json order;
+  };
+  std::mutex mu;
+  std::vector<Placed> placed;
+  std::vector<std::string> errors;
+  std::atomic<bool> restarts_done{false};
+
+  // Retries a call while the answer is transient (5xx, a retryable 409, a dropped connection).
+  auto retrying = [](const std::function<HttpResponse()>& call) {
+    auto deadline = Clock::now() + 60s;
+    HttpResponse last;
+    while (Clock::now() < deadline) {
+      try {
+        last = call();
+        json problem = last.json();
+        bool retryable = last.status >= 500 ||
+                         (last.status == 409 && problem.is_object() && problem.value("retryable", false));
+        if (!retryable) return last;
+      } catch (const std::exception&) {
+      }
+      std::this_thread::sleep_for(250ms);
+    }
+    return last;
+  };
+
+  std::vector<std::thread> buyers;
+  const int port = store().port();
+  for (int i = 0; i < kBuyers; ++i) {
+    buyers.emplace_back([&, i] {
+      HttpClient client(port);
+      const Shopper& s = shoppers[static_cast<std::size_t>(i)];
+      for (int round = 0; round < kMaxRounds && (round < kMinRounds || !restarts_done); ++round) {
+        const int quantity = 1 + (i + round) % 2;
+        HttpResponse r = retrying([&] { return set_basket(client, s, kRestartTitle, quantity); });
+        if (r.status != 200) {
+          std::lock_guard lock(mu);
+          errors.push_back("basket: " + describe(r));
+          continue;
+        }
+        const std::string key = "restart-" + std::to_string(i) + "-" + std::to_string(round);
+        r = retrying([&] { return place_order(client, s, key, good_visa()); });
+        if (r.status != 202) {
+          std::lock_guard lock(mu);
+          errors.push_back("order: " + describe(r));
+          continue;
+        }
+        Placed p{order_id_of(r), json()};
+        p.order = await_order(client, s, p.order_id, 120s);
+        std::lock_guard lock(mu);
+        placed.push_back(std::move(p));
+      }
+    });
+  }
+
+  // Meanwhile: crash inventory, stop customer gracefully, crash payment, each coming back.
+  // Inventory and payment stay down longer than their steps' timeouts (5 s; 10 s for the
+  // charge), so the mediator sends those commands again with the same idempotency key while
+  // the first copies still wait in the queue: both copies reach the restarted service.
+  struct Restart {
+    const char* service;
+    bool crash;
+    std::chrono::milliseconds down;
+  };
+  const Restart plan[] = {{"inventory", true, 6000ms},
+                          {"customer", false, 1000ms},
+                          {"payment", true, 11000ms},
+                          {"inventory", false, 300ms},
+                          {"payment", false, 300ms}};
+  std::vector<std::string> restarted;
+  try {
+    for (const auto& step : plan) {
+      std::this_thread::sleep_for(700ms);
+      store().restart(step.service, step.crash, step.down);
+      restarted.push_back(std::string(step.service) + (step.crash ? " (SIGKILL)" : " (SIGTERM)"));
+    }
+  } catch (const std::exception& e) {
+    std::lock_guard lock(mu);
+    errors.push_back(std::string("restart: ") + e.what());
+  }
+  restarts_done = true;
+  for (auto& t : buyers) t.join();
+
+  ASSERT_TRUE(errors.empty()) << errors.front();
+  ASSERT_GE(placed.size(), static_cast<std::size_t>(kBuyers * kMinRounds));
+  std::int64_t confirmed_copies = 0;
+  int confirmed = 0;
+  int resent = 0;  // commands the mediator had to send again
+  for (const auto& p : placed) {
+    ASSERT_TRUE(settled(p.order)) << p.order_id << " did not settle: " << p.order.dump();
+    HttpResponse w = http().get("/api/workflows/" + p.order_id, kAdminToken);
+    ASSERT_EQ(w.status, 200) << describe(w);
+    const json timeline = w.json().value("timeline", json::array());
+    for (const auto& record : timeline) resent += record.value("type", "") == "step_attempt_failed" ? 1 : 0;
+    json ledger = store().ledger(p.order_id);
+    int charges = 0;
+    int refunds = 0;
+    for (const auto& e : ledger["entries"]) {
+      charges += e.value("kind", "") == "charge" ? 1 : 0;
+      refunds += e.value("kind", "") == "refund" ? 1 : 0;
+    }
+    EXPECT_LE(charges, 1) << ledger.dump();
+    EXPECT_LE(refunds, 1) << ledger.dump();
+    if (p.order.value("status", "") == "confirmed") {
+      ++confirmed;
+      for (const auto& line : p.order.value("items", json::array())) confirmed_copies += line.value("quantity", 0);
+      EXPECT_EQ(ledger.value("charged_cents", 0), p.order.value("total_cents", -1)) << ledger.dump();
+      EXPECT_EQ(ledger.value("refunded_cents", -1), 0) << ledger.dump();
+    } else {
+      EXPECT_EQ(ledger.value("charged_cents", -1), ledger.value("refunded_cents", -2))
+          << p.order.dump() << " " << ledger.dump();
+    }
+  }
+  std::cout << "[ e2e      ] restarted " << restarted.size() << " times; " << confirmed << " of "
+            << placed.size() << " orders confirmed; " << resent << " step attempts failed and were retried\n";
+  EXPECT_EQ(restarted.size(), std::size(plan));
+  EXPECT_GT(resent, 0) << "no command was in flight across a restart";
+  EXPECT_GT(confirmed, 0);
+  EXPECT_EQ(stock(kRestartTitle), stock0 - confirmed_copies);
+}
+
+TEST_F(BookstoreE2e, InvalidRequestsGetClearProblems) {
+  const std::map<std::string, std::string> json_type{{"Content-Type", "application/json"}};
+  // Not JSON, not an object.
+  expect_problem(http().request("POST", "/api/customers", "this is not json", json_type), 400);
+  expect_problem(http().request("POST", "/api/sessions", "[1, 2]", json_type), 400);
+  // A missing field is named.
+  expect_problem(http().post_json("/api/customers", json{{"username", "nobody_here"},
+                                                        {"password", kPassword},
+                                                        {"first_name", "No"},
+                                                        {"last_name", "Email"}}),
+                 400, "email");
+  expect_problem(http().post_json("/api/sessions", json{{"username", "someone"}}), 400, "password");
+  // A wrong type is named.
+  expect_problem(http().post_json("/api/customers", json{{"username", 42},
+                                                        {"email", "x@example.com"},
+                                                        {"password", kPassword},
+                                                        {"first_name", "No"},
+                                                        {"last_name", "Name"}}),
+                 400, "username");
+  // Values the customer service refuses come back with their fields too.
+  expect_problem(http().post_json("/api/customers", json{{"username", "bad_email_user"},
+                                                        {"email", "not-an-address"},
+                                                        {"password", kPassword},
+                                                        {"first_name", "Bad"},
+                                                        {"last_name", "Email"}}),
+                 400, "email");
+  expect_problem(http().get("/api/books?page=0"), 400, "page");
+  expect_problem(http().get("/api/books/12345"), 404);
+  expect_problem(http().get("/api/books/9780000000000"), 404);
+
+  // Sign-up conflicts and bad credentials.
+  Shopper erin = sign_up(http(), "erin");
+  expect_problem(http().post_json("/api/customers", json{{"username", erin.username},
+                                                        {"email", "other-" + erin.email},
+                                                        {"password", kPassword},
+                                                        {"first_name", "Erin"},
+                                                        {"last_name", "Again"}}),
+                 409);
+  expect_problem(http().post_json("/api/sessions", json{{"username", erin.username}, {"password", "wrong password"}}),
+                 401);
+  expect_problem(http().post_json("/api/sessions", json{{"username", "no_such_user_e2e"}, {"password", kPassword}}),
+                 401);
+
+  // Unknown routes and methods.
+  expect_problem(http().get("/api/no-such-route"), 404);
+  expect_problem(http().request("POST", "/api/no-such-route", "{}", json_type), 404);
+  HttpResponse r = http().request("DELETE", "/api/books");
+  expect_problem(r, 405);
+  EXPECT_NE(r.header("allow").find("GET"), std::string::npos) << r.header("allow");
+  expect_problem(http().request("PATCH", "/api/orders", "{}", json_type), 405);
+
+  // Bodies over 1 MiB: with a Content-Length (refused before reading) and chunked.
+  const std::string big(1100 * 1024, 'x');
+  RawReply raw = raw_exchange(store().port(),
+                              "POST /api/customers HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                              "Content-Length: " + std::to_string(big.size()) + "\r\n\r\n",
+                              [&big](int fd) { send_all(fd, big); });
+  EXPECT_EQ(raw.status, 413) << raw.head;
+  EXPECT_NE(lower(raw.head).find("application/problem+json"), std::string::npos) << raw.head;
+  raw = raw_exchange(store().port(),
+                     "POST /api/orders HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                     "Transfer-Encoding: chunked\r\n\r\n",
+                     [](int fd) {
+                       const std::string chunk(64 * 1024, 'y');
+                       for (int i = 0; i < 20; ++i) send_all(fd, "10000\r\n" + chunk + "\r\n");
+                       send_all(fd, "0\r\n\r\n");
+                     });
+  EXPECT_EQ(raw.status, 413) << raw.head;
+  EXPECT_NE(lower(raw.head).find("application/problem+json"), std::string::npos) << raw.head;
+
+  // Customer routes without a token, or with a bad one.
+  for (const std::string& token : {std::string(), std::string("not-a-real-token")}) {
+    SCOPED_TRACE(token.empty() ? "no token" : "bad token");
+    r = http().get("/api/me", token);
+    expect_problem(r, 401);
+    EXPECT_EQ(lower(r.header("www-authenticate")).rfind("bearer", 0), 0u) << r.header("www-authenticate");
+    expect_problem(http().get("/api/basket", token), 401);
+    expect_problem(http().put_json(std::string("/api/basket/items/") + kSteadyTitle.isbn, json{{"quantity", 1}}, token), 401);
+    expect_problem(http().post_json("/api/orders", json{{"payment", good_visa()}}, token, {{"Idempotency-Key", "k-1"}}), 401);
+    expect_problem(http().get("/api/orders", token), 401);
+    expect_problem(http().get("/api/orders/" + wonderland::new_uuid(), token), 401);
+    expect_problem(http().get("/api/me/notifications", token), 401);
+  }
+  expect_problem(http().del("/api/sessions/current"), 401);
+
+  // Basket input.
+  expect_problem(http().put_json(std::string("/api/basket/items/") + kSteadyTitle.isbn, json{{"quantity", "two"}}, erin.token),
+                 400, "quantity");
+  expect_problem(http().put_json(std::string("/api/basket/items/") + kSteadyTitle.isbn, json{{"quantity", 4}}, erin.token),
+                 400, "quantity");
+  expect_problem(http().put_json(std::string("/api/basket/items/") + kSteadyTitle.isbn, json::object(), erin.token),
+                 400, "quantity");
+  expect_problem(http().request("PUT", std::string("/api/basket/items/") + kSteadyTitle.isbn, "{oops",
+                                {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + erin.token}}),
+                 400);
+  expect_problem(http().put_json("/api/basket/items/not-an-isbn", json{{"quantity", 1}}, erin.token), 400, "isbn");
+  expect_problem(http().put_json("/api/basket/items/9780000000000", json{{"quantity", 1}}, erin.token), 404);
+
+  // Order input.
+  expect_problem(http().post_json("/api/orders", json{{"payment", good_visa()}}, erin.token), 400, "Idempotency-Key");
+  expect_problem(http().post_json("/api/orders", json::object(), erin.token, {{"Idempotency-Key", "k-2"}}), 400,
+                 "payment");
+  expect_problem(http().post_json("/api/orders", json{{"payment", "visa"}}, erin.token, {{"Idempotency-Key", "k-3"}}),
+                 400, "payment");
+  expect_problem(http().post_json("/api/orders", json{{"payment", json{{"card_number", "4242424242424242"}}}},
+                                  erin.token, {{"Idempotency-Key", "k-4"}}),
+                 400, "payment.method");
+  expect_problem(http().post_json("/api/orders", json{{"payment", card("visa", "4242 4242 4242 4241")}}, erin.token,
+                                  {{"Idempotency-Key", "k-5"}}),
+                 400, "payment.card_number");
+  expect_problem(http().request("POST", "/api/orders", "nope",
+                                {{"Content-Type", "application/json"},
+                                 {"Authorization", "Bearer " + erin.token},
+                                 {"Idempotency-Key", "k-6"}}),
+                 400);
+
+  // Another customer's order is not even acknowledged; neither is an unknown one.
+  Shopper frank = sign_up(http(), "frank");
+  r = set_basket(http(), frank, kSteadyTitle, 1);
+  ASSERT_EQ(r.status, 200) << describe(r);
+  r = place_order(http(), frank, "checkout-" + wonderland::new_uuid(), good_visa());
+  ASSERT_EQ(r.status, 202) << describe(r);
+  const std::string franks = order_id_of(r);
+  expect_problem(http().get("/api/orders/" + franks, erin.token), 404);
+  expect_problem(http().get("/api/orders/" + wonderland::new_uuid(), erin.token), 404);
+  EXPECT_EQ(await_order(http(), frank, franks).value("status", ""), "confirmed");
+
+  // Operator routes: 401 without a token, 403 with a customer's, 200 with the admin token.
+  for (const char* path : {"/api/workflows", "/api/definitions", "/api/metrics", "/metrics"}) {
+    SCOPED_TRACE(path);
+    expect_problem(http().get(path), 401);
+    expect_problem(http().get(path, erin.token), 403);
+    EXPECT_EQ(http().get(path, kAdminToken).status, 200);
+  }
+  expect_problem(http().get("/api/workflows/" + franks, erin.token), 403);
+  expect_problem(http().request("POST", "/api/workflows/" + franks + "/retry", {}, bearer(erin.token)), 403);
+  expect_problem(http().request("POST", "/api/workflows/" + franks + "/cancel"), 401);
+  expect_problem(http().get("/api/workflows?status=bogus", kAdminToken), 400, "status");
+
+  // Signing out ends the session.
+  EXPECT_EQ(http().del("/api/sessions/current", frank.token).status, 204);
+  expect_problem(http().get("/api/me", frank.token), 401);
+}
+
+}  // namespace
