@@ -15,6 +15,8 @@ PACKAGES=(
   rabbitmq-server postgresql postgresql-client
   # tests: browser, SMTP server, PDF text, HTTP tooling
   chromium python3 python3-aiosmtpd poppler-utils curl procps iproute2
+  # benchmarks: HTTP load
+  wrk
 )
 # Node.js may come from elsewhere (it often does); only ask Debian for it when none is on PATH.
 command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs)

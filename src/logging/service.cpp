@@ -181,6 +181,11 @@ ServiceOptions ServiceOptions::from_env() {
   o.prefetch = static_cast<std::uint16_t>(in_range("WONDERLAND_LOG_PREFETCH", 1000, 1, 65535));
   o.concurrency = static_cast<unsigned>(
       in_range("WONDERLAND_LOG_CONCURRENCY", o.store.writer.fsync ? 64 : 16, 0, 1024));
+  // One broker, several systems (tests, benchmarks): each system's queues carry its prefix.
+  const std::string prefix = env::get("WONDERLAND_QUEUE_PREFIX", "");
+  for (messaging::QueueName* q : {&o.topology.records_queue, &o.topology.workflow_queue, &o.topology.query_queue}) {
+    *q = messaging::QueueName{prefix + q->str()};
+  }
   return o;
 }
 

@@ -9,7 +9,9 @@ constexpr std::array<const char*, 7> kNames = {"service", "severity",       "min
                                                "text",    "since",          "until"};
 
 Error bad(const std::string& name, const std::string& why) {
-  return Error::of(codes::kInvalidArgument, "parameter '" + name + "': " + why);
+  Error e = Error::of(codes::kInvalidArgument, "parameter '" + name + "': " + why);
+  e.fields.push_back({name, why});
+  return e;
 }
 
 unsigned char fold(unsigned char c) noexcept {

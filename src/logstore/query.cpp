@@ -8,7 +8,9 @@ namespace wonderland::logstore {
 namespace {
 
 Error bad(const std::string& name, const std::string& why) {
-  return Error::of(codes::kInvalidArgument, "parameter '" + name + "': " + why);
+  Error e = Error::of(codes::kInvalidArgument, "parameter '" + name + "': " + why);
+  e.fields.push_back({name, why});
+  return e;
 }
 
 constexpr std::array<std::string_view, 9> kKnown = {"service", "severity", "min_severity",

@@ -464,6 +464,10 @@ QueryPage LogStore::query(const Query& q) const {
     h.record.fields = csv::parse_fields(h.fields_text);
     page.records.push_back(std::move(h.record));
   }
+  // Pages follow arrival order, but the services' clocks stamp records a few milliseconds
+  // apart from that: within a page, the newest timestamp comes first.
+  std::stable_sort(page.records.begin(), page.records.end(),
+                   [](const Record& a, const Record& b) { return a.time > b.time; });
   {
     std::lock_guard lock(stats_mu_);
     ++stats_.queries;

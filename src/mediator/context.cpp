@@ -31,10 +31,17 @@ void AuthCache::evict(const std::string& token) {
 void Context::call(const std::string& service, const std::string& type, Json body,
                    JsonCallback done, const std::string& correlation_id,
                    const std::string& idempotency_key) {
+  call(transport.queue_for(service), type, std::move(body), std::move(done), correlation_id,
+       idempotency_key);
+}
+
+void Context::call(const messaging::QueueName& queue, const std::string& type, Json body,
+                   JsonCallback done, const std::string& correlation_id,
+                   const std::string& idempotency_key) {
   auto envelope = messaging::Envelope::make(type, std::move(body), connection.options().service);
   envelope.correlation_id = correlation_id;
   envelope.idempotency_key = idempotency_key;
-  messaging::RpcRequest request{transport.queue_for(service), std::move(envelope), config.rpc_timeout,
+  messaging::RpcRequest request{queue, std::move(envelope), config.rpc_timeout,
                                 messaging::Delivery::kTransient};
   rpc.call(std::move(request), [done = std::move(done)](Result<messaging::Envelope> reply) {
     if (reply.ok()) {

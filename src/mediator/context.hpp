@@ -68,6 +68,9 @@ struct Context {
   /// Calls `<service>.commands` with command `type`; `done` runs on the broker's I/O thread.
   void call(const std::string& service, const std::string& type, Json body, JsonCallback done,
             const std::string& correlation_id = {}, const std::string& idempotency_key = {});
+  /// The same on a queue of its own name (the logging service answers on `logging.query`).
+  void call(const messaging::QueueName& queue, const std::string& type, Json body, JsonCallback done,
+            const std::string& correlation_id = {}, const std::string& idempotency_key = {});
   /// Resolves the request's bearer token to the customer's profile (401 problems otherwise).
   void authenticate(const http::Request& request, JsonCallback done);
   /// Whether the request carries the admin token; otherwise the error to answer (401 without a
@@ -80,6 +83,8 @@ std::optional<Json> definition_document(const Context& ctx, const std::string& n
 /// The log filter of a request's query string, in the log store's names (`level` → min_severity,
 /// `q` → text).
 std::map<std::string, std::string> log_filter_params(const http::Request& request);
+/// `error` of a log filter with its field errors named as the request named them (`level`, `q`).
+Error log_filter_error(const http::Request& request, Error error);
 /// Serves GET /api/logs/stream: the live log feed as server-sent events, filtered like /api/logs.
 void start_log_stream(Context& ctx, const http::Request& request, http::Responder responder);
 /// The Prometheus exposition of the mediator's metrics.

@@ -67,28 +67,40 @@ void LogHub::deliver(const logstore::Record& record) {
 
 /// Translates the public parameter names (`level`: at least this severity, `q`: text) to the
 /// log store's, keeping the store's own names working too.
+namespace {
+
+/// The query parameters of /api/logs and /api/logs/stream, and the filter field each sets.
+constexpr std::pair<const char*, const char*> kLogParams[] = {
+    {"service", "service"},  {"level", "min_severity"}, {"severity", "severity"},
+    {"min_severity", "min_severity"}, {"correlation_id", "correlation_id"}, {"q", "text"},
+    {"text", "text"},        {"since", "since"},        {"until", "until"},
+    {"limit", "limit"},      {"cursor", "cursor"}};
+
+}  // namespace
+
 std::map<std::string, std::string> log_filter_params(const http::Request& req) {
   std::map<std::string, std::string> params;
-  auto copy = [&](const char* from, const char* to) {
+  for (const auto& [from, to] : kLogParams) {
     if (auto v = req.query(from); v && !v->empty()) params[to] = std::string(*v);
-  };
-  copy("service", "service");
-  copy("level", "min_severity");
-  copy("severity", "severity");
-  copy("min_severity", "min_severity");
-  copy("correlation_id", "correlation_id");
-  copy("q", "text");
-  copy("text", "text");
-  copy("since", "since");
-  copy("until", "until");
-  copy("limit", "limit");
-  copy("cursor", "cursor");
+  }
   return params;
+}
+
+Error log_filter_error(const http::Request& req, Error e) {
+  for (auto& f : e.fields) {
+    for (const auto& [from, to] : kLogParams) {
+      if (f.field == to && req.query(from)) {
+        f.field = from;
+        break;
+      }
+    }
+  }
+  return e;
 }
 
 void start_log_stream(Context& ctx, const http::Request& req, http::Responder r) {
   auto filter = logstore::Filter::from_params(log_filter_params(req));
-  if (!filter.ok()) return void(r.respond(filter.error()));
+  if (!filter.ok()) return void(r.respond(log_filter_error(req, filter.error())));
   try {
     auto stream = r.start_events();
     stream->comment("wonderland live logs");

@@ -6,6 +6,7 @@
 #include "wonderland/common/ids.hpp"
 #include "wonderland/http/fields.hpp"
 #include "wonderland/http/response.hpp"
+#include "wonderland/logging/protocol.hpp"
 #include "wonderland/mediator/redact.hpp"
 #include "wonderland/logstore/query.hpp"
 #include "wonderland/messaging/pubsub.hpp"
@@ -170,8 +171,9 @@ void install_ops_api(Context& ctx, http::Router& router) {
 
   router.add_async(Method::get, "/api/logs", admin(ctx, [&ctx](const Request& req, Responder r) {
     auto query = logstore::Query::from_params(log_filter_params(req));
-    if (!query.ok()) return void(r.respond(query.error()));
-    ctx.call("logging", "logs.query", query.value().to_json(), [r](Result<Json> out) {
+    if (!query.ok()) return void(r.respond(log_filter_error(req, query.error())));
+    messaging::QueueName queue{ctx.config.queue_prefix + logging::kQueryQueue.str()};
+    ctx.call(queue, logging::kQueryType, query.value().to_json(), [r](Result<Json> out) {
       if (!out.ok()) return void(r.respond(out.error()));
       r.respond(Response::json(out.value()));
     });

@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <deque>
+#include <filesystem>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -463,6 +464,12 @@ Result<std::unique_ptr<Journal>> open_sqlite_journal(const SqliteJournalOptions&
     return Error::of(codes::kInvalidArgument, "max_records_per_commit must be >= 1");
   }
   const std::string path = options.path.string();
+  if (auto parent = options.path.parent_path(); !parent.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(parent, ec);
+    if (ec)
+      return Error::of(codes::kUnavailable, "journal: cannot create " + parent.string() + ": " + ec.message());
+  }
   auto lock = FileLock::acquire(path + ".lock");
   if (!lock)
     return lock.error();

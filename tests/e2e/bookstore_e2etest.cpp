@@ -262,7 +262,81 @@ void send_all(int fd, const std::string& data) {
   }
 }
 
+// ---- A server-sent events reader ------------------------------------------------------------
+
+/// Opens `target` as an event stream and collects the `data:` lines of its events.
+class EventStreamReader {
+ public:
+  EventStreamReader(int port, const std::string& target, const std::string& token) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd_ < 0) throw std::runtime_error("socket failed");
+    timeval tv{0, 100'000};  // short reads, so that waits can end on time
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<std::uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+      ::close(fd_);
+      throw std::runtime_error("connect failed");
+    }
+    send_all(fd_, "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n" +
+                      "Authorization: Bearer " + token + "\r\n\r\n");
+  }
+  ~EventStreamReader() { ::close(fd_); }
+  EventStreamReader(const EventStreamReader&) = delete;
+  EventStreamReader& operator=(const EventStreamReader&) = delete;
+
+  /// The response head, once it arrived (empty before).
+  const std::string& head() const { return head_; }
+
+  /// Reads until an event's data satisfies `match` or `timeout` passes; returns that data.
+  std::optional<json> await(const std::function<bool(const json&)>& match, std::chrono::milliseconds timeout) {
+    auto deadline = Clock::now() + timeout;
+    for (;;) {
+      while (!events_.empty()) {
+        json event = std::move(events_.front());
+        events_.erase(events_.begin());
+        if (match(event)) return event;
+      }
+      if (Clock::now() >= deadline) return std::nullopt;
+      char buf[8192];
+      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n == 0) return std::nullopt;  // closed
+      if (n > 0) parse(std::string_view(buf, static_cast<std::size_t>(n)));
+    }
+  }
+
+ private:
+  void parse(std::string_view chunk) {
+    text_.append(chunk);
+    if (head_.empty()) {
+      auto end = text_.find("\r\n\r\n");
+      if (end == std::string::npos) return;
+      head_ = text_.substr(0, end);
+      text_.erase(0, end + 4);
+    }
+    // Chunked transfer framing may split lines; events are separated by a blank line, and
+    // each event here is one `data:` line of JSON.
+    for (auto pos = text_.find("data: "); pos != std::string::npos; pos = text_.find("data: ")) {
+      auto eol = text_.find('\n', pos);
+      if (eol == std::string::npos) break;
+      json data = json::parse(text_.substr(pos + 6, eol - pos - 6), nullptr, false);
+      if (!data.is_discarded()) events_.push_back(std::move(data));
+      text_.erase(0, eol + 1);
+    }
+  }
+
+  int fd_ = -1;
+  std::string head_;
+  std::string text_;
+  std::vector<json> events_;
+};
+
 // ---- The system under test ---------------------------------------------------------------
+
+/// The services, started in this order before the mediator (the log collector first).
+constexpr const char* kServices[] = {"logging", "inventory", "customer", "payment", "notification"};
 
 class Bookstore {
  public:
@@ -277,7 +351,10 @@ class Bookstore {
   int port() const { return port_; }
   const fs::path& dir() const { return dir_; }
   fs::path outbox() const { return dir_ / "outbox"; }
-  std::string queue(const std::string& service) const { return prefix_ + service + ".commands"; }
+  /// A service's command queue (the logging service answers queries on its own queue).
+  std::string queue(const std::string& service) const {
+    return service == "logging" ? prefix_ + "logging.query" : prefix_ + service + ".commands";
+  }
 
   void start() {
     fs::create_directories(dir_ / "web");
@@ -297,6 +374,7 @@ class Bookstore {
       own.insert(common.begin(), common.end());
       return own;
     };
+    add("logging", env({{"WONDERLAND_LOG_DIR", (dir_ / "csv").string()}, {"WONDERLAND_QUEUE_PREFIX", prefix_}}));
     add("inventory", env({{"WONDERLAND_INVENTORY_DB", (dir_ / "inventory.db").string()},
                           {"WONDERLAND_CATALOGUE", (dir_ / "catalogue.json").string()},
                           {"WONDERLAND_INVENTORY_QUEUE", queue("inventory")}}));
@@ -324,8 +402,8 @@ class Bookstore {
                          {"WONDERLAND_WEB_DIR", (dir_ / "web").string()},
                          {"WONDERLAND_QUEUE_PREFIX", prefix_}}));
 
-    for (const char* name : {"inventory", "customer", "payment", "notification"}) process(name).start();
-    for (const char* name : {"inventory", "customer", "payment", "notification"}) await_service(name, 90s);
+    for (const char* name : kServices) process(name).start();
+    for (const char* name : kServices) await_service(name, 90s);
     process("mediator").start();
     await_mediator(60s);
   }
@@ -334,12 +412,13 @@ class Bookstore {
     if (stopped_) return;
     stopped_ = true;
     // The mediator first, so that nothing is in flight when the services go.
-    for (const char* name : {"mediator", "inventory", "customer", "payment", "notification"}) {
+    for (const char* name : {"mediator", "inventory", "customer", "payment", "notification", "logging"}) {
       if (processes_.count(name) != 0) processes_.at(name)->stop(15s);
     }
     if (connection_) {
       for (const std::string& q : {queue("inventory"), queue("customer"), queue("payment"),
-                                  queue("notification"), prefix_ + "notification.events"}) {
+                                  queue("notification"), prefix_ + "notification.events", queue("logging"),
+                                  prefix_ + "logging.records", prefix_ + "logging.workflow"}) {
         for (const std::string& name : {q, q + ".dead"}) {
           try {
             connection_->delete_queue(wonderland::messaging::QueueName{name}, 5s);
@@ -429,7 +508,8 @@ class Bookstore {
         {"inventory", {"inventory.get_book", json{{"isbn", kFirstTitle.isbn}}}},
         {"customer", {"customer.authenticate", json{{"token", "not-a-session"}}}},
         {"payment", {"payment.get", json{{"order_id", "00000000-0000-4000-8000-000000000000"}}}},
-        {"notification", {"notification.list", json{{"customer_id", "00000000-0000-4000-8000-000000000000"}}}}};
+        {"notification", {"notification.list", json{{"customer_id", "00000000-0000-4000-8000-000000000000"}}}},
+        {"logging", {"logs.query", json{{"limit", 1}}}}};
     const auto& [type, body] = probes.at(name);
     auto deadline = Clock::now() + timeout;
     std::string last = "no answer";
@@ -1105,6 +1185,62 @@ TEST_F(BookstoreE2e, InvalidRequestsGetClearProblems) {
   // Signing out ends the session.
   EXPECT_EQ(http().del("/api/sessions/current", frank.token).status, 204);
   expect_problem(http().get("/api/me", frank.token), 401);
+}
+
+TEST_F(BookstoreE2e, OperatorsSearchAndFollowTheLogs) {
+  // Operators only, and the filters are checked.
+  Shopper grace = sign_up(http(), "grace");
+  expect_problem(http().get("/api/logs"), 401);
+  expect_problem(http().get("/api/logs", grace.token), 403);
+  expect_problem(http().get("/api/logs/stream", grace.token), 403);
+  expect_problem(http().get("/api/logs?level=loud", kAdminToken), 400, "level");
+  expect_problem(http().get("/api/logs?since=yesterday", kAdminToken), 400, "since");
+  expect_problem(http().get("/api/logs?limit=0", kAdminToken), 400, "limit");
+
+  // The live feed is open before the purchase, so every line of it comes through.
+  EventStreamReader live(store().port(), "/api/logs/stream?level=info", kAdminToken);
+  HttpResponse r = set_basket(http(), grace, kSteadyTitle, 1);
+  ASSERT_EQ(r.status, 200) << describe(r);
+  r = place_order(http(), grace, "checkout-" + wonderland::new_uuid(), good_mastercard());
+  ASSERT_EQ(r.status, 202) << describe(r);
+  const std::string id = order_id_of(r);
+  ASSERT_EQ(await_order(http(), grace, id).value("status", ""), "confirmed");
+
+  auto line = live.await([&](const json& record) { return record.value("correlation_id", "") == id; }, 10s);
+  ASSERT_TRUE(line.has_value()) << "no live log line for order " << id << "; head: " << live.head();
+  EXPECT_NE(live.head().find("text/event-stream"), std::string::npos) << live.head();
+  EXPECT_FALSE(line->value("service", "").empty()) << line->dump();
+  EXPECT_FALSE(line->value("timestamp", "").empty()) << line->dump();
+
+  // The stored lines of the order: several services, newest first, nothing secret.
+  json records;
+  std::set<std::string> services;
+  bool found = wonderland::testing::eventually(
+      [&] {
+        HttpResponse logs = http().get("/api/logs?correlation_id=" + id + "&limit=500", kAdminToken);
+        if (logs.status != 200) return false;
+        records = logs.json().value("records", json::array());
+        services.clear();
+        for (const auto& rec : records) services.insert(rec.value("service", ""));
+        return services.count("mediator") == 1 && services.size() >= 3;
+      },
+      15s);
+  ASSERT_TRUE(found) << "services seen: " << services.size() << " " << records.dump().substr(0, 2000);
+  for (std::size_t i = 1; i < records.size(); ++i) {
+    EXPECT_GE(records[i - 1].value("timestamp", ""), records[i].value("timestamp", "")) << "not newest first";
+  }
+  const std::string dump = records.dump();
+  EXPECT_EQ(dump.find("5555555555554444"), std::string::npos) << "a card number in the logs";
+  EXPECT_EQ(dump.find("5555 5555 5555 4444"), std::string::npos) << "a card number in the logs";
+  EXPECT_EQ(dump.find(kPassword), std::string::npos) << "a password in the logs";
+
+  // Filters narrow: one service, a text, a time range that excludes everything.
+  r = http().get("/api/logs?service=mediator&correlation_id=" + id, kAdminToken);
+  ASSERT_EQ(r.status, 200) << describe(r);
+  for (const auto& rec : r.json().value("records", json::array())) EXPECT_EQ(rec.value("service", ""), "mediator");
+  r = http().get("/api/logs?correlation_id=" + id + "&until=2000-01-01T00:00:00Z", kAdminToken);
+  ASSERT_EQ(r.status, 200) << describe(r);
+  EXPECT_TRUE(r.json().value("records", json::array()).empty()) << describe(r);
 }
 
 }  // namespace

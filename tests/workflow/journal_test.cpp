@@ -241,5 +241,14 @@ TEST(SqliteJournal, PersistsAcrossReopenAndLocksTheFile) {
   EXPECT_EQ(open_sqlite_journal({.path = ""}).error().code, codes::kInvalidArgument);
 }
 
+TEST(SqliteJournal, CreatesTheFoldersOfItsPath) {
+  TempDir dir;
+  auto path = dir.path() / "fresh" / "mediator" / "journal.db";
+  auto j = open_sqlite_journal({.path = path});
+  ASSERT_TRUE(j.ok()) << j.error().message;
+  ASSERT_TRUE(appended(**j, {started("w", "d", "2026-01-01T00:00:00.000Z")}));
+  EXPECT_TRUE(std::filesystem::exists(path));
+}
+
 }  // namespace
 }  // namespace wonderland::workflow

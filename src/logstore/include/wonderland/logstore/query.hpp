@@ -7,8 +7,10 @@
 // The reply: {"records": [record...], "next_cursor"?: "..."}; `next_cursor` is present exactly
 // when older matching records exist.
 //
-// Order is storage order, newest first: the order in which the logging service wrote the
-// records, which follows their arrival rather than their (sender-side) timestamps.
+// Pages follow storage order, newest first: the order in which the logging service wrote the
+// records, which follows their arrival rather than their (sender-side) timestamps. Within a
+// page, records are sorted by timestamp, newest first (stable), so that lines from several
+// services read in the order they happened.
 //
 // A cursor is an opaque string naming the last record of a page. It stays valid while records
 // are being added (new records never shift later pages) and across restarts of the service;
