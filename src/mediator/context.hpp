@@ -78,6 +78,8 @@ struct Context {
   std::optional<Error> check_admin(const http::Request& request) const;
 };
 
+/// The SHA-256 of `text`, as 64 lower-case hex digits.
+std::string hex_sha256(std::string_view text);
 /// The document of a loaded definition, or nullopt.
 std::optional<Json> definition_document(const Context& ctx, const std::string& name, int version);
 /// The log filter of a request's query string, in the log store's names (`level` → min_severity,

@@ -1,5 +1,6 @@
 // Operator routes: the workflows and their timelines, retry and cancel, definitions, logs,
 // metrics and health. Every route but /healthz and /readyz needs the admin token.
+#include <charconv>
 #include <sstream>
 
 #include "context.hpp"
@@ -158,10 +159,10 @@ void install_ops_api(Context& ctx, http::Router& router) {
 
   router.add_async(Method::get, "/api/definitions/{name}/{version}", admin(ctx, [&ctx](const Request& req, Responder r) {
     std::string name(*req.param("name"));
+    const std::string_view text = *req.param("version");
     int version = 0;
-    try {
-      version = std::stoi(std::string(*req.param("version")));
-    } catch (const std::exception&) {
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), version);
+    if (ec != std::errc{} || end != text.data() + text.size()) {
       return void(r.respond(Error{codes::kNotFound, "no such definition version", false}));
     }
     auto doc = definition_document(ctx, name, version);

@@ -1,24 +1,10 @@
 #include "wonderland/mediator/orders.hpp"
 
-#include <sodium.h>
-
 #include "context.hpp"
 #include "wonderland/http/response.hpp"
 
 namespace wonderland::mediator {
 namespace {
-
-std::string digest(const std::string& text) {
-  unsigned char d[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256(d, reinterpret_cast<const unsigned char*>(text.data()), text.size());
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : d) {
-    out.push_back(kHex[c >> 4]);
-    out.push_back(kHex[c & 15]);
-  }
-  return out;
-}
 
 Error no_such_order(const std::string& id) {
   return Error{codes::kNotFound, "no order '" + id + "'", false};
@@ -81,7 +67,7 @@ void place_order(Context& ctx, const nlohmann::json& profile, const nlohmann::js
                  const std::string& idempotency_key, http::Responder r) {
   std::string customer_id = profile.value("customer_id", "");
   std::string id = order_id_for(customer_id, idempotency_key);
-  std::string request_hash = digest(payment.dump());
+  std::string request_hash = hex_sha256(payment.dump());
   nlohmann::json input{{"customer_id", customer_id},
                        {"email", profile.value("email", "")},
                        {"first_name", profile.value("first_name", "")},

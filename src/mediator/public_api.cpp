@@ -119,6 +119,8 @@ void basket_view(Context& ctx, const std::string& customer_id, JsonCallback done
            });
 }
 
+}  // namespace
+
 std::string hex_sha256(std::string_view text) {
   unsigned char digest[crypto_hash_sha256_BYTES];
   crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(text.data()), text.size());
@@ -130,8 +132,6 @@ std::string hex_sha256(std::string_view text) {
   }
   return out;
 }
-
-}  // namespace
 
 std::string order_id_for(const std::string& customer_id, const std::string& idempotency_key) {
   // A name-based UUID (RFC 4122 layout, SHA-256 based): the same customer and key always name

@@ -605,7 +605,15 @@ class Engine::Core : public std::enable_shared_from_this<Engine::Core> {
     record(inst, events::kStepFailed, &step, attempt,
            json{{"error", err.to_json()},
                 {"duration_ms", duration},
-                {"reason", failure_reason(step, err, attempt)}});
+                {"reason", failure_reason(step, err, attempt)},
+                {"in_doubt", in_doubt(err)}});
+  }
+
+  /// Whether a command that ended with `err` may still have taken effect: no answer in time
+  /// (`deadline_exceeded`) or the connection lost on the way (`unavailable`). Such a step is
+  /// compensated too, since compensations tolerate "nothing to undo"; a refusal is not.
+  static bool in_doubt(const Error& err) {
+    return err.code == codes::kDeadlineExceeded || err.code == codes::kUnavailable;
   }
 
   // ---- decisions ----------------------------------------------------------------------------
@@ -804,7 +812,8 @@ class Engine::Core : public std::enable_shared_from_this<Engine::Core> {
       record(inst, events::kStepFailed, &step, st.attempt,
              json{{"error", last.to_json()},
                   {"duration_ms", elapsed(st)},
-                  {"reason", describe(step) + " stopped retrying: " + why}});
+                  {"reason", describe(step) + " stopped retrying: " + why},
+                  {"in_doubt", st.attempt > 0 && in_doubt(last)}});
     }
   }
 

@@ -255,6 +255,9 @@ Status apply(Instance& inst, const JournalRecord& r, std::int64_t at_ms) {
     st->waiting = false;
     st->error = error_of(data);
     inst.stopping = true;
+    // A command that may have taken effect is undone like a completed one.
+    if (step->compensation && data.value("in_doubt", false))
+      inst.completed.push_back(step->index);
     if (inst.failure.is_null() && inst.phase == Phase::kRunning) {
       Error e = st->error.value_or(Error::of(codes::kInternal, "unknown error"));
       inst.failure = json{{"reason", data.value("reason", e.message)},

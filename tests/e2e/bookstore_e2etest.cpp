@@ -1181,6 +1181,9 @@ TEST_F(BookstoreE2e, InvalidRequestsGetClearProblems) {
   expect_problem(http().request("POST", "/api/workflows/" + franks + "/retry", {}, bearer(erin.token)), 403);
   expect_problem(http().request("POST", "/api/workflows/" + franks + "/cancel"), 401);
   expect_problem(http().get("/api/workflows?status=bogus", kAdminToken), 400, "status");
+  EXPECT_EQ(http().get("/api/definitions/purchase/1", kAdminToken).status, 200);
+  expect_problem(http().get("/api/definitions/purchase/1abc", kAdminToken), 404);
+  expect_problem(http().get("/api/definitions/purchase/99", kAdminToken), 404);
 
   // Signing out ends the session.
   EXPECT_EQ(http().del("/api/sessions/current", frank.token).status, 204);

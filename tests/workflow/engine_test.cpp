@@ -173,6 +173,35 @@ TEST(Engine, TimeoutsAreRetriedThenFailTheStep) {
   EXPECT_EQ(h.engine->metrics().timeouts, 2u);
 }
 
+TEST(Engine, AStepThatTimedOutIsCompensatedFirst) {
+  // The charge may have gone through although no answer came: it is undone like a completed
+  // step, before the earlier ones.
+  Harness h;
+  json b = task("b", "svc.b", true);
+  b["timeout_ms"] = 1000;
+  b["retry"] = {{"max_attempts", 2}, {"initial_backoff_ms", 10}, {"jitter", 0}};
+  h.define(workflow("doubt", json::array({task("a", "svc.a", true), b, task("c", "svc.c")})));
+  for (const char* action : {"svc.a", "undo.a", "undo.b"}) h.serve_ok(action);
+  Parked parked;
+  h.transport.on_async("svc.b", parked.handler(&h.calls));
+  h.boot();
+
+  std::string id = h.start("doubt");
+  h.log.wait(id, events::kStepStarted, "b");
+  h.clock.advance(std::chrono::milliseconds(1000));
+  h.log.wait(id, events::kStepAttemptFailed, "b");
+  h.clock.advance(std::chrono::milliseconds(10));
+  h.log.wait(id, events::kStepAttempt, "b");
+  h.clock.advance(std::chrono::milliseconds(1000));
+  JournalRecord failed = h.log.wait(id, events::kStepFailed, "b");
+  EXPECT_EQ(failed.data["in_doubt"], true);
+  JournalRecord end = h.log.wait_settled(id);
+  EXPECT_EQ(end.type, events::kFailed);
+  EXPECT_EQ(end.data["compensations"], 2);
+  EXPECT_THAT(h.calls.actions(), ElementsAre("svc.a", "svc.b", "svc.b", "undo.b", "undo.a"));
+  EXPECT_THAT(h.calls.keys("undo.b"), ElementsAre(id + ":b:compensate"));
+}
+
 TEST(Engine, CompensatesCompletedStepsInReverseOrder) {
   Harness h;
   h.define(workflow(
