@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages Wonderland needs to build, run and test.
-# Idempotent: when every package is present it only checks and exits in well under a second.
-# Needs root (or sudo) only when something is missing.
+# Installs the Debian 12 packages Wonderland needs to build, run and test, then the browser
+# tests' npm packages (tests/browser: `npm ci` when node_modules is missing or older than
+# package-lock.json).
+# Idempotent: when everything is present it only checks and exits in well under a second.
+# Needs root (or sudo) only when a Debian package is missing.
 set -euo pipefail
+
+BROWSER_TESTS="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)/tests/browser"
 
 PACKAGES=(
   # toolchain
@@ -22,31 +26,46 @@ PACKAGES=(
 command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs)
 command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
 
-missing=()
-for p in "${PACKAGES[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
-    missing+=("$p")
+# Debian packages: apt-get only for those missing.
+install_packages() {
+  local p svc missing=() SUDO=()
+  for p in "${PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+      missing+=("$p")
+    fi
+  done
+  if ((${#missing[@]} == 0)); then
+    return 0
   fi
-done
 
-if ((${#missing[@]} == 0)); then
-  exit 0
-fi
-
-echo "deps: installing ${missing[*]}" >&2
-SUDO=()
-if [[ $(id -u) -ne 0 ]]; then
-  command -v sudo >/dev/null || { echo "deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
-  SUDO=(sudo)
-fi
-export DEBIAN_FRONTEND=noninteractive
-"${SUDO[@]}" apt-get update -qq
-"${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
-# Debian starts the system services on install; Wonderland runs its own instances instead.
-for svc in rabbitmq-server postgresql; do
-  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
-    "${SUDO[@]}" systemctl stop "$svc" || true
-  elif command -v service >/dev/null 2>&1; then
-    "${SUDO[@]}" service "$svc" stop >/dev/null 2>&1 || true
+  echo "deps: installing ${missing[*]}" >&2
+  if [[ $(id -u) -ne 0 ]]; then
+    command -v sudo >/dev/null || { echo "deps: need root or sudo to install: ${missing[*]}" >&2; return 1; }
+    SUDO=(sudo)
   fi
-done
+  export DEBIAN_FRONTEND=noninteractive
+  "${SUDO[@]}" apt-get update -qq
+  "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+  # Debian starts the system services on install; Wonderland runs its own instances instead.
+  for svc in rabbitmq-server postgresql; do
+    if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
+      "${SUDO[@]}" systemctl stop "$svc" || true
+    elif command -v service >/dev/null 2>&1; then
+      "${SUDO[@]}" service "$svc" stop >/dev/null 2>&1 || true
+    fi
+  done
+}
+
+# The browser tests' npm packages (playwright-core only: the tests drive Debian's chromium, no
+# browser is downloaded). npm keeps a copy of the lock file it installed from in node_modules.
+install_browser_test_modules() {
+  local installed="$BROWSER_TESTS/node_modules/.package-lock.json"
+  if [[ -f "$installed" && ! "$BROWSER_TESTS/package-lock.json" -nt "$installed" ]]; then
+    return 0
+  fi
+  echo "deps: npm ci in $BROWSER_TESTS" >&2
+  (cd "$BROWSER_TESTS" && npm ci --no-audit --no-fund --loglevel=error) >&2
+}
+
+install_packages
+install_browser_test_modules

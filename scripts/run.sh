@@ -136,6 +136,7 @@ Wonderland is running.
   PostgreSQL  $WONDERLAND_PG_URL
   services    ${services_list:-(none built)}
   storefront  http://127.0.0.1:$WONDERLAND_HTTP_PORT/
+  console     http://127.0.0.1:$WONDERLAND_HTTP_PORT/console  (with the admin token below)
   API         http://127.0.0.1:$WONDERLAND_HTTP_PORT/api/openapi.json
   admin token $WONDERLAND_ADMIN_TOKEN  (operator routes: Authorization: Bearer <token>)
   logs        $log_dir/<service>.log; infrastructure: scripts/infra.sh logs

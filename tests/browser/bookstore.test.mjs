@@ -1,0 +1,330 @@
+// The storefront and the operations console in a real browser, against the whole running system
+// (started by browser_test.cpp; to run against a system started by hand, see README.md,
+// "Browser tests").
+//
+//   BASE_URL=http://127.0.0.1:8080 ADMIN_TOKEN=... node --test-reporter=spec tests/browser/bookstore.test.mjs
+//
+// The tests run in order and share what they bought: the console tests look at the orders the
+// storefront tests placed.
+
+import assert from 'node:assert/strict';
+import {after, before, describe, test} from 'node:test';
+import {PHONE, catalogue, config, eventually, futureExpiry, launchBrowser, screenshot, uniqueName, withPage} from './support.mjs';
+
+const [rabbit, hatter, cheshire] = catalogue;
+const PASSWORD = 'correct horse battery';
+
+let browser;
+const orders = {confirmed: null, declined: null};
+
+before(async () => {
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+// ---- Storefront helpers -------------------------------------------------------------------
+
+async function signUp(page, tag) {
+  const username = uniqueName(tag);
+  await page.goto('/#/signup');
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Email address').fill(`${username}@example.com`);
+  await page.getByLabel('Password', {exact: true}).fill(PASSWORD);
+  await page.getByLabel('First name').fill('Alice');
+  await page.getByLabel('Last name').fill('Liddell');
+  await page.getByRole('button', {name: 'Create account'}).click();
+  // Signing up signs in too.
+  await page.getByRole('navigation', {name: 'Main'}).getByText(username).waitFor();
+  return username;
+}
+
+/** The card of a book in the catalogue, after searching for its title. */
+async function findBook(page, book) {
+  await page.goto('/#/');
+  await page.getByLabel('Search the catalogue').fill(book.title);
+  await page.getByRole('button', {name: 'Search', exact: true}).click();
+  // The results of this search (not the list shown before it).
+  await page.locator('.results-summary', {hasText: book.title}).waitFor();
+  const card = page.locator(`li.book[data-isbn="${book.isbn}"]`);
+  await card.waitFor();
+  return card;
+}
+
+/** The stock the catalogue shows for a book. */
+async function shownStock(page, book) {
+  const card = await findBook(page, book);
+  const text = await card.locator('.book-stock').innerText();
+  const match = /(\d+) in stock/i.exec(text);
+  assert.ok(match, `no stock shown for ${book.title}: '${text}'`);
+  return Number(match[1]);
+}
+
+/** Adds one copy; `copies`: how many the basket then holds. */
+async function addToBasket(page, book, copies) {
+  const card = await findBook(page, book);
+  await card.getByRole('button', {name: 'Add to basket'}).click();
+  const copiesText = `${copies} ${copies === 1 ? 'copy' : 'copies'} in your basket`;
+  await page.locator('.toast', {hasText: book.title}).filter({hasText: copiesText}).waitFor();
+  return card;
+}
+
+async function openBasket(page) {
+  await page.getByRole('navigation', {name: 'Main'}).getByRole('link', {name: /Basket/}).click();
+  await page.getByRole('heading', {name: 'Your basket'}).waitFor();
+}
+
+async function pay(page, {method, number}) {
+  await page.getByRole('radio', {name: method}).check();
+  await page.getByLabel('Card number').fill(number);
+  await page.getByLabel('Expiry date').fill(futureExpiry());
+  await page.getByLabel('Security code').fill('123');
+  await page.getByRole('button', {name: /^Pay /}).click();
+}
+
+/** Waits on the order page until the order settles; returns {id, status}. */
+async function settledOrder(page) {
+  await page.waitForURL(/#\/orders\/[0-9a-f-]+$/);
+  const id = page.url().split('/').pop();
+  const panel = page.locator('.status-panel[data-status="confirmed"], .status-panel[data-status="failed"]');
+  await panel.waitFor({timeout: 60_000});
+  return {id, status: await panel.getAttribute('data-status'), panel};
+}
+
+// ---- Storefront ---------------------------------------------------------------------------
+
+describe('storefront', () => {
+  test('a new customer signs up, signs in, buys two books and gets the order confirmed with its invoice', () =>
+    withPage(browser, 'storefront-purchase', async (page) => {
+      await page.goto('/');
+      await page.getByRole('heading', {name: 'Books'}).waitFor();
+      await page.locator('li.book').first().waitFor();
+      await screenshot(page, 'storefront-catalogue');
+
+      const username = await signUp(page, 'shopper');
+      await page.getByRole('button', {name: 'Sign out'}).click();
+      await page.getByRole('link', {name: 'Sign in', exact: true}).click();
+      await page.getByLabel('Username').fill(username);
+      await page.getByLabel('Password').fill(PASSWORD);
+      await page.getByRole('button', {name: 'Sign in'}).click();
+      await page.getByRole('navigation', {name: 'Main'}).getByText(username).waitFor();
+
+      await addToBasket(page, rabbit, 1);
+      // Three copies of a title at most: the API's refusal of a fourth is shown on the card.
+      for (let copies = 1; copies <= 3; copies++) await addToBasket(page, hatter, copies);
+      const hatterCard = await findBook(page, hatter);
+      await hatterCard.getByRole('button', {name: 'Add to basket'}).click();
+      const refusal = hatterCard.locator('.card-message');
+      await refusal.waitFor();
+      assert.match(await refusal.innerText(), /3 copies/);
+
+      await openBasket(page);
+      const quantity = page.getByLabel(`Quantity of ${hatter.title}`);
+      assert.equal(await quantity.inputValue(), '3');
+      await quantity.fill('1');
+      await quantity.press('Tab');
+      await page.locator('.toast', {hasText: `“${hatter.title}”: 1 copy.`}).waitFor();
+      assert.equal(await page.locator('li.basket-line').count(), 2);
+      const expectedTotal = rabbit.price_cents + hatter.price_cents;
+      assert.match(await page.locator('.basket-total').innerText(), new RegExp(`\\$${(expectedTotal / 100).toFixed(2)}`));
+      await screenshot(page, 'storefront-basket');
+
+      await page.getByRole('link', {name: 'Checkout'}).click();
+      await page.getByRole('heading', {name: 'Checkout'}).waitFor();
+      // A wrong card number: the API's message shows next to the field.
+      await pay(page, {method: 'Mastercard', number: '5555 5555 5555 4440'});
+      const cardError = page.locator('[data-field="card_number"] .field-error');
+      await cardError.waitFor();
+      assert.match(await cardError.innerText(), /card number/i);
+      assert.equal(await page.getByLabel('Card number').getAttribute('aria-invalid'), 'true');
+      await screenshot(page, 'storefront-checkout-errors');
+
+      await pay(page, {method: 'Mastercard', number: '5555 5555 5555 4444'});
+      const order = await settledOrder(page);
+      assert.equal(order.status, 'confirmed', await order.panel.innerText());
+      assert.match(await page.getByRole('status').filter({hasText: 'Confirmed'}).innerText(), /Confirmed/);
+      orders.confirmed = order.id;
+      await screenshot(page, 'storefront-order-confirmed');
+
+      // The invoice email: sent when the notification service sees order.confirmed.
+      await page.getByRole('link', {name: 'See your emails'}).click();
+      const invoice = page.locator(`li.mail[data-kind="order_confirmed"][data-order-id="${order.id}"]`);
+      await eventually(
+        async () => {
+          if (await invoice.count()) return true;
+          await page.getByRole('button', {name: 'Refresh'}).click();
+          return false;
+        },
+        {interval: 1000, what: 'the order confirmation email'},
+      );
+      await invoice.getByText('Read the email').click();
+      assert.match(await invoice.locator('.mail-body').innerText(), new RegExp(rabbit.title.replace(/[:]/g, '.')));
+      await screenshot(page, 'storefront-notifications');
+
+      await page.getByRole('navigation', {name: 'Main'}).getByRole('link', {name: 'Orders'}).click();
+      await page.locator(`li.order-item[data-order-id="${order.id}"]`).waitFor();
+      await screenshot(page, 'storefront-orders');
+    }));
+
+  test('a declined card shows the reason, and the stock shown is restored', () =>
+    withPage(browser, 'storefront-declined', async (page) => {
+      await signUp(page, 'declined');
+      const stockBefore = await shownStock(page, cheshire);
+      await addToBasket(page, cheshire, 1);
+      await addToBasket(page, cheshire, 2);
+
+      await openBasket(page);
+      await page.getByRole('link', {name: 'Checkout'}).click();
+      await pay(page, {method: 'Visa', number: '4000 0000 0000 0002'});
+      const order = await settledOrder(page);
+      assert.equal(order.status, 'failed');
+      assert.match(await order.panel.locator('.reason').innerText(), /declined/i);
+      orders.declined = order.id;
+      await screenshot(page, 'storefront-order-failed');
+
+      // The reservation was released: the catalogue shows the stock of before.
+      assert.equal(await shownStock(page, cheshire), stockBefore);
+    }));
+
+  test('the catalogue fits a phone screen', () =>
+    withPage(browser, 'storefront-phone', async (page) => {
+      await page.goto('/');
+      await page.locator('li.book').first().waitFor();
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(overflow <= 0, `the page is ${overflow}px wider than the screen`);
+      await screenshot(page, 'storefront-phone');
+    }, {viewport: PHONE}));
+});
+
+// ---- Operations console --------------------------------------------------------------------
+
+async function openConsole(page, token = config.adminToken) {
+  await page.goto('/console');
+  await page.getByLabel('Admin token').fill(token);
+  await page.getByRole('button', {name: 'Open the console'}).click();
+}
+
+/** [[step path, state]] of the diagram shown. */
+function diagramStates(page) {
+  return page.$$eval('.diagram .node', (nodes) => nodes.map((n) => [n.dataset.step, n.dataset.state]));
+}
+
+describe('operations console', () => {
+  test('a bad admin token is refused', () =>
+    withPage(browser, 'console-refused', async (page) => {
+      await openConsole(page, 'not-the-admin-token');
+      const refusal = page.getByRole('alert');
+      await refusal.waitFor();
+      assert.match(await refusal.innerText(), /refused/i);
+      assert.equal(await page.getByRole('navigation', {name: 'Console'}).getByRole('link').count(), 0);
+      assert.equal(await page.evaluate(() => sessionStorage.getItem('wonderland.admin-token')), null);
+      await screenshot(page, 'console-refused');
+    }));
+
+  test('the declined order is drawn with every step in its final state', () =>
+    withPage(browser, 'console-declined-order', async (page) => {
+      assert.ok(orders.declined, 'the storefront test placed no declined order');
+      await openConsole(page);
+      await page.getByRole('heading', {name: 'Workflows'}).waitFor();
+      await page.getByLabel('Status', {exact: true}).selectOption('failed');
+      await page.getByRole('button', {name: 'Apply'}).click();
+      const row = page.locator(`tr[data-workflow-id="${orders.declined}"]`);
+      await row.waitFor();
+      assert.equal(await row.getAttribute('data-status'), 'failed');
+      await page.locator('.count-tile[data-count="failed"] dd').waitFor();
+      await screenshot(page, 'console-workflows');
+
+      await row.getByRole('link').click();
+      await page.locator('.diagram').waitFor();
+      const states = new Map(await diagramStates(page));
+      assert.deepEqual(Object.fromEntries(states), {
+        validate: 'done',
+        price: 'done',
+        reserve: 'compensated',
+        charge: 'failed',
+        fulfil: 'pending',
+        'fulfil/confirm_stock': 'pending',
+        'fulfil/record_order': 'pending',
+        'fulfil/clear_basket': 'pending',
+        announce: 'pending',
+        'on_failure/announce_failure': 'done',
+      });
+      assert.match(await page.locator('.node[data-step="charge"]').innerText(), /declined/i);
+      assert.equal(await page.getByRole('button', {name: 'Retry'}).isEnabled(), true);
+      assert.equal(await page.getByRole('button', {name: 'Cancel'}).isEnabled(), false);
+
+      // The timeline: the reservation undone, and the charge's request on demand.
+      const timeline = page.locator('.timeline');
+      await timeline.locator('[data-type="compensation_succeeded"][data-step="reserve"]').waitFor();
+      const charge = timeline.locator('[data-type="step_started"][data-step="charge"]');
+      await charge.getByText('Request').click();
+      const request = await charge.locator('pre').innerText();
+      assert.match(request, /\*\*\*\* \*\*\*\* \*\*\*\* 0002/, 'the card number is masked');
+      assert.doesNotMatch(request, /4000 0000 0000 0002/);
+      await screenshot(page, 'console-workflow-failed');
+
+      // Retry asks first; backing out changes nothing.
+      await page.getByRole('button', {name: 'Retry'}).click();
+      const dialog = page.getByRole('dialog');
+      await dialog.getByRole('heading', {name: 'Retry this workflow?'}).waitFor();
+      await dialog.getByRole('button', {name: 'Back'}).click();
+      await dialog.waitFor({state: 'detached'});
+    }));
+
+  test('the confirmed order is drawn with every step done', () =>
+    withPage(browser, 'console-confirmed-order', async (page) => {
+      assert.ok(orders.confirmed, 'the storefront test placed no confirmed order');
+      await openConsole(page);
+      await page.getByRole('heading', {name: 'Workflows'}).waitFor();
+      await page.goto(`/console#/workflows/${orders.confirmed}`);
+      await page.locator('.diagram').waitFor();
+      const states = await diagramStates(page);
+      for (const [step, state] of states) {
+        assert.equal(state, step.startsWith('on_failure/') ? 'pending' : 'done', `step ${step}`);
+      }
+      assert.ok(states.length >= 9, `only ${states.length} steps drawn`);
+      await screenshot(page, 'console-workflow-confirmed');
+    }));
+
+  test('the log viewer filtered by the order id shows its lines, and they lead back to it', () =>
+    withPage(browser, 'console-logs', async (page) => {
+      await openConsole(page);
+      await page.getByRole('heading', {name: 'Workflows'}).waitFor();
+      await page.goto(`/console#/workflows/${orders.declined}`);
+      await page.getByRole('link', {name: 'Logs of this workflow'}).click();
+      await page.getByRole('heading', {name: 'Logs'}).waitFor();
+      assert.equal(await page.getByLabel('Correlation id').inputValue(), orders.declined);
+      const lines = page.locator('.log-line');
+      await eventually(async () => (await lines.count()) >= 5, {what: 'log lines of the order'});
+      const correlations = await lines.evaluateAll((all) => all.map((l) => l.dataset.correlationId));
+      assert.ok(correlations.every((c) => c === orders.declined), `lines of other flows: ${correlations}`);
+      assert.match(await page.locator('.log-viewer').innerText(), /step_failed/);
+      await eventually(async () => (await page.locator('.stream-state').getAttribute('data-state')) === 'open', {
+        what: 'the live feed',
+      });
+      await screenshot(page, 'console-logs');
+
+      await page.getByRole('button', {name: 'Pause'}).click();
+      assert.equal(await page.getByRole('button', {name: 'Resume'}).getAttribute('aria-pressed'), 'true');
+      await page.getByRole('button', {name: 'Resume'}).click();
+
+      await lines.first().locator('.log-correlation').click();
+      await page.getByRole('heading', {name: 'Workflow'}).waitFor();
+      await page.locator(`[data-workflow-id="${orders.declined}"]`).waitFor();
+    }));
+
+  test('the metrics page draws its charts', () =>
+    withPage(browser, 'console-metrics', async (page) => {
+      await openConsole(page);
+      await page.getByRole('navigation', {name: 'Console'}).getByRole('link', {name: 'Metrics'}).click();
+      await page.getByRole('heading', {name: 'Metrics'}).waitFor();
+      await eventually(async () => /\d+ samples/.test(await page.locator('main [role="status"]').first().innerText()), {
+        what: 'metrics samples',
+      });
+      assert.equal(await page.locator('figure.chart svg').count(), 4);
+      await page.locator('td', {hasText: 'payment.charge'}).waitFor();
+      await screenshot(page, 'console-metrics');
+    }));
+});

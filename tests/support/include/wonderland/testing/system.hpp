@@ -1,0 +1,118 @@
+// The whole Wonderland system as child processes, for end-to-end and browser tests: the real
+// binaries (logging, inventory, customer, payment, notification, then the mediator) against the
+// harness's RabbitMQ and PostgreSQL.
+//
+//   wonderland::testing::System system({.work_dir = WORK_DIR, .catalogue = books,
+//                                       .admin_token = "test-token"});
+//   system.start();                      // throws std::runtime_error, with what failed
+//   HttpClient http(system.port());
+//   ...
+//   system.stop();                       // also on destruction
+//
+// Isolation: every queue of the run carries a prefix of its own (WONDERLAND_QUEUE_PREFIX for the
+// mediator and the logging service, WONDERLAND_<SERVICE>_QUEUE for the other services), the
+// customer tables live in a schema of their own, and the databases, journal, email outbox, logs
+// and log store in a fresh folder `<work_dir>/run-<hex>` (remove_files() deletes it). stop()
+// deletes the run's queues. The exchanges are shared: the run's logging service also stores
+// what other systems on the broker log.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "wonderland/common/error.hpp"
+#include "wonderland/testing/postgres.hpp"
+#include "wonderland/testing/process.hpp"
+
+namespace wonderland::testing {
+
+/// One title of the inventory's seed catalogue.
+struct CatalogueBook {
+  std::string isbn;
+  std::string title;
+  std::int64_t price_cents = 0;
+  std::int64_t stock = 0;
+  std::string author = "Test Author";
+  std::string publisher = "Test Press";
+};
+
+struct SystemOptions {
+  /// The run's folder goes inside (created when missing).
+  std::filesystem::path work_dir;
+  /// The inventory's seed.
+  std::vector<CatalogueBook> catalogue;
+  /// WONDERLAND_ADMIN_TOKEN of the mediator.
+  std::string admin_token = "test-operator-token";
+  /// What the mediator serves as WONDERLAND_WEB_DIR; empty: a one-line placeholder page.
+  std::filesystem::path web_dir;
+  /// Start of the queue prefix and of the customer schema's name (lower case, digits, '_').
+  std::string tag = "e2e";
+  /// Extra or overriding environment per service ("mediator", "payment", ...).
+  std::map<std::string, std::map<std::string, std::string>> env;
+};
+
+class System {
+ public:
+  explicit System(SystemOptions options);
+  ~System();  ///< stop()
+  System(const System&) = delete;
+  System& operator=(const System&) = delete;
+
+  /// Starts every process and waits until each answers (services on their queue, the mediator on
+  /// /readyz and /api/books). Throws std::runtime_error naming what did not come up.
+  void start();
+  /// Stops the mediator, then the services, and deletes the run's queues. Idempotent.
+  void stop();
+  /// Deletes the run's folder (databases, journal, outbox, logs).
+  void remove_files();
+
+  int port() const { return port_; }
+  /// "http://127.0.0.1:<port>"
+  std::string base_url() const;
+  const std::string& admin_token() const { return options_.admin_token; }
+  const std::filesystem::path& dir() const { return dir_; }
+  std::filesystem::path outbox() const { return dir_ / "outbox"; }
+  /// The run's command queue of `service` ("<prefix><service>.commands"; the logging service
+  /// answers queries on "<prefix>logging.query").
+  std::string queue(const std::string& service) const;
+
+  ChildProcess& process(const std::string& name);
+  /// Stops a service (SIGKILL when `crash`, else SIGTERM), leaves it down for `down_for` (its
+  /// commands wait in its queue), starts it again and waits until it answers.
+  void restart(const std::string& name, bool crash,
+               std::chrono::milliseconds down_for = std::chrono::milliseconds(0));
+
+  /// Where the run is, and the last lines of every process's log (for failure messages).
+  std::string diagnostics() const;
+
+  /// Calls a service's command directly, as the mediator would.
+  Result<nlohmann::json> rpc(const std::string& service, const std::string& type,
+                             const nlohmann::json& body,
+                             std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  /// payment.get for an order: {order_id, charged_cents, refunded_cents, entries}; throws.
+  nlohmann::json ledger(const std::string& order_id);
+
+ private:
+  struct Broker;
+  void write_catalogue() const;
+  void add(const std::string& name, std::map<std::string, std::string> env);
+  void await_service(const std::string& name, std::chrono::milliseconds timeout);
+  void await_mediator(std::chrono::milliseconds timeout);
+
+  SystemOptions options_;
+  std::string prefix_;
+  std::filesystem::path dir_;
+  int port_;
+  std::unique_ptr<ScopedSchema> schema_;  // made by start(): it needs the database
+  std::map<std::string, std::unique_ptr<ChildProcess>> processes_;
+  std::unique_ptr<Broker> broker_;
+  bool stopped_ = false;
+};
+
+}  // namespace wonderland::testing

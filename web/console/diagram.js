@@ -1,0 +1,195 @@
+// A workflow definition drawn as a diagram, each step coloured by its state in one workflow.
+//
+// Steps follow each other top to bottom; the branches of a parallel step (and the cases of a
+// choice) stand side by side; the `on_failure` steps have a lane of their own. A step's state is
+// read from the workflow's timeline (the journal records, docs/workflows.md):
+//
+//   pending      no record yet ("not run" once the workflow has settled)
+//   running      an attempt is in flight or waiting to be retried
+//   done         succeeded
+//   failed       failed for good (or its compensation failed)
+//   compensating its compensation is in flight
+//   compensated  succeeded, then undone by its compensation
+
+import {h} from '../shared/dom.js';
+import {formatDuration} from '../shared/format.js';
+
+export const STATES = ['pending', 'running', 'done', 'failed', 'compensating', 'compensated'];
+
+/** Every step path's state from a timeline: Map(path → {state, attempts, duration_ms, error, lastError}). */
+export function stepStates(timeline) {
+  const states = new Map();
+  const of = (path) => {
+    if (!states.has(path)) states.set(path, {state: 'pending', attempts: 0, duration_ms: null, error: null});
+    return states.get(path);
+  };
+  for (const record of timeline) {
+    if (!record.step) continue;
+    const s = of(record.step);
+    const data = record.data || {};
+    switch (record.type) {
+      case 'step_started':
+      case 'step_attempt':
+        s.state = 'running';
+        s.attempts = Math.max(s.attempts, record.attempt || 1);
+        s.error = null;
+        break;
+      case 'step_attempt_failed':
+        s.state = 'running';
+        s.error = data.error || null;
+        break;
+      case 'step_succeeded':
+        s.state = 'done';
+        s.duration_ms = data.duration_ms ?? null;
+        s.error = null;
+        break;
+      case 'step_failed':
+        s.state = 'failed';
+        s.duration_ms = data.duration_ms ?? null;
+        s.error = data.error || null;
+        break;
+      case 'compensation_started':
+      case 'compensation_attempt':
+        s.state = 'compensating';
+        break;
+      case 'compensation_attempt_failed':
+        s.error = data.error || null;
+        break;
+      case 'compensation_succeeded':
+        s.state = 'compensated';
+        s.error = null;
+        break;
+      case 'compensation_failed':
+        s.state = 'failed';
+        s.error = data.error || null;
+        s.compensationFailed = true;
+        break;
+      default:
+        break;
+    }
+  }
+  return states;
+}
+
+/** A choice's chosen case index from its records (-1: default), or undefined before it chose. */
+function chosenCase(timeline, path) {
+  for (const record of timeline) {
+    if (record.step === path && record.type === 'step_started' && record.data && 'case' in record.data) {
+      return record.data.case;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The diagram of `definition` for a workflow with `timeline`. `settled`: the workflow has ended
+ * (pending steps are then shown as not run). `onSelect(path)`: a step was activated.
+ */
+export function diagram(definition, timeline, {settled, onSelect, selected}) {
+  const states = stepStates(timeline);
+  const context = {states, timeline, settled, onSelect, selected};
+  return h(
+    'div',
+    {class: 'diagram', dataset: {definition: definition.name}},
+    legend(),
+    h('div', {class: 'lane'}, h('h3', {class: 'lane-title'}, 'Steps'), sequence(definition.steps || [], '', context)),
+    (definition.on_failure || []).length > 0 &&
+      h('div', {class: 'lane lane-failure'}, h('h3', {class: 'lane-title'}, 'On failure'), sequence(definition.on_failure, 'on_failure/', context)),
+  );
+}
+
+function legend() {
+  return h(
+    'ul',
+    {class: 'legend', 'aria-label': 'Step states'},
+    STATES.map((state) => h('li', {}, h('span', {class: `swatch state-${state}`, 'aria-hidden': 'true'}), state)),
+  );
+}
+
+function sequence(steps, prefix, context) {
+  return h('ol', {class: 'flow'}, steps.map((step) => node(step, `${prefix}${step.id}`, context)));
+}
+
+function node(step, path, context) {
+  const s = context.states.get(path) || {state: 'pending', attempts: 0};
+  if (step.kind === 'parallel') {
+    return h(
+      'li',
+      {class: ['node', 'composite', `state-${s.state}`], dataset: {step: path, state: s.state}},
+      box(step, path, s, context),
+      h(
+        'div',
+        {class: 'branches', style: `--branches: ${step.branches.length}`},
+        step.branches.map((branch, i) =>
+          h('div', {class: 'branch', 'aria-label': `Branch ${i + 1} of ${step.id}`, role: 'group'}, sequence(branch, `${path}/`, context)),
+        ),
+      ),
+    );
+  }
+  if (step.kind === 'choice') {
+    const chosen = chosenCase(context.timeline, path);
+    const cases = (step.cases || []).map((c, i) => ({label: caseLabel(c), steps: c.steps || [], index: i}));
+    if (step.default) cases.push({label: 'otherwise', steps: step.default, index: -1});
+    return h(
+      'li',
+      {class: ['node', 'composite', `state-${s.state}`], dataset: {step: path, state: s.state}},
+      box(step, path, s, context),
+      h(
+        'div',
+        {class: 'branches', style: `--branches: ${cases.length}`},
+        cases.map((c) =>
+          h(
+            'div',
+            {class: ['branch', chosen !== undefined && chosen !== c.index && 'not-chosen'], role: 'group', 'aria-label': `Case ${c.label}`},
+            h('p', {class: 'case-label'}, c.label, chosen === c.index && ' (chosen)'),
+            sequence(c.steps, `${path}/`, context),
+          ),
+        ),
+      ),
+    );
+  }
+  return h('li', {class: ['node', `state-${s.state}`], dataset: {step: path, state: s.state}}, box(step, path, s, context));
+}
+
+function caseLabel(c) {
+  if ('equals' in c) return `= ${JSON.stringify(c.equals)}`;
+  if ('one_of' in c) return `in ${JSON.stringify(c.one_of)}`;
+  if ('less_than' in c) return `< ${c.less_than}`;
+  if ('greater_than' in c) return `> ${c.greater_than}`;
+  return 'case';
+}
+
+function box(step, path, s, context) {
+  const label = s.state === 'pending' && context.settled ? 'not run' : s.state;
+  const what =
+    step.kind === 'task'
+      ? `${step.action}`
+      : step.kind === 'publish'
+        ? `publish ${step.topic}`
+        : step.kind;
+  const facts = [];
+  if (s.attempts > 1) facts.push(`${s.attempts} attempts`);
+  if (s.duration_ms !== null && s.duration_ms !== undefined) facts.push(formatDuration(s.duration_ms));
+  return h(
+    'button',
+    {
+      type: 'button',
+      class: 'step-box',
+      'aria-pressed': context.selected === path ? 'true' : 'false',
+      title: `Show the timeline of ${path}`,
+      onclick: () => context.onSelect(path),
+    },
+    h('span', {class: 'step-name'}, step.id),
+    h('span', {class: 'step-what mono'}, what),
+    h('span', {class: 'step-state'}, h('span', {class: 'state-dot', 'aria-hidden': 'true'}), label, facts.length > 0 && ` · ${facts.join(' · ')}`),
+    step.compensation &&
+      h(
+        'span',
+        {class: 'step-compensation'},
+        `↺ ${step.compensation.action}`,
+        (s.state === 'compensated' || s.state === 'compensating' || s.compensationFailed) &&
+          `: ${s.compensationFailed ? 'failed' : s.state}`,
+      ),
+    s.error && s.state !== 'done' && h('span', {class: 'step-error'}, `${s.error.code}: ${s.error.message}`),
+  );
+}
