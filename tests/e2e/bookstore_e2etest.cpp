@@ -2,11 +2,10 @@
 // notification, mediator) run as child processes against the harness's RabbitMQ and
 // PostgreSQL, and every test talks to the mediator over real HTTP, as a browser would.
 //
-// Isolation: every command queue carries a prefix of this run (WONDERLAND_QUEUE_PREFIX for the
-// mediator, WONDERLAND_<SERVICE>_QUEUE for the services), the customer tables live in a schema
-// of their own, and the databases, journal, email outbox and logs in a fresh folder under the
-// build folder (removed when every test passed, unless WONDERLAND_E2E_KEEP=1). Each test buys
-// titles of its own, so the order of the tests does not matter.
+// The system is wonderland::testing::System (tests/support): queues, customer schema and files
+// of its own per run; the run's folder under the build folder is removed when every test passed,
+// unless WONDERLAND_E2E_KEEP=1. Each test buys titles of its own, so the order of the tests does
+// not matter.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -37,24 +36,20 @@
 #include <thread>
 #include <vector>
 
-#include "wonderland/common/error.hpp"
 #include "wonderland/common/ids.hpp"
-#include "wonderland/messaging/connection.hpp"
-#include "wonderland/messaging/envelope.hpp"
-#include "wonderland/messaging/rpc.hpp"
 #include "wonderland/testing/broker.hpp"
 #include "wonderland/testing/http_client.hpp"
-#include "wonderland/testing/postgres.hpp"
 #include "wonderland/testing/process.hpp"
+#include "wonderland/testing/system.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using nlohmann::json;
-using wonderland::testing::ChildProcess;
 using wonderland::testing::HttpClient;
 using wonderland::testing::HttpResponse;
+using wonderland::testing::System;
 using Clock = std::chrono::steady_clock;
 
 constexpr char kAdminToken[] = "e2e-operator-token-0c7d41f9";
@@ -62,12 +57,7 @@ constexpr char kPassword[] = "correct horse battery";
 
 // ---- The test catalogue: one title per scenario, so that stock arithmetic stays exact. --------
 
-struct TestBook {
-  const char* isbn;
-  const char* title;
-  std::int64_t price_cents;
-  std::int64_t stock;
-};
+using TestBook = wonderland::testing::CatalogueBook;
 
 const TestBook kFirstTitle{"9780000000118", "E2E Purchase One", 1250, 50};
 const TestBook kSecondTitle{"9780000000224", "E2E Purchase Two", 999, 50};
@@ -76,8 +66,8 @@ const TestBook kSoldOutTitle{"9780000000446", "E2E Sold Out", 2000, 0};
 const TestBook kScarceTitle{"9780000000552", "E2E Scarce", 700, 10};
 const TestBook kSteadyTitle{"9780000000668", "E2E Steady", 1100, 100};
 const TestBook kRestartTitle{"9780000000774", "E2E Restart", 800, 1000};
-const TestBook* const kCatalogue[] = {&kFirstTitle,  &kSecondTitle, &kDeclinedTitle, &kSoldOutTitle,
-                                      &kScarceTitle, &kSteadyTitle, &kRestartTitle};
+const std::vector<TestBook> kCatalogue{kFirstTitle,  kSecondTitle, kDeclinedTitle, kSoldOutTitle,
+                                       kScarceTitle, kSteadyTitle, kRestartTitle};
 
 /// A card expiry a few years ahead ("12/29"), valid whatever today's date.
 std::string future_expiry() {
@@ -333,228 +323,6 @@ class EventStreamReader {
   std::vector<json> events_;
 };
 
-// ---- The system under test ---------------------------------------------------------------
-
-/// The services, started in this order before the mediator (the log collector first).
-constexpr const char* kServices[] = {"logging", "inventory", "customer", "payment", "notification"};
-
-class Bookstore {
- public:
-  Bookstore()
-      : schema_("e2e_customer"),
-        prefix_("e2e-" + wonderland::fast_random_hex(6) + "."),
-        dir_(fs::path(WONDERLAND_E2E_WORK_DIR) / ("run-" + wonderland::fast_random_hex(6))),
-        port_(wonderland::testing::free_tcp_port()) {}
-
-  ~Bookstore() { stop(); }
-
-  int port() const { return port_; }
-  const fs::path& dir() const { return dir_; }
-  fs::path outbox() const { return dir_ / "outbox"; }
-  /// A service's command queue (the logging service answers queries on its own queue).
-  std::string queue(const std::string& service) const {
-    return service == "logging" ? prefix_ + "logging.query" : prefix_ + service + ".commands";
-  }
-
-  void start() {
-    fs::create_directories(dir_ / "web");
-    fs::create_directories(outbox());
-    std::ofstream(dir_ / "web" / "index.html") << "<!doctype html><title>Wonderland</title>\n";
-    write_catalogue();
-
-    const std::string amqp = wonderland::testing::amqp_url();
-    connection_ = std::make_unique<wonderland::messaging::Connection>(
-        wonderland::messaging::ConnectionOptions{.url = amqp, .service = "e2e-test"});
-    rpc_ = std::make_unique<wonderland::messaging::RpcClient>(*connection_);
-
-    std::map<std::string, std::string> common{{"WONDERLAND_AMQP_URL", amqp},
-                                              {"WONDERLAND_LOG_LEVEL", "info"},
-                                              {"WONDERLAND_VAR_DIR", dir_.string()}};
-    auto env = [&](std::map<std::string, std::string> own) {
-      own.insert(common.begin(), common.end());
-      return own;
-    };
-    add("logging", env({{"WONDERLAND_LOG_DIR", (dir_ / "csv").string()}, {"WONDERLAND_QUEUE_PREFIX", prefix_}}));
-    add("inventory", env({{"WONDERLAND_INVENTORY_DB", (dir_ / "inventory.db").string()},
-                          {"WONDERLAND_CATALOGUE", (dir_ / "catalogue.json").string()},
-                          {"WONDERLAND_INVENTORY_QUEUE", queue("inventory")}}));
-    add("customer", env({{"WONDERLAND_PG_URL", schema_.url()},
-                         {"WONDERLAND_CUSTOMER_SCHEMA", schema_.name()},
-                         {"WONDERLAND_CUSTOMER_QUEUE", queue("customer")},
-                         {"WONDERLAND_CUSTOMER_WORKERS", "4"},
-                         // The cheapest argon2id the service accepts: a hundred sign-ups stay fast.
-                         {"WONDERLAND_ARGON2_OPSLIMIT", "1"},
-                         {"WONDERLAND_ARGON2_MEMLIMIT_KIB", "8"}}));
-    add("payment", env({{"WONDERLAND_PAYMENT_DB", (dir_ / "payment.db").string()},
-                        {"WONDERLAND_PAYMENT_QUEUE", queue("payment")},
-                        // Charges take a moment, as a real provider's would: restarts catch some.
-                        {"WONDERLAND_PAYMENT_LATENCY_MS", "100"}}));
-    add("notification", env({{"WONDERLAND_NOTIFICATION_DB", (dir_ / "notification.db").string()},
-                             {"WONDERLAND_OUTBOX_DIR", outbox().string()},
-                             {"WONDERLAND_SMTP_HOST", ""},
-                             {"WONDERLAND_NOTIFICATION_QUEUE", queue("notification")},
-                             {"WONDERLAND_NOTIFICATION_EVENTS_QUEUE", prefix_ + "notification.events"}}));
-    add("mediator", env({{"WONDERLAND_HTTP_PORT", std::to_string(port_)},
-                         {"WONDERLAND_HTTP_THREADS", "4"},
-                         {"WONDERLAND_ADMIN_TOKEN", kAdminToken},
-                         {"WONDERLAND_JOURNAL_PATH", (dir_ / "journal.db").string()},
-                         {"WONDERLAND_WORKFLOWS_DIR", wonderland::testing::source_dir() + "/workflows"},
-                         {"WONDERLAND_WEB_DIR", (dir_ / "web").string()},
-                         {"WONDERLAND_QUEUE_PREFIX", prefix_}}));
-
-    for (const char* name : kServices) process(name).start();
-    for (const char* name : kServices) await_service(name, 90s);
-    process("mediator").start();
-    await_mediator(60s);
-  }
-
-  void stop() {
-    if (stopped_) return;
-    stopped_ = true;
-    // The mediator first, so that nothing is in flight when the services go.
-    for (const char* name : {"mediator", "inventory", "customer", "payment", "notification", "logging"}) {
-      if (processes_.count(name) != 0) processes_.at(name)->stop(15s);
-    }
-    if (connection_) {
-      for (const std::string& q : {queue("inventory"), queue("customer"), queue("payment"),
-                                  queue("notification"), prefix_ + "notification.events", queue("logging"),
-                                  prefix_ + "logging.records", prefix_ + "logging.workflow"}) {
-        for (const std::string& name : {q, q + ".dead"}) {
-          try {
-            connection_->delete_queue(wonderland::messaging::QueueName{name}, 5s);
-          } catch (const std::exception&) {
-            // Not there (or the broker is gone): nothing to clean up.
-          }
-        }
-      }
-    }
-    rpc_.reset();
-    connection_.reset();
-  }
-
-  /// Removes the run's folder (databases, journal, outbox, logs).
-  void remove_files() {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-
-  ChildProcess& process(const std::string& name) { return *processes_.at(name); }
-
-  /// Stops a service (SIGKILL when `crash`, else SIGTERM), leaves it down for `down_for` (its
-  /// commands wait in its queue), starts it again and waits until it answers.
-  void restart(const std::string& name, bool crash, std::chrono::milliseconds down_for = 0ms) {
-    if (crash) {
-      process(name).kill();
-    } else {
-      process(name).stop(15s);
-    }
-    std::this_thread::sleep_for(down_for);
-    process(name).start();
-    await_service(name, 60s);
-  }
-
-  /// The last lines of every process's log.
-  std::string diagnostics() const {
-    std::string out = "run folder " + dir_.string() + ", queue prefix " + prefix_ + "\n";
-    for (const auto& [name, p] : processes_) out += p->log_tail(60);
-    return out;
-  }
-
-  /// Calls a service's command directly, as the mediator would.
-  wonderland::Result<json> rpc(const std::string& service, const std::string& type, const json& body,
-                               std::chrono::milliseconds timeout = 10s) {
-    wonderland::messaging::RpcRequest request{wonderland::messaging::QueueName{queue(service)},
-                                              wonderland::messaging::Envelope::make(type, body, "e2e-test"),
-                                              timeout, wonderland::messaging::Delivery::kTransient};
-    auto reply = rpc_->call(std::move(request));
-    if (reply.wait_for(timeout + 5s) != std::future_status::ready) {
-      return wonderland::Error{"deadline_exceeded", "no reply to " + type, true};
-    }
-    auto result = reply.get();
-    if (!result.ok()) return result.error();
-    return result.value().body;
-  }
-
-  /// payment.get for an order: {order_id, charged_cents, refunded_cents, entries}.
-  json ledger(const std::string& order_id) {
-    auto r = rpc("payment", "payment.get", json{{"order_id", order_id}});
-    if (!r.ok()) throw std::runtime_error("payment.get " + order_id + ": " + r.error().message);
-    return r.value();
-  }
-
- private:
-  void write_catalogue() {
-    json books = json::array();
-    for (const TestBook* b : kCatalogue) {
-      books.push_back(json{{"isbn", b->isbn},
-                           {"title", b->title},
-                           {"author", "Test Author"},
-                           {"publisher", "Test Press"},
-                           {"price_cents", b->price_cents},
-                           {"stock", b->stock}});
-    }
-    std::ofstream(dir_ / "catalogue.json") << json{{"books", books}}.dump(2) << "\n";
-  }
-
-  void add(const std::string& name, std::map<std::string, std::string> env) {
-    processes_[name] = std::make_unique<ChildProcess>(wonderland::testing::binary_path("wonderland-" + name),
-                                                      std::move(env), (dir_ / (name + ".log")).string());
-  }
-
-  /// Waits until the service answers a harmless command on its queue (an error reply that is
-  /// not transient counts: the service is up).
-  void await_service(const std::string& name, std::chrono::milliseconds timeout) {
-    static const std::map<std::string, std::pair<std::string, json>> probes{
-        {"inventory", {"inventory.get_book", json{{"isbn", kFirstTitle.isbn}}}},
-        {"customer", {"customer.authenticate", json{{"token", "not-a-session"}}}},
-        {"payment", {"payment.get", json{{"order_id", "00000000-0000-4000-8000-000000000000"}}}},
-        {"notification", {"notification.list", json{{"customer_id", "00000000-0000-4000-8000-000000000000"}}}},
-        {"logging", {"logs.query", json{{"limit", 1}}}}};
-    const auto& [type, body] = probes.at(name);
-    auto deadline = Clock::now() + timeout;
-    std::string last = "no answer";
-    while (Clock::now() < deadline) {
-      if (!process(name).running()) throw std::runtime_error(name + " exited during start");
-      auto r = rpc(name, type, body, 1500ms);
-      if (r.ok() || !r.error().retryable) return;
-      last = r.error().code + ": " + r.error().message;
-      std::this_thread::sleep_for(200ms);
-    }
-    throw std::runtime_error(name + " did not answer on " + queue(name) + " (" + last + ")");
-  }
-
-  void await_mediator(std::chrono::milliseconds timeout) {
-    auto deadline = Clock::now() + timeout;
-    if (!wonderland::testing::wait_for_port(port_, timeout)) {
-      throw std::runtime_error("the mediator does not listen on port " + std::to_string(port_));
-    }
-    HttpClient http(port_);
-    std::string last;
-    while (Clock::now() < deadline) {
-      if (!process("mediator").running()) throw std::runtime_error("the mediator exited during start");
-      try {
-        HttpResponse ready = http.get("/readyz");
-        HttpResponse books = ready.status == 200 ? http.get("/api/books") : ready;
-        if (books.status == 200) return;
-        last = describe(books);
-      } catch (const std::exception& e) {
-        last = e.what();
-      }
-      std::this_thread::sleep_for(200ms);
-    }
-    throw std::runtime_error("the mediator is not ready: " + last);
-  }
-
-  wonderland::testing::ScopedSchema schema_;
-  std::string prefix_;
-  fs::path dir_;
-  int port_;
-  std::map<std::string, std::unique_ptr<ChildProcess>> processes_;
-  std::unique_ptr<wonderland::messaging::Connection> connection_;
-  std::unique_ptr<wonderland::messaging::RpcClient> rpc_;
-  bool stopped_ = false;
-};
-
 // ---- The fixture: one running system for the whole suite ----------------------------------
 
 class BookstoreE2e : public ::testing::Test {
@@ -562,7 +330,8 @@ class BookstoreE2e : public ::testing::Test {
   static void SetUpTestSuite() {
     auto started = Clock::now();
     try {
-      store_ = new Bookstore();
+      store_ = new System(
+          {.work_dir = WONDERLAND_E2E_WORK_DIR, .catalogue = kCatalogue, .admin_token = kAdminToken});
       store_->start();
       std::cout << "[ e2e      ] system up in "
                 << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count()
@@ -601,7 +370,7 @@ class BookstoreE2e : public ::testing::Test {
   }
 
   HttpClient& http() { return *http_; }
-  Bookstore& store() { return *store_; }
+  System& store() { return *store_; }
 
   std::int64_t stock(const TestBook& book) {
     HttpResponse r = http().get(std::string("/api/books/") + book.isbn);
@@ -609,13 +378,13 @@ class BookstoreE2e : public ::testing::Test {
     return r.json().at("stock").get<std::int64_t>();
   }
 
-  static Bookstore* store_;
+  static System* store_;
   static std::string start_error_;
   static bool any_failure_;
   std::unique_ptr<HttpClient> http_;
 };
 
-Bookstore* BookstoreE2e::store_ = nullptr;
+System* BookstoreE2e::store_ = nullptr;
 std::string BookstoreE2e::start_error_;
 bool BookstoreE2e::any_failure_ = false;
 
