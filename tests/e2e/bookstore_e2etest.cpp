@@ -195,14 +195,12 @@ struct RawReply {
   std::string body;
 };
 
-/// Sends `head` then `body` on a new connection from a writer thread (ignoring write errors: the
-/// server may answer and close before reading it all) while reading the response.
-RawReply raw_exchange(int port, const std::string& head, const std::function<void(int fd)>& write_body) {
+/// A TCP connection to 127.0.0.1:`port` whose reads and writes give up after `timeout`.
+int connect_loopback(int port, timeval timeout) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) throw std::runtime_error("socket failed");
-  timeval tv{15, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<std::uint16_t>(port));
@@ -211,6 +209,13 @@ RawReply raw_exchange(int port, const std::string& head, const std::function<voi
     ::close(fd);
     throw std::runtime_error("connect failed");
   }
+  return fd;
+}
+
+/// Sends `head` then `body` on a new connection from a writer thread (ignoring write errors: the
+/// server may answer and close before reading it all) while reading the response.
+RawReply raw_exchange(int port, const std::string& head, const std::function<void(int fd)>& write_body) {
+  int fd = connect_loopback(port, timeval{15, 0});
   std::thread writer([fd, head, write_body] {
     if (::send(fd, head.data(), head.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(head.size())) return;
     write_body(fd);
@@ -258,18 +263,7 @@ void send_all(int fd, const std::string& data) {
 class EventStreamReader {
  public:
   EventStreamReader(int port, const std::string& target, const std::string& token) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (fd_ < 0) throw std::runtime_error("socket failed");
-    timeval tv{0, 100'000};  // short reads, so that waits can end on time
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<std::uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-      ::close(fd_);
-      throw std::runtime_error("connect failed");
-    }
+    fd_ = connect_loopback(port, timeval{0, 100'000});  // short reads: waits end on time
     send_all(fd_, "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n" +
                       "Authorization: Bearer " + token + "\r\n\r\n");
   }
