@@ -68,6 +68,7 @@ class LivePublisher {
     std::lock_guard lock(mu_);
     if (stopping_) return;
     for (auto& r : batch) {
+      if (!r.live) continue;
       if (queue_.size() >= capacity_) {
         ++dropped_;
         continue;
@@ -181,6 +182,7 @@ ServiceOptions ServiceOptions::from_env() {
   o.prefetch = static_cast<std::uint16_t>(in_range("WONDERLAND_LOG_PREFETCH", 1000, 1, 65535));
   o.concurrency = static_cast<unsigned>(
       in_range("WONDERLAND_LOG_CONCURRENCY", o.store.writer.fsync ? 64 : 16, 0, 1024));
+  o.live_workflow_events = env::get_bool("WONDERLAND_LOG_LIVE_WORKFLOW_EVENTS", false);
   // One broker, several systems (tests, benchmarks): each system's queues carry its prefix.
   const std::string prefix = env::get("WONDERLAND_QUEUE_PREFIX", "");
   for (messaging::QueueName* q : {&o.topology.records_queue, &o.topology.workflow_queue, &o.topology.query_queue}) {
@@ -220,13 +222,14 @@ struct LoggingService::State {
   State& operator=(const State&) = delete;
 
   // Stores one message's record; returns only once it is written (then the consumer acks).
-  void store_one(const messaging::Envelope& e, Record record, std::atomic<std::uint64_t>& counter) {
+  void store_one(const messaging::Envelope& e, Record record, std::atomic<std::uint64_t>& counter,
+                 bool to_live_feed = true) {
     if (!recent.claim(e.message_id)) {
       ++duplicates;
       return;
     }
     try {
-      store->append(std::move(record));
+      store->append(std::move(record), to_live_feed);
     } catch (const std::exception& ex) {
       recent.release(e.message_id);
       ++store_failures;
@@ -305,11 +308,13 @@ LoggingService::LoggingService(messaging::ConnectionOptions connection, ServiceO
           if (!events.is_array()) throw messaging::PoisonMessage("workflow.events without an events array");
           for (std::size_t i = 0; i < events.size(); ++i) {
             messaging::Envelope one = workflow_event_envelope(e, events[i], i);
-            self->store_one(one, record_from_workflow_envelope(one), self->workflow_events);
+            self->store_one(one, record_from_workflow_envelope(one), self->workflow_events,
+                          self->options.live_workflow_events);
           }
           return;
         }
-        self->store_one(e, record_from_workflow_envelope(e), self->workflow_events);
+        self->store_one(e, record_from_workflow_envelope(e), self->workflow_events,
+                        self->options.live_workflow_events);
       });
 
   spdlog::info("logging: storing records of '{}' and events of '{}' in {} (rotate at {} bytes, keep {} files); "

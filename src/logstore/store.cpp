@@ -230,13 +230,13 @@ void LogStore::load_index() {
   index_->entries = std::move(loaded);
 }
 
-void LogStore::append(Record record) {
+void LogStore::append(Record record, bool live) {
   std::vector<Record> one;
   one.push_back(std::move(record));
-  append(std::move(one));
+  append(std::move(one), live);
 }
 
-void LogStore::append(std::vector<Record> records) {
+void LogStore::append(std::vector<Record> records, bool live) {
   if (records.empty()) return;
   Waiter waiter;
   std::vector<Pending> mine(records.size());
@@ -246,6 +246,7 @@ void LogStore::append(std::vector<Record> records) {
     r = std::move(records[i]);
     r.time = floor_to_ms(r.time);
     p.stored.fields_json = csv::fields_json(r.fields);
+    p.stored.live = live;
     p.row.reserve(96 + r.message.size() + p.stored.fields_json.size());
     csv::append_row(p.row, r, p.stored.fields_json);
     p.waiter = &waiter;

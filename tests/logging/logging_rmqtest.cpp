@@ -337,6 +337,45 @@ TEST_F(LoggingServiceTest, TheLiveFeedDeliversANewRecordWithinOneSecond) {
             << std::chrono::duration<double, std::milli>(at - sent_at).count() << " ms\n";
 }
 
+TEST_F(LoggingServiceTest, WorkflowEventsReachTheLiveFeedOnlyWhenAskedTo) {
+  for (bool live_events : {false, true}) {
+    SCOPED_TRACE(live_events ? "live_workflow_events on" : "live_workflow_events off (default)");
+    options_.live_workflow_events = live_events;
+    service_.reset();
+    start();
+    Connection follower(connection_options("live-follower"));
+    std::mutex mu;
+    std::vector<std::string> seen;
+    LiveOptions live;
+    live.exchange = options_.topology.live_exchange;
+    LiveSubscription sub(follower, logstore::Filter::from_params({{"service", service_name_}}).value(),
+                         [&](const Record& r) {
+                           std::lock_guard lock(mu);
+                           seen.push_back(r.message);
+                         },
+                         live);
+    auto wf = Envelope::make("workflow.step_started", {{"step", "charge"}}, service_name_);
+    ASSERT_TRUE(client_.publish(messaging::Outgoing{options_.topology.workflow_exchange, wf.type, wf}).get().ok());
+    ASSERT_TRUE(wonderland::testing::eventually([&] { return service_->stats().workflow_events >= 1; }, 20s));
+    // A log record after it: once it is seen, the event would have been seen before it.
+    ASSERT_TRUE(client_.publish(messaging::Outgoing{options_.topology.logs_exchange, "info",
+                                                    log_envelope(service_name_, Severity::kInfo, "after")})
+                    .get()
+                    .ok());
+    ASSERT_TRUE(wonderland::testing::eventually(
+        [&] {
+          std::lock_guard lock(mu);
+          return !seen.empty() && seen.back() == "after";
+        },
+        10s));
+    std::lock_guard lock(mu);
+    ASSERT_EQ(seen.size(), live_events ? 2U : 1U);
+    if (live_events) {
+      EXPECT_EQ(seen.front().rfind("workflow.step_started", 0), 0U) << seen.front();
+    }
+  }
+}
+
 TEST_F(LoggingServiceTest, RecordsPublishedWhileStoppedAreStoredAfterARestart) {
   start();
   ASSERT_TRUE(client_.publish(messaging::Outgoing{options_.topology.logs_exchange, "info",

@@ -65,6 +65,10 @@ struct ServiceOptions {
   unsigned query_concurrency = 2;
   /// Attempts before a record that cannot be written is dead-lettered.
   int max_attempts = 10;
+  /// Whether workflow events also go to the live feed. Off by default: they are stored and
+  /// queryable, and the console shows them in each workflow's timeline; republishing each one
+  /// would add a broker message per event (about twenty per purchase) for the live log viewer.
+  bool live_workflow_events = false;
   /// Records waiting to be published live; beyond it they are left out of the live feed.
   std::size_t live_queue_capacity = 100'000;
   /// Message ids remembered to recognize redeliveries; 0 turns deduplication off.
@@ -79,6 +83,7 @@ struct ServiceOptions {
   ///   WONDERLAND_LOG_LINGER_US     1000       how long a write waits for company (0..1000000)
   ///   WONDERLAND_LOG_PREFETCH       1000
   ///   WONDERLAND_LOG_CONCURRENCY    16 (64 with fsync); 0..1024
+  ///   WONDERLAND_LOG_LIVE_WORKFLOW_EVENTS  false
   /// Throws std::invalid_argument naming the variable when a value is malformed or out of
   /// range.
   static ServiceOptions from_env();

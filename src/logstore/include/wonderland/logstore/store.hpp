@@ -66,6 +66,7 @@ struct StoreStats {
 struct StoredRecord {
   Record record;
   std::string fields_json;
+  bool live = true;  ///< whether the batch observer should pass it on to live viewers
 };
 
 /// Called after each written batch with its records in storage order (the observer may keep
@@ -84,9 +85,10 @@ class LogStore {
 
   /// Writes `record` (group commit, see above) and returns once it is on file. Throws
   /// std::system_error when the write failed; the record is then not stored.
-  void append(Record record);
+  /// `live` is handed to the batch observer with it (StoredRecord::live).
+  void append(Record record, bool live = true);
   /// Writes `records` in order, as one unit of the group commit.
-  void append(std::vector<Record> records);
+  void append(std::vector<Record> records, bool live = true);
 
   /// One page of records matching the query, newest first. Never fails for a well-formed
   /// query (a cursor whose records were deleted gives an empty page); I/O errors while reading
