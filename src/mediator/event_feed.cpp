@@ -72,11 +72,11 @@ void EventFeed::flush(std::vector<nlohmann::json> batch) {
   out.envelope = std::move(envelope);
   out.delivery = messaging::Delivery::kTransient;
   out.timeout = std::chrono::seconds(5);
-  connection_.publish(std::move(out), [this, n](Status s) {
+  connection_.publish(std::move(out), [counters = counters_, n](Status s) {
     if (s.ok()) {
-      published_ += n;
+      counters->published += n;
     } else {
-      dropped_ += n;
+      counters->dropped += n;
     }
   });
 }

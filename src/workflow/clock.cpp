@@ -23,6 +23,8 @@ TimerId SystemClock::schedule(std::chrono::milliseconds delay, std::function<voi
     earliest = heap_.empty() || due < heap_.top().first;
     heap_.emplace(due, id);
     pending_.emplace(id, std::move(fn));
+    if (heap_.size() > 4 * pending_.size() + 4096)
+      compact();
   }
   if (earliest)
     cv_.notify_one();
@@ -34,6 +36,19 @@ bool SystemClock::cancel(TimerId id) {
   return pending_.erase(id) > 0;  // its heap entry is skipped when it comes up
 }
 
+void SystemClock::compact() {
+  // Cancelled timers stay in the heap until they come up; with long timeouts they would pile up.
+  std::vector<std::pair<Deadline, TimerId>> live;
+  live.reserve(pending_.size());
+  while (!heap_.empty()) {
+    if (pending_.count(heap_.top().second) != 0)
+      live.push_back(heap_.top());
+    heap_.pop();
+  }
+  for (auto& entry : live)
+    heap_.push(entry);
+}
+
 void SystemClock::run() {
   std::unique_lock lock(mutex_);
   while (!stop_) {
@@ -42,6 +57,11 @@ void SystemClock::run() {
       continue;
     }
     auto [due, id] = heap_.top();
+    if (pending_.count(id) == 0) {
+      // Cancelled (step timeouts nearly always are): drop it now rather than waking up for it.
+      heap_.pop();
+      continue;
+    }
     if (std::chrono::steady_clock::now() < due) {
       cv_.wait_until(lock, due);
       continue;

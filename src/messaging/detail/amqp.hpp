@@ -110,6 +110,11 @@ class AmqpChannel {
   void ack(std::uint64_t delivery_tag);
   void reject(std::uint64_t delivery_tag, bool requeue);
 
+  /// On: small writes are held back (TCP_CORK) so that a batch of publishes and acknowledgements
+  /// leaves in full segments; off sends what is held back. The methods that wait for the broker's
+  /// answer (declarations, qos, consume, cancel, get) send at once whatever is held back.
+  void cork(bool on);
+
   /// Whether a frame can be read without touching the socket.
   bool has_buffered() const;
   /// Reads one event without waiting for the socket (sends a heartbeat when one is due).

@@ -343,10 +343,13 @@ void Engine::rpc_call(RpcRequest request, RpcCallback done) {
   auto timeout_ms = request.timeout.count();
   post(std::function<void()>([this, id, deadline, timeout_ms, done = std::move(done)]() mutable {
     rpcs_.emplace(id, PendingRpc{std::move(done), 0});
-    schedule(deadline, [this, id, timeout_ms] {
-      complete_rpc(id, Error{codes::kDeadlineExceeded,
-                             "no reply within " + std::to_string(timeout_ms) + " ms", true});
-    });
+    schedule(
+        deadline,
+        [this, id, timeout_ms] {
+          complete_rpc(id, Error{codes::kDeadlineExceeded,
+                                 "no reply within " + std::to_string(timeout_ms) + " ms", true});
+        },
+        [this, id] { return rpcs_.count(id) != 0; });
   }));
   // The publish completes with the broker's confirm (or at once without confirms); only a
   // failure matters here, since the reply completes the call.
@@ -407,6 +410,7 @@ int Engine::poll_timeout_ms() {
     limit = std::min(limit, last_heartbeat_check_ + std::chrono::seconds(channel_->heartbeat_s()) / 3);
   }
   if (!channel_) limit = std::min(limit, next_connect_at_);
+  drop_dead_timers();
   if (!timers_.empty()) limit = std::min(limit, timers_.top().at);
   if (limit <= now) return 0;
   return static_cast<int>(
@@ -420,6 +424,11 @@ void Engine::run_ops() {
     ops.swap(ops_);
     wake_pending_ = false;
   }
+  // Several operations at once (publishes, acknowledgements): cork the socket so that the kernel
+  // sends them in full segments instead of one segment, and one trip through the network stack,
+  // per message. Uncorking at the end sends what is left at once.
+  AmqpChannel* corked = ops.size() > 1 && channel_ ? channel_.get() : nullptr;
+  if (corked != nullptr) corked->cork(true);
   for (auto& op : ops) {
     if (auto* f = std::get_if<std::function<void()>>(&op)) {
       (*f)();
@@ -427,6 +436,7 @@ void Engine::run_ops() {
       send(std::move(std::get<PendingPublish>(op)));
     }
   }
+  if (corked != nullptr && channel_.get() == corked) corked->cork(false);
 }
 
 void Engine::try_connect() {
@@ -650,14 +660,19 @@ void Engine::send(PendingPublish p) {
   auto deadline = p.deadline;
   auto generation = generation_;
   unconfirmed_.emplace(seq, std::move(p));
-  schedule(deadline, [this, seq, generation] {
-    if (generation != generation_) return;
-    auto it = unconfirmed_.find(seq);
-    if (it == unconfirmed_.end()) return;
-    fail_publish(it->second,
-                 Error{codes::kDeadlineExceeded, "broker did not confirm the publish in time", true});
-    unconfirmed_.erase(it);
-  });
+  schedule(
+      deadline,
+      [this, seq, generation] {
+        if (generation != generation_) return;
+        auto it = unconfirmed_.find(seq);
+        if (it == unconfirmed_.end()) return;
+        fail_publish(it->second, Error{codes::kDeadlineExceeded,
+                                       "broker did not confirm the publish in time", true});
+        unconfirmed_.erase(it);
+      },
+      [this, seq, generation] {
+        return generation == generation_ && unconfirmed_.count(seq) != 0;
+      });
 }
 
 void Engine::on_confirm(const ConfirmEvent& ev) {
@@ -932,8 +947,13 @@ void Engine::ack(std::uint64_t generation, std::uint64_t delivery_tag) {
 // ---------------------------------------------------------------------------------------------
 // Timers
 
-void Engine::schedule(Clock::time_point at, std::function<void()> fire) {
-  timers_.push(Timer{at, timer_order_++, std::move(fire)});
+void Engine::schedule(Clock::time_point at, std::function<void()> fire,
+                      std::function<bool()> live) {
+  timers_.push(Timer{at, timer_order_++, std::move(fire), std::move(live)});
+}
+
+void Engine::drop_dead_timers() {
+  while (!timers_.empty() && timers_.top().live && !timers_.top().live()) timers_.pop();
 }
 
 void Engine::run_timers() {
@@ -943,6 +963,7 @@ void Engine::run_timers() {
     timers_.pop();
     fire();
   }
+  drop_dead_timers();
 }
 
 }  // namespace wonderland::messaging::detail

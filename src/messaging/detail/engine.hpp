@@ -96,6 +96,9 @@ class Engine : public std::enable_shared_from_this<Engine> {
     Clock::time_point at;
     std::uint64_t order;
     std::function<void()> fire;
+    /// When set and false, the timer has nothing left to do: it is dropped without waking the
+    /// I/O thread (an RPC's timeout once the reply came, a publish's once it was confirmed).
+    std::function<bool()> live;
     bool operator>(const Timer& o) const { return at != o.at ? at > o.at : order > o.order; }
   };
   struct PendingDeclare {
@@ -130,8 +133,9 @@ class Engine : public std::enable_shared_from_this<Engine> {
                  bool dead_letter);
   void ack(std::uint64_t generation, std::uint64_t delivery_tag);
   void complete_rpc(std::uint64_t id, Result<Envelope> result);
-  void schedule(Clock::time_point at, std::function<void()> fire);
+  void schedule(Clock::time_point at, std::function<void()> fire, std::function<bool()> live = {});
   void run_timers();
+  void drop_dead_timers();
   int poll_timeout_ms();
   void fail_everything();
 

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -36,8 +37,8 @@ class EventFeed {
   /// at, status?, data}.
   static nlohmann::json to_json(const workflow::WorkflowEvent& event);
 
-  std::uint64_t published() const { return published_; }
-  std::uint64_t dropped() const { return dropped_; }
+  std::uint64_t published() const { return counters_->published; }
+  std::uint64_t dropped() const { return counters_->dropped; }
 
  private:
   void run();
@@ -51,8 +52,13 @@ class EventFeed {
   std::condition_variable cv_;
   std::vector<nlohmann::json> pending_;
   bool stop_ = false;
-  std::atomic<std::uint64_t> published_{0};
-  std::atomic<std::uint64_t> dropped_{0};
+  /// Shared with the publish callbacks, which may run after the feed is gone (the last batch is
+  /// confirmed, or failed, on the connection's I/O thread once the destructor has returned).
+  struct Counters {
+    std::atomic<std::uint64_t> published{0};
+    std::atomic<std::uint64_t> dropped{0};
+  };
+  std::shared_ptr<Counters> counters_ = std::make_shared<Counters>();
   std::thread thread_;
 };
 

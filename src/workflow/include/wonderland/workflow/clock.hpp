@@ -48,6 +48,7 @@ class SystemClock final : public Clock {
  private:
   using Deadline = std::chrono::steady_clock::time_point;
   void run();
+  void compact();  ///< drops cancelled timers from the heap; the caller holds the mutex
 
   std::mutex mutex_;
   std::condition_variable cv_;

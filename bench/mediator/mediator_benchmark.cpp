@@ -1,0 +1,970 @@
+// Orchestration over RabbitMQ: the workflow engine wired as the mediator wires it (AmqpTransport,
+// SQLite journal with synchronous=FULL, system clock) driving five-step workflows against echo
+// workers running as separate processes (mediator_test_worker in echo mode). Measured in the same
+// run:
+//
+//   1. the broker's raw RPC limit: a minimal rabbitmq-c echo client and server, with transient
+//      requests and with persistent requests to a durable queue under publisher confirms (the
+//      mediator's commands are persistent and confirmed);
+//   2. five-step workflows completed per second and their start-to-finish latency (p50, p99) at
+//      1, 64 and 512 in flight (closed loop), and workflows/s x 5 against the raw limits (each
+//      workflow is five round trips); one more row repeats the highest level with the mediator's
+//      observers (step histograms and the workflow event feed);
+//   3. memory per in-flight workflow: the resident memory (VmRSS) that N workflows parked at
+//      their third step (a command queue without consumers) add to a wonderland-mediator
+//      process, started through its operator API, divided by N; and the same for the engine in
+//      this process.
+//
+//   build/bench/mediator/mediator_benchmark --url amqp://guest:guest@127.0.0.1:5672/
+#include <amqp.h>
+#include <amqp_tcp_socket.h>
+#include <fcntl.h>
+#include <malloc.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <atomic>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "wonderland/common/ids.hpp"
+#include "wonderland/mediator/amqp_transport.hpp"
+#include "wonderland/mediator/event_feed.hpp"
+#include "wonderland/mediator/metrics.hpp"
+#include "wonderland/messaging/connection.hpp"
+#include "wonderland/workflow/engine.hpp"
+#include "wonderland/workflow/sqlite_journal.hpp"
+
+extern char** environ;
+
+namespace {
+
+using namespace wonderland;  // NOLINT
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+struct Figures {
+  double per_second = 0;
+  double p50_ms = 0;
+  double p99_ms = 0;
+  std::size_t samples = 0;
+};
+
+double quantile(std::vector<double>& sorted, double q) {
+  if (sorted.empty())
+    return 0;
+  return sorted[std::min(sorted.size() - 1,
+                         static_cast<std::size_t>(static_cast<double>(sorted.size()) * q))];
+}
+
+Figures summarize(std::vector<double> latencies_ms, double seconds) {
+  Figures f;
+  if (latencies_ms.empty())
+    return f;
+  std::sort(latencies_ms.begin(), latencies_ms.end());
+  f.samples = latencies_ms.size();
+  f.per_second = static_cast<double>(latencies_ms.size()) / seconds;
+  f.p50_ms = quantile(latencies_ms, 0.50);
+  f.p99_ms = quantile(latencies_ms, 0.99);
+  return f;
+}
+
+double ms_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+/// VmRSS of a process, in KiB (0 when unreadable).
+long rss_kib(const std::string& pid = "self") {
+  std::ifstream status("/proc/" + pid + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0)
+      return std::atol(line.c_str() + 6);
+  }
+  return 0;
+}
+
+double cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  auto sec = [](timeval t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+  };
+  return sec(u.ru_utime) + sec(u.ru_stime);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The reference: raw rabbitmq-c echo round trips (the approach of bench/messaging/rpc_benchmark).
+
+struct RawConn {
+  amqp_connection_state_t c;
+  explicit RawConn(const std::string& url) {
+    std::string copy = url;
+    amqp_connection_info info;
+    amqp_default_connection_info(&info);
+    if (amqp_parse_url(copy.data(), &info) != AMQP_STATUS_OK)
+      throw std::runtime_error("bad url");
+    c = amqp_new_connection();
+    amqp_socket_t* s = amqp_tcp_socket_new(c);
+    if (amqp_socket_open(s, info.host, info.port) != AMQP_STATUS_OK)
+      throw std::runtime_error("connect");
+    const char* vhost = (info.vhost == nullptr || *info.vhost == '\0') ? "/" : info.vhost;
+    auto r = amqp_login(c, vhost, 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, info.user, info.password);
+    if (r.reply_type != AMQP_RESPONSE_NORMAL)
+      throw std::runtime_error("login");
+    amqp_channel_open(c, 1);
+    check("channel.open");
+  }
+  ~RawConn() {
+    amqp_channel_close(c, 1, AMQP_REPLY_SUCCESS);
+    amqp_connection_close(c, AMQP_REPLY_SUCCESS);
+    amqp_destroy_connection(c);
+  }
+  RawConn(const RawConn&) = delete;
+  RawConn& operator=(const RawConn&) = delete;
+  void check(const char* what) const {
+    if (amqp_get_rpc_reply(c).reply_type != AMQP_RESPONSE_NORMAL)
+      throw std::runtime_error(what);
+  }
+};
+
+/// Reads until a whole message arrives, skipping confirms; false when the socket timed out.
+bool raw_next(RawConn& conn, amqp_envelope_t& env, int timeout_ms) {
+  timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+  for (;;) {
+    amqp_maybe_release_buffers(conn.c);
+    auto r = amqp_consume_message(conn.c, &env, &tv, 0);
+    if (r.reply_type == AMQP_RESPONSE_NORMAL)
+      return true;
+    if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && r.library_error == AMQP_STATUS_TIMEOUT)
+      return false;
+    if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
+        r.library_error == AMQP_STATUS_UNEXPECTED_STATE) {
+      amqp_frame_t frame;
+      if (amqp_simple_wait_frame_noblock(conn.c, &frame, &tv) != AMQP_STATUS_OK)
+        return false;
+      continue;  // a publisher confirm
+    }
+    throw std::runtime_error("raw consume failed");
+  }
+}
+
+/// Echo round trips with `inflight` outstanding, for `seconds` after a warm-up. Persistent:
+/// persistent requests to a durable queue, publisher confirms on both sides (as the mediator's
+/// commands); transient: transient requests to a transient queue, no confirms.
+Figures raw_rpc(const std::string& url, bool persistent, int inflight, double seconds) {
+  const std::string queue = "bench.mediator.raw." + new_uuid();
+  std::atomic<bool> stop{false};
+  std::atomic<bool> ready{false};
+  std::thread server([&] {
+    RawConn conn(url);
+    amqp_queue_declare(conn.c, 1, amqp_cstring_bytes(queue.c_str()), 0, persistent ? 1 : 0, 0, 1,
+                       amqp_empty_table);
+    conn.check("queue.declare");
+    amqp_basic_qos(conn.c, 1, 0, 512, 0);
+    amqp_basic_consume(conn.c, 1, amqp_cstring_bytes(queue.c_str()), amqp_empty_bytes, 0, 0, 0,
+                       amqp_empty_table);
+    conn.check("basic.consume");
+    if (persistent) {
+      amqp_confirm_select(conn.c, 1);
+      conn.check("confirm.select");
+    }
+    ready = true;
+    while (!stop) {
+      amqp_envelope_t env;
+      if (!raw_next(conn, env, 200))
+        continue;
+      amqp_basic_properties_t props;
+      props._flags = AMQP_BASIC_CORRELATION_ID_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG;
+      props.correlation_id = env.message.properties.correlation_id;
+      props.delivery_mode = 1;
+      amqp_basic_publish(conn.c, 1, amqp_empty_bytes, env.message.properties.reply_to, 0, 0, &props,
+                         env.message.body);
+      amqp_basic_ack(conn.c, 1, env.delivery_tag, 0);
+      amqp_destroy_envelope(&env);
+    }
+  });
+  while (!ready)
+    std::this_thread::yield();
+
+  RawConn conn(url);
+  amqp_basic_consume(conn.c, 1, amqp_cstring_bytes("amq.rabbitmq.reply-to"), amqp_empty_bytes, 0, 1,
+                     0, amqp_empty_table);
+  conn.check("basic.consume reply-to");
+  if (persistent) {
+    amqp_confirm_select(conn.c, 1);
+    conn.check("confirm.select");
+  }
+  std::string body(400, 'x');  // about the size of a workflow command envelope
+  std::vector<Clock::time_point> sent(static_cast<std::size_t>(inflight));
+  std::vector<std::string> ids(static_cast<std::size_t>(inflight));
+  for (int i = 0; i < inflight; ++i)
+    ids[static_cast<std::size_t>(i)] = std::to_string(i);
+  auto send = [&](int slot) {
+    amqp_basic_properties_t props;
+    props._flags =
+        AMQP_BASIC_CORRELATION_ID_FLAG | AMQP_BASIC_REPLY_TO_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG;
+    props.correlation_id = amqp_cstring_bytes(ids[static_cast<std::size_t>(slot)].c_str());
+    props.reply_to = amqp_cstring_bytes("amq.rabbitmq.reply-to");
+    props.delivery_mode = persistent ? 2 : 1;
+    sent[static_cast<std::size_t>(slot)] = Clock::now();
+    amqp_bytes_t b{body.size(), body.data()};
+    amqp_basic_publish(conn.c, 1, amqp_empty_bytes, amqp_cstring_bytes(queue.c_str()), 0, 0, &props,
+                       b);
+  };
+  std::vector<double> latencies;
+  const auto warmup_end = Clock::now() + std::chrono::milliseconds(700);
+  Clock::time_point start;
+  bool measuring = false;
+  for (int i = 0; i < inflight; ++i)
+    send(i);
+  for (;;) {
+    amqp_envelope_t env;
+    if (!raw_next(conn, env, 5000))
+      throw std::runtime_error("raw reply timed out");
+    int slot =
+        std::stoi(std::string(static_cast<char*>(env.message.properties.correlation_id.bytes),
+                              env.message.properties.correlation_id.len));
+    amqp_destroy_envelope(&env);
+    auto now = Clock::now();
+    if (!measuring && now >= warmup_end) {
+      measuring = true;
+      start = now;
+    }
+    if (measuring) {
+      latencies.push_back(ms_between(sent[static_cast<std::size_t>(slot)], now));
+      if (std::chrono::duration<double>(now - start).count() >= seconds)
+        break;
+    }
+    send(slot);
+  }
+  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  stop = true;
+  server.join();
+  for (int i = 0; i < inflight - 1; ++i) {
+    amqp_envelope_t env;
+    if (!raw_next(conn, env, 2000))
+      break;
+    amqp_destroy_envelope(&env);
+  }
+  amqp_queue_delete(conn.c, 1, amqp_cstring_bytes(queue.c_str()), 0, 0);
+  return summarize(std::move(latencies), elapsed);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Processes: the echo workers and the mediator.
+
+class Process {
+ public:
+  /// Starts `program` with the environment plus `env`; its output goes to `log`.
+  Process(const std::string& program, const std::map<std::string, std::string>& env,
+          const std::filesystem::path& log)
+      : log_(log) {
+    std::vector<std::string> strings;
+    for (char** e = environ; *e != nullptr; ++e) {
+      std::string entry(*e);
+      if (env.count(entry.substr(0, entry.find('='))) == 0)
+        strings.push_back(entry);
+    }
+    for (const auto& [k, v] : env)
+      strings.push_back(k + "=" + v);
+    std::vector<char*> envp;
+    for (auto& s : strings)
+      envp.push_back(s.data());
+    envp.push_back(nullptr);
+    std::string path = program;
+    char* argv[] = {path.data(), nullptr};
+    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0)
+      throw std::runtime_error("cannot open " + log.string());
+    pid_ = ::fork();
+    if (pid_ < 0)
+      throw std::runtime_error("fork failed");
+    if (pid_ == 0) {
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+      ::execve(argv[0], argv, envp.data());
+      ::_exit(127);
+    }
+    ::close(fd);
+  }
+  ~Process() { stop(); }
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  pid_t pid() const { return pid_; }
+  std::string log() const {
+    std::ifstream in(log_);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  }
+  bool exited() {
+    int status = 0;
+    if (pid_ > 0 && ::waitpid(pid_, &status, WNOHANG) == pid_)
+      pid_ = -1;
+    return pid_ <= 0;
+  }
+  /// Waits until the log shows `needle`; throws when the process exits or time runs out.
+  void wait_for_log(const std::string& needle, std::chrono::seconds timeout) {
+    const auto deadline = Clock::now() + timeout;
+    while (Clock::now() < deadline) {
+      if (log().find(needle) != std::string::npos)
+        return;
+      if (exited())
+        throw std::runtime_error(log_.string() + ": the process exited:\n" + log());
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    throw std::runtime_error(log_.string() + ": no '" + needle + "' in time:\n" + log());
+  }
+  /// SIGTERM, then SIGKILL after 10 s.
+  void stop() {
+    if (pid_ <= 0)
+      return;
+    ::kill(pid_, SIGTERM);
+    int status = 0;
+    for (int i = 0; i < 500; ++i) {
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  std::filesystem::path log_;
+};
+
+/// A blocking HTTP/1.1 client on one kept-alive connection to 127.0.0.1.
+class HttpClient {
+ public:
+  explicit HttpClient(int port) : port_(port) {}
+
+  std::pair<int, std::string> request(boost::beast::http::verb method, const std::string& target,
+                                      const std::string& token, const std::string& body = {}) {
+    namespace http = boost::beast::http;
+    for (int tries = 0;; ++tries) {
+      try {
+        if (!stream_) {
+          stream_.emplace(ioc_);
+          stream_->connect(boost::asio::ip::tcp::endpoint(
+              boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port_)));
+        }
+        http::request<http::string_body> req{method, target, 11};
+        req.set(http::field::host, "127.0.0.1");
+        if (!token.empty())
+          req.set(http::field::authorization, "Bearer " + token);
+        if (!body.empty()) {
+          req.set(http::field::content_type, "application/json");
+          req.body() = body;
+        }
+        req.prepare_payload();
+        http::write(*stream_, req);
+        boost::beast::flat_buffer buffer;
+        http::response<http::string_body> res;
+        http::read(*stream_, buffer, res);
+        if (!res.keep_alive())
+          stream_.reset();
+        return {static_cast<int>(res.result_int()), res.body()};
+      } catch (const std::exception&) {
+        stream_.reset();
+        if (tries >= 1)
+          throw;
+      }
+    }
+  }
+
+ private:
+  int port_;
+  boost::asio::io_context ioc_;
+  std::optional<boost::beast::tcp_stream> stream_;
+};
+
+int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+    throw std::runtime_error("bind");
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Workflows.
+
+json five_steps(const std::string& name, const std::string& third_service, int third_timeout_ms) {
+  json steps = json::array();
+  const char* ids[] = {"a", "b", "c", "d", "e"};
+  for (int i = 0; i < 5; ++i) {
+    std::string id = ids[i];
+    json input = {{"order_id", "${workflow.id}"}, {"customer_id", "${input.customer_id}"}};
+    if (i > 0)
+      input["previous"] = std::string("${steps.") + ids[i - 1] + ".output.order_id}";
+    std::string service = i == 2 ? third_service : "echo";
+    json step = {
+        {"id", id},
+        {"kind", "task"},
+        {"service", service},
+        {"action", service + "." + id},
+        {"input", input},
+        {"compensation",
+         {{"action", service + "." + id + ".undo"}, {"input", {{"order_id", "${workflow.id}"}}}}}};
+    if (i == 2)
+      step["timeout_ms"] = third_timeout_ms;
+    steps.push_back(step);
+  }
+  return json{{"name", name}, {"version", 1}, {"steps", steps}};
+}
+
+/// Measures the round trip of every command (send to reply), to tell the broker's and the
+/// worker's share of a workflow's latency from the engine's and the journal's.
+class TimedTransport final : public workflow::Transport {
+ public:
+  explicit TimedTransport(workflow::Transport& inner) : inner_(inner) {}
+
+  void send(workflow::Command command, workflow::ReplyCallback done) override {
+    const auto t0 = Clock::now();
+    inner_.send(std::move(command), [this, t0, done = std::move(done)](Result<json> reply) {
+      const double ms = ms_between(t0, Clock::now());
+      {
+        std::lock_guard lock(mu_);
+        if (measuring_)
+          samples_.push_back(ms);
+      }
+      done(std::move(reply));
+    });
+  }
+  void publish(workflow::Publication publication, workflow::PublishCallback done) override {
+    inner_.publish(std::move(publication), std::move(done));
+  }
+
+  void measure(bool on) {
+    std::lock_guard lock(mu_);
+    measuring_ = on;
+    if (on)
+      samples_.clear();
+  }
+  /// The median round trip of the commands sent while measuring.
+  double p50_ms() {
+    std::lock_guard lock(mu_);
+    std::sort(samples_.begin(), samples_.end());
+    return quantile(samples_, 0.5);
+  }
+
+ private:
+  workflow::Transport& inner_;
+  std::mutex mu_;
+  bool measuring_ = false;
+  std::vector<double> samples_;
+};
+
+/// Start times and latencies of workflows; drives the closed loop from the engine thread.
+class Driver {
+ public:
+  void attach(workflow::Engine* engine, TimedTransport* transport) {
+    engine_ = engine;
+    transport_ = transport;
+  }
+
+  workflow::Observer observer() {
+    return [this](const workflow::WorkflowEvent& e) {
+      const auto& r = e.record;
+      if (r.type == workflow::events::kStepStarted && r.step == "c" && e.definition == "parking") {
+        std::lock_guard lock(mu_);
+        ++parked_;
+        cv_.notify_all();
+        return;
+      }
+      if (!r.status || !workflow::is_settled(*r.status) || e.definition != "five")
+        return;
+      const auto now = Clock::now();
+      bool again = false;
+      {
+        std::lock_guard lock(mu_);
+        auto it = started_.find(r.workflow_id);
+        if (it != started_.end()) {
+          if (measuring_)
+            latencies_.push_back(ms_between(it->second, now));
+          started_.erase(it);
+        }
+        if (r.type != workflow::events::kCompleted)
+          ++not_completed_;
+        --outstanding_;
+        again = issuing_;
+        cv_.notify_all();
+      }
+      if (again)
+        issue("five");
+    };
+  }
+
+  void issue(const std::string& definition) {
+    const bool counted = definition == "five";
+    if (counted) {
+      std::lock_guard lock(mu_);
+      ++outstanding_;
+    }
+    // The start callback runs on the engine thread before any later event of the workflow, so
+    // the start time is known when the workflow settles. (No id is given: with one, the engine
+    // would first ask the journal whether it is taken.)
+    const auto t0 = Clock::now();
+    engine_->start(
+        workflow::StartRequest{.definition = definition,
+                               .input = json{{"customer_id", "customer-" + std::to_string(++n_)}}},
+        [this, t0, counted](Result<std::string> id) {
+          std::lock_guard lock(mu_);
+          if (!id) {
+            ++start_failures_;
+            if (counted)
+              --outstanding_;
+            cv_.notify_all();
+            return;
+          }
+          if (counted)
+            started_.emplace(std::move(id.value()), t0);
+        });
+  }
+
+  /// Keeps `inflight` workflows running; measures for `seconds` after a warm-up; then drains.
+  Figures run(int inflight, double warmup, double seconds) {
+    {
+      std::lock_guard lock(mu_);
+      issuing_ = true;
+      measuring_ = false;
+      latencies_.clear();
+    }
+    for (int i = 0; i < inflight; ++i)
+      issue("five");
+    std::this_thread::sleep_for(std::chrono::duration<double>(warmup));
+    {
+      std::lock_guard lock(mu_);
+      measuring_ = true;
+    }
+    transport_->measure(true);
+    const auto t0 = Clock::now();
+    std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+    std::vector<double> latencies;
+    transport_->measure(false);
+    {
+      std::lock_guard lock(mu_);
+      measuring_ = false;
+      issuing_ = false;
+      latencies.swap(latencies_);
+    }
+    const double elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
+    std::unique_lock lock(mu_);
+    if (!cv_.wait_for(lock, std::chrono::seconds(60), [&] { return outstanding_ == 0; })) {
+      std::fprintf(stderr, "warning: %ld workflows still running after 60 s\n", outstanding_);
+    }
+    return summarize(std::move(latencies), elapsed);
+  }
+
+  bool wait_parked(long n, std::chrono::seconds timeout) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] { return parked_ >= n; });
+  }
+
+  long not_completed() {
+    std::lock_guard lock(mu_);
+    return not_completed_ + start_failures_;
+  }
+
+ private:
+  workflow::Engine* engine_ = nullptr;
+  TimedTransport* transport_ = nullptr;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::unordered_map<std::string, Clock::time_point> started_;
+  std::vector<double> latencies_;
+  bool issuing_ = false;
+  bool measuring_ = false;
+  long outstanding_ = 0;
+  long not_completed_ = 0;
+  long start_failures_ = 0;
+  long parked_ = 0;
+  std::atomic<long> n_{0};
+};
+
+struct Options {
+  std::string url;
+  std::string worker;
+  std::string mediator;
+  std::vector<int> inflight{1, 64, 512};
+  double seconds = 5;
+  double raw_seconds = 3;
+  int workers = 1;
+  int parked = 5000;
+  bool observers_row = true;
+  bool normal_sync = false;
+  std::string dir;
+};
+
+/// The engine as the mediator wires it: AmqpTransport, SQLite journal, system clock and,
+/// optionally, the mediator's observers (step histograms and the event feed).
+struct Rig {
+  Rig(messaging::Connection& connection, const workflow::DefinitionRegistry& registry,
+      const std::filesystem::path& journal_path, const std::string& prefix, bool observers,
+      bool normal_sync)
+      : journal(workflow::open_sqlite_journal({.path = journal_path, .full_sync = !normal_sync})
+                    .value()),
+        transport(connection, mediator::TransportOptions{prefix}),
+        timed(transport),
+        histograms(registry) {
+    workflow::EngineOptions eo;
+    eo.observers.push_back(driver.observer());
+    if (observers) {
+      feed = std::make_unique<mediator::EventFeed>(connection, messaging::exchanges::kWorkflow);
+      eo.observers.push_back(histograms.observer());
+      eo.observers.push_back(feed->observer());
+    }
+    engine = workflow::Engine::create(eo, registry, *journal, timed, clock).value();
+    driver.attach(engine.get(), &timed);
+  }
+  ~Rig() {
+    engine.reset();  // before the observers it calls
+    feed.reset();
+  }
+  Rig(const Rig&) = delete;
+  Rig& operator=(const Rig&) = delete;
+
+  std::unique_ptr<workflow::Journal> journal;
+  mediator::AmqpTransport transport;
+  TimedTransport timed;
+  workflow::SystemClock clock;
+  mediator::StepHistograms histograms;
+  std::unique_ptr<mediator::EventFeed> feed;
+  Driver driver;
+  std::unique_ptr<workflow::Engine> engine;
+};
+
+/// Memory of a wonderland-mediator process: its VmRSS before and after `parked` workflows of
+/// definition `parking` were started through POST /api/workflows and reached their third step.
+struct MediatorMemory {
+  long before_kib = 0;
+  long after_kib = 0;
+  long in_flight = 0;
+  bool all_parked = false;
+};
+
+MediatorMemory measure_mediator(const Options& opt, const std::filesystem::path& dir,
+                                const std::string& prefix) {
+  const std::filesystem::path defs = dir / "workflows";
+  std::filesystem::create_directories(defs);
+  std::ofstream(defs / "parking.json") << five_steps("parking", "park", 600000).dump(2);
+  const int port = free_port();
+  const std::string token = "bench-" + new_uuid();
+  Process mediator(opt.mediator,
+                   {{"WONDERLAND_AMQP_URL", opt.url},
+                    {"WONDERLAND_HTTP_PORT", std::to_string(port)},
+                    {"WONDERLAND_ADMIN_TOKEN", token},
+                    {"WONDERLAND_JOURNAL_PATH", (dir / "mediator-journal.db").string()},
+                    {"WONDERLAND_WORKFLOWS_DIR", defs.string()},
+                    {"WONDERLAND_WEB_DIR", (dir / "no-web").string()},
+                    {"WONDERLAND_QUEUE_PREFIX", prefix},
+                    {"WONDERLAND_LOG_LEVEL", "warning"}},
+                   dir / "mediator.log");
+  HttpClient http(port);
+  namespace bh = boost::beast::http;
+  const auto deadline = Clock::now() + std::chrono::seconds(30);
+  for (;;) {
+    if (mediator.exited())
+      throw std::runtime_error("the mediator exited:\n" + mediator.log());
+    try {
+      if (http.request(bh::verb::get, "/readyz", "").first == 200)
+        break;
+    } catch (const std::exception&) {
+    }
+    if (Clock::now() > deadline)
+      throw std::runtime_error("the mediator did not become ready:\n" + mediator.log());
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  auto metrics = [&] {
+    auto [status, body] = http.request(bh::verb::get, "/api/metrics", token);
+    if (status != 200)
+      throw std::runtime_error("GET /api/metrics: " + std::to_string(status) + " " + body);
+    return json::parse(body);
+  };
+  // How many workflows passed their second step (and so started their third).
+  auto parked = [&] {
+    const json m = metrics();
+    for (const json& s : m["steps"]) {
+      if (s.value("action", "") == "echo.b")
+        return s.value("count", 0L);
+    }
+    return 0L;
+  };
+  // Warm up the paths (HTTP, journal, transport, observers) with a few workflows first.
+  const int warm = std::min(100, opt.parked);
+  auto start_n = [&](int n) {
+    const std::string body =
+        json{{"definition", "parking"}, {"input", {{"customer_id", "customer-1"}}}}.dump();
+    for (int i = 0; i < n; ++i) {
+      auto [status, text] = http.request(bh::verb::post, "/api/workflows", token, body);
+      if (status != 202)
+        throw std::runtime_error("POST /api/workflows: " + std::to_string(status) + " " + text);
+    }
+  };
+  auto wait_parked = [&](long n) {
+    const auto until = Clock::now() + std::chrono::seconds(120);
+    while (parked() < n) {
+      if (Clock::now() > until) {
+        std::fprintf(stderr, "mediator metrics: %s\n", metrics().dump().c_str());
+        return false;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the feed and I/O settle
+    return true;
+  };
+  start_n(warm);
+  wait_parked(warm);
+  MediatorMemory m;
+  m.before_kib = rss_kib(std::to_string(mediator.pid()));
+  start_n(opt.parked);
+  m.all_parked = wait_parked(warm + opt.parked);
+  m.after_kib = rss_kib(std::to_string(mediator.pid()));
+  m.in_flight = metrics()["workflows"].value("in_flight", 0L) - warm;
+  mediator.stop();
+  return m;
+}
+
+int run(const Options& opt) {
+  std::string tmpl =
+      ((opt.dir.empty() ? std::filesystem::temp_directory_path() : std::filesystem::path(opt.dir)) /
+       "wl-mediator-bench-XXXXXX")
+          .string();
+  if (::mkdtemp(tmpl.data()) == nullptr)
+    throw std::runtime_error("mkdtemp failed");
+  const std::filesystem::path dir = tmpl;
+  const std::string prefix = "bench." + new_uuid().substr(0, 8) + ".";
+
+  std::printf(
+      "Five-step workflows orchestrated over %s: workflow engine + AmqpTransport + SQLite\n"
+      "journal (synchronous=%s) in %s; %d echo worker process(es); %u CPU(s) shared with the "
+      "broker.\n\n",
+      opt.url.c_str(), opt.normal_sync ? "NORMAL" : "FULL", dir.c_str(), opt.workers,
+      std::thread::hardware_concurrency());
+  std::fflush(stdout);
+
+  // 1. The broker's raw limits, before anything else runs.
+  std::vector<Figures> raw_transient;
+  std::vector<Figures> raw_persistent;
+  double transient_limit = 0;
+  double persistent_limit = 0;
+  std::printf("Raw rabbitmq-c echo round trips (%.0f s per cell)\n\n", opt.raw_seconds);
+  std::printf(
+      "| in flight | transient rt/s | p50 ms | p99 ms | persistent+confirms rt/s | p50 ms | p99 ms "
+      "|\n");
+  std::printf(
+      "|-----------|----------------|--------|--------|--------------------------|--------|--------"
+      "|\n");
+  for (int n : opt.inflight) {
+    raw_transient.push_back(raw_rpc(opt.url, false, n, opt.raw_seconds));
+    raw_persistent.push_back(raw_rpc(opt.url, true, n, opt.raw_seconds));
+    const Figures& t = raw_transient.back();
+    const Figures& p = raw_persistent.back();
+    transient_limit = std::max(transient_limit, t.per_second);
+    persistent_limit = std::max(persistent_limit, p.per_second);
+    std::printf("| %9d | %14.0f | %6.3f | %6.3f | %24.0f | %6.3f | %6.3f |\n", n, t.per_second,
+                t.p50_ms, t.p99_ms, p.per_second, p.p50_ms, p.p99_ms);
+    std::fflush(stdout);
+  }
+  std::printf(
+      "\nraw limit: %.0f round trips/s transient, %.0f persistent+confirms (= %.0f and %.0f "
+      "five-step "
+      "workflows/s)\n\n",
+      transient_limit, persistent_limit, transient_limit / 5, persistent_limit / 5);
+
+  // 2. The orchestration against echo workers in their own processes.
+  std::vector<std::unique_ptr<Process>> workers;
+  for (int i = 0; i < opt.workers; ++i) {
+    workers.push_back(std::make_unique<Process>(
+        opt.worker,
+        std::map<std::string, std::string>{{"WONDERLAND_AMQP_URL", opt.url},
+                                           {"WONDERLAND_QUEUE_PREFIX", prefix},
+                                           {"WONDERLAND_WORKER_MODE", "echo"},
+                                           {"WONDERLAND_WORKER_SERVICE", "echo"},
+                                           {"WONDERLAND_WORKER_PREFETCH", "1024"},
+                                           {"WONDERLAND_WORKER_DELETE_QUEUES", i == 0 ? "1" : "0"}},
+        dir / ("worker-" + std::to_string(i) + ".log")));
+    workers.back()->wait_for_log("worker ready", std::chrono::seconds(30));
+  }
+  auto co = messaging::ConnectionOptions::from_env("mediator");
+  co.url = opt.url;
+  messaging::Connection connection(co);
+  const messaging::QueueName park_queue{prefix + "park.commands"};
+  connection.declare(messaging::QueueSpec{park_queue});
+  workflow::DefinitionRegistry registry;
+  if (!registry.add(
+          workflow::parse_definition(five_steps("five", "echo", 5000), "bench").value()) ||
+      !registry.add(
+          workflow::parse_definition(five_steps("parking", "park", 600000), "bench").value())) {
+    throw std::runtime_error("definitions refused");
+  }
+
+  std::printf("Five-step workflows (%.0f s per cell, closed loop)\n\n", opt.seconds);
+  std::printf(
+      "| in flight             | wf/s  | wf/s x 5 / persistent limit | wf/s x 5 / transient limit "
+      "| p50 ms | p99 ms | command p50 ms¹ | CPU ms/wf² |\n");
+  std::printf(
+      "|-----------------------|-------|-----------------------------|----------------------------|"
+      "--------|--------|-----------------|------------|\n");
+  std::fflush(stdout);
+  auto print_row = [&](const std::string& label, const Figures& w, double command_p50,
+                       double cpu_ms) {
+    const double total = w.per_second * opt.seconds;
+    // Padded by characters, not bytes (the footnote marks take two bytes).
+    std::string cell = label;
+    const auto chars = std::count_if(label.begin(), label.end(), [](char c) {
+      return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+    });
+    if (chars < 21)
+      cell.append(static_cast<std::size_t>(21 - chars), ' ');
+    std::printf("| %s | %5.0f | %26.0f%% | %25.0f%% | %6.2f | %6.2f | %15.3f | %10.2f |\n",
+                cell.c_str(), w.per_second,
+                persistent_limit > 0 ? 100.0 * w.per_second * 5 / persistent_limit : 0.0,
+                transient_limit > 0 ? 100.0 * w.per_second * 5 / transient_limit : 0.0, w.p50_ms,
+                w.p99_ms, command_p50, total > 0 ? cpu_ms / total : 0.0);
+    std::fflush(stdout);
+  };
+  long not_completed = 0;
+  bool all_parked = false;
+  long rss_before = 0;
+  long rss_parked = 0;
+  std::int64_t gauge = 0;
+  {
+    Rig rig(connection, registry, dir / "journal.db", prefix, false, opt.normal_sync);
+    rig.driver.run(16, 1.0, 1.0);  // warm up connections, caches and the allocator
+    for (int n : opt.inflight) {
+      const double c0 = cpu_seconds();
+      Figures w = rig.driver.run(n, 1.0, opt.seconds);
+      print_row(std::to_string(n), w, rig.timed.p50_ms(), 1000.0 * (cpu_seconds() - c0));
+    }
+    // 3a. Memory of the engine in this process: park workflows at their third step.
+    malloc_trim(0);
+    rss_before = rss_kib();
+    for (int i = 0; i < opt.parked; ++i)
+      rig.driver.issue("parking");
+    all_parked = rig.driver.wait_parked(opt.parked, std::chrono::seconds(120));
+    std::this_thread::sleep_for(std::chrono::seconds(1));  // the commands reach the I/O thread
+    malloc_trim(0);
+    rss_parked = rss_kib();
+    gauge = rig.engine->metrics().in_flight;
+    not_completed += rig.driver.not_completed();
+  }
+  if (opt.observers_row && !opt.inflight.empty()) {
+    // The same at the highest level with what the mediator adds on the engine thread: step
+    // histograms and the event feed (every journal record published, batched, to the broker).
+    Rig rig(connection, registry, dir / "journal-observed.db", prefix, true, opt.normal_sync);
+    rig.driver.run(16, 1.0, 1.0);
+    const int n = opt.inflight.back();
+    const double c0 = cpu_seconds();
+    Figures w = rig.driver.run(n, 1.0, opt.seconds);
+    print_row(std::to_string(n) + " + observers³", w, rig.timed.p50_ms(),
+              1000.0 * (cpu_seconds() - c0));
+    not_completed += rig.driver.not_completed();
+  }
+  std::printf(
+      "\n¹ one step's command: sent by the engine to its reply handed back (broker and worker).\n"
+      "² CPU time of this process (engine, journal writer, AMQP I/O) per workflow.\n"
+      "³ with the mediator's observers: step histograms and the workflow event feed.\n\n");
+
+  // 3b. Memory of a wonderland-mediator process.
+  std::optional<MediatorMemory> mm;
+  if (!opt.mediator.empty() && opt.parked > 0)
+    mm = measure_mediator(opt, dir, prefix);
+
+  std::printf("Memory per in-flight workflow (parked at their third step)\n\n");
+  if (mm) {
+    std::printf(
+        "- wonderland-mediator process: %.2f KiB (VmRSS %.1f -> %.1f MiB with %d more workflows in "
+        "flight%s; in-flight gauge %ld)\n",
+        static_cast<double>(mm->after_kib - mm->before_kib) / opt.parked,
+        static_cast<double>(mm->before_kib) / 1024.0, static_cast<double>(mm->after_kib) / 1024.0,
+        opt.parked, mm->all_parked ? "" : ", NOT ALL PARKED", mm->in_flight);
+  }
+  std::printf(
+      "- engine in this process: %.2f KiB (VmRSS %.1f -> %.1f MiB with %d parked%s; in-flight "
+      "gauge %lld)\n",
+      static_cast<double>(rss_parked - rss_before) / opt.parked,
+      static_cast<double>(rss_before) / 1024.0, static_cast<double>(rss_parked) / 1024.0,
+      opt.parked, all_parked ? "" : ", NOT ALL PARKED", static_cast<long long>(gauge));
+  std::printf("\nworkflows not completed: %ld\n", not_completed);
+  std::fflush(stdout);
+
+  connection.delete_queue(park_queue);
+  connection.delete_queue(messaging::dead_letter_queue_for(park_queue));
+  workers.clear();
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  const bool memory_ok = all_parked && (!mm || mm->all_parked);
+  return not_completed == 0 && memory_ok ? 0 : 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Workflow orchestration over RabbitMQ against the broker's raw RPC limit"};
+  Options opt;
+  const char* env_url = std::getenv("WONDERLAND_AMQP_URL");
+  opt.url = env_url != nullptr ? env_url : "amqp://guest:guest@127.0.0.1:5672/";
+  opt.worker = MEDIATOR_BENCH_WORKER;
+  opt.mediator = MEDIATOR_BENCH_MEDIATOR;
+  app.add_option("--url", opt.url, "broker URL (default: $WONDERLAND_AMQP_URL)");
+  app.add_option("--inflight", opt.inflight, "workflows (and raw requests) in flight")
+      ->expected(1, 16);
+  app.add_option("--seconds", opt.seconds, "measured seconds per workflow cell")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--raw-seconds", opt.raw_seconds, "measured seconds per raw RPC cell")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--workers", opt.workers, "echo worker processes")->check(CLI::Range(1, 16));
+  app.add_option("--parked", opt.parked, "workflows parked in flight for the memory figures")
+      ->check(CLI::Range(1, 1000000));
+  app.add_option("--worker", opt.worker, "the worker binary (mediator_test_worker)");
+  app.add_option("--mediator", opt.mediator,
+                 "the wonderland-mediator binary for the memory figure (empty: skip it)");
+  app.add_option("--dir", opt.dir, "where journals and logs go (default: the temporary folder)");
+  app.add_flag("!--no-observers-row", opt.observers_row,
+               "skip the extra row with the mediator's observers (step histograms, event feed)");
+  app.add_flag("--normal-sync", opt.normal_sync, "journal with synchronous=NORMAL instead of FULL");
+  CLI11_PARSE(app, argc, argv);
+  spdlog::set_level(spdlog::level::warn);
+  try {
+    return run(opt);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "benchmark failed: %s\n", e.what());
+    return 1;
+  }
+}

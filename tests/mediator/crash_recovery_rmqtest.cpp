@@ -1,0 +1,279 @@
+// Crash recovery of the wonderland-mediator binary: 200 five-step workflows are started through
+// the operator API while the mediator is killed with SIGKILL at random moments and restarted on
+// the same journal. In the end every workflow has reached a correct end with exactly one
+// terminal record (completed, or failed with every step that succeeded or ended in doubt
+// compensated), and at the worker every effect happened exactly once, although commands were
+// delivered more than once.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "support.hpp"
+#include "wonderland/common/ids.hpp"
+#include "wonderland/testing/broker.hpp"
+
+namespace wonderland::mediator_test {
+namespace {
+
+constexpr int kWorkflows = 200;
+constexpr int kCrashes = 6;
+
+const std::vector<std::string> kSteps{"reserve", "charge", "fulfil/ship", "fulfil/record",
+                                      "confirm"};
+
+/// What a workflow is told to do, and so how it must end.
+struct Plan {
+  std::string id;
+  json input;
+  std::string fails_at;  ///< The step that refuses for good ("" when it completes).
+};
+
+Plan make_plan(int i, std::mt19937& rng) {
+  Plan p;
+  p.id = "crash-" + std::to_string(i) + "-" + new_uuid().substr(0, 8);
+  json input{{"customer", "c-" + std::to_string(i)}};
+  auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
+  // Slow steps keep commands in flight when the mediator dies.
+  json slow = json::object();
+  for (const char* s : {"reserve", "charge", "ship", "record", "confirm"}) {
+    if (pick(3) == 0)
+      slow[s] = 50 + pick(250);
+  }
+  input["slow_ms"] = slow;
+  if (pick(4) == 0)
+    input["fail_times"] = {{pick(2) == 0 ? "charge" : "ship", 1 + pick(2)}};
+  switch (pick(5)) {
+    case 0:
+      input["fail_runs"] = {{"confirm", 1}};
+      p.fails_at = "confirm";
+      break;
+    case 1:
+      input["fail_runs"] = {{"record", 1}};
+      p.fails_at = "fulfil/record";
+      break;
+    default:
+      break;
+  }
+  if (!p.fails_at.empty()) {
+    // Slow and failing compensations keep workflows compensating when the mediator dies.
+    json comp_slow = json::object();
+    for (const char* s : {"reserve", "charge", "ship", "record"}) {
+      if (pick(2) == 0)
+        comp_slow[s] = 50 + pick(250);
+    }
+    input["comp_slow_ms"] = comp_slow;
+    if (pick(3) == 0)
+      input["comp_fail_times"] = {{pick(2) == 0 ? "reserve" : "charge", 1}};
+  }
+  p.input = std::move(input);
+  return p;
+}
+
+TEST(MediatorCrashRecovery, EveryWorkflowEndsOnceAndEveryEffectHappensOnce) {
+  const auto begin = std::chrono::steady_clock::now();
+  Harness h("crash");
+  h.start_worker();
+  h.start_mediator();
+  std::mt19937 rng(std::random_device{}());
+  std::vector<Plan> plans;
+  for (int i = 0; i < kWorkflows; ++i)
+    plans.push_back(make_plan(i, rng));
+
+  // Starts are spread over the crash rounds, a few milliseconds apart; a start whose answer was
+  // lost to a crash is sent again with the same id after the restart, and then either starts or
+  // finds it (409).
+  std::atomic<std::size_t> next{0};
+  std::mt19937 pace(rng());  // the starter's own
+  auto start_some = [&](std::size_t n, bool paced) {
+    for (std::size_t k = 0; k < n && next < plans.size();) {
+      const Plan& p = plans[next];
+      int status = 0;
+      try {
+        status = h.start("test_five_step", p.input, p.id).status;
+      } catch (const std::exception&) {
+        return;  // the mediator is down
+      }
+      ASSERT_TRUE(status == 202 || status == 409) << p.id << ": " << status;
+      ++next;
+      ++k;
+      if (paced)
+        std::this_thread::sleep_for(std::chrono::milliseconds(pace() % 25));
+    }
+  };
+  // How many workflows a freshly started mediator resumed from the journal.
+  auto recovered = [&] {
+    auto r = h.get("/api/metrics", h.token());
+    return r.status == 200 ? r.json()["workflows"].value("recovered", 0) : -1;
+  };
+
+  int crashes_in_flight = 0;  // crashes after which the new mediator resumed workflows
+  for (int crash = 0; crash < kCrashes; ++crash) {
+    // Start a share of the workflows from another thread and kill the mediator once a random
+    // part of them has started, after a random delay: the kill lands in the middle of starts,
+    // steps, retries and compensations of this round's and earlier rounds' workflows alike,
+    // with the latest ones surely in flight.
+    const std::size_t first = next;
+    const std::size_t share =
+        (plans.size() - first) / static_cast<std::size_t>(kCrashes - crash + 1) + 1;
+    const std::size_t kill_after = 1 + rng() % share;
+    std::atomic<bool> done{false};
+    std::thread starter([&] {
+      start_some(share, true);
+      done = true;
+    });
+    testing::eventually([&] { return done || next - first >= kill_after; },
+                        std::chrono::seconds(30));
+    std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 300));
+    h.kill_mediator();
+    starter.join();
+    h.start_mediator();
+    const int resumed_now = recovered();
+    crashes_in_flight += resumed_now > 0 ? 1 : 0;
+    std::printf("crash %d: killed after %zu of %zu starts of the round, %d workflow(s) resumed\n",
+                crash + 1, static_cast<std::size_t>(next) - first, share, resumed_now);
+    std::fflush(stdout);
+  }
+  start_some(plans.size(), false);
+  ASSERT_EQ(next, plans.size());
+  EXPECT_GE(crashes_in_flight, 5) << "too few crashes landed while workflows were in flight";
+
+  // Every workflow settles.
+  for (const Plan& p : plans) {
+    json view = h.wait_settled(p.id, std::chrono::seconds(60));
+    ASSERT_FALSE(view.is_null()) << p.id << " did not settle: " << h.workflow(p.id).dump(2)
+                                 << h.mediator_log();
+  }
+  // Let late duplicate deliveries finish at the worker before counting.
+  ASSERT_EQ(h.stop_mediator(), 0) << h.mediator_log();
+  ASSERT_EQ(h.stop_worker(), 0) << h.worker_log();
+
+  std::map<std::string, int> effect_count;
+  for (const Effect& e : h.effects())
+    ++effect_count[e.key];
+  std::int64_t redelivered_keys = 0;
+  std::int64_t deliveries = 0;
+  for (const auto& [key, n] : h.deliveries()) {
+    redelivered_keys += n > 1 ? 1 : 0;
+    deliveries += n;
+  }
+  std::set<std::string> refused;  // keys the worker refused for good (recorded, not applied)
+  for (const Plan& p : plans) {
+    if (!p.fails_at.empty())
+      refused.insert(p.id + ":" + p.fails_at);
+  }
+  std::int64_t suppressed = 0;
+  for (const auto& [key, n] : h.suppressed()) {
+    suppressed += n;
+    // A duplicate is answered from the store only after the effect, or a final refusal, was
+    // recorded under its key.
+    EXPECT_TRUE(effect_count.count(key) != 0 || refused.count(key) != 0) << key;
+  }
+  // Crashes re-sent commands in flight: the worker saw duplicates and did not act on them.
+  EXPECT_GT(suppressed, 0) << "no duplicate delivery reached the worker";
+  h.start_mediator();  // to read the journal through the operator API
+
+  int completed = 0;
+  int failed = 0;
+  int resumed = 0;               // workflows that a restarted mediator picked up in flight
+  int resumed_compensating = 0;  // of which while compensating
+  int uncertain = 0;             // effects of steps that gave up on retryable errors (see below)
+  std::set<std::string> expected_keys;
+  std::set<std::string> allowed_keys;
+  for (const Plan& p : plans) {
+    json view = h.workflow(p.id);
+    ASSERT_FALSE(view.is_null()) << p.id;
+    int terminal = 0;
+    bool was_resumed = false;
+    bool was_resumed_compensating = false;
+    bool compensating = false;
+    std::set<std::string> succeeded;    // task steps that succeeded
+    std::set<std::string> compensated;  // and whose compensation succeeded
+    std::set<std::string> gave_up;      // task steps that failed on a retryable error
+    std::set<std::string> in_doubt;     // of which the engine compensates (when it marks them)
+    for (const json& r : view["timeline"]) {
+      const std::string type = r.value("type", "");
+      const std::string step = r.value("step", "");
+      terminal += is_terminal(r) ? 1 : 0;
+      was_resumed = was_resumed || type == "resumed";
+      compensating = compensating || type == "compensating";
+      was_resumed_compensating = was_resumed_compensating || (compensating && type == "resumed");
+      if (std::find(kSteps.begin(), kSteps.end(), step) == kSteps.end())
+        continue;
+      if (type == "step_succeeded")
+        succeeded.insert(step);
+      if (type == "compensation_succeeded")
+        compensated.insert(step);
+      if (type == "step_failed" && r["data"]["error"].value("retryable", false))
+        gave_up.insert(step);
+      if (type == "step_failed" && r["data"].value("in_doubt", false))
+        in_doubt.insert(step);
+    }
+    resumed += was_resumed ? 1 : 0;
+    resumed_compensating += was_resumed_compensating ? 1 : 0;
+    EXPECT_EQ(terminal, 1) << p.id << "\n" << view.dump(2);
+    for (const auto& s : succeeded)
+      expected_keys.insert(p.id + ":" + s);
+    for (const auto& s : compensated)
+      expected_keys.insert(p.id + ":" + s + ":compensate");
+    // A step that stopped retrying after retryable errors (because another step failed for
+    // good meanwhile) has an uncertain outcome: one of its commands may still have taken effect.
+    // Its effect may exist, once, and the engine compensates it as in doubt (docs/workflows.md).
+    for (const auto& s : gave_up)
+      allowed_keys.insert(p.id + ":" + s);
+    for (const auto& s : in_doubt)
+      allowed_keys.insert(p.id + ":" + s);
+    const std::string status = view.value("status", "");
+    if (p.fails_at.empty()) {
+      EXPECT_EQ(status, "completed") << p.id << "\n" << view.dump(2);
+      EXPECT_EQ(succeeded.size(), kSteps.size()) << p.id;
+      ++completed;
+      continue;
+    }
+    EXPECT_EQ(status, "failed") << p.id << "\n" << view.dump(2);
+    ++failed;
+    EXPECT_NE(view.value("reason", "").find("failed_precondition"), std::string::npos) << p.id;
+    // Failed with compensations done: every step that succeeded (or ended in doubt) was undone.
+    std::set<std::string> to_undo = succeeded;
+    to_undo.insert(in_doubt.begin(), in_doubt.end());
+    EXPECT_EQ(compensated, to_undo) << p.id << "\n" << view.dump(2);
+    EXPECT_FALSE(succeeded.count(p.fails_at)) << p.id;
+    EXPECT_EQ(effect_count.count(p.id + ":" + p.fails_at), 0u) << p.id;
+  }
+  for (const auto& key : expected_keys) {
+    EXPECT_EQ(effect_count.count(key), 1u) << "missing effect " << key;
+  }
+  for (const auto& [key, n] : effect_count) {
+    EXPECT_EQ(n, 1) << "effect " << key << " happened " << n << " times";
+    const bool expected = expected_keys.count(key) != 0;
+    const bool allowed = allowed_keys.count(key) != 0;
+    EXPECT_TRUE(expected || allowed) << "unexpected effect " << key;
+    if (!expected && allowed) {
+      ++uncertain;
+      std::printf("effect of a step in doubt (it stopped retrying, and was compensated): %s\n",
+                  key.c_str());
+    }
+  }
+  EXPECT_EQ(effect_count.size(), expected_keys.size() + static_cast<std::size_t>(uncertain));
+  EXPECT_GT(resumed, 0) << "no crash landed while workflows were in flight";
+  EXPECT_GT(resumed_compensating, 0) << "no crash landed while a workflow was compensating";
+  auto elapsed =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - begin);
+  std::printf(
+      "%d workflows (%d completed, %d failed, %d resumed after a crash, %d of them while "
+      "compensating), %d crashes (%d with workflows "
+      "in flight); worker: %lld deliveries, %zu effects applied (%d of steps with an uncertain "
+      "outcome), "
+      "%lld duplicates suppressed, %lld keys delivered more than once; %lld s\n",
+      kWorkflows, completed, failed, resumed, resumed_compensating, kCrashes, crashes_in_flight,
+      static_cast<long long>(deliveries), effect_count.size(), uncertain,
+      static_cast<long long>(suppressed), static_cast<long long>(redelivered_keys),
+      static_cast<long long>(elapsed.count()));
+  EXPECT_LT(elapsed, std::chrono::seconds(120));
+}
+
+}  // namespace
+}  // namespace wonderland::mediator_test

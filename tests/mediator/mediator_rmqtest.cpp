@@ -1,0 +1,492 @@
+// The wonderland-mediator binary over the real broker, driving the test worker (worker_main.cpp)
+// with the definitions of tests/mediator/workflows through the operator API.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
+#include <thread>
+
+#include "support.hpp"
+#include "wonderland/common/ids.hpp"
+#include "wonderland/common/time.hpp"
+#include "wonderland/testing/broker.hpp"
+
+namespace wonderland::mediator_test {
+namespace {
+
+std::int64_t at_ms(const json& record) {
+  auto t = parse_iso8601(record.value("at", ""));
+  return t ? std::chrono::duration_cast<std::chrono::milliseconds>(t->time_since_epoch()).count()
+           : -1;
+}
+
+/// The steps of `records` in order.
+std::vector<std::string> steps_of(const std::vector<json>& records) {
+  std::vector<std::string> out;
+  for (const json& r : records)
+    out.push_back(r.value("step", ""));
+  return out;
+}
+
+/// Index of the first record of `type` (and `step`, when given) in the timeline, or -1.
+int index_of(const json& view, const std::string& type, const std::string& step = {}) {
+  const json& t = view["timeline"];
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    if (t[i].value("type", "") == type && (step.empty() || t[i].value("step", "") == step)) {
+      return static_cast<int>(i);
+    }
+  }
+  return -1;
+}
+
+std::map<std::string, int> count_by_key(const std::vector<Effect>& effects) {
+  std::map<std::string, int> out;
+  for (const auto& e : effects)
+    ++out[e.key];
+  return out;
+}
+
+class MediatorTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    harness_ = new Harness("mediator");
+    harness_->start_worker();
+    harness_->start_mediator();
+  }
+  static void TearDownTestSuite() {
+    // Both stop cleanly on SIGTERM (a sanitizer report at shutdown makes the exit status 1).
+    if (int status = harness_->stop_mediator(); status != 0) {
+      ADD_FAILURE() << "the mediator exited with status " << status << "\n"
+                    << harness_->mediator_log();
+    }
+    if (int status = harness_->stop_worker(); status != 0) {
+      ADD_FAILURE() << "the worker exited with status " << status << "\n" << harness_->worker_log();
+    }
+    delete harness_;
+    harness_ = nullptr;
+  }
+  void TearDown() override {
+    if (HasFailure()) {
+      std::cerr << harness_->mediator_log() << harness_->worker_log();
+    }
+  }
+
+  Harness& h() { return *harness_; }
+
+  /// Starts a workflow with a fresh id and returns the id.
+  std::string start(const std::string& definition, const json& input) {
+    std::string id = "wf-" + new_uuid();
+    auto r = h().start(definition, input, id);
+    EXPECT_EQ(r.status, 202) << r.body;
+    EXPECT_EQ(r.json().value("id", ""), id) << r.body;
+    return id;
+  }
+
+  static Harness* harness_;
+};
+
+Harness* MediatorTest::harness_ = nullptr;
+
+TEST_F(MediatorTest, FiveStepWorkflowCompletesWithOneEffectPerStep) {
+  std::string id = start("test_five_step", {{"customer", "c-1"}});
+  json view = h().wait_settled(id);
+  ASSERT_EQ(view.value("status", ""), "completed") << view.dump(2);
+  auto done = records(view, {"completed"});
+  ASSERT_EQ(done.size(), 1u);
+  auto effects = h().effects(id);
+  std::set<std::string> keys;
+  for (const auto& e : effects) {
+    EXPECT_EQ(e.kind, "effect");
+    keys.insert(e.key);
+  }
+  EXPECT_EQ(keys, (std::set<std::string>{id + ":reserve", id + ":charge", id + ":fulfil/ship",
+                                         id + ":fulfil/record", id + ":confirm"}));
+  EXPECT_EQ(effects.size(), 5u);
+  // The output template reads the last step's reply.
+  EXPECT_EQ(done[0]["data"]["output"]["confirmed"], effects.back().id);
+}
+
+TEST_F(MediatorTest, ParallelBranchesRunConcurrentlyAndJoin) {
+  std::string id = start("test_five_step", {{"slow_ms", {{"ship", 600}, {"record", 600}}}});
+  json view = h().wait_settled(id);
+  ASSERT_EQ(view.value("status", ""), "completed") << view.dump(2);
+  int ship_started = index_of(view, "step_started", "fulfil/ship");
+  int record_started = index_of(view, "step_started", "fulfil/record");
+  int ship_done = index_of(view, "step_succeeded", "fulfil/ship");
+  int record_done = index_of(view, "step_succeeded", "fulfil/record");
+  int join = index_of(view, "step_succeeded", "fulfil");
+  int confirm = index_of(view, "step_started", "confirm");
+  ASSERT_GE(std::min({ship_started, record_started, ship_done, record_done, join, confirm}), 0);
+  // Both branches were sent before either answered, and the join waited for both.
+  EXPECT_LT(std::max(ship_started, record_started), std::min(ship_done, record_done));
+  EXPECT_GT(join, std::max(ship_done, record_done));
+  EXPECT_GT(confirm, join);
+  // Two 600 ms steps side by side take about 600 ms, not 1200.
+  std::int64_t fulfil_ms =
+      view["timeline"][static_cast<std::size_t>(join)]["data"].value("duration_ms", 0);
+  EXPECT_GE(fulfil_ms, 590);
+  EXPECT_LT(fulfil_ms, 1100);
+}
+
+TEST_F(MediatorTest, RetryableErrorsAreRetriedWithExponentialBackoff) {
+  std::string id = start("test_retry", {{"fail_times", {{"flaky", 3}}}});
+  json view = h().wait_settled(id);
+  ASSERT_EQ(view.value("status", ""), "completed") << view.dump(2);
+  auto failed = records(view, {"step_attempt_failed"});
+  ASSERT_EQ(failed.size(), 3u);
+  auto attempts = records(view, {"step_attempt"});
+  ASSERT_EQ(attempts.size(), 3u);
+  const std::int64_t expected[] = {200, 400, 800};
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(failed[i]["data"].value("retry_in_ms", 0), expected[i]);
+    EXPECT_EQ(failed[i]["data"]["error"].value("code", ""), "unavailable");
+    EXPECT_EQ(attempts[i].value("attempt", 0), static_cast<int>(i) + 2);
+    // The next attempt waited for its backoff (timestamps have millisecond resolution).
+    EXPECT_GE(at_ms(attempts[i]) - at_ms(failed[i]), expected[i] - 2) << i;
+  }
+  // Four deliveries of one key, one effect.
+  auto deliveries = h().deliveries();
+  EXPECT_EQ(deliveries[id + ":flaky"], 4);
+  EXPECT_EQ(count_by_key(h().effects(id))[id + ":flaky"], 1);
+}
+
+TEST_F(MediatorTest, ExhaustedRetriesFailTheWorkflowAndCompensate) {
+  std::string id = start("test_retry", {{"fail_times", {{"flaky", 100}}}});
+  json view = h().wait_settled(id);
+  ASSERT_EQ(view.value("status", ""), "failed") << view.dump(2);
+  EXPECT_NE(view.value("reason", "").find("after 4 attempts"), std::string::npos)
+      << view.value("reason", "");
+  EXPECT_EQ(steps_of(records(view, {"compensation_succeeded"})),
+            std::vector<std::string>{"prepare"});
+  EXPECT_EQ(h().deliveries()[id + ":flaky"], 4);
+  auto keys = count_by_key(h().effects(id));
+  EXPECT_EQ(keys,
+            (std::map<std::string, int>{{id + ":prepare", 1}, {id + ":prepare:compensate", 1}}));
+}
+
+TEST_F(MediatorTest, TimeoutsAreRetriedThenFailTheStep) {
+  // Every attempt is slower than the 300 ms timeout: two attempts, then the workflow fails.
+  std::string id = start("test_timeout", {{"slow_ms", {{"slow", 1000}}}});
+  json view = h().wait_settled(id);
+  ASSERT_EQ(view.value("status", ""), "failed") << view.dump(2);
+  EXPECT_EQ(view.value("reason", ""),
+            "step 'slow' (worker.slow) failed after 2 attempts: deadline_exceeded: no reply within "
+            "300 ms");
+  auto failed = records(view, {"step_attempt_failed", "step_failed"});
+  ASSERT_EQ(failed.size(), 2u);
+  for (const json& r : failed) {
+    EXPECT_EQ(r["data"]["error"].value("code", ""), "deadline_exceeded") << r.dump();
+    EXPECT_GE(r["data"].value("duration_ms", 0), 290);
+    EXPECT_LT(r["data"].value("duration_ms", 0), 900);
+  }
+  // The second attempt went out after the first one's timeout and its 100 ms backoff.
+  auto attempts = records(view, {"step_attempt"});
+  ASSERT_EQ(attempts.size(), 1u);
+  EXPECT_GE(at_ms(attempts[0]) - at_ms(failed[0]), 98);
+  // No reply in time: the step may have taken effect, so it is in doubt and compensated first,
+  // then the step that completed before it.
+  EXPECT_TRUE(failed[1]["data"].value("in_doubt", false)) << failed[1].dump();
+  EXPECT_EQ(steps_of(records(view, {"compensation_succeeded"})),
+            (std::vector<std::string>{"slow", "prepare"}));
+  // The slow command did take effect at the worker, once, after the workflow gave up on it; its
+  // compensation was applied once too.
+  ASSERT_TRUE(testing::eventually([&] { return count_by_key(h().effects(id))[id + ":slow"] == 1; },
+                                  std::chrono::seconds(10)));
+  EXPECT_EQ(count_by_key(h().effects(id))[id + ":slow:compensate"], 1);
+  EXPECT_EQ(h().deliveries()[id + ":slow"], 2);
+}
+
+TEST_F(MediatorTest, ATimedOutAttemptIsRetriedUnderTheSameKey) {
+  std::string id =
+      start("test_timeout", {{"slow_ms", {{"slow", 1000}}}, {"slow_times", {{"slow", 1}}}});
+  json view = h().wait_settled(id);
+  ASSERT_EQ(view.value("status", ""), "completed") << view.dump(2);
+  auto failed = records(view, {"step_attempt_failed"});
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(failed[0]["data"]["error"].value("code", ""), "deadline_exceeded");
+  // The first, slow delivery finishes later and finds the effect already recorded.
+  ASSERT_TRUE(testing::eventually([&] { return h().deliveries()[id + ":slow"] == 2; },
+                                  std::chrono::seconds(5)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  EXPECT_EQ(count_by_key(h().effects(id))[id + ":slow"], 1);
+}
+
+TEST_F(MediatorTest, AFinalFailureCompensatesInReverseOrderOfCompletion) {
+  std::string id =
+      start("test_five_step", {{"fail_runs", {{"confirm", 1000}}}, {"slow_ms", {{"record", 150}}}});
+  json view = h().wait_settled(id);
+  ASSERT_EQ(view.value("status", ""), "failed") << view.dump(2);
+  // A readable reason: the step, its action, the error code and the service's message.
+  EXPECT_EQ(view.value("reason", ""),
+            "step 'confirm' (worker.confirm) failed: failed_precondition: refused on purpose");
+  auto step_failed = records(view, {"step_failed"});
+  ASSERT_EQ(step_failed.size(), 1u);
+  EXPECT_EQ(step_failed[0].value("step", ""), "confirm");
+  EXPECT_EQ(step_failed[0].value("attempt", 0), 1);  // a final error is not retried
+  EXPECT_FALSE(step_failed[0]["data"]["error"].value("retryable", true));
+  EXPECT_EQ(h().deliveries()[id + ":confirm"], 1);
+  std::vector<std::string> completed;
+  for (const json& r : records(view, {"step_succeeded"})) {
+    std::string step = r.value("step", "");
+    if (step != "fulfil" && step.rfind("on_failure/", 0) != 0)
+      completed.push_back(step);
+  }
+  ASSERT_EQ(completed.size(), 4u);
+  auto compensated = steps_of(records(view, {"compensation_succeeded"}));
+  std::vector<std::string> reversed(completed.rbegin(), completed.rend());
+  EXPECT_EQ(compensated, reversed);
+  // One at a time: each compensation started after the previous one succeeded.
+  auto comp_records = records(view, {"compensation_started", "compensation_succeeded"});
+  ASSERT_EQ(comp_records.size(), 8u);
+  for (std::size_t i = 0; i < comp_records.size(); ++i) {
+    EXPECT_EQ(comp_records[i].value("type", ""),
+              i % 2 == 0 ? "compensation_started" : "compensation_succeeded");
+  }
+  // The failure handler ran after compensation, then the workflow failed.
+  int announce = index_of(view, "step_succeeded", "on_failure/announce_failure");
+  int last_comp = index_of(view, "compensation_succeeded", reversed.back());
+  int failed = index_of(view, "failed");
+  EXPECT_GT(announce, last_comp);
+  EXPECT_GT(failed, announce);
+  EXPECT_EQ(view["timeline"][static_cast<std::size_t>(failed)]["data"].value("compensations", 0),
+            4);
+  // The worker saw the compensations in the same order.
+  std::vector<std::string> undone;
+  for (const auto& e : h().effects(id)) {
+    if (e.kind == "compensation")
+      undone.push_back(e.key.substr(id.size() + 1, e.key.size() - id.size() - 12));
+  }
+  EXPECT_EQ(undone, reversed);
+  EXPECT_EQ(count_by_key(h().effects(id)).count(id + ":confirm"), 0u);
+}
+
+TEST_F(MediatorTest, FailingCompensationsAreRetried) {
+  std::string id = start(
+      "test_five_step", {{"fail_runs", {{"charge", 1000}}}, {"comp_fail_times", {{"reserve", 2}}}});
+  json view = h().wait_settled(id);
+  ASSERT_EQ(view.value("status", ""), "failed") << view.dump(2);
+  EXPECT_EQ(records(view, {"compensation_attempt_failed"}).size(), 2u);
+  EXPECT_EQ(h().deliveries()[id + ":reserve:compensate"], 3);
+  EXPECT_EQ(count_by_key(h().effects(id))[id + ":reserve:compensate"], 1);
+}
+
+TEST_F(MediatorTest, ChoiceRunsTheMatchingCase) {
+  struct Case {
+    int amount;
+    int chosen;
+    std::string step;
+  };
+  std::vector<Case> cases{
+      {50, 0, "small"}, {5000, 1, "large"}, {600, 2, "special"}, {300, -1, "medium"}};
+  std::vector<std::string> ids;
+  for (const auto& c : cases)
+    ids.push_back(start("test_choice", {{"amount", c.amount}}));
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    json view = h().wait_settled(ids[i]);
+    ASSERT_EQ(view.value("status", ""), "completed") << view.dump(2);
+    std::set<std::string> ran;
+    for (const json& r : records(view, {"step_succeeded"}))
+      ran.insert(r.value("step", ""));
+    EXPECT_TRUE(ran.count("route/" + cases[i].step)) << cases[i].step;
+    for (const char* other : {"small", "large", "special", "medium"}) {
+      if (other != cases[i].step) {
+        EXPECT_FALSE(ran.count(std::string("route/") + other)) << other;
+      }
+    }
+    auto done = records(view, {"completed"});
+    ASSERT_EQ(done.size(), 1u);
+    EXPECT_EQ(done[0]["data"]["output"].value("case", -99), cases[i].chosen);
+    auto effects = h().effects(ids[i]);
+    ASSERT_EQ(effects.size(), 3u);
+    EXPECT_EQ(effects[1].action, "worker." + cases[i].step);
+  }
+}
+
+TEST_F(MediatorTest, CancelRunsCompensations) {
+  std::string id = start("test_five_step", {{"slow_ms", {{"charge", 1500}}}});
+  json running =
+      h().wait_for(id, [](const json& v) { return index_of(v, "step_started", "charge") >= 0; });
+  ASSERT_FALSE(running.is_null());
+  auto r = h().post("/api/workflows/" + id + "/cancel", {{"reason", "customer changed their mind"}},
+                    h().token());
+  EXPECT_EQ(r.status, 202) << r.body;
+  json view = h().wait_settled(id);
+  ASSERT_EQ(view.value("status", ""), "cancelled") << view.dump(2);
+  EXPECT_NE(view.value("reason", "").find("customer changed their mind"), std::string::npos);
+  // The command in flight finished, and was compensated with the step before it, latest first.
+  EXPECT_EQ(steps_of(records(view, {"compensation_succeeded"})),
+            (std::vector<std::string>{"charge", "reserve"}));
+  EXPECT_EQ(index_of(view, "step_started", "fulfil"), -1);
+  EXPECT_GE(index_of(view, "step_succeeded", "on_failure/announce_failure"), 0);
+  auto keys = count_by_key(h().effects(id));
+  EXPECT_EQ(keys, (std::map<std::string, int>{{id + ":reserve", 1},
+                                              {id + ":charge", 1},
+                                              {id + ":charge:compensate", 1},
+                                              {id + ":reserve:compensate", 1}}));
+  // A settled workflow cannot be cancelled again.
+  r = h().post("/api/workflows/" + id + "/cancel", json::object(), h().token());
+  EXPECT_EQ(r.status, 422) << r.body;
+  EXPECT_EQ(r.json().value("code", ""), "failed_precondition");
+}
+
+TEST_F(MediatorTest, RetryOfAFailedWorkflowRunsItAgainUnderNewKeys) {
+  // `confirm` refuses in run 0 only.
+  std::string id = start("test_five_step", {{"fail_runs", {{"confirm", 1}}}});
+  json view = h().wait_settled(id);
+  ASSERT_EQ(view.value("status", ""), "failed") << view.dump(2);
+  auto r = h().post("/api/workflows/" + id + "/retry", json::object(), h().token());
+  EXPECT_EQ(r.status, 202) << r.body;
+  view = h().wait_for(id, [](const json& v) { return v.value("status", "") == "completed"; });
+  ASSERT_FALSE(view.is_null()) << h().workflow(id).dump(2);
+  EXPECT_EQ(records(view, {"retry_requested"}).size(), 1u);
+  auto keys = count_by_key(h().effects(id));
+  // The first run's effects were undone, so the second run used new keys; nothing happened twice.
+  for (const char* step : {"reserve", "charge", "fulfil/ship", "fulfil/record"}) {
+    std::string key = id + ":" + step;
+    EXPECT_EQ(keys[key], 1) << key;
+    EXPECT_EQ(keys[key + ":compensate"], 1) << key;
+    EXPECT_EQ(keys[key + "#1"], 1) << key;
+  }
+  EXPECT_EQ(keys[id + ":confirm#1"], 1);
+  for (const auto& [key, n] : keys)
+    EXPECT_EQ(n, 1) << key;
+  // Retrying a completed workflow is refused.
+  r = h().post("/api/workflows/" + id + "/retry", json::object(), h().token());
+  EXPECT_EQ(r.status, 422) << r.body;
+  EXPECT_EQ(r.json().value("code", ""), "failed_precondition");
+}
+
+TEST_F(MediatorTest, RetryResumesAtTheFailedStepAndKeepsWhatSucceeded) {
+  // Nothing in test_choice has a compensation: after `finish` refuses in run 0, a retry sends only
+  // `finish` again (under a new key, since the old one got a final answer), and the steps before
+  // it keep their outputs without being sent again.
+  std::string id = start("test_choice", {{"amount", 5000}, {"fail_runs", {{"finish", 1}}}});
+  json view = h().wait_settled(id);
+  ASSERT_EQ(view.value("status", ""), "failed") << view.dump(2);
+  EXPECT_TRUE(records(view, {"compensation_started"}).empty());
+  auto r = h().post("/api/workflows/" + id + "/retry", json::object(), h().token());
+  ASSERT_EQ(r.status, 202) << r.body;
+  view = h().wait_for(id, [](const json& v) { return v.value("status", "") == "completed"; });
+  ASSERT_FALSE(view.is_null()) << h().workflow(id).dump(2);
+  auto retried = records(view, {"retry_requested"});
+  ASSERT_EQ(retried.size(), 1u);
+  EXPECT_EQ(retried[0]["data"].value("mode", ""), "restart");
+  EXPECT_EQ(retried[0]["data"].value("run", 0), 1);
+  // Only `finish` started after the retry.
+  const int retry_at = index_of(view, "retry_requested");
+  std::vector<std::string> started_after;
+  for (std::size_t i = static_cast<std::size_t>(retry_at); i < view["timeline"].size(); ++i) {
+    const json& rec = view["timeline"][i];
+    if (rec.value("type", "") == "step_started")
+      started_after.push_back(rec.value("step", ""));
+  }
+  EXPECT_EQ(started_after, std::vector<std::string>{"finish"});
+  auto deliveries = h().deliveries();
+  EXPECT_EQ(deliveries[id + ":measure"], 1);
+  EXPECT_EQ(deliveries[id + ":route/large"], 1);
+  EXPECT_EQ(deliveries[id + ":finish"], 1);
+  EXPECT_EQ(deliveries[id + ":finish#1"], 1);
+  EXPECT_EQ(count_by_key(h().effects(id)),
+            (std::map<std::string, int>{
+                {id + ":measure", 1}, {id + ":route/large", 1}, {id + ":finish#1", 1}}));
+  // The output is the one of the choice made in run 0.
+  auto done = records(view, {"completed"});
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_EQ(done[0]["data"]["output"].value("case", -99), 1);
+}
+
+TEST_F(MediatorTest, StartRouteRefusesUnknownDefinitionsAndBadInput) {
+  auto r = h().start("no_such_definition", json::object());
+  EXPECT_EQ(r.status, 404) << r.body;
+  r = h().post("/api/workflows", {{"definition", "test_choice"}, {"input", "not an object"}},
+               h().token());
+  EXPECT_EQ(r.status, 400) << r.body;
+  r = h().post("/api/workflows", {{"input", json::object()}}, h().token());
+  EXPECT_EQ(r.status, 400) << r.body;
+  r = h().post("/api/workflows", {{"definition", "test_choice"}, {"id", "no spaces allowed"}},
+               h().token());
+  EXPECT_EQ(r.status, 400) << r.body;
+  std::string id = start("test_choice", {{"amount", 1}});
+  r = h().start("test_choice", {{"amount", 1}}, id);
+  EXPECT_EQ(r.status, 409) << r.body;
+  EXPECT_EQ(h().wait_settled(id).value("status", ""), "completed");
+}
+
+TEST_F(MediatorTest, UnknownWorkflowsAreNotFound) {
+  const std::string id = "wf-unknown-" + new_uuid();
+  auto r = h().get("/api/workflows/" + id, h().token());
+  EXPECT_EQ(r.status, 404) << r.body;
+  EXPECT_EQ(r.json().value("code", ""), "not_found") << r.body;
+  r = h().post("/api/workflows/" + id + "/cancel", json::object(), h().token());
+  EXPECT_EQ(r.status, 404) << r.body;
+  r = h().post("/api/workflows/" + id + "/retry", json::object(), h().token());
+  EXPECT_EQ(r.status, 404) << r.body;
+}
+
+TEST_F(MediatorTest, OperatorRoutesNeedTheAdminToken) {
+  for (const char* target :
+       {"/api/workflows", "/api/workflows/x", "/metrics", "/api/metrics", "/api/definitions"}) {
+    EXPECT_EQ(h().get(target, "").status, 401) << target;
+    EXPECT_EQ(h().get(target, "not-the-token").status, 403) << target;
+    EXPECT_NE(h().get(target, h().token()).status, 401) << target;
+  }
+  json body{{"definition", "test_choice"}, {"input", {{"amount", 1}}}};
+  EXPECT_EQ(h().post("/api/workflows", body, "").status, 401);
+  EXPECT_EQ(h().post("/api/workflows", body, "not-the-token").status, 403);
+  EXPECT_EQ(h().post("/api/workflows/x/cancel", json::object(), "").status, 401);
+  EXPECT_EQ(h().post("/api/workflows/x/retry", json::object(), "wrong").status, 403);
+  auto list = h().get("/api/workflows?limit=5", h().token());
+  ASSERT_EQ(list.status, 200);
+  EXPECT_TRUE(list.json()["items"].is_array());
+}
+
+TEST_F(MediatorTest, HealthAndReadinessNeedNoToken) {
+  auto health = h().get("/healthz", "");
+  EXPECT_EQ(health.status, 200);
+  EXPECT_EQ(health.json().value("status", ""), "ok");
+  auto ready = h().get("/readyz", "");
+  EXPECT_EQ(ready.status, 200) << ready.body;
+  EXPECT_EQ(ready.json().value("broker", ""), "up");
+  EXPECT_EQ(ready.json().value("engine", ""), "up");
+}
+
+TEST_F(MediatorTest, MetricsExposeCountersAndStepHistograms) {
+  std::string ok = start("test_retry", {{"fail_times", {{"flaky", 1}}}});
+  std::string bad = start("test_timeout", {{"slow_ms", {{"slow", 400}}}});
+  ASSERT_EQ(h().wait_settled(ok).value("status", ""), "completed");
+  ASSERT_EQ(h().wait_settled(bad).value("status", ""), "failed");
+  auto r = h().get("/metrics", h().token());
+  ASSERT_EQ(r.status, 200);
+  EXPECT_NE(r.header("content-type").find("text/plain"), std::string::npos);
+  auto value = [&](const std::string& name) -> double {
+    std::string needle = "\n" + name + " ";
+    auto pos = r.body.find(needle);
+    if (pos == std::string::npos)
+      return -1;
+    return std::stod(r.body.substr(pos + needle.size()));
+  };
+  EXPECT_GE(value("wonderland_workflows_started_total"), 2);
+  EXPECT_GE(value("wonderland_workflows_completed_total"), 1);
+  EXPECT_GE(value("wonderland_workflows_failed_total"), 1);
+  EXPECT_GE(value("wonderland_workflows_compensated_total"), 1);
+  EXPECT_GE(value("wonderland_step_retries_total"), 2);
+  EXPECT_GE(value("wonderland_step_timeouts_total"), 2);
+  EXPECT_GE(value("wonderland_step_attempts_total"), 5);
+  EXPECT_GE(value("wonderland_workflows_in_flight"), 0);
+  for (const char* needle :
+       {"# TYPE wonderland_step_duration_seconds histogram",
+        "wonderland_step_duration_seconds_bucket{service=\"worker\",action=\"worker.flaky\",le=\"0."
+        "005\"}",
+        "wonderland_step_duration_seconds_bucket{service=\"worker\",action=\"worker.flaky\",le=\"+"
+        "Inf\"}",
+        "wonderland_step_duration_seconds_count{service=\"worker\",action=\"worker.prepare.undo\"}",
+        "wonderland_step_errors_total{service=\"worker\",action=\"worker.slow\"}"}) {
+    EXPECT_NE(r.body.find(needle), std::string::npos) << needle << "\n" << r.body;
+  }
+  auto j = h().get("/api/metrics", h().token());
+  ASSERT_EQ(j.status, 200);
+  EXPECT_GE(j.json()["workflows"].value("started", 0), 2);
+}
+
+}  // namespace
+}  // namespace wonderland::mediator_test

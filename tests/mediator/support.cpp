@@ -1,0 +1,249 @@
+#include "support.hpp"
+
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "wonderland/common/ids.hpp"
+#include "wonderland/sqlite/db.hpp"
+#include "wonderland/testing/broker.hpp"
+
+namespace wonderland::mediator_test {
+namespace {
+
+bool log_contains(const std::filesystem::path& file, const std::string& needle) {
+  std::ifstream in(file);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str().find(needle) != std::string::npos;
+}
+
+/// A free port below the kernel's ephemeral range (32768+), so that no outgoing connection can
+/// take it while the mediator is down between a crash and its restart.
+int stable_port() {
+  for (int tries = 0; tries < 200; ++tries) {
+    int candidate = 20000 + static_cast<int>(std::hash<std::string>{}(new_uuid()) % 10000);
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<std::uint16_t>(candidate));
+    bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    ::close(fd);
+    if (ok)
+      return candidate;
+  }
+  throw std::runtime_error("no free port for the mediator");
+}
+
+}  // namespace
+
+Harness::Harness(const std::string& name) {
+  std::string tmpl = (std::filesystem::temp_directory_path() / ("wl-" + name + "-XXXXXX")).string();
+  if (::mkdtemp(tmpl.data()) == nullptr)
+    throw std::runtime_error("mkdtemp failed");
+  dir_ = tmpl;
+  prefix_ = "test." + name + "." + new_uuid().substr(0, 8) + ".";
+  token_ = "admin-" + new_uuid();
+  port_ = stable_port();
+}
+
+Harness::~Harness() {
+  if (mediator_)
+    mediator_->stop(std::chrono::seconds(10));
+  stop_worker();
+  if (::testing::Test::HasFailure()) {
+    std::fprintf(stderr, "kept %s (journal, worker database, logs) for a look\n", dir_.c_str());
+    return;
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
+}
+
+void Harness::start_worker() {
+  if (!worker_) {
+    worker_ = std::make_unique<testing::ChildProcess>(
+        MEDIATOR_TEST_WORKER,
+        std::map<std::string, std::string>{{"WONDERLAND_AMQP_URL", testing::amqp_url()},
+                                           {"WONDERLAND_QUEUE_PREFIX", prefix_},
+                                           {"WONDERLAND_WORKER_DB", (dir_ / "worker.db").string()},
+                                           {"WONDERLAND_WORKER_THREADS", "32"},
+                                           {"WONDERLAND_WORKER_DELETE_QUEUES", "1"}},
+        (dir_ / "worker.log").string());
+  }
+  worker_->start();
+  bool ready = testing::eventually(
+      [&] { return log_contains(dir_ / "worker.log", "worker ready"); }, std::chrono::seconds(30));
+  if (!ready)
+    throw std::runtime_error("the worker did not start:\n" + worker_->log_tail());
+}
+
+int Harness::stop_worker() {
+  return worker_ ? worker_->stop(std::chrono::seconds(20)) : 0;
+}
+
+void Harness::start_mediator() {
+  if (!mediator_) {
+    mediator_ = std::make_unique<testing::ChildProcess>(
+        testing::binary_path("wonderland-mediator"),
+        std::map<std::string, std::string>{
+            {"WONDERLAND_AMQP_URL", testing::amqp_url()},
+            {"WONDERLAND_HTTP_PORT", std::to_string(port_)},
+            {"WONDERLAND_ADMIN_TOKEN", token_},
+            {"WONDERLAND_JOURNAL_PATH", (dir_ / "journal.db").string()},
+            {"WONDERLAND_WORKFLOWS_DIR", MEDIATOR_TEST_WORKFLOWS},
+            {"WONDERLAND_WEB_DIR", (dir_ / "no-web").string()},
+            {"WONDERLAND_QUEUE_PREFIX", prefix_},
+            {"WONDERLAND_LOG_LEVEL", "warn"}},
+        (dir_ / "mediator.log").string());
+  }
+  mediator_->start();
+  std::string last = "no answer";
+  bool exited = false;
+  bool ready = testing::eventually(
+      [&] {
+        if (!mediator_->running()) {
+          exited = true;
+          return true;
+        }
+        try {
+          auto r = get("/readyz", "");
+          last = std::to_string(r.status) + " " + r.body;
+          return r.status == 200;
+        } catch (const std::exception& e) {
+          last = e.what();
+          return false;
+        }
+      },
+      std::chrono::seconds(30));
+  if (exited)
+    throw std::runtime_error("the mediator exited while starting:\n" + mediator_->log_tail());
+  if (!ready) {
+    throw std::runtime_error("the mediator did not become ready (/readyz: " + last + "):\n" +
+                             mediator_->log_tail());
+  }
+}
+
+void Harness::kill_mediator() {
+  if (mediator_)
+    mediator_->kill();
+}
+
+int Harness::stop_mediator() {
+  return mediator_ ? mediator_->stop() : 0;
+}
+
+std::string Harness::mediator_log() const {
+  return mediator_ ? mediator_->log_tail(60) : "";
+}
+std::string Harness::worker_log() const {
+  return worker_ ? worker_->log_tail(60) : "";
+}
+
+HttpResponse Harness::get(const std::string& target, const std::string& token) {
+  testing::HttpClient client(port_);
+  return client.get(target, token);
+}
+
+HttpResponse Harness::post(const std::string& target, const json& body, const std::string& token) {
+  testing::HttpClient client(port_);
+  return client.post_json(target, body, token);
+}
+
+HttpResponse Harness::start(const std::string& definition, const json& input,
+                            const std::string& id) {
+  json body{{"definition", definition}, {"input", input}};
+  if (!id.empty())
+    body["id"] = id;
+  return post("/api/workflows", body, token_);
+}
+
+json Harness::workflow(const std::string& id) {
+  auto r = get("/api/workflows/" + id, token_);
+  return r.status == 200 ? r.json() : json();
+}
+
+json Harness::wait_for(const std::string& id, const std::function<bool(const json&)>& pred,
+                       std::chrono::milliseconds timeout) {
+  json last;
+  bool ok = testing::eventually(
+      [&] {
+        try {
+          last = workflow(id);
+        } catch (const std::exception&) {
+          return false;
+        }
+        return !last.is_null() && pred(last);
+      },
+      timeout);
+  return ok ? last : json();
+}
+
+json Harness::wait_settled(const std::string& id, std::chrono::milliseconds timeout) {
+  return wait_for(
+      id, [](const json& v) { return v.value("status", "") != "running"; }, timeout);
+}
+
+std::vector<Effect> Harness::effects(const std::string& workflow_id) {
+  sqlite::Db db((dir_ / "worker.db").string());
+  std::string sql = "SELECT id, key, action, kind, workflow_id FROM effects";
+  if (!workflow_id.empty())
+    sql += " WHERE workflow_id = ?";
+  sql += " ORDER BY id";
+  auto q = db.prepare(sql);
+  if (!workflow_id.empty())
+    q.bind(1, workflow_id);
+  std::vector<Effect> out;
+  while (q.step())
+    out.push_back(Effect{q.int64(0), q.text(1), q.text(2), q.text(3), q.text(4)});
+  return out;
+}
+
+std::map<std::string, std::int64_t> Harness::deliveries() {
+  sqlite::Db db((dir_ / "worker.db").string());
+  auto q = db.prepare("SELECT key, count FROM deliveries");
+  std::map<std::string, std::int64_t> out;
+  while (q.step())
+    out[q.text(0)] = q.int64(1);
+  return out;
+}
+
+std::map<std::string, std::int64_t> Harness::suppressed() {
+  sqlite::Db db((dir_ / "worker.db").string());
+  auto q = db.prepare("SELECT key, suppressed FROM deliveries WHERE suppressed > 0");
+  std::map<std::string, std::int64_t> out;
+  while (q.step())
+    out[q.text(0)] = q.int64(1);
+  return out;
+}
+
+std::vector<json> records(const json& view, std::initializer_list<const char*> types) {
+  std::vector<json> out;
+  if (!view.contains("timeline"))
+    return out;
+  for (const json& r : view["timeline"]) {
+    bool match = types.size() == 0;
+    for (const char* t : types)
+      match = match || r.value("type", "") == t;
+    if (match)
+      out.push_back(r);
+  }
+  return out;
+}
+
+bool is_terminal(const json& record) {
+  static const char* kTerminal[] = {"completed", "failed", "cancelled", "needs_attention"};
+  std::string type = record.value("type", "");
+  for (const char* t : kTerminal) {
+    if (type == t)
+      return true;
+  }
+  return false;
+}
+
+}  // namespace wonderland::mediator_test
