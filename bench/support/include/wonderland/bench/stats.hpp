@@ -1,0 +1,24 @@
+// Figures of a benchmark run: throughput and latency percentiles from measured samples.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <vector>
+
+namespace wonderland::bench {
+
+struct Figures {
+  double per_second = 0;
+  double p50_ms = 0;
+  double p99_ms = 0;
+  std::size_t samples = 0;
+};
+
+/// Throughput of `latencies_ms.size()` operations over `seconds`, and their p50 and p99.
+Figures summarize(std::vector<double> latencies_ms, double seconds);
+
+inline double ms_between(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+}  // namespace wonderland::bench
