@@ -63,6 +63,13 @@ install_browser_test_modules() {
   if [[ -f "$installed" && ! "$BROWSER_TESTS/package-lock.json" -nt "$installed" ]]; then
     return 0
   fi
+  # playwright-core is pinned to a release that runs on Debian 12's Node.js 18.
+  local major
+  major="$(node -p 'process.versions.node.split(".")[0]')"
+  if ((major < 18)); then
+    echo "deps: the browser tests need Node.js 18 or later; $(command -v node) is $(node --version)" >&2
+    exit 1
+  fi
   echo "deps: npm ci in $BROWSER_TESTS" >&2
   (cd "$BROWSER_TESTS" && npm ci --no-audit --no-fund --loglevel=error) >&2
 }
