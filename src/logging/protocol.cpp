@@ -1,6 +1,7 @@
 #include "wonderland/logging/protocol.hpp"
 
 #include "wonderland/common/ids.hpp"
+#include "wonderland/common/json_text.hpp"
 #include "wonderland/common/time.hpp"
 
 namespace wonderland::logging {
@@ -9,48 +10,6 @@ namespace {
 SystemTime envelope_time(const messaging::Envelope& e) {
   if (auto t = logstore::parse_timestamp(e.timestamp)) return *t;
   return std::chrono::system_clock::now();
-}
-
-// Appends `s` as a JSON string. Text with bytes beyond ASCII goes through nlohmann::json, which
-// replaces invalid UTF-8; plain ASCII is escaped here.
-void append_json_string(std::string& out, std::string_view s) {
-  for (char c : s) {
-    if (static_cast<unsigned char>(c) >= 0x80) {
-      out += nlohmann::json(std::string(s)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-      return;
-    }
-  }
-  out += '"';
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) {
-          static constexpr char kHex[] = "0123456789abcdef";
-          auto u = static_cast<unsigned char>(c);
-          out += "\\u00";
-          out += kHex[u >> 4];
-          out += kHex[u & 0x0F];
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
 }
 
 }  // namespace

@@ -14,7 +14,7 @@
 #include <thread>
 #include <unordered_map>
 
-#include "json_text.hpp"
+#include "wonderland/common/json_text.hpp"
 #include "sqlite.hpp"
 
 namespace wonderland::workflow {
@@ -398,7 +398,7 @@ class SqliteJournal final : public Journal {
     }
     Statement& e = *insert_event_;
     e.reset();
-    const std::string data = detail::to_json_text(r.data);
+    const std::string data = to_json_text(r.data);
     e.bind(1, (wid << kSeqBits) | r.seq);
     e.bind_static(3, r.type);
     e.bind_static(4, r.step);

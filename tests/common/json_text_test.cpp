@@ -1,9 +1,9 @@
 // The journal's JSON writer against nlohmann::json::dump().
-#include "json_text.hpp"
+#include "wonderland/common/json_text.hpp"
 
 #include <gtest/gtest.h>
 
-namespace wonderland::workflow::detail {
+namespace wonderland {
 namespace {
 
 using nlohmann::json;
@@ -50,4 +50,4 @@ TEST(JsonText, NonFiniteAndInvalidUtf8NeverThrow) {
 }
 
 }  // namespace
-}  // namespace wonderland::workflow::detail
+}  // namespace wonderland

@@ -1,9 +1,9 @@
-#include "json_text.hpp"
+#include "wonderland/common/json_text.hpp"
 
 #include <charconv>
 #include <cmath>
 
-namespace wonderland::workflow::detail {
+namespace wonderland {
 namespace {
 
 using nlohmann::json;
@@ -12,7 +12,7 @@ constexpr char kHex[] = "0123456789abcdef";
 constexpr const char* kReplacement = "\xEF\xBF\xBD";  // U+FFFD
 
 /// Length of the valid UTF-8 sequence starting at s[i] (a byte >= 0x80), or 0 when invalid.
-std::size_t utf8_sequence(const std::string& s, std::size_t i) {
+std::size_t utf8_sequence(std::string_view s, std::size_t i) {
   auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
   auto in = [](unsigned char c, unsigned char lo, unsigned char hi) { return c >= lo && c <= hi; };
   const unsigned char c = byte(i);
@@ -38,7 +38,7 @@ std::size_t utf8_sequence(const std::string& s, std::size_t i) {
   return 0;
 }
 
-void append_string(std::string& out, const std::string& s) {
+void append_string(std::string& out, std::string_view s) {
   out += '"';
   std::size_t run = 0;  // start of the pending unescaped run
   std::size_t i = 0;
@@ -115,6 +115,8 @@ void append_double(std::string& out, double value) {
 
 }  // namespace
 
+void append_json_string(std::string& out, std::string_view text) { append_string(out, text); }
+
 void append_json(std::string& out, const nlohmann::json& value) {
   switch (value.type()) {
     case json::value_t::null:
@@ -168,4 +170,4 @@ void append_json(std::string& out, const nlohmann::json& value) {
   }
 }
 
-}  // namespace wonderland::workflow::detail
+}  // namespace wonderland
