@@ -447,13 +447,20 @@ class Engine::Core : public std::enable_shared_from_this<Engine::Core> {
     });
   }
 
-  void execute(SendEffect& e) {
-    Instance* inst = find(e.workflow_id);
+  /// The state of `step` while `token` is still its current attempt; nullptr once it moved on.
+  StepState* current_step(const std::string& id, std::size_t step, std::uint64_t token) {
+    Instance* inst = find(id);
     if (!inst)
+      return nullptr;
+    StepState& st = inst->steps[step];
+    return st.token == token ? &st : nullptr;
+  }
+
+  void execute(SendEffect& e) {
+    StepState* current = current_step(e.workflow_id, e.step, e.token);
+    if (!current || !current->in_flight)
       return;
-    StepState& st = inst->steps[e.step];
-    if (st.token != e.token || !st.in_flight)
-      return;
+    StepState& st = *current;
     st.timer = schedule_timeout(e.workflow_id, e.step, e.token, e.command.timeout);
     ReplyCallback done = outcome_callback(e.workflow_id, e.step, e.token);
     try {
@@ -464,12 +471,10 @@ class Engine::Core : public std::enable_shared_from_this<Engine::Core> {
   }
 
   void execute(PublishEffect& e) {
-    Instance* inst = find(e.workflow_id);
-    if (!inst)
+    StepState* current = current_step(e.workflow_id, e.step, e.token);
+    if (!current || !current->in_flight)
       return;
-    StepState& st = inst->steps[e.step];
-    if (st.token != e.token || !st.in_flight)
-      return;
+    StepState& st = *current;
     st.timer = schedule_timeout(e.workflow_id, e.step, e.token, e.timeout);
     PublishCallback done = [reply = outcome_callback(e.workflow_id, e.step, e.token)](Status st2) {
       reply(st2 ? Result<json>(json()) : Result<json>(st2.error()));
@@ -482,12 +487,10 @@ class Engine::Core : public std::enable_shared_from_this<Engine::Core> {
   }
 
   void execute(TimerEffect& e) {
-    Instance* inst = find(e.workflow_id);
-    if (!inst)
+    StepState* current = current_step(e.workflow_id, e.step, e.token);
+    if (!current || !current->waiting)
       return;
-    StepState& st = inst->steps[e.step];
-    if (st.token != e.token || !st.waiting)
-      return;
+    StepState& st = *current;
     std::weak_ptr<Core> weak = weak_from_this();
     st.timer = clock_.schedule(
         e.delay, [weak, id = std::move(e.workflow_id), step = e.step, token = e.token] {

@@ -173,10 +173,9 @@ class SqliteJournal final : public Journal {
     return out;
   }
 
-  Result<WorkflowHistory> history(const std::string& workflow_id) override {
-    std::lock_guard lock(read_mutex_);
-    auto q = reader_db_.prepare(std::string("SELECT ") + kSummaryColumns +
-                                " FROM workflows WHERE id = ?1");
+  /// The row key and summary of `workflow_id`, or nullopt; the caller holds read_mutex_.
+  Result<std::optional<std::pair<std::int64_t, WorkflowSummary>>> summary_row(const std::string& workflow_id) {
+    auto q = reader_db_.prepare(std::string("SELECT ") + kSummaryColumns + " FROM workflows WHERE id = ?1");
     if (!q)
       return q.error();
     q->bind(1, std::string_view(workflow_id));
@@ -184,26 +183,32 @@ class SqliteJournal final : public Journal {
     if (!row)
       return row.error();
     if (!*row)
+      return std::optional<std::pair<std::int64_t, WorkflowSummary>>{};
+    return std::optional<std::pair<std::int64_t, WorkflowSummary>>{
+        std::pair<std::int64_t, WorkflowSummary>{q->column_int(0), read_summary(*q)}};
+  }
+
+  Result<WorkflowHistory> history(const std::string& workflow_id) override {
+    std::lock_guard lock(read_mutex_);
+    auto row = summary_row(workflow_id);
+    if (!row)
+      return row.error();
+    if (!*row)
       return Error::of(codes::kNotFound, "no workflow " + workflow_id);
-    WorkflowHistory h{read_summary(*q), {}};
-    if (auto st = read_records(q->column_int(0), h); !st)
+    WorkflowHistory h{std::move((*row)->second), {}};
+    if (auto st = read_records((*row)->first, h); !st)
       return st.error();
     return h;
   }
 
   Result<std::optional<WorkflowSummary>> find(const std::string& workflow_id) override {
     std::lock_guard lock(read_mutex_);
-    auto q = reader_db_.prepare(std::string("SELECT ") + kSummaryColumns +
-                                " FROM workflows WHERE id = ?1");
-    if (!q)
-      return q.error();
-    q->bind(1, std::string_view(workflow_id));
-    auto row = q->step();
+    auto row = summary_row(workflow_id);
     if (!row)
       return row.error();
     if (!*row)
       return std::optional<WorkflowSummary>{};
-    return std::optional<WorkflowSummary>{read_summary(*q)};
+    return std::optional<WorkflowSummary>{std::move((*row)->second)};
   }
 
   Result<WorkflowPage> list(const WorkflowQuery& query) override {
