@@ -7,6 +7,7 @@
 #include "wonderland/common/ids.hpp"
 #include "wonderland/inventory/server.hpp"
 #include "wonderland/messaging/rpc.hpp"
+#include "wonderland/testing/temp_dir.hpp"
 #include "wonderland/testing/broker.hpp"
 
 namespace wonderland::inventory {
@@ -25,19 +26,7 @@ messaging::ConnectionOptions options_for(const std::string& service) {
   return o;
 }
 
-/// A temporary directory, removed with everything in it when destroyed (also when the fixture's
-/// constructor throws after creating it).
-struct TempDir {
-  explicit TempDir(const std::string& prefix)
-      : path(std::filesystem::temp_directory_path() / testing::unique_name(prefix)) {
-    std::filesystem::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path, ignored);
-  }
-  std::filesystem::path path;
-};
+using wonderland::testing::TempDir;
 
 class InventoryRmqTest : public ::testing::Test {
  protected:
@@ -65,7 +54,7 @@ class InventoryRmqTest : public ::testing::Test {
   }
 
   TempDir tmp_{"inventory-rmq"};
-  const std::filesystem::path& dir_ = tmp_.path;
+  const std::filesystem::path& dir_ = tmp_.path();
   messaging::QueueName queue_{testing::unique_name("inventory.commands")};
   messaging::Connection server_conn_;
   messaging::Connection client_conn_;

@@ -1,31 +1,10 @@
 // A directory of its own for one test, deleted afterwards.
 #pragma once
 
-#include <filesystem>
-#include <string>
-#include <system_error>
-
-#include "wonderland/common/ids.hpp"
+#include "wonderland/testing/temp_dir.hpp"
 
 namespace wonderland::logstore::testing {
 
-class TempDir {
- public:
-  explicit TempDir(const std::string& prefix = "wl-logstore")
-      : path_(std::filesystem::temp_directory_path() / (prefix + "-" + new_uuid())) {
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using wonderland::testing::TempDir;
 
 }  // namespace wonderland::logstore::testing

@@ -12,27 +12,12 @@
 #include <sstream>
 #include <string>
 
+#include "wonderland/testing/temp_dir.hpp"
 #include "wonderland/common/ids.hpp"
 
 namespace wonderland::notification::test {
 
-/// A fresh folder under the system's temporary folder, removed with everything in it.
-class TempDir {
- public:
-  TempDir() : path_(std::filesystem::temp_directory_path() / ("wl-notification-" + new_uuid())) {
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using wonderland::testing::TempDir;
 
 /// The interpreter that has python3-aiosmtpd: WONDERLAND_TEST_PYTHON, else Debian's python3.
 inline std::string python() {

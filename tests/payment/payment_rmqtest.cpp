@@ -11,6 +11,7 @@
 #include "wonderland/messaging/pubsub.hpp"
 #include "wonderland/messaging/rpc.hpp"
 #include "wonderland/payment/server.hpp"
+#include "wonderland/testing/temp_dir.hpp"
 #include "wonderland/testing/broker.hpp"
 
 namespace wonderland::payment {
@@ -33,19 +34,7 @@ json card(const char* number) {
   return json{{"method", "visa"}, {"card_number", number}, {"expiry", "12/39"}, {"cvv", "123"}};
 }
 
-/// A temporary directory, removed with everything in it when destroyed (also when the fixture's
-/// constructor throws after creating it).
-struct TempDir {
-  explicit TempDir(const std::string& prefix)
-      : path(std::filesystem::temp_directory_path() / testing::unique_name(prefix)) {
-    std::filesystem::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path, ignored);
-  }
-  std::filesystem::path path;
-};
+using wonderland::testing::TempDir;
 
 class PaymentRmqTest : public ::testing::Test {
  protected:
@@ -100,7 +89,7 @@ class PaymentRmqTest : public ::testing::Test {
   }
 
   TempDir tmp_{"payment-rmq"};
-  const std::filesystem::path& dir_ = tmp_.path;
+  const std::filesystem::path& dir_ = tmp_.path();
   messaging::QueueName queue_{testing::unique_name("payment.commands")};
   messaging::QueueName events_queue_{testing::unique_name("payment-test.events")};
   messaging::Connection server_conn_;

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "wonderland/testing/temp_dir.hpp"
 #include "wonderland/workflow/engine.hpp"
 #include "wonderland/workflow/sqlite_journal.hpp"
 
@@ -23,24 +24,7 @@ namespace wonderland::workflow::testing {
 using nlohmann::json;
 using namespace std::chrono_literals;
 
-/// A fresh directory under the system's temp dir, removed with its contents on destruction.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "wf-test-XXXXXX").string();
-    if (!::mkdtemp(tmpl.data()))
-      throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using wonderland::testing::TempDir;
 
 /// Collects every observed event; wait() blocks until a matching one arrives or 10 s pass.
 class EventLog {
