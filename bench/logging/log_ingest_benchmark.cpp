@@ -10,8 +10,6 @@
 //
 //   build/bench/logging/log_ingest_benchmark --url amqp://guest:guest@127.0.0.1:5672/
 //       --messages 50000 --connections 4 --concurrency 1,16,64,256   (one line)
-#include <amqp.h>
-#include <amqp_tcp_socket.h>
 
 #include <CLI/CLI.hpp>
 #include <array>
@@ -48,26 +46,6 @@ messaging::ConnectionOptions connection_options(const std::string& url, const st
   o.url = url;
   o.service = service;
   return o;
-}
-
-void delete_exchanges(const std::string& url, const std::vector<std::string>& names) {
-  std::string copy = url;
-  amqp_connection_info info;
-  amqp_default_connection_info(&info);
-  if (amqp_parse_url(copy.data(), &info) != AMQP_STATUS_OK) return;
-  amqp_connection_state_t c = amqp_new_connection();
-  amqp_socket_t* socket = amqp_tcp_socket_new(c);
-  if (socket != nullptr && amqp_socket_open(socket, info.host, info.port) == AMQP_STATUS_OK) {
-    const char* vhost = (info.vhost == nullptr || *info.vhost == '\0') ? "/" : info.vhost;
-    auto login = amqp_login(c, vhost, 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, info.user, info.password);
-    if (login.reply_type == AMQP_RESPONSE_NORMAL) {
-      amqp_channel_open(c, 1);
-      for (const auto& name : names) amqp_exchange_delete(c, 1, amqp_cstring_bytes(name.c_str()), 0);
-      amqp_channel_close(c, 1, AMQP_REPLY_SUCCESS);
-      amqp_connection_close(c, AMQP_REPLY_SUCCESS);
-    }
-  }
-  amqp_destroy_connection(c);
 }
 
 /// Publishes `count` records from one connection with a window of unconfirmed publishes.
@@ -215,8 +193,12 @@ Row run(const std::string& url, const std::string& mode, int messages, int conne
     } catch (const std::exception&) {
     }
   }
-  delete_exchanges(url, {o.topology.logs_exchange.str(), o.topology.workflow_exchange.str(),
-                         o.topology.live_exchange.str()});
+  for (const auto& x : {o.topology.logs_exchange, o.topology.workflow_exchange, o.topology.live_exchange}) {
+    try {
+      admin.delete_exchange(x);
+    } catch (const std::exception&) {
+    }
+  }
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
   return row;

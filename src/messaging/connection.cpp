@@ -35,6 +35,10 @@ void Connection::delete_queue(const QueueName& queue, std::chrono::milliseconds 
   engine_->delete_queue(queue, timeout);
 }
 
+void Connection::delete_exchange(const ExchangeName& exchange, std::chrono::milliseconds timeout) {
+  engine_->delete_exchange(exchange, timeout);
+}
+
 void Connection::publish(Outgoing message, PublishCallback done) {
   engine_->publish(std::move(message), std::move(done));
 }

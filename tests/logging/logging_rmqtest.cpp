@@ -1,7 +1,5 @@
 // The logging service in-process against the broker the harness started. Every test uses
 // exchanges, queues and a log directory of its own, so it runs beside a live system.
-#include <amqp.h>
-#include <amqp_tcp_socket.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -39,29 +37,6 @@ ConnectionOptions connection_options(const std::string& service) {
   o.reconnect_min_backoff = 50ms;
   o.reconnect_max_backoff = 500ms;
   return o;
-}
-
-/// Deletes exchanges with rabbitmq-c directly (the messaging library never deletes them).
-void delete_exchanges(const std::string& url, const std::vector<std::string>& names) {
-  std::string copy = url;
-  amqp_connection_info info;
-  amqp_default_connection_info(&info);
-  if (amqp_parse_url(copy.data(), &info) != AMQP_STATUS_OK) return;
-  amqp_connection_state_t c = amqp_new_connection();
-  amqp_socket_t* socket = amqp_tcp_socket_new(c);
-  if (socket != nullptr && amqp_socket_open(socket, info.host, info.port) == AMQP_STATUS_OK) {
-    const char* vhost = (info.vhost == nullptr || *info.vhost == '\0') ? "/" : info.vhost;
-    auto login = amqp_login(c, vhost, 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, info.user, info.password);
-    if (login.reply_type == AMQP_RESPONSE_NORMAL) {
-      amqp_channel_open(c, 1);
-      for (const auto& name : names) {
-        amqp_exchange_delete(c, 1, amqp_cstring_bytes(name.c_str()), 0);
-      }
-      amqp_channel_close(c, 1, AMQP_REPLY_SUCCESS);
-      amqp_connection_close(c, AMQP_REPLY_SUCCESS);
-    }
-  }
-  amqp_destroy_connection(c);
 }
 
 Envelope log_envelope(const std::string& service, Severity severity, const std::string& message,
@@ -139,8 +114,12 @@ class LoggingServiceTest : public ::testing::Test {
       } catch (const std::exception&) {
       }
     }
-    delete_exchanges(wonderland::testing::amqp_url(),
-                     {t.logs_exchange.str(), t.workflow_exchange.str(), t.live_exchange.str()});
+    for (const auto& x : {t.logs_exchange, t.workflow_exchange, t.live_exchange}) {
+      try {
+        client_.delete_exchange(x);
+      } catch (const std::exception&) {
+      }
+    }
   }
 
   void start() { service_ = std::make_unique<LoggingService>(connection_options("logging"), options_); }

@@ -73,6 +73,16 @@ TEST_F(MessagingTest, PublishIsConfirmedAndConsumed) {
   EXPECT_EQ(m.body["n"], 1);
 }
 
+TEST_F(MessagingTest, ADeletedExchangeIsGone) {
+  ExchangeName x{unique_name("delete-me")};
+  conn_.declare(ExchangeSpec{x, ExchangeType::kDirect, false});
+  conn_.delete_exchange(x);
+  // The broker refuses another type for an existing exchange: declaring one shows it is gone.
+  Connection other(options_for(testing::amqp_url(), "messaging-test-other"));
+  EXPECT_NO_THROW(other.declare(ExchangeSpec{x, ExchangeType::kTopic, false}, 10s));
+  other.delete_exchange(x);
+}
+
 TEST_F(MessagingTest, ThousandConcurrentRpcsAreEachMatchedToTheirRequest) {
   QueueName q{unique_name("rpc")};
   created_.push_back(q);

@@ -345,6 +345,12 @@ void AmqpChannel::delete_queue(const QueueName& queue) {
   s_->check("queue.delete");
 }
 
+void AmqpChannel::delete_exchange(const ExchangeName& exchange) {
+  State::Uncorked uncorked(*s_);
+  amqp_exchange_delete(s_->conn, kChannel, bytes(exchange.str()), 0);
+  s_->check("exchange.delete");
+}
+
 void AmqpChannel::qos(std::uint16_t prefetch) {
   State::Uncorked uncorked(*s_);
   amqp_basic_qos(s_->conn, kChannel, 0, prefetch, 0);

@@ -97,6 +97,7 @@ class AmqpChannel {
   void declare_queue(const QueueSpec& spec);
   void bind(const BindingSpec& spec);
   void delete_queue(const QueueName& queue);
+  void delete_exchange(const ExchangeName& exchange);
   void qos(std::uint16_t prefetch);
   void confirm_select();
   /// Starts a consumer; returns the consumer tag.

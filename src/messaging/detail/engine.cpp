@@ -202,17 +202,18 @@ void Engine::declare(Declaration d, std::chrono::milliseconds timeout) {
   future.get();
 }
 
-void Engine::delete_queue(const QueueName& queue, std::chrono::milliseconds timeout) {
+void Engine::on_channel_and_wait(const char* what, std::chrono::milliseconds timeout,
+                                 std::function<void(AmqpChannel&)> op) {
   auto promise = std::make_shared<std::promise<void>>();
   auto future = promise->get_future();
-  post(std::function<void()>([this, queue, promise] {
+  post(std::function<void()>([this, op = std::move(op), promise] {
     if (!channel_) {
       promise->set_exception(
           std::make_exception_ptr(ErrorException(unavailable("not connected to the broker"))));
       return;
     }
     try {
-      channel_->delete_queue(queue);
+      op(*channel_);
       promise->set_value();
     } catch (const AmqpError& e) {
       promise->set_exception(std::make_exception_ptr(ErrorException(unavailable(e.what()))));
@@ -220,9 +221,18 @@ void Engine::delete_queue(const QueueName& queue, std::chrono::milliseconds time
     }
   }));
   if (future.wait_for(timeout) != std::future_status::ready) {
-    throw ErrorException(Error{codes::kDeadlineExceeded, "queue.delete timed out", true});
+    throw ErrorException(Error{codes::kDeadlineExceeded, std::string(what) + " timed out", true});
   }
   future.get();
+}
+
+void Engine::delete_queue(const QueueName& queue, std::chrono::milliseconds timeout) {
+  on_channel_and_wait("queue.delete", timeout, [queue](AmqpChannel& channel) { channel.delete_queue(queue); });
+}
+
+void Engine::delete_exchange(const ExchangeName& exchange, std::chrono::milliseconds timeout) {
+  on_channel_and_wait("exchange.delete", timeout,
+                      [exchange](AmqpChannel& channel) { channel.delete_exchange(exchange); });
 }
 
 std::optional<RawMessage> Engine::get(const QueueName& queue, std::chrono::milliseconds timeout) {

@@ -62,6 +62,7 @@ class Engine : public std::enable_shared_from_this<Engine> {
 
   void declare(Declaration d, std::chrono::milliseconds timeout);
   void delete_queue(const QueueName& queue, std::chrono::milliseconds timeout);
+  void delete_exchange(const ExchangeName& exchange, std::chrono::milliseconds timeout);
   void publish(Outgoing message, PublishCallback done);
   std::uint64_t add_consumer(ConsumerOptions options, Handler handler);
   void remove_consumer(std::uint64_t id);
@@ -73,6 +74,11 @@ class Engine : public std::enable_shared_from_this<Engine> {
   ConnectionStats stats() const;
 
  private:
+  /// Runs `op` with the channel on the I/O thread and waits up to `timeout` for it; broker
+  /// errors become `unavailable` (and drop the connection), a late answer `deadline_exceeded`.
+  void on_channel_and_wait(const char* what, std::chrono::milliseconds timeout,
+                           std::function<void(AmqpChannel&)> op);
+
   struct PendingPublish {
     std::uint64_t id = 0;
     std::string exchange;

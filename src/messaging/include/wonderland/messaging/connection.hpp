@@ -114,6 +114,8 @@ class Connection {
   void declare(const BindingSpec& spec, std::chrono::milliseconds timeout = std::chrono::seconds(30));
   /// Deletes a queue (not recorded); for tests that clean up after themselves.
   void delete_queue(const QueueName& queue, std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  /// Deletes an exchange (tests and benchmarks clean up with it); same errors as delete_queue.
+  void delete_exchange(const ExchangeName& exchange, std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
   /// Publishes asynchronously; `done` runs once, on the I/O thread, with the outcome.
   void publish(Outgoing message, PublishCallback done);
