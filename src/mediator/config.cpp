@@ -22,6 +22,19 @@ Config Config::from_env() {
   c.queue_prefix = env::get("WONDERLAND_QUEUE_PREFIX", c.queue_prefix);
   c.rpc_timeout = env::get_ms("WONDERLAND_RPC_TIMEOUT_MS", c.rpc_timeout);
   c.auth_cache_ttl = env::get_ms("WONDERLAND_AUTH_CACHE_MS", c.auth_cache_ttl);
+  auto attempts = env::get_int("WONDERLAND_COMPENSATION_MAX_ATTEMPTS", c.compensation_max_attempts);
+  if (attempts < 1 || attempts > 1000000)
+    throw std::invalid_argument("WONDERLAND_COMPENSATION_MAX_ATTEMPTS must be 1-1000000");
+  c.compensation_max_attempts = static_cast<int>(attempts);
+  c.compensation_backoff =
+      env::get_ms("WONDERLAND_COMPENSATION_BACKOFF_MS", c.compensation_backoff);
+  c.compensation_max_backoff =
+      env::get_ms("WONDERLAND_COMPENSATION_MAX_BACKOFF_MS", c.compensation_max_backoff);
+  if (c.compensation_backoff.count() < 1 || c.compensation_max_backoff < c.compensation_backoff) {
+    throw std::invalid_argument(
+        "WONDERLAND_COMPENSATION_BACKOFF_MS must be >= 1 and <= "
+        "WONDERLAND_COMPENSATION_MAX_BACKOFF_MS");
+  }
   return c;
 }
 

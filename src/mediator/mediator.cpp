@@ -65,6 +65,7 @@ Json metrics_json(const Context& ctx) {
                 {"cancelled", m.cancelled},
                 {"needs_attention", m.needs_attention},
                 {"in_flight", m.in_flight},
+                {"awaiting_attention", m.awaiting_attention},
                 {"recovered", m.recovered}}},
               {"steps", ctx.steps.to_json()}};
 }
@@ -98,6 +99,9 @@ Mediator::Mediator(messaging::Connection& connection, Config config) : impl_(std
   m.steps = std::make_unique<StepHistograms>(m.registry);
   m.feed = std::make_unique<EventFeed>(connection, messaging::exchanges::kWorkflow);
   workflow::EngineOptions options;
+  options.compensation_retry.max_attempts = config.compensation_max_attempts;
+  options.compensation_retry.initial_backoff = config.compensation_backoff;
+  options.compensation_retry.max_backoff = config.compensation_max_backoff;
   options.observers.push_back(m.steps->observer());
   options.observers.push_back(m.feed->observer());
   auto engine = workflow::Engine::create(options, m.registry, *m.journal, *m.transport, m.clock);

@@ -116,6 +116,12 @@ std::string prometheus_text(const workflow::EngineMetrics& m, const StepHistogra
                 "# TYPE wonderland_workflows_in_flight gauge\nwonderland_workflows_in_flight %lld\n",
                 static_cast<long long>(m.in_flight));
   out += line;
+  std::snprintf(line, sizeof line,
+                "# HELP wonderland_workflows_awaiting_attention Workflows in needs_attention now.\n"
+                "# TYPE wonderland_workflows_awaiting_attention gauge\n"
+                "wonderland_workflows_awaiting_attention %lld\n",
+                static_cast<long long>(m.awaiting_attention));
+  out += line;
   out += steps.prometheus();
   return out;
 }

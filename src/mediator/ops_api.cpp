@@ -5,11 +5,12 @@
 
 #include "context.hpp"
 #include "wonderland/common/ids.hpp"
+#include "wonderland/common/time.hpp"
 #include "wonderland/http/fields.hpp"
 #include "wonderland/http/response.hpp"
 #include "wonderland/logging/protocol.hpp"
-#include "wonderland/mediator/redact.hpp"
 #include "wonderland/logstore/query.hpp"
+#include "wonderland/mediator/redact.hpp"
 #include "wonderland/messaging/pubsub.hpp"
 
 namespace wonderland::mediator {
@@ -77,8 +78,21 @@ void install_ops_api(Context& ctx, http::Router& router) {
       if (!query.status) q.add("status", "must be running, completed, failed, cancelled or needs_attention");
     }
     query.definition = q.optional_string("definition", {1, 200});
-    query.created_from = q.optional_string("from", {1, 40});
-    query.created_to = q.optional_string("to", {1, 40});
+    // Bounds are compared with the journal's stamps as text, so they are brought to the same
+    // form (milliseconds, Z) first.
+    auto instant = [&q](const char* name) -> std::optional<std::string> {
+      auto raw = q.optional_string(name, {1, 40});
+      if (!raw)
+        return std::nullopt;
+      auto t = parse_iso8601(*raw);
+      if (!t) {
+        q.add(name, "must be an ISO-8601 UTC time, such as 2026-11-26T16:00:00Z");
+        return std::nullopt;
+      }
+      return format_iso8601(*t);
+    };
+    query.created_from = instant("from");
+    query.created_to = instant("to");
     query.limit = static_cast<std::size_t>(q.optional_integer("limit", {1, 1000}).value_or(50));
     query.page_token = q.optional_string("page_token", {0, 200}).value_or("");
     if (!q.ok()) return void(r.respond(q.response(req.path())));

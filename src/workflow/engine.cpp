@@ -176,7 +176,19 @@ class Engine::Core : public std::enable_shared_from_this<Engine::Core> {
       instances_.emplace(h.summary.id, std::move(*inst));
       ++recovered;
     }
+    std::int64_t awaiting = 0;
+    WorkflowQuery stuck{.status = WorkflowStatus::kNeedsAttention, .limit = 1000};
+    for (;;) {
+      auto page = journal_.list(stuck);
+      if (!page)
+        return page.error();
+      awaiting += static_cast<std::int64_t>(page->items.size());
+      if (page->next_page_token.empty())
+        break;
+      stuck.page_token = page->next_page_token;
+    }
     std::lock_guard lock(metrics_mutex_);
+    metrics_.awaiting_attention = awaiting;
     metrics_.recovered += recovered;
     metrics_.recovery_skipped += skipped;
     metrics_.in_flight += static_cast<std::int64_t>(recovered);
@@ -1065,6 +1077,8 @@ class Engine::Core : public std::enable_shared_from_this<Engine::Core> {
         ++metrics_.in_flight;
       } else if (t == events::kRetryRequested) {
         ++metrics_.in_flight;
+        if (r.data.value("mode", "") == "compensation")
+          --metrics_.awaiting_attention;
       } else if (t == events::kCompleted) {
         ++metrics_.completed;
         --metrics_.in_flight;
@@ -1075,6 +1089,7 @@ class Engine::Core : public std::enable_shared_from_this<Engine::Core> {
         --metrics_.in_flight;
       } else if (t == events::kNeedsAttention) {
         ++metrics_.needs_attention;
+        ++metrics_.awaiting_attention;
         --metrics_.in_flight;
       }
     }

@@ -49,7 +49,10 @@ std::map<std::string, int> count_by_key(const std::vector<Effect>& effects) {
 class MediatorTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    harness_ = new Harness("mediator");
+    // Four attempts per compensation, quickly spaced, so that needs_attention is reachable.
+    harness_ = new Harness("mediator", {{"WONDERLAND_COMPENSATION_MAX_ATTEMPTS", "4"},
+                                        {"WONDERLAND_COMPENSATION_BACKOFF_MS", "20"},
+                                        {"WONDERLAND_COMPENSATION_MAX_BACKOFF_MS", "80"}});
     harness_->start_worker();
     harness_->start_mediator();
   }
@@ -80,6 +83,13 @@ class MediatorTest : public ::testing::Test {
     EXPECT_EQ(r.status, 202) << r.body;
     EXPECT_EQ(r.json().value("id", ""), id) << r.body;
     return id;
+  }
+
+  /// Asks for a retry of `id`; returns its view once its status is `status` (null on timeout).
+  json retry_until(const std::string& id, const std::string& status) {
+    auto r = h().post("/api/workflows/" + id + "/retry", json::object(), h().token());
+    EXPECT_EQ(r.status, 202) << r.body;
+    return h().wait_for(id, [&status](const json& v) { return v.value("status", "") == status; });
   }
 
   static Harness* harness_;
@@ -270,6 +280,110 @@ TEST_F(MediatorTest, FailingCompensationsAreRetried) {
   EXPECT_EQ(count_by_key(h().effects(id))[id + ":reserve:compensate"], 1);
 }
 
+TEST_F(MediatorTest, ACompensationThatNeverSucceedsNeedsAttentionUntilAnOperatorRetries) {
+  auto gauge = [&] {
+    auto r = h().get("/metrics", h().token());
+    EXPECT_EQ(r.status, 200);
+    const std::string needle = "\nwonderland_workflows_awaiting_attention ";
+    auto pos = r.body.find(needle);
+    return pos == std::string::npos ? -1.0 : std::stod(r.body.substr(pos + needle.size()));
+  };
+  auto listed = [&](const std::string& target, const std::string& id) {
+    auto r = h().get(target, h().token());
+    EXPECT_EQ(r.status, 200) << r.body;
+    const json body = r.json();
+    for (const json& item : body["items"])
+      if (item.value("id", "") == id)
+        return item.value("status", "");
+    return std::string();
+  };
+  const double before = gauge();
+  ASSERT_GE(before, 0);
+  // `charge` fails for good; reserve's undo fails its first 4 deliveries, and the mediator allows
+  // 4 attempts.
+  std::string id = start(
+      "test_five_step", {{"fail_runs", {{"charge", 1000}}}, {"comp_fail_times", {{"reserve", 4}}}});
+  json view = h().wait_settled(id);
+  ASSERT_EQ(view.value("status", ""), "needs_attention") << view.dump(2);
+  EXPECT_EQ(h().deliveries()[id + ":reserve:compensate"], 4);
+  EXPECT_EQ(count_by_key(h().effects(id)).count(id + ":reserve:compensate"), 0u);
+  EXPECT_GE(index_of(view, "needs_attention"), 0);
+  EXPECT_EQ(listed("/api/workflows?status=needs_attention&definition=test_five_step", id),
+            "needs_attention");
+  EXPECT_EQ(gauge(), before + 1);
+  auto m = h().get("/api/metrics", h().token());
+  EXPECT_GE(m.json()["workflows"].value("needs_attention", 0), 1);
+
+  // Once the cause is gone (here: the fifth delivery succeeds), an operator's retry resumes the
+  // compensation under the same key, and the workflow ends failed.
+  view = retry_until(id, "failed");
+  ASSERT_FALSE(view.is_null()) << h().workflow(id).dump(2);
+  auto retried = records(view, {"retry_requested"});
+  ASSERT_EQ(retried.size(), 1u);
+  EXPECT_EQ(retried[0]["data"].value("mode", ""), "compensation");
+  EXPECT_EQ(h().deliveries()[id + ":reserve:compensate"], 5);
+  EXPECT_EQ(count_by_key(h().effects(id))[id + ":reserve:compensate"], 1);
+  EXPECT_EQ(listed("/api/workflows?status=needs_attention&definition=test_five_step", id), "");
+  EXPECT_EQ(gauge(), before);
+}
+
+TEST_F(MediatorTest, WorkflowsAreListedByStatusDefinitionAndTime) {
+  const std::string from = format_iso8601(std::chrono::system_clock::now());
+  std::string done = start("test_choice", {{"amount", 10}});
+  std::string failed = start("test_choice", {{"amount", 10}, {"fail_runs", {{"finish", 1}}}});
+  std::string other = start("test_retry", json::object());
+  for (const auto& id : {done, failed, other})
+    ASSERT_FALSE(h().wait_settled(id).is_null()) << id;
+  ASSERT_EQ(h().workflow(failed).value("status", ""), "failed");
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  const std::string to = format_iso8601(std::chrono::system_clock::now());
+
+  auto ids = [&](const std::string& query) {
+    auto r = h().get("/api/workflows?" + query, h().token());
+    EXPECT_EQ(r.status, 200) << query << ": " << r.body;
+    std::set<std::string> out;
+    const json body = r.json();
+    for (const json& item : body["items"])
+      out.insert(item.value("id", ""));
+    return out;
+  };
+  const std::string window = "from=" + from + "&to=" + to;
+  EXPECT_EQ(ids(window), (std::set<std::string>{done, failed, other}));
+  EXPECT_EQ(ids(window + "&definition=test_choice"), (std::set<std::string>{done, failed}));
+  EXPECT_EQ(ids(window + "&definition=test_choice&status=failed"), std::set<std::string>{failed});
+  EXPECT_EQ(ids(window + "&status=completed"), (std::set<std::string>{done, other}));
+  EXPECT_TRUE(ids("to=" + from + "&definition=test_choice").count(done) == 0);
+  EXPECT_TRUE(ids("from=" + to).empty());
+  // A bound given to the second, without milliseconds, still covers the whole second.
+  EXPECT_EQ(ids("from=" + from.substr(0, 19) + "Z&to=" + to + "&definition=test_retry"),
+            std::set<std::string>{other});
+
+  // Paging walks the same set without repeats.
+  std::set<std::string> paged;
+  std::string token;
+  for (int pages = 0; pages < 5; ++pages) {
+    auto r = h().get(
+        "/api/workflows?" + window + "&limit=1" + (token.empty() ? "" : "&page_token=" + token),
+        h().token());
+    ASSERT_EQ(r.status, 200) << r.body;
+    const json body = r.json();
+    for (const json& item : body["items"])
+      EXPECT_TRUE(paged.insert(item.value("id", "")).second);
+    token = body.value("next_page_token", "");
+    if (token.empty())
+      break;
+  }
+  EXPECT_EQ(paged, (std::set<std::string>{done, failed, other}));
+
+  for (const char* bad : {"status=lost", "from=yesterday", "to=2026-13-01T00:00:00Z", "limit=0"}) {
+    auto r = h().get(std::string("/api/workflows?") + bad, h().token());
+    EXPECT_EQ(r.status, 400) << bad << ": " << r.body;
+    EXPECT_NE(r.header("content-type").find("application/problem+json"), std::string::npos);
+    std::string field = std::string(bad).substr(0, std::string(bad).find('='));
+    EXPECT_NE(r.body.find("\"" + field + "\""), std::string::npos) << r.body;
+  }
+}
+
 TEST_F(MediatorTest, ChoiceRunsTheMatchingCase) {
   struct Case {
     int amount;
@@ -334,9 +448,7 @@ TEST_F(MediatorTest, RetryOfAFailedWorkflowRunsItAgainUnderNewKeys) {
   std::string id = start("test_five_step", {{"fail_runs", {{"confirm", 1}}}});
   json view = h().wait_settled(id);
   ASSERT_EQ(view.value("status", ""), "failed") << view.dump(2);
-  auto r = h().post("/api/workflows/" + id + "/retry", json::object(), h().token());
-  EXPECT_EQ(r.status, 202) << r.body;
-  view = h().wait_for(id, [](const json& v) { return v.value("status", "") == "completed"; });
+  view = retry_until(id, "completed");
   ASSERT_FALSE(view.is_null()) << h().workflow(id).dump(2);
   EXPECT_EQ(records(view, {"retry_requested"}).size(), 1u);
   auto keys = count_by_key(h().effects(id));
@@ -351,7 +463,7 @@ TEST_F(MediatorTest, RetryOfAFailedWorkflowRunsItAgainUnderNewKeys) {
   for (const auto& [key, n] : keys)
     EXPECT_EQ(n, 1) << key;
   // Retrying a completed workflow is refused.
-  r = h().post("/api/workflows/" + id + "/retry", json::object(), h().token());
+  auto r = h().post("/api/workflows/" + id + "/retry", json::object(), h().token());
   EXPECT_EQ(r.status, 422) << r.body;
   EXPECT_EQ(r.json().value("code", ""), "failed_precondition");
 }
@@ -364,9 +476,7 @@ TEST_F(MediatorTest, RetryResumesAtTheFailedStepAndKeepsWhatSucceeded) {
   json view = h().wait_settled(id);
   ASSERT_EQ(view.value("status", ""), "failed") << view.dump(2);
   EXPECT_TRUE(records(view, {"compensation_started"}).empty());
-  auto r = h().post("/api/workflows/" + id + "/retry", json::object(), h().token());
-  ASSERT_EQ(r.status, 202) << r.body;
-  view = h().wait_for(id, [](const json& v) { return v.value("status", "") == "completed"; });
+  view = retry_until(id, "completed");
   ASSERT_FALSE(view.is_null()) << h().workflow(id).dump(2);
   auto retried = records(view, {"retry_requested"});
   ASSERT_EQ(retried.size(), 1u);

@@ -43,7 +43,8 @@ int stable_port() {
 
 }  // namespace
 
-Harness::Harness(const std::string& name) {
+Harness::Harness(const std::string& name, std::map<std::string, std::string> mediator_env)
+    : mediator_env_(std::move(mediator_env)) {
   std::string tmpl = (std::filesystem::temp_directory_path() / ("wl-" + name + "-XXXXXX")).string();
   if (::mkdtemp(tmpl.data()) == nullptr)
     throw std::runtime_error("mkdtemp failed");
@@ -89,18 +90,18 @@ int Harness::stop_worker() {
 
 void Harness::start_mediator() {
   if (!mediator_) {
-    mediator_ = std::make_unique<testing::ChildProcess>(
-        testing::binary_path("wonderland-mediator"),
-        std::map<std::string, std::string>{
-            {"WONDERLAND_AMQP_URL", testing::amqp_url()},
-            {"WONDERLAND_HTTP_PORT", std::to_string(port_)},
-            {"WONDERLAND_ADMIN_TOKEN", token_},
-            {"WONDERLAND_JOURNAL_PATH", (dir_ / "journal.db").string()},
-            {"WONDERLAND_WORKFLOWS_DIR", MEDIATOR_TEST_WORKFLOWS},
-            {"WONDERLAND_WEB_DIR", (dir_ / "no-web").string()},
-            {"WONDERLAND_QUEUE_PREFIX", prefix_},
-            {"WONDERLAND_LOG_LEVEL", "warn"}},
-        (dir_ / "mediator.log").string());
+    std::map<std::string, std::string> env = mediator_env_;
+    env.insert({{"WONDERLAND_AMQP_URL", testing::amqp_url()},
+                {"WONDERLAND_HTTP_PORT", std::to_string(port_)},
+                {"WONDERLAND_ADMIN_TOKEN", token_},
+                {"WONDERLAND_JOURNAL_PATH", (dir_ / "journal.db").string()},
+                {"WONDERLAND_WORKFLOWS_DIR", MEDIATOR_TEST_WORKFLOWS},
+                {"WONDERLAND_WEB_DIR", (dir_ / "no-web").string()},
+                {"WONDERLAND_QUEUE_PREFIX", prefix_},
+                {"WONDERLAND_LOG_LEVEL", "warn"}});
+    mediator_ =
+        std::make_unique<testing::ChildProcess>(testing::binary_path("wonderland-mediator"),
+                                                std::move(env), (dir_ / "mediator.log").string());
   }
   mediator_->start();
   std::string last = "no answer";

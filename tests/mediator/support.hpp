@@ -34,8 +34,9 @@ struct Effect {
 
 class Harness {
  public:
-  /// `name` labels the temporary folder and the queue prefix.
-  explicit Harness(const std::string& name);
+  /// `name` labels the temporary folder and the queue prefix; `mediator_env` is added to the
+  /// mediator's environment.
+  explicit Harness(const std::string& name, std::map<std::string, std::string> mediator_env = {});
   ~Harness();  ///< stops the processes, deletes the queues and the folder
   Harness(const Harness&) = delete;
   Harness& operator=(const Harness&) = delete;
@@ -82,6 +83,7 @@ class Harness {
   std::string prefix_;
   std::string token_;
   int port_ = 0;
+  std::map<std::string, std::string> mediator_env_;
   std::unique_ptr<testing::ChildProcess> worker_;
   std::unique_ptr<testing::ChildProcess> mediator_;
 };

@@ -16,7 +16,7 @@ const COUNTS = [
   {key: 'failed', label: 'Failed', kind: 'bad'},
   {key: 'compensated', label: 'Compensated', kind: 'warn'},
   {key: 'cancelled', label: 'Cancelled'},
-  {key: 'needs_attention', label: 'Needs attention', kind: 'warn'},
+  {key: 'awaiting_attention', label: 'Needs attention now', kind: 'warn'},
 ];
 
 export async function workflowsView(outlet, {query}, {sampler}) {

@@ -24,6 +24,14 @@ struct Config {
   /// WONDERLAND_AUTH_CACHE_MS: how long a verified customer token is trusted without asking the
   /// customer service again (0 disables the cache). Sign-out through this mediator evicts it.
   std::chrono::milliseconds auth_cache_ttl{5000};
+  /// WONDERLAND_COMPENSATION_MAX_ATTEMPTS: attempts of one compensation (every error is retried)
+  /// before its workflow is marked needs_attention.
+  int compensation_max_attempts = 50;
+  /// WONDERLAND_COMPENSATION_BACKOFF_MS: the delay after a compensation's first failure; it
+  /// doubles (with 20% jitter) after each further failure, up to
+  /// WONDERLAND_COMPENSATION_MAX_BACKOFF_MS.
+  std::chrono::milliseconds compensation_backoff{200};
+  std::chrono::milliseconds compensation_max_backoff{60000};
 
   static Config from_env();
 };
