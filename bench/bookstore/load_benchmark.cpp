@@ -1,9 +1,10 @@
 // Load benchmark of the running bookstore: simulated customers over the public HTTP API. Each
 // signs in, then does the buying journey again and again: put two books in the basket, order,
 // and wait until the order is confirmed. Sign-in is timed on its own: its cost is the argon2id
-// verification, which is slow by design and bounds sign-ins per second, not orders. Prints, per number of concurrent customers, the confirmed
-// orders per second, the order completion time (POST /api/orders until GET /api/orders/{id}
-// says confirmed) and the CPU share of every process of the system in the measured window.
+// verification, which is slow by design and bounds sign-ins per second, not orders. Prints, per
+// number of concurrent customers, the confirmed orders per second, the order completion time (POST
+// /api/orders until a long poll of GET /api/orders/{id}?wait_ms= says confirmed) and the CPU share
+// of every process of the system in the measured window.
 //
 //   build/bench/bookstore/load_benchmark --url http://127.0.0.1:8080 --customers 1,16,64
 //
@@ -186,9 +187,9 @@ Journey journey(HttpClient& http, const std::string& token, const std::vector<st
   j.ordered = Clock::now();
   r = http.post_json("/api/orders", {{"payment", payment}}, token, headers);
   if (r.status != 202) fail("order", r);
-  const std::string target = "/api/orders/" + r.json().at("order_id").get<std::string>();
-  // Poll quickly at first (most orders end within milliseconds), then back off to 10 ms.
-  auto pause = std::chrono::microseconds(500);
+  // A long poll: the mediator answers as soon as the order ends.
+  const std::string target =
+      "/api/orders/" + r.json().at("order_id").get<std::string>() + "?wait_ms=10000";
   for (;;) {
     r = http.get(target, token);
     if (r.status != 200) fail("order status", r);
@@ -198,8 +199,6 @@ Journey journey(HttpClient& http, const std::string& token, const std::vector<st
       j.confirmed = status == "confirmed";
       return j;
     }
-    std::this_thread::sleep_for(pause);
-    pause = std::min<std::chrono::microseconds>(pause * 2, std::chrono::milliseconds(10));
   }
 }
 

@@ -1,5 +1,6 @@
 #include "wonderland/inventory/inventory.hpp"
 
+#include <algorithm>
 #include <set>
 #include <utility>
 
@@ -345,6 +346,41 @@ Result<nlohmann::json> Inventory::get_book(const nlohmann::json& body) {
   });
 }
 
+Result<nlohmann::json> Inventory::get_books(const nlohmann::json& body) {
+  if (!body.is_object())
+    return not_an_object();
+  auto it = body.find("isbns");
+  if (it == body.end() || !it->is_array() || it->empty() ||
+      it->size() > static_cast<std::size_t>(kMaxPageSize)) {
+    return invalid(
+        {{"isbns", "must be an array of 1 to " + std::to_string(kMaxPageSize) + " ISBNs"}});
+  }
+  std::vector<std::string> isbns;
+  std::vector<FieldError> fields;
+  for (std::size_t i = 0; i < it->size(); ++i) {
+    const json& v = (*it)[i];
+    if (!v.is_string() || !is_isbn13_format(v.get<std::string>())) {
+      fields.push_back({"isbns[" + std::to_string(i) + "]", "must be 13 digits"});
+    } else if (std::find(isbns.begin(), isbns.end(), v.get<std::string>()) == isbns.end()) {
+      isbns.push_back(v.get<std::string>());
+    }
+  }
+  if (!fields.empty())
+    return invalid(std::move(fields));
+  return guarded("get_books", [&]() -> Result<json> {
+    std::lock_guard lock(mu_);
+    auto find = db_->prepare(std::string("SELECT ") + kBookColumns + " FROM books WHERE isbn = ?");
+    json items = json::array();
+    for (const std::string& isbn : isbns) {
+      find.reset();
+      find.bind(1, isbn);
+      if (find.step())
+        items.push_back(read_book(find).to_json());
+    }
+    return json{{"items", std::move(items)}};
+  });
+}
+
 Result<nlohmann::json> Inventory::price(const nlohmann::json& body) {
   if (!body.is_object()) return not_an_object();
   std::vector<FieldError> fields;
@@ -479,6 +515,7 @@ void Inventory::register_commands(messaging::CommandRouter& router) {
   };
   router.on("inventory.list_books", scoped([this](const Envelope& e) { return list_books(e.body); }));
   router.on("inventory.get_book", scoped([this](const Envelope& e) { return get_book(e.body); }));
+  router.on("inventory.get_books", scoped([this](const Envelope& e) { return get_books(e.body); }));
   router.on("inventory.price", scoped([this](const Envelope& e) { return price(e.body); }));
   router.on("inventory.reserve",
             scoped([this](const Envelope& e) { return reserve(e.body, e.idempotency_key); }));

@@ -30,7 +30,16 @@ logstore::Record record_from_workflow_envelope(const messaging::Envelope& e) {
 
 messaging::Envelope workflow_event_envelope(const messaging::Envelope& batch,
                                            const nlohmann::json& event, std::size_t index) {
-  messaging::Envelope one = batch;
+  // Every field but the body, which holds the whole batch: copying it per event made a batch of
+  // n events cost n copies of itself.
+  messaging::Envelope one;
+  one.type = batch.type;
+  one.correlation_id = batch.correlation_id;
+  one.causation_id = batch.causation_id;
+  one.source = batch.source;
+  one.timestamp = batch.timestamp;
+  one.traceparent = batch.traceparent;
+  one.idempotency_key = batch.idempotency_key;
   one.message_id = batch.message_id + ":" + std::to_string(index);
   one.body = event.is_object() ? event : nlohmann::json::object();
   one.type = "workflow." + one.body.value("type", std::string("event"));

@@ -22,6 +22,7 @@ Config Config::from_env() {
   c.queue_prefix = env::get("WONDERLAND_QUEUE_PREFIX", c.queue_prefix);
   c.rpc_timeout = env::get_ms("WONDERLAND_RPC_TIMEOUT_MS", c.rpc_timeout);
   c.auth_cache_ttl = env::get_ms("WONDERLAND_AUTH_CACHE_MS", c.auth_cache_ttl);
+  c.catalogue_cache_ttl = env::get_ms("WONDERLAND_CATALOGUE_CACHE_MS", c.catalogue_cache_ttl);
   auto attempts = env::get_int("WONDERLAND_COMPENSATION_MAX_ATTEMPTS", c.compensation_max_attempts);
   if (attempts < 1 || attempts > 1000000)
     throw std::invalid_argument("WONDERLAND_COMPENSATION_MAX_ATTEMPTS must be 1-1000000");

@@ -3,22 +3,23 @@
 
 #include <chrono>
 #include <functional>
-#include <mutex>
-#include <string>
-#include <string_view>
 #include <map>
 #include <memory>
-#include <optional>
-#include <unordered_map>
-
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
 
 #include "wonderland/http/request.hpp"
 #include "wonderland/http/responder.hpp"
 #include "wonderland/http/router.hpp"
 #include "wonderland/mediator/amqp_transport.hpp"
+#include "wonderland/mediator/catalogue_cache.hpp"
 #include "wonderland/mediator/config.hpp"
 #include "wonderland/mediator/metrics.hpp"
+#include "wonderland/mediator/settle_waiters.hpp"
 #include "wonderland/messaging/rpc.hpp"
 #include "wonderland/workflow/definition.hpp"
 #include "wonderland/workflow/engine.hpp"
@@ -59,6 +60,10 @@ struct Context {
   /// Fans the live log feed out to server-sent event streams.
   std::shared_ptr<class LogHub> log_hub;
   AuthCache auth_cache;
+  /// Long polls of GET /api/orders/{id}?wait_ms= (owned by the mediator).
+  SettleWaiters* waiters = nullptr;
+  /// Catalogue answers and known ISBNs (owned by the mediator).
+  CatalogueCache* catalogue = nullptr;
 
   Context(Config c, messaging::Connection& conn, workflow::Engine& e,
           const workflow::DefinitionRegistry& r, const AmqpTransport& t, const StepHistograms& s)

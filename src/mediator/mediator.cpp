@@ -79,6 +79,8 @@ struct Mediator::Impl {
   workflow::SystemClock clock;
   std::unique_ptr<StepHistograms> steps;
   std::unique_ptr<EventFeed> feed;
+  std::unique_ptr<CatalogueCache> catalogue;
+  std::shared_ptr<SettleWaiters> waiters = std::make_shared<SettleWaiters>();
   std::unique_ptr<workflow::Engine> engine;
   std::unique_ptr<Context> context;
   std::unique_ptr<http::Server> server;
@@ -104,6 +106,10 @@ Mediator::Mediator(messaging::Connection& connection, Config config) : impl_(std
   options.compensation_retry.max_backoff = config.compensation_max_backoff;
   options.observers.push_back(m.steps->observer());
   options.observers.push_back(m.feed->observer());
+  // Before the waiters: a long poll woken by an order's end then reads the catalogue afresh.
+  m.catalogue = std::make_unique<CatalogueCache>(config.catalogue_cache_ttl);
+  options.observers.push_back(m.catalogue->observer(m.registry));
+  options.observers.push_back(m.waiters->observer());
   auto engine = workflow::Engine::create(options, m.registry, *m.journal, *m.transport, m.clock);
   if (!engine.ok()) throw std::runtime_error("engine: " + engine.error().message);
   m.engine = std::move(engine.value());
@@ -112,6 +118,8 @@ Mediator::Mediator(messaging::Connection& connection, Config config) : impl_(std
   m.context = std::make_unique<Context>(config, connection, *m.engine, m.registry, *m.transport, *m.steps);
   m.context->definition_documents = m.documents;
   m.context->log_hub = std::make_shared<LogHub>(connection);
+  m.context->waiters = m.waiters.get();
+  m.context->catalogue = m.catalogue.get();
 
   http::ServerOptions http_options;
   http_options.address = config.http_address;
@@ -137,6 +145,7 @@ Mediator::~Mediator() {
   auto& m = *impl_;
   if (m.server) m.server->stop();
   m.server.reset();
+  m.waiters.reset();  // long polls that did not end yet are dropped; its thread stops
   m.context.reset();
   m.engine.reset();
   m.feed.reset();

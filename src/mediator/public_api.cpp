@@ -6,6 +6,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <unordered_map>
 #include <vector>
 
 #include "context.hpp"
@@ -55,68 +56,83 @@ bool valid_isbn(std::string_view isbn) {
   return true;
 }
 
-/// The basket with prices from the catalogue: {items:[{isbn, title, author, quantity,
-/// unit_price_cents, line_total_cents, stock, available}], total_cents}. Each line is looked up
-/// on its own (inventory.get_book), so that a title that ran out of stock still shows, marked
-/// unavailable, instead of making the whole basket unreadable; titles no longer in the catalogue
-/// are left out.
-void basket_view(Context& ctx, const std::string& customer_id, JsonCallback done) {
-  ctx.call("customer", "customer.get_basket", Json{{"customer_id", customer_id}},
-           [&ctx, done = std::move(done)](Result<Json> basket) mutable {
-             if (!basket.ok()) return done(basket.error());
-             Json items = basket.value().value("items", Json::array());
-             if (!items.is_array() || items.empty()) {
-               return done(Json{{"items", Json::array()}, {"total_cents", 0}});
+/// The basket's lines (`customer.*` replies: [{isbn, quantity}]) with live prices and stock
+/// from the catalogue, in one `inventory.get_books`: {items:[{isbn, title, author, quantity,
+/// unit_price_cents, line_total_cents, stock, available}], total_cents}. A title that ran out of
+/// stock still shows, marked unavailable, instead of making the whole basket unreadable; titles
+/// no longer in the catalogue are left out.
+void price_basket(Context& ctx, const Json& lines, JsonCallback done) {
+  Json isbns = Json::array();
+  if (lines.is_array()) {
+    for (const Json& line : lines)
+      isbns.push_back(line.value("isbn", ""));
+  }
+  if (isbns.empty())
+    return done(Json{{"items", Json::array()}, {"total_cents", 0}});
+  ctx.call("inventory", "inventory.get_books", Json{{"isbns", std::move(isbns)}},
+           [&ctx, lines, done = std::move(done)](Result<Json> books) {
+             if (!books.ok())
+               return done(books.error());
+             ctx.catalogue->remember(books.value());
+             std::unordered_map<std::string, Json> by_isbn;
+             if (auto found = books.value().find("items");
+                 found != books.value().end() && found->is_array()) {
+               for (const Json& b : *found)
+                 by_isbn.emplace(b.value("isbn", ""), b);
              }
-             struct Gather {
-               std::mutex mu;
-               std::vector<std::optional<Json>> lines;
-               std::optional<Error> error;
-               std::size_t pending = 0;
-               JsonCallback done;
-             };
-             auto g = std::make_shared<Gather>();
-             g->lines.resize(items.size());
-             g->pending = items.size();
-             g->done = std::move(done);
-             for (std::size_t i = 0; i < items.size(); ++i) {
-               const Json item = items[i];
-               const std::string isbn = item.value("isbn", "");
-               const std::int64_t quantity = item.value("quantity", std::int64_t{0});
-               ctx.call("inventory", "inventory.get_book", Json{{"isbn", isbn}},
-                        [g, i, isbn, quantity](Result<Json> book) {
-                          std::unique_lock lock(g->mu);
-                          if (book.ok()) {
-                            const Json& b = book.value();
-                            std::int64_t price = b.value("price_cents", std::int64_t{0});
-                            std::int64_t stock = b.value("stock", std::int64_t{0});
-                            g->lines[i] = Json{{"isbn", isbn},
-                                               {"title", b.value("title", "")},
-                                               {"author", b.value("author", "")},
-                                               {"quantity", quantity},
-                                               {"unit_price_cents", price},
-                                               {"line_total_cents", price * quantity},
-                                               {"stock", stock},
-                                               {"available", stock >= quantity}};
-                          } else if (book.error().code != codes::kNotFound && !g->error) {
-                            g->error = book.error();
-                          }
-                          if (--g->pending != 0) return;
-                          JsonCallback finish = std::move(g->done);
-                          std::optional<Error> error = g->error;
-                          Json out_items = Json::array();
-                          std::int64_t total = 0;
-                          for (auto& line : g->lines) {
-                            if (!line) continue;
-                            total += (*line)["line_total_cents"].get<std::int64_t>();
-                            out_items.push_back(std::move(*line));
-                          }
-                          lock.unlock();
-                          if (error) return finish(*error);
-                          finish(Json{{"items", std::move(out_items)}, {"total_cents", total}});
-                        });
+             Json items = Json::array();
+             std::int64_t total = 0;
+             for (const Json& line : lines) {
+               const std::string isbn = line.value("isbn", "");
+               auto found = by_isbn.find(isbn);
+               if (found == by_isbn.end())
+                 continue;
+               const Json& b = found->second;
+               const std::int64_t quantity = line.value("quantity", std::int64_t{0});
+               const std::int64_t price = b.value("price_cents", std::int64_t{0});
+               const std::int64_t stock = b.value("stock", std::int64_t{0});
+               total += price * quantity;
+               items.push_back(Json{{"isbn", isbn},
+                                    {"title", b.value("title", "")},
+                                    {"author", b.value("author", "")},
+                                    {"quantity", quantity},
+                                    {"unit_price_cents", price},
+                                    {"line_total_cents", price * quantity},
+                                    {"stock", stock},
+                                    {"available", stock >= quantity}});
              }
+             done(Json{{"items", std::move(items)}, {"total_cents", total}});
            });
+}
+
+/// Completes a basket change: prices the basket that the customer service answered with.
+JsonCallback priced_basket_reply(Context& ctx, Responder r) {
+  return [&ctx, r](Result<Json> basket) {
+    if (!basket.ok())
+      return void(r.respond(basket.error()));
+    price_basket(ctx, basket.value().value("items", Json::array()), reply_with(r));
+  };
+}
+
+/// Answers from the catalogue cache, or asks the inventory and keeps the answer.
+void cached_catalogue_call(Context& ctx, Responder r, const std::string& key,
+                           const std::string& type, Json body) {
+  if (auto hit = ctx.catalogue->find(key)) {
+    Response response = Response::text(std::move(*hit), "application/json");
+    response.cache_control("no-store");
+    return void(r.respond(std::move(response)));
+  }
+  const std::uint64_t generation = ctx.catalogue->generation();
+  ctx.call("inventory", type, std::move(body), [&ctx, r, key, generation](Result<Json> reply) {
+    if (!reply.ok())
+      return void(r.respond(reply.error()));
+    ctx.catalogue->remember(reply.value());
+    std::string text = reply.value().dump(-1, ' ', false, Json::error_handler_t::replace);
+    ctx.catalogue->put(key, text, generation);
+    Response response = Response::text(std::move(text), "application/json");
+    response.cache_control("no-store");
+    r.respond(std::move(response));
+  });
 }
 
 }  // namespace
@@ -159,7 +175,8 @@ void install_public_api(Context& ctx, http::Router& router) {
     if (!q.ok()) return void(r.respond(q.response(req.path())));
     Json body{{"page", page.value_or(1)}, {"page_size", size.value_or(20)}};
     if (text && !text->empty()) body["q"] = *text;
-    ctx.call("inventory", "inventory.list_books", std::move(body), reply_with(r));
+    std::string key = "list " + body.dump();
+    cached_catalogue_call(ctx, r, key, "inventory.list_books", std::move(body));
   });
 
   router.add_async(Method::get, "/api/books/{isbn}", [&ctx](const Request& req, Responder r) {
@@ -167,7 +184,7 @@ void install_public_api(Context& ctx, http::Router& router) {
     if (!valid_isbn(isbn)) {
       return void(r.respond(Error{codes::kNotFound, "no book has ISBN '" + isbn + "'", false}));
     }
-    ctx.call("inventory", "inventory.get_book", Json{{"isbn", isbn}}, reply_with(r));
+    cached_catalogue_call(ctx, r, "book " + isbn, "inventory.get_book", Json{{"isbn", isbn}});
   });
 
   router.add_async(Method::post, "/api/customers", [&ctx](const Request& req, Responder r) {
@@ -234,7 +251,9 @@ void install_public_api(Context& ctx, http::Router& router) {
 
   router.add_async(Method::get, "/api/basket", [&ctx](const Request& req, Responder r) {
     with_customer(ctx, req, r, [&ctx, r](const Json& profile) {
-      basket_view(ctx, profile.value("customer_id", ""), reply_with(r));
+      ctx.call("customer", "customer.get_basket",
+               Json{{"customer_id", profile.value("customer_id", "")}},
+               priced_basket_reply(ctx, r));
     });
   });
 
@@ -250,20 +269,22 @@ void install_public_api(Context& ctx, http::Router& router) {
       if (!valid_isbn(isbn)) f.add("isbn", "must be an ISBN-13 (13 digits)");
       if (!f.ok()) return void(r.respond(f.response(request.path())));
       std::string customer_id = profile.value("customer_id", "");
+      // The customer service answers with the basket as it now is.
       auto set = [&ctx, r, isbn, quantity, customer_id] {
         ctx.call("customer", "customer.set_basket_item",
                  Json{{"customer_id", customer_id}, {"isbn", isbn}, {"quantity", quantity}},
-                 [&ctx, r, customer_id](Result<Json> out) {
-                   if (!out.ok()) return void(r.respond(out.error()));
-                   basket_view(ctx, customer_id, reply_with(r));
-                 });
+                 priced_basket_reply(ctx, r));
       };
-      if (quantity == 0) return set();
       // Only books of the catalogue go into a basket.
-      ctx.call("inventory", "inventory.get_book", Json{{"isbn", isbn}}, [r, set](Result<Json> book) {
-        if (!book.ok()) return void(r.respond(book.error()));
-        set();
-      });
+      if (quantity == 0 || ctx.catalogue->known(isbn))
+        return set();
+      ctx.call("inventory", "inventory.get_book", Json{{"isbn", isbn}},
+               [&ctx, r, set](Result<Json> book) {
+                 if (!book.ok())
+                   return void(r.respond(book.error()));
+                 ctx.catalogue->remember(book.value());
+                 set();
+               });
     });
   });
 
@@ -272,11 +293,7 @@ void install_public_api(Context& ctx, http::Router& router) {
     with_customer(ctx, req, r, [&ctx, r, isbn](const Json& profile) {
       std::string customer_id = profile.value("customer_id", "");
       ctx.call("customer", "customer.remove_basket_item",
-               Json{{"customer_id", customer_id}, {"isbn", isbn}},
-               [&ctx, r, customer_id](Result<Json> out) {
-                 if (!out.ok()) return void(r.respond(out.error()));
-                 basket_view(ctx, customer_id, reply_with(r));
-               });
+               Json{{"customer_id", customer_id}, {"isbn", isbn}}, priced_basket_reply(ctx, r));
     });
   });
 
@@ -310,12 +327,34 @@ void install_public_api(Context& ctx, http::Router& router) {
     });
   });
 
+  // ?wait_ms=N (up to 30 s) makes it a long poll: a pending order is answered once it is
+  // confirmed or failed, or after N ms with its status then.
   router.add_async(Method::get, "/api/orders/{id}", [&ctx](const Request& req, Responder r) {
     std::string id(*req.param("id"));
     with_customer(ctx, req, r, [&ctx, r, id](const Json& profile) {
-      auto order = order_view(ctx.engine, id, profile.value("customer_id", ""));
-      if (!order.ok()) return void(r.respond(order.error()));
-      r.respond(Response::json(order.value()));
+      http::QueryFields q(r.request());
+      const auto wait_ms = q.optional_integer("wait_ms", {0, 30000}).value_or(0);
+      if (!q.ok())
+        return void(r.respond(q.response(r.request().path())));
+      std::string customer_id = profile.value("customer_id", "");
+      auto order = order_view(ctx.engine, id, customer_id);
+      if (!order.ok())
+        return void(r.respond(order.error()));
+      if (wait_ms == 0 || order.value().value("status", "") != "pending") {
+        return void(r.respond(Response::json(order.value())));
+      }
+      ctx.waiters->wait(id, std::chrono::milliseconds(wait_ms), [&ctx, r, id, customer_id] {
+        auto now = order_view(ctx.engine, id, customer_id);
+        if (!now.ok())
+          return void(r.respond(now.error()));
+        r.respond(Response::json(now.value()));
+      });
+      // It may have settled between the look above and the registration.
+      auto summary = ctx.engine.find(id);
+      if (summary.ok() && summary.value() &&
+          summary.value()->status != workflow::WorkflowStatus::kRunning) {
+        ctx.waiters->settle_now(id);
+      }
     });
   });
 

@@ -155,18 +155,20 @@ bool settled(const json& order) {
   return status == "confirmed" || status == "failed";
 }
 
-/// Polls GET /api/orders/{id} until the order is confirmed or failed (or the time is up);
-/// returns the last view ({} when none was read). Transient 5xx answers are polled through.
+/// Long-polls GET /api/orders/{id}?wait_ms= until the order is confirmed or failed (or the time
+/// is up); returns the last view ({} when none was read). Transient 5xx answers are polled
+/// through.
 json await_order(HttpClient& http, const Shopper& s, const std::string& id,
                  std::chrono::milliseconds timeout = 60s) {
   auto deadline = Clock::now() + timeout;
   json last;
   while (Clock::now() < deadline) {
     try {
-      HttpResponse r = http.get("/api/orders/" + id, s.token);
+      HttpResponse r = http.get("/api/orders/" + id + "?wait_ms=5000", s.token);
       if (r.status == 200) {
         last = r.json();
         if (settled(last)) return last;
+        continue;  // the wait ran out: ask again at once
       } else if (r.status < 500) {
         throw std::runtime_error("GET /api/orders/" + id + ": " + describe(r));
       }
@@ -930,8 +932,15 @@ TEST_F(BookstoreE2e, InvalidRequestsGetClearProblems) {
   ASSERT_EQ(r.status, 202) << describe(r);
   const std::string franks = order_id_of(r);
   expect_problem(http().get("/api/orders/" + franks, erin.token), 404);
+  expect_problem(http().get("/api/orders/" + franks + "?wait_ms=1000", erin.token), 404);
   expect_problem(http().get("/api/orders/" + wonderland::new_uuid(), erin.token), 404);
-  EXPECT_EQ(await_order(http(), frank, franks).value("status", ""), "confirmed");
+  for (const char* wait : {"?wait_ms=soon", "?wait_ms=-1", "?wait_ms=30001"}) {
+    expect_problem(http().get("/api/orders/" + franks + wait, frank.token), 400, "wait_ms");
+  }
+  // A long poll answers with the order's end, not with `pending`.
+  r = http().get("/api/orders/" + franks + "?wait_ms=20000", frank.token);
+  ASSERT_EQ(r.status, 200) << describe(r);
+  EXPECT_EQ(r.json().value("status", ""), "confirmed") << describe(r);
 
   // Operator routes: 401 without a token, 403 with a customer's, 200 with the admin token.
   for (const char* path : {"/api/workflows", "/api/definitions", "/api/metrics", "/metrics"}) {

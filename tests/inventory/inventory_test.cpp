@@ -180,6 +180,32 @@ TEST_F(InventoryTest, GetsOneBook) {
   }
 }
 
+TEST_F(InventoryTest, GetsSeveralBooksLeavingOutUnknownOnes) {
+  json r = inv_->get_books({{"isbns", {kFosa, kUnknown, kDdd, kFosa}}}).value();
+  ASSERT_EQ(r["items"].size(), 2u);
+  EXPECT_EQ(r["items"][0], inv_->get_book({{"isbn", kFosa}}).value());
+  EXPECT_EQ(r["items"][1], inv_->get_book({{"isbn", kDdd}}).value());
+  EXPECT_EQ(inv_->get_books({{"isbns", {kUnknown}}}).value()["items"], json::array());
+
+  struct Case {
+    json body;
+    std::vector<std::string> fields;
+  };
+  std::vector<Case> cases = {
+      {json::object(), {"isbns"}},
+      {{{"isbns", json::array()}}, {"isbns"}},
+      {{{"isbns", kFosa}}, {"isbns"}},
+      {{{"isbns", json::array({kFosa, "123", 42})}}, {"isbns[1]", "isbns[2]"}},
+      {{{"isbns", json(std::vector<std::string>(101, kFosa))}}, {"isbns"}},
+  };
+  for (const Case& c : cases) {
+    Result<json> bad = inv_->get_books(c.body);
+    ASSERT_FALSE(bad.ok()) << c.body;
+    EXPECT_EQ(bad.error().code, codes::kInvalidArgument);
+    EXPECT_EQ(field_names(bad.error()), c.fields) << c.body;
+  }
+}
+
 TEST_F(InventoryTest, PricesLinesWithoutHoldingStock) {
   json r = inv_->price({{"items", items({{kFosa, 2}, {kDdd, 1}})}}).value();
   ASSERT_EQ(r["items"].size(), 2u);

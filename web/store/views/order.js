@@ -5,8 +5,10 @@ import {h, replace} from '../../shared/dom.js';
 import {formatDateTime, formatMoney} from '../../shared/format.js';
 import {call, errorNotice, loading, page, refreshBasket, requireSession} from '../app.js';
 
-/** Polling interval while the order is pending, growing up to the maximum. */
-const POLL_MS = 700;
+/** How long the server may hold a look at a pending order (a long poll: it answers as soon as the
+ * order ends), and the pause before the next look, growing up to the maximum after errors. */
+const WAIT_MS = 10000;
+const POLL_MS = 200;
 const MAX_POLL_MS = 3000;
 
 export async function orderView(outlet, {params: [orderId]}) {
@@ -24,7 +26,9 @@ export async function orderView(outlet, {params: [orderId]}) {
 
   async function poll() {
     try {
-      const order = await call(`/api/orders/${encodeURIComponent(orderId)}`);
+      // The first look answers at once, so that the page shows the order; later ones wait.
+      const wait = last ? `?wait_ms=${WAIT_MS}` : '';
+      const order = await call(`/api/orders/${encodeURIComponent(orderId)}${wait}`);
       if (stopped) return;
       if (!last || last.status !== order.status || last.updated_at !== order.updated_at) render(order);
       last = order;

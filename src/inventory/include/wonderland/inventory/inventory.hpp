@@ -80,6 +80,10 @@ class Inventory {
   Result<nlohmann::json> list_books(const nlohmann::json& body);
   /// `{isbn}` -> Book; invalid_argument for a malformed isbn, not_found for an unknown one.
   Result<nlohmann::json> get_book(const nlohmann::json& body);
+  /// `{isbns:[isbn]}` (1..kMaxPageSize, duplicates allowed) -> `{items:[Book]}`: the books of the
+  /// catalogue among them, once each, in the order asked; unknown ones are left out.
+  /// invalid_argument (field `isbns` or `isbns[i]`) for anything else.
+  Result<nlohmann::json> get_books(const nlohmann::json& body);
   /// `{items:[{isbn, quantity}]}` -> priced items and total_cents. Checks the stock without
   /// holding it: failed_precondition "Not enough stock for <title>: 3 requested, 1 available".
   Result<nlohmann::json> price(const nlohmann::json& body);

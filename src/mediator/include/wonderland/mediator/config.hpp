@@ -24,6 +24,9 @@ struct Config {
   /// WONDERLAND_AUTH_CACHE_MS: how long a verified customer token is trusted without asking the
   /// customer service again (0 disables the cache). Sign-out through this mediator evicts it.
   std::chrono::milliseconds auth_cache_ttl{5000};
+  /// WONDERLAND_CATALOGUE_CACHE_MS: how long a catalogue answer (a page of books, one book) is
+  /// served from memory (0 disables). This mediator's own stock changes empty it at once.
+  std::chrono::milliseconds catalogue_cache_ttl{1000};
   /// WONDERLAND_COMPENSATION_MAX_ATTEMPTS: attempts of one compensation (every error is retried)
   /// before its workflow is marked needs_attention.
   int compensation_max_attempts = 50;

@@ -1,0 +1,119 @@
+// SettleWaiters: each waiter runs exactly once, when its workflow settles or when its time is up.
+#include "wonderland/mediator/settle_waiters.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+namespace wonderland::mediator {
+namespace {
+
+using namespace std::chrono_literals;
+
+/// Counts runs and lets the test wait for them.
+struct Runs {
+  std::mutex mu;
+  std::condition_variable cv;
+  int n = 0;
+  std::function<void()> callback() {
+    return [this] {
+      std::lock_guard lock(mu);
+      ++n;
+      cv.notify_all();
+    };
+  }
+  bool wait_for(int want, std::chrono::milliseconds timeout = 5s) {
+    std::unique_lock lock(mu);
+    return cv.wait_for(lock, timeout, [&] { return n >= want; });
+  }
+  int count() {
+    std::lock_guard lock(mu);
+    return n;
+  }
+};
+
+workflow::JournalRecord record(const std::string& id,
+                               std::optional<workflow::WorkflowStatus> status) {
+  workflow::JournalRecord r;
+  r.workflow_id = id;
+  r.seq = 2;
+  r.type = "x";
+  r.status = status;
+  return r;
+}
+
+void observe(workflow::Observer& observer, const workflow::JournalRecord& r) {
+  const std::string definition = "purchase";
+  observer(workflow::WorkflowEvent{r, definition, 1});
+}
+
+TEST(SettleWaiters, ASettledWorkflowWakesItsWaitersOnceAndNoOthers) {
+  auto waiters = std::make_shared<SettleWaiters>();
+  auto observer = waiters->observer();
+  Runs a, b, other;
+  waiters->wait("wf-a", 30s, a.callback());
+  waiters->wait("wf-a", 30s, b.callback());
+  waiters->wait("wf-b", 30s, other.callback());
+  EXPECT_EQ(waiters->waiting(), 3u);
+
+  observe(observer, record("wf-a", std::nullopt));                        // not a status change
+  observe(observer, record("wf-a", workflow::WorkflowStatus::kRunning));  // still running
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(a.count(), 0);
+
+  observe(observer, record("wf-a", workflow::WorkflowStatus::kCompleted));
+  ASSERT_TRUE(a.wait_for(1));
+  ASSERT_TRUE(b.wait_for(1));
+  observe(observer, record("wf-a", workflow::WorkflowStatus::kFailed));
+  waiters->settle_now("wf-a");
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(a.count(), 1);
+  EXPECT_EQ(b.count(), 1);
+  EXPECT_EQ(other.count(), 0);
+  EXPECT_EQ(waiters->waiting(), 1u);
+}
+
+TEST(SettleWaiters, AWaiterRunsOnceWhenItsTimeIsUp) {
+  auto waiters = std::make_shared<SettleWaiters>();
+  Runs runs;
+  const auto t0 = std::chrono::steady_clock::now();
+  waiters->wait("wf", 80ms, runs.callback());
+  ASSERT_TRUE(runs.wait_for(1));
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, 80ms);
+  EXPECT_EQ(waiters->waiting(), 0u);
+  // Settling afterwards does not run it again.
+  waiters->settle_now("wf");
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(runs.count(), 1);
+}
+
+TEST(SettleWaiters, SettlingAndTimingOutAtOnceRunEachWaiterOnce) {
+  auto waiters = std::make_shared<SettleWaiters>();
+  constexpr int kWaiters = 200;
+  Runs runs;
+  for (int i = 0; i < kWaiters; ++i)
+    waiters->wait("wf-" + std::to_string(i % 10), 1ms, runs.callback());
+  for (int i = 0; i < 10; ++i)
+    waiters->settle_now("wf-" + std::to_string(i));
+  ASSERT_TRUE(runs.wait_for(kWaiters));
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(runs.count(), kWaiters);
+  EXPECT_EQ(waiters->waiting(), 0u);
+}
+
+TEST(SettleWaiters, TheObserverOutlivesTheWaitersHarmlessly) {
+  auto waiters = std::make_shared<SettleWaiters>();
+  auto observer = waiters->observer();
+  Runs runs;
+  waiters->wait("wf", 30s, runs.callback());
+  waiters.reset();  // pending waiters are dropped
+  observe(observer, record("wf", workflow::WorkflowStatus::kCompleted));
+  EXPECT_EQ(runs.count(), 0);
+}
+
+}  // namespace
+}  // namespace wonderland::mediator
