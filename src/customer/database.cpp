@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstdio>
+#include <functional>
 #include <pqxx/pqxx>
 #include <stdexcept>
 
@@ -91,6 +93,12 @@ Result<nlohmann::json> guarded(Database& db, const std::function<Result<nlohmann
     spdlog::error("customer command failed: {}", e.what());
     return Error{codes::kInternal, "internal error", false};
   }
+}
+
+std::string statement_name(const std::string& sql) {
+  char name[24];
+  std::snprintf(name, sizeof name, "wl_%016zx", std::hash<std::string>{}(sql));
+  return name;
 }
 
 }  // namespace wonderland::customer

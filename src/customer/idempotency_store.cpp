@@ -15,8 +15,8 @@ PgIdempotencyStore::PgIdempotencyStore(Database& db) : db_(db) {}
 Result<nlohmann::json> PgIdempotencyStore::run_once(const std::string& key,
                                                     const std::function<Result<nlohmann::json>()>& effect) {
   pqxx::work tx(db_.connection());
-  tx.exec_params("SELECT pg_advisory_xact_lock($1, hashtext($2))", kLockClass, key);
-  auto found = tx.exec_params("SELECT reply::text, error::text FROM idempotency WHERE key = $1", key);
+  exec_sql(tx, "SELECT pg_advisory_xact_lock($1, hashtext($2))", kLockClass, key);
+  auto found = exec_sql(tx, "SELECT reply::text, error::text FROM idempotency WHERE key = $1", key);
   if (!found.empty()) {
     if (!found[0][1].is_null()) return Error::from_json(nlohmann::json::parse(found[0][1].as<std::string>()));
     return nlohmann::json::parse(found[0][0].as<std::string>());
@@ -48,15 +48,15 @@ Result<nlohmann::json> PgIdempotencyStore::run_once(const std::string& key,
   } else {
     error = outcome->error().to_json().dump();
   }
-  tx.exec_params("INSERT INTO idempotency (key, reply, error) VALUES ($1, $2::jsonb, $3::jsonb)", key, reply,
-                 error);
+  exec_sql(tx, "INSERT INTO idempotency (key, reply, error) VALUES ($1, $2::jsonb, $3::jsonb)", key,
+           reply, error);
   tx.commit();
   return std::move(*outcome);
 }
 
 bool PgIdempotencyStore::has(const std::string& key) {
   pqxx::read_transaction tx(db_.connection());
-  return !tx.exec_params("SELECT 1 FROM idempotency WHERE key = $1", key).empty();
+  return !exec_sql(tx, "SELECT 1 FROM idempotency WHERE key = $1", key).empty();
 }
 
 }  // namespace wonderland::customer

@@ -8,8 +8,10 @@ namespace wonderland::customer {
 
 int flush_outbox(Database& db, const EventPublisher& publish, int limit) {
   pqxx::work tx(db.connection());
-  auto rows = tx.exec_params(
-      "SELECT id, routing_key, envelope FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED", limit);
+  auto rows = exec_sql(
+      tx,
+      "SELECT id, routing_key, envelope FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+      limit);
   int published = 0;
   for (const auto& row : rows) {
     auto id = row[0].as<std::int64_t>();
@@ -20,7 +22,7 @@ int flush_outbox(Database& db, const EventPublisher& publish, int limit) {
     } catch (const std::exception& e) {
       // Cannot happen for rows this service wrote; drop it rather than block the outbox forever.
       spdlog::error("dropping malformed outbox event {}: {}", id, e.what());
-      tx.exec_params("DELETE FROM outbox WHERE id = $1", id);
+      exec_sql(tx, "DELETE FROM outbox WHERE id = $1", id);
       continue;
     }
     Status s = publish(routing_key, event);
@@ -29,7 +31,7 @@ int flush_outbox(Database& db, const EventPublisher& publish, int limit) {
                    s.error().message);
       break;
     }
-    tx.exec_params("DELETE FROM outbox WHERE id = $1", id);
+    exec_sql(tx, "DELETE FROM outbox WHERE id = $1", id);
     ++published;
   }
   tx.commit();

@@ -26,15 +26,17 @@ Error unauthenticated(std::string message) {
 }
 
 std::optional<json> load_profile(pqxx::transaction_base& tx, const std::string& customer_id) {
-  auto rows = tx.exec_params("SELECT id::text, username, email, first_name, last_name, phone, " +
-                                 iso("created_at") + " FROM customers WHERE id = $1",
-                             customer_id);
+  auto rows = exec_sql(tx,
+                       "SELECT id::text, username, email, first_name, last_name, phone, " +
+                           iso("created_at") + " FROM customers WHERE id = $1",
+                       customer_id);
   if (rows.empty()) return std::nullopt;
   const auto& r = rows[0];
   json addresses = json::array();
-  for (const auto& a : tx.exec_params(
-           "SELECT line1, line2, city, postal_code, country FROM addresses WHERE customer_id = $1 ORDER BY id",
-           customer_id)) {
+  for (const auto& a : exec_sql(tx,
+                                "SELECT line1, line2, city, postal_code, country FROM addresses "
+                                "WHERE customer_id = $1 ORDER BY id",
+                                customer_id)) {
     addresses.push_back(json{{"line1", a[0].as<std::string>()},
                              {"line2", nullable(a[1])},
                              {"city", a[2].as<std::string>()},
@@ -52,19 +54,22 @@ std::optional<json> load_profile(pqxx::transaction_base& tx, const std::string& 
 }
 
 bool customer_exists(pqxx::transaction_base& tx, const std::string& customer_id) {
-  return !tx.exec_params("SELECT 1 FROM customers WHERE id = $1", customer_id).empty();
+  return !exec_sql(tx, "SELECT 1 FROM customers WHERE id = $1", customer_id).empty();
 }
 
 /// Locks the customer's row for the rest of the transaction (serialises basket changes); false
 /// when there is no such customer.
 bool lock_customer(pqxx::transaction_base& tx, const std::string& customer_id) {
-  return !tx.exec_params("SELECT 1 FROM customers WHERE id = $1 FOR NO KEY UPDATE", customer_id).empty();
+  return !exec_sql(tx, "SELECT 1 FROM customers WHERE id = $1 FOR NO KEY UPDATE", customer_id)
+              .empty();
 }
 
 json basket_items(pqxx::transaction_base& tx, const std::string& customer_id) {
   json items = json::array();
-  for (const auto& row : tx.exec_params(
-           "SELECT isbn, quantity FROM basket_items WHERE customer_id = $1 ORDER BY added_at, isbn", customer_id)) {
+  for (const auto& row : exec_sql(
+           tx,
+           "SELECT isbn, quantity FROM basket_items WHERE customer_id = $1 ORDER BY added_at, isbn",
+           customer_id)) {
     items.push_back(json{{"isbn", row[0].as<std::string>()}, {"quantity", row[1].as<int>()}});
   }
   return items;
@@ -72,7 +77,8 @@ json basket_items(pqxx::transaction_base& tx, const std::string& customer_id) {
 
 void insert_address(pqxx::transaction_base& tx, const std::string& customer_id, const Address& a,
                     const std::string& now) {
-  tx.exec_params(
+  exec_sql(
+      tx,
       "INSERT INTO addresses (customer_id, line1, line2, city, postal_code, country, created_at)"
       " VALUES ($1, $2, $3, $4, $5, $6, $7::timestamptz)",
       customer_id, a.line1, a.line2, a.city, a.postal_code, a.country, now);
@@ -81,11 +87,12 @@ void insert_address(pqxx::transaction_base& tx, const std::string& customer_id, 
 /// The conflict error when the username or the email is taken (case-insensitively), or nullopt.
 std::optional<Error> sign_up_conflict(pqxx::transaction_base& tx, const std::string& username,
                                       const std::string& email) {
-  auto rows = tx.exec_params(
-      "SELECT coalesce(bool_or(lower(username) = lower($1)), false),"
-      "       coalesce(bool_or(lower(email) = lower($2)), false)"
-      " FROM customers WHERE lower(username) = lower($1) OR lower(email) = lower($2)",
-      username, email);
+  auto rows =
+      exec_sql(tx,
+               "SELECT coalesce(bool_or(lower(username) = lower($1)), false),"
+               "       coalesce(bool_or(lower(email) = lower($2)), false)"
+               " FROM customers WHERE lower(username) = lower($1) OR lower(email) = lower($2)",
+               username, email);
   bool username_taken = rows[0][0].as<bool>();
   bool email_taken = rows[0][1].as<bool>();
   if (!username_taken && !email_taken) return std::nullopt;
@@ -123,8 +130,10 @@ Result<json> Store::sign_up(const json& body, const messaging::Envelope* cause) 
     std::string hash = hash_password(s.password, options_.password);
     std::string id = new_uuid();
     std::string now = format_iso8601(this->now());
-    auto inserted = tx.exec_params(
-        "INSERT INTO customers (id, username, email, password_hash, first_name, last_name, phone, created_at)"
+    auto inserted = exec_sql(
+        tx,
+        "INSERT INTO customers (id, username, email, password_hash, first_name, last_name, phone, "
+        "created_at)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8::timestamptz) ON CONFLICT DO NOTHING RETURNING id",
         id, s.username, s.email, hash, s.first_name, s.last_name, s.phone, now);
     if (inserted.empty()) {
@@ -142,8 +151,8 @@ Result<json> Store::sign_up(const json& body, const messaging::Envelope* cause) 
     messaging::Envelope event =
         cause != nullptr ? messaging::Envelope::caused_by(*cause, kSignedUpEvent, event_body, options_.source)
                          : messaging::Envelope::make(kSignedUpEvent, event_body, options_.source);
-    tx.exec_params("INSERT INTO outbox (routing_key, envelope) VALUES ($1, $2)", std::string(kSignedUpEvent),
-                   event.serialize());
+    exec_sql(tx, "INSERT INTO outbox (routing_key, envelope) VALUES ($1, $2)",
+             std::string(kSignedUpEvent), event.serialize());
     return *load_profile(tx, id);
   });
 }
@@ -155,8 +164,9 @@ Result<json> Store::sign_in(const json& body) {
   if (!r.ok()) return r.error();
   return in_transaction([&](pqxx::transaction_base& tx) -> Result<json> {
     const auto refused = [] { return unauthenticated("Invalid username or password"); };
-    auto rows = tx.exec_params("SELECT id::text, password_hash FROM customers WHERE lower(username) = lower($1)",
-                               username);
+    auto rows = exec_sql(
+        tx, "SELECT id::text, password_hash FROM customers WHERE lower(username) = lower($1)",
+        username);
     if (rows.empty()) {
       (void)verify_password(dummy_hash(), password);  // same work as for a known user
       return refused();
@@ -165,18 +175,18 @@ Result<json> Store::sign_in(const json& body) {
     std::string hash = rows[0][1].as<std::string>();
     if (!verify_password(hash, password)) return refused();
     if (needs_rehash(hash, options_.password)) {
-      tx.exec_params("UPDATE customers SET password_hash = $2 WHERE id = $1", customer_id,
-                     hash_password(password, options_.password));
+      exec_sql(tx, "UPDATE customers SET password_hash = $2 WHERE id = $1", customer_id,
+               hash_password(password, options_.password));
     }
     SystemTime now = this->now();
     SystemTime expires = now + options_.session_ttl;
     std::string token = new_session_token();
-    tx.exec_params("DELETE FROM sessions WHERE customer_id = $1 AND expires_at <= $2::timestamptz", customer_id,
-                   format_iso8601(now));
-    tx.exec_params(
-        "INSERT INTO sessions (token_sha256, customer_id, created_at, expires_at)"
-        " VALUES ($1, $2, $3::timestamptz, $4::timestamptz)",
-        token_digest(token), customer_id, format_iso8601(now), format_iso8601(expires));
+    exec_sql(tx, "DELETE FROM sessions WHERE customer_id = $1 AND expires_at <= $2::timestamptz",
+             customer_id, format_iso8601(now));
+    exec_sql(tx,
+             "INSERT INTO sessions (token_sha256, customer_id, created_at, expires_at)"
+             " VALUES ($1, $2, $3::timestamptz, $4::timestamptz)",
+             token_digest(token), customer_id, format_iso8601(now), format_iso8601(expires));
     return json{{"token", token}, {"expires_at", format_iso8601(expires)}, {"customer_id", customer_id}};
   });
 }
@@ -186,7 +196,7 @@ Result<json> Store::sign_out(const json& body) {
   std::string token = r.raw_string("token", 256);
   if (!r.ok()) return r.error();
   return in_transaction([&](pqxx::transaction_base& tx) -> Result<json> {
-    tx.exec_params("DELETE FROM sessions WHERE token_sha256 = $1", token_digest(token));
+    exec_sql(tx, "DELETE FROM sessions WHERE token_sha256 = $1", token_digest(token));
     return json::object();
   });
 }
@@ -197,12 +207,15 @@ Result<json> Store::authenticate(const json& body) {
   std::string token = body.at("token").get<std::string>();
   if (token.empty() || token.size() > 256) return refused();
   return in_transaction([&](pqxx::transaction_base& tx) -> Result<json> {
-    auto rows = tx.exec_params(
-        "SELECT customer_id::text FROM sessions WHERE token_sha256 = $1 AND expires_at > $2::timestamptz",
-        token_digest(token), format_iso8601(now()));
-    if (rows.empty()) return refused();
+    auto rows = exec_sql(tx,
+                         "SELECT customer_id::text FROM sessions WHERE token_sha256 = $1 AND "
+                         "expires_at > $2::timestamptz",
+                         token_digest(token), format_iso8601(now()));
+    if (rows.empty())
+      return refused();
     auto profile = load_profile(tx, rows[0][0].as<std::string>());
-    if (!profile) return refused();
+    if (!profile)
+      return refused();
     return *profile;
   });
 }
@@ -247,12 +260,14 @@ Result<json> Store::set_basket_item(const json& body) {
   return in_transaction([&](pqxx::transaction_base& tx) -> Result<json> {
     if (!lock_customer(tx, b.customer_id)) return not_found(b.customer_id);
     if (b.quantity == 0) {
-      tx.exec_params("DELETE FROM basket_items WHERE customer_id = $1 AND isbn = $2", b.customer_id, b.isbn);
+      exec_sql(tx, "DELETE FROM basket_items WHERE customer_id = $1 AND isbn = $2", b.customer_id,
+               b.isbn);
     } else {
-      tx.exec_params(
-          "INSERT INTO basket_items (customer_id, isbn, quantity, added_at) VALUES ($1, $2, $3, $4::timestamptz)"
-          " ON CONFLICT (customer_id, isbn) DO UPDATE SET quantity = EXCLUDED.quantity",
-          b.customer_id, b.isbn, b.quantity, format_iso8601(now()));
+      exec_sql(tx,
+               "INSERT INTO basket_items (customer_id, isbn, quantity, added_at) VALUES ($1, $2, "
+               "$3, $4::timestamptz)"
+               " ON CONFLICT (customer_id, isbn) DO UPDATE SET quantity = EXCLUDED.quantity",
+               b.customer_id, b.isbn, b.quantity, format_iso8601(now()));
     }
     return json{{"items", basket_items(tx, b.customer_id)}};
   });
@@ -264,18 +279,20 @@ Result<json> Store::add_basket_item(const json& body) {
   const BasketItemRequest& b = parsed.value();
   return in_transaction([&](pqxx::transaction_base& tx) -> Result<json> {
     if (!lock_customer(tx, b.customer_id)) return not_found(b.customer_id);
-    auto rows = tx.exec_params("SELECT quantity FROM basket_items WHERE customer_id = $1 AND isbn = $2",
-                               b.customer_id, b.isbn);
+    auto rows =
+        exec_sql(tx, "SELECT quantity FROM basket_items WHERE customer_id = $1 AND isbn = $2",
+                 b.customer_id, b.isbn);
     int have = rows.empty() ? 0 : rows[0][0].as<int>();
     if (have + b.quantity > kMaxCopiesPerTitle) {
       std::string message = "at most " + std::to_string(kMaxCopiesPerTitle) + " copies of one title (" +
                             std::to_string(have) + " already in the basket)";
       return Error{codes::kInvalidArgument, message, false, {FieldError{"quantity", message}}};
     }
-    tx.exec_params(
-        "INSERT INTO basket_items (customer_id, isbn, quantity, added_at) VALUES ($1, $2, $3, $4::timestamptz)"
-        " ON CONFLICT (customer_id, isbn) DO UPDATE SET quantity = EXCLUDED.quantity",
-        b.customer_id, b.isbn, have + b.quantity, format_iso8601(now()));
+    exec_sql(tx,
+             "INSERT INTO basket_items (customer_id, isbn, quantity, added_at) VALUES ($1, $2, $3, "
+             "$4::timestamptz)"
+             " ON CONFLICT (customer_id, isbn) DO UPDATE SET quantity = EXCLUDED.quantity",
+             b.customer_id, b.isbn, have + b.quantity, format_iso8601(now()));
     return json{{"items", basket_items(tx, b.customer_id)}};
   });
 }
@@ -287,7 +304,8 @@ Result<json> Store::remove_basket_item(const json& body) {
   if (!r.ok()) return r.error();
   return in_transaction([&](pqxx::transaction_base& tx) -> Result<json> {
     if (!lock_customer(tx, customer_id)) return not_found(customer_id);
-    tx.exec_params("DELETE FROM basket_items WHERE customer_id = $1 AND isbn = $2", customer_id, isbn);
+    exec_sql(tx, "DELETE FROM basket_items WHERE customer_id = $1 AND isbn = $2", customer_id,
+             isbn);
     return json{{"items", basket_items(tx, customer_id)}};
   });
 }
@@ -297,11 +315,13 @@ Result<json> Store::validate(const json& body) {
   std::string customer_id = r.uuid("customer_id");
   if (!r.ok()) return r.error();
   return in_transaction([&](pqxx::transaction_base& tx) -> Result<json> {
-    auto rows =
-        tx.exec_params("SELECT email, first_name, last_name FROM customers WHERE id = $1", customer_id);
-    if (rows.empty()) return not_found(customer_id);
+    auto rows = exec_sql(tx, "SELECT email, first_name, last_name FROM customers WHERE id = $1",
+                         customer_id);
+    if (rows.empty())
+      return not_found(customer_id);
     json items = basket_items(tx, customer_id);
-    if (items.empty()) return Error{codes::kFailedPrecondition, "Your basket is empty", false};
+    if (items.empty())
+      return Error{codes::kFailedPrecondition, "Your basket is empty", false};
     return json{{"customer_id", customer_id},
                 {"email", rows[0][0].as<std::string>()},
                 {"first_name", rows[0][1].as<std::string>()},
@@ -316,12 +336,15 @@ Result<json> Store::record_order(const json& body) {
   const OrderRecord& o = parsed.value();
   return in_transaction([&](pqxx::transaction_base& tx) -> Result<json> {
     if (!customer_exists(tx, o.customer_id)) return not_found(o.customer_id);
-    auto inserted = tx.exec_params(
+    auto inserted = exec_sql(
+        tx,
         "INSERT INTO orders (order_id, customer_id, items, total_cents, status, created_at)"
-        " VALUES ($1, $2, $3::jsonb, $4, $5, $6::timestamptz) ON CONFLICT (order_id) DO NOTHING RETURNING order_id",
+        " VALUES ($1, $2, $3::jsonb, $4, $5, $6::timestamptz) ON CONFLICT (order_id) DO NOTHING "
+        "RETURNING order_id",
         o.order_id, o.customer_id, o.items.dump(), o.total_cents, o.status, format_iso8601(now()));
     if (inserted.empty()) {
-      auto owner = tx.exec_params("SELECT customer_id::text FROM orders WHERE order_id = $1", o.order_id);
+      auto owner =
+          exec_sql(tx, "SELECT customer_id::text FROM orders WHERE order_id = $1", o.order_id);
       if (!owner.empty() && owner[0][0].as<std::string>() != o.customer_id) {
         return Error{codes::kConflict, "order " + o.order_id + " is recorded for another customer", false};
       }
@@ -337,11 +360,13 @@ Result<json> Store::clear_basket(const json& body) {
   if (!r.ok()) return r.error();
   return in_transaction([&](pqxx::transaction_base& tx) -> Result<json> {
     if (!lock_customer(tx, customer_id)) return not_found(customer_id);
-    auto first = tx.exec_params(
-        "INSERT INTO basket_clears (order_id, customer_id, cleared_at) VALUES ($1, $2, $3::timestamptz)"
-        " ON CONFLICT (order_id) DO NOTHING RETURNING order_id",
-        order_id, customer_id, format_iso8601(now()));
-    if (!first.empty()) tx.exec_params("DELETE FROM basket_items WHERE customer_id = $1", customer_id);
+    auto first = exec_sql(tx,
+                          "INSERT INTO basket_clears (order_id, customer_id, cleared_at) VALUES "
+                          "($1, $2, $3::timestamptz)"
+                          " ON CONFLICT (order_id) DO NOTHING RETURNING order_id",
+                          order_id, customer_id, format_iso8601(now()));
+    if (!first.empty())
+      exec_sql(tx, "DELETE FROM basket_items WHERE customer_id = $1", customer_id);
     return json::object();
   });
 }
@@ -353,10 +378,11 @@ Result<json> Store::list_orders(const json& body) {
   return in_transaction([&](pqxx::transaction_base& tx) -> Result<json> {
     if (!customer_exists(tx, customer_id)) return not_found(customer_id);
     json orders = json::array();
-    for (const auto& row : tx.exec_params("SELECT order_id::text, items::text, total_cents, status, " +
-                                              iso("created_at") +
-                                              " FROM orders WHERE customer_id = $1 ORDER BY created_at DESC, seq DESC",
-                                          customer_id)) {
+    for (const auto& row :
+         exec_sql(tx,
+                  "SELECT order_id::text, items::text, total_cents, status, " + iso("created_at") +
+                      " FROM orders WHERE customer_id = $1 ORDER BY created_at DESC, seq DESC",
+                  customer_id)) {
       orders.push_back(json{{"order_id", row[0].as<std::string>()},
                             {"items", json::parse(row[1].as<std::string>())},
                             {"total_cents", row[2].as<std::int64_t>()},

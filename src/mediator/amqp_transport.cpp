@@ -21,7 +21,7 @@ void AmqpTransport::send(workflow::Command command, workflow::ReplyCallback done
   e.correlation_id = command.workflow_id;
   e.idempotency_key = std::move(command.idempotency_key);
   messaging::RpcRequest request{queue_for(command.service), std::move(e), command.timeout,
-                                messaging::Delivery::kPersistent};
+                                options_.command_delivery};
   rpc_.call(std::move(request), [done = std::move(done)](Result<Envelope> reply) {
     if (reply.ok()) {
       done(std::move(reply.value().body));

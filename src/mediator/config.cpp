@@ -23,6 +23,10 @@ Config Config::from_env() {
   c.rpc_timeout = env::get_ms("WONDERLAND_RPC_TIMEOUT_MS", c.rpc_timeout);
   c.auth_cache_ttl = env::get_ms("WONDERLAND_AUTH_CACHE_MS", c.auth_cache_ttl);
   c.catalogue_cache_ttl = env::get_ms("WONDERLAND_CATALOGUE_CACHE_MS", c.catalogue_cache_ttl);
+  const std::string delivery = env::get("WONDERLAND_COMMAND_DELIVERY", "transient");
+  if (delivery != "persistent" && delivery != "transient")
+    throw std::invalid_argument("WONDERLAND_COMMAND_DELIVERY must be persistent or transient");
+  c.persistent_commands = delivery == "persistent";
   auto attempts = env::get_int("WONDERLAND_COMPENSATION_MAX_ATTEMPTS", c.compensation_max_attempts);
   if (attempts < 1 || attempts > 1000000)
     throw std::invalid_argument("WONDERLAND_COMPENSATION_MAX_ATTEMPTS must be 1-1000000");

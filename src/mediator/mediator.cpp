@@ -97,7 +97,10 @@ Mediator::Mediator(messaging::Connection& connection, Config config) : impl_(std
   auto journal = workflow::open_sqlite_journal({.path = config.journal_path});
   if (!journal.ok()) throw std::runtime_error("journal: " + journal.error().message);
   m.journal = std::move(journal.value());
-  m.transport = std::make_unique<AmqpTransport>(connection, TransportOptions{config.queue_prefix});
+  TransportOptions transport_options{.queue_prefix = config.queue_prefix};
+  transport_options.command_delivery = config.persistent_commands ? messaging::Delivery::kPersistent
+                                                                  : messaging::Delivery::kTransient;
+  m.transport = std::make_unique<AmqpTransport>(connection, transport_options);
   m.steps = std::make_unique<StepHistograms>(m.registry);
   m.feed = std::make_unique<EventFeed>(connection, messaging::exchanges::kWorkflow);
   workflow::EngineOptions options;

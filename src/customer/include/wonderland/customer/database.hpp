@@ -11,10 +11,10 @@
 
 #include <functional>
 #include <memory>
-#include <string>
-
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
+#include <string>
+#include <utility>
 
 #include "wonderland/common/error.hpp"
 
@@ -83,5 +83,18 @@ class Database {
 ///   * ErrorException → its error; any other failure → `internal` (the details are logged, not
 ///     returned).
 Result<nlohmann::json> guarded(Database& db, const std::function<Result<nlohmann::json>()>& body);
+
+/// The name under which `sql` is prepared on a connection: `wl_` and a hash of the text.
+std::string statement_name(const std::string& sql);
+
+/// Runs `sql` with `args` as a prepared statement of the transaction's connection, declared on
+/// first use (libpqxx registers it with the server when it first runs): PostgreSQL then parses
+/// and plans each statement once per connection instead of on every call.
+template <typename... Args>
+pqxx::result exec_sql(pqxx::transaction_base& tx, const std::string& sql, Args&&... args) {
+  const std::string name = statement_name(sql);
+  tx.conn().prepare(name, sql);  // a no-op once declared with the same text
+  return tx.exec_prepared(name, std::forward<Args>(args)...);
+}
 
 }  // namespace wonderland::customer

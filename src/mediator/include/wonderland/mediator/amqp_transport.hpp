@@ -14,6 +14,12 @@ struct TransportOptions {
   /// Prepended to every command queue (`<prefix><service>.commands`); lets tests run side by side.
   std::string queue_prefix;
   messaging::ExchangeName events = messaging::exchanges::kEvents;
+  /// How task commands travel. The journal, not the broker, makes a workflow durable: a command
+  /// whose RPC failed (its reply travels on the connection, so a broker restart fails it either
+  /// way) is sent again under the same idempotency key, or its step is compensated as in doubt.
+  /// A persistent command would only survive in the queue to take effect after that. Events of
+  /// publish steps are always persistent and confirmed.
+  messaging::Delivery command_delivery = messaging::Delivery::kTransient;
 };
 
 class AmqpTransport final : public workflow::Transport {

@@ -27,6 +27,9 @@ struct Config {
   /// WONDERLAND_CATALOGUE_CACHE_MS: how long a catalogue answer (a page of books, one book) is
   /// served from memory (0 disables). This mediator's own stock changes empty it at once.
   std::chrono::milliseconds catalogue_cache_ttl{1000};
+  /// WONDERLAND_COMMAND_DELIVERY: `transient` (default) or `persistent` workflow task commands
+  /// (see TransportOptions::command_delivery).
+  bool persistent_commands = false;
   /// WONDERLAND_COMPENSATION_MAX_ATTEMPTS: attempts of one compensation (every error is retried)
   /// before its workflow is marked needs_attention.
   int compensation_max_attempts = 50;
