@@ -238,6 +238,32 @@ struct LoggingService::State {
     }
     ++counter;
   }
+
+  // Stores the records of one batch message in one append (one write, one wait), each under its
+  // own message id so that a redelivered batch is stored once.
+  void store_batch(std::vector<std::pair<std::string, Record>> batch,
+                   std::atomic<std::uint64_t>& counter, bool to_live_feed) {
+    std::vector<std::string> claimed;
+    std::vector<Record> fresh;
+    for (auto& [id, record] : batch) {
+      if (!recent.claim(id)) {
+        ++duplicates;
+        continue;
+      }
+      claimed.push_back(id);
+      fresh.push_back(std::move(record));
+    }
+    try {
+      store->append(std::move(fresh), to_live_feed);
+    } catch (const std::exception& ex) {
+      for (const auto& id : claimed)
+        recent.release(id);
+      ++store_failures;
+      spdlog::error("cannot store a batch of {} records: {}", claimed.size(), ex.what());
+      throw;  // not acknowledged: retried, finally dead-lettered
+    }
+    counter += claimed.size();
+  }
 };
 
 LoggingService::LoggingService(messaging::ConnectionOptions connection, ServiceOptions options)
@@ -306,11 +332,15 @@ LoggingService::LoggingService(messaging::ConnectionOptions connection, ServiceO
           // its own so that a redelivered batch is stored once.
           const auto& events = e.body.value("events", nlohmann::json::array());
           if (!events.is_array()) throw messaging::PoisonMessage("workflow.events without an events array");
+          std::vector<std::pair<std::string, Record>> batch;
+          batch.reserve(events.size());
           for (std::size_t i = 0; i < events.size(); ++i) {
             messaging::Envelope one = workflow_event_envelope(e, events[i], i);
-            self->store_one(one, record_from_workflow_envelope(one), self->workflow_events,
-                          self->options.live_workflow_events);
+            Record record = record_from_workflow_envelope(one);
+            batch.emplace_back(std::move(one.message_id), std::move(record));
           }
+          self->store_batch(std::move(batch), self->workflow_events,
+                            self->options.live_workflow_events);
           return;
         }
         self->store_one(e, record_from_workflow_envelope(e), self->workflow_events,
