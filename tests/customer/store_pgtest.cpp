@@ -407,6 +407,43 @@ TEST_F(IdempotencyPgTest, FinalErrorsAreRecordedAndTheirWritesRolledBack) {
   EXPECT_EQ(basket(), json::array());
 }
 
+TEST_F(IdempotencyPgTest, ARefusalAndAConcurrentDeliveryGiveOneAnswer) {
+  // The refusal is recorded after its transaction rolled back, in a second one; a delivery of
+  // the same key waiting on the lock may get in between. Whichever records first, both answer
+  // alike and the key has one outcome.
+  Database other_db(schema_.url(), schema_.name());
+  Store other_store(other_db, options());
+  PgIdempotencyStore other(other_db);
+  Error refused{codes::kFailedPrecondition, "refused", false};
+  std::thread racer;
+  std::optional<Result<json>> raced;
+  auto first = messaging::deduplicated(idempotency_, "k5", [&]() -> Result<json> {
+    ++runs_;
+    racer = std::thread([&] {
+      raced.emplace(messaging::deduplicated(other, "k5", [&]() -> Result<json> {
+        auto r = other_store.set_basket_item(
+            json{{"customer_id", customer_}, {"isbn", "978-1"}, {"quantity", 1}});
+        EXPECT_TRUE(r.ok());
+        return json{{"won", "racer"}};
+      }));
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the racer waits on the lock
+    return refused;
+  });
+  racer.join();
+  ASSERT_TRUE(raced.has_value());
+  EXPECT_EQ(first.ok(), raced->ok());
+  if (first.ok()) {
+    EXPECT_EQ(first.value(), raced->value());
+    EXPECT_EQ(basket(), json::array({item("978-1", 1)}));
+  } else {
+    EXPECT_EQ(first.error(), refused);
+    EXPECT_EQ(raced->error(), refused);
+    EXPECT_EQ(basket(), json::array());
+  }
+  EXPECT_TRUE(idempotency_.has("k5"));
+}
+
 TEST_F(IdempotencyPgTest, RetryableErrorsAreNotRecorded) {
   auto first = messaging::deduplicated(idempotency_, "k3", effect(2, Error::of(codes::kUnavailable, "later")));
   ASSERT_FALSE(first.ok());
