@@ -5,7 +5,8 @@
 //
 //   1. the broker's raw RPC limit: a minimal rabbitmq-c echo client and server, with transient
 //      requests and with persistent requests to a durable queue under publisher confirms (the
-//      mediator's commands are persistent and confirmed);
+//      mediator's commands are transient by default, persistent with --persistent-commands, as
+//      WONDERLAND_COMMAND_DELIVERY=persistent makes them);
 //   2. five-step workflows completed per second and their start-to-finish latency (p50, p99) at
 //      1, 64 and 512 in flight (closed loop), and workflows/s x 5 against the raw limits (each
 //      workflow is five round trips); one more row repeats the highest level with the mediator's
@@ -443,6 +444,7 @@ struct Options {
   int parked = 5000;
   bool observers_row = true;
   bool normal_sync = false;
+  bool persistent_commands = false;
   std::string dir;
 };
 
@@ -451,10 +453,14 @@ struct Options {
 struct Rig {
   Rig(messaging::Connection& connection, const workflow::DefinitionRegistry& registry,
       const std::filesystem::path& journal_path, const std::string& prefix, bool observers,
-      bool normal_sync)
+      bool normal_sync, bool persistent_commands)
       : journal(workflow::open_sqlite_journal({.path = journal_path, .full_sync = !normal_sync})
                     .value()),
-        transport(connection, mediator::TransportOptions{prefix}),
+        transport(connection,
+                  mediator::TransportOptions{
+                      .queue_prefix = prefix,
+                      .command_delivery = persistent_commands ? messaging::Delivery::kPersistent
+                                                              : messaging::Delivery::kTransient}),
         timed(transport),
         histograms(registry) {
     workflow::EngineOptions eo;
@@ -500,16 +506,18 @@ MediatorMemory measure_mediator(const Options& opt, const std::filesystem::path&
   std::ofstream(defs / "parking.json") << five_steps("parking", "park", 600000).dump(2);
   const int port = free_port();
   const std::string token = "bench-" + new_uuid();
-  Process mediator(opt.mediator,
-                   {{"WONDERLAND_AMQP_URL", opt.url},
-                    {"WONDERLAND_HTTP_PORT", std::to_string(port)},
-                    {"WONDERLAND_ADMIN_TOKEN", token},
-                    {"WONDERLAND_JOURNAL_PATH", (dir / "mediator-journal.db").string()},
-                    {"WONDERLAND_WORKFLOWS_DIR", defs.string()},
-                    {"WONDERLAND_WEB_DIR", (dir / "no-web").string()},
-                    {"WONDERLAND_QUEUE_PREFIX", prefix},
-                    {"WONDERLAND_LOG_LEVEL", "warning"}},
-                   dir / "mediator.log");
+  Process mediator(
+      opt.mediator,
+      {{"WONDERLAND_AMQP_URL", opt.url},
+       {"WONDERLAND_HTTP_PORT", std::to_string(port)},
+       {"WONDERLAND_ADMIN_TOKEN", token},
+       {"WONDERLAND_JOURNAL_PATH", (dir / "mediator-journal.db").string()},
+       {"WONDERLAND_WORKFLOWS_DIR", defs.string()},
+       {"WONDERLAND_WEB_DIR", (dir / "no-web").string()},
+       {"WONDERLAND_QUEUE_PREFIX", prefix},
+       {"WONDERLAND_COMMAND_DELIVERY", opt.persistent_commands ? "persistent" : "transient"},
+       {"WONDERLAND_LOG_LEVEL", "warning"}},
+      dir / "mediator.log");
   HttpClient http(port);
   namespace bh = boost::beast::http;
   const auto deadline = Clock::now() + std::chrono::seconds(30);
@@ -587,9 +595,10 @@ int run(const Options& opt) {
 
   std::printf(
       "Five-step workflows orchestrated over %s: workflow engine + AmqpTransport + SQLite\n"
-      "journal (synchronous=%s) in %s; %d echo worker process(es); %u CPU(s) shared with the "
-      "broker.\n\n",
-      opt.url.c_str(), opt.normal_sync ? "NORMAL" : "FULL", dir.c_str(), opt.workers,
+      "journal (synchronous=%s) in %s; %s task commands; %d echo worker process(es); %u CPU(s) "
+      "shared with the broker.\n\n",
+      opt.url.c_str(), opt.normal_sync ? "NORMAL" : "FULL", dir.c_str(),
+      opt.persistent_commands ? "persistent" : "transient", opt.workers,
       std::thread::hardware_concurrency());
   std::fflush(stdout);
 
@@ -684,7 +693,8 @@ int run(const Options& opt) {
   long rss_parked = 0;
   std::int64_t gauge = 0;
   {
-    Rig rig(connection, registry, dir / "journal.db", prefix, false, opt.normal_sync);
+    Rig rig(connection, registry, dir / "journal.db", prefix, false, opt.normal_sync,
+            opt.persistent_commands);
     rig.driver.run(16, 1.0, 1.0);  // warm up connections, caches and the allocator
     for (int n : opt.inflight) {
       const double c0 = cpu_seconds();
@@ -706,7 +716,8 @@ int run(const Options& opt) {
   if (opt.observers_row && !opt.inflight.empty()) {
     // The same at the highest level with what the mediator adds on the engine thread: step
     // histograms and the event feed (every journal record published, batched, to the broker).
-    Rig rig(connection, registry, dir / "journal-observed.db", prefix, true, opt.normal_sync);
+    Rig rig(connection, registry, dir / "journal-observed.db", prefix, true, opt.normal_sync,
+            opt.persistent_commands);
     rig.driver.run(16, 1.0, 1.0);
     const int n = opt.inflight.back();
     const double c0 = cpu_seconds();
@@ -778,6 +789,9 @@ int main(int argc, char** argv) {
   app.add_flag("!--no-observers-row", opt.observers_row,
                "skip the extra row with the mediator's observers (step histograms, event feed)");
   app.add_flag("--normal-sync", opt.normal_sync, "journal with synchronous=NORMAL instead of FULL");
+  app.add_flag(
+      "--persistent-commands", opt.persistent_commands,
+      "persistent task commands (WONDERLAND_COMMAND_DELIVERY=persistent) instead of transient");
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::warn);
   try {
