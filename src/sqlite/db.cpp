@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <filesystem>
+#include <unordered_map>
 
 namespace wonderland::sqlite {
 namespace {
@@ -19,11 +20,36 @@ bool SqliteError::busy() const noexcept {
 
 bool SqliteError::constraint() const noexcept { return (code_ & 0xFF) == SQLITE_CONSTRAINT; }
 
+/// Prepared statements that are not in use, by SQL text: preparing (parsing and planning) costs
+/// more than running most statements, and services run the same few statements again and again.
+struct StatementPool {
+  static constexpr std::size_t kMaxIdle = 128;
+  std::unordered_multimap<std::string, sqlite3_stmt*> idle;
+  StatementPool() = default;
+  StatementPool(const StatementPool&) = delete;
+  StatementPool& operator=(const StatementPool&) = delete;
+  ~StatementPool() {
+    for (auto& [sql, stmt] : idle)
+      sqlite3_finalize(stmt);
+  }
+};
+
 struct Statement::Impl {
   sqlite3* db = nullptr;
   sqlite3_stmt* stmt = nullptr;
+  std::string sql;
+  std::weak_ptr<StatementPool> pool;
   ~Impl() {
-    if (stmt != nullptr) sqlite3_finalize(stmt);
+    if (stmt == nullptr)
+      return;
+    // Back to its database's pool, reset, unless the database is gone or the pool is full.
+    if (auto p = pool.lock(); p && p->idle.size() < StatementPool::kMaxIdle) {
+      sqlite3_reset(stmt);
+      sqlite3_clear_bindings(stmt);
+      p->idle.emplace(std::move(sql), stmt);
+      return;
+    }
+    sqlite3_finalize(stmt);
   }
   void check(int rc, const char* what) {
     if (rc != SQLITE_OK) fail(db, rc, what);
@@ -86,7 +112,9 @@ int Statement::changes() const { return sqlite3_changes(impl_->db); }
 
 struct Db::Impl {
   sqlite3* db = nullptr;
+  std::shared_ptr<StatementPool> pool = std::make_shared<StatementPool>();
   ~Impl() {
+    pool.reset();  // finalizes the idle statements first
     if (db != nullptr) sqlite3_close_v2(db);
   }
 };
@@ -122,6 +150,13 @@ void Db::exec(const std::string& sql) {
 Statement Db::prepare(std::string_view sql) {
   auto impl = std::make_unique<Statement::Impl>();
   impl->db = impl_->db;
+  impl->sql = std::string(sql);
+  impl->pool = impl_->pool;
+  if (auto it = impl_->pool->idle.find(impl->sql); it != impl_->pool->idle.end()) {
+    impl->stmt = it->second;
+    impl_->pool->idle.erase(it);
+    return Statement(std::move(impl));
+  }
   int rc = sqlite3_prepare_v2(impl_->db, sql.data(), static_cast<int>(sql.size()), &impl->stmt, nullptr);
   if (rc != SQLITE_OK) fail(impl_->db, rc, "prepare '" + std::string(sql.substr(0, 80)) + "'");
   return Statement(std::move(impl));
@@ -129,12 +164,14 @@ Statement Db::prepare(std::string_view sql) {
 
 std::int64_t Db::last_insert_rowid() const { return sqlite3_last_insert_rowid(impl_->db); }
 
-Transaction::Transaction(Db& db) : db_(db) { db_.exec("BEGIN IMMEDIATE"); }
+Transaction::Transaction(Db& db) : db_(db) {
+  db_.prepare("BEGIN IMMEDIATE").step();
+}
 
 Transaction::~Transaction() {
   if (!done_) {
     try {
-      db_.exec("ROLLBACK");
+      db_.prepare("ROLLBACK").step();
     } catch (...) {
       // Nothing to do: the connection rolls back by itself when the transaction is gone.
     }
@@ -142,7 +179,7 @@ Transaction::~Transaction() {
 }
 
 void Transaction::commit() {
-  db_.exec("COMMIT");
+  db_.prepare("COMMIT").step();
   done_ = true;
 }
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <optional>
 
 #include "wonderland/common/ids.hpp"
 
@@ -62,6 +63,40 @@ TEST_F(DbTest, ConstraintViolationsAreRecognisable) {
     EXPECT_FALSE(e.busy());
   }
   EXPECT_THROW(db.prepare("SELEKT nonsense"), SqliteError);
+}
+
+TEST_F(DbTest, ReusedStatementsStartAfreshAndMayBeUsedTwiceAtOnce) {
+  Db db(path_);
+  db.exec("CREATE TABLE t(k INTEGER PRIMARY KEY, v TEXT)");
+  const char* insert = "INSERT INTO t(k, v) VALUES (?, ?)";
+  db.prepare(insert).bind(1, 1).bind(2, "one").step();
+  db.prepare(insert).bind(1, 2).step();  // reused: the old binding of 2 is gone, so v is NULL
+  const char* select = "SELECT k, v FROM t ORDER BY k";
+  auto outer = db.prepare(select);
+  ASSERT_TRUE(outer.step());  // half-way through, the same text again
+  {
+    auto inner = db.prepare(select);
+    int rows = 0;
+    while (inner.step())
+      ++rows;
+    EXPECT_EQ(rows, 2);
+  }
+  EXPECT_EQ(outer.int64(0), 1);
+  ASSERT_TRUE(outer.step());
+  EXPECT_EQ(outer.int64(0), 2);
+  EXPECT_TRUE(outer.is_null(1));
+  EXPECT_FALSE(outer.step());
+}
+
+TEST_F(DbTest, AStatementMayOutliveItsDatabase) {
+  std::optional<Statement> kept;
+  {
+    Db db(path_);
+    db.exec("CREATE TABLE t(k INTEGER)");
+    kept.emplace(db.prepare("SELECT k FROM t"));
+  }
+  kept.reset();  // finalized, not pooled into a database that is gone
+  SUCCEED();
 }
 
 TEST_F(DbTest, UsesWriteAheadLogging) {

@@ -93,6 +93,9 @@ class Db {
 
   /// Runs one or more statements that take no parameters (schema, pragmas).
   void exec(const std::string& sql);
+  /// A prepared statement of one SQL text. Statements are pooled: when a Statement is destroyed
+  /// it is reset and kept, and the next prepare() of the same text reuses it instead of parsing
+  /// it again. The Db may be destroyed first (the statement is then finalized).
   Statement prepare(std::string_view sql);
   std::int64_t last_insert_rowid() const;
   const std::string& path() const { return path_; }
