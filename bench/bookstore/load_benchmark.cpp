@@ -155,9 +155,15 @@ Customer sign_up(HttpClient& http) {
   json body{{"username", c.username},      {"email", c.username + "@example.com"},
             {"password", kPassword},       {"first_name", "Load"},
             {"last_name", "Benchmark"}};
-  HttpResponse r = http.post_json("/api/customers", body);
-  if (r.status != 201) fail("sign-up", r);
-  return c;
+  // The mediator may be ready before every service consumes its queue: a first request can then
+  // time out (504, retryable). Such answers are retried for a while.
+  const auto deadline = Clock::now() + std::chrono::seconds(60);
+  for (;;) {
+    HttpResponse r = http.post_json("/api/customers", body);
+    if (r.status == 201) return c;
+    if (r.status < 500 || Clock::now() > deadline) fail("sign-up", r);
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
 }
 
 struct Journey {
