@@ -224,23 +224,13 @@ struct LoggingService::State {
   // Stores one message's record; returns only once it is written (then the consumer acks).
   void store_one(const messaging::Envelope& e, Record record, std::atomic<std::uint64_t>& counter,
                  bool to_live_feed = true) {
-    if (!recent.claim(e.message_id)) {
-      ++duplicates;
-      return;
-    }
-    try {
-      store->append(std::move(record), to_live_feed);
-    } catch (const std::exception& ex) {
-      recent.release(e.message_id);
-      ++store_failures;
-      spdlog::error("cannot store record {}: {}", e.message_id, ex.what());
-      throw;  // not acknowledged: retried, finally dead-lettered
-    }
-    ++counter;
+    std::vector<std::pair<std::string, Record>> one;
+    one.emplace_back(e.message_id, std::move(record));
+    store_batch(std::move(one), counter, to_live_feed);
   }
 
-  // Stores the records of one batch message in one append (one write, one wait), each under its
-  // own message id so that a redelivered batch is stored once.
+  // Stores the records of one message in one append (one write, one wait), each under its own
+  // id, so that a redelivered message is stored once; duplicates are skipped.
   void store_batch(std::vector<std::pair<std::string, Record>> batch,
                    std::atomic<std::uint64_t>& counter, bool to_live_feed) {
     std::vector<std::string> claimed;
@@ -253,13 +243,16 @@ struct LoggingService::State {
       claimed.push_back(id);
       fresh.push_back(std::move(record));
     }
+    if (claimed.empty())
+      return;
     try {
       store->append(std::move(fresh), to_live_feed);
     } catch (const std::exception& ex) {
       for (const auto& id : claimed)
         recent.release(id);
       ++store_failures;
-      spdlog::error("cannot store a batch of {} records: {}", claimed.size(), ex.what());
+      spdlog::error("cannot store {} record(s), the first {}: {}", claimed.size(), claimed.front(),
+                    ex.what());
       throw;  // not acknowledged: retried, finally dead-lettered
     }
     counter += claimed.size();

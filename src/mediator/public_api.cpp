@@ -3,11 +3,7 @@
 #include <sodium.h>
 
 #include <cstdint>
-#include <memory>
-#include <mutex>
-#include <optional>
 #include <unordered_map>
-#include <vector>
 
 #include "context.hpp"
 #include "wonderland/http/fields.hpp"
@@ -74,11 +70,12 @@ void price_basket(Context& ctx, const Json& lines, JsonCallback done) {
              if (!books.ok())
                return done(books.error());
              ctx.catalogue->remember(books.value());
-             std::unordered_map<std::string, Json> by_isbn;
+             // Into the reply itself, which lives until this callback returns.
+             std::unordered_map<std::string, const Json*> by_isbn;
              if (auto found = books.value().find("items");
                  found != books.value().end() && found->is_array()) {
                for (const Json& b : *found)
-                 by_isbn.emplace(b.value("isbn", ""), b);
+                 by_isbn.emplace(b.value("isbn", ""), &b);
              }
              Json items = Json::array();
              std::int64_t total = 0;
@@ -87,7 +84,7 @@ void price_basket(Context& ctx, const Json& lines, JsonCallback done) {
                auto found = by_isbn.find(isbn);
                if (found == by_isbn.end())
                  continue;
-               const Json& b = found->second;
+               const Json& b = *found->second;
                const std::int64_t quantity = line.value("quantity", std::int64_t{0});
                const std::int64_t price = b.value("price_cents", std::int64_t{0});
                const std::int64_t stock = b.value("stock", std::int64_t{0});
@@ -117,22 +114,23 @@ JsonCallback priced_basket_reply(Context& ctx, Responder r) {
 /// Answers from the catalogue cache, or asks the inventory and keeps the answer.
 void cached_catalogue_call(Context& ctx, Responder r, const std::string& key,
                            const std::string& type, Json body) {
-  if (auto hit = ctx.catalogue->find(key)) {
-    Response response = Response::text(std::move(*hit), "application/json");
-    response.cache_control("no-store");
-    return void(r.respond(std::move(response)));
-  }
-  const std::uint64_t generation = ctx.catalogue->generation();
-  ctx.call("inventory", type, std::move(body), [&ctx, r, key, generation](Result<Json> reply) {
-    if (!reply.ok())
-      return void(r.respond(reply.error()));
-    ctx.catalogue->remember(reply.value());
-    std::string text = reply.value().dump(-1, ' ', false, Json::error_handler_t::replace);
-    ctx.catalogue->put(key, text, generation);
-    Response response = Response::text(std::move(text), "application/json");
+  auto respond = [r](std::string json_text) {
+    Response response = Response::text(std::move(json_text), "application/json");
     response.cache_control("no-store");
     r.respond(std::move(response));
-  });
+  };
+  if (auto hit = ctx.catalogue->find(key))
+    return respond(std::move(*hit));
+  const std::uint64_t generation = ctx.catalogue->generation();
+  ctx.call("inventory", type, std::move(body),
+           [&ctx, r, key, generation, respond](Result<Json> reply) {
+             if (!reply.ok())
+               return void(r.respond(reply.error()));
+             ctx.catalogue->remember(reply.value());
+             std::string text = reply.value().dump(-1, ' ', false, Json::error_handler_t::replace);
+             ctx.catalogue->put(key, text, generation);
+             respond(std::move(text));
+           });
 }
 
 }  // namespace
