@@ -41,6 +41,10 @@ export WONDERLAND_AMQP_PORT="$amqp_port" WONDERLAND_PG_PORT="$pg_port"
 unset WONDERLAND_RABBITMQ_NODE WONDERLAND_RABBITMQ_DIST_PORT WONDERLAND_AMQP_URL WONDERLAND_PG_URL
 # Errors and warnings only: the benchmark measures the system, not its debug output.
 export WONDERLAND_LOG_LEVEL="${WONDERLAND_LOG_LEVEL:-warning}"
+# Every simulated customer signs up and orders from 127.0.0.1, as fast as it can: the sign-up and
+# order throttles would measure themselves, not the system (sign-in failures stay throttled).
+export WONDERLAND_SIGNUP_PER_MINUTE="${WONDERLAND_SIGNUP_PER_MINUTE:-0}"
+export WONDERLAND_ORDERS_PER_MINUTE="${WONDERLAND_ORDERS_PER_MINUTE:-0}"
 
 # A fresh system: earlier runs' data (and a leftover instance) go first.
 "$WL_REPO_DIR/scripts/infra.sh" stop all >/dev/null 2>&1 || true

@@ -10,15 +10,17 @@ BROWSER_TESTS="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)/tests/browser
 
 PACKAGES=(
   # toolchain
-  build-essential g++ clang cmake ninja-build pkg-config git clang-format
+  build-essential g++ clang cmake ninja-build pkg-config git clang-format ccache
+  # fuzzing (scripts/fuzz.sh): clang 14 with its libFuzzer and sanitizer runtimes
+  clang-14 libclang-rt-14-dev
   # libraries
   librabbitmq-dev libboost1.81-all-dev nlohmann-json3-dev libpqxx-dev libsqlite3-dev
-  libspdlog-dev libfmt-dev libcli11-dev libsodium-dev libhpdf-dev libcurl4-openssl-dev
+  libspdlog-dev libfmt-dev libcli11-dev libsodium-dev libhpdf-dev libcurl4-openssl-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # runtime: broker and database (run as the project's own processes, see scripts/infra.sh)
   rabbitmq-server postgresql postgresql-client
-  # tests: browser, SMTP server, PDF text, HTTP tooling
-  chromium python3 python3-aiosmtpd poppler-utils curl procps iproute2
+  # tests: browser, SMTP server, PDF text, HTTP tooling, test certificates (openssl)
+  chromium python3 python3-aiosmtpd poppler-utils curl procps iproute2 openssl
   # benchmarks: HTTP load
   wrk
 )

@@ -35,6 +35,19 @@ wl_require_port WONDERLAND_PG_PORT "$PG_PORT"
 RMQ_NODE="${WONDERLAND_RABBITMQ_NODE:-wonderland-$AMQP_PORT@localhost}"
 RMQ_DIST_PORT="${WONDERLAND_RABBITMQ_DIST_PORT:-$((AMQP_PORT + 20000))}"
 wl_require_port WONDERLAND_RABBITMQ_DIST_PORT "$RMQ_DIST_PORT"
+# Optional TLS (amqps://) listener, next to the plain one: a port and three PEM files.
+AMQP_TLS_PORT="${WONDERLAND_AMQP_TLS_PORT:-}"
+AMQP_TLS_CERT="" AMQP_TLS_KEY="" AMQP_TLS_CACERT=""
+if [[ -n "$AMQP_TLS_PORT" ]]; then
+  wl_require_port WONDERLAND_AMQP_TLS_PORT "$AMQP_TLS_PORT"
+  [[ "$AMQP_TLS_PORT" != "$AMQP_PORT" ]] || wl_die "WONDERLAND_AMQP_TLS_PORT must differ from WONDERLAND_AMQP_PORT"
+  for v in WONDERLAND_AMQP_TLS_CERT WONDERLAND_AMQP_TLS_KEY WONDERLAND_AMQP_TLS_CACERT; do
+    [[ -n "${!v:-}" ]] || wl_die "WONDERLAND_AMQP_TLS_PORT is set: $v (a PEM file) is required too"
+  done
+  AMQP_TLS_CERT="$(realpath -m "$(wl_abspath "$WONDERLAND_AMQP_TLS_CERT")")"
+  AMQP_TLS_KEY="$(realpath -m "$(wl_abspath "$WONDERLAND_AMQP_TLS_KEY")")"
+  AMQP_TLS_CACERT="$(realpath -m "$(wl_abspath "$WONDERLAND_AMQP_TLS_CACERT")")"
+fi
 TIMEOUT_S="${WONDERLAND_INFRA_TIMEOUT_S:-60}"
 if ! wl_is_uint "$TIMEOUT_S" || ((TIMEOUT_S == 0)); then
   wl_die "WONDERLAND_INFRA_TIMEOUT_S='$TIMEOUT_S' is not a positive number of seconds"
@@ -57,6 +70,8 @@ RMQ_ID="rabbitmq:$RMQ_DIR"
 PG_ID="postgres:$PG_DIR"
 
 AMQP_URL="amqp://guest:guest@127.0.0.1:$AMQP_PORT/"
+AMQPS_URL=""
+[[ -n "$AMQP_TLS_PORT" ]] && AMQPS_URL="amqps://guest:guest@127.0.0.1:$AMQP_TLS_PORT/"
 PG_URL="postgresql://$PG_APP_ROLE:$PG_APP_PASSWORD@127.0.0.1:$PG_PORT/$PG_APP_DB"
 
 IS_ROOT=0
@@ -207,7 +222,9 @@ rmqctl() {
 }
 
 rmq_describe() {
-  printf 'node %s, amqp 127.0.0.1:%s, dist port %s, dir %s' "$RMQ_NODE" "$AMQP_PORT" "$RMQ_DIST_PORT" "$RMQ_DIR"
+  printf 'node %s, amqp 127.0.0.1:%s, ' "$RMQ_NODE" "$AMQP_PORT"
+  [[ -n "$AMQP_TLS_PORT" ]] && printf 'amqps 127.0.0.1:%s, ' "$AMQP_TLS_PORT"
+  printf 'dist port %s, dir %s' "$RMQ_DIST_PORT" "$RMQ_DIR"
 }
 
 rmq_show_logs() {
@@ -227,6 +244,24 @@ vm_memory_high_watermark.relative = 0.4
 log.console = false
 log.file.level = info
 EOF
+  if [[ -n "$AMQP_TLS_PORT" ]]; then
+    local f
+    for f in "$AMQP_TLS_CERT" "$AMQP_TLS_KEY" "$AMQP_TLS_CACERT"; do
+      [[ -r "$f" ]] || wl_die "rabbitmq: TLS listener: cannot read $f"
+    done
+    # Clients that present a certificate must have one signed by the CA; others log in with a
+    # password, as on the plain listener.
+    cat >>"$RMQ_DIR/rabbitmq.conf" <<EOF
+listeners.ssl.default = 127.0.0.1:$AMQP_TLS_PORT
+ssl_options.certfile = $AMQP_TLS_CERT
+ssl_options.keyfile = $AMQP_TLS_KEY
+ssl_options.cacertfile = $AMQP_TLS_CACERT
+ssl_options.verify = verify_peer
+ssl_options.fail_if_no_peer_cert = false
+ssl_options.versions.1 = tlsv1.3
+ssl_options.versions.2 = tlsv1.2
+EOF
+  fi
   printf '[].\n' >"$RMQ_DIR/enabled_plugins"
   : >"$RMQ_DIR/rabbitmq-env.conf"
   # The server and the CLI tools authenticate to each other with this cookie ($HOME).
@@ -248,7 +283,7 @@ rmq_wait_ready() {
   local deadline=$((SECONDS + $1)) left
   while :; do
     instance_alive "$RMQ_ID" || pid_running "$RMQ_LAUNCHER_PID" || return 2
-    if tcp_open "$AMQP_PORT"; then
+    if tcp_open "$AMQP_PORT" && { [[ -z "$AMQP_TLS_PORT" ]] || tcp_open "$AMQP_TLS_PORT"; }; then
       left=$((deadline - SECONDS))
       ((left < 5)) && left=5
       if rmqctl "$left" -q await_startup >/dev/null 2>&1; then
@@ -273,6 +308,9 @@ rmq_start() {
     return 1
   fi
   require_free_port rabbitmq "$AMQP_PORT" AMQP || return 1
+  if [[ -n "$AMQP_TLS_PORT" ]]; then
+    require_free_port rabbitmq "$AMQP_TLS_PORT" "AMQP over TLS" || return 1
+  fi
   require_free_port rabbitmq "$RMQ_DIST_PORT" "Erlang distribution" || return 1
   rmq_write_config
   rm -f "$RMQ_DIR/rabbitmq.pid"
@@ -294,7 +332,7 @@ rmq_start() {
   local t0=$SECONDS rc=0
   rmq_wait_ready "$TIMEOUT_S" || rc=$?
   if ((rc == 0)); then
-    wl_info "rabbitmq: ready after $((SECONDS - t0)) s, $AMQP_URL"
+    wl_info "rabbitmq: ready after $((SECONDS - t0)) s, $AMQP_URL${AMQPS_URL:+ and $AMQPS_URL}"
     return 0
   fi
   if ((rc == 2)); then

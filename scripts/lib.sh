@@ -6,6 +6,13 @@
 WL_REPO_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 export WL_REPO_DIR
 
+# ccache (used by CMake when installed): objects are shared between build directories and clones,
+# whatever the folder they were compiled in. The cache lives outside the clone (~/.cache/ccache),
+# so a fresh CI clone on the same machine starts warm.
+export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$WL_REPO_DIR}"
+export CCACHE_NOHASHDIR="${CCACHE_NOHASHDIR:-1}"
+export CCACHE_MAXSIZE="${CCACHE_MAXSIZE:-8G}"
+
 # Name printed in front of messages; scripts set it to their own name.
 WL_PROG="${WL_PROG:-$(basename "$0")}"
 

@@ -106,13 +106,27 @@ export WONDERLAND_WEB_DIR="${WONDERLAND_WEB_DIR:-$WL_REPO_DIR/web}"
 export WONDERLAND_CATALOGUE="${WONDERLAND_CATALOGUE:-$WL_REPO_DIR/data/catalogue.json}"
 export WONDERLAND_JOURNAL_PATH="${WONDERLAND_JOURNAL_PATH:-$WONDERLAND_VAR_DIR/mediator/journal.db}"
 export WONDERLAND_HTTP_PORT="${WONDERLAND_HTTP_PORT:-8080}"
-# The operator token: kept in the var dir so that it survives restarts of the run command.
+# The operator token: kept in a 0600 file in the var dir, so that it survives restarts of the
+# run command. The mediator reads it from that file (WONDERLAND_ADMIN_TOKEN_FILE): it is in no
+# process environment and no log; it is printed once below, to a terminal only.
+token_file=""
 if [[ -z "${WONDERLAND_ADMIN_TOKEN:-}" ]]; then
-  token_file="$WONDERLAND_VAR_DIR/admin-token"
-  [[ -s "$token_file" ]] || (umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$token_file")
-  WONDERLAND_ADMIN_TOKEN="$(cat "$token_file")"
+  token_file="${WONDERLAND_ADMIN_TOKEN_FILE:-$WONDERLAND_VAR_DIR/admin-token}"
+  if [[ ! -s "$token_file" ]]; then
+    (umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$token_file")
+  fi
+  chmod 600 "$token_file"
+  export WONDERLAND_ADMIN_TOKEN_FILE="$token_file"
 fi
-export WONDERLAND_ADMIN_TOKEN
+if [[ -n "$token_file" ]]; then
+  if [[ -t 1 ]]; then
+    token_line="admin token $(head -n1 "$token_file")  (kept in $token_file; operator routes: Authorization: Bearer <token>)"
+  else
+    token_line="admin token in $token_file (printed only to a terminal)"
+  fi
+else
+  token_line="admin token from WONDERLAND_ADMIN_TOKEN (operator routes: Authorization: Bearer <token>)"
+fi
 for name in "${SERVICES[@]}"; do
   bin="$(find_binary "$name")"
   if [[ -z "$bin" ]]; then
@@ -138,7 +152,7 @@ Wonderland is running.
   storefront  http://127.0.0.1:$WONDERLAND_HTTP_PORT/
   console     http://127.0.0.1:$WONDERLAND_HTTP_PORT/console  (with the admin token below)
   API         http://127.0.0.1:$WONDERLAND_HTTP_PORT/api/openapi.json
-  admin token $WONDERLAND_ADMIN_TOKEN  (operator routes: Authorization: Bearer <token>)
+  $token_line
   logs        $log_dir/<service>.log; infrastructure: scripts/infra.sh logs
 Press Ctrl-C to stop.
 EOF

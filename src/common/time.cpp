@@ -21,7 +21,9 @@ std::string format_iso8601(SystemTime t) {
   return buf;
 }
 
-std::string now_iso8601() { return format_iso8601(std::chrono::system_clock::now()); }
+std::string now_iso8601() {
+  return format_iso8601(std::chrono::system_clock::now());
+}
 
 std::optional<SystemTime> parse_iso8601(std::string_view s) {
   std::tm tm{};
@@ -42,18 +44,27 @@ std::optional<SystemTime> parse_iso8601(std::string_view s) {
     ++i;
     int digits = 0;
     while (i < str.size() && str[i] >= '0' && str[i] <= '9') {
-      if (digits < 3) millis = millis * 10 + (str[i] - '0');
+      if (digits < 3)
+        millis = millis * 10 + (str[i] - '0');
       ++digits;
       ++i;
     }
-    if (digits == 0) return std::nullopt;
-    for (; digits < 3; ++digits) millis *= 10;
+    if (digits == 0)
+      return std::nullopt;
+    for (; digits < 3; ++digits)
+      millis *= 10;
   }
   std::string_view rest = std::string_view(str).substr(i);
-  if (rest != "Z" && rest != "+00:00") return std::nullopt;
+  if (rest != "Z" && rest != "+00:00")
+    return std::nullopt;
   tm.tm_year -= 1900;
   tm.tm_mon -= 1;
   std::time_t secs = timegm(&tm);
+  // SystemTime counts nanoseconds: years before 1678 or after 2261 do not fit.
+  constexpr auto kLimit =
+      std::chrono::duration_cast<std::chrono::seconds>(SystemTime::duration::max()).count() - 1;
+  if (secs > kLimit || secs < -kLimit)
+    return std::nullopt;
   return SystemTime(std::chrono::seconds(secs)) + std::chrono::milliseconds(millis);
 }
 

@@ -50,6 +50,12 @@ bool ServerCore::add(const std::shared_ptr<Connection>& c) {
   return true;
 }
 
+bool ServerCore::full() {
+  if (options.max_connections == 0) return false;
+  std::lock_guard lock(mu);
+  return open >= options.max_connections;
+}
+
 void ServerCore::closed() {
   std::lock_guard lock(mu);
   if (--open == 0) cv.notify_all();
@@ -354,6 +360,10 @@ void Connection::write(Response response) {
   response_.set(bhttp::field::server, core_->options.server_name);
   auto date = http_date_now();
   response_.set(bhttp::field::date, beast::string_view(date.data(), date.size()));
+  for (const auto& [name, value] : kSecurityHeaders) {
+    response_.set(beast::string_view(name.data(), name.size()),
+                  beast::string_view(value.data(), value.size()));
+  }
   unsigned status = response_.result_int();
   if (status < 200 || status == 204 || status == 304) {
     response_.body().clear();
@@ -439,7 +449,11 @@ void Connection::begin_events(std::uint64_t seq, std::shared_ptr<EventStream> st
 
   std::string head = version_ >= 11 ? "HTTP/1.1 200 OK\r\n" : "HTTP/1.0 200 OK\r\n";
   head += "Content-Type: text/event-stream\r\nCache-Control: no-cache\r\nConnection: close\r\n";
-  head += "X-Accel-Buffering: no\r\nServer: " + core_->options.server_name + "\r\nDate: ";
+  head += "X-Accel-Buffering: no\r\n";
+  for (const auto& [name, value] : kSecurityHeaders) {
+    head.append(name).append(": ").append(value).append("\r\n");
+  }
+  head += "Server: " + core_->options.server_name + "\r\nDate: ";
   head += http_date_now();
   head += "\r\n\r\n";
   if (events_->options_.retry) head += "retry: " + std::to_string(events_->options_.retry->count()) + "\n\n";

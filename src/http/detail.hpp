@@ -55,6 +55,7 @@ struct ServerCore {
 
   std::atomic<std::uint64_t> requests{0};
   std::atomic<std::size_t> event_streams{0};
+  std::atomic<std::uint64_t> shed{0};
 
   std::mutex mu;
   std::condition_variable cv;
@@ -64,6 +65,8 @@ struct ServerCore {
 
   /// Registers a new connection; false when the server is stopping.
   bool add(const std::shared_ptr<Connection>& c);
+  /// Whether `max_connections` are open.
+  bool full();
   /// A connection's socket closed.
   void closed();
   /// A connection object is being destroyed.

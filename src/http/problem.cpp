@@ -1,5 +1,6 @@
 #include "wonderland/http/problem.hpp"
 
+#include <algorithm>
 #include <utility>
 
 namespace wonderland::http {
@@ -38,6 +39,11 @@ nlohmann::json Problem::to_json() const {
   } else {
     j.erase("retryable");
   }
+  if (auto after = effective_retry_after()) {
+    j["retry_after"] = after->count();
+  } else {
+    j.erase("retry_after");
+  }
   if (!errors.empty()) {
     auto& arr = j["errors"] = nlohmann::json::array();
     for (const auto& e : errors) arr.push_back({{"field", e.field}, {"message", e.message}});
@@ -45,6 +51,18 @@ nlohmann::json Problem::to_json() const {
     j.erase("errors");
   }
   return j;
+}
+
+std::optional<std::chrono::seconds> Problem::effective_retry_after() const {
+  if (retry_after) return std::max(*retry_after, std::chrono::seconds(1));
+  if (status == Status::too_many_requests || status == Status::service_unavailable) {
+    return std::chrono::seconds(1);
+  }
+  return std::nullopt;
+}
+
+std::chrono::seconds Problem::seconds_ceil(std::chrono::milliseconds duration) {
+  return std::max(std::chrono::ceil<std::chrono::seconds>(duration), std::chrono::seconds(1));
 }
 
 Status status_for_code(std::string_view code) {

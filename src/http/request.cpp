@@ -2,35 +2,45 @@
 
 #include <utility>
 
+#include "wonderland/common/json_limits.hpp"
+
 namespace wonderland::http {
 
 namespace {
 
-std::string_view sv(boost::beast::string_view s) { return {s.data(), s.size()}; }
+std::string_view sv(boost::beast::string_view s) {
+  return {s.data(), s.size()};
+}
 
 bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
+  if (a.size() != b.size())
+    return false;
   for (std::size_t i = 0; i < a.size(); ++i) {
     char x = a[i] >= 'A' && a[i] <= 'Z' ? static_cast<char>(a[i] - 'A' + 'a') : a[i];
     char y = b[i] >= 'A' && b[i] <= 'Z' ? static_cast<char>(b[i] - 'A' + 'a') : b[i];
-    if (x != y) return false;
+    if (x != y)
+      return false;
   }
   return true;
 }
 
 // RFC 6750 b64token: 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 bool valid_token(std::string_view t) {
-  if (t.empty()) return false;
+  if (t.empty())
+    return false;
   std::size_t i = 0;
   for (; i < t.size(); ++i) {
     char c = t[i];
     bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
               c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/';
-    if (!ok) break;
+    if (!ok)
+      break;
   }
-  if (i == 0) return false;
+  if (i == 0)
+    return false;
   for (; i < t.size(); ++i) {
-    if (t[i] != '=') return false;
+    if (t[i] != '=')
+      return false;
   }
   return true;
 }
@@ -40,7 +50,8 @@ std::string clean_json_message(const nlohmann::json::exception& e) {
   // "[json.exception.parse_error.101] parse error at line 1, ..." -> "parse error at line 1, ..."
   if (!m.empty() && m.front() == '[') {
     auto close = m.find("] ");
-    if (close != std::string::npos) m.erase(0, close + 2);
+    if (close != std::string::npos)
+      m.erase(0, close + 2);
   }
   return m;
 }
@@ -74,36 +85,47 @@ Request::Request(RawRequest message, std::string path, QueryParams query,
       remote_(std::move(remote_address)),
       received_(received) {}
 
-std::string_view Request::method_string() const { return sv(message_.method_string()); }
+std::string_view Request::method_string() const {
+  return sv(message_.method_string());
+}
 
-std::string_view Request::target() const { return sv(message_.target()); }
+std::string_view Request::target() const {
+  return sv(message_.target());
+}
 
 std::optional<std::string_view> Request::param(std::string_view name) const {
   for (const auto& [k, v] : params_) {
-    if (k == name) return std::string_view(v);
+    if (k == name)
+      return std::string_view(v);
   }
   return std::nullopt;
 }
 
 std::optional<std::string_view> Request::header(std::string_view name) const {
   auto it = message_.find(boost::beast::string_view(name.data(), name.size()));
-  if (it == message_.end()) return std::nullopt;
+  if (it == message_.end())
+    return std::nullopt;
   return sv(it->value());
 }
 
 std::optional<std::string_view> Request::bearer_token() const {
   auto value = header("Authorization");
-  if (!value) return std::nullopt;
+  if (!value)
+    return std::nullopt;
   std::string_view v = *value;
   constexpr std::string_view kScheme = "bearer";
   if (v.size() <= kScheme.size() || !iequals(v.substr(0, kScheme.size()), kScheme)) {
     return std::nullopt;
   }
   v.remove_prefix(kScheme.size());
-  if (v.front() != ' ' && v.front() != '\t') return std::nullopt;
-  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-  if (!valid_token(v)) return std::nullopt;
+  if (v.front() != ' ' && v.front() != '\t')
+    return std::nullopt;
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t'))
+    v.remove_prefix(1);
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t'))
+    v.remove_suffix(1);
+  if (!valid_token(v))
+    return std::nullopt;
   return v;
 }
 
@@ -111,6 +133,11 @@ Result<nlohmann::json> Request::json_body() const {
   const std::string& b = message_.body();
   if (b.find_first_not_of(" \t\r\n") == std::string::npos) {
     return Error::of(codes::kInvalidArgument, "request body is empty; expected JSON");
+  }
+  // Depth, string sizes and value count are checked before the document is built, so that no
+  // recursive code (copies, dump, redaction) ever sees a hostile nesting.
+  if (auto limit = check_json_limits(b, JsonLimits::http())) {
+    return Error::of(codes::kInvalidArgument, "request body: " + limit->message);
   }
   try {
     return nlohmann::json::parse(b);
@@ -122,7 +149,8 @@ Result<nlohmann::json> Request::json_body() const {
 
 Result<nlohmann::json> Request::json_object() const {
   auto j = json_body();
-  if (!j) return j;
+  if (!j)
+    return j;
   if (!j->is_object()) {
     return Error::of(codes::kInvalidArgument,
                      std::string("request body must be a JSON object, got ") + type_name(*j));

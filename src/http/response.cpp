@@ -1,5 +1,6 @@
 #include "wonderland/http/response.hpp"
 
+#include <string>
 #include <utility>
 
 namespace wonderland::http {
@@ -39,6 +40,9 @@ Response Response::problem(const Problem& problem) {
   r.message_.set(bhttp::field::content_type, kProblemContentType);
   r.message_.set(bhttp::field::cache_control, "no-store");
   if (problem.status == Status::unauthorized) r.message_.set(bhttp::field::www_authenticate, "Bearer");
+  if (auto after = problem.effective_retry_after()) {
+    r.message_.set(bhttp::field::retry_after, std::to_string(after->count()));
+  }
   r.message_.body() =
       problem.to_json().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   return r;

@@ -1,5 +1,6 @@
 #include "wonderland/http/server.hpp"
 
+#include <array>
 #include <stdexcept>
 #include <system_error>
 #include <thread>
@@ -43,10 +44,42 @@ class Server::Impl {
       return;
     }
     boost::system::error_code ignored;
+    if (core->full()) {
+      shed(socket);
+      return do_accept();
+    }
     socket.set_option(tcp::no_delay(true), ignored);
     auto c = std::make_shared<Connection>(core, strand, std::move(socket));
     if (core->add(c)) asio::dispatch(strand, [c] { c->start(); });
     do_accept();
+  }
+
+  // Over max_connections: a 503 written without blocking (what the socket's buffer does not take
+  // is dropped), whatever the client already sent read and dropped, then closed.
+  void shed(tcp::socket& socket) {
+    core->shed.fetch_add(1, std::memory_order_relaxed);
+    boost::system::error_code ec;
+    socket.non_blocking(true, ec);
+    static const std::string reply = [] {
+      std::string body =
+          R"({"type":"about:blank","title":"Service Unavailable","status":503,)"
+          R"("detail":"too many connections; try again shortly","code":"unavailable",)"
+          R"("retryable":true,"retry_after":1})";
+      std::string head =
+          "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/problem+json\r\n"
+          "Cache-Control: no-store\r\nRetry-After: 1\r\nConnection: close\r\n";
+      for (const auto& [name, value] : kSecurityHeaders) {
+        head.append(name).append(": ").append(value).append("\r\n");
+      }
+      return head + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    }();
+    socket.write_some(asio::buffer(reply), ec);
+    std::array<char, 4096> sink;
+    for (int i = 0; i < 16; ++i) {
+      if (socket.read_some(asio::buffer(sink), ec) == 0 || ec) break;
+    }
+    socket.shutdown(tcp::socket::shutdown_both, ec);
+    socket.close(ec);
   }
 
   std::shared_ptr<detail::ServerCore> core;
@@ -191,6 +224,7 @@ ServerStats Server::stats() const {
   }
   s.event_streams = core_->event_streams.load(std::memory_order_relaxed);
   s.requests = core_->requests.load(std::memory_order_relaxed);
+  s.shed_connections = core_->shed.load(std::memory_order_relaxed);
   return s;
 }
 

@@ -28,6 +28,7 @@ Config Config::from_env() {
   Config c;
   const std::string var_dir = env::get("WONDERLAND_VAR_DIR", "var");
   c.store.db_path = absolute(env::get("WONDERLAND_INVENTORY_DB", (std::filesystem::path(var_dir) / "inventory.db").string()));
+  c.store.sqlite.synchronous = "FULL";  // a reservation or sale survives a power loss
   c.store.catalogue_path = absolute(env::get("WONDERLAND_CATALOGUE", default_catalogue()));
   c.queue = messaging::QueueName{env::get("WONDERLAND_INVENTORY_QUEUE", c.queue.str())};
   return c;

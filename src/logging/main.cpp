@@ -1,6 +1,8 @@
 // wonderland-logging: stores log records and workflow events as CSV, answers queries, feeds
 // the live stream. Configuration: see ServiceOptions::from_env and WONDERLAND_AMQP_URL.
 // Stops on SIGTERM or SIGINT after writing and acknowledging the records in progress.
+#include <sys/stat.h>
+
 #include <csignal>
 #include <cstdlib>
 #include <exception>
@@ -12,6 +14,8 @@
 #include "wonderland/messaging/connection.hpp"
 
 int main() {
+  // The stored logs are private to the service's account: files 0600, directories 0700.
+  ::umask(S_IRWXG | S_IRWXO);
   spdlog::set_default_logger(spdlog::stderr_color_mt("logging"));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%-7l%$ logging %v", spdlog::pattern_time_type::utc);
 

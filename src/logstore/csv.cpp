@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "wonderland/common/json_limits.hpp"
+
 namespace wonderland::logstore::csv {
 
 void append_field(std::string& out, std::string_view field) {
@@ -25,12 +27,16 @@ void append_field(std::string& out, std::string_view field) {
 }
 
 std::string fields_json(const nlohmann::json& fields) {
-  if (fields.is_object()) return dump_compact(fields);
-  if (fields.is_null()) return "{}";
+  if (fields.is_object())
+    return dump_compact(fields);
+  if (fields.is_null())
+    return "{}";
   return dump_compact(nlohmann::json{{"value", fields}});
 }
 
-void append_row(std::string& out, const Record& r) { append_row(out, r, fields_json(r.fields)); }
+void append_row(std::string& out, const Record& r) {
+  append_row(out, r, fields_json(r.fields));
+}
 
 void append_row(std::string& out, const Record& r, std::string_view fields_json) {
   out.append(format_iso8601(r.time));
@@ -71,12 +77,14 @@ void Parser::end_row(const RowFn& on_row) {
   }
   row_started_ = false;
   fields_ = 0;
-  if (row_.empty()) row_.emplace_back();
+  if (row_.empty())
+    row_.emplace_back();
   row_[0].clear();
 }
 
 void Parser::feed(std::string_view bytes, const RowFn& on_row) {
-  if (row_.empty()) row_.emplace_back();
+  if (row_.empty())
+    row_.emplace_back();
   const char* p = bytes.data();
   const char* end = p + bytes.size();
   while (p < end) {
@@ -112,10 +120,12 @@ void Parser::feed(std::string_view bytes, const RowFn& on_row) {
       case State::kUnquoted: {
         // Copy the run of ordinary characters at once.
         const char* q = p;
-        while (q < end && *q != ',' && *q != '\r' && *q != '\n') ++q;
+        while (q < end && *q != ',' && *q != '\r' && *q != '\n')
+          ++q;
         field.append(p, q);
         p = q;
-        if (p == end) break;
+        if (p == end)
+          break;
         char c = *p++;
         if (c == ',') {
           end_field();
@@ -190,25 +200,35 @@ std::vector<Parser::Row> parse(std::string_view text) {
 }
 
 nlohmann::json parse_fields(std::string_view text) {
-  if (text.empty()) return nlohmann::json::object();
+  if (text.empty())
+    return nlohmann::json::object();
+  // Bounded like a message between services (the fields came in one); a column over the
+  // limits is kept as text, as any other column that is not a JSON object.
+  if (check_json_limits(text, JsonLimits::message()))
+    return nlohmann::json{{"value", std::string(text)}};
   auto j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return nlohmann::json{{"value", std::string(text)}};
+  if (j.is_discarded() || !j.is_object())
+    return nlohmann::json{{"value", std::string(text)}};
   return j;
 }
 
 std::optional<Record> record_from_row(const Parser::Row& row, bool with_fields) {
-  if (row.size() != kColumns) return std::nullopt;
+  if (row.size() != kColumns)
+    return std::nullopt;
   auto time = parse_timestamp(row[0]);
-  if (!time) return std::nullopt;
+  if (!time)
+    return std::nullopt;
   auto severity = parse_severity(row[2]);
-  if (!severity) return std::nullopt;
+  if (!severity)
+    return std::nullopt;
   Record r;
   r.time = *time;
   r.service = row[1];
   r.severity = *severity;
   r.correlation_id = row[3];
   r.message = row[4];
-  if (with_fields) r.fields = parse_fields(row[5]);
+  if (with_fields)
+    r.fields = parse_fields(row[5]);
   return r;
 }
 

@@ -1,10 +1,66 @@
 #include "wonderland/mediator/config.hpp"
 
+#include <algorithm>
+#include <filesystem>
 #include <stdexcept>
+#include <string>
 
 #include "wonderland/common/env.hpp"
 
 namespace wonderland::mediator {
+namespace {
+
+void read_lockout(const char* free_name, const char* max_name, LockoutPolicy& p) {
+  auto free_failures = env::get_int(free_name, p.free_failures);
+  if (free_failures < 0 || free_failures > 1000000)
+    throw std::invalid_argument(std::string(free_name) + " must be 0-1000000");
+  p.free_failures = static_cast<unsigned>(free_failures);
+  p.max_lockout = env::get_ms(max_name, p.max_lockout);
+  if (p.max_lockout.count() < 0)
+    throw std::invalid_argument(std::string(max_name) + " must be >= 0");
+}
+
+void read_rate(const char* rate_name, const char* burst_name, RatePolicy& p) {
+  auto rate = env::get_int(rate_name, static_cast<std::int64_t>(p.per_minute));
+  auto burst = env::get_int(burst_name, static_cast<std::int64_t>(p.burst));
+  if (rate < 0 || rate > 100000000)
+    throw std::invalid_argument(std::string(rate_name) + " must be 0-100000000");
+  if (burst < 1 || burst > 100000000)
+    throw std::invalid_argument(std::string(burst_name) + " must be 1-100000000");
+  p.per_minute = static_cast<double>(rate);
+  p.burst = static_cast<double>(burst);
+}
+
+void read_throttle_config(ThrottleConfig& t) {
+  read_lockout("WONDERLAND_SIGNIN_USER_FREE_FAILURES", "WONDERLAND_SIGNIN_USER_MAX_LOCKOUT_MS",
+               t.sign_in_user);
+  read_lockout("WONDERLAND_SIGNIN_ADDRESS_FREE_FAILURES",
+               "WONDERLAND_SIGNIN_ADDRESS_MAX_LOCKOUT_MS", t.sign_in_address);
+  auto base = env::get_ms("WONDERLAND_SIGNIN_LOCKOUT_MS", t.sign_in_user.base_lockout);
+  if (base.count() < 1) throw std::invalid_argument("WONDERLAND_SIGNIN_LOCKOUT_MS must be >= 1");
+  t.sign_in_user.base_lockout = t.sign_in_address.base_lockout = base;
+  // A key is forgotten after 15 minutes without an attempt, or twice its longest lock-out.
+  for (LockoutPolicy* p : {&t.sign_in_user, &t.sign_in_address}) {
+    p->forget_after = std::max(std::chrono::milliseconds(15 * 60 * 1000), 2 * p->max_lockout);
+  }
+  read_rate("WONDERLAND_SIGNUP_PER_MINUTE", "WONDERLAND_SIGNUP_BURST", t.sign_up);
+  read_rate("WONDERLAND_ORDERS_PER_MINUTE", "WONDERLAND_ORDERS_BURST", t.orders);
+  t.trusted_proxies.clear();
+  std::string proxies = env::get("WONDERLAND_HTTP_TRUSTED_PROXIES", "");
+  std::size_t start = 0;
+  while (start <= proxies.size()) {
+    auto comma = proxies.find(',', start);
+    std::string item =
+        proxies.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    item.erase(0, item.find_first_not_of(" \t"));
+    item.erase(item.find_last_not_of(" \t") + 1);
+    if (!item.empty()) t.trusted_proxies.push_back(item);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+}
+
+}  // namespace
 
 Config Config::from_env() {
   Config c;
@@ -17,6 +73,23 @@ Config Config::from_env() {
   c.http_threads = static_cast<unsigned>(threads);
   c.admin_token = env::get("WONDERLAND_ADMIN_TOKEN", "");
   c.journal_path = env::get("WONDERLAND_JOURNAL_PATH", c.journal_path);
+  if (std::string key = env::get("WONDERLAND_FINGERPRINT_KEY", ""); !key.empty()) {
+    c.fingerprint_key =
+        std::make_shared<const SecretKey>(SecretKey::from_hex(key, "WONDERLAND_FINGERPRINT_KEY"));
+  }
+  c.fingerprint_key_file = env::get("WONDERLAND_FINGERPRINT_KEY_FILE", c.fingerprint_key_file);
+  c.admin_token_file = env::get("WONDERLAND_ADMIN_TOKEN_FILE", "");
+  c.admin_token_file_given = !c.admin_token_file.empty();
+  if (!c.admin_token_file_given) {
+    c.admin_token_file =
+        (std::filesystem::path(c.journal_path).parent_path() / "admin-token").string();
+  }
+  auto max_connections = env::get_int("WONDERLAND_HTTP_MAX_CONNECTIONS",
+                                      static_cast<std::int64_t>(c.http_max_connections));
+  if (max_connections < 0 || max_connections > 1000000)
+    throw std::invalid_argument("WONDERLAND_HTTP_MAX_CONNECTIONS must be 0-1000000");
+  c.http_max_connections = static_cast<std::size_t>(max_connections);
+  read_throttle_config(c.throttle);
   c.workflows_dir = env::get("WONDERLAND_WORKFLOWS_DIR", c.workflows_dir);
   c.web_dir = env::get("WONDERLAND_WEB_DIR", c.web_dir);
   c.queue_prefix = env::get("WONDERLAND_QUEUE_PREFIX", c.queue_prefix);

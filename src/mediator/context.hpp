@@ -20,6 +20,7 @@
 #include "wonderland/mediator/config.hpp"
 #include "wonderland/mediator/metrics.hpp"
 #include "wonderland/mediator/settle_waiters.hpp"
+#include "wonderland/mediator/throttle.hpp"
 #include "wonderland/messaging/rpc.hpp"
 #include "wonderland/workflow/definition.hpp"
 #include "wonderland/workflow/engine.hpp"
@@ -64,6 +65,8 @@ struct Context {
   SettleWaiters* waiters = nullptr;
   /// Catalogue answers and known ISBNs (owned by the mediator).
   CatalogueCache* catalogue = nullptr;
+  /// Sign-in, sign-up and order throttles (built from config.throttle).
+  std::shared_ptr<Throttles> throttles = std::make_shared<Throttles>(config.throttle);
 
   Context(Config c, messaging::Connection& conn, workflow::Engine& e,
           const workflow::DefinitionRegistry& r, const AmqpTransport& t, const StepHistograms& s)

@@ -1,5 +1,12 @@
 #include "wonderland/mediator/mediator.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -12,6 +19,8 @@
 #include "wonderland/http/static_files.hpp"
 #include "wonderland/log/log.hpp"
 #include "wonderland/mediator/event_feed.hpp"
+#include "wonderland/mediator/orders.hpp"
+#include "wonderland/mediator/redact.hpp"
 #include "wonderland/workflow/clock.hpp"
 #include "wonderland/workflow/sqlite_journal.hpp"
 
@@ -43,6 +52,54 @@ std::map<std::pair<std::string, int>, Json> load_definitions(const std::filesyst
   return documents;
 }
 
+/// The operator token: WONDERLAND_ADMIN_TOKEN, else the file WONDERLAND_ADMIN_TOKEN_FILE names,
+/// else a random one written to the default file (0600, its folder 0700 when created). The token
+/// itself is never logged, only where it is kept.
+void resolve_admin_token(Config& config) {
+  if (!config.admin_token.empty()) return;
+  const std::string& path = config.admin_token_file;
+  if (config.admin_token_file_given) {
+    std::ifstream in(path);
+    std::string token;
+    if (in) std::getline(in, token);
+    while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back())))
+      token.pop_back();
+    if (token.empty()) {
+      throw std::runtime_error("WONDERLAND_ADMIN_TOKEN_FILE '" + path +
+                               "' is missing or empty: write the operator token in it (e.g. "
+                               "`(umask 077; head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \\n' "
+                               ">" + path + ")`), or set WONDERLAND_ADMIN_TOKEN");
+    }
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+      log::warn("the admin token file {} is readable by other users; chmod 600 it", path);
+    }
+    config.admin_token = token;
+    log::info("operator token read from {}", path);
+    return;
+  }
+  std::filesystem::path file(path);
+  if (file.has_parent_path() && !std::filesystem::exists(file.parent_path())) {
+    std::filesystem::create_directories(file.parent_path());
+    std::filesystem::permissions(file.parent_path(), std::filesystem::perms::owner_all);
+  }
+  std::string token = random_hex(24);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    throw std::runtime_error("cannot write the generated operator token to " + path + ": " +
+                             std::strerror(errno) +
+                             "; set WONDERLAND_ADMIN_TOKEN or WONDERLAND_ADMIN_TOKEN_FILE");
+  }
+  std::string text = token + "\n";
+  bool ok = ::fchmod(fd, 0600) == 0 &&
+            ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  ::close(fd);
+  if (!ok) throw std::runtime_error("cannot write the generated operator token to " + path);
+  config.admin_token = token;
+  log::warn("WONDERLAND_ADMIN_TOKEN is not set; this run's operator token is in {} (mode 0600)",
+            path);
+}
+
 }  // namespace
 
 std::optional<Json> definition_document(const Context& ctx, const std::string& name, int version) {
@@ -52,7 +109,7 @@ std::optional<Json> definition_document(const Context& ctx, const std::string& n
 }
 
 std::string prometheus_metrics(const Context& ctx) {
-  return prometheus_text(ctx.engine.metrics(), ctx.steps);
+  return prometheus_text(ctx.engine.metrics(), ctx.steps) + ctx.throttles->prometheus();
 }
 
 Json metrics_json(const Context& ctx) {
@@ -67,7 +124,11 @@ Json metrics_json(const Context& ctx) {
                 {"in_flight", m.in_flight},
                 {"awaiting_attention", m.awaiting_attention},
                 {"recovered", m.recovered}}},
-              {"steps", ctx.steps.to_json()}};
+              {"steps", ctx.steps.to_json()},
+              {"throttled",
+               {{"sign_in", ctx.throttles->refused_sign_in.load()},
+                {"sign_up", ctx.throttles->refused_sign_up.load()},
+                {"orders", ctx.throttles->refused_orders.load()}}}};
 }
 
 struct Mediator::Impl {
@@ -88,13 +149,23 @@ struct Mediator::Impl {
 
 Mediator::Mediator(messaging::Connection& connection, Config config) : impl_(std::make_unique<Impl>()) {
   auto& m = *impl_;
-  if (config.admin_token.empty()) {
-    config.admin_token = random_hex(24);
-    log::warn("WONDERLAND_ADMIN_TOKEN is not set; this run's operator token is {}", config.admin_token);
+  resolve_admin_token(config);
+  if (!config.fingerprint_key) {
+    const std::filesystem::path file =
+        !config.fingerprint_key_file.empty()
+            ? std::filesystem::path(config.fingerprint_key_file)
+            : std::filesystem::path(config.journal_path).parent_path() / "fingerprint.key";
+    config.fingerprint_key = std::make_shared<const SecretKey>(SecretKey::load_or_create(file));
   }
   m.config = config;
   m.documents = load_definitions(config.workflows_dir, m.registry);
-  auto journal = workflow::open_sqlite_journal({.path = config.journal_path});
+  // Journals written before payments were tokenised are scrubbed of card data once, here.
+  workflow::SqliteJournalOptions journal_options{.path = config.journal_path};
+  journal_options.rewrite_name = kCardDataScrub;
+  journal_options.rewrite = [key = config.fingerprint_key](Json& data) {
+    return scrub_card_data(data, [&](const Json& payment) { return order_fingerprint(*key, payment); });
+  };
+  auto journal = workflow::open_sqlite_journal(journal_options);
   if (!journal.ok()) throw std::runtime_error("journal: " + journal.error().message);
   m.journal = std::move(journal.value());
   TransportOptions transport_options{.queue_prefix = config.queue_prefix};
@@ -128,6 +199,7 @@ Mediator::Mediator(messaging::Connection& connection, Config config) : impl_(std
   http_options.address = config.http_address;
   http_options.port = config.http_port;
   http_options.threads = config.http_threads;
+  http_options.max_connections = config.http_max_connections;
   m.server = std::make_unique<http::Server>(http_options);
   install_public_api(*m.context, m.server->router());
   install_ops_api(*m.context, m.server->router());

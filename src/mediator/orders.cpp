@@ -1,5 +1,7 @@
 #include "wonderland/mediator/orders.hpp"
 
+#include <sodium.h>
+
 #include "context.hpp"
 #include "wonderland/http/response.hpp"
 
@@ -26,13 +28,17 @@ const char* customer_status(workflow::WorkflowStatus s) {
 Result<nlohmann::json> order_view(const workflow::Engine& engine, const std::string& order_id,
                                   const std::string& customer_id) {
   auto summary = engine.find(order_id);
-  if (!summary.ok()) return summary.error();
-  if (!summary.value() || summary.value()->definition != "purchase") return no_such_order(order_id);
+  if (!summary.ok())
+    return summary.error();
+  if (!summary.value() || summary.value()->definition != "purchase")
+    return no_such_order(order_id);
   auto records = engine.timeline(order_id);
-  if (!records.ok()) return records.error();
+  if (!records.ok())
+    return records.error();
   const auto& recs = records.value();
-  if (recs.empty() || recs.front().data.value("input", nlohmann::json::object()).value("customer_id", "") !=
-                          customer_id) {
+  if (recs.empty() ||
+      recs.front().data.value("input", nlohmann::json::object()).value("customer_id", "") !=
+          customer_id) {
     return no_such_order(order_id);  // someone else's order is not even acknowledged
   }
   const auto& s = *summary.value();
@@ -47,7 +53,8 @@ Result<nlohmann::json> order_view(const workflow::Engine& engine, const std::str
     if (auto f = r.data.find("failure"); f != r.data.end() && f->is_object()) {
       // The failing service's own words ("Your card was declined") rather than the step's.
       std::string message = f->value("message", "");
-      if (!message.empty()) customer_reason = message;
+      if (!message.empty())
+        customer_reason = message;
     }
     if (r.type == workflow::events::kStepSucceeded && r.step == "price") {
       const auto& out = r.data.value("output", nlohmann::json::object());
@@ -55,7 +62,8 @@ Result<nlohmann::json> order_view(const workflow::Engine& engine, const std::str
       view["total_cents"] = out.value("total_cents", 0);
     }
   }
-  if (s.status != workflow::WorkflowStatus::kRunning && s.status != workflow::WorkflowStatus::kCompleted) {
+  if (s.status != workflow::WorkflowStatus::kRunning &&
+      s.status != workflow::WorkflowStatus::kCompleted) {
     view["reason"] = !customer_reason.empty() ? customer_reason
                      : !s.reason.empty()      ? s.reason
                                               : "The order could not be completed.";
@@ -63,11 +71,22 @@ Result<nlohmann::json> order_view(const workflow::Engine& engine, const std::str
   return view;
 }
 
+std::string order_fingerprint(const SecretKey& key, const nlohmann::json& payment) {
+  static_assert(SecretKey::kSize == crypto_auth_hmacsha256_KEYBYTES);
+  const std::string text = payment.dump();
+  unsigned char mac[crypto_auth_hmacsha256_BYTES];
+  crypto_auth_hmacsha256(mac, reinterpret_cast<const unsigned char*>(text.data()), text.size(),
+                         key.data());
+  char hex[2 * sizeof mac + 1];
+  sodium_bin2hex(hex, sizeof hex, mac, sizeof mac);
+  return hex;
+}
+
 void place_order(Context& ctx, const nlohmann::json& profile, const nlohmann::json& payment,
-                 const std::string& idempotency_key, http::Responder r) {
+                 const std::string& request_hash, const std::string& idempotency_key,
+                 http::Responder r) {
   std::string customer_id = profile.value("customer_id", "");
   std::string id = order_id_for(customer_id, idempotency_key);
-  std::string request_hash = hex_sha256(payment.dump());
   nlohmann::json input{{"customer_id", customer_id},
                        {"email", profile.value("email", "")},
                        {"first_name", profile.value("first_name", "")},
@@ -84,25 +103,31 @@ void place_order(Context& ctx, const nlohmann::json& profile, const nlohmann::js
   start.definition = "purchase";
   start.input = std::move(input);
   start.id = id;
-  ctx.engine.start(std::move(start), [&ctx, r, id, customer_id, request_hash, accepted](Result<std::string> started) {
-    if (started.ok()) return accepted("pending");
-    if (started.error().code != codes::kConflict) return void(r.respond(started.error()));
+  ctx.engine.start(std::move(start), [&ctx, r, id, customer_id, request_hash,
+                                      accepted](Result<std::string> started) {
+    if (started.ok())
+      return accepted("pending");
+    if (started.error().code != codes::kConflict)
+      return void(r.respond(started.error()));
     // The key was used before: the same request gets the same order, another one is refused.
     auto records = ctx.engine.timeline(id);
-    if (!records.ok()) return void(r.respond(records.error()));
+    if (!records.ok())
+      return void(r.respond(records.error()));
     if (records.value().empty()) {
       // The same key arrived twice at once and the first start is not durable yet.
-      return void(r.respond(Error{codes::kAborted,
-                                  "an order with this Idempotency-Key is being placed; retry the request",
-                                  true}));
+      return void(r.respond(
+          Error{codes::kAborted,
+                "an order with this Idempotency-Key is being placed; retry the request", true}));
     }
     const auto& first = records.value().front().data.value("input", nlohmann::json::object());
-    if (first.value("customer_id", "") != customer_id || first.value("request_hash", "") != request_hash) {
+    if (first.value("customer_id", "") != customer_id ||
+        first.value("request_hash", "") != request_hash) {
       // 422: the request is well-formed, but the key already names a different one.
       http::Problem problem = http::Problem::from_error(
-          Error{codes::kFailedPrecondition,
-                "this Idempotency-Key was already used for a different order request; use a new key",
-                false},
+          Error{
+              codes::kFailedPrecondition,
+              "this Idempotency-Key was already used for a different order request; use a new key",
+              false},
           r.request().path());
       problem.status = http::Status::unprocessable_entity;
       return void(r.respond(http::Response::problem(problem)));

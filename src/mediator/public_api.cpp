@@ -2,6 +2,7 @@
 // handler is asynchronous: it asks a service over RPC and completes the request from the reply.
 #include <sodium.h>
 
+#include <cctype>
 #include <cstdint>
 #include <unordered_map>
 
@@ -42,6 +43,36 @@ void with_customer(Context& ctx, const Request& req, Responder r,
     }
     next(profile.value());
   });
+}
+
+/// A 429 for a refused attempt, with Retry-After (whole seconds, rounded up).
+Response too_many(const Verdict& verdict, std::string detail, const std::string& path) {
+  http::Problem p = http::Problem::of(Status::too_many_requests, std::move(detail),
+                                      std::string(codes::kResourceExhausted));
+  p.retryable = true;
+  p.instance = path;
+  p.retry_after = http::Problem::seconds_ceil(verdict.retry_after);
+  return Response::problem(p);
+}
+
+/// Usernames are case-insensitive (the customer service compares them folded).
+std::string fold_case(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+/// Order placement per customer: answers 429 and returns true when the customer is over the rate.
+bool order_throttled(Context& ctx, const Json& profile, const Responder& r) {
+  const std::string customer_id = profile.value("customer_id", "");
+  Verdict v = ctx.throttles->orders->acquire(customer_id);
+  if (v.allowed) return false;
+  ctx.throttles->refused_orders.fetch_add(1, std::memory_order_relaxed);
+  r.respond(too_many(v, "too many orders placed in a short time; try again later",
+                     r.request().path()));
+  return true;
 }
 
 bool valid_isbn(std::string_view isbn) {
@@ -200,6 +231,12 @@ void install_public_api(Context& ctx, http::Router& router) {
       f.add("address", "must be an object");
     }
     if (!f.ok()) return void(r.respond(f.response(req.path())));
+    Throttles& t = *ctx.throttles;
+    if (Verdict v = t.sign_up->acquire(t.client_address(req)); !v.allowed) {
+      t.refused_sign_up.fetch_add(1, std::memory_order_relaxed);
+      return void(r.respond(
+          too_many(v, "too many sign-ups from this address; try again later", req.path())));
+    }
     ctx.call("customer", "customer.sign_up", body.value(), [r](Result<Json> profile) {
       if (!profile.ok()) return void(r.respond(profile.error()));
       r.respond(Response::created("/api/me", profile.value()));
@@ -213,8 +250,33 @@ void install_public_api(Context& ctx, http::Router& router) {
     auto username = f.required_string("username", {1, 200});
     auto password = f.required_string("password", {1, 1024});
     if (!f.ok()) return void(r.respond(f.response(req.path())));
+    // Throttled before the customer service spends a password hash on it: per client address,
+    // then per username. Each admitted attempt counts as a failure until its answer says
+    // otherwise.
+    Throttles& t = *ctx.throttles;
+    const std::string address = t.client_address(req);
+    const std::string user = fold_case(username);
+    if (Verdict v = t.sign_in_address->attempt(address); !v.allowed) {
+      t.refused_sign_in.fetch_add(1, std::memory_order_relaxed);
+      return void(r.respond(
+          too_many(v, "too many failed sign-ins from this address; try again later", req.path())));
+    }
+    if (Verdict v = t.sign_in_user->attempt(user); !v.allowed) {
+      t.sign_in_address->forgive(address);
+      t.refused_sign_in.fetch_add(1, std::memory_order_relaxed);
+      return void(r.respond(
+          too_many(v, "too many failed sign-ins for this username; try again later", req.path())));
+    }
     ctx.call("customer", "customer.sign_in", Json{{"username", username}, {"password", password}},
-             [r](Result<Json> session) {
+             [r, throttles = ctx.throttles, address, user](Result<Json> session) {
+               if (session.ok()) {
+                 throttles->sign_in_user->reset(user);
+                 throttles->sign_in_address->forgive(address);
+               } else if (session.error().code != codes::kUnauthenticated) {
+                 // Not a wrong password (the service failed, say): it does not count.
+                 throttles->sign_in_user->forgive(user);
+                 throttles->sign_in_address->forgive(address);
+               }
                if (!session.ok()) return void(r.respond(session.error()));
                Json out{{"token", session.value().value("token", "")},
                         {"expires_at", session.value().value("expires_at", "")},
@@ -297,6 +359,7 @@ void install_public_api(Context& ctx, http::Router& router) {
 
   router.add_async(Method::post, "/api/orders", [&ctx](const Request& req, Responder r) {
     with_customer(ctx, req, r, [&ctx, r](const Json& profile) {
+      if (order_throttled(ctx, profile, r)) return;
       const Request& request = r.request();
       auto key = request.header("Idempotency-Key");
       auto body = request.json_object();
@@ -311,16 +374,34 @@ void install_public_api(Context& ctx, http::Router& router) {
         p.optional_string("cvv", {0, 10});
         p.optional_string("paypal_email", {0, 320});
         for (const auto& e : p.errors()) f.add("payment." + e.field, e.message);
+        for (auto it = payment.begin(); it != payment.end(); ++it) {
+          const std::string& k = it.key();
+          if (k == "method" || k == "card_number" || k == "expiry" || k == "cvv" || k == "paypal_email") continue;
+          // The key is named back only when short and plain, so that hostile input is not echoed.
+          bool plain = !k.empty() && k.size() <= 40;
+          for (char c : k) plain = plain && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-');
+          f.add(plain ? "payment." + k : std::string("payment"), plain ? "is not a known field" : "has an unknown field");
+        }
       }
       if (!key || key->empty() || key->size() > 200) {
         f.add("Idempotency-Key", "header is required (1-200 characters), e.g. a UUID per checkout");
       }
       if (!f.ok()) return void(r.respond(f.response(request.path())));
       std::string idempotency_key(*key);
-      ctx.call("payment", "payment.validate", Json{{"payment", payment}},
-               [&ctx, r, payment, idempotency_key, profile](Result<Json> valid) {
-                 if (!valid.ok()) return void(r.respond(valid.error()));
-                 place_order(ctx, profile, payment, idempotency_key, r);
+      // The card data goes to the payment service only; the workflow keeps its token, the
+      // masked number and a keyed fingerprint of the request.
+      std::string request_hash = order_fingerprint(*ctx.config.fingerprint_key, payment);
+      ctx.call("payment", "payment.tokenize",
+               Json{{"customer_id", profile.value("customer_id", "")}, {"payment", std::move(payment)}},
+               [&ctx, r, request_hash, idempotency_key, profile](Result<Json> tokenized) {
+                 if (!tokenized.ok()) return void(r.respond(tokenized.error()));
+                 const Json& t = tokenized.value();
+                 Json kept{{"token", t.value("payment_token", "")},
+                           {"method", t.value("method", "")},
+                           {"masked", t.value("masked", "")}};
+                 if (t.contains("brand")) kept["brand"] = t["brand"];
+                 if (t.contains("last4")) kept["last4"] = t["last4"];
+                 place_order(ctx, profile, kept, request_hash, idempotency_key, r);
                });
     });
   });

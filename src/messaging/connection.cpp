@@ -1,5 +1,7 @@
 #include "wonderland/messaging/connection.hpp"
 
+#include <stdexcept>
+
 #include "detail/engine.hpp"
 #include "wonderland/common/env.hpp"
 
@@ -9,6 +11,14 @@ ConnectionOptions ConnectionOptions::from_env(std::string service) {
   ConnectionOptions o;
   o.url = env::get("WONDERLAND_AMQP_URL", o.url);
   o.heartbeat = std::chrono::seconds(env::get_int("WONDERLAND_AMQP_HEARTBEAT_S", o.heartbeat.count()));
+  o.tls.ca_cert_file = env::get("WONDERLAND_AMQP_CACERT", "");
+  o.tls.cert_file = env::get("WONDERLAND_AMQP_CERT", "");
+  o.tls.key_file = env::get("WONDERLAND_AMQP_KEY", "");
+  o.tls.verify = env::get_bool("WONDERLAND_AMQP_TLS_VERIFY", true);
+  if (o.tls.cert_file.empty() != o.tls.key_file.empty()) {
+    throw std::invalid_argument(
+        "WONDERLAND_AMQP_CERT and WONDERLAND_AMQP_KEY go together: set both or neither");
+  }
   o.service = std::move(service);
   return o;
 }
@@ -57,6 +67,10 @@ ConsumerHandle Connection::consume(ConsumerOptions options, Handler handler) {
 
 std::optional<RawMessage> Connection::get(const QueueName& queue, std::chrono::milliseconds timeout) {
   return engine_->get(queue, timeout);
+}
+
+std::uint64_t Connection::message_count(const QueueName& queue, std::chrono::milliseconds timeout) {
+  return engine_->message_count(queue, timeout);
 }
 
 bool Connection::connected() const { return engine_->connected(); }

@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "wonderland/common/ids.hpp"
+#include "wonderland/common/json_limits.hpp"
 #include "wonderland/common/time.hpp"
 
 namespace wonderland::messaging {
@@ -11,7 +12,8 @@ namespace {
 std::string field(const nlohmann::json& j, const char* name, bool required) {
   auto it = j.find(name);
   if (it == j.end() || it->is_null()) {
-    if (required) throw std::invalid_argument(std::string("envelope field '") + name + "' is missing");
+    if (required)
+      throw std::invalid_argument(std::string("envelope field '") + name + "' is missing");
     return {};
   }
   if (!it->is_string()) {
@@ -61,14 +63,21 @@ std::string Envelope::serialize() const {
                       {"traceparent", traceparent},
                       {"idempotency_key", idempotency_key},
                       {"body", body}};
-  if (error) j["error"] = error->to_json();
+  if (error)
+    j["error"] = error->to_json();
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 Envelope Envelope::parse(std::string_view wire) {
+  // Bounded before the document is built: no recursive code ever sees a hostile nesting.
+  if (auto limit = check_json_limits(wire, JsonLimits::message())) {
+    throw std::invalid_argument("envelope: " + limit->message);
+  }
   nlohmann::json j = nlohmann::json::parse(wire, nullptr, false);
-  if (j.is_discarded()) throw std::invalid_argument("body is not valid JSON");
-  if (!j.is_object()) throw std::invalid_argument("envelope must be a JSON object");
+  if (j.is_discarded())
+    throw std::invalid_argument("body is not valid JSON");
+  if (!j.is_object())
+    throw std::invalid_argument("envelope must be a JSON object");
   Envelope e;
   e.message_id = field(j, "message_id", true);
   e.type = field(j, "type", true);
@@ -78,8 +87,10 @@ Envelope Envelope::parse(std::string_view wire) {
   e.timestamp = field(j, "timestamp", false);
   e.traceparent = field(j, "traceparent", false);
   e.idempotency_key = field(j, "idempotency_key", false);
-  if (auto it = j.find("body"); it != j.end() && !it->is_null()) e.body = std::move(*it);
-  if (auto it = j.find("error"); it != j.end() && !it->is_null()) e.error = Error::from_json(*it);
+  if (auto it = j.find("body"); it != j.end() && !it->is_null())
+    e.body = std::move(*it);
+  if (auto it = j.find("error"); it != j.end() && !it->is_null())
+    e.error = Error::from_json(*it);
   return e;
 }
 

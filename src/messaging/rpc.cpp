@@ -2,7 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <stdexcept>
+
 #include "detail/engine.hpp"
+#include "wonderland/common/env.hpp"
 
 namespace wonderland::messaging {
 
@@ -21,9 +24,24 @@ std::future<Result<Envelope>> RpcClient::call(RpcRequest request) {
   return future;
 }
 
+std::int64_t RpcServerOptions::max_length_from_env() {
+  std::int64_t n = env::get_int("WONDERLAND_COMMAND_QUEUE_MAX_LENGTH", 10000);
+  if (n < 0) throw std::invalid_argument("WONDERLAND_COMMAND_QUEUE_MAX_LENGTH must be 0 or more");
+  return n;
+}
+
 RpcServer::RpcServer(Connection& connection, RpcServerOptions options, RpcHandler handler) {
   QueueSpec queue;
   queue.name = options.queue;
+  // Expired requests are dropped, not dead-lettered (the consumer dead-letters malformed ones).
+  queue.dead_letter_exchange.reset();
+  std::int64_t max_length =
+      options.max_length ? *options.max_length : RpcServerOptions::max_length_from_env();
+  if (max_length > 0) {
+    queue.max_length = max_length;
+    queue.reject_publish_when_full = true;
+  }
+  queue.accept_existing_arguments = true;
   connection.declare(queue);
   ConsumerOptions consumer;
   consumer.queue = options.queue;

@@ -322,7 +322,24 @@ std::string encode_header_text(std::string_view utf8, std::size_t offset) {
   bool plain = value.find("=?") == std::string::npos;
   for (char c : value)
     plain = plain && printable_ascii(c);
-  return plain ? fold_plain(value, offset) : encoded_words(value, offset);
+  if (plain) {
+    // A word too long to fold within 78 characters is sent as encoded words instead.
+    std::string folded = fold_plain(value, offset);
+    std::size_t line = offset;
+    bool fits = true;
+    for (std::size_t i = 0; i < folded.size(); ++i) {
+      if (folded[i] == '\r') {
+        fits = fits && line <= 78;
+        line = 0;
+        ++i;  // the LF
+      } else {
+        ++line;
+      }
+    }
+    if (fits && line <= 78)
+      return folded;
+  }
+  return encoded_words(value, offset);
 }
 
 std::string rfc5322_date(SystemTime t) {

@@ -19,40 +19,53 @@ std::string to_string(Method m) {
 std::string PaymentMethod::masked() const {
   if (method == Method::kPaypal) {
     auto at = paypal_email.find('@');
-    if (at == std::string::npos || at == 0) return "***";
+    if (at == std::string::npos || at == 0)
+      return "***";
     return paypal_email.substr(0, 1) + "***" + paypal_email.substr(at);
   }
-  if (card_number.size() < 4) return "****";
+  if (card_number.size() < 4)
+    return "****";
   return "**** **** **** " + card_number.substr(card_number.size() - 4);
+}
+
+std::string PaymentMethod::last4() const {
+  if (method == Method::kPaypal || card_number.size() < 4)
+    return {};
+  return card_number.substr(card_number.size() - 4);
 }
 
 namespace {
 
 bool all_digits(std::string_view s) {
-  if (s.empty()) return false;
+  if (s.empty())
+    return false;
   for (char c : s) {
-    if (c < '0' || c > '9') return false;
+    if (c < '0' || c > '9')
+      return false;
   }
   return true;
 }
 
 int prefix_number(std::string_view digits, std::size_t n) {
   int v = 0;
-  for (std::size_t i = 0; i < n && i < digits.size(); ++i) v = v * 10 + (digits[i] - '0');
+  for (std::size_t i = 0; i < n && i < digits.size(); ++i)
+    v = v * 10 + (digits[i] - '0');
   return v;
 }
 
 }  // namespace
 
 bool luhn_valid(std::string_view digits) {
-  if (digits.size() < 2 || !all_digits(digits)) return false;
+  if (digits.size() < 2 || !all_digits(digits))
+    return false;
   int sum = 0;
   bool dbl = false;
   for (auto it = digits.rbegin(); it != digits.rend(); ++it) {
     int d = *it - '0';
     if (dbl) {
       d *= 2;
-      if (d > 9) d -= 9;
+      if (d > 9)
+        d -= 9;
     }
     sum += d;
     dbl = !dbl;
@@ -61,12 +74,14 @@ bool luhn_valid(std::string_view digits) {
 }
 
 bool is_visa(std::string_view digits) {
-  if (!all_digits(digits) || digits[0] != '4') return false;
+  if (!all_digits(digits) || digits[0] != '4')
+    return false;
   return digits.size() == 13 || digits.size() == 16 || digits.size() == 19;
 }
 
 bool is_mastercard(std::string_view digits) {
-  if (!all_digits(digits) || digits.size() != 16) return false;
+  if (!all_digits(digits) || digits.size() != 16)
+    return false;
   int two = prefix_number(digits, 2);
   int four = prefix_number(digits, 4);
   return (two >= 51 && two <= 55) || (four >= 2221 && four <= 2720);
@@ -83,45 +98,58 @@ ExpiryCheck check_expiry(std::string_view expiry, SystemTime now) {
   }
   int month = prefix_number(expiry.substr(0, 2), 2);
   int year = 2000 + prefix_number(expiry.substr(3, 2), 2);
-  if (month < 1 || month > 12) return ExpiryCheck::kMalformed;
+  if (month < 1 || month > 12)
+    return ExpiryCheck::kMalformed;
   std::time_t t = std::chrono::system_clock::to_time_t(now);
   std::tm utc{};
   gmtime_r(&t, &utc);
   int current = (utc.tm_year + 1900) * 12 + utc.tm_mon;  // months since year 0
   int card = year * 12 + (month - 1);
-  if (card < current) return ExpiryCheck::kExpired;
-  if (card > current + 20 * 12) return ExpiryCheck::kTooFar;
+  if (card < current)
+    return ExpiryCheck::kExpired;
+  if (card > current + 20 * 12)
+    return ExpiryCheck::kTooFar;
   return ExpiryCheck::kOk;
 }
 
 }  // namespace
 
-bool expiry_valid(std::string_view expiry, SystemTime now) { return check_expiry(expiry, now) == ExpiryCheck::kOk; }
+bool expiry_valid(std::string_view expiry, SystemTime now) {
+  return check_expiry(expiry, now) == ExpiryCheck::kOk;
+}
 
 bool is_valid_email(std::string_view email) {
-  if (email.empty() || email.size() > 254) return false;
+  if (email.empty() || email.size() > 254)
+    return false;
   auto at = email.find('@');
-  if (at == std::string_view::npos || at == 0 || email.find('@', at + 1) != std::string_view::npos) return false;
-  if (at > 64) return false;
+  if (at == std::string_view::npos || at == 0 || email.find('@', at + 1) != std::string_view::npos)
+    return false;
+  if (at > 64)
+    return false;
   for (char c : email) {
-    if (static_cast<unsigned char>(c) <= ' ' || c == '\x7f' || c == ',' || c == ';' || c == '<' || c == '>' ||
-        c == '"' || c == '(' || c == ')' || c == '[' || c == ']' || c == '\\') {
+    if (static_cast<unsigned char>(c) <= ' ' || c == '\x7f' || c == ',' || c == ';' || c == '<' ||
+        c == '>' || c == '"' || c == '(' || c == ')' || c == '[' || c == ']' || c == '\\') {
       return false;
     }
   }
   std::string_view domain = email.substr(at + 1);
-  if (domain.find('.') == std::string_view::npos) return false;
+  if (domain.find('.') == std::string_view::npos)
+    return false;
   std::size_t start = 0;
   while (start <= domain.size()) {
     std::size_t dot = domain.find('.', start);
     std::size_t end = dot == std::string_view::npos ? domain.size() : dot;
     std::string_view label = domain.substr(start, end - start);
-    if (label.empty() || label.front() == '-' || label.back() == '-') return false;
+    if (label.empty() || label.front() == '-' || label.back() == '-')
+      return false;
     for (char c : label) {
-      bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
-      if (!ok) return false;
+      bool ok =
+          (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
+      if (!ok)
+        return false;
     }
-    if (dot == std::string_view::npos) break;
+    if (dot == std::string_view::npos)
+      break;
     start = dot + 1;
   }
   return true;
@@ -140,17 +168,37 @@ namespace {
 /// The string at `key`, or nullopt when absent, null or not a string.
 std::optional<std::string> text(const nlohmann::json& j, const char* key) {
   auto it = j.find(key);
-  if (it == j.end() || !it->is_string()) return std::nullopt;
+  if (it == j.end() || !it->is_string())
+    return std::nullopt;
   return it->get<std::string>();
 }
 
 }  // namespace
 
-Result<PaymentMethod> parse_payment_method(const nlohmann::json& j, SystemTime now, const std::string& prefix) {
+Result<PaymentMethod> parse_payment_method(const nlohmann::json& j, SystemTime now,
+                                           const std::string& prefix) {
   std::vector<FieldError> fields;
   auto field = [&](const char* name) { return prefix + "." + name; };
-  if (j.is_null()) return invalid_fields({{prefix, "is required"}});
-  if (!j.is_object()) return invalid_fields({{prefix, "must be an object {method, ...}"}});
+  if (j.is_null())
+    return invalid_fields({{prefix, "is required"}});
+  if (!j.is_object())
+    return invalid_fields({{prefix, "must be an object {method, ...}"}});
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    bool known = false;
+    for (const char* k : kPaymentKeys)
+      known = known || it.key() == k;
+    if (!known) {
+      // The key is echoed back only when it is short and plain, so that hostile input is not.
+      const std::string& key = it.key();
+      bool plain = key.size() <= 40;
+      for (char c : key)
+        plain = plain && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_');
+      fields.push_back({plain ? field(key.c_str()) : prefix,
+                        plain ? "is not a known field" : "has an unknown field"});
+    }
+  }
+  if (!fields.empty())
+    return invalid_fields(std::move(fields));
 
   PaymentMethod pm;
   std::optional<std::string> method = text(j, "method");
@@ -173,7 +221,8 @@ Result<PaymentMethod> parse_payment_method(const nlohmann::json& j, SystemTime n
     } else {
       pm.paypal_email = *email;
     }
-    if (!fields.empty()) return invalid_fields(std::move(fields));
+    if (!fields.empty())
+      return invalid_fields(std::move(fields));
     return pm;
   }
 
@@ -185,18 +234,21 @@ Result<PaymentMethod> parse_payment_method(const nlohmann::json& j, SystemTime n
     std::string digits;
     bool only_digits = true;
     for (char c : *number) {
-      if (c == ' ' || c == '-') continue;
-      if (c < '0' || c > '9') only_digits = false;
+      if (c == ' ' || c == '-')
+        continue;
+      if (c < '0' || c > '9')
+        only_digits = false;
       digits += c;
     }
     const bool visa = pm.method == Method::kVisa;
     if (!only_digits || digits.empty()) {
       fields.push_back({field("card_number"), "must contain only digits"});
     } else if (visa && !is_visa(digits)) {
-      fields.push_back({field("card_number"), "is not a Visa card number (starts with 4; 13, 16 or 19 digits)"});
-    } else if (!visa && !is_mastercard(digits)) {
       fields.push_back(
-          {field("card_number"), "is not a Mastercard number (starts with 51-55 or 2221-2720; 16 digits)"});
+          {field("card_number"), "is not a Visa card number (starts with 4; 13, 16 or 19 digits)"});
+    } else if (!visa && !is_mastercard(digits)) {
+      fields.push_back({field("card_number"),
+                        "is not a Mastercard number (starts with 51-55 or 2221-2720; 16 digits)"});
     } else if (!luhn_valid(digits)) {
       fields.push_back({field("card_number"), "is not a valid card number"});
     } else {
@@ -230,7 +282,8 @@ Result<PaymentMethod> parse_payment_method(const nlohmann::json& j, SystemTime n
   } else {
     pm.cvv = *cvv;
   }
-  if (!fields.empty()) return invalid_fields(std::move(fields));
+  if (!fields.empty())
+    return invalid_fields(std::move(fields));
   return pm;
 }
 

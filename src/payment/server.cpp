@@ -1,5 +1,6 @@
 #include "wonderland/payment/server.hpp"
 
+#include <cstdlib>
 #include <filesystem>
 #include <future>
 
@@ -12,21 +13,38 @@ namespace wonderland::payment {
 Config Config::from_env() {
   Config c;
   const std::string var_dir = env::get("WONDERLAND_VAR_DIR", "var");
-  std::filesystem::path db = env::get("WONDERLAND_PAYMENT_DB", (std::filesystem::path(var_dir) / "payment.db").string());
+  std::filesystem::path db =
+      env::get("WONDERLAND_PAYMENT_DB", (std::filesystem::path(var_dir) / "payment.db").string());
   c.store.db_path = std::filesystem::absolute(db).lexically_normal().string();
+  c.store.sqlite.synchronous = "FULL";  // a decided charge or refund survives a power loss
   c.store.fault_rate = env::get_fraction("WONDERLAND_PAYMENT_FAULT_RATE", 0.0);
   c.store.latency = env::get_ms("WONDERLAND_PAYMENT_LATENCY_MS", std::chrono::milliseconds(0));
   c.queue = messaging::QueueName{env::get("WONDERLAND_PAYMENT_QUEUE", c.queue.str())};
+  const std::string key_file = env::get("WONDERLAND_PAYMENT_KEY_FILE", "");
+  c.store.key_file =
+      key_file.empty() ? "" : std::filesystem::absolute(key_file).lexically_normal().string();
+  if (const char* hex = std::getenv("WONDERLAND_PAYMENT_KEY"); hex != nullptr && *hex != '\0') {
+    c.store.key =
+        std::make_shared<const SecretKey>(SecretKey::from_hex(hex, "WONDERLAND_PAYMENT_KEY"));
+  }
+  const auto ttl = env::get_int("WONDERLAND_PAYMENT_TOKEN_TTL_S", c.store.token_ttl.count());
+  if (ttl < 1 || ttl > 7 * 24 * 3600)
+    throw std::invalid_argument("WONDERLAND_PAYMENT_TOKEN_TTL_S must be 1-604800");
+  c.store.token_ttl = std::chrono::seconds(ttl);
   return c;
 }
 
 Server::Server(messaging::Connection& connection, Config config)
-    : connection_(connection), config_(std::move(config)), payments_(std::make_unique<Payments>(config_.store)) {
-  messaging::declare_exchange(connection_, messaging::exchanges::kEvents, messaging::ExchangeType::kTopic);
+    : connection_(connection),
+      config_(std::move(config)),
+      payments_(std::make_unique<Payments>(config_.store)) {
+  messaging::declare_exchange(connection_, messaging::exchanges::kEvents,
+                              messaging::ExchangeType::kTopic);
   payments_->register_commands(router_, [this] { publish_pending(); });
   outbox_thread_ = std::thread([this] { outbox_loop(); });
   rpc_ = std::make_unique<messaging::RpcServer>(
-      connection_, messaging::RpcServerOptions{config_.queue, config_.prefetch, config_.concurrency},
+      connection_,
+      messaging::RpcServerOptions{config_.queue, config_.prefetch, config_.concurrency},
       router_.handler());
   log::info("payment: ledger {}, serving {}", config_.store.db_path, config_.queue.str());
 }
@@ -38,7 +56,8 @@ Server::~Server() {
     stopping_ = true;
   }
   loop_cv_.notify_all();
-  if (outbox_thread_.joinable()) outbox_thread_.join();
+  if (outbox_thread_.joinable())
+    outbox_thread_.join();
 }
 
 std::size_t Server::publish_pending() {
@@ -47,16 +66,17 @@ std::size_t Server::publish_pending() {
   try {
     for (OutboxEvent& event : payments_->pending_events()) {
       const std::string message_id = event.envelope.message_id;
-      std::future<Status> done = messaging::publish_event(connection_, messaging::exchanges::kEvents,
-                                                          event.routing_key, std::move(event.envelope));
+      std::future<Status> done = messaging::publish_event(
+          connection_, messaging::exchanges::kEvents, event.routing_key, std::move(event.envelope));
       if (done.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
-        log::warn("event {} ({}) not confirmed yet; it stays in the outbox", message_id, event.routing_key);
+        log::warn("event {} ({}) not confirmed yet; it stays in the outbox", message_id,
+                  event.routing_key);
         break;
       }
       Status status = done.get();
       if (!status.ok()) {
-        log::warn("event {} ({}) not published: {}; it stays in the outbox", message_id, event.routing_key,
-                  status.error().message);
+        log::warn("event {} ({}) not published: {}; it stays in the outbox", message_id,
+                  event.routing_key, status.error().message);
         break;
       }
       payments_->mark_published(event.id);

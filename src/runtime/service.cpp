@@ -1,6 +1,7 @@
 #include "wonderland/runtime/service.hpp"
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -35,7 +36,10 @@ struct Service::LogAttachment {
   log::BrokerAttachment attachment;
 };
 
+void make_created_files_private() { ::umask(S_IRWXG | S_IRWXO); }
+
 Service::Service(std::string name) : name_(std::move(name)) {
+  make_created_files_private();
   block_shutdown_signals();
   log::Options options;
   options.service = name_;
@@ -59,6 +63,7 @@ void Service::wait() {
 }
 
 int main_guard(const std::string& name, const std::function<int()>& body) {
+  make_created_files_private();
   try {
     return body();
   } catch (const std::exception& e) {

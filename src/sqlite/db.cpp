@@ -2,8 +2,9 @@
 
 #include <sqlite3.h>
 
-#include <filesystem>
 #include <unordered_map>
+
+#include "wonderland/common/private_files.hpp"
 
 namespace wonderland::sqlite {
 namespace {
@@ -120,9 +121,14 @@ struct Db::Impl {
 };
 
 Db::Db(const std::string& path, Options options) : impl_(std::make_unique<Impl>()), path_(path) {
-  if (path != ":memory:") {
-    auto parent = std::filesystem::path(path).parent_path();
-    if (!parent.empty()) std::filesystem::create_directories(parent);
+  // The database holds customer data: the file and its -wal and -shm are private (0600), and the
+  // directories created for it 0700. SQLite gives the -wal and -shm it creates the mode of the
+  // database file; files left by an older version are tightened here.
+  const bool on_disk = !path.empty() && path != ":memory:" && path.rfind("file:", 0) != 0;
+  if (on_disk) {
+    files::make_private_file(path);
+    files::tighten_if_exists(path + "-wal");
+    files::tighten_if_exists(path + "-shm");
   }
   int rc = sqlite3_open_v2(path.c_str(), &impl_->db,
                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
@@ -133,6 +139,7 @@ Db::Db(const std::string& path, Options options) : impl_(std::make_unique<Impl>(
     throw std::invalid_argument("synchronous must be OFF, NORMAL or FULL");
   }
   exec("PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=" + options.synchronous + ";");
+  if (on_disk) files::tighten_if_exists(path + "-wal");
 }
 
 Db::~Db() = default;

@@ -257,6 +257,17 @@ class Parser {
     std::string kind = required_string(where, j, "kind");
 
     std::size_t index = def_->steps.size();
+    if (index >= kMaxDefinitionSteps) {
+      fail(where, "", "a definition has at most " + std::to_string(kMaxDefinitionSteps) + " steps");
+    }
+    std::size_t nesting = 1;
+    for (auto p = parent; p; p = def_->steps[*p].parent)
+      ++nesting;
+    if (nesting > kMaxStepNesting) {
+      fail(where, "",
+           "steps nest at most " + std::to_string(kMaxStepNesting) +
+               " deep (parallel and choice steps inside each other)");
+    }
     def_->steps.emplace_back();
     def_->by_id.emplace(id, index);
     {
@@ -528,6 +539,8 @@ const Step* Definition::find_path(std::string_view path) const {
 
 Result<std::shared_ptr<const Definition>> parse_definition(const nlohmann::json& document,
                                                            const std::string& source) {
+  if (auto limit = check_json_value_limits(document, kDefinitionJsonLimits))
+    return Error::of(codes::kInvalidArgument, source + ": " + limit->message);
   try {
     return Parser(source).parse(document);
   } catch (const Invalid& e) {
@@ -539,6 +552,8 @@ Result<std::shared_ptr<const Definition>> parse_definition(const nlohmann::json&
 
 Result<std::shared_ptr<const Definition>> parse_definition_text(std::string_view text,
                                                                 const std::string& source) {
+  if (auto limit = check_json_limits(text, kDefinitionJsonLimits))
+    return Error::of(codes::kInvalidArgument, source + ": " + limit->message);
   json doc;
   try {
     doc = json::parse(text);

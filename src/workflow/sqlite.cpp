@@ -2,6 +2,10 @@
 
 #include <sqlite3.h>
 
+#include <exception>
+
+#include "wonderland/common/private_files.hpp"
+
 namespace wonderland::workflow::sqlite {
 
 void Database::Closer::operator()(sqlite3* db) const {
@@ -12,6 +16,18 @@ void Statement::Finalizer::operator()(sqlite3_stmt* stmt) const {
 }
 
 Result<Database> Database::open(const std::string& path, bool create) {
+  // The journal holds customer data: the file and its -wal and -shm are private (0600), and the
+  // directories created for it 0700. SQLite gives the -wal and -shm it creates the mode of the
+  // database file; files left by an older version are tightened here.
+  if (!path.empty() && path != ":memory:" && path.rfind("file:", 0) != 0) {
+    try {
+      files::make_private_file(path, create);
+      files::tighten_if_exists(path + "-wal");
+      files::tighten_if_exists(path + "-shm");
+    } catch (const std::exception& e) {
+      return Error::of(codes::kUnavailable, "cannot open " + path + ": " + e.what());
+    }
+  }
   sqlite3* raw = nullptr;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
   int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);

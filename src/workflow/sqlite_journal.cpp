@@ -14,8 +14,9 @@
 #include <thread>
 #include <unordered_map>
 
-#include "wonderland/common/json_text.hpp"
 #include "sqlite.hpp"
+#include "wonderland/common/json_text.hpp"
+#include "wonderland/common/time.hpp"
 
 namespace wonderland::workflow {
 namespace {
@@ -96,6 +97,67 @@ WorkflowSummary read_summary(const Statement& s) {
   return w;
 }
 
+/// Runs options.rewrite over every record once (see SqliteJournalOptions::rewrite).
+Status rewrite_records(Database& db, const SqliteJournalOptions& options) {
+  const std::string meta_key = "rewrite:" + options.rewrite_name;
+  {
+    auto done = db.prepare("SELECT 1 FROM journal_meta WHERE key = ?1");
+    if (!done)
+      return done.error();
+    done->bind(1, std::string_view(meta_key));
+    auto row = done->step();
+    if (!row)
+      return row.error();
+    if (*row)
+      return ok_status();
+  }
+  sqlite::Transaction tx(db);
+  if (auto st = tx.begin(); !st)
+    return st;
+  // Read everything first, then write: no update runs under an open cursor of the same table.
+  std::vector<std::pair<std::int64_t, std::string>> changed;
+  {
+    auto q = db.prepare("SELECT rid, data FROM events ORDER BY rid");
+    if (!q)
+      return q.error();
+    for (;;) {
+      auto row = q->step();
+      if (!row)
+        return row.error();
+      if (!*row)
+        break;
+      nlohmann::json data = nlohmann::json::parse(q->column_text(1), nullptr, false);
+      if (data.is_discarded())
+        continue;
+      if (options.rewrite(data))
+        changed.emplace_back(q->column_int(0), to_json_text(data));
+    }
+  }
+  auto update = db.prepare("UPDATE events SET data = ?2 WHERE rid = ?1");
+  if (!update)
+    return update.error();
+  for (const auto& [rid, data] : changed) {
+    update->reset();
+    update->bind(1, rid);
+    update->bind(2, std::string_view(data));
+    if (auto st = update->step(); !st)
+      return st.error();
+  }
+  auto mark = db.prepare("INSERT INTO journal_meta(key, value) VALUES (?1, ?2)");
+  if (!mark)
+    return mark.error();
+  mark->bind(1, std::string_view(meta_key));
+  const std::string note = std::to_string(changed.size()) + " records rewritten at " + now_iso8601();
+  mark->bind(2, std::string_view(note));
+  if (auto st = mark->step(); !st)
+    return st.error();
+  if (auto st = tx.commit(); !st)
+    return st;
+  // The old versions of the pages are in the WAL until a checkpoint; copy the new ones back and
+  // empty it.
+  return db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+}
+
 class SqliteJournal final : public Journal {
  public:
   SqliteJournal(SqliteJournalOptions options, std::unique_ptr<FileLock> lock, Database writer,
@@ -174,8 +236,10 @@ class SqliteJournal final : public Journal {
   }
 
   /// The row key and summary of `workflow_id`, or nullopt; the caller holds read_mutex_.
-  Result<std::optional<std::pair<std::int64_t, WorkflowSummary>>> summary_row(const std::string& workflow_id) {
-    auto q = reader_db_.prepare(std::string("SELECT ") + kSummaryColumns + " FROM workflows WHERE id = ?1");
+  Result<std::optional<std::pair<std::int64_t, WorkflowSummary>>> summary_row(
+      const std::string& workflow_id) {
+    auto q = reader_db_.prepare(std::string("SELECT ") + kSummaryColumns +
+                                " FROM workflows WHERE id = ?1");
     if (!q)
       return q.error();
     q->bind(1, std::string_view(workflow_id));
@@ -473,7 +537,8 @@ Result<std::unique_ptr<Journal>> open_sqlite_journal(const SqliteJournalOptions&
     std::error_code ec;
     std::filesystem::create_directories(parent, ec);
     if (ec)
-      return Error::of(codes::kUnavailable, "journal: cannot create " + parent.string() + ": " + ec.message());
+      return Error::of(codes::kUnavailable,
+                       "journal: cannot create " + parent.string() + ": " + ec.message());
   }
   auto lock = FileLock::acquire(path + ".lock");
   if (!lock)
@@ -493,8 +558,15 @@ Result<std::unique_ptr<Journal>> open_sqlite_journal(const SqliteJournalOptions&
   if (auto st = writer->exec("PRAGMA cache_size=-16384; PRAGMA wal_autocheckpoint=4000"); !st) {
     return st.error();
   }
+  if (auto st = writer->exec("PRAGMA secure_delete=ON"); !st)
+    return st.error();
   if (auto st = writer->exec(kSchema); !st)
     return st.error();
+  if (options.rewrite && !options.rewrite_name.empty()) {
+    if (auto st = rewrite_records(*writer, options); !st)
+      return Error::of(st.error().code,
+                       "journal rewrite '" + options.rewrite_name + "': " + st.error().message);
+  }
   auto reader = Database::open(path, false);
   if (!reader)
     return reader.error();

@@ -110,6 +110,14 @@ Result<json> render_string(const std::string& s, const TemplateScope& scope) {
   return json(std::move(out));
 }
 
+Status check_template_limits(const json& tmpl) {
+  if (auto limit = check_json_value_limits(tmpl, kTemplateLimits))
+    return Error::of(codes::kInvalidArgument, "template: " + limit->message);
+  return ok_status();
+}
+
+Result<json> render_unchecked(const json& tmpl, const TemplateScope& scope);
+
 Status collect(const json& tmpl, std::vector<TemplatePath>& out) {
   if (tmpl.is_string()) {
     return scan(
@@ -186,6 +194,8 @@ Result<TemplatePath> parse_template_path(std::string_view text) {
 }
 
 Result<std::vector<TemplatePath>> template_references(const nlohmann::json& tmpl) {
+  if (auto st = check_template_limits(tmpl); !st)
+    return st.error();
   std::vector<TemplatePath> out;
   if (auto st = collect(tmpl, out); !st)
     return st.error();
@@ -355,6 +365,8 @@ CompiledTemplate::CompiledTemplate() {
 }
 
 Result<CompiledTemplate> CompiledTemplate::compile(const nlohmann::json& tmpl) {
+  if (auto st = check_template_limits(tmpl); !st)
+    return st.error();
   auto node = compile_node(tmpl);
   if (!node)
     return node.error();
@@ -366,13 +378,25 @@ Result<nlohmann::json> CompiledTemplate::render(const TemplateScope& scope) cons
 }
 
 Result<nlohmann::json> render_template(const nlohmann::json& tmpl, const TemplateScope& scope) {
+  if (auto st = check_template_limits(tmpl); !st)
+    return st.error();
+  return render_unchecked(tmpl, scope);
+}
+
+Result<nlohmann::json> render_template(const nlohmann::json& tmpl, const nlohmann::json& context) {
+  return render_template(tmpl, JsonScope(context));
+}
+
+namespace {
+
+Result<json> render_unchecked(const json& tmpl, const TemplateScope& scope) {
   switch (tmpl.type()) {
     case json::value_t::string:
       return render_string(tmpl.get_ref<const std::string&>(), scope);
     case json::value_t::object: {
       json out = json::object();
       for (auto it = tmpl.begin(); it != tmpl.end(); ++it) {
-        auto v = render_template(it.value(), scope);
+        auto v = render_unchecked(it.value(), scope);
         if (!v)
           return v;
         out.emplace(it.key(), std::move(*v));
@@ -382,7 +406,7 @@ Result<nlohmann::json> render_template(const nlohmann::json& tmpl, const Templat
     case json::value_t::array: {
       json out = json::array();
       for (const auto& item : tmpl) {
-        auto v = render_template(item, scope);
+        auto v = render_unchecked(item, scope);
         if (!v)
           return v;
         out.push_back(std::move(*v));
@@ -394,8 +418,6 @@ Result<nlohmann::json> render_template(const nlohmann::json& tmpl, const Templat
   }
 }
 
-Result<nlohmann::json> render_template(const nlohmann::json& tmpl, const nlohmann::json& context) {
-  return render_template(tmpl, JsonScope(context));
-}
+}  // namespace
 
 }  // namespace wonderland::workflow

@@ -11,7 +11,8 @@ TEST(TimeTest, FormatsUtcWithMilliseconds) {
 }
 
 TEST(TimeTest, ParsesWhatItFormats) {
-  auto now = std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+  auto now =
+      std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
   auto parsed = parse_iso8601(format_iso8601(now));
   ASSERT_TRUE(parsed);
   EXPECT_EQ(*parsed, now);
@@ -20,6 +21,10 @@ TEST(TimeTest, ParsesWhatItFormats) {
   EXPECT_FALSE(parse_iso8601("2026-13-02T03:04:05Z"));
   EXPECT_FALSE(parse_iso8601("2026-01-02 03:04:05"));
   EXPECT_FALSE(parse_iso8601("2026-01-02T03:04:05+02:00"));
+  // Outside what a SystemTime holds (1678 to 2261): refused, not overflowed.
+  EXPECT_FALSE(parse_iso8601("4052-01-01T00:00:00Z"));
+  EXPECT_FALSE(parse_iso8601("1000-01-01T00:00:00Z"));
+  EXPECT_TRUE(parse_iso8601("2261-12-31T23:59:59Z"));
 }
 
 }  // namespace

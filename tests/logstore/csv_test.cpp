@@ -1,10 +1,10 @@
 // CSV quoting and parsing: every byte of a record survives a round trip.
+#include "wonderland/logstore/csv.hpp"
+
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
-
-#include "wonderland/logstore/csv.hpp"
 
 namespace wonderland::logstore {
 namespace {
@@ -67,7 +67,8 @@ TEST(CsvRoundTrip, AwkwardMessagesSurviveUnchanged) {
       " leading and trailing spaces ",
   };
   std::string file = std::string(csv::kHeader) + "\r\n";
-  for (const auto& m : messages) file += csv::format_row(sample(m));
+  for (const auto& m : messages)
+    file += csv::format_row(sample(m));
   auto rows = csv::parse(file);
   ASSERT_EQ(rows.size(), messages.size() + 1);
   EXPECT_EQ(rows[0], (std::vector<std::string>{"timestamp", "service", "severity", "correlation_id",
@@ -81,13 +82,15 @@ TEST(CsvRoundTrip, AwkwardMessagesSurviveUnchanged) {
 
 TEST(CsvParser, ChunksMaySplitAnywhere) {
   std::string file = std::string(csv::kHeader) + "\r\n";
-  for (int i = 0; i < 20; ++i) file += csv::format_row(sample("row " + std::to_string(i) + ", \"x\"\r\n y"));
+  for (int i = 0; i < 20; ++i)
+    file += csv::format_row(sample("row " + std::to_string(i) + ", \"x\"\r\n y"));
   const auto whole = csv::parse(file);
   for (std::size_t step : {1U, 2U, 3U, 7U, 64U}) {
     Rows got;
     csv::Parser parser;
     auto collect = [&got](const csv::Parser::Row& row) { got.push_back(row); };
-    for (std::size_t i = 0; i < file.size(); i += step) parser.feed(std::string_view(file).substr(i, step), collect);
+    for (std::size_t i = 0; i < file.size(); i += step)
+      parser.feed(std::string_view(file).substr(i, step), collect);
     EXPECT_FALSE(parser.finish(collect));
     EXPECT_EQ(got, whole) << "chunks of " << step;
   }
@@ -115,7 +118,8 @@ TEST(CsvParser, IsLenientWithStrayQuotes) {
 }
 
 TEST(CsvRecord, RowsThatAreNotRecordsAreRecognized) {
-  EXPECT_FALSE(csv::record_from_row({"timestamp", "service", "severity", "correlation_id", "message", "fields"}));
+  EXPECT_FALSE(csv::record_from_row(
+      {"timestamp", "service", "severity", "correlation_id", "message", "fields"}));
   EXPECT_FALSE(csv::record_from_row({"2026-11-26T09:26:12.345Z", "a", "info"}));
   EXPECT_FALSE(csv::record_from_row({"2026-11-26T09:26:12.345Z", "a", "loud", "", "m", "{}"}));
   auto r = csv::record_from_row({"2026-11-26T09:26:12.345Z", "a", "info", "", "m", "not json"});
@@ -139,6 +143,15 @@ TEST(CsvRecord, InvalidUtf8InFieldsIsReplacedNotFatal) {
   auto rows = csv::parse(row);
   ASSERT_EQ(rows.size(), 1U);
   EXPECT_EQ(csv::parse_fields(rows[0][5])["bytes"], "\xEF\xBF\xBD\xEF\xBF\xBD");
+}
+
+TEST(CsvRecord, DeeplyNestedFieldsAreKeptAsText) {
+  const std::string deep = "{\"a\":" + std::string(200'000, '[') + std::string(200'000, ']') + "}";
+  nlohmann::json fields = csv::parse_fields(deep);
+  ASSERT_TRUE(fields.contains("value"));
+  EXPECT_EQ(fields["value"].get<std::string>().size(), deep.size());
+  const std::string shallow = "{\"a\":" + std::string(100, '[') + std::string(100, ']') + "}";
+  EXPECT_TRUE(csv::parse_fields(shallow)["a"].is_array());
 }
 
 }  // namespace

@@ -8,7 +8,9 @@
 namespace wonderland::logstore {
 namespace {
 
-SystemTime at(const char* iso) { return *parse_timestamp(iso); }
+SystemTime at(const char* iso) {
+  return *parse_timestamp(iso);
+}
 
 Record rec(const char* time, const char* service, Severity severity, const char* message,
            const char* correlation = "") {
@@ -33,14 +35,17 @@ TEST(Severity, NamesAndAliases) {
 }
 
 TEST(Timestamp, FastPathAgreesWithTheCommonParser) {
-  for (const char* s : {"2026-11-26T09:26:12.345Z", "1999-12-31T23:59:59.999Z", "2024-02-29T00:00:00.000Z",
-                        "1970-01-01T00:00:00.000Z"}) {
+  for (const char* s : {"2026-11-26T09:26:12.345Z", "1999-12-31T23:59:59.999Z",
+                        "2024-02-29T00:00:00.000Z", "1970-01-01T00:00:00.000Z"}) {
     EXPECT_EQ(parse_timestamp(s), parse_iso8601(s)) << s;
     EXPECT_EQ(format_iso8601(*parse_timestamp(s)), s);
   }
   EXPECT_EQ(parse_timestamp("2026-11-26T09:26:12Z"), parse_iso8601("2026-11-26T09:26:12Z"));
   EXPECT_FALSE(parse_timestamp("2026-13-26T09:26:12.345Z"));
   EXPECT_FALSE(parse_timestamp("yesterday"));
+  // Years a SystemTime cannot hold are refused by both paths, never overflowed.
+  EXPECT_FALSE(parse_timestamp("7751-01-01T00:00:01.250Z"));
+  EXPECT_FALSE(parse_timestamp("4052-01-01T00:00:00Z"));
 }
 
 TEST(RecordJson, RoundTrips) {
@@ -66,9 +71,12 @@ TEST(RecordJson, StrictParseNamesTheField) {
 }
 
 TEST(LogBody, WellFormedBodyIsTakenAsItIs) {
-  nlohmann::json body = {{"timestamp", "2026-11-26T09:26:12.345Z"}, {"service", "orders"},
-                         {"severity", "warning"},                   {"correlation_id", "c-9"},
-                         {"message", "stock low"},                  {"fields", {{"sku", "b-1"}}}};
+  nlohmann::json body = {{"timestamp", "2026-11-26T09:26:12.345Z"},
+                         {"service", "orders"},
+                         {"severity", "warning"},
+                         {"correlation_id", "c-9"},
+                         {"message", "stock low"},
+                         {"fields", {{"sku", "b-1"}}}};
   Defaults d;
   d.time = at("2030-01-01T00:00:00.000Z");
   d.service = "other";
@@ -87,7 +95,8 @@ TEST(LogBody, MalformedMembersFallBackInsteadOfLosingTheRecord) {
   d.service = "from-envelope";
   d.severity = Severity::kError;
   d.correlation_id = "env-corr";
-  Record r = record_from_log_body({{"timestamp", "soon"}, {"severity", 3}, {"message", {{"a", 1}}}, {"fields", 7}}, d);
+  Record r = record_from_log_body(
+      {{"timestamp", "soon"}, {"severity", 3}, {"message", {{"a", 1}}}, {"fields", 7}}, d);
   EXPECT_EQ(r.time, d.time);
   EXPECT_EQ(r.service, "from-envelope");
   EXPECT_EQ(r.severity, Severity::kError);
@@ -99,7 +108,9 @@ TEST(LogBody, MalformedMembersFallBackInsteadOfLosingTheRecord) {
 }
 
 TEST(WorkflowEvent, FailedEventsAreErrorsWithASummary) {
-  nlohmann::json body = {{"step", "reserve"}, {"attempt", 2}, {"error", {{"code", "unavailable"}, {"message", "no stock"}}}};
+  nlohmann::json body = {{"step", "reserve"},
+                         {"attempt", 2},
+                         {"error", {{"code", "unavailable"}, {"message", "no stock"}}}};
   Record r = record_from_workflow_event("workflow.step_failed", "mediator", "wf-1",
                                         at("2026-11-26T09:26:12.345Z"), body);
   EXPECT_EQ(r.severity, Severity::kError);
@@ -139,7 +150,8 @@ TEST(Filter, ServiceCorrelationTextAndTimeRange) {
                                 {"since", "2026-11-26T09:00:00.000Z"},
                                 {"until", "2026-11-26T10:00:00.000Z"}})
                  .value();
-  auto base = rec("2026-11-26T09:30:00.000Z", "orders", Severity::kInfo, "Herr MÜLLER PAID twice", "c-1");
+  auto base =
+      rec("2026-11-26T09:30:00.000Z", "orders", Severity::kInfo, "Herr MÜLLER PAID twice", "c-1");
   EXPECT_TRUE(f.matches(base));
   auto other = base;
   other.service = "Orders";  // service is case-sensitive
@@ -174,7 +186,8 @@ TEST(Filter, BadValuesNameTheParameter) {
   auto t = Filter::from_params({{"since", "yesterday"}});
   ASSERT_FALSE(t.ok());
   EXPECT_NE(t.error().message.find("'since'"), std::string::npos);
-  auto order = Filter::from_params({{"since", "2026-11-26T10:00:00Z"}, {"until", "2026-11-26T09:00:00Z"}});
+  auto order =
+      Filter::from_params({{"since", "2026-11-26T10:00:00Z"}, {"until", "2026-11-26T09:00:00Z"}});
   ASSERT_FALSE(order.ok());
   EXPECT_NE(order.error().message.find("'until'"), std::string::npos);
   auto type = Filter::from_json({{"service", 5}});
@@ -188,7 +201,10 @@ TEST(Filter, EmptyValuesAreNotGivenAndOtherParamsAreIgnored) {
 }
 
 TEST(Filter, JsonRoundTrip) {
-  Filter f = Filter::from_params({{"service", "orders"}, {"min_severity", "warn"}, {"since", "2026-11-26T09:00:00Z"}}).value();
+  Filter f =
+      Filter::from_params(
+          {{"service", "orders"}, {"min_severity", "warn"}, {"since", "2026-11-26T09:00:00Z"}})
+          .value();
   EXPECT_EQ(Filter::from_json(f.to_json()).value(), f);
 }
 
@@ -198,7 +214,8 @@ TEST(Query, DefaultsLimitsAndCursor) {
   EXPECT_FALSE(q.cursor);
   EXPECT_EQ(Query::from_json({{"limit", 1000}}).value().limit, 1000U);
   EXPECT_EQ(Query::from_params({{"limit", "7"}}).value().limit, 7U);
-  for (auto bad : {nlohmann::json{{"limit", 0}}, nlohmann::json{{"limit", 1001}}, nlohmann::json{{"limit", "x"}}}) {
+  for (auto bad : {nlohmann::json{{"limit", 0}}, nlohmann::json{{"limit", 1001}},
+                   nlohmann::json{{"limit", "x"}}}) {
     auto r = Query::from_json(bad);
     ASSERT_FALSE(r.ok()) << bad.dump();
     EXPECT_EQ(r.error().code, codes::kInvalidArgument);

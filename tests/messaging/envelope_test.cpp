@@ -9,7 +9,8 @@ namespace wonderland::messaging {
 namespace {
 
 TEST(EnvelopeTest, RoundTripsEveryField) {
-  Envelope e = Envelope::make("inventory.reserve", {{"isbn", "9781492043454"}, {"qty", 2}}, "mediator");
+  Envelope e =
+      Envelope::make("inventory.reserve", {{"isbn", "9781492043454"}, {"qty", 2}}, "mediator");
   e.correlation_id = new_uuid();
   e.causation_id = new_uuid();
   e.idempotency_key = "wf:reserve";
@@ -66,6 +67,16 @@ TEST(EnvelopeTest, RejectsMalformedInputWithAReason) {
   EXPECT_EQ(reason("[1,2]"), "envelope must be a JSON object");
   EXPECT_EQ(reason(R"({"type":"x"})"), "envelope field 'message_id' is missing");
   EXPECT_EQ(reason(R"({"message_id":"m","type":5})"), "envelope field 'type' must be a string");
+  // Bounded before parsing: depth 128 is the limit, 200,000 levels cost one pass.
+  const std::string head = R"({"message_id":"m","type":"t","body":)";
+  auto nested = [&](std::size_t depth) {
+    return head + std::string(depth, '[') + std::string(depth, ']') + "}";
+  };
+  EXPECT_EQ(reason(nested(127)), "accepted");
+  EXPECT_EQ(reason(nested(128)), "envelope: nesting depth exceeds the limit of 128 (at byte " +
+                                     std::to_string(head.size() + 127) + ")");
+  EXPECT_EQ(reason(nested(200'000)), "envelope: nesting depth exceeds the limit of 128 (at byte " +
+                                         std::to_string(head.size() + 127) + ")");
 }
 
 }  // namespace

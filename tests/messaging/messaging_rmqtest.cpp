@@ -4,6 +4,7 @@
 #include <atomic>
 #include <future>
 #include <set>
+#include <thread>
 #include <vector>
 
 #include "wonderland/messaging/connection.hpp"
@@ -87,10 +88,10 @@ TEST_F(MessagingTest, ThousandConcurrentRpcsAreEachMatchedToTheirRequest) {
   QueueName q{unique_name("rpc")};
   created_.push_back(q);
   Connection server_conn(options_for(testing::amqp_url(), "rpc-server"));
-  RpcServer server(server_conn, RpcServerOptions{q, 128, 0},
-                   [](const Envelope& req) -> Result<nlohmann::json> {
-                     return nlohmann::json{{"n", req.body["n"]}, {"double", req.body["n"].get<int>() * 2}};
-                   });
+  RpcServer server(
+      server_conn, RpcServerOptions{q, 128, 0}, [](const Envelope& req) -> Result<nlohmann::json> {
+        return nlohmann::json{{"n", req.body["n"]}, {"double", req.body["n"].get<int>() * 2}};
+      });
   RpcClient client(conn_);
   constexpr int kCalls = 1000;
   std::vector<std::future<Result<Envelope>>> replies;
@@ -137,28 +138,203 @@ TEST_F(MessagingTest, UnansweredRequestTimesOutWithAClearError) {
   EXPECT_LT(waited, 5s);
 }
 
+/// Declares `q` as an RpcServer does (with its limit), then stops serving it: requests stay queued.
+void declare_unserved_command_queue(const QueueName& q, std::int64_t max_length) {
+  Connection server_conn(options_for(testing::amqp_url(), "rpc-server"));
+  RpcServerOptions options{q, 8, 1};
+  options.max_length = max_length;
+  RpcServer server(server_conn, options, [](const Envelope&) -> Result<nlohmann::json> {
+    return nlohmann::json::object();
+  });
+}
+
+TEST_F(MessagingTest, ARequestWhoseCallerGaveUpIsDroppedFromTheQueue) {
+  QueueName q{unique_name("expiring")};
+  created_.push_back(q);
+  declare_unserved_command_queue(q, 100);
+  RpcClient client(conn_);
+  // The broker expires messages at the head of a queue. A request with a long timeout behind
+  // the short one stays: only expired requests are dropped.
+  auto hasty = client.call(RpcRequest{q, Envelope::make("test.hasty", {}), 300ms});
+  auto patient = client.call(RpcRequest{q, Envelope::make("test.patient", {}), 30s});
+  Result<Envelope> r = hasty.get();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, codes::kDeadlineExceeded);
+  // The broker drops the request once its caller's timeout has passed, instead of keeping it
+  // for a consumer that would work on it for nobody.
+  EXPECT_TRUE(testing::eventually([&] { return conn_.message_count(q) == 1; }, 10s))
+      << conn_.message_count(q) << " messages left";
+  Connection inspector(options_for(testing::amqp_url(), "inspector"));
+  auto left = inspector.get(q);
+  ASSERT_TRUE(left.has_value());
+  EXPECT_NE(left->body.find("test.patient"), std::string::npos);
+  EXPECT_FALSE(inspector.get(dead_letter_queue_for(q)).has_value())
+      << "expired requests are not dead letters";
+}
+
+TEST_F(MessagingTest, AServerSkipsARequestThatExpiredWhileItWaitedForAHandler) {
+  QueueName q{unique_name("busy-server")};
+  created_.push_back(q);
+  Connection server_conn(options_for(testing::amqp_url(), "rpc-server"));
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<int> hasty_handled{0};
+  Latch slow_started;
+  // One handler thread, busy with a slow request while the next one waits behind it in the
+  // server's process (delivered, not yet handled).
+  RpcServer server(server_conn, RpcServerOptions{q, 8, 1},
+                   [&](const Envelope& req) -> Result<nlohmann::json> {
+                     if (req.type == "test.slow") {
+                       slow_started.add();
+                       released.wait();
+                     } else if (req.type == "test.hasty") {
+                       ++hasty_handled;
+                     }
+                     return nlohmann::json::object();
+                   });
+  RpcClient client(conn_);
+  auto slow = client.call(RpcRequest{q, Envelope::make("test.slow", {}), 30s});
+  ASSERT_TRUE(slow_started.wait_for(1, 10s));
+  Result<Envelope> hasty =
+      client.call(RpcRequest{q, Envelope::make("test.hasty", {}), 300ms}).get();
+  ASSERT_FALSE(hasty.ok());
+  EXPECT_EQ(hasty.error().code, codes::kDeadlineExceeded);
+  // The server counts the request's time from its arrival, a little after it was sent: let that
+  // run out too before the handler thread comes free.
+  std::this_thread::sleep_for(100ms);
+  auto probe = client.call(RpcRequest{q, Envelope::make("test.probe", {}), 30s});
+  release.set_value();
+  ASSERT_EQ(slow.wait_for(10s), std::future_status::ready);
+  EXPECT_TRUE(slow.get().ok());
+  // The probe came after the expired request on the same handler thread: once it is answered,
+  // the expired one has been dealt with, without running its handler.
+  ASSERT_EQ(probe.wait_for(10s), std::future_status::ready);
+  EXPECT_TRUE(probe.get().ok());
+  EXPECT_EQ(hasty_handled.load(), 0);
+}
+
+TEST_F(MessagingTest, AFullCommandQueueFailsTheNextCallAtOnce) {
+  QueueName q{unique_name("full-commands")};
+  created_.push_back(q);
+  declare_unserved_command_queue(q, 2);
+  RpcClient client(conn_);
+  auto first =
+      client.call(RpcRequest{q, Envelope::make("test.queued", {}), 30s, Delivery::kTransient});
+  auto second =
+      client.call(RpcRequest{q, Envelope::make("test.queued", {}), 30s, Delivery::kTransient});
+  ASSERT_TRUE(testing::eventually([&] { return conn_.message_count(q) == 2; }, 10s));
+  auto start = std::chrono::steady_clock::now();
+  Result<Envelope> r =
+      client.call(RpcRequest{q, Envelope::make("test.refused", {}), 30s, Delivery::kTransient})
+          .get();
+  auto waited = std::chrono::steady_clock::now() - start;
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, codes::kUnavailable);
+  EXPECT_TRUE(r.error().retryable);
+  EXPECT_EQ(r.error().message, "the " + q.str() + " queue is full; try again");
+  EXPECT_LT(waited, 5s) << "the caller must not wait for its timeout";
+  EXPECT_EQ(conn_.message_count(q), 2U);
+  EXPECT_EQ(first.wait_for(0s), std::future_status::timeout);
+  EXPECT_EQ(second.wait_for(0s), std::future_status::timeout);
+}
+
+TEST_F(MessagingTest, ACommandQueueLeftWithOtherArgumentsIsUsedAsItIs) {
+  // An older version declared the queue without a limit; the broker refuses to change it.
+  QueueName q{unique_name("old-commands")};
+  created_.push_back(q);
+  conn_.declare(QueueSpec{q});
+  Connection server_conn(options_for(testing::amqp_url(), "rpc-server"));
+  RpcServerOptions options{q, 8, 1};
+  options.max_length = 5;
+  RpcServer server(server_conn, options, [](const Envelope& req) -> Result<nlohmann::json> {
+    return nlohmann::json{{"echo", req.body["n"]}};
+  });
+  RpcClient client(conn_);
+  Result<Envelope> r =
+      client.call(RpcRequest{q, Envelope::make("test.echo", {{"n", 7}}), 10s}).get();
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->body["echo"], 7);
+  // Another declaration that does not accept the existing arguments is still refused.
+  QueueSpec strict{q};
+  strict.max_length = 5;
+  try {
+    conn_.declare(strict);
+    ADD_FAILURE() << "declaring other arguments must be refused";
+  } catch (const ErrorException& e) {
+    EXPECT_EQ(e.error().code, codes::kFailedPrecondition);
+  }
+}
+
+TEST(CommandQueueLimitTest, ComesFromTheEnvironment) {
+  ::unsetenv("WONDERLAND_COMMAND_QUEUE_MAX_LENGTH");
+  EXPECT_EQ(RpcServerOptions::max_length_from_env(), 10000);
+  ::setenv("WONDERLAND_COMMAND_QUEUE_MAX_LENGTH", "0", 1);
+  EXPECT_EQ(RpcServerOptions::max_length_from_env(), 0);
+  ::setenv("WONDERLAND_COMMAND_QUEUE_MAX_LENGTH", "-1", 1);
+  EXPECT_THROW(RpcServerOptions::max_length_from_env(), std::invalid_argument);
+  ::unsetenv("WONDERLAND_COMMAND_QUEUE_MAX_LENGTH");
+}
+
 TEST_F(MessagingTest, MalformedMessageIsDeadLetteredAndTheConsumerKeepsServing) {
   QueueName q = temp_queue("poison");
   Connection inspector(options_for(testing::amqp_url(), "inspector"));
   std::vector<std::string> seen;
   std::mutex mu;
   Latch handled;
-  auto consumer = conn_.consume(ConsumerOptions{q, 8, 3, 1}, [&](const Envelope& m, const DeliveryInfo&) {
-    std::lock_guard lock(mu);
-    seen.push_back(m.type);
-    handled.add();
-  });
+  auto consumer =
+      conn_.consume(ConsumerOptions{q, 8, 3, 1}, [&](const Envelope& m, const DeliveryInfo&) {
+        std::lock_guard lock(mu);
+        seen.push_back(m.type);
+        handled.add();
+      });
   Outgoing poison{exchanges::kDefault, q.str(), Envelope::make("test.poison", {})};
   poison.raw_body = "{this is not json";
   ASSERT_TRUE(conn_.publish(poison).get().ok());
-  ASSERT_TRUE(conn_.publish(Outgoing{exchanges::kDefault, q.str(), Envelope::make("test.good", {})}).get().ok());
+  ASSERT_TRUE(conn_.publish(Outgoing{exchanges::kDefault, q.str(), Envelope::make("test.good", {})})
+                  .get()
+                  .ok());
   ASSERT_TRUE(handled.wait_for(1, 10s));
 
   std::optional<RawMessage> dead;
-  ASSERT_TRUE(testing::eventually([&] { return (dead = inspector.get(dead_letter_queue_for(q))).has_value(); }, 10s));
+  ASSERT_TRUE(testing::eventually(
+      [&] { return (dead = inspector.get(dead_letter_queue_for(q))).has_value(); }, 10s));
   EXPECT_EQ(dead->body, "{this is not json");
-  EXPECT_EQ(dead->string_headers["x-wonderland-reason"], "malformed message: body is not valid JSON");
+  EXPECT_EQ(dead->string_headers["x-wonderland-reason"],
+            "malformed message: body is not valid JSON");
   EXPECT_EQ(dead->string_headers["x-wonderland-queue"], q.str());
+  std::lock_guard lock(mu);
+  EXPECT_EQ(seen, std::vector<std::string>{"test.good"});
+}
+
+TEST_F(MessagingTest, DeeplyNestedMessageIsDeadLetteredBeforeItIsParsed) {
+  QueueName q = temp_queue("nested");
+  Connection inspector(options_for(testing::amqp_url(), "inspector"));
+  std::vector<std::string> seen;
+  std::mutex mu;
+  Latch handled;
+  auto consumer =
+      conn_.consume(ConsumerOptions{q, 8, 3, 1}, [&](const Envelope& m, const DeliveryInfo&) {
+        std::lock_guard lock(mu);
+        seen.push_back(m.type);
+        handled.add();
+      });
+  // A well-formed envelope whose body nests 200,000 arrays: refused by the depth limit.
+  Outgoing nested{exchanges::kDefault, q.str(), Envelope::make("test.nested", {})};
+  const std::string prefix = R"({"message_id":"m-1","type":"test.nested","body":{"x":)";
+  nested.raw_body = prefix + std::string(200'000, '[') + std::string(200'000, ']') + "}}";
+  ASSERT_TRUE(conn_.publish(nested).get().ok());
+  ASSERT_TRUE(conn_.publish(Outgoing{exchanges::kDefault, q.str(), Envelope::make("test.good", {})})
+                  .get()
+                  .ok());
+  ASSERT_TRUE(handled.wait_for(1, 10s));
+
+  std::optional<RawMessage> dead;
+  ASSERT_TRUE(testing::eventually(
+      [&] { return (dead = inspector.get(dead_letter_queue_for(q))).has_value(); }, 10s));
+  EXPECT_EQ(dead->body.size(), nested.raw_body->size());
+  EXPECT_EQ(dead->string_headers["x-wonderland-reason"],
+            "malformed message: envelope: nesting depth exceeds the limit of 128 (at byte " +
+                std::to_string(prefix.size() + 126) + ")");
   std::lock_guard lock(mu);
   EXPECT_EQ(seen, std::vector<std::string>{"test.good"});
 }
@@ -169,24 +345,34 @@ TEST_F(MessagingTest, FailingHandlerIsRetriedThenDeadLetteredWithItsReason) {
   std::atomic<int> attempts{0};
   std::atomic<int> flaky_attempts{0};
   Latch flaky_done;
-  auto consumer = conn_.consume(ConsumerOptions{q, 8, 3, 1}, [&](const Envelope& m, const DeliveryInfo& info) {
-    if (m.type == "test.flaky") {
-      if (++flaky_attempts == 1) throw std::runtime_error("transient glitch");
-      EXPECT_EQ(info.attempt, 2);
-      flaky_done.add();
-      return;
-    }
-    ++attempts;
-    throw std::runtime_error("database is on fire");
-  });
-  ASSERT_TRUE(conn_.publish(Outgoing{exchanges::kDefault, q.str(), Envelope::make("test.doomed", {})}).get().ok());
-  ASSERT_TRUE(conn_.publish(Outgoing{exchanges::kDefault, q.str(), Envelope::make("test.flaky", {})}).get().ok());
+  auto consumer =
+      conn_.consume(ConsumerOptions{q, 8, 3, 1}, [&](const Envelope& m, const DeliveryInfo& info) {
+        if (m.type == "test.flaky") {
+          if (++flaky_attempts == 1)
+            throw std::runtime_error("transient glitch");
+          EXPECT_EQ(info.attempt, 2);
+          flaky_done.add();
+          return;
+        }
+        ++attempts;
+        throw std::runtime_error("database is on fire");
+      });
+  ASSERT_TRUE(
+      conn_.publish(Outgoing{exchanges::kDefault, q.str(), Envelope::make("test.doomed", {})})
+          .get()
+          .ok());
+  ASSERT_TRUE(
+      conn_.publish(Outgoing{exchanges::kDefault, q.str(), Envelope::make("test.flaky", {})})
+          .get()
+          .ok());
   ASSERT_TRUE(flaky_done.wait_for(1, 10s));
   std::optional<RawMessage> dead;
-  ASSERT_TRUE(testing::eventually([&] { return (dead = inspector.get(dead_letter_queue_for(q))).has_value(); }, 15s));
+  ASSERT_TRUE(testing::eventually(
+      [&] { return (dead = inspector.get(dead_letter_queue_for(q))).has_value(); }, 15s));
   EXPECT_EQ(attempts.load(), 3);
   EXPECT_EQ(flaky_attempts.load(), 2);
-  EXPECT_EQ(dead->string_headers["x-wonderland-reason"], "failed 3 attempt(s); last error: database is on fire");
+  EXPECT_EQ(dead->string_headers["x-wonderland-reason"],
+            "failed 3 attempt(s); last error: database is on fire");
   EXPECT_EQ(dead->int_headers["x-wonderland-attempt"], 3);
   EXPECT_FALSE(inspector.get(dead_letter_queue_for(q)).has_value());
 }
@@ -202,11 +388,14 @@ TEST_F(MessagingTest, PublishTheBrokerDoesNotConfirmIsAnError) {
   spec.reject_publish_when_full = true;
   conn_.declare(spec);
   created_.push_back(q);
-  ASSERT_TRUE(conn_.publish(Outgoing{exchanges::kDefault, q.str(), Envelope::make("a", {})}).get().ok());
-  Status refused = conn_.publish(Outgoing{exchanges::kDefault, q.str(), Envelope::make("b", {})}).get();
+  ASSERT_TRUE(
+      conn_.publish(Outgoing{exchanges::kDefault, q.str(), Envelope::make("a", {})}).get().ok());
+  Status refused =
+      conn_.publish(Outgoing{exchanges::kDefault, q.str(), Envelope::make("b", {})}).get();
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.error().code, codes::kUnavailable);
-  EXPECT_EQ(refused.error().message, "the broker refused the publish (nack)");
+  EXPECT_EQ(refused.error().message, "the " + q.str() + " queue is full; try again");
+  EXPECT_TRUE(refused.error().retryable);
 
   // A mandatory message that no queue takes is returned, and that is an error too.
   Outgoing nowhere{exchanges::kDefault, unique_name("no-such-queue"), Envelope::make("c", {})};
@@ -230,8 +419,13 @@ TEST_F(MessagingTest, TopicSubscriptionReceivesMatchingEventsOnly) {
                          keys.push_back(info.routing_key + "/" + e.type);
                          got.add();
                        });
-  ASSERT_TRUE(publish_event(conn_, ex, "customer.signed_up", Envelope::make("customer.signed_up", {})).get().ok());
-  ASSERT_TRUE(publish_event(conn_, ex, "order.confirmed", Envelope::make("order.confirmed", {})).get().ok());
+  ASSERT_TRUE(
+      publish_event(conn_, ex, "customer.signed_up", Envelope::make("customer.signed_up", {}))
+          .get()
+          .ok());
+  ASSERT_TRUE(publish_event(conn_, ex, "order.confirmed", Envelope::make("order.confirmed", {}))
+                  .get()
+                  .ok());
   ASSERT_TRUE(got.wait_for(1, 10s));
   sub.cancel();
   std::lock_guard lock(mu);
@@ -255,7 +449,8 @@ TEST(MessagingFaultTest, BrokerRestartMidStreamReconnectsAndRedeclares) {
   auto call = [&](int n) {
     return client.call(RpcRequest{q, Envelope::make("test.echo", {{"n", n}}), 3s}).get();
   };
-  for (int i = 0; i < 20; ++i) ASSERT_TRUE(call(i).ok()) << i;
+  for (int i = 0; i < 20; ++i)
+    ASSERT_TRUE(call(i).ok()) << i;
 
   // Calls in flight while the broker goes away fail with retryable errors, never hang.
   std::atomic<bool> stop{false};
@@ -280,7 +475,8 @@ TEST(MessagingFaultTest, BrokerRestartMidStreamReconnectsAndRedeclares) {
   stream.join();
   ASSERT_TRUE(recovered);
   EXPECT_GT(failed.load(), 0);
-  for (int i = 0; i < 20; ++i) ASSERT_TRUE(call(100 + i).ok()) << i;
+  for (int i = 0; i < 20; ++i)
+    ASSERT_TRUE(call(100 + i).ok()) << i;
   EXPECT_GE(client_conn.stats().connects, 2u);
   Outgoing to_side{exchanges::kDefault, side.str(), Envelope::make("test.side", {})};
   to_side.mandatory = true;

@@ -185,6 +185,15 @@ TEST(HeaderEncoding, LongAsciiIsFoldedAtSpaces) {
   EXPECT_EQ(unfolded, subject);
 }
 
+TEST(HeaderEncoding, AWordTooLongToFoldIsEncoded) {
+  // No space to fold at: plain text would overrun 78 characters, encoded words do not.
+  const std::string subject = "order." + std::string(100, 'E') + "@wonderland.local";
+  const std::string value = encode_header_text(subject, 9);
+  for (const auto& line : split_lines("Subject: " + value))
+    EXPECT_LE(line.size(), 78u) << line;
+  EXPECT_EQ(decode_words(value), subject);
+}
+
 TEST(HeaderEncoding, NonAsciiBecomesRfc2047EncodedWords) {
   EXPECT_EQ(encode_header_text("Gr\xC3\xBC\xC3\x9F"
                                "e",

@@ -1,7 +1,7 @@
 // Payment method validation: Luhn, brands and lengths, expiry, CVV, PayPal addresses, masking.
-#include <gtest/gtest.h>
-
 #include "wonderland/payment/method.hpp"
+
+#include <gtest/gtest.h>
 
 namespace wonderland::payment {
 namespace {
@@ -9,11 +9,14 @@ namespace {
 using nlohmann::json;
 
 /// 2026-11-26T09:26:12Z
-SystemTime fixed_now() { return parse_iso8601("2026-11-26T09:26:12.000Z").value(); }
+SystemTime fixed_now() {
+  return parse_iso8601("2026-11-26T09:26:12.000Z").value();
+}
 
 std::vector<std::string> field_names(const Error& e) {
   std::vector<std::string> names;
-  for (const auto& f : e.fields) names.push_back(f.field);
+  for (const auto& f : e.fields)
+    names.push_back(f.field);
   return names;
 }
 
@@ -23,13 +26,22 @@ TEST(Luhn, Table) {
     bool valid;
   };
   const Case cases[] = {
-      {"4242424242424242", true},  {"4242424242424241", false}, {"4000000000000002", true},
-      {"4000000000009995", true},  {"5555555555554444", true},  {"2223003122003222", true},
-      {"4222222222222", true},     {"4000000000000000006", true}, {"79927398713", true},
-      {"79927398710", false},      {"0", false},                {"", false},
+      {"4242424242424242", true},
+      {"4242424242424241", false},
+      {"4000000000000002", true},
+      {"4000000000009995", true},
+      {"5555555555554444", true},
+      {"2223003122003222", true},
+      {"4222222222222", true},
+      {"4000000000000000006", true},
+      {"79927398713", true},
+      {"79927398710", false},
+      {"0", false},
+      {"", false},
       {"4242-4242-4242-4242", false},  // digits only: separators are removed before
   };
-  for (const auto& c : cases) EXPECT_EQ(luhn_valid(c.digits), c.valid) << c.digits;
+  for (const auto& c : cases)
+    EXPECT_EQ(luhn_valid(c.digits), c.valid) << c.digits;
 }
 
 TEST(Brands, VisaStartsWith4AndHas13Or16Or19Digits) {
@@ -57,7 +69,7 @@ TEST(Brands, MastercardIs51To55Or2221To2720With16Digits) {
 }
 
 TEST(Expiry, MustBeMmYyNotBeforeTheCurrentMonth) {
-  const SystemTime now = fixed_now();  // November 2026
+  const SystemTime now = fixed_now();       // November 2026
   EXPECT_TRUE(expiry_valid("11/26", now));  // valid through the end of the month
   EXPECT_TRUE(expiry_valid("12/26", now));
   EXPECT_TRUE(expiry_valid("01/27", now));
@@ -78,32 +90,40 @@ TEST(Expiry, MustBeMmYyNotBeforeTheCurrentMonth) {
 }
 
 TEST(Email, Table) {
-  for (const char* ok : {"alice@example.com", "a.b+shop@mail.example.co.uk", "x@y.io", "declined@example.com"}) {
+  for (const char* ok :
+       {"alice@example.com", "a.b+shop@mail.example.co.uk", "x@y.io", "declined@example.com"}) {
     EXPECT_TRUE(is_valid_email(ok)) << ok;
   }
-  for (const char* bad : {"", "alice", "alice@", "@example.com", "alice@example", "alice@@example.com",
-                          "al ice@example.com", "alice@exa mple.com", "alice@.example.com", "alice@example..com",
-                          "alice@example.com.", "alice@-example.com", "a@b@c.com", "alice@exam_ple.com"}) {
+  for (const char* bad :
+       {"", "alice", "alice@", "@example.com", "alice@example", "alice@@example.com",
+        "al ice@example.com", "alice@exa mple.com", "alice@.example.com", "alice@example..com",
+        "alice@example.com.", "alice@-example.com", "a@b@c.com", "alice@exam_ple.com"}) {
     EXPECT_FALSE(is_valid_email(bad)) << bad;
   }
   EXPECT_FALSE(is_valid_email(std::string(250, 'a') + "@example.com"));
 }
 
 TEST(ParsePaymentMethod, AcceptsCardsWithSpacesOrDashesAndMasksThem) {
-  Result<PaymentMethod> visa = parse_payment_method(
-      {{"method", "visa"}, {"card_number", "4242 4242 4242 4242"}, {"expiry", "12/27"}, {"cvv", "123"}}, fixed_now());
+  Result<PaymentMethod> visa = parse_payment_method({{"method", "visa"},
+                                                     {"card_number", "4242 4242 4242 4242"},
+                                                     {"expiry", "12/27"},
+                                                     {"cvv", "123"}},
+                                                    fixed_now());
   ASSERT_TRUE(visa.ok()) << visa.error().message;
   EXPECT_EQ(visa->card_number, "4242424242424242");
   EXPECT_EQ(visa->masked(), "**** **** **** 4242");
 
-  Result<PaymentMethod> mc = parse_payment_method(
-      {{"method", "mastercard"}, {"card_number", "5555-5555-5555-4444"}, {"expiry", "01/28"}, {"cvv", "000"}},
-      fixed_now());
+  Result<PaymentMethod> mc = parse_payment_method({{"method", "mastercard"},
+                                                   {"card_number", "5555-5555-5555-4444"},
+                                                   {"expiry", "01/28"},
+                                                   {"cvv", "000"}},
+                                                  fixed_now());
   ASSERT_TRUE(mc.ok()) << mc.error().message;
   EXPECT_EQ(mc->method, Method::kMastercard);
   EXPECT_EQ(mc->masked(), "**** **** **** 4444");
 
-  Result<PaymentMethod> pp = parse_payment_method({{"method", "paypal"}, {"paypal_email", "jane@example.com"}}, fixed_now());
+  Result<PaymentMethod> pp = parse_payment_method(
+      {{"method", "paypal"}, {"paypal_email", "jane@example.com"}}, fixed_now());
   ASSERT_TRUE(pp.ok());
   EXPECT_EQ(pp->masked(), "j***@example.com");
   EXPECT_EQ(to_string(pp->method), "paypal");
@@ -115,7 +135,8 @@ TEST(ParsePaymentMethod, ReportsEveryBadFieldByName) {
     std::vector<std::string> fields;
     std::string message;  ///< of the first field, when not empty
   };
-  const json good{{"method", "visa"}, {"card_number", "4242424242424242"}, {"expiry", "12/27"}, {"cvv", "123"}};
+  const json good{
+      {"method", "visa"}, {"card_number", "4242424242424242"}, {"expiry", "12/27"}, {"cvv", "123"}};
   auto with = [&](const char* key, json value) {
     json j = good;
     j[key] = std::move(value);
@@ -125,11 +146,17 @@ TEST(ParsePaymentMethod, ReportsEveryBadFieldByName) {
       {json::object(), {"payment.method"}, "must be one of visa, mastercard, paypal"},
       {"visa", {"payment"}, ""},
       {with("method", "amex"), {"payment.method"}, ""},
-      {with("card_number", "4242 4242 4242 4241"), {"payment.card_number"}, "is not a valid card number"},
-      {with("card_number", "4242x4242x4242x4242"), {"payment.card_number"}, "must contain only digits"},
+      {with("card_number", "4242 4242 4242 4241"),
+       {"payment.card_number"},
+       "is not a valid card number"},
+      {with("card_number", "4242x4242x4242x4242"),
+       {"payment.card_number"},
+       "must contain only digits"},
       {with("card_number", ""), {"payment.card_number"}, "is required"},
       {with("card_number", 4242424242424242), {"payment.card_number"}, "is required"},
-      {with("card_number", "5555555555554444"), {"payment.card_number"}, ""},  // a Mastercard as visa
+      {with("card_number", "5555555555554444"),
+       {"payment.card_number"},
+       ""},  // a Mastercard as visa
       {with("card_number", "42424242424242"), {"payment.card_number"}, ""},
       {with("method", "mastercard"), {"payment.card_number"}, ""},  // a Visa as mastercard
       {with("expiry", "10/26"), {"payment.expiry"}, "has expired"},
@@ -139,9 +166,13 @@ TEST(ParsePaymentMethod, ReportsEveryBadFieldByName) {
       {with("cvv", "1234"), {"payment.cvv"}, "must be exactly 3 digits"},
       {with("cvv", "12a"), {"payment.cvv"}, "must be exactly 3 digits"},
       {with("cvv", 123), {"payment.cvv"}, "is required"},
-      {{{"method", "visa"}}, {"payment.card_number", "payment.expiry", "payment.cvv"}, "is required"},
+      {{{"method", "visa"}},
+       {"payment.card_number", "payment.expiry", "payment.cvv"},
+       "is required"},
       {{{"method", "paypal"}}, {"payment.paypal_email"}, "is required"},
-      {{{"method", "paypal"}, {"paypal_email", "not-an-email"}}, {"payment.paypal_email"}, "is not a valid email address"},
+      {{{"method", "paypal"}, {"paypal_email", "not-an-email"}},
+       {"payment.paypal_email"},
+       "is not a valid email address"},
   };
   for (const auto& c : cases) {
     Result<PaymentMethod> r = parse_payment_method(c.payment, fixed_now());
@@ -158,7 +189,10 @@ TEST(ParsePaymentMethod, ReportsEveryBadFieldByName) {
 }
 
 TEST(ParsePaymentMethod, PaypalIgnoresCardFieldsAndCardsIgnoreTheAddress) {
-  EXPECT_TRUE(parse_payment_method({{"method", "paypal"}, {"paypal_email", "a@b.co"}, {"card_number", "x"}}, fixed_now()).ok());
+  EXPECT_TRUE(
+      parse_payment_method({{"method", "paypal"}, {"paypal_email", "a@b.co"}, {"card_number", "x"}},
+                           fixed_now())
+          .ok());
   EXPECT_TRUE(parse_payment_method({{"method", "visa"},
                                     {"card_number", "4242424242424242"},
                                     {"expiry", "12/27"},

@@ -11,8 +11,8 @@
 #include "wonderland/messaging/pubsub.hpp"
 #include "wonderland/messaging/rpc.hpp"
 #include "wonderland/payment/server.hpp"
-#include "wonderland/testing/temp_dir.hpp"
 #include "wonderland/testing/broker.hpp"
+#include "wonderland/testing/temp_dir.hpp"
 
 namespace wonderland::payment {
 namespace {
@@ -39,7 +39,9 @@ using wonderland::testing::TempDir;
 class PaymentRmqTest : public ::testing::Test {
  protected:
   PaymentRmqTest()
-      : server_conn_(options_for("payment")), client_conn_(options_for("payment-client")), client_(client_conn_) {
+      : server_conn_(options_for("payment")),
+        client_conn_(options_for("payment-client")),
+        client_(client_conn_) {
     Config config;
     config.store.db_path = (dir_ / "payment.db").string();
     config.queue = queue_;
@@ -70,20 +72,23 @@ class PaymentRmqTest : public ::testing::Test {
     spec.durable = false;
     spec.expires = 60s;
     client_conn_.declare(spec);
-    client_conn_.declare(messaging::BindingSpec{events_queue_, messaging::exchanges::kEvents, "order.refunded"});
-    events_consumer_ = client_conn_.consume(messaging::ConsumerOptions{events_queue_, 16, 3, 1},
-                                            [this](const Envelope& e, const messaging::DeliveryInfo&) {
-                                              std::lock_guard lock(mu_);
-                                              events_.push_back(e);
-                                              got_event_.add();
-                                            });
+    client_conn_.declare(
+        messaging::BindingSpec{events_queue_, messaging::exchanges::kEvents, "order.refunded"});
+    events_consumer_ =
+        client_conn_.consume(messaging::ConsumerOptions{events_queue_, 16, 3, 1},
+                             [this](const Envelope& e, const messaging::DeliveryInfo&) {
+                               std::lock_guard lock(mu_);
+                               events_.push_back(e);
+                               got_event_.add();
+                             });
   }
   /// The order.refunded events seen for `order_id` (other processes may publish others).
   std::vector<Envelope> refunds_for(const std::string& order_id) {
     std::lock_guard lock(mu_);
     std::vector<Envelope> out;
     for (const auto& e : events_) {
-      if (e.body.value("order_id", std::string()) == order_id) out.push_back(e);
+      if (e.body.value("order_id", std::string()) == order_id)
+        out.push_back(e);
     }
     return out;
   }
@@ -106,9 +111,15 @@ TEST_F(PaymentRmqTest, ChargeThenRefundPublishesOrderRefundedOnce) {
   listen_for_refunds();
   const std::string order = new_uuid();
   const std::string customer = new_uuid();
-  Result<Envelope> charged = call(
-      "payment.charge",
-      {{"order_id", order}, {"customer_id", customer}, {"amount_cents", 7700}, {"payment", card("4242424242424242")}});
+  Result<Envelope> token =
+      call("payment.tokenize", {{"customer_id", customer}, {"payment", card("4242424242424242")}});
+  ASSERT_TRUE(token.ok()) << token.error().message;
+  EXPECT_EQ(token->body["last4"], "4242");
+  Result<Envelope> charged =
+      call("payment.charge", {{"order_id", order},
+                              {"customer_id", customer},
+                              {"amount_cents", 7700},
+                              {"payment_token", token->body["payment_token"]}});
   ASSERT_TRUE(charged.ok()) << charged.error().message;
   EXPECT_EQ(charged->body["status"], "charged");
   EXPECT_EQ(charged->body["masked"], "**** **** **** 4242");
@@ -118,14 +129,16 @@ TEST_F(PaymentRmqTest, ChargeThenRefundPublishesOrderRefundedOnce) {
   refund.correlation_id = order;
   Result<Envelope> refunded = client_.call(messaging::RpcRequest{queue_, refund, 10s}).get();
   ASSERT_TRUE(refunded.ok()) << refunded.error().message;
-  EXPECT_EQ(refunded->body, (json{{"order_id", order}, {"refunded_cents", 7700}, {"status", "refunded"}}));
+  EXPECT_EQ(refunded->body,
+            (json{{"order_id", order}, {"refunded_cents", 7700}, {"status", "refunded"}}));
 
   ASSERT_TRUE(testing::eventually([&] { return !refunds_for(order).empty(); }, 10s));
   Envelope event = refunds_for(order).front();
   EXPECT_EQ(event.type, "order.refunded");
   EXPECT_EQ(event.source, "payment");
   EXPECT_EQ(event.correlation_id, order);
-  EXPECT_EQ(event.body, (json{{"order_id", order}, {"customer_id", customer}, {"refunded_cents", 7700}}));
+  EXPECT_EQ(event.body,
+            (json{{"order_id", order}, {"customer_id", customer}, {"refunded_cents", 7700}}));
   EXPECT_TRUE(server_->payments().pending_events().empty());
 
   // Refunding again (the same key, then another) sends no second event.
@@ -154,20 +167,28 @@ TEST_F(PaymentRmqTest, ErrorsArriveAsValuesWithTheirFields) {
   ASSERT_FALSE(unknown.ok());
   EXPECT_EQ(unknown.error().code, codes::kInvalidArgument);
 
-  Result<Envelope> invalid = call("payment.validate", {{"payment", {{"method", "visa"},
-                                                                    {"card_number", "4242 4242 4242 4241"},
-                                                                    {"expiry", "01/20"},
-                                                                    {"cvv", "12"}}}});
+  Result<Envelope> invalid = call("payment.validate", {{"payment",
+                                                        {{"method", "visa"},
+                                                         {"card_number", "4242 4242 4242 4241"},
+                                                         {"expiry", "01/20"},
+                                                         {"cvv", "12"}}}});
   ASSERT_FALSE(invalid.ok());
   EXPECT_EQ(invalid.error().code, codes::kInvalidArgument);
   std::vector<std::string> fields;
-  for (const auto& f : invalid.error().fields) fields.push_back(f.field);
-  EXPECT_EQ(fields, (std::vector<std::string>{"payment.card_number", "payment.expiry", "payment.cvv"}));
+  for (const auto& f : invalid.error().fields)
+    fields.push_back(f.field);
+  EXPECT_EQ(fields,
+            (std::vector<std::string>{"payment.card_number", "payment.expiry", "payment.cvv"}));
 
-  Result<Envelope> declined = call("payment.charge", {{"order_id", new_uuid()},
-                                                      {"customer_id", new_uuid()},
-                                                      {"amount_cents", 100},
-                                                      {"payment", card("4000 0000 0000 9995")}});
+  const std::string customer = new_uuid();
+  Result<Envelope> token = call(
+      "payment.tokenize", {{"customer_id", customer}, {"payment", card("4000 0000 0000 9995")}});
+  ASSERT_TRUE(token.ok()) << token.error().message;
+  Result<Envelope> declined =
+      call("payment.charge", {{"order_id", new_uuid()},
+                              {"customer_id", customer},
+                              {"amount_cents", 100},
+                              {"payment_token", token->body["payment_token"]}});
   ASSERT_FALSE(declined.ok());
   EXPECT_EQ(declined.error(), (Error{codes::kFailedPrecondition, "Insufficient funds", false}));
 }

@@ -1,6 +1,10 @@
-// The payment ledger: charges and refunds against a real SQLite file, test cards, idempotency,
-// the outbox and fault injection.
+// The payment ledger: tokens, charges and refunds against a real SQLite file, test cards,
+// idempotency, card data sealed at rest, the outbox and fault injection.
+#include "wonderland/payment/payments.hpp"
+
 #include <gtest/gtest.h>
+#include <sodium.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -8,7 +12,7 @@
 #include <iterator>
 
 #include "wonderland/common/ids.hpp"
-#include "wonderland/payment/payments.hpp"
+#include "wonderland/sqlite/db.hpp"
 #include "wonderland/testing/broker.hpp"
 
 namespace wonderland::payment {
@@ -36,8 +40,42 @@ class PaymentsTest : public ::testing::Test {
     o.db_path = (dir_ / "payment.db").string();
     return o;
   }
-  json charge_body(const std::string& order, std::int64_t amount, json payment) const {
-    return json{{"order_id", order}, {"customer_id", customer_}, {"amount_cents", amount}, {"payment", std::move(payment)}};
+  /// A token for `payment` (which must be valid), issued to the test's customer.
+  std::string token_for(const json& payment) {
+    Result<json> t = payments_->tokenize({{"customer_id", customer_}, {"payment", payment}});
+    EXPECT_TRUE(t.ok()) << (t.ok() ? "" : t.error().message);
+    return t.ok() ? t.value()["payment_token"].get<std::string>() : std::string(64, '0');
+  }
+  json charge_body(const std::string& order, std::int64_t amount, const json& payment) {
+    return json{{"order_id", order},
+                {"customer_id", customer_},
+                {"amount_cents", amount},
+                {"payment_token", token_for(payment)}};
+  }
+  /// The details sealed in every token row, opened with the key file: [{...}, ...] by rowid.
+  std::vector<json> opened_tokens() const {
+    std::ifstream in(dir_ / "payment.key", std::ios::binary);
+    std::string key((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(key.size(), 32u);
+    sqlite::Db db((dir_ / "payment.db").string());
+    auto rows = db.prepare("SELECT sealed FROM payment_tokens ORDER BY rowid");
+    std::vector<json> out;
+    while (rows.step()) {
+      std::string hex = rows.text(0);
+      std::vector<unsigned char> box(hex.size() / 2);
+      std::size_t len = 0;
+      EXPECT_EQ(
+          sodium_hex2bin(box.data(), box.size(), hex.data(), hex.size(), nullptr, &len, nullptr),
+          0);
+      std::string plain(len - crypto_secretbox_NONCEBYTES - crypto_secretbox_MACBYTES, '\0');
+      EXPECT_EQ(crypto_secretbox_open_easy(reinterpret_cast<unsigned char*>(plain.data()),
+                                           box.data() + crypto_secretbox_NONCEBYTES,
+                                           len - crypto_secretbox_NONCEBYTES, box.data(),
+                                           reinterpret_cast<const unsigned char*>(key.data())),
+                0);
+      out.push_back(json::parse(plain));
+    }
+    return out;
   }
   /// Every byte of the database files, to look for what must never be stored.
   std::string database_bytes() const {
@@ -49,7 +87,8 @@ class PaymentsTest : public ::testing::Test {
     return all;
   }
 
-  std::filesystem::path dir_ = std::filesystem::temp_directory_path() / testing::unique_name("payment-test");
+  std::filesystem::path dir_ =
+      std::filesystem::temp_directory_path() / testing::unique_name("payment-test");
   std::string customer_ = new_uuid();
   std::unique_ptr<Payments> payments_;
 };
@@ -69,7 +108,8 @@ TEST_F(PaymentsTest, ValidateRepliesMethodAndMaskedNumber) {
 
 TEST_F(PaymentsTest, ChargesAValidCardAndKeepsOnlyTheLastFourDigits) {
   const std::string order = new_uuid();
-  json r = payments_->charge(charge_body(order, 12345, card("4242-4242-4242-4242")), new_uuid()).value();
+  json r =
+      payments_->charge(charge_body(order, 12345, card("4242-4242-4242-4242")), new_uuid()).value();
   EXPECT_TRUE(is_uuid(r["payment_id"].get<std::string>()));
   EXPECT_EQ(r["order_id"], order);
   EXPECT_EQ(r["amount_cents"], 12345);
@@ -90,12 +130,174 @@ TEST_F(PaymentsTest, ChargesAValidCardAndKeepsOnlyTheLastFourDigits) {
   EXPECT_EQ(bytes.find("4242-4242-4242-4242"), std::string::npos);
 }
 
+TEST_F(PaymentsTest, TokenizeChecksStrictlyAndAnswersDisplayDataOnly) {
+  json payment = card("4242 4242 4242 4242");
+  payment["cvv"] = "987";
+  json r = payments_->tokenize({{"customer_id", customer_}, {"payment", payment}}).value();
+  const std::string token = r["payment_token"].get<std::string>();
+  EXPECT_EQ(token.size(), 64u);
+  EXPECT_EQ(token.find_first_not_of("0123456789abcdef"), std::string::npos);
+  r.erase("payment_token");
+  EXPECT_EQ(r, (json{{"method", "visa"},
+                     {"brand", "visa"},
+                     {"last4", "4242"},
+                     {"masked", "**** **** **** 4242"}}));
+  json pp =
+      payments_
+          ->tokenize({{"customer_id", customer_},
+                      {"payment", {{"method", "paypal"}, {"paypal_email", "jane@example.com"}}}})
+          .value();
+  EXPECT_EQ(pp["masked"], "j***@example.com");
+  EXPECT_FALSE(pp.contains("last4"));
+  EXPECT_NE(pp["payment_token"], token);
+
+  // Unknown keys are refused by name, as are the usual mistakes; nothing is kept for them.
+  json extra = card("4242424242424242");
+  extra["nested"] = json::array({json::array()});
+  Result<json> bad = payments_->tokenize({{"customer_id", customer_}, {"payment", extra}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().code, codes::kInvalidArgument);
+  ASSERT_EQ(bad.error().fields.size(), 1u);
+  EXPECT_EQ(bad.error().fields[0].field, "payment.nested");
+  EXPECT_EQ(payments_->validate({{"payment", extra}}).error().fields.at(0).field, "payment.nested");
+  Result<json> worse =
+      payments_->tokenize({{"customer_id", "x"}, {"payment", card("4242424242424241")}});
+  ASSERT_FALSE(worse.ok());
+  std::vector<std::string> names;
+  for (const auto& f : worse.error().fields)
+    names.push_back(f.field);
+  EXPECT_EQ(names, (std::vector<std::string>{"customer_id", "payment.card_number"}));
+  EXPECT_EQ(opened_tokens().size(), 2u);
+
+  // At rest: sealed. Neither the number, the expiry, the CVV nor the PayPal address nor the token.
+  payments_.reset();
+  const std::string bytes = database_bytes();
+  for (const char* secret :
+       {"4242424242424242", "4242 4242 4242 4242", "12/39", "\"987\"", "jane@example.com"}) {
+    EXPECT_EQ(bytes.find(secret), std::string::npos) << secret;
+  }
+  EXPECT_EQ(bytes.find(token), std::string::npos);
+  struct stat st {};
+  ASSERT_EQ(::stat((dir_ / "payment.key").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  std::vector<json> opened = opened_tokens();  // the key file opens them
+  ASSERT_EQ(opened.size(), 2u);
+  EXPECT_EQ(opened[0],
+            (json{{"card_number", "4242424242424242"}, {"expiry", "12/39"}, {"cvv", "987"}}));
+  EXPECT_EQ(opened[1], (json{{"paypal_email", "jane@example.com"}}));
+}
+
+TEST_F(PaymentsTest, TheCvvIsDiscardedOnceTheChargeIsDecided) {
+  ASSERT_TRUE(
+      payments_->charge(charge_body(new_uuid(), 100, card("4242424242424242")), new_uuid()).ok());
+  json declined = charge_body(new_uuid(), 100, card("4000000000000002"));
+  EXPECT_EQ(payments_->charge(declined, new_uuid()).error().code, codes::kFailedPrecondition);
+  const std::string pending = token_for(card("5555555555554444", "mastercard"));
+  std::vector<json> opened = opened_tokens();
+  ASSERT_EQ(opened.size(), 3u);
+  EXPECT_EQ(opened[0], (json{{"card_number", "4242424242424242"}, {"expiry", "12/39"}}));
+  EXPECT_EQ(opened[1], (json{{"card_number", "4000000000000002"}, {"expiry", "12/39"}}));
+  EXPECT_EQ(opened[2].value("cvv", ""), "123");  // not charged yet
+
+  // A retryable failure keeps it: the retry still has what it needs.
+  Options o = options();
+  o.fault_rate = 1.0;
+  json body{{"order_id", new_uuid()},
+            {"customer_id", customer_},
+            {"amount_cents", 100},
+            {"payment_token", pending}};
+  {
+    Payments failing(o);
+    EXPECT_EQ(failing.charge(body, new_uuid()).error().code, codes::kUnavailable);
+  }
+  EXPECT_EQ(opened_tokens()[2].value("cvv", ""), "123");
+  EXPECT_EQ(payments_->charge(body, new_uuid()).value()["masked"], "**** **** **** 4444");
+  EXPECT_FALSE(opened_tokens()[2].contains("cvv"));
+}
+
+TEST_F(PaymentsTest, ATokenIsBoundToItsCustomerAndExpiresUnused) {
+  SystemTime now = std::chrono::system_clock::now();
+  Options o = options();
+  o.clock = [&] { return now; };
+  o.token_ttl = std::chrono::seconds(3600);
+  payments_ = std::make_unique<Payments>(o);
+  const std::string token = token_for(card("4242424242424242"));
+  json theirs{{"order_id", new_uuid()},
+              {"customer_id", new_uuid()},
+              {"amount_cents", 100},
+              {"payment_token", token}};
+  Result<json> r = payments_->charge(theirs, new_uuid());
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, codes::kInvalidArgument);
+  EXPECT_FALSE(r.error().retryable);
+  EXPECT_EQ(r.error().fields.at(0).field, "payment_token");
+  json unknown{{"order_id", new_uuid()},
+               {"customer_id", customer_},
+               {"amount_cents", 100},
+               {"payment_token", std::string(64, 'a')}};
+  EXPECT_EQ(payments_->charge(unknown, new_uuid()).error().fields.at(0).field, "payment_token");
+
+  const std::string used = token_for(card("4242424242424242"));
+  json mine{{"order_id", new_uuid()},
+            {"customer_id", customer_},
+            {"amount_cents", 100},
+            {"payment_token", used}};
+  ASSERT_TRUE(payments_->charge(mine, new_uuid()).ok());
+  now += std::chrono::hours(2);
+  json late{{"order_id", new_uuid()},
+            {"customer_id", customer_},
+            {"amount_cents", 100},
+            {"payment_token", token}};
+  Result<json> expired = payments_->charge(late, new_uuid());
+  ASSERT_FALSE(expired.ok());
+  EXPECT_EQ(expired.error().code, codes::kFailedPrecondition);
+  EXPECT_FALSE(expired.error().retryable);
+  // The next tokenize deletes the expired one; the charged one stays (its order owns it).
+  EXPECT_EQ(opened_tokens().size(), 2u);
+  (void)token_for(card("4242424242424242"));
+  EXPECT_EQ(opened_tokens().size(), 2u);
+  EXPECT_EQ(payments_->charge(mine, new_uuid()).value()["status"],
+            "charged");  // same order, replayed
+}
+
+TEST_F(PaymentsTest, TheKeyComesFromTheOptionsOrItsFile) {
+  payments_.reset();
+  std::filesystem::remove(dir_ / "payment.key");  // made by the fixture's Payments
+  Options o = options();
+  o.key = std::make_shared<const SecretKey>(SecretKey::from_hex(std::string(64, '1'), "test key"));
+  const std::string token = [&] {
+    Payments p(o);
+    return p.tokenize({{"customer_id", customer_}, {"payment", card("4242424242424242")}})
+        .value()["payment_token"]
+        .get<std::string>();
+  }();
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "payment.key"));
+  json body{{"order_id", new_uuid()},
+            {"customer_id", customer_},
+            {"amount_cents", 100},
+            {"payment_token", token}};
+  {
+    Payments other(options());  // another key: the sealed details do not open
+    Result<json> r = other.charge(body, new_uuid());
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, codes::kInternal);
+  }
+  Payments p(o);
+  EXPECT_EQ(p.charge(body, new_uuid()).value()["status"], "charged");
+  EXPECT_THROW(SecretKey::from_hex("abc", "test key"), std::invalid_argument);
+}
+
 TEST_F(PaymentsTest, ChargesMastercardAndPaypal) {
-  json mc = payments_->charge(charge_body(new_uuid(), 500, card("2223003122003222", "mastercard")), new_uuid()).value();
+  json mc =
+      payments_
+          ->charge(charge_body(new_uuid(), 500, card("2223003122003222", "mastercard")), new_uuid())
+          .value();
   EXPECT_EQ(mc["method"], "mastercard");
   EXPECT_EQ(mc["masked"], "**** **** **** 3222");
-  json pp = payments_->charge(charge_body(new_uuid(), 500, {{"method", "paypal"}, {"paypal_email", "jane@example.com"}}),
-                              new_uuid())
+  json pp = payments_
+                ->charge(charge_body(new_uuid(), 500,
+                                     {{"method", "paypal"}, {"paypal_email", "jane@example.com"}}),
+                         new_uuid())
                 .value();
   EXPECT_EQ(pp["method"], "paypal");
   EXPECT_EQ(pp["masked"], "j***@example.com");
@@ -109,7 +311,8 @@ TEST_F(PaymentsTest, TestCardsAreDeclined) {
   const Case cases[] = {
       {card("4000 0000 0000 0002"), "Your card was declined"},
       {card("4000 0000 0000 9995"), "Insufficient funds"},
-      {{{"method", "paypal"}, {"paypal_email", "declined@example.com"}}, "Your PayPal payment was declined"},
+      {{{"method", "paypal"}, {"paypal_email", "declined@example.com"}},
+       "Your PayPal payment was declined"},
   };
   for (const auto& c : cases) {
     const std::string order = new_uuid();
@@ -121,14 +324,20 @@ TEST_F(PaymentsTest, TestCardsAreDeclined) {
 }
 
 TEST_F(PaymentsTest, ChargeValidatesEveryField) {
-  Result<json> r = payments_->charge(
-      {{"order_id", "nope"}, {"customer_id", 7}, {"amount_cents", 0}, {"payment", card("4242424242424241")}}, new_uuid());
+  Result<json> r = payments_->charge({{"order_id", "nope"},
+                                      {"customer_id", 7},
+                                      {"amount_cents", 0},
+                                      {"payment", card("4242424242424242")}},
+                                     new_uuid());
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, codes::kInvalidArgument);
   std::vector<std::string> names;
-  for (const auto& f : r.error().fields) names.push_back(f.field);
-  EXPECT_EQ(names, (std::vector<std::string>{"order_id", "customer_id", "amount_cents", "payment.card_number"}));
-  for (const json& amount : {json(-5), json(1.5), json("100"), json(kMaxAmountCents + 1), json(18446744073709551615ull)}) {
+  for (const auto& f : r.error().fields)
+    names.push_back(f.field);
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"order_id", "customer_id", "amount_cents", "payment_token"}));
+  for (const json& amount : {json(-5), json(1.5), json("100"), json(kMaxAmountCents + 1),
+                             json(18446744073709551615ull)}) {
     json body = charge_body(new_uuid(), 0, card("4242424242424242"));
     body["amount_cents"] = amount;
     Result<json> a = payments_->charge(body, new_uuid());
@@ -162,7 +371,8 @@ TEST_F(PaymentsTest, ChargeIsIdempotentByKeyAndByOrder) {
 
 TEST_F(PaymentsTest, RefundsOnceAndQueuesOneEvent) {
   const std::string order = new_uuid();
-  ASSERT_TRUE(payments_->charge(charge_body(order, 4200, card("4242424242424242")), new_uuid()).ok());
+  ASSERT_TRUE(
+      payments_->charge(charge_body(order, 4200, card("4242424242424242")), new_uuid()).ok());
   EXPECT_TRUE(payments_->pending_events().empty());
 
   messaging::Envelope cause = messaging::Envelope::make("payment.refund", {{"order_id", order}});
@@ -190,7 +400,8 @@ TEST_F(PaymentsTest, RefundsOnceAndQueuesOneEvent) {
   EXPECT_TRUE(payments_->pending_events().empty());
 
   // Charging a refunded order again is refused rather than charging twice.
-  Result<json> recharge = payments_->charge(charge_body(order, 4200, card("4242424242424242")), new_uuid());
+  Result<json> recharge =
+      payments_->charge(charge_body(order, 4200, card("4242424242424242")), new_uuid());
   ASSERT_FALSE(recharge.ok());
   EXPECT_EQ(recharge.error().code, codes::kFailedPrecondition);
 }
@@ -201,11 +412,13 @@ TEST_F(PaymentsTest, RefundWithoutChargeHasNothingToRefundAndVoidsTheOrder) {
   EXPECT_EQ(r, (json{{"order_id", order}, {"refunded_cents", 0}, {"status", "nothing_to_refund"}}));
   EXPECT_EQ(payments_->refund({{"order_id", order}}, new_uuid()).value(), r);
   EXPECT_TRUE(payments_->pending_events().empty());
-  Result<json> late = payments_->charge(charge_body(order, 100, card("4242424242424242")), new_uuid());
+  Result<json> late =
+      payments_->charge(charge_body(order, 100, card("4242424242424242")), new_uuid());
   ASSERT_FALSE(late.ok());
   EXPECT_EQ(late.error().code, codes::kFailedPrecondition);
   EXPECT_EQ(payments_->get({{"order_id", order}}).value()["entries"].size(), 0u);
-  EXPECT_EQ(payments_->refund({{"order_id", "x"}}, new_uuid()).error().fields.at(0).field, "order_id");
+  EXPECT_EQ(payments_->refund({{"order_id", "x"}}, new_uuid()).error().fields.at(0).field,
+            "order_id");
 }
 
 TEST_F(PaymentsTest, InjectedFaultsHitTheConfiguredShareDeterministically) {
@@ -219,7 +432,8 @@ TEST_F(PaymentsTest, InjectedFaultsHitTheConfiguredShareDeterministically) {
       // An invalid body: the calls that pass the fault draw end fast with invalid_argument.
       Result<json> r = i % 2 == 0 ? p.charge(json::object(), "k") : p.refund(json::object(), "k");
       EXPECT_FALSE(r.ok());
-      if (r.ok()) continue;
+      if (r.ok())
+        continue;
       pattern.push_back(r.error().code == codes::kUnavailable);
       if (pattern.back()) {
         EXPECT_TRUE(r.error().retryable);
@@ -289,6 +503,10 @@ TEST_F(PaymentsTest, CommandsAreRoutedByType) {
   };
   const std::string order = new_uuid();
   EXPECT_TRUE(send("payment.validate", {{"payment", card("4242424242424242")}}).ok());
+  EXPECT_EQ(
+      send("payment.tokenize", {{"customer_id", customer_}, {"payment", card("4242424242424242")}})
+          .value()["masked"],
+      "**** **** **** 4242");
   EXPECT_TRUE(send("payment.charge", charge_body(order, 100, card("4242424242424242"))).ok());
   EXPECT_EQ(send("payment.refund", {{"order_id", order}}).value()["status"], "refunded");
   EXPECT_EQ(refunds_seen, 1);

@@ -1,8 +1,10 @@
 #include "wonderland/sqlite/db.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
+#include <fstream>
 #include <optional>
 
 #include "wonderland/common/ids.hpp"
@@ -12,7 +14,8 @@ namespace {
 
 class DbTest : public ::testing::Test {
  protected:
-  std::string path_ = (std::filesystem::temp_directory_path() / ("db-test-" + new_uuid()) / "t.db").string();
+  std::string path_ =
+      (std::filesystem::temp_directory_path() / ("db-test-" + new_uuid()) / "t.db").string();
   ~DbTest() override { std::filesystem::remove_all(std::filesystem::path(path_).parent_path()); }
 };
 
@@ -104,6 +107,60 @@ TEST_F(DbTest, UsesWriteAheadLogging) {
   auto q = db.prepare("PRAGMA journal_mode");
   ASSERT_TRUE(q.step());
   EXPECT_EQ(q.text(0), "wal");
+}
+
+/// The permission bits of `path` (e.g. 0600).
+unsigned mode_of(const std::filesystem::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0)
+    return 07777;
+  return st.st_mode & 07777;
+}
+
+TEST_F(DbTest, ANewDatabaseAndItsLogsArePrivateAndSoAreTheDirectoriesMadeForIt) {
+  // Whatever the umask, the file is 0600 and the directories created for it 0700.
+  auto old_umask = ::umask(0);
+  auto nested = std::filesystem::path(path_).parent_path() / "a" / "b" / "t.db";
+  {
+    Db db(nested.string(), Options{std::chrono::milliseconds(5000), "FULL"});
+    db.exec("CREATE TABLE t(x INTEGER)");
+    db.prepare("INSERT INTO t VALUES (1)").step();
+    auto sync = db.prepare("PRAGMA synchronous");
+    ASSERT_TRUE(sync.step());
+    EXPECT_EQ(sync.int64(0), 2);  // FULL
+    EXPECT_EQ(mode_of(nested), 0600U);
+    EXPECT_EQ(mode_of(nested.string() + "-wal"), 0600U);
+    EXPECT_EQ(mode_of(nested.string() + "-shm"), 0600U);
+  }
+  ::umask(old_umask);
+  EXPECT_EQ(mode_of(nested.parent_path()), 0700U);
+  EXPECT_EQ(mode_of(nested.parent_path().parent_path()), 0700U);
+  EXPECT_EQ(mode_of(std::filesystem::path(path_).parent_path()), 0700U);
+}
+
+TEST_F(DbTest, AnExistingWorldReadableDatabaseIsTightenedOnOpen) {
+  std::filesystem::create_directories(std::filesystem::path(path_).parent_path());
+  std::ofstream(path_).close();
+  std::ofstream(path_ + "-wal").close();
+  std::filesystem::permissions(path_, std::filesystem::perms(0644));
+  std::filesystem::permissions(path_ + "-wal", std::filesystem::perms(0644));
+  std::filesystem::permissions(std::filesystem::path(path_).parent_path(),
+                               std::filesystem::perms(0755));
+  ASSERT_EQ(mode_of(path_), 0644U);
+  {
+    Db db(path_);
+    db.exec("CREATE TABLE t(x INTEGER)");
+    EXPECT_EQ(mode_of(path_), 0600U);
+    EXPECT_EQ(mode_of(path_ + "-wal"), 0600U);
+  }
+  // A directory that was already there is the operator's: it is left as it is.
+  EXPECT_EQ(mode_of(std::filesystem::path(path_).parent_path()), 0755U);
+}
+
+TEST_F(DbTest, AnInMemoryDatabaseTouchesNoFile) {
+  Db db(":memory:");
+  db.exec("CREATE TABLE t(x INTEGER)");
+  EXPECT_FALSE(std::filesystem::exists(":memory:"));
 }
 
 }  // namespace

@@ -1,3 +1,5 @@
+#include "wonderland/testing/broker.hpp"
+
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -9,7 +11,6 @@
 #include <thread>
 
 #include "wonderland/common/ids.hpp"
-#include "wonderland/testing/broker.hpp"
 
 namespace wonderland::testing {
 namespace {
@@ -53,9 +54,20 @@ std::string amqp_url() {
 
 std::string unique_name(const std::string& prefix) { return prefix + "." + new_uuid(); }
 
-PrivateBroker::PrivateBroker()
+PrivateBroker::PrivateBroker() : PrivateBroker(std::optional<BrokerTls>()) {}
+
+PrivateBroker::PrivateBroker(BrokerTls tls)
+    : PrivateBroker(std::optional<BrokerTls>(std::move(tls))) {}
+
+PrivateBroker::PrivateBroker(std::optional<BrokerTls> tls)
     : port_(free_port()),
-      var_dir_(std::string(WONDERLAND_BINARY_DIR) + "/test-brokers/" + new_uuid()) {
+      var_dir_(std::string(WONDERLAND_BINARY_DIR) + "/test-brokers/" + new_uuid()),
+      tls_(std::move(tls)) {
+  if (tls_) {
+    do {
+      tls_port_ = free_port();
+    } while (tls_port_ == port_);
+  }
   try {
     start();
   } catch (...) {
@@ -76,9 +88,22 @@ std::string PrivateBroker::url() const {
   return "amqp://guest:guest@127.0.0.1:" + std::to_string(port_) + "/";
 }
 
+std::string PrivateBroker::amqps_url(const std::string& host) const {
+  if (!tls_)
+    throw std::logic_error("this private broker has no TLS listener");
+  return "amqps://guest:guest@" + host + ":" + std::to_string(tls_port_) + "/";
+}
+
 int PrivateBroker::run(const std::string& command) const {
-  std::string cmd = "WONDERLAND_INFRA_TIMEOUT_S=120 WONDERLAND_VAR_DIR='" + var_dir_ + "' WONDERLAND_AMQP_PORT=" +
-                    std::to_string(port_) + " '" + infra_script() + "' " + command + " >&2";
+  std::string tls_env;
+  if (tls_) {
+    tls_env = "WONDERLAND_AMQP_TLS_PORT=" + std::to_string(tls_port_) +
+              " WONDERLAND_AMQP_TLS_CERT='" + tls_->cert_file + "' WONDERLAND_AMQP_TLS_KEY='" +
+              tls_->key_file + "' WONDERLAND_AMQP_TLS_CACERT='" + tls_->ca_cert_file + "' ";
+  }
+  std::string cmd = "WONDERLAND_INFRA_TIMEOUT_S=120 WONDERLAND_VAR_DIR='" + var_dir_ +
+                    "' WONDERLAND_AMQP_PORT=" + std::to_string(port_) + " " + tls_env + "'" +
+                    infra_script() + "' " + command + " >&2";
   return std::system(cmd.c_str());
 }
 

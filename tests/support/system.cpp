@@ -111,7 +111,13 @@ void System::start() {
                                    {"WONDERLAND_JOURNAL_PATH", (dir_ / "journal.db").string()},
                                    {"WONDERLAND_WORKFLOWS_DIR", source_dir() + "/workflows"},
                                    {"WONDERLAND_WEB_DIR", web.string()},
-                                   {"WONDERLAND_QUEUE_PREFIX", prefix_}}));
+                                   {"WONDERLAND_QUEUE_PREFIX", prefix_},
+                                   // Many customers sign up and order from 127.0.0.1 in the
+                                   // tests: the throttles are off unless a test sets them.
+                                   {"WONDERLAND_SIGNUP_PER_MINUTE", "0"},
+                                   {"WONDERLAND_ORDERS_PER_MINUTE", "0"},
+                                   {"WONDERLAND_SIGNIN_USER_MAX_LOCKOUT_MS", "0"},
+                                   {"WONDERLAND_SIGNIN_ADDRESS_MAX_LOCKOUT_MS", "0"}}));
 
   for (const char* name : kServices)
     process(name).start();

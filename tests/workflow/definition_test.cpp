@@ -227,6 +227,61 @@ TEST(Definition, InvalidJsonFileNamesTheFile) {
   EXPECT_EQ(load_definition_file(dir.path() / "missing.json").error().code, codes::kNotFound);
 }
 
+TEST(Definition, SizeAndDepthAreBounded) {
+  // A hostile text is refused before it becomes a document.
+  std::string text = minimal().dump();
+  text.insert(text.size() - 1,
+              ",\"description\":" + std::string(200'000, '[') + std::string(200'000, ']'));
+  auto deep = parse_definition_text(text, "workflows/demo.json");
+  ASSERT_FALSE(deep.ok());
+  EXPECT_EQ(deep.error().code, codes::kInvalidArgument);
+  EXPECT_TRUE(deep.error().message.starts_with(
+      "workflows/demo.json: nesting depth exceeds the limit of 64 (at byte"))
+      << deep.error().message;
+
+  // A template: 32 levels are fine, 33 are not; the message names the step and the field.
+  json doc = minimal();
+  json value = "${workflow.id}";
+  for (int i = 0; i < 31; ++i)
+    value = json::array({value});
+  doc["steps"][0]["input"] = {{"x", value}};
+  EXPECT_EQ(error_of(doc), "");
+  doc["steps"][0]["input"] = {{"x", json::array({value})}};
+  std::string where = "/x";
+  for (int i = 0; i < 31; ++i)
+    where += "/0";
+  EXPECT_EQ(error_of(doc),
+            "workflows/demo.json: step 'a': field 'input': template: nesting depth exceeds the "
+            "limit of 32 (at " +
+                where + ")");
+
+  // At most 1000 steps.
+  json many = minimal();
+  for (int i = 1; i < 1000; ++i)
+    many["steps"].push_back(task("s" + std::to_string(i), "svc.s"));
+  EXPECT_EQ(error_of(many), "");
+  many["steps"].push_back(task("s1000", "svc.s"));
+  EXPECT_EQ(error_of(many),
+            "workflows/demo.json: step 's1000': a definition has at most 1000 steps");
+
+  // Parallel steps nest at most 16 deep.
+  auto nested = [](int levels) {
+    json step = task("leaf", "svc.leaf");
+    for (int i = 0; i < levels; ++i) {
+      step = {{"id", "p" + std::to_string(i)},
+              {"kind", "parallel"},
+              {"branches", json::array({json::array({step})})}};
+    }
+    json d = minimal();
+    d["steps"] = json::array({step});
+    return d;
+  };
+  EXPECT_EQ(error_of(nested(15)), "");
+  EXPECT_EQ(error_of(nested(16)),
+            "workflows/demo.json: step 'leaf': steps nest at most 16 deep (parallel and choice "
+            "steps inside each other)");
+}
+
 TEST(Registry, KeepsEveryVersion) {
   DefinitionRegistry reg;
   json v1 = minimal();

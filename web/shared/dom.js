@@ -2,7 +2,8 @@
 //
 //   h('button', {class: 'primary', type: 'button', onclick: buy}, 'Buy ', h('strong', {}, title))
 //
-// Properties: `class`, `text`, `dataset` (object), `on<event>` (a listener), booleans (set when
+// Properties: `class`, `text`, `dataset` (object), `style` (CSS text, applied through the CSSOM,
+// which the Content-Security-Policy allows), `on<event>` (a listener), booleans (set when
 // true, left out when false), `null`/`undefined` (left out), anything else as an attribute.
 // Children: nodes, strings, numbers, arrays of them; null, undefined and false are skipped.
 
@@ -17,6 +18,9 @@ function build(element, props, children) {
       element.textContent = value;
     } else if (name === 'dataset') {
       Object.assign(element.dataset, value);
+    } else if (name === 'style') {
+      // Through the CSSOM: the Content-Security-Policy refuses style attributes.
+      element.style.cssText = value;
     } else if (name.startsWith('on') && typeof value === 'function') {
       element.addEventListener(name.slice(2), value);
     } else if (value === true) {

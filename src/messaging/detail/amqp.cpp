@@ -1,9 +1,17 @@
 #include "detail/amqp.hpp"
 
 #include <amqp.h>
+#include <amqp_ssl_socket.h>
 #include <amqp_tcp_socket.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
@@ -139,6 +147,7 @@ Properties read_properties(const amqp_basic_properties_t* bp) {
   if (bp->_flags & AMQP_BASIC_REPLY_TO_FLAG) p.reply_to = str(bp->reply_to);
   if (bp->_flags & AMQP_BASIC_APP_ID_FLAG) p.app_id = str(bp->app_id);
   if (bp->_flags & AMQP_BASIC_DELIVERY_MODE_FLAG) p.persistent = bp->delivery_mode == 2;
+  if (bp->_flags & AMQP_BASIC_EXPIRATION_FLAG) p.expiration = str(bp->expiration);
   if (bp->_flags & AMQP_BASIC_HEADERS_FLAG) read_headers(bp->headers, p);
   return p;
 }
@@ -157,10 +166,10 @@ UrlParts parse_amqp_url(const std::string& url) {
   amqp_connection_info info;
   amqp_default_connection_info(&info);
   if (amqp_parse_url(copy.data(), &info) != AMQP_STATUS_OK) {
-    throw std::invalid_argument("not an amqp:// URL: '" + url + "'");
+    throw std::invalid_argument("not an amqp:// or amqps:// URL: '" + url + "'");
   }
-  if (info.ssl) throw std::invalid_argument("amqps:// is not supported: '" + url + "'");
   UrlParts u;
+  u.tls = info.ssl != 0;
   u.host = info.host;
   u.port = info.port;
   u.user = info.user;
@@ -175,6 +184,8 @@ struct AmqpChannel::State {
   int heartbeat_s = 0;
   std::chrono::milliseconds timeout{5000};
   bool corked = false;
+  /// Why the broker's certificate was refused, filled during the TLS handshake.
+  std::string tls_failure;
 
   void set_cork(bool on) {
     if (corked == on) return;
@@ -224,16 +235,16 @@ struct AmqpChannel::State {
           amqp_send_method(conn, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
           throw AmqpError(std::string(what) + ": broker closed the connection: " +
                               std::to_string(m->reply_code) + " " + text,
-                          true);
+                          true, m->reply_code);
         }
         if (r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
           const auto* m = static_cast<const amqp_channel_close_t*>(r.reply.decoded);
           std::string text = str(m->reply_text);
           amqp_channel_close_ok_t ok{};
           amqp_send_method(conn, kChannel, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
-          throw AmqpError(std::string(what) + ": broker refused: " + std::to_string(m->reply_code) +
-                              " " + text,
-                          true);
+          throw AmqpError(
+              std::string(what) + ": broker refused: " + std::to_string(m->reply_code) + " " + text,
+              true, m->reply_code);
         }
         throw AmqpError(std::string(what) + ": unexpected broker reply");
     }
@@ -266,19 +277,141 @@ struct AmqpChannel::State {
   }
 };
 
-AmqpChannel::AmqpChannel(const UrlParts& url, const std::string& connection_name, int heartbeat_s,
+namespace {
+
+/// The OpenSSL errors queued on this thread, oldest first (and clears the queue).
+std::string openssl_errors() {
+  std::string out;
+  while (unsigned long e = ERR_get_error()) {
+    char buf[256];
+    ERR_error_string_n(e, buf, sizeof buf);
+    if (!out.empty())
+      out += "; ";
+    out += buf;
+  }
+  return out.empty() ? "no detail from OpenSSL" : out;
+}
+
+/// Verification callback: keeps the first reason the broker's certificate was refused, which the
+/// failed handshake itself does not tell.
+int record_verify_failure(int preverify_ok, X509_STORE_CTX* store) {
+  if (preverify_ok == 1)
+    return 1;
+  auto* ssl =
+      static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+  auto* failure = ssl != nullptr
+                      ? static_cast<std::string*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)))
+                      : nullptr;
+  if (failure != nullptr && failure->empty()) {
+    *failure = X509_verify_cert_error_string(X509_STORE_CTX_get_error(store));
+    if (X509* cert = X509_STORE_CTX_get_current_cert(store)) {
+      char name[256];
+      X509_NAME_oneline(X509_get_subject_name(cert), name, sizeof name);
+      *failure += std::string(" (certificate ") + name + ")";
+    }
+  }
+  return 0;
+}
+
+/// Encrypted private keys are not supported: fail instead of prompting on the terminal.
+int no_key_password(char*, int, int, void*) {
+  return 0;
+}
+
+/// Creates the TLS socket of `conn` (owned by it, like the OpenSSL context inside) and applies
+/// `tls`. With verification on, the handshake itself checks the chain against the CA file (or
+/// the system's trust store) and the host name or IP address of the URL against the certificate.
+amqp_socket_t* new_tls_socket(amqp_connection_state_t conn, const UrlParts& url,
+                              const TlsOptions& tls, std::string* failure) {
+  ERR_clear_error();
+  amqp_socket_t* socket = amqp_ssl_socket_new(conn);
+  if (socket == nullptr)
+    throw AmqpError("cannot create a TLS socket: " + openssl_errors());
+  auto* ctx = static_cast<SSL_CTX*>(amqp_ssl_socket_get_context(socket));
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_default_passwd_cb(ctx, no_key_password);
+  // rabbitmq-c's own host name check knows DNS names only; OpenSSL's (below) knows IP addresses.
+  amqp_ssl_socket_set_verify_hostname(socket, 0);
+  if (!tls.verify) {
+    amqp_ssl_socket_set_verify_peer(socket, 0);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
+  } else {
+    amqp_ssl_socket_set_verify_peer(socket, 1);
+    if (!tls.ca_cert_file.empty()) {
+      if (amqp_ssl_socket_set_cacert(socket, tls.ca_cert_file.c_str()) != AMQP_STATUS_OK) {
+        throw AmqpError("cannot read CA certificates from '" + tls.ca_cert_file +
+                        "': " + openssl_errors());
+      }
+    } else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
+      throw AmqpError("cannot load the system's CA certificates: " + openssl_errors());
+    }
+    X509_VERIFY_PARAM* param = SSL_CTX_get0_param(ctx);
+    in6_addr addr{};
+    bool is_ip = ::inet_pton(AF_INET, url.host.c_str(), &addr) == 1 ||
+                 ::inet_pton(AF_INET6, url.host.c_str(), &addr) == 1;
+    int ok = is_ip ? X509_VERIFY_PARAM_set1_ip_asc(param, url.host.c_str())
+                   : X509_VERIFY_PARAM_set1_host(param, url.host.c_str(), url.host.size());
+    if (ok != 1)
+      throw AmqpError("cannot check the broker's certificate against '" + url.host + "'");
+    X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    SSL_CTX_set_app_data(ctx, failure);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, record_verify_failure);
+  }
+  if (!tls.cert_file.empty() || !tls.key_file.empty()) {
+    if (amqp_ssl_socket_set_key(socket, tls.cert_file.c_str(), tls.key_file.c_str()) !=
+        AMQP_STATUS_OK) {
+      throw AmqpError("cannot use the client certificate '" + tls.cert_file + "' with the key '" +
+                      tls.key_file + "': " + openssl_errors());
+    }
+  }
+  return socket;
+}
+
+}  // namespace
+
+AmqpChannel::AmqpChannel(const UrlParts& url, const TlsOptions& tls,
+                         const std::string& connection_name, int heartbeat_s,
                          std::chrono::milliseconds timeout)
     : s_(std::make_unique<State>()) {
   s_->timeout = timeout;
   s_->conn = amqp_new_connection();
-  if (s_->conn == nullptr) throw AmqpError("out of memory creating a connection");
-  amqp_socket_t* socket = amqp_tcp_socket_new(s_->conn);
-  if (socket == nullptr) throw AmqpError("cannot create a TCP socket");
+  if (s_->conn == nullptr)
+    throw AmqpError("out of memory creating a connection");
+  amqp_socket_t* socket = nullptr;
+  if (url.tls) {
+    // OpenSSL writes with write(), not send(MSG_NOSIGNAL): a broker that went away would raise
+    // SIGPIPE and end the process. Blocked in this thread (the engine's I/O thread, the only one
+    // that touches the channel), the write fails with EPIPE instead and the engine reconnects.
+    sigset_t pipe;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
+    socket = new_tls_socket(s_->conn, url, tls, &s_->tls_failure);
+  } else {
+    socket = amqp_tcp_socket_new(s_->conn);
+    if (socket == nullptr)
+      throw AmqpError("cannot create a TCP socket");
+  }
   timeval tv = to_timeval(timeout);
+  ERR_clear_error();
   int rc = amqp_socket_open_noblock(socket, url.host.c_str(), url.port, &tv);
   if (rc != AMQP_STATUS_OK) {
-    throw AmqpError("cannot connect to " + url.host + ":" + std::to_string(url.port) + ": " +
-                    amqp_error_string2(rc));
+    std::string where = url.host + ":" + std::to_string(url.port);
+    if (url.tls && !s_->tls_failure.empty()) {
+      throw AmqpError("TLS handshake with " + where +
+                      " failed: the broker's certificate is refused: " + s_->tls_failure);
+    }
+    if (url.tls && (rc == AMQP_STATUS_SSL_CONNECTION_FAILED || rc == AMQP_STATUS_SSL_ERROR)) {
+      throw AmqpError("TLS handshake with " + where + " failed: " + amqp_error_string2(rc) + ": " +
+                      openssl_errors());
+    }
+    throw AmqpError("cannot connect to " + where + ": " + amqp_error_string2(rc));
+  }
+  if (url.tls && !tls.verify) {
+    spdlog::warn(
+        "connected to the broker at {}:{} over TLS WITHOUT verifying its certificate "
+        "(WONDERLAND_AMQP_TLS_VERIFY=0): for tests and development only",
+        url.host, url.port);
   }
   amqp_set_handshake_timeout(s_->conn, &tv);
   amqp_set_rpc_timeout(s_->conn, &tv);
@@ -286,9 +419,14 @@ AmqpChannel::AmqpChannel(const UrlParts& url, const std::string& connection_name
   TableBuilder client_properties;
   client_properties.add_string("connection_name", connection_name);
   amqp_table_t props = client_properties.table();
-  amqp_rpc_reply_t r = amqp_login_with_properties(
-      s_->conn, url.vhost.c_str(), 0, 131072, heartbeat_s, &props, AMQP_SASL_METHOD_PLAIN,
-      url.user.c_str(), url.password.c_str());
+  amqp_rpc_reply_t r =
+      amqp_login_with_properties(s_->conn, url.vhost.c_str(), 0, 131072, heartbeat_s, &props,
+                                 AMQP_SASL_METHOD_PLAIN, url.user.c_str(), url.password.c_str());
+  if (url.tls && r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION) {
+    // The broker checks a client certificate after the handshake: its refusal arrives here.
+    throw AmqpError("login over TLS to " + url.host + ":" + std::to_string(url.port) + ": " +
+                    amqp_error_string2(r.library_error) + ": " + openssl_errors());
+  }
   s_->check_reply(r, "login");
   s_->heartbeat_s = amqp_get_heartbeat(s_->conn);
   amqp_channel_open(s_->conn, kChannel);
@@ -323,13 +461,26 @@ void AmqpChannel::declare_queue(const QueueSpec& spec) {
     args.add_string("x-dead-letter-exchange", spec.dead_letter_exchange->str());
     args.add_string("x-dead-letter-routing-key", spec.name.str());
   }
-  if (spec.max_length) args.add_int("x-max-length", *spec.max_length);
-  if (spec.reject_publish_when_full) args.add_string("x-overflow", "reject-publish");
-  if (spec.message_ttl) args.add_int("x-message-ttl", spec.message_ttl->count());
-  if (spec.expires) args.add_int("x-expires", spec.expires->count());
-  amqp_queue_declare(s_->conn, kChannel, bytes(spec.name.str()), 0, spec.durable ? 1 : 0,
-                     spec.exclusive ? 1 : 0, spec.auto_delete ? 1 : 0, args.table());
+  if (spec.max_length)
+    args.add_int("x-max-length", *spec.max_length);
+  if (spec.reject_publish_when_full)
+    args.add_string("x-overflow", "reject-publish");
+  if (spec.message_ttl)
+    args.add_int("x-message-ttl", spec.message_ttl->count());
+  if (spec.expires)
+    args.add_int("x-expires", spec.expires->count());
+  amqp_queue_declare(s_->conn, kChannel, bytes(spec.name.str()), spec.passive ? 1 : 0,
+                     spec.durable ? 1 : 0, spec.exclusive ? 1 : 0, spec.auto_delete ? 1 : 0,
+                     spec.passive ? amqp_empty_table : args.table());
   s_->check("queue.declare");
+}
+
+std::uint64_t AmqpChannel::message_count(const QueueName& queue) {
+  State::Uncorked uncorked(*s_);
+  amqp_queue_declare_ok_t* ok =
+      amqp_queue_declare(s_->conn, kChannel, bytes(queue.str()), 1, 0, 0, 0, amqp_empty_table);
+  s_->check("queue.declare (passive)");
+  return ok == nullptr ? 0 : ok->message_count;
 }
 
 void AmqpChannel::bind(const BindingSpec& spec) {
@@ -404,6 +555,10 @@ void AmqpChannel::publish(const std::string& exchange, const std::string& routin
   if (!p.app_id.empty()) {
     bp._flags |= AMQP_BASIC_APP_ID_FLAG;
     bp.app_id = bytes(p.app_id);
+  }
+  if (!p.expiration.empty()) {
+    bp._flags |= AMQP_BASIC_EXPIRATION_FLAG;
+    bp.expiration = bytes(p.expiration);
   }
   TableBuilder headers;
   for (const auto& [k, v] : p.int_headers) headers.add_int(k, v);

@@ -14,6 +14,7 @@
 #include <variant>
 #include <vector>
 
+#include "wonderland/messaging/connection.hpp"
 #include "wonderland/messaging/topology.hpp"
 
 namespace wonderland::messaging::detail {
@@ -22,13 +23,16 @@ namespace wonderland::messaging::detail {
 /// channel (e.g. a refused declaration): the connection must be re-established.
 class AmqpError : public std::runtime_error {
  public:
-  AmqpError(const std::string& what, bool refused_by_broker = false)
-      : std::runtime_error(what), refused_by_broker_(refused_by_broker) {}
+  AmqpError(const std::string& what, bool refused_by_broker = false, int reply_code = 0)
+      : std::runtime_error(what), refused_by_broker_(refused_by_broker), reply_code_(reply_code) {}
   /// The broker answered with a channel or connection close (the request itself was refused).
   bool refused_by_broker() const noexcept { return refused_by_broker_; }
+  /// The AMQP reply code of that close (406 PRECONDITION_FAILED, 404 NOT_FOUND ...); 0 otherwise.
+  int reply_code() const noexcept { return reply_code_; }
 
  private:
   bool refused_by_broker_;
+  int reply_code_;
 };
 
 /// Message properties that Wonderland uses.
@@ -39,6 +43,8 @@ struct Properties {
   std::string reply_to;
   std::string app_id;
   bool persistent = false;
+  /// Per-message TTL in milliseconds, as AMQP writes it (a decimal string); empty: none.
+  std::string expiration;
   /// Integer headers (`x-wonderland-attempt`) and string headers (dead-letter reasons).
   std::vector<std::pair<std::string, std::int64_t>> int_headers;
   std::vector<std::pair<std::string, std::string>> string_headers;
@@ -77,15 +83,18 @@ struct UrlParts {
   std::string user;
   std::string password;
   std::string vhost;
+  bool tls = false;  ///< amqps://
 };
-/// Parses an amqp:// URL; throws std::invalid_argument when malformed.
+/// Parses an amqp:// or amqps:// URL; throws std::invalid_argument when malformed.
 UrlParts parse_amqp_url(const std::string& url);
 
 /// A logged-in connection with one open channel (channel 1). Closes and frees on destruction.
 class AmqpChannel {
  public:
-  AmqpChannel(const UrlParts& url, const std::string& connection_name, int heartbeat_s,
-              std::chrono::milliseconds timeout);
+  /// Connects (over TLS with `tls` when url.tls), logs in and opens the channel; throws
+  /// AmqpError naming the cause (refused connection, failed certificate check, bad login).
+  AmqpChannel(const UrlParts& url, const TlsOptions& tls, const std::string& connection_name,
+              int heartbeat_s, std::chrono::milliseconds timeout);
   ~AmqpChannel();
   AmqpChannel(const AmqpChannel&) = delete;
   AmqpChannel& operator=(const AmqpChannel&) = delete;
@@ -95,6 +104,8 @@ class AmqpChannel {
 
   void declare_exchange(const ExchangeSpec& spec);
   void declare_queue(const QueueSpec& spec);
+  /// Messages ready in an existing queue (passive declaration).
+  std::uint64_t message_count(const QueueName& queue);
   void bind(const BindingSpec& spec);
   void delete_queue(const QueueName& queue);
   void delete_exchange(const ExchangeName& exchange);

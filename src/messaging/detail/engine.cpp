@@ -88,6 +88,9 @@ struct Engine::Job {
   DeliverEvent delivery;
   Envelope envelope;
   int attempt = 1;
+  /// From the message's AMQP expiration, counted from its arrival in this process: a message
+  /// still waiting for a handler thread after this is dropped (its sender gave up on it).
+  std::optional<Clock::time_point> expires_at;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -184,8 +187,13 @@ void Engine::declare(Declaration d, std::chrono::milliseconds timeout) {
       promise->set_value();
     } catch (const AmqpError& e) {
       if (e.refused_by_broker()) {
-        promise->set_exception(std::make_exception_ptr(
-            ErrorException(Error{codes::kFailedPrecondition, e.what(), false})));
+        if (auto passive = accept_existing(d, e)) {
+          // The refusal closed the channel: declare it passively on the next connection.
+          pending_declares_.push_back({Declaration(std::move(*passive)), promise});
+        } else {
+          promise->set_exception(std::make_exception_ptr(
+              ErrorException(Error{codes::kFailedPrecondition, e.what(), false})));
+        }
         disconnect(e.what(), true);
       } else {
         pending_declares_.push_back({std::move(d), promise});
@@ -267,6 +275,14 @@ std::optional<RawMessage> Engine::get(const QueueName& queue, std::chrono::milli
   return future.get();
 }
 
+std::uint64_t Engine::message_count(const QueueName& queue, std::chrono::milliseconds timeout) {
+  auto count = std::make_shared<std::atomic<std::uint64_t>>(0);
+  on_channel_and_wait("queue.declare (passive)", timeout, [count, queue](AmqpChannel& channel) {
+    count->store(channel.message_count(queue));
+  });
+  return count->load();
+}
+
 void Engine::publish(Outgoing m, PublishCallback done) {
   PendingPublish p;
   p.id = next_id_++;
@@ -278,6 +294,9 @@ void Engine::publish(Outgoing m, PublishCallback done) {
   p.properties.persistent = m.delivery == Delivery::kPersistent;
   p.properties.reply_to = std::move(m.reply_to);
   p.properties.correlation_id = std::move(m.rpc_correlation_id);
+  if (m.expiration) {
+    p.properties.expiration = std::to_string(std::max<std::int64_t>(0, m.expiration->count()));
+  }
   if (m.envelope.source.empty()) m.envelope.source = options_.service;
   p.body = m.raw_body ? std::move(*m.raw_body) : m.envelope.serialize();
   p.mandatory = m.mandatory;
@@ -347,6 +366,8 @@ void Engine::rpc_call(RpcRequest request, RpcCallback done) {
   m.envelope = std::move(request.envelope);
   m.delivery = request.delivery;
   m.timeout = request.timeout;
+  // A request still queued when its caller gives up is dropped by the broker, not worked on.
+  m.expiration = request.timeout;
   m.reply_to = kDirectReplyTo;
   m.rpc_correlation_id = std::to_string(id);
   auto deadline = Clock::now() + request.timeout;
@@ -452,7 +473,7 @@ void Engine::run_ops() {
 void Engine::try_connect() {
   try {
     auto channel = std::make_unique<AmqpChannel>(
-        url_, options_.service, static_cast<int>(options_.heartbeat.count()),
+        url_, options_.tls, options_.service, static_cast<int>(options_.heartbeat.count()),
         options_.connect_timeout);
     if (options_.publisher_confirms) channel->confirm_select();
     channel_ = std::move(channel);
@@ -472,8 +493,12 @@ void Engine::try_connect() {
           for (std::size_t j = i; j < pending.size(); ++j) pending_declares_.push_back(pending[j]);
           throw;
         }
-        pending[i].promise->set_exception(std::make_exception_ptr(
-            ErrorException(Error{codes::kFailedPrecondition, e.what(), false})));
+        if (auto passive = accept_existing(pending[i].declaration, e)) {
+          pending_declares_.push_back({Declaration(std::move(*passive)), pending[i].promise});
+        } else {
+          pending[i].promise->set_exception(std::make_exception_ptr(
+              ErrorException(Error{codes::kFailedPrecondition, e.what(), false})));
+        }
         for (std::size_t j = i + 1; j < pending.size(); ++j) pending_declares_.push_back(pending[j]);
         throw;
       }
@@ -689,7 +714,12 @@ void Engine::on_confirm(const ConfirmEvent& ev) {
   auto complete = [this, &ev](PendingPublish& p) {
     if (p.mandatory) mandatory_by_message_id_.erase(p.properties.message_id);
     if (!ev.ack) {
-      fail_publish(p, unavailable("the broker refused the publish (nack)"));
+      // A queue declared with `x-overflow: reject-publish` that is full refuses new messages.
+      std::string why = p.exchange.empty()
+                            ? "the " + p.routing_key + " queue is full; try again"
+                            : "the broker refused the message for exchange '" + p.exchange +
+                                  "' (a queue it routes to is full); try again";
+      fail_publish(p, unavailable(why));
     } else if (p.returned) {
       fail_publish(p, unavailable("no queue is bound for exchange '" + p.exchange +
                                   "' with routing key '" + p.routing_key + "'"));
@@ -798,6 +828,32 @@ void Engine::on_reply(DeliverEvent ev) {
   }
 }
 
+std::optional<QueueSpec> Engine::accept_existing(const Declaration& d, const AmqpError& e) {
+  const auto* spec = std::get_if<QueueSpec>(&d);
+  constexpr int kPreconditionFailed = 406;
+  if (spec == nullptr || !spec->accept_existing_arguments || spec->passive ||
+      e.reply_code() != kPreconditionFailed) {
+    return std::nullopt;
+  }
+  std::string limits;
+  if (spec->max_length) limits += " x-max-length=" + std::to_string(*spec->max_length);
+  if (spec->reject_publish_when_full) limits += " x-overflow=reject-publish";
+  if (spec->dead_letter_exchange) {
+    limits += " x-dead-letter-exchange=" + spec->dead_letter_exchange->str();
+  } else {
+    limits += " (no dead-letter exchange)";
+  }
+  spdlog::warn(
+      "queue '{}' already exists with other arguments than this version declares ({}); using it "
+      "as it is, so these arguments are NOT in force:{}. To apply them, stop every consumer of "
+      "the queue, delete it (rabbitmqctl delete_queue {}; the messages in it are lost) and "
+      "start again, or start the broker with an empty data directory",
+      spec->name.str(), e.what(), limits, spec->name.str());
+  QueueSpec passive = *spec;
+  passive.passive = true;
+  return passive;
+}
+
 void Engine::complete_rpc(std::uint64_t id, Result<Envelope> result) {
   auto it = rpcs_.find(id);
   if (it == rpcs_.end()) return;
@@ -817,6 +873,14 @@ void Engine::on_deliver(DeliverEvent ev) {
   Job job;
   job.generation = generation_;
   job.attempt = static_cast<int>(ev.properties.int_header(kAttemptHeader).value_or(1));
+  if (!ev.properties.expiration.empty()) {
+    try {
+      job.expires_at =
+          Clock::now() + std::chrono::milliseconds(std::stoll(ev.properties.expiration));
+    } catch (const std::exception&) {
+      // Not a number: the broker would have refused it; ignore.
+    }
+  }
   bool redelivered = ev.redelivered;
   job.delivery = std::move(ev);
   const std::string& queue = c->options.queue.str();
@@ -857,7 +921,14 @@ void Engine::handle_job(ConsumerState& c, Job job) {
   std::string failure;
   bool poison = false;
   try {
-    c.handler(job.envelope, info);
+    if (job.expires_at && Clock::now() >= *job.expires_at) {
+      // Its sender stopped waiting while it queued here behind other work: nobody wants the
+      // result. Acknowledged without running the handler.
+      spdlog::debug("message {} of type {} on '{}' expired before a handler was free; dropped",
+                    job.envelope.message_id, job.envelope.type, c.options.queue.str());
+    } else {
+      c.handler(job.envelope, info);
+    }
   } catch (const PoisonMessage& e) {
     failure = e.what();
     poison = true;
@@ -917,6 +988,7 @@ void Engine::republish(Job job, const std::string& queue, int attempt, const std
       p.properties.int_headers.end());
   p.properties.int_headers.emplace_back(kAttemptHeader, attempt);
   if (dead_letter) {
+    p.properties.expiration.clear();  // a dead letter waits for an operator
     p.properties.string_headers.emplace_back(kReasonHeader, reason);
     p.properties.string_headers.emplace_back(kQueueHeader, queue);
     ++stats_.dead_lettered;

@@ -68,6 +68,7 @@ class Engine : public std::enable_shared_from_this<Engine> {
   void remove_consumer(std::uint64_t id);
   void rpc_call(RpcRequest request, RpcCallback done);
   std::optional<RawMessage> get(const QueueName& queue, std::chrono::milliseconds timeout);
+  std::uint64_t message_count(const QueueName& queue, std::chrono::milliseconds timeout);
 
   bool connected() const { return connected_.load(); }
   bool wait_connected(std::chrono::milliseconds timeout) const;
@@ -139,6 +140,10 @@ class Engine : public std::enable_shared_from_this<Engine> {
                  bool dead_letter);
   void ack(std::uint64_t generation, std::uint64_t delivery_tag);
   void complete_rpc(std::uint64_t id, Result<Envelope> result);
+  /// A queue declaration the broker refused because the queue exists with other arguments:
+  /// returns the passive declaration to use instead (and warns), or nullopt when the spec does
+  /// not accept existing arguments.
+  std::optional<QueueSpec> accept_existing(const Declaration& d, const AmqpError& e);
   void schedule(Clock::time_point at, std::function<void()> fire, std::function<bool()> live = {});
   void run_timers();
   void drop_dead_timers();

@@ -15,8 +15,14 @@
 // failed_precondition maps to 422 Unprocessable Content: the request is well-formed and
 // understood, but the state it meets forbids it (an Idempotency-Key reused for another request,
 // a declined card); 409 stays for clashes with existing resources (conflict, aborted).
+//
+// A 429 or 503 tells the client when to come back: `retry_after` (whole seconds, rounded up
+// from the throttle's or caller's figure) becomes the `Retry-After` header and the
+// `retry_after` member; a 503 without one says 1 second, a 429 without one says 1 second too.
 #pragma once
 
+#include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -49,6 +55,8 @@ struct Problem {
   bool retryable = false;
   /// Field-level validation errors; omitted when empty.
   std::vector<FieldError> errors;
+  /// When the client may try again (429 and 503; see the header comment).
+  std::optional<std::chrono::seconds> retry_after;
   /// Extra members merged into the document (must be an object or null; never overrides the
   /// members above).
   nlohmann::json extensions;
@@ -59,8 +67,15 @@ struct Problem {
   /// its fields, `retryable` kept.
   static Problem from_error(const Error& error, std::string instance = {});
 
-  /// The JSON document: type, title, status, detail?, instance?, code, retryable?, errors?.
+  /// The JSON document: type, title, status, detail?, instance?, code, retryable?, errors?,
+  /// retry_after?.
   nlohmann::json to_json() const;
+  /// The Retry-After figure this problem is answered with: `retry_after` when set, else 1 s for
+  /// 429 and 503; nullopt for other statuses without one.
+  std::optional<std::chrono::seconds> effective_retry_after() const;
+
+  /// `duration` in whole seconds, rounded up, at least 1.
+  static std::chrono::seconds seconds_ceil(std::chrono::milliseconds duration);
 };
 
 /// HTTP status for a canonical error code (table in the header comment); unknown codes: 500.

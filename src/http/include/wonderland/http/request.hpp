@@ -67,6 +67,8 @@ class Request {
 
   /// Parses the body as JSON. Errors are `invalid_argument` with a message naming the problem
   /// ("request body is empty", "request body is not valid JSON: ... at line 1, column 7").
+  /// The body is first checked against JsonLimits::http() (depth 64, strings of 64 KiB,
+  /// 100,000 values): "request body: nesting depth exceeds the limit of 64 (at byte 68)".
   /// The Content-Type is not checked.
   Result<nlohmann::json> json_body() const;
   /// Like json_body, and also requires a JSON object ("request body must be a JSON object,

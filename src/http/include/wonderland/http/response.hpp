@@ -6,7 +6,9 @@
 //   return Response::error(Error::of(codes::kNotFound, "no such book"), req.path());
 //   return Response::text("pong").cache_control("no-cache");
 //
-// The server adds Date, Server, Content-Length and Connection when it writes the response, and
+// The server adds Date, Server, Content-Length, Connection and the hardening headers
+// (Content-Security-Policy, X-Content-Type-Options, Referrer-Policy; see server.hpp) when it
+// writes the response, and
 // strips the body of responses to HEAD requests (keeping Content-Length).
 // JSON and problem responses default to `Cache-Control: no-store`; replace it with
 // `cache_control(...)` for cacheable resources.
@@ -46,7 +48,7 @@ class Response {
                        std::string_view content_type = "text/plain; charset=utf-8",
                        Status status = Status::ok);
   /// An application/problem+json response with the problem's status and Cache-Control:
-  /// no-store; a 401 also gets `WWW-Authenticate: Bearer`.
+  /// no-store; a 401 also gets `WWW-Authenticate: Bearer`, a 429 or 503 `Retry-After`.
   static Response problem(const Problem& problem);
   /// `problem(Problem::from_error(error, instance))`.
   static Response error(const Error& error, std::string_view instance = {});

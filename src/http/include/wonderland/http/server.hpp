@@ -17,6 +17,13 @@
 //     `header_limit` 431, malformed request 400, handler not completing within
 //     `response_timeout` 504, handler exception 500 (or its ErrorException's status).
 //   * `Expect: 100-continue` is honoured. Responses carry Date, Server and Content-Length.
+//   * Every response (handlers', static files, problems, event streams) also carries the
+//     hardening headers `Content-Security-Policy: default-src 'self'; frame-ancestors 'none'`,
+//     `X-Content-Type-Options: nosniff` and `Referrer-Policy: no-referrer` (kSecurityHeaders).
+//   * At most `max_connections` connections are open at once: one accepted beyond that gets a
+//     short `503` with `Retry-After: 1` and `Connection: close`, written without waiting
+//     (what does not fit in the socket's buffer is dropped), and is closed at once; it never
+//     reaches a handler and holds nothing afterwards.
 //   * Every response is logged at debug level through spdlog's default logger:
 //     "http GET /api/books 200 0.4ms" (path without query: queries may hold secrets).
 //   * stop(): stops accepting, closes idle connections and event streams, lets requests in
@@ -30,6 +37,8 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <utility>
 
 #include "wonderland/http/router.hpp"
 
@@ -59,12 +68,23 @@ struct ServerOptions {
   std::chrono::milliseconds stop_timeout{5'000};
   /// Value of the Server header.
   std::string server_name = "wonderland";
+  /// Most connections open at once (event streams included); 0: no limit.
+  std::size_t max_connections = 1024;
+};
+
+/// The hardening headers of every response, as (name, value) pairs.
+inline constexpr std::pair<std::string_view, std::string_view> kSecurityHeaders[] = {
+    {"Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'"},
+    {"X-Content-Type-Options", "nosniff"},
+    {"Referrer-Policy", "no-referrer"},
 };
 
 struct ServerStats {
   std::size_t open_connections = 0;
   std::size_t event_streams = 0;
   std::uint64_t requests = 0;
+  /// Connections closed at once because `max_connections` were open.
+  std::uint64_t shed_connections = 0;
 };
 
 class Server {

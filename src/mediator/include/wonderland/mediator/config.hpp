@@ -2,8 +2,14 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
+
+#include "wonderland/common/secret_key.hpp"
+
+#include "wonderland/mediator/throttle.hpp"
 
 namespace wonderland::mediator {
 
@@ -11,10 +17,27 @@ struct Config {
   std::string http_address = "127.0.0.1";   ///< WONDERLAND_HTTP_ADDRESS
   std::uint16_t http_port = 8080;            ///< WONDERLAND_HTTP_PORT
   unsigned http_threads = 2;                 ///< WONDERLAND_HTTP_THREADS
-  /// WONDERLAND_ADMIN_TOKEN: operators send it as a bearer token. When unset a random one is
-  /// generated at start and logged once.
+  /// WONDERLAND_ADMIN_TOKEN: operators send it as a bearer token. When unset it is read from
+  /// WONDERLAND_ADMIN_TOKEN_FILE; when that is unset too, a random one is generated at start and
+  /// written to `admin_token_file` (0600), whose path alone is logged.
   std::string admin_token;
+  /// WONDERLAND_ADMIN_TOKEN_FILE; default: `admin-token` next to the journal.
+  std::string admin_token_file;
+  /// Whether admin_token_file was named by WONDERLAND_ADMIN_TOKEN_FILE (read it) or is the
+  /// default (written with a generated token).
+  bool admin_token_file_given = false;
+  /// WONDERLAND_HTTP_MAX_CONNECTIONS: connections open at once (0: no limit).
+  std::size_t http_max_connections = 1024;
+  /// Sign-in, sign-up and order throttles (WONDERLAND_SIGNIN_*, WONDERLAND_SIGNUP_*,
+  /// WONDERLAND_ORDERS_*, WONDERLAND_HTTP_TRUSTED_PROXIES).
+  ThrottleConfig throttle;
   std::string journal_path = "var/mediator/journal.db";  ///< WONDERLAND_JOURNAL_PATH
+  /// WONDERLAND_FINGERPRINT_KEY (64 hex digits): the secret of the orders' idempotency
+  /// fingerprints (HMAC-SHA256 of the payment request). When unset the mediator reads it from
+  /// `fingerprint_key_file` at start, creating that file (0600) with a random key when missing.
+  std::shared_ptr<const SecretKey> fingerprint_key;
+  /// WONDERLAND_FINGERPRINT_KEY_FILE; empty: `fingerprint.key` next to the journal.
+  std::string fingerprint_key_file;
   std::string workflows_dir = "workflows";               ///< WONDERLAND_WORKFLOWS_DIR
   std::string web_dir = "web";                           ///< WONDERLAND_WEB_DIR
   /// WONDERLAND_QUEUE_PREFIX: prepended to every service command queue (tests).

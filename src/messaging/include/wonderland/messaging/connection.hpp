@@ -34,9 +34,25 @@
 
 namespace wonderland::messaging {
 
+/// TLS settings of an amqps:// connection (ignored for amqp://).
+struct TlsOptions {
+  /// PEM file of the certificate authorities that sign the broker's certificate; empty: the
+  /// system's trust store.
+  std::string ca_cert_file;
+  /// Client certificate (PEM, with its chain) and private key (PEM, not encrypted), for brokers
+  /// that authenticate clients by certificate; both or neither.
+  std::string cert_file;
+  std::string key_file;
+  /// Verify the broker's certificate chain and that it names the URL's host (DNS name or IP
+  /// address). Turning it off leaves the connection open to anyone on the path: for tests and
+  /// development only; a warning is logged on every such connection.
+  bool verify = true;
+};
+
 struct ConnectionOptions {
-  /// amqp://user:password@host:port/vhost
+  /// amqp://user:password@host:port/vhost, or amqps://... for TLS (port 5671 by default).
   std::string url = "amqp://guest:guest@127.0.0.1:5672/";
+  TlsOptions tls;
   /// Service name: the `source` of envelopes and the connection name shown by the broker.
   std::string service = "wonderland";
   std::chrono::seconds heartbeat{10};
@@ -47,7 +63,9 @@ struct ConnectionOptions {
   /// otherwise acknowledged (RPC requests are acknowledged by their reply).
   bool publisher_confirms = true;
 
-  /// Reads WONDERLAND_AMQP_URL, WONDERLAND_AMQP_HEARTBEAT_S; `service` names the process.
+  /// Reads WONDERLAND_AMQP_URL, WONDERLAND_AMQP_HEARTBEAT_S and the TLS settings
+  /// (WONDERLAND_AMQP_CACERT, WONDERLAND_AMQP_CERT, WONDERLAND_AMQP_KEY,
+  /// WONDERLAND_AMQP_TLS_VERIFY); `service` names the process.
   static ConnectionOptions from_env(std::string service);
 };
 
@@ -62,6 +80,10 @@ struct Outgoing {
   bool mandatory = false;
   /// How long to wait for the broker (including time spent disconnected).
   std::chrono::milliseconds timeout{10000};
+  /// Per-message TTL (AMQP `expiration`): the broker drops the message once it has waited this
+  /// long in a queue, and a consumer of this library drops it when it is still waiting in the
+  /// consumer's process past that time. RPC requests carry their caller's timeout.
+  std::optional<std::chrono::milliseconds> expiration;
   /// Transport-only: RPC reply address and request id. Set by the RPC helpers.
   std::string reply_to;
   std::string rpc_correlation_id;
@@ -131,6 +153,10 @@ class Connection {
   /// failed_precondition on a connection that has consumers.
   std::optional<RawMessage> get(const QueueName& queue,
                                 std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  /// Messages ready in `queue` (not those delivered and unacknowledged), by a passive
+  /// declaration; for tools and tests. A missing queue is `unavailable` (the broker refuses it).
+  std::uint64_t message_count(const QueueName& queue,
+                              std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
   /// Whether the connection is currently open.
   bool connected() const;

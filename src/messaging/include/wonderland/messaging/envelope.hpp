@@ -35,7 +35,9 @@ struct Envelope {
                             std::string source = {});
 
   std::string serialize() const;
-  /// Parses a wire body; throws std::invalid_argument with a reason when it is not an envelope.
+  /// Parses a wire body; throws std::invalid_argument with a reason when it is not an envelope
+  /// or exceeds JsonLimits::message() (depth 128, strings of 16 MiB, 2,000,000 values, 64 MiB):
+  /// "envelope: nesting depth exceeds the limit of 128 (at byte 180)".
   static Envelope parse(std::string_view wire);
 };
 

@@ -14,11 +14,13 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <string>
 #include <future>
 #include <memory>
+#include <optional>
 
 #include "wonderland/common/error.hpp"
 #include "wonderland/messaging/connection.hpp"
@@ -77,11 +79,27 @@ struct RpcServerOptions {
   QueueName queue;
   std::uint16_t prefetch = 64;
   unsigned concurrency = 1;  ///< as ConsumerOptions::concurrency
+  /// Requests the queue holds before it refuses more (`x-max-length` with
+  /// `x-overflow: reject-publish`); 0: no limit. Unset: WONDERLAND_COMMAND_QUEUE_MAX_LENGTH
+  /// (default 10000).
+  std::optional<std::int64_t> max_length;
+
+  /// The limit from WONDERLAND_COMMAND_QUEUE_MAX_LENGTH (default 10000, 0 = no limit).
+  static std::int64_t max_length_from_env();
 };
 
 /// Declares the durable command queue and serves it: each request is handled, its reply sent to
 /// `reply_to` with the request's id, and only then acknowledged. Malformed requests are
 /// dead-lettered. Stops when destroyed.
+///
+/// Backpressure: the queue holds at most `max_length` requests; beyond that the broker refuses
+/// new ones, and the caller's RpcClient::call fails at once with `unavailable` ("the <queue>
+/// queue is full; try again"). A request carries its caller's timeout as its AMQP expiration, so
+/// one whose caller gave up is dropped, by the broker while queued or by the server while it
+/// waits for a handler thread, without a reply. The queue has no dead-letter exchange of its own,
+/// so that expired requests vanish instead of filling `<queue>.dead`; malformed requests are
+/// still dead-lettered there by the consumer. A queue left by an older version with other
+/// arguments is used as it is, with a warning that the limit is not in force.
 class RpcServer {
  public:
   RpcServer(Connection& connection, RpcServerOptions options, RpcHandler handler);

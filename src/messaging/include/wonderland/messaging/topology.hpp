@@ -30,6 +30,14 @@ struct QueueSpec {
   bool reject_publish_when_full = false;   ///< `x-overflow: reject-publish` (publisher nacks)
   std::optional<std::chrono::milliseconds> message_ttl;
   std::optional<std::chrono::milliseconds> expires;  ///< delete when unused this long
+  /// When the queue already exists with other arguments (declared by an older version, with
+  /// other limits), the broker refuses the declaration (406 PRECONDITION_FAILED). Set, the queue
+  /// is then used as it is (a passive declaration) and a warning names the arguments that are
+  /// not in force and how to apply them; unset, the declaration fails with failed_precondition.
+  bool accept_existing_arguments = false;
+  /// Only check that the queue exists, whatever its arguments (`passive`); a missing queue is an
+  /// error.
+  bool passive = false;
 };
 
 struct BindingSpec {

@@ -2,11 +2,10 @@
 // PayPal addresses. Pure functions, no I/O.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "wonderland/common/error.hpp"
 #include "wonderland/common/time.hpp"
@@ -30,7 +29,13 @@ struct PaymentMethod {
   /// Cards: "**** **** **** 4242" (last four digits only). PayPal: the address with its local
   /// part hidden but for the first character, "j***@example.com".
   std::string masked() const;
+  /// The last four digits of the card number; empty for PayPal.
+  std::string last4() const;
 };
+
+/// The keys a payment object may carry; any other one is refused.
+inline constexpr const char* kPaymentKeys[] = {"method", "card_number", "expiry", "cvv",
+                                               "paypal_email"};
 
 /// Whether `digits` (ASCII digits only, at least 2) passes the Luhn checksum.
 bool luhn_valid(std::string_view digits);
@@ -50,8 +55,9 @@ bool is_valid_email(std::string_view email);
 
 /// Validates a PaymentMethod object `{method, card_number?, expiry?, cvv?, paypal_email?}`.
 /// Every problem found becomes a FieldError named `<prefix>.<field>` (e.g.
-/// `payment.card_number`); the result is invalid_argument carrying all of them. Card fields
-/// are ignored for PayPal and the PayPal address for cards. Messages never contain the number.
+/// `payment.card_number`); the result is invalid_argument carrying all of them. A key outside
+/// kPaymentKeys is an error named `<prefix>.<key>`. Card fields are ignored for PayPal and the
+/// PayPal address for cards. Messages never contain the number.
 Result<PaymentMethod> parse_payment_method(const nlohmann::json& j, SystemTime now,
                                            const std::string& prefix = "payment");
 

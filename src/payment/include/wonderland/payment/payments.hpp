@@ -1,5 +1,5 @@
-// The payment service's core: validates payment methods, charges orders and refunds them,
-// keeping a ledger in SQLite.
+// The payment service's core: validates payment methods, turns them into payment tokens, charges
+// orders and refunds them, keeping a ledger in SQLite.
 //
 //   payment::Payments payments({.db_path = "var/payment.db"});
 //   Result<nlohmann::json> r = payments.charge(body, idempotency_key);
@@ -8,8 +8,14 @@
 // body or an Error value; nothing throws across this interface except the constructor.
 //
 // Guarantees
-//   * The ledger stores card numbers masked to their last four digits; full numbers and CVVs are
-//     never stored nor logged.
+//   * Card data stays in this service. tokenize keeps the card number, expiry and CVV (or the
+//     PayPal address) only sealed with libsodium's crypto_secretbox (XSalsa20-Poly1305, a random
+//     nonce per row) under the payment key, and answers a random token bound to the customer;
+//     the database holds the token's SHA-256, never the token. The ledger stores card numbers
+//     masked to their last four digits; full numbers and CVVs are never logged.
+//   * Once a charge is decided (charged, or declined for good) the CVV is discarded: the row is
+//     sealed again without it. Tokens never charged expire after `token_ttl` and are deleted by
+//     later tokenize calls.
 //   * charge and refund are idempotent by the envelope's idempotency key (first outcome recorded
 //     in the same transaction as the effect and replayed) and by order_id: an order is charged at
 //     most once (charging it again returns the existing charge) and refunded at most once.
@@ -27,14 +33,14 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "wonderland/common/error.hpp"
+#include "wonderland/common/secret_key.hpp"
 #include "wonderland/common/time.hpp"
 #include "wonderland/messaging/envelope.hpp"
 #include "wonderland/messaging/rpc.hpp"
@@ -62,7 +68,14 @@ struct Options {
   std::chrono::milliseconds latency{0};
   /// Seed of the fault draw; unset: seeded from the OS. Set it for reproducible tests.
   std::optional<std::uint64_t> fault_seed;
-  /// The clock used to check card expiry; unset: the system clock.
+  /// The key sealing card data; unset: read from `key_file` (created when missing).
+  std::shared_ptr<const SecretKey> key;
+  /// The key file when `key` is unset; empty: `payment.key` next to `db_path` (for ":memory:",
+  /// a random key that lives as long as the Payments).
+  std::string key_file;
+  /// How long a token that was never charged can be charged.
+  std::chrono::seconds token_ttl{3600};
+  /// The clock used to check card and token expiry; unset: the system clock.
   std::function<SystemTime()> clock;
   sqlite::Options sqlite;
 };
@@ -83,12 +96,17 @@ class Payments {
   Payments(const Payments&) = delete;
   Payments& operator=(const Payments&) = delete;
 
-  /// `{payment}` -> `{method, masked}`; invalid_argument with fields such as payment.card_number.
+  /// `{payment}` -> `{method, masked}`: tokenize's checks without keeping anything;
+  /// invalid_argument with fields such as payment.card_number or payment.<unknown key>.
   Result<nlohmann::json> validate(const nlohmann::json& body);
-  /// `{order_id, customer_id, amount_cents, payment}` ->
+  /// `{customer_id, payment}` -> `{payment_token, method, masked, brand?, last4?}` (brand and
+  /// last4 for cards). The same checks as validate, then the details are sealed and kept.
+  Result<nlohmann::json> tokenize(const nlohmann::json& body);
+  /// `{order_id, customer_id, amount_cents, payment_token}` ->
   /// `{payment_id, order_id, amount_cents, method, masked, status:"charged"}`. invalid_argument
-  /// (fields), failed_precondition for a declined test card/account, for an order already
-  /// refunded or void; unavailable for an injected fault.
+  /// (fields; a token unknown, expired or of another customer is a payment_token field error),
+  /// failed_precondition for a declined test card/account, for an order already refunded or
+  /// void; unavailable for an injected fault.
   Result<nlohmann::json> charge(const nlohmann::json& body, const std::string& idempotency_key);
   /// `{order_id}` -> `{order_id, refunded_cents, status:"refunded"|"nothing_to_refund"}`.
   /// `cause`, when given, is the request: the event is correlated with it.
@@ -98,7 +116,7 @@ class Payments {
   /// kind: charge|refund, amount_cents, method, masked, created_at}]}` (empty for unknown orders).
   Result<nlohmann::json> get(const nlohmann::json& body);
 
-  /// Registers the four `payment.*` commands on `router` (this must outlive the router's use).
+  /// Registers the five `payment.*` commands on `router` (this must outlive the router's use).
   /// `after_refund` runs after every refund command (e.g. to publish the outbox).
   void register_commands(messaging::CommandRouter& router, std::function<void()> after_refund = {});
 
@@ -112,8 +130,15 @@ class Payments {
   SystemTime now() const;
   template <class F>
   Result<nlohmann::json> guarded(const char* what, F&& f);
+  /// nonce || secretbox(plain), hex-encoded.
+  std::string seal(const std::string& plain) const;
+  /// The plain text of seal(); nullopt when it does not open under the key.
+  std::optional<std::string> open(const std::string& sealed) const;
+  /// Seals the token row again without its CVV and marks it decided (the caller holds mu_).
+  void discard_cvv(const std::string& token_hash, const std::string& sealed);
 
   Options options_;
+  std::shared_ptr<const SecretKey> key_;
   std::mutex mu_;
   std::unique_ptr<sqlite::Db> db_;
   std::unique_ptr<sqlite::SqliteIdempotencyStore> idempotency_;

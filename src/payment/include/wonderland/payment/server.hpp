@@ -31,8 +31,11 @@ struct Config {
   std::chrono::milliseconds outbox_retry_interval{5000};
 
   /// Reads WONDERLAND_PAYMENT_DB (default $WONDERLAND_VAR_DIR/payment.db, var/ when that is
-  /// unset; relative to the working directory), WONDERLAND_PAYMENT_FAULT_RATE (0..1, default 0)
-  /// and WONDERLAND_PAYMENT_LATENCY_MS (default 0). Throws std::invalid_argument on bad values.
+  /// unset; relative to the working directory), WONDERLAND_PAYMENT_FAULT_RATE (0..1, default 0),
+  /// WONDERLAND_PAYMENT_LATENCY_MS (default 0), WONDERLAND_PAYMENT_KEY (64 hex digits; when unset
+  /// the key is read from WONDERLAND_PAYMENT_KEY_FILE, default `payment.key` next to the
+  /// database, created 0600 when missing) and WONDERLAND_PAYMENT_TOKEN_TTL_S (default 3600).
+  /// Throws std::invalid_argument on bad values.
   static Config from_env();
 };
 

@@ -27,9 +27,14 @@ int wait_for_shutdown();
 /// Makes `wait_for_shutdown` return, as a SIGTERM would.
 void request_shutdown();
 
+/// Sets the process's umask to 077: every file the process creates from now on (databases, logs,
+/// the outbox, key and token files) is readable by its own account only (0600, directories 0700).
+/// Called by `Service` and `main_guard`.
+void make_created_files_private();
+
 class Service {
  public:
-  /// Blocks the shutdown signals, sets up logging for `name` (WONDERLAND_LOG_LEVEL), connects to
+  /// Makes created files private, blocks the shutdown signals, sets up logging for `name` (WONDERLAND_LOG_LEVEL), connects to
   /// the broker (WONDERLAND_AMQP_URL) and forwards logs to it.
   explicit Service(std::string name);
   /// Flushes logs to the broker (bounded) and closes the connection.

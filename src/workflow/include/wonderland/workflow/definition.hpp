@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "wonderland/common/error.hpp"
+#include "wonderland/common/json_limits.hpp"
 #include "wonderland/workflow/template.hpp"
 
 namespace wonderland::workflow {
@@ -120,6 +121,16 @@ struct Definition {
   std::map<std::string, std::size_t, std::less<>> by_id;
   std::map<std::string, std::size_t, std::less<>> by_path;
 };
+
+/// Bounds of a definition: the JSON document (text of 1 MiB, nesting depth 64, strings of
+/// 64 KiB, 100,000 values), the number of steps and how deep parallel and choice steps nest.
+/// A larger definition is refused with `invalid_argument` naming the file (and the step).
+inline constexpr JsonLimits kDefinitionJsonLimits{.max_depth = 64,
+                                                  .max_string_bytes = 64 * 1024,
+                                                  .max_elements = 100'000,
+                                                  .max_bytes = 1024 * 1024};
+inline constexpr std::size_t kMaxDefinitionSteps = 1000;
+inline constexpr std::size_t kMaxStepNesting = 16;
 
 /// Parses and validates a definition document. `source` names it in error messages.
 Result<std::shared_ptr<const Definition>> parse_definition(const nlohmann::json& document,

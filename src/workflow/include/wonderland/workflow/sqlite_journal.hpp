@@ -7,7 +7,10 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
 
 #include "wonderland/common/error.hpp"
 #include "wonderland/workflow/journal.hpp"
@@ -21,6 +24,14 @@ struct SqliteJournalOptions {
   bool full_sync = true;
   /// Upper bound of records per transaction; a longer queue is committed in several.
   std::size_t max_records_per_commit = 20000;
+  /// A one-time rewrite of the records already in the journal (e.g. to scrub data that must no
+  /// longer be kept). When `rewrite` is set and `rewrite_name` is not yet recorded in
+  /// `journal_meta`, opening passes every record's data to `rewrite`, which changes it in place
+  /// and returns whether it did; the changed records and the name are written in one
+  /// transaction, then the WAL is checkpointed and truncated. The journal always runs with
+  /// `secure_delete=ON`, so the bytes replaced do not survive in free pages either.
+  std::string rewrite_name;
+  std::function<bool(nlohmann::json& data)> rewrite;
 };
 
 /// Opens (creating when needed) the journal at `options.path`.

@@ -23,8 +23,16 @@
 #include <vector>
 
 #include "wonderland/common/error.hpp"
+#include "wonderland/common/json_limits.hpp"
 
 namespace wonderland::workflow {
+
+/// The bounds of one template (a step's input, a compensation's input, a workflow's output):
+/// nesting depth 32, strings of 64 KiB, 10,000 values. compile() and template_references()
+/// refuse a larger template ("template: nesting depth exceeds the limit of 32 (at /a/b)")
+/// before walking it, so the recursive code below only sees bounded documents.
+inline constexpr JsonLimits kTemplateLimits{
+    .max_depth = 32, .max_string_bytes = 64 * 1024, .max_elements = 10'000, .max_bytes = 0};
 
 /// A parsed reference: `steps.price.output.lines[0]` → {steps, price, output, lines, 0}.
 struct TemplatePath {

@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 
 namespace wonderland::testing {
@@ -16,23 +17,37 @@ std::string amqp_url();
 /// A unique name for a queue or exchange of one test: `<prefix>.<uuid>`.
 std::string unique_name(const std::string& prefix);
 
+/// The PEM files of a TLS listener (scripts/infra.sh's WONDERLAND_AMQP_TLS_* variables).
+struct BrokerTls {
+  std::string cert_file;
+  std::string key_file;
+  std::string ca_cert_file;
+};
+
 /// A RabbitMQ instance of its own, started through scripts/infra.sh on a free port with its
 /// data in the build folder, so a test can stop and restart it without disturbing others.
 class PrivateBroker {
  public:
   PrivateBroker();
+  /// With a TLS listener too, on a second free port (see amqps_url).
+  explicit PrivateBroker(BrokerTls tls);
   ~PrivateBroker();  ///< stops the broker and deletes its data
   PrivateBroker(const PrivateBroker&) = delete;
   PrivateBroker& operator=(const PrivateBroker&) = delete;
 
   std::string url() const;
+  /// amqps://guest:guest@<host>:<TLS port>/ (only with a TLS listener).
+  std::string amqps_url(const std::string& host = "127.0.0.1") const;
   void start();
   void stop();
 
  private:
+  explicit PrivateBroker(std::optional<BrokerTls> tls);
   int run(const std::string& command) const;
   int port_;
   std::string var_dir_;
+  std::optional<BrokerTls> tls_;
+  int tls_port_ = 0;
 };
 
 /// Counts events and lets a test wait, with a deadline, until enough have happened.

@@ -78,6 +78,8 @@ class System {
   const std::string& admin_token() const { return options_.admin_token; }
   const std::filesystem::path& dir() const { return dir_; }
   std::filesystem::path outbox() const { return dir_ / "outbox"; }
+  /// The PostgreSQL schema of the run's customer service (empty before start()).
+  std::string customer_schema() const { return schema_ ? schema_->name() : std::string(); }
   /// The run's command queue of `service` ("<prefix><service>.commands"; the logging service
   /// answers queries on "<prefix>logging.query").
   std::string queue(const std::string& service) const;

@@ -1,0 +1,30 @@
+// Files that hold secrets or customer data (databases, the workflow journal, key and token files)
+// are private to the account that runs the service: files mode 0600, directories 0700.
+//
+//   files::make_private_file("var/payment/payment.db");   // creates var/payment 0700, the file
+//   0600
+//
+// Every process also starts with umask 077 (runtime::Service), so anything else it creates is
+// private too; these functions make it so whatever the umask, and tighten files left by older
+// versions.
+#pragma once
+
+#include <filesystem>
+
+namespace wonderland::files {
+
+/// Creates the directories of `dir` that are missing, each with mode 0700. Directories that
+/// already exist are left as they are. Throws std::filesystem::filesystem_error on failure.
+void create_private_directories(const std::filesystem::path& dir);
+
+/// Makes sure `path` exists (when `create`) and has mode 0600: creates its missing parent
+/// directories (0700) and the file (empty), and tightens an existing file that is readable or
+/// writable by others. Returns whether the file exists afterwards. Throws
+/// std::filesystem::filesystem_error when it cannot create or tighten it.
+bool make_private_file(const std::filesystem::path& path, bool create = true);
+
+/// Sets mode 0600 on `path` when it exists (a database's `-wal` and `-shm`, for example);
+/// returns whether it existed.
+bool tighten_if_exists(const std::filesystem::path& path);
+
+}  // namespace wonderland::files

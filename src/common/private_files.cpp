@@ -1,0 +1,93 @@
+#include "wonderland/common/private_files.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <system_error>
+
+namespace wonderland::files {
+namespace {
+
+constexpr mode_t kPrivateFile = S_IRUSR | S_IWUSR;
+constexpr mode_t kPrivateDir = S_IRWXU;
+
+[[noreturn]] void fail(const std::string& what, const std::filesystem::path& path, int err) {
+  throw std::filesystem::filesystem_error(what, path,
+                                          std::error_code(err, std::generic_category()));
+}
+
+/// Sets mode 0600 on an open file unless it has it already.
+void tighten(int fd, const std::filesystem::path& path) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0)
+    fail("cannot inspect", path, errno);
+  if ((st.st_mode & 07777) == kPrivateFile)
+    return;
+  if (::fchmod(fd, kPrivateFile) != 0)
+    fail("cannot make the file private (mode 0600)", path, errno);
+}
+
+}  // namespace
+
+void create_private_directories(const std::filesystem::path& dir) {
+  if (dir.empty())
+    return;
+  std::filesystem::path current;
+  for (const auto& part : dir) {
+    current /= part;
+    if (part.empty() || part == current.root_path() || part == "." || part == "..")
+      continue;
+    if (::mkdir(current.c_str(), kPrivateDir) == 0) {
+      // The umask may have cleared bits of 0700; set exactly 0700.
+      if (::chmod(current.c_str(), kPrivateDir) != 0)
+        fail("cannot set mode 0700", current, errno);
+      continue;
+    }
+    int err = errno;
+    struct stat st {};
+    if (err == EEXIST && ::stat(current.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+      continue;
+    fail("cannot create the directory", current, err == EEXIST ? ENOTDIR : err);
+  }
+}
+
+bool make_private_file(const std::filesystem::path& path, bool create) {
+  if (create)
+    create_private_directories(path.parent_path());
+  int flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | (create ? O_CREAT : 0);
+  int fd = ::open(path.c_str(), flags, kPrivateFile);
+  if (fd < 0) {
+    if (!create && errno == ENOENT)
+      return false;
+    fail("cannot open", path, errno);
+  }
+  try {
+    tighten(fd, path);
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  ::close(fd);
+  return true;
+}
+
+bool tighten_if_exists(const std::filesystem::path& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+  if (fd < 0) {
+    if (errno == ENOENT)
+      return false;
+    fail("cannot open", path, errno);
+  }
+  try {
+    tighten(fd, path);
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  ::close(fd);
+  return true;
+}
+
+}  // namespace wonderland::files
