@@ -53,13 +53,14 @@ void create_private_directories(const std::filesystem::path& dir) {
   }
 }
 
-bool make_private_file(const std::filesystem::path& path, bool create) {
-  if (create)
-    create_private_directories(path.parent_path());
-  int flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | (create ? O_CREAT : 0);
-  int fd = ::open(path.c_str(), flags, kPrivateFile);
+namespace {
+
+/// Opens `path` with `flags`, tightens it to 0600 and closes it; false when it does not exist
+/// and `missing_ok`.
+bool open_and_tighten(const std::filesystem::path& path, int flags, bool missing_ok) {
+  int fd = ::open(path.c_str(), flags | O_RDONLY | O_CLOEXEC | O_NOCTTY, kPrivateFile);
   if (fd < 0) {
-    if (!create && errno == ENOENT)
+    if (missing_ok && errno == ENOENT)
       return false;
     fail("cannot open", path, errno);
   }
@@ -73,21 +74,16 @@ bool make_private_file(const std::filesystem::path& path, bool create) {
   return true;
 }
 
+}  // namespace
+
+bool make_private_file(const std::filesystem::path& path, bool create) {
+  if (create)
+    create_private_directories(path.parent_path());
+  return open_and_tighten(path, create ? O_CREAT : 0, !create);
+}
+
 bool tighten_if_exists(const std::filesystem::path& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
-  if (fd < 0) {
-    if (errno == ENOENT)
-      return false;
-    fail("cannot open", path, errno);
-  }
-  try {
-    tighten(fd, path);
-  } catch (...) {
-    ::close(fd);
-    throw;
-  }
-  ::close(fd);
-  return true;
+  return open_and_tighten(path, O_NOFOLLOW, true);
 }
 
 }  // namespace wonderland::files
