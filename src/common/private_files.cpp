@@ -82,6 +82,43 @@ bool make_private_file(const std::filesystem::path& path, bool create) {
   return open_and_tighten(path, create ? O_CREAT : 0, !create);
 }
 
+bool write_private_file(const std::filesystem::path& path, std::string_view bytes,
+                        Existing existing) {
+  create_private_directories(path.parent_path());
+  const int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW |
+                    (existing == Existing::kKeep ? O_EXCL : O_TRUNC);
+  int fd = ::open(path.c_str(), flags, kPrivateFile);
+  if (fd < 0) {
+    if (existing == Existing::kKeep && errno == EEXIST)
+      return false;
+    fail("cannot create", path, errno);
+  }
+  int err = 0;
+  try {
+    tighten(fd, path);
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  for (std::size_t done = 0; done < bytes.size() && err == 0;) {
+    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n > 0)
+      done += static_cast<std::size_t>(n);
+    else if (n < 0 && errno != EINTR)
+      err = errno;
+    else if (n == 0)
+      err = EIO;
+  }
+  if (err == 0 && ::fsync(fd) != 0)
+    err = errno;
+  ::close(fd);
+  if (err != 0) {
+    ::unlink(path.c_str());
+    fail("cannot write", path, err);
+  }
+  return true;
+}
+
 bool tighten_if_exists(const std::filesystem::path& path) {
   return open_and_tighten(path, O_NOFOLLOW, true);
 }

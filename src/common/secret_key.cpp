@@ -9,6 +9,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "wonderland/common/private_files.hpp"
+
 namespace wonderland {
 namespace {
 
@@ -72,38 +74,10 @@ SecretKey SecretKey::load_or_create(const std::filesystem::path& file) {
   bool missing = false;
   std::string text = read_small_file(file, missing);
   if (missing) {
-    if (auto parent = file.parent_path(); !parent.empty() && !std::filesystem::exists(parent)) {
-      std::error_code ec;
-      std::filesystem::create_directories(parent, ec);
-      if (ec)
-        throw std::runtime_error("cannot create " + parent.string() + ": " + ec.message());
-      std::filesystem::permissions(parent, std::filesystem::perms::owner_all, ec);
-    }
     SecretKey key = random();
-    int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) {
-      if (errno == EEXIST)
-        return load_or_create(file);  // another process made it first
-      throw std::runtime_error("cannot create key file " + file.string() + ": " +
-                               std::strerror(errno));
-    }
-    ::fchmod(fd, 0600);  // whatever the umask
-    std::size_t done = 0;
-    while (done < kSize) {
-      ssize_t n = ::write(fd, key.bytes_.data() + done, kSize - done);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0) {
-        int err = errno;
-        ::close(fd);
-        ::unlink(file.c_str());
-        throw std::runtime_error("cannot write key file " + file.string() + ": " +
-                                 std::strerror(err));
-      }
-      done += static_cast<std::size_t>(n);
-    }
-    ::fsync(fd);
-    ::close(fd);
+    const std::string_view bytes(reinterpret_cast<const char*>(key.bytes_.data()), kSize);
+    if (!files::write_private_file(file, bytes, files::Existing::kKeep))
+      return load_or_create(file);  // another process made it first
     return key;
   }
   if (text.size() == kSize) {

@@ -1,12 +1,8 @@
 #include "wonderland/mediator/mediator.hpp"
 
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <cctype>
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -15,6 +11,7 @@
 #include "context.hpp"
 #include "log_hub.hpp"
 #include "wonderland/common/ids.hpp"
+#include "wonderland/common/private_files.hpp"
 #include "wonderland/http/server.hpp"
 #include "wonderland/http/static_files.hpp"
 #include "wonderland/log/log.hpp"
@@ -78,23 +75,13 @@ void resolve_admin_token(Config& config) {
     log::info("operator token read from {}", path);
     return;
   }
-  std::filesystem::path file(path);
-  if (file.has_parent_path() && !std::filesystem::exists(file.parent_path())) {
-    std::filesystem::create_directories(file.parent_path());
-    std::filesystem::permissions(file.parent_path(), std::filesystem::perms::owner_all);
-  }
   std::string token = random_hex(24);
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    throw std::runtime_error("cannot write the generated operator token to " + path + ": " +
-                             std::strerror(errno) +
+  try {
+    files::write_private_file(path, token + "\n", files::Existing::kReplace);
+  } catch (const std::exception& e) {
+    throw std::runtime_error("cannot write the generated operator token: " + std::string(e.what()) +
                              "; set WONDERLAND_ADMIN_TOKEN or WONDERLAND_ADMIN_TOKEN_FILE");
   }
-  std::string text = token + "\n";
-  bool ok = ::fchmod(fd, 0600) == 0 &&
-            ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  ::close(fd);
-  if (!ok) throw std::runtime_error("cannot write the generated operator token to " + path);
   config.admin_token = token;
   log::warn("WONDERLAND_ADMIN_TOKEN is not set; this run's operator token is in {} (mode 0600)",
             path);

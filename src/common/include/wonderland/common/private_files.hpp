@@ -10,6 +10,7 @@
 #pragma once
 
 #include <filesystem>
+#include <string_view>
 
 namespace wonderland::files {
 
@@ -22,6 +23,19 @@ void create_private_directories(const std::filesystem::path& dir);
 /// writable by others. Returns whether the file exists afterwards. Throws
 /// std::filesystem::filesystem_error when it cannot create or tighten it.
 bool make_private_file(const std::filesystem::path& path, bool create = true);
+
+/// What write_private_file does with a file that is already there.
+enum class Existing {
+  kKeep,     ///< leave it untouched and return false (e.g. a key made by another process)
+  kReplace,  ///< overwrite it
+};
+
+/// Writes `bytes` to `path` as a private file (0600; missing parent directories 0700), flushed
+/// to disk, never through a symbolic link at `path`. Returns false only for an existing file
+/// with Existing::kKeep. A file that could not be written whole is removed. Throws
+/// std::filesystem::filesystem_error on failure.
+bool write_private_file(const std::filesystem::path& path, std::string_view bytes,
+                        Existing existing);
 
 /// Sets mode 0600 on `path` when it exists (a database's `-wal` and `-shm`, for example);
 /// returns whether it existed.
