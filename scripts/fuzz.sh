@@ -9,6 +9,8 @@
 #   WONDERLAND_FUZZ_BUILD_DIR  build directory (default build-fuzz)
 #   WONDERLAND_FUZZ_TARGETS    targets to run (default: all of fuzz/CMakeLists.txt)
 #   WONDERLAND_BUILD_JOBS      parallel compile jobs (default 2)
+#   WONDERLAND_FUZZ_SEED       libFuzzer's -seed (default: random); CI fixes it so that a run
+#                              can be repeated exactly, longer local runs explore new paths
 #
 # Each target first runs every input of fuzz/regressions/<target>/, then fuzzes starting from
 # fuzz/corpus/<target>/; new inputs go to <build dir>/corpus/<target>/, never into the
@@ -72,7 +74,7 @@ for t in $targets; do
   fi
   if ((status == 0)); then
     "$bin" -max_total_time="$seconds" -max_len=16384 -timeout=10 -rss_limit_mb=2048 \
-      -print_final_stats=1 -artifact_prefix="$artifacts/" \
+      -seed="${WONDERLAND_FUZZ_SEED:-0}" -print_final_stats=1 -artifact_prefix="$artifacts/" \
       "$work" "$fuzz_dir/corpus/$t" >>"$log" 2>&1 || status=$?
   fi
   if ((status != 0)); then

@@ -560,6 +560,9 @@ Result<std::shared_ptr<const Definition>> parse_definition_text(std::string_view
   } catch (const json::parse_error& e) {
     return Error::of(codes::kInvalidArgument,
                      source + ": invalid JSON at byte " + std::to_string(e.byte));
+  } catch (const json::exception&) {
+    // A number too large for any JSON number type (out_of_range.406) is not a parse_error.
+    return Error::of(codes::kInvalidArgument, source + ": invalid JSON (a number out of range)");
   }
   return parse_definition(doc, source);
 }
