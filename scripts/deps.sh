@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages Wonderland needs to build, run and test, then the browser
-# tests' npm packages (tests/browser: `npm ci` when node_modules is missing or older than
-# package-lock.json).
+# Installs the Debian 12 packages Wonderland needs to build, run and test, then the npm packages
+# of the browser tests (tests/browser) and of the web linters (scripts/lint): `npm ci` where
+# node_modules is missing or older than package-lock.json.
 # Idempotent: when everything is present it only checks and exits in well under a second.
 # Needs root (or sudo) only when a Debian package is missing.
 set -euo pipefail
 
-BROWSER_TESTS="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)/tests/browser"
+REPO_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 
 PACKAGES=(
   # toolchain
-  build-essential g++ clang cmake ninja-build pkg-config git clang-format ccache
+  build-essential g++ clang cmake ninja-build pkg-config git ccache
+  # linters (scripts/lint.sh): clang-format and clang-tidy 14
+  clang-format clang-tidy
   # fuzzing (scripts/fuzz.sh): clang 14 with its libFuzzer and sanitizer runtimes
   clang-14 libclang-rt-14-dev
   # libraries
@@ -58,23 +60,25 @@ install_packages() {
   done
 }
 
-# The browser tests' npm packages (playwright-core only: the tests drive Debian's chromium, no
-# browser is downloaded). npm keeps a copy of the lock file it installed from in node_modules.
-install_browser_test_modules() {
-  local installed="$BROWSER_TESTS/node_modules/.package-lock.json"
-  if [[ -f "$installed" && ! "$BROWSER_TESTS/package-lock.json" -nt "$installed" ]]; then
+# npm packages, pinned by package-lock.json: the browser tests' (playwright-core only: the tests
+# drive Debian's chromium, no browser is downloaded) and the web linters' (ESLint, Prettier).
+# npm keeps a copy of the lock file it installed from in node_modules.
+install_npm_modules() {  # install_npm_modules DIR
+  local dir="$1" installed="$1/node_modules/.package-lock.json"
+  if [[ -f "$installed" && ! "$dir/package-lock.json" -nt "$installed" ]]; then
     return 0
   fi
-  # playwright-core is pinned to a release that runs on Debian 12's Node.js 18.
+  # playwright-core and ESLint are pinned to releases that run on Debian 12's Node.js 18.
   local major
   major="$(node -p 'process.versions.node.split(".")[0]')"
   if ((major < 18)); then
-    echo "deps: the browser tests need Node.js 18 or later; $(command -v node) is $(node --version)" >&2
+    echo "deps: $dir needs Node.js 18 or later; $(command -v node) is $(node --version)" >&2
     exit 1
   fi
-  echo "deps: npm ci in $BROWSER_TESTS" >&2
-  (cd "$BROWSER_TESTS" && npm ci --no-audit --no-fund --loglevel=error) >&2
+  echo "deps: npm ci in $dir" >&2
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) >&2
 }
 
 install_packages
-install_browser_test_modules
+install_npm_modules "$REPO_DIR/tests/browser"
+install_npm_modules "$REPO_DIR/scripts/lint"
