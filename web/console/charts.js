@@ -4,7 +4,16 @@
 
 import {h, s} from '../shared/dom.js';
 
-export const PALETTE = ['#1f5f8b', '#1b6535', '#a1242b', '#8a5a00', '#6b3fa0', '#0f766e', '#9a3412', '#374151'];
+export const PALETTE = [
+  '#1f5f8b',
+  '#1b6535',
+  '#a1242b',
+  '#8a5a00',
+  '#6b3fa0',
+  '#0f766e',
+  '#9a3412',
+  '#374151',
+];
 
 const WIDTH = 640;
 const HEIGHT = 200;
@@ -14,9 +23,18 @@ const PAD = {left: 52, right: 12, top: 12, bottom: 26};
  * series: [{name, color?, points: [{t, v}]}] (v null for "no value"); windowMs: the span shown,
  * ending at `now`; format(v): how a value reads.
  */
-export function lineChart({title, description, series, windowMs, now = Date.now(), format = (v) => String(v)}) {
+export function lineChart({
+  title,
+  description,
+  series,
+  windowMs,
+  now = Date.now(),
+  format = (v) => String(v),
+}) {
   const from = now - windowMs;
-  const values = series.flatMap((line) => line.points.filter((p) => p.t >= from && p.v !== null).map((p) => p.v));
+  const values = series.flatMap((line) =>
+    line.points.filter((p) => p.t >= from && p.v !== null).map((p) => p.v),
+  );
   const max = niceMax(Math.max(0, ...values));
   const x = (t) => PAD.left + ((t - from) / windowMs) * (WIDTH - PAD.left - PAD.right);
   const y = (v) => HEIGHT - PAD.bottom - (v / max) * (HEIGHT - PAD.top - PAD.bottom);
@@ -33,7 +51,12 @@ export function lineChart({title, description, series, windowMs, now = Date.now(
   const ticks = [0, 0.5, 1].map((f) =>
     s(
       'text',
-      {class: 'tick', x: x(from + f * windowMs), y: HEIGHT - 6, 'text-anchor': f === 0 ? 'start' : f === 1 ? 'end' : 'middle'},
+      {
+        class: 'tick',
+        x: x(from + f * windowMs),
+        y: HEIGHT - 6,
+        'text-anchor': f === 0 ? 'start' : f === 1 ? 'end' : 'middle',
+      },
       f === 1 ? 'now' : `−${Math.round(minutes * (1 - f) * 10) / 10} min`,
     ),
   );
@@ -60,7 +83,11 @@ export function lineChart({title, description, series, windowMs, now = Date.now(
     h('figcaption', {}, h('h3', {}, title), description && h('p', {class: 'muted'}, description)),
     s(
       'svg',
-      {viewBox: `0 0 ${WIDTH} ${HEIGHT}`, role: 'img', 'aria-label': `${title}, last ${minutes} minutes. Latest: ${summary || 'no data'}.`},
+      {
+        viewBox: `0 0 ${WIDTH} ${HEIGHT}`,
+        role: 'img',
+        'aria-label': `${title}, last ${minutes} minutes. Latest: ${summary || 'no data'}.`,
+      },
       grid,
       ticks,
       lines,
@@ -69,7 +96,17 @@ export function lineChart({title, description, series, windowMs, now = Date.now(
       'ul',
       {class: 'chart-legend'},
       latest.map((l, i) =>
-        h('li', {}, h('span', {class: 'swatch', style: `background: ${series[i].color || PALETTE[i % PALETTE.length]}`, 'aria-hidden': 'true'}), `${l.name}: `, h('strong', {}, l.value)),
+        h(
+          'li',
+          {},
+          h('span', {
+            class: 'swatch',
+            style: `background: ${series[i].color || PALETTE[i % PALETTE.length]}`,
+            'aria-hidden': 'true',
+          }),
+          `${l.name}: `,
+          h('strong', {}, l.value),
+        ),
       ),
     ),
   );

@@ -20,7 +20,8 @@ export const STATES = ['pending', 'running', 'done', 'failed', 'compensating', '
 export function stepStates(timeline) {
   const states = new Map();
   const of = (path) => {
-    if (!states.has(path)) states.set(path, {state: 'pending', attempts: 0, duration_ms: null, error: null});
+    if (!states.has(path))
+      states.set(path, {state: 'pending', attempts: 0, duration_ms: null, error: null});
     return states.get(path);
   };
   for (const record of timeline) {
@@ -74,7 +75,12 @@ export function stepStates(timeline) {
 /** A choice's chosen case index from its records (-1: default), or undefined before it chose. */
 function chosenCase(timeline, path) {
   for (const record of timeline) {
-    if (record.step === path && record.type === 'step_started' && record.data && 'case' in record.data) {
+    if (
+      record.step === path &&
+      record.type === 'step_started' &&
+      record.data &&
+      'case' in record.data
+    ) {
       return record.data.case;
     }
   }
@@ -92,9 +98,19 @@ export function diagram(definition, timeline, {settled, onSelect, selected}) {
     'div',
     {class: 'diagram', dataset: {definition: definition.name}},
     legend(),
-    h('div', {class: 'lane'}, h('h3', {class: 'lane-title'}, 'Steps'), sequence(definition.steps || [], '', context)),
+    h(
+      'div',
+      {class: 'lane'},
+      h('h3', {class: 'lane-title'}, 'Steps'),
+      sequence(definition.steps || [], '', context),
+    ),
     (definition.on_failure || []).length > 0 &&
-      h('div', {class: 'lane lane-failure'}, h('h3', {class: 'lane-title'}, 'On failure'), sequence(definition.on_failure, 'on_failure/', context)),
+      h(
+        'div',
+        {class: 'lane lane-failure'},
+        h('h3', {class: 'lane-title'}, 'On failure'),
+        sequence(definition.on_failure, 'on_failure/', context),
+      ),
   );
 }
 
@@ -102,12 +118,18 @@ function legend() {
   return h(
     'ul',
     {class: 'legend', 'aria-label': 'Step states'},
-    STATES.map((state) => h('li', {}, h('span', {class: `swatch state-${state}`, 'aria-hidden': 'true'}), state)),
+    STATES.map((state) =>
+      h('li', {}, h('span', {class: `swatch state-${state}`, 'aria-hidden': 'true'}), state),
+    ),
   );
 }
 
 function sequence(steps, prefix, context) {
-  return h('ol', {class: 'flow'}, steps.map((step) => node(step, `${prefix}${step.id}`, context)));
+  return h(
+    'ol',
+    {class: 'flow'},
+    steps.map((step) => node(step, `${prefix}${step.id}`, context)),
+  );
 }
 
 function node(step, path, context) {
@@ -121,14 +143,22 @@ function node(step, path, context) {
         'div',
         {class: 'branches', style: `--branches: ${step.branches.length}`},
         step.branches.map((branch, i) =>
-          h('div', {class: 'branch', 'aria-label': `Branch ${i + 1} of ${step.id}`, role: 'group'}, sequence(branch, `${path}/`, context)),
+          h(
+            'div',
+            {class: 'branch', 'aria-label': `Branch ${i + 1} of ${step.id}`, role: 'group'},
+            sequence(branch, `${path}/`, context),
+          ),
         ),
       ),
     );
   }
   if (step.kind === 'choice') {
     const chosen = chosenCase(context.timeline, path);
-    const cases = (step.cases || []).map((c, i) => ({label: caseLabel(c), steps: c.steps || [], index: i}));
+    const cases = (step.cases || []).map((c, i) => ({
+      label: caseLabel(c),
+      steps: c.steps || [],
+      index: i,
+    }));
     if (step.default) cases.push({label: 'otherwise', steps: step.default, index: -1});
     return h(
       'li',
@@ -140,7 +170,11 @@ function node(step, path, context) {
         cases.map((c) =>
           h(
             'div',
-            {class: ['branch', chosen !== undefined && chosen !== c.index && 'not-chosen'], role: 'group', 'aria-label': `Case ${c.label}`},
+            {
+              class: ['branch', chosen !== undefined && chosen !== c.index && 'not-chosen'],
+              role: 'group',
+              'aria-label': `Case ${c.label}`,
+            },
             h('p', {class: 'case-label'}, c.label, chosen === c.index && ' (chosen)'),
             sequence(c.steps, `${path}/`, context),
           ),
@@ -148,7 +182,11 @@ function node(step, path, context) {
       ),
     );
   }
-  return h('li', {class: ['node', `state-${s.state}`], dataset: {step: path, state: s.state}}, box(step, path, s, context));
+  return h(
+    'li',
+    {class: ['node', `state-${s.state}`], dataset: {step: path, state: s.state}},
+    box(step, path, s, context),
+  );
 }
 
 function caseLabel(c) {
@@ -169,7 +207,8 @@ function box(step, path, s, context) {
         : step.kind;
   const facts = [];
   if (s.attempts > 1) facts.push(`${s.attempts} attempts`);
-  if (s.duration_ms !== null && s.duration_ms !== undefined) facts.push(formatDuration(s.duration_ms));
+  if (s.duration_ms !== null && s.duration_ms !== undefined)
+    facts.push(formatDuration(s.duration_ms));
   return h(
     'button',
     {
@@ -181,7 +220,13 @@ function box(step, path, s, context) {
     },
     h('span', {class: 'step-name'}, step.id),
     h('span', {class: 'step-what mono'}, what),
-    h('span', {class: 'step-state'}, h('span', {class: 'state-dot', 'aria-hidden': 'true'}), label, facts.length > 0 && ` · ${facts.join(' · ')}`),
+    h(
+      'span',
+      {class: 'step-state'},
+      h('span', {class: 'state-dot', 'aria-hidden': 'true'}),
+      label,
+      facts.length > 0 && ` · ${facts.join(' · ')}`,
+    ),
     step.compensation &&
       h(
         'span',
@@ -190,6 +235,8 @@ function box(step, path, s, context) {
         (s.state === 'compensated' || s.state === 'compensating' || s.compensationFailed) &&
           `: ${s.compensationFailed ? 'failed' : s.state}`,
       ),
-    s.error && s.state !== 'done' && h('span', {class: 'step-error'}, `${s.error.code}: ${s.error.message}`),
+    s.error &&
+      s.state !== 'done' &&
+      h('span', {class: 'step-error'}, `${s.error.code}: ${s.error.message}`),
   );
 }

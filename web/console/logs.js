@@ -27,7 +27,20 @@ export function logsView(outlet, {query}) {
   const form = h(
     'form',
     {class: 'filters panel', 'aria-label': 'Filter the logs', onsubmit: apply},
-    h('div', {class: 'field'}, h('label', {for: 'log-service'}, 'Service'), h('input', {id: 'log-service', name: 'service', list: 'known-services', value: filters.service, placeholder: 'any', autocomplete: 'off'}), services),
+    h(
+      'div',
+      {class: 'field'},
+      h('label', {for: 'log-service'}, 'Service'),
+      h('input', {
+        id: 'log-service',
+        name: 'service',
+        list: 'known-services',
+        value: filters.service,
+        placeholder: 'any',
+        autocomplete: 'off',
+      }),
+      services,
+    ),
     h(
       'div',
       {class: 'field'},
@@ -36,19 +49,64 @@ export function logsView(outlet, {query}) {
         'select',
         {id: 'log-level', name: 'level'},
         h('option', {value: ''}, 'any'),
-        SEVERITIES.map((s) => h('option', {value: s, selected: s === filters.level}, s === 'error' ? 'error' : `${s} and above`)),
+        SEVERITIES.map((s) =>
+          h(
+            'option',
+            {value: s, selected: s === filters.level},
+            s === 'error' ? 'error' : `${s} and above`,
+          ),
+        ),
       ),
     ),
-    h('div', {class: 'field'}, h('label', {for: 'log-correlation'}, 'Correlation id'), h('input', {id: 'log-correlation', name: 'correlation_id', value: filters.correlation_id, placeholder: 'an order or workflow id', autocomplete: 'off', spellcheck: 'false'})),
-    h('div', {class: 'field'}, h('label', {for: 'log-text'}, 'Text'), h('input', {id: 'log-text', name: 'q', type: 'search', value: filters.q, placeholder: 'words in the message', autocomplete: 'off'})),
-    h('div', {class: 'filter-actions'}, h('button', {class: 'primary', type: 'submit'}, 'Apply'), h('button', {type: 'button', onclick: reset}, 'Reset')),
+    h(
+      'div',
+      {class: 'field'},
+      h('label', {for: 'log-correlation'}, 'Correlation id'),
+      h('input', {
+        id: 'log-correlation',
+        name: 'correlation_id',
+        value: filters.correlation_id,
+        placeholder: 'an order or workflow id',
+        autocomplete: 'off',
+        spellcheck: 'false',
+      }),
+    ),
+    h(
+      'div',
+      {class: 'field'},
+      h('label', {for: 'log-text'}, 'Text'),
+      h('input', {
+        id: 'log-text',
+        name: 'q',
+        type: 'search',
+        value: filters.q,
+        placeholder: 'words in the message',
+        autocomplete: 'off',
+      }),
+    ),
+    h(
+      'div',
+      {class: 'filter-actions'},
+      h('button', {class: 'primary', type: 'submit'}, 'Apply'),
+      h('button', {type: 'button', onclick: reset}, 'Reset'),
+    ),
   );
 
   const state = h('span', {class: 'stream-state', dataset: {state: 'connecting'}}, 'connecting');
   const counter = h('span', {class: 'muted'});
-  const pause = h('button', {type: 'button', 'aria-pressed': 'false', onclick: togglePause}, 'Pause');
+  const pause = h(
+    'button',
+    {type: 'button', 'aria-pressed': 'false', onclick: togglePause},
+    'Pause',
+  );
   const follow = h('input', {type: 'checkbox', checked: true});
-  const viewer = h('div', {class: 'log-viewer', role: 'log', 'aria-live': 'off', 'aria-label': 'Log lines, oldest first', tabindex: '0'});
+  const viewer = h('div', {
+    class: 'log-viewer',
+    role: 'log',
+    'aria-live': 'off',
+    'aria-label': 'Log lines, oldest first',
+    tabindex: '0',
+  });
   root.append(
     form,
     h(
@@ -117,12 +175,25 @@ export function logsView(outlet, {query}) {
     let tail = [];
     try {
       tail = await storedTail(signal);
-      if (!tail.length) viewer.append(h('p', {class: 'log-note'}, 'No stored line matches; new lines appear here as they come.'));
+      if (!tail.length)
+        viewer.append(
+          h(
+            'p',
+            {class: 'log-note'},
+            'No stored line matches; new lines appear here as they come.',
+          ),
+        );
     } catch (error) {
       if (error.name === 'AbortError' || isRefusal(error)) return;
-      viewer.append(h('p', {class: 'log-note'}, `The stored lines could not be read (${error.message}); showing live lines only.`));
+      viewer.append(
+        h(
+          'p',
+          {class: 'log-note'},
+          `The stored lines could not be read (${error.message}); showing live lines only.`,
+        ),
+      );
     }
-    if (signal.aborted) return;  // the filters changed meanwhile
+    if (signal.aborted) return; // the filters changed meanwhile
     const seen = new Set(tail.map(recordKey));
     for (const record of tail) receive(record);
     for (const record of early) if (!seen.has(recordKey(record))) receive(record);
@@ -166,7 +237,10 @@ export function logsView(outlet, {query}) {
   function receive(record) {
     if (record.service && !known.has(record.service)) {
       known.add(record.service);
-      replace(services, [...known].sort().map((s) => h('option', {value: s})));
+      replace(
+        services,
+        [...known].sort().map((s) => h('option', {value: s})),
+      );
     }
     if (paused) {
       held.push(record);
@@ -203,7 +277,10 @@ export function logsView(outlet, {query}) {
     if (!paused) {
       const resumed = held;
       held = [];
-      if (droppedWhilePaused) viewer.append(h('p', {class: 'log-note'}, `${droppedWhilePaused} lines were dropped while paused.`));
+      if (droppedWhilePaused)
+        viewer.append(
+          h('p', {class: 'log-note'}, `${droppedWhilePaused} lines were dropped while paused.`),
+        );
       droppedWhilePaused = 0;
       for (const record of resumed) receive(record);
     }
@@ -235,7 +312,10 @@ function line(record) {
   const severity = SEVERITIES.includes(record.severity) ? record.severity : 'info';
   const details = h(
     'details',
-    {class: ['log-line', `sev-${severity}`], dataset: {service: record.service, correlationId: record.correlation_id || ''}},
+    {
+      class: ['log-line', `sev-${severity}`],
+      dataset: {service: record.service, correlationId: record.correlation_id || ''},
+    },
     h(
       'summary',
       {},
@@ -243,13 +323,22 @@ function line(record) {
       h('span', {class: 'log-service'}, record.service),
       h('span', {class: 'log-severity'}, severity),
       record.correlation_id
-        ? h('a', {class: 'log-correlation', href: `#/workflows/${encodeURIComponent(record.correlation_id)}`, title: `Open workflow ${record.correlation_id}`}, shortId(record.correlation_id))
+        ? h(
+            'a',
+            {
+              class: 'log-correlation',
+              href: `#/workflows/${encodeURIComponent(record.correlation_id)}`,
+              title: `Open workflow ${record.correlation_id}`,
+            },
+            shortId(record.correlation_id),
+          )
         : h('span', {class: 'log-correlation none'}, '—'),
       h('span', {class: 'log-message'}, record.message),
     ),
   );
   details.addEventListener('toggle', () => {
-    if (details.open && details.childElementCount === 1) details.append(h('pre', {}, JSON.stringify(record, null, 2)));
+    if (details.open && details.childElementCount === 1)
+      details.append(h('pre', {}, JSON.stringify(record, null, 2)));
   });
   return details;
 }

@@ -6,7 +6,15 @@ import {focus, h, replace} from '../shared/dom.js';
 import {Router} from '../shared/router.js';
 import {logsView} from './logs.js';
 import {metricsView} from './metrics.js';
-import {adminToken, forgetToken, isRefusal, page, refusalMessage, saveToken, whenRefused} from './ops.js';
+import {
+  adminToken,
+  forgetToken,
+  isRefusal,
+  page,
+  refusalMessage,
+  saveToken,
+  whenRefused,
+} from './ops.js';
 import {MetricsSampler} from './sampler.js';
 import {workflowView} from './workflow.js';
 import {workflowsView} from './workflows.js';
@@ -25,7 +33,8 @@ const SECTIONS = [
 
 // Views get the route and the console's shared parts; without a token, the token form shows.
 const shared = {sampler};
-const guarded = (view) => (outlet, route) => (adminToken() ? view(outlet, route, shared) : showGate());
+const guarded = (view) => (outlet, route) =>
+  adminToken() ? view(outlet, route, shared) : showGate();
 const routes = [
   {path: /^\/(?:workflows)?$/, view: guarded(workflowsView)},
   {path: /^\/workflows\/([^/]+)$/, view: guarded(workflowView)},
@@ -34,7 +43,9 @@ const routes = [
 ];
 
 function notFound(outlet) {
-  page(outlet, 'Page not found').append(h('p', {}, h('a', {href: '#/workflows'}, 'Go to the workflows')));
+  page(outlet, 'Page not found').append(
+    h('p', {}, h('a', {href: '#/workflows'}, 'Go to the workflows')),
+  );
 }
 
 function renderNav(path) {
@@ -45,12 +56,23 @@ function renderNav(path) {
       'ul',
       {},
       SECTIONS.map((s) => {
-        const current = path === s.path || path.startsWith(`${s.path}/`) || (s.path === '/workflows' && path === '/');
-        return h('li', {}, h('a', {href: `#${s.path}`, 'aria-current': current ? 'page' : null}, s.label));
+        const current =
+          path === s.path ||
+          path.startsWith(`${s.path}/`) ||
+          (s.path === '/workflows' && path === '/');
+        return h(
+          'li',
+          {},
+          h('a', {href: `#${s.path}`, 'aria-current': current ? 'page' : null}, s.label),
+        );
       }),
     ),
   );
-  replace(session, h('span', {class: 'muted'}, 'Operator'), h('button', {type: 'button', class: 'small', onclick: () => signOut()}, 'Sign out'));
+  replace(
+    session,
+    h('span', {class: 'muted'}, 'Operator'),
+    h('button', {type: 'button', class: 'small', onclick: () => signOut()}, 'Sign out'),
+  );
 }
 
 /** The token form; `message` says why it is shown (a refusal). */
@@ -58,19 +80,39 @@ function showGate(message) {
   document.title = 'Sign in · Wonderland operations';
   replace(nav);
   replace(session);
-  const token = h('input', {id: 'admin-token', name: 'token', type: 'password', autocomplete: 'off', spellcheck: 'false', required: true, 'aria-describedby': 'token-hint token-error'});
-  const error = h('div', {id: 'token-error', class: 'notice bad refusal', role: 'alert', hidden: !message}, message || '');
+  const token = h('input', {
+    id: 'admin-token',
+    name: 'token',
+    type: 'password',
+    autocomplete: 'off',
+    spellcheck: 'false',
+    required: true,
+    'aria-describedby': 'token-hint token-error',
+  });
+  const error = h(
+    'div',
+    {id: 'token-error', class: 'notice bad refusal', role: 'alert', hidden: !message},
+    message || '',
+  );
   const form = h(
     'form',
     {class: 'gate card', onsubmit: submit},
     h('h1', {tabindex: '-1'}, 'Operations console'),
-    h('p', {}, 'The console shows every workflow, log line and metric of this Wonderland. Enter the operator token to continue.'),
+    h(
+      'p',
+      {},
+      'The console shows every workflow, log line and metric of this Wonderland. Enter the operator token to continue.',
+    ),
     error,
     h(
       'div',
       {class: 'field'},
       h('label', {for: 'admin-token'}, 'Admin token'),
-      h('p', {class: 'hint', id: 'token-hint'}, 'WONDERLAND_ADMIN_TOKEN of the mediator (scripts/run.sh prints it). It is kept in this tab only.'),
+      h(
+        'p',
+        {class: 'hint', id: 'token-hint'},
+        'WONDERLAND_ADMIN_TOKEN of the mediator (scripts/run.sh prints it). It is kept in this tab only.',
+      ),
       token,
     ),
     h('p', {class: 'actions'}, h('button', {class: 'primary', type: 'submit'}, 'Open the console')),
@@ -95,7 +137,9 @@ function showGate(message) {
       saveToken(value);
       open();
     } catch (failure) {
-      error.textContent = isRefusal(failure) ? refusalMessage(failure) : `The mediator could not be asked: ${failure.message}`;
+      error.textContent = isRefusal(failure)
+        ? refusalMessage(failure)
+        : `The mediator could not be asked: ${failure.message}`;
       error.hidden = false;
       token.select();
       focus(error);

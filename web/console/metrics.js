@@ -17,20 +17,33 @@ export function metricsView(outlet, {query}, {sampler}) {
   const root = page(outlet, 'Metrics');
   const range = h(
     'select',
-    {id: 'metrics-window', onchange: () => {
-      minutes = Number(range.value);
-      render();
-    }},
+    {
+      id: 'metrics-window',
+      onchange: () => {
+        minutes = Number(range.value);
+        render();
+      },
+    },
     WINDOWS.map((w) => h('option', {value: w.minutes, selected: w.minutes === minutes}, w.label)),
   );
   const note = h('p', {class: 'muted', role: 'status'});
   const charts = h('div', {class: 'charts'});
   const steps = h('div', {class: 'table-wrap'});
   root.append(
-    h('div', {class: 'field inline-field'}, h('label', {for: 'metrics-window'}, 'Show the last'), range),
+    h(
+      'div',
+      {class: 'field inline-field'},
+      h('label', {for: 'metrics-window'}, 'Show the last'),
+      range,
+    ),
     note,
     charts,
-    h('section', {class: 'panel', 'aria-labelledby': 'steps-title'}, h('h2', {id: 'steps-title'}, 'Steps since the mediator started'), steps),
+    h(
+      'section',
+      {class: 'panel', 'aria-labelledby': 'steps-title'},
+      h('h2', {id: 'steps-title'}, 'Steps since the mediator started'),
+      steps,
+    ),
   );
 
   function render() {
@@ -75,7 +88,12 @@ export function metricsView(outlet, {query}, {sampler}) {
       }),
       lineChart({
         title: 'Workflows in flight',
-        series: [{name: 'in flight', points: samples.map((p) => ({t: p.t, v: p.workflows.in_flight ?? null}))}],
+        series: [
+          {
+            name: 'in flight',
+            points: samples.map((p) => ({t: p.t, v: p.workflows.in_flight ?? null})),
+          },
+        ],
         windowMs,
         now,
         format: (v) => (Number.isInteger(v) ? String(v) : v.toFixed(1)),
@@ -89,13 +107,25 @@ export function metricsView(outlet, {query}, {sampler}) {
       replace(steps, h('p', {class: 'muted'}, 'No step has finished yet.'));
       return;
     }
-    const rows = [...latest.steps].sort((a, b) => a.service.localeCompare(b.service) || a.action.localeCompare(b.action));
+    const rows = [...latest.steps].sort(
+      (a, b) => a.service.localeCompare(b.service) || a.action.localeCompare(b.action),
+    );
     replace(
       steps,
       h(
         'table',
         {},
-        h('thead', {}, h('tr', {}, ['Service', 'Action', 'Attempts', 'Errors', 'Mean', 'Median ≤'].map((t, i) => h('th', {scope: 'col', class: i >= 2 ? 'number' : null}, t)))),
+        h(
+          'thead',
+          {},
+          h(
+            'tr',
+            {},
+            ['Service', 'Action', 'Attempts', 'Errors', 'Mean', 'Median ≤'].map((t, i) =>
+              h('th', {scope: 'col', class: i >= 2 ? 'number' : null}, t),
+            ),
+          ),
+        ),
         h(
           'tbody',
           {},

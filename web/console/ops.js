@@ -67,5 +67,9 @@ export function statusBadge(status) {
     cancelled: 'muted',
     needs_attention: 'warn',
   };
-  return h('span', {class: `badge ${kinds[status] || 'muted'}`, dataset: {status}}, status.replace('_', ' '));
+  return h(
+    'span',
+    {class: `badge ${kinds[status] || 'muted'}`, dataset: {status}},
+    status.replace('_', ' '),
+  );
 }

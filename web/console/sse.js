@@ -39,11 +39,12 @@ export class EventParser {
 
   line(line) {
     if (line === '') {
-      if (this.data.length) this.onEvent({event: this.event || 'message', data: this.data.join('\n'), id: this.id});
+      if (this.data.length)
+        this.onEvent({event: this.event || 'message', data: this.data.join('\n'), id: this.id});
       this.reset();
       return;
     }
-    if (line.startsWith(':')) return;  // a comment (keep-alive)
+    if (line.startsWith(':')) return; // a comment (keep-alive)
     const colon = line.indexOf(':');
     const field = colon < 0 ? line : line.slice(0, colon);
     let value = colon < 0 ? '' : line.slice(colon + 1);
@@ -54,7 +55,10 @@ export class EventParser {
   }
 }
 
-export function followEvents(url, {token, onEvent, onState = () => {}, minDelayMs = 1000, maxDelayMs = 15000}) {
+export function followEvents(
+  url,
+  {token, onEvent, onState = () => {}, minDelayMs = 1000, maxDelayMs = 15000},
+) {
   const controller = new AbortController();
   let closed = false;
   let delay = minDelayMs;

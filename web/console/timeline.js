@@ -51,18 +51,32 @@ function entry(record, start, openKeys) {
   const reason = typeof data.reason === 'string' ? data.reason : '';
   return h(
     'li',
-    {class: ['event', `event-${category(record.type)}`], dataset: {type: record.type, step: record.step || ''}},
+    {
+      class: ['event', `event-${category(record.type)}`],
+      dataset: {type: record.type, step: record.step || ''},
+    },
     h(
       'div',
       {class: 'event-head'},
-      h('time', {datetime: record.at, title: record.at}, formatTime(record.at), h('span', {class: 'offset'}, ` +${formatDuration(offset)}`)),
+      h(
+        'time',
+        {datetime: record.at, title: record.at},
+        formatTime(record.at),
+        h('span', {class: 'offset'}, ` +${formatDuration(offset)}`),
+      ),
       h('span', {class: 'event-type'}, record.type.replaceAll('_', ' ')),
       record.step && h('span', {class: 'event-step mono'}, record.step),
     ),
     facts.length > 0 && h('p', {class: 'event-facts'}, facts.join(' · ')),
-    error && h('p', {class: 'event-error'}, `${error.code || 'error'}: ${error.message || JSON.stringify(error)}`),
+    error &&
+      h(
+        'p',
+        {class: 'event-error'},
+        `${error.code || 'error'}: ${error.message || JSON.stringify(error)}`,
+      ),
     !error && reason && h('p', {class: 'event-reason'}, reason),
-    data.idempotency_key && h('p', {class: 'event-key muted'}, 'key ', h('span', {class: 'mono'}, data.idempotency_key)),
+    data.idempotency_key &&
+      h('p', {class: 'event-key muted'}, 'key ', h('span', {class: 'mono'}, data.idempotency_key)),
     BODIES.filter(([key]) => data[key] !== undefined && data[key] !== null).map(([key, label]) => {
       const openKey = `${record.seq}:${key}`;
       return h(

@@ -17,10 +17,13 @@ const definitions = new Map();
 async function definitionOf(name, version) {
   const key = `${name}/${version}`;
   if (!definitions.has(key)) {
-    definitions.set(key, ops(`/api/definitions/${encodeURIComponent(name)}/${version}`).catch((error) => {
-      definitions.delete(key);
-      throw error;
-    }));
+    definitions.set(
+      key,
+      ops(`/api/definitions/${encodeURIComponent(name)}/${version}`).catch((error) => {
+        definitions.delete(key);
+        throw error;
+      }),
+    );
   }
   return definitions.get(key);
 }
@@ -28,13 +31,23 @@ async function definitionOf(name, version) {
 export async function workflowView(outlet, {params: [id]}) {
   const root = page(outlet, 'Workflow');
   const summary = h('div', {class: 'wf-summary panel'}, h('p', {class: 'muted'}, 'Loading…'));
-  const diagramPanel = h('section', {class: 'panel', 'aria-labelledby': 'diagram-title'}, h('h2', {id: 'diagram-title'}, 'Steps'));
+  const diagramPanel = h(
+    'section',
+    {class: 'panel', 'aria-labelledby': 'diagram-title'},
+    h('h2', {id: 'diagram-title'}, 'Steps'),
+  );
   const diagramBody = h('div', {class: 'diagram-wrap'});
   diagramPanel.append(diagramBody);
   const timelineTitle = h('h2', {id: 'timeline-title'}, 'Timeline');
   const timelineFilter = h('p', {class: 'timeline-filter'});
   const timelineBody = h('div', {});
-  const timelinePanel = h('section', {class: 'panel', 'aria-labelledby': 'timeline-title'}, timelineTitle, timelineFilter, timelineBody);
+  const timelinePanel = h(
+    'section',
+    {class: 'panel', 'aria-labelledby': 'timeline-title'},
+    timelineTitle,
+    timelineFilter,
+    timelineBody,
+  );
   root.append(
     h('p', {class: 'breadcrumb'}, h('a', {href: '#/workflows'}, '← All workflows')),
     summary,
@@ -51,16 +64,29 @@ export async function workflowView(outlet, {params: [id]}) {
   async function load() {
     clearTimeout(timer);
     try {
-      const next = await ops(`/api/workflows/${encodeURIComponent(id)}`, {signal: controller.signal});
+      const next = await ops(`/api/workflows/${encodeURIComponent(id)}`, {
+        signal: controller.signal,
+      });
       if (stopped) return;
-      const changed = !workflow || next.timeline.length !== workflow.timeline.length || next.status !== workflow.status;
+      const changed =
+        !workflow ||
+        next.timeline.length !== workflow.timeline.length ||
+        next.status !== workflow.status;
       workflow = next;
-      if (!definition) definition = await definitionOf(workflow.definition, workflow.version).catch(() => null);
+      if (!definition)
+        definition = await definitionOf(workflow.definition, workflow.version).catch(() => null);
       if (changed) render();
     } catch (error) {
       if (error.name === 'AbortError' || isRefusal(error) || stopped) return;
       if (error instanceof ApiError && error.status === 404) {
-        replace(summary, h('div', {class: 'notice bad', role: 'alert'}, h('p', {}, `No workflow has the id ${id}.`)));
+        replace(
+          summary,
+          h(
+            'div',
+            {class: 'notice bad', role: 'alert'},
+            h('p', {}, `No workflow has the id ${id}.`),
+          ),
+        );
         diagramPanel.hidden = true;
         timelinePanel.hidden = true;
         return;
@@ -96,18 +122,49 @@ export async function workflowView(outlet, {params: [id]}) {
       h(
         'p',
         {class: 'actions'},
-        h('button', {type: 'button', class: 'primary', disabled: !canRetry, onclick: confirmRetry}, 'Retry'),
-        h('button', {type: 'button', class: 'danger', disabled: !canCancel, onclick: confirmCancel}, 'Cancel'),
-        h('a', {class: 'button', href: link('/logs', {correlation_id: w.id})}, 'Logs of this workflow'),
-        w.status === 'running' && h('span', {class: 'muted live-note'}, h('span', {class: 'spinner', 'aria-hidden': 'true'}), ' following live'),
+        h(
+          'button',
+          {type: 'button', class: 'primary', disabled: !canRetry, onclick: confirmRetry},
+          'Retry',
+        ),
+        h(
+          'button',
+          {type: 'button', class: 'danger', disabled: !canCancel, onclick: confirmCancel},
+          'Cancel',
+        ),
+        h(
+          'a',
+          {class: 'button', href: link('/logs', {correlation_id: w.id})},
+          'Logs of this workflow',
+        ),
+        w.status === 'running' &&
+          h(
+            'span',
+            {class: 'muted live-note'},
+            h('span', {class: 'spinner', 'aria-hidden': 'true'}),
+            ' following live',
+          ),
       ),
-      w.input && h('details', {class: 'wf-input'}, h('summary', {}, 'Input (secrets redacted)'), h('pre', {}, JSON.stringify(w.input, null, 2))),
+      w.input &&
+        h(
+          'details',
+          {class: 'wf-input'},
+          h('summary', {}, 'Input (secrets redacted)'),
+          h('pre', {}, JSON.stringify(w.input, null, 2)),
+        ),
     );
   }
 
   function renderDiagram() {
     if (!definition) {
-      replace(diagramBody, h('p', {class: 'notice warn'}, `The definition ${workflow.definition} v${workflow.version} is not loaded in this mediator.`));
+      replace(
+        diagramBody,
+        h(
+          'p',
+          {class: 'notice warn'},
+          `The definition ${workflow.definition} v${workflow.version} is not loaded in this mediator.`,
+        ),
+      );
       return;
     }
     replace(
@@ -130,8 +187,29 @@ export async function workflowView(outlet, {params: [id]}) {
     replace(
       timelineFilter,
       selected
-        ? [`Showing step `, h('strong', {class: 'mono'}, selected), ' only. ', h('button', {type: 'button', class: 'link', onclick: () => { selected = ''; renderDiagram(); renderTimeline(); }}, 'Show every record')]
-        : h('span', {class: 'muted'}, `${workflow.timeline.length} records. Select a step in the diagram to see its records only.`),
+        ? [
+            `Showing step `,
+            h('strong', {class: 'mono'}, selected),
+            ' only. ',
+            h(
+              'button',
+              {
+                type: 'button',
+                class: 'link',
+                onclick: () => {
+                  selected = '';
+                  renderDiagram();
+                  renderTimeline();
+                },
+              },
+              'Show every record',
+            ),
+          ]
+        : h(
+            'span',
+            {class: 'muted'},
+            `${workflow.timeline.length} records. Select a step in the diagram to see its records only.`,
+          ),
     );
     replace(timelineBody, timeline(workflow.timeline, {onlyStep: selected, openKeys: open}));
   }
@@ -140,9 +218,10 @@ export async function workflowView(outlet, {params: [id]}) {
     const w = workflow;
     confirmDialog({
       title: 'Retry this workflow?',
-      body: w.status === 'needs_attention'
-        ? 'The compensation resumes at the step that could not be undone, with a fresh attempt budget.'
-        : 'The workflow runs again from the first step that did not succeed or was undone. Steps that succeeded keep their results and are not sent again.',
+      body:
+        w.status === 'needs_attention'
+          ? 'The compensation resumes at the step that could not be undone, with a fresh attempt budget.'
+          : 'The workflow runs again from the first step that did not succeed or was undone. Steps that succeeded keep their results and are not sent again.',
       confirm: 'Retry',
       kind: 'primary',
       action: () => ops(`/api/workflows/${encodeURIComponent(id)}/retry`, {method: 'POST'}),
@@ -151,17 +230,31 @@ export async function workflowView(outlet, {params: [id]}) {
   }
 
   function confirmCancel() {
-    const reason = h('textarea', {id: 'cancel-reason', name: 'reason', rows: '2', maxlength: '500', placeholder: 'cancelled by an operator'});
+    const reason = h('textarea', {
+      id: 'cancel-reason',
+      name: 'reason',
+      rows: '2',
+      maxlength: '500',
+      placeholder: 'cancelled by an operator',
+    });
     confirmDialog({
       title: 'Cancel this workflow?',
       body: 'Nothing new starts; what already completed is compensated (refunds, releases), then the workflow ends cancelled.',
-      extra: h('div', {class: 'field'}, h('label', {for: 'cancel-reason'}, 'Reason (optional)'), reason),
+      extra: h(
+        'div',
+        {class: 'field'},
+        h('label', {for: 'cancel-reason'}, 'Reason (optional)'),
+        reason,
+      ),
       confirm: 'Cancel the workflow',
       dismiss: 'Keep it running',
       kind: 'danger',
       action: () => {
         const text = reason.value.trim();
-        return ops(`/api/workflows/${encodeURIComponent(id)}/cancel`, {method: 'POST', body: text ? {reason: text} : {}});
+        return ops(`/api/workflows/${encodeURIComponent(id)}/cancel`, {
+          method: 'POST',
+          body: text ? {reason: text} : {},
+        });
       },
       done: 'Cancel requested.',
     });
@@ -180,7 +273,12 @@ export async function workflowView(outlet, {params: [id]}) {
         h('p', {}, body),
         extra,
         error,
-        h('div', {class: 'actions'}, h('button', {type: 'button', onclick: () => dialog.close()}, dismiss), confirmButton),
+        h(
+          'div',
+          {class: 'actions'},
+          h('button', {type: 'button', onclick: () => dialog.close()}, dismiss),
+          confirmButton,
+        ),
       ),
     );
     dialog.addEventListener('close', () => dialog.remove());
@@ -195,7 +293,7 @@ export async function workflowView(outlet, {params: [id]}) {
         await action();
         dialog.close();
         toast(done, 'ok');
-        workflow = null;  // re-render whatever changed
+        workflow = null; // re-render whatever changed
         load();
       } catch (failure) {
         error.textContent = failure.detail || failure.message;

@@ -32,26 +32,43 @@ export async function workflowsView(outlet, {query}, {sampler}) {
   const counts = h('dl', {class: 'counts'});
   const countsNote = h('p', {class: 'muted small-print'});
   root.append(
-    h('section', {class: 'panel', 'aria-labelledby': 'counts-title'}, h('h2', {id: 'counts-title'}, 'Live counts'), counts, countsNote),
+    h(
+      'section',
+      {class: 'panel', 'aria-labelledby': 'counts-title'},
+      h('h2', {id: 'counts-title'}, 'Live counts'),
+      counts,
+      countsNote,
+    ),
   );
   const unsubscribe = sampler.subscribe(() => renderCounts());
   function renderCounts() {
     const latest = sampler.latest();
     if (!latest) {
-      countsNote.textContent = sampler.error ? `Metrics unavailable: ${sampler.error.message}` : 'Loading…';
+      countsNote.textContent = sampler.error
+        ? `Metrics unavailable: ${sampler.error.message}`
+        : 'Loading…';
       return;
     }
     replace(
       counts,
       COUNTS.map(({key, label, kind}) =>
-        h('div', {class: ['count-tile', kind], dataset: {count: key}}, h('dt', {}, label), h('dd', {}, String(latest.workflows[key] ?? 0))),
+        h(
+          'div',
+          {class: ['count-tile', kind], dataset: {count: key}},
+          h('dt', {}, label),
+          h('dd', {}, String(latest.workflows[key] ?? 0)),
+        ),
       ),
     );
     countsNote.textContent = `Since the mediator started · updated ${new Date(latest.t).toLocaleTimeString()}`;
   }
 
   // ---- Filters.
-  const definitionSelect = h('select', {id: 'filter-definition', name: 'definition'}, h('option', {value: ''}, 'Any definition'));
+  const definitionSelect = h(
+    'select',
+    {id: 'filter-definition', name: 'definition'},
+    h('option', {value: ''}, 'Any definition'),
+  );
   const form = h(
     'form',
     {class: 'filters panel', 'aria-label': 'Filter workflows', onsubmit: apply},
@@ -63,18 +80,50 @@ export async function workflowsView(outlet, {query}, {sampler}) {
         'select',
         {id: 'filter-status', name: 'status'},
         h('option', {value: ''}, 'Any status'),
-        STATUSES.map((s) => h('option', {value: s, selected: s === filters.status}, s.replace('_', ' '))),
+        STATUSES.map((s) =>
+          h('option', {value: s, selected: s === filters.status}, s.replace('_', ' ')),
+        ),
       ),
     ),
-    h('div', {class: 'field'}, h('label', {for: 'filter-definition'}, 'Definition'), definitionSelect),
-    h('div', {class: 'field'}, h('label', {for: 'filter-from'}, 'Started from'), h('input', {id: 'filter-from', name: 'from', type: 'datetime-local', value: toLocalInput(filters.from)})),
-    h('div', {class: 'field'}, h('label', {for: 'filter-to'}, 'Started before'), h('input', {id: 'filter-to', name: 'to', type: 'datetime-local', value: toLocalInput(filters.to)})),
+    h(
+      'div',
+      {class: 'field'},
+      h('label', {for: 'filter-definition'}, 'Definition'),
+      definitionSelect,
+    ),
+    h(
+      'div',
+      {class: 'field'},
+      h('label', {for: 'filter-from'}, 'Started from'),
+      h('input', {
+        id: 'filter-from',
+        name: 'from',
+        type: 'datetime-local',
+        value: toLocalInput(filters.from),
+      }),
+    ),
+    h(
+      'div',
+      {class: 'field'},
+      h('label', {for: 'filter-to'}, 'Started before'),
+      h('input', {
+        id: 'filter-to',
+        name: 'to',
+        type: 'datetime-local',
+        value: toLocalInput(filters.to),
+      }),
+    ),
     h(
       'div',
       {class: 'filter-actions'},
       h('button', {class: 'primary', type: 'submit'}, 'Apply'),
       h('button', {type: 'button', onclick: reset}, 'Reset'),
-      h('label', {class: 'check'}, h('input', {type: 'checkbox', name: 'live', checked: true, onchange: schedule}), 'Refresh every 3 s'),
+      h(
+        'label',
+        {class: 'check'},
+        h('input', {type: 'checkbox', name: 'live', checked: true, onchange: schedule}),
+        'Refresh every 3 s',
+      ),
     ),
   );
   root.append(form);
@@ -84,7 +133,16 @@ export async function workflowsView(outlet, {query}, {sampler}) {
   const status = h('p', {class: 'muted', role: 'status'});
   const list = h('div', {class: 'table-wrap'});
   const more = h('p', {class: 'load-more'});
-  root.append(h('section', {'aria-labelledby': 'list-title'}, h('h2', {id: 'list-title'}, 'Newest first'), status, list, more));
+  root.append(
+    h(
+      'section',
+      {'aria-labelledby': 'list-title'},
+      h('h2', {id: 'list-title'}, 'Newest first'),
+      status,
+      list,
+      more,
+    ),
+  );
 
   let rows = [];
   let nextToken = '';
@@ -142,13 +200,15 @@ export async function workflowsView(outlet, {query}, {sampler}) {
       form.elements.live.checked = false;
       render();
     } catch (error) {
-      if (error.name !== 'AbortError' && !isRefusal(error)) status.textContent = `Could not load more: ${error.message}`;
+      if (error.name !== 'AbortError' && !isRefusal(error))
+        status.textContent = `Could not load more: ${error.message}`;
     }
   }
 
   function schedule() {
     clearTimeout(timer);
-    if (!stopped && form.elements.live.checked) timer = setTimeout(() => load({quiet: true}), REFRESH_MS);
+    if (!stopped && form.elements.live.checked)
+      timer = setTimeout(() => load({quiet: true}), REFRESH_MS);
   }
 
   function render() {
@@ -165,19 +225,37 @@ export async function workflowsView(outlet, {query}, {sampler}) {
           h(
             'thead',
             {},
-            h('tr', {}, ['Workflow', 'Definition', 'Status', 'Started', 'Last change', 'Reason'].map((t) => h('th', {scope: 'col'}, t))),
+            h(
+              'tr',
+              {},
+              ['Workflow', 'Definition', 'Status', 'Started', 'Last change', 'Reason'].map((t) =>
+                h('th', {scope: 'col'}, t),
+              ),
+            ),
           ),
           h('tbody', {}, rows.map(row)),
         ),
     );
-    replace(more, nextToken && h('button', {type: 'button', onclick: loadMore}, 'Load older workflows'));
+    replace(
+      more,
+      nextToken && h('button', {type: 'button', onclick: loadMore}, 'Load older workflows'),
+    );
   }
 
   function row(w) {
     return h(
       'tr',
       {dataset: {workflowId: w.id, status: w.status}},
-      h('td', {}, h('a', {class: 'mono', href: `#/workflows/${encodeURIComponent(w.id)}`, title: w.id}, shortId(w.id)), h('span', {class: 'visually-hidden'}, ` ${w.id}`)),
+      h(
+        'td',
+        {},
+        h(
+          'a',
+          {class: 'mono', href: `#/workflows/${encodeURIComponent(w.id)}`, title: w.id},
+          shortId(w.id),
+        ),
+        h('span', {class: 'visually-hidden'}, ` ${w.id}`),
+      ),
       h('td', {}, `${w.definition} v${w.version}`),
       h('td', {}, statusBadge(w.status)),
       h('td', {}, formatDateTime(w.created_at)),
@@ -199,7 +277,9 @@ async function loadDefinitions(select, selected) {
   try {
     const {items} = await ops('/api/definitions');
     const names = [...new Set(items.map((d) => d.name))].sort();
-    select.append(...names.map((name) => h('option', {value: name, selected: name === selected}, name)));
+    select.append(
+      ...names.map((name) => h('option', {value: name, selected: name === selected}, name)),
+    );
   } catch {
     // The filter still works by URL; the list shows the error.
   }

@@ -51,7 +51,9 @@ export async function request(path, {method = 'GET', body, token, headers = {}, 
   }
   if (response.status === 204) return null;
   const type = response.headers.get('Content-Type') || '';
-  const payload = type.includes('json') ? await response.json().catch(() => null) : await response.text();
+  const payload = type.includes('json')
+    ? await response.json().catch(() => null)
+    : await response.text();
   if (!response.ok) {
     const problem = payload && typeof payload === 'object' ? payload : {title: response.statusText};
     throw new ApiError(response.status, problem);

@@ -61,7 +61,8 @@ export function replace(parent, ...children) {
 /** Moves focus to `element` (made focusable if needed) without scrolling past it. */
 export function focus(element) {
   if (!element) return;
-  if (!element.hasAttribute('tabindex') && element.tabIndex < 0) element.setAttribute('tabindex', '-1');
+  if (!element.hasAttribute('tabindex') && element.tabIndex < 0)
+    element.setAttribute('tabindex', '-1');
   element.focus({preventScroll: false});
 }
 

@@ -42,7 +42,8 @@ export function clearErrors(form) {
     slot.hidden = true;
     slot.textContent = '';
   }
-  for (const control of form.querySelectorAll('[aria-invalid]')) control.removeAttribute('aria-invalid');
+  for (const control of form.querySelectorAll('[aria-invalid]'))
+    control.removeAttribute('aria-invalid');
   const summary = form.querySelector('.error-summary');
   if (summary) {
     summary.hidden = true;
@@ -94,7 +95,11 @@ export function showErrors(form, error, {fieldName = (f) => f, title = 'There is
           {},
           typeof item === 'string'
             ? item
-            : h('a', {href: '#', onclick: (event) => focusField(event, form, item.name)}, item.text),
+            : h(
+                'a',
+                {href: '#', onclick: (event) => focusField(event, form, item.name)},
+                item.text,
+              ),
         ),
       ),
     ),
@@ -120,7 +125,9 @@ function capitalise(text) {
 
 /** Disables a form's controls while `work` runs (no double submissions), then restores them. */
 export async function busy(form, work) {
-  const controls = [...form.querySelectorAll('button, input, select, textarea')].filter((c) => !c.disabled);
+  const controls = [...form.querySelectorAll('button, input, select, textarea')].filter(
+    (c) => !c.disabled,
+  );
   form.setAttribute('aria-busy', 'true');
   for (const c of controls) c.disabled = true;
   try {

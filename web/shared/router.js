@@ -100,6 +100,6 @@ function decodeParam(text) {
   try {
     return decodeURIComponent(text);
   } catch {
-    return text;  // a stray '%': taken as it is
+    return text; // a stray '%': taken as it is
   }
 }

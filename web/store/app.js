@@ -93,5 +93,11 @@ export function errorNotice(error, retry) {
 
 /** "Loading…" with a spinner, announced politely. */
 export function loading(text = 'Loading…') {
-  return h('p', {class: 'loading', role: 'status'}, h('span', {class: 'spinner', 'aria-hidden': 'true'}), ' ', text);
+  return h(
+    'p',
+    {class: 'loading', role: 'status'},
+    h('span', {class: 'spinner', 'aria-hidden': 'true'}),
+    ' ',
+    text,
+  );
 }

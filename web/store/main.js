@@ -32,8 +32,13 @@ const main = document.getElementById('main');
 let currentPath = null;
 
 function navLink(path, label, extra) {
-  const current = currentPath === path || (path === '/orders' && currentPath?.startsWith('/orders/'));
-  return h('li', {}, h('a', {href: `#${path}`, 'aria-current': current ? 'page' : null}, label, extra));
+  const current =
+    currentPath === path || (path === '/orders' && currentPath?.startsWith('/orders/'));
+  return h(
+    'li',
+    {},
+    h('a', {href: `#${path}`, 'aria-current': current ? 'page' : null}, label, extra),
+  );
 }
 
 function renderNav() {
@@ -42,7 +47,11 @@ function renderNav() {
   replace(
     nav,
     navLink('/', 'Books'),
-    navLink('/basket', 'Basket', [' ', h('span', {class: 'count', 'aria-hidden': 'true'}, String(count)), hidden(`, ${count} ${count === 1 ? 'copy' : 'copies'}`)]),
+    navLink('/basket', 'Basket', [
+      ' ',
+      h('span', {class: 'count', 'aria-hidden': 'true'}, String(count)),
+      hidden(`, ${count} ${count === 1 ? 'copy' : 'copies'}`),
+    ]),
     session && navLink('/orders', 'Orders'),
     session && navLink('/notifications', 'Emails'),
     session
@@ -52,7 +61,10 @@ function renderNav() {
           h('span', {class: 'who'}, hidden('Signed in as '), session.username),
           h('button', {type: 'button', class: 'small', onclick: signOut}, 'Sign out'),
         )
-      : [navLink('/signin', 'Sign in'), h('li', {}, h('a', {class: 'button primary small', href: '#/signup'}, 'Create account'))],
+      : [
+          navLink('/signin', 'Sign in'),
+          h('li', {}, h('a', {class: 'button primary small', href: '#/signup'}, 'Create account')),
+        ],
   );
 }
 

@@ -11,7 +11,9 @@ import {clearSession, currentSession, saveSession} from '../session.js';
 /** Where to go after signing in: the page that asked for it, if it is one of ours. */
 function nextPath(query) {
   const next = query.get('next') || '/';
-  return next.startsWith('/') && !next.startsWith('/signin') && !next.startsWith('/signup') ? next : '/';
+  return next.startsWith('/') && !next.startsWith('/signin') && !next.startsWith('/signup')
+    ? next
+    : '/';
 }
 
 async function signIn(username, password, remember) {
@@ -25,16 +27,44 @@ export function signInView(outlet, {query}) {
   const root = page(outlet, 'Sign in');
   const next = nextPath(query);
   if (currentSession()) {
-    root.append(h('p', {class: 'notice'}, `You are signed in as ${currentSession().username}. `, h('a', {href: `#${next}`}, 'Continue')));
+    root.append(
+      h(
+        'p',
+        {class: 'notice'},
+        `You are signed in as ${currentSession().username}. `,
+        h('a', {href: `#${next}`}, 'Continue'),
+      ),
+    );
     return;
   }
   const form = h(
     'form',
     {class: 'account-form card', novalidate: true, onsubmit: submit},
     errorSummary(),
-    field({label: 'Username', name: 'username', autocomplete: 'username', required: true, value: query.get('username') || ''}),
-    field({label: 'Password', name: 'password', type: 'password', autocomplete: 'current-password', required: true}),
-    h('div', {class: 'field'}, h('label', {class: 'check'}, h('input', {type: 'checkbox', name: 'remember'}), 'Keep me signed in on this device')),
+    field({
+      label: 'Username',
+      name: 'username',
+      autocomplete: 'username',
+      required: true,
+      value: query.get('username') || '',
+    }),
+    field({
+      label: 'Password',
+      name: 'password',
+      type: 'password',
+      autocomplete: 'current-password',
+      required: true,
+    }),
+    h(
+      'div',
+      {class: 'field'},
+      h(
+        'label',
+        {class: 'check'},
+        h('input', {type: 'checkbox', name: 'remember'}),
+        'Keep me signed in on this device',
+      ),
+    ),
     h('p', {class: 'actions'}, h('button', {class: 'primary', type: 'submit'}, 'Sign in')),
     h('p', {}, 'New here? ', h('a', {href: link('/signup', {next})}, 'Create an account')),
   );
@@ -54,7 +84,9 @@ export function signInView(outlet, {query}) {
         navigate(next);
       } catch (error) {
         if (!(error instanceof ApiError)) throw error;
-        showErrors(form, error, {title: error.status === 401 ? 'Wrong username or password' : 'Could not sign in'});
+        showErrors(form, error, {
+          title: error.status === 401 ? 'Wrong username or password' : 'Could not sign in',
+        });
       }
     });
   }
@@ -74,8 +106,21 @@ export function signUpView(outlet, {query}) {
       autocomplete: 'username',
       required: true,
     }),
-    field({label: 'Email address', name: 'email', type: 'email', autocomplete: 'email', required: true}),
-    field({label: 'Password', name: 'password', type: 'password', hint: 'At least 8 characters', autocomplete: 'new-password', required: true}),
+    field({
+      label: 'Email address',
+      name: 'email',
+      type: 'email',
+      autocomplete: 'email',
+      required: true,
+    }),
+    field({
+      label: 'Password',
+      name: 'password',
+      type: 'password',
+      hint: 'At least 8 characters',
+      autocomplete: 'new-password',
+      required: true,
+    }),
     h(
       'div',
       {class: 'field-row'},
@@ -99,7 +144,13 @@ export function signUpView(outlet, {query}) {
       last_name: value('last_name'),
     };
     if (value('phone')) body.phone = value('phone');
-    const labels = {username: 'a username', email: 'your email address', password: 'a password', first_name: 'your first name', last_name: 'your last name'};
+    const labels = {
+      username: 'a username',
+      email: 'your email address',
+      password: 'a password',
+      first_name: 'your first name',
+      last_name: 'your last name',
+    };
     const missing = Object.entries(labels)
       .filter(([name]) => !body[name])
       .map(([name, what]) => ({field: name, message: `enter ${what}`}));

@@ -38,7 +38,11 @@ export async function basketView(outlet) {
     const unavailable = basket.items.filter((line) => !line.available);
     replace(
       content,
-      h('ul', {class: 'basket-lines', 'aria-label': 'Books in your basket'}, basket.items.map(lineItem)),
+      h(
+        'ul',
+        {class: 'basket-lines', 'aria-label': 'Books in your basket'},
+        basket.items.map(lineItem),
+      ),
       h(
         'div',
         {class: 'basket-total card'},
@@ -92,7 +96,15 @@ export async function basketView(outlet) {
         line.author && h('p', {class: 'muted'}, line.author),
         h('p', {class: 'muted'}, `${formatMoney(line.unit_price_cents)} each`),
         !line.available &&
-          h('p', {}, h('span', {class: 'badge warn'}, line.stock > 0 ? `Only ${line.stock} left` : 'Out of stock')),
+          h(
+            'p',
+            {},
+            h(
+              'span',
+              {class: 'badge warn'},
+              line.stock > 0 ? `Only ${line.stock} left` : 'Out of stock',
+            ),
+          ),
       ),
       h(
         'div',
@@ -117,7 +129,10 @@ export async function basketView(outlet) {
     const quantity = Number(input.value);
     if (quantity === 0 || input.value === '') return remove(line);
     try {
-      const basket = await call(`/api/basket/items/${line.isbn}`, {method: 'PUT', body: {quantity}});
+      const basket = await call(`/api/basket/items/${line.isbn}`, {
+        method: 'PUT',
+        body: {quantity},
+      });
       render(basket, line.isbn);
       toast(`“${line.title}”: ${plural(quantity, 'copy', 'copies')}.`, 'ok');
     } catch (failure) {

@@ -32,7 +32,12 @@ export async function catalogueView(outlet, {query}) {
     'form',
     {class: 'search', role: 'search', onsubmit: search},
     h('label', {for: 'search'}, 'Search the catalogue'),
-    h('div', {class: 'search-row'}, input, h('button', {class: 'primary', type: 'submit'}, 'Search')),
+    h(
+      'div',
+      {class: 'search-row'},
+      input,
+      h('button', {class: 'primary', type: 'submit'}, 'Search'),
+    ),
   );
   const summary = h('p', {class: 'results-summary', role: 'status'});
   const results = h('div', {class: 'results'});
@@ -116,9 +121,17 @@ export async function catalogueView(outlet, {query}) {
     return h(
       'nav',
       {class: 'pager', 'aria-label': 'Pages'},
-      h('button', {type: 'button', disabled: current <= 1, onclick: () => goTo(current - 1)}, '← Previous'),
+      h(
+        'button',
+        {type: 'button', disabled: current <= 1, onclick: () => goTo(current - 1)},
+        '← Previous',
+      ),
       h('span', {'aria-current': 'page'}, `Page ${current} of ${pages}`),
-      h('button', {type: 'button', disabled: current >= pages, onclick: () => goTo(current + 1)}, 'Next →'),
+      h(
+        'button',
+        {type: 'button', disabled: current >= pages, onclick: () => goTo(current + 1)},
+        'Next →',
+      ),
     );
   }
 
@@ -164,7 +177,10 @@ export async function catalogueView(outlet, {query}) {
     const quantity = (inBasket.get(book.isbn) || 0) + 1;
     button.disabled = true;
     try {
-      const basket = await call(`/api/basket/items/${book.isbn}`, {method: 'PUT', body: {quantity}});
+      const basket = await call(`/api/basket/items/${book.isbn}`, {
+        method: 'PUT',
+        body: {quantity},
+      });
       inBasket.set(book.isbn, quantity);
       basketChanged(basket);
       toast(`Added “${book.title}”: ${plural(quantity, 'copy', 'copies')} in your basket.`, 'ok');
@@ -192,9 +208,14 @@ function describeRefusal(error, quantity) {
 }
 
 function stockBadge(stock) {
-  if (stock <= 0) return h('p', {class: 'book-stock'}, h('span', {class: 'badge bad'}, 'Out of stock'));
+  if (stock <= 0)
+    return h('p', {class: 'book-stock'}, h('span', {class: 'badge bad'}, 'Out of stock'));
   const kind = stock <= 5 ? 'warn' : 'ok';
-  return h('p', {class: 'book-stock'}, h('span', {class: `badge ${kind}`, dataset: {stock}}, `${stock} in stock`));
+  return h(
+    'p',
+    {class: 'book-stock'},
+    h('span', {class: `badge ${kind}`, dataset: {stock}}, `${stock} in stock`),
+  );
 }
 
 /** A cover drawn from the title: a colour from the ISBN and the title's initials. */
@@ -207,5 +228,9 @@ function cover(book) {
     .slice(0, 2)
     .map((w) => w[0].toUpperCase())
     .join('');
-  return h('div', {class: 'cover', 'aria-hidden': 'true', style: `--hue: ${hash}`}, h('span', {}, initials));
+  return h(
+    'div',
+    {class: 'cover', 'aria-hidden': 'true', style: `--hue: ${hash}`},
+    h('span', {}, initials),
+  );
 }

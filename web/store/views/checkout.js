@@ -24,13 +24,21 @@ export async function checkoutView(outlet) {
   try {
     basket = await call('/api/basket');
   } catch (error) {
-    replace(content, errorNotice(error, () => navigate('/checkout', {}, {replace: true})));
+    replace(
+      content,
+      errorNotice(error, () => navigate('/checkout', {}, {replace: true})),
+    );
     return;
   }
   if (!basket.items.length) {
     replace(
       content,
-      h('div', {class: 'notice'}, h('p', {}, 'Your basket is empty.'), h('p', {}, h('a', {href: '#/'}, 'Browse the books'))),
+      h(
+        'div',
+        {class: 'notice'},
+        h('p', {}, 'Your basket is empty.'),
+        h('p', {}, h('a', {href: '#/'}, 'Browse the books')),
+      ),
     );
     return;
   }
@@ -68,7 +76,12 @@ function summary(basket) {
         ),
       ),
     ),
-    h('p', {class: 'summary-total'}, h('span', {}, 'Total'), h('strong', {class: 'amount'}, formatMoney(basket.total_cents))),
+    h(
+      'p',
+      {class: 'summary-total'},
+      h('span', {}, 'Total'),
+      h('strong', {class: 'amount'}, formatMoney(basket.total_cents)),
+    ),
     h('p', {}, h('a', {href: '#/basket'}, 'Change the basket')),
   );
 }
@@ -85,7 +98,13 @@ function paymentForm(basket) {
         h(
           'label',
           {class: 'method-option'},
-          h('input', {type: 'radio', name: 'method', value: m.value, checked: i === 0, onchange: showGroup}),
+          h('input', {
+            type: 'radio',
+            name: 'method',
+            value: m.value,
+            checked: i === 0,
+            onchange: showGroup,
+          }),
           h('span', {}, m.label),
         ),
       ),
@@ -127,9 +146,18 @@ function paymentForm(basket) {
   const paypal = h(
     'div',
     {class: 'paypal-fields', hidden: true},
-    field({label: 'PayPal email address', name: 'paypal_email', type: 'email', autocomplete: 'email'}),
+    field({
+      label: 'PayPal email address',
+      name: 'paypal_email',
+      type: 'email',
+      autocomplete: 'email',
+    }),
   );
-  const submit = h('button', {class: 'primary pay', type: 'submit'}, `Pay ${formatMoney(basket.total_cents)}`);
+  const submit = h(
+    'button',
+    {class: 'primary pay', type: 'submit'},
+    `Pay ${formatMoney(basket.total_cents)}`,
+  );
   const form = h(
     'form',
     {class: 'payment card', novalidate: true, 'aria-labelledby': 'payment-title', onsubmit: pay},
@@ -154,13 +182,23 @@ function paymentForm(basket) {
     const m = method();
     const value = (name) => form.elements[name].value.trim();
     return m.card
-      ? {method: m.value, card_number: value('card_number'), expiry: value('expiry'), cvv: value('cvv')}
+      ? {
+          method: m.value,
+          card_number: value('card_number'),
+          expiry: value('expiry'),
+          cvv: value('cvv'),
+        }
       : {method: m.value, paypal_email: value('paypal_email')};
   }
 
   /** What can be told before asking: empty fields. The API checks the rest. */
   function missing(payment) {
-    const labels = {card_number: 'the card number', expiry: 'the expiry date', cvv: 'the security code', paypal_email: 'your PayPal email address'};
+    const labels = {
+      card_number: 'the card number',
+      expiry: 'the expiry date',
+      cvv: 'the security code',
+      paypal_email: 'your PayPal email address',
+    };
     return Object.entries(payment)
       .filter(([name, value]) => name !== 'method' && !value)
       .map(([name]) => ({field: `payment.${name}`, message: `enter ${labels[name]}`}));
@@ -197,7 +235,8 @@ function fieldName(apiField) {
 }
 
 async function placeOrder(payment, key) {
-  const send = () => call('/api/orders', {method: 'POST', body: {payment}, headers: {'Idempotency-Key': key}});
+  const send = () =>
+    call('/api/orders', {method: 'POST', body: {payment}, headers: {'Idempotency-Key': key}});
   try {
     return await send();
   } catch (error) {

@@ -14,7 +14,15 @@ export async function ordersView(outlet) {
     try {
       const {orders} = await call('/api/orders');
       if (!orders.length) {
-        replace(content, h('div', {class: 'notice'}, h('p', {}, 'You have no orders yet.'), h('p', {}, h('a', {href: '#/'}, 'Browse the books'))));
+        replace(
+          content,
+          h(
+            'div',
+            {class: 'notice'},
+            h('p', {}, 'You have no orders yet.'),
+            h('p', {}, h('a', {href: '#/'}, 'Browse the books')),
+          ),
+        );
         return;
       }
       replace(content, h('ul', {class: 'order-list'}, orders.map(orderItem)));
@@ -37,7 +45,12 @@ function orderItem(order) {
       h('p', {class: 'muted'}, `${formatDateTime(order.created_at)} · ${plural(copies, 'book')}`),
       h('p', {class: 'order-titles'}, order.items.map((line) => line.title).join(', ')),
     ),
-    h('div', {class: 'order-side'}, statusBadge(order.status), h('p', {class: 'amount'}, formatMoney(order.total_cents))),
+    h(
+      'div',
+      {class: 'order-side'},
+      statusBadge(order.status),
+      h('p', {class: 'amount'}, formatMoney(order.total_cents)),
+    ),
   );
 }
 
@@ -59,7 +72,12 @@ export async function notificationsView(outlet) {
   const refresh = h('button', {type: 'button', class: 'small', onclick: () => load()}, 'Refresh');
   const content = h('div', {}, loading('Loading your emails…'));
   root.append(
-    h('p', {class: 'actions'}, h('span', {class: 'muted'}, 'Order emails arrive a moment after the order settles.'), refresh),
+    h(
+      'p',
+      {class: 'actions'},
+      h('span', {class: 'muted'}, 'Order emails arrive a moment after the order settles.'),
+      refresh,
+    ),
     content,
   );
 
@@ -97,7 +115,15 @@ function mailItem(mail) {
       h('time', {datetime: mail.created_at, class: 'muted'}, formatDateTime(mail.created_at)),
     ),
     h('h2', {class: 'mail-subject'}, mail.subject),
-    h('p', {class: 'muted'}, `To ${mail.email}`, mail.order_id && [' · ', h('a', {href: `#/orders/${mail.order_id}`}, `order ${shortId(mail.order_id)}`)]),
+    h(
+      'p',
+      {class: 'muted'},
+      `To ${mail.email}`,
+      mail.order_id && [
+        ' · ',
+        h('a', {href: `#/orders/${mail.order_id}`}, `order ${shortId(mail.order_id)}`),
+      ],
+    ),
     h('details', {}, h('summary', {}, 'Read the email'), h('pre', {class: 'mail-body'}, mail.body)),
   );
 }

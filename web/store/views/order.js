@@ -30,7 +30,8 @@ export async function orderView(outlet, {params: [orderId]}) {
       const wait = last ? `?wait_ms=${WAIT_MS}` : '';
       const order = await call(`/api/orders/${encodeURIComponent(orderId)}${wait}`);
       if (stopped) return;
-      if (!last || last.status !== order.status || last.updated_at !== order.updated_at) render(order);
+      if (!last || last.status !== order.status || last.updated_at !== order.updated_at)
+        render(order);
       last = order;
       if (order.status === 'pending') {
         schedule();
@@ -40,7 +41,7 @@ export async function orderView(outlet, {params: [orderId]}) {
     } catch (error) {
       if (stopped) return;
       if (error instanceof ApiError && error.transient) {
-        schedule();  // keep following through a hiccup
+        schedule(); // keep following through a hiccup
         return;
       }
       replace(status);
@@ -71,31 +72,68 @@ function statusPanel(order) {
       return h(
         'div',
         {class: 'status-panel ok', dataset: {status: 'confirmed'}},
-        h('p', {class: 'status-line'}, h('span', {class: 'status-icon', 'aria-hidden': 'true'}, '✓'), ' ', h('strong', {}, 'Confirmed')),
-        h('p', {}, 'Thank you! Your books are reserved and paid for. The invoice is on its way to your email.'),
-        h('p', {class: 'actions'}, h('a', {class: 'button', href: '#/notifications'}, 'See your emails'), h('a', {class: 'button', href: '#/'}, 'Keep shopping')),
+        h(
+          'p',
+          {class: 'status-line'},
+          h('span', {class: 'status-icon', 'aria-hidden': 'true'}, '✓'),
+          ' ',
+          h('strong', {}, 'Confirmed'),
+        ),
+        h(
+          'p',
+          {},
+          'Thank you! Your books are reserved and paid for. The invoice is on its way to your email.',
+        ),
+        h(
+          'p',
+          {class: 'actions'},
+          h('a', {class: 'button', href: '#/notifications'}, 'See your emails'),
+          h('a', {class: 'button', href: '#/'}, 'Keep shopping'),
+        ),
       );
     case 'failed':
       return h(
         'div',
         {class: 'status-panel bad', dataset: {status: 'failed'}},
-        h('p', {class: 'status-line'}, h('span', {class: 'status-icon', 'aria-hidden': 'true'}, '✕'), ' ', h('strong', {}, 'Failed')),
+        h(
+          'p',
+          {class: 'status-line'},
+          h('span', {class: 'status-icon', 'aria-hidden': 'true'}, '✕'),
+          ' ',
+          h('strong', {}, 'Failed'),
+        ),
         h('p', {class: 'reason'}, order.reason || 'The order could not be completed.'),
         h('p', {}, 'Nothing was charged or reserved, and your basket is unchanged.'),
-        h('p', {class: 'actions'}, h('a', {class: 'button primary', href: '#/checkout'}, 'Try again'), h('a', {class: 'button', href: '#/basket'}, 'Back to the basket')),
+        h(
+          'p',
+          {class: 'actions'},
+          h('a', {class: 'button primary', href: '#/checkout'}, 'Try again'),
+          h('a', {class: 'button', href: '#/basket'}, 'Back to the basket'),
+        ),
       );
     default:
       return h(
         'div',
         {class: 'status-panel pending', dataset: {status: 'pending'}},
-        h('p', {class: 'status-line'}, h('span', {class: 'spinner', 'aria-hidden': 'true'}), ' ', h('strong', {}, 'Pending')),
-        h('p', {}, 'We are reserving your books and taking the payment. This page updates by itself.'),
+        h(
+          'p',
+          {class: 'status-line'},
+          h('span', {class: 'spinner', 'aria-hidden': 'true'}),
+          ' ',
+          h('strong', {}, 'Pending'),
+        ),
+        h(
+          'p',
+          {},
+          'We are reserving your books and taking the payment. This page updates by itself.',
+        ),
       );
   }
 }
 
 function orderDetails(order) {
-  if (!order.items.length) return h('p', {class: 'muted'}, `Placed ${formatDateTime(order.created_at)}.`);
+  if (!order.items.length)
+    return h('p', {class: 'muted'}, `Placed ${formatDateTime(order.created_at)}.`);
   return h(
     'div',
     {class: 'card order-lines'},
@@ -103,10 +141,24 @@ function orderDetails(order) {
       'ul',
       {},
       order.items.map((line) =>
-        h('li', {}, h('span', {}, `${line.quantity} × ${line.title}`), h('span', {class: 'amount'}, formatMoney(line.line_total_cents))),
+        h(
+          'li',
+          {},
+          h('span', {}, `${line.quantity} × ${line.title}`),
+          h('span', {class: 'amount'}, formatMoney(line.line_total_cents)),
+        ),
       ),
     ),
-    h('p', {class: 'summary-total'}, h('span', {}, order.status === 'confirmed' ? 'Paid' : 'Total'), h('strong', {class: 'amount'}, formatMoney(order.total_cents))),
-    h('p', {class: 'muted'}, `Placed ${formatDateTime(order.created_at)} · last update ${formatDateTime(order.updated_at)}`),
+    h(
+      'p',
+      {class: 'summary-total'},
+      h('span', {}, order.status === 'confirmed' ? 'Paid' : 'Total'),
+      h('strong', {class: 'amount'}, formatMoney(order.total_cents)),
+    ),
+    h(
+      'p',
+      {class: 'muted'},
+      `Placed ${formatDateTime(order.created_at)} · last update ${formatDateTime(order.updated_at)}`,
+    ),
   );
 }
