@@ -9,7 +9,10 @@
 #include "context.hpp"
 #include "wonderland/http/fields.hpp"
 #include "wonderland/http/problem.hpp"
+#include "wonderland/inventory/protocol.hpp"
 #include "wonderland/mediator/orders.hpp"
+#include "wonderland/notification/protocol.hpp"
+#include "wonderland/payment/protocol.hpp"
 
 namespace wonderland::mediator {
 namespace {
@@ -96,7 +99,7 @@ void price_basket(Context& ctx, const Json& lines, JsonCallback done) {
   }
   if (isbns.empty())
     return done(Json{{"items", Json::array()}, {"total_cents", 0}});
-  ctx.call("inventory", "inventory.get_books", Json{{"isbns", std::move(isbns)}},
+  ctx.call("inventory", inventory::commands::kGetBooks, Json{{"isbns", std::move(isbns)}},
            [&ctx, lines, done = std::move(done)](Result<Json> books) {
              if (!books.ok())
                return done(books.error());
@@ -205,7 +208,7 @@ void install_public_api(Context& ctx, http::Router& router) {
     Json body{{"page", page.value_or(1)}, {"page_size", size.value_or(20)}};
     if (text && !text->empty()) body["q"] = *text;
     std::string key = "list " + body.dump();
-    cached_catalogue_call(ctx, r, key, "inventory.list_books", std::move(body));
+    cached_catalogue_call(ctx, r, key, inventory::commands::kListBooks, std::move(body));
   });
 
   router.add_async(Method::get, "/api/books/{isbn}", [&ctx](const Request& req, Responder r) {
@@ -213,7 +216,8 @@ void install_public_api(Context& ctx, http::Router& router) {
     if (!valid_isbn(isbn)) {
       return void(r.respond(Error{codes::kNotFound, "no book has ISBN '" + isbn + "'", false}));
     }
-    cached_catalogue_call(ctx, r, "book " + isbn, "inventory.get_book", Json{{"isbn", isbn}});
+    cached_catalogue_call(ctx, r, "book " + isbn, inventory::commands::kGetBook,
+                          Json{{"isbn", isbn}});
   });
 
   router.add_async(Method::post, "/api/customers", [&ctx](const Request& req, Responder r) {
@@ -304,7 +308,7 @@ void install_public_api(Context& ctx, http::Router& router) {
 
   router.add_async(Method::get, "/api/me/notifications", [&ctx](const Request& req, Responder r) {
     with_customer(ctx, req, r, [&ctx, r](const Json& profile) {
-      ctx.call("notification", "notification.list",
+      ctx.call("notification", notification::commands::kList,
                Json{{"customer_id", profile.value("customer_id", "")}}, reply_with(r));
     });
   });
@@ -338,7 +342,7 @@ void install_public_api(Context& ctx, http::Router& router) {
       // Only books of the catalogue go into a basket.
       if (quantity == 0 || ctx.catalogue->known(isbn))
         return set();
-      ctx.call("inventory", "inventory.get_book", Json{{"isbn", isbn}},
+      ctx.call("inventory", inventory::commands::kGetBook, Json{{"isbn", isbn}},
                [&ctx, r, set](Result<Json> book) {
                  if (!book.ok())
                    return void(r.respond(book.error()));
@@ -391,7 +395,7 @@ void install_public_api(Context& ctx, http::Router& router) {
       // The card data goes to the payment service only; the workflow keeps its token, the
       // masked number and a keyed fingerprint of the request.
       std::string request_hash = order_fingerprint(*ctx.config.fingerprint_key, payment);
-      ctx.call("payment", "payment.tokenize",
+      ctx.call("payment", payment::commands::kTokenize,
                Json{{"customer_id", profile.value("customer_id", "")}, {"payment", std::move(payment)}},
                [&ctx, r, request_hash, idempotency_key, profile](Result<Json> tokenized) {
                  if (!tokenized.ok()) return void(r.respond(tokenized.error()));

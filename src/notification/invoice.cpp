@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <ctime>
 #include <stdexcept>
 #include <string_view>
 #include <vector>
@@ -37,16 +36,6 @@ void HPDF_STDCALL on_error(HPDF_STATUS code, HPDF_STATUS detail, void* user) noe
     state->code = code;
     state->detail = detail;
   }
-}
-
-std::string date_text(SystemTime t) {
-  const std::time_t seconds = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&seconds, &tm);
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02d %02d:%02d UTC", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min);
-  return buf;
 }
 
 /// One libharu document; freed on destruction. No HPDF handle leaves this file.
@@ -189,7 +178,7 @@ std::string render_invoice_pdf(const Invoice& invoice) {
   pdf.text(kLeft + 90, y, order_id);
   y -= kLeading;
   pdf.text(kLeft, y, "Order date:", true);
-  pdf.text(kLeft + 90, y, date_text(invoice.order_date));
+  pdf.text(kLeft + 90, y, format_utc_minute(invoice.order_date));
   y -= 2 * kLeading + 6;
 
   table_header(pdf, y);

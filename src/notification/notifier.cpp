@@ -81,6 +81,24 @@ RenderedMail Notifier::render(Event event) {
   return out;
 }
 
+void Notifier::send_once(const Event& event, const Claim& claim, const RenderedMail& rendered) {
+  if (sent_unrecorded_.count(claim.delivery_id) != 0)
+    return;
+  try {
+    mailer_.send(rendered.mail);
+  } catch (const DeliveryError& e) {
+    try {
+      store_.mark_failed(claim.delivery_id, e.what());
+    } catch (const std::exception& db) {
+      log::error("could not record the failed delivery of {}: {}", event.message_id, db.what());
+    }
+    if (e.permanent())
+      throw messaging::PoisonMessage(e.what());
+    throw;
+  }
+  sent_unrecorded_.insert(claim.delivery_id);
+}
+
 Outcome Notifier::handle(const messaging::Envelope& envelope) {
   Event event;
   try {
@@ -125,21 +143,7 @@ Outcome Notifier::handle(const messaging::Envelope& envelope) {
       break;
   }
 
-  if (sent_unrecorded_.count(claim.delivery_id) == 0) {
-    try {
-      mailer_.send(rendered.mail);
-    } catch (const DeliveryError& e) {
-      try {
-        store_.mark_failed(claim.delivery_id, e.what());
-      } catch (const std::exception& db) {
-        log::error("could not record the failed delivery of {}: {}", event.message_id, db.what());
-      }
-      if (e.permanent())
-        throw messaging::PoisonMessage(e.what());
-      throw;
-    }
-    sent_unrecorded_.insert(claim.delivery_id);
-  }
+  send_once(event, claim, rendered);
   store_.mark_sent(claim.delivery_id, rendered.record);
   sent_unrecorded_.erase(claim.delivery_id);
   log::info("sent {} for {} to customer {} via {} (attempt {})", rendered.record.kind, event.key(),

@@ -6,6 +6,7 @@
 #include "wonderland/common/ids.hpp"
 #include "wonderland/log/log.hpp"
 #include "wonderland/messaging/pubsub.hpp"
+#include "wonderland/notification/protocol.hpp"
 
 namespace wonderland::notification {
 namespace {
@@ -24,7 +25,8 @@ Config Config::from_env() {
   c.db_path =
       absolute(env::get("WONDERLAND_NOTIFICATION_DB", (var_dir / "notification.db").string()));
   c.outbox_dir = absolute(env::get("WONDERLAND_OUTBOX_DIR", (var_dir / "outbox").string()));
-  c.commands_queue = messaging::QueueName{env::get("WONDERLAND_NOTIFICATION_QUEUE", c.commands_queue.str())};
+  c.commands_queue =
+      messaging::QueueName{env::get("WONDERLAND_NOTIFICATION_QUEUE", c.commands_queue.str())};
   c.events_queue =
       messaging::QueueName{env::get("WONDERLAND_NOTIFICATION_EVENTS_QUEUE", c.events_queue.str())};
   c.notifier.from = parse_mailbox(
@@ -56,7 +58,7 @@ Config Config::from_env() {
 
 Result<json> list_notifications(Store& store, const json& body) {
   if (!body.is_object())
-    return Error{codes::kInvalidArgument, "the request body must be a JSON object", false};
+    return Error::of(codes::kInvalidArgument, "the request body must be a JSON object");
   std::vector<FieldError> fields;
   std::string customer_id;
   auto id = body.find("customer_id");
@@ -65,31 +67,27 @@ Result<json> list_notifications(Store& store, const json& body) {
   } else {
     customer_id = id->get<std::string>();
   }
-  int limit = 50;
+  int limit = kDefaultListLimit;
   auto l = body.find("limit");
   if (l != body.end() && !l->is_null()) {
-    if (!l->is_number_integer() || l->get<std::int64_t>() < 1 || l->get<std::int64_t>() > 100) {
-      fields.push_back({"limit", "must be an integer from 1 to 100"});
+    if (!l->is_number_integer() || l->get<std::int64_t>() < 1 ||
+        l->get<std::int64_t>() > kMaxListLimit) {
+      fields.push_back({"limit", "must be an integer from 1 to " + std::to_string(kMaxListLimit)});
     } else {
       limit = l->get<int>();
     }
   }
   if (!fields.empty()) {
-    Error e{codes::kInvalidArgument, "invalid notification.list request", false};
+    Error e = Error::of(codes::kInvalidArgument, "invalid notification.list request");
     e.fields = std::move(fields);
     return e;
   }
-  json items = json::array();
+  ListReply reply;
   for (const NotificationRecord& n : store.list(customer_id, limit)) {
-    items.push_back(json{{"notification_id", n.notification_id},
-                         {"kind", n.kind},
-                         {"subject", n.subject},
-                         {"order_id", n.order_id.empty() ? json(nullptr) : json(n.order_id)},
-                         {"email", n.email},
-                         {"body", n.body},
-                         {"created_at", n.created_at}});
+    reply.notifications.push_back(ListedNotification{n.notification_id, n.kind, n.subject,
+                                                     n.order_id, n.email, n.body, n.created_at});
   }
-  return json{{"notifications", std::move(items)}};
+  return json(reply);
 }
 
 Server::Server(messaging::Connection& connection, Config config) : config_(std::move(config)) {
@@ -101,7 +99,7 @@ Server::Server(messaging::Connection& connection, Config config) : config_(std::
   }
   notifier_ = std::make_unique<Notifier>(*store_, *mailer_, config_.notifier);
 
-  router_.on("notification.list", [this](const messaging::Envelope& request) {
+  router_.on(commands::kList, [this](const messaging::Envelope& request) {
     return list_notifications(*store_, request.body);
   });
   rpc_ = std::make_unique<messaging::RpcServer>(

@@ -1,6 +1,8 @@
 #include "wonderland/notification/text.hpp"
 
 #include <array>
+#include <cstdio>
+#include <ctime>
 #include <utility>
 
 namespace wonderland::notification {
@@ -167,6 +169,16 @@ std::string format_money(std::int64_t cents) {
   out.push_back(static_cast<char>('0' + rest / 10));
   out.push_back(static_cast<char>('0' + rest % 10));
   return out;
+}
+
+std::string format_utc_minute(SystemTime t) {
+  const std::time_t seconds = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02d %02d:%02d UTC", tm.tm_year + 1900, tm.tm_mon + 1,
+                tm.tm_mday, tm.tm_hour, tm.tm_min);
+  return buf;
 }
 
 std::string html_escape(std::string_view text) {

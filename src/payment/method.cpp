@@ -160,7 +160,9 @@ Error invalid_fields(std::vector<FieldError> fields) {
   for (std::size_t i = 0; i < fields.size(); ++i) {
     message += (i == 0 ? ": " : "; ") + fields[i].field + " " + fields[i].message;
   }
-  return Error{codes::kInvalidArgument, std::move(message), false, std::move(fields)};
+  Error e = Error::of(codes::kInvalidArgument, std::move(message));
+  e.fields = std::move(fields);
+  return e;
 }
 
 namespace {

@@ -7,8 +7,8 @@
 #include "wonderland/common/ids.hpp"
 #include "wonderland/inventory/server.hpp"
 #include "wonderland/messaging/rpc.hpp"
-#include "wonderland/testing/temp_dir.hpp"
 #include "wonderland/testing/broker.hpp"
+#include "wonderland/testing/temp_dir.hpp"
 
 namespace wonderland::inventory {
 namespace {
@@ -31,7 +31,9 @@ using wonderland::testing::TempDir;
 class InventoryRmqTest : public ::testing::Test {
  protected:
   InventoryRmqTest()
-      : server_conn_(options_for("inventory")), client_conn_(options_for("inventory-client")), client_(client_conn_) {
+      : server_conn_(options_for("inventory")),
+        client_conn_(options_for("inventory-client")),
+        client_(client_conn_) {
     Config config;
     config.store.db_path = (dir_ / "inventory.db").string();
     config.store.catalogue_path = std::string(WONDERLAND_SOURCE_DIR) + "/data/catalogue.json";
@@ -75,11 +77,13 @@ TEST_F(InventoryRmqTest, ServesReadsAndAReservationLifecycle) {
 
   const std::string order = new_uuid();
   const std::string key = new_uuid();
-  json reserve_body{{"order_id", order}, {"items", json::array({{{"isbn", "9781492092391"}, {"quantity", 3}}})}};
+  json reserve_body{{"order_id", order},
+                    {"items", json::array({{{"isbn", "9781492092391"}, {"quantity", 3}}})}};
   Result<Envelope> reserved = call("inventory.reserve", reserve_body, key);
   ASSERT_TRUE(reserved.ok()) << reserved.error().message;
   EXPECT_EQ(reserved->body["total_cents"], 3 * 5900);
-  Result<Envelope> replayed = call("inventory.reserve", reserve_body, key);  // a redelivered command
+  Result<Envelope> replayed =
+      call("inventory.reserve", reserve_body, key);  // a redelivered command
   ASSERT_TRUE(replayed.ok());
   EXPECT_EQ(replayed->body, reserved->body);
   EXPECT_EQ(server_->inventory().book("9781492092391")->stock, 87);
@@ -99,19 +103,22 @@ TEST_F(InventoryRmqTest, ErrorsArriveAsValuesWithTheirFields) {
   EXPECT_EQ(unknown_type.error().code, codes::kInvalidArgument);
   EXPECT_NE(unknown_type.error().message.find("inventory.steal_books"), std::string::npos);
 
-  Result<Envelope> bad = call("inventory.price", {{"items", json::array({{{"isbn", "12"}, {"quantity", 1}}})}});
+  Result<Envelope> bad =
+      call("inventory.price", {{"items", json::array({{{"isbn", "12"}, {"quantity", 1}}})}});
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.error().code, codes::kInvalidArgument);
   ASSERT_EQ(bad.error().fields.size(), 1u);
   EXPECT_EQ(bad.error().fields[0].field, "items[0].isbn");
 
   Result<Envelope> short_stock =
-      call("inventory.reserve", {{"order_id", new_uuid()},
-                                 {"items", json::array({{{"isbn", "9781492043454"}, {"quantity", 51}}})}});
+      call("inventory.reserve",
+           {{"order_id", new_uuid()},
+            {"items", json::array({{{"isbn", "9781492043454"}, {"quantity", 51}}})}});
   ASSERT_FALSE(short_stock.ok());
   EXPECT_EQ(short_stock.error(),
-            (Error{codes::kFailedPrecondition,
-                   "Not enough stock for Fundamentals of Software Architecture: 51 requested, 50 available", false}));
+            Error::of(codes::kFailedPrecondition,
+                      "Not enough stock for Fundamentals of Software Architecture: 51 requested, "
+                      "50 available"));
 
   Result<Envelope> missing = call("inventory.confirm", {{"order_id", new_uuid()}});
   ASSERT_FALSE(missing.ok());

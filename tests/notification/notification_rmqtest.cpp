@@ -231,19 +231,9 @@ std::pair<std::filesystem::path, json> find_by_subject(
   return {};
 }
 
-TEST_F(NotificationRmqTest, SignUpAndOrderEmailsAreDeliveredExactlyOnce) {
-  // The server requires AUTH and refuses the first message with a 451: delivery must log in and
-  // retry.
-  start(SmtpSink::Options{1, "wonderland", "s3cret"});
-  const std::string customer = new_uuid();
-  const std::string order = new_uuid();
-  const Envelope welcome = signed_up(customer);
-  const Envelope order_confirmed = confirmed(customer, order);
-  publish(welcome);
-  publish(order_confirmed);
-  auto received = wait_for_messages(2);
-  ASSERT_EQ(received.size(), 2u);
-
+/// The welcome email among `received`, as the customer signed up in signed_up() gets it.
+void expect_welcome_email(const std::vector<std::filesystem::path>& received,
+                          const std::string& customer) {
   auto [welcome_eml, welcome_summary] =
       find_by_subject(received, "Welcome to Wonderland Bookstore");
   ASSERT_FALSE(welcome_eml.empty());
@@ -257,14 +247,17 @@ TEST_F(NotificationRmqTest, SignUpAndOrderEmailsAreDeliveredExactlyOnce) {
   const json smtp_envelope = SmtpSink::envelope_of(welcome_eml);
   EXPECT_EQ(smtp_envelope["mail_from"], "orders@wonderland.local");
   EXPECT_EQ(smtp_envelope["rcpt_tos"], json::array({"zoe@example.com"}));
+}
 
+/// The confirmation of `order` among `received`, with its PDF invoice (saved in `attachments`).
+void expect_order_email(const std::vector<std::filesystem::path>& received,
+                        const std::string& order, const std::filesystem::path& attachments) {
   auto [order_eml, order_summary] = find_by_subject(received, "Your Wonderland order");
   ASSERT_FALSE(order_eml.empty());
   EXPECT_EQ(order_summary["structure"],
             json::array({"multipart/mixed", "multipart/alternative", "text/plain", "text/html",
                          "application/pdf"}));
   EXPECT_EQ(order_summary["message_id"], "<order.confirmed." + order + "@wonderland.local>");
-  const auto attachments = dir_.path() / "attachments";
   std::filesystem::create_directories(attachments);
   const json with_pdf = test::summarize_eml(order_eml, attachments);
   ASSERT_EQ(with_pdf["attachments"].size(), 1u);
@@ -274,6 +267,23 @@ TEST_F(NotificationRmqTest, SignUpAndOrderEmailsAreDeliveredExactlyOnce) {
   EXPECT_NE(text.find("Alice's Adventures in Wonderland"), std::string::npos) << text;
   EXPECT_NE(text.find("Through the Looking-Glass"), std::string::npos) << text;
   EXPECT_NE(text.find("$74.98"), std::string::npos) << text;
+}
+
+TEST_F(NotificationRmqTest, SignUpAndOrderEmailsAreDeliveredExactlyOnce) {
+  // The server requires AUTH and refuses the first message with a 451: delivery must log in and
+  // retry.
+  start(SmtpSink::Options{1, "wonderland", "s3cret"});
+  const std::string customer = new_uuid();
+  const std::string order = new_uuid();
+  const Envelope welcome = signed_up(customer);
+  const Envelope order_confirmed = confirmed(customer, order);
+  publish(welcome);
+  publish(order_confirmed);
+  auto received = wait_for_messages(2);
+  ASSERT_EQ(received.size(), 2u);
+
+  expect_welcome_email(received, customer);
+  expect_order_email(received, order, dir_.path() / "attachments");
 
   // One of the two was refused once and delivered on the retry.
   const int attempts = server_->store().delivery(welcome.message_id)->attempts +

@@ -4,12 +4,12 @@
 
 #include <filesystem>
 #include <mutex>
-#include <thread>
 #include <vector>
 
 #include "wonderland/common/ids.hpp"
 #include "wonderland/messaging/pubsub.hpp"
 #include "wonderland/messaging/rpc.hpp"
+#include "wonderland/payment/protocol.hpp"
 #include "wonderland/payment/server.hpp"
 #include "wonderland/testing/broker.hpp"
 #include "wonderland/testing/temp_dir.hpp"
@@ -73,7 +73,9 @@ class PaymentRmqTest : public ::testing::Test {
     spec.expires = 60s;
     client_conn_.declare(spec);
     client_conn_.declare(
-        messaging::BindingSpec{events_queue_, messaging::exchanges::kEvents, "order.refunded"});
+        messaging::BindingSpec{events_queue_, messaging::exchanges::kEvents, kRefundedEvent});
+    client_conn_.declare(
+        messaging::BindingSpec{events_queue_, messaging::exchanges::kEvents, marker_key_});
     events_consumer_ =
         client_conn_.consume(messaging::ConsumerOptions{events_queue_, 16, 3, 1},
                              [this](const Envelope& e, const messaging::DeliveryInfo&) {
@@ -93,7 +95,20 @@ class PaymentRmqTest : public ::testing::Test {
     return out;
   }
 
+  /// Waits until every event the broker confirmed before now has reached this test's consumer:
+  /// a marker published after them (on a routing key only this test binds) reaches the same
+  /// queue behind them and its one consumer sees it last.
+  bool events_drained() {
+    const std::string marker = new_uuid();
+    Envelope e = Envelope::make("payment-test.marker", {{"order_id", marker}});
+    Status sent = messaging::publish_event(client_conn_, messaging::exchanges::kEvents, marker_key_,
+                                           std::move(e))
+                      .get();
+    return sent.ok() && testing::eventually([&] { return !refunds_for(marker).empty(); }, 10s);
+  }
+
   TempDir tmp_{"payment-rmq"};
+  const std::string marker_key_ = testing::unique_name("payment-test.marker");
   const std::filesystem::path& dir_ = tmp_.path();
   messaging::QueueName queue_{testing::unique_name("payment.commands")};
   messaging::QueueName events_queue_{testing::unique_name("payment-test.events")};
@@ -112,19 +127,19 @@ TEST_F(PaymentRmqTest, ChargeThenRefundPublishesOrderRefundedOnce) {
   const std::string order = new_uuid();
   const std::string customer = new_uuid();
   Result<Envelope> token =
-      call("payment.tokenize", {{"customer_id", customer}, {"payment", card("4242424242424242")}});
+      call(commands::kTokenize, {{"customer_id", customer}, {"payment", card("4242424242424242")}});
   ASSERT_TRUE(token.ok()) << token.error().message;
   EXPECT_EQ(token->body["last4"], "4242");
   Result<Envelope> charged =
-      call("payment.charge", {{"order_id", order},
-                              {"customer_id", customer},
-                              {"amount_cents", 7700},
-                              {"payment_token", token->body["payment_token"]}});
+      call(commands::kCharge, {{"order_id", order},
+                               {"customer_id", customer},
+                               {"amount_cents", 7700},
+                               {"payment_token", token->body["payment_token"]}});
   ASSERT_TRUE(charged.ok()) << charged.error().message;
   EXPECT_EQ(charged->body["status"], "charged");
   EXPECT_EQ(charged->body["masked"], "**** **** **** 4242");
 
-  Envelope refund = Envelope::make("payment.refund", {{"order_id", order}});
+  Envelope refund = Envelope::make(commands::kRefund, {{"order_id", order}});
   refund.idempotency_key = new_uuid();
   refund.correlation_id = order;
   Result<Envelope> refunded = client_.call(messaging::RpcRequest{queue_, refund, 10s}).get();
@@ -143,11 +158,12 @@ TEST_F(PaymentRmqTest, ChargeThenRefundPublishesOrderRefundedOnce) {
 
   // Refunding again (the same key, then another) sends no second event.
   ASSERT_TRUE(client_.call(messaging::RpcRequest{queue_, refund, 10s}).get().ok());
-  ASSERT_TRUE(call("payment.refund", {{"order_id", order}}).ok());
-  std::this_thread::sleep_for(500ms);
+  ASSERT_TRUE(call(commands::kRefund, {{"order_id", order}}).ok());
+  // Each refund command publishes the outbox before it answers: anything it sent is queued.
+  ASSERT_TRUE(events_drained());
   EXPECT_EQ(refunds_for(order).size(), 1u);
 
-  Result<Envelope> ledger = call("payment.get", {{"order_id", order}});
+  Result<Envelope> ledger = call(commands::kGet, {{"order_id", order}});
   ASSERT_TRUE(ledger.ok());
   EXPECT_EQ(ledger->body["refunded_cents"], 7700);
 }
@@ -155,10 +171,10 @@ TEST_F(PaymentRmqTest, ChargeThenRefundPublishesOrderRefundedOnce) {
 TEST_F(PaymentRmqTest, NothingToRefundPublishesNothing) {
   listen_for_refunds();
   const std::string order = new_uuid();
-  Result<Envelope> r = call("payment.refund", {{"order_id", order}});
+  Result<Envelope> r = call(commands::kRefund, {{"order_id", order}});
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(r->body["status"], "nothing_to_refund");
-  std::this_thread::sleep_for(300ms);
+  ASSERT_TRUE(events_drained());
   EXPECT_TRUE(refunds_for(order).empty());
 }
 
@@ -167,11 +183,11 @@ TEST_F(PaymentRmqTest, ErrorsArriveAsValuesWithTheirFields) {
   ASSERT_FALSE(unknown.ok());
   EXPECT_EQ(unknown.error().code, codes::kInvalidArgument);
 
-  Result<Envelope> invalid = call("payment.validate", {{"payment",
-                                                        {{"method", "visa"},
-                                                         {"card_number", "4242 4242 4242 4241"},
-                                                         {"expiry", "01/20"},
-                                                         {"cvv", "12"}}}});
+  Result<Envelope> invalid = call(commands::kValidate, {{"payment",
+                                                         {{"method", "visa"},
+                                                          {"card_number", "4242 4242 4242 4241"},
+                                                          {"expiry", "01/20"},
+                                                          {"cvv", "12"}}}});
   ASSERT_FALSE(invalid.ok());
   EXPECT_EQ(invalid.error().code, codes::kInvalidArgument);
   std::vector<std::string> fields;
@@ -182,15 +198,15 @@ TEST_F(PaymentRmqTest, ErrorsArriveAsValuesWithTheirFields) {
 
   const std::string customer = new_uuid();
   Result<Envelope> token = call(
-      "payment.tokenize", {{"customer_id", customer}, {"payment", card("4000 0000 0000 9995")}});
+      commands::kTokenize, {{"customer_id", customer}, {"payment", card("4000 0000 0000 9995")}});
   ASSERT_TRUE(token.ok()) << token.error().message;
   Result<Envelope> declined =
-      call("payment.charge", {{"order_id", new_uuid()},
-                              {"customer_id", customer},
-                              {"amount_cents", 100},
-                              {"payment_token", token->body["payment_token"]}});
+      call(commands::kCharge, {{"order_id", new_uuid()},
+                               {"customer_id", customer},
+                               {"amount_cents", 100},
+                               {"payment_token", token->body["payment_token"]}});
   ASSERT_FALSE(declined.ok());
-  EXPECT_EQ(declined.error(), (Error{codes::kFailedPrecondition, "Insufficient funds", false}));
+  EXPECT_EQ(declined.error(), Error::of(codes::kFailedPrecondition, "Insufficient funds"));
 }
 
 }  // namespace

@@ -318,7 +318,7 @@ TEST_F(PaymentsTest, TestCardsAreDeclined) {
     const std::string order = new_uuid();
     Result<json> r = payments_->charge(charge_body(order, 1000, c.payment), new_uuid());
     ASSERT_FALSE(r.ok());
-    EXPECT_EQ(r.error(), (Error{codes::kFailedPrecondition, c.message, false}));
+    EXPECT_EQ(r.error(), Error::of(codes::kFailedPrecondition, c.message));
     EXPECT_EQ(payments_->get({{"order_id", order}}).value()["entries"].size(), 0u);
   }
 }

@@ -1,7 +1,8 @@
 // The inventory: books, their stock and the reservations that hold stock for orders.
 //
-//   inventory::Inventory inv({.db_path = "var/inventory.db", .catalogue_path = "data/catalogue.json"});
-//   Result<nlohmann::json> r = inv.reserve({{"order_id", id}, {"items", items}}, idempotency_key);
+//   inventory::Inventory inv({.db_path = "var/inventory.db", .catalogue_path =
+//   "data/catalogue.json"}); Result<nlohmann::json> r = inv.reserve({{"order_id", id}, {"items",
+//   items}}, idempotency_key);
 //
 // Every command takes the request body of docs/commands.md ("inventory" section) and returns the
 // reply body or an Error value; nothing throws across this interface except the constructor.
@@ -21,13 +22,13 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "wonderland/common/error.hpp"
 #include "wonderland/inventory/catalogue.hpp"
@@ -97,7 +98,7 @@ class Inventory {
   /// reserved or confirmed order back to the stock. Succeeds for an unknown or released order.
   Result<nlohmann::json> release(const nlohmann::json& body, const std::string& idempotency_key);
 
-  /// Registers the six `inventory.*` commands on `router` (this must outlive the router's use).
+  /// Registers the seven commands of protocol.hpp on `router` (this must outlive the router's use).
   void register_commands(messaging::CommandRouter& router);
 
   /// The stored book, for tests and diagnostics.
@@ -108,9 +109,9 @@ class Inventory {
   std::int64_t book_count();
 
  private:
-  template <class F>
-  Result<nlohmann::json> guarded(const char* what, F&& f);
-  Result<nlohmann::json> state_change(const std::string& key, const std::function<Result<nlohmann::json>()>& effect);
+  /// Runs `effect` under the lock, deduplicated by `key` in its transaction.
+  Result<nlohmann::json> state_change(const std::string& key,
+                                      const std::function<Result<nlohmann::json>()>& effect);
 
   std::mutex mu_;
   std::unique_ptr<sqlite::Db> db_;

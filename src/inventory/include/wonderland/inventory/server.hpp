@@ -9,6 +9,7 @@
 #include <string>
 
 #include "wonderland/inventory/inventory.hpp"
+#include "wonderland/inventory/protocol.hpp"
 #include "wonderland/messaging/connection.hpp"
 #include "wonderland/messaging/names.hpp"
 #include "wonderland/messaging/rpc.hpp"
@@ -18,7 +19,7 @@ namespace wonderland::inventory {
 struct Config {
   Options store;
   /// The command queue; tests use a unique name so as not to collide with a running system.
-  messaging::QueueName queue{"inventory.commands"};
+  messaging::QueueName queue = kCommandQueue;
   /// Handler threads; 0 (the default) handles each request on the connection's I/O thread. The
   /// database serialises requests anyway, a request takes a fraction of a millisecond and never
   /// waits on the broker, so handing it to another thread and back only costs context switches

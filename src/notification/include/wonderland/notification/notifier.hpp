@@ -50,6 +50,10 @@ class Notifier {
   RenderedMail render(Event event);
 
  private:
+  /// Sends the claimed delivery, unless it was sent already and only its record failed; records
+  /// a failed attempt (PoisonMessage when the rejection is permanent, else rethrows).
+  void send_once(const Event& event, const Claim& claim, const RenderedMail& rendered);
+
   Store& store_;
   Mailer& mailer_;
   NotifierOptions options_;

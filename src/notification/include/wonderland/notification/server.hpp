@@ -17,6 +17,7 @@
 #include "wonderland/messaging/rpc.hpp"
 #include "wonderland/notification/mailer.hpp"
 #include "wonderland/notification/notifier.hpp"
+#include "wonderland/notification/protocol.hpp"
 #include "wonderland/notification/store.hpp"
 
 namespace wonderland::notification {
@@ -26,9 +27,9 @@ struct Config {
   /// The topic exchange the events come from; tests use one of their own.
   messaging::ExchangeName exchange = messaging::exchanges::kEvents;
   /// The durable queue of events; tests use a unique name.
-  messaging::QueueName events_queue{"notification.events"};
+  messaging::QueueName events_queue = kEventsQueue;
   /// The RPC command queue.
-  messaging::QueueName commands_queue{"notification.commands"};
+  messaging::QueueName commands_queue = kCommandQueue;
   /// Delivery attempts per event (broker-level retry with backoff) before it is dead-lettered.
   int max_attempts = 10;
   NotifierOptions notifier;
@@ -46,7 +47,7 @@ struct Config {
   static Config from_env();
 };
 
-/// `notification.list` {customer_id, limit? (1–100, default 50)} →
+/// `notification.list` (protocol.hpp) {customer_id, limit? (1–100, default 50)} →
 /// {notifications: [{notification_id, kind, subject, order_id (null when none), email, body,
 /// created_at}]}, newest first. invalid_argument with `fields` when customer_id is not a UUID or
 /// limit is out of range. An unknown customer simply has no notifications.

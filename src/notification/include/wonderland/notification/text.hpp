@@ -6,11 +6,16 @@
 #include <string>
 #include <string_view>
 
+#include "wonderland/common/time.hpp"
+
 namespace wonderland::notification {
 
 /// Formats integer cents as US dollars with thousands separators: 5900 → "$59.00",
 /// 123456 → "$1,234.56", -5 → "-$0.05". Every amount the service shows goes through this.
 std::string format_money(std::int64_t cents);
+
+/// A time as the emails and the invoice show it, to the minute in UTC: "2024-03-01 14:05 UTC".
+std::string format_utc_minute(SystemTime t);
 
 /// Escapes `&`, `<`, `>`, `"` and `'` so that `text` is safe in HTML text and attribute values.
 std::string html_escape(std::string_view text);

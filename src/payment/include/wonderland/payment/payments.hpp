@@ -80,6 +80,8 @@ struct Options {
   sqlite::Options sqlite;
 };
 
+struct ChargeRequest;
+
 /// An event committed to the outbox and not yet marked published.
 struct OutboxEvent {
   std::int64_t id = 0;
@@ -116,7 +118,7 @@ class Payments {
   /// kind: charge|refund, amount_cents, method, masked, created_at}]}` (empty for unknown orders).
   Result<nlohmann::json> get(const nlohmann::json& body);
 
-  /// Registers the five `payment.*` commands on `router` (this must outlive the router's use).
+  /// Registers the five commands of protocol.hpp on `router` (this must outlive the router's use).
   /// `after_refund` runs after every refund command (e.g. to publish the outbox).
   void register_commands(messaging::CommandRouter& router, std::function<void()> after_refund = {});
 
@@ -128,14 +130,12 @@ class Payments {
  private:
   std::optional<Error> injected_fault();
   SystemTime now() const;
-  template <class F>
-  Result<nlohmann::json> guarded(const char* what, F&& f);
-  /// nonce || secretbox(plain), hex-encoded.
-  std::string seal(const std::string& plain) const;
-  /// The plain text of seal(); nullopt when it does not open under the key.
-  std::optional<std::string> open(const std::string& sealed) const;
-  /// Seals the token row again without its CVV and marks it decided (the caller holds mu_).
-  void discard_cvv(const std::string& token_hash, const std::string& sealed);
+  /// One charge, deduplicated by the caller (who holds mu_). A declined token's row goes to
+  /// `declined_sealed`, for discarding its CVV once the refusal is final.
+  Result<nlohmann::json> charge_once(const ChargeRequest& request,
+                                     std::optional<std::string>& declined_sealed);
+  /// One refund, deduplicated by the caller (who holds mu_).
+  Result<nlohmann::json> refund_once(const std::string& order_id, const messaging::Envelope* cause);
 
   Options options_;
   std::shared_ptr<const SecretKey> key_;

@@ -17,13 +17,14 @@
 #include "wonderland/messaging/names.hpp"
 #include "wonderland/messaging/rpc.hpp"
 #include "wonderland/payment/payments.hpp"
+#include "wonderland/payment/protocol.hpp"
 
 namespace wonderland::payment {
 
 struct Config {
   Options store;
   /// The command queue; tests use a unique name so as not to collide with a running system.
-  messaging::QueueName queue{"payment.commands"};
+  messaging::QueueName queue = kCommandQueue;
   /// Handler threads: injected latency is waited outside the ledger lock, so requests overlap.
   unsigned concurrency = 2;
   std::uint16_t prefetch = 32;

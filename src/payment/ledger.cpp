@@ -1,0 +1,177 @@
+#include "ledger.hpp"
+
+#include "wonderland/common/ids.hpp"
+#include "wonderland/log/log.hpp"
+
+namespace wonderland::payment::ledger {
+namespace {
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS charges (
+  payment_id   TEXT PRIMARY KEY,
+  order_id     TEXT NOT NULL UNIQUE,
+  customer_id  TEXT NOT NULL,
+  amount_cents INTEGER NOT NULL CHECK (amount_cents > 0),
+  method       TEXT NOT NULL,
+  masked       TEXT NOT NULL,
+  status       TEXT NOT NULL CHECK (status IN ('charged', 'refunded')),
+  created_at   TEXT NOT NULL,
+  refunded_at  TEXT
+);
+CREATE TABLE IF NOT EXISTS ledger_entries (
+  entry_id     TEXT PRIMARY KEY,
+  payment_id   TEXT NOT NULL REFERENCES charges(payment_id),
+  order_id     TEXT NOT NULL,
+  kind         TEXT NOT NULL CHECK (kind IN ('charge', 'refund')),
+  amount_cents INTEGER NOT NULL CHECK (amount_cents > 0),
+  created_at   TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ledger_entries_order ON ledger_entries(order_id);
+CREATE TABLE IF NOT EXISTS void_orders (
+  order_id   TEXT PRIMARY KEY,
+  created_at TEXT NOT NULL
+);
+-- Payment details behind a token: `sealed` is hex(nonce || crypto_secretbox(details JSON)) under
+-- the payment key; the token itself is not stored, only its SHA-256.
+CREATE TABLE IF NOT EXISTS payment_tokens (
+  token_hash  TEXT PRIMARY KEY,
+  customer_id TEXT NOT NULL,
+  method      TEXT NOT NULL,
+  masked      TEXT NOT NULL,
+  sealed      TEXT NOT NULL,
+  created_at  TEXT NOT NULL,
+  expires_at  INTEGER NOT NULL,
+  decided_at  TEXT
+);
+CREATE INDEX IF NOT EXISTS payment_tokens_expiry ON payment_tokens(expires_at) WHERE decided_at IS NULL;
+CREATE TABLE IF NOT EXISTS outbox (
+  id           INTEGER PRIMARY KEY AUTOINCREMENT,
+  routing_key  TEXT NOT NULL,
+  envelope     TEXT NOT NULL,
+  created_at   TEXT NOT NULL,
+  published_at TEXT
+);
+)sql";
+
+void add_entry(sqlite::Db& db, const Charge& c, const char* kind, const std::string& at) {
+  db.prepare(
+        "INSERT INTO ledger_entries(entry_id, payment_id, order_id, kind, amount_cents, "
+        "created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?)")
+      .bind(1, new_uuid())
+      .bind(2, c.reply.payment_id)
+      .bind(3, c.reply.order_id)
+      .bind(4, kind)
+      .bind(5, c.reply.amount_cents)
+      .bind(6, at)
+      .step();
+}
+
+}  // namespace
+
+const sqlite::GuardedStore& store() {
+  static const sqlite::GuardedStore ledger{
+      "the payment ledger", [](const sqlite::Failure& f) {
+        log::write(f.transient() ? log::Severity::kWarning : log::Severity::kError, {},
+                   f.message());
+      }};
+  return ledger;
+}
+
+void migrate(sqlite::Db& db) {
+  db.exec(kSchema);
+}
+
+std::optional<Charge> load_charge(sqlite::Db& db, const std::string& order_id) {
+  auto find = db.prepare(
+      "SELECT payment_id, order_id, customer_id, amount_cents, method, masked, status FROM charges "
+      "WHERE order_id = ?");
+  find.bind(1, order_id);
+  if (!find.step())
+    return std::nullopt;
+  return Charge{ChargeReply{find.text(0), find.text(1), find.int64(3), find.text(4), find.text(5)},
+                find.text(2), find.text(6)};
+}
+
+void insert_charge(sqlite::Db& db, const Charge& c, const std::string& at) {
+  db.prepare(
+        "INSERT INTO charges(payment_id, order_id, customer_id, amount_cents, method, "
+        "masked, status, "
+        "created_at) VALUES (?, ?, ?, ?, ?, ?, 'charged', ?)")
+      .bind(1, c.reply.payment_id)
+      .bind(2, c.reply.order_id)
+      .bind(3, c.customer_id)
+      .bind(4, c.reply.amount_cents)
+      .bind(5, c.reply.method)
+      .bind(6, c.reply.masked)
+      .bind(7, at)
+      .step();
+  add_entry(db, c, "charge", at);
+}
+
+void refund_charge(sqlite::Db& db, const Charge& c, const std::string& at) {
+  db.prepare("UPDATE charges SET status = 'refunded', refunded_at = ? WHERE payment_id = ?")
+      .bind(1, at)
+      .bind(2, c.reply.payment_id)
+      .step();
+  add_entry(db, c, "refund", at);
+}
+
+bool is_void(sqlite::Db& db, const std::string& order_id) {
+  auto find = db.prepare("SELECT 1 FROM void_orders WHERE order_id = ?");
+  find.bind(1, order_id);
+  return find.step();
+}
+
+void mark_void(sqlite::Db& db, const std::string& order_id, const std::string& at) {
+  db.prepare(
+        "INSERT INTO void_orders(order_id, created_at) VALUES (?, ?) ON CONFLICT(order_id) "
+        "DO NOTHING")
+      .bind(1, order_id)
+      .bind(2, at)
+      .step();
+}
+
+LedgerReply entries(sqlite::Db& db, const std::string& order_id) {
+  auto rows = db.prepare(
+      "SELECT e.entry_id, e.payment_id, e.kind, e.amount_cents, c.method, c.masked, e.created_at "
+      "FROM ledger_entries e JOIN charges c ON c.payment_id = e.payment_id "
+      "WHERE e.order_id = ? ORDER BY e.created_at, e.rowid");
+  rows.bind(1, order_id);
+  LedgerReply reply{order_id, 0, 0, {}};
+  while (rows.step()) {
+    LedgerEntry entry{rows.text(0), rows.text(1), rows.text(2), rows.int64(3),
+                      rows.text(4), rows.text(5), rows.text(6)};
+    (entry.kind == "charge" ? reply.charged_cents : reply.refunded_cents) += entry.amount_cents;
+    reply.entries.push_back(std::move(entry));
+  }
+  return reply;
+}
+
+void enqueue(sqlite::Db& db, const std::string& routing_key, const messaging::Envelope& event,
+             const std::string& at) {
+  db.prepare("INSERT INTO outbox(routing_key, envelope, created_at) VALUES (?, ?, ?)")
+      .bind(1, routing_key)
+      .bind(2, event.serialize())
+      .bind(3, at)
+      .step();
+}
+
+std::vector<OutboxEvent> pending(sqlite::Db& db, std::size_t limit) {
+  auto rows = db.prepare(
+      "SELECT id, routing_key, envelope FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT "
+      "?");
+  rows.bind(1, static_cast<std::int64_t>(limit));
+  std::vector<OutboxEvent> events;
+  while (rows.step()) {
+    events.push_back(
+        OutboxEvent{rows.int64(0), rows.text(1), messaging::Envelope::parse(rows.text(2))});
+  }
+  return events;
+}
+
+void mark_published(sqlite::Db& db, std::int64_t id, const std::string& at) {
+  db.prepare("UPDATE outbox SET published_at = ? WHERE id = ?").bind(1, at).bind(2, id).step();
+}
+
+}  // namespace wonderland::payment::ledger
