@@ -1,12 +1,21 @@
 // The public face of the engine: Engine's functions check what they can on the calling thread
-// and hand the rest to the core (engine_core.hpp) on the engine thread. The parts:
-//   engine_core.*        wiring, requests, journal batching and effects, inbound events
-//   executor.*           the engine thread and its task queue
-//   unwritten_records.*  the batch of records not yet written, with the effects waiting for it
-//   decisions.*          what a workflow does next (compensation.cpp: the saga)
-//   recovery.*           rebuilding and resuming workflows from the journal
-//   engine_metrics.*     counters, gauges and latency samples
-//   instance.*           the state of one workflow and the fold that changes it
+// and hand the rest to the core (engine_core.hpp) on the engine thread.
+//
+// The files of the workflow component, and where new features go:
+//   engine_core.*          wiring, requests, journal batching and effects, inbound events
+//                          (a signal for a wait step or a sub-workflow's end: a new on_* event)
+//   executor.*             the engine thread and its task queue
+//   unwritten_records.*    the batch of journal records not yet written, with the effects that
+//                          wait for it (a new kind of effect: a new Effect alternative)
+//   decisions.*            what a workflow does next (new step kinds: wait, sub-workflow, map)
+//   compensation.cpp       the saga: compensations of completed steps, latest first
+//   recovery.*             rebuilding and resuming workflows from the journal
+//   engine_metrics.*       counters, gauges and latency samples
+//   instance.*             the state of one workflow and the fold of records that changes it
+//   definition*.cpp        definitions: model and registry, parser, field readers and checks
+//   journal.cpp            the Journal contract's helpers and the in-memory journal
+//   sqlite_journal*.cpp    the SQLite journal: writer, queries, schema (a PostgreSQL journal
+//                          is a new pg_journal* beside it, implementing Journal)
 #include "wonderland/workflow/engine.hpp"
 
 #include <algorithm>

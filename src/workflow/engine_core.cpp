@@ -257,32 +257,33 @@ TimerId Engine::Core::schedule_timeout(const std::string& id, std::size_t step, 
   });
 }
 
-void Engine::Core::execute(detail::SendEffect& e) {
-  StepState* st = current_attempt(e.workflow_id, e.step, e.token);
+void Engine::Core::issue_attempt(const std::string& id, std::size_t step, std::uint64_t token,
+                                 milliseconds timeout,
+                                 const std::function<void(ReplyCallback)>& issue) {
+  StepState* st = current_attempt(id, step, token);
   if (!st || !st->in_flight)
     return;
-  st->timer = schedule_timeout(e.workflow_id, e.step, e.token, e.command.timeout);
-  ReplyCallback done = outcome_callback(e.workflow_id, e.step, e.token);
+  st->timer = schedule_timeout(id, step, token, timeout);
+  ReplyCallback done = outcome_callback(id, step, token);
   try {
-    transport_.send(std::move(e.command), done);
+    issue(done);
   } catch (const std::exception& ex) {
     done(Error::of(codes::kUnavailable, std::string("transport failed: ") + ex.what()));
   }
 }
 
+void Engine::Core::execute(detail::SendEffect& e) {
+  issue_attempt(e.workflow_id, e.step, e.token, e.command.timeout, [&](ReplyCallback done) {
+    transport_.send(std::move(e.command), std::move(done));
+  });
+}
+
 void Engine::Core::execute(detail::PublishEffect& e) {
-  StepState* st = current_attempt(e.workflow_id, e.step, e.token);
-  if (!st || !st->in_flight)
-    return;
-  st->timer = schedule_timeout(e.workflow_id, e.step, e.token, e.timeout);
-  PublishCallback done = [reply = outcome_callback(e.workflow_id, e.step, e.token)](Status s) {
-    reply(s ? Result<json>(json()) : Result<json>(s.error()));
-  };
-  try {
-    transport_.publish(std::move(e.publication), done);
-  } catch (const std::exception& ex) {
-    done(Error::of(codes::kUnavailable, std::string("transport failed: ") + ex.what()));
-  }
+  issue_attempt(e.workflow_id, e.step, e.token, e.timeout, [&](ReplyCallback reply) {
+    transport_.publish(std::move(e.publication), [reply = std::move(reply)](Status s) {
+      reply(s ? Result<json>(json()) : Result<json>(s.error()));
+    });
+  });
 }
 
 void Engine::Core::execute(detail::TimerEffect& e) {

@@ -9,7 +9,9 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -64,6 +66,11 @@ class Engine::Core : public std::enable_shared_from_this<Engine::Core> {
   void execute(detail::PublishEffect& e);
   void execute(detail::TimerEffect& e);
   void execute(detail::CallEffect& e) { e.fn(ok_status()); }
+  /// Starts the timeout of attempt `token` of `step`, if it is still in flight, and issues it
+  /// with the callback that takes its outcome; a transport that throws fails the attempt.
+  void issue_attempt(const std::string& id, std::size_t step, std::uint64_t token,
+                     std::chrono::milliseconds timeout,
+                     const std::function<void(ReplyCallback)>& issue);
   ReplyCallback outcome_callback(const std::string& id, std::size_t step, std::uint64_t token);
   TimerId schedule_timeout(const std::string& id, std::size_t step, std::uint64_t token,
                            std::chrono::milliseconds after);
