@@ -12,6 +12,11 @@ namespace {
   std::string msg = what + ": " + (db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
   throw SqliteError(db != nullptr ? sqlite3_extended_errcode(db) : rc, msg);
 }
+
+/// A default string_view has no data pointer, which SQLite would bind as NULL: bind "" instead.
+const char* text_data(std::string_view value) {
+  return value.data() != nullptr ? value.data() : "";
+}
 }  // namespace
 
 bool SqliteError::busy() const noexcept {
@@ -19,7 +24,9 @@ bool SqliteError::busy() const noexcept {
   return primary == SQLITE_BUSY || primary == SQLITE_LOCKED;
 }
 
-bool SqliteError::constraint() const noexcept { return (code_ & 0xFF) == SQLITE_CONSTRAINT; }
+bool SqliteError::constraint() const noexcept {
+  return (code_ & 0xFF) == SQLITE_CONSTRAINT;
+}
 
 /// Prepared statements that are not in use, by SQL text: preparing (parsing and planning) costs
 /// more than running most statements, and services run the same few statements again and again.
@@ -53,7 +60,8 @@ struct Statement::Impl {
     sqlite3_finalize(stmt);
   }
   void check(int rc, const char* what) {
-    if (rc != SQLITE_OK) fail(db, rc, what);
+    if (rc != SQLITE_OK)
+      fail(db, rc, what);
   }
 };
 
@@ -71,8 +79,14 @@ Statement& Statement::bind(int index, double value) {
   return *this;
 }
 Statement& Statement::bind(int index, std::string_view value) {
-  impl_->check(sqlite3_bind_text64(impl_->stmt, index, value.data(), value.size(), SQLITE_TRANSIENT,
-                                   SQLITE_UTF8),
+  impl_->check(sqlite3_bind_text64(impl_->stmt, index, text_data(value), value.size(),
+                                   SQLITE_TRANSIENT, SQLITE_UTF8),
+               "bind");
+  return *this;
+}
+Statement& Statement::bind_static(int index, std::string_view value) {
+  impl_->check(sqlite3_bind_text64(impl_->stmt, index, text_data(value), value.size(),
+                                   SQLITE_STATIC, SQLITE_UTF8),
                "bind");
   return *this;
 }
@@ -83,8 +97,10 @@ Statement& Statement::bind_null(int index) {
 
 bool Statement::step() {
   int rc = sqlite3_step(impl_->stmt);
-  if (rc == SQLITE_ROW) return true;
-  if (rc == SQLITE_DONE) return false;
+  if (rc == SQLITE_ROW)
+    return true;
+  if (rc == SQLITE_DONE)
+    return false;
   std::string sql = sqlite3_sql(impl_->stmt) != nullptr ? sqlite3_sql(impl_->stmt) : "";
   sqlite3_reset(impl_->stmt);
   fail(impl_->db, rc, "step '" + sql.substr(0, 80) + "'");
@@ -98,25 +114,34 @@ void Statement::reset() {
 bool Statement::is_null(int column) const {
   return sqlite3_column_type(impl_->stmt, column) == SQLITE_NULL;
 }
-std::int64_t Statement::int64(int column) const { return sqlite3_column_int64(impl_->stmt, column); }
-double Statement::real(int column) const { return sqlite3_column_double(impl_->stmt, column); }
+std::int64_t Statement::int64(int column) const {
+  return sqlite3_column_int64(impl_->stmt, column);
+}
+double Statement::real(int column) const {
+  return sqlite3_column_double(impl_->stmt, column);
+}
 std::string Statement::text(int column) const {
   const auto* p = sqlite3_column_text(impl_->stmt, column);
   int n = sqlite3_column_bytes(impl_->stmt, column);
-  return p == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(n));
+  return p == nullptr ? std::string()
+                      : std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(n));
 }
 std::optional<std::string> Statement::optional_text(int column) const {
-  if (is_null(column)) return std::nullopt;
+  if (is_null(column))
+    return std::nullopt;
   return text(column);
 }
-int Statement::changes() const { return sqlite3_changes(impl_->db); }
+int Statement::changes() const {
+  return sqlite3_changes(impl_->db);
+}
 
 struct Db::Impl {
   sqlite3* db = nullptr;
   std::shared_ptr<StatementPool> pool = std::make_shared<StatementPool>();
   ~Impl() {
     pool.reset();  // finalizes the idle statements first
-    if (db != nullptr) sqlite3_close_v2(db);
+    if (db != nullptr)
+      sqlite3_close_v2(db);
   }
 };
 
@@ -126,20 +151,25 @@ Db::Db(const std::string& path, Options options) : impl_(std::make_unique<Impl>(
   // database file; files left by an older version are tightened here.
   const bool on_disk = !path.empty() && path != ":memory:" && path.rfind("file:", 0) != 0;
   if (on_disk) {
-    files::make_private_file(path);
+    files::make_private_file(path, options.create);
     files::tighten_if_exists(path + "-wal");
     files::tighten_if_exists(path + "-shm");
   }
-  int rc = sqlite3_open_v2(path.c_str(), &impl_->db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
-  if (rc != SQLITE_OK) fail(impl_->db, rc, "open " + path);
+  const int flags =
+      SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (options.create ? SQLITE_OPEN_CREATE : 0);
+  int rc = sqlite3_open_v2(path.c_str(), &impl_->db, flags, nullptr);
+  if (rc != SQLITE_OK)
+    fail(impl_->db, rc, "open " + path);
   sqlite3_extended_result_codes(impl_->db, 1);
   sqlite3_busy_timeout(impl_->db, static_cast<int>(options.busy_timeout.count()));
-  if (options.synchronous != "NORMAL" && options.synchronous != "FULL" && options.synchronous != "OFF") {
+  if (options.synchronous != "NORMAL" && options.synchronous != "FULL" &&
+      options.synchronous != "OFF") {
     throw std::invalid_argument("synchronous must be OFF, NORMAL or FULL");
   }
-  exec("PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=" + options.synchronous + ";");
-  if (on_disk) files::tighten_if_exists(path + "-wal");
+  exec("PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=" +
+       options.synchronous + ";");
+  if (on_disk)
+    files::tighten_if_exists(path + "-wal");
 }
 
 Db::~Db() = default;
@@ -164,12 +194,16 @@ Statement Db::prepare(std::string_view sql) {
     impl_->pool->idle.erase(it);
     return Statement(std::move(impl));
   }
-  int rc = sqlite3_prepare_v2(impl_->db, sql.data(), static_cast<int>(sql.size()), &impl->stmt, nullptr);
-  if (rc != SQLITE_OK) fail(impl_->db, rc, "prepare '" + std::string(sql.substr(0, 80)) + "'");
+  int rc =
+      sqlite3_prepare_v2(impl_->db, sql.data(), static_cast<int>(sql.size()), &impl->stmt, nullptr);
+  if (rc != SQLITE_OK)
+    fail(impl_->db, rc, "prepare '" + std::string(sql.substr(0, 80)) + "'");
   return Statement(std::move(impl));
 }
 
-std::int64_t Db::last_insert_rowid() const { return sqlite3_last_insert_rowid(impl_->db); }
+std::int64_t Db::last_insert_rowid() const {
+  return sqlite3_last_insert_rowid(impl_->db);
+}
 
 Transaction::Transaction(Db& db) : db_(db) {
   db_.prepare("BEGIN IMMEDIATE").step();

@@ -192,80 +192,94 @@ const nlohmann::json* InstanceScope::resolve(std::span<const std::string> segmen
   return nullptr;
 }
 
-Status apply(Instance& inst, const JournalRecord& r, std::int64_t at_ms) {
-  const Step* step = nullptr;
-  StepState* st = nullptr;
-  if (!r.step.empty()) {
-    step = inst.def->find_path(r.step);
-    if (!step) {
-      return Error::of(codes::kInternal, "journal names step '" + r.step + "' that " +
-                                             inst.def->name + " v" +
-                                             std::to_string(inst.def->version) + " lacks");
-    }
-    st = &inst.steps[step->index];
+namespace {
+
+bool is_step_record(const std::string& type) {
+  return type == events::kStepStarted || type == events::kStepAttempt ||
+         type == events::kStepAttemptFailed || type == events::kStepSucceeded ||
+         type == events::kStepFailed || type == events::kCompensationStarted ||
+         type == events::kCompensationAttempt || type == events::kCompensationAttemptFailed ||
+         type == events::kCompensationSucceeded || type == events::kCompensationFailed;
+}
+
+void apply_step_failed(Instance& inst, const Step& step, StepState& st, const json& data) {
+  st.status = StepStatus::kFailed;
+  st.in_flight = false;
+  st.waiting = false;
+  st.error = error_of(data);
+  inst.stopping = true;
+  // A command that may have taken effect is undone like a completed one.
+  if (step.compensation && data.value("in_doubt", false))
+    inst.completed.push_back(step.index);
+  if (inst.failure.is_null() && inst.phase == Phase::kRunning) {
+    Error e = st.error.value_or(Error::of(codes::kInternal, "unknown error"));
+    inst.failure = json{{"reason", data.value("reason", e.message)},
+                        {"step", step.id},
+                        {"code", e.code},
+                        {"message", e.message},
+                        {"cancelled", false}};
   }
+}
+
+/// A record about one step (is_step_record).
+void apply_step_record(Instance& inst, const Step& step, StepState& st, const JournalRecord& r,
+                       std::int64_t at_ms) {
   const std::string& type = r.type;
   const json& data = r.data;
+  if (type == events::kStepStarted) {
+    st.status = StepStatus::kRunning;
+    st.started_ms = at_ms;
+    st.error.reset();
+    if (step.is_leaf()) {
+      st.attempt = r.attempt;
+      st.in_flight = true;
+      st.waiting = false;
+    } else if (step.kind == StepKind::kChoice) {
+      st.chosen = static_cast<int>(data.value("case", kDefaultCase));
+    }
+  } else if (type == events::kStepAttempt || type == events::kCompensationAttempt ||
+             type == events::kCompensationStarted) {
+    if (type == events::kCompensationStarted)
+      st.comp = CompStatus::kRunning;
+    (type == events::kStepAttempt ? st.attempt : st.comp_attempt) = r.attempt;
+    st.in_flight = true;
+    st.waiting = false;
+    st.started_ms = at_ms;
+  } else if (type == events::kStepAttemptFailed || type == events::kCompensationAttemptFailed) {
+    st.in_flight = false;
+    st.waiting = true;
+    st.retry_at_ms = int_of(data, "retry_at_ms");
+    st.error = error_of(data);
+  } else if (type == events::kStepSucceeded) {
+    st.status = StepStatus::kSucceeded;
+    st.in_flight = false;
+    st.waiting = false;
+    auto out = data.find("output");
+    st.output = out != data.end() ? *out : json();
+    if (step.compensation)
+      inst.completed.push_back(step.index);
+  } else if (type == events::kStepFailed) {
+    apply_step_failed(inst, step, st, data);
+  } else {  // compensation succeeded or failed
+    const bool failed = type == events::kCompensationFailed;
+    st.comp = failed ? CompStatus::kFailed : CompStatus::kDone;
+    st.in_flight = false;
+    st.waiting = false;
+    if (failed)
+      st.error = error_of(data);
+  }
+}
 
+/// A record about the whole workflow; false when the type is unknown.
+bool apply_workflow_record(Instance& inst, const JournalRecord& r) {
+  const std::string& type = r.type;
+  const json& data = r.data;
   if (type == events::kStarted) {
     inst.input = data.value("input", json::object());
     inst.run = static_cast<int>(int_of(data, "run"));
     inst.status = WorkflowStatus::kRunning;
     inst.phase = Phase::kRunning;
     inst.steps.assign(inst.def->steps.size(), StepState{});
-  } else if (!st &&
-             (type == events::kStepStarted || type == events::kStepAttempt ||
-              type == events::kStepAttemptFailed || type == events::kStepSucceeded ||
-              type == events::kStepFailed || type == events::kCompensationStarted ||
-              type == events::kCompensationAttempt || type == events::kCompensationAttemptFailed ||
-              type == events::kCompensationSucceeded || type == events::kCompensationFailed)) {
-    return Error::of(codes::kInternal, "journal record " + type + " without a step");
-  } else if (type == events::kStepStarted) {
-    st->status = StepStatus::kRunning;
-    st->started_ms = at_ms;
-    st->error.reset();
-    if (step->is_leaf()) {
-      st->attempt = r.attempt;
-      st->in_flight = true;
-      st->waiting = false;
-    } else if (step->kind == StepKind::kChoice) {
-      st->chosen = static_cast<int>(data.value("case", kDefaultCase));
-    }
-  } else if (type == events::kStepAttempt || type == events::kCompensationAttempt) {
-    (type == events::kStepAttempt ? st->attempt : st->comp_attempt) = r.attempt;
-    st->in_flight = true;
-    st->waiting = false;
-    st->started_ms = at_ms;
-  } else if (type == events::kStepAttemptFailed || type == events::kCompensationAttemptFailed) {
-    st->in_flight = false;
-    st->waiting = true;
-    st->retry_at_ms = int_of(data, "retry_at_ms");
-    st->error = error_of(data);
-  } else if (type == events::kStepSucceeded) {
-    st->status = StepStatus::kSucceeded;
-    st->in_flight = false;
-    st->waiting = false;
-    auto out = data.find("output");
-    st->output = out != data.end() ? *out : json();
-    if (step->compensation)
-      inst.completed.push_back(step->index);
-  } else if (type == events::kStepFailed) {
-    st->status = StepStatus::kFailed;
-    st->in_flight = false;
-    st->waiting = false;
-    st->error = error_of(data);
-    inst.stopping = true;
-    // A command that may have taken effect is undone like a completed one.
-    if (step->compensation && data.value("in_doubt", false))
-      inst.completed.push_back(step->index);
-    if (inst.failure.is_null() && inst.phase == Phase::kRunning) {
-      Error e = st->error.value_or(Error::of(codes::kInternal, "unknown error"));
-      inst.failure = json{{"reason", data.value("reason", e.message)},
-                          {"step", step->id},
-                          {"code", e.code},
-                          {"message", e.message},
-                          {"cancelled", false}};
-    }
   } else if (type == events::kCancelRequested) {
     std::string why = data.value("reason", std::string{});
     inst.stopping = true;
@@ -280,21 +294,6 @@ Status apply(Instance& inst, const JournalRecord& r, std::int64_t at_ms) {
     auto f = data.find("failure");
     if (f != data.end() && f->is_object())
       inst.failure = *f;
-  } else if (type == events::kCompensationStarted) {
-    st->comp = CompStatus::kRunning;
-    st->comp_attempt = r.attempt;
-    st->in_flight = true;
-    st->waiting = false;
-    st->started_ms = at_ms;
-  } else if (type == events::kCompensationSucceeded) {
-    st->comp = CompStatus::kDone;
-    st->in_flight = false;
-    st->waiting = false;
-  } else if (type == events::kCompensationFailed) {
-    st->comp = CompStatus::kFailed;
-    st->in_flight = false;
-    st->waiting = false;
-    st->error = error_of(data);
   } else if (type == events::kRetryRequested) {
     if (data.value("mode", std::string{}) == "compensation") {
       resume_compensation(inst);
@@ -309,7 +308,29 @@ Status apply(Instance& inst, const JournalRecord& r, std::int64_t at_ms) {
              type == events::kNeedsAttention) {
     inst.phase = Phase::kFinished;
   } else {
-    return Error::of(codes::kInternal, "unknown journal record type " + type);
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Status apply(Instance& inst, const JournalRecord& r, std::int64_t at_ms) {
+  const Step* step = nullptr;
+  if (!r.step.empty()) {
+    step = inst.def->find_path(r.step);
+    if (!step) {
+      return Error::of(codes::kInternal, "journal names step '" + r.step + "' that " +
+                                             inst.def->name + " v" +
+                                             std::to_string(inst.def->version) + " lacks");
+    }
+  }
+  if (is_step_record(r.type)) {
+    if (!step)
+      return Error::of(codes::kInternal, "journal record " + r.type + " without a step");
+    apply_step_record(inst, *step, inst.steps[step->index], r, at_ms);
+  } else if (!apply_workflow_record(inst, r)) {
+    return Error::of(codes::kInternal, "unknown journal record type " + r.type);
   }
   if (r.status)
     inst.status = *r.status;

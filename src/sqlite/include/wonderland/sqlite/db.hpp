@@ -47,7 +47,12 @@ class Statement {
   Statement& bind(int index, double value);
   Statement& bind(int index, std::string_view value);
   Statement& bind(int index, const char* value) { return bind(index, std::string_view(value)); }
-  Statement& bind(int index, const std::string& value) { return bind(index, std::string_view(value)); }
+  Statement& bind(int index, const std::string& value) {
+    return bind(index, std::string_view(value));
+  }
+  /// Binds text without copying it (for large values): `value` must stay valid until reset() or
+  /// the Statement's destruction, which clear the bindings.
+  Statement& bind_static(int index, std::string_view value);
   Statement& bind_null(int index);
   template <class T>
   Statement& bind(int index, const std::optional<T>& value) {
@@ -81,6 +86,8 @@ struct Options {
   /// `NORMAL` is durable against process crashes in WAL mode (not against power loss);
   /// `FULL` also survives power loss.
   std::string synchronous = "NORMAL";
+  /// Create the file when it does not exist; false: opening a missing file fails.
+  bool create = true;
 };
 
 /// An open database in WAL mode with foreign keys on.

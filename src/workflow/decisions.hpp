@@ -1,0 +1,84 @@
+// Decisions: what a workflow does next, given its state and the outcome that just arrived. The
+// Decider walks the step tree (sequences, parallel branches, choices), starts attempts, decides
+// retries and failures, and runs the saga when a workflow fails: compensations of completed
+// steps in reverse order (compensation.cpp), then the `on_failure` steps. Every decision is a
+// journal record added to UnwrittenRecords, with the effects that carry it out.
+//
+// New step kinds belong here: a wait step (signals) or a sub-workflow is started in start_step()
+// and completed by an outcome like a task's; a map step is a composite in run_composite().
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "engine_metrics.hpp"
+#include "instance.hpp"
+#include "unwritten_records.hpp"
+#include "wonderland/workflow/clock.hpp"
+#include "wonderland/workflow/definition.hpp"
+
+namespace wonderland::workflow::detail {
+
+/// Engine thread only.
+class Decider {
+ public:
+  Decider(UnwrittenRecords& unwritten, Clock& clock, MetricsRecorder& metrics,
+          const RetryPolicy& compensation_retry, std::uint64_t seed)
+      : unwritten_(unwritten),
+        clock_(clock),
+        metrics_(metrics),
+        compensation_retry_(compensation_retry),
+        rng_(seed) {}
+
+  /// Moves the workflow as far as it can go without waiting for anything.
+  void advance(Instance& inst);
+  /// Records the outcome of the current attempt of step `index` (or of its compensation): its
+  /// success, a retry after backoff, or its failure.
+  void handle_outcome(Instance& inst, std::size_t index, Result<nlohmann::json> outcome);
+  /// The backoff of step `index` is over: starts its next attempt.
+  void next_attempt(Instance& inst, std::size_t index);
+  /// Queues the effect that carries the step's current attempt.
+  void emit(Instance& inst, const Step& step, nlohmann::json input, std::string key,
+            bool compensation);
+
+ private:
+  enum class Flow { kDone, kRunning, kFailed, kBlocked };
+  /// When an attempt's outcome arrived and how long the attempt took, in milliseconds.
+  struct AttemptTime {
+    std::int64_t now_ms;
+    std::int64_t duration_ms;
+  };
+
+  // Forward execution (decisions.cpp).
+  Flow run_sequence(Instance& inst, const std::vector<std::size_t>& seq, bool forward);
+  Flow run_composite(Instance& inst, const Step& step, bool forward);
+  void start_step(Instance& inst, const Step& step);
+  void start_attempt(Instance& inst, const Step& step, int attempt);
+  void record_retry(Instance& inst, std::size_t index, const Error& err, int attempt,
+                    AttemptTime time, bool compensation);
+  void stop_waiting_steps(Instance& inst);
+  void complete(Instance& inst);
+
+  // The saga (compensation.cpp).
+  bool run_compensations(Instance& inst);
+  void start_compensation_attempt(Instance& inst, const Step& step, int attempt);
+  void compensation_failed(Instance& inst, const Step& step, int attempt, const Error& err,
+                           std::int64_t duration);
+  void finish_failed(Instance& inst);
+
+  std::int64_t elapsed(const StepState& st) const;
+  std::chrono::milliseconds jittered(std::chrono::milliseconds base, double jitter);
+
+  UnwrittenRecords& unwritten_;
+  Clock& clock_;
+  MetricsRecorder& metrics_;
+  const RetryPolicy& compensation_retry_;
+  std::mt19937_64 rng_;
+};
+
+}  // namespace wonderland::workflow::detail

@@ -1,0 +1,368 @@
+#include "engine_core.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <random>
+#include <variant>
+
+#include "wonderland/common/ids.hpp"
+
+namespace wonderland::workflow {
+
+using detail::CompStatus;
+using detail::JsonObject;
+using detail::Phase;
+using nlohmann::json;
+using std::chrono::milliseconds;
+
+namespace {
+/// Records per journal batch before the engine flushes mid-drain.
+constexpr std::size_t kFlushRecords = 4096;
+}  // namespace
+
+Engine::Core::Core(EngineOptions options, const DefinitionRegistry& registry, Journal& journal,
+                   Transport& transport, Clock& clock)
+    : options_(std::move(options)),
+      registry_(registry),
+      journal_(journal),
+      transport_(transport),
+      clock_(clock),
+      metrics_(options_.latency_samples),
+      unwritten_(clock),
+      decider_(unwritten_, clock, metrics_, options_.compensation_retry,
+               options_.seed ? *options_.seed : std::random_device{}()),
+      recovery_(registry, journal) {}
+
+// ---- lifecycle ------------------------------------------------------------------------------
+
+Status Engine::Core::recover() {
+  auto unfinished = recovery_.load_unfinished();
+  if (!unfinished)
+    return unfinished.error();
+  for (auto& inst : unfinished->instances) {
+    resume_order_.push_back(inst->id);
+    instances_.emplace(inst->id, std::move(inst));
+  }
+  metrics_.count_recovery(unfinished->instances.size(), unfinished->skipped, unfinished->awaiting);
+  return ok_status();
+}
+
+void Engine::Core::start_thread() {
+  if (!resume_order_.empty())
+    post([this] { resume_all(); });
+  executor_.start([this](bool drained) {
+    if (drained || unwritten_.record_count() >= kFlushRecords)
+      flush();
+  });
+}
+
+void Engine::Core::shutdown() {
+  executor_.stop();
+  // The engine thread is gone: its state is ours now. Pending timers would only be dropped.
+  for (auto& [id, inst] : instances_) {
+    for (StepState& st : inst->steps) {
+      if (st.timer)
+        clock_.cancel(st.timer);
+    }
+  }
+}
+
+void Engine::Core::resume_all() {
+  const std::int64_t now = detail::to_ms(clock_.now());
+  for (const std::string& id : resume_order_) {
+    if (Instance* inst = find(id))
+      detail::Recovery::resume(*inst, decider_, unwritten_, now);
+  }
+  resume_order_.clear();
+}
+
+// ---- requests (engine thread) ---------------------------------------------------------------
+
+void Engine::Core::do_start(StartRequest req, StartCallback done) {
+  if (!healthy())
+    return done(Error::of(codes::kUnavailable, "workflow engine is stopped"));
+  auto def = req.version > 0 ? registry_.find(req.definition, req.version)
+                             : registry_.latest(req.definition);
+  if (!def) {
+    return done(Error::of(codes::kNotFound,
+                          "no workflow definition " + req.definition +
+                              (req.version > 0 ? " v" + std::to_string(req.version) : "")));
+  }
+  if (!req.input.is_object())
+    return done(Error::of(codes::kInvalidArgument, "workflow input must be a JSON object"));
+  std::string id = req.id.empty() ? new_uuid() : std::move(req.id);
+  if (instances_.count(id))
+    return done(Error::of(codes::kConflict, "workflow " + id + " already exists"));
+  auto owned = std::make_unique<Instance>();
+  Instance& inst = *owned;
+  inst.id = id;
+  inst.def = def;
+  instances_.emplace(id, std::move(owned));
+  unwritten_.record(inst, events::kStarted, nullptr, 0,
+                    JsonObject()
+                        .add("definition", def->name)
+                        .add("version", def->version)
+                        .add("digest", def->digest)
+                        .add("input", std::move(req.input))
+                        .add("run", 0)
+                        .done(),
+                    WorkflowStatus::kRunning);
+  decider_.advance(inst);
+  unwritten_.call_after_commit([done = std::move(done), id](const Status& st) {
+    if (st) {
+      done(id);
+    } else {
+      done(st.error());
+    }
+  });
+}
+
+void Engine::Core::do_cancel(const std::string& id, std::string reason, StatusCallback done) {
+  if (!healthy())
+    return done(Error::of(codes::kUnavailable, "workflow engine is stopped"));
+  Instance* inst = find(id);
+  if (!inst)
+    return done(not_running(id));
+  if (inst->phase != Phase::kRunning) {
+    return done(
+        Error::of(codes::kFailedPrecondition, "workflow " + id + " is already being compensated"));
+  }
+  if (!inst->cancelled) {
+    if (inst->stopping) {
+      return done(Error::of(codes::kFailedPrecondition,
+                            "workflow " + id + " is failing and will be compensated"));
+    }
+    unwritten_.record(*inst, events::kCancelRequested, nullptr, 0,
+                      json{{"reason", std::move(reason)}});
+    decider_.advance(*inst);
+  }
+  unwritten_.call_after_commit([done = std::move(done)](const Status& st) { done(st); });
+}
+
+void Engine::Core::do_retry(const std::string& id, Result<WorkflowHistory> loaded,
+                            StatusCallback done) {
+  if (!healthy())
+    return done(Error::of(codes::kUnavailable, "workflow engine is stopped"));
+  Instance* inst = find(id);
+  const bool from_journal = !inst;
+  if (!inst) {
+    if (!loaded)
+      return done(loaded.error());
+    if (loaded->summary.status == WorkflowStatus::kRunning)
+      return done(Error::of(codes::kFailedPrecondition, "workflow " + id + " is running"));
+    auto rebuilt = recovery_.rebuild(*loaded);
+    if (!rebuilt)
+      return done(rebuilt.error());
+    inst = rebuilt->get();
+    instances_.emplace(id, std::move(*rebuilt));
+  }
+  if (inst->status == WorkflowStatus::kFailed) {
+    unwritten_.record(*inst, events::kRetryRequested, nullptr, 0,
+                      json{{"mode", "restart"}, {"run", inst->run + 1}}, WorkflowStatus::kRunning);
+  } else if (inst->status == WorkflowStatus::kNeedsAttention) {
+    unwritten_.record(*inst, events::kRetryRequested, nullptr, 0,
+                      json{{"mode", "compensation"}, {"run", inst->run}}, WorkflowStatus::kRunning);
+  } else {
+    Error e = Error::of(codes::kFailedPrecondition,
+                        "workflow " + id + " is " + std::string(to_string(inst->status)) +
+                            "; only failed and needs_attention workflows can be retried");
+    if (from_journal)
+      instances_.erase(id);  // loaded only to look
+    return done(std::move(e));
+  }
+  decider_.advance(*inst);
+  unwritten_.call_after_commit([done = std::move(done)](const Status& st) { done(st); });
+}
+
+// ---- journal batching -----------------------------------------------------------------------
+
+/// Hands the unwritten records to the journal; their effects run once they are durable.
+void Engine::Core::flush() {
+  if (unwritten_.empty())
+    return;
+  auto batch = std::make_shared<detail::JournalBatch>(unwritten_.take());
+  std::weak_ptr<Core> weak = weak_from_this();
+  RecordBatch records = batch->records;
+  journal_.append(std::move(records), [weak, batch = std::move(batch)](Status st) mutable {
+    // The batch moves on to the engine thread, which frees it.
+    if (auto core = weak.lock()) {
+      Core* self = core.get();
+      self->post(
+          [self, batch = std::move(batch), st = std::move(st)] { self->on_durable(*batch, st); });
+    }
+  });
+}
+
+void Engine::Core::on_durable(detail::JournalBatch& batch, const Status& st) {
+  if (!st) {
+    if (healthy_.exchange(false))
+      spdlog::critical("workflow journal failed, the engine stops: {}", st.error().message);
+    instances_.clear();
+    for (detail::Effect& e : batch.effects) {
+      if (auto* call = std::get_if<detail::CallEffect>(&e))
+        call->fn(st);
+    }
+    return;
+  }
+  for (detail::Effect& e : batch.effects)
+    std::visit([&](auto& eff) { execute(eff); }, e);
+  metrics_.count(*batch.records);
+  notify_observers(batch);
+  for (const std::string& id : batch.settled) {
+    auto it = instances_.find(id);
+    if (it != instances_.end() && it->second->phase == Phase::kFinished)
+      instances_.erase(it);
+  }
+}
+
+void Engine::Core::notify_observers(const detail::JournalBatch& batch) {
+  if (options_.observers.empty())
+    return;
+  const auto& records = *batch.records;
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    WorkflowEvent ev{records[i], batch.definitions[i]->name, batch.definitions[i]->version};
+    for (const Observer& o : options_.observers) {
+      try {
+        o(ev);
+      } catch (const std::exception& ex) {
+        spdlog::error("workflow observer failed: {}", ex.what());
+      }
+    }
+  }
+}
+
+// ---- effects --------------------------------------------------------------------------------
+
+/// A callback that hands an attempt's outcome to the engine thread. Safe to call from any
+/// thread, more than once, and after the engine is gone.
+ReplyCallback Engine::Core::outcome_callback(const std::string& id, std::size_t step,
+                                             std::uint64_t token) {
+  return [weak = weak_from_this(), id, step, token](Result<json> outcome) {
+    if (auto core = weak.lock()) {
+      Core* self = core.get();
+      self->post([self, id, step, token, outcome = std::move(outcome)]() mutable {
+        self->on_outcome(id, step, token, std::move(outcome));
+      });
+    }
+  };
+}
+
+TimerId Engine::Core::schedule_timeout(const std::string& id, std::size_t step, std::uint64_t token,
+                                       milliseconds after) {
+  return clock_.schedule(after, [weak = weak_from_this(), id, step, token] {
+    if (auto core = weak.lock()) {
+      Core* self = core.get();
+      self->post([self, id, step, token] { self->on_timeout(id, step, token); });
+    }
+  });
+}
+
+void Engine::Core::issue_attempt(const std::string& id, std::size_t step, std::uint64_t token,
+                                 milliseconds timeout,
+                                 const std::function<void(ReplyCallback)>& issue) {
+  StepState* st = current_attempt(id, step, token);
+  if (!st || !st->in_flight)
+    return;
+  st->timer = schedule_timeout(id, step, token, timeout);
+  ReplyCallback done = outcome_callback(id, step, token);
+  try {
+    issue(done);
+  } catch (const std::exception& ex) {
+    done(Error::of(codes::kUnavailable, std::string("transport failed: ") + ex.what()));
+  }
+}
+
+void Engine::Core::execute(detail::SendEffect& e) {
+  issue_attempt(e.workflow_id, e.step, e.token, e.command.timeout, [&](ReplyCallback done) {
+    transport_.send(std::move(e.command), std::move(done));
+  });
+}
+
+void Engine::Core::execute(detail::PublishEffect& e) {
+  issue_attempt(e.workflow_id, e.step, e.token, e.timeout, [&](ReplyCallback reply) {
+    transport_.publish(std::move(e.publication), [reply = std::move(reply)](Status s) {
+      reply(s ? Result<json>(json()) : Result<json>(s.error()));
+    });
+  });
+}
+
+void Engine::Core::execute(detail::TimerEffect& e) {
+  StepState* st = current_attempt(e.workflow_id, e.step, e.token);
+  if (!st || !st->waiting)
+    return;
+  std::weak_ptr<Core> weak = weak_from_this();
+  st->timer = clock_.schedule(
+      e.delay, [weak, id = std::move(e.workflow_id), step = e.step, token = e.token] {
+        if (auto core = weak.lock()) {
+          Core* self = core.get();
+          self->post([self, id, step, token] { self->on_backoff(id, step, token); });
+        }
+      });
+}
+
+// ---- inbound events (engine thread) ---------------------------------------------------------
+
+void Engine::Core::on_outcome(const std::string& id, std::size_t index, std::uint64_t token,
+                              Result<json> outcome) {
+  StepState* st = current_attempt(id, index, token);
+  if (!st || !st->in_flight)
+    return;  // late: the attempt timed out, or the workflow moved on
+  Instance* inst = find(id);
+  if (st->timer)
+    clock_.cancel(st->timer);
+  st->timer = 0;
+  decider_.handle_outcome(*inst, index, std::move(outcome));
+  decider_.advance(*inst);
+}
+
+void Engine::Core::on_timeout(const std::string& id, std::size_t index, std::uint64_t token) {
+  StepState* st = current_attempt(id, index, token);
+  if (!st || !st->in_flight)
+    return;
+  Instance* inst = find(id);
+  st->timer = 0;
+  const Step& step = inst->def->steps[index];
+  milliseconds limit = st->comp == CompStatus::kRunning ? step.compensation->timeout : step.timeout;
+  metrics_.count_timeout();
+  decider_.handle_outcome(*inst, index,
+                          Error::of(codes::kDeadlineExceeded,
+                                    "no reply within " + std::to_string(limit.count()) + " ms"));
+  decider_.advance(*inst);
+}
+
+void Engine::Core::on_backoff(const std::string& id, std::size_t index, std::uint64_t token) {
+  StepState* st = current_attempt(id, index, token);
+  if (!st || !st->waiting)
+    return;
+  st->timer = 0;
+  Instance& inst = *find(id);
+  decider_.next_attempt(inst, index);
+  decider_.advance(inst);
+}
+
+// ---- lookups --------------------------------------------------------------------------------
+
+Engine::Core::Instance* Engine::Core::find(const std::string& id) {
+  auto it = instances_.find(id);
+  return it == instances_.end() ? nullptr : it->second.get();
+}
+
+Engine::Core::StepState* Engine::Core::current_attempt(const std::string& id, std::size_t index,
+                                                       std::uint64_t token) {
+  Instance* inst = find(id);
+  if (!inst)
+    return nullptr;
+  StepState& st = inst->steps[index];
+  return st.token == token ? &st : nullptr;
+}
+
+Error Engine::Core::not_running(const std::string& id) {
+  auto found = journal_.find(id);
+  if (found.ok() && found->has_value()) {
+    return Error::of(codes::kFailedPrecondition,
+                     "workflow " + id + " is " + std::string(to_string((*found)->status)));
+  }
+  return Error::of(codes::kNotFound, "no workflow " + id);
+}
+
+}  // namespace wonderland::workflow

@@ -1,0 +1,109 @@
+// The engine core: owns the running workflows and wires the parts together. Requests (start,
+// cancel, retry) and inbound events (replies, timeouts, backoff timers) arrive as tasks on the
+// Executor; the Decider turns them into records in UnwrittenRecords; the core flushes that batch
+// to the journal and, once it is durable, carries out its effects through the Transport and the
+// Clock and notifies observers. Recovery and MetricsRecorder are its other parts.
+//
+// A new inbound event (a signal for a wait step, the end of a sub-workflow) is a new on_*
+// handler here that finds the instance and hands it to the Decider; a new request is a new do_*.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "decisions.hpp"
+#include "engine_metrics.hpp"
+#include "executor.hpp"
+#include "instance.hpp"
+#include "recovery.hpp"
+#include "unwritten_records.hpp"
+#include "wonderland/workflow/engine.hpp"
+
+namespace wonderland::workflow {
+
+class Engine::Core : public std::enable_shared_from_this<Engine::Core> {
+ public:
+  Core(EngineOptions options, const DefinitionRegistry& registry, Journal& journal,
+       Transport& transport, Clock& clock);
+
+  Journal& journal() { return journal_; }
+  bool healthy() const { return healthy_.load(); }
+  bool on_engine_thread() const { return executor_.on_thread(); }
+  EngineMetrics metrics() const { return metrics_.snapshot(); }
+
+  /// Loads the unfinished workflows of the journal (before the thread starts).
+  Status recover();
+  /// Starts the engine thread; its first task resumes the recovered workflows.
+  void start_thread();
+  /// Stops the engine thread and cancels the timers of the workflows left.
+  void shutdown();
+  void post(std::function<void()> task) { executor_.post(std::move(task)); }
+
+  // Requests, on the engine thread.
+  void do_start(StartRequest req, StartCallback done);
+  void do_cancel(const std::string& id, std::string reason, StatusCallback done);
+  void do_retry(const std::string& id, Result<WorkflowHistory> loaded, StatusCallback done);
+
+ private:
+  using Instance = detail::Instance;
+  using StepState = detail::StepState;
+
+  void resume_all();
+
+  // Journal batching: hand the unwritten records to the journal, act once they are durable.
+  void flush();
+  void on_durable(detail::JournalBatch& batch, const Status& st);
+  void notify_observers(const detail::JournalBatch& batch);
+
+  // Effects, once durable.
+  void execute(detail::SendEffect& e);
+  void execute(detail::PublishEffect& e);
+  void execute(detail::TimerEffect& e);
+  void execute(detail::CallEffect& e) { e.fn(ok_status()); }
+  /// Starts the timeout of attempt `token` of `step`, if it is still in flight, and issues it
+  /// with the callback that takes its outcome; a transport that throws fails the attempt.
+  void issue_attempt(const std::string& id, std::size_t step, std::uint64_t token,
+                     std::chrono::milliseconds timeout,
+                     const std::function<void(ReplyCallback)>& issue);
+  ReplyCallback outcome_callback(const std::string& id, std::size_t step, std::uint64_t token);
+  TimerId schedule_timeout(const std::string& id, std::size_t step, std::uint64_t token,
+                           std::chrono::milliseconds after);
+
+  // Inbound events, on the engine thread.
+  void on_outcome(const std::string& id, std::size_t index, std::uint64_t token,
+                  Result<nlohmann::json> outcome);
+  void on_timeout(const std::string& id, std::size_t index, std::uint64_t token);
+  void on_backoff(const std::string& id, std::size_t index, std::uint64_t token);
+
+  Instance* find(const std::string& id);
+  /// The state of step `index` while `token` is still its current attempt; nullptr once it moved
+  /// on (or the workflow is gone).
+  StepState* current_attempt(const std::string& id, std::size_t index, std::uint64_t token);
+  Error not_running(const std::string& id);
+
+  EngineOptions options_;
+  const DefinitionRegistry& registry_;
+  Journal& journal_;
+  Transport& transport_;
+  Clock& clock_;
+
+  std::atomic<bool> healthy_{true};
+  detail::MetricsRecorder metrics_;
+
+  // Engine thread only.
+  std::unordered_map<std::string, std::unique_ptr<Instance>> instances_;
+  std::vector<std::string> resume_order_;
+  detail::UnwrittenRecords unwritten_;
+  detail::Decider decider_;
+  detail::Recovery recovery_;
+
+  detail::Executor executor_;  ///< Last: its thread stops first.
+};
+
+}  // namespace wonderland::workflow

@@ -1,0 +1,156 @@
+#include "sqlite_journal_queries.hpp"
+
+#include <exception>
+
+#include "sqlite_errors.hpp"
+#include "sqlite_journal_schema.hpp"
+
+namespace wonderland::workflow::detail {
+namespace {
+
+WorkflowSummary read_summary(const sqlite::Statement& s) {
+  WorkflowSummary w;
+  w.id = s.text(1);
+  w.definition = s.text(2);
+  w.version = static_cast<int>(s.int64(3));
+  w.status = parse_status(s.text(4)).value_or(WorkflowStatus::kRunning);
+  w.reason = s.text(5);
+  w.created_at = s.text(6);
+  w.updated_at = s.text(7);
+  return w;
+}
+
+/// The SQL of a list query: only the filters that are set, newest first.
+std::string list_sql(const WorkflowQuery& query, bool paged) {
+  std::string sql = std::string("SELECT ") + kSummaryColumns + " FROM workflows WHERE 1 = 1";
+  if (query.status)
+    sql += " AND status = ?1";
+  if (query.definition)
+    sql += " AND definition = ?2";
+  if (query.created_from)
+    sql += " AND created_at >= ?3";
+  if (query.created_to)
+    sql += " AND created_at < ?4";
+  if (paged)
+    sql += " AND wid < ?5";
+  sql += " ORDER BY wid DESC LIMIT ?6";
+  return sql;
+}
+
+}  // namespace
+
+Result<std::vector<WorkflowHistory>> JournalQueries::load_unfinished() {
+  std::lock_guard lock(mutex_);
+  return guard_sqlite([&]() -> Result<std::vector<WorkflowHistory>> {
+    std::vector<std::pair<std::int64_t, WorkflowHistory>> found;
+    {
+      auto q = db_->prepare(std::string("SELECT ") + kSummaryColumns +
+                            " FROM workflows WHERE status = 'running' ORDER BY wid");
+      while (q.step())
+        found.emplace_back(q.int64(0), WorkflowHistory{read_summary(q), {}});
+    }
+    std::vector<WorkflowHistory> out;
+    out.reserve(found.size());
+    for (auto& [wid, h] : found) {
+      if (auto st = read_records(wid, h); !st)
+        return st.error();
+      out.push_back(std::move(h));
+    }
+    return out;
+  });
+}
+
+std::optional<JournalQueries::SummaryRow> JournalQueries::summary_row(
+    const std::string& workflow_id) {
+  auto q = db_->prepare(std::string("SELECT ") + kSummaryColumns + " FROM workflows WHERE id = ?1");
+  q.bind(1, workflow_id);
+  if (!q.step())
+    return std::nullopt;
+  return SummaryRow{q.int64(0), read_summary(q)};
+}
+
+Result<WorkflowHistory> JournalQueries::history(const std::string& workflow_id) {
+  std::lock_guard lock(mutex_);
+  return guard_sqlite([&]() -> Result<WorkflowHistory> {
+    auto row = summary_row(workflow_id);
+    if (!row)
+      return Error::of(codes::kNotFound, "no workflow " + workflow_id);
+    WorkflowHistory h{std::move(row->second), {}};
+    if (auto st = read_records(row->first, h); !st)
+      return st.error();
+    return h;
+  });
+}
+
+Result<std::optional<WorkflowSummary>> JournalQueries::find(const std::string& workflow_id) {
+  std::lock_guard lock(mutex_);
+  return guard_sqlite([&]() -> Result<std::optional<WorkflowSummary>> {
+    auto row = summary_row(workflow_id);
+    if (!row)
+      return std::optional<WorkflowSummary>{};
+    return std::optional<WorkflowSummary>{std::move(row->second)};
+  });
+}
+
+Result<WorkflowPage> JournalQueries::list(const WorkflowQuery& query) {
+  if (query.limit < 1 || query.limit > 1000) {
+    return Error::of(codes::kInvalidArgument, "limit must be between 1 and 1000");
+  }
+  std::optional<std::int64_t> before;
+  if (!query.page_token.empty()) {
+    try {
+      before = std::stoll(query.page_token);
+    } catch (const std::exception&) {
+      return Error::of(codes::kInvalidArgument, "bad page token");
+    }
+  }
+  const std::string sql = list_sql(query, before.has_value());
+  std::lock_guard lock(mutex_);
+  return guard_sqlite([&]() -> Result<WorkflowPage> {
+    auto q = db_->prepare(sql);
+    q.bind(1, query.status ? std::optional(to_string(*query.status)) : std::nullopt)
+        .bind(2, query.definition)
+        .bind(3, query.created_from)
+        .bind(4, query.created_to)
+        .bind(5, before)
+        .bind(6, static_cast<std::int64_t>(query.limit + 1));
+    WorkflowPage page;
+    std::int64_t last_wid = 0;
+    while (q.step()) {
+      if (page.items.size() == query.limit) {
+        page.next_page_token = std::to_string(last_wid);
+        break;
+      }
+      last_wid = q.int64(0);
+      page.items.push_back(read_summary(q));
+    }
+    return page;
+  });
+}
+
+Status JournalQueries::read_records(std::int64_t wid, WorkflowHistory& h) {
+  auto q = db_->prepare(
+      "SELECT rid, type, step, attempt, at, status, data FROM events WHERE rid BETWEEN ?1 AND "
+      "?2 ORDER BY rid");
+  q.bind(1, wid << kSeqBits).bind(2, (wid << kSeqBits) | kMaxSeq);
+  while (q.step()) {
+    JournalRecord r;
+    r.workflow_id = h.summary.id;
+    r.seq = q.int64(0) & kMaxSeq;
+    r.type = q.text(1);
+    r.step = q.text(2);
+    r.attempt = static_cast<int>(q.int64(3));
+    r.at = q.text(4);
+    if (!q.is_null(5))
+      r.status = parse_status(q.text(5));
+    r.data = nlohmann::json::parse(q.text(6), nullptr, false);
+    if (r.data.is_discarded()) {
+      return Error::of(codes::kInternal, "journal record " + h.summary.id + "#" +
+                                             std::to_string(r.seq) + " is not valid JSON");
+    }
+    h.records.push_back(std::move(r));
+  }
+  return ok_status();
+}
+
+}  // namespace wonderland::workflow::detail

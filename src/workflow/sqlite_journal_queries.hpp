@@ -1,0 +1,41 @@
+// The read side of the SQLite journal: the monitoring queries and the load of unfinished
+// workflows at start, on their own connection, which sees committed data only.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "wonderland/common/error.hpp"
+#include "wonderland/sqlite/db.hpp"
+#include "wonderland/workflow/journal.hpp"
+
+namespace wonderland::workflow::detail {
+
+/// Thread-safe: one query at a time on the reader connection.
+class JournalQueries {
+ public:
+  explicit JournalQueries(std::unique_ptr<sqlite::Db> reader) : db_(std::move(reader)) {}
+
+  Result<std::vector<WorkflowHistory>> load_unfinished();
+  Result<WorkflowHistory> history(const std::string& workflow_id);
+  Result<std::optional<WorkflowSummary>> find(const std::string& workflow_id);
+  Result<WorkflowPage> list(const WorkflowQuery& query);
+
+ private:
+  using SummaryRow = std::pair<std::int64_t, WorkflowSummary>;  ///< Row id and summary.
+
+  /// The caller holds mutex_.
+  std::optional<SummaryRow> summary_row(const std::string& workflow_id);
+  /// Appends the records of workflow row `wid` to `h`; the caller holds mutex_.
+  Status read_records(std::int64_t wid, WorkflowHistory& h);
+
+  std::mutex mutex_;
+  std::unique_ptr<sqlite::Db> db_;
+};
+
+}  // namespace wonderland::workflow::detail
