@@ -9,7 +9,7 @@
 // Every operation takes the command's JSON body and returns its reply body or an error value
 // for what the caller did wrong (invalid_argument with fields, conflict, not_found,
 // unauthenticated, failed_precondition). Database failures are thrown (pqxx exceptions), for
-// `guarded` (database.hpp) to turn into retryable error values at the boundary.
+// `guarded` (guarded.hpp) to turn into error values at the boundary.
 //
 // Each operation runs in one transaction: the database's ambient transaction when one is set
 // (the idempotency store's), otherwise its own, committed only when the operation succeeds.
@@ -20,21 +20,18 @@
 
 #include <chrono>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 
-#include <nlohmann/json.hpp>
-
+#include "database.hpp"
 #include "wonderland/common/error.hpp"
 #include "wonderland/common/time.hpp"
-#include "wonderland/customer/database.hpp"
 #include "wonderland/customer/password.hpp"
+#include "wonderland/customer/protocol.hpp"
 #include "wonderland/messaging/envelope.hpp"
 
 namespace wonderland::customer {
-
-/// The routing key (and envelope type) of the event published after a sign-up.
-inline constexpr const char* kSignedUpEvent = "customer.signed_up";
 
 struct StoreOptions {
   /// How long a session token stays valid after sign-in.
@@ -56,7 +53,8 @@ class Store {
   /// transaction (caused by `cause` when given). Returns the Profile.
   /// Errors: invalid_argument with fields; conflict "username is taken" /
   /// "email is already registered" with fields (both fields when both are taken).
-  Result<nlohmann::json> sign_up(const nlohmann::json& body, const messaging::Envelope* cause = nullptr);
+  Result<nlohmann::json> sign_up(const nlohmann::json& body,
+                                 const messaging::Envelope* cause = nullptr);
   /// `customer.sign_in` → `{token, expires_at, customer_id}`. The username is matched
   /// case-insensitively. Only the token's SHA-256 is stored; sessions of the customer that have
   /// expired are deleted. A hash made under another policy is upgraded.
