@@ -16,6 +16,9 @@
 // Operations on one customer's basket lock the customer's row, so they apply one after the other.
 //
 // A Store is not thread-safe (nor is its Database): one per worker thread.
+//
+// The operations are defined by concern: store_accounts.cpp (sign-up, sessions, profiles),
+// store_baskets.cpp and store_orders.cpp, over the shared lookups of store_queries.hpp.
 #pragma once
 
 #include <chrono>
@@ -102,7 +105,11 @@ class Store {
 
  private:
   using TxBody = std::function<Result<nlohmann::json>(pqxx::transaction_base&)>;
+  using CustomerTxBody = std::function<Result<nlohmann::json>(pqxx::transaction_base&,
+                                                              const std::string& customer_id)>;
   Result<nlohmann::json> in_transaction(const TxBody& body);
+  /// Validates a body that names only `customer_id`, then runs `body` in a transaction with it.
+  Result<nlohmann::json> for_customer(const nlohmann::json& request, const CustomerTxBody& body);
   SystemTime now() const;
   const std::string& dummy_hash();
 
