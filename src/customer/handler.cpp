@@ -1,86 +1,106 @@
-#include "wonderland/customer/handler.hpp"
+#include "handler.hpp"
 
-#include <spdlog/spdlog.h>
+#include <algorithm>
 
-#include <map>
+#include "guarded.hpp"
+#include "wonderland/customer/protocol.hpp"
+#include "wonderland/log/log.hpp"
 
 namespace wonderland::customer {
-namespace {
 
+using messaging::Envelope;
 using nlohmann::json;
-using Op = Result<json> (*)(Store&, const messaging::Envelope&);
 
-struct Command {
-  Op op;
+struct CommandSpec {
+  const char* type;
+  Result<json> (*op)(Store&, const Envelope&);
   bool dedupe;    ///< state-changing: deduplicated by idempotency key
   bool announce;  ///< writes events to the outbox: flush after success
 };
 
-const std::map<std::string, Command, std::less<>>& commands() {
-  static const std::map<std::string, Command, std::less<>> table = {
-      {"customer.sign_up", {[](Store& s, const messaging::Envelope& e) { return s.sign_up(e.body, &e); }, true, true}},
-      {"customer.sign_in", {[](Store& s, const messaging::Envelope& e) { return s.sign_in(e.body); }, false, false}},
-      {"customer.sign_out", {[](Store& s, const messaging::Envelope& e) { return s.sign_out(e.body); }, true, false}},
-      {"customer.authenticate",
-       {[](Store& s, const messaging::Envelope& e) { return s.authenticate(e.body); }, false, false}},
-      {"customer.get_profile",
-       {[](Store& s, const messaging::Envelope& e) { return s.get_profile(e.body); }, false, false}},
-      {"customer.add_address",
-       {[](Store& s, const messaging::Envelope& e) { return s.add_address(e.body); }, true, false}},
-      {"customer.get_basket", {[](Store& s, const messaging::Envelope& e) { return s.get_basket(e.body); }, false, false}},
-      {"customer.set_basket_item",
-       {[](Store& s, const messaging::Envelope& e) { return s.set_basket_item(e.body); }, true, false}},
-      {"customer.add_basket_item",
-       {[](Store& s, const messaging::Envelope& e) { return s.add_basket_item(e.body); }, true, false}},
-      {"customer.remove_basket_item",
-       {[](Store& s, const messaging::Envelope& e) { return s.remove_basket_item(e.body); }, true, false}},
-      {"customer.validate", {[](Store& s, const messaging::Envelope& e) { return s.validate(e.body); }, false, false}},
-      {"customer.record_order",
-       {[](Store& s, const messaging::Envelope& e) { return s.record_order(e.body); }, true, false}},
-      {"customer.clear_basket",
-       {[](Store& s, const messaging::Envelope& e) { return s.clear_basket(e.body); }, true, false}},
-      {"customer.list_orders",
-       {[](Store& s, const messaging::Envelope& e) { return s.list_orders(e.body); }, false, false}},
+namespace {
+
+template <Result<json> (Store::*Op)(const json&)>
+Result<json> body_only(Store& store, const Envelope& e) {
+  return (store.*Op)(e.body);
+}
+
+Result<json> sign_up(Store& store, const Envelope& e) {
+  return store.sign_up(e.body, &e);
+}
+
+const std::vector<CommandSpec>& command_table() {
+  static const std::vector<CommandSpec> table = {
+      {commands::kSignUp, &sign_up, true, true},
+      {commands::kSignIn, &body_only<&Store::sign_in>, false, false},
+      {commands::kSignOut, &body_only<&Store::sign_out>, true, false},
+      {commands::kAuthenticate, &body_only<&Store::authenticate>, false, false},
+      {commands::kGetProfile, &body_only<&Store::get_profile>, false, false},
+      {commands::kAddAddress, &body_only<&Store::add_address>, true, false},
+      {commands::kGetBasket, &body_only<&Store::get_basket>, false, false},
+      {commands::kSetBasketItem, &body_only<&Store::set_basket_item>, true, false},
+      {commands::kAddBasketItem, &body_only<&Store::add_basket_item>, true, false},
+      {commands::kRemoveBasketItem, &body_only<&Store::remove_basket_item>, true, false},
+      {commands::kValidate, &body_only<&Store::validate>, false, false},
+      {commands::kRecordOrder, &body_only<&Store::record_order>, true, false},
+      {commands::kClearBasket, &body_only<&Store::clear_basket>, true, false},
+      {commands::kListOrders, &body_only<&Store::list_orders>, false, false},
   };
   return table;
 }
 
 }  // namespace
 
-CommandHandler::CommandHandler(const std::string& pg_url, const std::string& schema, StoreOptions options,
-                               EventPublisher publish)
-    : db_(pg_url, schema), idempotency_(db_), store_(db_, std::move(options)), publish_(std::move(publish)) {}
+CommandHandler::CommandHandler(const std::string& pg_url, const std::string& schema,
+                               StoreOptions options, EventPublisher publish)
+    : db_(pg_url, schema),
+      idempotency_(db_),
+      store_(db_, std::move(options)),
+      publish_(std::move(publish)) {
+  for (const CommandSpec& command : command_table()) {
+    router_.on(command.type, [this, &command](const Envelope& request) {
+      log::CorrelationScope scope(request.correlation_id);
+      return run(command, request);
+    });
+  }
+}
 
 const std::vector<std::string>& CommandHandler::command_types() {
   static const std::vector<std::string> types = [] {
     std::vector<std::string> v;
-    for (const auto& [type, command] : commands()) v.push_back(type);
+    for (const CommandSpec& command : command_table())
+      v.emplace_back(command.type);
+    std::sort(v.begin(), v.end());
     return v;
   }();
   return types;
 }
 
 bool CommandHandler::changes_state(const std::string& type) {
-  auto it = commands().find(type);
-  return it != commands().end() && it->second.dedupe;
+  const auto& table = command_table();
+  auto it = std::find_if(table.begin(), table.end(),
+                         [&](const CommandSpec& command) { return type == command.type; });
+  return it != table.end() && it->dedupe;
 }
 
-Result<json> CommandHandler::handle(const messaging::Envelope& request) {
-  auto it = commands().find(request.type);
-  if (it == commands().end()) {
-    return Error{codes::kInvalidArgument, "unknown command type '" + request.type + "'", false};
-  }
-  const Command& command = it->second;
-  Result<json> reply = guarded(db_, [&]() -> Result<json> {
+Result<json> CommandHandler::handle(const Envelope& request) {
+  return router_.dispatch(request);
+}
+
+Result<json> CommandHandler::run(const CommandSpec& command, const Envelope& request) {
+  Result<json> reply = guarded(db_, request.type, [&]() -> Result<json> {
     auto effect = [&] { return command.op(store_, request); };
     if (command.dedupe && !request.idempotency_key.empty()) {
-      return messaging::deduplicated(idempotency_, request.type + ":" + request.idempotency_key, effect);
+      return messaging::deduplicated(idempotency_, request.type + ":" + request.idempotency_key,
+                                     effect);
     }
     return effect();
   });
   if (reply.ok() && command.announce && publish_) {
-    Result<json> flushed = guarded(db_, [&]() -> Result<json> { return json(flush_outbox(db_, publish_)); });
-    if (!flushed.ok()) spdlog::warn("outbox flush after {} failed: {}", request.type, flushed.error().message);
+    Status flushed = try_flush_outbox(db_, publish_);
+    if (!flushed.ok()) {
+      log::warn("outbox flush after {} failed: {}", request.type, flushed.error().message);
+    }
   }
   return reply;
 }

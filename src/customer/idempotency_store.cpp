@@ -1,4 +1,4 @@
-#include "wonderland/customer/idempotency_store.hpp"
+#include "idempotency_store.hpp"
 
 #include <optional>
 #include <pqxx/pqxx>

@@ -1,9 +1,10 @@
-#include "wonderland/customer/migrations.hpp"
-
-#include <spdlog/spdlog.h>
+#include "migrations.hpp"
 
 #include <algorithm>
 #include <pqxx/pqxx>
+#include <thread>
+
+#include "wonderland/log/log.hpp"
 
 namespace wonderland::customer {
 
@@ -98,17 +99,42 @@ int migrate(Database& db) {
       " version integer PRIMARY KEY, name text NOT NULL,"
       " applied_at timestamptz NOT NULL DEFAULT now())");
   std::vector<int> applied;
-  for (const auto& row : tx.exec("SELECT version FROM schema_migrations")) applied.push_back(row[0].as<int>());
+  for (const auto& row : tx.exec("SELECT version FROM schema_migrations"))
+    applied.push_back(row[0].as<int>());
   int count = 0;
   for (const auto& m : migrations()) {
-    if (std::find(applied.begin(), applied.end(), m.version) != applied.end()) continue;
+    if (std::find(applied.begin(), applied.end(), m.version) != applied.end())
+      continue;
     tx.exec(m.sql);
-    tx.exec_params("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.version, m.name);
+    tx.exec_params("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.version,
+                   m.name);
     ++count;
   }
   tx.commit();
-  if (count > 0) spdlog::info("customer schema '{}': applied {} migration(s)", db.schema(), count);
+  if (count > 0)
+    log::info("customer schema '{}': applied {} migration(s)", db.schema(), count);
   return count;
+}
+
+void migrate_when_reachable(Database& db, std::chrono::seconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    try {
+      migrate(db);
+      return;
+    } catch (const pqxx::failure& e) {
+      bool transient =
+          dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr || !db.connected();
+      if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e)) {
+        transient = transient || sql->sqlstate().rfind("57P", 0) == 0;  // starting or stopping
+      }
+      if (!transient || std::chrono::steady_clock::now() >= deadline)
+        throw;
+      log::warn("customer database not reachable yet ({}); retrying", e.what());
+      db.reset();
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
+  }
 }
 
 std::vector<int> applied_migrations(Database& db) {

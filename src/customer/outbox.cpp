@@ -1,8 +1,9 @@
-#include "wonderland/customer/outbox.hpp"
-
-#include <spdlog/spdlog.h>
+#include "outbox.hpp"
 
 #include <pqxx/pqxx>
+
+#include "guarded.hpp"
+#include "wonderland/log/log.hpp"
 
 namespace wonderland::customer {
 
@@ -21,14 +22,14 @@ int flush_outbox(Database& db, const EventPublisher& publish, int limit) {
       event = messaging::Envelope::parse(row[2].as<std::string>());
     } catch (const std::exception& e) {
       // Cannot happen for rows this service wrote; drop it rather than block the outbox forever.
-      spdlog::error("dropping malformed outbox event {}: {}", id, e.what());
+      log::error("dropping malformed outbox event {}: {}", id, e.what());
       exec_sql(tx, "DELETE FROM outbox WHERE id = $1", id);
       continue;
     }
     Status s = publish(routing_key, event);
     if (!s.ok()) {
-      spdlog::warn("could not publish event {} ({}): {}; it stays in the outbox", event.message_id, routing_key,
-                   s.error().message);
+      log::warn("could not publish event {} ({}): {}; it stays in the outbox", event.message_id,
+                routing_key, s.error().message);
       break;
     }
     exec_sql(tx, "DELETE FROM outbox WHERE id = $1", id);
@@ -38,9 +39,42 @@ int flush_outbox(Database& db, const EventPublisher& publish, int limit) {
   return published;
 }
 
+Status try_flush_outbox(Database& db, const EventPublisher& publish) {
+  Result<nlohmann::json> flushed = guarded(db, "outbox flush", [&]() -> Result<nlohmann::json> {
+    return nlohmann::json(flush_outbox(db, publish));
+  });
+  if (!flushed.ok())
+    return flushed.error();
+  return ok_status();
+}
+
 int pending_events(Database& db) {
   pqxx::read_transaction tx(db.connection());
   return tx.exec("SELECT count(*) FROM outbox")[0][0].as<int>();
+}
+
+OutboxFlusher::OutboxFlusher(Database& db, EventPublisher publish,
+                             std::chrono::milliseconds interval)
+    : db_(db), publish_(std::move(publish)), interval_(interval), thread_([this] { run(); }) {}
+
+OutboxFlusher::~OutboxFlusher() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  stop_cv_.notify_all();
+  thread_.join();
+}
+
+void OutboxFlusher::run() {
+  std::unique_lock lock(mu_);
+  while (!stop_cv_.wait_for(lock, interval_, [&] { return stopping_; })) {
+    lock.unlock();
+    Status flushed = try_flush_outbox(db_, publish_);
+    if (!flushed.ok())
+      log::debug("periodic outbox flush failed: {}", flushed.error().message);
+    lock.lock();
+  }
 }
 
 }  // namespace wonderland::customer

@@ -1,17 +1,12 @@
 #include "wonderland/customer/server.hpp"
 
-#include <spdlog/spdlog.h>
-
-#include <condition_variable>
-#include <mutex>
-#include <pqxx/pqxx>
 #include <stdexcept>
-#include <thread>
-#include <vector>
 
+#include "handler_pool.hpp"
+#include "migrations.hpp"
+#include "outbox.hpp"
 #include "wonderland/common/env.hpp"
-#include "wonderland/customer/handler.hpp"
-#include "wonderland/customer/migrations.hpp"
+#include "wonderland/log/log.hpp"
 #include "wonderland/messaging/pubsub.hpp"
 #include "wonderland/messaging/rpc.hpp"
 
@@ -27,23 +22,12 @@ std::int64_t bounded(const char* name, std::int64_t fallback, std::int64_t min, 
   return v;
 }
 
-void migrate_when_reachable(Database& db, std::chrono::seconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    try {
-      migrate(db);
-      return;
-    } catch (const pqxx::failure& e) {
-      bool transient = dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr || !db.connected();
-      if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e)) {
-        transient = transient || sql->sqlstate().rfind("57P", 0) == 0;  // server starting or stopping
-      }
-      if (!transient || std::chrono::steady_clock::now() >= deadline) throw;
-      spdlog::warn("customer database not reachable yet ({}); retrying", e.what());
-      db.reset();
-      std::this_thread::sleep_for(std::chrono::seconds(1));
-    }
-  }
+/// Publishes on the events exchange and waits for the broker's confirmation.
+EventPublisher event_publisher(messaging::Connection& connection) {
+  return [&connection](const std::string& routing_key, const messaging::Envelope& event) {
+    return messaging::publish_event(connection, messaging::exchanges::kEvents, routing_key, event)
+        .get();
+  };
 }
 
 }  // namespace
@@ -68,112 +52,49 @@ Config Config::from_env() {
   return c;
 }
 
+/// Destroyed in reverse order: the RPC server stops first (commands in progress finish and are
+/// answered), then the workers, then the periodic flush.
 struct Server::Impl {
-  Impl(messaging::Connection& connection, Config c)
-      : conn(connection), config(std::move(c)), flush_db(config.pg_url, config.schema) {}
+  explicit Impl(Config c) : config(std::move(c)), flush_db(config.pg_url, config.schema) {}
 
-  /// Borrows an idle handler for the duration of one command.
-  CommandHandler& acquire() {
-    std::unique_lock lock(mu);
-    idle_cv.wait(lock, [&] { return !idle.empty(); });
-    CommandHandler* h = idle.back();
-    idle.pop_back();
-    return *h;
-  }
-  void release(CommandHandler& h) {
-    {
-      std::lock_guard lock(mu);
-      idle.push_back(&h);
-    }
-    idle_cv.notify_one();
-  }
-
-  void flush_loop() {
-    std::unique_lock lock(mu);
-    while (!stopping) {
-      stop_cv.wait_for(lock, config.outbox_interval, [&] { return stopping; });
-      if (stopping) break;
-      lock.unlock();
-      Result<nlohmann::json> r =
-          guarded(flush_db, [&]() -> Result<nlohmann::json> { return nlohmann::json(flush_outbox(flush_db, publish)); });
-      if (!r.ok()) spdlog::debug("periodic outbox flush failed: {}", r.error().message);
-      lock.lock();
-    }
-  }
-
-  messaging::Connection& conn;
   Config config;
-  EventPublisher publish;
   Database flush_db;
-  std::vector<std::unique_ptr<CommandHandler>> handlers;
-  std::mutex mu;
-  std::condition_variable idle_cv;
-  std::condition_variable stop_cv;
-  std::vector<CommandHandler*> idle;
-  bool stopping = false;
-  std::thread flusher;
+  std::unique_ptr<OutboxFlusher> flusher;
+  std::unique_ptr<HandlerPool> handlers;
   std::unique_ptr<messaging::RpcServer> rpc;
 };
 
 Server::Server(messaging::Connection& connection, Config config)
-    : impl_(std::make_unique<Impl>(connection, std::move(config))) {
+    : impl_(std::make_unique<Impl>(std::move(config))) {
   Impl& s = *impl_;
   migrate_when_reachable(s.flush_db, s.config.startup_timeout);
-  messaging::declare_exchange(s.conn, messaging::exchanges::kEvents, messaging::ExchangeType::kTopic);
-  messaging::Connection* conn = &s.conn;
-  s.publish = [conn](const std::string& routing_key, const messaging::Envelope& event) -> Status {
-    return messaging::publish_event(*conn, messaging::exchanges::kEvents, routing_key, event).get();
-  };
+  messaging::declare_exchange(connection, messaging::exchanges::kEvents,
+                              messaging::ExchangeType::kTopic);
+  EventPublisher publish = event_publisher(connection);
+  s.flusher = std::make_unique<OutboxFlusher>(s.flush_db, publish, s.config.outbox_interval);
 
   StoreOptions options;
   options.session_ttl = s.config.session_ttl;
   options.password = s.config.password;
-  options.source = s.conn.options().service;
-  for (unsigned i = 0; i < s.config.workers; ++i) {
-    s.handlers.push_back(std::make_unique<CommandHandler>(s.config.pg_url, s.config.schema, options, s.publish));
-    s.idle.push_back(s.handlers.back().get());
-  }
-  s.flusher = std::thread([&s] { s.flush_loop(); });
+  options.source = connection.options().service;
+  s.handlers = std::make_unique<HandlerPool>(s.config.workers, s.config.pg_url, s.config.schema,
+                                             options, publish);
 
   messaging::RpcServerOptions rpc_options;
   rpc_options.queue = messaging::QueueName{s.config.queue};
   rpc_options.concurrency = s.config.workers;
   rpc_options.prefetch = static_cast<std::uint16_t>(s.config.workers * 2);
-  Impl* impl = impl_.get();
-  try {
-    s.rpc = std::make_unique<messaging::RpcServer>(
-        s.conn, rpc_options, [impl](const messaging::Envelope& request) -> Result<nlohmann::json> {
-          struct Lease {
-            Impl* owner;
-            CommandHandler& handler;
-            ~Lease() { owner->release(handler); }
-          } lease{impl, impl->acquire()};
-          return lease.handler.handle(request);
-        });
-  } catch (...) {
-    {
-      std::lock_guard lock(s.mu);
-      s.stopping = true;
-    }
-    s.stop_cv.notify_all();
-    s.flusher.join();
-    throw;
-  }
-  spdlog::info("customer service: serving '{}' with {} worker(s), schema '{}'", s.config.queue, s.config.workers,
-               s.config.schema);
+  s.rpc = std::make_unique<messaging::RpcServer>(
+      connection, rpc_options,
+      [&pool = *s.handlers](const messaging::Envelope& request) { return pool.handle(request); });
+  log::info("customer service: serving '{}' with {} worker(s), schema '{}'", s.config.queue,
+            s.config.workers, s.config.schema);
 }
 
-Server::~Server() {
-  Impl& s = *impl_;
-  s.rpc.reset();
-  {
-    std::lock_guard lock(s.mu);
-    s.stopping = true;
-  }
-  s.stop_cv.notify_all();
-  if (s.flusher.joinable()) s.flusher.join();
-}
+Server::~Server() = default;
 
-const Config& Server::config() const { return impl_->config; }
+const Config& Server::config() const {
+  return impl_->config;
+}
 
 }  // namespace wonderland::customer

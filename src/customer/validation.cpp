@@ -11,13 +11,17 @@ namespace {
 
 const nlohmann::json kNull = nullptr;
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
 
 std::string trim(std::string_view s) {
   std::size_t b = 0;
   std::size_t e = s.size();
-  while (b < e && is_space(s[b])) ++b;
-  while (e > b && is_space(s[e - 1])) --e;
+  while (b < e && is_space(s[b]))
+    ++b;
+  while (e > b && is_space(s[e - 1]))
+    --e;
   return std::string(s.substr(b, e - b));
 }
 
@@ -42,35 +46,45 @@ std::size_t utf8_length(std::string_view s) {
 
 std::optional<std::string> username_problem(std::string_view username) {
   const std::string rule = "must be 3 to 32 characters: letters, digits, '_', '.' or '-'";
-  if (username.size() < kUsernameMin || username.size() > kUsernameMax) return rule;
+  if (username.size() < kUsernameMin || username.size() > kUsernameMax)
+    return rule;
   for (char c : username) {
     auto u = static_cast<unsigned char>(c);
-    if (!(std::isalnum(u) != 0 && u < 0x80) && c != '_' && c != '.' && c != '-') return rule;
+    if (!(std::isalnum(u) != 0 && u < 0x80) && c != '_' && c != '.' && c != '-')
+      return rule;
   }
   return std::nullopt;
 }
 
 std::optional<std::string> email_problem(std::string_view email) {
   const std::string rule = "must be an email address such as alice@example.com";
-  if (email.empty() || email.size() > 254 || has_control(email)) return rule;
-  if (std::any_of(email.begin(), email.end(), is_space)) return rule;
+  if (email.empty() || email.size() > 254 || has_control(email))
+    return rule;
+  if (std::any_of(email.begin(), email.end(), is_space))
+    return rule;
   auto at = email.find('@');
-  if (at == std::string_view::npos || email.find('@', at + 1) != std::string_view::npos) return rule;
+  if (at == std::string_view::npos || email.find('@', at + 1) != std::string_view::npos)
+    return rule;
   std::string_view local = email.substr(0, at);
   std::string_view domain = email.substr(at + 1);
-  if (local.empty() || local.size() > 64 || domain.size() < 3) return rule;
+  if (local.empty() || local.size() > 64 || domain.size() < 3)
+    return rule;
   // The domain: dot-separated non-empty labels of letters, digits and '-', at least two labels.
   auto dot = domain.find('.');
-  if (dot == std::string_view::npos) return rule;
+  if (dot == std::string_view::npos)
+    return rule;
   std::size_t start = 0;
   while (start <= domain.size()) {
     auto end = domain.find('.', start);
-    if (end == std::string_view::npos) end = domain.size();
+    if (end == std::string_view::npos)
+      end = domain.size();
     std::string_view label = domain.substr(start, end - start);
-    if (label.empty() || label.front() == '-' || label.back() == '-') return rule;
+    if (label.empty() || label.front() == '-' || label.back() == '-')
+      return rule;
     for (char c : label) {
       auto u = static_cast<unsigned char>(c);
-      if (!(std::isalnum(u) != 0 || c == '-' || u >= 0x80)) return rule;
+      if (!(std::isalnum(u) != 0 || c == '-' || u >= 0x80))
+        return rule;
     }
     start = end + 1;
   }
@@ -79,15 +93,19 @@ std::optional<std::string> email_problem(std::string_view email) {
 
 std::optional<std::string> password_problem(std::string_view password) {
   std::size_t n = utf8_length(password);
-  if (n < kPasswordMin) return "must be at least 8 characters";
-  if (n > kPasswordMax) return "must be at most 256 characters";
-  if (password.find('\0') != std::string_view::npos) return "must not contain NUL characters";
+  if (n < kPasswordMin)
+    return "must be at least 8 characters";
+  if (n > kPasswordMax)
+    return "must be at most 256 characters";
+  if (password.find('\0') != std::string_view::npos)
+    return "must not contain NUL characters";
   return std::nullopt;
 }
 
 std::optional<std::string> phone_problem(std::string_view phone) {
   const std::string rule = "must be a phone number: digits, spaces, '+', '-', '(' or ')'";
-  if (phone.size() < 6 || phone.size() > 20) return rule;
+  if (phone.size() < 6 || phone.size() > 20)
+    return rule;
   int digits = 0;
   for (char c : phone) {
     if (c >= '0' && c <= '9') {
@@ -96,22 +114,26 @@ std::optional<std::string> phone_problem(std::string_view phone) {
       return rule;
     }
   }
-  if (digits < 6) return rule;
+  if (digits < 6)
+    return rule;
   return std::nullopt;
 }
 
 std::optional<std::string> isbn_problem(std::string_view isbn) {
   const std::string rule = "must be an ISBN: 1 to 32 letters, digits or '-'";
-  if (isbn.empty() || isbn.size() > 32) return rule;
+  if (isbn.empty() || isbn.size() > 32)
+    return rule;
   for (char c : isbn) {
     auto u = static_cast<unsigned char>(c);
-    if (!(u < 0x80 && std::isalnum(u) != 0) && c != '-') return rule;
+    if (!(u < 0x80 && std::isalnum(u) != 0) && c != '-')
+      return rule;
   }
   return std::nullopt;
 }
 
 BodyReader::BodyReader(const nlohmann::json& body) : body_(body) {
-  if (!body_.is_object()) fail("body", "must be a JSON object");
+  if (!body_.is_object())
+    fail("body", "must be a JSON object");
 }
 
 bool BodyReader::has(const std::string& name) const {
@@ -128,7 +150,8 @@ void BodyReader::fail(std::string field, std::string message) {
 
 std::string BodyReader::raw_string(const std::string& name, std::size_t max_chars) {
   if (!has(name)) {
-    if (body_.is_object()) fail(name, "is required");
+    if (body_.is_object())
+      fail(name, "is required");
     return {};
   }
   const auto& v = body_.at(name);
@@ -150,7 +173,8 @@ std::string BodyReader::raw_string(const std::string& name, std::size_t max_char
 
 std::string BodyReader::required_string(const std::string& name, std::size_t max_chars) {
   if (!has(name)) {
-    if (body_.is_object()) fail(name, "is required");
+    if (body_.is_object())
+      fail(name, "is required");
     return {};
   }
   const auto& v = body_.at(name);
@@ -174,15 +198,18 @@ std::string BodyReader::required_string(const std::string& name, std::size_t max
   return s;
 }
 
-std::optional<std::string> BodyReader::optional_string(const std::string& name, std::size_t max_chars) {
-  if (!has(name)) return std::nullopt;
+std::optional<std::string> BodyReader::optional_string(const std::string& name,
+                                                       std::size_t max_chars) {
+  if (!has(name))
+    return std::nullopt;
   const auto& v = body_.at(name);
   if (!v.is_string()) {
     fail(name, "must be a string");
     return std::nullopt;
   }
   std::string s = trim(v.get<std::string>());
-  if (s.empty()) return std::nullopt;
+  if (s.empty())
+    return std::nullopt;
   if (utf8_length(s) > max_chars) {
     fail(name, "must be at most " + std::to_string(max_chars) + " characters");
     return std::nullopt;
@@ -196,7 +223,8 @@ std::optional<std::string> BodyReader::optional_string(const std::string& name, 
 
 std::string BodyReader::uuid(const std::string& name) {
   if (!has(name)) {
-    if (body_.is_object()) fail(name, "is required");
+    if (body_.is_object())
+      fail(name, "is required");
     return {};
   }
   const auto& v = body_.at(name);
@@ -207,9 +235,11 @@ std::string BodyReader::uuid(const std::string& name) {
   return lower(v.get<std::string>());
 }
 
-std::optional<std::int64_t> BodyReader::integer(const std::string& name, std::int64_t min, std::int64_t max) {
+std::optional<std::int64_t> BodyReader::integer(const std::string& name, std::int64_t min,
+                                                std::int64_t max) {
   if (!has(name)) {
-    if (body_.is_object()) fail(name, "is required");
+    if (body_.is_object())
+      fail(name, "is required");
     return std::nullopt;
   }
   return integer_or(name, 0, min, max);
@@ -217,14 +247,16 @@ std::optional<std::int64_t> BodyReader::integer(const std::string& name, std::in
 
 std::optional<std::int64_t> BodyReader::integer_or(const std::string& name, std::int64_t fallback,
                                                    std::int64_t min, std::int64_t max) {
-  if (!has(name)) return fallback;
+  if (!has(name))
+    return fallback;
   const auto& v = body_.at(name);
   if (!v.is_number_integer()) {
     fail(name, "must be an integer");
     return std::nullopt;
   }
   if (v.is_number_unsigned() &&
-      v.get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+      v.get<std::uint64_t>() >
+          static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
     fail(name, "must be between " + std::to_string(min) + " and " + std::to_string(max));
     return std::nullopt;
   }
@@ -238,7 +270,8 @@ std::optional<std::int64_t> BodyReader::integer_or(const std::string& name, std:
 
 std::optional<Address> BodyReader::address(const std::string& name) {
   if (!has(name)) {
-    if (body_.is_object()) fail(name, "is required");
+    if (body_.is_object())
+      fail(name, "is required");
     return std::nullopt;
   }
   const auto& v = body_.at(name);
@@ -255,17 +288,21 @@ std::optional<Address> BodyReader::address(const std::string& name) {
   a.postal_code = inner.required_string("postal_code", 20);
   a.country = inner.required_string("country", 100);
   fields_.insert(fields_.end(), inner.fields_.begin(), inner.fields_.end());
-  if (!inner.ok()) return std::nullopt;
+  if (!inner.ok())
+    return std::nullopt;
   return a;
 }
 
 Error BodyReader::error() const {
   std::string message;
   for (const auto& f : fields_) {
-    if (!message.empty()) message += "; ";
+    if (!message.empty())
+      message += "; ";
     message += f.field + " " + f.message;
   }
-  return Error{codes::kInvalidArgument, message, false, fields_};
+  Error e = Error::of(codes::kInvalidArgument, std::move(message));
+  e.fields = fields_;
+  return e;
 }
 
 Result<SignUpRequest> parse_sign_up(const nlohmann::json& body) {
@@ -273,24 +310,30 @@ Result<SignUpRequest> parse_sign_up(const nlohmann::json& body) {
   SignUpRequest s;
   s.username = r.required_string("username", 64);
   if (!s.username.empty()) {
-    if (auto p = username_problem(s.username)) r.fail("username", *p);
+    if (auto p = username_problem(s.username))
+      r.fail("username", *p);
   }
   s.email = r.required_string("email", 254);
   if (!s.email.empty()) {
-    if (auto p = email_problem(s.email)) r.fail("email", *p);
+    if (auto p = email_problem(s.email))
+      r.fail("email", *p);
   }
   s.password = r.raw_string("password", kPasswordMax);
   if (!s.password.empty()) {
-    if (auto p = password_problem(s.password)) r.fail("password", *p);
+    if (auto p = password_problem(s.password))
+      r.fail("password", *p);
   }
   s.first_name = r.required_string("first_name", 100);
   s.last_name = r.required_string("last_name", 100);
   s.phone = r.optional_string("phone", 20);
   if (s.phone) {
-    if (auto p = phone_problem(*s.phone)) r.fail("phone", *p);
+    if (auto p = phone_problem(*s.phone))
+      r.fail("phone", *p);
   }
-  if (r.has("address")) s.address = r.address("address");
-  if (!r.ok()) return r.error();
+  if (r.has("address"))
+    s.address = r.address("address");
+  if (!r.ok())
+    return r.error();
   return s;
 }
 
@@ -299,7 +342,8 @@ Result<Address> parse_address(const nlohmann::json& address, const std::string& 
   wrapper[prefix] = address;
   BodyReader r(wrapper);
   auto a = r.address(prefix);
-  if (!r.ok() || !a) return r.error();
+  if (!r.ok() || !a)
+    return r.error();
   return *a;
 }
 
@@ -310,7 +354,8 @@ Result<BasketItemRequest> parse_basket_item(const nlohmann::json& body, int min_
   b.customer_id = r.uuid("customer_id");
   b.isbn = r.required_string("isbn", 32);
   if (!b.isbn.empty()) {
-    if (auto p = isbn_problem(b.isbn)) r.fail("isbn", *p);
+    if (auto p = isbn_problem(b.isbn))
+      r.fail("isbn", *p);
   }
   if (!r.has("quantity") && default_quantity) {
     b.quantity = *default_quantity;
@@ -320,8 +365,9 @@ Result<BasketItemRequest> parse_basket_item(const nlohmann::json& body, int min_
     r.fail("quantity", "must be an integer");
   } else {
     const auto& q = r.at("quantity");
-    bool too_many = q.is_number_unsigned() ? q.get<std::uint64_t>() > static_cast<std::uint64_t>(kMaxCopiesPerTitle)
-                                           : q.get<std::int64_t>() > kMaxCopiesPerTitle;
+    bool too_many = q.is_number_unsigned()
+                        ? q.get<std::uint64_t>() > static_cast<std::uint64_t>(kMaxCopiesPerTitle)
+                        : q.get<std::int64_t>() > kMaxCopiesPerTitle;
     if (too_many) {
       r.fail("quantity", "at most " + std::to_string(kMaxCopiesPerTitle) + " copies of one title");
     } else if (q.get<std::int64_t>() < min_quantity) {
@@ -331,7 +377,8 @@ Result<BasketItemRequest> parse_basket_item(const nlohmann::json& body, int min_
       b.quantity = q.get<int>();
     }
   }
-  if (!r.ok()) return r.error();
+  if (!r.ok())
+    return r.error();
   return b;
 }
 
@@ -341,15 +388,18 @@ Result<OrderRecord> parse_order_record(const nlohmann::json& body) {
   o.customer_id = r.uuid("customer_id");
   o.order_id = r.uuid("order_id");
   if (!r.has("items")) {
-    if (body.is_object()) r.fail("items", "is required");
+    if (body.is_object())
+      r.fail("items", "is required");
   } else if (!r.at("items").is_array()) {
     r.fail("items", "must be an array");
   } else {
     o.items = r.at("items");
   }
-  if (auto t = r.integer("total_cents", 0, std::numeric_limits<std::int64_t>::max())) o.total_cents = *t;
+  if (auto t = r.integer("total_cents", 0, std::numeric_limits<std::int64_t>::max()))
+    o.total_cents = *t;
   o.status = r.required_string("status", 32);
-  if (!r.ok()) return r.error();
+  if (!r.ok())
+    return r.error();
   return o;
 }
 

@@ -2,6 +2,8 @@
 
 #include <sodium.h>
 
+#include "wonderland/customer/protocol.hpp"
+
 namespace wonderland::mediator {
 
 std::optional<Json> AuthCache::find(const std::string& token) {
@@ -63,7 +65,7 @@ void Context::authenticate(const http::Request& request, JsonCallback done) {
     done(std::move(*cached));
     return;
   }
-  call("customer", "customer.authenticate", Json{{"token", t}},
+  call("customer", customer::commands::kAuthenticate, Json{{"token", t}},
        [this, t, done = std::move(done)](Result<Json> profile) {
          if (profile.ok()) auth_cache.put(t, profile.value());
          done(std::move(profile));

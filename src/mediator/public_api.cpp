@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "context.hpp"
+#include "wonderland/customer/protocol.hpp"
 #include "wonderland/http/fields.hpp"
 #include "wonderland/http/problem.hpp"
 #include "wonderland/inventory/protocol.hpp"
@@ -241,7 +242,7 @@ void install_public_api(Context& ctx, http::Router& router) {
       return void(r.respond(
           too_many(v, "too many sign-ups from this address; try again later", req.path())));
     }
-    ctx.call("customer", "customer.sign_up", body.value(), [r](Result<Json> profile) {
+    ctx.call("customer", customer::commands::kSignUp, body.value(), [r](Result<Json> profile) {
       if (!profile.ok()) return void(r.respond(profile.error()));
       r.respond(Response::created("/api/me", profile.value()));
     });
@@ -271,7 +272,8 @@ void install_public_api(Context& ctx, http::Router& router) {
       return void(r.respond(
           too_many(v, "too many failed sign-ins for this username; try again later", req.path())));
     }
-    ctx.call("customer", "customer.sign_in", Json{{"username", username}, {"password", password}},
+    ctx.call("customer", customer::commands::kSignIn,
+             Json{{"username", username}, {"password", password}},
              [r, throttles = ctx.throttles, address, user](Result<Json> session) {
                if (session.ok()) {
                  throttles->sign_in_user->reset(user);
@@ -296,7 +298,7 @@ void install_public_api(Context& ctx, http::Router& router) {
     }
     std::string t(*token);
     ctx.auth_cache.evict(t);
-    ctx.call("customer", "customer.sign_out", Json{{"token", t}}, [r](Result<Json> out) {
+    ctx.call("customer", customer::commands::kSignOut, Json{{"token", t}}, [r](Result<Json> out) {
       if (!out.ok()) return void(r.respond(out.error()));
       r.respond(Response::no_content());
     });
@@ -315,7 +317,7 @@ void install_public_api(Context& ctx, http::Router& router) {
 
   router.add_async(Method::get, "/api/basket", [&ctx](const Request& req, Responder r) {
     with_customer(ctx, req, r, [&ctx, r](const Json& profile) {
-      ctx.call("customer", "customer.get_basket",
+      ctx.call("customer", customer::commands::kGetBasket,
                Json{{"customer_id", profile.value("customer_id", "")}},
                priced_basket_reply(ctx, r));
     });
@@ -335,7 +337,7 @@ void install_public_api(Context& ctx, http::Router& router) {
       std::string customer_id = profile.value("customer_id", "");
       // The customer service answers with the basket as it now is.
       auto set = [&ctx, r, isbn, quantity, customer_id] {
-        ctx.call("customer", "customer.set_basket_item",
+        ctx.call("customer", customer::commands::kSetBasketItem,
                  Json{{"customer_id", customer_id}, {"isbn", isbn}, {"quantity", quantity}},
                  priced_basket_reply(ctx, r));
       };
@@ -356,7 +358,7 @@ void install_public_api(Context& ctx, http::Router& router) {
     std::string isbn(*req.param("isbn"));
     with_customer(ctx, req, r, [&ctx, r, isbn](const Json& profile) {
       std::string customer_id = profile.value("customer_id", "");
-      ctx.call("customer", "customer.remove_basket_item",
+      ctx.call("customer", customer::commands::kRemoveBasketItem,
                Json{{"customer_id", customer_id}, {"isbn", isbn}}, priced_basket_reply(ctx, r));
     });
   });
@@ -443,7 +445,7 @@ void install_public_api(Context& ctx, http::Router& router) {
 
   router.add_async(Method::get, "/api/orders", [&ctx](const Request& req, Responder r) {
     with_customer(ctx, req, r, [&ctx, r](const Json& profile) {
-      ctx.call("customer", "customer.list_orders",
+      ctx.call("customer", customer::commands::kListOrders,
                Json{{"customer_id", profile.value("customer_id", "")}}, reply_with(r));
     });
   });

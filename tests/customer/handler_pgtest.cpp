@@ -5,16 +5,18 @@
 #include <mutex>
 #include <thread>
 
+#include "handler.hpp"
+#include "outbox.hpp"
 #include "pg_fixture.hpp"
 #include "wonderland/common/ids.hpp"
-#include "wonderland/customer/handler.hpp"
-#include "wonderland/customer/outbox.hpp"
 
 // libpqxx 6.4 (Debian 12) does not free libpq's error result when BEGIN fails on a session the
 // server has closed (ALostConnectionIsReopened provokes that). The leak is inside the library, so
 // LeakSanitizer ignores allocations made from libpqxx's own code (the library has no frame
 // pointers, so the stack ends there and a narrower, function-level pattern cannot match).
-extern "C" const char* __lsan_default_suppressions() { return "leak:libpqxx-6.4.so\n"; }
+extern "C" const char* __lsan_default_suppressions() {
+  return "leak:libpqxx-6.4.so\n";
+}
 
 namespace wonderland::customer::test {
 namespace {
@@ -27,7 +29,8 @@ using namespace std::chrono_literals;
 struct FakePublisher {
   Status publish(const std::string& routing_key, const Envelope& event) {
     std::lock_guard lock(mu);
-    if (failing) return Error::of(codes::kUnavailable, "broker down");
+    if (failing)
+      return Error::of(codes::kUnavailable, "broker down");
     published.emplace_back(routing_key, event);
     return ok_status();
   }
@@ -60,10 +63,11 @@ class HandlerPgTest : public CustomerPgTest {
 
 TEST_F(HandlerPgTest, EveryDocumentedCommandIsRouted) {
   std::vector<std::string> expected = {
-      "customer.add_address",  "customer.add_basket_item", "customer.authenticate",       "customer.clear_basket",
-      "customer.get_basket",   "customer.get_profile",     "customer.list_orders",        "customer.record_order",
-      "customer.remove_basket_item", "customer.set_basket_item", "customer.sign_in",      "customer.sign_out",
-      "customer.sign_up",      "customer.validate"};
+      "customer.add_address",     "customer.add_basket_item", "customer.authenticate",
+      "customer.clear_basket",    "customer.get_basket",      "customer.get_profile",
+      "customer.list_orders",     "customer.record_order",    "customer.remove_basket_item",
+      "customer.set_basket_item", "customer.sign_in",         "customer.sign_out",
+      "customer.sign_up",         "customer.validate"};
   EXPECT_EQ(CommandHandler::command_types(), expected);
   EXPECT_TRUE(CommandHandler::changes_state("customer.sign_up"));
   EXPECT_FALSE(CommandHandler::changes_state("customer.sign_in"));
@@ -71,8 +75,8 @@ TEST_F(HandlerPgTest, EveryDocumentedCommandIsRouted) {
 
   auto unknown = handler_.handle(command("customer.delete_everything", json::object()));
   ASSERT_FALSE(unknown.ok());
-  EXPECT_EQ(unknown.error(),
-            (Error{codes::kInvalidArgument, "unknown command type 'customer.delete_everything'", false}));
+  EXPECT_EQ(unknown.error(), (Error{codes::kInvalidArgument,
+                                    "unknown command type 'customer.delete_everything'", false}));
 }
 
 TEST_F(HandlerPgTest, SignUpIsAnnouncedAfterCommitWithTheDocumentedBody) {
@@ -125,7 +129,8 @@ TEST_F(HandlerPgTest, BasketCommandsAreDeduplicatedByKeyAndType) {
   ASSERT_TRUE(handler_.handle(command("customer.add_basket_item", add)).ok());
   // The same key on another command type is another command.
   auto set = handler_.handle(command("customer.set_basket_item",
-                                     json{{"customer_id", id}, {"isbn", "978-2"}, {"quantity", 1}}, "add-1"));
+                                     json{{"customer_id", id}, {"isbn", "978-2"}, {"quantity", 1}},
+                                     "add-1"));
   ASSERT_TRUE(set.ok()) << error_text(set.error());
   EXPECT_EQ(set.value()["items"].size(), 2u);
   EXPECT_EQ(set.value()["items"][0]["quantity"], 2);
@@ -134,7 +139,8 @@ TEST_F(HandlerPgTest, BasketCommandsAreDeduplicatedByKeyAndType) {
 TEST_F(HandlerPgTest, ConcurrentDeliveriesOfOneCommandActOnce) {
   std::string id = sign_up("alice");
   CommandHandler other(schema_.url(), schema_.name(), options(), publisher_.fn());
-  Envelope request = command("customer.add_basket_item", json{{"customer_id", id}, {"isbn", "978-1"}}, "race-1");
+  Envelope request =
+      command("customer.add_basket_item", json{{"customer_id", id}, {"isbn", "978-1"}}, "race-1");
   std::vector<Result<json>> replies(2, Error{});
   std::thread a([&] { replies[0] = handler_.handle(request); });
   std::thread b([&] { replies[1] = other.handle(request); });
@@ -155,10 +161,14 @@ TEST_F(HandlerPgTest, SignInIsNeverRecordedBecauseItsReplyHoldsTheToken) {
   ASSERT_TRUE(second.ok());
   EXPECT_NE(first.value()["token"], second.value()["token"]);
   EXPECT_EQ(query("SELECT count(*) FROM idempotency")[0][0].as<int>(), 0);
-  auto out = handler_.handle(command("customer.sign_out", json{{"token", first.value()["token"]}}, "signout-1"));
+  auto out = handler_.handle(
+      command("customer.sign_out", json{{"token", first.value()["token"]}}, "signout-1"));
   ASSERT_TRUE(out.ok());
-  auto stored = query("SELECT coalesce(string_agg(reply::text || coalesce(error::text, ''), ''), '') FROM idempotency");
-  EXPECT_EQ(stored[0][0].as<std::string>().find(first.value()["token"].get<std::string>()), std::string::npos);
+  auto stored = query(
+      "SELECT coalesce(string_agg(reply::text || coalesce(error::text, ''), ''), '') FROM "
+      "idempotency");
+  EXPECT_EQ(stored[0][0].as<std::string>().find(first.value()["token"].get<std::string>()),
+            std::string::npos);
 }
 
 TEST_F(HandlerPgTest, EventsThatCouldNotBePublishedWaitInTheOutbox) {
@@ -174,7 +184,8 @@ TEST_F(HandlerPgTest, EventsThatCouldNotBePublishedWaitInTheOutbox) {
 }
 
 TEST_F(HandlerPgTest, AnUnreachableDatabaseIsUnavailableAndRetryable) {
-  CommandHandler nowhere("postgresql://wonderland:wonderland@127.0.0.1:1/wonderland", schema_.name(), options());
+  CommandHandler nowhere("postgresql://wonderland:wonderland@127.0.0.1:1/wonderland",
+                         schema_.name(), options());
   auto r = nowhere.handle(command("customer.get_profile", json{{"customer_id", new_uuid()}}));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, codes::kUnavailable);

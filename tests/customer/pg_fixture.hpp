@@ -8,14 +8,16 @@
 #include <memory>
 #include <pqxx/pqxx>
 
-#include "wonderland/customer/database.hpp"
-#include "wonderland/customer/migrations.hpp"
-#include "wonderland/customer/store.hpp"
+#include "database.hpp"
+#include "migrations.hpp"
+#include "store.hpp"
 #include "wonderland/testing/postgres.hpp"
 
 namespace wonderland::customer::test {
 
-inline std::string error_text(const Error& e) { return e.code + ": " + e.message; }
+inline std::string error_text(const Error& e) {
+  return e.code + ": " + e.message;
+}
 
 class CustomerPgTest : public ::testing::Test {
  protected:

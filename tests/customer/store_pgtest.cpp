@@ -4,11 +4,12 @@
 
 #include <thread>
 
+#include "idempotency_store.hpp"
+#include "outbox.hpp"
 #include "pg_fixture.hpp"
 #include "wonderland/common/ids.hpp"
 #include "wonderland/common/time.hpp"
-#include "wonderland/customer/idempotency_store.hpp"
-#include "wonderland/customer/outbox.hpp"
+#include "wonderland/testing/broker.hpp"
 
 namespace wonderland::customer::test {
 namespace {
@@ -18,13 +19,18 @@ using namespace std::chrono_literals;
 
 std::vector<std::string> field_names(const Error& e) {
   std::vector<std::string> names;
-  for (const auto& f : e.fields) names.push_back(f.field);
+  for (const auto& f : e.fields)
+    names.push_back(f.field);
   return names;
 }
 
-json items_of(const Result<json>& r) { return r.ok() ? r.value()["items"] : json("error: " + r.error().message); }
+json items_of(const Result<json>& r) {
+  return r.ok() ? r.value()["items"] : json("error: " + r.error().message);
+}
 
-json item(const std::string& isbn, int quantity) { return json{{"isbn", isbn}, {"quantity", quantity}}; }
+json item(const std::string& isbn, int quantity) {
+  return json{{"isbn", isbn}, {"quantity", quantity}};
+}
 
 TEST_F(CustomerPgTest, MigrationsAreIdempotent) {
   EXPECT_EQ(migrate(db_), 0);
@@ -51,7 +57,8 @@ TEST_F(CustomerPgTest, ConcurrentStartersMigrateAFreshSchemaOnce) {
       }
     });
   }
-  for (auto& t : starters) t.join();
+  for (auto& t : starters)
+    t.join();
   EXPECT_EQ(failures.load(), 0);
   EXPECT_EQ(applied.load(), static_cast<int>(migrations().size()));
 }
@@ -59,7 +66,10 @@ TEST_F(CustomerPgTest, ConcurrentStartersMigrateAFreshSchemaOnce) {
 TEST_F(CustomerPgTest, SignUpReturnsTheProfileAndNeverThePassword) {
   json body = sign_up_body("alice");
   body["phone"] = "+44 20 7946 0958";
-  body["address"] = {{"line1", "1 Rabbit Hole"}, {"city", "Oxford"}, {"postal_code", "OX1 1AA"}, {"country", "UK"}};
+  body["address"] = {{"line1", "1 Rabbit Hole"},
+                     {"city", "Oxford"},
+                     {"postal_code", "OX1 1AA"},
+                     {"country", "UK"}};
   auto r = store_->sign_up(body);
   ASSERT_TRUE(r.ok()) << error_text(r.error());
   const json& p = r.value();
@@ -70,10 +80,13 @@ TEST_F(CustomerPgTest, SignUpReturnsTheProfileAndNeverThePassword) {
   EXPECT_EQ(p["last_name"], "Last");
   EXPECT_EQ(p["phone"], "+44 20 7946 0958");
   ASSERT_EQ(p["addresses"].size(), 1u);
-  EXPECT_EQ(p["addresses"][0],
-            (json{{"line1", "1 Rabbit Hole"}, {"line2", nullptr}, {"city", "Oxford"}, {"postal_code", "OX1 1AA"},
-                  {"country", "UK"}}));
-  EXPECT_EQ(p["created_at"], format_iso8601(std::chrono::time_point_cast<std::chrono::milliseconds>(now_)));
+  EXPECT_EQ(p["addresses"][0], (json{{"line1", "1 Rabbit Hole"},
+                                     {"line2", nullptr},
+                                     {"city", "Oxford"},
+                                     {"postal_code", "OX1 1AA"},
+                                     {"country", "UK"}}));
+  EXPECT_EQ(p["created_at"],
+            format_iso8601(std::chrono::time_point_cast<std::chrono::milliseconds>(now_)));
   EXPECT_EQ(p.dump().find("password"), std::string::npos);
   EXPECT_EQ(p.dump().find("correct horse"), std::string::npos);
 
@@ -113,12 +126,16 @@ TEST_F(CustomerPgTest, TakenUsernameOrEmailIsAConflictWhateverTheCase) {
   sign_up("alice");
   auto same_name = store_->sign_up(sign_up_body("ALICE", "other@example.com"));
   ASSERT_FALSE(same_name.ok());
-  EXPECT_EQ(same_name.error(), (Error{codes::kConflict, "username is taken", false,
+  EXPECT_EQ(same_name.error(), (Error{codes::kConflict,
+                                      "username is taken",
+                                      false,
                                       {FieldError{"username", "username is taken"}}}));
 
   auto same_email = store_->sign_up(sign_up_body("alice2", "Alice@Example.COM"));
   ASSERT_FALSE(same_email.ok());
-  EXPECT_EQ(same_email.error(), (Error{codes::kConflict, "email is already registered", false,
+  EXPECT_EQ(same_email.error(), (Error{codes::kConflict,
+                                       "email is already registered",
+                                       false,
                                        {FieldError{"email", "email is already registered"}}}));
 
   auto both = store_->sign_up(sign_up_body("Alice", "alice@example.com"));
@@ -131,7 +148,8 @@ TEST_F(CustomerPgTest, TakenUsernameOrEmailIsAConflictWhateverTheCase) {
 
 TEST_F(CustomerPgTest, SignInSignOutAndAuthenticate) {
   std::string id = sign_up("alice");
-  auto signed_in = store_->sign_in(json{{"username", "Alice"}, {"password", "correct horse alice"}});
+  auto signed_in =
+      store_->sign_in(json{{"username", "Alice"}, {"password", "correct horse alice"}});
   ASSERT_TRUE(signed_in.ok()) << error_text(signed_in.error());
   std::string token = signed_in.value()["token"];
   EXPECT_EQ(token.size(), 64u);
@@ -174,7 +192,8 @@ TEST_F(CustomerPgTest, WrongPasswordAndUnknownUserGetTheSameAnswer) {
 
 TEST_F(CustomerPgTest, ExpiredOrUnknownTokensAreRejected) {
   sign_up("alice");
-  auto signed_in = store_->sign_in(json{{"username", "alice"}, {"password", "correct horse alice"}});
+  auto signed_in =
+      store_->sign_in(json{{"username", "alice"}, {"password", "correct horse alice"}});
   ASSERT_TRUE(signed_in.ok());
   json token{{"token", signed_in.value()["token"]}};
   now_ += 59min;
@@ -192,7 +211,8 @@ TEST_F(CustomerPgTest, ExpiredOrUnknownTokensAreRejected) {
     EXPECT_EQ(r.error().code, codes::kUnauthenticated);
   }
   // Signing in again clears the customer's expired sessions.
-  ASSERT_TRUE(store_->sign_in(json{{"username", "alice"}, {"password", "correct horse alice"}}).ok());
+  ASSERT_TRUE(
+      store_->sign_in(json{{"username", "alice"}, {"password", "correct horse alice"}}).ok());
   EXPECT_EQ(query("SELECT count(*) FROM sessions")[0][0].as<int>(), 1);
 }
 
@@ -201,10 +221,12 @@ TEST_F(CustomerPgTest, AHashMadeUnderAnotherPolicyIsUpgradedAtSignIn) {
   StoreOptions stronger = options();
   stronger.password.opslimit = 2;
   Store upgraded(db_, stronger);
-  ASSERT_TRUE(upgraded.sign_in(json{{"username", "alice"}, {"password", "correct horse alice"}}).ok());
+  ASSERT_TRUE(
+      upgraded.sign_in(json{{"username", "alice"}, {"password", "correct horse alice"}}).ok());
   std::string hash = query("SELECT password_hash FROM customers")[0][0].as<std::string>();
   EXPECT_NE(hash.find(",t=2,"), std::string::npos) << hash;
-  EXPECT_TRUE(store_->sign_in(json{{"username", "alice"}, {"password", "correct horse alice"}}).ok());
+  EXPECT_TRUE(
+      store_->sign_in(json{{"username", "alice"}, {"password", "correct horse alice"}}).ok());
 }
 
 TEST_F(CustomerPgTest, ProfileAndAddresses) {
@@ -235,7 +257,8 @@ TEST_F(CustomerPgTest, ProfileAndAddresses) {
 TEST_F(CustomerPgTest, BasketRules) {
   std::string id = sign_up("alice");
   auto set = [&](const std::string& isbn, json quantity) {
-    return store_->set_basket_item(json{{"customer_id", id}, {"isbn", isbn}, {"quantity", quantity}});
+    return store_->set_basket_item(
+        json{{"customer_id", id}, {"isbn", isbn}, {"quantity", quantity}});
   };
   EXPECT_EQ(items_of(store_->get_basket(json{{"customer_id", id}})), json::array());
   EXPECT_EQ(items_of(set("978-1", 2)), json::array({item("978-1", 2)}));
@@ -250,12 +273,14 @@ TEST_F(CustomerPgTest, BasketRules) {
   EXPECT_EQ(too_many.error().fields[0], (FieldError{"quantity", "at most 3 copies of one title"}));
 
   EXPECT_EQ(items_of(set("978-2", 0)), json::array({item("978-1", 1)}));  // 0 removes
-  EXPECT_EQ(items_of(set("978-9", 0)), json::array({item("978-1", 1)}));  // removing nothing is fine
+  EXPECT_EQ(items_of(set("978-9", 0)),
+            json::array({item("978-1", 1)}));  // removing nothing is fine
 
   // Adding counts what is in the basket already.
   auto add = [&](const std::string& isbn, std::optional<int> quantity) {
     json body{{"customer_id", id}, {"isbn", isbn}};
-    if (quantity) body["quantity"] = *quantity;
+    if (quantity)
+      body["quantity"] = *quantity;
     return store_->add_basket_item(body);
   };
   EXPECT_EQ(items_of(add("978-1", std::nullopt)), json::array({item("978-1", 2)}));
@@ -265,18 +290,22 @@ TEST_F(CustomerPgTest, BasketRules) {
   EXPECT_EQ(fourth.error().code, codes::kInvalidArgument);
   EXPECT_EQ(field_names(fourth.error()), std::vector<std::string>{"quantity"});
 
-  EXPECT_EQ(items_of(store_->remove_basket_item(json{{"customer_id", id}, {"isbn", "978-1"}})), json::array());
+  EXPECT_EQ(items_of(store_->remove_basket_item(json{{"customer_id", id}, {"isbn", "978-1"}})),
+            json::array());
 
-  auto stranger = store_->set_basket_item(json{{"customer_id", new_uuid()}, {"isbn", "978-1"}, {"quantity", 1}});
+  auto stranger = store_->set_basket_item(
+      json{{"customer_id", new_uuid()}, {"isbn", "978-1"}, {"quantity", 1}});
   ASSERT_FALSE(stranger.ok());
   EXPECT_EQ(stranger.error().code, codes::kNotFound);
 }
 
 TEST_F(CustomerPgTest, BasketSurvivesAReconnect) {
   std::string id = sign_up("alice");
-  ASSERT_TRUE(store_->set_basket_item(json{{"customer_id", id}, {"isbn", "978-1"}, {"quantity", 2}}).ok());
+  ASSERT_TRUE(
+      store_->set_basket_item(json{{"customer_id", id}, {"isbn", "978-1"}, {"quantity", 2}}).ok());
   now_ += 1s;
-  ASSERT_TRUE(store_->set_basket_item(json{{"customer_id", id}, {"isbn", "978-0"}, {"quantity", 1}}).ok());
+  ASSERT_TRUE(
+      store_->set_basket_item(json{{"customer_id", id}, {"isbn", "978-0"}, {"quantity", 1}}).ok());
   store_.reset();
   db_.reset();
 
@@ -292,7 +321,8 @@ TEST_F(CustomerPgTest, ValidateGivesTheSnapshotOrSaysTheBasketIsEmpty) {
   ASSERT_FALSE(empty.ok());
   EXPECT_EQ(empty.error(), (Error{codes::kFailedPrecondition, "Your basket is empty", false}));
 
-  ASSERT_TRUE(store_->set_basket_item(json{{"customer_id", id}, {"isbn", "978-1"}, {"quantity", 2}}).ok());
+  ASSERT_TRUE(
+      store_->set_basket_item(json{{"customer_id", id}, {"isbn", "978-1"}, {"quantity", 2}}).ok());
   auto snapshot = store_->validate(json{{"customer_id", id}});
   ASSERT_TRUE(snapshot.ok()) << error_text(snapshot.error());
   EXPECT_EQ(snapshot.value(), (json{{"customer_id", id},
@@ -310,7 +340,10 @@ TEST_F(CustomerPgTest, RecordOrderIsIdempotentByOrderIdAndListsNewestFirst) {
   std::string id = sign_up("alice");
   std::string first = new_uuid();
   std::string second = new_uuid();
-  json items = json::array({{{"isbn", "978-1"}, {"title", "Alice"}, {"quantity", 1}, {"unit_price_cents", 999},
+  json items = json::array({{{"isbn", "978-1"},
+                             {"title", "Alice"},
+                             {"quantity", 1},
+                             {"unit_price_cents", 999},
                              {"line_total_cents", 999}}});
   auto record = [&](const std::string& order_id, std::int64_t total) {
     return store_->record_order(json{{"customer_id", id},
@@ -339,8 +372,11 @@ TEST_F(CustomerPgTest, RecordOrderIsIdempotentByOrderIdAndListsNewestFirst) {
   EXPECT_TRUE(parse_iso8601(list[1]["created_at"].get<std::string>()).has_value());
 
   std::string other = sign_up("bob");
-  auto stolen = store_->record_order(json{{"customer_id", other}, {"order_id", first}, {"items", items},
-                                          {"total_cents", 1}, {"status", "confirmed"}});
+  auto stolen = store_->record_order(json{{"customer_id", other},
+                                          {"order_id", first},
+                                          {"items", items},
+                                          {"total_cents", 1},
+                                          {"status", "confirmed"}});
   ASSERT_FALSE(stolen.ok());
   EXPECT_EQ(stolen.error().code, codes::kConflict);
   EXPECT_EQ(store_->list_orders(json{{"customer_id", other}}).value()["orders"], json::array());
@@ -349,16 +385,19 @@ TEST_F(CustomerPgTest, RecordOrderIsIdempotentByOrderIdAndListsNewestFirst) {
 TEST_F(CustomerPgTest, ClearBasketActsOncePerOrder) {
   std::string id = sign_up("alice");
   std::string order = new_uuid();
-  ASSERT_TRUE(store_->set_basket_item(json{{"customer_id", id}, {"isbn", "978-1"}, {"quantity", 2}}).ok());
+  ASSERT_TRUE(
+      store_->set_basket_item(json{{"customer_id", id}, {"isbn", "978-1"}, {"quantity", 2}}).ok());
   auto cleared = store_->clear_basket(json{{"customer_id", id}, {"order_id", order}});
   ASSERT_TRUE(cleared.ok()) << error_text(cleared.error());
   EXPECT_EQ(cleared.value(), json::object());
   EXPECT_EQ(items_of(store_->get_basket(json{{"customer_id", id}})), json::array());
 
   // A redelivered clear for the same order must not wipe what was added since.
-  ASSERT_TRUE(store_->set_basket_item(json{{"customer_id", id}, {"isbn", "978-2"}, {"quantity", 1}}).ok());
+  ASSERT_TRUE(
+      store_->set_basket_item(json{{"customer_id", id}, {"isbn", "978-2"}, {"quantity", 1}}).ok());
   ASSERT_TRUE(store_->clear_basket(json{{"customer_id", id}, {"order_id", order}}).ok());
-  EXPECT_EQ(items_of(store_->get_basket(json{{"customer_id", id}})), json::array({item("978-2", 1)}));
+  EXPECT_EQ(items_of(store_->get_basket(json{{"customer_id", id}})),
+            json::array({item("978-2", 1)}));
   ASSERT_TRUE(store_->clear_basket(json{{"customer_id", id}, {"order_id", new_uuid()}}).ok());
   EXPECT_EQ(items_of(store_->get_basket(json{{"customer_id", id}})), json::array());
 }
@@ -373,12 +412,26 @@ class IdempotencyPgTest : public CustomerPgTest {
   std::function<Result<json>()> effect(int quantity, Result<json> outcome) {
     return [this, quantity, outcome] {
       ++runs_;
-      auto r = store_->set_basket_item(json{{"customer_id", customer_}, {"isbn", "978-1"}, {"quantity", quantity}});
+      auto r = store_->set_basket_item(
+          json{{"customer_id", customer_}, {"isbn", "978-1"}, {"quantity", quantity}});
       EXPECT_TRUE(r.ok());
       return outcome;
     };
   }
   json basket() { return items_of(store_->get_basket(json{{"customer_id", customer_}})); }
+
+  /// Whether a session waits for the advisory lock that PgIdempotencyStore takes on `key`
+  /// (class 0x57435553, the key's hashtext).
+  bool someone_waits_for_key(const std::string& key) {
+    pqxx::connection conn(schema_.url());
+    pqxx::nontransaction tx(conn);
+    auto waiting = tx.exec_params(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        " AND classid = 1464030547 AND objsubid = 2"
+        " AND objid = (hashtext($1)::bigint & 4294967295)::oid",
+        key);
+    return waiting[0][0].as<int>() > 0;
+  }
 
   PgIdempotencyStore idempotency_;
   std::string customer_;
@@ -397,7 +450,8 @@ TEST_F(IdempotencyPgTest, SecondCallWithTheSameKeyReturnsTheRecordedReply) {
 }
 
 TEST_F(IdempotencyPgTest, FinalErrorsAreRecordedAndTheirWritesRolledBack) {
-  Error refused{codes::kFailedPrecondition, "refused", false, {FieldError{"x", "bad"}}};
+  Error refused = Error::of(codes::kFailedPrecondition, "refused");
+  refused.fields.push_back(FieldError{"x", "bad"});
   auto first = messaging::deduplicated(idempotency_, "k2", effect(2, refused));
   auto second = messaging::deduplicated(idempotency_, "k2", effect(3, json::object()));
   ASSERT_FALSE(second.ok());
@@ -414,7 +468,7 @@ TEST_F(IdempotencyPgTest, ARefusalAndAConcurrentDeliveryGiveOneAnswer) {
   Database other_db(schema_.url(), schema_.name());
   Store other_store(other_db, options());
   PgIdempotencyStore other(other_db);
-  Error refused{codes::kFailedPrecondition, "refused", false};
+  Error refused = Error::of(codes::kFailedPrecondition, "refused");
   std::thread racer;
   std::optional<Result<json>> raced;
   auto first = messaging::deduplicated(idempotency_, "k5", [&]() -> Result<json> {
@@ -427,7 +481,8 @@ TEST_F(IdempotencyPgTest, ARefusalAndAConcurrentDeliveryGiveOneAnswer) {
         return json{{"won", "racer"}};
       }));
     });
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the racer waits on the lock
+    EXPECT_TRUE(testing::eventually([&] { return someone_waits_for_key("k5"); }, 10s))
+        << "the racer never waited on the key's lock";
     return refused;
   });
   racer.join();
@@ -445,7 +500,8 @@ TEST_F(IdempotencyPgTest, ARefusalAndAConcurrentDeliveryGiveOneAnswer) {
 }
 
 TEST_F(IdempotencyPgTest, RetryableErrorsAreNotRecorded) {
-  auto first = messaging::deduplicated(idempotency_, "k3", effect(2, Error::of(codes::kUnavailable, "later")));
+  auto first = messaging::deduplicated(idempotency_, "k3",
+                                       effect(2, Error::of(codes::kUnavailable, "later")));
   ASSERT_FALSE(first.ok());
   EXPECT_FALSE(idempotency_.has("k3"));
   EXPECT_EQ(basket(), json::array());
@@ -456,12 +512,13 @@ TEST_F(IdempotencyPgTest, RetryableErrorsAreNotRecorded) {
 }
 
 TEST_F(IdempotencyPgTest, AnEffectThatThrowsLeavesNothingBehind) {
-  EXPECT_THROW((void)messaging::deduplicated(idempotency_, "k4",
-                                       [&]() -> Result<json> {
-                                         (void)store_->set_basket_item(
-                                             json{{"customer_id", customer_}, {"isbn", "978-1"}, {"quantity", 1}});
-                                         throw std::runtime_error("boom");
-                                       }),
+  EXPECT_THROW((void)messaging::deduplicated(
+                   idempotency_, "k4",
+                   [&]() -> Result<json> {
+                     (void)store_->set_basket_item(
+                         json{{"customer_id", customer_}, {"isbn", "978-1"}, {"quantity", 1}});
+                     throw std::runtime_error("boom");
+                   }),
                std::runtime_error);
   EXPECT_FALSE(idempotency_.has("k4"));
   EXPECT_EQ(basket(), json::array());

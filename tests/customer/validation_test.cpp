@@ -3,7 +3,7 @@
 
 #include <gtest/gtest.h>
 
-#include "wonderland/customer/database.hpp"
+#include "database.hpp"
 
 namespace wonderland::customer {
 namespace {
@@ -12,13 +12,15 @@ using nlohmann::json;
 
 std::vector<std::string> field_names(const Error& e) {
   std::vector<std::string> names;
-  for (const auto& f : e.fields) names.push_back(f.field);
+  for (const auto& f : e.fields)
+    names.push_back(f.field);
   return names;
 }
 
 std::string field_message(const Error& e, const std::string& field) {
   for (const auto& f : e.fields) {
-    if (f.field == field) return f.message;
+    if (f.field == field)
+      return f.message;
   }
   return "<no error for " + field + ">";
 }
@@ -38,23 +40,32 @@ TEST(Username, AcceptsLettersDigitsAndPunctuationWithinBounds) {
 }
 
 TEST(Username, RejectsTooShortTooLongAndOtherCharacters) {
-  const std::vector<std::string> bad_names = {"ab", "", std::string(33, 'a'), "al ice", "al@ce", "ali\xc3\xa7" "e",
-                                             "a/b"};
+  const std::vector<std::string> bad_names = {"ab",
+                                              "",
+                                              std::string(33, 'a'),
+                                              "al ice",
+                                              "al@ce",
+                                              "ali\xc3\xa7"
+                                              "e",
+                                              "a/b"};
   for (const auto& bad : bad_names) {
     EXPECT_NE(username_problem(bad), std::nullopt) << bad;
   }
-  EXPECT_EQ(*username_problem("ab"), "must be 3 to 32 characters: letters, digits, '_', '.' or '-'");
+  EXPECT_EQ(*username_problem("ab"),
+            "must be 3 to 32 characters: letters, digits, '_', '.' or '-'");
 }
 
 TEST(Email, AcceptsUsualAddresses) {
-  for (const char* good : {"alice@example.com", "a.b+tag@sub.example.co.uk", "X@Y.io", "a@b-c.de"}) {
+  for (const char* good :
+       {"alice@example.com", "a.b+tag@sub.example.co.uk", "X@Y.io", "a@b-c.de"}) {
     EXPECT_EQ(email_problem(good), std::nullopt) << good;
   }
 }
 
 TEST(Email, RejectsWhatIsNotAnAddress) {
-  for (const char* bad : {"", "alice", "alice@", "@example.com", "a@b", "a@@b.com", "a@b@c.com", "a b@c.com",
-                          "a@-b.com", "a@b..com", "a@b.com.", "a@.b.com", "a@b.com\n"}) {
+  for (const char* bad :
+       {"", "alice", "alice@", "@example.com", "a@b", "a@@b.com", "a@b@c.com", "a b@c.com",
+        "a@-b.com", "a@b..com", "a@b.com.", "a@.b.com", "a@b.com\n"}) {
     EXPECT_NE(email_problem(bad), std::nullopt) << bad;
   }
   EXPECT_NE(email_problem(std::string(65, 'a') + "@example.com"), std::nullopt);
@@ -63,8 +74,10 @@ TEST(Email, RejectsWhatIsNotAnAddress) {
 TEST(Password, CountsCharactersNotBytes) {
   EXPECT_EQ(*password_problem("1234567"), "must be at least 8 characters");
   EXPECT_EQ(password_problem("12345678"), std::nullopt);
-  EXPECT_EQ(password_problem("\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"), std::nullopt);
-  EXPECT_NE(password_problem("\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"), std::nullopt);  // 8 bytes, 4 characters
+  EXPECT_EQ(password_problem("\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"),
+            std::nullopt);
+  EXPECT_NE(password_problem("\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"),
+            std::nullopt);  // 8 bytes, 4 characters
   EXPECT_NE(password_problem(std::string(257, 'x')), std::nullopt);
   EXPECT_EQ(utf8_length("h\xc3\xa9llo"), 5u);
 }
@@ -91,7 +104,8 @@ TEST(SignUp, ValidBodyIsTrimmedAndKeepsThePasswordAsGiven) {
   body["first_name"] = " Alice";
   body["password"] = " spaces count ";
   body["phone"] = "";
-  body["address"] = {{"line1", "1 Rabbit Hole"}, {"city", "Oxford"}, {"postal_code", "OX1"}, {"country", "UK"}};
+  body["address"] = {
+      {"line1", "1 Rabbit Hole"}, {"city", "Oxford"}, {"postal_code", "OX1"}, {"country", "UK"}};
   auto r = parse_sign_up(body);
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(r->username, "Alice");
@@ -111,7 +125,8 @@ TEST(SignUp, EveryMissingFieldIsReported) {
   EXPECT_EQ(field_names(r.error()),
             (std::vector<std::string>{"username", "email", "password", "first_name", "last_name"}));
   EXPECT_EQ(field_message(r.error(), "first_name"), "is required");
-  EXPECT_EQ(r.error().message.rfind("username is required; email is required", 0), 0u) << r.error().message;
+  EXPECT_EQ(r.error().message.rfind("username is required; email is required", 0), 0u)
+      << r.error().message;
 }
 
 TEST(SignUp, WrongValuesAreReportedPerField) {
@@ -124,8 +139,9 @@ TEST(SignUp, WrongValuesAreReportedPerField) {
   body["address"] = {{"line1", "1 Rabbit Hole"}, {"city", 42}, {"country", "UK"}};
   auto r = parse_sign_up(body);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(field_names(r.error()), (std::vector<std::string>{"username", "email", "password", "last_name", "phone",
-                                                              "address.city", "address.postal_code"}));
+  EXPECT_EQ(field_names(r.error()),
+            (std::vector<std::string>{"username", "email", "password", "last_name", "phone",
+                                      "address.city", "address.postal_code"}));
   EXPECT_EQ(field_message(r.error(), "password"), "must be at least 8 characters");
   EXPECT_EQ(field_message(r.error(), "address.city"), "must be a string");
   EXPECT_EQ(field_message(r.error(), "address.postal_code"), "is required");
@@ -151,7 +167,8 @@ TEST(Address, ReportsFieldsUnderThePrefix) {
   auto r = parse_address(json{{"line1", "x"}, {"city", "y"}, {"postal_code", "z"}}, "address");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(field_names(r.error()), std::vector<std::string>{"address.country"});
-  auto ok = parse_address(json{{"line1", "x"}, {"line2", "flat 2"}, {"city", "y"}, {"postal_code", "z"}, {"country", "c"}});
+  auto ok = parse_address(json{
+      {"line1", "x"}, {"line2", "flat 2"}, {"city", "y"}, {"postal_code", "z"}, {"country", "c"}});
   ASSERT_TRUE(ok.ok());
   EXPECT_EQ(to_json(*ok)["line2"], "flat 2");
 }
@@ -162,7 +179,8 @@ TEST(BasketItem, AtMostThreeCopiesOfOneTitle) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, codes::kInvalidArgument);
   EXPECT_EQ(field_message(r.error(), "quantity"), "at most 3 copies of one title");
-  auto huge = parse_basket_item(json{{"customer_id", id}, {"isbn", "978-1"}, {"quantity", 18446744073709551615ULL}}, 0);
+  auto huge = parse_basket_item(
+      json{{"customer_id", id}, {"isbn", "978-1"}, {"quantity", 18446744073709551615ULL}}, 0);
   ASSERT_FALSE(huge.ok());
   EXPECT_EQ(field_message(huge.error(), "quantity"), "at most 3 copies of one title");
 }
@@ -173,7 +191,8 @@ TEST(BasketItem, QuantityBoundsAndTypes) {
   ASSERT_TRUE(zero.ok());
   EXPECT_EQ(zero->quantity, 0);
   EXPECT_EQ(zero->customer_id, "0b6f2c8e-2d4a-4c47-9b8e-3f1f1b2a7c10");
-  auto negative = parse_basket_item(json{{"customer_id", id}, {"isbn", "978-1"}, {"quantity", -1}}, 0);
+  auto negative =
+      parse_basket_item(json{{"customer_id", id}, {"isbn", "978-1"}, {"quantity", -1}}, 0);
   ASSERT_FALSE(negative.ok());
   EXPECT_EQ(field_message(negative.error(), "quantity"), "must be between 0 and 3");
   auto text = parse_basket_item(json{{"customer_id", id}, {"isbn", "978-1"}, {"quantity", "2"}}, 0);
@@ -184,14 +203,16 @@ TEST(BasketItem, QuantityBoundsAndTypes) {
   EXPECT_EQ(defaulted->quantity, 1);
   auto missing = parse_basket_item(json{{"customer_id", "nope"}, {"isbn", "9 7"}}, 0);
   ASSERT_FALSE(missing.ok());
-  EXPECT_EQ(field_names(missing.error()), (std::vector<std::string>{"customer_id", "isbn", "quantity"}));
+  EXPECT_EQ(field_names(missing.error()),
+            (std::vector<std::string>{"customer_id", "isbn", "quantity"}));
 }
 
 TEST(OrderRecord, NeedsIdsItemsTotalAndStatus) {
-  auto r = parse_order_record(json{{"customer_id", "x"}, {"items", json::object()}, {"total_cents", -5}});
+  auto r = parse_order_record(
+      json{{"customer_id", "x"}, {"items", json::object()}, {"total_cents", -5}});
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(field_names(r.error()),
-            (std::vector<std::string>{"customer_id", "order_id", "items", "total_cents", "status"}));
+  EXPECT_EQ(field_names(r.error()), (std::vector<std::string>{"customer_id", "order_id", "items",
+                                                              "total_cents", "status"}));
   auto ok = parse_order_record(json{{"customer_id", "0b6f2c8e-2d4a-4c47-9b8e-3f1f1b2a7c10"},
                                     {"order_id", "1b6f2c8e-2d4a-4c47-9b8e-3f1f1b2a7c10"},
                                     {"items", json::array({{{"isbn", "1"}, {"quantity", 1}}})},
@@ -214,11 +235,13 @@ TEST(Schema, NamesAreRestrictedToSafeIdentifiers) {
 }
 
 TEST(Schema, ConnectTimeoutIsAddedUnlessSet) {
-  EXPECT_EQ(with_connect_timeout("postgresql://u:p@h:1/d", 5), "postgresql://u:p@h:1/d?connect_timeout=5");
+  EXPECT_EQ(with_connect_timeout("postgresql://u:p@h:1/d", 5),
+            "postgresql://u:p@h:1/d?connect_timeout=5");
   EXPECT_EQ(with_connect_timeout("postgresql://u:p@h:1/d?sslmode=disable", 5),
             "postgresql://u:p@h:1/d?sslmode=disable&connect_timeout=5");
   EXPECT_EQ(with_connect_timeout("host=h dbname=d", 3), "host=h dbname=d connect_timeout=3");
-  EXPECT_EQ(with_connect_timeout("postgres://h/d?connect_timeout=9", 5), "postgres://h/d?connect_timeout=9");
+  EXPECT_EQ(with_connect_timeout("postgres://h/d?connect_timeout=9", 5),
+            "postgres://h/d?connect_timeout=9");
 }
 
 }  // namespace

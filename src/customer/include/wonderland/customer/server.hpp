@@ -1,5 +1,6 @@
 // The customer service: configuration, schema migration at start, a fixed set of workers each
-// with its own PostgreSQL connection, the RPC server on the command queue, and the outbox flush.
+// with its own PostgreSQL connection, the RPC server on the command queue (protocol.hpp), and
+// the outbox flush.
 //
 //   runtime::Service service("customer");
 //   customer::Server server(service.connection(), customer::Config::from_env());
@@ -11,6 +12,7 @@
 #include <string>
 
 #include "wonderland/customer/password.hpp"
+#include "wonderland/customer/protocol.hpp"
 #include "wonderland/messaging/connection.hpp"
 
 namespace wonderland::customer {
@@ -21,7 +23,7 @@ struct Config {
   /// WONDERLAND_CUSTOMER_SCHEMA: the schema holding every table of the service.
   std::string schema = "customer";
   /// WONDERLAND_CUSTOMER_QUEUE: the durable command queue.
-  std::string queue = "customer.commands";
+  std::string queue = kCommandQueue.str();
   /// WONDERLAND_CUSTOMER_WORKERS: worker threads = database connections (1–32).
   unsigned workers = 4;
   /// WONDERLAND_SESSION_TTL_S: lifetime of a session token.

@@ -1,22 +1,27 @@
 // One worker of the customer service: its own database connection, idempotency store and
-// store, and the dispatch of command envelopes to them.
+// store, and the command router that dispatches command envelopes to them.
 //
 //   customer::CommandHandler handler(url, schema, options, publisher);
 //   Result<json> reply = handler.handle(envelope);   // what the RPC server sends back
 //
-// `handle` is the service's boundary: every failure comes back as an error value.
+// `handle` is the service's boundary: every failure comes back as an error value, and every
+// line logged while handling carries the envelope's correlation id.
 #pragma once
 
 #include <string>
 #include <vector>
 
-#include "wonderland/customer/database.hpp"
-#include "wonderland/customer/idempotency_store.hpp"
-#include "wonderland/customer/outbox.hpp"
-#include "wonderland/customer/store.hpp"
+#include "database.hpp"
+#include "idempotency_store.hpp"
+#include "outbox.hpp"
+#include "store.hpp"
 #include "wonderland/messaging/envelope.hpp"
+#include "wonderland/messaging/rpc.hpp"
 
 namespace wonderland::customer {
+
+/// How the handler runs one command type (the table is in handler.cpp).
+struct CommandSpec;
 
 class CommandHandler {
  public:
@@ -24,6 +29,8 @@ class CommandHandler {
   /// in the outbox for someone else to flush.
   CommandHandler(const std::string& pg_url, const std::string& schema, StoreOptions options,
                  EventPublisher publish = {});
+  CommandHandler(const CommandHandler&) = delete;
+  CommandHandler& operator=(const CommandHandler&) = delete;
 
   /// Handles one command envelope (types: `command_types()`):
   ///   * an unknown type is invalid_argument naming it;
@@ -38,7 +45,7 @@ class CommandHandler {
   /// Not thread-safe: one handler per worker thread.
   Result<nlohmann::json> handle(const messaging::Envelope& request);
 
-  /// Every command type `handle` accepts.
+  /// Every command type `handle` accepts (protocol.hpp), in alphabetical order.
   static const std::vector<std::string>& command_types();
   /// Whether `type` changes state (and is deduplicated by idempotency key).
   static bool changes_state(const std::string& type);
@@ -48,10 +55,13 @@ class CommandHandler {
   PgIdempotencyStore& idempotency() { return idempotency_; }
 
  private:
+  Result<nlohmann::json> run(const CommandSpec& command, const messaging::Envelope& request);
+
   Database db_;
   PgIdempotencyStore idempotency_;
   Store store_;
   EventPublisher publish_;
+  messaging::CommandRouter router_;
 };
 
 }  // namespace wonderland::customer

@@ -1,22 +1,19 @@
 // The customer service's PostgreSQL access: one lazily (re)opened connection bound to a schema,
-// and the conversion of database failures into error values.
+// and prepared statements on it (guarded.hpp turns its failures into error values).
 //
 //   customer::Database db(url, "customer");
-//   Result<json> r = customer::guarded(db, [&] { ... db.connection() ... });
+//   pqxx::work tx(db.connection());
+//   exec_sql(tx, "SELECT 1 FROM customers WHERE id = $1", id);
 //
 // Every table of the service lives in one schema (WONDERLAND_CUSTOMER_SCHEMA), which is the
 // connection's search_path, so SQL names tables unqualified and tests can use a schema of their
 // own. A Database is not thread-safe: give each worker thread its own.
 #pragma once
 
-#include <functional>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 #include <string>
 #include <utility>
-
-#include "wonderland/common/error.hpp"
 
 namespace wonderland::customer {
 
@@ -73,16 +70,6 @@ class Database {
   pqxx::transaction_base* ambient_ = nullptr;
   int connects_ = 0;
 };
-
-/// Runs `body` and converts what it throws into an error value, dropping the connection when it
-/// is no longer usable:
-///   * connection lost or refused, server shutting down, commit outcome unknown → `unavailable`
-///     (retryable; the idempotency key makes the retry safe);
-///   * serialization failure or deadlock → `aborted` (retryable);
-///   * out of resources (too many connections, disk full) → `resource_exhausted` (retryable);
-///   * ErrorException → its error; any other failure → `internal` (the details are logged, not
-///     returned).
-Result<nlohmann::json> guarded(Database& db, const std::function<Result<nlohmann::json>()>& body);
 
 /// The name under which `sql` is prepared on a connection: `wl_` and a hash of the text.
 std::string statement_name(const std::string& sql);

@@ -5,20 +5,28 @@
 // the time: what could not be published stays in the outbox and a later flush (after the next
 // command, or the service's periodic flush) publishes it. Delivery is at-least-once; every
 // retry carries the same envelope (same message_id), so subscribers can deduplicate.
+//
+//   int published = flush_outbox(db, publish);           // after a command that wrote events
+//   OutboxFlusher flusher(db, publish, 1000ms);           // and every second for the rest
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
 #include <functional>
+#include <mutex>
 #include <string>
+#include <thread>
 
+#include "database.hpp"
 #include "wonderland/common/error.hpp"
-#include "wonderland/customer/database.hpp"
 #include "wonderland/messaging/envelope.hpp"
 
 namespace wonderland::customer {
 
 /// Publishes one event with `routing_key`; returns once the broker has confirmed it, or the
 /// error. Called on the flushing thread; may block.
-using EventPublisher = std::function<Status(const std::string& routing_key, const messaging::Envelope& event)>;
+using EventPublisher =
+    std::function<Status(const std::string& routing_key, const messaging::Envelope& event)>;
 
 /// Publishes up to `limit` waiting events, oldest first, deleting each one once `publish`
 /// succeeded; stops at the first failure, leaving it and the rest for a later flush. Rows are
@@ -27,7 +35,34 @@ using EventPublisher = std::function<Status(const std::string& routing_key, cons
 /// throws on database failures.
 int flush_outbox(Database& db, const EventPublisher& publish, int limit = 100);
 
+/// `flush_outbox` with its database failures as an error value (see guarded.hpp): for callers
+/// that log a failed flush and carry on.
+Status try_flush_outbox(Database& db, const EventPublisher& publish);
+
 /// How many events wait in the outbox.
 int pending_events(Database& db);
+
+/// Flushes the outbox every `interval` on a thread of its own, so that events a command could
+/// not publish (the broker was down) go out once it is back. A failed flush is logged and tried
+/// again at the next interval. Stops when destroyed (waiting for a flush in progress).
+class OutboxFlusher {
+ public:
+  /// Starts the thread. `db` is used by that thread only, and must outlive the flusher.
+  OutboxFlusher(Database& db, EventPublisher publish, std::chrono::milliseconds interval);
+  ~OutboxFlusher();
+  OutboxFlusher(const OutboxFlusher&) = delete;
+  OutboxFlusher& operator=(const OutboxFlusher&) = delete;
+
+ private:
+  void run();
+
+  Database& db_;
+  EventPublisher publish_;
+  std::chrono::milliseconds interval_;
+  std::mutex mu_;
+  std::condition_variable stop_cv_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
 
 }  // namespace wonderland::customer

@@ -7,10 +7,11 @@
 // (IF NOT EXISTS). A failed migration rolls the whole run back.
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <vector>
 
-#include "wonderland/customer/database.hpp"
+#include "database.hpp"
 
 namespace wonderland::customer {
 
@@ -26,6 +27,11 @@ const std::vector<Migration>& migrations();
 /// Creates the schema when missing and applies the missing migrations; returns how many it
 /// applied (0 when up to date). Throws on failure (pqxx exceptions; nothing is left half-done).
 int migrate(Database& db);
+
+/// `migrate`, retried every second while the database cannot be reached (refused, lost,
+/// starting up or shutting down) for up to `timeout`. Throws the last failure after that, and
+/// at once any other failure.
+void migrate_when_reachable(Database& db, std::chrono::seconds timeout);
 
 /// The versions recorded in schema_migrations, ascending.
 std::vector<int> applied_migrations(Database& db);

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "wonderland/customer/database.hpp"
+#include "database.hpp"
 #include "wonderland/messaging/idempotency.hpp"
 
 namespace wonderland::customer {

@@ -9,32 +9,32 @@
 // Every operation takes the command's JSON body and returns its reply body or an error value
 // for what the caller did wrong (invalid_argument with fields, conflict, not_found,
 // unauthenticated, failed_precondition). Database failures are thrown (pqxx exceptions), for
-// `guarded` (database.hpp) to turn into retryable error values at the boundary.
+// `guarded` (guarded.hpp) to turn into error values at the boundary.
 //
 // Each operation runs in one transaction: the database's ambient transaction when one is set
 // (the idempotency store's), otherwise its own, committed only when the operation succeeds.
 // Operations on one customer's basket lock the customer's row, so they apply one after the other.
 //
 // A Store is not thread-safe (nor is its Database): one per worker thread.
+//
+// The operations are defined by concern: store_accounts.cpp (sign-up, sessions, profiles),
+// store_baskets.cpp and store_orders.cpp, over the shared lookups of store_queries.hpp.
 #pragma once
 
 #include <chrono>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 
-#include <nlohmann/json.hpp>
-
+#include "database.hpp"
 #include "wonderland/common/error.hpp"
 #include "wonderland/common/time.hpp"
-#include "wonderland/customer/database.hpp"
 #include "wonderland/customer/password.hpp"
+#include "wonderland/customer/protocol.hpp"
 #include "wonderland/messaging/envelope.hpp"
 
 namespace wonderland::customer {
-
-/// The routing key (and envelope type) of the event published after a sign-up.
-inline constexpr const char* kSignedUpEvent = "customer.signed_up";
 
 struct StoreOptions {
   /// How long a session token stays valid after sign-in.
@@ -56,7 +56,8 @@ class Store {
   /// transaction (caused by `cause` when given). Returns the Profile.
   /// Errors: invalid_argument with fields; conflict "username is taken" /
   /// "email is already registered" with fields (both fields when both are taken).
-  Result<nlohmann::json> sign_up(const nlohmann::json& body, const messaging::Envelope* cause = nullptr);
+  Result<nlohmann::json> sign_up(const nlohmann::json& body,
+                                 const messaging::Envelope* cause = nullptr);
   /// `customer.sign_in` → `{token, expires_at, customer_id}`. The username is matched
   /// case-insensitively. Only the token's SHA-256 is stored; sessions of the customer that have
   /// expired are deleted. A hash made under another policy is upgraded.
@@ -104,7 +105,11 @@ class Store {
 
  private:
   using TxBody = std::function<Result<nlohmann::json>(pqxx::transaction_base&)>;
+  using CustomerTxBody = std::function<Result<nlohmann::json>(pqxx::transaction_base&,
+                                                              const std::string& customer_id)>;
   Result<nlohmann::json> in_transaction(const TxBody& body);
+  /// Validates a body that names only `customer_id`, then runs `body` in a transaction with it.
+  Result<nlohmann::json> for_customer(const nlohmann::json& request, const CustomerTxBody& body);
   SystemTime now() const;
   const std::string& dummy_hash();
 

@@ -1,0 +1,112 @@
+// The Store's baskets: their lines, and emptying one once per order.
+#include <pqxx/pqxx>
+
+#include "store.hpp"
+#include "store_queries.hpp"
+#include "wonderland/customer/validation.hpp"
+
+namespace wonderland::customer {
+namespace {
+
+using nlohmann::json;
+
+/// Sets the quantity of a title in the basket (1-3), adding the line when it is new.
+void put_line(pqxx::transaction_base& tx, const std::string& customer_id, const std::string& isbn,
+              int quantity, const std::string& now) {
+  exec_sql(tx,
+           "INSERT INTO basket_items (customer_id, isbn, quantity, added_at) VALUES ($1, $2, $3, "
+           "$4::timestamptz)"
+           " ON CONFLICT (customer_id, isbn) DO UPDATE SET quantity = EXCLUDED.quantity",
+           customer_id, isbn, quantity, now);
+}
+
+}  // namespace
+
+Result<json> Store::get_basket(const json& body) {
+  return for_customer(
+      body, [&](pqxx::transaction_base& tx, const std::string& customer_id) -> Result<json> {
+        if (!customer_exists(tx, customer_id))
+          return not_found(customer_id);
+        return json{{"items", basket_items(tx, customer_id)}};
+      });
+}
+
+Result<json> Store::set_basket_item(const json& body) {
+  auto parsed = parse_basket_item(body, 0);
+  if (!parsed)
+    return parsed.error();
+  const BasketItemRequest& b = parsed.value();
+  return in_transaction([&](pqxx::transaction_base& tx) -> Result<json> {
+    if (!lock_customer(tx, b.customer_id))
+      return not_found(b.customer_id);
+    if (b.quantity == 0) {
+      exec_sql(tx, "DELETE FROM basket_items WHERE customer_id = $1 AND isbn = $2", b.customer_id,
+               b.isbn);
+    } else {
+      put_line(tx, b.customer_id, b.isbn, b.quantity, format_iso8601(now()));
+    }
+    return json{{"items", basket_items(tx, b.customer_id)}};
+  });
+}
+
+Result<json> Store::add_basket_item(const json& body) {
+  auto parsed = parse_basket_item(body, 1, 1);
+  if (!parsed)
+    return parsed.error();
+  const BasketItemRequest& b = parsed.value();
+  return in_transaction([&](pqxx::transaction_base& tx) -> Result<json> {
+    if (!lock_customer(tx, b.customer_id))
+      return not_found(b.customer_id);
+    auto rows =
+        exec_sql(tx, "SELECT quantity FROM basket_items WHERE customer_id = $1 AND isbn = $2",
+                 b.customer_id, b.isbn);
+    int have = rows.empty() ? 0 : rows[0][0].as<int>();
+    if (have + b.quantity > kMaxCopiesPerTitle) {
+      std::string message = "at most " + std::to_string(kMaxCopiesPerTitle) +
+                            " copies of one title (" + std::to_string(have) +
+                            " already in the basket)";
+      Error e = Error::of(codes::kInvalidArgument, message);
+      e.fields.push_back(FieldError{"quantity", message});
+      return e;
+    }
+    put_line(tx, b.customer_id, b.isbn, have + b.quantity, format_iso8601(now()));
+    return json{{"items", basket_items(tx, b.customer_id)}};
+  });
+}
+
+Result<json> Store::remove_basket_item(const json& body) {
+  BodyReader r(body);
+  std::string customer_id = r.uuid("customer_id");
+  std::string isbn = r.required_string("isbn", 32);
+  if (!r.ok())
+    return r.error();
+  return in_transaction([&](pqxx::transaction_base& tx) -> Result<json> {
+    if (!lock_customer(tx, customer_id))
+      return not_found(customer_id);
+    exec_sql(tx, "DELETE FROM basket_items WHERE customer_id = $1 AND isbn = $2", customer_id,
+             isbn);
+    return json{{"items", basket_items(tx, customer_id)}};
+  });
+}
+
+Result<json> Store::clear_basket(const json& body) {
+  BodyReader r(body);
+  std::string customer_id = r.uuid("customer_id");
+  std::string order_id = r.uuid("order_id");
+  if (!r.ok())
+    return r.error();
+  return in_transaction([&](pqxx::transaction_base& tx) -> Result<json> {
+    if (!lock_customer(tx, customer_id))
+      return not_found(customer_id);
+    auto first = exec_sql(tx,
+                          "INSERT INTO basket_clears (order_id, customer_id, cleared_at) VALUES "
+                          "($1, $2, $3::timestamptz)"
+                          " ON CONFLICT (order_id) DO NOTHING RETURNING order_id",
+                          order_id, customer_id, format_iso8601(now()));
+    if (!first.empty())
+      exec_sql(tx, "DELETE FROM basket_items WHERE customer_id = $1", customer_id);
+    return json::object();
+  });
+}
+
+}  // namespace wonderland::customer

@@ -1,0 +1,77 @@
+// The Store's orders: the purchase snapshot and the order history.
+#include <pqxx/pqxx>
+
+#include "store.hpp"
+#include "store_queries.hpp"
+#include "wonderland/customer/validation.hpp"
+
+namespace wonderland::customer {
+
+using nlohmann::json;
+
+Result<json> Store::validate(const json& body) {
+  return for_customer(
+      body, [&](pqxx::transaction_base& tx, const std::string& customer_id) -> Result<json> {
+        auto rows = exec_sql(tx, "SELECT email, first_name, last_name FROM customers WHERE id = $1",
+                             customer_id);
+        if (rows.empty())
+          return not_found(customer_id);
+        json items = basket_items(tx, customer_id);
+        if (items.empty())
+          return Error::of(codes::kFailedPrecondition, "Your basket is empty");
+        return json{{"customer_id", customer_id},
+                    {"email", rows[0][0].as<std::string>()},
+                    {"first_name", rows[0][1].as<std::string>()},
+                    {"last_name", rows[0][2].as<std::string>()},
+                    {"items", std::move(items)}};
+      });
+}
+
+Result<json> Store::record_order(const json& body) {
+  auto parsed = parse_order_record(body);
+  if (!parsed)
+    return parsed.error();
+  const OrderRecord& o = parsed.value();
+  return in_transaction([&](pqxx::transaction_base& tx) -> Result<json> {
+    if (!customer_exists(tx, o.customer_id))
+      return not_found(o.customer_id);
+    auto inserted = exec_sql(
+        tx,
+        "INSERT INTO orders (order_id, customer_id, items, total_cents, status, created_at)"
+        " VALUES ($1, $2, $3::jsonb, $4, $5, $6::timestamptz) ON CONFLICT (order_id) DO NOTHING "
+        "RETURNING order_id",
+        o.order_id, o.customer_id, o.items.dump(), o.total_cents, o.status, format_iso8601(now()));
+    if (inserted.empty()) {
+      auto owner =
+          exec_sql(tx, "SELECT customer_id::text FROM orders WHERE order_id = $1", o.order_id);
+      if (!owner.empty() && owner[0][0].as<std::string>() != o.customer_id) {
+        return Error::of(codes::kConflict,
+                         "order " + o.order_id + " is recorded for another customer");
+      }
+    }
+    return json{{"order_id", o.order_id}};
+  });
+}
+
+Result<json> Store::list_orders(const json& body) {
+  return for_customer(
+      body, [&](pqxx::transaction_base& tx, const std::string& customer_id) -> Result<json> {
+        if (!customer_exists(tx, customer_id))
+          return not_found(customer_id);
+        json orders = json::array();
+        for (const auto& row : exec_sql(
+                 tx,
+                 "SELECT order_id::text, items::text, total_cents, status, " + iso("created_at") +
+                     " FROM orders WHERE customer_id = $1 ORDER BY created_at DESC, seq DESC",
+                 customer_id)) {
+          orders.push_back(json{{"order_id", row[0].as<std::string>()},
+                                {"items", json::parse(row[1].as<std::string>())},
+                                {"total_cents", row[2].as<std::int64_t>()},
+                                {"status", row[3].as<std::string>()},
+                                {"created_at", row[4].as<std::string>()}});
+        }
+        return json{{"orders", std::move(orders)}};
+      });
+}
+
+}  // namespace wonderland::customer
