@@ -1,0 +1,182 @@
+// Conversions between Wonderland's types and rabbitmq-c's C structs.
+#include "detail/amqp_codec.hpp"
+
+#include <cstring>
+
+namespace wonderland::messaging::detail {
+namespace {
+
+void read_headers(const amqp_table_t& t, Properties& p) {
+  for (int i = 0; i < t.num_entries; ++i) {
+    const amqp_table_entry_t& e = t.entries[i];
+    std::string key = str(e.key);
+    switch (e.value.kind) {
+      case AMQP_FIELD_KIND_I8:
+        p.int_headers.emplace_back(key, e.value.value.i8);
+        break;
+      case AMQP_FIELD_KIND_U8:
+        p.int_headers.emplace_back(key, e.value.value.u8);
+        break;
+      case AMQP_FIELD_KIND_I16:
+        p.int_headers.emplace_back(key, e.value.value.i16);
+        break;
+      case AMQP_FIELD_KIND_U16:
+        p.int_headers.emplace_back(key, e.value.value.u16);
+        break;
+      case AMQP_FIELD_KIND_I32:
+        p.int_headers.emplace_back(key, e.value.value.i32);
+        break;
+      case AMQP_FIELD_KIND_U32:
+        p.int_headers.emplace_back(key, e.value.value.u32);
+        break;
+      case AMQP_FIELD_KIND_I64:
+        p.int_headers.emplace_back(key, e.value.value.i64);
+        break;
+      case AMQP_FIELD_KIND_U64:
+        p.int_headers.emplace_back(key, static_cast<std::int64_t>(e.value.value.u64));
+        break;
+      case AMQP_FIELD_KIND_UTF8:
+      case AMQP_FIELD_KIND_BYTES:
+        p.string_headers.emplace_back(key, str(e.value.value.bytes));
+        break;
+      default:
+        break;  // x-death and other structured headers are not used by Wonderland
+    }
+  }
+}
+
+}  // namespace
+
+amqp_bytes_t bytes(const std::string& s) {
+  amqp_bytes_t b;
+  b.len = s.size();
+  b.bytes = const_cast<char*>(s.data());
+  return b;
+}
+
+std::string str(amqp_bytes_t b) {
+  return b.len == 0 ? std::string() : std::string(static_cast<const char*>(b.bytes), b.len);
+}
+
+timeval to_timeval(std::chrono::milliseconds ms) {
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(ms.count() / 1000);
+  tv.tv_usec = static_cast<suseconds_t>((ms.count() % 1000) * 1000);
+  return tv;
+}
+
+std::string_view exchange_type_name(ExchangeType t) {
+  switch (t) {
+    case ExchangeType::kDirect:
+      return "direct";
+    case ExchangeType::kTopic:
+      return "topic";
+    case ExchangeType::kFanout:
+      return "fanout";
+    case ExchangeType::kHeaders:
+      return "headers";
+  }
+  return "direct";
+}
+
+void TableBuilder::add_string(std::string key, std::string value) {
+  keys_.push_back(std::move(key));
+  strings_.push_back(std::move(value));
+  kinds_.push_back({Kind::kString, strings_.size() - 1, 0});
+}
+
+void TableBuilder::add_int(std::string key, std::int64_t value) {
+  keys_.push_back(std::move(key));
+  kinds_.push_back({Kind::kInt, 0, value});
+}
+
+amqp_table_t TableBuilder::table() {
+  entries_.resize(keys_.size());
+  for (std::size_t i = 0; i < keys_.size(); ++i) {
+    entries_[i].key = bytes(keys_[i]);
+    if (kinds_[i].kind == Kind::kString) {
+      entries_[i].value.kind = AMQP_FIELD_KIND_UTF8;
+      entries_[i].value.value.bytes = bytes(strings_[kinds_[i].string_index]);
+    } else {
+      entries_[i].value.kind = AMQP_FIELD_KIND_I64;
+      entries_[i].value.value.i64 = kinds_[i].int_value;
+    }
+  }
+  amqp_table_t t;
+  t.num_entries = static_cast<int>(entries_.size());
+  t.entries = entries_.empty() ? nullptr : entries_.data();
+  return t;
+}
+
+Properties read_properties(const amqp_basic_properties_t* bp) {
+  Properties p;
+  if (bp == nullptr)
+    return p;
+  if (bp->_flags & AMQP_BASIC_MESSAGE_ID_FLAG)
+    p.message_id = str(bp->message_id);
+  if (bp->_flags & AMQP_BASIC_TYPE_FLAG)
+    p.type = str(bp->type);
+  if (bp->_flags & AMQP_BASIC_CORRELATION_ID_FLAG)
+    p.correlation_id = str(bp->correlation_id);
+  if (bp->_flags & AMQP_BASIC_REPLY_TO_FLAG)
+    p.reply_to = str(bp->reply_to);
+  if (bp->_flags & AMQP_BASIC_APP_ID_FLAG)
+    p.app_id = str(bp->app_id);
+  if (bp->_flags & AMQP_BASIC_DELIVERY_MODE_FLAG)
+    p.persistent = bp->delivery_mode == 2;
+  if (bp->_flags & AMQP_BASIC_EXPIRATION_FLAG)
+    p.expiration = str(bp->expiration);
+  if (bp->_flags & AMQP_BASIC_HEADERS_FLAG)
+    read_headers(bp->headers, p);
+  return p;
+}
+
+BasicProperties::BasicProperties(const Properties& p) {
+  std::memset(&bp_, 0, sizeof bp_);
+  static const std::string kJson = "application/json";
+  bp_._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG;
+  bp_.content_type = bytes(kJson);
+  bp_.delivery_mode = p.persistent ? 2 : 1;
+  if (!p.message_id.empty()) {
+    bp_._flags |= AMQP_BASIC_MESSAGE_ID_FLAG;
+    bp_.message_id = bytes(p.message_id);
+  }
+  if (!p.type.empty()) {
+    bp_._flags |= AMQP_BASIC_TYPE_FLAG;
+    bp_.type = bytes(p.type);
+  }
+  if (!p.correlation_id.empty()) {
+    bp_._flags |= AMQP_BASIC_CORRELATION_ID_FLAG;
+    bp_.correlation_id = bytes(p.correlation_id);
+  }
+  if (!p.reply_to.empty()) {
+    bp_._flags |= AMQP_BASIC_REPLY_TO_FLAG;
+    bp_.reply_to = bytes(p.reply_to);
+  }
+  if (!p.app_id.empty()) {
+    bp_._flags |= AMQP_BASIC_APP_ID_FLAG;
+    bp_.app_id = bytes(p.app_id);
+  }
+  if (!p.expiration.empty()) {
+    bp_._flags |= AMQP_BASIC_EXPIRATION_FLAG;
+    bp_.expiration = bytes(p.expiration);
+  }
+  for (const auto& [k, v] : p.int_headers)
+    headers_.add_int(k, v);
+  for (const auto& [k, v] : p.string_headers)
+    headers_.add_string(k, v);
+  if (!headers_.empty()) {
+    bp_._flags |= AMQP_BASIC_HEADERS_FLAG;
+    bp_.headers = headers_.table();
+  }
+}
+
+std::optional<std::int64_t> Properties::int_header(const std::string& key) const {
+  for (const auto& [k, v] : int_headers) {
+    if (k == key)
+      return v;
+  }
+  return std::nullopt;
+}
+
+}  // namespace wonderland::messaging::detail
