@@ -232,7 +232,7 @@ constexpr const char* kBookColumns = "isbn, title, author, publisher, price_cent
 Inventory::Inventory(Options options)
     : db_(std::make_unique<sqlite::Db>(options.db_path, options.sqlite)) {
   db_->exec(kSchema);
-  idempotency_ = std::make_unique<sqlite::SqliteIdempotencyStore>(*db_);
+  idempotency_ = std::make_unique<messaging::SqliteIdempotencyStore>(*db_);
   if (!options.catalogue_path.empty()) {
     std::vector<Book> books = load_catalogue(options.catalogue_path);
     std::size_t inserted = seed(books);
