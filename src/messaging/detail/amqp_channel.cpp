@@ -17,6 +17,17 @@ namespace {
 
 constexpr amqp_channel_t kChannel = 1;
 
+/// The fields that basic.deliver and basic.get-ok share.
+template <typename Method>
+DeliverEvent delivery_of(const Method& m) {
+  DeliverEvent ev;
+  ev.delivery_tag = m.delivery_tag;
+  ev.redelivered = m.redelivered != 0;
+  ev.exchange = str(m.exchange);
+  ev.routing_key = str(m.routing_key);
+  return ev;
+}
+
 }  // namespace
 
 struct AmqpChannel::State {
@@ -273,12 +284,7 @@ std::optional<DeliverEvent> AmqpChannel::get(const std::string& queue) {
   s_->check_reply(r, "basic.get");
   if (r.reply.id == AMQP_BASIC_GET_EMPTY_METHOD)
     return std::nullopt;
-  const auto* ok = static_cast<const amqp_basic_get_ok_t*>(r.reply.decoded);
-  DeliverEvent ev;
-  ev.delivery_tag = ok->delivery_tag;
-  ev.redelivered = ok->redelivered != 0;
-  ev.exchange = str(ok->exchange);
-  ev.routing_key = str(ok->routing_key);
+  DeliverEvent ev = delivery_of(*static_cast<const amqp_basic_get_ok_t*>(r.reply.decoded));
   s_->read_content(ev.properties, ev.body);
   return ev;
 }
@@ -313,12 +319,8 @@ std::optional<Event> AmqpChannel::poll_event() {
     switch (frame.payload.method.id) {
       case AMQP_BASIC_DELIVER_METHOD: {
         const auto* d = static_cast<const amqp_basic_deliver_t*>(frame.payload.method.decoded);
-        DeliverEvent ev;
+        DeliverEvent ev = delivery_of(*d);
         ev.consumer_tag = str(d->consumer_tag);
-        ev.delivery_tag = d->delivery_tag;
-        ev.redelivered = d->redelivered != 0;
-        ev.exchange = str(d->exchange);
-        ev.routing_key = str(d->routing_key);
         s_->read_content(ev.properties, ev.body);
         return ev;
       }

@@ -2,46 +2,45 @@
 #include "detail/amqp_codec.hpp"
 
 #include <cstring>
+#include <optional>
 
 namespace wonderland::messaging::detail {
 namespace {
+
+/// The value of an integer field; nullopt for other kinds.
+std::optional<std::int64_t> int_value(const amqp_field_value_t& v) {
+  switch (v.kind) {
+    case AMQP_FIELD_KIND_I8:
+      return v.value.i8;
+    case AMQP_FIELD_KIND_U8:
+      return v.value.u8;
+    case AMQP_FIELD_KIND_I16:
+      return v.value.i16;
+    case AMQP_FIELD_KIND_U16:
+      return v.value.u16;
+    case AMQP_FIELD_KIND_I32:
+      return v.value.i32;
+    case AMQP_FIELD_KIND_U32:
+      return v.value.u32;
+    case AMQP_FIELD_KIND_I64:
+      return v.value.i64;
+    case AMQP_FIELD_KIND_U64:
+      return static_cast<std::int64_t>(v.value.u64);
+    default:
+      return std::nullopt;
+  }
+}
 
 void read_headers(const amqp_table_t& t, Properties& p) {
   for (int i = 0; i < t.num_entries; ++i) {
     const amqp_table_entry_t& e = t.entries[i];
     std::string key = str(e.key);
-    switch (e.value.kind) {
-      case AMQP_FIELD_KIND_I8:
-        p.int_headers.emplace_back(key, e.value.value.i8);
-        break;
-      case AMQP_FIELD_KIND_U8:
-        p.int_headers.emplace_back(key, e.value.value.u8);
-        break;
-      case AMQP_FIELD_KIND_I16:
-        p.int_headers.emplace_back(key, e.value.value.i16);
-        break;
-      case AMQP_FIELD_KIND_U16:
-        p.int_headers.emplace_back(key, e.value.value.u16);
-        break;
-      case AMQP_FIELD_KIND_I32:
-        p.int_headers.emplace_back(key, e.value.value.i32);
-        break;
-      case AMQP_FIELD_KIND_U32:
-        p.int_headers.emplace_back(key, e.value.value.u32);
-        break;
-      case AMQP_FIELD_KIND_I64:
-        p.int_headers.emplace_back(key, e.value.value.i64);
-        break;
-      case AMQP_FIELD_KIND_U64:
-        p.int_headers.emplace_back(key, static_cast<std::int64_t>(e.value.value.u64));
-        break;
-      case AMQP_FIELD_KIND_UTF8:
-      case AMQP_FIELD_KIND_BYTES:
-        p.string_headers.emplace_back(key, str(e.value.value.bytes));
-        break;
-      default:
-        break;  // x-death and other structured headers are not used by Wonderland
+    if (auto n = int_value(e.value)) {
+      p.int_headers.emplace_back(key, *n);
+    } else if (e.value.kind == AMQP_FIELD_KIND_UTF8 || e.value.kind == AMQP_FIELD_KIND_BYTES) {
+      p.string_headers.emplace_back(key, str(e.value.value.bytes));
     }
+    // x-death and other structured headers are not used by Wonderland.
   }
 }
 

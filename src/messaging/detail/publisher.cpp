@@ -42,6 +42,15 @@ void Publisher::fail(PendingPublish& p, const Error& e) {
   }
 }
 
+void Publisher::expire(std::map<std::uint64_t, PendingPublish>& publishes, std::uint64_t key,
+                       const char* why) {
+  auto it = publishes.find(key);
+  if (it == publishes.end())
+    return;
+  fail(it->second, Error::of(codes::kDeadlineExceeded, why));
+  publishes.erase(it);
+}
+
 void Publisher::send(PendingPublish p) {
   if (Clock::now() >= p.deadline) {
     fail(p, Error::of(codes::kDeadlineExceeded, "broker did not accept the publish in time"));
@@ -79,12 +88,7 @@ void Publisher::hold(PendingPublish p) {
   auto deadline = p.deadline;
   waiting_.emplace(id, std::move(p));
   session_.timers().schedule(deadline, [this, id] {
-    auto it = waiting_.find(id);
-    if (it == waiting_.end())
-      return;
-    fail(it->second,
-         Error::of(codes::kDeadlineExceeded, "broker unreachable until the publish deadline"));
-    waiting_.erase(it);
+    expire(waiting_, id, "broker unreachable until the publish deadline");
   });
 }
 
@@ -101,12 +105,7 @@ void Publisher::await_confirm(PendingPublish p) {
       [this, seq, generation] {
         if (generation != session_.generation())
           return;
-        auto it = unconfirmed_.find(seq);
-        if (it == unconfirmed_.end())
-          return;
-        fail(it->second,
-             Error::of(codes::kDeadlineExceeded, "broker did not confirm the publish in time"));
-        unconfirmed_.erase(it);
+        expire(unconfirmed_, seq, "broker did not confirm the publish in time");
       },
       [this, seq, generation] {
         return generation == session_.generation() && unconfirmed_.count(seq) != 0;

@@ -65,6 +65,9 @@ class Publisher {
   void hold(PendingPublish p);
   void await_confirm(PendingPublish p);
   void complete(PendingPublish& p, bool ack);
+  /// Fails the publish under `key` in `publishes`, if still there, with deadline_exceeded.
+  void expire(std::map<std::uint64_t, PendingPublish>& publishes, std::uint64_t key,
+              const char* why);
 
   BrokerSession& session_;
   std::uint64_t sequence_ = 0;
