@@ -111,20 +111,18 @@ Properties read_properties(const amqp_basic_properties_t* bp) {
   Properties p;
   if (bp == nullptr)
     return p;
-  if (bp->_flags & AMQP_BASIC_MESSAGE_ID_FLAG)
-    p.message_id = str(bp->message_id);
-  if (bp->_flags & AMQP_BASIC_TYPE_FLAG)
-    p.type = str(bp->type);
-  if (bp->_flags & AMQP_BASIC_CORRELATION_ID_FLAG)
-    p.correlation_id = str(bp->correlation_id);
-  if (bp->_flags & AMQP_BASIC_REPLY_TO_FLAG)
-    p.reply_to = str(bp->reply_to);
-  if (bp->_flags & AMQP_BASIC_APP_ID_FLAG)
-    p.app_id = str(bp->app_id);
+  auto get = [bp](amqp_flags_t flag, const amqp_bytes_t& field, std::string& value) {
+    if (bp->_flags & flag)
+      value = str(field);
+  };
+  get(AMQP_BASIC_MESSAGE_ID_FLAG, bp->message_id, p.message_id);
+  get(AMQP_BASIC_TYPE_FLAG, bp->type, p.type);
+  get(AMQP_BASIC_CORRELATION_ID_FLAG, bp->correlation_id, p.correlation_id);
+  get(AMQP_BASIC_REPLY_TO_FLAG, bp->reply_to, p.reply_to);
+  get(AMQP_BASIC_APP_ID_FLAG, bp->app_id, p.app_id);
+  get(AMQP_BASIC_EXPIRATION_FLAG, bp->expiration, p.expiration);
   if (bp->_flags & AMQP_BASIC_DELIVERY_MODE_FLAG)
     p.persistent = bp->delivery_mode == 2;
-  if (bp->_flags & AMQP_BASIC_EXPIRATION_FLAG)
-    p.expiration = str(bp->expiration);
   if (bp->_flags & AMQP_BASIC_HEADERS_FLAG)
     read_headers(bp->headers, p);
   return p;
@@ -136,30 +134,18 @@ BasicProperties::BasicProperties(const Properties& p) {
   bp_._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG;
   bp_.content_type = bytes(kJson);
   bp_.delivery_mode = p.persistent ? 2 : 1;
-  if (!p.message_id.empty()) {
-    bp_._flags |= AMQP_BASIC_MESSAGE_ID_FLAG;
-    bp_.message_id = bytes(p.message_id);
-  }
-  if (!p.type.empty()) {
-    bp_._flags |= AMQP_BASIC_TYPE_FLAG;
-    bp_.type = bytes(p.type);
-  }
-  if (!p.correlation_id.empty()) {
-    bp_._flags |= AMQP_BASIC_CORRELATION_ID_FLAG;
-    bp_.correlation_id = bytes(p.correlation_id);
-  }
-  if (!p.reply_to.empty()) {
-    bp_._flags |= AMQP_BASIC_REPLY_TO_FLAG;
-    bp_.reply_to = bytes(p.reply_to);
-  }
-  if (!p.app_id.empty()) {
-    bp_._flags |= AMQP_BASIC_APP_ID_FLAG;
-    bp_.app_id = bytes(p.app_id);
-  }
-  if (!p.expiration.empty()) {
-    bp_._flags |= AMQP_BASIC_EXPIRATION_FLAG;
-    bp_.expiration = bytes(p.expiration);
-  }
+  auto set = [this](amqp_flags_t flag, amqp_bytes_t& field, const std::string& value) {
+    if (value.empty())
+      return;
+    bp_._flags |= flag;
+    field = bytes(value);
+  };
+  set(AMQP_BASIC_MESSAGE_ID_FLAG, bp_.message_id, p.message_id);
+  set(AMQP_BASIC_TYPE_FLAG, bp_.type, p.type);
+  set(AMQP_BASIC_CORRELATION_ID_FLAG, bp_.correlation_id, p.correlation_id);
+  set(AMQP_BASIC_REPLY_TO_FLAG, bp_.reply_to, p.reply_to);
+  set(AMQP_BASIC_APP_ID_FLAG, bp_.app_id, p.app_id);
+  set(AMQP_BASIC_EXPIRATION_FLAG, bp_.expiration, p.expiration);
   for (const auto& [k, v] : p.int_headers)
     headers_.add_int(k, v);
   for (const auto& [k, v] : p.string_headers)
