@@ -25,7 +25,7 @@ json books_json(const std::vector<Book>& books) {
 Inventory::Inventory(Options options)
     : db_(std::make_unique<sqlite::Db>(options.db_path, options.sqlite)) {
   tables::migrate(*db_);
-  idempotency_ = std::make_unique<sqlite::SqliteIdempotencyStore>(*db_);
+  idempotency_ = std::make_unique<messaging::SqliteIdempotencyStore>(*db_);
   if (!options.catalogue_path.empty()) {
     std::vector<Book> books = load_catalogue(options.catalogue_path);
     std::size_t inserted = seed(books);

@@ -2,7 +2,7 @@
 
 #include <stdexcept>
 
-#include "detail/engine.hpp"
+#include "detail/broker_session.hpp"
 #include "wonderland/common/env.hpp"
 
 namespace wonderland::messaging {
@@ -10,7 +10,8 @@ namespace wonderland::messaging {
 ConnectionOptions ConnectionOptions::from_env(std::string service) {
   ConnectionOptions o;
   o.url = env::get("WONDERLAND_AMQP_URL", o.url);
-  o.heartbeat = std::chrono::seconds(env::get_int("WONDERLAND_AMQP_HEARTBEAT_S", o.heartbeat.count()));
+  o.heartbeat =
+      std::chrono::seconds(env::get_int("WONDERLAND_AMQP_HEARTBEAT_S", o.heartbeat.count()));
   o.tls.ca_cert_file = env::get("WONDERLAND_AMQP_CACERT", "");
   o.tls.cert_file = env::get("WONDERLAND_AMQP_CERT", "");
   o.tls.key_file = env::get("WONDERLAND_AMQP_KEY", "");
@@ -24,60 +25,71 @@ ConnectionOptions ConnectionOptions::from_env(std::string service) {
 }
 
 Connection::Connection(ConnectionOptions options)
-    : engine_(std::make_shared<detail::Engine>(std::move(options))) {
-  engine_->start();
+    : session_(std::make_shared<detail::BrokerSession>(std::move(options))) {
+  session_->start();
 }
 
-Connection::~Connection() { engine_->shutdown(); }
+Connection::~Connection() {
+  session_->shutdown();
+}
 
-const ConnectionOptions& Connection::options() const { return engine_->options(); }
+const ConnectionOptions& Connection::options() const {
+  return session_->options();
+}
 
 void Connection::declare(const ExchangeSpec& spec, std::chrono::milliseconds timeout) {
-  engine_->declare(spec, timeout);
+  session_->declare(spec, timeout);
 }
 void Connection::declare(const QueueSpec& spec, std::chrono::milliseconds timeout) {
-  engine_->declare(spec, timeout);
+  session_->declare(spec, timeout);
 }
 void Connection::declare(const BindingSpec& spec, std::chrono::milliseconds timeout) {
-  engine_->declare(spec, timeout);
+  session_->declare(spec, timeout);
 }
 void Connection::delete_queue(const QueueName& queue, std::chrono::milliseconds timeout) {
-  engine_->delete_queue(queue, timeout);
+  session_->delete_queue(queue, timeout);
 }
 
 void Connection::delete_exchange(const ExchangeName& exchange, std::chrono::milliseconds timeout) {
-  engine_->delete_exchange(exchange, timeout);
+  session_->delete_exchange(exchange, timeout);
 }
 
 void Connection::publish(Outgoing message, PublishCallback done) {
-  engine_->publish(std::move(message), std::move(done));
+  session_->publish(std::move(message), std::move(done));
 }
 
 std::future<Status> Connection::publish(Outgoing message) {
   auto promise = std::make_shared<std::promise<Status>>();
   auto future = promise->get_future();
-  engine_->publish(std::move(message), [promise](Status s) { promise->set_value(std::move(s)); });
+  session_->publish(std::move(message), [promise](Status s) { promise->set_value(std::move(s)); });
   return future;
 }
 
 ConsumerHandle Connection::consume(ConsumerOptions options, Handler handler) {
-  auto id = engine_->add_consumer(std::move(options), std::move(handler));
-  return ConsumerHandle(engine_, id);
+  auto id = session_->add_consumer(std::move(options), std::move(handler));
+  return ConsumerHandle(session_, id);
 }
 
-std::optional<RawMessage> Connection::get(const QueueName& queue, std::chrono::milliseconds timeout) {
-  return engine_->get(queue, timeout);
+std::optional<RawMessage> Connection::get(const QueueName& queue,
+                                          std::chrono::milliseconds timeout) {
+  return session_->get(queue, timeout);
 }
 
 std::uint64_t Connection::message_count(const QueueName& queue, std::chrono::milliseconds timeout) {
-  return engine_->message_count(queue, timeout);
+  return session_->message_count(queue, timeout);
 }
 
-bool Connection::connected() const { return engine_->connected(); }
-bool Connection::wait_connected(std::chrono::milliseconds timeout) const {
-  return engine_->wait_connected(timeout);
+bool Connection::connected() const {
+  return session_->connected();
 }
-ConnectionStats Connection::stats() const { return engine_->stats(); }
-detail::Engine& Connection::engine() { return *engine_; }
+bool Connection::wait_connected(std::chrono::milliseconds timeout) const {
+  return session_->wait_connected(timeout);
+}
+ConnectionStats Connection::stats() const {
+  return session_->stats();
+}
+detail::BrokerSession& Connection::session() {
+  return *session_;
+}
 
 }  // namespace wonderland::messaging

@@ -1,29 +1,33 @@
 #include "wonderland/messaging/consumer.hpp"
 
-#include "detail/engine.hpp"
+#include "detail/broker_session.hpp"
 
 namespace wonderland::messaging {
 
-ConsumerHandle::ConsumerHandle(std::shared_ptr<detail::Engine> engine, std::uint64_t id)
-    : engine_(engine), id_(id) {}
+ConsumerHandle::ConsumerHandle(std::shared_ptr<detail::BrokerSession> session, std::uint64_t id)
+    : session_(std::move(session)), id_(id) {}
 
 ConsumerHandle::ConsumerHandle(ConsumerHandle&& o) noexcept
-    : engine_(std::move(o.engine_)), id_(std::exchange(o.id_, 0)) {}
+    : session_(std::move(o.session_)), id_(std::exchange(o.id_, 0)) {}
 
 ConsumerHandle& ConsumerHandle::operator=(ConsumerHandle&& o) noexcept {
   if (this != &o) {
     cancel();
-    engine_ = std::move(o.engine_);
+    session_ = std::move(o.session_);
     id_ = std::exchange(o.id_, 0);
   }
   return *this;
 }
 
-ConsumerHandle::~ConsumerHandle() { cancel(); }
+ConsumerHandle::~ConsumerHandle() {
+  cancel();
+}
 
 void ConsumerHandle::cancel() {
-  if (id_ == 0) return;
-  if (auto engine = engine_.lock()) engine->remove_consumer(id_);
+  if (id_ == 0)
+    return;
+  if (auto session = session_.lock())
+    session->remove_consumer(id_);
   id_ = 0;
 }
 

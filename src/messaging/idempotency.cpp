@@ -5,7 +5,7 @@ namespace wonderland::messaging {
 Result<nlohmann::json> deduplicated(IdempotencyStore& store, const std::string& key,
                                     const std::function<Result<nlohmann::json>()>& effect) {
   if (key.empty()) {
-    return Error{codes::kInvalidArgument, "command has no idempotency key", false};
+    return Error::of(codes::kInvalidArgument, "command has no idempotency key");
   }
   return store.run_once(key, effect);
 }

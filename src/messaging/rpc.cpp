@@ -4,7 +4,7 @@
 
 #include <stdexcept>
 
-#include "detail/engine.hpp"
+#include "detail/broker_session.hpp"
 #include "wonderland/common/env.hpp"
 
 namespace wonderland::messaging {
@@ -13,8 +13,9 @@ RpcClient::RpcClient(Connection& connection) : connection_(connection) {}
 RpcClient::~RpcClient() = default;
 
 void RpcClient::call(RpcRequest request, RpcCallback done) {
-  if (request.envelope.source.empty()) request.envelope.source = connection_.options().service;
-  connection_.engine().rpc_call(std::move(request), std::move(done));
+  if (request.envelope.source.empty())
+    request.envelope.source = connection_.options().service;
+  connection_.session().rpc_call(std::move(request), std::move(done));
 }
 
 std::future<Result<Envelope>> RpcClient::call(RpcRequest request) {
@@ -26,7 +27,8 @@ std::future<Result<Envelope>> RpcClient::call(RpcRequest request) {
 
 std::int64_t RpcServerOptions::max_length_from_env() {
   std::int64_t n = env::get_int("WONDERLAND_COMMAND_QUEUE_MAX_LENGTH", 10000);
-  if (n < 0) throw std::invalid_argument("WONDERLAND_COMMAND_QUEUE_MAX_LENGTH must be 0 or more");
+  if (n < 0)
+    throw std::invalid_argument("WONDERLAND_COMMAND_QUEUE_MAX_LENGTH must be 0 or more");
   return n;
 }
 
@@ -48,34 +50,35 @@ RpcServer::RpcServer(Connection& connection, RpcServerOptions options, RpcHandle
   consumer.prefetch = options.prefetch;
   consumer.concurrency = options.concurrency;
   Connection* conn = &connection;
-  consumer_ = connection.consume(
-      consumer, [conn, handler = std::move(handler)](const Envelope& request, const DeliveryInfo& info) {
-        Envelope reply = Envelope::caused_by(request, request.type + ".reply", nlohmann::json::object(),
-                                             conn->options().service);
-        try {
-          Result<nlohmann::json> r = handler(request);
-          if (r.ok()) {
-            reply.body = std::move(r.value());
-          } else {
-            reply.error = r.error();
-          }
-        } catch (const std::exception& e) {
-          reply.error = Error::from_exception(e);
-        }
-        if (reply.error) reply.body = nlohmann::json::object();
-        if (info.reply_to.empty()) {
-          spdlog::warn("request {} of type {} has no reply_to; the reply is dropped",
-                       request.message_id, request.type);
-          return;
-        }
-        Outgoing out;
-        out.exchange = exchanges::kDefault;
-        out.routing_key = info.reply_to;
-        out.envelope = std::move(reply);
-        out.delivery = Delivery::kTransient;
-        out.rpc_correlation_id = info.rpc_correlation_id;
-        conn->publish(std::move(out), [](Status) {});
-      });
+  consumer_ = connection.consume(consumer, [conn, handler = std::move(handler)](
+                                               const Envelope& request, const DeliveryInfo& info) {
+    Envelope reply = Envelope::caused_by(request, request.type + ".reply", nlohmann::json::object(),
+                                         conn->options().service);
+    try {
+      Result<nlohmann::json> r = handler(request);
+      if (r.ok()) {
+        reply.body = std::move(r.value());
+      } else {
+        reply.error = r.error();
+      }
+    } catch (const std::exception& e) {
+      reply.error = Error::from_exception(e);
+    }
+    if (reply.error)
+      reply.body = nlohmann::json::object();
+    if (info.reply_to.empty()) {
+      spdlog::warn("request {} of type {} has no reply_to; the reply is dropped",
+                   request.message_id, request.type);
+      return;
+    }
+    Outgoing out;
+    out.exchange = exchanges::kDefault;
+    out.routing_key = info.reply_to;
+    out.envelope = std::move(reply);
+    out.delivery = Delivery::kTransient;
+    out.rpc_correlation_id = info.rpc_correlation_id;
+    conn->publish(std::move(out), [](Status) {});
+  });
 }
 
 RpcServer::~RpcServer() = default;
@@ -88,7 +91,7 @@ CommandRouter& CommandRouter::on(std::string type, RpcHandler handler) {
 Result<nlohmann::json> CommandRouter::dispatch(const Envelope& request) const {
   auto it = handlers_.find(request.type);
   if (it == handlers_.end()) {
-    return Error{codes::kInvalidArgument, "unknown command type '" + request.type + "'", false};
+    return Error::of(codes::kInvalidArgument, "unknown command type '" + request.type + "'");
   }
   return it->second(request);
 }

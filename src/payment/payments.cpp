@@ -86,7 +86,7 @@ Payments::Payments(Options options) : options_(std::move(options)) {
   // free pages.
   db_->exec("PRAGMA secure_delete=ON");
   ledger::migrate(*db_);
-  idempotency_ = std::make_unique<sqlite::SqliteIdempotencyStore>(*db_);
+  idempotency_ = std::make_unique<messaging::SqliteIdempotencyStore>(*db_);
   if (options_.fault_rate > 0.0 || options_.latency.count() > 0) {
     log::warn("payment fault injection on: {} of charges/refunds fail, {} ms added latency",
               options_.fault_rate, options_.latency.count());

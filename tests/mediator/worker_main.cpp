@@ -37,9 +37,9 @@
 #include "wonderland/messaging/connection.hpp"
 #include "wonderland/messaging/idempotency.hpp"
 #include "wonderland/messaging/rpc.hpp"
+#include "wonderland/messaging/sqlite_idempotency_store.hpp"
 #include "wonderland/runtime/service.hpp"
 #include "wonderland/sqlite/db.hpp"
-#include "wonderland/sqlite/idempotency_store.hpp"
 
 namespace {
 
@@ -139,7 +139,7 @@ class EffectWorker {
 
   std::mutex mu_;  // the Db is not thread-safe: every use goes through this lock
   sqlite::Db db_;
-  sqlite::SqliteIdempotencyStore store_;
+  messaging::SqliteIdempotencyStore store_;
 };
 
 }  // namespace

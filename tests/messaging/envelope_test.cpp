@@ -31,7 +31,7 @@ TEST(EnvelopeTest, RoundTripsEveryField) {
 
 TEST(EnvelopeTest, CarriesErrorReplies) {
   Envelope e = Envelope::make("payment.charge.reply", nlohmann::json::object());
-  e.error = Error{codes::kFailedPrecondition, "card declined", false};
+  e.error = Error::of(codes::kFailedPrecondition, "card declined");
   Envelope back = Envelope::parse(e.serialize());
   ASSERT_TRUE(back.error);
   EXPECT_EQ(*back.error, *e.error);

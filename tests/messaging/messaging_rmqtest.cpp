@@ -116,7 +116,7 @@ TEST_F(MessagingTest, ErrorRepliesArriveAsValues) {
   QueueName q{unique_name("rpc-error")};
   created_.push_back(q);
   RpcServer server(conn_, RpcServerOptions{q, 8, 1}, [](const Envelope&) -> Result<nlohmann::json> {
-    return Error{codes::kFailedPrecondition, "card declined", false};
+    return Error::of(codes::kFailedPrecondition, "card declined");
   });
   RpcClient client(conn_);
   Result<Envelope> r = client.call(RpcRequest{q, Envelope::make("payment.charge", {}), 10s}).get();
@@ -195,13 +195,16 @@ TEST_F(MessagingTest, AServerSkipsARequestThatExpiredWhileItWaitedForAHandler) {
   RpcClient client(conn_);
   auto slow = client.call(RpcRequest{q, Envelope::make("test.slow", {}), 30s});
   ASSERT_TRUE(slow_started.wait_for(1, 10s));
-  Result<Envelope> hasty =
-      client.call(RpcRequest{q, Envelope::make("test.hasty", {}), 300ms}).get();
+  auto hasty_call = client.call(RpcRequest{q, Envelope::make("test.hasty", {}), 300ms});
+  // The server counts the request's time from its arrival (its second delivery), a little after
+  // it was sent: that must run out too before the handler thread comes free.
+  ASSERT_TRUE(testing::eventually([&] { return server_conn.stats().delivered >= 2; }, 10s));
+  auto expired_on_server = std::chrono::steady_clock::now() + 300ms;
+  Result<Envelope> hasty = hasty_call.get();
   ASSERT_FALSE(hasty.ok());
   EXPECT_EQ(hasty.error().code, codes::kDeadlineExceeded);
-  // The server counts the request's time from its arrival, a little after it was sent: let that
-  // run out too before the handler thread comes free.
-  std::this_thread::sleep_for(100ms);
+  ASSERT_TRUE(testing::eventually(
+      [&] { return std::chrono::steady_clock::now() >= expired_on_server; }, 10s));
   auto probe = client.call(RpcRequest{q, Envelope::make("test.probe", {}), 30s});
   release.set_value();
   ASSERT_EQ(slow.wait_for(10s), std::future_status::ready);

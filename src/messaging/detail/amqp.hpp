@@ -2,7 +2,7 @@
 // outside src/messaging/detail sees an amqp_* handle. Every reply from the C library is checked
 // here, in one place, and failures become AmqpError exceptions.
 //
-// Not thread-safe: an AmqpChannel belongs to the engine's I/O thread.
+// Not thread-safe: an AmqpChannel belongs to the broker session's I/O thread.
 #pragma once
 
 #include <chrono>

@@ -33,8 +33,8 @@
 #include "wonderland/common/error.hpp"
 #include "wonderland/inventory/catalogue.hpp"
 #include "wonderland/messaging/rpc.hpp"
+#include "wonderland/messaging/sqlite_idempotency_store.hpp"
 #include "wonderland/sqlite/db.hpp"
-#include "wonderland/sqlite/idempotency_store.hpp"
 
 namespace wonderland::inventory {
 
@@ -115,7 +115,7 @@ class Inventory {
 
   std::mutex mu_;
   std::unique_ptr<sqlite::Db> db_;
-  std::unique_ptr<sqlite::SqliteIdempotencyStore> idempotency_;
+  std::unique_ptr<messaging::SqliteIdempotencyStore> idempotency_;
 };
 
 }  // namespace wonderland::inventory

@@ -114,7 +114,7 @@ struct ConnectionStats {
 };
 
 namespace detail {
-class Engine;
+class BrokerSession;
 }
 
 class Connection {
@@ -131,13 +131,17 @@ class Connection {
 
   /// Declares (and records, for re-declaration after a reconnect). Blocks until the broker has
   /// answered; throws ErrorException on refusal or timeout.
-  void declare(const ExchangeSpec& spec, std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  void declare(const ExchangeSpec& spec,
+               std::chrono::milliseconds timeout = std::chrono::seconds(30));
   void declare(const QueueSpec& spec, std::chrono::milliseconds timeout = std::chrono::seconds(30));
-  void declare(const BindingSpec& spec, std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  void declare(const BindingSpec& spec,
+               std::chrono::milliseconds timeout = std::chrono::seconds(30));
   /// Deletes a queue (not recorded); for tests that clean up after themselves.
-  void delete_queue(const QueueName& queue, std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  void delete_queue(const QueueName& queue,
+                    std::chrono::milliseconds timeout = std::chrono::seconds(30));
   /// Deletes an exchange (tests and benchmarks clean up with it); same errors as delete_queue.
-  void delete_exchange(const ExchangeName& exchange, std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  void delete_exchange(const ExchangeName& exchange,
+                       std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
   /// Publishes asynchronously; `done` runs once, on the I/O thread, with the outcome.
   void publish(Outgoing message, PublishCallback done);
@@ -164,11 +168,11 @@ class Connection {
   bool wait_connected(std::chrono::milliseconds timeout) const;
   ConnectionStats stats() const;
 
-  /// Internal: the engine that owns the socket (used by the RPC helpers).
-  detail::Engine& engine();
+  /// Internal: the session that owns the socket (used by the RPC helpers).
+  detail::BrokerSession& session();
 
  private:
-  std::shared_ptr<detail::Engine> engine_;
+  std::shared_ptr<detail::BrokerSession> session_;
 };
 
 }  // namespace wonderland::messaging

@@ -41,7 +41,7 @@ struct DeliveryInfo {
   std::string routing_key;
   std::string reply_to;
   std::string rpc_correlation_id;
-  int attempt = 1;         ///< 1 on first delivery.
+  int attempt = 1;  ///< 1 on first delivery.
   bool redelivered = false;
 };
 
@@ -61,14 +61,14 @@ struct ConsumerOptions {
 };
 
 namespace detail {
-class Engine;
+class BrokerSession;
 }
 
 /// Owns a running consumer; cancels it on destruction (messages in progress finish first).
 class ConsumerHandle {
  public:
   ConsumerHandle() = default;
-  ConsumerHandle(std::shared_ptr<detail::Engine> engine, std::uint64_t id);
+  ConsumerHandle(std::shared_ptr<detail::BrokerSession> session, std::uint64_t id);
   ConsumerHandle(ConsumerHandle&&) noexcept;
   ConsumerHandle& operator=(ConsumerHandle&&) noexcept;
   ~ConsumerHandle();
@@ -76,7 +76,7 @@ class ConsumerHandle {
   void cancel();
 
  private:
-  std::weak_ptr<detail::Engine> engine_;
+  std::weak_ptr<detail::BrokerSession> session_;
   std::uint64_t id_ = 0;
 };
 

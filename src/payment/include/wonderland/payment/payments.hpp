@@ -44,9 +44,9 @@
 #include "wonderland/common/time.hpp"
 #include "wonderland/messaging/envelope.hpp"
 #include "wonderland/messaging/rpc.hpp"
+#include "wonderland/messaging/sqlite_idempotency_store.hpp"
 #include "wonderland/payment/method.hpp"
 #include "wonderland/sqlite/db.hpp"
-#include "wonderland/sqlite/idempotency_store.hpp"
 
 namespace wonderland::payment {
 
@@ -141,7 +141,7 @@ class Payments {
   std::shared_ptr<const SecretKey> key_;
   std::mutex mu_;
   std::unique_ptr<sqlite::Db> db_;
-  std::unique_ptr<sqlite::SqliteIdempotencyStore> idempotency_;
+  std::unique_ptr<messaging::SqliteIdempotencyStore> idempotency_;
   std::mutex rng_mu_;
   std::mt19937_64 rng_;
 };

@@ -1,10 +1,11 @@
-#include "wonderland/sqlite/idempotency_store.hpp"
+// SqliteIdempotencyStore: command outcomes kept in SQLite, in the transaction of the effects.
+#include "wonderland/messaging/sqlite_idempotency_store.hpp"
 
 #include "wonderland/common/time.hpp"
 
-namespace wonderland::sqlite {
+namespace wonderland::messaging {
 
-SqliteIdempotencyStore::SqliteIdempotencyStore(Db& db) : db_(db) {
+SqliteIdempotencyStore::SqliteIdempotencyStore(sqlite::Db& db) : db_(db) {
   db_.exec(
       "CREATE TABLE IF NOT EXISTS idempotency ("
       " key TEXT PRIMARY KEY, reply TEXT, error TEXT, created_at TEXT NOT NULL)");
@@ -13,21 +14,24 @@ SqliteIdempotencyStore::SqliteIdempotencyStore(Db& db) : db_(db) {
 Result<nlohmann::json> SqliteIdempotencyStore::run_once(
     const std::string& key, const std::function<Result<nlohmann::json>()>& effect) {
   std::lock_guard lock(mu_);
-  Transaction tx(db_);
+  sqlite::Transaction tx(db_);
   auto find = db_.prepare("SELECT reply, error FROM idempotency WHERE key = ?");
   find.bind(1, key);
   if (find.step()) {
-    if (!find.is_null(1)) return Error::from_json(nlohmann::json::parse(find.text(1)));
+    if (!find.is_null(1))
+      return Error::from_json(nlohmann::json::parse(find.text(1)));
     return nlohmann::json::parse(find.text(0));
   }
   db_.exec("SAVEPOINT effect");
   Result<nlohmann::json> outcome = effect();
   if (!outcome.ok()) {
     db_.exec("ROLLBACK TO effect");  // a refused command leaves no writes behind
-    if (outcome.error().retryable) return outcome;  // not recorded: a retry runs it again
+    if (outcome.error().retryable)
+      return outcome;  // not recorded: a retry runs it again
   }
   db_.exec("RELEASE effect");
-  auto insert = db_.prepare("INSERT INTO idempotency(key, reply, error, created_at) VALUES (?, ?, ?, ?)");
+  auto insert =
+      db_.prepare("INSERT INTO idempotency(key, reply, error, created_at) VALUES (?, ?, ?, ?)");
   insert.bind(1, key);
   if (outcome.ok()) {
     insert.bind(2, outcome.value().dump()).bind_null(3);
@@ -47,4 +51,4 @@ bool SqliteIdempotencyStore::has(const std::string& key) {
   return find.step();
 }
 
-}  // namespace wonderland::sqlite
+}  // namespace wonderland::messaging

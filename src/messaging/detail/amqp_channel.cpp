@@ -1,0 +1,367 @@
+// AmqpChannel: the RAII owner of a rabbitmq-c connection and its channel 1. It logs in, runs
+// the AMQP methods Wonderland uses, checks every reply, and reads events from the socket.
+#include <amqp.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include "detail/amqp.hpp"
+#include "detail/amqp_codec.hpp"
+#include "detail/amqp_socket.hpp"
+
+namespace wonderland::messaging::detail {
+namespace {
+
+constexpr amqp_channel_t kChannel = 1;
+
+/// The fields that basic.deliver and basic.get-ok share.
+template <typename Method>
+DeliverEvent delivery_of(const Method& m) {
+  DeliverEvent ev;
+  ev.delivery_tag = m.delivery_tag;
+  ev.redelivered = m.redelivered != 0;
+  ev.exchange = str(m.exchange);
+  ev.routing_key = str(m.routing_key);
+  return ev;
+}
+
+}  // namespace
+
+struct AmqpChannel::State {
+  amqp_connection_state_t conn = nullptr;
+  int heartbeat_s = 0;
+  std::chrono::milliseconds timeout{5000};
+  bool corked = false;
+  /// Why the broker's certificate was refused, filled during the TLS handshake.
+  std::string tls_failure;
+
+  void set_cork(bool on) {
+    if (corked == on)
+      return;
+    corked = on;
+    int fd = amqp_get_sockfd(conn);
+    int value = on ? 1 : 0;
+    // Best effort: without it, frames only leave in more segments.
+    if (fd >= 0)
+      ::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &value, sizeof value);
+  }
+
+  /// Around a synchronous method: sends what the cork holds back before waiting for the broker's
+  /// answer, and corks again afterwards.
+  struct Uncorked {
+    State& s;
+    bool was;
+    explicit Uncorked(State& state) : s(state), was(state.corked) { s.set_cork(false); }
+    ~Uncorked() {
+      if (was)
+        s.set_cork(true);
+    }
+    Uncorked(const Uncorked&) = delete;
+    Uncorked& operator=(const Uncorked&) = delete;
+  };
+
+  ~State() {
+    if (conn != nullptr)
+      amqp_destroy_connection(conn);
+  }
+
+  /// Checks the reply of the last synchronous call; throws AmqpError on failure.
+  void check(const char* what) {
+    amqp_rpc_reply_t r = amqp_get_rpc_reply(conn);
+    check_reply(r, what);
+  }
+
+  void check_reply(const amqp_rpc_reply_t& r, const char* what) {
+    switch (r.reply_type) {
+      case AMQP_RESPONSE_NORMAL:
+        return;
+      case AMQP_RESPONSE_NONE:
+        throw AmqpError(std::string(what) + ": no reply from the broker");
+      case AMQP_RESPONSE_LIBRARY_EXCEPTION:
+        throw AmqpError(std::string(what) + ": " + amqp_error_string2(r.library_error));
+      case AMQP_RESPONSE_SERVER_EXCEPTION:
+        if (r.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
+          const auto* m = static_cast<const amqp_connection_close_t*>(r.reply.decoded);
+          std::string text = str(m->reply_text);
+          amqp_connection_close_ok_t ok{};
+          amqp_send_method(conn, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
+          throw AmqpError(std::string(what) + ": broker closed the connection: " +
+                              std::to_string(m->reply_code) + " " + text,
+                          true, m->reply_code);
+        }
+        if (r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
+          const auto* m = static_cast<const amqp_channel_close_t*>(r.reply.decoded);
+          std::string text = str(m->reply_text);
+          amqp_channel_close_ok_t ok{};
+          amqp_send_method(conn, kChannel, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
+          throw AmqpError(
+              std::string(what) + ": broker refused: " + std::to_string(m->reply_code) + " " + text,
+              true, m->reply_code);
+        }
+        throw AmqpError(std::string(what) + ": unexpected broker reply");
+    }
+    throw AmqpError(std::string(what) + ": unknown reply type");
+  }
+
+  void check_status(int status, const char* what) {
+    if (status != AMQP_STATUS_OK) {
+      throw AmqpError(std::string(what) + ": " + amqp_error_string2(status));
+    }
+  }
+
+  /// Reads the header and body frames that follow a basic.deliver or basic.return.
+  void read_content(Properties& props, std::string& body) {
+    amqp_frame_t frame;
+    timeval tv = to_timeval(timeout);
+    check_status(amqp_simple_wait_frame_noblock(conn, &frame, &tv), "reading message header");
+    if (frame.frame_type != AMQP_FRAME_HEADER)
+      throw AmqpError("expected a content header frame");
+    props = read_properties(
+        static_cast<const amqp_basic_properties_t*>(frame.payload.properties.decoded));
+    auto size = static_cast<std::size_t>(frame.payload.properties.body_size);
+    body.clear();
+    body.reserve(size);
+    while (body.size() < size) {
+      tv = to_timeval(timeout);
+      check_status(amqp_simple_wait_frame_noblock(conn, &frame, &tv), "reading message body");
+      if (frame.frame_type != AMQP_FRAME_BODY)
+        throw AmqpError("expected a content body frame");
+      body.append(static_cast<const char*>(frame.payload.body_fragment.bytes),
+                  frame.payload.body_fragment.len);
+    }
+  }
+};
+
+AmqpChannel::AmqpChannel(const UrlParts& url, const TlsOptions& tls,
+                         const std::string& connection_name, int heartbeat_s,
+                         std::chrono::milliseconds timeout)
+    : s_(std::make_unique<State>()) {
+  s_->timeout = timeout;
+  s_->conn = amqp_new_connection();
+  if (s_->conn == nullptr)
+    throw AmqpError("out of memory creating a connection");
+  open_socket(s_->conn, url, tls, timeout, &s_->tls_failure);
+  if (url.tls && !tls.verify) {
+    spdlog::warn(
+        "connected to the broker at {}:{} over TLS WITHOUT verifying its certificate "
+        "(WONDERLAND_AMQP_TLS_VERIFY=0): for tests and development only",
+        url.host, url.port);
+  }
+  timeval tv = to_timeval(timeout);
+  amqp_set_handshake_timeout(s_->conn, &tv);
+  amqp_set_rpc_timeout(s_->conn, &tv);
+
+  TableBuilder client_properties;
+  client_properties.add_string("connection_name", connection_name);
+  amqp_table_t props = client_properties.table();
+  amqp_rpc_reply_t r =
+      amqp_login_with_properties(s_->conn, url.vhost.c_str(), 0, 131072, heartbeat_s, &props,
+                                 AMQP_SASL_METHOD_PLAIN, url.user.c_str(), url.password.c_str());
+  if (url.tls && r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION) {
+    // The broker checks a client certificate after the handshake: its refusal arrives here.
+    throw AmqpError("login over TLS to " + url.host + ":" + std::to_string(url.port) + ": " +
+                    amqp_error_string2(r.library_error) + ": " + openssl_errors());
+  }
+  s_->check_reply(r, "login");
+  s_->heartbeat_s = amqp_get_heartbeat(s_->conn);
+  amqp_channel_open(s_->conn, kChannel);
+  s_->check("channel.open");
+}
+
+AmqpChannel::~AmqpChannel() {
+  // Best effort: a polite close when the socket still works; destroying frees everything.
+  if (s_->conn != nullptr && amqp_get_socket(s_->conn) != nullptr && fd() >= 0) {
+    s_->set_cork(false);
+    timeval tv{1, 0};
+    amqp_set_rpc_timeout(s_->conn, &tv);
+    amqp_connection_close(s_->conn, AMQP_REPLY_SUCCESS);
+  }
+}
+
+int AmqpChannel::fd() const {
+  return amqp_get_sockfd(s_->conn);
+}
+int AmqpChannel::heartbeat_s() const {
+  return s_->heartbeat_s;
+}
+
+void AmqpChannel::declare_exchange(const ExchangeSpec& spec) {
+  State::Uncorked uncorked(*s_);
+  std::string type(exchange_type_name(spec.type));
+  amqp_exchange_declare(s_->conn, kChannel, bytes(spec.name.str()), bytes(type), 0,
+                        spec.durable ? 1 : 0, 0, 0, amqp_empty_table);
+  s_->check("exchange.declare");
+}
+
+void AmqpChannel::declare_queue(const QueueSpec& spec) {
+  State::Uncorked uncorked(*s_);
+  TableBuilder args;
+  if (spec.dead_letter_exchange) {
+    args.add_string("x-dead-letter-exchange", spec.dead_letter_exchange->str());
+    args.add_string("x-dead-letter-routing-key", spec.name.str());
+  }
+  if (spec.max_length)
+    args.add_int("x-max-length", *spec.max_length);
+  if (spec.reject_publish_when_full)
+    args.add_string("x-overflow", "reject-publish");
+  if (spec.message_ttl)
+    args.add_int("x-message-ttl", spec.message_ttl->count());
+  if (spec.expires)
+    args.add_int("x-expires", spec.expires->count());
+  amqp_queue_declare(s_->conn, kChannel, bytes(spec.name.str()), spec.passive ? 1 : 0,
+                     spec.durable ? 1 : 0, spec.exclusive ? 1 : 0, spec.auto_delete ? 1 : 0,
+                     spec.passive ? amqp_empty_table : args.table());
+  s_->check("queue.declare");
+}
+
+std::uint64_t AmqpChannel::message_count(const QueueName& queue) {
+  State::Uncorked uncorked(*s_);
+  amqp_queue_declare_ok_t* ok =
+      amqp_queue_declare(s_->conn, kChannel, bytes(queue.str()), 1, 0, 0, 0, amqp_empty_table);
+  s_->check("queue.declare (passive)");
+  return ok == nullptr ? 0 : ok->message_count;
+}
+
+void AmqpChannel::bind(const BindingSpec& spec) {
+  State::Uncorked uncorked(*s_);
+  amqp_queue_bind(s_->conn, kChannel, bytes(spec.queue.str()), bytes(spec.exchange.str()),
+                  bytes(spec.routing_key), amqp_empty_table);
+  s_->check("queue.bind");
+}
+
+void AmqpChannel::delete_queue(const QueueName& queue) {
+  State::Uncorked uncorked(*s_);
+  amqp_queue_delete(s_->conn, kChannel, bytes(queue.str()), 0, 0);
+  s_->check("queue.delete");
+}
+
+void AmqpChannel::delete_exchange(const ExchangeName& exchange) {
+  State::Uncorked uncorked(*s_);
+  amqp_exchange_delete(s_->conn, kChannel, bytes(exchange.str()), 0);
+  s_->check("exchange.delete");
+}
+
+void AmqpChannel::qos(std::uint16_t prefetch) {
+  State::Uncorked uncorked(*s_);
+  amqp_basic_qos(s_->conn, kChannel, 0, prefetch, 0);
+  s_->check("basic.qos");
+}
+
+void AmqpChannel::confirm_select() {
+  State::Uncorked uncorked(*s_);
+  amqp_confirm_select(s_->conn, kChannel);
+  s_->check("confirm.select");
+}
+
+std::string AmqpChannel::consume(const std::string& queue, bool no_ack) {
+  State::Uncorked uncorked(*s_);
+  amqp_basic_consume_ok_t* ok = amqp_basic_consume(
+      s_->conn, kChannel, bytes(queue), amqp_empty_bytes, 0, no_ack ? 1 : 0, 0, amqp_empty_table);
+  s_->check("basic.consume");
+  return str(ok->consumer_tag);
+}
+
+void AmqpChannel::cancel(const std::string& consumer_tag) {
+  State::Uncorked uncorked(*s_);
+  amqp_basic_cancel(s_->conn, kChannel, bytes(consumer_tag));
+  s_->check("basic.cancel");
+}
+
+void AmqpChannel::publish(const std::string& exchange, const std::string& routing_key,
+                          bool mandatory, const Properties& p, const std::string& body) {
+  BasicProperties properties(p);
+  int rc = amqp_basic_publish(s_->conn, kChannel, bytes(exchange), bytes(routing_key),
+                              mandatory ? 1 : 0, 0, properties.get(), bytes(body));
+  s_->check_status(rc, "basic.publish");
+}
+
+std::optional<DeliverEvent> AmqpChannel::get(const std::string& queue) {
+  State::Uncorked uncorked(*s_);
+  amqp_rpc_reply_t r = amqp_basic_get(s_->conn, kChannel, bytes(queue), 1);
+  s_->check_reply(r, "basic.get");
+  if (r.reply.id == AMQP_BASIC_GET_EMPTY_METHOD)
+    return std::nullopt;
+  DeliverEvent ev = delivery_of(*static_cast<const amqp_basic_get_ok_t*>(r.reply.decoded));
+  s_->read_content(ev.properties, ev.body);
+  return ev;
+}
+
+void AmqpChannel::cork(bool on) {
+  s_->set_cork(on);
+}
+
+void AmqpChannel::ack(std::uint64_t delivery_tag) {
+  s_->check_status(amqp_basic_ack(s_->conn, kChannel, delivery_tag, 0), "basic.ack");
+}
+
+void AmqpChannel::reject(std::uint64_t delivery_tag, bool requeue) {
+  s_->check_status(amqp_basic_reject(s_->conn, kChannel, delivery_tag, requeue ? 1 : 0),
+                   "basic.reject");
+}
+
+bool AmqpChannel::has_buffered() const {
+  return amqp_frames_enqueued(s_->conn) != 0 || amqp_data_in_buffer(s_->conn) != 0;
+}
+
+std::optional<Event> AmqpChannel::poll_event() {
+  for (;;) {
+    amqp_frame_t frame;
+    timeval immediate{0, 0};
+    int rc = amqp_simple_wait_frame_noblock(s_->conn, &frame, &immediate);
+    if (rc == AMQP_STATUS_TIMEOUT)
+      return std::nullopt;
+    s_->check_status(rc, "reading from the broker");
+    if (frame.frame_type != AMQP_FRAME_METHOD)
+      continue;  // stray content outside a message
+    switch (frame.payload.method.id) {
+      case AMQP_BASIC_DELIVER_METHOD: {
+        const auto* d = static_cast<const amqp_basic_deliver_t*>(frame.payload.method.decoded);
+        DeliverEvent ev = delivery_of(*d);
+        ev.consumer_tag = str(d->consumer_tag);
+        s_->read_content(ev.properties, ev.body);
+        return ev;
+      }
+      case AMQP_BASIC_ACK_METHOD: {
+        const auto* a = static_cast<const amqp_basic_ack_t*>(frame.payload.method.decoded);
+        return ConfirmEvent{a->delivery_tag, a->multiple != 0, true};
+      }
+      case AMQP_BASIC_NACK_METHOD: {
+        const auto* n = static_cast<const amqp_basic_nack_t*>(frame.payload.method.decoded);
+        return ConfirmEvent{n->delivery_tag, n->multiple != 0, false};
+      }
+      case AMQP_BASIC_RETURN_METHOD: {
+        const auto* r = static_cast<const amqp_basic_return_t*>(frame.payload.method.decoded);
+        ReturnEvent ev;
+        ev.reply_code = r->reply_code;
+        ev.reply_text = str(r->reply_text);
+        std::string body;
+        s_->read_content(ev.properties, body);
+        return ev;
+      }
+      case AMQP_BASIC_CANCEL_METHOD: {
+        const auto* c = static_cast<const amqp_basic_cancel_t*>(frame.payload.method.decoded);
+        return CancelEvent{str(c->consumer_tag)};
+      }
+      case AMQP_CHANNEL_CLOSE_METHOD:
+      case AMQP_CONNECTION_CLOSE_METHOD: {
+        amqp_rpc_reply_t r;
+        r.reply_type = AMQP_RESPONSE_SERVER_EXCEPTION;
+        r.reply = frame.payload.method;
+        r.library_error = 0;
+        s_->check_reply(r, "connection");
+        return std::nullopt;
+      }
+      default:
+        continue;  // connection.blocked/unblocked and friends
+    }
+  }
+}
+
+void AmqpChannel::release_buffers() {
+  amqp_maybe_release_buffers(s_->conn);
+}
+
+}  // namespace wonderland::messaging::detail

@@ -1,0 +1,108 @@
+// ConnectionLifecycle: connecting, heartbeats and reconnecting with back-off.
+#include "detail/connection_lifecycle.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+namespace wonderland::messaging::detail {
+
+ConnectionLifecycle::ConnectionLifecycle(const ConnectionOptions& options,
+                                         SessionCounters& counters)
+    : options_(options), counters_(counters), url_(parse_amqp_url(options.url)) {}
+
+bool ConnectionLifecycle::wait_connected(std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(connected_mu_);
+  return connected_cv_.wait_for(lock, timeout, [this] { return connected_.load(); });
+}
+
+void ConnectionLifecycle::set_connected(bool connected) {
+  {
+    std::lock_guard lock(connected_mu_);
+    connected_ = connected;
+  }
+  if (connected)
+    connected_cv_.notify_all();
+}
+
+AmqpChannel& ConnectionLifecycle::open() {
+  auto channel = std::make_unique<AmqpChannel>(url_, options_.tls, options_.service,
+                                               static_cast<int>(options_.heartbeat.count()),
+                                               options_.connect_timeout);
+  if (options_.publisher_confirms)
+    channel->confirm_select();
+  channel_ = std::move(channel);
+  ++generation_;
+  return *channel_;
+}
+
+void ConnectionLifecycle::established() {
+  failed_connects_ = 0;
+  last_received_ = last_heartbeat_check_ = Clock::now();
+  ++counters_.connects;
+  set_connected(true);
+  if (counters_.connects > 1)
+    spdlog::info("reconnected to the broker at {}:{}", url_.host, url_.port);
+}
+
+void ConnectionLifecycle::connect_failed(const std::exception& e) {
+  if (failed_connects_ == 0 || failed_connects_ % 10 == 0) {
+    spdlog::warn("cannot connect to the broker at {}:{}: {}", url_.host, url_.port, e.what());
+  }
+}
+
+void ConnectionLifecycle::close(const std::string& reason) {
+  bool was_connected = channel_ != nullptr && connected_;
+  channel_.reset();
+  set_connected(false);
+  if (was_connected)
+    spdlog::warn("lost the broker connection: {}", reason);
+}
+
+void ConnectionLifecycle::schedule_reconnect(bool immediate) {
+  if (immediate) {
+    next_connect_at_ = Clock::now();
+    return;
+  }
+  auto base = std::min(options_.reconnect_max_backoff.count(),
+                       options_.reconnect_min_backoff.count() << std::min(failed_connects_, 16));
+  ++failed_connects_;
+  std::uniform_real_distribution<double> jitter(0.8, 1.2);
+  next_connect_at_ =
+      Clock::now() +
+      std::chrono::milliseconds(static_cast<long long>(static_cast<double>(base) * jitter(rng_)));
+}
+
+void ConnectionLifecycle::shut_down() {
+  channel_.reset();
+  connected_ = false;
+}
+
+bool ConnectionLifecycle::read_due(bool readable, Clock::time_point now) {
+  if (readable)
+    last_received_ = now;
+  auto hb = heartbeat();
+  if (readable || channel_->has_buffered() ||
+      (hb.count() > 0 && now - last_heartbeat_check_ > hb / 3)) {
+    last_heartbeat_check_ = now;
+    return true;
+  }
+  return false;
+}
+
+bool ConnectionLifecycle::heartbeats_missed(Clock::time_point now) const {
+  if (!channel_)
+    return false;
+  auto hb = heartbeat();
+  return hb.count() > 0 && now - last_received_ > 2 * hb + std::chrono::seconds(1);
+}
+
+Clock::time_point ConnectionLifecycle::next_wakeup(Clock::time_point limit) const {
+  if (!channel_)
+    return std::min(limit, next_connect_at_);
+  if (channel_->heartbeat_s() > 0)
+    limit = std::min(limit, last_heartbeat_check_ + heartbeat() / 3);
+  return limit;
+}
+
+}  // namespace wonderland::messaging::detail

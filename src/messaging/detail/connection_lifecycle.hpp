@@ -1,0 +1,83 @@
+// ConnectionLifecycle: the connection of a broker session over time. It opens a connection and
+// its channel, counts generations (one per connection, so that work tied to a dead one is
+// recognised), watches heartbeats, and after a failure schedules the next attempt with
+// exponential back-off and jitter. `connected` and `wait_connected` work from any thread; the
+// rest belongs to the session's I/O thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+
+#include "detail/amqp.hpp"
+#include "detail/session_counters.hpp"
+#include "detail/timer_queue.hpp"
+#include "wonderland/messaging/connection.hpp"
+
+namespace wonderland::messaging::detail {
+
+class ConnectionLifecycle {
+ public:
+  ConnectionLifecycle(const ConnectionOptions& options, SessionCounters& counters);
+
+  /// The channel of the current connection; null while disconnected.
+  AmqpChannel* channel() const { return channel_.get(); }
+  /// Increases with every connection.
+  std::uint64_t generation() const { return generation_; }
+
+  // Any thread.
+  bool connected() const { return connected_.load(); }
+  bool wait_connected(std::chrono::milliseconds timeout) const;
+
+  // I/O thread only.
+  /// Whether it is time to try to connect.
+  bool connect_due() const { return !channel_ && Clock::now() >= next_connect_at_; }
+  /// Opens a connection and its channel (in confirm mode when configured): a new generation.
+  /// Throws when the broker cannot be reached or refuses.
+  AmqpChannel& open();
+  /// The session restored its state on the new channel: the connection is up.
+  void established();
+  /// A failed attempt to connect: logged now and then, not every time.
+  void connect_failed(const std::exception& e);
+  /// Closes the channel (the connection is lost).
+  void close(const std::string& reason);
+  /// Schedules the next attempt to connect, at once or after the back-off.
+  void schedule_reconnect(bool immediate);
+  /// Closes for good (the session shuts down).
+  void shut_down();
+
+  /// Whether to read from the socket now: it is readable, holds buffered frames, or a heartbeat
+  /// check is due.
+  bool read_due(bool readable, Clock::time_point now);
+  /// Whether the broker has been silent for more than two heartbeats.
+  bool heartbeats_missed(Clock::time_point now) const;
+  /// The earliest of `limit`, the next heartbeat check and the next connection attempt.
+  Clock::time_point next_wakeup(Clock::time_point limit) const;
+
+ private:
+  void set_connected(bool connected);
+  std::chrono::seconds heartbeat() const { return std::chrono::seconds(channel_->heartbeat_s()); }
+
+  const ConnectionOptions& options_;
+  SessionCounters& counters_;
+  UrlParts url_;
+  std::unique_ptr<AmqpChannel> channel_;
+  std::uint64_t generation_ = 0;
+
+  std::atomic<bool> connected_{false};
+  mutable std::mutex connected_mu_;
+  mutable std::condition_variable connected_cv_;
+
+  Clock::time_point next_connect_at_ = Clock::now();
+  int failed_connects_ = 0;
+  Clock::time_point last_received_{};
+  Clock::time_point last_heartbeat_check_{};
+  std::mt19937 rng_{std::random_device{}()};
+};
+
+}  // namespace wonderland::messaging::detail
