@@ -1,8 +1,9 @@
+#include <spdlog/spdlog.h>
+
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
-#include <spdlog/spdlog.h>
 
 #include "detail.hpp"
 #include "http_date.hpp"
@@ -19,10 +20,12 @@ constexpr std::string_view k100Continue = "HTTP/1.1 100 Continue\r\n\r\n";
 constexpr auto kLingerTime = 1s;
 
 bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
+  if (a.size() != b.size())
+    return false;
   for (std::size_t i = 0; i < a.size(); ++i) {
     auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
-    if (lower(a[i]) != lower(b[i])) return false;
+    if (lower(a[i]) != lower(b[i]))
+      return false;
   }
   return true;
 }
@@ -31,10 +34,12 @@ bool is_http_error(const beast::error_code& ec) {
   return ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category();
 }
 
-std::string_view sv(beast::string_view s) { return {s.data(), s.size()}; }
+std::string_view sv(beast::string_view s) {
+  return {s.data(), s.size()};
+}
 
 Problem body_too_large(std::size_t limit) {
-  return Problem::of(Status::payload_too_large,
+  return Problem::of(StatusCode::payload_too_large,
                      "the request body exceeds the limit of " + std::to_string(limit) + " bytes");
 }
 
@@ -44,21 +49,24 @@ Problem body_too_large(std::size_t limit) {
 
 bool ServerCore::add(const std::shared_ptr<Connection>& c) {
   std::lock_guard lock(mu);
-  if (stopping.load()) return false;
+  if (stopping.load())
+    return false;
   live.emplace(c.get(), c);
   ++open;
   return true;
 }
 
 bool ServerCore::full() {
-  if (options.max_connections == 0) return false;
+  if (options.max_connections == 0)
+    return false;
   std::lock_guard lock(mu);
   return open >= options.max_connections;
 }
 
 void ServerCore::closed() {
   std::lock_guard lock(mu);
-  if (--open == 0) cv.notify_all();
+  if (--open == 0)
+    cv.notify_all();
 }
 
 void ServerCore::forget(Connection* c) {
@@ -71,7 +79,8 @@ std::vector<std::shared_ptr<Connection>> ServerCore::snapshot() {
   std::lock_guard lock(mu);
   out.reserve(live.size());
   for (auto& [ptr, weak] : live) {
-    if (auto c = weak.lock()) out.push_back(std::move(c));
+    if (auto c = weak.lock())
+      out.push_back(std::move(c));
   }
   return out;
 }
@@ -84,11 +93,12 @@ bool ServerCore::wait_closed(std::chrono::steady_clock::time_point deadline) {
 // ---- Exchange ---------------------------------------------------------------------------
 
 Exchange::~Exchange() {
-  if (done.load(std::memory_order_acquire)) return;
+  if (done.load(std::memory_order_acquire))
+    return;
   spdlog::warn("http: handler for {} {} finished without responding", request.method_string(),
                request.path());
-  Problem p = Problem::of(Status::internal_server_error, "the request was dropped without a response",
-                          codes::kInternal);
+  Problem p = Problem::of(StatusCode::internal_server_error,
+                          "the request was dropped without a response", codes::kInternal);
   p.instance = request.path();
   auto c = connection;
   c->post([c, s = seq, r = Response::problem(p)]() mutable { c->deliver(s, std::move(r)); });
@@ -104,10 +114,13 @@ Connection::Connection(std::shared_ptr<ServerCore> core, Strand strand, tcp::soc
       timer_(strand_) {
   beast::error_code ec;
   auto ep = stream_.socket().remote_endpoint(ec);
-  if (!ec) remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
+  if (!ec)
+    remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
 }
 
-Connection::~Connection() { core_->forget(this); }
+Connection::~Connection() {
+  core_->forget(this);
+}
 
 void Connection::detach() {
   std::lock_guard lock(post_mu_);
@@ -115,7 +128,8 @@ void Connection::detach() {
 }
 
 void Connection::start() {
-  if (state_ == State::kClosed) return;  // the server began stopping before the first read
+  if (state_ == State::kClosed)
+    return;  // the server began stopping before the first read
   read_header();
 }
 
@@ -131,26 +145,26 @@ void Connection::read_header() {
   parser_->header_limit(static_cast<std::uint32_t>(core_->options.header_limit));
   parser_->body_limit(core_->options.body_limit);
   stream_.expires_after(core_->options.idle_timeout);
-  bhttp::async_read_header(stream_, buffer_, *parser_,
-                           [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                             self->on_header(ec);
-                           });
+  bhttp::async_read_header(
+      stream_, buffer_, *parser_,
+      [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
 }
 
 void Connection::on_header(beast::error_code ec) {
-  if (state_ != State::kReadingHeader) return;
+  if (state_ != State::kReadingHeader)
+    return;
   if (ec) {
     if (ec == bhttp::error::body_limit) {  // Content-Length says too much
       return fail(body_too_large(core_->options.body_limit));
     }
     if (ec == bhttp::error::header_limit) {
-      return fail(Problem::of(Status::request_header_fields_too_large,
-                              "the request header exceeds " +
-                                  std::to_string(core_->options.header_limit) + " bytes"));
+      return fail(Problem::of(
+          StatusCode::request_header_fields_too_large,
+          "the request header exceeds " + std::to_string(core_->options.header_limit) + " bytes"));
     }
     if (is_http_error(ec) && ec != bhttp::error::end_of_stream &&
         ec != bhttp::error::partial_message) {
-      return fail(Problem::of(Status::bad_request, "malformed request: " + ec.message()));
+      return fail(Problem::of(StatusCode::bad_request, "malformed request: " + ec.message()));
     }
     return close();
   }
@@ -167,18 +181,20 @@ void Connection::on_header(beast::error_code ec) {
     keep_alive_ = false;
     return fail(body_too_large(core_->options.body_limit));
   }
-  if (parser_->is_done()) return on_request();
+  if (parser_->is_done())
+    return on_request();
   auto expect = req.find(bhttp::field::expect);
   if (version_ >= 11 && expect != req.end() && iequals(sv(expect->value()), "100-continue")) {
     state_ = State::kReadingBody;
     stream_.expires_after(core_->options.request_timeout);
-    boost::asio::async_write(
-        stream_, asio::buffer(k100Continue.data(), k100Continue.size()),
-        [self = shared_from_this()](beast::error_code wec, std::size_t) {
-          if (self->state_ != State::kReadingBody) return;
-          if (wec) return self->close();
-          self->read_body();
-        });
+    boost::asio::async_write(stream_, asio::buffer(k100Continue.data(), k100Continue.size()),
+                             [self = shared_from_this()](beast::error_code wec, std::size_t) {
+                               if (self->state_ != State::kReadingBody)
+                                 return;
+                               if (wec)
+                                 return self->close();
+                               self->read_body();
+                             });
     return;
   }
   read_body();
@@ -187,14 +203,14 @@ void Connection::on_header(beast::error_code ec) {
 void Connection::read_body() {
   state_ = State::kReadingBody;
   stream_.expires_after(core_->options.request_timeout);
-  bhttp::async_read(stream_, buffer_, *parser_,
-                    [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                      self->on_body(ec);
-                    });
+  bhttp::async_read(
+      stream_, buffer_, *parser_,
+      [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_body(ec); });
 }
 
 void Connection::on_body(beast::error_code ec) {
-  if (state_ != State::kReadingBody) return;
+  if (state_ != State::kReadingBody)
+    return;
   if (ec) {
     if (ec == bhttp::error::body_limit) {
       keep_alive_ = false;
@@ -202,7 +218,7 @@ void Connection::on_body(beast::error_code ec) {
     }
     if (is_http_error(ec) && ec != bhttp::error::end_of_stream &&
         ec != bhttp::error::partial_message) {
-      return fail(Problem::of(Status::bad_request, "malformed request body: " + ec.message()));
+      return fail(Problem::of(StatusCode::bad_request, "malformed request body: " + ec.message()));
     }
     return close();
   }
@@ -221,26 +237,28 @@ void Connection::on_request() {
     if (scheme != std::string::npos && path_.find('/', scheme + 3) != std::string::npos) {
       path_.erase(0, path_.find('/', scheme + 3));
     } else {
-      Problem p = Problem::of(Status::bad_request, "unsupported request target");
+      Problem p = Problem::of(StatusCode::bad_request, "unsupported request target");
       return write(Response::problem(p));
     }
   }
   QueryParams query;
   if (auto q = target.find('?'); q != std::string_view::npos) {
     auto parsed = parse_query(target.substr(q + 1));
-    if (!parsed) return write(Response::error(parsed.error(), path_));
+    if (!parsed)
+      return write(Response::error(parsed.error(), path_));
     query = std::move(*parsed);
   }
 
   auto match = core_->router->match(method_, path_);
   switch (match.kind) {
     case Router::Match::Kind::kBadPath: {
-      Problem p = Problem::of(Status::bad_request, "malformed percent-encoding in the request path");
+      Problem p =
+          Problem::of(StatusCode::bad_request, "malformed percent-encoding in the request path");
       p.instance = path_;
       return write(Response::problem(p));
     }
     case Router::Match::Kind::kNotFound: {
-      Problem p = Problem::of(Status::not_found, "no resource at " + path_);
+      Problem p = Problem::of(StatusCode::not_found, "no resource at " + path_);
       p.instance = path_;
       return write(Response::problem(p));
     }
@@ -250,7 +268,7 @@ void Connection::on_request() {
         r.header("Allow", match.allow);
         return write(std::move(r));
       }
-      Problem p = Problem::of(Status::method_not_allowed,
+      Problem p = Problem::of(StatusCode::method_not_allowed,
                               "method " + method_name_ + " is not allowed for " + path_ +
                                   " (allowed: " + match.allow + ")");
       p.instance = path_;
@@ -309,15 +327,17 @@ void Connection::arm_response_timer(std::weak_ptr<Exchange> exchange) {
   timer_.expires_after(core_->options.response_timeout);
   timer_.async_wait([self = shared_from_this(), exchange = std::move(exchange),
                      seq = seq_](beast::error_code ec) {
-    if (ec || self->state_ != State::kHandling || self->seq_ != seq) return;
+    if (ec || self->state_ != State::kHandling || self->seq_ != seq)
+      return;
     auto ex = exchange.lock();
     // A destroyed exchange has posted its own 500.
-    if (!ex || ex->done.exchange(true, std::memory_order_acq_rel)) return;
-    Problem p = Problem::of(Status::gateway_timeout,
-                            "the request was not answered within " +
-                                std::to_string(self->core_->options.response_timeout.count()) +
-                                " ms",
-                            codes::kDeadlineExceeded);
+    if (!ex || ex->done.exchange(true, std::memory_order_acq_rel))
+      return;
+    Problem p =
+        Problem::of(StatusCode::gateway_timeout,
+                    "the request was not answered within " +
+                        std::to_string(self->core_->options.response_timeout.count()) + " ms",
+                    codes::kDeadlineExceeded);
     p.instance = self->path_;
     self->write(Response::problem(p));
   });
@@ -333,13 +353,14 @@ Response Connection::handler_failure(std::exception_ptr error, const std::string
   } catch (...) {
     spdlog::error("http: handler for {} {} threw a non-standard exception", method_name_, path_);
   }
-  Problem p = Problem::of(Status::internal_server_error, "internal error", codes::kInternal);
+  Problem p = Problem::of(StatusCode::internal_server_error, "internal error", codes::kInternal);
   p.instance = path;
   return Response::problem(p);
 }
 
 void Connection::deliver(std::uint64_t seq, Response response) {
-  if (state_ != State::kHandling || seq != seq_) return;
+  if (state_ != State::kHandling || seq != seq_)
+    return;
   timer_.cancel();
   write(std::move(response));
 }
@@ -347,7 +368,8 @@ void Connection::deliver(std::uint64_t seq, Response response) {
 void Connection::fail(const Problem& problem) {
   keep_alive_ = false;
   Problem p = problem;
-  if (p.instance.empty()) p.instance = path_;
+  if (p.instance.empty())
+    p.instance = path_;
   write(Response::problem(p));
 }
 
@@ -370,21 +392,24 @@ void Connection::write(Response response) {
     response_.erase(bhttp::field::content_length);
   } else {
     response_.content_length(response_.body().size());
-    if (method_ == Method::head) response_.body().clear();
+    if (method_ == Method::head)
+      response_.body().clear();
   }
   stream_.expires_after(core_->options.request_timeout);
-  bhttp::async_write(stream_, response_,
-                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                       self->on_write(ec);
-                     });
+  bhttp::async_write(
+      stream_, response_,
+      [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_write(ec); });
 }
 
 void Connection::on_write(beast::error_code ec) {
-  if (state_ != State::kWriting) return;
+  if (state_ != State::kWriting)
+    return;
   log_access(response_.result_int(), "");
   response_ = {};
-  if (ec) return close();
-  if (!keep_alive_ || shutting_down_) return linger(true);
+  if (ec)
+    return close();
+  if (!keep_alive_ || shutting_down_)
+    return linger(true);
   read_header();
 }
 
@@ -396,26 +421,33 @@ void Connection::linger(bool first) {
     state_ = State::kLingering;
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    if (ec) return close();
+    if (ec)
+      return close();
     stream_.expires_after(kLingerTime);
   }
   stream_.async_read_some(asio::buffer(sink_),
                           [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                            if (self->state_ != State::kLingering) return;
-                            if (ec) return self->close();
+                            if (self->state_ != State::kLingering)
+                              return;
+                            if (ec)
+                              return self->close();
                             self->linger(false);
                           });
 }
 
 void Connection::begin_shutdown() {
   shutting_down_ = true;
-  if (state_ == State::kReadingHeader || state_ == State::kStreaming) close();
+  if (state_ == State::kReadingHeader || state_ == State::kStreaming)
+    close();
 }
 
-void Connection::force_close() { close(); }
+void Connection::force_close() {
+  close();
+}
 
 void Connection::close() {
-  if (state_ == State::kClosed) return;
+  if (state_ == State::kClosed)
+    return;
   state_ = State::kClosed;
   closed_.store(true, std::memory_order_release);
   timer_.cancel();
@@ -456,7 +488,8 @@ void Connection::begin_events(std::uint64_t seq, std::shared_ptr<EventStream> st
   head += "Server: " + core_->options.server_name + "\r\nDate: ";
   head += http_date_now();
   head += "\r\n\r\n";
-  if (events_->options_.retry) head += "retry: " + std::to_string(events_->options_.retry->count()) + "\n\n";
+  if (events_->options_.retry)
+    head += "retry: " + std::to_string(events_->options_.retry->count()) + "\n\n";
   {
     std::lock_guard lock(events_->mu_);
     events_->pending_.insert(0, head);
@@ -468,10 +501,12 @@ void Connection::begin_events(std::uint64_t seq, std::shared_ptr<EventStream> st
 }
 
 void Connection::pump_events() {
-  if (state_ != State::kStreaming || event_writing_ || !events_) return;
+  if (state_ != State::kStreaming || event_writing_ || !events_)
+    return;
   bool closing = events_->take_pending(event_buffer_);
   if (event_buffer_.empty()) {
-    if (closing) close();
+    if (closing)
+      close();
     return;
   }
   event_writing_ = true;
@@ -479,8 +514,10 @@ void Connection::pump_events() {
   asio::async_write(stream_, asio::buffer(event_buffer_),
                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
                       self->event_writing_ = false;
-                      if (self->state_ != State::kStreaming) return;
-                      if (ec) return self->close();
+                      if (self->state_ != State::kStreaming)
+                        return;
+                      if (ec)
+                        return self->close();
                       self->pump_events();
                     });
 }
@@ -490,25 +527,31 @@ void Connection::read_for_disconnect() {
   stream_.expires_never();
   stream_.async_read_some(asio::buffer(sink_),
                           [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                            if (self->state_ != State::kStreaming) return;
-                            if (ec) return self->close();
+                            if (self->state_ != State::kStreaming)
+                              return;
+                            if (ec)
+                              return self->close();
                             self->read_for_disconnect();
                           });
 }
 
 void Connection::arm_heartbeat() {
-  if (heartbeat_.count() <= 0) return;
+  if (heartbeat_.count() <= 0)
+    return;
   timer_.expires_after(heartbeat_);
   timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
-    if (ec || self->state_ != State::kStreaming || !self->events_) return;
+    if (ec || self->state_ != State::kStreaming || !self->events_)
+      return;
     self->events_->comment("keep-alive");
     self->arm_heartbeat();
   });
 }
 
 void Connection::log_access(unsigned status, const char* note) const {
-  if (!spdlog::should_log(spdlog::level::debug)) return;
-  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_).count();
+  if (!spdlog::should_log(spdlog::level::debug))
+    return;
+  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_)
+                  .count();
   spdlog::debug("http {} {} {} {:.1f}ms{}", method_name_.empty() ? "-" : method_name_,
                 path_.empty() ? "-" : path_, status, ms, note);
 }

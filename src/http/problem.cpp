@@ -5,7 +5,7 @@
 
 namespace wonderland::http {
 
-Problem Problem::of(Status status, std::string detail, std::string code) {
+Problem Problem::of(StatusCode status, std::string detail, std::string code) {
   Problem p;
   p.status = status;
   p.detail = std::move(detail);
@@ -27,12 +27,15 @@ Problem Problem::from_error(const Error& error, std::string instance) {
 
 nlohmann::json Problem::to_json() const {
   nlohmann::json j = nlohmann::json::object();
-  if (extensions.is_object()) j = extensions;
+  if (extensions.is_object())
+    j = extensions;
   j["type"] = type.empty() ? std::string("about:blank") : type;
   j["title"] = title.empty() ? std::string(boost::beast::http::obsolete_reason(status)) : title;
   j["status"] = static_cast<unsigned>(status);
-  if (!detail.empty()) j["detail"] = detail;
-  if (!instance.empty()) j["instance"] = instance;
+  if (!detail.empty())
+    j["detail"] = detail;
+  if (!instance.empty())
+    j["instance"] = instance;
   j["code"] = code.empty() ? std::string(code_for_status(status)) : code;
   if (retryable) {
     j["retryable"] = true;
@@ -46,7 +49,8 @@ nlohmann::json Problem::to_json() const {
   }
   if (!errors.empty()) {
     auto& arr = j["errors"] = nlohmann::json::array();
-    for (const auto& e : errors) arr.push_back({{"field", e.field}, {"message", e.message}});
+    for (const auto& e : errors)
+      arr.push_back({{"field", e.field}, {"message", e.message}});
   } else {
     j.erase("errors");
   }
@@ -54,8 +58,9 @@ nlohmann::json Problem::to_json() const {
 }
 
 std::optional<std::chrono::seconds> Problem::effective_retry_after() const {
-  if (retry_after) return std::max(*retry_after, std::chrono::seconds(1));
-  if (status == Status::too_many_requests || status == Status::service_unavailable) {
+  if (retry_after)
+    return std::max(*retry_after, std::chrono::seconds(1));
+  if (status == StatusCode::too_many_requests || status == StatusCode::service_unavailable) {
     return std::chrono::seconds(1);
   }
   return std::nullopt;
@@ -65,44 +70,54 @@ std::chrono::seconds Problem::seconds_ceil(std::chrono::milliseconds duration) {
   return std::max(std::chrono::ceil<std::chrono::seconds>(duration), std::chrono::seconds(1));
 }
 
-Status status_for_code(std::string_view code) {
-  if (code == codes::kInvalidArgument) return Status::bad_request;
-  if (code == codes::kUnauthenticated) return Status::unauthorized;
-  if (code == codes::kPermissionDenied) return Status::forbidden;
-  if (code == codes::kNotFound) return Status::not_found;
-  if (code == codes::kConflict || code == codes::kAborted) return Status::conflict;
-  if (code == codes::kFailedPrecondition) return Status::unprocessable_entity;
-  if (code == codes::kResourceExhausted) return Status::too_many_requests;
-  if (code == codes::kUnavailable || code == codes::kCancelled) return Status::service_unavailable;
-  if (code == codes::kDeadlineExceeded) return Status::gateway_timeout;
-  return Status::internal_server_error;
+StatusCode status_for_code(std::string_view code) {
+  if (code == codes::kInvalidArgument)
+    return StatusCode::bad_request;
+  if (code == codes::kUnauthenticated)
+    return StatusCode::unauthorized;
+  if (code == codes::kPermissionDenied)
+    return StatusCode::forbidden;
+  if (code == codes::kNotFound)
+    return StatusCode::not_found;
+  if (code == codes::kConflict || code == codes::kAborted)
+    return StatusCode::conflict;
+  if (code == codes::kFailedPrecondition)
+    return StatusCode::unprocessable_entity;
+  if (code == codes::kResourceExhausted)
+    return StatusCode::too_many_requests;
+  if (code == codes::kUnavailable || code == codes::kCancelled)
+    return StatusCode::service_unavailable;
+  if (code == codes::kDeadlineExceeded)
+    return StatusCode::gateway_timeout;
+  return StatusCode::internal_server_error;
 }
 
-std::string_view code_for_status(Status status) {
+std::string_view code_for_status(StatusCode status) {
   switch (status) {
-    case Status::unauthorized:
+    case StatusCode::unauthorized:
       return codes::kUnauthenticated;
-    case Status::forbidden:
+    case StatusCode::forbidden:
       return codes::kPermissionDenied;
-    case Status::not_found:
+    case StatusCode::not_found:
       return codes::kNotFound;
-    case Status::request_timeout:
-    case Status::gateway_timeout:
+    case StatusCode::request_timeout:
+    case StatusCode::gateway_timeout:
       return codes::kDeadlineExceeded;
-    case Status::conflict:
+    case StatusCode::conflict:
       return codes::kConflict;
-    case Status::unprocessable_entity:
+    case StatusCode::unprocessable_entity:
       return codes::kFailedPrecondition;
-    case Status::too_many_requests:
+    case StatusCode::too_many_requests:
       return codes::kResourceExhausted;
-    case Status::bad_gateway:
-    case Status::service_unavailable:
+    case StatusCode::bad_gateway:
+    case StatusCode::service_unavailable:
       return codes::kUnavailable;
     default:
       break;
   }
   auto n = static_cast<unsigned>(status);
-  if (n >= 400 && n < 500) return codes::kInvalidArgument;
+  if (n >= 400 && n < 500)
+    return codes::kInvalidArgument;
   return codes::kInternal;
 }
 

@@ -7,12 +7,12 @@ namespace wonderland::http {
 
 namespace bhttp = boost::beast::http;
 
-Response::Response(Status status) {
+Response::Response(StatusCode status) {
   message_.result(status);
   message_.version(11);
 }
 
-Response Response::json(const nlohmann::json& body, Status status) {
+Response Response::json(const nlohmann::json& body, StatusCode status) {
   Response r(status);
   r.message_.set(bhttp::field::content_type, kJsonContentType);
   r.message_.set(bhttp::field::cache_control, "no-store");
@@ -21,14 +21,16 @@ Response Response::json(const nlohmann::json& body, Status status) {
 }
 
 Response Response::created(std::string_view location, const nlohmann::json& body) {
-  Response r = json(body, Status::created);
+  Response r = json(body, StatusCode::created);
   r.location(location);
   return r;
 }
 
-Response Response::no_content() { return Response(Status::no_content); }
+Response Response::no_content() {
+  return Response(StatusCode::no_content);
+}
 
-Response Response::text(std::string body, std::string_view content_type, Status status) {
+Response Response::text(std::string body, std::string_view content_type, StatusCode status) {
   Response r(status);
   r.message_.set(bhttp::field::content_type, content_type);
   r.message_.body() = std::move(body);
@@ -39,7 +41,8 @@ Response Response::problem(const Problem& problem) {
   Response r(problem.status);
   r.message_.set(bhttp::field::content_type, kProblemContentType);
   r.message_.set(bhttp::field::cache_control, "no-store");
-  if (problem.status == Status::unauthorized) r.message_.set(bhttp::field::www_authenticate, "Bearer");
+  if (problem.status == StatusCode::unauthorized)
+    r.message_.set(bhttp::field::www_authenticate, "Bearer");
   if (auto after = problem.effective_retry_after()) {
     r.message_.set(bhttp::field::retry_after, std::to_string(after->count()));
   }
@@ -52,7 +55,7 @@ Response Response::error(const Error& error, std::string_view instance) {
   return problem(Problem::from_error(error, std::string(instance)));
 }
 
-Response& Response::status(Status status) {
+Response& Response::status(StatusCode status) {
   message_.result(status);
   return *this;
 }
@@ -64,7 +67,8 @@ Response& Response::header(std::string_view name, std::string_view value) {
 
 std::optional<std::string_view> Response::header(std::string_view name) const {
   auto it = message_.find(name);
-  if (it == message_.end()) return std::nullopt;
+  if (it == message_.end())
+    return std::nullopt;
   auto v = it->value();
   return std::string_view(v.data(), v.size());
 }

@@ -70,15 +70,22 @@ struct Context {
 
   Context(Config c, messaging::Connection& conn, workflow::Engine& e,
           const workflow::DefinitionRegistry& r, const AmqpTransport& t, const StepHistograms& s)
-      : config(std::move(c)), connection(conn), rpc(conn), engine(e), registry(r), transport(t),
-        steps(s), auth_cache(config.auth_cache_ttl) {}
+      : config(std::move(c)),
+        connection(conn),
+        rpc(conn),
+        engine(e),
+        registry(r),
+        transport(t),
+        steps(s),
+        auth_cache(config.auth_cache_ttl) {}
 
   /// Calls `<service>.commands` with command `type`; `done` runs on the broker's I/O thread.
   void call(const std::string& service, const std::string& type, Json body, JsonCallback done,
             const std::string& correlation_id = {}, const std::string& idempotency_key = {});
   /// The same on a queue of its own name (the logging service answers on `logging.query`).
-  void call(const messaging::QueueName& queue, const std::string& type, Json body, JsonCallback done,
-            const std::string& correlation_id = {}, const std::string& idempotency_key = {});
+  void call(const messaging::QueueName& queue, const std::string& type, Json body,
+            JsonCallback done, const std::string& correlation_id = {},
+            const std::string& idempotency_key = {});
   /// Resolves the request's bearer token to the customer's profile (401 problems otherwise).
   void authenticate(const http::Request& request, JsonCallback done);
   /// Whether the request carries the admin token; otherwise the error to answer (401 without a
@@ -86,8 +93,6 @@ struct Context {
   std::optional<Error> check_admin(const http::Request& request) const;
 };
 
-/// The SHA-256 of `text`, as 64 lower-case hex digits.
-std::string hex_sha256(std::string_view text);
 /// The document of a loaded definition, or nullopt.
 std::optional<Json> definition_document(const Context& ctx, const std::string& name, int version);
 /// The log filter of a request's query string, in the log store's names (`level` → min_severity,

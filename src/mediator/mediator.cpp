@@ -24,15 +24,16 @@
 namespace wonderland::mediator {
 namespace {
 
-std::map<std::pair<std::string, int>, Json> load_definitions(const std::filesystem::path& dir,
-                                                             workflow::DefinitionRegistry& registry) {
+std::map<std::pair<std::string, int>, Json> load_definitions(
+    const std::filesystem::path& dir, workflow::DefinitionRegistry& registry) {
   std::map<std::pair<std::string, int>, Json> documents;
   if (!std::filesystem::is_directory(dir)) {
     throw std::runtime_error("workflow definitions folder '" + dir.string() + "' does not exist");
   }
   std::vector<std::filesystem::path> files;
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-    if (entry.is_regular_file() && entry.path().extension() == ".json") files.push_back(entry.path());
+    if (entry.is_regular_file() && entry.path().extension() == ".json")
+      files.push_back(entry.path());
   }
   std::sort(files.begin(), files.end());
   for (const auto& file : files) {
@@ -40,11 +41,14 @@ std::map<std::pair<std::string, int>, Json> load_definitions(const std::filesyst
     std::stringstream text;
     text << in.rdbuf();
     auto def = workflow::parse_definition_text(text.str(), file.string());
-    if (!def.ok()) throw std::runtime_error(def.error().message);
+    if (!def.ok())
+      throw std::runtime_error(def.error().message);
     auto added = registry.add(def.value());
-    if (!added.ok()) throw std::runtime_error(file.string() + ": " + added.error().message);
+    if (!added.ok())
+      throw std::runtime_error(file.string() + ": " + added.error().message);
     documents[{def.value()->name, def.value()->version}] = Json::parse(text.str());
-    log::info("loaded workflow {} v{} from {}", def.value()->name, def.value()->version, file.string());
+    log::info("loaded workflow {} v{} from {}", def.value()->name, def.value()->version,
+              file.string());
   }
   return documents;
 }
@@ -53,19 +57,22 @@ std::map<std::pair<std::string, int>, Json> load_definitions(const std::filesyst
 /// else a random one written to the default file (0600, its folder 0700 when created). The token
 /// itself is never logged, only where it is kept.
 void resolve_admin_token(Config& config) {
-  if (!config.admin_token.empty()) return;
+  if (!config.admin_token.empty())
+    return;
   const std::string& path = config.admin_token_file;
   if (config.admin_token_file_given) {
     std::ifstream in(path);
     std::string token;
-    if (in) std::getline(in, token);
+    if (in)
+      std::getline(in, token);
     while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back())))
       token.pop_back();
     if (token.empty()) {
       throw std::runtime_error("WONDERLAND_ADMIN_TOKEN_FILE '" + path +
                                "' is missing or empty: write the operator token in it (e.g. "
                                "`(umask 077; head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \\n' "
-                               ">" + path + ")`), or set WONDERLAND_ADMIN_TOKEN");
+                               ">" +
+                               path + ")`), or set WONDERLAND_ADMIN_TOKEN");
     }
     struct stat st {};
     if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
@@ -91,7 +98,8 @@ void resolve_admin_token(Config& config) {
 
 std::optional<Json> definition_document(const Context& ctx, const std::string& name, int version) {
   auto it = ctx.definition_documents.find({name, version});
-  if (it == ctx.definition_documents.end()) return std::nullopt;
+  if (it == ctx.definition_documents.end())
+    return std::nullopt;
   return it->second;
 }
 
@@ -132,80 +140,115 @@ struct Mediator::Impl {
   std::unique_ptr<workflow::Engine> engine;
   std::unique_ptr<Context> context;
   std::unique_ptr<http::Server> server;
+
+  /// The transport, the observers and the engine, which resumes the unfinished workflows.
+  void start_engine(messaging::Connection& connection);
 };
 
-Mediator::Mediator(messaging::Connection& connection, Config config) : impl_(std::make_unique<Impl>()) {
-  auto& m = *impl_;
-  resolve_admin_token(config);
-  if (!config.fingerprint_key) {
-    const std::filesystem::path file =
-        !config.fingerprint_key_file.empty()
-            ? std::filesystem::path(config.fingerprint_key_file)
-            : std::filesystem::path(config.journal_path).parent_path() / "fingerprint.key";
-    config.fingerprint_key = std::make_shared<const SecretKey>(SecretKey::load_or_create(file));
-  }
-  m.config = config;
-  m.documents = load_definitions(config.workflows_dir, m.registry);
-  // Journals written before payments were tokenised are scrubbed of card data once, here.
+namespace {
+
+/// The fingerprint key: as configured, else loaded from (or created in) its file beside the
+/// journal.
+void resolve_fingerprint_key(Config& config) {
+  if (config.fingerprint_key)
+    return;
+  const std::filesystem::path file =
+      !config.fingerprint_key_file.empty()
+          ? std::filesystem::path(config.fingerprint_key_file)
+          : std::filesystem::path(config.journal_path).parent_path() / "fingerprint.key";
+  config.fingerprint_key = std::make_shared<const SecretKey>(SecretKey::load_or_create(file));
+}
+
+/// The journal. Journals written before payments were tokenised are scrubbed of card data once,
+/// here.
+std::unique_ptr<workflow::Journal> open_journal(const Config& config) {
   workflow::SqliteJournalOptions journal_options{.path = config.journal_path};
   journal_options.rewrite_name = kCardDataScrub;
   journal_options.rewrite = [key = config.fingerprint_key](Json& data) {
-    return scrub_card_data(data, [&](const Json& payment) { return order_fingerprint(*key, payment); });
+    return scrub_card_data(data,
+                           [&](const Json& payment) { return order_fingerprint(*key, payment); });
   };
   auto journal = workflow::open_sqlite_journal(journal_options);
-  if (!journal.ok()) throw std::runtime_error("journal: " + journal.error().message);
-  m.journal = std::move(journal.value());
-  TransportOptions transport_options{.queue_prefix = config.queue_prefix};
-  transport_options.command_delivery = config.persistent_commands ? messaging::Delivery::kPersistent
-                                                                  : messaging::Delivery::kTransient;
-  m.transport = std::make_unique<AmqpTransport>(connection, transport_options);
-  m.steps = std::make_unique<StepHistograms>(m.registry);
-  m.feed = std::make_unique<EventFeed>(connection, messaging::exchanges::kWorkflow);
-  workflow::EngineOptions options;
-  options.compensation_retry.max_attempts = config.compensation_max_attempts;
-  options.compensation_retry.initial_backoff = config.compensation_backoff;
-  options.compensation_retry.max_backoff = config.compensation_max_backoff;
-  options.observers.push_back(m.steps->observer());
-  options.observers.push_back(m.feed->observer());
-  // Before the waiters: a long poll woken by an order's end then reads the catalogue afresh.
-  m.catalogue = std::make_unique<CatalogueCache>(config.catalogue_cache_ttl);
-  options.observers.push_back(m.catalogue->observer(m.registry));
-  options.observers.push_back(m.waiters->observer());
-  auto engine = workflow::Engine::create(options, m.registry, *m.journal, *m.transport, m.clock);
-  if (!engine.ok()) throw std::runtime_error("engine: " + engine.error().message);
-  m.engine = std::move(engine.value());
-  log::info("engine resumed {} unfinished workflow(s)", m.engine->metrics().recovered);
+  if (!journal.ok())
+    throw std::runtime_error("journal: " + journal.error().message);
+  return std::move(journal.value());
+}
 
-  m.context = std::make_unique<Context>(config, connection, *m.engine, m.registry, *m.transport, *m.steps);
-  m.context->definition_documents = m.documents;
-  m.context->log_hub = std::make_shared<LogHub>(connection);
-  m.context->waiters = m.waiters.get();
-  m.context->catalogue = m.catalogue.get();
-
+/// The HTTP server with every route, and the web front end when its folder exists.
+std::unique_ptr<http::Server> make_server(const Config& config, Context& context) {
   http::ServerOptions http_options;
   http_options.address = config.http_address;
   http_options.port = config.http_port;
   http_options.threads = config.http_threads;
   http_options.max_connections = config.http_max_connections;
-  m.server = std::make_unique<http::Server>(http_options);
-  install_public_api(*m.context, m.server->router());
-  install_ops_api(*m.context, m.server->router());
+  auto server = std::make_unique<http::Server>(http_options);
+  install_public_api(context, server->router());
+  install_ops_api(context, server->router());
   if (std::filesystem::is_directory(config.web_dir)) {
     http::StaticFilesOptions web;
     web.root = config.web_dir;
     web.spa_fallback = false;
     http::StaticFiles files(web);
-    m.server->router().add(http::Method::get, "/{path...}", files.handler());
+    server->router().add(http::Method::get, "/{path...}", files.handler());
   } else {
-    log::warn("web folder '{}' not found: the storefront and console are not served", config.web_dir);
+    log::warn("web folder '{}' not found: the storefront and console are not served",
+              config.web_dir);
   }
+  return server;
+}
+
+}  // namespace
+
+void Mediator::Impl::start_engine(messaging::Connection& connection) {
+  TransportOptions transport_options{.queue_prefix = config.queue_prefix};
+  transport_options.command_delivery = config.persistent_commands ? messaging::Delivery::kPersistent
+                                                                  : messaging::Delivery::kTransient;
+  transport = std::make_unique<AmqpTransport>(connection, transport_options);
+  steps = std::make_unique<StepHistograms>(registry);
+  feed = std::make_unique<EventFeed>(connection, messaging::exchanges::kWorkflow);
+  workflow::EngineOptions options;
+  options.compensation_retry.max_attempts = config.compensation_max_attempts;
+  options.compensation_retry.initial_backoff = config.compensation_backoff;
+  options.compensation_retry.max_backoff = config.compensation_max_backoff;
+  options.observers.push_back(steps->observer());
+  options.observers.push_back(feed->observer());
+  // Before the waiters: a long poll woken by an order's end then reads the catalogue afresh.
+  catalogue = std::make_unique<CatalogueCache>(config.catalogue_cache_ttl);
+  options.observers.push_back(catalogue->observer(registry));
+  options.observers.push_back(waiters->observer());
+  auto created = workflow::Engine::create(options, registry, *journal, *transport, clock);
+  if (!created.ok())
+    throw std::runtime_error("engine: " + created.error().message);
+  engine = std::move(created.value());
+  log::info("engine resumed {} unfinished workflow(s)", engine->metrics().recovered);
+}
+
+Mediator::Mediator(messaging::Connection& connection, Config config)
+    : impl_(std::make_unique<Impl>()) {
+  auto& m = *impl_;
+  resolve_admin_token(config);
+  resolve_fingerprint_key(config);
+  m.config = config;
+  m.documents = load_definitions(config.workflows_dir, m.registry);
+  m.journal = open_journal(config);
+  m.start_engine(connection);
+
+  m.context =
+      std::make_unique<Context>(config, connection, *m.engine, m.registry, *m.transport, *m.steps);
+  m.context->definition_documents = m.documents;
+  m.context->log_hub = std::make_shared<LogHub>(connection);
+  m.context->waiters = m.waiters.get();
+  m.context->catalogue = m.catalogue.get();
+
+  m.server = make_server(config, *m.context);
   m.server->start();
   log::info("mediator listening on http://{}:{}", config.http_address, m.server->port());
 }
 
 Mediator::~Mediator() {
   auto& m = *impl_;
-  if (m.server) m.server->stop();
+  if (m.server)
+    m.server->stop();
   m.server.reset();
   m.waiters.reset();  // long polls that did not end yet are dropped; its thread stops
   m.context.reset();
@@ -213,8 +256,14 @@ Mediator::~Mediator() {
   m.feed.reset();
 }
 
-std::uint16_t Mediator::port() const { return impl_->server->port(); }
-workflow::Engine& Mediator::engine() { return *impl_->engine; }
-const Config& Mediator::config() const { return impl_->config; }
+std::uint16_t Mediator::port() const {
+  return impl_->server->port();
+}
+workflow::Engine& Mediator::engine() {
+  return *impl_->engine;
+}
+const Config& Mediator::config() const {
+  return impl_->config;
+}
 
 }  // namespace wonderland::mediator

@@ -1,64 +1,13 @@
-// Operator routes: the workflows and their timelines, retry and cancel, definitions, logs,
-// metrics and health. Every route but /healthz and /readyz needs the admin token.
-#include <charconv>
-#include <sstream>
-
-#include "context.hpp"
-#include "wonderland/common/ids.hpp"
-#include "wonderland/common/time.hpp"
-#include "wonderland/http/fields.hpp"
-#include "wonderland/http/response.hpp"
-#include "wonderland/logging/protocol.hpp"
-#include "wonderland/logstore/query.hpp"
-#include "wonderland/mediator/redact.hpp"
-#include "wonderland/messaging/pubsub.hpp"
+// Operator routes: health, the workflows and their timelines, retry and cancel, definitions,
+// logs and metrics. Every route but /healthz and /readyz needs the admin token. Each route group
+// lives in its own file (routes.hpp).
+#include "routes.hpp"
 
 namespace wonderland::mediator {
 namespace {
 
-using http::Method;
-using http::Request;
-using http::Responder;
-using http::Response;
-using http::Status;
-
-Json summary_json(const workflow::WorkflowSummary& s) {
-  Json j{{"id", s.id},
-         {"definition", s.definition},
-         {"version", s.version},
-         {"status", std::string(workflow::to_string(s.status))},
-         {"created_at", s.created_at},
-         {"updated_at", s.updated_at}};
-  if (!s.reason.empty()) j["reason"] = s.reason;
-  return j;
-}
-
-Json record_json(const workflow::JournalRecord& r) {
-  Json j{{"seq", r.seq}, {"type", r.type}, {"step", r.step}, {"attempt", r.attempt},
-         {"at", r.at},   {"data", redact(r.data)}};
-  if (r.status) j["status"] = std::string(workflow::to_string(*r.status));
-  return j;
-}
-
-/// Wraps a handler so that it runs only for operators.
-http::AsyncHandler admin(Context& ctx, http::AsyncHandler inner) {
-  return [&ctx, inner = std::move(inner)](const Request& req, Responder r) {
-    if (auto denied = ctx.check_admin(req)) return void(r.respond(*denied));
-    inner(req, r);
-  };
-}
-
-void status_reply(Responder r, wonderland::Status s) {
-  if (s.ok()) {
-    r.respond(Response::json(Json{{"accepted", true}}, http::Status::accepted));
-  } else {
-    r.respond(s.error());
-  }
-}
-
-}  // namespace
-
-void install_ops_api(Context& ctx, http::Router& router) {
+/// GET /healthz (the process answers) and GET /readyz (broker and engine are up).
+void install_health_routes(Context& ctx, http::Router& router) {
   router.add(Method::get, "/healthz", [](const Request&) {
     return Response::json(Json{{"status", "ok"}});
   });
@@ -67,147 +16,18 @@ void install_ops_api(Context& ctx, http::Router& router) {
     bool engine = ctx.engine.healthy();
     Json body{{"broker", broker ? "up" : "down"}, {"engine", engine ? "up" : "down"}};
     body["status"] = broker && engine ? "ready" : "not ready";
-    return Response::json(body, broker && engine ? Status::ok : Status::service_unavailable);
+    return Response::json(body,
+                          broker && engine ? StatusCode::ok : StatusCode::service_unavailable);
   });
+}
 
-  router.add_async(Method::get, "/api/workflows", admin(ctx, [&ctx](const Request& req, Responder r) {
-    http::QueryFields q(req);
-    workflow::WorkflowQuery query;
-    if (auto status = q.optional_string("status")) {
-      query.status = workflow::parse_status(*status);
-      if (!query.status) q.add("status", "must be running, completed, failed, cancelled or needs_attention");
-    }
-    query.definition = q.optional_string("definition", {1, 200});
-    // Bounds are compared with the journal's stamps as text, so they are brought to the same
-    // form (milliseconds, Z) first.
-    auto instant = [&q](const char* name) -> std::optional<std::string> {
-      auto raw = q.optional_string(name, {1, 40});
-      if (!raw)
-        return std::nullopt;
-      auto t = parse_iso8601(*raw);
-      if (!t) {
-        q.add(name, "must be an ISO-8601 UTC time, such as 2026-11-26T16:00:00Z");
-        return std::nullopt;
-      }
-      return format_iso8601(*t);
-    };
-    query.created_from = instant("from");
-    query.created_to = instant("to");
-    query.limit = static_cast<std::size_t>(q.optional_integer("limit", {1, 1000}).value_or(50));
-    query.page_token = q.optional_string("page_token", {0, 200}).value_or("");
-    if (!q.ok()) return void(r.respond(q.response(req.path())));
-    auto page = ctx.engine.list(query);
-    if (!page.ok()) return void(r.respond(page.error()));
-    Json items = Json::array();
-    for (const auto& s : page.value().items) items.push_back(summary_json(s));
-    Json out{{"items", items}};
-    if (!page.value().next_page_token.empty()) out["next_page_token"] = page.value().next_page_token;
-    r.respond(Response::json(out));
-  }));
+}  // namespace
 
-  // Starts a workflow of any registered definition: {definition, version?, input?, id?} → 202
-  // {id}. Unknown definitions are 404, a bad body 400, an id that exists 409.
-  router.add_async(Method::post, "/api/workflows", admin(ctx, [&ctx](const Request& req, Responder r) {
-    auto body = req.json_object();
-    if (!body.ok()) return void(r.respond(body.error()));
-    http::JsonFields f(body.value());
-    std::string definition = f.required_string("definition", {1, 200});
-    auto version = f.optional_integer("version", {1, 1000000});
-    auto id = f.optional_string("id", {1, 128});
-    Json input = Json::object();
-    if (body.value().contains("input") && !body.value()["input"].is_null()) {
-      input = f.required_object("input");
-    }
-    if (!f.ok()) return void(r.respond(f.response(req.path())));
-    workflow::StartRequest start;
-    start.definition = std::move(definition);
-    start.version = static_cast<int>(version.value_or(0));
-    start.input = std::move(input);
-    start.id = id.value_or("");
-    ctx.engine.start(std::move(start), [r](Result<std::string> started) {
-      if (!started.ok()) return void(r.respond(started.error()));
-      r.respond(Response::json(Json{{"id", started.value()}}, Status::accepted));
-    });
-  }));
-
-  router.add_async(Method::get, "/api/workflows/{id}", admin(ctx, [&ctx](const Request& req, Responder r) {
-    std::string id(*req.param("id"));
-    auto summary = ctx.engine.find(id);
-    if (!summary.ok()) return void(r.respond(summary.error()));
-    if (!summary.value()) return void(r.respond(Error{codes::kNotFound, "no workflow '" + id + "'", false}));
-    auto records = ctx.engine.timeline(id);
-    if (!records.ok()) return void(r.respond(records.error()));
-    Json timeline = Json::array();
-    for (const auto& rec : records.value()) timeline.push_back(record_json(rec));
-    Json out = summary_json(*summary.value());
-    out["timeline"] = std::move(timeline);
-    if (!records.value().empty()) out["input"] = redact(records.value().front().data.value("input", Json::object()));
-    r.respond(Response::json(out));
-  }));
-
-  router.add_async(Method::post, "/api/workflows/{id}/retry", admin(ctx, [&ctx](const Request& req, Responder r) {
-    ctx.engine.retry(std::string(*req.param("id")), [r](wonderland::Status s) { status_reply(r, s); });
-  }));
-
-  router.add_async(Method::post, "/api/workflows/{id}/cancel", admin(ctx, [&ctx](const Request& req, Responder r) {
-    std::string reason = "cancelled by an operator";
-    if (!req.body().empty()) {
-      auto body = req.json_object();
-      if (!body.ok()) return void(r.respond(body.error()));
-      http::JsonFields f(body.value());
-      reason = f.optional_string("reason", {1, 500}).value_or(reason);
-      if (!f.ok()) return void(r.respond(f.response(req.path())));
-    }
-    ctx.engine.cancel(std::string(*req.param("id")), reason, [r](wonderland::Status s) { status_reply(r, s); });
-  }));
-
-  router.add_async(Method::get, "/api/definitions", admin(ctx, [&ctx](const Request&, Responder r) {
-    Json items = Json::array();
-    for (const auto& def : ctx.registry.all()) {
-      Json d{{"name", def->name}, {"version", def->version}, {"description", def->description},
-             {"digest", def->digest}, {"source", def->source}};
-      items.push_back(std::move(d));
-    }
-    r.respond(Response::json(Json{{"items", items}}));
-  }));
-
-  router.add_async(Method::get, "/api/definitions/{name}/{version}", admin(ctx, [&ctx](const Request& req, Responder r) {
-    std::string name(*req.param("name"));
-    const std::string_view text = *req.param("version");
-    int version = 0;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), version);
-    if (ec != std::errc{} || end != text.data() + text.size()) {
-      return void(r.respond(Error{codes::kNotFound, "no such definition version", false}));
-    }
-    auto doc = definition_document(ctx, name, version);
-    if (!doc) return void(r.respond(Error{codes::kNotFound, "no definition " + name + " v" + std::to_string(version), false}));
-    r.respond(Response::json(*doc));
-  }));
-
-  router.add_async(Method::get, "/api/logs", admin(ctx, [&ctx](const Request& req, Responder r) {
-    auto query = logstore::Query::from_params(log_filter_params(req));
-    if (!query.ok()) return void(r.respond(log_filter_error(req, query.error())));
-    messaging::QueueName queue{ctx.config.queue_prefix + logging::kQueryQueue.str()};
-    ctx.call(queue, logging::kQueryType, query.value().to_json(), [r](Result<Json> out) {
-      if (!out.ok()) return void(r.respond(out.error()));
-      r.respond(Response::json(out.value()));
-    });
-  }));
-
-  router.add_async(Method::get, "/api/logs/stream", admin(ctx, [&ctx](const Request& req, Responder r) {
-    start_log_stream(ctx, req, r);
-  }));
-
-  router.add_async(Method::get, "/metrics", admin(ctx, [&ctx](const Request&, Responder r) {
-    Response response(Status::ok);
-    response.header("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-    response.body(prometheus_metrics(ctx));
-    r.respond(std::move(response));
-  }));
-
-  router.add_async(Method::get, "/api/metrics", admin(ctx, [&ctx](const Request&, Responder r) {
-    r.respond(Response::json(metrics_json(ctx)));
-  }));
+void install_ops_api(Context& ctx, http::Router& router) {
+  install_health_routes(ctx, router);
+  install_workflow_routes(ctx, router);
+  install_definition_routes(ctx, router);
+  install_monitoring_routes(ctx, router);
 }
 
 }  // namespace wonderland::mediator

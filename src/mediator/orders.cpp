@@ -95,7 +95,7 @@ void place_order(Context& ctx, const nlohmann::json& profile, const nlohmann::js
                        {"request_hash", request_hash}};
   auto accepted = [r, id](const std::string& status) {
     http::Response response = http::Response::json(
-        nlohmann::json{{"order_id", id}, {"status", status}}, http::Status::accepted);
+        nlohmann::json{{"order_id", id}, {"status", status}}, http::StatusCode::accepted);
     response.header("Location", "/api/orders/" + id);
     r.respond(std::move(response));
   };
@@ -129,7 +129,7 @@ void place_order(Context& ctx, const nlohmann::json& profile, const nlohmann::js
               "this Idempotency-Key was already used for a different order request; use a new key",
               false},
           r.request().path());
-      problem.status = http::Status::unprocessable_entity;
+      problem.status = http::StatusCode::unprocessable_entity;
       return void(r.respond(http::Response::problem(problem)));
     }
     auto view = order_view(ctx.engine, id, customer_id);

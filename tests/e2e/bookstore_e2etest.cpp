@@ -79,11 +79,18 @@ std::string future_expiry() {
 }
 
 json card(const std::string& method, const std::string& number) {
-  return json{{"method", method}, {"card_number", number}, {"expiry", future_expiry()}, {"cvv", "123"}};
+  return json{
+      {"method", method}, {"card_number", number}, {"expiry", future_expiry()}, {"cvv", "123"}};
 }
-json good_visa() { return card("visa", "4242 4242 4242 4242"); }
-json declined_visa() { return card("visa", "4000 0000 0000 0002"); }
-json good_mastercard() { return card("mastercard", "5555 5555 5555 4444"); }
+json good_visa() {
+  return card("visa", "4242 4242 4242 4242");
+}
+json declined_visa() {
+  return card("visa", "4000 0000 0000 0002");
+}
+json good_mastercard() {
+  return card("mastercard", "5555 5555 5555 4444");
+}
 
 // ---- HTTP helpers ------------------------------------------------------------------------
 
@@ -103,7 +110,8 @@ bool is_problem(const HttpResponse& r) {
 /// Checks that `r` is an RFC 9457 problem with `status` and, when given, an error for `field`.
 void expect_problem(const HttpResponse& r, int status, const std::string& field = {}) {
   EXPECT_EQ(r.status, status) << describe(r);
-  EXPECT_TRUE(is_problem(r)) << "content-type '" << r.header("content-type") << "': " << describe(r);
+  EXPECT_TRUE(is_problem(r)) << "content-type '" << r.header("content-type")
+                             << "': " << describe(r);
   json p = r.json();
   ASSERT_TRUE(p.is_object()) << describe(r);
   EXPECT_EQ(p.value("status", 0), status) << describe(r);
@@ -111,7 +119,8 @@ void expect_problem(const HttpResponse& r, int status, const std::string& field 
   EXPECT_FALSE(p.value("title", "").empty() && p.value("detail", "").empty()) << describe(r);
   if (!field.empty()) {
     bool named = false;
-    for (const auto& e : p.value("errors", json::array())) named = named || e.value("field", "") == field;
+    for (const auto& e : p.value("errors", json::array()))
+      named = named || e.value("field", "") == field;
     EXPECT_TRUE(named) << "no error for field '" << field << "': " << describe(r);
   }
 }
@@ -133,21 +142,27 @@ Shopper sign_up(HttpClient& http, const std::string& tag) {
                                                          {"password", kPassword},
                                                          {"first_name", "Test"},
                                                          {"last_name", "Shopper " + tag}});
-  if (r.status != 201) throw std::runtime_error("sign-up of " + s.username + ": " + describe(r));
+  if (r.status != 201)
+    throw std::runtime_error("sign-up of " + s.username + ": " + describe(r));
   r = http.post_json("/api/sessions", json{{"username", s.username}, {"password", kPassword}});
-  if (r.status != 201) throw std::runtime_error("sign-in of " + s.username + ": " + describe(r));
+  if (r.status != 201)
+    throw std::runtime_error("sign-in of " + s.username + ": " + describe(r));
   s.token = r.json().value("token", "");
   s.customer_id = r.json().value("customer_id", "");
-  if (s.token.empty() || s.customer_id.empty()) throw std::runtime_error("session without token: " + describe(r));
+  if (s.token.empty() || s.customer_id.empty())
+    throw std::runtime_error("session without token: " + describe(r));
   return s;
 }
 
 HttpResponse set_basket(HttpClient& http, const Shopper& s, const TestBook& book, int quantity) {
-  return http.put_json(std::string("/api/basket/items/") + book.isbn, json{{"quantity", quantity}}, s.token);
+  return http.put_json(std::string("/api/basket/items/") + book.isbn, json{{"quantity", quantity}},
+                       s.token);
 }
 
-HttpResponse place_order(HttpClient& http, const Shopper& s, const std::string& key, const json& payment) {
-  return http.post_json("/api/orders", json{{"payment", payment}}, s.token, {{"Idempotency-Key", key}});
+HttpResponse place_order(HttpClient& http, const Shopper& s, const std::string& key,
+                         const json& payment) {
+  return http.post_json("/api/orders", json{{"payment", payment}}, s.token,
+                        {{"Idempotency-Key", key}});
 }
 
 bool settled(const json& order) {
@@ -167,7 +182,8 @@ json await_order(HttpClient& http, const Shopper& s, const std::string& id,
       HttpResponse r = http.get("/api/orders/" + id + "?wait_ms=5000", s.token);
       if (r.status == 200) {
         last = r.json();
-        if (settled(last)) return last;
+        if (settled(last))
+          return last;
         continue;  // the wait ran out: ask again at once
       } else if (r.status < 500) {
         throw std::runtime_error("GET /api/orders/" + id + ": " + describe(r));
@@ -182,10 +198,13 @@ json await_order(HttpClient& http, const Shopper& s, const std::string& id,
   return last;
 }
 
-std::string order_id_of(const HttpResponse& accepted) { return accepted.json().value("order_id", ""); }
+std::string order_id_of(const HttpResponse& accepted) {
+  return accepted.json().value("order_id", "");
+}
 
 std::string lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (auto& c : s)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
 }
 
@@ -200,7 +219,8 @@ struct RawReply {
 /// A TCP connection to 127.0.0.1:`port` whose reads and writes give up after `timeout`.
 int connect_loopback(int port, timeval timeout) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) throw std::runtime_error("socket failed");
+  if (fd < 0)
+    throw std::runtime_error("socket failed");
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
   sockaddr_in addr{};
@@ -216,10 +236,12 @@ int connect_loopback(int port, timeval timeout) {
 
 /// Sends `head` then `body` on a new connection from a writer thread (ignoring write errors: the
 /// server may answer and close before reading it all) while reading the response.
-RawReply raw_exchange(int port, const std::string& head, const std::function<void(int fd)>& write_body) {
+RawReply raw_exchange(int port, const std::string& head,
+                      const std::function<void(int fd)>& write_body) {
   int fd = connect_loopback(port, timeval{15, 0});
   std::thread writer([fd, head, write_body] {
-    if (::send(fd, head.data(), head.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(head.size())) return;
+    if (::send(fd, head.data(), head.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(head.size()))
+      return;
     write_body(fd);
   });
   std::string text;
@@ -227,15 +249,19 @@ RawReply raw_exchange(int port, const std::string& head, const std::function<voi
   RawReply reply;
   for (;;) {
     ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) break;
+    if (n <= 0)
+      break;
     text.append(buf, static_cast<std::size_t>(n));
     auto end = text.find("\r\n\r\n");
-    if (end == std::string::npos) continue;
+    if (end == std::string::npos)
+      continue;
     std::string head_lower = lower(text.substr(0, end));
     auto cl = head_lower.find("content-length:");
-    if (cl == std::string::npos) continue;
+    if (cl == std::string::npos)
+      continue;
     std::size_t length = std::stoul(head_lower.substr(cl + 15));
-    if (text.size() >= end + 4 + length) break;
+    if (text.size() >= end + 4 + length)
+      break;
   }
   ::shutdown(fd, SHUT_RDWR);
   writer.join();
@@ -254,7 +280,8 @@ void send_all(int fd, const std::string& data) {
   std::size_t sent = 0;
   while (sent < data.size()) {
     ssize_t n = ::send(fd, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
-    if (n <= 0) return;
+    if (n <= 0)
+      return;
     sent += static_cast<std::size_t>(n);
   }
 }
@@ -266,7 +293,8 @@ class EventStreamReader {
  public:
   EventStreamReader(int port, const std::string& target, const std::string& token) {
     fd_ = connect_loopback(port, timeval{0, 100'000});  // short reads: waits end on time
-    send_all(fd_, "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n" +
+    send_all(fd_, "GET " + target +
+                      " HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n" +
                       "Authorization: Bearer " + token + "\r\n\r\n");
   }
   ~EventStreamReader() { ::close(fd_); }
@@ -277,19 +305,24 @@ class EventStreamReader {
   const std::string& head() const { return head_; }
 
   /// Reads until an event's data satisfies `match` or `timeout` passes; returns that data.
-  std::optional<json> await(const std::function<bool(const json&)>& match, std::chrono::milliseconds timeout) {
+  std::optional<json> await(const std::function<bool(const json&)>& match,
+                            std::chrono::milliseconds timeout) {
     auto deadline = Clock::now() + timeout;
     for (;;) {
       while (!events_.empty()) {
         json event = std::move(events_.front());
         events_.erase(events_.begin());
-        if (match(event)) return event;
+        if (match(event))
+          return event;
       }
-      if (Clock::now() >= deadline) return std::nullopt;
+      if (Clock::now() >= deadline)
+        return std::nullopt;
       char buf[8192];
       ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-      if (n == 0) return std::nullopt;  // closed
-      if (n > 0) parse(std::string_view(buf, static_cast<std::size_t>(n)));
+      if (n == 0)
+        return std::nullopt;  // closed
+      if (n > 0)
+        parse(std::string_view(buf, static_cast<std::size_t>(n)));
     }
   }
 
@@ -298,7 +331,8 @@ class EventStreamReader {
     text_.append(chunk);
     if (head_.empty()) {
       auto end = text_.find("\r\n\r\n");
-      if (end == std::string::npos) return;
+      if (end == std::string::npos)
+        return;
       head_ = text_.substr(0, end);
       text_.erase(0, end + 4);
     }
@@ -306,9 +340,11 @@ class EventStreamReader {
     // each event here is one `data:` line of JSON.
     for (auto pos = text_.find("data: "); pos != std::string::npos; pos = text_.find("data: ")) {
       auto eol = text_.find('\n', pos);
-      if (eol == std::string::npos) break;
+      if (eol == std::string::npos)
+        break;
       json data = json::parse(text_.substr(pos + 6, eol - pos - 6), nullptr, false);
-      if (!data.is_discarded()) events_.push_back(std::move(data));
+      if (!data.is_discarded())
+        events_.push_back(std::move(data));
       text_.erase(0, eol + 1);
     }
   }
@@ -326,12 +362,14 @@ class BookstoreE2e : public ::testing::Test {
   static void SetUpTestSuite() {
     auto started = Clock::now();
     try {
-      store_ = new System(
-          {.work_dir = WONDERLAND_E2E_WORK_DIR, .catalogue = kCatalogue, .admin_token = kAdminToken});
+      store_ = new System({.work_dir = WONDERLAND_E2E_WORK_DIR,
+                           .catalogue = kCatalogue,
+                           .admin_token = kAdminToken});
       store_->start();
-      std::cout << "[ e2e      ] system up in "
-                << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count()
-                << " ms on port " << store_->port() << "\n";
+      std::cout
+          << "[ e2e      ] system up in "
+          << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count()
+          << " ms on port " << store_->port() << "\n";
     } catch (const std::exception& e) {
       start_error_ = e.what();
       std::cerr << "the system did not start: " << e.what() << "\n"
@@ -340,7 +378,8 @@ class BookstoreE2e : public ::testing::Test {
   }
 
   static void TearDownTestSuite() {
-    if (store_ == nullptr) return;
+    if (store_ == nullptr)
+      return;
     store_->stop();
     const char* keep = std::getenv("WONDERLAND_E2E_KEEP");
     if (!any_failure_ && start_error_.empty() && (keep == nullptr || std::string(keep) != "1")) {
@@ -353,7 +392,8 @@ class BookstoreE2e : public ::testing::Test {
   }
 
   void SetUp() override {
-    if (!start_error_.empty()) GTEST_FAIL() << "the system did not start: " << start_error_;
+    if (!start_error_.empty())
+      GTEST_FAIL() << "the system did not start: " << start_error_;
     http_ = std::make_unique<HttpClient>(store_->port());
   }
 
@@ -361,7 +401,8 @@ class BookstoreE2e : public ::testing::Test {
     if (HasFailure()) {
       any_failure_ = true;
       // (A failed start already printed them.)
-      if (store_ != nullptr && start_error_.empty()) std::cerr << store_->diagnostics();
+      if (store_ != nullptr && start_error_.empty())
+        std::cerr << store_->diagnostics();
     }
   }
 
@@ -370,7 +411,8 @@ class BookstoreE2e : public ::testing::Test {
 
   std::int64_t stock(const TestBook& book) {
     HttpResponse r = http().get(std::string("/api/books/") + book.isbn);
-    if (r.status != 200) throw std::runtime_error(std::string("GET /api/books/") + book.isbn + ": " + describe(r));
+    if (r.status != 200)
+      throw std::runtime_error(std::string("GET /api/books/") + book.isbn + ": " + describe(r));
     return r.json().at("stock").get<std::int64_t>();
   }
 
@@ -393,9 +435,10 @@ TEST_F(BookstoreE2e, ServesItsOpenApiDocument) {
   json doc = json::parse(r.body, nullptr, false);
   ASSERT_FALSE(doc.is_discarded()) << "not JSON";
   EXPECT_EQ(doc.value("openapi", "").rfind("3.0", 0), 0u) << doc.value("openapi", "");
-  for (const char* path : {"/api/books", "/api/books/{isbn}", "/api/customers", "/api/sessions",
-                           "/api/basket", "/api/basket/items/{isbn}", "/api/orders", "/api/orders/{id}",
-                           "/api/workflows", "/api/workflows/{id}", "/readyz", "/metrics"}) {
+  for (const char* path :
+       {"/api/books", "/api/books/{isbn}", "/api/customers", "/api/sessions", "/api/basket",
+        "/api/basket/items/{isbn}", "/api/orders", "/api/orders/{id}", "/api/workflows",
+        "/api/workflows/{id}", "/readyz", "/metrics"}) {
     EXPECT_TRUE(doc["paths"].contains(path)) << "missing path " << path;
   }
   for (const char* schema : {"Book", "Basket", "Order", "Problem"}) {
@@ -446,7 +489,8 @@ TEST_F(BookstoreE2e, FullPurchaseIsConfirmedChargedAndInvoiced) {
   ASSERT_EQ(r.status, 200) << describe(r);
   r = set_basket(http(), alice, kSteadyTitle, 1);  // a second thought...
   ASSERT_EQ(r.status, 200) << describe(r);
-  r = http().del(std::string("/api/basket/items/") + kSteadyTitle.isbn, alice.token);  // ...taken back
+  r = http().del(std::string("/api/basket/items/") + kSteadyTitle.isbn,
+                 alice.token);  // ...taken back
   ASSERT_EQ(r.status, 200) << describe(r);
   EXPECT_EQ(r.json()["items"].size(), 1u) << describe(r);
   r = set_basket(http(), alice, kSecondTitle, 1);
@@ -498,7 +542,8 @@ TEST_F(BookstoreE2e, FullPurchaseIsConfirmedChargedAndInvoiced) {
       [&] {
         std::error_code ec;
         for (const auto& entry : fs::directory_iterator(store().outbox(), ec)) {
-          if (entry.path().extension() != ".eml") continue;
+          if (entry.path().extension() != ".eml")
+            continue;
           std::ifstream in(entry.path());
           std::stringstream text;
           text << in.rdbuf();
@@ -515,10 +560,12 @@ TEST_F(BookstoreE2e, FullPurchaseIsConfirmedChargedAndInvoiced) {
   bool notified = wonderland::testing::eventually(
       [&] {
         HttpResponse n = http().get("/api/me/notifications", alice.token);
-        if (n.status != 200) return false;
+        if (n.status != 200)
+          return false;
         const json items = n.json().value("notifications", json::array());
         for (const auto& item : items) {
-          if (item.value("kind", "") == "order_confirmed" && item.value("order_id", json()) == id) return true;
+          if (item.value("kind", "") == "order_confirmed" && item.value("order_id", json()) == id)
+            return true;
         }
         return false;
       },
@@ -609,7 +656,8 @@ TEST_F(BookstoreE2e, IdempotencyKeyNamesOneOrderAndOneCharge) {
 
   json ledger = store().ledger(id);
   int charges = 0;
-  for (const auto& e : ledger["entries"]) charges += e.value("kind", "") == "charge" ? 1 : 0;
+  for (const auto& e : ledger["entries"])
+    charges += e.value("kind", "") == "charge" ? 1 : 0;
   EXPECT_EQ(charges, 1) << ledger.dump();
   EXPECT_EQ(ledger.value("charged_cents", 0), kSteadyTitle.price_cents) << ledger.dump();
   EXPECT_EQ(stock(kSteadyTitle), stock0 - 1);
@@ -639,22 +687,27 @@ TEST_F(BookstoreE2e, HundredBuyersShareTenCopies) {
         HttpClient client(port);
         Shopper s = sign_up(client, "crowd" + std::to_string(i));
         HttpResponse r = set_basket(client, s, kScarceTitle, 1);
-        if (r.status != 200) throw std::runtime_error("basket: " + describe(r));
+        if (r.status != 200)
+          throw std::runtime_error("basket: " + describe(r));
         arrived = true;
         ready.arrive_and_wait();  // everyone checks out at once
         r = place_order(client, s, "crowd-" + wonderland::new_uuid(), good_visa());
-        if (r.status != 202) throw std::runtime_error("order: " + describe(r));
+        if (r.status != 202)
+          throw std::runtime_error("order: " + describe(r));
         outcomes[i].order_id = order_id_of(r);
         outcomes[i].order = await_order(client, s, outcomes[i].order_id, 120s);
       } catch (const std::exception& e) {
         outcomes[i].error = e.what();
-        if (!arrived) ready.count_down();
+        if (!arrived)
+          ready.count_down();
       }
     });
   }
-  for (auto& t : threads) t.join();
+  for (auto& t : threads)
+    t.join();
   std::cout << "[ e2e      ] " << kBuyers << " buyers settled in "
-            << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count() << " ms\n";
+            << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count()
+            << " ms\n";
 
   int confirmed = 0;
   int failed = 0;
@@ -683,7 +736,8 @@ TEST_F(BookstoreE2e, OrdersSurviveServiceRestartsWithoutDuplicateEffects) {
   constexpr int kMinRounds = 3;   // orders per buyer at least...
   constexpr int kMaxRounds = 40;  // ...and at most, buying on while the restarts go on
   std::vector<Shopper> shoppers;
-  for (int i = 0; i < kBuyers; ++i) shoppers.push_back(sign_up(http(), "restart" + std::to_string(i)));
+  for (int i = 0; i < kBuyers; ++i)
+    shoppers.push_back(sign_up(http(), "restart" + std::to_string(i)));
   const std::int64_t stock0 = stock(kRestartTitle);
 
   struct Placed {
@@ -694,6 +748,7 @@ TEST_F(BookstoreE2e, OrdersSurviveServiceRestartsWithoutDuplicateEffects) {
   std::vector<Placed> placed;
   std::vector<std::string> errors;
   std::atomic<bool> restarts_done{false};
+  std::atomic<int> accepted{0};  // orders the mediator accepted (202) so far
 
   // Retries a call while the answer is transient (5xx, a retryable 409, a dropped connection).
   auto retrying = [](const std::function<HttpResponse()>& call) {
@@ -703,9 +758,10 @@ TEST_F(BookstoreE2e, OrdersSurviveServiceRestartsWithoutDuplicateEffects) {
       try {
         last = call();
         json problem = last.json();
-        bool retryable = last.status >= 500 ||
-                         (last.status == 409 && problem.is_object() && problem.value("retryable", false));
-        if (!retryable) return last;
+        bool retryable = last.status >= 500 || (last.status == 409 && problem.is_object() &&
+                                                problem.value("retryable", false));
+        if (!retryable)
+          return last;
       } catch (const std::exception&) {
       }
       std::this_thread::sleep_for(250ms);
@@ -734,6 +790,7 @@ TEST_F(BookstoreE2e, OrdersSurviveServiceRestartsWithoutDuplicateEffects) {
           errors.push_back("order: " + describe(r));
           continue;
         }
+        ++accepted;
         Placed p{order_id_of(r), json()};
         p.order = await_order(client, s, p.order_id, 120s);
         std::lock_guard lock(mu);
@@ -759,7 +816,9 @@ TEST_F(BookstoreE2e, OrdersSurviveServiceRestartsWithoutDuplicateEffects) {
   std::vector<std::string> restarted;
   try {
     for (const auto& step : plan) {
-      std::this_thread::sleep_for(700ms);
+      // Each restart lands while orders are in flight: after one more has been accepted.
+      const int before = accepted;
+      wonderland::testing::eventually([&] { return accepted > before; }, 30s);
       store().restart(step.service, step.crash, step.down);
       restarted.push_back(std::string(step.service) + (step.crash ? " (SIGKILL)" : " (SIGTERM)"));
     }
@@ -768,7 +827,8 @@ TEST_F(BookstoreE2e, OrdersSurviveServiceRestartsWithoutDuplicateEffects) {
     errors.push_back(std::string("restart: ") + e.what());
   }
   restarts_done = true;
-  for (auto& t : buyers) t.join();
+  for (auto& t : buyers)
+    t.join();
 
   ASSERT_TRUE(errors.empty()) << errors.front();
   ASSERT_GE(placed.size(), static_cast<std::size_t>(kBuyers * kMinRounds));
@@ -780,7 +840,8 @@ TEST_F(BookstoreE2e, OrdersSurviveServiceRestartsWithoutDuplicateEffects) {
     HttpResponse w = http().get("/api/workflows/" + p.order_id, kAdminToken);
     ASSERT_EQ(w.status, 200) << describe(w);
     const json timeline = w.json().value("timeline", json::array());
-    for (const auto& record : timeline) resent += record.value("type", "") == "step_attempt_failed" ? 1 : 0;
+    for (const auto& record : timeline)
+      resent += record.value("type", "") == "step_attempt_failed" ? 1 : 0;
     json ledger = store().ledger(p.order_id);
     int charges = 0;
     int refunds = 0;
@@ -792,8 +853,10 @@ TEST_F(BookstoreE2e, OrdersSurviveServiceRestartsWithoutDuplicateEffects) {
     EXPECT_LE(refunds, 1) << ledger.dump();
     if (p.order.value("status", "") == "confirmed") {
       ++confirmed;
-      for (const auto& line : p.order.value("items", json::array())) confirmed_copies += line.value("quantity", 0);
-      EXPECT_EQ(ledger.value("charged_cents", 0), p.order.value("total_cents", -1)) << ledger.dump();
+      for (const auto& line : p.order.value("items", json::array()))
+        confirmed_copies += line.value("quantity", 0);
+      EXPECT_EQ(ledger.value("charged_cents", 0), p.order.value("total_cents", -1))
+          << ledger.dump();
       EXPECT_EQ(ledger.value("refunded_cents", -1), 0) << ledger.dump();
     } else {
       EXPECT_EQ(ledger.value("charged_cents", -1), ledger.value("refunded_cents", -2))
@@ -801,7 +864,8 @@ TEST_F(BookstoreE2e, OrdersSurviveServiceRestartsWithoutDuplicateEffects) {
     }
   }
   std::cout << "[ e2e      ] restarted " << restarted.size() << " times; " << confirmed << " of "
-            << placed.size() << " orders confirmed; " << resent << " step attempts failed and were retried\n";
+            << placed.size() << " orders confirmed; " << resent
+            << " step attempts failed and were retried\n";
   EXPECT_EQ(restarted.size(), std::size(plan));
   EXPECT_GT(resent, 0) << "no command was in flight across a restart";
   EXPECT_GT(confirmed, 0);
@@ -815,24 +879,24 @@ TEST_F(BookstoreE2e, InvalidRequestsGetClearProblems) {
   expect_problem(http().request("POST", "/api/sessions", "[1, 2]", json_type), 400);
   // A missing field is named.
   expect_problem(http().post_json("/api/customers", json{{"username", "nobody_here"},
-                                                        {"password", kPassword},
-                                                        {"first_name", "No"},
-                                                        {"last_name", "Email"}}),
+                                                         {"password", kPassword},
+                                                         {"first_name", "No"},
+                                                         {"last_name", "Email"}}),
                  400, "email");
   expect_problem(http().post_json("/api/sessions", json{{"username", "someone"}}), 400, "password");
   // A wrong type is named.
   expect_problem(http().post_json("/api/customers", json{{"username", 42},
-                                                        {"email", "x@example.com"},
-                                                        {"password", kPassword},
-                                                        {"first_name", "No"},
-                                                        {"last_name", "Name"}}),
+                                                         {"email", "x@example.com"},
+                                                         {"password", kPassword},
+                                                         {"first_name", "No"},
+                                                         {"last_name", "Name"}}),
                  400, "username");
   // Values the customer service refuses come back with their fields too.
   expect_problem(http().post_json("/api/customers", json{{"username", "bad_email_user"},
-                                                        {"email", "not-an-address"},
-                                                        {"password", kPassword},
-                                                        {"first_name", "Bad"},
-                                                        {"last_name", "Email"}}),
+                                                         {"email", "not-an-address"},
+                                                         {"password", kPassword},
+                                                         {"first_name", "Bad"},
+                                                         {"last_name", "Email"}}),
                  400, "email");
   expect_problem(http().get("/api/books?page=0"), 400, "page");
   expect_problem(http().get("/api/books/12345"), 404);
@@ -841,14 +905,16 @@ TEST_F(BookstoreE2e, InvalidRequestsGetClearProblems) {
   // Sign-up conflicts and bad credentials.
   Shopper erin = sign_up(http(), "erin");
   expect_problem(http().post_json("/api/customers", json{{"username", erin.username},
-                                                        {"email", "other-" + erin.email},
-                                                        {"password", kPassword},
-                                                        {"first_name", "Erin"},
-                                                        {"last_name", "Again"}}),
+                                                         {"email", "other-" + erin.email},
+                                                         {"password", kPassword},
+                                                         {"first_name", "Erin"},
+                                                         {"last_name", "Again"}}),
                  409);
-  expect_problem(http().post_json("/api/sessions", json{{"username", erin.username}, {"password", "wrong password"}}),
+  expect_problem(http().post_json("/api/sessions", json{{"username", erin.username},
+                                                        {"password", "wrong password"}}),
                  401);
-  expect_problem(http().post_json("/api/sessions", json{{"username", "no_such_user_e2e"}, {"password", kPassword}}),
+  expect_problem(http().post_json("/api/sessions",
+                                  json{{"username", "no_such_user_e2e"}, {"password", kPassword}}),
                  401);
 
   // Unknown routes and methods.
@@ -861,20 +927,24 @@ TEST_F(BookstoreE2e, InvalidRequestsGetClearProblems) {
 
   // Bodies over 1 MiB: with a Content-Length (refused before reading) and chunked.
   const std::string big(1100 * 1024, 'x');
-  RawReply raw = raw_exchange(store().port(),
-                              "POST /api/customers HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
-                              "Content-Length: " + std::to_string(big.size()) + "\r\n\r\n",
-                              [&big](int fd) { send_all(fd, big); });
+  RawReply raw = raw_exchange(
+      store().port(),
+      "POST /api/customers HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+      "Content-Length: " +
+          std::to_string(big.size()) + "\r\n\r\n",
+      [&big](int fd) { send_all(fd, big); });
   EXPECT_EQ(raw.status, 413) << raw.head;
   EXPECT_NE(lower(raw.head).find("application/problem+json"), std::string::npos) << raw.head;
-  raw = raw_exchange(store().port(),
-                     "POST /api/orders HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
-                     "Transfer-Encoding: chunked\r\n\r\n",
-                     [](int fd) {
-                       const std::string chunk(64 * 1024, 'y');
-                       for (int i = 0; i < 20; ++i) send_all(fd, "10000\r\n" + chunk + "\r\n");
-                       send_all(fd, "0\r\n\r\n");
-                     });
+  raw = raw_exchange(
+      store().port(),
+      "POST /api/orders HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n",
+      [](int fd) {
+        const std::string chunk(64 * 1024, 'y');
+        for (int i = 0; i < 20; ++i)
+          send_all(fd, "10000\r\n" + chunk + "\r\n");
+        send_all(fd, "0\r\n\r\n");
+      });
   EXPECT_EQ(raw.status, 413) << raw.head;
   EXPECT_NE(lower(raw.head).find("application/problem+json"), std::string::npos) << raw.head;
 
@@ -883,10 +953,15 @@ TEST_F(BookstoreE2e, InvalidRequestsGetClearProblems) {
     SCOPED_TRACE(token.empty() ? "no token" : "bad token");
     r = http().get("/api/me", token);
     expect_problem(r, 401);
-    EXPECT_EQ(lower(r.header("www-authenticate")).rfind("bearer", 0), 0u) << r.header("www-authenticate");
+    EXPECT_EQ(lower(r.header("www-authenticate")).rfind("bearer", 0), 0u)
+        << r.header("www-authenticate");
     expect_problem(http().get("/api/basket", token), 401);
-    expect_problem(http().put_json(std::string("/api/basket/items/") + kSteadyTitle.isbn, json{{"quantity", 1}}, token), 401);
-    expect_problem(http().post_json("/api/orders", json{{"payment", good_visa()}}, token, {{"Idempotency-Key", "k-1"}}), 401);
+    expect_problem(http().put_json(std::string("/api/basket/items/") + kSteadyTitle.isbn,
+                                   json{{"quantity", 1}}, token),
+                   401);
+    expect_problem(http().post_json("/api/orders", json{{"payment", good_visa()}}, token,
+                                    {{"Idempotency-Key", "k-1"}}),
+                   401);
     expect_problem(http().get("/api/orders", token), 401);
     expect_problem(http().get("/api/orders/" + wonderland::new_uuid(), token), 401);
     expect_problem(http().get("/api/me/notifications", token), 401);
@@ -894,30 +969,43 @@ TEST_F(BookstoreE2e, InvalidRequestsGetClearProblems) {
   expect_problem(http().del("/api/sessions/current"), 401);
 
   // Basket input.
-  expect_problem(http().put_json(std::string("/api/basket/items/") + kSteadyTitle.isbn, json{{"quantity", "two"}}, erin.token),
+  expect_problem(http().put_json(std::string("/api/basket/items/") + kSteadyTitle.isbn,
+                                 json{{"quantity", "two"}}, erin.token),
                  400, "quantity");
-  expect_problem(http().put_json(std::string("/api/basket/items/") + kSteadyTitle.isbn, json{{"quantity", 4}}, erin.token),
+  expect_problem(http().put_json(std::string("/api/basket/items/") + kSteadyTitle.isbn,
+                                 json{{"quantity", 4}}, erin.token),
                  400, "quantity");
-  expect_problem(http().put_json(std::string("/api/basket/items/") + kSteadyTitle.isbn, json::object(), erin.token),
+  expect_problem(http().put_json(std::string("/api/basket/items/") + kSteadyTitle.isbn,
+                                 json::object(), erin.token),
                  400, "quantity");
-  expect_problem(http().request("PUT", std::string("/api/basket/items/") + kSteadyTitle.isbn, "{oops",
-                                {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + erin.token}}),
-                 400);
-  expect_problem(http().put_json("/api/basket/items/not-an-isbn", json{{"quantity", 1}}, erin.token), 400, "isbn");
-  expect_problem(http().put_json("/api/basket/items/9780000000000", json{{"quantity", 1}}, erin.token), 404);
+  expect_problem(
+      http().request(
+          "PUT", std::string("/api/basket/items/") + kSteadyTitle.isbn, "{oops",
+          {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + erin.token}}),
+      400);
+  expect_problem(
+      http().put_json("/api/basket/items/not-an-isbn", json{{"quantity", 1}}, erin.token), 400,
+      "isbn");
+  expect_problem(
+      http().put_json("/api/basket/items/9780000000000", json{{"quantity", 1}}, erin.token), 404);
 
   // Order input.
-  expect_problem(http().post_json("/api/orders", json{{"payment", good_visa()}}, erin.token), 400, "Idempotency-Key");
-  expect_problem(http().post_json("/api/orders", json::object(), erin.token, {{"Idempotency-Key", "k-2"}}), 400,
-                 "payment");
-  expect_problem(http().post_json("/api/orders", json{{"payment", "visa"}}, erin.token, {{"Idempotency-Key", "k-3"}}),
+  expect_problem(http().post_json("/api/orders", json{{"payment", good_visa()}}, erin.token), 400,
+                 "Idempotency-Key");
+  expect_problem(
+      http().post_json("/api/orders", json::object(), erin.token, {{"Idempotency-Key", "k-2"}}),
+      400, "payment");
+  expect_problem(http().post_json("/api/orders", json{{"payment", "visa"}}, erin.token,
+                                  {{"Idempotency-Key", "k-3"}}),
                  400, "payment");
-  expect_problem(http().post_json("/api/orders", json{{"payment", json{{"card_number", "4242424242424242"}}}},
-                                  erin.token, {{"Idempotency-Key", "k-4"}}),
-                 400, "payment.method");
-  expect_problem(http().post_json("/api/orders", json{{"payment", card("visa", "4242 4242 4242 4241")}}, erin.token,
-                                  {{"Idempotency-Key", "k-5"}}),
-                 400, "payment.card_number");
+  expect_problem(
+      http().post_json("/api/orders", json{{"payment", json{{"card_number", "4242424242424242"}}}},
+                       erin.token, {{"Idempotency-Key", "k-4"}}),
+      400, "payment.method");
+  expect_problem(
+      http().post_json("/api/orders", json{{"payment", card("visa", "4242 4242 4242 4241")}},
+                       erin.token, {{"Idempotency-Key", "k-5"}}),
+      400, "payment.card_number");
   expect_problem(http().request("POST", "/api/orders", "nope",
                                 {{"Content-Type", "application/json"},
                                  {"Authorization", "Bearer " + erin.token},
@@ -950,7 +1038,8 @@ TEST_F(BookstoreE2e, InvalidRequestsGetClearProblems) {
     EXPECT_EQ(http().get(path, kAdminToken).status, 200);
   }
   expect_problem(http().get("/api/workflows/" + franks, erin.token), 403);
-  expect_problem(http().request("POST", "/api/workflows/" + franks + "/retry", {}, bearer(erin.token)), 403);
+  expect_problem(
+      http().request("POST", "/api/workflows/" + franks + "/retry", {}, bearer(erin.token)), 403);
   expect_problem(http().request("POST", "/api/workflows/" + franks + "/cancel"), 401);
   expect_problem(http().get("/api/workflows?status=bogus", kAdminToken), 400, "status");
   EXPECT_EQ(http().get("/api/definitions/purchase/1", kAdminToken).status, 200);
@@ -981,7 +1070,8 @@ TEST_F(BookstoreE2e, OperatorsSearchAndFollowTheLogs) {
   const std::string id = order_id_of(r);
   ASSERT_EQ(await_order(http(), grace, id).value("status", ""), "confirmed");
 
-  auto line = live.await([&](const json& record) { return record.value("correlation_id", "") == id; }, 10s);
+  auto line =
+      live.await([&](const json& record) { return record.value("correlation_id", "") == id; }, 10s);
   ASSERT_TRUE(line.has_value()) << "no live log line for order " << id << "; head: " << live.head();
   EXPECT_NE(live.head().find("text/event-stream"), std::string::npos) << live.head();
   EXPECT_FALSE(line->value("service", "").empty()) << line->dump();
@@ -992,17 +1082,22 @@ TEST_F(BookstoreE2e, OperatorsSearchAndFollowTheLogs) {
   std::set<std::string> services;
   bool found = wonderland::testing::eventually(
       [&] {
-        HttpResponse logs = http().get("/api/logs?correlation_id=" + id + "&limit=500", kAdminToken);
-        if (logs.status != 200) return false;
+        HttpResponse logs =
+            http().get("/api/logs?correlation_id=" + id + "&limit=500", kAdminToken);
+        if (logs.status != 200)
+          return false;
         records = logs.json().value("records", json::array());
         services.clear();
-        for (const auto& rec : records) services.insert(rec.value("service", ""));
+        for (const auto& rec : records)
+          services.insert(rec.value("service", ""));
         return services.count("mediator") == 1 && services.size() >= 3;
       },
       15s);
-  ASSERT_TRUE(found) << "services seen: " << services.size() << " " << records.dump().substr(0, 2000);
+  ASSERT_TRUE(found) << "services seen: " << services.size() << " "
+                     << records.dump().substr(0, 2000);
   for (std::size_t i = 1; i < records.size(); ++i) {
-    EXPECT_GE(records[i - 1].value("timestamp", ""), records[i].value("timestamp", "")) << "not newest first";
+    EXPECT_GE(records[i - 1].value("timestamp", ""), records[i].value("timestamp", ""))
+        << "not newest first";
   }
   const std::string dump = records.dump();
   EXPECT_EQ(dump.find("5555555555554444"), std::string::npos) << "a card number in the logs";
@@ -1012,7 +1107,8 @@ TEST_F(BookstoreE2e, OperatorsSearchAndFollowTheLogs) {
   // Filters narrow: one service, a text, a time range that excludes everything.
   r = http().get("/api/logs?service=mediator&correlation_id=" + id, kAdminToken);
   ASSERT_EQ(r.status, 200) << describe(r);
-  for (const auto& rec : r.json().value("records", json::array())) EXPECT_EQ(rec.value("service", ""), "mediator");
+  for (const auto& rec : r.json().value("records", json::array()))
+    EXPECT_EQ(rec.value("service", ""), "mediator");
   r = http().get("/api/logs?correlation_id=" + id + "&until=2000-01-01T00:00:00Z", kAdminToken);
   ASSERT_EQ(r.status, 200) << describe(r);
   EXPECT_TRUE(r.json().value("records", json::array()).empty()) << describe(r);

@@ -1,12 +1,12 @@
 #include "wonderland/http/event_stream.hpp"
 
+#include <gtest/gtest.h>
+
 #include <future>
 #include <mutex>
 #include <thread>
 
-#include <gtest/gtest.h>
-
-#include "client.hpp"
+#include "test_util.hpp"
 #include "wonderland/http/server.hpp"
 #include "wonderland/testing/broker.hpp"
 
@@ -14,26 +14,29 @@ namespace wonderland::http {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::Client;
+using testing::connected_client;
 using wonderland::testing::eventually;
+using wonderland::testing::HttpClient;
 using wonderland::testing::Latch;
 
-constexpr std::string_view kOpen = "GET /events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n";
+constexpr std::string_view kOpen =
+    "GET /events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n";
 
 // A server with one event route; the streams it opened are kept here.
 class EventStreamTest : public ::testing::Test {
  protected:
   void start(EventStreamOptions options = {}, ServerOptions server_options = {}) {
     server_ = std::make_unique<Server>(server_options);
-    server_->router().add_async(Method::get, "/events", [this, options](const Request&, Responder r) {
-      auto stream = r.start_events(options);
-      stream->on_close([this] { closed_.add(); });
-      {
-        std::lock_guard lock(mu_);
-        streams_.push_back(stream);
-      }
-      opened_.add();
-    });
+    server_->router().add_async(Method::get, "/events",
+                                [this, options](const Request&, Responder r) {
+                                  auto stream = r.start_events(options);
+                                  stream->on_close([this] { closed_.add(); });
+                                  {
+                                    std::lock_guard lock(mu_);
+                                    streams_.push_back(stream);
+                                  }
+                                  opened_.add();
+                                });
     server_->start();
   }
   std::shared_ptr<EventStream> stream(std::size_t i) {
@@ -41,8 +44,8 @@ class EventStreamTest : public ::testing::Test {
     return streams_.at(i);
   }
   /// Connects and reads the response head.
-  std::unique_ptr<Client> open(std::string_view extra_headers = {}) {
-    auto c = std::make_unique<Client>(server_->port());
+  std::unique_ptr<HttpClient> open(std::string_view extra_headers = {}) {
+    auto c = std::make_unique<HttpClient>(connected_client(server_->port()));
     c->send_raw(std::string(kOpen) + std::string(extra_headers) + "\r\n");
     head_ = c->read_until("\r\n\r\n");
     return c;
@@ -77,8 +80,10 @@ TEST_F(EventStreamTest, DeliversEventsSentFromOtherThreads) {
     EXPECT_TRUE(s->send("bad\nname", "x", "9\r"));
   });
   producer.join();
-  EXPECT_EQ(c->read_until("\n\n"), "event: status\ndata: line 1\ndata: line 2\ndata: line 3\nid: 8\n\n");
-  EXPECT_EQ(c->read_until("\n\n"), "event: order\ndata: {\"id\":\"o-1\",\"state\":\"shipped\"}\n\n");
+  EXPECT_EQ(c->read_until("\n\n"),
+            "event: status\ndata: line 1\ndata: line 2\ndata: line 3\nid: 8\n\n");
+  EXPECT_EQ(c->read_until("\n\n"),
+            "event: order\ndata: {\"id\":\"o-1\",\"state\":\"shipped\"}\n\n");
   EXPECT_EQ(c->read_until("\n\n"), "data: plain\n\n");
   EXPECT_EQ(c->read_until("\n\n"), "event: badname\ndata: x\nid: 9\n\n");
   EXPECT_EQ(server_->stats().event_streams, 1u);
@@ -90,7 +95,8 @@ TEST_F(EventStreamTest, ManyEventsArriveInOrder) {
   ASSERT_TRUE(opened_.wait_for(1, 5s));
   auto s = stream(0);
   std::thread producer([s] {
-    for (int i = 0; i < 500; ++i) ASSERT_TRUE(s->send("n", std::to_string(i)));
+    for (int i = 0; i < 500; ++i)
+      ASSERT_TRUE(s->send("n", std::to_string(i)));
   });
   for (int i = 0; i < 500; ++i) {
     ASSERT_EQ(c->read_until("\n\n"), "event: n\ndata: " + std::to_string(i) + "\n\n");
@@ -182,7 +188,7 @@ TEST(EventStream, StartAfterRespondGivesAClosedStream) {
     got.set_value(r.start_events());
   });
   server.start();
-  Client c(server.port());
+  auto c = connected_client(server.port());
   EXPECT_EQ(c.get("/x").body, "done");
   auto s = got.get_future().get();
   EXPECT_TRUE(s->closed());

@@ -8,11 +8,13 @@ namespace {
 Request make_request(std::string target, std::string body = {},
                      std::vector<std::pair<std::string, std::string>> headers = {}) {
   RawRequest raw(Method::post, target, 11);
-  for (const auto& [k, v] : headers) raw.set(k, v);
+  for (const auto& [k, v] : headers)
+    raw.set(k, v);
   raw.body() = std::move(body);
   std::string path = target.substr(0, target.find('?'));
   QueryParams q;
-  if (auto p = target.find('?'); p != std::string::npos) q = *parse_query(target.substr(p + 1));
+  if (auto p = target.find('?'); p != std::string::npos)
+    q = *parse_query(target.substr(p + 1));
   return Request(std::move(raw), path, std::move(q));
 }
 
@@ -24,7 +26,8 @@ TEST(JsonBody, ExplainsWhatIsWrong) {
 
   auto bad = make_request("/x", R"({"title": )").json_object();
   ASSERT_FALSE(bad.ok());
-  EXPECT_EQ(bad.error().message.rfind("request body is not valid JSON: ", 0), 0u) << bad.error().message;
+  EXPECT_EQ(bad.error().message.rfind("request body is not valid JSON: ", 0), 0u)
+      << bad.error().message;
   EXPECT_NE(bad.error().message.find("line 1"), std::string::npos) << bad.error().message;
   EXPECT_EQ(bad.error().message.find("[json.exception"), std::string::npos);
 
@@ -61,7 +64,7 @@ TEST(JsonFields, CollectsEveryError) {
   EXPECT_EQ(f.required_number("price"), 0);
   EXPECT_FALSE(f.optional_bool("gift"));
   EXPECT_EQ(f.string_array("tags", false, {.min_length = 1}), std::vector<std::string>{"a"});
-  EXPECT_FALSE(f.optional_string("note"));   // null counts as absent, no error
+  EXPECT_FALSE(f.optional_string("note"));    // null counts as absent, no error
   EXPECT_EQ(f.required_integer("count"), 3);  // 3.0 is an integer
   EXPECT_FALSE(f.optional_integer("big"));
   EXPECT_EQ(f.required_string("author"), "");
@@ -79,7 +82,7 @@ TEST(JsonFields, CollectsEveryError) {
   };
   EXPECT_EQ(f.errors(), want);
   auto r = f.response("/api/orders");
-  EXPECT_EQ(r.status(), Status::bad_request);
+  EXPECT_EQ(r.status(), StatusCode::bad_request);
   auto j = nlohmann::json::parse(r.body());
   EXPECT_EQ(j["errors"].size(), want.size());
   EXPECT_EQ(j["errors"][0]["field"], "isbn");

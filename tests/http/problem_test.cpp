@@ -8,31 +8,31 @@ namespace wonderland::http {
 namespace {
 
 TEST(Problem, StatusForEveryCanonicalCode) {
-  EXPECT_EQ(status_for_code(codes::kInvalidArgument), Status::bad_request);
-  EXPECT_EQ(status_for_code(codes::kUnauthenticated), Status::unauthorized);
-  EXPECT_EQ(status_for_code(codes::kPermissionDenied), Status::forbidden);
-  EXPECT_EQ(status_for_code(codes::kNotFound), Status::not_found);
-  EXPECT_EQ(status_for_code(codes::kConflict), Status::conflict);
-  EXPECT_EQ(status_for_code(codes::kFailedPrecondition), Status::unprocessable_entity);
-  EXPECT_EQ(status_for_code(codes::kAborted), Status::conflict);
-  EXPECT_EQ(status_for_code(codes::kResourceExhausted), Status::too_many_requests);
-  EXPECT_EQ(status_for_code(codes::kUnavailable), Status::service_unavailable);
-  EXPECT_EQ(status_for_code(codes::kCancelled), Status::service_unavailable);
-  EXPECT_EQ(status_for_code(codes::kDeadlineExceeded), Status::gateway_timeout);
-  EXPECT_EQ(status_for_code(codes::kInternal), Status::internal_server_error);
-  EXPECT_EQ(status_for_code("something_new"), Status::internal_server_error);
+  EXPECT_EQ(status_for_code(codes::kInvalidArgument), StatusCode::bad_request);
+  EXPECT_EQ(status_for_code(codes::kUnauthenticated), StatusCode::unauthorized);
+  EXPECT_EQ(status_for_code(codes::kPermissionDenied), StatusCode::forbidden);
+  EXPECT_EQ(status_for_code(codes::kNotFound), StatusCode::not_found);
+  EXPECT_EQ(status_for_code(codes::kConflict), StatusCode::conflict);
+  EXPECT_EQ(status_for_code(codes::kFailedPrecondition), StatusCode::unprocessable_entity);
+  EXPECT_EQ(status_for_code(codes::kAborted), StatusCode::conflict);
+  EXPECT_EQ(status_for_code(codes::kResourceExhausted), StatusCode::too_many_requests);
+  EXPECT_EQ(status_for_code(codes::kUnavailable), StatusCode::service_unavailable);
+  EXPECT_EQ(status_for_code(codes::kCancelled), StatusCode::service_unavailable);
+  EXPECT_EQ(status_for_code(codes::kDeadlineExceeded), StatusCode::gateway_timeout);
+  EXPECT_EQ(status_for_code(codes::kInternal), StatusCode::internal_server_error);
+  EXPECT_EQ(status_for_code("something_new"), StatusCode::internal_server_error);
 }
 
 TEST(Problem, CodeForStatus) {
-  EXPECT_EQ(code_for_status(Status::not_found), codes::kNotFound);
-  EXPECT_EQ(code_for_status(Status::method_not_allowed), codes::kInvalidArgument);
-  EXPECT_EQ(code_for_status(Status::payload_too_large), codes::kInvalidArgument);
-  EXPECT_EQ(code_for_status(Status::service_unavailable), codes::kUnavailable);
-  EXPECT_EQ(code_for_status(Status::not_implemented), codes::kInternal);
+  EXPECT_EQ(code_for_status(StatusCode::not_found), codes::kNotFound);
+  EXPECT_EQ(code_for_status(StatusCode::method_not_allowed), codes::kInvalidArgument);
+  EXPECT_EQ(code_for_status(StatusCode::payload_too_large), codes::kInvalidArgument);
+  EXPECT_EQ(code_for_status(StatusCode::service_unavailable), codes::kUnavailable);
+  EXPECT_EQ(code_for_status(StatusCode::not_implemented), codes::kInternal);
 }
 
 TEST(Problem, JsonHasTheRfcMembers) {
-  Problem p = Problem::of(Status::not_found, "no book with ISBN 1");
+  Problem p = Problem::of(StatusCode::not_found, "no book with ISBN 1");
   p.instance = "/api/books/1";
   auto j = p.to_json();
   EXPECT_EQ(j["type"], "about:blank");
@@ -58,7 +58,7 @@ TEST(Problem, FromErrorKeepsFieldsAndRetryability) {
 }
 
 TEST(Problem, ExtensionsDoNotOverrideMembers) {
-  Problem p = Problem::of(Status::conflict, "taken");
+  Problem p = Problem::of(StatusCode::conflict, "taken");
   p.extensions = {{"status", 1}, {"order_id", "o-1"}};
   auto j = p.to_json();
   EXPECT_EQ(j["status"], 409);
@@ -67,7 +67,7 @@ TEST(Problem, ExtensionsDoNotOverrideMembers) {
 
 TEST(Response, ProblemResponseHeaders) {
   auto r = Response::error(Error::of(codes::kUnauthenticated, "token expired"), "/api/me");
-  EXPECT_EQ(r.status(), Status::unauthorized);
+  EXPECT_EQ(r.status(), StatusCode::unauthorized);
   EXPECT_EQ(r.header("Content-Type"), "application/problem+json");
   EXPECT_EQ(r.header("WWW-Authenticate"), "Bearer");
   EXPECT_EQ(r.header("Cache-Control"), "no-store");
@@ -78,14 +78,14 @@ TEST(Response, ProblemResponseHeaders) {
 
 TEST(Response, JsonCreatedAndText) {
   auto c = Response::created("/api/orders/o-1", {{"id", "o-1"}});
-  EXPECT_EQ(c.status(), Status::created);
+  EXPECT_EQ(c.status(), StatusCode::created);
   EXPECT_EQ(c.header("Location"), "/api/orders/o-1");
   EXPECT_EQ(c.header("Content-Type"), "application/json");
   EXPECT_EQ(c.body(), R"({"id":"o-1"})");
   auto t = Response::text("pong").cache_control("no-cache");
   EXPECT_EQ(t.header("Content-Type"), "text/plain; charset=utf-8");
   EXPECT_EQ(t.header("Cache-Control"), "no-cache");
-  EXPECT_EQ(Response::no_content().status(), Status::no_content);
+  EXPECT_EQ(Response::no_content().status(), StatusCode::no_content);
 }
 
 }  // namespace

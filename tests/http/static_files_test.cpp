@@ -1,20 +1,20 @@
 #include "wonderland/http/static_files.hpp"
 
+#include <gtest/gtest.h>
+
 #include <filesystem>
 #include <fstream>
 #include <random>
 
-#include <gtest/gtest.h>
-
-#include "client.hpp"
+#include "test_util.hpp"
 #include "wonderland/http/server.hpp"
 
 namespace wonderland::http {
 namespace {
 
 namespace fs = std::filesystem;
-using testing::Client;
-using bverb = boost::beast::http::verb;
+using testing::connected_client;
+using wonderland::testing::HttpClient;
 
 void write_file(const fs::path& p, const std::string& content) {
   fs::create_directories(p.parent_path());
@@ -24,7 +24,8 @@ void write_file(const fs::path& p, const std::string& content) {
 class StaticFilesTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    base_ = fs::temp_directory_path() / ("wonderland-http-static-" + std::to_string(std::random_device{}()));
+    base_ = fs::temp_directory_path() /
+            ("wonderland-http-static-" + std::to_string(std::random_device{}()));
     root_ = base_ / "web";
     write_file(root_ / "index.html", "<!doctype html><title>Wonderland</title>");
     write_file(root_ / "app.js", "console.log('hi');");
@@ -60,21 +61,18 @@ class StaticFilesTest : public ::testing::Test {
 };
 
 TEST_F(StaticFilesTest, ServesFilesWithMimeTypes) {
-  Client c(server_->port());
+  auto c = connected_client(server_->port());
   struct Case {
     const char* path;
     const char* type;
   };
-  for (auto [path, type] : {Case{"/", "text/html; charset=utf-8"},
-                            Case{"/index.html", "text/html; charset=utf-8"},
-                            Case{"/app.js", "text/javascript; charset=utf-8"},
-                            Case{"/style.css", "text/css; charset=utf-8"},
-                            Case{"/logo.svg", "image/svg+xml"},
-                            Case{"/img/cover.PNG", "image/png"},
-                            Case{"/data.json", "application/json"},
-                            Case{"/favicon.ico", "image/x-icon"},
-                            Case{"/fonts/a.woff2", "font/woff2"},
-                            Case{"/blob.bin", "application/octet-stream"}}) {
+  for (auto [path, type] :
+       {Case{"/", "text/html; charset=utf-8"}, Case{"/index.html", "text/html; charset=utf-8"},
+        Case{"/app.js", "text/javascript; charset=utf-8"},
+        Case{"/style.css", "text/css; charset=utf-8"}, Case{"/logo.svg", "image/svg+xml"},
+        Case{"/img/cover.PNG", "image/png"}, Case{"/data.json", "application/json"},
+        Case{"/favicon.ico", "image/x-icon"}, Case{"/fonts/a.woff2", "font/woff2"},
+        Case{"/blob.bin", "application/octet-stream"}}) {
     auto r = c.get(path);
     EXPECT_EQ(r.status, 200) << path;
     EXPECT_EQ(r.header("Content-Type"), type) << path;
@@ -86,18 +84,19 @@ TEST_F(StaticFilesTest, ServesFilesWithMimeTypes) {
   EXPECT_EQ(c.get("/img/cover.PNG").body, std::string("\x89PNG\r\n\x1a\n\0\x01", 10));
   EXPECT_EQ(c.get("/docs/").body, "docs index");
   EXPECT_EQ(c.get("/api/ping").json()["pong"], true);  // a literal route beats the catch-all
-  auto head = c.request(bverb::head, "/app.js");
+  auto head = c.request("HEAD", "/app.js");
   EXPECT_EQ(head.status, 200);
   EXPECT_EQ(head.header("Content-Length"), "18");
   EXPECT_TRUE(head.body.empty());
 }
 
 TEST_F(StaticFilesTest, RefusesPathTraversal) {
-  Client c(server_->port());
-  for (const char* target : {"/../secret.txt", "/%2e%2e/secret.txt", "/docs/%2E%2E/%2e%2e/secret.txt",
-                             "/..%2fsecret.txt", "/%2e%2e%2fsecret.txt", "/..%5csecret.txt",
-                             "/docs/..%2f..%2fsecret.txt", "/%2fetc%2fpasswd", "//etc/passwd",
-                             "/leak.txt", "/.env", "/./index.html", "/app.js%00.png"}) {
+  auto c = connected_client(server_->port());
+  for (const char* target :
+       {"/../secret.txt", "/%2e%2e/secret.txt", "/docs/%2E%2E/%2e%2e/secret.txt",
+        "/..%2fsecret.txt", "/%2e%2e%2fsecret.txt", "/..%5csecret.txt",
+        "/docs/..%2f..%2fsecret.txt", "/%2fetc%2fpasswd", "//etc/passwd", "/leak.txt", "/.env",
+        "/./index.html", "/app.js%00.png"}) {
     auto r = c.get(target);
     EXPECT_EQ(r.status, 404) << target;
     EXPECT_EQ(r.header("Content-Type"), "application/problem+json") << target;
@@ -107,30 +106,35 @@ TEST_F(StaticFilesTest, RefusesPathTraversal) {
 }
 
 TEST_F(StaticFilesTest, ConditionalRequestsGet304) {
-  Client c(server_->port());
+  auto c = connected_client(server_->port());
   auto r = c.get("/app.js");
   auto etag = r.header("ETag");
   ASSERT_EQ(etag.rfind("W/\"", 0), 0u);
-  auto r2 = c.get("/app.js", {{"If-None-Match", "\"other\", " + etag}});
+  auto r2 = c.request("GET", "/app.js", {}, {{"If-None-Match", "\"other\", " + etag}});
   EXPECT_EQ(r2.status, 304);
   EXPECT_TRUE(r2.body.empty());
   EXPECT_EQ(r2.header("ETag"), etag);
-  EXPECT_EQ(c.get("/app.js", {{"If-None-Match", "\"other\""}}).status, 200);
-  EXPECT_EQ(c.get("/app.js", {{"If-Modified-Since", r.header("Last-Modified")}}).status, 304);
-  EXPECT_EQ(c.get("/app.js", {{"If-Modified-Since", "Thu, 01 Jan 1970 00:00:00 GMT"}}).status, 200);
+  EXPECT_EQ(c.request("GET", "/app.js", {}, {{"If-None-Match", "\"other\""}}).status, 200);
+  EXPECT_EQ(
+      c.request("GET", "/app.js", {}, {{"If-Modified-Since", r.header("Last-Modified")}}).status,
+      304);
+  EXPECT_EQ(
+      c.request("GET", "/app.js", {}, {{"If-Modified-Since", "Thu, 01 Jan 1970 00:00:00 GMT"}})
+          .status,
+      200);
   EXPECT_EQ(c.get("/app.js").status, 200);  // the connection survives 304s
 }
 
 TEST_F(StaticFilesTest, SpaFallbackOnlyForHtmlNavigations) {
-  Client c(server_->port());
-  auto r = c.get("/orders/42", {{"Accept", "text/html,application/xhtml+xml"}});
+  auto c = connected_client(server_->port());
+  auto r = c.request("GET", "/orders/42", {}, {{"Accept", "text/html,application/xhtml+xml"}});
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.header("Content-Type"), "text/html; charset=utf-8");
   EXPECT_EQ(r.body, "<!doctype html><title>Wonderland</title>");
-  EXPECT_EQ(c.get("/orders/42", {{"Accept", "application/json"}}).status, 404);
-  EXPECT_EQ(c.get("/missing.js", {{"Accept", "text/html"}}).status, 404);
-  EXPECT_EQ(c.get("/../secret.txt", {{"Accept", "text/html"}}).status, 404);
-  EXPECT_EQ(c.request(bverb::post, "/orders/42", "{}").status, 404);
+  EXPECT_EQ(c.request("GET", "/orders/42", {}, {{"Accept", "application/json"}}).status, 404);
+  EXPECT_EQ(c.request("GET", "/missing.js", {}, {{"Accept", "text/html"}}).status, 404);
+  EXPECT_EQ(c.request("GET", "/../secret.txt", {}, {{"Accept", "text/html"}}).status, 404);
+  EXPECT_EQ(c.request("POST", "/orders/42", "{}").status, 404);
 }
 
 TEST(StaticFiles, MimeTypes) {

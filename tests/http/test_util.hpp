@@ -1,13 +1,26 @@
 // Shared helpers of the HTTP server tests.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <mutex>
 #include <thread>
 
+#include "wonderland/testing/http_client.hpp"
+
 namespace wonderland::http::testing {
+
+/// A client whose connection is open already (the server tests count connections), with a
+/// short timeout so that a server that does not answer fails the test quickly.
+inline wonderland::testing::HttpClient connected_client(
+    std::uint16_t port, std::chrono::milliseconds timeout = std::chrono::milliseconds(5000)) {
+  wonderland::testing::HttpClient client(port, "127.0.0.1", timeout);
+  client.connect();
+  return client;
+}
 
 /// One thread running submitted jobs in order: the "RPC thread" that completes requests.
 class Worker {
@@ -38,7 +51,8 @@ class Worker {
     std::unique_lock lock(mu_);
     while (true) {
       cv_.wait(lock, [this] { return stop_ || !jobs_.empty(); });
-      if (jobs_.empty()) return;
+      if (jobs_.empty())
+        return;
       auto job = std::move(jobs_.front());
       jobs_.pop_front();
       lock.unlock();

@@ -10,7 +10,6 @@
 #include <set>
 #include <thread>
 
-#include "../logstore/temp_dir.hpp"
 #include "wonderland/logging/live.hpp"
 #include "wonderland/logging/protocol.hpp"
 #include "wonderland/logging/service.hpp"
@@ -18,6 +17,7 @@
 #include "wonderland/messaging/rpc.hpp"
 #include "wonderland/messaging/topology.hpp"
 #include "wonderland/testing/broker.hpp"
+#include "wonderland/testing/temp_dir.hpp"
 
 namespace wonderland::logging {
 namespace {
@@ -139,7 +139,7 @@ class LoggingServiceTest : public ::testing::Test {
     return logstore::QueryPage::from_json(reply->body);
   }
 
-  logstore::testing::TempDir dir_{"wl-logging"};
+  wonderland::testing::TempDir dir_{"wl-logging"};
   ServiceOptions options_;
   std::string service_name_;
   Connection client_;

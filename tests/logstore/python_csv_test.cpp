@@ -5,9 +5,9 @@
 #include <fstream>
 #include <sstream>
 
-#include "temp_dir.hpp"
 #include "wonderland/logstore/csv.hpp"
 #include "wonderland/logstore/store.hpp"
+#include "wonderland/testing/temp_dir.hpp"
 
 namespace wonderland::logstore {
 namespace {
@@ -24,17 +24,19 @@ json.dump(rows, sys.stdout, ensure_ascii=True)
 std::string run(const std::string& command) {
   std::string out;
   FILE* p = ::popen(command.c_str(), "r");
-  if (p == nullptr) return out;
+  if (p == nullptr)
+    return out;
   char buf[4096];
   std::size_t n = 0;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0)
+    out.append(buf, n);
   int status = ::pclose(p);
   EXPECT_EQ(status, 0) << command;
   return out;
 }
 
 TEST(PythonCsv, ReadsBackEveryRecordExactly) {
-  testing::TempDir dir;
+  wonderland::testing::TempDir dir;
   StoreOptions o;
   o.writer.dir = dir.path();
   std::vector<Record> written;
@@ -53,23 +55,28 @@ TEST(PythonCsv, ReadsBackEveryRecordExactly) {
     };
     for (std::size_t i = 0; i < messages.size(); ++i) {
       Record r;
-      r.time = SystemTime(std::chrono::milliseconds(1'764'149'172'345LL + static_cast<long long>(i)));
+      r.time =
+          SystemTime(std::chrono::milliseconds(1'764'149'172'345LL + static_cast<long long>(i)));
       r.service = i % 2 == 0 ? "orders" : "inventory, east";
       r.severity = static_cast<Severity>(i % 4);
-      r.correlation_id = i % 3 == 0 ? "" : "4b1f6c1e-7d0a-4c57-9b7e-0d3c2a1b9f0" + std::to_string(i);
+      r.correlation_id =
+          i % 3 == 0 ? "" : "4b1f6c1e-7d0a-4c57-9b7e-0d3c2a1b9f0" + std::to_string(i);
       r.message = messages[i];
-      r.fields = {{"i", i}, {"who", "Zoë \"Z\", Ålesund"}, {"nested", {{"list", {1, "two", nullptr}}}}};
+      r.fields = {
+          {"i", i}, {"who", "Zoë \"Z\", Ålesund"}, {"nested", {{"list", {1, "two", nullptr}}}}};
       written.push_back(r);
       store.append(r);
     }
   }
   std::string script_path = (dir.path() / "read.py").string();
   std::ofstream(script_path) << kReader;
-  std::string output = run("python3 " + script_path + " " + (dir.path() / "wonderland.csv").string());
+  std::string output =
+      run("python3 " + script_path + " " + (dir.path() / "wonderland.csv").string());
   auto rows = nlohmann::json::parse(output);
   ASSERT_TRUE(rows.is_array());
   ASSERT_EQ(rows.size(), written.size() + 1);
-  EXPECT_EQ(rows[0], (nlohmann::json{"timestamp", "service", "severity", "correlation_id", "message", "fields"}));
+  EXPECT_EQ(rows[0], (nlohmann::json{"timestamp", "service", "severity", "correlation_id",
+                                     "message", "fields"}));
   for (std::size_t i = 0; i < written.size(); ++i) {
     const auto& row = rows[i + 1];
     const Record& r = written[i];

@@ -1,24 +1,24 @@
 // Rotating files, the store's group commit, the index and paged queries.
+#include "wonderland/logstore/store.hpp"
+
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 
-#include <csignal>
-
 #include <atomic>
+#include <csignal>
 #include <fstream>
 #include <set>
 #include <sstream>
 #include <thread>
 
-#include "temp_dir.hpp"
 #include "wonderland/logstore/csv.hpp"
-#include "wonderland/logstore/store.hpp"
 #include "wonderland/logstore/writer.hpp"
+#include "wonderland/testing/temp_dir.hpp"
 
 namespace wonderland::logstore {
 namespace {
 
-using testing::TempDir;
+using wonderland::testing::TempDir;
 namespace fs = std::filesystem;
 
 std::string slurp(const fs::path& p) {
@@ -41,7 +41,8 @@ Record numbered(int i, Severity severity = Severity::kInfo, std::string service 
 
 std::vector<int> numbers_of(const std::vector<Record>& records) {
   std::vector<int> out;
-  for (const auto& r : records) out.push_back(r.fields.at("i").get<int>());
+  for (const auto& r : records)
+    out.push_back(r.fields.at("i").get<int>());
   return out;
 }
 
@@ -75,7 +76,8 @@ TEST(Writer, RotatesBySizeAndKeepsTheRetentionCount) {
   o.max_files = 3;
   RotatingCsvWriter w(o);
   std::vector<std::string> rows;
-  for (int i = 0; i < 100; ++i) rows.push_back(csv::format_row(numbered(i)));
+  for (int i = 0; i < 100; ++i)
+    rows.push_back(csv::format_row(numbered(i)));
   std::vector<std::string_view> views(rows.begin(), rows.end());
   std::vector<RowPosition> positions;
   w.write(views, positions);
@@ -93,7 +95,8 @@ TEST(Writer, RotatesBySizeAndKeepsTheRetentionCount) {
   for (int k = 2; k >= 0; --k) {
     fs::path p = w.path_for(static_cast<unsigned>(k));
     EXPECT_LE(fs::file_size(p), o.max_bytes) << p;
-    for (auto& r : data_rows(p)) kept.push_back(r[4]);
+    for (auto& r : data_rows(p))
+      kept.push_back(r[4]);
   }
   ASSERT_FALSE(kept.empty());
   for (std::size_t i = 0; i < kept.size(); ++i) {
@@ -102,7 +105,8 @@ TEST(Writer, RotatesBySizeAndKeepsTheRetentionCount) {
   // Positions: generations increase, rows restart at 0 in each file.
   EXPECT_EQ(positions.back().generation, w.files().front().generation);
   EXPECT_EQ(positions.back().row + 1, w.current_rows());
-  for (std::size_t i = 1; i < positions.size(); ++i) EXPECT_LT(positions[i - 1], positions[i]);
+  for (std::size_t i = 1; i < positions.size(); ++i)
+    EXPECT_LT(positions[i - 1], positions[i]);
 }
 
 TEST(Writer, ARowLargerThanTheLimitGetsAFileOfItsOwn) {
@@ -141,7 +145,8 @@ TEST(Writer, ADamagedCurrentFileIsRotatedAwayUntouched) {
   TempDir dir;
   WriterOptions o;
   o.dir = dir.path();
-  std::string damaged = std::string(csv::kHeader) + "\r\n" + csv::format_row(numbered(1)) + "2026-11-26T09:26:12.345Z,svc,info,,\"cut off";
+  std::string damaged = std::string(csv::kHeader) + "\r\n" + csv::format_row(numbered(1)) +
+                        "2026-11-26T09:26:12.345Z,svc,info,,\"cut off";
   {
     std::ofstream out(dir.path() / "wonderland.csv", std::ios::binary);
     out << damaged;
@@ -154,8 +159,8 @@ TEST(Writer, ADamagedCurrentFileIsRotatedAwayUntouched) {
 
 TEST(Writer, FilesBeyondASmallerRetentionAreDeletedAtStart) {
   TempDir dir;
-  for (const char* name : {"wonderland.csv", "wonderland.1.csv", "wonderland.4.csv", "wonderland.9.csv",
-                           "other.7.csv", "wonderland.x.csv"}) {
+  for (const char* name : {"wonderland.csv", "wonderland.1.csv", "wonderland.4.csv",
+                           "wonderland.9.csv", "other.7.csv", "wonderland.x.csv"}) {
     std::ofstream(dir.path() / name) << csv::kHeader << "\r\n";
   }
   WriterOptions o;
@@ -189,7 +194,8 @@ TEST(Writer, RetentionOfOneKeepsOnlyTheCurrentFile) {
   RotatingCsvWriter w(o);
   std::string row = csv::format_row(numbered(1));
   std::vector<RowPosition> positions;
-  for (int i = 0; i < 5; ++i) w.write({row}, positions);
+  for (int i = 0; i < 5; ++i)
+    w.write({row}, positions);
   EXPECT_EQ(w.files().size(), 1U);
   EXPECT_FALSE(fs::exists(w.path_for(1)));
   EXPECT_EQ(data_rows(w.path_for(0)).size(), 1U);
@@ -211,16 +217,19 @@ StoreOptions options_in(const fs::path& dir, std::size_t index_capacity = 100'00
 TEST(Store, ConcurrentAppendsAreAllWrittenInBatches) {
   TempDir dir;
   std::atomic<std::uint64_t> observed{0};
-  LogStore store(options_in(dir.path()), [&](std::vector<StoredRecord>&& b) { observed += b.size(); });
+  LogStore store(options_in(dir.path()),
+                 [&](std::vector<StoredRecord>&& b) { observed += b.size(); });
   constexpr int kThreads = 16;
   constexpr int kEach = 500;
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&store, t] {
-      for (int i = 0; i < kEach; ++i) store.append(numbered(t * kEach + i));
+      for (int i = 0; i < kEach; ++i)
+        store.append(numbered(t * kEach + i));
     });
   }
-  for (auto& th : threads) th.join();
+  for (auto& th : threads)
+    th.join();
   auto s = store.stats();
   EXPECT_EQ(s.appended, static_cast<std::uint64_t>(kThreads * kEach));
   EXPECT_EQ(observed.load(), s.appended);
@@ -242,8 +251,10 @@ TEST(Store, ALingeringWriteGoesAsSoonAsTheBatchIsFull) {
   LogStore store(o);
   auto start = std::chrono::steady_clock::now();
   std::vector<std::thread> threads;
-  for (int t = 0; t < 4; ++t) threads.emplace_back([&store, t] { store.append(numbered(t)); });
-  for (auto& th : threads) th.join();
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&store, t] { store.append(numbered(t)); });
+  for (auto& th : threads)
+    th.join();
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1500));
   EXPECT_EQ(store.stats().batches, 1U);
   EXPECT_EQ(store.stats().largest_batch, 4U);
@@ -287,7 +298,8 @@ TEST(Store, AFailedWriteFailsItsCallersAndLeavesNoPartialRow) {
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&store, &failures, t] {
       std::vector<Record> many;
-      for (int i = 0; i < 10; ++i) many.push_back(numbered(100 * t + i));
+      for (int i = 0; i < 10; ++i)
+        many.push_back(numbered(100 * t + i));
       try {
         store.append(std::move(many));
       } catch (const std::system_error&) {
@@ -295,7 +307,8 @@ TEST(Store, AFailedWriteFailsItsCallersAndLeavesNoPartialRow) {
       }
     });
   }
-  for (auto& th : threads) th.join();
+  for (auto& th : threads)
+    th.join();
   ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &old), 0);
   std::signal(SIGXFSZ, old_handler);
   EXPECT_EQ(failures.load(), 4);
@@ -313,7 +326,8 @@ TEST(Store, AFailedRotationKeepsWritingToTheCurrentFile) {
   store.append(numbered(1));
   // The rotation target cannot be replaced: a non-empty directory sits there.
   fs::create_directories(dir.path() / "wonderland.1.csv" / "blocker");
-  for (int i = 2; i < 20; ++i) store.append(numbered(i));
+  for (int i = 2; i < 20; ++i)
+    store.append(numbered(i));
   EXPECT_EQ(data_rows(dir.path() / "wonderland.csv").size(), 19U);
   EXPECT_EQ(store.stats().write_failures, 0U);
   fs::remove_all(dir.path() / "wonderland.1.csv");
@@ -347,7 +361,8 @@ TEST_P(StoreQuery, PagesAreNewestFirstCompleteAndStable) {
       {"all", Filter{}},
       {"service", Filter::from_params({{"service", "orders"}}).value()},
       {"min_severity", Filter::from_params({{"min_severity", "warning"}}).value()},
-      {"severity+corr", Filter::from_params({{"severity", "error"}, {"correlation_id", "corr-3"}}).value()},
+      {"severity+corr",
+       Filter::from_params({{"severity", "error"}, {"correlation_id", "corr-3"}}).value()},
       {"text", Filter::from_params({{"text", "MESSAGE 99"}}).value()},
       {"range", Filter::from_params({{"since", format_iso8601(all[100].time)},
                                      {"until", format_iso8601(all[350].time)}})
@@ -357,7 +372,8 @@ TEST_P(StoreQuery, PagesAreNewestFirstCompleteAndStable) {
   for (const auto& c : cases) {
     std::vector<int> expected;
     for (int i = kCount - 1; i >= 0; --i) {
-      if (c.filter.matches(all[static_cast<std::size_t>(i)])) expected.push_back(i);
+      if (c.filter.matches(all[static_cast<std::size_t>(i)]))
+        expected.push_back(i);
     }
     for (std::size_t limit : {1U, 7U, 100U, 1000U}) {
       std::vector<int> got;
@@ -369,7 +385,8 @@ TEST_P(StoreQuery, PagesAreNewestFirstCompleteAndStable) {
         EXPECT_LE(p.records.size(), limit);
         auto n = numbers_of(p.records);
         got.insert(got.end(), n.begin(), n.end());
-        if (!p.next_cursor) break;
+        if (!p.next_cursor)
+          break;
         EXPECT_EQ(p.records.size(), limit) << "a page before the last one is full";
         q.cursor = Cursor::decode(*p.next_cursor);
         ASSERT_TRUE(q.cursor);
@@ -390,12 +407,14 @@ INSTANTIATE_TEST_SUITE_P(IndexSizes, StoreQuery, ::testing::Values(100'000U, 300
 TEST(Store, CursorIsNotShiftedByNewRecords) {
   TempDir dir;
   LogStore store(options_in(dir.path(), 50, 5'000, 10));
-  for (int i = 0; i < 100; ++i) store.append(numbered(i));
+  for (int i = 0; i < 100; ++i)
+    store.append(numbered(i));
   Query q;
   q.limit = 10;
   QueryPage first = store.query(q);
   EXPECT_EQ(numbers_of(first.records).front(), 99);
-  for (int i = 100; i < 300; ++i) store.append(numbered(i));
+  for (int i = 100; i < 300; ++i)
+    store.append(numbered(i));
   q.cursor = Cursor::decode(*first.next_cursor);
   QueryPage second = store.query(q);
   EXPECT_EQ(numbers_of(second.records), (std::vector<int>{89, 88, 87, 86, 85, 84, 83, 82, 81, 80}));
@@ -404,12 +423,14 @@ TEST(Store, CursorIsNotShiftedByNewRecords) {
 TEST(Store, ACursorIntoDeletedFilesGivesAnEmptyLastPage) {
   TempDir dir;
   LogStore store(options_in(dir.path(), 10, 2'000, 2));
-  for (int i = 0; i < 20; ++i) store.append(numbered(i));
+  for (int i = 0; i < 20; ++i)
+    store.append(numbered(i));
   Query q;
   q.limit = 5;
   QueryPage first = store.query(q);
   ASSERT_TRUE(first.next_cursor);
-  for (int i = 20; i < 200; ++i) store.append(numbered(i));  // rotates the old files away
+  for (int i = 20; i < 200; ++i)
+    store.append(numbered(i));  // rotates the old files away
   q.cursor = Cursor::decode(*first.next_cursor);
   QueryPage later = store.query(q);
   EXPECT_TRUE(later.records.empty());
@@ -419,9 +440,11 @@ TEST(Store, ACursorIntoDeletedFilesGivesAnEmptyLastPage) {
 TEST(Store, TheIndexOnlyHoldsWhatTheFilesHold) {
   TempDir dir;
   LogStore store(options_in(dir.path(), 100'000, 2'000, 2));
-  for (int i = 0; i < 200; ++i) store.append(numbered(i));
+  for (int i = 0; i < 200; ++i)
+    store.append(numbered(i));
   std::size_t on_file = 0;
-  for (unsigned k = 0; k < 2; ++k) on_file += data_rows(dir.path() / (k == 0 ? "wonderland.csv" : "wonderland.1.csv")).size();
+  for (unsigned k = 0; k < 2; ++k)
+    on_file += data_rows(dir.path() / (k == 0 ? "wonderland.csv" : "wonderland.1.csv")).size();
   EXPECT_EQ(store.stats().indexed, on_file);
   Query q;
   q.limit = 1000;
@@ -433,7 +456,8 @@ TEST(Store, ReopeningLoadsTheIndexAndKeepsCursorsValid) {
   std::optional<Cursor> cursor;
   {
     LogStore store(options_in(dir.path(), 1000, 3'000, 10));
-    for (int i = 0; i < 100; ++i) store.append(numbered(i));
+    for (int i = 0; i < 100; ++i)
+      store.append(numbered(i));
     Query q;
     q.limit = 30;
     cursor = Cursor::decode(*store.query(q).next_cursor);
@@ -452,7 +476,8 @@ TEST(Store, ReopeningLoadsTheIndexAndKeepsCursorsValid) {
 TEST(Store, ACursorWhoseRecordChangedIsNotFollowed) {
   TempDir dir;
   LogStore store(options_in(dir.path()));
-  for (int i = 0; i < 10; ++i) store.append(numbered(i));
+  for (int i = 0; i < 10; ++i)
+    store.append(numbered(i));
   Query q;
   q.limit = 2;
   Cursor c = *Cursor::decode(*store.query(q).next_cursor);

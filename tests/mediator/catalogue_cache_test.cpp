@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <thread>
 
 namespace wonderland::mediator {
@@ -44,7 +45,10 @@ TEST(CatalogueCache, AnswersUntilTheyExpire) {
   EXPECT_FALSE(cache.find("list").has_value());
   cache.put("list", "{\"items\":[]}", cache.generation());
   EXPECT_EQ(cache.find("list").value_or(""), "{\"items\":[]}");
-  std::this_thread::sleep_for(80ms);
+  // Until the steady clock has passed the answer's expiry (put + ttl), not a guessed delay.
+  const auto expired = std::chrono::steady_clock::now() + 60ms;
+  while (std::chrono::steady_clock::now() <= expired)
+    std::this_thread::sleep_until(expired);
   EXPECT_FALSE(cache.find("list").has_value());
   EXPECT_EQ(cache.hits(), 1u);
   EXPECT_EQ(cache.misses(), 2u);

@@ -83,7 +83,21 @@ TEST(MediatorCrashRecovery, EveryWorkflowEndsOnceAndEveryEffectHappensOnce) {
   for (int i = 0; i < kWorkflows; ++i)
     plans.push_back(make_plan(i, rng));
 
-  // Starts are spread over the crash rounds, a few milliseconds apart; a start whose answer was
+  // Every delivery the worker has seen so far: the system's progress, which paces the starts
+  // and the kills.
+  auto delivered = [&h] {
+    std::int64_t n = 0;
+    for (const auto& [key, count] : h.deliveries())
+      n += count;
+    return n;
+  };
+  // Waits (boundedly) until the worker has seen `more` further deliveries.
+  auto progress = [&delivered](std::int64_t more, std::chrono::milliseconds limit) {
+    const std::int64_t target = delivered() + more;
+    testing::eventually([&] { return delivered() >= target; }, limit);
+  };
+
+  // Starts are spread over the crash rounds, a few deliveries apart; a start whose answer was
   // lost to a crash is sent again with the same id after the restart, and then either starts or
   // finds it (409).
   std::atomic<std::size_t> next{0};
@@ -101,7 +115,7 @@ TEST(MediatorCrashRecovery, EveryWorkflowEndsOnceAndEveryEffectHappensOnce) {
       ++next;
       ++k;
       if (paced)
-        std::this_thread::sleep_for(std::chrono::milliseconds(pace() % 25));
+        progress(static_cast<std::int64_t>(pace() % 3), std::chrono::seconds(1));
     }
   };
   // How many workflows a freshly started mediator resumed from the journal.
@@ -113,7 +127,8 @@ TEST(MediatorCrashRecovery, EveryWorkflowEndsOnceAndEveryEffectHappensOnce) {
   int crashes_in_flight = 0;  // crashes after which the new mediator resumed workflows
   for (int crash = 0; crash < kCrashes; ++crash) {
     // Start a share of the workflows from another thread and kill the mediator once a random
-    // part of them has started, after a random delay: the kill lands in the middle of starts,
+    // part of them has started and the worker has seen a random number of further deliveries
+    // (or a few seconds have passed): the kill lands in the middle of starts,
     // steps, retries and compensations of this round's and earlier rounds' workflows alike,
     // with the latest ones surely in flight.
     const std::size_t first = next;
@@ -127,7 +142,7 @@ TEST(MediatorCrashRecovery, EveryWorkflowEndsOnceAndEveryEffectHappensOnce) {
     });
     testing::eventually([&] { return done || next - first >= kill_after; },
                         std::chrono::seconds(30));
-    std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 300));
+    progress(static_cast<std::int64_t>(rng() % 20), std::chrono::seconds(3));
     h.kill_mediator();
     starter.join();
     h.start_mediator();

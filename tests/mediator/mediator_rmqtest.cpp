@@ -217,7 +217,9 @@ TEST_F(MediatorTest, ATimedOutAttemptIsRetriedUnderTheSameKey) {
   // The first, slow delivery finishes later and finds the effect already recorded.
   ASSERT_TRUE(testing::eventually([&] { return h().deliveries()[id + ":slow"] == 2; },
                                   std::chrono::seconds(5)));
-  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  // Once both deliveries are handled, the later one answered from the idempotency store.
+  ASSERT_TRUE(testing::eventually([&] { return h().suppressed()[id + ":slow"] == 1; },
+                                  std::chrono::seconds(5)));
   EXPECT_EQ(count_by_key(h().effects(id))[id + ":slow"], 1);
 }
 
@@ -335,8 +337,13 @@ TEST_F(MediatorTest, WorkflowsAreListedByStatusDefinitionAndTime) {
   for (const auto& id : {done, failed, other})
     ASSERT_FALSE(h().wait_settled(id).is_null()) << id;
   ASSERT_EQ(h().workflow(failed).value("status", ""), "failed");
-  std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  const std::string to = format_iso8601(std::chrono::system_clock::now());
+  // `to` is a later millisecond than every stamp written so far.
+  const std::string settled = format_iso8601(std::chrono::system_clock::now());
+  std::string to = settled;
+  while (to <= settled) {
+    std::this_thread::yield();
+    to = format_iso8601(std::chrono::system_clock::now());
+  }
 
   auto ids = [&](const std::string& query) {
     auto r = h().get("/api/workflows?" + query, h().token());

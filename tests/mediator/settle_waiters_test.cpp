@@ -6,8 +6,8 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
-#include <thread>
 
 namespace wonderland::mediator {
 namespace {
@@ -36,6 +36,14 @@ struct Runs {
   }
 };
 
+/// Returns once the waiters' thread has run everything that was due when it was called (a
+/// probe waiter due now runs after them), so that a waiter that was going to run has run.
+void drain(SettleWaiters& waiters) {
+  auto probe = std::make_shared<Runs>();
+  waiters.wait("drain-probe", 0ms, [probe, run = probe->callback()] { run(); });
+  ASSERT_TRUE(probe->wait_for(1));
+}
+
 workflow::JournalRecord record(const std::string& id,
                                std::optional<workflow::WorkflowStatus> status) {
   workflow::JournalRecord r;
@@ -62,7 +70,7 @@ TEST(SettleWaiters, ASettledWorkflowWakesItsWaitersOnceAndNoOthers) {
 
   observe(observer, record("wf-a", std::nullopt));                        // not a status change
   observe(observer, record("wf-a", workflow::WorkflowStatus::kRunning));  // still running
-  std::this_thread::sleep_for(50ms);
+  drain(*waiters);
   EXPECT_EQ(a.count(), 0);
 
   observe(observer, record("wf-a", workflow::WorkflowStatus::kCompleted));
@@ -70,7 +78,7 @@ TEST(SettleWaiters, ASettledWorkflowWakesItsWaitersOnceAndNoOthers) {
   ASSERT_TRUE(b.wait_for(1));
   observe(observer, record("wf-a", workflow::WorkflowStatus::kFailed));
   waiters->settle_now("wf-a");
-  std::this_thread::sleep_for(50ms);
+  drain(*waiters);
   EXPECT_EQ(a.count(), 1);
   EXPECT_EQ(b.count(), 1);
   EXPECT_EQ(other.count(), 0);
@@ -87,7 +95,7 @@ TEST(SettleWaiters, AWaiterRunsOnceWhenItsTimeIsUp) {
   EXPECT_EQ(waiters->waiting(), 0u);
   // Settling afterwards does not run it again.
   waiters->settle_now("wf");
-  std::this_thread::sleep_for(50ms);
+  drain(*waiters);
   EXPECT_EQ(runs.count(), 1);
 }
 
@@ -100,7 +108,7 @@ TEST(SettleWaiters, SettlingAndTimingOutAtOnceRunEachWaiterOnce) {
   for (int i = 0; i < 10; ++i)
     waiters->settle_now("wf-" + std::to_string(i));
   ASSERT_TRUE(runs.wait_for(kWaiters));
-  std::this_thread::sleep_for(50ms);
+  drain(*waiters);
   EXPECT_EQ(runs.count(), kWaiters);
   EXPECT_EQ(waiters->waiting(), 0u);
 }

@@ -46,6 +46,9 @@
 
 namespace wonderland::customer {
 
+/// The service's name, as the mediator addresses it.
+inline constexpr const char* kService = "customer";
+
 /// The command queue.
 inline const messaging::QueueName kCommandQueue{"customer.commands"};
 

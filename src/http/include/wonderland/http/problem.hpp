@@ -21,27 +21,28 @@
 // `retry_after` member; a 503 without one says 1 second, a 429 without one says 1 second too.
 #pragma once
 
+#include <boost/beast/http/status.hpp>
 #include <chrono>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include <boost/beast/http/status.hpp>
-#include <nlohmann/json.hpp>
-
 #include "wonderland/common/error.hpp"
 
 namespace wonderland::http {
 
-using Status = boost::beast::http::status;
+/// An HTTP status code (200, 404, ...); not to be confused with `wonderland::Status`, the
+/// outcome of an operation without a value.
+using StatusCode = boost::beast::http::status;
 
 /// The media type of problem documents.
 inline constexpr std::string_view kProblemContentType = "application/problem+json";
 
 /// An RFC 9457 problem document.
 struct Problem {
-  Status status = Status::internal_server_error;
+  StatusCode status = StatusCode::internal_server_error;
   /// A URI reference naming the problem type; "about:blank" means "see the status code".
   std::string type = "about:blank";
   /// Short summary; empty means the status's reason phrase.
@@ -62,7 +63,7 @@ struct Problem {
   nlohmann::json extensions;
 
   /// Makes a problem with the given status, detail and optional canonical code.
-  static Problem of(Status status, std::string detail, std::string code = {});
+  static Problem of(StatusCode status, std::string detail, std::string code = {});
   /// Converts an error value: status from its code, detail from its message, `errors` from
   /// its fields, `retryable` kept.
   static Problem from_error(const Error& error, std::string instance = {});
@@ -79,12 +80,12 @@ struct Problem {
 };
 
 /// HTTP status for a canonical error code (table in the header comment); unknown codes: 500.
-Status status_for_code(std::string_view code);
+StatusCode status_for_code(std::string_view code);
 
 /// Canonical code for an HTTP status, used when a problem has none: 401 unauthenticated,
 /// 403 permission_denied, 404 not_found, 408 deadline_exceeded, 409 conflict,
 /// 422 failed_precondition, 429 resource_exhausted, other 4xx invalid_argument,
 /// 502 and 503 unavailable, 504 deadline_exceeded, other 5xx internal.
-std::string_view code_for_status(Status status);
+std::string_view code_for_status(StatusCode status);
 
 }  // namespace wonderland::http

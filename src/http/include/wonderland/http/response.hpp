@@ -14,14 +14,13 @@
 // `cache_control(...)` for cacheable resources.
 #pragma once
 
-#include <optional>
-#include <string>
-#include <string_view>
-
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/status.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
 
 #include "wonderland/common/error.hpp"
 #include "wonderland/http/problem.hpp"
@@ -35,10 +34,10 @@ inline constexpr std::string_view kJsonContentType = "application/json";
 class Response {
  public:
   /// An empty response with the given status (default 200) and no Content-Type.
-  explicit Response(Status status = Status::ok);
+  explicit Response(StatusCode status = StatusCode::ok);
 
   /// `body` serialized as application/json with Cache-Control: no-store.
-  static Response json(const nlohmann::json& body, Status status = Status::ok);
+  static Response json(const nlohmann::json& body, StatusCode status = StatusCode::ok);
   /// A 201 Created with a Location header and a JSON body.
   static Response created(std::string_view location, const nlohmann::json& body);
   /// A 204 No Content.
@@ -46,15 +45,15 @@ class Response {
   /// A text body; the content type should name a charset when it is text/*.
   static Response text(std::string body,
                        std::string_view content_type = "text/plain; charset=utf-8",
-                       Status status = Status::ok);
+                       StatusCode status = StatusCode::ok);
   /// An application/problem+json response with the problem's status and Cache-Control:
   /// no-store; a 401 also gets `WWW-Authenticate: Bearer`, a 429 or 503 `Retry-After`.
   static Response problem(const Problem& problem);
   /// `problem(Problem::from_error(error, instance))`.
   static Response error(const Error& error, std::string_view instance = {});
 
-  Status status() const { return message_.result(); }
-  Response& status(Status status);
+  StatusCode status() const { return message_.result(); }
+  Response& status(StatusCode status);
   /// Sets (replaces) a header.
   Response& header(std::string_view name, std::string_view value);
   /// A header's value, or nullopt.

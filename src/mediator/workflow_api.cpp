@@ -1,0 +1,176 @@
+// The workflow routes (operators): listing and filtering workflows, starting one of any
+// definition, one workflow with its timeline, and retry and cancel.
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "routes.hpp"
+#include "wonderland/common/time.hpp"
+#include "wonderland/http/fields.hpp"
+#include "wonderland/mediator/redact.hpp"
+
+namespace wonderland::mediator {
+namespace {
+
+Json summary_json(const workflow::WorkflowSummary& s) {
+  Json j{{"id", s.id},
+         {"definition", s.definition},
+         {"version", s.version},
+         {"status", std::string(workflow::to_string(s.status))},
+         {"created_at", s.created_at},
+         {"updated_at", s.updated_at}};
+  if (!s.reason.empty())
+    j["reason"] = s.reason;
+  return j;
+}
+
+Json record_json(const workflow::JournalRecord& r) {
+  Json j{{"seq", r.seq},         {"type", r.type}, {"step", r.step},
+         {"attempt", r.attempt}, {"at", r.at},     {"data", redact(r.data)}};
+  if (r.status)
+    j["status"] = std::string(workflow::to_string(*r.status));
+  return j;
+}
+
+void status_reply(Responder r, wonderland::Status s) {
+  if (s.ok()) {
+    r.respond(Response::json(Json{{"accepted", true}}, StatusCode::accepted));
+  } else {
+    r.respond(s.error());
+  }
+}
+
+/// The filter of GET /api/workflows from its query string; errors go into `q`.
+workflow::WorkflowQuery workflow_query(http::QueryFields& q) {
+  workflow::WorkflowQuery query;
+  if (auto status = q.optional_string("status")) {
+    query.status = workflow::parse_status(*status);
+    if (!query.status)
+      q.add("status", "must be running, completed, failed, cancelled or needs_attention");
+  }
+  query.definition = q.optional_string("definition", {1, 200});
+  // Bounds are compared with the journal's stamps as text, so they are brought to the same
+  // form (milliseconds, Z) first.
+  auto instant = [&q](const char* name) -> std::optional<std::string> {
+    auto raw = q.optional_string(name, {1, 40});
+    if (!raw)
+      return std::nullopt;
+    auto t = parse_iso8601(*raw);
+    if (!t) {
+      q.add(name, "must be an ISO-8601 UTC time, such as 2026-11-26T16:00:00Z");
+      return std::nullopt;
+    }
+    return format_iso8601(*t);
+  };
+  query.created_from = instant("from");
+  query.created_to = instant("to");
+  query.limit = static_cast<std::size_t>(q.optional_integer("limit", {1, 1000}).value_or(50));
+  query.page_token = q.optional_string("page_token", {0, 200}).value_or("");
+  return query;
+}
+
+void list_workflows(Context& ctx, const Request& req, Responder r) {
+  http::QueryFields q(req);
+  workflow::WorkflowQuery query = workflow_query(q);
+  if (!q.ok())
+    return void(r.respond(q.response(req.path())));
+  auto page = ctx.engine.list(query);
+  if (!page.ok())
+    return void(r.respond(page.error()));
+  Json items = Json::array();
+  for (const auto& s : page.value().items)
+    items.push_back(summary_json(s));
+  Json out{{"items", items}};
+  if (!page.value().next_page_token.empty())
+    out["next_page_token"] = page.value().next_page_token;
+  r.respond(Response::json(out));
+}
+
+/// Starts a workflow of any registered definition: {definition, version?, input?, id?} → 202
+/// {id}. Unknown definitions are 404, a bad body 400, an id that exists 409.
+void start_workflow(Context& ctx, const Request& req, Responder r) {
+  auto body = req.json_object();
+  if (!body.ok())
+    return void(r.respond(body.error()));
+  http::JsonFields f(body.value());
+  std::string definition = f.required_string("definition", {1, 200});
+  auto version = f.optional_integer("version", {1, 1000000});
+  auto id = f.optional_string("id", {1, 128});
+  Json input = Json::object();
+  if (body.value().contains("input") && !body.value()["input"].is_null()) {
+    input = f.required_object("input");
+  }
+  if (!f.ok())
+    return void(r.respond(f.response(req.path())));
+  workflow::StartRequest start;
+  start.definition = std::move(definition);
+  start.version = static_cast<int>(version.value_or(0));
+  start.input = std::move(input);
+  start.id = id.value_or("");
+  ctx.engine.start(std::move(start), [r](Result<std::string> started) {
+    if (!started.ok())
+      return void(r.respond(started.error()));
+    r.respond(Response::json(Json{{"id", started.value()}}, StatusCode::accepted));
+  });
+}
+
+void get_workflow(Context& ctx, const Request& req, Responder r) {
+  std::string id(*req.param("id"));
+  auto summary = ctx.engine.find(id);
+  if (!summary.ok())
+    return void(r.respond(summary.error()));
+  if (!summary.value()) {
+    return void(r.respond(Error::of(codes::kNotFound, "no workflow '" + id + "'")));
+  }
+  auto records = ctx.engine.timeline(id);
+  if (!records.ok())
+    return void(r.respond(records.error()));
+  Json timeline = Json::array();
+  for (const auto& rec : records.value())
+    timeline.push_back(record_json(rec));
+  Json out = summary_json(*summary.value());
+  out["timeline"] = std::move(timeline);
+  if (!records.value().empty()) {
+    out["input"] = redact(records.value().front().data.value("input", Json::object()));
+  }
+  r.respond(Response::json(out));
+}
+
+void cancel_workflow(Context& ctx, const Request& req, Responder r) {
+  std::string reason = "cancelled by an operator";
+  if (!req.body().empty()) {
+    auto body = req.json_object();
+    if (!body.ok())
+      return void(r.respond(body.error()));
+    http::JsonFields f(body.value());
+    reason = f.optional_string("reason", {1, 500}).value_or(reason);
+    if (!f.ok())
+      return void(r.respond(f.response(req.path())));
+  }
+  ctx.engine.cancel(std::string(*req.param("id")), reason,
+                    [r](wonderland::Status s) { status_reply(r, s); });
+}
+
+}  // namespace
+
+void install_workflow_routes(Context& ctx, http::Router& router) {
+  router.add_async(
+      Method::get, "/api/workflows",
+      admin(ctx, [&ctx](const Request& req, Responder r) { list_workflows(ctx, req, r); }));
+  router.add_async(
+      Method::post, "/api/workflows",
+      admin(ctx, [&ctx](const Request& req, Responder r) { start_workflow(ctx, req, r); }));
+  router.add_async(
+      Method::get, "/api/workflows/{id}",
+      admin(ctx, [&ctx](const Request& req, Responder r) { get_workflow(ctx, req, r); }));
+  router.add_async(Method::post, "/api/workflows/{id}/retry",
+                   admin(ctx, [&ctx](const Request& req, Responder r) {
+                     ctx.engine.retry(std::string(*req.param("id")),
+                                      [r](wonderland::Status s) { status_reply(r, s); });
+                   }));
+  router.add_async(
+      Method::post, "/api/workflows/{id}/cancel",
+      admin(ctx, [&ctx](const Request& req, Responder r) { cancel_workflow(ctx, req, r); }));
+}
+
+}  // namespace wonderland::mediator
