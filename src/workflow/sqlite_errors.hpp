@@ -1,30 +1,34 @@
 // How the SQLite journal reports failures: wonderland::sqlite throws SqliteError, the Journal
-// interface returns error values. guard_sqlite() is the one place that turns the one into the
-// other.
+// interface returns error values. The journal is one more guarded SQLite store
+// (wonderland/sqlite/guarded.hpp): busy is a retryable `unavailable`, anything else `internal`,
+// and the SQLite message goes to the log.
 #pragma once
 
-#include <string>
+#include <string_view>
+#include <utility>
 
-#include "wonderland/common/error.hpp"
-#include "wonderland/sqlite/db.hpp"
+#include <spdlog/spdlog.h>
+
+#include "wonderland/sqlite/guarded.hpp"
 
 namespace wonderland::workflow::detail {
 
-/// `unavailable` (retryable) when the database was busy or locked, `internal` otherwise.
-inline Error sqlite_error(const sqlite::SqliteError& e) {
-  return Error::of(e.busy() ? codes::kUnavailable : codes::kInternal,
-                   std::string("sqlite: ") + e.what());
+/// The journal as the store guarded() reports against.
+inline const sqlite::GuardedStore& journal_store() {
+  static const sqlite::GuardedStore store{
+      "the workflow journal", [](const sqlite::Failure& failure) {
+        if (failure.transient())
+          spdlog::warn("journal: {}", failure.message());
+        else
+          spdlog::error("journal: {}", failure.message());
+      }};
+  return store;
 }
 
-/// Runs `fn` (which returns a Status or a Result), turning a thrown SqliteError into its error
-/// value.
+/// Runs `fn` (which returns a Status or a Result) as the journal operation `operation`.
 template <class F>
-auto guard_sqlite(F&& fn) -> decltype(fn()) {
-  try {
-    return fn();
-  } catch (const sqlite::SqliteError& e) {
-    return sqlite_error(e);
-  }
+auto guard_sqlite(std::string_view operation, F&& fn) {
+  return sqlite::guarded(journal_store(), operation, std::forward<F>(fn));
 }
 
 }  // namespace wonderland::workflow::detail

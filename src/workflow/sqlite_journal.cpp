@@ -128,7 +128,7 @@ class SqliteJournal final : public Journal {
     for (const Pending& p : group)
       records += p.records->size();
     if (records > 0) {
-      auto written = detail::guard_sqlite([&]() -> Status {
+      auto written = detail::guard_sqlite("append", [&]() -> Status {
         sqlite::Transaction tx(*writer_db_);
         for (const Pending& p : group) {
           for (const JournalRecord& r : *p.records) {

@@ -41,7 +41,7 @@ std::string list_sql(const WorkflowQuery& query, bool paged) {
 
 Result<std::vector<WorkflowHistory>> JournalQueries::load_unfinished() {
   std::lock_guard lock(mutex_);
-  return guard_sqlite([&]() -> Result<std::vector<WorkflowHistory>> {
+  return guard_sqlite("load_unfinished", [&]() -> Result<std::vector<WorkflowHistory>> {
     std::vector<std::pair<std::int64_t, WorkflowHistory>> found;
     {
       auto q = db_->prepare(std::string("SELECT ") + kSummaryColumns +
@@ -71,7 +71,7 @@ std::optional<JournalQueries::SummaryRow> JournalQueries::summary_row(
 
 Result<WorkflowHistory> JournalQueries::history(const std::string& workflow_id) {
   std::lock_guard lock(mutex_);
-  return guard_sqlite([&]() -> Result<WorkflowHistory> {
+  return guard_sqlite("history", [&]() -> Result<WorkflowHistory> {
     auto row = summary_row(workflow_id);
     if (!row)
       return Error::of(codes::kNotFound, "no workflow " + workflow_id);
@@ -84,7 +84,7 @@ Result<WorkflowHistory> JournalQueries::history(const std::string& workflow_id) 
 
 Result<std::optional<WorkflowSummary>> JournalQueries::find(const std::string& workflow_id) {
   std::lock_guard lock(mutex_);
-  return guard_sqlite([&]() -> Result<std::optional<WorkflowSummary>> {
+  return guard_sqlite("find", [&]() -> Result<std::optional<WorkflowSummary>> {
     auto row = summary_row(workflow_id);
     if (!row)
       return std::optional<WorkflowSummary>{};
@@ -106,7 +106,7 @@ Result<WorkflowPage> JournalQueries::list(const WorkflowQuery& query) {
   }
   const std::string sql = list_sql(query, before.has_value());
   std::lock_guard lock(mutex_);
-  return guard_sqlite([&]() -> Result<WorkflowPage> {
+  return guard_sqlite("list", [&]() -> Result<WorkflowPage> {
     auto q = db_->prepare(sql);
     q.bind(1, query.status ? std::optional(to_string(*query.status)) : std::nullopt)
         .bind(2, query.definition)

@@ -128,7 +128,7 @@ Result<std::unique_ptr<sqlite::Db>> open_journal_writer(const SqliteJournalOptio
   auto db = open_db(path, {.synchronous = options.full_sync ? "FULL" : "NORMAL"});
   if (!db)
     return db.error();
-  auto configured = guard_sqlite([&]() -> Status {
+  auto configured = guard_sqlite("open", [&]() -> Status {
     // A 16 MiB page cache holds the hot end of the tables during a large group commit; the
     // checkpoint interval lets pages rewritten by consecutive commits be copied back once.
     (*db)->exec("PRAGMA cache_size=-16384; PRAGMA wal_autocheckpoint=4000");
@@ -139,7 +139,7 @@ Result<std::unique_ptr<sqlite::Db>> open_journal_writer(const SqliteJournalOptio
   if (!configured)
     return configured.error();
   if (options.rewrite && !options.rewrite_name.empty()) {
-    auto rewritten = guard_sqlite([&]() -> Status {
+    auto rewritten = guard_sqlite("rewrite", [&]() -> Status {
       rewrite_records(**db, options);
       return ok_status();
     });
