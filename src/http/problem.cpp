@@ -5,12 +5,12 @@
 
 namespace wonderland::http {
 
-Problem Problem::of(StatusCode status, std::string detail, std::string code) {
+Problem Problem::of(StatusCode status, std::string detail, std::optional<Code> code) {
   Problem p;
   p.status = status;
   p.detail = std::move(detail);
-  p.code = std::move(code);
-  p.retryable = !p.code.empty() && retryable_by_default(p.code);
+  p.code = code;
+  p.retryable = code && retryable_by_default(*code);
   return p;
 }
 
@@ -19,7 +19,7 @@ Problem Problem::from_error(const Error& error, std::string instance) {
   p.status = status_for_code(error.code);
   p.detail = error.message;
   p.instance = std::move(instance);
-  p.code = error.code.empty() ? std::string(codes::kInternal) : error.code;
+  p.code = error.code;
   p.retryable = error.retryable;
   p.errors = error.fields;
   return p;
@@ -36,7 +36,7 @@ nlohmann::json Problem::to_json() const {
     j["detail"] = detail;
   if (!instance.empty())
     j["instance"] = instance;
-  j["code"] = code.empty() ? std::string(code_for_status(status)) : code;
+  j["code"] = to_string(code.value_or(code_for_status(status)));
   if (retryable) {
     j["retryable"] = true;
   } else {
@@ -70,29 +70,35 @@ std::chrono::seconds Problem::seconds_ceil(std::chrono::milliseconds duration) {
   return std::max(std::chrono::ceil<std::chrono::seconds>(duration), std::chrono::seconds(1));
 }
 
-StatusCode status_for_code(std::string_view code) {
-  if (code == codes::kInvalidArgument)
-    return StatusCode::bad_request;
-  if (code == codes::kUnauthenticated)
-    return StatusCode::unauthorized;
-  if (code == codes::kPermissionDenied)
-    return StatusCode::forbidden;
-  if (code == codes::kNotFound)
-    return StatusCode::not_found;
-  if (code == codes::kConflict || code == codes::kAborted)
-    return StatusCode::conflict;
-  if (code == codes::kFailedPrecondition)
-    return StatusCode::unprocessable_entity;
-  if (code == codes::kResourceExhausted)
-    return StatusCode::too_many_requests;
-  if (code == codes::kUnavailable || code == codes::kCancelled)
-    return StatusCode::service_unavailable;
-  if (code == codes::kDeadlineExceeded)
-    return StatusCode::gateway_timeout;
+StatusCode status_for_code(Code code) {
+  switch (code) {
+    case Code::kInvalidArgument:
+      return StatusCode::bad_request;
+    case Code::kUnauthenticated:
+      return StatusCode::unauthorized;
+    case Code::kPermissionDenied:
+      return StatusCode::forbidden;
+    case Code::kNotFound:
+      return StatusCode::not_found;
+    case Code::kConflict:
+    case Code::kAborted:
+      return StatusCode::conflict;
+    case Code::kFailedPrecondition:
+      return StatusCode::unprocessable_entity;
+    case Code::kResourceExhausted:
+      return StatusCode::too_many_requests;
+    case Code::kUnavailable:
+    case Code::kCancelled:
+      return StatusCode::service_unavailable;
+    case Code::kDeadlineExceeded:
+      return StatusCode::gateway_timeout;
+    case Code::kInternal:
+      break;
+  }
   return StatusCode::internal_server_error;
 }
 
-std::string_view code_for_status(StatusCode status) {
+Code code_for_status(StatusCode status) {
   switch (status) {
     case StatusCode::unauthorized:
       return codes::kUnauthenticated;

@@ -34,7 +34,7 @@ void with_customer(Context& ctx, const http::Request& req, http::Responder r,
 
 http::Response too_many(const Verdict& verdict, std::string detail, const std::string& path) {
   http::Problem p = http::Problem::of(http::StatusCode::too_many_requests, std::move(detail),
-                                      std::string(codes::kResourceExhausted));
+                                      codes::kResourceExhausted);
   p.retryable = true;
   p.instance = path;
   p.retry_after = http::Problem::seconds_ceil(verdict.retry_after);

@@ -49,7 +49,7 @@ void Decider::compensation_failed(Instance& inst, const Step& step, int attempt,
       "compensation of step '" + step.id + "' (" + step.compensation->action + ") failed";
   if (attempt > 1)
     reason += " after " + std::to_string(attempt) + " attempts";
-  reason += ": " + err.code + ": " + err.message;
+  reason += ": " + std::string(to_string(err.code)) + ": " + err.message;
   unwritten_.record(inst, events::kCompensationFailed, &step, attempt,
                     json{{"error", err.to_json()}, {"duration_ms", duration}, {"reason", reason}});
   std::string context = inst.failure.value("reason", "");

@@ -20,7 +20,7 @@ std::string failure_reason(const Step& step, const Error& e, int attempts) {
   std::string r = describe(step) + " failed";
   if (attempts > 1)
     r += " after " + std::to_string(attempts) + " attempts";
-  return r + ": " + e.code + ": " + e.message;
+  return r + ": " + std::string(to_string(e.code)) + ": " + e.message;
 }
 
 /// Whether a command that ended with `err` may still have taken effect: no answer in time
@@ -104,7 +104,8 @@ Decider::Flow Decider::run_sequence(Instance& inst, const std::vector<std::size_
       continue;
     }
     if (f == Flow::kFailed) {
-      Error e = Error::of(inst.failure.value("code", std::string(codes::kInternal)),
+      const std::string code = inst.failure.value("code", std::string{});
+      Error e = Error::of(parse_code(code).value_or(codes::kInternal),
                           inst.failure.value("message", std::string{}));
       unwritten_.record(
           inst, events::kStepFailed, &step, 0,

@@ -1,6 +1,7 @@
 #include "definition_fields.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <set>
 
 #include "wonderland/workflow/template.hpp"
@@ -94,10 +95,13 @@ RetryPolicy FieldReader::parse_retry(const std::string& where, const json& j, Re
       fail(where, p + "retry_on", "must be an array of error codes");
     base.retry_on.clear();
     for (const auto& code : v) {
-      if (!code.is_string() || code.get_ref<const std::string&>().empty()) {
+      if (!code.is_string())
         fail(where, p + "retry_on", "must be an array of error codes");
-      }
-      base.retry_on.push_back(code.get<std::string>());
+      const std::string& text = code.get_ref<const std::string&>();
+      std::optional<Code> known = parse_code(text);
+      if (!known)
+        fail(where, p + "retry_on", "'" + text + "' is not a canonical error code");
+      base.retry_on.push_back(*known);
     }
   }
   return base;

@@ -215,7 +215,7 @@ void apply_step_failed(Instance& inst, const Step& step, StepState& st, const js
     Error e = st.error.value_or(Error::of(codes::kInternal, "unknown error"));
     inst.failure = json{{"reason", data.value("reason", e.message)},
                         {"step", step.id},
-                        {"code", e.code},
+                        {"code", to_string(e.code)},
                         {"message", e.message},
                         {"cancelled", false}};
   }

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+#include <string_view>
+
 #include <nlohmann/json.hpp>
 
 namespace wonderland {
@@ -30,6 +33,40 @@ TEST(ErrorTest, FromExceptionKeepsCarriedError) {
   Error internal = Error::from_exception(std::runtime_error("boom"));
   EXPECT_EQ(internal.code, codes::kInternal);
   EXPECT_EQ(internal.message, "boom");
+}
+
+TEST(ErrorTest, EveryCodeHasOneWireForm) {
+  std::set<std::string_view> names;
+  for (int i = 0; i <= static_cast<int>(Code::kInternal); ++i) {
+    const auto code = static_cast<Code>(i);
+    const std::string_view name = to_string(code);
+    EXPECT_TRUE(names.insert(name).second) << name << " names two codes";
+    EXPECT_EQ(parse_code(name), code) << name;
+  }
+  EXPECT_EQ(names.size(), 12u);
+  EXPECT_EQ(to_string(codes::kNotFound), "not_found");
+  EXPECT_EQ(parse_code("something_new"), std::nullopt);
+  EXPECT_EQ(parse_code("NOT_FOUND"), std::nullopt);
+  EXPECT_EQ(parse_code(""), std::nullopt);
+  // In JSON a code is its wire form, never a number.
+  EXPECT_EQ(nlohmann::json(codes::kCancelled), "cancelled");
+  EXPECT_EQ((nlohmann::json{{"code", codes::kAborted}}).dump(), R"({"code":"aborted"})");
+  EXPECT_EQ(nlohmann::json("not_found").get<Code>(), codes::kNotFound);
+  EXPECT_THROW((void)nlohmann::json(3).get<Code>(), std::invalid_argument);
+  // A code no component knows is malformed, not silently internal.
+  EXPECT_THROW(Error::from_json(nlohmann::json{{"code", "something_new"}}), std::invalid_argument);
+}
+
+TEST(ErrorTest, NamedConstructors) {
+  Error invalid = Error::invalid("invalid sign-up", {{"email", "not an address"}});
+  EXPECT_EQ(invalid.code, codes::kInvalidArgument);
+  EXPECT_FALSE(invalid.retryable);
+  ASSERT_EQ(invalid.fields.size(), 1u);
+  EXPECT_EQ(invalid.fields[0].field, "email");
+  Error forced = Error::of(codes::kInternal, "x").with_retryable(true);
+  EXPECT_TRUE(forced.retryable);
+  EXPECT_EQ(std::string(ErrorException(Error::of(codes::kConflict, "taken")).what()),
+            "conflict: taken");
 }
 
 TEST(ResultTest, HoldsValueOrError) {

@@ -16,7 +16,7 @@
 namespace wonderland::customer::test {
 
 inline std::string error_text(const Error& e) {
-  return e.code + ": " + e.message;
+  return std::string(to_string(e.code)) + ": " + e.message;
 }
 
 class CustomerPgTest : public ::testing::Test {

@@ -80,7 +80,7 @@ TEST(BackpressureE2e, AFullCommandQueueIsA503WithRetryAfterAtOnce) {
       refused = flood.publish(std::move(m)).get();
     }
     ASSERT_FALSE(refused.ok()) << "the queue took " << sent << " requests";
-    EXPECT_EQ(refused.error().code, "unavailable");
+    EXPECT_EQ(refused.error().code, wonderland::codes::kUnavailable);
     EXPECT_EQ(refused.error().message, "the " + queue + " queue is full; try again");
     EXPECT_EQ(flood.message_count(messaging::QueueName{queue}), static_cast<std::uint64_t>(kQueueLimit));
 

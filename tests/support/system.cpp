@@ -195,13 +195,13 @@ std::string System::diagnostics() const {
 Result<json> System::rpc(const std::string& service, const std::string& type, const json& body,
                          std::chrono::milliseconds timeout) {
   if (!broker_)
-    return Error{"failed_precondition", "the system is not started", false};
+    return Error::of(codes::kFailedPrecondition, "the system is not started");
   messaging::RpcRequest request{messaging::QueueName{queue(service)},
                                 messaging::Envelope::make(type, body, "system-test"), timeout,
                                 messaging::Delivery::kTransient};
   auto reply = broker_->rpc.call(std::move(request));
   if (reply.wait_for(timeout + 5s) != std::future_status::ready) {
-    return Error{"deadline_exceeded", "no reply to " + type, true};
+    return Error::of(codes::kDeadlineExceeded, "no reply to " + type);
   }
   auto result = reply.get();
   if (!result.ok())
@@ -252,7 +252,7 @@ void System::await_service(const std::string& name, std::chrono::milliseconds ti
     auto r = rpc(name, type, body, 1500ms);
     if (r.ok() || !r.error().retryable)
       return;
-    last = r.error().code + ": " + r.error().message;
+    last = std::string(to_string(r.error().code)) + ": " + r.error().message;
     std::this_thread::sleep_for(200ms);
   }
   throw std::runtime_error(name + " did not answer on " + queue(name) + " (" + last + ")");

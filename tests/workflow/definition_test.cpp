@@ -118,6 +118,19 @@ TEST(Definition, ErrorsNameFileStepAndField) {
   EXPECT_NE(error_of(doc).find("field 'retry.jitter'"), std::string::npos);
 }
 
+TEST(Definition, RetryOnNamesCanonicalCodesOnly) {
+  json doc = minimal();
+  doc["steps"][0]["retry"] = {{"max_attempts", 3}, {"retry_on", {"unavailable", "unavaliable"}}};
+  EXPECT_EQ(error_of(doc),
+            "workflows/demo.json: step 'a': field 'retry.retry_on': 'unavaliable' is not a "
+            "canonical error code");
+  doc["steps"][0]["retry"]["retry_on"] = {"unavailable", "aborted"};
+  auto def = parse_definition(doc, "workflows/demo.json");
+  ASSERT_TRUE(def.ok()) << def.error().message;
+  EXPECT_EQ((*def)->steps[0].retry.retry_on,
+            (std::vector<Code>{codes::kUnavailable, codes::kAborted}));
+}
+
 TEST(Definition, StepWithoutIdIsNamedByPosition) {
   json doc = minimal();
   doc["steps"].push_back({{"kind", "task"}});
@@ -323,7 +336,7 @@ TEST(RetryPolicy, BackoffAndClassification) {
   EXPECT_EQ(p.backoff(4).count(), 1000);
   EXPECT_TRUE(p.should_retry(Error::of(codes::kUnavailable, "")));
   EXPECT_FALSE(p.should_retry(Error::of(codes::kInvalidArgument, "")));
-  p.retry_on = {"conflict"};
+  p.retry_on = {codes::kConflict};
   EXPECT_TRUE(p.should_retry(Error::of(codes::kConflict, "")));
   EXPECT_FALSE(p.should_retry(Error::of(codes::kUnavailable, "")));
 }

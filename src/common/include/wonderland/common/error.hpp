@@ -10,6 +10,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -19,24 +20,52 @@
 namespace wonderland {
 
 /// Canonical error codes. Pick the most specific one; the comment says whether it is retryable
-/// by default.
+/// by default. The code is an enum so that a misspelt code does not compile; its string form
+/// (`to_string`, `parse_code`) exists only at the wire: RPC replies, problem documents,
+/// workflow definitions and the journal.
+enum class Code : unsigned char {
+  kInvalidArgument,     // no: the input is wrong
+  kNotFound,            // no
+  kConflict,            // no: already exists / taken
+  kFailedPrecondition,  // no: state forbids it
+  kUnauthenticated,     // no
+  kPermissionDenied,    // no
+  kResourceExhausted,   // yes: back off
+  kUnavailable,         // yes: transient
+  kDeadlineExceeded,    // yes
+  kAborted,             // yes: concurrency clash
+  kCancelled,           // no
+  kInternal,            // no: a bug
+};
+
+/// The canonical codes by their usual spelling: `codes::kNotFound` is `Code::kNotFound`.
 namespace codes {
-inline constexpr const char* kInvalidArgument = "invalid_argument";        // no: the input is wrong
-inline constexpr const char* kNotFound = "not_found";                      // no
-inline constexpr const char* kConflict = "conflict";                       // no: already exists / taken
-inline constexpr const char* kFailedPrecondition = "failed_precondition";  // no: state forbids it
-inline constexpr const char* kUnauthenticated = "unauthenticated";         // no
-inline constexpr const char* kPermissionDenied = "permission_denied";      // no
-inline constexpr const char* kResourceExhausted = "resource_exhausted";    // yes: back off
-inline constexpr const char* kUnavailable = "unavailable";                 // yes: transient
-inline constexpr const char* kDeadlineExceeded = "deadline_exceeded";      // yes
-inline constexpr const char* kAborted = "aborted";                         // yes: concurrency clash
-inline constexpr const char* kCancelled = "cancelled";                     // no
-inline constexpr const char* kInternal = "internal";                       // no: a bug
+inline constexpr Code kInvalidArgument = Code::kInvalidArgument;
+inline constexpr Code kNotFound = Code::kNotFound;
+inline constexpr Code kConflict = Code::kConflict;
+inline constexpr Code kFailedPrecondition = Code::kFailedPrecondition;
+inline constexpr Code kUnauthenticated = Code::kUnauthenticated;
+inline constexpr Code kPermissionDenied = Code::kPermissionDenied;
+inline constexpr Code kResourceExhausted = Code::kResourceExhausted;
+inline constexpr Code kUnavailable = Code::kUnavailable;
+inline constexpr Code kDeadlineExceeded = Code::kDeadlineExceeded;
+inline constexpr Code kAborted = Code::kAborted;
+inline constexpr Code kCancelled = Code::kCancelled;
+inline constexpr Code kInternal = Code::kInternal;
 }  // namespace codes
 
+/// The wire form of a code: "invalid_argument", "not_found", ...
+std::string_view to_string(Code code) noexcept;
+
+/// The code with this wire form; nullopt for anything else (say so, do not guess).
+std::optional<Code> parse_code(std::string_view text) noexcept;
+
+/// JSON holds a code as its wire form (never as a number); reading anything else throws.
+void to_json(nlohmann::json& j, Code code);
+void from_json(const nlohmann::json& j, Code& code);
+
 /// Returns whether errors with this canonical code are retryable by default.
-bool retryable_by_default(const std::string& code);
+bool retryable_by_default(Code code) noexcept;
 
 /// One invalid input field, for validation errors (`invalid_argument`).
 struct FieldError {
@@ -47,19 +76,25 @@ struct FieldError {
 
 /// An error value. `retryable` tells the caller whether the same request may succeed later.
 struct Error {
-  std::string code;
+  Code code = Code::kInternal;
   std::string message;
   bool retryable = false;
   /// For invalid_argument: which fields are wrong and why (shown next to the form field).
   std::vector<FieldError> fields = {};
 
   /// Makes an error whose retryability follows the code's default.
-  static Error of(std::string code, std::string message);
+  static Error of(Code code, std::string message);
+  /// An `invalid_argument` error naming the fields that are wrong.
+  static Error invalid(std::string message, std::vector<FieldError> fields);
+  /// The same error with retryability set explicitly, for the rare error that differs from its
+  /// code's default (say why where it is used).
+  Error with_retryable(bool retry) &&;
   /// Converts a caught exception: `ErrorException` keeps its error, anything else is internal.
   static Error from_exception(const std::exception& e);
 
   nlohmann::json to_json() const;
-  /// Parses `{code, message, retryable, fields?}`; throws std::invalid_argument when malformed.
+  /// Parses `{code, message, retryable, fields?}`; throws std::invalid_argument when malformed
+  /// or when the code is not a canonical one.
   static Error from_json(const nlohmann::json& j);
 
   friend bool operator==(const Error&, const Error&) = default;
@@ -69,7 +104,8 @@ struct Error {
 class ErrorException : public std::runtime_error {
  public:
   explicit ErrorException(Error error)
-      : std::runtime_error(error.code + ": " + error.message), error_(std::move(error)) {}
+      : std::runtime_error(std::string(to_string(error.code)) + ": " + error.message),
+        error_(std::move(error)) {}
   const Error& error() const noexcept { return error_; }
 
  private:

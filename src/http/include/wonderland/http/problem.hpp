@@ -51,8 +51,8 @@ struct Problem {
   std::string detail;
   /// URI reference of this occurrence, usually the request path; omitted when empty.
   std::string instance;
-  /// The canonical error code; empty means derived from the status (`code_for_status`).
-  std::string code;
+  /// The canonical error code; none means derived from the status (`code_for_status`).
+  std::optional<Code> code;
   bool retryable = false;
   /// Field-level validation errors; omitted when empty.
   std::vector<FieldError> errors;
@@ -63,7 +63,7 @@ struct Problem {
   nlohmann::json extensions;
 
   /// Makes a problem with the given status, detail and optional canonical code.
-  static Problem of(StatusCode status, std::string detail, std::string code = {});
+  static Problem of(StatusCode status, std::string detail, std::optional<Code> code = {});
   /// Converts an error value: status from its code, detail from its message, `errors` from
   /// its fields, `retryable` kept.
   static Problem from_error(const Error& error, std::string instance = {});
@@ -79,13 +79,13 @@ struct Problem {
   static std::chrono::seconds seconds_ceil(std::chrono::milliseconds duration);
 };
 
-/// HTTP status for a canonical error code (table in the header comment); unknown codes: 500.
-StatusCode status_for_code(std::string_view code);
+/// HTTP status for a canonical error code (table in the header comment).
+StatusCode status_for_code(Code code);
 
 /// Canonical code for an HTTP status, used when a problem has none: 401 unauthenticated,
 /// 403 permission_denied, 404 not_found, 408 deadline_exceeded, 409 conflict,
 /// 422 failed_precondition, 429 resource_exhausted, other 4xx invalid_argument,
 /// 502 and 503 unavailable, 504 deadline_exceeded, other 5xx internal.
-std::string_view code_for_status(StatusCode status);
+Code code_for_status(StatusCode status);
 
 }  // namespace wonderland::http

@@ -34,7 +34,8 @@ struct RetryPolicy {
   double multiplier = 2.0;  ///< >= 1.
   double jitter = 0.0;      ///< In [0, 1]: each delay is scaled by a random factor in [1-j, 1+j].
   /// Error codes that are retried. Empty: an error is retried when its `retryable` flag is set.
-  std::vector<std::string> retry_on;
+  /// In a definition they are the codes' wire forms; any other string is refused.
+  std::vector<Code> retry_on;
 
   /// Whether an attempt that failed with `error` may be tried again (attempts aside).
   bool should_retry(const Error& error) const;
