@@ -7,9 +7,9 @@
 #include <vector>
 
 #include "fuzz_input.hpp"
-#include "wonderland/logstore/csv.hpp"
+#include "wonderland/log_store/csv.hpp"
 
-using namespace wonderland::logstore;
+using namespace wonderland::log_store;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);

@@ -9,7 +9,7 @@
 namespace wonderland::mediator {
 
 LogHub::~LogHub() {
-  std::unique_ptr<logging::LiveSubscription> subscription;
+  std::unique_ptr<log_service::LiveSubscription> subscription;
   {
     std::lock_guard lock(mu_);
     subscription = std::move(subscription_);
@@ -20,17 +20,17 @@ void LogHub::ensure_subscribed() {
   std::lock_guard lock(mu_);
   if (subscription_) return;
   std::weak_ptr<LogHub> weak = weak_from_this();
-  logging::LiveOptions options;
+  log_service::LiveOptions options;
   options.queue_prefix = "mediator.live";
-  subscription_ = std::make_unique<logging::LiveSubscription>(
-      connection_, logstore::Filter{},
-      [weak](const logstore::Record& record) {
+  subscription_ = std::make_unique<log_service::LiveSubscription>(
+      connection_, log_store::Filter{},
+      [weak](const log_store::Record& record) {
         if (auto self = weak.lock()) self->deliver(record);
       },
       options);
 }
 
-void LogHub::add(std::shared_ptr<http::EventStream> stream, logstore::Filter filter) {
+void LogHub::add(std::shared_ptr<http::EventStream> stream, log_store::Filter filter) {
   ensure_subscribed();
   std::uint64_t id = 0;
   {
@@ -52,7 +52,7 @@ std::size_t LogHub::size() const {
   return streams_.size();
 }
 
-void LogHub::deliver(const logstore::Record& record) {
+void LogHub::deliver(const log_store::Record& record) {
   std::vector<std::shared_ptr<http::EventStream>> targets;
   {
     std::lock_guard lock(mu_);
@@ -61,7 +61,7 @@ void LogHub::deliver(const logstore::Record& record) {
     }
   }
   if (targets.empty()) return;
-  nlohmann::json body = logstore::to_json(record);
+  nlohmann::json body = log_store::to_json(record);
   for (auto& stream : targets) stream->send_json("log", body);
 }
 
@@ -99,7 +99,7 @@ Error log_filter_error(const http::Request& req, Error e) {
 }
 
 void start_log_stream(Context& ctx, const http::Request& req, http::Responder r) {
-  auto filter = logstore::Filter::from_params(log_filter_params(req));
+  auto filter = log_store::Filter::from_params(log_filter_params(req));
   if (!filter.ok()) return void(r.respond(log_filter_error(req, filter.error())));
   try {
     auto stream = r.start_events();

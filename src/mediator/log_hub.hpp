@@ -10,8 +10,8 @@
 #include <mutex>
 
 #include "wonderland/http/event_stream.hpp"
-#include "wonderland/logging/live.hpp"
-#include "wonderland/logstore/filter.hpp"
+#include "wonderland/log_service/live.hpp"
+#include "wonderland/log_store/filter.hpp"
 #include "wonderland/messaging/connection.hpp"
 
 namespace wonderland::mediator {
@@ -22,18 +22,18 @@ class LogHub : public std::enable_shared_from_this<LogHub> {
   ~LogHub();
 
   /// Adds a stream; it receives every record matching `filter` until it closes.
-  void add(std::shared_ptr<http::EventStream> stream, logstore::Filter filter);
+  void add(std::shared_ptr<http::EventStream> stream, log_store::Filter filter);
   std::size_t size() const;
 
  private:
-  void deliver(const logstore::Record& record);
+  void deliver(const log_store::Record& record);
   void ensure_subscribed();
 
   messaging::Connection& connection_;
   mutable std::mutex mu_;
   std::uint64_t next_id_ = 1;
-  std::map<std::uint64_t, std::pair<std::shared_ptr<http::EventStream>, logstore::Filter>> streams_;
-  std::unique_ptr<logging::LiveSubscription> subscription_;
+  std::map<std::uint64_t, std::pair<std::shared_ptr<http::EventStream>, log_store::Filter>> streams_;
+  std::unique_ptr<log_service::LiveSubscription> subscription_;
 };
 
 }  // namespace wonderland::mediator

@@ -1,8 +1,8 @@
 // The monitoring routes (operators): the stored logs, the live log stream, and the metrics for
 // Prometheus and for the console's charts.
 #include "routes.hpp"
-#include "wonderland/logging/protocol.hpp"
-#include "wonderland/logstore/query.hpp"
+#include "wonderland/log_service/protocol.hpp"
+#include "wonderland/log_store/query.hpp"
 #include "wonderland/messaging/pubsub.hpp"
 
 namespace wonderland::mediator {
@@ -10,11 +10,11 @@ namespace {
 
 /// GET /api/logs: asks the logging service, with the request's filter.
 void query_logs(Context& ctx, const Request& req, Responder r) {
-  auto query = logstore::Query::from_params(log_filter_params(req));
+  auto query = log_store::Query::from_params(log_filter_params(req));
   if (!query.ok())
     return void(r.respond(log_filter_error(req, query.error())));
-  messaging::QueueName queue{ctx.config.queue_prefix + logging::kQueryQueue.str()};
-  ctx.call(queue, logging::kQueryType, query.value().to_json(), [r](Result<Json> out) {
+  messaging::QueueName queue{ctx.config.queue_prefix + log_service::kQueryQueue.str()};
+  ctx.call(queue, log_service::kQueryType, query.value().to_json(), [r](Result<Json> out) {
     if (!out.ok())
       return void(r.respond(out.error()));
     r.respond(Response::json(out.value()));
