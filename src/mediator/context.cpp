@@ -57,7 +57,7 @@ void Context::call(const messaging::QueueName& queue, const std::string& type, J
 void Context::authenticate(const http::Request& request, JsonCallback done) {
   auto token = request.bearer_token();
   if (!token || token->empty()) {
-    done(Error{codes::kUnauthenticated, "sign in first: send 'Authorization: Bearer <token>'", false});
+    done(Error::of(codes::kUnauthenticated, "sign in first: send 'Authorization: Bearer <token>'"));
     return;
   }
   std::string t(*token);
@@ -75,12 +75,12 @@ void Context::authenticate(const http::Request& request, JsonCallback done) {
 std::optional<Error> Context::check_admin(const http::Request& request) const {
   auto token = request.bearer_token();
   if (!token || token->empty()) {
-    return Error{codes::kUnauthenticated, "operator routes need 'Authorization: Bearer <admin token>'", false};
+    return Error::of(codes::kUnauthenticated, "operator routes need 'Authorization: Bearer <admin token>'");
   }
   const std::string& expected = config.admin_token;
   if (token->size() != expected.size() ||
       sodium_memcmp(token->data(), expected.data(), expected.size()) != 0) {
-    return Error{codes::kPermissionDenied, "this token may not use operator routes", false};
+    return Error::of(codes::kPermissionDenied, "this token may not use operator routes");
   }
   return std::nullopt;
 }

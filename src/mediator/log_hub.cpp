@@ -107,7 +107,7 @@ void start_log_stream(Context& ctx, const http::Request& req, http::Responder r)
     ctx.log_hub->add(stream, std::move(filter.value()));
   } catch (const std::exception& e) {
     log::warn("cannot follow the live log feed: {}", e.what());
-    r.respond(Error{codes::kUnavailable, "the live log feed is unavailable", true});
+    r.respond(Error::of(codes::kUnavailable, "the live log feed is unavailable"));
   }
 }
 
