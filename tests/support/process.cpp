@@ -18,8 +18,12 @@ extern char** environ;
 namespace wonderland::testing {
 
 std::string binary_path(const std::string& name) {
-  return std::string(WONDERLAND_BINARY_DIR) + "/src/" +
-         (name.rfind("wonderland-", 0) == 0 ? name.substr(11) : name) + "/" + name;
+  // A service's binary is built in its component's folder, which is named after the service,
+  // except for the logging service (component log_service).
+  std::string component = name.rfind("wonderland-", 0) == 0 ? name.substr(11) : name;
+  if (component == "logging")
+    component = "log_service";
+  return std::string(WONDERLAND_BINARY_DIR) + "/src/" + component + "/" + name;
 }
 
 std::string source_dir() { return WONDERLAND_SOURCE_DIR; }
