@@ -41,6 +41,7 @@
 #include "wonderland/testing/http_client.hpp"
 #include "wonderland/testing/process.hpp"
 #include "wonderland/testing/system.hpp"
+#include "wonderland/testing/system_suite.hpp"
 
 namespace {
 
@@ -50,6 +51,7 @@ using nlohmann::json;
 using wonderland::testing::HttpClient;
 using wonderland::testing::HttpResponse;
 using wonderland::testing::System;
+using wonderland::testing::SystemSuite;
 using Clock = std::chrono::steady_clock;
 
 constexpr char kAdminToken[] = "e2e-operator-token-0c7d41f9";
@@ -357,57 +359,21 @@ class EventStreamReader {
 
 // ---- The fixture: one running system for the whole suite ----------------------------------
 
-class BookstoreE2e : public ::testing::Test {
+class BookstoreE2e : public SystemSuite<BookstoreE2e> {
  protected:
   static void SetUpTestSuite() {
     auto started = Clock::now();
-    try {
-      store_ = new System({.work_dir = WONDERLAND_E2E_WORK_DIR,
-                           .catalogue = kCatalogue,
-                           .admin_token = kAdminToken});
-      store_->start();
+    if (start_system({.work_dir = WONDERLAND_E2E_WORK_DIR,
+                      .catalogue = kCatalogue,
+                      .admin_token = kAdminToken})) {
       std::cout
           << "[ e2e      ] system up in "
           << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count()
           << " ms on port " << store_->port() << "\n";
-    } catch (const std::exception& e) {
-      start_error_ = e.what();
-      std::cerr << "the system did not start: " << e.what() << "\n"
-                << (store_ != nullptr ? store_->diagnostics() : std::string());
     }
   }
 
-  static void TearDownTestSuite() {
-    if (store_ == nullptr)
-      return;
-    store_->stop();
-    const char* keep = std::getenv("WONDERLAND_E2E_KEEP");
-    if (!any_failure_ && start_error_.empty() && (keep == nullptr || std::string(keep) != "1")) {
-      store_->remove_files();
-    } else {
-      std::cerr << "kept " << store_->dir() << " for inspection\n";
-    }
-    delete store_;
-    store_ = nullptr;
-  }
-
-  void SetUp() override {
-    if (!start_error_.empty())
-      GTEST_FAIL() << "the system did not start: " << start_error_;
-    http_ = std::make_unique<HttpClient>(store_->port());
-  }
-
-  void TearDown() override {
-    if (HasFailure()) {
-      any_failure_ = true;
-      // (A failed start already printed them.)
-      if (store_ != nullptr && start_error_.empty())
-        std::cerr << store_->diagnostics();
-    }
-  }
-
-  HttpClient& http() { return *http_; }
-  System& store() { return *store_; }
+  static void TearDownTestSuite() { stop_system(); }
 
   std::int64_t stock(const TestBook& book) {
     HttpResponse r = http().get(std::string("/api/books/") + book.isbn);
@@ -416,15 +382,7 @@ class BookstoreE2e : public ::testing::Test {
     return r.json().at("stock").get<std::int64_t>();
   }
 
-  static System* store_;
-  static std::string start_error_;
-  static bool any_failure_;
-  std::unique_ptr<HttpClient> http_;
 };
-
-System* BookstoreE2e::store_ = nullptr;
-std::string BookstoreE2e::start_error_;
-bool BookstoreE2e::any_failure_ = false;
 
 // ---- Tests -------------------------------------------------------------------------------
 

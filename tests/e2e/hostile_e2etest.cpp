@@ -19,6 +19,7 @@
 #include "wonderland/common/ids.hpp"
 #include "wonderland/testing/http_client.hpp"
 #include "wonderland/testing/system.hpp"
+#include "wonderland/testing/system_suite.hpp"
 
 namespace {
 
@@ -26,6 +27,7 @@ using nlohmann::json;
 using wonderland::testing::HttpClient;
 using wonderland::testing::HttpResponse;
 using wonderland::testing::System;
+using wonderland::testing::SystemSuite;
 
 constexpr char kAdminToken[] = "hostile-operator-token-5e1f";
 constexpr char kPassword[] = "correct horse battery";
@@ -55,51 +57,16 @@ std::string future_expiry() {
   return "12/39";
 }
 
-class HostileE2e : public ::testing::Test {
+class HostileE2e : public SystemSuite<HostileE2e> {
  protected:
   static void SetUpTestSuite() {
-    try {
-      store_ = new System({.work_dir = WONDERLAND_E2E_WORK_DIR,
-                           .catalogue = {kBook},
-                           .admin_token = kAdminToken,
-                           .tag = "hostile"});
-      store_->start();
-    } catch (const std::exception& e) {
-      start_error_ = e.what();
-      std::cerr << "the system did not start: " << e.what() << "\n"
-                << (store_ != nullptr ? store_->diagnostics() : std::string());
-    }
+    start_system({.work_dir = WONDERLAND_E2E_WORK_DIR,
+                  .catalogue = {kBook},
+                  .admin_token = kAdminToken,
+                  .tag = "hostile"});
   }
 
-  static void TearDownTestSuite() {
-    if (store_ == nullptr)
-      return;
-    store_->stop();
-    const char* keep = std::getenv("WONDERLAND_E2E_KEEP");
-    if (!any_failure_ && start_error_.empty() && (keep == nullptr || std::string(keep) != "1")) {
-      store_->remove_files();
-    } else {
-      std::cerr << "kept " << store_->dir() << " for inspection\n";
-    }
-    delete store_;
-    store_ = nullptr;
-  }
-
-  void SetUp() override {
-    if (!start_error_.empty())
-      GTEST_FAIL() << "the system did not start: " << start_error_;
-    http_ = std::make_unique<HttpClient>(store_->port());
-  }
-
-  void TearDown() override {
-    if (HasFailure()) {
-      any_failure_ = true;
-      if (store_ != nullptr && start_error_.empty())
-        std::cerr << store_->diagnostics();
-    }
-  }
-
-  HttpClient& http() { return *http_; }
+  static void TearDownTestSuite() { stop_system(); }
 
   /// A signed-in customer with the test book in the basket.
   std::string shopper() {
@@ -149,16 +116,8 @@ class HostileE2e : public ::testing::Test {
     ASSERT_EQ(h.status, 200) << "the mediator stopped answering: " << describe(h);
   }
 
-  static System* store_;
-  static std::string start_error_;
-  static bool any_failure_;
-  std::unique_ptr<HttpClient> http_;
   int refused_ = 0;
 };
-
-System* HostileE2e::store_ = nullptr;
-std::string HostileE2e::start_error_;
-bool HostileE2e::any_failure_ = false;
 
 constexpr char kDepth[] = "nesting depth exceeds the limit of 64";
 
