@@ -47,7 +47,7 @@ struct Options {
   double seconds = 10;
   double warmup = 2;
   std::vector<std::string> isbns;  // empty: the two titles with the deepest stock
-  std::string var_dir;              // the system's WONDERLAND_VAR_DIR, to find its processes
+  std::string var_dir;             // the system's WONDERLAND_VAR_DIR, to find its processes
 };
 
 std::map<std::string, std::string> bearer(const std::string& token) {
@@ -55,18 +55,22 @@ std::map<std::string, std::string> bearer(const std::string& token) {
 }
 
 [[noreturn]] void fail(const std::string& what, const HttpResponse& r) {
-  throw std::runtime_error(what + ": HTTP " + std::to_string(r.status) + " " + r.body.substr(0, 300));
+  throw std::runtime_error(what + ": HTTP " + std::to_string(r.status) + " " +
+                           r.body.substr(0, 300));
 }
 
 // ---- CPU share per process, from /proc -------------------------------------------------------
 
 /// A process's display name: the service binaries by name, the broker and database by role.
 std::string group_of(const std::string& comm) {
-  if (comm.rfind("wonderland-", 0) == 0) return comm;
+  if (comm.rfind("wonderland-", 0) == 0)
+    return comm;
   if (comm == "beam.smp" || comm.rfind("erl_", 0) == 0 || comm == "epmd" || comm == "inet_gethost")
     return "rabbitmq";
-  if (comm == "postgres" || comm == "postmaster") return "postgresql";
-  if (comm == "load_benchmark") return "load_benchmark (clients)";
+  if (comm == "postgres" || comm == "postmaster")
+    return "postgresql";
+  if (comm == "load_benchmark")
+    return "load_benchmark (clients)";
   return {};
 }
 
@@ -81,7 +85,8 @@ bool started_for(int pid, const std::string& var_dir) {
   const std::string wanted = "WONDERLAND_VAR_DIR=" + var_dir;
   std::string entry;
   while (std::getline(in, entry, '\0'))
-    if (entry == wanted) return true;
+    if (entry == wanted)
+      return true;
   return false;
 }
 
@@ -96,35 +101,43 @@ std::map<int, ProcessTicks> cpu_ticks(const std::string& var_dir) {
   std::map<int, Proc> all;
   for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
     const std::string pid = entry.path().filename().string();
-    if (pid.empty() || !std::isdigit(static_cast<unsigned char>(pid[0]))) continue;
+    if (pid.empty() || !std::isdigit(static_cast<unsigned char>(pid[0])))
+      continue;
     std::ifstream in(entry.path() / "stat");
     std::string line;
-    if (!std::getline(in, line)) continue;
+    if (!std::getline(in, line))
+      continue;
     // pid (comm) state ppid ... ; comm may hold spaces, so split at the last ')'.
     auto open = line.find('('), close = line.rfind(')');
-    if (open == std::string::npos || close == std::string::npos) continue;
+    if (open == std::string::npos || close == std::string::npos)
+      continue;
     std::istringstream rest(line.substr(close + 2));
     std::string field;
     Proc p;
     p.ticks.group = group_of(line.substr(open + 1, close - open - 1));
     for (int i = 3; i <= 15 && rest >> field; ++i) {
-      if (i == 4) p.ppid = std::stoi(field);
-      if (i == 14) p.ticks.ticks += std::stoll(field);
-      if (i == 15) p.ticks.ticks += std::stoll(field);
+      if (i == 4)
+        p.ppid = std::stoi(field);
+      if (i == 14)
+        p.ticks.ticks += std::stoll(field);
+      if (i == 15)
+        p.ticks.ticks += std::stoll(field);
     }
     all[std::stoi(pid)] = p;
   }
   const int self = static_cast<int>(getpid());
   std::map<int, ProcessTicks> ticks;
   for (const auto& [pid, p] : all) {
-    if (p.ticks.group.empty()) continue;
+    if (p.ticks.group.empty())
+      continue;
     bool member = var_dir.empty() || pid == self;
     for (int at = pid, depth = 0; !member && at > 1 && depth < 8; ++depth) {
       member = started_for(at, var_dir);
       auto it = all.find(at);
       at = it == all.end() ? 0 : it->second.ppid;
     }
-    if (member) ticks[pid] = p.ticks;
+    if (member)
+      ticks[pid] = p.ticks;
   }
   return ticks;
 }
@@ -132,7 +145,8 @@ std::map<int, ProcessTicks> cpu_ticks(const std::string& var_dir) {
 /// Percent of one core per group between two samples (a process started in between counts
 /// from zero; one that ended in between is not counted).
 std::map<std::string, double> cpu_percent(const std::map<int, ProcessTicks>& before,
-                                          const std::map<int, ProcessTicks>& after, double seconds) {
+                                          const std::map<int, ProcessTicks>& after,
+                                          double seconds) {
   const double hz = static_cast<double>(sysconf(_SC_CLK_TCK));
   std::map<std::string, double> percent;
   for (const auto& [pid, now] : after) {
@@ -152,16 +166,20 @@ struct Customer {
 
 Customer sign_up(HttpClient& http) {
   Customer c{"load_" + wonderland::fast_random_hex(6)};
-  json body{{"username", c.username},      {"email", c.username + "@example.com"},
-            {"password", kPassword},       {"first_name", "Load"},
+  json body{{"username", c.username},
+            {"email", c.username + "@example.com"},
+            {"password", kPassword},
+            {"first_name", "Load"},
             {"last_name", "Benchmark"}};
   // The mediator may be ready before every service consumes its queue: a first request can then
   // time out (504, retryable). Such answers are retried for a while.
   const auto deadline = Clock::now() + std::chrono::seconds(60);
   for (;;) {
     HttpResponse r = http.post_json("/api/customers", body);
-    if (r.status == 201) return c;
-    if (r.status < 500 || Clock::now() > deadline) fail("sign-up", r);
+    if (r.status == 201)
+      return c;
+    if (r.status < 500 || Clock::now() > deadline)
+      fail("sign-up", r);
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
 }
@@ -174,8 +192,10 @@ struct Journey {
 
 /// Signs in; returns the session token.
 std::string sign_in(HttpClient& http, const Customer& c) {
-  HttpResponse r = http.post_json("/api/sessions", {{"username", c.username}, {"password", kPassword}});
-  if (r.status != 200 && r.status != 201) fail("sign-in", r);
+  HttpResponse r =
+      http.post_json("/api/sessions", {{"username", c.username}, {"password", kPassword}});
+  if (r.status != 200 && r.status != 201)
+    fail("sign-in", r);
   return r.json().at("token");
 }
 
@@ -184,21 +204,25 @@ Journey journey(HttpClient& http, const std::string& token, const std::vector<st
   HttpResponse r;
   for (const auto& isbn : isbns) {
     r = http.put_json("/api/basket/items/" + isbn, {{"quantity", 1}}, token);
-    if (r.status / 100 != 2) fail("basket", r);
+    if (r.status / 100 != 2)
+      fail("basket", r);
   }
-  json payment{{"method", "visa"}, {"card_number", "4242424242424242"}, {"expiry", "12/39"}, {"cvv", "123"}};
+  json payment{
+      {"method", "visa"}, {"card_number", "4242424242424242"}, {"expiry", "12/39"}, {"cvv", "123"}};
   auto headers = bearer(token);
   headers["Idempotency-Key"] = wonderland::new_uuid();
   Journey j;
   j.ordered = Clock::now();
   r = http.post_json("/api/orders", {{"payment", payment}}, token, headers);
-  if (r.status != 202) fail("order", r);
+  if (r.status != 202)
+    fail("order", r);
   // A long poll: the mediator answers as soon as the order ends.
   const std::string target =
       "/api/orders/" + r.json().at("order_id").get<std::string>() + "?wait_ms=10000";
   for (;;) {
     r = http.get(target, token);
-    if (r.status != 200) fail("order status", r);
+    if (r.status != 200)
+      fail("order status", r);
     std::string status = r.json().value("status", "");
     if (status != "pending") {
       j.finished = Clock::now();
@@ -219,16 +243,17 @@ struct Level {
   std::string first_error;
 };
 
-Level run_level(const Options& o, const std::vector<Customer>& customers, const std::vector<std::string>& isbns,
-                int n) {
+Level run_level(const Options& o, const std::vector<Customer>& customers,
+                const std::vector<std::string>& isbns, int n) {
   Level level;
   level.customers = n;
   std::mutex mu;
   std::atomic<bool> stop{false};
   const auto start = Clock::now();
-  const auto measure_from = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.warmup));
-  const auto measure_to =
-      measure_from + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds));
+  const auto measure_from =
+      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.warmup));
+  const auto measure_to = measure_from + std::chrono::duration_cast<Clock::duration>(
+                                             std::chrono::duration<double>(o.seconds));
   std::vector<std::thread> threads;
   for (int i = 0; i < n; ++i) {
     threads.emplace_back([&, i] {
@@ -236,20 +261,24 @@ Level run_level(const Options& o, const std::vector<Customer>& customers, const 
       std::string token = customers[static_cast<std::size_t>(i)].token;
       while (!stop.load()) {
         try {
-          if (token.empty()) token = sign_in(http, customers[static_cast<std::size_t>(i)]);
+          if (token.empty())
+            token = sign_in(http, customers[static_cast<std::size_t>(i)]);
           Journey j = journey(http, token, isbns);
-          if (j.ordered < measure_from || j.finished > measure_to) continue;
+          if (j.ordered < measure_from || j.finished > measure_to)
+            continue;
           std::lock_guard lock(mu);
           if (j.confirmed) {
             ++level.confirmed;
-            level.completion_ms.push_back(std::chrono::duration<double, std::milli>(j.finished - j.ordered).count());
+            level.completion_ms.push_back(
+                std::chrono::duration<double, std::milli>(j.finished - j.ordered).count());
           } else {
             ++level.failed;
           }
         } catch (const std::exception& e) {
           token.clear();
           std::lock_guard lock(mu);
-          if (level.errors++ == 0) level.first_error = e.what();
+          if (level.errors++ == 0)
+            level.first_error = e.what();
           std::this_thread::sleep_for(std::chrono::milliseconds(50));
         }
       }
@@ -260,14 +289,16 @@ Level run_level(const Options& o, const std::vector<Customer>& customers, const 
   std::this_thread::sleep_until(measure_to);
   auto after = cpu_ticks(o.var_dir);
   stop = true;
-  for (auto& t : threads) t.join();
+  for (auto& t : threads)
+    t.join();
   level.seconds = o.seconds;
   level.cpu_percent = cpu_percent(before, after, o.seconds);
   return level;
 }
 
 double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
+  if (v.empty())
+    return 0;
   std::sort(v.begin(), v.end());
   auto i = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
   return v[std::min(i, v.size() - 1)];
@@ -278,13 +309,17 @@ std::vector<std::string> deepest_titles(HttpClient& http) {
   std::vector<std::pair<long long, std::string>> stock;
   for (int page = 1;; ++page) {
     HttpResponse r = http.get("/api/books?page_size=100&page=" + std::to_string(page));
-    if (r.status != 200) fail("book list", r);
+    if (r.status != 200)
+      fail("book list", r);
     json body = r.json();
     const json& items = body.is_array() ? body : body.value("items", json::array());
-    for (const auto& b : items) stock.emplace_back(b.value("stock", 0LL), b.value("isbn", ""));
-    if (items.size() < 100) break;
+    for (const auto& b : items)
+      stock.emplace_back(b.value("stock", 0LL), b.value("isbn", ""));
+    if (items.size() < 100)
+      break;
   }
-  if (stock.size() < 2) throw std::runtime_error("the catalogue has fewer than two titles");
+  if (stock.size() < 2)
+    throw std::runtime_error("the catalogue has fewer than two titles");
   std::sort(stock.rbegin(), stock.rend());
   std::printf("titles: %s (stock %lld), %s (stock %lld)\n", stock[0].second.c_str(), stock[0].first,
               stock[1].second.c_str(), stock[1].first);
@@ -296,23 +331,29 @@ std::vector<std::string> deepest_titles(HttpClient& http) {
 int main(int argc, char** argv) {
   Options o;
   std::string url = "http://127.0.0.1:8080";
-  CLI::App app{"Wonderland bookstore load benchmark: whole customer journeys against a running system"};
-  app.add_option("--url", url, "the mediator's HTTP address (http://host:port)")->capture_default_str();
+  CLI::App app{
+      "Wonderland bookstore load benchmark: whole customer journeys against a running system"};
+  app.add_option("--url", url, "the mediator's HTTP address (http://host:port)")
+      ->capture_default_str();
   app.add_option("--customers", o.customers, "numbers of concurrent customers, one run each")
       ->delimiter(',')
       ->capture_default_str();
   app.add_option("--seconds", o.seconds, "measured seconds per run")->capture_default_str();
   app.add_option("--warmup", o.warmup, "seconds before measuring, per run")->capture_default_str();
-  app.add_option("--isbn", o.isbns, "the titles to buy (two; default: the two with the deepest stock)");
-  app.add_option("--var-dir", o.var_dir,
-                 "the system's WONDERLAND_VAR_DIR: CPU shares count only its processes (default: every "
-                 "process of a known name)");
+  app.add_option("--isbn", o.isbns,
+                 "the titles to buy (two; default: the two with the deepest stock)");
+  app.add_option(
+      "--var-dir", o.var_dir,
+      "the system's WONDERLAND_VAR_DIR: CPU shares count only its processes (default: every "
+      "process of a known name)");
   CLI11_PARSE(app, argc, argv);
 
   try {
     std::string rest = url;
-    if (rest.rfind("http://", 0) == 0) rest = rest.substr(7);
-    if (auto slash = rest.find('/'); slash != std::string::npos) rest.resize(slash);
+    if (rest.rfind("http://", 0) == 0)
+      rest = rest.substr(7);
+    if (auto slash = rest.find('/'); slash != std::string::npos)
+      rest.resize(slash);
     if (auto colon = rest.rfind(':'); colon != std::string::npos) {
       o.host = rest.substr(0, colon);
       o.port = std::stoi(rest.substr(colon + 1));
@@ -331,31 +372,38 @@ int main(int argc, char** argv) {
       customers.back().token = sign_in(http, customers.back());
       sign_in_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
     }
-    std::printf("%d customers signed up and in; sign-in (argon2id verification) p50 %.2f ms, max %.2f ms\n", most,
-                percentile(sign_in_ms, 0.5), percentile(sign_in_ms, 1.0));
+    std::printf(
+        "%d customers signed up and in; sign-in (argon2id verification) p50 %.2f ms, max %.2f ms\n",
+        most, percentile(sign_in_ms, 0.5), percentile(sign_in_ms, 1.0));
     std::printf("each run: %.0f s warm-up, %.0f s measured\n\n", o.warmup, o.seconds);
 
     std::vector<Level> levels;
-    for (int n : o.customers) levels.push_back(run_level(o, customers, isbns, n));
+    for (int n : o.customers)
+      levels.push_back(run_level(o, customers, isbns, n));
 
-    std::printf("%-10s %12s %9s %9s %9s %9s %7s\n", "customers", "confirmed/s", "failed", "p50 ms", "p99 ms",
-                "mean ms", "errors");
+    std::printf("%-10s %12s %9s %9s %9s %9s %7s\n", "customers", "confirmed/s", "failed", "p50 ms",
+                "p99 ms", "mean ms", "errors");
     for (const auto& l : levels) {
       double mean = 0;
-      for (double v : l.completion_ms) mean += v;
-      if (!l.completion_ms.empty()) mean /= static_cast<double>(l.completion_ms.size());
+      for (double v : l.completion_ms)
+        mean += v;
+      if (!l.completion_ms.empty())
+        mean /= static_cast<double>(l.completion_ms.size());
       std::printf("%-10d %12.1f %9zu %9.2f %9.2f %9.2f %7zu\n", l.customers,
-                  static_cast<double>(l.confirmed) / l.seconds, l.failed, percentile(l.completion_ms, 0.50),
-                  percentile(l.completion_ms, 0.99), mean, l.errors);
+                  static_cast<double>(l.confirmed) / l.seconds, l.failed,
+                  percentile(l.completion_ms, 0.50), percentile(l.completion_ms, 0.99), mean,
+                  l.errors);
     }
     std::printf("\nCPU share in the measured window (%% of one core; the machine has %ld):\n",
                 sysconf(_SC_NPROCESSORS_ONLN));
     std::printf("%-28s", "process");
-    for (const auto& l : levels) std::printf(" %9d", l.customers);
+    for (const auto& l : levels)
+      std::printf(" %9d", l.customers);
     std::printf("\n");
     std::map<std::string, bool> groups;
     for (const auto& l : levels)
-      for (const auto& [g, _] : l.cpu_percent) groups[g] = true;
+      for (const auto& [g, _] : l.cpu_percent)
+        groups[g] = true;
     for (const auto& [g, _] : groups) {
       std::printf("%-28s", g.c_str());
       for (const auto& l : levels) {
@@ -367,8 +415,8 @@ int main(int argc, char** argv) {
     bool any_error = false;
     for (const auto& l : levels) {
       if (l.errors > 0) {
-        std::printf("\n%d customers: %zu journeys failed with an error; first: %s\n", l.customers, l.errors,
-                    l.first_error.c_str());
+        std::printf("\n%d customers: %zu journeys failed with an error; first: %s\n", l.customers,
+                    l.errors, l.first_error.c_str());
         any_error = true;
       }
     }

@@ -11,6 +11,8 @@
 //   build/bench/logging/log_ingest_benchmark --url amqp://guest:guest@127.0.0.1:5672/
 //       --messages 50000 --connections 4 --concurrency 1,16,64,256   (one line)
 
+#include <spdlog/spdlog.h>
+
 #include <CLI/CLI.hpp>
 #include <array>
 #include <atomic>
@@ -23,8 +25,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <spdlog/spdlog.h>
 
 #include "wonderland/common/ids.hpp"
 #include "wonderland/common/time.hpp"
@@ -39,9 +39,12 @@ using namespace wonderland;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
-messaging::ConnectionOptions connection_options(const std::string& url, const std::string& service) {
+messaging::ConnectionOptions connection_options(const std::string& url,
+                                                const std::string& service) {
   messaging::ConnectionOptions o;
   o.url = url;
   o.service = service;
@@ -79,7 +82,8 @@ void publish_records(const std::string& url, const messaging::ExchangeName& exch
     conn.publish(std::move(out), [&](const Status& s) {
       std::lock_guard lock(mu);
       --in_flight;
-      if (!s.ok()) ++failures;
+      if (!s.ok())
+        ++failures;
       cv.notify_all();
     });
   }
@@ -109,7 +113,8 @@ Row run(const std::string& url, const std::string& mode, int messages, int conne
   o.store.writer.fsync = fsync;
   o.concurrency = concurrency;
   o.prefetch = static_cast<std::uint16_t>(prefetch);
-  if (!live_feed) o.live_queue_capacity = 0;
+  if (!live_feed)
+    o.live_queue_capacity = 0;
   o.store.linger = std::chrono::microseconds(linger_us);
   o.topology.logs_exchange = messaging::ExchangeName{"bench.logs." + id};
   o.topology.workflow_exchange = messaging::ExchangeName{"bench.workflow." + id};
@@ -133,10 +138,12 @@ Row run(const std::string& url, const std::string& mode, int messages, int conne
         publish_records(url, o.topology.logs_exchange, c * each, count, window, failures);
       });
     }
-    for (auto& t : threads) t.join();
+    for (auto& t : threads)
+      t.join();
   };
 
-  auto service = std::make_unique<log_service::LoggingService>(connection_options(url, "logging"), o);
+  auto service =
+      std::make_unique<log_service::LoggingService>(connection_options(url, "logging"), o);
   Clock::time_point start;
   if (mode == "baseline") {
     service.reset();
@@ -151,7 +158,8 @@ Row run(const std::string& url, const std::string& mode, int messages, int conne
       co.queue = o.topology.records_queue;
       co.prefetch = static_cast<std::uint16_t>(prefetch);
       co.concurrency = 0;
-      auto consumer = conn.consume(co, [&](const messaging::Envelope&, const messaging::DeliveryInfo&) { ++consumed; });
+      auto consumer = conn.consume(
+          co, [&](const messaging::Envelope&, const messaging::DeliveryInfo&) { ++consumed; });
       auto until = Clock::now() + 600s;
       while (consumed.load() < static_cast<std::uint64_t>(messages) && Clock::now() < until) {
         std::this_thread::sleep_for(1ms);
@@ -173,7 +181,8 @@ Row run(const std::string& url, const std::string& mode, int messages, int conne
     row.publish_s = seconds_since(start);
   }
   auto deadline = Clock::now() + 600s;
-  while (service && service->stats().records < static_cast<std::uint64_t>(messages) && Clock::now() < deadline) {
+  while (service && service->stats().records < static_cast<std::uint64_t>(messages) &&
+         Clock::now() < deadline) {
     std::this_thread::sleep_for(1ms);
   }
   if (service) {
@@ -186,14 +195,16 @@ Row run(const std::string& url, const std::string& mode, int messages, int conne
   }
 
   messaging::Connection admin(connection_options(url, "bench-admin"));
-  for (const auto& q : {o.topology.records_queue, o.topology.workflow_queue, o.topology.query_queue}) {
+  for (const auto& q :
+       {o.topology.records_queue, o.topology.workflow_queue, o.topology.query_queue}) {
     try {
       admin.delete_queue(q);
       admin.delete_queue(messaging::dead_letter_queue_for(q));
     } catch (const std::exception&) {
     }
   }
-  for (const auto& x : {o.topology.logs_exchange, o.topology.workflow_exchange, o.topology.live_exchange}) {
+  for (const auto& x :
+       {o.topology.logs_exchange, o.topology.workflow_exchange, o.topology.live_exchange}) {
     try {
       admin.delete_exchange(x);
     } catch (const std::exception&) {
@@ -208,7 +219,8 @@ std::vector<unsigned> parse_list(const std::string& text) {
   std::vector<unsigned> out;
   std::stringstream ss(text);
   std::string item;
-  while (std::getline(ss, item, ',')) out.push_back(static_cast<unsigned>(std::stoul(item)));
+  while (std::getline(ss, item, ','))
+    out.push_back(static_cast<unsigned>(std::stoul(item)));
   return out;
 }
 
@@ -217,7 +229,8 @@ std::vector<unsigned> parse_list(const std::string& text) {
 int main(int argc, char** argv) {
   CLI::App app{"Log ingestion throughput of the logging service"};
   std::string url = "amqp://guest:guest@127.0.0.1:5672/";
-  if (const char* env_url = std::getenv("WONDERLAND_AMQP_URL")) url = env_url;
+  if (const char* env_url = std::getenv("WONDERLAND_AMQP_URL"))
+    url = env_url;
   int messages = 50'000;
   int connections = 4;
   std::string concurrency_list = "16";
@@ -230,9 +243,12 @@ int main(int argc, char** argv) {
   std::size_t window = 1000;
   app.add_option("--url", url, "broker URL (default: $WONDERLAND_AMQP_URL)");
   app.add_option("-n,--messages", messages, "records per run")->check(CLI::PositiveNumber);
-  app.add_option("-k,--connections", connections, "publisher connections")->check(CLI::PositiveNumber);
-  app.add_option("--concurrency", concurrency_list, "handler threads of the service, comma-separated");
-  app.add_option("--prefetch", prefetch, "prefetch of the records consumer")->check(CLI::Range(1, 65535));
+  app.add_option("-k,--connections", connections, "publisher connections")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--concurrency", concurrency_list,
+                 "handler threads of the service, comma-separated");
+  app.add_option("--prefetch", prefetch, "prefetch of the records consumer")
+      ->check(CLI::Range(1, 65535));
   app.add_option("--modes", modes, "live, backlog, baseline (comma-separated)");
   app.add_option("--window", window, "unconfirmed publishes per publisher connection");
   app.add_flag("--fsync", fsync, "fdatasync every write");
@@ -242,25 +258,30 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::warn);
 
-  std::printf("log ingestion: %d records from %d connections, prefetch %u, linger %u us, fsync %s, "
-              "live feed %s\n\n",
-              messages, connections, prefetch, linger_us, fsync ? "on" : "off", no_live ? "off" : "on");
-  std::printf("%-8s %11s %10s %10s %10s %12s %10s %9s\n", "mode", "concurrency", "published", "publish s",
-              "stored s", "records/s", "batches", "avg batch");
+  std::printf(
+      "log ingestion: %d records from %d connections, prefetch %u, linger %u us, fsync %s, "
+      "live feed %s\n\n",
+      messages, connections, prefetch, linger_us, fsync ? "on" : "off", no_live ? "off" : "on");
+  std::printf("%-8s %11s %10s %10s %10s %12s %10s %9s\n", "mode", "concurrency", "published",
+              "publish s", "stored s", "records/s", "batches", "avg batch");
   std::vector<std::string> mode_list;
   {
     std::stringstream ss(modes);
     std::string m;
-    while (std::getline(ss, m, ',')) mode_list.push_back(m);
+    while (std::getline(ss, m, ','))
+      mode_list.push_back(m);
   }
   for (unsigned c : parse_list(concurrency_list)) {
     for (const auto& mode : mode_list) {
-      Row r = run(url, mode, messages, connections, c, prefetch, fsync, window, !no_live, parent, linger_us);
+      Row r = run(url, mode, messages, connections, c, prefetch, fsync, window, !no_live, parent,
+                  linger_us);
       double rate = r.stored_s > 0 ? static_cast<double>(r.stored) / r.stored_s : 0;
-      std::printf("%-8s %11u %10d %10.2f %10.2f %12.0f %10llu %9.1f%s\n", r.mode.c_str(), r.concurrency,
-                  r.messages, r.publish_s, r.stored_s, rate, static_cast<unsigned long long>(r.batches),
-                  r.batches ? static_cast<double>(r.stored) / static_cast<double>(r.batches) : 0.0,
-                  r.stored < static_cast<std::uint64_t>(r.messages) || r.failures > 0 ? "  INCOMPLETE" : "");
+      std::printf(
+          "%-8s %11u %10d %10.2f %10.2f %12.0f %10llu %9.1f%s\n", r.mode.c_str(), r.concurrency,
+          r.messages, r.publish_s, r.stored_s, rate, static_cast<unsigned long long>(r.batches),
+          r.batches ? static_cast<double>(r.stored) / static_cast<double>(r.batches) : 0.0,
+          r.stored < static_cast<std::uint64_t>(r.messages) || r.failures > 0 ? "  INCOMPLETE"
+                                                                              : "");
       std::fflush(stdout);
     }
   }

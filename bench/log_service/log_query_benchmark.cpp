@@ -3,6 +3,8 @@
 // from memory (index of the newest records) and once by reading the files.
 //
 //   build/bench/logging/log_query_benchmark --records 200000 --index 100000
+#include <spdlog/spdlog.h>
+
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
@@ -10,8 +12,6 @@
 #include <filesystem>
 #include <string>
 #include <vector>
-
-#include <spdlog/spdlog.h>
 
 #include "wonderland/common/ids.hpp"
 #include "wonderland/log_store/store.hpp"
@@ -30,7 +30,8 @@ Record make(int i) {
   r.severity = static_cast<Severity>(i % 10 == 0 ? 3 : (i % 4 == 0 ? 2 : 1));
   r.correlation_id = "corr-" + std::to_string(i / 20);
   r.message = "request " + std::to_string(i) + " handled, status=ok, path=\"/api/books\"";
-  if (i % 10'000 == 7) r.message = "rare needle " + std::to_string(i);
+  if (i % 10'000 == 7)
+    r.message = "rare needle " + std::to_string(i);
   r.fields = {{"i", i}, {"duration_ms", i % 97}, {"user", "Müller"}};
   return r;
 }
@@ -50,7 +51,8 @@ double median_ms(LogStore& store, const Case& c, int runs, std::size_t& returned
     for (int p = 0; p < c.pages; ++p) {
       QueryPage page = store.query(q);
       returned += page.records.size();
-      if (!page.next_cursor) break;
+      if (!page.next_cursor)
+        break;
       q.cursor = Cursor::decode(*page.next_cursor);
     }
     times.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
@@ -69,7 +71,8 @@ int main(int argc, char** argv) {
   std::string parent = std::filesystem::temp_directory_path().string();
   app.add_option("-n,--records", records, "records stored")->check(CLI::PositiveNumber);
   app.add_option("--index", index, "index capacity of the indexed run");
-  app.add_option("--runs", runs, "runs per query (the median is shown)")->check(CLI::PositiveNumber);
+  app.add_option("--runs", runs, "runs per query (the median is shown)")
+      ->check(CLI::PositiveNumber);
   app.add_option("--dir", parent, "where the files are written (default: the temp dir)");
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::warn);
@@ -85,9 +88,11 @@ int main(int argc, char** argv) {
     std::vector<Record> batch;
     for (int i = 0; i < records; ++i) {
       batch.push_back(make(i));
-      if (batch.size() == 1000) writer.append(std::move(batch)), batch.clear();
+      if (batch.size() == 1000)
+        writer.append(std::move(batch)), batch.clear();
     }
-    if (!batch.empty()) writer.append(std::move(batch));
+    if (!batch.empty())
+      writer.append(std::move(batch));
   }
   double write_s = std::chrono::duration<double>(Clock::now() - start).count();
   std::uintmax_t bytes = 0;
@@ -96,10 +101,13 @@ int main(int argc, char** argv) {
     bytes += e.file_size();
     ++files;
   }
-  std::printf("%d records, %d files, %.1f MiB, written in %.2f s (%.0f records/s in batches of 1000)\n\n",
-              records, files, static_cast<double>(bytes) / (1 << 20), write_s, records / write_s);
+  std::printf(
+      "%d records, %d files, %.1f MiB, written in %.2f s (%.0f records/s in batches of 1000)\n\n",
+      records, files, static_cast<double>(bytes) / (1 << 20), write_s, records / write_s);
 
-  auto filter = [](std::map<std::string, std::string> params) { return Filter::from_params(params).value(); };
+  auto filter = [](std::map<std::string, std::string> params) {
+    return Filter::from_params(params).value();
+  };
   std::vector<Case> cases;
   cases.push_back({"newest 100", Query{}, 1});
   {

@@ -616,8 +616,11 @@ int run(const Options& opt) {
       "|\n");
   for (int n : opt.inflight) {
     // About the size of a workflow command envelope.
-    bench::RawRpcOptions raw{.persistent = false, .in_flight = n, .seconds = opt.raw_seconds,
-                             .body_bytes = 400, .queue_prefix = "bench.mediator.raw."};
+    bench::RawRpcOptions raw{.persistent = false,
+                             .in_flight = n,
+                             .seconds = opt.raw_seconds,
+                             .body_bytes = 400,
+                             .queue_prefix = "bench.mediator.raw."};
     raw_transient.push_back(bench::raw_rpc(opt.url, raw));
     raw.persistent = true;
     raw_persistent.push_back(bench::raw_rpc(opt.url, raw));

@@ -5,6 +5,8 @@
 //
 //   build/bench/messaging/rpc_benchmark --url amqp://guest:guest@127.0.0.1:5672/
 
+#include <spdlog/spdlog.h>
+
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
@@ -21,7 +23,6 @@
 #include "wonderland/common/ids.hpp"
 #include "wonderland/messaging/connection.hpp"
 #include "wonderland/messaging/rpc.hpp"
-#include <spdlog/spdlog.h>
 
 namespace {
 
@@ -32,7 +33,9 @@ using namespace wonderland::messaging;
 using bench::Figures;
 using bench::summarize;
 
-double ms_since(Clock::time_point t) { return bench::ms_between(t, Clock::now()); }
+double ms_since(Clock::time_point t) {
+  return bench::ms_between(t, Clock::now());
+}
 
 // ---------------------------------------------------------------------------------------------
 // The library: RpcServer (handler on the I/O thread) and an asynchronous RpcClient.
@@ -63,15 +66,18 @@ Figures run_library(const std::string& url, bool persistent, int inflight, doubl
                    persistent ? Delivery::kPersistent : Delivery::kTransient};
     client.call(std::move(req), [&, sent](Result<Envelope> r) {
       --outstanding;
-      if (!r.ok()) ++failures;
+      if (!r.ok())
+        ++failures;
       if (measuring) {
         std::lock_guard lock(mu);
         latencies.push_back(ms_since(sent));
       }
-      if (!stop) issue();
+      if (!stop)
+        issue();
     });
   };
-  for (int i = 0; i < inflight; ++i) issue();
+  for (int i = 0; i < inflight; ++i)
+    issue();
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   auto start = Clock::now();
   measuring = true;
@@ -80,8 +86,10 @@ Figures run_library(const std::string& url, bool persistent, int inflight, doubl
   double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
   stop = true;
   auto drain_deadline = Clock::now() + std::chrono::seconds(10);
-  while (outstanding > 0 && Clock::now() < drain_deadline) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  if (failures > 0) std::fprintf(stderr, "warning: %ld failed calls\n", failures.load());
+  while (outstanding > 0 && Clock::now() < drain_deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  if (failures > 0)
+    std::fprintf(stderr, "warning: %ld failed calls\n", failures.load());
   server_conn.delete_queue(queue);
   std::lock_guard lock(mu);
   return summarize(latencies, elapsed);
@@ -104,13 +112,19 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::warn);
 
-  std::printf("RPC round trips over %s, 256-byte payload, %.1f s per cell\n\n", url.c_str(), seconds);
-  std::printf("| mode       | in flight | raw rt/s | lib rt/s | ratio | raw p50 ms | lib p50 ms | raw p99 ms | lib p99 ms |\n");
-  std::printf("|------------|-----------|----------|----------|-------|------------|------------|------------|------------|\n");
+  std::printf("RPC round trips over %s, 256-byte payload, %.1f s per cell\n\n", url.c_str(),
+              seconds);
+  std::printf(
+      "| mode       | in flight | raw rt/s | lib rt/s | ratio | raw p50 ms | lib p50 ms | raw p99 "
+      "ms | lib p99 ms |\n");
+  std::printf(
+      "|------------|-----------|----------|----------|-------|------------|------------|----------"
+      "--|------------|\n");
   for (const auto& mode : modes) {
     bool persistent = mode == "persistent";
     for (int n : inflight) {
-      Figures raw = bench::raw_rpc(url, {.persistent = persistent, .in_flight = n, .seconds = seconds});
+      Figures raw =
+          bench::raw_rpc(url, {.persistent = persistent, .in_flight = n, .seconds = seconds});
       Figures lib = run_library(url, persistent, n, seconds);
       std::printf("| %-10s | %9d | %8.0f | %8.0f | %4.0f%% | %10.3f | %10.3f | %10.3f | %10.3f |\n",
                   mode.c_str(), n, raw.per_second, lib.per_second,

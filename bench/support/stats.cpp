@@ -6,11 +6,13 @@ namespace wonderland::bench {
 
 Figures summarize(std::vector<double> latencies_ms, double seconds) {
   Figures f;
-  if (latencies_ms.empty()) return f;
+  if (latencies_ms.empty())
+    return f;
   std::sort(latencies_ms.begin(), latencies_ms.end());
   auto quantile = [&](double q) {
-    return latencies_ms[std::min(latencies_ms.size() - 1,
-                                 static_cast<std::size_t>(static_cast<double>(latencies_ms.size()) * q))];
+    return latencies_ms[std::min(
+        latencies_ms.size() - 1,
+        static_cast<std::size_t>(static_cast<double>(latencies_ms.size()) * q))];
   };
   f.samples = latencies_ms.size();
   f.per_second = static_cast<double>(latencies_ms.size()) / seconds;

@@ -24,35 +24,43 @@ std::string get(const char* name, const std::string& fallback) {
 
 std::int64_t get_int(const char* name, std::int64_t fallback) {
   const char* v = raw(name);
-  if (v == nullptr) return fallback;
+  if (v == nullptr)
+    return fallback;
   char* end = nullptr;
   long long n = std::strtoll(v, &end, 10);
-  if (end == v || *end != '\0') bad(name, v, "an integer");
+  if (end == v || *end != '\0')
+    bad(name, v, "an integer");
   return n;
 }
 
 bool get_bool(const char* name, bool fallback) {
   const char* v = raw(name);
-  if (v == nullptr) return fallback;
+  if (v == nullptr)
+    return fallback;
   std::string s(v);
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  if (s == "1" || s == "true" || s == "yes" || s == "on") return true;
-  if (s == "0" || s == "false" || s == "no" || s == "off") return false;
+  if (s == "1" || s == "true" || s == "yes" || s == "on")
+    return true;
+  if (s == "0" || s == "false" || s == "no" || s == "off")
+    return false;
   bad(name, v, "a boolean");
 }
 
 std::chrono::milliseconds get_ms(const char* name, std::chrono::milliseconds fallback) {
   auto n = get_int(name, fallback.count());
-  if (n < 0) bad(name, raw(name), "a non-negative number of milliseconds");
+  if (n < 0)
+    bad(name, raw(name), "a non-negative number of milliseconds");
   return std::chrono::milliseconds(n);
 }
 
 double get_fraction(const char* name, double fallback) {
   const char* v = raw(name);
-  if (v == nullptr) return fallback;
+  if (v == nullptr)
+    return fallback;
   char* end = nullptr;
   double d = std::strtod(v, &end);
-  if (end == v || *end != '\0' || d < 0.0 || d > 1.0) bad(name, v, "a fraction between 0 and 1");
+  if (end == v || *end != '\0' || d < 0.0 || d > 1.0)
+    bad(name, v, "a fraction between 0 and 1");
   return d;
 }
 

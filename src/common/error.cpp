@@ -1,7 +1,6 @@
 #include "wonderland/common/error.hpp"
 
 #include <array>
-
 #include <nlohmann/json.hpp>
 
 namespace wonderland {
@@ -32,14 +31,16 @@ constexpr std::array<CodeName, 12> kCodeNames{{
 
 std::string_view to_string(Code code) noexcept {
   for (const CodeName& c : kCodeNames) {
-    if (c.code == code) return c.name;
+    if (c.code == code)
+      return c.name;
   }
   return "internal";
 }
 
 std::optional<Code> parse_code(std::string_view text) noexcept {
   for (const CodeName& c : kCodeNames) {
-    if (c.name == text) return c.code;
+    if (c.name == text)
+      return c.code;
   }
   return std::nullopt;
 }
@@ -49,16 +50,16 @@ void to_json(nlohmann::json& j, Code code) {
 }
 
 void from_json(const nlohmann::json& j, Code& code) {
-  const std::optional<Code> known = j.is_string() ? parse_code(j.get_ref<const std::string&>())
-                                                  : std::nullopt;
+  const std::optional<Code> known =
+      j.is_string() ? parse_code(j.get_ref<const std::string&>()) : std::nullopt;
   if (!known)
     throw std::invalid_argument("not a canonical error code: " + j.dump());
   code = *known;
 }
 
 bool retryable_by_default(Code code) noexcept {
-  return code == Code::kUnavailable || code == Code::kDeadlineExceeded ||
-         code == Code::kAborted || code == Code::kResourceExhausted;
+  return code == Code::kUnavailable || code == Code::kDeadlineExceeded || code == Code::kAborted ||
+         code == Code::kResourceExhausted;
 }
 
 Error Error::of(Code code, std::string message) {
@@ -75,7 +76,8 @@ Error Error::with_retryable(bool retry) && {
 }
 
 Error Error::from_exception(const std::exception& e) {
-  if (const auto* ee = dynamic_cast<const ErrorException*>(&e)) return ee->error();
+  if (const auto* ee = dynamic_cast<const ErrorException*>(&e))
+    return ee->error();
   return Error::of(Code::kInternal, e.what());
 }
 
@@ -83,7 +85,8 @@ nlohmann::json Error::to_json() const {
   nlohmann::json j{{"code", to_string(code)}, {"message", message}, {"retryable", retryable}};
   if (!fields.empty()) {
     auto& arr = j["fields"] = nlohmann::json::array();
-    for (const auto& f : fields) arr.push_back({{"field", f.field}, {"message", f.message}});
+    for (const auto& f : fields)
+      arr.push_back({{"field", f.field}, {"message", f.message}});
   }
   return j;
 }
@@ -94,14 +97,16 @@ Error Error::from_json(const nlohmann::json& j) {
   }
   const std::string& text = j["code"].get_ref<const std::string&>();
   std::optional<Code> code = parse_code(text);
-  if (!code) throw std::invalid_argument("unknown error code '" + text + "'");
+  if (!code)
+    throw std::invalid_argument("unknown error code '" + text + "'");
   Error e;
   e.code = *code;
   e.message = j.value("message", std::string{});
   e.retryable = j.value("retryable", retryable_by_default(e.code));
   if (auto it = j.find("fields"); it != j.end() && it->is_array()) {
     for (const auto& f : *it) {
-      if (f.is_object()) e.fields.push_back({f.value("field", std::string{}), f.value("message", std::string{})});
+      if (f.is_object())
+        e.fields.push_back({f.value("field", std::string{}), f.value("message", std::string{})});
     }
   }
   return e;

@@ -15,7 +15,8 @@ void fill_random(void* buf, std::size_t n) {
   auto* p = static_cast<unsigned char*>(buf);
   while (n > 0) {
     ssize_t got = getrandom(p, n, 0);
-    if (got < 0) throw std::runtime_error("getrandom failed");
+    if (got < 0)
+      throw std::runtime_error("getrandom failed");
     p += got;
     n -= static_cast<std::size_t>(got);
   }
@@ -45,7 +46,8 @@ std::string new_uuid() {
   std::string s;
   s.reserve(36);
   for (std::size_t i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) s.push_back('-');
+    if (i == 4 || i == 6 || i == 8 || i == 10)
+      s.push_back('-');
     s.push_back(kHex[b[i] >> 4]);
     s.push_back(kHex[b[i] & 0x0F]);
   }
@@ -53,11 +55,13 @@ std::string new_uuid() {
 }
 
 bool is_uuid(std::string_view s) {
-  if (s.size() != 36) return false;
+  if (s.size() != 36)
+    return false;
   for (std::size_t i = 0; i < s.size(); ++i) {
     char c = s[i];
     if (i == 8 || i == 13 || i == 18 || i == 23) {
-      if (c != '-') return false;
+      if (c != '-')
+        return false;
     } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) {
       return false;
     }
@@ -83,7 +87,8 @@ std::string fast_random_hex(std::size_t n) {
   out.reserve(2 * n);
   std::uint64_t bits = 0;
   for (std::size_t i = 0; i < n; ++i) {
-    if (i % 8 == 0) bits = gen();
+    if (i % 8 == 0)
+      bits = gen();
     auto c = static_cast<unsigned char>(bits >> (8 * (i % 8)));
     out.push_back(kHex[c >> 4]);
     out.push_back(kHex[c & 0x0F]);

@@ -115,7 +115,9 @@ void append_double(std::string& out, double value) {
 
 }  // namespace
 
-void append_json_string(std::string& out, std::string_view text) { append_string(out, text); }
+void append_json_string(std::string& out, std::string_view text) {
+  append_string(out, text);
+}
 
 void append_json(std::string& out, const nlohmann::json& value) {
   switch (value.type()) {

@@ -13,7 +13,8 @@ namespace {
 
 void ensure_sodium() {
   static const bool ready = sodium_init() >= 0;
-  if (!ready) throw std::runtime_error("libsodium could not be initialised");
+  if (!ready)
+    throw std::runtime_error("libsodium could not be initialised");
 }
 
 }  // namespace
@@ -22,9 +23,11 @@ PasswordPolicy PasswordPolicy::from_env() {
   PasswordPolicy p;
   auto ops = env::get_int("WONDERLAND_ARGON2_OPSLIMIT", static_cast<std::int64_t>(p.opslimit));
   if (ops < static_cast<std::int64_t>(crypto_pwhash_OPSLIMIT_MIN) || ops > 64) {
-    throw std::invalid_argument("environment variable WONDERLAND_ARGON2_OPSLIMIT must be between 1 and 64");
+    throw std::invalid_argument(
+        "environment variable WONDERLAND_ARGON2_OPSLIMIT must be between 1 and 64");
   }
-  auto kib = env::get_int("WONDERLAND_ARGON2_MEMLIMIT_KIB", static_cast<std::int64_t>(p.memlimit_bytes / 1024));
+  auto kib = env::get_int("WONDERLAND_ARGON2_MEMLIMIT_KIB",
+                          static_cast<std::int64_t>(p.memlimit_bytes / 1024));
   if (kib < static_cast<std::int64_t>(crypto_pwhash_MEMLIMIT_MIN / 1024) || kib > 4 * 1024 * 1024) {
     throw std::invalid_argument(
         "environment variable WONDERLAND_ARGON2_MEMLIMIT_KIB must be between 8 and 4194304 (KiB)");
@@ -34,7 +37,9 @@ PasswordPolicy PasswordPolicy::from_env() {
   return p;
 }
 
-PasswordPolicy PasswordPolicy::for_tests() { return PasswordPolicy{1, std::size_t{64} * 1024}; }
+PasswordPolicy PasswordPolicy::for_tests() {
+  return PasswordPolicy{1, std::size_t{64} * 1024};
+}
 
 std::string hash_password(std::string_view password, const PasswordPolicy& policy) {
   ensure_sodium();
@@ -48,7 +53,8 @@ std::string hash_password(std::string_view password, const PasswordPolicy& polic
 
 bool verify_password(const std::string& hash, std::string_view password) {
   ensure_sodium();
-  if (hash.size() >= crypto_pwhash_STRBYTES) return false;
+  if (hash.size() >= crypto_pwhash_STRBYTES)
+    return false;
   return crypto_pwhash_str_verify(hash.c_str(), password.data(), password.size()) == 0;
 }
 
@@ -57,12 +63,15 @@ bool needs_rehash(const std::string& hash, const PasswordPolicy& policy) {
   return crypto_pwhash_str_needs_rehash(hash.c_str(), policy.opslimit, policy.memlimit_bytes) != 0;
 }
 
-std::string new_session_token() { return random_hex(32); }
+std::string new_session_token() {
+  return random_hex(32);
+}
 
 std::string token_digest(std::string_view token) {
   ensure_sodium();
   std::array<unsigned char, crypto_hash_sha256_BYTES> digest{};
-  crypto_hash_sha256(digest.data(), reinterpret_cast<const unsigned char*>(token.data()), token.size());
+  crypto_hash_sha256(digest.data(), reinterpret_cast<const unsigned char*>(token.data()),
+                     token.size());
   std::array<char, crypto_hash_sha256_BYTES * 2 + 1> hex{};
   sodium_bin2hex(hex.data(), hex.size(), digest.data(), digest.size());
   return std::string(hex.data());

@@ -4,16 +4,6 @@
 
 #include <array>
 #include <atomic>
-#include <chrono>
-#include <condition_variable>
-#include <cstdint>
-#include <memory>
-#include <mutex>
-#include <optional>
-#include <string>
-#include <unordered_map>
-#include <vector>
-
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -23,6 +13,15 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
 
 #include "wonderland/http/event_stream.hpp"
 #include "wonderland/http/request.hpp"
@@ -106,7 +105,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   template <class F>
   bool post(F&& f) {
     std::lock_guard lock(post_mu_);
-    if (detached_) return false;
+    if (detached_)
+      return false;
     asio::post(strand_, std::forward<F>(f));
     return true;
   }
@@ -132,7 +132,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void pump_events();
 
  private:
-  enum class State { kReadingHeader, kReadingBody, kHandling, kWriting, kStreaming, kLingering, kClosed };
+  enum class State {
+    kReadingHeader,
+    kReadingBody,
+    kHandling,
+    kWriting,
+    kStreaming,
+    kLingering,
+    kClosed
+  };
 
   void read_header();
   void on_header(beast::error_code ec);

@@ -11,7 +11,8 @@ namespace {
 // Appends `text` without CR and LF, which would end the field early.
 void append_field(std::string& out, std::string_view text) {
   for (char c : text) {
-    if (c != '\r' && c != '\n') out.push_back(c);
+    if (c != '\r' && c != '\n')
+      out.push_back(c);
   }
 }
 
@@ -38,12 +39,16 @@ bool EventStream::send(std::string_view event, std::string_view data, std::strin
   while (true) {
     std::size_t end = data.find_first_of("\r\n", start);
     text += "data: ";
-    text += data.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
+    text +=
+        data.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
     text += '\n';
-    if (end == std::string_view::npos) break;
-    if (data[end] == '\r' && end + 1 < data.size() && data[end + 1] == '\n') ++end;
+    if (end == std::string_view::npos)
+      break;
+    if (data[end] == '\r' && end + 1 < data.size() && data[end + 1] == '\n')
+      ++end;
     start = end + 1;
-    if (start == data.size()) break;
+    if (start == data.size())
+      break;
   }
   if (!id.empty()) {
     text += "id: ";
@@ -71,7 +76,8 @@ bool EventStream::enqueue(std::string text) {
   bool accepted = true;
   {
     std::lock_guard lock(mu_);
-    if (closing_ || closed_) return false;
+    if (closing_ || closed_)
+      return false;
     if (pending_.size() + text.size() > options_.max_pending_bytes) {
       // The client does not keep up: drop it rather than buffer without bound.
       closing_ = true;
@@ -87,14 +93,17 @@ bool EventStream::enqueue(std::string text) {
       post = true;
     }
   }
-  if (!accepted) spdlog::warn("http: event stream client too slow; disconnecting it");
-  if (post) schedule_flush();
+  if (!accepted)
+    spdlog::warn("http: event stream client too slow; disconnecting it");
+  if (post)
+    schedule_flush();
   return accepted;
 }
 
 void EventStream::schedule_flush() {
   auto c = connection_.lock();
-  if (!c || !c->post([c] { c->pump_events(); })) mark_closed();
+  if (!c || !c->post([c] { c->pump_events(); }))
+    mark_closed();
 }
 
 bool EventStream::take_pending(std::string& out) {
@@ -109,14 +118,16 @@ void EventStream::close() {
   bool post = false;
   {
     std::lock_guard lock(mu_);
-    if (closing_ || closed_) return;
+    if (closing_ || closed_)
+      return;
     closing_ = true;
     if (!flush_posted_) {
       flush_posted_ = true;
       post = true;
     }
   }
-  if (post) schedule_flush();
+  if (post)
+    schedule_flush();
 }
 
 bool EventStream::closed() const {
@@ -125,7 +136,8 @@ bool EventStream::closed() const {
 }
 
 void EventStream::on_close(std::function<void()> callback) {
-  if (!callback) return;
+  if (!callback)
+    return;
   {
     std::lock_guard lock(mu_);
     if (!closed_) {
@@ -140,7 +152,8 @@ void EventStream::mark_closed() {
   std::vector<std::function<void()>> callbacks;
   {
     std::lock_guard lock(mu_);
-    if (closed_) return;
+    if (closed_)
+      return;
     closed_ = true;
     closing_ = true;
     pending_.clear();

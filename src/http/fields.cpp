@@ -15,15 +15,18 @@ std::string integer_range_message(const IntegerRule& rule) {
     return "must be an integer between " + std::to_string(rule.min) + " and " +
            std::to_string(rule.max);
   }
-  if (rule.min != kMin) return "must be an integer of at least " + std::to_string(rule.min);
-  if (rule.max != kMax) return "must be an integer of at most " + std::to_string(rule.max);
+  if (rule.min != kMin)
+    return "must be an integer of at least " + std::to_string(rule.min);
+  if (rule.max != kMax)
+    return "must be an integer of at most " + std::to_string(rule.max);
   return "must be an integer";
 }
 
 // Checks a string against its rule; returns an error message or empty.
 std::string check_string(std::string_view value, const StringRule& rule) {
   if (value.size() < rule.min_length) {
-    if (rule.min_length == 1) return "must not be empty";
+    if (rule.min_length == 1)
+      return "must not be empty";
     return "must be at least " + std::to_string(rule.min_length) + " characters";
   }
   if (value.size() > rule.max_length) {
@@ -32,15 +35,19 @@ std::string check_string(std::string_view value, const StringRule& rule) {
   return {};
 }
 
-bool in_range(std::int64_t v, const IntegerRule& rule) { return v >= rule.min && v <= rule.max; }
+bool in_range(std::int64_t v, const IntegerRule& rule) {
+  return v >= rule.min && v <= rule.max;
+}
 
 std::optional<std::int64_t> parse_int(std::string_view text) {
   std::int64_t v = 0;
   const char* begin = text.data();
   const char* end = text.data() + text.size();
-  if (begin != end && *begin == '+') ++begin;
+  if (begin != end && *begin == '+')
+    ++begin;
   auto [ptr, ec] = std::from_chars(begin, end, v);
-  if (ec != std::errc() || ptr != end || begin == end) return std::nullopt;
+  if (ec != std::errc() || ptr != end || begin == end)
+    return std::nullopt;
   return v;
 }
 
@@ -53,7 +60,8 @@ void FieldErrors::add(std::string field, std::string message) {
 Error FieldErrors::error(std::string message) const {
   if (message.empty()) {
     message = "invalid field";
-    if (errors_.size() != 1) message += "s";
+    if (errors_.size() != 1)
+      message += "s";
     message += ":";
     for (std::size_t i = 0; i < errors_.size(); ++i) {
       message += (i == 0 ? " " : ", ") + errors_[i].field;
@@ -75,15 +83,18 @@ Response FieldErrors::response(std::string_view instance) const {
 // ---- JsonFields -------------------------------------------------------------------------
 
 const nlohmann::json* JsonFields::find(std::string_view name) const {
-  if (!object_.is_object()) return nullptr;
+  if (!object_.is_object())
+    return nullptr;
   auto it = object_.find(name);
-  if (it == object_.end() || it->is_null()) return nullptr;
+  if (it == object_.end() || it->is_null())
+    return nullptr;
   return &*it;
 }
 
 std::optional<std::string> JsonFields::optional_string(std::string_view name, StringRule rule) {
   const auto* v = find(name);
-  if (v == nullptr) return std::nullopt;
+  if (v == nullptr)
+    return std::nullopt;
   if (!v->is_string()) {
     add(std::string(name), "must be a string");
     return std::nullopt;
@@ -106,11 +117,13 @@ std::string JsonFields::required_string(std::string_view name, StringRule rule) 
 
 std::optional<std::int64_t> JsonFields::optional_integer(std::string_view name, IntegerRule rule) {
   const auto* v = find(name);
-  if (v == nullptr) return std::nullopt;
+  if (v == nullptr)
+    return std::nullopt;
   std::optional<std::int64_t> value;
   if (v->is_number_integer()) {
     if (v->is_number_unsigned() &&
-        v->get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+        v->get<std::uint64_t>() >
+            static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
       value.reset();
     } else {
       value = v->get<std::int64_t>();
@@ -139,7 +152,8 @@ std::int64_t JsonFields::required_integer(std::string_view name, IntegerRule rul
 
 std::optional<double> JsonFields::optional_number(std::string_view name) {
   const auto* v = find(name);
-  if (v == nullptr) return std::nullopt;
+  if (v == nullptr)
+    return std::nullopt;
   if (!v->is_number()) {
     add(std::string(name), "must be a number");
     return std::nullopt;
@@ -157,7 +171,8 @@ double JsonFields::required_number(std::string_view name) {
 
 std::optional<bool> JsonFields::optional_bool(std::string_view name) {
   const auto* v = find(name);
-  if (v == nullptr) return std::nullopt;
+  if (v == nullptr)
+    return std::nullopt;
   if (!v->is_boolean()) {
     add(std::string(name), "must be true or false");
     return std::nullopt;
@@ -178,7 +193,8 @@ std::vector<std::string> JsonFields::string_array(std::string_view name, bool re
   std::vector<std::string> out;
   const auto* v = find(name);
   if (v == nullptr) {
-    if (required) add(std::string(name), "is required");
+    if (required)
+      add(std::string(name), "is required");
     return out;
   }
   if (!v->is_array()) {
@@ -232,7 +248,8 @@ nlohmann::json JsonFields::required_array(std::string_view name) {
 
 std::optional<std::string> QueryFields::optional_string(std::string_view name, StringRule rule) {
   auto v = request_.query(name);
-  if (!v) return std::nullopt;
+  if (!v)
+    return std::nullopt;
   if (auto msg = check_string(*v, rule); !msg.empty()) {
     add(std::string(name), std::move(msg));
     return std::nullopt;
@@ -250,7 +267,8 @@ std::string QueryFields::required_string(std::string_view name, StringRule rule)
 
 std::optional<std::int64_t> QueryFields::optional_integer(std::string_view name, IntegerRule rule) {
   auto v = request_.query(name);
-  if (!v) return std::nullopt;
+  if (!v)
+    return std::nullopt;
   auto n = parse_int(*v);
   if (!n || !in_range(*n, rule)) {
     add(std::string(name), integer_range_message(rule));
@@ -269,9 +287,12 @@ std::int64_t QueryFields::required_integer(std::string_view name, IntegerRule ru
 
 std::optional<bool> QueryFields::optional_bool(std::string_view name) {
   auto v = request_.query(name);
-  if (!v) return std::nullopt;
-  if (v->empty() || *v == "true" || *v == "1") return true;
-  if (*v == "false" || *v == "0") return false;
+  if (!v)
+    return std::nullopt;
+  if (v->empty() || *v == "true" || *v == "1")
+    return true;
+  if (*v == "false" || *v == "0")
+    return false;
   add(std::string(name), "must be true or false");
   return std::nullopt;
 }

@@ -49,12 +49,14 @@ std::string_view http_date_now() {
 
 std::optional<std::time_t> parse_http_date(std::string_view s) {
   // "Sun, 06 Nov 1994 08:49:37 GMT"
-  if (s.size() != 29 || s.substr(3, 2) != ", " || s.substr(25) != " GMT") return std::nullopt;
+  if (s.size() != 29 || s.substr(3, 2) != ", " || s.substr(25) != " GMT")
+    return std::nullopt;
   std::tm tm{};
   tm.tm_mday = two_digits(s, 5);
   int month = -1;
   for (std::size_t i = 0; i < kMonths.size(); ++i) {
-    if (s.substr(8, 3) == kMonths[i]) month = static_cast<int>(i);
+    if (s.substr(8, 3) == kMonths[i])
+      month = static_cast<int>(i);
   }
   int century = two_digits(s, 12);
   int year = two_digits(s, 14);

@@ -6,7 +6,8 @@ namespace wonderland::http {
 
 bool Responder::respond(Response response) const {
   auto& ex = *exchange_;
-  if (ex.done.exchange(true, std::memory_order_acq_rel)) return false;
+  if (ex.done.exchange(true, std::memory_order_acq_rel))
+    return false;
   const auto& c = ex.connection;
   if (c->in_dispatch()) {
     c->deliver_inline(std::move(response));
@@ -22,8 +23,9 @@ bool Responder::respond(const Error& error) const {
 
 std::shared_ptr<EventStream> Responder::start_events(EventStreamOptions options) const {
   auto& ex = *exchange_;
-  auto stream = std::make_shared<EventStream>(EventStream::Passkey{}, ex.connection, options,
-                                              std::string(ex.request.header("Last-Event-ID").value_or("")));
+  auto stream =
+      std::make_shared<EventStream>(EventStream::Passkey{}, ex.connection, options,
+                                    std::string(ex.request.header("Last-Event-ID").value_or("")));
   if (ex.done.exchange(true, std::memory_order_acq_rel)) {
     stream->mark_closed();
     return stream;
@@ -33,14 +35,21 @@ std::shared_ptr<EventStream> Responder::start_events(EventStreamOptions options)
     c->begin_events(ex.seq, stream);
     return stream;
   }
-  if (!c->post([c, seq = ex.seq, stream] { c->begin_events(seq, stream); })) stream->mark_closed();
+  if (!c->post([c, seq = ex.seq, stream] { c->begin_events(seq, stream); }))
+    stream->mark_closed();
   return stream;
 }
 
-bool Responder::done() const { return exchange_->done.load(std::memory_order_acquire); }
+bool Responder::done() const {
+  return exchange_->done.load(std::memory_order_acquire);
+}
 
-bool Responder::cancelled() const { return exchange_->connection->is_closed(); }
+bool Responder::cancelled() const {
+  return exchange_->connection->is_closed();
+}
 
-const Request& Responder::request() const { return exchange_->request; }
+const Request& Responder::request() const {
+  return exchange_->request;
+}
 
 }  // namespace wonderland::http

@@ -1,13 +1,13 @@
 #include "wonderland/http/server.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <array>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <stdexcept>
 #include <system_error>
 #include <thread>
-
-#include <boost/asio/dispatch.hpp>
-#include <boost/asio/executor_work_guard.hpp>
-#include <spdlog/spdlog.h>
 
 #include "detail.hpp"
 
@@ -25,21 +25,24 @@ class Server::Impl {
 
   void do_accept() {
     auto strand = asio::make_strand(*ioc);
-    acceptor->async_accept(strand, [this, strand](boost::system::error_code ec,
-                                                  tcp::socket socket) mutable {
-      on_accept(ec, std::move(socket), std::move(strand));
-    });
+    acceptor->async_accept(
+        strand, [this, strand](boost::system::error_code ec, tcp::socket socket) mutable {
+          on_accept(ec, std::move(socket), std::move(strand));
+        });
   }
 
   void on_accept(boost::system::error_code ec, tcp::socket socket, Strand strand) {
-    if (core->stopping.load()) return;
+    if (core->stopping.load())
+      return;
     if (ec) {
-      if (ec == asio::error::operation_aborted) return;
+      if (ec == asio::error::operation_aborted)
+        return;
       // Out of file descriptors and the like: back off instead of spinning.
       spdlog::warn("http: accept failed: {}", ec.message());
       retry_timer->expires_after(100ms);
       retry_timer->async_wait([this](boost::system::error_code wec) {
-        if (!wec && !core->stopping.load()) do_accept();
+        if (!wec && !core->stopping.load())
+          do_accept();
       });
       return;
     }
@@ -50,7 +53,8 @@ class Server::Impl {
     }
     socket.set_option(tcp::no_delay(true), ignored);
     auto c = std::make_shared<Connection>(core, strand, std::move(socket));
-    if (core->add(c)) asio::dispatch(strand, [c] { c->start(); });
+    if (core->add(c))
+      asio::dispatch(strand, [c] { c->start(); });
     do_accept();
   }
 
@@ -76,7 +80,8 @@ class Server::Impl {
     socket.write_some(asio::buffer(reply), ec);
     std::array<char, 4096> sink;
     for (int i = 0; i < 16; ++i) {
-      if (socket.read_some(asio::buffer(sink), ec) == 0 || ec) break;
+      if (socket.read_some(asio::buffer(sink), ec) == 0 || ec)
+        break;
     }
     socket.shutdown(tcp::socket::shutdown_both, ec);
     socket.close(ec);
@@ -99,33 +104,40 @@ class Server::Impl {
 };
 
 Server::Server(Options options) {
-  if (options.threads == 0) options.threads = 1;
+  if (options.threads == 0)
+    options.threads = 1;
   core_ = std::make_shared<detail::ServerCore>(std::move(options), std::make_shared<Router>());
   core_->ioc = std::make_shared<asio::io_context>(static_cast<int>(core_->options.threads));
   impl_ = std::make_unique<Impl>(core_);
 }
 
-Server::~Server() { stop(); }
+Server::~Server() {
+  stop();
+}
 
-Router& Server::router() { return *core_->router; }
+Router& Server::router() {
+  return *core_->router;
+}
 
 void Server::start() {
   std::lock_guard lock(impl_->state_mu);
-  if (impl_->state != Impl::State::kNew) throw std::logic_error("http server started twice");
+  if (impl_->state != Impl::State::kNew)
+    throw std::logic_error("http server started twice");
   core_->router->freeze();
   const auto& opts = core_->options;
 
   boost::system::error_code ec;
   auto address = asio::ip::make_address(opts.address, ec);
-  if (ec) throw std::system_error(ec, "http: bad listen address '" + opts.address + "'");
+  if (ec)
+    throw std::system_error(ec, "http: bad listen address '" + opts.address + "'");
   tcp::endpoint endpoint(address, opts.port);
   impl_->accept_strand.emplace(asio::make_strand(*impl_->ioc));
   impl_->acceptor.emplace(*impl_->accept_strand);
   auto& acceptor = *impl_->acceptor;
   auto check = [&](const char* what) {
     if (ec) {
-      throw std::system_error(ec, std::string("http: ") + what + " " + opts.address + ":" +
-                                      std::to_string(opts.port));
+      throw std::system_error(
+          ec, std::string("http: ") + what + " " + opts.address + ":" + std::to_string(opts.port));
     }
   };
   acceptor.open(endpoint.protocol(), ec);
@@ -196,7 +208,8 @@ void Server::stop() {
     core.wait_closed(std::chrono::steady_clock::now() + 1s);
   }
   // From here on, Responders and event streams held elsewhere post nothing.
-  for (const auto& c : core.snapshot()) c->detach();
+  for (const auto& c : core.snapshot())
+    c->detach();
   impl_->work.reset();
   {
     std::unique_lock tl(impl_->threads_mu);
@@ -205,7 +218,8 @@ void Server::stop() {
       impl_->ioc->stop();
     }
   }
-  for (auto& t : impl_->threads) t.join();
+  for (auto& t : impl_->threads)
+    t.join();
   impl_->threads.clear();
   spdlog::info("http: stopped listening on {}", url());
 }

@@ -5,9 +5,12 @@ namespace wonderland::http {
 namespace {
 
 int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
   return -1;
 }
 
@@ -24,10 +27,12 @@ std::optional<std::string> percent_decode(std::string_view text, bool plus_as_sp
   for (std::size_t i = 0; i < text.size(); ++i) {
     char c = text[i];
     if (c == '%') {
-      if (i + 2 >= text.size()) return std::nullopt;
+      if (i + 2 >= text.size())
+        return std::nullopt;
       int hi = hex_value(text[i + 1]);
       int lo = hex_value(text[i + 2]);
-      if (hi < 0 || lo < 0) return std::nullopt;
+      if (hi < 0 || lo < 0)
+        return std::nullopt;
       out.push_back(static_cast<char>(hi * 16 + lo));
       i += 2;
     } else if (c == '+' && plus_as_space) {
@@ -58,7 +63,8 @@ std::string percent_encode(std::string_view text) {
 
 std::optional<std::string_view> QueryParams::get(std::string_view name) const {
   for (const auto& [k, v] : items_) {
-    if (k == name) return std::string_view(v);
+    if (k == name)
+      return std::string_view(v);
   }
   return std::nullopt;
 }
@@ -66,7 +72,8 @@ std::optional<std::string_view> QueryParams::get(std::string_view name) const {
 std::vector<std::string_view> QueryParams::all(std::string_view name) const {
   std::vector<std::string_view> out;
   for (const auto& [k, v] : items_) {
-    if (k == name) out.emplace_back(v);
+    if (k == name)
+      out.emplace_back(v);
   }
   return out;
 }
@@ -77,13 +84,16 @@ Result<QueryParams> parse_query(std::string_view query) {
     std::size_t amp = query.find('&');
     std::string_view piece = query.substr(0, amp);
     query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
-    if (piece.empty()) continue;
+    if (piece.empty())
+      continue;
     std::size_t eq = piece.find('=');
     std::string_view raw_key = piece.substr(0, eq);
-    std::string_view raw_value = eq == std::string_view::npos ? std::string_view{} : piece.substr(eq + 1);
+    std::string_view raw_value =
+        eq == std::string_view::npos ? std::string_view{} : piece.substr(eq + 1);
     auto key = percent_decode(raw_key, true);
     if (!key) {
-      return Error::of(codes::kInvalidArgument, "malformed percent-encoding in a query parameter name");
+      return Error::of(codes::kInvalidArgument,
+                       "malformed percent-encoding in a query parameter name");
     }
     auto value = percent_decode(raw_value, true);
     if (!value) {

@@ -11,15 +11,19 @@ std::vector<std::string> live_binding_keys(const log_store::Filter& filter) {
   std::vector<log_store::Severity> severities;
   for (int s = 0; s <= static_cast<int>(log_store::Severity::kError); ++s) {
     auto sev = static_cast<log_store::Severity>(s);
-    if (filter.severity && sev != *filter.severity) continue;
-    if (filter.min_severity && sev < *filter.min_severity) continue;
+    if (filter.severity && sev != *filter.severity)
+      continue;
+    if (filter.min_severity && sev < *filter.min_severity)
+      continue;
     severities.push_back(sev);
   }
-  if (severities.empty()) return {};  // nothing can match
+  if (severities.empty())
+    return {};  // nothing can match
   // A service name narrows the key only when it is a single topic word.
   bool by_service = filter.service && !filter.service->empty() &&
                     filter.service->find_first_of(".*#") == std::string::npos;
-  if (severities.size() == 4 && !by_service) return {"#"};
+  if (severities.size() == 4 && !by_service)
+    return {"#"};
   std::vector<std::string> keys;
   for (auto sev : severities) {
     std::string key(log_store::to_string(sev));
@@ -54,7 +58,8 @@ LiveSubscription::LiveSubscription(messaging::Connection& connection, log_store:
       consumer, [filter = std::move(filter), on_record = std::move(on_record)](
                     const messaging::Envelope& e, const messaging::DeliveryInfo&) {
         auto record = record_from_live(e);
-        if (!record || !filter.matches(*record)) return;
+        if (!record || !filter.matches(*record))
+          return;
         try {
           on_record(*record);
         } catch (const std::exception& ex) {

@@ -65,7 +65,7 @@ int main() {
     log_options.service = "logging";
     log::init(log_options);
     log_service::LoggingService service(messaging::ConnectionOptions::from_env("logging"),
-                                    log_service::ServiceOptions::from_env());
+                                        log_service::ServiceOptions::from_env());
     {
       StatsReport report(service, std::chrono::seconds(60));
       int sig = runtime::wait_for_shutdown();

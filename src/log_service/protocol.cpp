@@ -8,13 +8,15 @@ namespace wonderland::log_service {
 namespace {
 
 SystemTime envelope_time(const messaging::Envelope& e) {
-  if (auto t = log_store::parse_timestamp(e.timestamp)) return *t;
+  if (auto t = log_store::parse_timestamp(e.timestamp))
+    return *t;
   return std::chrono::system_clock::now();
 }
 
 }  // namespace
 
-log_store::Record record_from_log_envelope(const messaging::Envelope& e, std::string_view routing_key) {
+log_store::Record record_from_log_envelope(const messaging::Envelope& e,
+                                           std::string_view routing_key) {
   log_store::Defaults d;
   d.time = envelope_time(e);
   d.service = e.source;
@@ -25,11 +27,11 @@ log_store::Record record_from_log_envelope(const messaging::Envelope& e, std::st
 
 log_store::Record record_from_workflow_envelope(const messaging::Envelope& e) {
   return log_store::record_from_workflow_event(e.type, e.source.empty() ? "mediator" : e.source,
-                                              e.correlation_id, envelope_time(e), e.body);
+                                               e.correlation_id, envelope_time(e), e.body);
 }
 
 messaging::Envelope workflow_event_envelope(const messaging::Envelope& batch,
-                                           const nlohmann::json& event, std::size_t index) {
+                                            const nlohmann::json& event, std::size_t index) {
   // Every field but the body, which holds the whole batch: copying it per event made a batch of
   // n events cost n copies of itself.
   messaging::Envelope one;
@@ -44,7 +46,8 @@ messaging::Envelope workflow_event_envelope(const messaging::Envelope& batch,
   one.body = event.is_object() ? event : nlohmann::json::object();
   one.type = "workflow." + one.body.value("type", std::string("event"));
   one.correlation_id = one.body.value("workflow_id", batch.correlation_id);
-  if (auto at = one.body.find("at"); at != one.body.end() && at->is_string()) one.timestamp = *at;
+  if (auto at = one.body.find("at"); at != one.body.end() && at->is_string())
+    one.timestamp = *at;
   return one;
 }
 
@@ -66,7 +69,8 @@ messaging::Envelope live_envelope(const log_store::Record& r) {
   return e;
 }
 
-std::string live_wire(const log_store::Record& r, std::string_view fields_json, const std::string& message_id) {
+std::string live_wire(const log_store::Record& r, std::string_view fields_json,
+                      const std::string& message_id) {
   const std::string timestamp = format_iso8601(r.time);
   std::string out;
   out.reserve(320 + r.message.size() + fields_json.size());
@@ -97,7 +101,8 @@ std::string live_wire(const log_store::Record& r, std::string_view fields_json, 
 }
 
 std::optional<log_store::Record> record_from_live(const messaging::Envelope& e) {
-  if (e.type != kRecordType) return std::nullopt;
+  if (e.type != kRecordType)
+    return std::nullopt;
   try {
     return log_store::record_from_json(e.body);
   } catch (const std::exception&) {
@@ -105,7 +110,8 @@ std::optional<log_store::Record> record_from_live(const messaging::Envelope& e) 
   }
 }
 
-void declare_live_exchange(messaging::Connection& connection, const messaging::ExchangeName& exchange) {
+void declare_live_exchange(messaging::Connection& connection,
+                           const messaging::ExchangeName& exchange) {
   connection.declare(messaging::ExchangeSpec{exchange, messaging::ExchangeType::kTopic, false});
 }
 

@@ -1,13 +1,13 @@
 #include "wonderland/log_service/service.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <condition_variable>
 #include <deque>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <unordered_set>
-
-#include <spdlog/spdlog.h>
 
 #include "wonderland/common/env.hpp"
 #include "wonderland/common/ids.hpp"
@@ -28,9 +28,11 @@ class RecentIds {
   explicit RecentIds(std::size_t capacity) : capacity_(capacity) { set_.reserve(capacity); }
   /// Whether `id` was new (and is now remembered); always true for an empty id or capacity 0.
   bool claim(const std::string& id) {
-    if (capacity_ == 0 || id.empty()) return true;
+    if (capacity_ == 0 || id.empty())
+      return true;
     std::lock_guard lock(mu_);
-    if (!set_.insert(id).second) return false;
+    if (!set_.insert(id).second)
+      return false;
     order_.push_back(id);
     if (order_.size() > capacity_) {
       set_.erase(order_.front());
@@ -39,7 +41,8 @@ class RecentIds {
     return true;
   }
   void release(const std::string& id) {
-    if (capacity_ == 0 || id.empty()) return;
+    if (capacity_ == 0 || id.empty())
+      return;
     std::lock_guard lock(mu_);
     set_.erase(id);  // its entry in order_ goes when it reaches the front
   }
@@ -66,9 +69,11 @@ class LivePublisher {
   /// Never blocks for long: records beyond the capacity are counted and left out.
   void push(std::vector<log_store::StoredRecord>&& batch) {
     std::lock_guard lock(mu_);
-    if (stopping_) return;
+    if (stopping_)
+      return;
     for (auto& r : batch) {
-      if (!r.live) continue;
+      if (!r.live)
+        continue;
       if (queue_.size() >= capacity_) {
         ++dropped_;
         continue;
@@ -82,7 +87,8 @@ class LivePublisher {
   void stop(std::chrono::milliseconds drain) {
     {
       std::unique_lock lock(mu_);
-      if (!thread_.joinable()) return;
+      if (!thread_.joinable())
+        return;
       idle_cv_.wait_for(lock, drain, [this] { return queue_.empty() && !busy_; });
       stopping_ = true;
       dropped_ += queue_.size();
@@ -110,7 +116,8 @@ class LivePublisher {
         busy_ = false;
         idle_cv_.notify_all();
         cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-        if (stopping_) return;
+        if (stopping_)
+          return;
         work.swap(queue_);
         busy_ = true;
       }
@@ -162,7 +169,8 @@ std::int64_t in_range(const char* name, std::int64_t fallback, std::int64_t min,
   std::int64_t v = env::get_int(name, fallback);
   if (v < min || v > max) {
     throw std::invalid_argument(std::string("environment variable ") + name + "=" +
-                                std::to_string(v) + " is out of range " + std::to_string(min) + ".." + std::to_string(max));
+                                std::to_string(v) + " is out of range " + std::to_string(min) +
+                                ".." + std::to_string(max));
   }
   return v;
 }
@@ -172,20 +180,23 @@ std::int64_t in_range(const char* name, std::int64_t fallback, std::int64_t min,
 ServiceOptions ServiceOptions::from_env() {
   ServiceOptions o;
   o.store.writer.dir = env::get("WONDERLAND_LOG_DIR", default_dir());
-  o.store.writer.max_bytes =
-      static_cast<std::uint64_t>(in_range("WONDERLAND_LOG_MAX_BYTES", 10LL * 1024 * 1024, 1, 1LL << 40));
-  o.store.writer.max_files = static_cast<unsigned>(in_range("WONDERLAND_LOG_MAX_FILES", 10, 1, 10000));
+  o.store.writer.max_bytes = static_cast<std::uint64_t>(
+      in_range("WONDERLAND_LOG_MAX_BYTES", 10LL * 1024 * 1024, 1, 1LL << 40));
+  o.store.writer.max_files =
+      static_cast<unsigned>(in_range("WONDERLAND_LOG_MAX_FILES", 10, 1, 10000));
   o.store.writer.fsync = env::get_bool("WONDERLAND_LOG_FSYNC", false);
   o.store.index_capacity =
       static_cast<std::size_t>(in_range("WONDERLAND_LOG_INDEX_RECORDS", 100'000, 0, 100'000'000));
-  o.store.linger = std::chrono::microseconds(in_range("WONDERLAND_LOG_LINGER_US", 1000, 0, 1'000'000));
+  o.store.linger =
+      std::chrono::microseconds(in_range("WONDERLAND_LOG_LINGER_US", 1000, 0, 1'000'000));
   o.prefetch = static_cast<std::uint16_t>(in_range("WONDERLAND_LOG_PREFETCH", 1000, 1, 65535));
   o.concurrency = static_cast<unsigned>(
       in_range("WONDERLAND_LOG_CONCURRENCY", o.store.writer.fsync ? 64 : 16, 0, 1024));
   o.live_workflow_events = env::get_bool("WONDERLAND_LOG_LIVE_WORKFLOW_EVENTS", false);
   // One broker, several systems (tests, benchmarks): each system's queues carry its prefix.
   const std::string prefix = env::get("WONDERLAND_QUEUE_PREFIX", "");
-  for (messaging::QueueName* q : {&o.topology.records_queue, &o.topology.workflow_queue, &o.topology.query_queue}) {
+  for (messaging::QueueName* q :
+       {&o.topology.records_queue, &o.topology.workflow_queue, &o.topology.query_queue}) {
     *q = messaging::QueueName{prefix + q->str()};
   }
   return o;
@@ -272,7 +283,8 @@ LoggingService::LoggingService(messaging::ConnectionOptions connection, ServiceO
     store_options.linger = std::chrono::microseconds(0);  // one handler, on the I/O thread
   }
   s.store = std::make_unique<log_store::LogStore>(
-      store_options, [live](std::vector<log_store::StoredRecord>&& batch) { live->push(std::move(batch)); });
+      store_options,
+      [live](std::vector<log_store::StoredRecord>&& batch) { live->push(std::move(batch)); });
 
   messaging::ConnectionOptions publish_options = connection;
   publish_options.publisher_confirms = false;  // RPC replies and the best-effort live feed
@@ -292,7 +304,8 @@ LoggingService::LoggingService(messaging::ConnectionOptions connection, ServiceO
                                                         "' (expected '" + kQueryType + "')");
         }
         auto query = log_store::Query::from_json(request.body);
-        if (!query) return query.error();
+        if (!query)
+          return query.error();
         ++self->queries;
         return self->store->query(*query).to_json();
       });
@@ -306,7 +319,8 @@ LoggingService::LoggingService(messaging::ConnectionOptions connection, ServiceO
   records.max_attempts = s.options.max_attempts;
   records.concurrency = s.options.concurrency;
   s.records_consumer = messaging::subscribe(
-      *s.consume_conn, records, [self](const messaging::Envelope& e, const messaging::DeliveryInfo& info) {
+      *s.consume_conn, records,
+      [self](const messaging::Envelope& e, const messaging::DeliveryInfo& info) {
         self->store_one(e, record_from_log_envelope(e, info.routing_key), self->records);
       });
 
@@ -319,12 +333,14 @@ LoggingService::LoggingService(messaging::ConnectionOptions connection, ServiceO
   workflow.max_attempts = s.options.max_attempts;
   workflow.concurrency = s.options.concurrency == 0 ? 0 : std::max(1U, s.options.concurrency / 4);
   s.workflow_consumer = messaging::subscribe(
-      *s.consume_conn, workflow, [self](const messaging::Envelope& e, const messaging::DeliveryInfo&) {
+      *s.consume_conn, workflow,
+      [self](const messaging::Envelope& e, const messaging::DeliveryInfo&) {
         if (e.type == kWorkflowBatchType) {
           // The mediator batches its workflow events: one record per event, each with an id of
           // its own so that a redelivered batch is stored once.
           const auto& events = e.body.value("events", nlohmann::json::array());
-          if (!events.is_array()) throw messaging::PoisonMessage("workflow.events without an events array");
+          if (!events.is_array())
+            throw messaging::PoisonMessage("workflow.events without an events array");
           std::vector<std::pair<std::string, Record>> batch;
           batch.reserve(events.size());
           for (std::size_t i = 0; i < events.size(); ++i) {
@@ -340,19 +356,24 @@ LoggingService::LoggingService(messaging::ConnectionOptions connection, ServiceO
                         self->options.live_workflow_events);
       });
 
-  spdlog::info("logging: storing records of '{}' and events of '{}' in {} (rotate at {} bytes, keep {} files); "
-               "queries on '{}', live feed on '{}'",
-               t.logs_exchange.str(), t.workflow_exchange.str(), s.options.store.writer.dir.string(),
-               s.options.store.writer.max_bytes, s.options.store.writer.max_files, t.query_queue.str(),
-               t.live_exchange.str());
+  spdlog::info(
+      "logging: storing records of '{}' and events of '{}' in {} (rotate at {} bytes, keep {} "
+      "files); "
+      "queries on '{}', live feed on '{}'",
+      t.logs_exchange.str(), t.workflow_exchange.str(), s.options.store.writer.dir.string(),
+      s.options.store.writer.max_bytes, s.options.store.writer.max_files, t.query_queue.str(),
+      t.live_exchange.str());
 }
 
-LoggingService::~LoggingService() { stop(); }
+LoggingService::~LoggingService() {
+  stop();
+}
 
 void LoggingService::stop() {
   State& s = *state_;
   std::lock_guard lock(s.stop_mu);
-  if (s.stopped) return;
+  if (s.stopped)
+    return;
   s.stopped = true;
   // Consumers first: records in progress are written and acknowledged before this returns.
   s.records_consumer.cancel();
@@ -361,8 +382,8 @@ void LoggingService::stop() {
   s.live.stop(std::chrono::seconds(2));
   s.consume_conn.reset();
   s.publish_conn.reset();
-  spdlog::info("logging: stopped after storing {} records and {} workflow events",
-               s.records.load(), s.workflow_events.load());
+  spdlog::info("logging: stopped after storing {} records and {} workflow events", s.records.load(),
+               s.workflow_events.load());
 }
 
 ServiceStats LoggingService::stats() const {
@@ -379,8 +400,12 @@ ServiceStats LoggingService::stats() const {
   return out;
 }
 
-const log_store::LogStore& LoggingService::store() const { return *state_->store; }
+const log_store::LogStore& LoggingService::store() const {
+  return *state_->store;
+}
 
-const ServiceOptions& LoggingService::options() const noexcept { return state_->options; }
+const ServiceOptions& LoggingService::options() const noexcept {
+  return state_->options;
+}
 
 }  // namespace wonderland::log_service

@@ -1,5 +1,6 @@
 #include "wonderland/log_store/store.hpp"
 
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,8 +12,6 @@
 #include <limits>
 #include <map>
 #include <set>
-
-#include <spdlog/spdlog.h>
 
 #include "wonderland/log_store/csv.hpp"
 
@@ -45,11 +44,14 @@ struct Hit {
 class FileSummary {
  public:
   void add(const Record& r) {
-    if (rows_ == 0 || r.time < min_time_) min_time_ = r.time;
-    if (rows_ == 0 || r.time > max_time_) max_time_ = r.time;
+    if (rows_ == 0 || r.time < min_time_)
+      min_time_ = r.time;
+    if (rows_ == 0 || r.time > max_time_)
+      max_time_ = r.time;
     ++rows_;
     ++severities_[static_cast<std::size_t>(r.severity)];
-    if (!services_overflow_ && services_.insert(r.service).second && services_.size() > kMaxServices) {
+    if (!services_overflow_ && services_.insert(r.service).second &&
+        services_.size() > kMaxServices) {
       services_overflow_ = true;
       services_.clear();
     }
@@ -61,21 +63,29 @@ class FileSummary {
   }
 
   bool may_match(const Filter& f) const {
-    if (rows_ == 0) return false;
-    if (f.since && max_time_ < *f.since) return false;
-    if (f.until && min_time_ >= *f.until) return false;
-    if (f.severity && severities_[static_cast<std::size_t>(*f.severity)] == 0) return false;
+    if (rows_ == 0)
+      return false;
+    if (f.since && max_time_ < *f.since)
+      return false;
+    if (f.until && min_time_ >= *f.until)
+      return false;
+    if (f.severity && severities_[static_cast<std::size_t>(*f.severity)] == 0)
+      return false;
     if (f.min_severity) {
       std::uint64_t n = 0;
-      for (auto i = static_cast<std::size_t>(*f.min_severity); i < severities_.size(); ++i) n += severities_[i];
-      if (n == 0) return false;
+      for (auto i = static_cast<std::size_t>(*f.min_severity); i < severities_.size(); ++i)
+        n += severities_[i];
+      if (n == 0)
+        return false;
     }
-    if (f.service && !services_overflow_ && services_.count(*f.service) == 0) return false;
+    if (f.service && !services_overflow_ && services_.count(*f.service) == 0)
+      return false;
     if (f.correlation_id) {
       auto [a, b] = hashes(*f.correlation_id);
       for (std::uint64_t k = 0; k < kHashes; ++k) {
         std::uint64_t bit = (a + k * b) % kBits;
-        if ((bloom_[bit / 64] & (std::uint64_t{1} << (bit % 64))) == 0) return false;
+        if ((bloom_[bit / 64] & (std::uint64_t{1} << (bit % 64))) == 0)
+          return false;
       }
     }
     return true;
@@ -83,7 +93,8 @@ class FileSummary {
 
  private:
   static constexpr std::size_t kMaxServices = 256;
-  static constexpr std::uint64_t kBits = std::uint64_t{1} << 19;  // 64 KiB: ~1% false positives at 50k ids
+  static constexpr std::uint64_t kBits = std::uint64_t{1}
+                                         << 19;  // 64 KiB: ~1% false positives at 50k ids
   static constexpr std::uint64_t kHashes = 4;
 
   static std::pair<std::uint64_t, std::uint64_t> hashes(std::string_view s) {
@@ -113,27 +124,34 @@ bool scan_file(const OpenFile& file, Fn&& on_row) {
   std::uint64_t seen = 0;  // rows including the header
   bool stop = false;
   auto row_fn = [&](const csv::Parser::Row& row) {
-    if (stop) return;
+    if (stop)
+      return;
     std::uint64_t n = seen++;
-    if (n == 0) return;  // the header
-    if (!on_row(n - 1, row)) stop = true;
+    if (n == 0)
+      return;  // the header
+    if (!on_row(n - 1, row))
+      stop = true;
   };
   constexpr std::size_t kChunk = 1 << 20;
   std::string buffer(kChunk, '\0');
   std::uint64_t offset = 0;
   while (offset < file.info.size && !stop) {
-    std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(kChunk, file.info.size - offset));
+    std::size_t want =
+        static_cast<std::size_t>(std::min<std::uint64_t>(kChunk, file.info.size - offset));
     ssize_t n = ::pread(file.fd, buffer.data(), want, static_cast<off_t>(offset));
     if (n < 0) {
-      if (errno == EINTR) continue;
+      if (errno == EINTR)
+        continue;
       spdlog::warn("cannot read {}: {}", file.info.path.string(), std::strerror(errno));
       return false;
     }
-    if (n == 0) break;  // truncated meanwhile
+    if (n == 0)
+      break;  // truncated meanwhile
     offset += static_cast<std::uint64_t>(n);
     parser.feed(std::string_view(buffer.data(), static_cast<std::size_t>(n)), row_fn);
   }
-  if (!stop) parser.finish(row_fn);
+  if (!stop)
+    parser.finish(row_fn);
   return true;
 }
 
@@ -152,8 +170,8 @@ struct LogStore::Pending {
 
 struct LogStore::Index {
   std::size_t capacity = 0;
-  std::deque<Entry> entries;  // oldest first, in storage order
-  bool complete = true;       // holds every record the files hold
+  std::deque<Entry> entries;                       // oldest first, in storage order
+  bool complete = true;                            // holds every record the files hold
   std::map<std::uint64_t, FileSummary> summaries;  // by generation; files without one are read
 
   void push(Entry e) {
@@ -168,7 +186,8 @@ struct LogStore::Index {
     entries.push_back(std::move(e));
   }
   void evict_older_than(std::uint64_t generation) {
-    while (!entries.empty() && entries.front().pos.generation < generation) entries.pop_front();
+    while (!entries.empty() && entries.front().pos.generation < generation)
+      entries.pop_front();
     summaries.erase(summaries.begin(), summaries.lower_bound(generation));
   }
   /// The first entry at or after `pos`.
@@ -193,17 +212,20 @@ LogStore::~LogStore() = default;
 void LogStore::load_index() {
   // Every file is read once: the newest records fill the index, and each file gets its summary.
   std::vector<OpenFile> files = writer_->open_all();
-  if (files.size() != writer_->files().size()) index_->complete = false;
-  if (index_->capacity == 0) index_->complete = false;
+  if (files.size() != writer_->files().size())
+    index_->complete = false;
+  if (index_->capacity == 0)
+    index_->complete = false;
   std::size_t remaining = index_->capacity;
-  std::deque<Entry> loaded;  // oldest first
+  std::deque<Entry> loaded;         // oldest first
   for (const auto& file : files) {  // newest first
     std::deque<Entry> from_file;
     FileSummary summary;
     bool trimmed = false;
     bool ok = scan_file(file, [&](std::uint64_t row, const csv::Parser::Row& cells) {
       auto r = csv::record_from_row(cells, false);
-      if (!r) return true;
+      if (!r)
+        return true;
       summary.add(*r);
       if (remaining == 0) {
         trimmed = true;
@@ -222,10 +244,13 @@ void LogStore::load_index() {
       }
       return true;
     });
-    if (!ok || trimmed) index_->complete = false;
-    if (ok) index_->summaries.emplace(file.info.generation, std::move(summary));
+    if (!ok || trimmed)
+      index_->complete = false;
+    if (ok)
+      index_->summaries.emplace(file.info.generation, std::move(summary));
     remaining -= from_file.size();
-    for (auto it = from_file.rbegin(); it != from_file.rend(); ++it) loaded.push_front(std::move(*it));
+    for (auto it = from_file.rbegin(); it != from_file.rend(); ++it)
+      loaded.push_front(std::move(*it));
   }
   index_->entries = std::move(loaded);
 }
@@ -237,7 +262,8 @@ void LogStore::append(Record record, bool live) {
 }
 
 void LogStore::append(std::vector<Record> records, bool live) {
-  if (records.empty()) return;
+  if (records.empty())
+    return;
   Waiter waiter;
   std::vector<Pending> mine(records.size());
   for (std::size_t i = 0; i < records.size(); ++i) {
@@ -252,8 +278,10 @@ void LogStore::append(std::vector<Record> records, bool live) {
     p.waiter = &waiter;
   }
   std::unique_lock lock(mu_);
-  for (auto& p : mine) pending_.push_back(std::move(p));
-  if (flushing_ && pending_.size() >= options_.max_batch) leader_cv_.notify_one();
+  for (auto& p : mine)
+    pending_.push_back(std::move(p));
+  if (flushing_ && pending_.size() >= options_.max_batch)
+    leader_cv_.notify_one();
   while (!waiter.done) {
     if (flushing_) {
       cv_.wait(lock);
@@ -262,7 +290,8 @@ void LogStore::append(std::vector<Record> records, bool live) {
     // Lead: write everything queued so far (after lingering for company).
     flushing_ = true;
     if (options_.linger.count() > 0 && pending_.size() < options_.max_batch) {
-      leader_cv_.wait_for(lock, options_.linger, [this] { return pending_.size() >= options_.max_batch; });
+      leader_cv_.wait_for(lock, options_.linger,
+                          [this] { return pending_.size() >= options_.max_batch; });
     }
     std::vector<Pending> batch;
     batch.swap(pending_);
@@ -282,7 +311,8 @@ void LogStore::append(std::vector<Record> records, bool live) {
     if (!error && observer_) {
       std::vector<StoredRecord> written;
       written.reserve(batch.size());
-      for (auto& p : batch) written.push_back(std::move(p.stored));
+      for (auto& p : batch)
+        written.push_back(std::move(p.stored));
       lock.unlock();
       try {
         observer_(std::move(written));
@@ -292,15 +322,18 @@ void LogStore::append(std::vector<Record> records, bool live) {
       lock.lock();
     }
     flushing_ = false;
-    if (!pending_.empty()) cv_.notify_all();  // someone else leads the next batch
+    if (!pending_.empty())
+      cv_.notify_all();  // someone else leads the next batch
   }
-  if (waiter.error) std::rethrow_exception(waiter.error);
+  if (waiter.error)
+    std::rethrow_exception(waiter.error);
 }
 
 void LogStore::write_batch(std::vector<Pending>& batch) {
   std::vector<std::string_view> rows;
   rows.reserve(batch.size());
-  for (const auto& p : batch) rows.emplace_back(p.row);
+  for (const auto& p : batch)
+    rows.emplace_back(p.row);
   std::vector<RowPosition> positions;
   positions.reserve(batch.size());
   std::exception_ptr error;
@@ -329,7 +362,8 @@ void LogStore::write_batch(std::vector<Pending>& batch) {
       if (e.pos.generation != cached_generation) {
         cached_generation = e.pos.generation;
         for (const auto& f : files) {
-          if (f.generation == cached_generation) cached_id = f.id;
+          if (f.generation == cached_generation)
+            cached_id = f.id;
         }
       }
       e.file_id = cached_id;
@@ -356,7 +390,8 @@ void LogStore::write_batch(std::vector<Pending>& batch) {
       stats_.largest_batch = std::max<std::uint64_t>(stats_.largest_batch, batch.size());
     }
   }
-  if (error) std::rethrow_exception(error);
+  if (error)
+    std::rethrow_exception(error);
 }
 
 QueryPage LogStore::query(const Query& q) const {
@@ -375,9 +410,11 @@ QueryPage LogStore::query(const Query& q) const {
   std::optional<RowPosition> bound;
   if (q.cursor) {
     for (const auto& f : files) {
-      if (f.info.id == q.cursor->file_id) bound = RowPosition{f.info.generation, q.cursor->row};
+      if (f.info.id == q.cursor->file_id)
+        bound = RowPosition{f.info.generation, q.cursor->row};
     }
-    if (!bound) return {};  // its file was deleted by retention: nothing older remains
+    if (!bound)
+      return {};  // its file was deleted by retention: nothing older remains
   }
 
   // The index first.
@@ -389,12 +426,14 @@ QueryPage LogStore::query(const Query& q) const {
     std::shared_lock lock(index_mu_);
     for (const auto& file : files) {
       auto it = index_->summaries.find(file.info.generation);
-      if (it != index_->summaries.end() && !it->second.may_match(q.filter)) skip.insert(file.info.generation);
+      if (it != index_->summaries.end() && !it->second.may_match(q.filter))
+        skip.insert(file.info.generation);
     }
     const auto& entries = index_->entries;
     std::size_t end = bound ? index_->lower_bound(*bound) : entries.size();
     if (bound && end < entries.size() && entries[end].pos == *bound) {
-      if (millis(entries[end].record.time) != q.cursor->time_ms) return {};  // not the same record
+      if (millis(entries[end].record.time) != q.cursor->time_ms)
+        return {};  // not the same record
       verify_in_files = false;
     }
     std::size_t i = end;
@@ -404,7 +443,8 @@ QueryPage LogStore::query(const Query& q) const {
         i = index_->lower_bound(RowPosition{e.pos.generation, 0});  // jump over the whole file
         continue;
       }
-      if (!q.filter.matches(e.record)) continue;
+      if (!q.filter.matches(e.record))
+        continue;
       hits.push_back(Hit{e.record, e.fields_text, e.file_id, e.pos.row});
     }
     if (hits.size() < need) {
@@ -414,7 +454,8 @@ QueryPage LogStore::query(const Query& q) const {
         scan_bound = entries.front().pos;
       } else {
         // The page starts at or before the oldest entry (or the index is empty).
-        bool nothing_older = index_->complete && (entries.empty() || !bound || *bound <= entries.front().pos);
+        bool nothing_older =
+            index_->complete && (entries.empty() || !bound || *bound <= entries.front().pos);
         scan = !nothing_older;
       }
     }
@@ -424,12 +465,15 @@ QueryPage LogStore::query(const Query& q) const {
   std::size_t scanned = 0;
   if (scan) {
     for (const auto& file : files) {
-      if (hits.size() >= need) break;
-      if (scan_bound && file.info.generation > scan_bound->generation) continue;
+      if (hits.size() >= need)
+        break;
+      if (scan_bound && file.info.generation > scan_bound->generation)
+        continue;
       const std::uint64_t row_limit = (scan_bound && file.info.generation == scan_bound->generation)
                                           ? scan_bound->row
                                           : std::numeric_limits<std::uint64_t>::max();
-      if (skip.count(file.info.generation) != 0) continue;
+      if (skip.count(file.info.generation) != 0)
+        continue;
       const bool verify = verify_in_files && file.info.id == q.cursor->file_id;
       bool verified = !verify;
       const std::size_t want = need - hits.size();
@@ -444,13 +488,17 @@ QueryPage LogStore::query(const Query& q) const {
           return false;
         }
         auto r = csv::record_from_row(cells, false);
-        if (!r || !q.filter.matches(*r)) return true;
+        if (!r || !q.filter.matches(*r))
+          return true;
         found.push_back(Hit{std::move(*r), cells[5], file.info.id, row});
-        if (found.size() > want) found.pop_front();
+        if (found.size() > want)
+          found.pop_front();
         return true;
       });
-      if (!verified) return {};  // the cursor's record is not there any more
-      for (auto it = found.rbegin(); it != found.rend(); ++it) hits.push_back(std::move(*it));
+      if (!verified)
+        return {};  // the cursor's record is not there any more
+      for (auto it = found.rbegin(); it != found.rend(); ++it)
+        hits.push_back(std::move(*it));
     }
   }
 

@@ -1,6 +1,7 @@
 #include "wonderland/log_store/writer.hpp"
 
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,8 +10,6 @@
 #include <stdexcept>
 #include <system_error>
 #include <utility>
-
-#include <spdlog/spdlog.h>
 
 #include "wonderland/log_store/csv.hpp"
 
@@ -23,18 +22,21 @@ namespace {
 
 std::string read_whole(const std::filesystem::path& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) fail(errno, "open " + path.string());
+  if (fd < 0)
+    fail(errno, "open " + path.string());
   std::string out;
   char buf[1 << 16];
   for (;;) {
     ssize_t n = ::read(fd, buf, sizeof buf);
     if (n < 0) {
-      if (errno == EINTR) continue;
+      if (errno == EINTR)
+        continue;
       int err = errno;
       ::close(fd);
       fail(err, "read " + path.string());
     }
-    if (n == 0) break;
+    if (n == 0)
+      break;
     out.append(buf, static_cast<std::size_t>(n));
   }
   ::close(fd);
@@ -45,13 +47,16 @@ std::string read_whole(const std::filesystem::path& path) {
 // row terminator at the end. Counts the data rows.
 bool continuable(std::string_view text, std::uint64_t& data_rows) {
   std::string header_crlf = std::string(csv::kHeader) + std::string(csv::kLineEnd);
-  if (text.substr(0, header_crlf.size()) != header_crlf) return false;
-  if (text.empty() || text.back() != '\n') return false;
+  if (text.substr(0, header_crlf.size()) != header_crlf)
+    return false;
+  if (text.empty() || text.back() != '\n')
+    return false;
   std::uint64_t rows = 0;
   csv::Parser parser;
   auto count = [&rows](const csv::Parser::Row&) { ++rows; };
   parser.feed(text, count);
-  if (parser.finish(count)) return false;
+  if (parser.finish(count))
+    return false;
   data_rows = rows - 1;
   return true;
 }
@@ -62,7 +67,8 @@ OpenFile::OpenFile(OpenFile&& o) noexcept : info(std::move(o.info)), fd(std::exc
 
 OpenFile& OpenFile::operator=(OpenFile&& o) noexcept {
   if (this != &o) {
-    if (fd >= 0) ::close(fd);
+    if (fd >= 0)
+      ::close(fd);
     info = std::move(o.info);
     fd = std::exchange(o.fd, -1);
   }
@@ -70,18 +76,22 @@ OpenFile& OpenFile::operator=(OpenFile&& o) noexcept {
 }
 
 OpenFile::~OpenFile() {
-  if (fd >= 0) ::close(fd);
+  if (fd >= 0)
+    ::close(fd);
 }
 
 RotatingCsvWriter::RotatingCsvWriter(WriterOptions options) : options_(std::move(options)) {
-  if (options_.max_bytes == 0) throw std::invalid_argument("max_bytes must be at least 1");
-  if (options_.max_files == 0) throw std::invalid_argument("max_files must be at least 1");
+  if (options_.max_bytes == 0)
+    throw std::invalid_argument("max_bytes must be at least 1");
+  if (options_.max_files == 0)
+    throw std::invalid_argument("max_files must be at least 1");
   if (options_.base_name.empty() || options_.base_name.find('/') != std::string::npos) {
     throw std::invalid_argument("base_name must be a plain, non-empty file name");
   }
   std::error_code ec;
   std::filesystem::create_directories(options_.dir, ec);
-  if (ec) fail(ec.value(), "create directory " + options_.dir.string());
+  if (ec)
+    fail(ec.value(), "create directory " + options_.dir.string());
 
   // Files beyond the retention count (left by a run with a larger count) go now.
   const std::string prefix = options_.base_name + ".";
@@ -94,21 +104,25 @@ RotatingCsvWriter::RotatingCsvWriter(WriterOptions options) : options_(std::move
     std::string_view number(name.data() + prefix.size(), name.size() - prefix.size() - 4);
     unsigned index = 0;
     auto [ptr, err] = std::from_chars(number.data(), number.data() + number.size(), index);
-    if (err != std::errc() || ptr != number.data() + number.size()) continue;
-    if (index >= options_.max_files) std::filesystem::remove(entry.path(), ec);
+    if (err != std::errc() || ptr != number.data() + number.size())
+      continue;
+    if (index >= options_.max_files)
+      std::filesystem::remove(entry.path(), ec);
   }
 
   // Existing files, newest first, get generations counting down from the newest.
   std::vector<unsigned> existing;
   for (unsigned i = 0; i < options_.max_files; ++i) {
-    if (std::filesystem::exists(path_for(i), ec)) existing.push_back(i);
+    if (std::filesystem::exists(path_for(i), ec))
+      existing.push_back(i);
   }
   next_generation_ = existing.size() + 1;
   for (std::size_t k = 0; k < existing.size(); ++k) {
     FileInfo f;
     f.path = path_for(existing[k]);
     struct stat st {};
-    if (::stat(f.path.c_str(), &st) != 0) fail(errno, "stat " + f.path.string());
+    if (::stat(f.path.c_str(), &st) != 0)
+      fail(errno, "stat " + f.path.string());
     f.id = static_cast<std::uint64_t>(st.st_ino);
     f.generation = existing.size() - k;
     f.size = static_cast<std::uint64_t>(st.st_size);
@@ -134,11 +148,13 @@ RotatingCsvWriter::RotatingCsvWriter(WriterOptions options) : options_(std::move
 }
 
 RotatingCsvWriter::~RotatingCsvWriter() {
-  if (fd_ >= 0) ::close(fd_);
+  if (fd_ >= 0)
+    ::close(fd_);
 }
 
 std::filesystem::path RotatingCsvWriter::path_for(unsigned index) const {
-  if (index == 0) return options_.dir / (options_.base_name + ".csv");
+  if (index == 0)
+    return options_.dir / (options_.base_name + ".csv");
   return options_.dir / (options_.base_name + "." + std::to_string(index) + ".csv");
 }
 
@@ -150,9 +166,11 @@ void RotatingCsvWriter::open_current(bool fresh) {
   auto path = path_for(0);
   int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (fresh ? O_TRUNC : 0);
   fd_ = ::open(path.c_str(), flags, 0644);
-  if (fd_ < 0) fail(errno, "open " + path.string());
+  if (fd_ < 0)
+    fail(errno, "open " + path.string());
   struct stat st {};
-  if (::fstat(fd_, &st) != 0) fail(errno, "stat " + path.string());
+  if (::fstat(fd_, &st) != 0)
+    fail(errno, "stat " + path.string());
   if (fresh) {
     FileInfo f;
     f.path = path;
@@ -175,7 +193,8 @@ void RotatingCsvWriter::rotate() {
   for (const auto& f : files_) {
     unsigned found = options_.max_files;
     for (unsigned i = 0; i < options_.max_files; ++i) {
-      if (f.path == path_for(i)) found = i;
+      if (f.path == path_for(i))
+        found = i;
     }
     indices.push_back(found);
   }
@@ -211,7 +230,8 @@ void RotatingCsvWriter::write_all(std::string_view bytes) {
   while (left > 0) {
     ssize_t n = ::write(fd_, p, left);
     if (n < 0) {
-      if (errno == EINTR) continue;
+      if (errno == EINTR)
+        continue;
       int err = errno;
       if (::ftruncate(fd_, static_cast<off_t>(start)) != 0) {
         // Nothing more to do: the reader discards a trailing partial row.
@@ -230,11 +250,13 @@ void RotatingCsvWriter::write_all(std::string_view bytes) {
 
 void RotatingCsvWriter::write(const std::vector<std::string_view>& rows,
                               std::vector<RowPosition>& positions) {
-  if (fd_ < 0) open_current(true);  // a rotation failed after renaming the previous one
+  if (fd_ < 0)
+    open_current(true);  // a rotation failed after renaming the previous one
   buffer_.clear();
   std::uint64_t buffered_rows = 0;
   auto flush = [&] {
-    if (buffer_.empty()) return;
+    if (buffer_.empty())
+      return;
     write_all(buffer_);
     std::uint64_t generation = files_.front().generation;
     for (std::uint64_t i = 0; i < buffered_rows; ++i) {
@@ -260,7 +282,8 @@ void RotatingCsvWriter::try_rotate() {
   try {
     rotate();
   } catch (const std::system_error& e) {
-    if (fd_ < 0) throw;  // no current file to fall back to
+    if (fd_ < 0)
+      throw;  // no current file to fall back to
     ++rotation_failures_;
     auto now = std::chrono::steady_clock::now();
     if (rotation_failures_ == 1 || now - last_rotation_warning_ > std::chrono::minutes(1)) {
@@ -276,7 +299,8 @@ std::vector<OpenFile> RotatingCsvWriter::open_all() const {
   out.reserve(files_.size());
   for (const auto& f : files_) {
     int fd = ::open(f.path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) continue;
+    if (fd < 0)
+      continue;
     struct stat st {};
     if (::fstat(fd, &st) != 0 || static_cast<std::uint64_t>(st.st_ino) != f.id) {
       ::close(fd);

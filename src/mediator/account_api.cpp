@@ -5,8 +5,8 @@
 #include <utility>
 
 #include "routes.hpp"
-#include "wonderland/http/fields.hpp"
 #include "wonderland/customer/protocol.hpp"
+#include "wonderland/http/fields.hpp"
 #include "wonderland/notification/protocol.hpp"
 
 namespace wonderland::mediator {
@@ -45,11 +45,12 @@ void sign_up(Context& ctx, const Request& req, Responder r) {
     return void(
         r.respond(too_many(v, "too many sign-ups from this address; try again later", req.path())));
   }
-  ctx.call(customer::kService, customer::commands::kSignUp, body.value(), [r](Result<Json> profile) {
-    if (!profile.ok())
-      return void(r.respond(profile.error()));
-    r.respond(Response::created("/api/me", profile.value()));
-  });
+  ctx.call(customer::kService, customer::commands::kSignUp, body.value(),
+           [r](Result<Json> profile) {
+             if (!profile.ok())
+               return void(r.respond(profile.error()));
+             r.respond(Response::created("/api/me", profile.value()));
+           });
 }
 
 /// Whether a sign-in may go ahead: per client address, then per username. Each admitted attempt
@@ -86,7 +87,8 @@ void sign_in(Context& ctx, const Request& req, Responder r) {
   const std::string user = fold_case(username);
   if (!admit_sign_in(*ctx.throttles, address, user, req, r))
     return;
-  ctx.call(customer::kService, customer::commands::kSignIn, Json{{"username", username}, {"password", password}},
+  ctx.call(customer::kService, customer::commands::kSignIn,
+           Json{{"username", username}, {"password", password}},
            [r, throttles = ctx.throttles, address, user](Result<Json> session) {
              if (session.ok()) {
                throttles->sign_in_user->reset(user);
@@ -112,11 +114,12 @@ void sign_out(Context& ctx, const Request& req, Responder r) {
   }
   std::string t(*token);
   ctx.auth_cache.evict(t);
-  ctx.call(customer::kService, customer::commands::kSignOut, Json{{"token", t}}, [r](Result<Json> out) {
-    if (!out.ok())
-      return void(r.respond(out.error()));
-    r.respond(Response::no_content());
-  });
+  ctx.call(customer::kService, customer::commands::kSignOut, Json{{"token", t}},
+           [r](Result<Json> out) {
+             if (!out.ok())
+               return void(r.respond(out.error()));
+             r.respond(Response::no_content());
+           });
 }
 
 }  // namespace

@@ -9,7 +9,8 @@ AmqpTransport::AmqpTransport(messaging::Connection& connection, TransportOptions
   // Publish steps go to this exchange: publishing to one the broker does not know closes the
   // channel (and with it every command in flight), so make sure it exists, as its other
   // publishers do.
-  connection_.declare(messaging::ExchangeSpec{options_.events, messaging::ExchangeType::kTopic, true});
+  connection_.declare(
+      messaging::ExchangeSpec{options_.events, messaging::ExchangeType::kTopic, true});
 }
 
 messaging::QueueName AmqpTransport::queue_for(const std::string& service) const {
@@ -17,7 +18,8 @@ messaging::QueueName AmqpTransport::queue_for(const std::string& service) const 
 }
 
 void AmqpTransport::send(workflow::Command command, workflow::ReplyCallback done) {
-  Envelope e = Envelope::make(command.action, std::move(command.input), connection_.options().service);
+  Envelope e =
+      Envelope::make(command.action, std::move(command.input), connection_.options().service);
   e.correlation_id = command.workflow_id;
   e.idempotency_key = std::move(command.idempotency_key);
   messaging::RpcRequest request{queue_for(command.service), std::move(e), command.timeout,

@@ -6,8 +6,8 @@
 #include <utility>
 
 #include "routes.hpp"
-#include "wonderland/http/fields.hpp"
 #include "wonderland/customer/protocol.hpp"
+#include "wonderland/http/fields.hpp"
 #include "wonderland/inventory/protocol.hpp"
 
 namespace wonderland::mediator {

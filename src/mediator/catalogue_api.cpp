@@ -52,7 +52,8 @@ void get_book(Context& ctx, const Request& req, Responder r) {
   if (!valid_isbn(isbn)) {
     return void(r.respond(Error::of(codes::kNotFound, "no book has ISBN '" + isbn + "'")));
   }
-  cached_catalogue_call(ctx, r, "book " + isbn, inventory::commands::kGetBook, Json{{"isbn", isbn}});
+  cached_catalogue_call(ctx, r, "book " + isbn, inventory::commands::kGetBook,
+                        Json{{"isbn", isbn}});
 }
 
 }  // namespace

@@ -37,7 +37,8 @@ void read_throttle_config(ThrottleConfig& t) {
   read_lockout("WONDERLAND_SIGNIN_ADDRESS_FREE_FAILURES",
                "WONDERLAND_SIGNIN_ADDRESS_MAX_LOCKOUT_MS", t.sign_in_address);
   auto base = env::get_ms("WONDERLAND_SIGNIN_LOCKOUT_MS", t.sign_in_user.base_lockout);
-  if (base.count() < 1) throw std::invalid_argument("WONDERLAND_SIGNIN_LOCKOUT_MS must be >= 1");
+  if (base.count() < 1)
+    throw std::invalid_argument("WONDERLAND_SIGNIN_LOCKOUT_MS must be >= 1");
   t.sign_in_user.base_lockout = t.sign_in_address.base_lockout = base;
   // A key is forgotten after 15 minutes without an attempt, or twice its longest lock-out.
   for (LockoutPolicy* p : {&t.sign_in_user, &t.sign_in_address}) {
@@ -54,8 +55,10 @@ void read_throttle_config(ThrottleConfig& t) {
         proxies.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
     item.erase(0, item.find_first_not_of(" \t"));
     item.erase(item.find_last_not_of(" \t") + 1);
-    if (!item.empty()) t.trusted_proxies.push_back(item);
-    if (comma == std::string::npos) break;
+    if (!item.empty())
+      t.trusted_proxies.push_back(item);
+    if (comma == std::string::npos)
+      break;
     start = comma + 1;
   }
 }
@@ -66,10 +69,12 @@ Config Config::from_env() {
   Config c;
   c.http_address = env::get("WONDERLAND_HTTP_ADDRESS", c.http_address);
   auto port = env::get_int("WONDERLAND_HTTP_PORT", c.http_port);
-  if (port < 0 || port > 65535) throw std::invalid_argument("WONDERLAND_HTTP_PORT must be 0-65535");
+  if (port < 0 || port > 65535)
+    throw std::invalid_argument("WONDERLAND_HTTP_PORT must be 0-65535");
   c.http_port = static_cast<std::uint16_t>(port);
   auto threads = env::get_int("WONDERLAND_HTTP_THREADS", c.http_threads);
-  if (threads < 1 || threads > 64) throw std::invalid_argument("WONDERLAND_HTTP_THREADS must be 1-64");
+  if (threads < 1 || threads > 64)
+    throw std::invalid_argument("WONDERLAND_HTTP_THREADS must be 1-64");
   c.http_threads = static_cast<unsigned>(threads);
   c.admin_token = env::get("WONDERLAND_ADMIN_TOKEN", "");
   c.journal_path = env::get("WONDERLAND_JOURNAL_PATH", c.journal_path);

@@ -7,10 +7,12 @@
 namespace wonderland::mediator {
 
 std::optional<Json> AuthCache::find(const std::string& token) {
-  if (ttl_.count() == 0) return std::nullopt;
+  if (ttl_.count() == 0)
+    return std::nullopt;
   std::lock_guard lock(mu_);
   auto it = entries_.find(token);
-  if (it == entries_.end()) return std::nullopt;
+  if (it == entries_.end())
+    return std::nullopt;
   if (std::chrono::steady_clock::now() >= it->second.expires) {
     entries_.erase(it);
     return std::nullopt;
@@ -19,9 +21,11 @@ std::optional<Json> AuthCache::find(const std::string& token) {
 }
 
 void AuthCache::put(const std::string& token, Json profile) {
-  if (ttl_.count() == 0) return;
+  if (ttl_.count() == 0)
+    return;
   std::lock_guard lock(mu_);
-  if (entries_.size() > 100000) entries_.clear();  // bounded; a miss only costs one RPC
+  if (entries_.size() > 100000)
+    entries_.clear();  // bounded; a miss only costs one RPC
   entries_[token] = Entry{std::move(profile), std::chrono::steady_clock::now() + ttl_};
 }
 
@@ -67,7 +71,8 @@ void Context::authenticate(const http::Request& request, JsonCallback done) {
   }
   call("customer", customer::commands::kAuthenticate, Json{{"token", t}},
        [this, t, done = std::move(done)](Result<Json> profile) {
-         if (profile.ok()) auth_cache.put(t, profile.value());
+         if (profile.ok())
+           auth_cache.put(t, profile.value());
          done(std::move(profile));
        });
 }
@@ -75,7 +80,8 @@ void Context::authenticate(const http::Request& request, JsonCallback done) {
 std::optional<Error> Context::check_admin(const http::Request& request) const {
   auto token = request.bearer_token();
   if (!token || token->empty()) {
-    return Error::of(codes::kUnauthenticated, "operator routes need 'Authorization: Bearer <admin token>'");
+    return Error::of(codes::kUnauthenticated,
+                     "operator routes need 'Authorization: Bearer <admin token>'");
   }
   const std::string& expected = config.admin_token;
   if (token->size() != expected.size() ||

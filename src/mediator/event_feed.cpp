@@ -6,7 +6,9 @@ namespace wonderland::mediator {
 
 EventFeed::EventFeed(messaging::Connection& connection, messaging::ExchangeName exchange,
                      std::chrono::milliseconds interval, std::size_t max_batch)
-    : connection_(connection), exchange_(std::move(exchange)), interval_(interval),
+    : connection_(connection),
+      exchange_(std::move(exchange)),
+      interval_(interval),
       max_batch_(max_batch) {
   connection_.declare(messaging::ExchangeSpec{exchange_, messaging::ExchangeType::kTopic, true});
   thread_ = std::thread([this] { run(); });
@@ -23,12 +25,17 @@ EventFeed::~EventFeed() {
 
 nlohmann::json EventFeed::to_json(const workflow::WorkflowEvent& event) {
   const auto& r = event.record;
-  nlohmann::json j{{"workflow_id", r.workflow_id}, {"definition", event.definition},
-                   {"version", event.version},     {"seq", r.seq},
-                   {"type", r.type},               {"step", r.step},
-                   {"attempt", r.attempt},         {"at", r.at},
+  nlohmann::json j{{"workflow_id", r.workflow_id},
+                   {"definition", event.definition},
+                   {"version", event.version},
+                   {"seq", r.seq},
+                   {"type", r.type},
+                   {"step", r.step},
+                   {"attempt", r.attempt},
+                   {"at", r.at},
                    {"data", redact(r.data)}};
-  if (r.status) j["status"] = std::string(workflow::to_string(*r.status));
+  if (r.status)
+    j["status"] = std::string(workflow::to_string(*r.status));
   return j;
 }
 
@@ -41,7 +48,8 @@ workflow::Observer EventFeed::observer() {
       pending_.push_back(std::move(j));
       full = pending_.size() >= max_batch_;
     }
-    if (full) cv_.notify_one();
+    if (full)
+      cv_.notify_one();
   };
 }
 
@@ -53,8 +61,10 @@ void EventFeed::run() {
     batch.swap(pending_);
     bool stopping = stop_;
     lock.unlock();
-    if (!batch.empty()) flush(std::move(batch));
-    if (stopping) return;
+    if (!batch.empty())
+      flush(std::move(batch));
+    if (stopping)
+      return;
     lock.lock();
   }
 }
@@ -62,9 +72,9 @@ void EventFeed::run() {
 void EventFeed::flush(std::vector<nlohmann::json> batch) {
   std::string correlation = batch.size() == 1 ? batch.front().value("workflow_id", "") : "";
   std::size_t n = batch.size();
-  auto envelope = messaging::Envelope::make("workflow.events",
-                                            nlohmann::json{{"events", std::move(batch)}},
-                                            connection_.options().service);
+  auto envelope =
+      messaging::Envelope::make("workflow.events", nlohmann::json{{"events", std::move(batch)}},
+                                connection_.options().service);
   envelope.correlation_id = correlation;
   messaging::Outgoing out;
   out.exchange = exchange_;

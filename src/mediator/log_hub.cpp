@@ -18,14 +18,16 @@ LogHub::~LogHub() {
 
 void LogHub::ensure_subscribed() {
   std::lock_guard lock(mu_);
-  if (subscription_) return;
+  if (subscription_)
+    return;
   std::weak_ptr<LogHub> weak = weak_from_this();
   log_service::LiveOptions options;
   options.queue_prefix = "mediator.live";
   subscription_ = std::make_unique<log_service::LiveSubscription>(
       connection_, log_store::Filter{},
       [weak](const log_store::Record& record) {
-        if (auto self = weak.lock()) self->deliver(record);
+        if (auto self = weak.lock())
+          self->deliver(record);
       },
       options);
 }
@@ -57,12 +59,15 @@ void LogHub::deliver(const log_store::Record& record) {
   {
     std::lock_guard lock(mu_);
     for (auto& [id, entry] : streams_) {
-      if (entry.second.matches(record)) targets.push_back(entry.first);
+      if (entry.second.matches(record))
+        targets.push_back(entry.first);
     }
   }
-  if (targets.empty()) return;
+  if (targets.empty())
+    return;
   nlohmann::json body = log_store::to_json(record);
-  for (auto& stream : targets) stream->send_json("log", body);
+  for (auto& stream : targets)
+    stream->send_json("log", body);
 }
 
 /// Translates the public parameter names (`level`: at least this severity, `q`: text) to the
@@ -70,18 +75,25 @@ void LogHub::deliver(const log_store::Record& record) {
 namespace {
 
 /// The query parameters of /api/logs and /api/logs/stream, and the filter field each sets.
-constexpr std::pair<const char*, const char*> kLogParams[] = {
-    {"service", "service"},  {"level", "min_severity"}, {"severity", "severity"},
-    {"min_severity", "min_severity"}, {"correlation_id", "correlation_id"}, {"q", "text"},
-    {"text", "text"},        {"since", "since"},        {"until", "until"},
-    {"limit", "limit"},      {"cursor", "cursor"}};
+constexpr std::pair<const char*, const char*> kLogParams[] = {{"service", "service"},
+                                                              {"level", "min_severity"},
+                                                              {"severity", "severity"},
+                                                              {"min_severity", "min_severity"},
+                                                              {"correlation_id", "correlation_id"},
+                                                              {"q", "text"},
+                                                              {"text", "text"},
+                                                              {"since", "since"},
+                                                              {"until", "until"},
+                                                              {"limit", "limit"},
+                                                              {"cursor", "cursor"}};
 
 }  // namespace
 
 std::map<std::string, std::string> log_filter_params(const http::Request& req) {
   std::map<std::string, std::string> params;
   for (const auto& [from, to] : kLogParams) {
-    if (auto v = req.query(from); v && !v->empty()) params[to] = std::string(*v);
+    if (auto v = req.query(from); v && !v->empty())
+      params[to] = std::string(*v);
   }
   return params;
 }
@@ -100,7 +112,8 @@ Error log_filter_error(const http::Request& req, Error e) {
 
 void start_log_stream(Context& ctx, const http::Request& req, http::Responder r) {
   auto filter = log_store::Filter::from_params(log_filter_params(req));
-  if (!filter.ok()) return void(r.respond(log_filter_error(req, filter.error())));
+  if (!filter.ok())
+    return void(r.respond(log_filter_error(req, filter.error())));
   try {
     auto stream = r.start_events();
     stream->comment("wonderland live logs");

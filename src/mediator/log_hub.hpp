@@ -32,7 +32,8 @@ class LogHub : public std::enable_shared_from_this<LogHub> {
   messaging::Connection& connection_;
   mutable std::mutex mu_;
   std::uint64_t next_id_ = 1;
-  std::map<std::uint64_t, std::pair<std::shared_ptr<http::EventStream>, log_store::Filter>> streams_;
+  std::map<std::uint64_t, std::pair<std::shared_ptr<http::EventStream>, log_store::Filter>>
+      streams_;
   std::unique_ptr<log_service::LiveSubscription> subscription_;
 };
 

@@ -7,18 +7,24 @@ namespace wonderland::mediator {
 workflow::Observer StepHistograms::observer() {
   return [this](const workflow::WorkflowEvent& e) {
     const auto& r = e.record;
-    bool ok = r.type == workflow::events::kStepSucceeded || r.type == workflow::events::kCompensationSucceeded;
+    bool ok = r.type == workflow::events::kStepSucceeded ||
+              r.type == workflow::events::kCompensationSucceeded;
     bool failed = r.type == workflow::events::kStepAttemptFailed ||
                   r.type == workflow::events::kCompensationAttemptFailed;
-    if (!ok && !failed) return;
-    if (!r.data.contains("duration_ms")) return;
+    if (!ok && !failed)
+      return;
+    if (!r.data.contains("duration_ms"))
+      return;
     auto def = registry_.find(e.definition, e.version);
-    if (!def) return;
+    if (!def)
+      return;
     const auto* step = def->find_path(r.step);
-    if (step == nullptr || step->service.empty()) return;
+    if (step == nullptr || step->service.empty())
+      return;
     bool compensation = r.type == workflow::events::kCompensationSucceeded ||
                         r.type == workflow::events::kCompensationAttemptFailed;
-    std::string action = compensation && step->compensation ? step->compensation->action : step->action;
+    std::string action =
+        compensation && step->compensation ? step->compensation->action : step->action;
     double ms = r.data.value("duration_ms", 0.0);
     observe(step->service, action, ms / 1000.0, failed);
   };
@@ -29,11 +35,13 @@ void StepHistograms::observe(const std::string& service, const std::string& acti
   std::lock_guard lock(mu_);
   auto& h = histograms_[{service, action}];
   for (std::size_t i = 0; i < kBuckets.size(); ++i) {
-    if (seconds <= kBuckets[i]) ++h.counts[i];
+    if (seconds <= kBuckets[i])
+      ++h.counts[i];
   }
   ++h.count;
   h.sum += seconds;
-  if (error) ++h.errors;
+  if (error)
+    ++h.errors;
 }
 
 std::string StepHistograms::prometheus() const {
@@ -45,25 +53,29 @@ std::string StepHistograms::prometheus() const {
   for (const auto& [key, h] : histograms_) {
     const auto& [service, action] = key;
     for (std::size_t i = 0; i < kBuckets.size(); ++i) {
-      std::snprintf(line, sizeof line,
-                    "wonderland_step_duration_seconds_bucket{service=\"%s\",action=\"%s\",le=\"%g\"} %llu\n",
-                    service.c_str(), action.c_str(), kBuckets[i],
-                    static_cast<unsigned long long>(h.counts[i]));
+      std::snprintf(
+          line, sizeof line,
+          "wonderland_step_duration_seconds_bucket{service=\"%s\",action=\"%s\",le=\"%g\"} %llu\n",
+          service.c_str(), action.c_str(), kBuckets[i],
+          static_cast<unsigned long long>(h.counts[i]));
       out += line;
     }
-    std::snprintf(line, sizeof line,
-                  "wonderland_step_duration_seconds_bucket{service=\"%s\",action=\"%s\",le=\"+Inf\"} %llu\n"
-                  "wonderland_step_duration_seconds_sum{service=\"%s\",action=\"%s\"} %.6f\n"
-                  "wonderland_step_duration_seconds_count{service=\"%s\",action=\"%s\"} %llu\n",
-                  service.c_str(), action.c_str(), static_cast<unsigned long long>(h.count),
-                  service.c_str(), action.c_str(), h.sum, service.c_str(), action.c_str(),
-                  static_cast<unsigned long long>(h.count));
+    std::snprintf(
+        line, sizeof line,
+        "wonderland_step_duration_seconds_bucket{service=\"%s\",action=\"%s\",le=\"+Inf\"} %llu\n"
+        "wonderland_step_duration_seconds_sum{service=\"%s\",action=\"%s\"} %.6f\n"
+        "wonderland_step_duration_seconds_count{service=\"%s\",action=\"%s\"} %llu\n",
+        service.c_str(), action.c_str(), static_cast<unsigned long long>(h.count), service.c_str(),
+        action.c_str(), h.sum, service.c_str(), action.c_str(),
+        static_cast<unsigned long long>(h.count));
     out += line;
   }
-  out += "# HELP wonderland_step_errors_total Step attempts that ended in an error.\n"
-         "# TYPE wonderland_step_errors_total counter\n";
+  out +=
+      "# HELP wonderland_step_errors_total Step attempts that ended in an error.\n"
+      "# TYPE wonderland_step_errors_total counter\n";
   for (const auto& [key, h] : histograms_) {
-    std::snprintf(line, sizeof line, "wonderland_step_errors_total{service=\"%s\",action=\"%s\"} %llu\n",
+    std::snprintf(line, sizeof line,
+                  "wonderland_step_errors_total{service=\"%s\",action=\"%s\"} %llu\n",
                   key.first.c_str(), key.second.c_str(), static_cast<unsigned long long>(h.errors));
     out += line;
   }
@@ -82,12 +94,13 @@ nlohmann::json StepHistograms::to_json() const {
         break;
       }
     }
-    steps.push_back({{"service", key.first},
-                     {"action", key.second},
-                     {"count", h.count},
-                     {"errors", h.errors},
-                     {"mean_ms", h.count == 0 ? 0.0 : 1000.0 * h.sum / static_cast<double>(h.count)},
-                     {"p50_le_ms", 1000.0 * p50}});
+    steps.push_back(
+        {{"service", key.first},
+         {"action", key.second},
+         {"count", h.count},
+         {"errors", h.errors},
+         {"mean_ms", h.count == 0 ? 0.0 : 1000.0 * h.sum / static_cast<double>(h.count)},
+         {"p50_le_ms", 1000.0 * p50}});
   }
   return steps;
 }
@@ -96,25 +109,29 @@ std::string prometheus_text(const workflow::EngineMetrics& m, const StepHistogra
   std::string out;
   char line[256];
   auto counter = [&](const char* name, const char* help, std::uint64_t v) {
-    std::snprintf(line, sizeof line, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name, name,
-                  static_cast<unsigned long long>(v));
+    std::snprintf(line, sizeof line, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name,
+                  name, static_cast<unsigned long long>(v));
     out += line;
   };
   counter("wonderland_workflows_started_total", "Workflows started.", m.started);
   counter("wonderland_workflows_completed_total", "Workflows that completed.", m.completed);
-  counter("wonderland_workflows_failed_total", "Workflows that failed (after compensation).", m.failed);
-  counter("wonderland_workflows_compensated_total", "Workflows whose compensation finished.", m.compensated);
+  counter("wonderland_workflows_failed_total", "Workflows that failed (after compensation).",
+          m.failed);
+  counter("wonderland_workflows_compensated_total", "Workflows whose compensation finished.",
+          m.compensated);
   counter("wonderland_workflows_cancelled_total", "Workflows cancelled.", m.cancelled);
-  counter("wonderland_workflows_needs_attention_total", "Workflows whose compensation could not finish.",
-          m.needs_attention);
+  counter("wonderland_workflows_needs_attention_total",
+          "Workflows whose compensation could not finish.", m.needs_attention);
   counter("wonderland_step_attempts_total", "Step attempts sent.", m.step_attempts);
   counter("wonderland_step_retries_total", "Step attempts that were retries.", m.step_retries);
   counter("wonderland_step_timeouts_total", "Step attempts that timed out.", m.timeouts);
-  counter("wonderland_workflows_recovered_total", "Workflows resumed from the journal at start.", m.recovered);
-  std::snprintf(line, sizeof line,
-                "# HELP wonderland_workflows_in_flight Workflows running now.\n"
-                "# TYPE wonderland_workflows_in_flight gauge\nwonderland_workflows_in_flight %lld\n",
-                static_cast<long long>(m.in_flight));
+  counter("wonderland_workflows_recovered_total", "Workflows resumed from the journal at start.",
+          m.recovered);
+  std::snprintf(
+      line, sizeof line,
+      "# HELP wonderland_workflows_in_flight Workflows running now.\n"
+      "# TYPE wonderland_workflows_in_flight gauge\nwonderland_workflows_in_flight %lld\n",
+      static_cast<long long>(m.in_flight));
   out += line;
   std::snprintf(line, sizeof line,
                 "# HELP wonderland_workflows_awaiting_attention Workflows in needs_attention now.\n"

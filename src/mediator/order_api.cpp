@@ -7,9 +7,9 @@
 #include <utility>
 
 #include "routes.hpp"
+#include "wonderland/customer/protocol.hpp"
 #include "wonderland/http/fields.hpp"
 #include "wonderland/mediator/orders.hpp"
-#include "wonderland/customer/protocol.hpp"
 #include "wonderland/payment/protocol.hpp"
 
 namespace wonderland::mediator {

@@ -117,14 +117,15 @@ void place_order(Context& ctx, const nlohmann::json& profile, const nlohmann::js
       // The same key arrived twice at once and the first start is not durable yet.
       return void(r.respond(
           Error::of(codes::kAborted,
-                "an order with this Idempotency-Key is being placed; retry the request")));
+                    "an order with this Idempotency-Key is being placed; retry the request")));
     }
     const auto& first = records.value().front().data.value("input", nlohmann::json::object());
     if (first.value("customer_id", "") != customer_id ||
         first.value("request_hash", "") != request_hash) {
       // 422: the request is well-formed, but the key already names a different one.
       http::Problem problem = http::Problem::from_error(
-          Error::of(codes::kFailedPrecondition,
+          Error::of(
+              codes::kFailedPrecondition,
               "this Idempotency-Key was already used for a different order request; use a new key"),
           r.request().path());
       problem.status = http::StatusCode::unprocessable_entity;

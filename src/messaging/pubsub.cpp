@@ -21,7 +21,8 @@ ConsumerHandle subscribe(Connection& conn, const Subscription& sub, Handler hand
   QueueSpec queue;
   queue.name = sub.queue;
   conn.declare(queue);
-  for (const auto& key : sub.binding_keys) conn.declare(BindingSpec{sub.queue, sub.exchange, key});
+  for (const auto& key : sub.binding_keys)
+    conn.declare(BindingSpec{sub.queue, sub.exchange, key});
   ConsumerOptions options;
   options.queue = sub.queue;
   options.prefetch = sub.prefetch;

@@ -30,13 +30,17 @@ int wait_for_shutdown() {
   return sig;
 }
 
-void request_shutdown() { ::kill(::getpid(), SIGTERM); }
+void request_shutdown() {
+  ::kill(::getpid(), SIGTERM);
+}
 
 struct Service::LogAttachment {
   log::BrokerAttachment attachment;
 };
 
-void make_created_files_private() { ::umask(S_IRWXG | S_IRWXO); }
+void make_created_files_private() {
+  ::umask(S_IRWXG | S_IRWXO);
+}
 
 Service::Service(std::string name) : name_(std::move(name)) {
   make_created_files_private();
@@ -44,7 +48,8 @@ Service::Service(std::string name) : name_(std::move(name)) {
   log::Options options;
   options.service = name_;
   log::init(options);
-  connection_ = std::make_unique<messaging::Connection>(messaging::ConnectionOptions::from_env(name_));
+  connection_ =
+      std::make_unique<messaging::Connection>(messaging::ConnectionOptions::from_env(name_));
   log::AmqpLogPublisher::declare(*connection_);
   log_ = std::make_unique<LogAttachment>(
       LogAttachment{log::attach_broker(std::make_shared<log::AmqpLogPublisher>(*connection_))});

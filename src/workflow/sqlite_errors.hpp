@@ -4,10 +4,10 @@
 // and the SQLite message goes to the log.
 #pragma once
 
+#include <spdlog/spdlog.h>
+
 #include <string_view>
 #include <utility>
-
-#include <spdlog/spdlog.h>
 
 #include "wonderland/sqlite/guarded.hpp"
 
@@ -15,13 +15,13 @@ namespace wonderland::workflow::detail {
 
 /// The journal as the store guarded() reports against.
 inline const sqlite::GuardedStore& journal_store() {
-  static const sqlite::GuardedStore store{
-      "the workflow journal", [](const sqlite::Failure& failure) {
-        if (failure.transient())
-          spdlog::warn("journal: {}", failure.message());
-        else
-          spdlog::error("journal: {}", failure.message());
-      }};
+  static const sqlite::GuardedStore store{"the workflow journal",
+                                          [](const sqlite::Failure& failure) {
+                                            if (failure.transient())
+                                              spdlog::warn("journal: {}", failure.message());
+                                            else
+                                              spdlog::error("journal: {}", failure.message());
+                                          }};
   return store;
 }
 

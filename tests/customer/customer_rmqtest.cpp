@@ -30,7 +30,9 @@ messaging::ConnectionOptions options_for(const std::string& service) {
 class CustomerServiceTest : public ::testing::Test {
  protected:
   CustomerServiceTest()
-      : server_conn_(options_for("customer")), client_conn_(options_for("customer-test-client")), rpc_(client_conn_) {
+      : server_conn_(options_for("customer")),
+        client_conn_(options_for("customer-test-client")),
+        rpc_(client_conn_) {
     config_.pg_url = schema_.url();
     config_.schema = schema_.name();
     config_.queue = testing::unique_name("customer.commands");
@@ -45,15 +47,18 @@ class CustomerServiceTest : public ::testing::Test {
     spec.name = events_queue_;
     spec.durable = false;
     spec.expires = 60s;
-    client_conn_.declare(messaging::ExchangeSpec{messaging::exchanges::kEvents, messaging::ExchangeType::kTopic});
+    client_conn_.declare(
+        messaging::ExchangeSpec{messaging::exchanges::kEvents, messaging::ExchangeType::kTopic});
     client_conn_.declare(spec);
-    client_conn_.declare(messaging::BindingSpec{events_queue_, messaging::exchanges::kEvents, "customer.signed_up"});
-    events_consumer_ = client_conn_.consume(messaging::ConsumerOptions{events_queue_, 16, 3, 1},
-                                            [this](const Envelope& e, const messaging::DeliveryInfo&) {
-                                              std::lock_guard lock(mu_);
-                                              events_.push_back(e);
-                                              seen_.add();
-                                            });
+    client_conn_.declare(
+        messaging::BindingSpec{events_queue_, messaging::exchanges::kEvents, "customer.signed_up"});
+    events_consumer_ =
+        client_conn_.consume(messaging::ConsumerOptions{events_queue_, 16, 3, 1},
+                             [this](const Envelope& e, const messaging::DeliveryInfo&) {
+                               std::lock_guard lock(mu_);
+                               events_.push_back(e);
+                               seen_.add();
+                             });
     server_ = std::make_unique<Server>(server_conn_, config_);
   }
 
@@ -136,7 +141,8 @@ TEST_F(CustomerServiceTest, ThePurchasePathOfCommandsWorksOverTheBroker) {
                              {"last_name", "Hatter"}},
                         "signup-" + new_uuid());
   ASSERT_TRUE(signed_up.ok()) << signed_up.error().message;
-  auto signed_in = call("customer.sign_in", json{{"username", "hatter"}, {"password", "tea party time"}});
+  auto signed_in =
+      call("customer.sign_in", json{{"username", "hatter"}, {"password", "tea party time"}});
   ASSERT_TRUE(signed_in.ok()) << signed_in.error().message;
   std::string token = signed_in->body["token"];
   auto me = call("customer.authenticate", json{{"token", token}});
@@ -148,14 +154,17 @@ TEST_F(CustomerServiceTest, ThePurchasePathOfCommandsWorksOverTheBroker) {
   EXPECT_EQ(empty.error(), (Error{codes::kFailedPrecondition, "Your basket is empty", false}));
 
   std::string key = "basket-" + new_uuid();
-  auto set = call("customer.set_basket_item", json{{"customer_id", id}, {"isbn", "978-1"}, {"quantity", 3}}, key);
+  auto set = call("customer.set_basket_item",
+                  json{{"customer_id", id}, {"isbn", "978-1"}, {"quantity", 3}}, key);
   ASSERT_TRUE(set.ok()) << set.error().message;
-  auto too_many = call("customer.set_basket_item", json{{"customer_id", id}, {"isbn", "978-1"}, {"quantity", 4}},
-                       "basket-" + new_uuid());
+  auto too_many =
+      call("customer.set_basket_item",
+           json{{"customer_id", id}, {"isbn", "978-1"}, {"quantity", 4}}, "basket-" + new_uuid());
   ASSERT_FALSE(too_many.ok());
   EXPECT_EQ(too_many.error().code, codes::kInvalidArgument);
   // A redelivery of the first command is answered from the record, not acted on again.
-  auto replay = call("customer.set_basket_item", json{{"customer_id", id}, {"isbn", "978-1"}, {"quantity", 1}}, key);
+  auto replay = call("customer.set_basket_item",
+                     json{{"customer_id", id}, {"isbn", "978-1"}, {"quantity", 1}}, key);
   ASSERT_TRUE(replay.ok());
   EXPECT_EQ(replay->body, set->body);
 
@@ -166,11 +175,16 @@ TEST_F(CustomerServiceTest, ThePurchasePathOfCommandsWorksOverTheBroker) {
 
   std::string order = new_uuid();
   auto recorded = call("customer.record_order",
-                       json{{"customer_id", id}, {"order_id", order}, {"items", snapshot->body["items"]},
-                            {"total_cents", 2997}, {"status", "confirmed"}},
+                       json{{"customer_id", id},
+                            {"order_id", order},
+                            {"items", snapshot->body["items"]},
+                            {"total_cents", 2997},
+                            {"status", "confirmed"}},
                        "record-" + order);
   ASSERT_TRUE(recorded.ok()) << recorded.error().message;
-  ASSERT_TRUE(call("customer.clear_basket", json{{"customer_id", id}, {"order_id", order}}, "clear-" + order).ok());
+  ASSERT_TRUE(call("customer.clear_basket", json{{"customer_id", id}, {"order_id", order}},
+                   "clear-" + order)
+                  .ok());
   auto basket = call("customer.get_basket", json{{"customer_id", id}});
   ASSERT_TRUE(basket.ok());
   EXPECT_EQ(basket->body["items"], json::array());

@@ -70,7 +70,8 @@ TEST(Token, Is256RandomBitsAndStoredAsSha256) {
     tokens.insert(t);
   }
   EXPECT_EQ(tokens.size(), 100u);
-  EXPECT_EQ(token_digest("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(token_digest("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
 TEST(Config, DefaultsAndEnvironment) {

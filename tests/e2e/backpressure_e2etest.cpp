@@ -82,7 +82,8 @@ TEST(BackpressureE2e, AFullCommandQueueIsA503WithRetryAfterAtOnce) {
     ASSERT_FALSE(refused.ok()) << "the queue took " << sent << " requests";
     EXPECT_EQ(refused.error().code, wonderland::codes::kUnavailable);
     EXPECT_EQ(refused.error().message, "the " + queue + " queue is full; try again");
-    EXPECT_EQ(flood.message_count(messaging::QueueName{queue}), static_cast<std::uint64_t>(kQueueLimit));
+    EXPECT_EQ(flood.message_count(messaging::QueueName{queue}),
+              static_cast<std::uint64_t>(kQueueLimit));
 
     // A sign-in needs the customer service: the API says so at once, and when to come back.
     auto start = Clock::now();
@@ -99,7 +100,8 @@ TEST(BackpressureE2e, AFullCommandQueueIsA503WithRetryAfterAtOnce) {
       [&] { return (r = http.post_json("/api/sessions", credentials)).status == 201; }, 30s);
   EXPECT_TRUE(signed_in) << describe(r);
   system.stop();
-  if (!::testing::Test::HasFailure()) system.remove_files();
+  if (!::testing::Test::HasFailure())
+    system.remove_files();
 }
 
 }  // namespace

@@ -381,7 +381,6 @@ class BookstoreE2e : public SystemSuite<BookstoreE2e> {
       throw std::runtime_error(std::string("GET /api/books/") + book.isbn + ": " + describe(r));
     return r.json().at("stock").get<std::int64_t>();
   }
-
 };
 
 // ---- Tests -------------------------------------------------------------------------------

@@ -24,7 +24,8 @@ TEST(PercentEncode, EncodesAllButUnreservedAndRoundTrips) {
   EXPECT_EQ(percent_encode("978-0-14/3 é?&="), "978-0-14%2F3%20%C3%A9%3F%26%3D");
   EXPECT_EQ(percent_encode("AZaz09-._~"), "AZaz09-._~");
   std::string all;
-  for (int c = 0; c < 256; ++c) all.push_back(static_cast<char>(c));
+  for (int c = 0; c < 256; ++c)
+    all.push_back(static_cast<char>(c));
   EXPECT_EQ(percent_decode(percent_encode(all)), all);
 }
 

@@ -1,4 +1,6 @@
 // The catalogue file and the ISBN-13 checks.
+#include "wonderland/inventory/catalogue.hpp"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -6,7 +8,6 @@
 #include <map>
 #include <set>
 
-#include "wonderland/inventory/catalogue.hpp"
 #include "wonderland/testing/broker.hpp"
 
 namespace wonderland::inventory {
@@ -36,7 +37,8 @@ TEST(Isbn, CheckDigitIsVerified) {
 TEST(Catalogue, HoldsTheFiveRequiredBooksExactly) {
   std::vector<Book> books = load_catalogue(kCatalogue);
   std::map<std::string, Book> by_isbn;
-  for (const Book& b : books) by_isbn[b.isbn] = b;
+  for (const Book& b : books)
+    by_isbn[b.isbn] = b;
   struct Expected {
     const char* isbn;
     const char* title;
@@ -81,7 +83,9 @@ class BadCatalogue : public ::testing::Test {
     return path_;
   }
   ~BadCatalogue() override { std::filesystem::remove(path_); }
-  std::string path_ = (std::filesystem::temp_directory_path() / (testing::unique_name("catalogue") + ".json")).string();
+  std::string path_ =
+      (std::filesystem::temp_directory_path() / (testing::unique_name("catalogue") + ".json"))
+          .string();
 };
 
 TEST_F(BadCatalogue, IsRefusedNamingTheEntry) {

@@ -1,5 +1,7 @@
 // The inventory's commands against a real SQLite file: seeding, search and paging, pricing,
 // reservations (all or nothing, never below zero, also concurrently), idempotency.
+#include "wonderland/inventory/inventory.hpp"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -8,7 +10,6 @@
 #include <vector>
 
 #include "wonderland/common/ids.hpp"
-#include "wonderland/inventory/inventory.hpp"
 #include "wonderland/testing/broker.hpp"
 
 namespace wonderland::inventory {
@@ -17,10 +18,10 @@ namespace {
 using nlohmann::json;
 
 const std::string kCatalogue = std::string(WONDERLAND_SOURCE_DIR) + "/data/catalogue.json";
-constexpr const char* kFosa = "9781492043454";     // Fundamentals of Software Architecture, 5900, 50
-constexpr const char* kElevator = "9781492077541"; // The Software Architect Elevator, 4900, 70
-constexpr const char* kDdd = "9780134434421";      // Domain-Driven Design Distilled, 3900, 55
-constexpr const char* kUnknown = "9780306406157";  // valid ISBN-13, not in the catalogue
+constexpr const char* kFosa = "9781492043454";  // Fundamentals of Software Architecture, 5900, 50
+constexpr const char* kElevator = "9781492077541";  // The Software Architect Elevator, 4900, 70
+constexpr const char* kDdd = "9780134434421";       // Domain-Driven Design Distilled, 3900, 55
+constexpr const char* kUnknown = "9780306406157";   // valid ISBN-13, not in the catalogue
 
 class InventoryTest : public ::testing::Test {
  protected:
@@ -35,22 +36,26 @@ class InventoryTest : public ::testing::Test {
   Options options(bool seed = true) const {
     Options o;
     o.db_path = (dir_ / "inventory.db").string();
-    if (seed) o.catalogue_path = kCatalogue;
+    if (seed)
+      o.catalogue_path = kCatalogue;
     return o;
   }
   static json items(std::initializer_list<std::pair<const char*, int>> lines) {
     json a = json::array();
-    for (const auto& [isbn, q] : lines) a.push_back({{"isbn", isbn}, {"quantity", q}});
+    for (const auto& [isbn, q] : lines)
+      a.push_back({{"isbn", isbn}, {"quantity", q}});
     return a;
   }
   std::int64_t stock(const std::string& isbn) { return inv_->book(isbn).value().stock; }
   static std::vector<std::string> field_names(const Error& e) {
     std::vector<std::string> names;
-    for (const auto& f : e.fields) names.push_back(f.field);
+    for (const auto& f : e.fields)
+      names.push_back(f.field);
     return names;
   }
 
-  std::filesystem::path dir_ = std::filesystem::temp_directory_path() / testing::unique_name("inventory-test");
+  std::filesystem::path dir_ =
+      std::filesystem::temp_directory_path() / testing::unique_name("inventory-test");
   std::unique_ptr<Inventory> inv_;
 };
 
@@ -74,7 +79,8 @@ TEST_F(InventoryTest, SeedsTheCatalogueWithExactPricesAndStock) {
 }
 
 TEST_F(InventoryTest, SeedingAgainInsertsMissingBooksOnlyAndKeepsStock) {
-  ASSERT_TRUE(inv_->reserve({{"order_id", new_uuid()}, {"items", items({{kFosa, 3}})}}, new_uuid()).ok());
+  ASSERT_TRUE(
+      inv_->reserve({{"order_id", new_uuid()}, {"items", items({{kFosa, 3}})}}, new_uuid()).ok());
   const std::int64_t count = inv_->book_count();
   inv_.reset();
   inv_ = std::make_unique<Inventory>(options());  // a restart seeds again
@@ -100,7 +106,8 @@ TEST_F(InventoryTest, ListsBooksInPagesSortedByTitle) {
   EXPECT_EQ(first["total"], total);
   ASSERT_EQ(first["items"].size(), 20u);
   for (std::size_t i = 1; i < first["items"].size(); ++i) {
-    EXPECT_LE(first["items"][i - 1]["title"].get<std::string>(), first["items"][i]["title"].get<std::string>());
+    EXPECT_LE(first["items"][i - 1]["title"].get<std::string>(),
+              first["items"][i]["title"].get<std::string>());
   }
   const json& b = first["items"][0];
   for (const char* key : {"isbn", "title", "author", "publisher", "price_cents", "stock"}) {
@@ -118,8 +125,10 @@ TEST_F(InventoryTest, ListsBooksInPagesSortedByTitle) {
 
 TEST_F(InventoryTest, SearchesTitleAndAuthorCaseInsensitively) {
   json by_author = inv_->list_books({{"q", "HOHPE"}}).value();
-  EXPECT_EQ(by_author["total"], 2);  // The Software Architect Elevator, Enterprise Integration Patterns
-  for (const auto& b : by_author["items"]) EXPECT_NE(b["author"].get<std::string>().find("Hohpe"), std::string::npos);
+  EXPECT_EQ(by_author["total"],
+            2);  // The Software Architect Elevator, Enterprise Integration Patterns
+  for (const auto& b : by_author["items"])
+    EXPECT_NE(b["author"].get<std::string>().find("Hohpe"), std::string::npos);
 
   json by_title = inv_->list_books({{"q", "data mesh"}}).value();
   ASSERT_EQ(by_title["total"], 1);
@@ -157,7 +166,8 @@ TEST_F(InventoryTest, RefusesBadListingParametersNamingTheField) {
     EXPECT_EQ(r.error().code, codes::kInvalidArgument);
     EXPECT_EQ(field_names(r.error()), std::vector<std::string>{c.field}) << c.body.dump();
   }
-  EXPECT_EQ(inv_->list_books({{"page_size", 100}}).value()["items"].size(), static_cast<std::size_t>(inv_->book_count()));
+  EXPECT_EQ(inv_->list_books({{"page_size", 100}}).value()["items"].size(),
+            static_cast<std::size_t>(inv_->book_count()));
   EXPECT_EQ(inv_->list_books(json::array()).error().code, codes::kInvalidArgument);
 }
 
@@ -257,7 +267,8 @@ TEST_F(InventoryTest, PriceReportsUnknownBooksAndShortStock) {
   Result<json> short_stock = inv_->price({{"items", items({{"9780306406157", 3}})}});
   ASSERT_FALSE(short_stock.ok());
   EXPECT_EQ(short_stock.error().code, codes::kFailedPrecondition);
-  EXPECT_EQ(short_stock.error().message, "Not enough stock for Scarce Book: 3 requested, 1 available");
+  EXPECT_EQ(short_stock.error().message,
+            "Not enough stock for Scarce Book: 3 requested, 1 available");
   EXPECT_FALSE(short_stock.error().retryable);
 }
 
@@ -265,7 +276,9 @@ TEST_F(InventoryTest, PriceReportsUnknownBooksAndShortStock) {
 
 TEST_F(InventoryTest, ReserveHoldsStockAndRepliesPricedItems) {
   const std::string order = new_uuid();
-  json r = inv_->reserve({{"order_id", order}, {"items", items({{kFosa, 2}, {kElevator, 1}})}}, new_uuid()).value();
+  json r = inv_->reserve({{"order_id", order}, {"items", items({{kFosa, 2}, {kElevator, 1}})}},
+                         new_uuid())
+               .value();
   EXPECT_EQ(r["order_id"], order);
   EXPECT_EQ(r["total_cents"], 2 * 5900 + 4900);
   ASSERT_EQ(r["items"].size(), 2u);
@@ -279,33 +292,41 @@ TEST_F(InventoryTest, ReserveHoldsStockAndRepliesPricedItems) {
 
 TEST_F(InventoryTest, ReserveIsAllOrNothing) {
   const std::string order = new_uuid();
-  Result<json> r = inv_->reserve({{"order_id", order}, {"items", items({{kFosa, 2}, {kDdd, 56}})}}, new_uuid());
+  Result<json> r =
+      inv_->reserve({{"order_id", order}, {"items", items({{kFosa, 2}, {kDdd, 56}})}}, new_uuid());
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, codes::kFailedPrecondition);
-  EXPECT_EQ(r.error().message, "Not enough stock for Domain-Driven Design Distilled: 56 requested, 55 available");
+  EXPECT_EQ(r.error().message,
+            "Not enough stock for Domain-Driven Design Distilled: 56 requested, 55 available");
   EXPECT_EQ(stock(kFosa), 50);
   EXPECT_EQ(stock(kDdd), 55);
   EXPECT_FALSE(inv_->reservation(order).has_value());
 
-  Result<json> unknown = inv_->reserve({{"order_id", order}, {"items", items({{kFosa, 1}, {kUnknown, 1}})}}, new_uuid());
+  Result<json> unknown = inv_->reserve(
+      {{"order_id", order}, {"items", items({{kFosa, 1}, {kUnknown, 1}})}}, new_uuid());
   ASSERT_FALSE(unknown.ok());
   EXPECT_EQ(unknown.error().code, codes::kNotFound);
   EXPECT_EQ(stock(kFosa), 50);
 
   // The same order can still be reserved once the request is right.
-  EXPECT_TRUE(inv_->reserve({{"order_id", order}, {"items", items({{kFosa, 2}, {kDdd, 55}})}}, new_uuid()).ok());
+  EXPECT_TRUE(
+      inv_->reserve({{"order_id", order}, {"items", items({{kFosa, 2}, {kDdd, 55}})}}, new_uuid())
+          .ok());
   EXPECT_EQ(stock(kDdd), 0);
   Result<json> none_left = inv_->price({{"items", items({{kDdd, 1}})}});
-  EXPECT_EQ(none_left.error().message, "Not enough stock for Domain-Driven Design Distilled: 1 requested, 0 available");
+  EXPECT_EQ(none_left.error().message,
+            "Not enough stock for Domain-Driven Design Distilled: 1 requested, 0 available");
 }
 
 TEST_F(InventoryTest, ReserveValidatesOrderIdAndItems) {
-  Result<json> r = inv_->reserve({{"order_id", "not-a-uuid"}, {"items", items({{kFosa, 0}})}}, new_uuid());
+  Result<json> r =
+      inv_->reserve({{"order_id", "not-a-uuid"}, {"items", items({{kFosa, 0}})}}, new_uuid());
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, codes::kInvalidArgument);
   EXPECT_EQ(field_names(r.error()), (std::vector<std::string>{"order_id", "items[0].quantity"}));
   EXPECT_EQ(stock(kFosa), 50);
-  Result<json> no_key = inv_->reserve({{"order_id", new_uuid()}, {"items", items({{kFosa, 1}})}}, "");
+  Result<json> no_key =
+      inv_->reserve({{"order_id", new_uuid()}, {"items", items({{kFosa, 1}})}}, "");
   ASSERT_FALSE(no_key.ok());
   EXPECT_EQ(no_key.error().code, codes::kInvalidArgument);
   EXPECT_EQ(stock(kFosa), 50);
@@ -313,12 +334,14 @@ TEST_F(InventoryTest, ReserveValidatesOrderIdAndItems) {
 
 TEST_F(InventoryTest, ConfirmKeepsTheCopiesSold) {
   const std::string order = new_uuid();
-  ASSERT_TRUE(inv_->reserve({{"order_id", order}, {"items", items({{kFosa, 3}})}}, new_uuid()).ok());
+  ASSERT_TRUE(
+      inv_->reserve({{"order_id", order}, {"items", items({{kFosa, 3}})}}, new_uuid()).ok());
   json c = inv_->confirm({{"order_id", order}}, new_uuid()).value();
   EXPECT_EQ(c, (json{{"order_id", order}, {"status", "confirmed"}}));
   EXPECT_EQ(inv_->reservation(order)->status, "confirmed");
   EXPECT_EQ(stock(kFosa), 47);
-  EXPECT_EQ(inv_->confirm({{"order_id", order}}, new_uuid()).value(), c);  // twice: no second effect
+  EXPECT_EQ(inv_->confirm({{"order_id", order}}, new_uuid()).value(),
+            c);  // twice: no second effect
   EXPECT_EQ(stock(kFosa), 47);
 
   Result<json> unknown = inv_->confirm({{"order_id", new_uuid()}}, new_uuid());
@@ -329,13 +352,16 @@ TEST_F(InventoryTest, ConfirmKeepsTheCopiesSold) {
 
 TEST_F(InventoryTest, ReleaseRestoresStockOnce) {
   const std::string order = new_uuid();
-  ASSERT_TRUE(inv_->reserve({{"order_id", order}, {"items", items({{kFosa, 3}, {kDdd, 1}})}}, new_uuid()).ok());
+  ASSERT_TRUE(
+      inv_->reserve({{"order_id", order}, {"items", items({{kFosa, 3}, {kDdd, 1}})}}, new_uuid())
+          .ok());
   EXPECT_EQ(stock(kFosa), 47);
   json r = inv_->release({{"order_id", order}}, new_uuid()).value();
   EXPECT_EQ(r, (json{{"order_id", order}, {"status", "released"}}));
   EXPECT_EQ(stock(kFosa), 50);
   EXPECT_EQ(stock(kDdd), 55);
-  EXPECT_EQ(inv_->release({{"order_id", order}}, new_uuid()).value(), r);  // twice: no second effect
+  EXPECT_EQ(inv_->release({{"order_id", order}}, new_uuid()).value(),
+            r);  // twice: no second effect
   EXPECT_EQ(stock(kFosa), 50);
   Result<json> confirm = inv_->confirm({{"order_id", order}}, new_uuid());
   ASSERT_FALSE(confirm.ok());
@@ -344,7 +370,8 @@ TEST_F(InventoryTest, ReleaseRestoresStockOnce) {
 
 TEST_F(InventoryTest, ReleaseAfterConfirmGivesTheCopiesBack) {
   const std::string order = new_uuid();
-  ASSERT_TRUE(inv_->reserve({{"order_id", order}, {"items", items({{kElevator, 2}})}}, new_uuid()).ok());
+  ASSERT_TRUE(
+      inv_->reserve({{"order_id", order}, {"items", items({{kElevator, 2}})}}, new_uuid()).ok());
   ASSERT_TRUE(inv_->confirm({{"order_id", order}}, new_uuid()).ok());
   EXPECT_EQ(stock(kElevator), 68);
   ASSERT_TRUE(inv_->release({{"order_id", order}}, new_uuid()).ok());
@@ -355,7 +382,8 @@ TEST_F(InventoryTest, ReleasingAnUnknownOrderSucceedsAndRefusesALateReserve) {
   const std::string order = new_uuid();
   json r = inv_->release({{"order_id", order}}, new_uuid()).value();
   EXPECT_EQ(r["status"], "released");
-  Result<json> late = inv_->reserve({{"order_id", order}, {"items", items({{kFosa, 1}})}}, new_uuid());
+  Result<json> late =
+      inv_->reserve({{"order_id", order}, {"items", items({{kFosa, 1}})}}, new_uuid());
   ASSERT_FALSE(late.ok());
   EXPECT_EQ(late.error().code, codes::kFailedPrecondition);
   EXPECT_EQ(stock(kFosa), 50);
@@ -389,8 +417,10 @@ TEST_F(InventoryTest, SameIdempotencyKeyActsOnce) {
 
 TEST_F(InventoryTest, SameOrderWithAnotherKeyReturnsTheExistingReservation) {
   const std::string order = new_uuid();
-  json first = inv_->reserve({{"order_id", order}, {"items", items({{kFosa, 2}})}}, new_uuid()).value();
-  json again = inv_->reserve({{"order_id", order}, {"items", items({{kFosa, 2}})}}, new_uuid()).value();
+  json first =
+      inv_->reserve({{"order_id", order}, {"items", items({{kFosa, 2}})}}, new_uuid()).value();
+  json again =
+      inv_->reserve({{"order_id", order}, {"items", items({{kFosa, 2}})}}, new_uuid()).value();
   EXPECT_EQ(first, again);
   EXPECT_EQ(stock(kFosa), 48);
 }
@@ -411,7 +441,8 @@ TEST_F(InventoryTest, StockNeverGoesNegativeUnderConcurrentReservations) {
     threads.emplace_back([&, t] {
       Inventory& inv = t % 2 == 0 ? *inv_ : other;
       while (next.fetch_add(1) < kOrders) {
-        Result<json> r = inv.reserve({{"order_id", new_uuid()}, {"items", items({{isbn.c_str(), 1}})}}, new_uuid());
+        Result<json> r = inv.reserve(
+            {{"order_id", new_uuid()}, {"items", items({{isbn.c_str(), 1}})}}, new_uuid());
         if (r.ok()) {
           ++reserved;
         } else if (r.error().code == codes::kFailedPrecondition) {
@@ -422,7 +453,8 @@ TEST_F(InventoryTest, StockNeverGoesNegativeUnderConcurrentReservations) {
       }
     });
   }
-  for (auto& th : threads) th.join();
+  for (auto& th : threads)
+    th.join();
   EXPECT_EQ(reserved.load(), 10);
   EXPECT_EQ(refused.load(), 90);
   EXPECT_EQ(other_errors.load(), 0);
@@ -442,7 +474,8 @@ TEST_F(InventoryTest, CommandsAreRoutedByType) {
   EXPECT_EQ(send("inventory.list_books", json::object()).value()["page"], 1);
   EXPECT_EQ(send("inventory.price", {{"items", items({{kFosa, 1}})}}).value()["total_cents"], 5900);
   const std::string order = new_uuid();
-  EXPECT_TRUE(send("inventory.reserve", {{"order_id", order}, {"items", items({{kFosa, 1}})}}).ok());
+  EXPECT_TRUE(
+      send("inventory.reserve", {{"order_id", order}, {"items", items({{kFosa, 1}})}}).ok());
   EXPECT_TRUE(send("inventory.confirm", {{"order_id", order}}).ok());
   EXPECT_TRUE(send("inventory.release", {{"order_id", order}}).ok());
   Result<json> unknown = send("inventory.restock", json::object());

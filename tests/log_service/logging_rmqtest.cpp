@@ -40,7 +40,8 @@ ConnectionOptions connection_options(const std::string& service) {
 }
 
 Envelope log_envelope(const std::string& service, Severity severity, const std::string& message,
-                      const std::string& correlation = {}, nlohmann::json fields = nlohmann::json::object()) {
+                      const std::string& correlation = {},
+                      nlohmann::json fields = nlohmann::json::object()) {
   nlohmann::json body = {{"timestamp", now_iso8601()},
                          {"service", service},
                          {"severity", std::string(log_store::to_string(severity))},
@@ -71,7 +72,8 @@ class Publisher {
     conn_.publish(std::move(out), [this](const Status& s) {
       std::lock_guard lock(mu_);
       --in_flight_;
-      if (!s.ok()) ++failures_;
+      if (!s.ok())
+        ++failures_;
       cv_.notify_all();
     });
   }
@@ -122,11 +124,14 @@ class LoggingServiceTest : public ::testing::Test {
     }
   }
 
-  void start() { service_ = std::make_unique<LoggingService>(connection_options("logging"), options_); }
+  void start() {
+    service_ = std::make_unique<LoggingService>(connection_options("logging"), options_);
+  }
 
   bool wait_stored(std::uint64_t records, std::chrono::milliseconds timeout) {
     return wonderland::testing::eventually(
-        [&] { return service_->stats().records + service_->stats().workflow_events >= records; }, timeout);
+        [&] { return service_->stats().records + service_->stats().workflow_events >= records; },
+        timeout);
   }
 
   Result<log_store::QueryPage> rpc_query(const nlohmann::json& body) {
@@ -135,7 +140,8 @@ class LoggingServiceTest : public ::testing::Test {
                                                 Envelope::make(kQueryType, body), 20s,
                                                 messaging::Delivery::kTransient})
                      .get();
-    if (!reply.ok()) return reply.error();
+    if (!reply.ok())
+      return reply.error();
     return log_store::QueryPage::from_json(reply->body);
   }
 
@@ -168,15 +174,17 @@ TEST_F(LoggingServiceTest, ABurstFromFourConnectionsIsStoredCompletely) {
       failures += pub.finish();
     });
   }
-  for (auto& t : threads) t.join();
+  for (auto& t : threads)
+    t.join();
   const double publish_s = std::chrono::duration<double>(Clock::now() - started).count();
   ASSERT_EQ(failures.load(), 0);
-  ASSERT_TRUE(wait_stored(kTotal, 120s)) << "stored " << service_->stats().records << " of " << kTotal;
+  ASSERT_TRUE(wait_stored(kTotal, 120s))
+      << "stored " << service_->stats().records << " of " << kTotal;
   const double stored_s = std::chrono::duration<double>(Clock::now() - started).count();
   auto stats = service_->stats();
-  std::cout << "burst: published " << kTotal << " in " << publish_s << " s, all stored after " << stored_s
-            << " s (" << static_cast<int>(kTotal / stored_s) << " records/s; " << stats.store.batches
-            << " batches, largest " << stats.store.largest_batch << ")\n";
+  std::cout << "burst: published " << kTotal << " in " << publish_s << " s, all stored after "
+            << stored_s << " s (" << static_cast<int>(kTotal / stored_s) << " records/s; "
+            << stats.store.batches << " batches, largest " << stats.store.largest_batch << ")\n";
   EXPECT_EQ(stats.records, static_cast<std::uint64_t>(kTotal));
   EXPECT_EQ(stats.store_failures, 0U);
 
@@ -187,7 +195,8 @@ TEST_F(LoggingServiceTest, ABurstFromFourConnectionsIsStoredCompletely) {
     std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     for (const auto& row : log_store::csv::parse(text)) {
       auto r = log_store::csv::record_from_row(row);
-      if (r) on_file.insert(r->fields.at("n").get<int>());
+      if (r)
+        on_file.insert(r->fields.at("n").get<int>());
     }
   }
   EXPECT_EQ(on_file.size(), static_cast<std::size_t>(kTotal));
@@ -199,8 +208,10 @@ TEST_F(LoggingServiceTest, ABurstFromFourConnectionsIsStoredCompletely) {
   q.limit = 1000;
   for (;;) {
     auto page = service_->store().query(q);
-    for (const auto& r : page.records) queried.insert(r.fields.at("n").get<int>());
-    if (!page.next_cursor) break;
+    for (const auto& r : page.records)
+      queried.insert(r.fields.at("n").get<int>());
+    if (!page.next_cursor)
+      break;
     q.cursor = log_store::Cursor::decode(*page.next_cursor);
   }
   EXPECT_EQ(queried.size(), static_cast<std::size_t>(kTotal));
@@ -220,12 +231,17 @@ TEST_F(LoggingServiceTest, QueriesOverRpcAreFilteredAndPaged) {
   // when each record is stored before the next is sent.
   for (std::size_t i = 0; i < sent.size(); ++i) {
     auto key = sent[i].body["severity"].get<std::string>();
-    ASSERT_TRUE(client_.publish(messaging::Outgoing{options_.topology.logs_exchange, key, sent[i]}).get().ok());
+    ASSERT_TRUE(client_.publish(messaging::Outgoing{options_.topology.logs_exchange, key, sent[i]})
+                    .get()
+                    .ok());
     ASSERT_TRUE(wait_stored(i + 1, 20s));
   }
-  auto wf = Envelope::make("workflow.step_failed", {{"step", "charge"}, {"reason", "card declined"}}, "mediator");
+  auto wf = Envelope::make("workflow.step_failed",
+                           {{"step", "charge"}, {"reason", "card declined"}}, "mediator");
   wf.correlation_id = corr;
-  ASSERT_TRUE(client_.publish(messaging::Outgoing{options_.topology.workflow_exchange, wf.type, wf}).get().ok());
+  ASSERT_TRUE(client_.publish(messaging::Outgoing{options_.topology.workflow_exchange, wf.type, wf})
+                  .get()
+                  .ok());
   ASSERT_TRUE(wait_stored(sent.size() + 1, 20s));
 
   auto by_corr = rpc_query({{"correlation_id", corr}});
@@ -233,13 +249,15 @@ TEST_F(LoggingServiceTest, QueriesOverRpcAreFilteredAndPaged) {
   ASSERT_EQ(by_corr->records.size(), 4U);
   EXPECT_FALSE(by_corr->next_cursor);
   std::multiset<std::string> services;
-  for (const auto& r : by_corr->records) services.insert(r.service);
+  for (const auto& r : by_corr->records)
+    services.insert(r.service);
   EXPECT_EQ(services.count("mediator"), 1U);
 
   auto errors = rpc_query({{"correlation_id", corr}, {"min_severity", "error"}});
   ASSERT_TRUE(errors.ok());
   ASSERT_EQ(errors->records.size(), 2U);
-  for (const auto& r : errors->records) EXPECT_EQ(r.severity, Severity::kError);
+  for (const auto& r : errors->records)
+    EXPECT_EQ(r.severity, Severity::kError);
 
   auto text = rpc_query({{"service", service_name_}, {"text", "stock low"}});
   ASSERT_TRUE(text.ok());
@@ -257,27 +275,31 @@ TEST_F(LoggingServiceTest, QueriesOverRpcAreFilteredAndPaged) {
   for (int page = 0; page < 10; ++page) {
     auto p = rpc_query(q);
     ASSERT_TRUE(p.ok());
-    for (const auto& r : p->records) messages.push_back(r.message);
-    if (!p->next_cursor) break;
+    for (const auto& r : p->records)
+      messages.push_back(r.message);
+    if (!p->next_cursor)
+      break;
     q["cursor"] = *p->next_cursor;
   }
-  EXPECT_EQ(messages, (std::vector<std::string>{"Müller — 東京", "payment declined\nretrying",
-                                                 "stock LOW for \"b-1\"", "order placed, total €12"}));
+  EXPECT_EQ(messages,
+            (std::vector<std::string>{"Müller — 東京", "payment declined\nretrying",
+                                      "stock LOW for \"b-1\"", "order placed, total €12"}));
 
   auto range = rpc_query({{"service", service_name_}, {"until", "2000-01-01T00:00:00Z"}});
   ASSERT_TRUE(range.ok());
   EXPECT_TRUE(range->records.empty());
 
-  for (const auto& [body, field] : std::vector<std::pair<nlohmann::json, std::string>>{
-           {{{"severity", "loud"}}, "severity"},
-           {{{"since", "last tuesday"}}, "since"},
-           {{{"limit", 5000}}, "limit"},
-           {{{"cursor", "nope"}}, "cursor"},
-           {{{"servce", "x"}}, "servce"}}) {
+  for (const auto& [body, field] :
+       std::vector<std::pair<nlohmann::json, std::string>>{{{{"severity", "loud"}}, "severity"},
+                                                           {{{"since", "last tuesday"}}, "since"},
+                                                           {{{"limit", 5000}}, "limit"},
+                                                           {{{"cursor", "nope"}}, "cursor"},
+                                                           {{{"servce", "x"}}, "servce"}}) {
     auto bad = rpc_query(body);
     ASSERT_FALSE(bad.ok()) << body.dump();
     EXPECT_EQ(bad.error().code, codes::kInvalidArgument);
-    EXPECT_NE(bad.error().message.find("'" + field + "'"), std::string::npos) << bad.error().message;
+    EXPECT_NE(bad.error().message.find("'" + field + "'"), std::string::npos)
+        << bad.error().message;
   }
 }
 
@@ -288,23 +310,33 @@ TEST_F(LoggingServiceTest, TheLiveFeedDeliversANewRecordWithinOneSecond) {
   std::atomic<bool> done{false};
   LiveOptions live;
   live.exchange = options_.topology.live_exchange;
-  LiveSubscription sub(follower, log_store::Filter::from_params({{"service", service_name_}, {"min_severity", "warning"}}).value(),
-                       [&](const Record& r) {
-                         if (!done.exchange(true)) got.set_value({r, Clock::now()});
-                       },
-                       live);
+  LiveSubscription sub(
+      follower,
+      log_store::Filter::from_params({{"service", service_name_}, {"min_severity", "warning"}})
+          .value(),
+      [&](const Record& r) {
+        if (!done.exchange(true))
+          got.set_value({r, Clock::now()});
+      },
+      live);
   // Filtered out: another severity and another service.
-  ASSERT_TRUE(client_.publish(messaging::Outgoing{options_.topology.logs_exchange, "info",
-                                                  log_envelope(service_name_, Severity::kInfo, "quiet")})
-                  .get()
-                  .ok());
-  ASSERT_TRUE(client_.publish(messaging::Outgoing{options_.topology.logs_exchange, "error",
-                                                  log_envelope("someone-else", Severity::kError, "other")})
-                  .get()
-                  .ok());
+  ASSERT_TRUE(
+      client_
+          .publish(messaging::Outgoing{options_.topology.logs_exchange, "info",
+                                       log_envelope(service_name_, Severity::kInfo, "quiet")})
+          .get()
+          .ok());
+  ASSERT_TRUE(
+      client_
+          .publish(messaging::Outgoing{options_.topology.logs_exchange, "error",
+                                       log_envelope("someone-else", Severity::kError, "other")})
+          .get()
+          .ok());
   auto sent_at = Clock::now();
-  ASSERT_TRUE(client_.publish(messaging::Outgoing{options_.topology.logs_exchange, "warning",
-                                                  log_envelope(service_name_, Severity::kWarning, "live, now!")})
+  ASSERT_TRUE(client_
+                  .publish(messaging::Outgoing{
+                      options_.topology.logs_exchange, "warning",
+                      log_envelope(service_name_, Severity::kWarning, "live, now!")})
                   .get()
                   .ok());
   auto future = got.get_future();
@@ -327,20 +359,27 @@ TEST_F(LoggingServiceTest, WorkflowEventsReachTheLiveFeedOnlyWhenAskedTo) {
     std::vector<std::string> seen;
     LiveOptions live;
     live.exchange = options_.topology.live_exchange;
-    LiveSubscription sub(follower, log_store::Filter::from_params({{"service", service_name_}}).value(),
-                         [&](const Record& r) {
-                           std::lock_guard lock(mu);
-                           seen.push_back(r.message);
-                         },
-                         live);
+    LiveSubscription sub(
+        follower, log_store::Filter::from_params({{"service", service_name_}}).value(),
+        [&](const Record& r) {
+          std::lock_guard lock(mu);
+          seen.push_back(r.message);
+        },
+        live);
     auto wf = Envelope::make("workflow.step_started", {{"step", "charge"}}, service_name_);
-    ASSERT_TRUE(client_.publish(messaging::Outgoing{options_.topology.workflow_exchange, wf.type, wf}).get().ok());
-    ASSERT_TRUE(wonderland::testing::eventually([&] { return service_->stats().workflow_events >= 1; }, 20s));
+    ASSERT_TRUE(
+        client_.publish(messaging::Outgoing{options_.topology.workflow_exchange, wf.type, wf})
+            .get()
+            .ok());
+    ASSERT_TRUE(wonderland::testing::eventually(
+        [&] { return service_->stats().workflow_events >= 1; }, 20s));
     // A log record after it: once it is seen, the event would have been seen before it.
-    ASSERT_TRUE(client_.publish(messaging::Outgoing{options_.topology.logs_exchange, "info",
-                                                    log_envelope(service_name_, Severity::kInfo, "after")})
-                    .get()
-                    .ok());
+    ASSERT_TRUE(
+        client_
+            .publish(messaging::Outgoing{options_.topology.logs_exchange, "info",
+                                         log_envelope(service_name_, Severity::kInfo, "after")})
+            .get()
+            .ok());
     ASSERT_TRUE(wonderland::testing::eventually(
         [&] {
           std::lock_guard lock(mu);
@@ -357,18 +396,22 @@ TEST_F(LoggingServiceTest, WorkflowEventsReachTheLiveFeedOnlyWhenAskedTo) {
 
 TEST_F(LoggingServiceTest, RecordsPublishedWhileStoppedAreStoredAfterARestart) {
   start();
-  ASSERT_TRUE(client_.publish(messaging::Outgoing{options_.topology.logs_exchange, "info",
-                                                  log_envelope(service_name_, Severity::kInfo, "before")})
-                  .get()
-                  .ok());
+  ASSERT_TRUE(
+      client_
+          .publish(messaging::Outgoing{options_.topology.logs_exchange, "info",
+                                       log_envelope(service_name_, Severity::kInfo, "before")})
+          .get()
+          .ok());
   ASSERT_TRUE(wait_stored(1, 20s));
   service_->stop();
   for (int i = 0; i < 100; ++i) {
-    ASSERT_TRUE(client_.publish(messaging::Outgoing{options_.topology.logs_exchange, "info",
-                                                    log_envelope(service_name_, Severity::kInfo,
-                                                                 "while stopped " + std::to_string(i))})
-                    .get()
-                    .ok());
+    ASSERT_TRUE(
+        client_
+            .publish(messaging::Outgoing{
+                options_.topology.logs_exchange, "info",
+                log_envelope(service_name_, Severity::kInfo, "while stopped " + std::to_string(i))})
+            .get()
+            .ok());
   }
   start();
   ASSERT_TRUE(wait_stored(100, 20s));
@@ -384,7 +427,9 @@ TEST_F(LoggingServiceTest, ARedeliveredMessageIsStoredOnce) {
   start();
   Envelope e = log_envelope(service_name_, Severity::kInfo, "only once");
   for (int i = 0; i < 3; ++i) {
-    ASSERT_TRUE(client_.publish(messaging::Outgoing{options_.topology.logs_exchange, "info", e}).get().ok());
+    ASSERT_TRUE(client_.publish(messaging::Outgoing{options_.topology.logs_exchange, "info", e})
+                    .get()
+                    .ok());
   }
   ASSERT_TRUE(wonderland::testing::eventually(
       [&] { return service_->stats().records + service_->stats().duplicates >= 3; }, 20s));

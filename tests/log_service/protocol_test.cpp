@@ -1,8 +1,9 @@
 // Envelope ↔ record conversions and live routing, without a broker.
+#include "wonderland/log_service/protocol.hpp"
+
 #include <gtest/gtest.h>
 
 #include "wonderland/log_service/live.hpp"
-#include "wonderland/log_service/protocol.hpp"
 #include "wonderland/log_service/service.hpp"
 
 namespace wonderland::log_service {
@@ -40,7 +41,8 @@ TEST(Protocol, ASparseBodyFallsBackToTheEnvelopeAndRoutingKey) {
 }
 
 TEST(Protocol, WorkflowEnvelope) {
-  auto e = messaging::Envelope::make("workflow.step_failed", {{"step", "charge"}, {"reason", "card declined"}}, "mediator");
+  auto e = messaging::Envelope::make("workflow.step_failed",
+                                     {{"step", "charge"}, {"reason", "card declined"}}, "mediator");
   e.correlation_id = "wf-1";
   auto r = record_from_workflow_envelope(e);
   EXPECT_EQ(r.severity, Severity::kError);
@@ -71,8 +73,9 @@ TEST(Protocol, LiveWireIsTheSameEnvelopeBuiltDirectly) {
   r.service = "orders \"east\"";
   r.severity = Severity::kWarning;
   r.correlation_id = "c-1";
-  for (const std::string& message : {std::string("plain"), std::string("tab\tquote\"backslash\\ nl\n cr\r bell\x07"),
-                                    std::string("Müller — 東京"), std::string("bad utf-8 \xff")}) {
+  for (const std::string& message :
+       {std::string("plain"), std::string("tab\tquote\"backslash\\ nl\n cr\r bell\x07"),
+        std::string("Müller — 東京"), std::string("bad utf-8 \xff")}) {
     r.message = message;
     r.fields = {{"a", 1}, {"b", "x\"y"}};
     auto e = messaging::Envelope::parse(live_wire(r, log_store::dump_compact(r.fields), "id-1"));
@@ -92,13 +95,17 @@ TEST(Protocol, LiveWireIsTheSameEnvelopeBuiltDirectly) {
 
 TEST(Live, BindingKeysAreAsNarrowAsTheFilterAllows) {
   EXPECT_EQ(live_binding_keys(Filter{}), (std::vector<std::string>{"#"}));
-  EXPECT_EQ(live_binding_keys(Filter::from_params({{"service", "orders"}}).value()),
-            (std::vector<std::string>{"debug.orders", "info.orders", "warning.orders", "error.orders"}));
+  EXPECT_EQ(
+      live_binding_keys(Filter::from_params({{"service", "orders"}}).value()),
+      (std::vector<std::string>{"debug.orders", "info.orders", "warning.orders", "error.orders"}));
   EXPECT_EQ(live_binding_keys(Filter::from_params({{"min_severity", "warning"}}).value()),
             (std::vector<std::string>{"warning.#", "error.#"}));
-  EXPECT_EQ(live_binding_keys(Filter::from_params({{"severity", "error"}, {"service", "a.b"}}).value()),
-            (std::vector<std::string>{"error.#"}));
-  EXPECT_TRUE(live_binding_keys(Filter::from_params({{"severity", "info"}, {"min_severity", "error"}}).value()).empty());
+  EXPECT_EQ(
+      live_binding_keys(Filter::from_params({{"severity", "error"}, {"service", "a.b"}}).value()),
+      (std::vector<std::string>{"error.#"}));
+  EXPECT_TRUE(live_binding_keys(
+                  Filter::from_params({{"severity", "info"}, {"min_severity", "error"}}).value())
+                  .empty());
 }
 
 TEST(ServiceOptions, FromEnvironment) {
@@ -129,7 +136,10 @@ TEST(WorkflowBatch, EachEventBecomesItsOwnRecord) {
   messaging::Envelope batch = messaging::Envelope::make(
       kWorkflowBatchType,
       {{"events",
-        {{{"workflow_id", "wf-1"}, {"type", "step_succeeded"}, {"step", "reserve"}, {"at", "2026-11-26T10:00:00.000Z"}},
+        {{{"workflow_id", "wf-1"},
+          {"type", "step_succeeded"},
+          {"step", "reserve"},
+          {"at", "2026-11-26T10:00:00.000Z"}},
          {{"workflow_id", "wf-2"}, {"type", "failed"}, {"at", "2026-11-26T10:00:01.000Z"}}}}},
       "mediator");
   auto first = workflow_event_envelope(batch, batch.body["events"][0], 0);

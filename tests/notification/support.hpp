@@ -12,8 +12,8 @@
 #include <sstream>
 #include <string>
 
-#include "wonderland/testing/temp_dir.hpp"
 #include "wonderland/common/ids.hpp"
+#include "wonderland/testing/temp_dir.hpp"
 
 namespace wonderland::notification::test {
 

@@ -31,7 +31,8 @@ bool can_bind(int port) {
 int free_port() {
   for (int tries = 0; tries < 100; ++tries) {
     int candidate = 20000 + static_cast<int>(std::hash<std::string>{}(new_uuid()) % 10000);
-    if (can_bind(candidate) && can_bind(candidate + 20000)) return candidate;
+    if (can_bind(candidate) && can_bind(candidate + 20000))
+      return candidate;
   }
   throw std::runtime_error("no free port for a private broker");
 }
@@ -52,7 +53,9 @@ std::string amqp_url() {
   return url;
 }
 
-std::string unique_name(const std::string& prefix) { return prefix + "." + new_uuid(); }
+std::string unique_name(const std::string& prefix) {
+  return prefix + "." + new_uuid();
+}
 
 PrivateBroker::PrivateBroker() : PrivateBroker(std::optional<BrokerTls>()) {}
 
@@ -108,11 +111,13 @@ int PrivateBroker::run(const std::string& command) const {
 }
 
 void PrivateBroker::start() {
-  if (run("start rabbitmq") != 0) throw std::runtime_error("private broker did not start");
+  if (run("start rabbitmq") != 0)
+    throw std::runtime_error("private broker did not start");
 }
 
 void PrivateBroker::stop() {
-  if (run("stop rabbitmq") != 0) throw std::runtime_error("private broker did not stop");
+  if (run("stop rabbitmq") != 0)
+    throw std::runtime_error("private broker did not stop");
 }
 
 void Latch::add(int n) {
@@ -136,7 +141,8 @@ bool Latch::wait_for(int target, std::chrono::milliseconds timeout) const {
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!condition()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
+    if (std::chrono::steady_clock::now() >= deadline)
+      return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return true;

@@ -19,7 +19,8 @@ std::string pg_url() {
   return url;
 }
 
-ScopedSchema::ScopedSchema(const std::string& prefix) : url_(pg_url()), name_(prefix + "_" + fast_random_hex(8)) {
+ScopedSchema::ScopedSchema(const std::string& prefix)
+    : url_(pg_url()), name_(prefix + "_" + fast_random_hex(8)) {
   for (char c : name_) {
     if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) {
       throw std::invalid_argument("schema prefix '" + prefix + "' is not [a-z0-9_]");

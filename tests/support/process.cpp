@@ -26,35 +26,44 @@ std::string binary_path(const std::string& name) {
   return std::string(WONDERLAND_BINARY_DIR) + "/src/" + component + "/" + name;
 }
 
-std::string source_dir() { return WONDERLAND_SOURCE_DIR; }
+std::string source_dir() {
+  return WONDERLAND_SOURCE_DIR;
+}
 
 ChildProcess::ChildProcess(std::string program, std::map<std::string, std::string> env,
                            std::string log_path)
     : program_(std::move(program)), env_(std::move(env)), log_path_(std::move(log_path)) {}
 
 ChildProcess::~ChildProcess() {
-  if (pid_ > 0) kill();
+  if (pid_ > 0)
+    kill();
 }
 
 void ChildProcess::start() {
-  if (pid_ > 0 && running()) throw std::logic_error(program_ + " is already running");
+  if (pid_ > 0 && running())
+    throw std::logic_error(program_ + " is already running");
   std::vector<std::string> env_strings;
   for (char** e = environ; *e != nullptr; ++e) {
     std::string entry(*e);
     auto eq = entry.find('=');
-    if (eq != std::string::npos && env_.count(entry.substr(0, eq)) != 0) continue;
+    if (eq != std::string::npos && env_.count(entry.substr(0, eq)) != 0)
+      continue;
     env_strings.push_back(entry);
   }
-  for (const auto& [k, v] : env_) env_strings.push_back(k + "=" + v);
+  for (const auto& [k, v] : env_)
+    env_strings.push_back(k + "=" + v);
   std::vector<char*> envp;
-  for (auto& s : env_strings) envp.push_back(s.data());
+  for (auto& s : env_strings)
+    envp.push_back(s.data());
   envp.push_back(nullptr);
   std::string program = program_;
   char* argv[] = {program.data(), nullptr};
   int log_fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (log_fd < 0) throw std::runtime_error("cannot open " + log_path_);
+  if (log_fd < 0)
+    throw std::runtime_error("cannot open " + log_path_);
   pid_t pid = ::fork();
-  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid < 0)
+    throw std::runtime_error("fork failed");
   if (pid == 0) {
     ::dup2(log_fd, 1);
     ::dup2(log_fd, 2);
@@ -69,7 +78,8 @@ void ChildProcess::start() {
 }
 
 int ChildProcess::stop(std::chrono::milliseconds timeout) {
-  if (pid_ <= 0) return 0;
+  if (pid_ <= 0)
+    return 0;
   ::kill(pid_, SIGTERM);
   auto deadline = std::chrono::steady_clock::now() + timeout;
   int status = 0;
@@ -86,7 +96,8 @@ int ChildProcess::stop(std::chrono::milliseconds timeout) {
 }
 
 void ChildProcess::kill() {
-  if (pid_ <= 0) return;
+  if (pid_ <= 0)
+    return;
   ::kill(pid_, SIGKILL);
   int status = 0;
   ::waitpid(pid_, &status, 0);
@@ -94,7 +105,8 @@ void ChildProcess::kill() {
 }
 
 bool ChildProcess::running() {
-  if (pid_ <= 0) return false;
+  if (pid_ <= 0)
+    return false;
   int status = 0;
   pid_t r = ::waitpid(pid_, &status, WNOHANG);
   if (r == pid_) {
@@ -110,10 +122,12 @@ std::string ChildProcess::log_tail(std::size_t lines) const {
   std::string line;
   while (std::getline(in, line)) {
     last.push_back(line);
-    if (last.size() > lines) last.pop_front();
+    if (last.size() > lines)
+      last.pop_front();
   }
   std::string out = "---- " + log_path_ + " ----\n";
-  for (const auto& l : last) out += l + "\n";
+  for (const auto& l : last)
+    out += l + "\n";
   return out;
 }
 
@@ -127,7 +141,8 @@ bool wait_for_port(int port, std::chrono::milliseconds timeout) {
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
     ::close(fd);
-    if (ok) return true;
+    if (ok)
+      return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   return false;

@@ -181,7 +181,8 @@ TEST(Engine, AStepThatTimedOutIsCompensatedFirst) {
   b["timeout_ms"] = 1000;
   b["retry"] = {{"max_attempts", 2}, {"initial_backoff_ms", 10}, {"jitter", 0}};
   h.define(workflow("doubt", json::array({task("a", "svc.a", true), b, task("c", "svc.c")})));
-  for (const char* action : {"svc.a", "undo.a", "undo.b"}) h.serve_ok(action);
+  for (const char* action : {"svc.a", "undo.a", "undo.b"})
+    h.serve_ok(action);
   Parked parked;
   h.transport.on_async("svc.b", parked.handler(&h.calls));
   h.boot();

@@ -17,7 +17,8 @@ struct Figures {
 /// Throughput of `latencies_ms.size()` operations over `seconds`, and their p50 and p99.
 Figures summarize(std::vector<double> latencies_ms, double seconds);
 
-inline double ms_between(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
+inline double ms_between(std::chrono::steady_clock::time_point a,
+                         std::chrono::steady_clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
 }
 

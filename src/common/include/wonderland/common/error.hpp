@@ -7,6 +7,7 @@
 #pragma once
 
 #include <exception>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -14,8 +15,6 @@
 #include <utility>
 #include <variant>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 namespace wonderland {
 
@@ -116,23 +115,26 @@ class ErrorException : public std::runtime_error {
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}          // NOLINT(google-explicit-constructor)
-  Result(Error error) : v_(std::move(error)) {}      // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
+  Result(Error error) : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const noexcept { return v_.index() == 0; }
   explicit operator bool() const noexcept { return ok(); }
 
   /// The value; throws ErrorException when this holds an error.
   T& value() & {
-    if (!ok()) throw ErrorException(std::get<1>(v_));
+    if (!ok())
+      throw ErrorException(std::get<1>(v_));
     return std::get<0>(v_);
   }
   const T& value() const& {
-    if (!ok()) throw ErrorException(std::get<1>(v_));
+    if (!ok())
+      throw ErrorException(std::get<1>(v_));
     return std::get<0>(v_);
   }
   T&& value() && {
-    if (!ok()) throw ErrorException(std::get<1>(v_));
+    if (!ok())
+      throw ErrorException(std::get<1>(v_));
     return std::get<0>(std::move(v_));
   }
   T* operator->() { return &value(); }
@@ -152,6 +154,8 @@ struct Unit {
   friend bool operator==(const Unit&, const Unit&) = default;
 };
 using Status = Result<Unit>;
-inline Status ok_status() { return Unit{}; }
+inline Status ok_status() {
+  return Unit{};
+}
 
 }  // namespace wonderland

@@ -1,6 +1,7 @@
-// Compact JSON text, for hot paths (the workflow journal, log records). Equivalent to nlohmann::json::dump() (same member order,
-// same escapes) but several times faster, and it never throws: invalid UTF-8 in a string is
-// replaced by U+FFFD rather than refused, so one odd reply cannot stop the journal.
+// Compact JSON text, for hot paths (the workflow journal, log records). Equivalent to
+// nlohmann::json::dump() (same member order, same escapes) but several times faster, and it never
+// throws: invalid UTF-8 in a string is replaced by U+FFFD rather than refused, so one odd reply
+// cannot stop the journal.
 #pragma once
 
 #include <nlohmann/json.hpp>

@@ -1,6 +1,7 @@
 // Server-sent events (text/event-stream): a long-lived response that pushes events.
 //
-//   router.add_async(Method::get, "/api/orders/{id}/events", [&hub](const Request& req, Responder r) {
+//   router.add_async(Method::get, "/api/orders/{id}/events", [&hub](const Request& req, Responder
+//   r) {
 //     auto stream = r.start_events();                     // writes the 200 head on the I/O thread
 //     auto key = hub.subscribe(std::string(*req.param("id")), stream);
 //     stream->on_close([&hub, key] { hub.unsubscribe(key); });   // client gone or server stopping
@@ -25,12 +26,11 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace wonderland::http {
 

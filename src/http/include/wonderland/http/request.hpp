@@ -11,17 +11,16 @@
 // asynchronous handler it stays valid as long as any copy of its Responder exists.
 #pragma once
 
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/verb.hpp>
 #include <chrono>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <boost/beast/http/message.hpp>
-#include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/verb.hpp>
-#include <nlohmann/json.hpp>
 
 #include "wonderland/common/error.hpp"
 #include "wonderland/http/url.hpp"

@@ -27,7 +27,9 @@ std::optional<std::string> percent_decode(std::string_view text, bool plus_as_sp
 std::string percent_encode(std::string_view text);
 
 /// Alias of percent_encode, named for building Location headers and links.
-inline std::string encode_path_segment(std::string_view segment) { return percent_encode(segment); }
+inline std::string encode_path_segment(std::string_view segment) {
+  return percent_encode(segment);
+}
 
 /// Decoded query parameters in the order they appeared; a name may repeat.
 class QueryParams {

@@ -1,7 +1,8 @@
 // Following the live feed of stored records (for the mediator's `GET /api/logs/stream`).
 //
 //   log_store::Filter filter = log_store::Filter::from_params(query_params).value();
-//   log_service::LiveSubscription live(conn, filter, [&](const log_store::Record& r) { sse.send(r); });
+//   log_service::LiveSubscription live(conn, filter, [&](const log_store::Record& r) { sse.send(r);
+//   });
 //
 // The subscription declares the live exchange, a queue of its own (exclusive, auto-delete,
 // bounded: the oldest messages are dropped when the subscriber falls behind) bound with the
@@ -13,9 +14,9 @@
 #include <functional>
 #include <string>
 
+#include "wonderland/log_service/protocol.hpp"
 #include "wonderland/log_store/filter.hpp"
 #include "wonderland/log_store/record.hpp"
-#include "wonderland/log_service/protocol.hpp"
 #include "wonderland/messaging/connection.hpp"
 
 namespace wonderland::log_service {

@@ -46,14 +46,14 @@ inline const messaging::QueueName kQueryQueue{"logging.query"};
 /// missing or malformed body members fall back to the envelope (timestamp, source,
 /// correlation id), to the routing key (severity) and to the time of receipt.
 log_store::Record record_from_log_envelope(const messaging::Envelope& envelope,
-                                          std::string_view routing_key);
+                                           std::string_view routing_key);
 /// A workflow event as a record (service = source, or "mediator" when empty).
 log_store::Record record_from_workflow_envelope(const messaging::Envelope& envelope);
 
 /// The envelope of event `index` of a `workflow.events` batch, as if it had been sent alone:
 /// type `workflow.<event type>`, correlation id = its workflow, message id = batch id + index.
 messaging::Envelope workflow_event_envelope(const messaging::Envelope& batch,
-                                           const nlohmann::json& event, std::size_t index);
+                                            const nlohmann::json& event, std::size_t index);
 
 /// `<severity>.<service>`, the routing key of a record on the live exchange.
 std::string live_routing_key(const log_store::Record& record);

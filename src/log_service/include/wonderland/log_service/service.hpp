@@ -3,7 +3,8 @@
 // (protocol.hpp describes the messages).
 //
 //   auto options = log_service::ServiceOptions::from_env();
-//   log_service::LoggingService service(messaging::ConnectionOptions::from_env("logging"), options);
+//   log_service::LoggingService service(messaging::ConnectionOptions::from_env("logging"),
+//   options);
 //   ...  // until SIGTERM
 //   service.stop();
 //

@@ -61,7 +61,7 @@ class Parser {
 
   State state_ = State::kFieldStart;
   Row row_;
-  std::size_t fields_ = 0;   // fields completed in the current row
+  std::size_t fields_ = 0;    // fields completed in the current row
   bool row_started_ = false;  // anything but a terminator seen in the current row
 };
 

@@ -16,10 +16,9 @@
 #pragma once
 
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "wonderland/common/error.hpp"
 #include "wonderland/log_store/record.hpp"

@@ -9,11 +9,10 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "wonderland/common/time.hpp"
 
@@ -54,10 +53,10 @@ Record record_from_json(const nlohmann::json& j);
 
 /// What a lenient conversion uses when the message lacks a value or carries a malformed one.
 struct Defaults {
-  SystemTime time{};           ///< e.g. the envelope's timestamp, else the time of receipt
-  std::string service;         ///< e.g. the envelope's source
+  SystemTime time{};                    ///< e.g. the envelope's timestamp, else the time of receipt
+  std::string service;                  ///< e.g. the envelope's source
   Severity severity = Severity::kInfo;  ///< e.g. from the routing key
-  std::string correlation_id;  ///< e.g. the envelope's correlation id
+  std::string correlation_id;           ///< e.g. the envelope's correlation id
 };
 
 /// Lenient conversion of a `log.record` body: never throws, so that no record is lost for a

@@ -57,9 +57,9 @@ struct StoreStats {
   std::uint64_t largest_batch = 0;   ///< records in the largest batch
   std::uint64_t write_failures = 0;  ///< batches whose write failed
   std::uint64_t rotations = 0;
-  std::size_t indexed = 0;           ///< records in the in-memory index now
+  std::size_t indexed = 0;  ///< records in the in-memory index now
   std::uint64_t queries = 0;
-  std::uint64_t file_scans = 0;      ///< files read by queries
+  std::uint64_t file_scans = 0;  ///< files read by queries
 };
 
 /// A record as written, with its fields column (compact JSON text, ready to be reused).

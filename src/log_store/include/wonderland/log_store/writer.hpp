@@ -33,8 +33,8 @@ struct WriterOptions {
   std::filesystem::path dir = "var/logs/csv";
   std::string base_name = "wonderland";
   std::uint64_t max_bytes = 10ULL * 1024 * 1024;  ///< rotate beyond this size (bytes, >= 1)
-  unsigned max_files = 10;  ///< files kept, the current one included (>= 1)
-  bool fsync = false;       ///< fdatasync(2) after every write (durable across power loss)
+  unsigned max_files = 10;                        ///< files kept, the current one included (>= 1)
+  bool fsync = false;  ///< fdatasync(2) after every write (durable across power loss)
 };
 
 /// Where a row lies: the file's generation (larger = newer; assigned by this process, stable

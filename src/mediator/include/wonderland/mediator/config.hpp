@@ -8,15 +8,14 @@
 #include <string>
 
 #include "wonderland/common/secret_key.hpp"
-
 #include "wonderland/mediator/throttle.hpp"
 
 namespace wonderland::mediator {
 
 struct Config {
-  std::string http_address = "127.0.0.1";   ///< WONDERLAND_HTTP_ADDRESS
-  std::uint16_t http_port = 8080;            ///< WONDERLAND_HTTP_PORT
-  unsigned http_threads = 2;                 ///< WONDERLAND_HTTP_THREADS
+  std::string http_address = "127.0.0.1";  ///< WONDERLAND_HTTP_ADDRESS
+  std::uint16_t http_port = 8080;          ///< WONDERLAND_HTTP_PORT
+  unsigned http_threads = 2;               ///< WONDERLAND_HTTP_THREADS
   /// WONDERLAND_ADMIN_TOKEN: operators send it as a bearer token. When unset it is read from
   /// WONDERLAND_ADMIN_TOKEN_FILE; when that is unset too, a random one is generated at start and
   /// written to `admin_token_file` (0600), whose path alone is logged.
@@ -38,8 +37,8 @@ struct Config {
   std::shared_ptr<const SecretKey> fingerprint_key;
   /// WONDERLAND_FINGERPRINT_KEY_FILE; empty: `fingerprint.key` next to the journal.
   std::string fingerprint_key_file;
-  std::string workflows_dir = "workflows";               ///< WONDERLAND_WORKFLOWS_DIR
-  std::string web_dir = "web";                           ///< WONDERLAND_WEB_DIR
+  std::string workflows_dir = "workflows";  ///< WONDERLAND_WORKFLOWS_DIR
+  std::string web_dir = "web";              ///< WONDERLAND_WEB_DIR
   /// WONDERLAND_QUEUE_PREFIX: prepended to every service command queue (tests).
   std::string queue_prefix;
   /// WONDERLAND_RPC_TIMEOUT_MS: timeout of the API's own calls to services.

@@ -12,10 +12,9 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <thread>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "wonderland/messaging/connection.hpp"
 #include "wonderland/workflow/engine.hpp"

@@ -5,10 +5,9 @@
 #include <array>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
-
-#include <nlohmann/json.hpp>
 
 #include "wonderland/workflow/definition.hpp"
 #include "wonderland/workflow/engine.hpp"
@@ -19,7 +18,7 @@ class StepHistograms {
  public:
   /// Upper bounds of the buckets, in seconds.
   static constexpr std::array<double, 14> kBuckets{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                                   0.1,    0.25,  0.5,    1,     2.5,   5,    10};
+                                                   0.1,    0.25,  0.5,    1,     2.5,  5,     10};
 
   explicit StepHistograms(const workflow::DefinitionRegistry& registry) : registry_(registry) {}
   /// An engine observer: every step or compensation attempt with an outcome is one sample.

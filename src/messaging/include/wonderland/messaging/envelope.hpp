@@ -7,10 +7,9 @@
 // and carry the transport-only fields (reply_to, the RPC correlation, delivery mode).
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "wonderland/common/error.hpp"
 
@@ -26,7 +25,7 @@ struct Envelope {
   std::string traceparent;      ///< W3C trace context.
   std::string idempotency_key;  ///< Stable across retries and restarts of the same command.
   nlohmann::json body = nlohmann::json::object();
-  std::optional<Error> error;   ///< Set on an error reply; then `body` is empty.
+  std::optional<Error> error;  ///< Set on an error reply; then `body` is empty.
 
   /// A new message of `type` with a fresh message_id, the current timestamp and a new trace.
   static Envelope make(std::string type, nlohmann::json body, std::string source = {});

@@ -9,10 +9,9 @@
 #pragma once
 
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "wonderland/common/error.hpp"
 
@@ -30,8 +29,8 @@ struct RecordedOutcome {
 class IdempotencyStore {
  public:
   virtual ~IdempotencyStore() = default;
-  virtual Result<nlohmann::json> run_once(const std::string& key,
-                                          const std::function<Result<nlohmann::json>()>& effect) = 0;
+  virtual Result<nlohmann::json> run_once(
+      const std::string& key, const std::function<Result<nlohmann::json>()>& effect) = 0;
 };
 
 /// Runs `effect` at most once per key through `store`. Retryable errors are not recorded, so a

@@ -18,7 +18,7 @@ std::future<Status> publish_event(Connection& conn, const ExchangeName& exchange
 struct Subscription {
   ExchangeName exchange;
   ExchangeType type = ExchangeType::kTopic;
-  QueueName queue;                         ///< Durable queue owned by the subscriber.
+  QueueName queue;                        ///< Durable queue owned by the subscriber.
   std::vector<std::string> binding_keys;  ///< Topic patterns (`order.*`, `#`) or direct keys.
   std::uint16_t prefetch = 64;
   int max_attempts = 5;

@@ -16,11 +16,11 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <map>
-#include <string>
 #include <future>
+#include <map>
 #include <memory>
 #include <optional>
+#include <string>
 
 #include "wonderland/common/error.hpp"
 #include "wonderland/messaging/connection.hpp"

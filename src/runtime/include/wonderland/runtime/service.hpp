@@ -34,8 +34,8 @@ void make_created_files_private();
 
 class Service {
  public:
-  /// Makes created files private, blocks the shutdown signals, sets up logging for `name` (WONDERLAND_LOG_LEVEL), connects to
-  /// the broker (WONDERLAND_AMQP_URL) and forwards logs to it.
+  /// Makes created files private, blocks the shutdown signals, sets up logging for `name`
+  /// (WONDERLAND_LOG_LEVEL), connects to the broker (WONDERLAND_AMQP_URL) and forwards logs to it.
   explicit Service(std::string name);
   /// Flushes logs to the broker (bounded) and closes the connection.
   ~Service();

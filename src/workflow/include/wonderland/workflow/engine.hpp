@@ -84,9 +84,9 @@ struct EngineMetrics {
   std::uint64_t step_attempts = 0;
   std::uint64_t step_retries = 0;
   std::uint64_t timeouts = 0;
-  std::uint64_t recovered = 0;             ///< Workflows resumed from the journal at creation.
-  std::uint64_t recovery_skipped = 0;      ///< Unfinished workflows whose definition was missing.
-  std::int64_t in_flight = 0;              ///< Running workflows (gauge).
+  std::uint64_t recovered = 0;         ///< Workflows resumed from the journal at creation.
+  std::uint64_t recovery_skipped = 0;  ///< Unfinished workflows whose definition was missing.
+  std::int64_t in_flight = 0;          ///< Running workflows (gauge).
   /// Workflows in needs_attention now (gauge): counted from the journal at creation, then up
   /// when a compensation gives up and down when an operator retries one.
   std::int64_t awaiting_attention = 0;
