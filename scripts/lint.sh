@@ -8,8 +8,7 @@
 #
 #   scripts/lint.sh            # check
 #   scripts/lint.sh --fix      # rewrite what clang-format and Prettier would change, then check
-#   scripts/lint.sh --web      # only ESLint and Prettier on web/ (what CI enforces until the C++
-#                              # tree has been formatted in one commit)
+#   scripts/lint.sh --web      # only ESLint and Prettier on web/
 #
 # Environment:
 #   WONDERLAND_BUILD_DIR    the build directory clang-tidy reads (default build/; built if needed)
