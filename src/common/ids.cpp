@@ -37,9 +37,9 @@ std::string new_uuid() {
   std::array<std::uint8_t, 16> b{};
   std::uint64_t hi = gen();
   std::uint64_t lo = gen();
-  for (int i = 0; i < 8; ++i) {
-    b[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(hi >> (8 * i));
-    b[static_cast<std::size_t>(8 + i)] = static_cast<std::uint8_t>(lo >> (8 * i));
+  for (std::size_t i = 0; i < 8; ++i) {
+    b[i] = static_cast<std::uint8_t>(hi >> (8 * i));
+    b[8 + i] = static_cast<std::uint8_t>(lo >> (8 * i));
   }
   b[6] = static_cast<std::uint8_t>((b[6] & 0x0F) | 0x40);  // version 4
   b[8] = static_cast<std::uint8_t>((b[8] & 0x3F) | 0x80);  // RFC 4122 variant

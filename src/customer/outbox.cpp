@@ -55,26 +55,14 @@ int pending_events(Database& db) {
 
 OutboxFlusher::OutboxFlusher(Database& db, EventPublisher publish,
                              std::chrono::milliseconds interval)
-    : db_(db), publish_(std::move(publish)), interval_(interval), thread_([this] { run(); }) {}
+    : db_(db),
+      publish_(std::move(publish)),
+      periodic_("outbox flush", interval, [this] { flush(); }) {}
 
-OutboxFlusher::~OutboxFlusher() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  stop_cv_.notify_all();
-  thread_.join();
-}
-
-void OutboxFlusher::run() {
-  std::unique_lock lock(mu_);
-  while (!stop_cv_.wait_for(lock, interval_, [&] { return stopping_; })) {
-    lock.unlock();
-    Status flushed = try_flush_outbox(db_, publish_);
-    if (!flushed.ok())
-      log::debug("periodic outbox flush failed: {}", flushed.error().message);
-    lock.lock();
-  }
+void OutboxFlusher::flush() {
+  Status flushed = try_flush_outbox(db_, publish_);
+  if (!flushed.ok())
+    log::debug("periodic outbox flush failed: {}", flushed.error().message);
 }
 
 }  // namespace wonderland::customer

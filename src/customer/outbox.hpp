@@ -11,15 +11,13 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <functional>
-#include <mutex>
 #include <string>
-#include <thread>
 
 #include "database.hpp"
 #include "wonderland/common/error.hpp"
 #include "wonderland/messaging/envelope.hpp"
+#include "wonderland/runtime/periodic.hpp"
 
 namespace wonderland::customer {
 
@@ -49,20 +47,15 @@ class OutboxFlusher {
  public:
   /// Starts the thread. `db` is used by that thread only, and must outlive the flusher.
   OutboxFlusher(Database& db, EventPublisher publish, std::chrono::milliseconds interval);
-  ~OutboxFlusher();
   OutboxFlusher(const OutboxFlusher&) = delete;
   OutboxFlusher& operator=(const OutboxFlusher&) = delete;
 
  private:
-  void run();
+  void flush();
 
   Database& db_;
   EventPublisher publish_;
-  std::chrono::milliseconds interval_;
-  std::mutex mu_;
-  std::condition_variable stop_cv_;
-  bool stopping_ = false;
-  std::thread thread_;
+  runtime::Periodic periodic_;  // last: its thread uses the members above
 };
 
 }  // namespace wonderland::customer

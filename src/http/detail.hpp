@@ -1,5 +1,5 @@
-// Internals of the server: the state shared by its connections, a connection, one async
-// request in flight. Not part of the public API.
+// Internals of the server: the state shared by its connections (server_core.cpp), a connection
+// (connection*.cpp), one async request in flight. Not part of the public API.
 #pragma once
 
 #include <array>
@@ -20,6 +20,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -39,6 +40,11 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
 using Strand = asio::strand<asio::io_context::executor_type>;
+
+/// Beast's string_view as a std::string_view.
+inline std::string_view sv(beast::string_view s) {
+  return {s.data(), s.size()};
+}
 
 class Connection;
 
@@ -147,6 +153,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void read_body();
   void on_body(beast::error_code ec);
   void on_request();
+  /// The answer to a request that matched no route: 400, 404, 405, or the Allow of OPTIONS.
+  Response unrouted_response(const Router::Match& match) const;
   void dispatch_sync(const Router::Route& route, Request& request);
   void dispatch_async(const Router::Route& route, Request request);
   void arm_response_timer(std::weak_ptr<Exchange> exchange);

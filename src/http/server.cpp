@@ -25,13 +25,13 @@ class Server::Impl {
 
   void do_accept() {
     auto strand = asio::make_strand(*ioc);
-    acceptor->async_accept(
-        strand, [this, strand](boost::system::error_code ec, tcp::socket socket) mutable {
-          on_accept(ec, std::move(socket), std::move(strand));
-        });
+    acceptor->async_accept(strand,
+                           [this, strand](boost::system::error_code ec, tcp::socket socket) {
+                             on_accept(ec, std::move(socket), strand);
+                           });
   }
 
-  void on_accept(boost::system::error_code ec, tcp::socket socket, Strand strand) {
+  void on_accept(boost::system::error_code ec, tcp::socket socket, const Strand& strand) {
     if (core->stopping.load())
       return;
     if (ec) {

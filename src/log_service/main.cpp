@@ -5,56 +5,27 @@
 // Unlike the other services it does not use runtime::Service: its own lines go to stderr only,
 // never to the logs exchange it consumes, and it opens its connections itself (service.hpp).
 #include <chrono>
-#include <condition_variable>
 #include <csignal>
-#include <mutex>
-#include <thread>
 
 #include "wonderland/log/log.hpp"
 #include "wonderland/log_service/service.hpp"
 #include "wonderland/messaging/connection.hpp"
+#include "wonderland/runtime/periodic.hpp"
 #include "wonderland/runtime/service.hpp"
 
 namespace {
 
 using namespace wonderland;
 
-/// Logs the service's counters every `interval` until destroyed.
-class StatsReport {
- public:
-  StatsReport(const log_service::LoggingService& service, std::chrono::seconds interval)
-      : service_(service), interval_(interval), thread_([this] { run(); }) {}
-  ~StatsReport() {
-    {
-      std::lock_guard lock(mu_);
-      stopping_ = true;
-    }
-    stop_cv_.notify_all();
-    thread_.join();
-  }
-  StatsReport(const StatsReport&) = delete;
-  StatsReport& operator=(const StatsReport&) = delete;
-
- private:
-  void run() {
-    std::unique_lock lock(mu_);
-    while (!stop_cv_.wait_for(lock, interval_, [&] { return stopping_; })) {
-      auto s = service_.stats();
-      log::info(
-          "stored {} records and {} workflow events ({} batches, largest {}), {} queries, "
-          "{} live, {} live dropped, {} duplicates, {} write failures",
-          s.records, s.workflow_events, s.store.batches, s.store.largest_batch, s.queries,
-          s.live_published, s.live_dropped, s.duplicates, s.store_failures);
-    }
-  }
-
-  const log_service::LoggingService& service_;
-  std::chrono::seconds interval_;
-  std::mutex mu_;
-  std::condition_variable stop_cv_;
-  bool stopping_ = false;
-  std::thread thread_;
-};
+/// Logs the service's counters.
+void report_stats(const log_service::LoggingService& service) {
+  auto s = service.stats();
+  log::info(
+      "stored {} records and {} workflow events ({} batches, largest {}), {} queries, "
+      "{} live, {} live dropped, {} duplicates, {} write failures",
+      s.records, s.workflow_events, s.store.batches, s.store.largest_batch, s.queries,
+      s.live_published, s.live_dropped, s.duplicates, s.store_failures);
+}
 
 }  // namespace
 
@@ -67,7 +38,8 @@ int main() {
     log_service::LoggingService service(messaging::ConnectionOptions::from_env("logging"),
                                         log_service::ServiceOptions::from_env());
     {
-      StatsReport report(service, std::chrono::seconds(60));
+      runtime::Periodic report("stats report", std::chrono::seconds(60),
+                               [&service] { report_stats(service); });
       int sig = runtime::wait_for_shutdown();
       log::info("received {}; stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     }

@@ -41,7 +41,9 @@ Server::Server(messaging::Connection& connection, Config config)
   messaging::declare_exchange(connection_, messaging::exchanges::kEvents,
                               messaging::ExchangeType::kTopic);
   payments_->register_commands(router_, [this] { publish_pending(); });
-  outbox_thread_ = std::thread([this] { outbox_loop(); });
+  outbox_publisher_.emplace(
+      "outbox publish", config_.outbox_retry_interval, [this] { publish_pending(); },
+      runtime::Periodic::First::kAtStart);
   rpc_ = std::make_unique<messaging::RpcServer>(
       connection_,
       messaging::RpcServerOptions{config_.queue, config_.prefetch, config_.concurrency},
@@ -51,13 +53,7 @@ Server::Server(messaging::Connection& connection, Config config)
 
 Server::~Server() {
   rpc_.reset();
-  {
-    std::lock_guard lock(loop_mu_);
-    stopping_ = true;
-  }
-  loop_cv_.notify_all();
-  if (outbox_thread_.joinable())
-    outbox_thread_.join();
+  outbox_publisher_.reset();
 }
 
 std::size_t Server::publish_pending() {
@@ -86,16 +82,6 @@ std::size_t Server::publish_pending() {
     log::error("publishing the outbox failed: {}", e.what());
   }
   return published;
-}
-
-void Server::outbox_loop() {
-  std::unique_lock lock(loop_mu_);
-  while (!stopping_) {
-    lock.unlock();
-    publish_pending();
-    lock.lock();
-    loop_cv_.wait_for(lock, config_.outbox_retry_interval, [this] { return stopping_; });
-  }
 }
 
 }  // namespace wonderland::payment

@@ -145,7 +145,8 @@ struct Db::Impl {
   }
 };
 
-Db::Db(const std::string& path, Options options) : impl_(std::make_unique<Impl>()), path_(path) {
+Db::Db(const std::string& path, const Options& options)
+    : impl_(std::make_unique<Impl>()), path_(path) {
   // The database holds customer data: the file and its -wal and -shm are private (0600), and the
   // directories created for it 0700. SQLite gives the -wal and -shm it creates the mode of the
   // database file; files left by an older version are tightened here.

@@ -25,11 +25,11 @@ struct JsonLimits {
   /// container, 0 when it is a scalar.
   std::size_t max_depth = 64;
   /// Bytes of one string or member name, as written (escapes counted as written).
-  std::size_t max_string_bytes = 64 * 1024;
+  std::size_t max_string_bytes = std::size_t{64} * 1024;
   /// Values (scalars, arrays, objects) and member names in the whole document.
   std::size_t max_elements = 100'000;
   /// Bytes of the whole text.
-  std::size_t max_bytes = 1024 * 1024;
+  std::size_t max_bytes = std::size_t{1024} * 1024;
 
   /// For request bodies from the public HTTP API: depth 64, strings of 64 KiB, 100,000 values,
   /// 1 MiB.
@@ -39,9 +39,9 @@ struct JsonLimits {
   /// 2,000,000 values, 64 MiB.
   static constexpr JsonLimits message() {
     return {.max_depth = 128,
-            .max_string_bytes = 16u * 1024 * 1024,
+            .max_string_bytes = std::size_t{16} * 1024 * 1024,
             .max_elements = 2'000'000,
-            .max_bytes = 64u * 1024 * 1024};
+            .max_bytes = std::size_t{64} * 1024 * 1024};
   }
 };
 

@@ -7,17 +7,17 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <memory>
 #include <mutex>
-#include <thread>
+#include <optional>
 
 #include "wonderland/messaging/connection.hpp"
 #include "wonderland/messaging/names.hpp"
 #include "wonderland/messaging/rpc.hpp"
 #include "wonderland/payment/payments.hpp"
 #include "wonderland/payment/protocol.hpp"
+#include "wonderland/runtime/periodic.hpp"
 
 namespace wonderland::payment {
 
@@ -59,17 +59,13 @@ class Server {
   std::size_t publish_pending();
 
  private:
-  void outbox_loop();
-
   messaging::Connection& connection_;
   Config config_;
   std::unique_ptr<Payments> payments_;
   messaging::CommandRouter router_;
   std::mutex publish_mu_;
-  std::mutex loop_mu_;
-  std::condition_variable loop_cv_;
-  bool stopping_ = false;
-  std::thread outbox_thread_;
+  /// Publishes the outbox every outbox_retry_interval; started once the exchange is declared.
+  std::optional<runtime::Periodic> outbox_publisher_;
   std::unique_ptr<messaging::RpcServer> rpc_;
 };
 

@@ -93,7 +93,7 @@ struct Options {
 /// An open database in WAL mode with foreign keys on.
 class Db {
  public:
-  explicit Db(const std::string& path, Options options = {});
+  explicit Db(const std::string& path, const Options& options = {});
   ~Db();
   Db(const Db&) = delete;
   Db& operator=(const Db&) = delete;
