@@ -15,9 +15,8 @@
 #include "wonderland/messaging/connection.hpp"
 #include "wonderland/runtime/service.hpp"
 
+namespace wonderland {
 namespace {
-
-using namespace wonderland;
 
 /// Logs the service's counters every `interval` until destroyed.
 class StatsReport {
@@ -57,8 +56,13 @@ class StatsReport {
 };
 
 }  // namespace
+}  // namespace wonderland
 
 int main() {
+  namespace log = wonderland::log;
+  namespace log_service = wonderland::log_service;
+  namespace messaging = wonderland::messaging;
+  namespace runtime = wonderland::runtime;
   return runtime::main_guard("logging", [] {
     runtime::block_shutdown_signals();  // before any thread starts: only the wait receives them
     log::Options log_options;
@@ -67,7 +71,7 @@ int main() {
     log_service::LoggingService service(messaging::ConnectionOptions::from_env("logging"),
                                         log_service::ServiceOptions::from_env());
     {
-      StatsReport report(service, std::chrono::seconds(60));
+      wonderland::StatsReport report(service, std::chrono::seconds(60));
       int sig = runtime::wait_for_shutdown();
       log::info("received {}; stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     }
