@@ -1,33 +1,24 @@
 #include "wonderland/log/record.hpp"
 
 #include <array>
-#include <cctype>
 #include <cstdint>
 
 #include "detail.hpp"
 #include "wonderland/common/ids.hpp"
+#include "wonderland/log_store/record.hpp"
 
 namespace wonderland::log {
 namespace {
 
-constexpr std::array<std::string_view, 4> kNames = {"debug", "info", "warning", "error"};
 constexpr std::array<std::string_view, 4> kLabels = {"DEBUG  ", "INFO   ", "WARNING", "ERROR  "};
 
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size())
-    return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
-
-std::string dump(const nlohmann::json& value) {
-  return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
+// The names of the severities and their parsing are log_store's: both enums list the same four
+// severities in the same order.
+static_assert(static_cast<int>(Severity::kDebug) == static_cast<int>(log_store::Severity::kDebug) &&
+              static_cast<int>(Severity::kInfo) == static_cast<int>(log_store::Severity::kInfo) &&
+              static_cast<int>(Severity::kWarning) ==
+                  static_cast<int>(log_store::Severity::kWarning) &&
+              static_cast<int>(Severity::kError) == static_cast<int>(log_store::Severity::kError));
 
 // A string is written bare when it is a non-empty run of printable characters that cannot be
 // confused with the line's own syntax.
@@ -79,7 +70,7 @@ void append_field(std::string& out, std::string_view key, const nlohmann::json& 
       return;
     }
   }
-  out += dump(value);
+  out += log_store::dump_compact(value);
 }
 
 // Length of the valid UTF-8 sequence starting at s[i], or 0 when it is not one.
@@ -119,21 +110,14 @@ std::size_t utf8_sequence_length(std::string_view s, std::size_t i) noexcept {
 }  // namespace
 
 std::string_view to_string(Severity severity) noexcept {
-  return kNames[static_cast<std::size_t>(severity)];
+  return log_store::to_string(static_cast<log_store::Severity>(severity));
 }
 
 std::optional<Severity> parse_severity(std::string_view name) noexcept {
-  for (std::size_t i = 0; i < kNames.size(); ++i) {
-    if (iequals(name, kNames[i]))
-      return static_cast<Severity>(i);
-  }
-  if (iequals(name, "trace"))
-    return Severity::kDebug;
-  if (iequals(name, "warn"))
-    return Severity::kWarning;
-  if (iequals(name, "err") || iequals(name, "critical"))
-    return Severity::kError;
-  return std::nullopt;
+  auto severity = log_store::parse_spdlog_severity(name);
+  if (!severity)
+    return std::nullopt;
+  return static_cast<Severity>(*severity);
 }
 
 Severity from_spdlog(spdlog::level::level_enum level) noexcept {

@@ -13,9 +13,8 @@
 #include "wonderland/runtime/periodic.hpp"
 #include "wonderland/runtime/service.hpp"
 
+namespace wonderland {
 namespace {
-
-using namespace wonderland;
 
 /// Logs the service's counters.
 void report_stats(const log_service::LoggingService& service) {
@@ -28,8 +27,13 @@ void report_stats(const log_service::LoggingService& service) {
 }
 
 }  // namespace
+}  // namespace wonderland
 
 int main() {
+  namespace log = wonderland::log;
+  namespace log_service = wonderland::log_service;
+  namespace messaging = wonderland::messaging;
+  namespace runtime = wonderland::runtime;
   return runtime::main_guard("logging", [] {
     runtime::block_shutdown_signals();  // before any thread starts: only the wait receives them
     log::Options log_options;
@@ -39,7 +43,7 @@ int main() {
                                         log_service::ServiceOptions::from_env());
     {
       runtime::Periodic report("stats report", std::chrono::seconds(60),
-                               [&service] { report_stats(service); });
+                               [&service] { wonderland::report_stats(service); });
       int sig = runtime::wait_for_shutdown();
       log::info("received {}; stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     }

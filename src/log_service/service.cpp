@@ -268,94 +268,113 @@ struct LoggingService::State {
     }
     counter += claimed.size();
   }
+
+  // The store; its written batches go to the live feed.
+  void open_store() {
+    log_store::StoreOptions store_options = options.store;
+    if (options.concurrency > 0) {
+      // Once every handler thread waits in the batch, nobody else can join it: write at once.
+      store_options.max_batch = std::min<std::size_t>(store_options.max_batch, options.concurrency);
+    } else {
+      store_options.linger = std::chrono::microseconds(0);  // one handler, on the I/O thread
+    }
+    store = std::make_unique<log_store::LogStore>(
+        store_options,
+        [this](std::vector<log_store::StoredRecord>&& batch) { live.push(std::move(batch)); });
+  }
+
+  // One connection to consume, one to publish (RPC replies and the live feed, which starts).
+  void open_connections(const messaging::ConnectionOptions& connection) {
+    messaging::ConnectionOptions publish_options = connection;
+    publish_options.publisher_confirms = false;  // RPC replies and the best-effort live feed
+    publish_conn = std::make_unique<messaging::Connection>(publish_options);
+    consume_conn = std::make_unique<messaging::Connection>(connection);
+    declare_live_exchange(*publish_conn, options.topology.live_exchange);
+    live.start(publish_conn.get());
+  }
+
+  void serve_queries() {
+    query_server = std::make_unique<messaging::RpcServer>(
+        *publish_conn,
+        messaging::RpcServerOptions{options.topology.query_queue, 16,
+                                    std::max(1U, options.query_concurrency)},
+        [this](const messaging::Envelope& request) { return answer_query(request); });
+  }
+
+  Result<nlohmann::json> answer_query(const messaging::Envelope& request) {
+    if (request.type != kQueryType) {
+      return Error::of(codes::kInvalidArgument, "unsupported request type '" + request.type +
+                                                    "' (expected '" + kQueryType + "')");
+    }
+    auto query = log_store::Query::from_json(request.body);
+    if (!query)
+      return query.error();
+    ++queries;
+    return store->query(*query).to_json();
+  }
+
+  void consume_records() {
+    messaging::Subscription sub;
+    sub.exchange = options.topology.logs_exchange;
+    sub.type = messaging::ExchangeType::kDirect;
+    sub.queue = options.topology.records_queue;
+    sub.binding_keys = {"debug", "info", "warning", "error"};
+    sub.prefetch = options.prefetch;
+    sub.max_attempts = options.max_attempts;
+    sub.concurrency = options.concurrency;
+    records_consumer = messaging::subscribe(
+        *consume_conn, sub,
+        [this](const messaging::Envelope& e, const messaging::DeliveryInfo& info) {
+          store_one(e, record_from_log_envelope(e, info.routing_key), records);
+        });
+  }
+
+  void consume_workflow_events() {
+    messaging::Subscription sub;
+    sub.exchange = options.topology.workflow_exchange;
+    sub.type = messaging::ExchangeType::kTopic;
+    sub.queue = options.topology.workflow_queue;
+    sub.binding_keys = {"workflow.#"};
+    sub.prefetch = options.prefetch;
+    sub.max_attempts = options.max_attempts;
+    sub.concurrency = options.concurrency == 0 ? 0 : std::max(1U, options.concurrency / 4);
+    workflow_consumer = messaging::subscribe(
+        *consume_conn, sub, [this](const messaging::Envelope& e, const messaging::DeliveryInfo&) {
+          if (e.type == kWorkflowBatchType) {
+            store_workflow_batch(e);
+            return;
+          }
+          store_one(e, record_from_workflow_envelope(e), workflow_events,
+                    options.live_workflow_events);
+        });
+  }
+
+  // The mediator batches its workflow events: one record per event, each with an id of its own
+  // so that a redelivered batch is stored once.
+  void store_workflow_batch(const messaging::Envelope& e) {
+    const auto& events = e.body.value("events", nlohmann::json::array());
+    if (!events.is_array())
+      throw messaging::PoisonMessage("workflow.events without an events array");
+    std::vector<std::pair<std::string, Record>> batch;
+    batch.reserve(events.size());
+    for (std::size_t i = 0; i < events.size(); ++i) {
+      messaging::Envelope one = workflow_event_envelope(e, events[i], i);
+      Record record = record_from_workflow_envelope(one);
+      batch.emplace_back(std::move(one.message_id), std::move(record));
+    }
+    store_batch(std::move(batch), workflow_events, options.live_workflow_events);
+  }
 };
 
 LoggingService::LoggingService(messaging::ConnectionOptions connection, ServiceOptions options)
     : state_(std::make_unique<State>(std::move(options))) {
   State& s = *state_;
+  s.open_store();
+  s.open_connections(connection);
+  s.serve_queries();
+  s.consume_records();
+  s.consume_workflow_events();
   const Topology& t = s.options.topology;
-  LivePublisher* live = &s.live;
-  log_store::StoreOptions store_options = s.options.store;
-  if (s.options.concurrency > 0) {
-    // Once every handler thread waits in the batch, nobody else can join it: write at once.
-    store_options.max_batch = std::min<std::size_t>(store_options.max_batch, s.options.concurrency);
-  } else {
-    store_options.linger = std::chrono::microseconds(0);  // one handler, on the I/O thread
-  }
-  s.store = std::make_unique<log_store::LogStore>(
-      store_options,
-      [live](std::vector<log_store::StoredRecord>&& batch) { live->push(std::move(batch)); });
-
-  messaging::ConnectionOptions publish_options = connection;
-  publish_options.publisher_confirms = false;  // RPC replies and the best-effort live feed
-  s.publish_conn = std::make_unique<messaging::Connection>(publish_options);
-  s.consume_conn = std::make_unique<messaging::Connection>(connection);
-
-  declare_live_exchange(*s.publish_conn, t.live_exchange);
-  s.live.start(s.publish_conn.get());
-
-  State* self = &s;
-  s.query_server = std::make_unique<messaging::RpcServer>(
-      *s.publish_conn,
-      messaging::RpcServerOptions{t.query_queue, 16, std::max(1U, s.options.query_concurrency)},
-      [self](const messaging::Envelope& request) -> Result<nlohmann::json> {
-        if (request.type != kQueryType) {
-          return Error::of(codes::kInvalidArgument, "unsupported request type '" + request.type +
-                                                        "' (expected '" + kQueryType + "')");
-        }
-        auto query = log_store::Query::from_json(request.body);
-        if (!query)
-          return query.error();
-        ++self->queries;
-        return self->store->query(*query).to_json();
-      });
-
-  messaging::Subscription records;
-  records.exchange = t.logs_exchange;
-  records.type = messaging::ExchangeType::kDirect;
-  records.queue = t.records_queue;
-  records.binding_keys = {"debug", "info", "warning", "error"};
-  records.prefetch = s.options.prefetch;
-  records.max_attempts = s.options.max_attempts;
-  records.concurrency = s.options.concurrency;
-  s.records_consumer = messaging::subscribe(
-      *s.consume_conn, records,
-      [self](const messaging::Envelope& e, const messaging::DeliveryInfo& info) {
-        self->store_one(e, record_from_log_envelope(e, info.routing_key), self->records);
-      });
-
-  messaging::Subscription workflow;
-  workflow.exchange = t.workflow_exchange;
-  workflow.type = messaging::ExchangeType::kTopic;
-  workflow.queue = t.workflow_queue;
-  workflow.binding_keys = {"workflow.#"};
-  workflow.prefetch = s.options.prefetch;
-  workflow.max_attempts = s.options.max_attempts;
-  workflow.concurrency = s.options.concurrency == 0 ? 0 : std::max(1U, s.options.concurrency / 4);
-  s.workflow_consumer = messaging::subscribe(
-      *s.consume_conn, workflow,
-      [self](const messaging::Envelope& e, const messaging::DeliveryInfo&) {
-        if (e.type == kWorkflowBatchType) {
-          // The mediator batches its workflow events: one record per event, each with an id of
-          // its own so that a redelivered batch is stored once.
-          const auto& events = e.body.value("events", nlohmann::json::array());
-          if (!events.is_array())
-            throw messaging::PoisonMessage("workflow.events without an events array");
-          std::vector<std::pair<std::string, Record>> batch;
-          batch.reserve(events.size());
-          for (std::size_t i = 0; i < events.size(); ++i) {
-            messaging::Envelope one = workflow_event_envelope(e, events[i], i);
-            Record record = record_from_workflow_envelope(one);
-            batch.emplace_back(std::move(one.message_id), std::move(record));
-          }
-          self->store_batch(std::move(batch), self->workflow_events,
-                            self->options.live_workflow_events);
-          return;
-        }
-        self->store_one(e, record_from_workflow_envelope(e), self->workflow_events,
-                        self->options.live_workflow_events);
-      });
-
   spdlog::info(
       "logging: storing records of '{}' and events of '{}' in {} (rotate at {} bytes, keep {} "
       "files); "

@@ -82,96 +82,102 @@ void Parser::end_row(const RowFn& on_row) {
   row_[0].clear();
 }
 
+bool Parser::end_at(char c, const RowFn& on_row) {
+  switch (c) {
+    case ',':
+      row_started_ = true;
+      end_field();
+      state_ = State::kFieldStart;
+      return true;
+    case '\r':
+      end_row(on_row);
+      state_ = State::kAfterCr;
+      return true;
+    case '\n':
+      end_row(on_row);
+      state_ = State::kFieldStart;
+      return true;
+    default:
+      return false;
+  }
+}
+
+const char* Parser::at_field_start(const char* p, const RowFn& on_row) {
+  char c = *p++;
+  if (c == '"') {
+    row_started_ = true;
+    state_ = State::kQuoted;
+  } else if (!end_at(c, on_row)) {
+    row_started_ = true;
+    row_[fields_] += c;
+    state_ = State::kUnquoted;
+  }
+  return p;
+}
+
+const char* Parser::in_unquoted(const char* p, const char* end, const RowFn& on_row) {
+  // Copy the run of ordinary characters at once.
+  const char* q = p;
+  while (q < end && *q != ',' && *q != '\r' && *q != '\n')
+    ++q;
+  row_[fields_].append(p, q);
+  if (q == end)
+    return q;
+  end_at(*q, on_row);
+  return q + 1;
+}
+
+const char* Parser::in_quoted(const char* p, const char* end) {
+  const void* q = std::memchr(p, '"', static_cast<std::size_t>(end - p));
+  if (q == nullptr) {
+    row_[fields_].append(p, end);
+    return end;
+  }
+  const char* qc = static_cast<const char*>(q);
+  row_[fields_].append(p, qc);
+  state_ = State::kQuoteInQuoted;
+  return qc + 1;
+}
+
+const char* Parser::after_quote(const char* p, const RowFn& on_row) {
+  char c = *p++;
+  if (c == '"') {
+    row_[fields_] += '"';
+    state_ = State::kQuoted;
+  } else if (!end_at(c, on_row)) {
+    row_[fields_] += c;  // lenient: text after the closing quote joins the field
+    state_ = State::kUnquoted;
+  }
+  return p;
+}
+
 void Parser::feed(std::string_view bytes, const RowFn& on_row) {
   if (row_.empty())
     row_.emplace_back();
   const char* p = bytes.data();
   const char* end = p + bytes.size();
   while (p < end) {
-    std::string& field = row_[fields_];
     switch (state_) {
       case State::kAfterCr:
         state_ = State::kFieldStart;
         if (*p == '\n') {
           ++p;
-          continue;
-        }
-        [[fallthrough]];
-      case State::kFieldStart: {
-        char c = *p++;
-        if (c == '"') {
-          row_started_ = true;
-          state_ = State::kQuoted;
-        } else if (c == ',') {
-          row_started_ = true;
-          end_field();
-        } else if (c == '\r') {
-          end_row(on_row);
-          state_ = State::kAfterCr;
-        } else if (c == '\n') {
-          end_row(on_row);
-        } else {
-          row_started_ = true;
-          field += c;
-          state_ = State::kUnquoted;
-        }
-        break;
-      }
-      case State::kUnquoted: {
-        // Copy the run of ordinary characters at once.
-        const char* q = p;
-        while (q < end && *q != ',' && *q != '\r' && *q != '\n')
-          ++q;
-        field.append(p, q);
-        p = q;
-        if (p == end)
-          break;
-        char c = *p++;
-        if (c == ',') {
-          end_field();
-          state_ = State::kFieldStart;
-        } else if (c == '\r') {
-          end_row(on_row);
-          state_ = State::kAfterCr;
-        } else {
-          end_row(on_row);
-          state_ = State::kFieldStart;
-        }
-        break;
-      }
-      case State::kQuoted: {
-        const void* q = std::memchr(p, '"', static_cast<std::size_t>(end - p));
-        if (q == nullptr) {
-          field.append(p, end);
-          p = end;
           break;
         }
-        const char* qc = static_cast<const char*>(q);
-        field.append(p, qc);
-        p = qc + 1;
-        state_ = State::kQuoteInQuoted;
+        p = at_field_start(p, on_row);
         break;
-      }
-      case State::kQuoteInQuoted: {
-        char c = *p++;
-        if (c == '"') {
-          field += '"';
-          state_ = State::kQuoted;
-        } else if (c == ',') {
-          end_field();
-          state_ = State::kFieldStart;
-        } else if (c == '\r') {
-          end_row(on_row);
-          state_ = State::kAfterCr;
-        } else if (c == '\n') {
-          end_row(on_row);
-          state_ = State::kFieldStart;
-        } else {
-          field += c;  // lenient: text after the closing quote joins the field
-          state_ = State::kUnquoted;
-        }
+      case State::kFieldStart:
+        p = at_field_start(p, on_row);
         break;
-      }
+      case State::kUnquoted:
+        p = in_unquoted(p, end, on_row);
+        break;
+      case State::kQuoted:
+        p = in_quoted(p, end);
+        break;
+      case State::kQuoteInQuoted:
+        p = after_quote(p, on_row);
+        break;
     }
   }
 }

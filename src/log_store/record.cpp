@@ -66,6 +66,14 @@ std::string_view to_string(Severity severity) noexcept {
 }
 
 std::optional<Severity> parse_severity(std::string_view name) noexcept {
+  if (auto severity = parse_spdlog_severity(name))
+    return severity;
+  if (iequals(name, "fatal"))
+    return Severity::kError;
+  return std::nullopt;
+}
+
+std::optional<Severity> parse_spdlog_severity(std::string_view name) noexcept {
   for (std::size_t i = 0; i < kNames.size(); ++i) {
     if (iequals(name, kNames[i]))
       return static_cast<Severity>(i);
@@ -74,9 +82,8 @@ std::optional<Severity> parse_severity(std::string_view name) noexcept {
     return Severity::kDebug;
   if (iequals(name, "warn"))
     return Severity::kWarning;
-  if (iequals(name, "err") || iequals(name, "critical") || iequals(name, "fatal")) {
+  if (iequals(name, "err") || iequals(name, "critical"))
     return Severity::kError;
-  }
   return std::nullopt;
 }
 

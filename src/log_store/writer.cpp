@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <charconv>
+#include <optional>
 #include <stdexcept>
 #include <system_error>
 #include <utility>
@@ -61,6 +62,41 @@ bool continuable(std::string_view text, std::uint64_t& data_rows) {
   return true;
 }
 
+void check_options(const WriterOptions& options) {
+  if (options.max_bytes == 0)
+    throw std::invalid_argument("max_bytes must be at least 1");
+  if (options.max_files == 0)
+    throw std::invalid_argument("max_files must be at least 1");
+  if (options.base_name.empty() || options.base_name.find('/') != std::string::npos) {
+    throw std::invalid_argument("base_name must be a plain, non-empty file name");
+  }
+}
+
+// The index of a retained file named `<prefix><index>.csv`; nullopt for any other name.
+std::optional<unsigned> retained_index(const std::string& name, const std::string& prefix) {
+  if (name.size() <= prefix.size() + 4 || name.compare(0, prefix.size(), prefix) != 0 ||
+      name.compare(name.size() - 4, 4, ".csv") != 0) {
+    return std::nullopt;
+  }
+  std::string_view number(name.data() + prefix.size(), name.size() - prefix.size() - 4);
+  unsigned index = 0;
+  auto [ptr, err] = std::from_chars(number.data(), number.data() + number.size(), index);
+  if (err != std::errc() || ptr != number.data() + number.size())
+    return std::nullopt;
+  return index;
+}
+
+// Files beyond the retention count (left by a run with a larger count) go now.
+void remove_beyond_retention(const WriterOptions& options) {
+  const std::string prefix = options.base_name + ".";
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(options.dir, ec)) {
+    auto index = retained_index(entry.path().filename().string(), prefix);
+    if (index && *index >= options.max_files)
+      std::filesystem::remove(entry.path(), ec);
+  }
+}
+
 }  // namespace
 
 OpenFile::OpenFile(OpenFile&& o) noexcept : info(std::move(o.info)), fd(std::exchange(o.fd, -1)) {}
@@ -81,36 +117,33 @@ OpenFile::~OpenFile() {
 }
 
 RotatingCsvWriter::RotatingCsvWriter(WriterOptions options) : options_(std::move(options)) {
-  if (options_.max_bytes == 0)
-    throw std::invalid_argument("max_bytes must be at least 1");
-  if (options_.max_files == 0)
-    throw std::invalid_argument("max_files must be at least 1");
-  if (options_.base_name.empty() || options_.base_name.find('/') != std::string::npos) {
-    throw std::invalid_argument("base_name must be a plain, non-empty file name");
-  }
+  check_options(options_);
   std::error_code ec;
   std::filesystem::create_directories(options_.dir, ec);
   if (ec)
     fail(ec.value(), "create directory " + options_.dir.string());
-
-  // Files beyond the retention count (left by a run with a larger count) go now.
-  const std::string prefix = options_.base_name + ".";
-  for (const auto& entry : std::filesystem::directory_iterator(options_.dir, ec)) {
-    std::string name = entry.path().filename().string();
-    if (name.size() <= prefix.size() + 4 || name.compare(0, prefix.size(), prefix) != 0 ||
-        name.compare(name.size() - 4, 4, ".csv") != 0) {
-      continue;
-    }
-    std::string_view number(name.data() + prefix.size(), name.size() - prefix.size() - 4);
-    unsigned index = 0;
-    auto [ptr, err] = std::from_chars(number.data(), number.data() + number.size(), index);
-    if (err != std::errc() || ptr != number.data() + number.size())
-      continue;
-    if (index >= options_.max_files)
-      std::filesystem::remove(entry.path(), ec);
+  remove_beyond_retention(options_);
+  if (!adopt_existing_files()) {
+    open_current(true);
+    return;
   }
+  if (files_.front().size == 0) {
+    files_.erase(files_.begin());
+    open_current(true);
+    return;
+  }
+  std::uint64_t rows = 0;
+  if (continuable(read_whole(path_for(0)), rows)) {
+    open_current(false);
+    current_rows_ = rows;
+    return;
+  }
+  rotate();  // keeps the damaged file as <base>.1.csv, untouched
+}
 
+bool RotatingCsvWriter::adopt_existing_files() {
   // Existing files, newest first, get generations counting down from the newest.
+  std::error_code ec;
   std::vector<unsigned> existing;
   for (unsigned i = 0; i < options_.max_files; ++i) {
     if (std::filesystem::exists(path_for(i), ec))
@@ -128,23 +161,7 @@ RotatingCsvWriter::RotatingCsvWriter(WriterOptions options) : options_(std::move
     f.size = static_cast<std::uint64_t>(st.st_size);
     files_.push_back(std::move(f));
   }
-
-  if (!existing.empty() && existing.front() == 0) {
-    if (files_.front().size == 0) {
-      files_.erase(files_.begin());
-      open_current(true);
-      return;
-    }
-    std::uint64_t rows = 0;
-    if (continuable(read_whole(path_for(0)), rows)) {
-      open_current(false);
-      current_rows_ = rows;
-      return;
-    }
-    rotate();  // keeps the damaged file as <base>.1.csv, untouched
-    return;
-  }
-  open_current(true);
+  return !existing.empty() && existing.front() == 0;
 }
 
 RotatingCsvWriter::~RotatingCsvWriter() {

@@ -4,7 +4,8 @@
 #include "wonderland/runtime/service.hpp"
 
 int main() {
-  using namespace wonderland;
+  namespace notification = wonderland::notification;
+  namespace runtime = wonderland::runtime;
   return runtime::main_guard("notification", [] {
     runtime::Service service("notification");
     notification::Server server(service.connection(), notification::Config::from_env());

@@ -58,6 +58,13 @@ class Parser {
   enum class State : std::uint8_t { kFieldStart, kUnquoted, kQuoted, kQuoteInQuoted, kAfterCr };
   void end_field();
   void end_row(const RowFn& on_row);
+  /// Ends the field at a separator or the row at a line end; false when `c` is neither.
+  bool end_at(char c, const RowFn& on_row);
+  // One step of `feed` in each state, from `p`; each returns where the input goes on.
+  const char* at_field_start(const char* p, const RowFn& on_row);
+  const char* in_unquoted(const char* p, const char* end, const RowFn& on_row);
+  const char* in_quoted(const char* p, const char* end);
+  const char* after_quote(const char* p, const RowFn& on_row);
 
   State state_ = State::kFieldStart;
   Row row_;

@@ -26,6 +26,9 @@ std::string_view to_string(Severity severity) noexcept;
 /// Parses a severity name, case-insensitively. Besides the four names it accepts the spellings
 /// trace → debug, warn → warning, err/critical/fatal → error. nullopt otherwise.
 std::optional<Severity> parse_severity(std::string_view name) noexcept;
+/// Parses a severity name as spdlog spells its levels, case-insensitively: the four names and
+/// trace → debug, warn → warning, err and critical → error (not fatal). nullopt otherwise.
+std::optional<Severity> parse_spdlog_severity(std::string_view name) noexcept;
 
 /// One stored record. `time` has millisecond precision (what the CSV files keep).
 struct Record {

@@ -74,6 +74,8 @@ struct StoredRecord {
 /// released, one batch at a time and in order. Must not call back into the store's append.
 using BatchObserver = std::function<void(std::vector<StoredRecord>&& batch)>;
 
+class StoreIndex;  // the in-memory index (internal to the store)
+
 class LogStore {
  public:
   /// Opens (or creates) the files and fills the index from them. Throws std::system_error or
@@ -101,10 +103,17 @@ class LogStore {
  private:
   struct Pending;
   struct Waiter;
-  struct Index;
+  struct WrittenBatch;
 
+  /// `records` ready to be queued: each with its CSV row, all waited for by `waiter`.
+  static std::vector<Pending> to_pending(std::vector<Record>&& records, bool live, Waiter& waiter);
+  /// With `lock` (on mu_) held and no write in progress: writes everything queued, releases
+  /// the callers of the batch and hands the batch to the observer.
+  void lead_batch(std::unique_lock<std::mutex>& lock);
   void write_batch(std::vector<Pending>& batch);
-  void load_index();
+  WrittenBatch write_rows(const std::vector<Pending>& batch);
+  void index_batch(const std::vector<Pending>& batch, const WrittenBatch& written);
+  void count_batch(std::size_t records, const WrittenBatch& written);
 
   StoreOptions options_;
   BatchObserver observer_;
@@ -122,7 +131,7 @@ class LogStore {
 
   // The index.
   mutable std::shared_mutex index_mu_;
-  std::unique_ptr<Index> index_;
+  std::unique_ptr<StoreIndex> index_;
 
   mutable std::mutex stats_mu_;
   mutable StoreStats stats_;

@@ -25,6 +25,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 namespace wonderland::log_store {
@@ -42,7 +43,10 @@ struct WriterOptions {
 struct RowPosition {
   std::uint64_t generation = 0;
   std::uint64_t row = 0;
-  friend auto operator<=>(const RowPosition&, const RowPosition&) = default;
+  friend bool operator==(const RowPosition&, const RowPosition&) = default;
+  friend std::strong_ordering operator<=>(const RowPosition& a, const RowPosition& b) {
+    return std::tie(a.generation, a.row) <=> std::tie(b.generation, b.row);
+  }
 };
 
 /// One retained file.
@@ -100,6 +104,8 @@ class RotatingCsvWriter {
   std::uint64_t rotation_failures() const noexcept { return rotation_failures_; }
 
  private:
+  /// Takes in the files found in the directory; returns whether the current file is one.
+  bool adopt_existing_files();
   void open_current(bool fresh);
   void rotate();
   void try_rotate();
