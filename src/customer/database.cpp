@@ -31,7 +31,7 @@ std::string with_connect_timeout(const std::string& url, int seconds) {
   return url + (url.find('?') == std::string::npos ? "?" : "&") + param;
 }
 
-Database::Database(std::string url, std::string schema, int connect_timeout_s)
+Database::Database(const std::string& url, std::string schema, int connect_timeout_s)
     : url_(with_connect_timeout(url, connect_timeout_s)), schema_(std::move(schema)) {
   if (!valid_schema_name(schema_)) {
     throw std::invalid_argument("'" + schema_ +

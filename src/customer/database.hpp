@@ -27,7 +27,7 @@ std::string with_connect_timeout(const std::string& url, int seconds);
 class Database {
  public:
   /// Does not connect yet. Throws std::invalid_argument for an unacceptable schema name.
-  Database(std::string url, std::string schema, int connect_timeout_s = 5);
+  Database(const std::string& url, std::string schema, int connect_timeout_s = 5);
   ~Database();
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;

@@ -5,7 +5,8 @@
 #include "wonderland/runtime/service.hpp"
 
 int main() {
-  using namespace wonderland;
+  namespace runtime = wonderland::runtime;
+  namespace customer = wonderland::customer;
   return runtime::main_guard("customer", [] {
     customer::Config config =
         customer::Config::from_env();  // a bad setting fails before connecting

@@ -8,9 +8,11 @@
 
 namespace wonderland::customer {
 
-const std::vector<Migration>& migrations() {
-  static const std::vector<Migration> all = {
-      {1, "customers, sessions, baskets, orders, idempotency, outbox", R"sql(
+namespace {
+
+/// Migration 1: customers and their addresses, sessions, baskets, orders, idempotency keys and
+/// the outbox.
+constexpr const char* kInitialSchema = R"sql(
 CREATE TABLE IF NOT EXISTS customers (
   id            uuid PRIMARY KEY,
   username      text NOT NULL,
@@ -83,7 +85,13 @@ CREATE TABLE IF NOT EXISTS outbox (
   envelope    text NOT NULL,
   created_at  timestamptz NOT NULL DEFAULT now()
 );
-)sql"},
+)sql";
+
+}  // namespace
+
+const std::vector<Migration>& migrations() {
+  static const std::vector<Migration> all = {
+      {1, "customers, sessions, baskets, orders, idempotency, outbox", kInitialSchema},
   };
   return all;
 }

@@ -49,7 +49,7 @@ struct StoreOptions {
 
 class Store {
  public:
-  Store(Database& db, StoreOptions options = {});
+  explicit Store(Database& db, StoreOptions options = {});
 
   /// `customer.sign_up`: creates the account (password hashed with argon2id) and, when given,
   /// its first address; writes the `customer.signed_up` event to the outbox in the same

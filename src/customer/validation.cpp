@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "wonderland/common/ids.hpp"
+#include "wonderland/common/request_fields.hpp"
 
 namespace wonderland::customer {
 namespace {
@@ -294,15 +295,7 @@ std::optional<Address> BodyReader::address(const std::string& name) {
 }
 
 Error BodyReader::error() const {
-  std::string message;
-  for (const auto& f : fields_) {
-    if (!message.empty())
-      message += "; ";
-    message += f.field + " " + f.message;
-  }
-  Error e = Error::of(codes::kInvalidArgument, std::move(message));
-  e.fields = fields_;
-  return e;
+  return Error::invalid(describe_fields(fields_), fields_);
 }
 
 Result<SignUpRequest> parse_sign_up(const nlohmann::json& body) {

@@ -3,7 +3,8 @@
 #include "wonderland/runtime/service.hpp"
 
 int main() {
-  using namespace wonderland;
+  namespace runtime = wonderland::runtime;
+  namespace inventory = wonderland::inventory;
   return runtime::main_guard("inventory", [] {
     runtime::Service service("inventory");
     inventory::Server server(service.connection(), inventory::Config::from_env());

@@ -4,7 +4,7 @@
 #include <set>
 #include <utility>
 
-#include "wonderland/common/ids.hpp"
+#include "wonderland/common/request_fields.hpp"
 #include "wonderland/inventory/catalogue.hpp"
 #include "wonderland/inventory/inventory.hpp"
 
@@ -15,20 +15,6 @@ using nlohmann::json;
 
 constexpr std::size_t kMaxQueryLength = 200;
 constexpr std::int64_t kMaxPage = 1'000'000;
-
-Error invalid(std::vector<FieldError> fields) {
-  std::string message = "invalid request";
-  for (std::size_t i = 0; i < fields.size(); ++i) {
-    message += (i == 0 ? ": " : "; ") + fields[i].field + " " + fields[i].message;
-  }
-  Error e = Error::of(codes::kInvalidArgument, std::move(message));
-  e.fields = std::move(fields);
-  return e;
-}
-
-Error not_an_object() {
-  return Error::of(codes::kInvalidArgument, "the request body must be a JSON object");
-}
 
 std::optional<std::int64_t> as_int(const json& j) {
   if (!j.is_number_integer())
@@ -70,16 +56,6 @@ void read_bounded(const json& body, const char* key, std::int64_t max, std::int6
     return;
   }
   out = *v;
-}
-
-/// Reads `order_id` (a UUID) into `out`, or records a field error.
-void read_order_id(const json& body, std::string& out, std::vector<FieldError>& fields) {
-  auto it = body.find("order_id");
-  if (it == body.end() || !it->is_string() || !is_uuid(it->get<std::string>())) {
-    fields.push_back({"order_id", "must be a UUID"});
-    return;
-  }
-  out = it->get<std::string>();
 }
 
 /// Reads line `i` of `items`, or records field errors; `seen` holds the ISBNs before it.
@@ -153,7 +129,7 @@ Result<BookQuery> read_book_query(const json& body) {
   read_bounded(body, "page", kMaxPage, query.page, fields);
   read_bounded(body, "page_size", kMaxPageSize, query.page_size, fields);
   if (!fields.empty())
-    return invalid(std::move(fields));
+    return invalid_fields(std::move(fields));
   return query;
 }
 
@@ -162,7 +138,7 @@ Result<std::string> read_isbn(const json& body) {
     return not_an_object();
   auto it = body.find("isbn");
   if (it == body.end() || !it->is_string() || !is_isbn13_format(it->get<std::string>())) {
-    return invalid({{"isbn", "must be 13 digits"}});
+    return invalid_fields({{"isbn", "must be 13 digits"}});
   }
   return it->get<std::string>();
 }
@@ -173,7 +149,7 @@ Result<std::vector<std::string>> read_isbns(const json& body) {
   auto it = body.find("isbns");
   if (it == body.end() || !it->is_array() || it->empty() ||
       it->size() > static_cast<std::size_t>(kMaxPageSize)) {
-    return invalid(
+    return invalid_fields(
         {{"isbns", "must be an array of 1 to " + std::to_string(kMaxPageSize) + " ISBNs"}});
   }
   std::vector<std::string> isbns;
@@ -187,7 +163,7 @@ Result<std::vector<std::string>> read_isbns(const json& body) {
     }
   }
   if (!fields.empty())
-    return invalid(std::move(fields));
+    return invalid_fields(std::move(fields));
   return isbns;
 }
 
@@ -197,7 +173,7 @@ Result<std::vector<RequestedLine>> read_lines(const json& body) {
   std::vector<FieldError> fields;
   std::vector<RequestedLine> lines = read_items(body, fields);
   if (!fields.empty())
-    return invalid(std::move(fields));
+    return invalid_fields(std::move(fields));
   return lines;
 }
 
@@ -206,10 +182,10 @@ Result<ReserveRequest> read_reserve_request(const json& body) {
     return not_an_object();
   std::vector<FieldError> fields;
   ReserveRequest request;
-  read_order_id(body, request.order_id, fields);
+  read_uuid(body, "order_id", request.order_id, fields);
   request.lines = read_items(body, fields);
   if (!fields.empty())
-    return invalid(std::move(fields));
+    return invalid_fields(std::move(fields));
   return request;
 }
 
@@ -218,9 +194,9 @@ Result<std::string> read_order_id(const json& body) {
     return not_an_object();
   std::vector<FieldError> fields;
   std::string order_id;
-  read_order_id(body, order_id, fields);
+  read_uuid(body, "order_id", order_id, fields);
   if (!fields.empty())
-    return invalid(std::move(fields));
+    return invalid_fields(std::move(fields));
   return order_id;
 }
 

@@ -1,7 +1,7 @@
 #include "tables.hpp"
 
 #include "wonderland/common/time.hpp"
-#include "wonderland/log/log.hpp"
+#include "wonderland/log/failure.hpp"
 
 namespace wonderland::inventory::tables {
 namespace {
@@ -48,11 +48,8 @@ sqlite::Statement find_book(sqlite::Db& db) {
 }  // namespace
 
 const sqlite::GuardedStore& store() {
-  static const sqlite::GuardedStore database{
-      "the inventory database", [](const sqlite::Failure& f) {
-        log::write(f.transient() ? log::Severity::kWarning : log::Severity::kError, {},
-                   f.message());
-      }};
+  static const sqlite::GuardedStore database{"the inventory database",
+                                             log::report_failure<sqlite::Failure>};
   return database;
 }
 

@@ -3,7 +3,8 @@
 #include "wonderland/runtime/service.hpp"
 
 int main() {
-  using namespace wonderland;
+  namespace runtime = wonderland::runtime;
+  namespace mediator = wonderland::mediator;
   return runtime::main_guard("mediator", [] {
     runtime::Service service("mediator");
     mediator::Mediator mediator(service.connection(), mediator::Config::from_env());

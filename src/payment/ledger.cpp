@@ -1,7 +1,7 @@
 #include "ledger.hpp"
 
 #include "wonderland/common/ids.hpp"
-#include "wonderland/log/log.hpp"
+#include "wonderland/log/failure.hpp"
 
 namespace wonderland::payment::ledger {
 namespace {
@@ -70,11 +70,8 @@ void add_entry(sqlite::Db& db, const Charge& c, const char* kind, const std::str
 }  // namespace
 
 const sqlite::GuardedStore& store() {
-  static const sqlite::GuardedStore ledger{
-      "the payment ledger", [](const sqlite::Failure& f) {
-        log::write(f.transient() ? log::Severity::kWarning : log::Severity::kError, {},
-                   f.message());
-      }};
+  static const sqlite::GuardedStore ledger{"the payment ledger",
+                                           log::report_failure<sqlite::Failure>};
   return ledger;
 }
 

@@ -3,7 +3,8 @@
 #include "wonderland/runtime/service.hpp"
 
 int main() {
-  using namespace wonderland;
+  namespace runtime = wonderland::runtime;
+  namespace payment = wonderland::payment;
   return runtime::main_guard("payment", [] {
     runtime::Service service("payment");
     payment::Server server(service.connection(), payment::Config::from_env());

@@ -1,6 +1,10 @@
 #include "wonderland/payment/method.hpp"
 
 #include <ctime>
+#include <optional>
+#include <utility>
+
+#include "wonderland/common/request_fields.hpp"
 
 namespace wonderland::payment {
 
@@ -14,6 +18,16 @@ std::string to_string(Method m) {
       return "paypal";
   }
   return "unknown";
+}
+
+std::optional<Method> parse_method(std::string_view name) {
+  if (name == "visa")
+    return Method::kVisa;
+  if (name == "mastercard")
+    return Method::kMastercard;
+  if (name == "paypal")
+    return Method::kPaypal;
+  return std::nullopt;
 }
 
 std::string PaymentMethod::masked() const {
@@ -155,16 +169,6 @@ bool is_valid_email(std::string_view email) {
   return true;
 }
 
-Error invalid_fields(std::vector<FieldError> fields) {
-  std::string message = "invalid request";
-  for (std::size_t i = 0; i < fields.size(); ++i) {
-    message += (i == 0 ? ": " : "; ") + fields[i].field + " " + fields[i].message;
-  }
-  Error e = Error::of(codes::kInvalidArgument, std::move(message));
-  e.fields = std::move(fields);
-  return e;
-}
-
 namespace {
 
 /// The string at `key`, or nullopt when absent, null or not a string.
@@ -175,118 +179,173 @@ std::optional<std::string> text(const nlohmann::json& j, const char* key) {
   return it->get<std::string>();
 }
 
+/// The name of the payment object's field `name` in field errors: "<prefix>.<name>".
+std::string field_name(const std::string& prefix, const std::string& name) {
+  return prefix + "." + name;
+}
+
+/// Whether `key` is one of kPaymentKeys.
+bool is_payment_key(const std::string& key) {
+  bool known = false;
+  for (const char* k : kPaymentKeys)
+    known = known || key == k;
+  return known;
+}
+
+/// Whether an unknown key may be echoed back in its field error: short and plain, so that
+/// hostile input is not.
+bool is_plain_key(const std::string& key) {
+  bool plain = key.size() <= 40;
+  for (char c : key)
+    plain = plain && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_');
+  return plain;
+}
+
+/// A field error for every key of `j` outside kPaymentKeys.
+std::vector<FieldError> unknown_keys(const nlohmann::json& j, const std::string& prefix) {
+  std::vector<FieldError> fields;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    const std::string& key = it.key();
+    if (is_payment_key(key))
+      continue;
+    if (is_plain_key(key))
+      fields.push_back({field_name(prefix, key), "is not a known field"});
+    else
+      fields.push_back({prefix, "has an unknown field"});
+  }
+  return fields;
+}
+
+/// The fields of one payment object being read: the method read so far and the problems found.
+struct MethodReader {
+  const nlohmann::json& j;
+  const std::string& prefix;
+  PaymentMethod pm;
+  std::vector<FieldError> fields;
+
+  void fail(const char* name, std::string message) {
+    fields.push_back({field_name(prefix, name), std::move(message)});
+  }
+
+  void read_paypal_email();
+  void read_card_number();
+  void read_expiry(SystemTime now);
+  void read_cvv();
+  Result<PaymentMethod> result() {
+    if (!fields.empty())
+      return invalid_fields(std::move(fields));
+    return std::move(pm);
+  }
+};
+
+void MethodReader::read_paypal_email() {
+  std::optional<std::string> email = text(j, "paypal_email");
+  if (!email || email->empty()) {
+    fail("paypal_email", "is required");
+  } else if (!is_valid_email(*email)) {
+    fail("paypal_email", "is not a valid email address");
+  } else {
+    pm.paypal_email = *email;
+  }
+}
+
+/// The digits of `number` with spaces and dashes removed; nullopt when anything else is left.
+std::optional<std::string> card_digits(const std::string& number) {
+  std::string digits;
+  bool only_digits = true;
+  for (char c : number) {
+    if (c == ' ' || c == '-')
+      continue;
+    if (c < '0' || c > '9')
+      only_digits = false;
+    digits += c;
+  }
+  if (!only_digits || digits.empty())
+    return std::nullopt;
+  return digits;
+}
+
+void MethodReader::read_card_number() {
+  std::optional<std::string> number = text(j, "card_number");
+  if (!number || number->empty()) {
+    fail("card_number", "is required");
+    return;
+  }
+  std::optional<std::string> digits = card_digits(*number);
+  const bool visa = pm.method == Method::kVisa;
+  if (!digits) {
+    fail("card_number", "must contain only digits");
+  } else if (visa && !is_visa(*digits)) {
+    fail("card_number", "is not a Visa card number (starts with 4; 13, 16 or 19 digits)");
+  } else if (!visa && !is_mastercard(*digits)) {
+    fail("card_number", "is not a Mastercard number (starts with 51-55 or 2221-2720; 16 digits)");
+  } else if (!luhn_valid(*digits)) {
+    fail("card_number", "is not a valid card number");
+  } else {
+    pm.card_number = std::move(*digits);
+  }
+}
+
+void MethodReader::read_expiry(SystemTime now) {
+  std::optional<std::string> expiry = text(j, "expiry");
+  if (!expiry || expiry->empty()) {
+    fail("expiry", "is required");
+    return;
+  }
+  switch (check_expiry(*expiry, now)) {
+    case ExpiryCheck::kOk:
+      pm.expiry = *expiry;
+      break;
+    case ExpiryCheck::kMalformed:
+      fail("expiry", "must be MM/YY");
+      break;
+    case ExpiryCheck::kExpired:
+      fail("expiry", "has expired");
+      break;
+    case ExpiryCheck::kTooFar:
+      fail("expiry", "is too far in the future");
+      break;
+  }
+}
+
+void MethodReader::read_cvv() {
+  std::optional<std::string> cvv = text(j, "cvv");
+  if (!cvv || cvv->empty()) {
+    fail("cvv", "is required");
+  } else if (cvv->size() != 3 || !all_digits(*cvv)) {
+    fail("cvv", "must be exactly 3 digits");
+  } else {
+    pm.cvv = *cvv;
+  }
+}
+
 }  // namespace
 
 Result<PaymentMethod> parse_payment_method(const nlohmann::json& j, SystemTime now,
                                            const std::string& prefix) {
-  std::vector<FieldError> fields;
-  auto field = [&](const char* name) { return prefix + "." + name; };
   if (j.is_null())
     return invalid_fields({{prefix, "is required"}});
   if (!j.is_object())
     return invalid_fields({{prefix, "must be an object {method, ...}"}});
-  for (auto it = j.begin(); it != j.end(); ++it) {
-    bool known = false;
-    for (const char* k : kPaymentKeys)
-      known = known || it.key() == k;
-    if (!known) {
-      // The key is echoed back only when it is short and plain, so that hostile input is not.
-      const std::string& key = it.key();
-      bool plain = key.size() <= 40;
-      for (char c : key)
-        plain = plain && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_');
-      fields.push_back({plain ? field(key.c_str()) : prefix,
-                        plain ? "is not a known field" : "has an unknown field"});
-    }
-  }
-  if (!fields.empty())
-    return invalid_fields(std::move(fields));
+  if (std::vector<FieldError> unknown = unknown_keys(j, prefix); !unknown.empty())
+    return invalid_fields(std::move(unknown));
 
-  PaymentMethod pm;
-  std::optional<std::string> method = text(j, "method");
-  if (method == "visa") {
-    pm.method = Method::kVisa;
-  } else if (method == "mastercard") {
-    pm.method = Method::kMastercard;
-  } else if (method == "paypal") {
-    pm.method = Method::kPaypal;
+  std::optional<std::string> name = text(j, "method");
+  std::optional<Method> method = name ? parse_method(*name) : std::nullopt;
+  if (!method) {
+    return invalid_fields(
+        {{field_name(prefix, "method"), "must be one of visa, mastercard, paypal"}});
+  }
+  MethodReader reader{j, prefix, PaymentMethod{}, {}};
+  reader.pm.method = *method;
+  if (*method == Method::kPaypal) {
+    reader.read_paypal_email();
   } else {
-    return invalid_fields({{field("method"), "must be one of visa, mastercard, paypal"}});
+    reader.read_card_number();
+    reader.read_expiry(now);
+    reader.read_cvv();
   }
-
-  if (pm.method == Method::kPaypal) {
-    std::optional<std::string> email = text(j, "paypal_email");
-    if (!email || email->empty()) {
-      fields.push_back({field("paypal_email"), "is required"});
-    } else if (!is_valid_email(*email)) {
-      fields.push_back({field("paypal_email"), "is not a valid email address"});
-    } else {
-      pm.paypal_email = *email;
-    }
-    if (!fields.empty())
-      return invalid_fields(std::move(fields));
-    return pm;
-  }
-
-  // Cards.
-  std::optional<std::string> number = text(j, "card_number");
-  if (!number || number->empty()) {
-    fields.push_back({field("card_number"), "is required"});
-  } else {
-    std::string digits;
-    bool only_digits = true;
-    for (char c : *number) {
-      if (c == ' ' || c == '-')
-        continue;
-      if (c < '0' || c > '9')
-        only_digits = false;
-      digits += c;
-    }
-    const bool visa = pm.method == Method::kVisa;
-    if (!only_digits || digits.empty()) {
-      fields.push_back({field("card_number"), "must contain only digits"});
-    } else if (visa && !is_visa(digits)) {
-      fields.push_back(
-          {field("card_number"), "is not a Visa card number (starts with 4; 13, 16 or 19 digits)"});
-    } else if (!visa && !is_mastercard(digits)) {
-      fields.push_back({field("card_number"),
-                        "is not a Mastercard number (starts with 51-55 or 2221-2720; 16 digits)"});
-    } else if (!luhn_valid(digits)) {
-      fields.push_back({field("card_number"), "is not a valid card number"});
-    } else {
-      pm.card_number = std::move(digits);
-    }
-  }
-  std::optional<std::string> expiry = text(j, "expiry");
-  if (!expiry || expiry->empty()) {
-    fields.push_back({field("expiry"), "is required"});
-  } else {
-    switch (check_expiry(*expiry, now)) {
-      case ExpiryCheck::kOk:
-        pm.expiry = *expiry;
-        break;
-      case ExpiryCheck::kMalformed:
-        fields.push_back({field("expiry"), "must be MM/YY"});
-        break;
-      case ExpiryCheck::kExpired:
-        fields.push_back({field("expiry"), "has expired"});
-        break;
-      case ExpiryCheck::kTooFar:
-        fields.push_back({field("expiry"), "is too far in the future"});
-        break;
-    }
-  }
-  std::optional<std::string> cvv = text(j, "cvv");
-  if (!cvv || cvv->empty()) {
-    fields.push_back({field("cvv"), "is required"});
-  } else if (cvv->size() != 3 || !all_digits(*cvv)) {
-    fields.push_back({field("cvv"), "must be exactly 3 digits"});
-  } else {
-    pm.cvv = *cvv;
-  }
-  if (!fields.empty())
-    return invalid_fields(std::move(fields));
-  return pm;
+  return reader.result();
 }
 
 }  // namespace wonderland::payment

@@ -1,27 +1,13 @@
 #include "requests.hpp"
 
 #include "sealing.hpp"
-#include "wonderland/common/ids.hpp"
+#include "wonderland/common/request_fields.hpp"
 #include "wonderland/payment/method.hpp"
 #include "wonderland/payment/payments.hpp"
 
 namespace wonderland::payment {
 
 using nlohmann::json;
-
-Error not_an_object() {
-  return Error::of(codes::kInvalidArgument, "the request body must be a JSON object");
-}
-
-void read_uuid(const json& body, const char* key, std::string& out,
-               std::vector<FieldError>& fields) {
-  auto it = body.find(key);
-  if (it == body.end() || !it->is_string() || !is_uuid(it->get<std::string>())) {
-    fields.push_back({key, "must be a UUID"});
-    return;
-  }
-  out = it->get<std::string>();
-}
 
 namespace {
 

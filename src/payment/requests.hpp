@@ -1,22 +1,15 @@
-// Reading the payment commands' request bodies (private to the payment component): the field
-// checks they share, and the charge request.
+// Reading the payment commands' request bodies (private to the payment component): the charge
+// request and the order id. The field checks shared with other services are in
+// wonderland/common/request_fields.hpp.
 #pragma once
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
-#include <vector>
 
 #include "wonderland/common/error.hpp"
 
 namespace wonderland::payment {
-
-/// invalid_argument: the body is not a JSON object.
-Error not_an_object();
-
-/// Reads the UUID `key` of `body` into `out`, or records a field error.
-void read_uuid(const nlohmann::json& body, const char* key, std::string& out,
-               std::vector<FieldError>& fields);
 
 /// A payment.charge request, checked.
 struct ChargeRequest {

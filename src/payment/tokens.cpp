@@ -4,6 +4,7 @@
 #include "requests.hpp"
 #include "sealing.hpp"
 #include "wonderland/common/ids.hpp"
+#include "wonderland/common/request_fields.hpp"
 #include "wonderland/log/log.hpp"
 #include "wonderland/payment/payments.hpp"
 #include "wonderland/payment/protocol.hpp"
@@ -16,16 +17,6 @@ using nlohmann::json;
 
 std::int64_t epoch_seconds(SystemTime t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
-}
-
-std::optional<Method> parse_method(const std::string& m) {
-  if (m == "visa")
-    return Method::kVisa;
-  if (m == "mastercard")
-    return Method::kMastercard;
-  if (m == "paypal")
-    return Method::kPaypal;
-  return std::nullopt;
 }
 
 Error unknown_token() {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,6 +17,8 @@ enum class Method { kVisa, kMastercard, kPaypal };
 
 /// "visa", "mastercard" or "paypal".
 std::string to_string(Method m);
+/// The method named "visa", "mastercard" or "paypal"; nullopt for any other name.
+std::optional<Method> parse_method(std::string_view name);
 
 /// A validated payment method. The full card number and CVV live only in memory for the length
 /// of one request; only `masked()` may be stored or logged.
@@ -60,8 +63,5 @@ bool is_valid_email(std::string_view email);
 /// PayPal address for cards. Messages never contain the number.
 Result<PaymentMethod> parse_payment_method(const nlohmann::json& j, SystemTime now,
                                            const std::string& prefix = "payment");
-
-/// The invalid_argument error for `fields`, with a message that lists them.
-Error invalid_fields(std::vector<FieldError> fields);
 
 }  // namespace wonderland::payment
