@@ -30,7 +30,7 @@ namespace detail {
 struct ForwarderState {
   ForwarderState(std::string service_name, ForwarderOptions opts,
                  BrokerForwarder::ConsoleReporter reporter)
-      : options(std::move(opts)),
+      : options(opts),
         service(std::move(service_name)),
         console(std::move(reporter)),
         backoff(options.retry_min_backoff) {}
@@ -157,9 +157,10 @@ void send(const std::shared_ptr<detail::ForwarderState>& sh, LogPublisher& publi
   }
 }
 
-void forward_loop(std::shared_ptr<detail::ForwarderState> sh,
-                  std::shared_ptr<LogPublisher> publisher, std::uint64_t generation,
-                  std::shared_ptr<bool> exited) {
+// Runs on the forwarding thread, which holds the shared pointers for as long as it runs.
+void forward_loop(const std::shared_ptr<detail::ForwarderState>& sh,
+                  const std::shared_ptr<LogPublisher>& publisher, std::uint64_t generation,
+                  const std::shared_ptr<bool>& exited) {
   const auto interval = sh->options.drop_report_interval;
   const std::size_t max_in_flight = std::max<std::size_t>(1, sh->options.max_in_flight);
   std::unique_lock lock(sh->mu);
@@ -223,7 +224,7 @@ void forward_loop(std::shared_ptr<detail::ForwarderState> sh,
 BrokerForwarder::BrokerForwarder(std::string service, ForwarderOptions options,
                                  ConsoleReporter console)
     : options_(options),
-      shared_(std::make_shared<detail::ForwarderState>(std::move(service), std::move(options),
+      shared_(std::make_shared<detail::ForwarderState>(std::move(service), options,
                                                        std::move(console))) {}
 
 BrokerForwarder::~BrokerForwarder() {

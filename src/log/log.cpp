@@ -145,9 +145,9 @@ void write_to_console(spdlog::sinks::sink& console, const Record& record) {
 
 std::shared_ptr<Runtime> make_runtime(Options options, Severity level) {
   auto rt = std::make_shared<Runtime>();
-  rt->service = options.service;
-  rt->console =
-      options.console ? options.console : std::make_shared<spdlog::sinks::stderr_sink_mt>();
+  rt->service = std::move(options.service);
+  rt->console = options.console ? std::move(options.console)
+                                : std::make_shared<spdlog::sinks::stderr_sink_mt>();
   rt->console->set_formatter(std::make_unique<LineFormatter>(rt->service));
   std::weak_ptr<spdlog::sinks::sink> console = rt->console;
   rt->forwarder = std::make_shared<BrokerForwarder>(rt->service, options.broker,
@@ -163,7 +163,7 @@ std::shared_ptr<Runtime> make_runtime(Options options, Severity level) {
   return rt;
 }
 
-void install(std::shared_ptr<Runtime> rt) {
+void install(const std::shared_ptr<Runtime>& rt) {
   auto previous = global().runtime.exchange(rt);
   spdlog::set_default_logger(rt->logger);
   if (previous)

@@ -242,7 +242,7 @@ struct LoggingService::State {
 
   // Stores the records of one message in one append (one write, one wait), each under its own
   // id, so that a redelivered message is stored once; duplicates are skipped.
-  void store_batch(std::vector<std::pair<std::string, Record>> batch,
+  void store_batch(std::vector<std::pair<std::string, Record>>&& batch,
                    std::atomic<std::uint64_t>& counter, bool to_live_feed) {
     std::vector<std::string> claimed;
     std::vector<Record> fresh;
@@ -284,11 +284,11 @@ struct LoggingService::State {
   }
 
   // One connection to consume, one to publish (RPC replies and the live feed, which starts).
-  void open_connections(const messaging::ConnectionOptions& connection) {
+  void open_connections(messaging::ConnectionOptions connection) {
     messaging::ConnectionOptions publish_options = connection;
     publish_options.publisher_confirms = false;  // RPC replies and the best-effort live feed
-    publish_conn = std::make_unique<messaging::Connection>(publish_options);
-    consume_conn = std::make_unique<messaging::Connection>(connection);
+    publish_conn = std::make_unique<messaging::Connection>(std::move(publish_options));
+    consume_conn = std::make_unique<messaging::Connection>(std::move(connection));
     declare_live_exchange(*publish_conn, options.topology.live_exchange);
     live.start(publish_conn.get());
   }
@@ -370,7 +370,7 @@ LoggingService::LoggingService(messaging::ConnectionOptions connection, ServiceO
     : state_(std::make_unique<State>(std::move(options))) {
   State& s = *state_;
   s.open_store();
-  s.open_connections(connection);
+  s.open_connections(std::move(connection));
   s.serve_queries();
   s.consume_records();
   s.consume_workflow_events();
