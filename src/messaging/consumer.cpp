@@ -4,8 +4,9 @@
 
 namespace wonderland::messaging {
 
-ConsumerHandle::ConsumerHandle(std::shared_ptr<detail::BrokerSession> session, std::uint64_t id)
-    : session_(std::move(session)), id_(id) {}
+ConsumerHandle::ConsumerHandle(const std::shared_ptr<detail::BrokerSession>& session,
+                               std::uint64_t id)
+    : session_(session), id_(id) {}
 
 ConsumerHandle::ConsumerHandle(ConsumerHandle&& o) noexcept
     : session_(std::move(o.session_)), id_(std::exchange(o.id_, 0)) {}

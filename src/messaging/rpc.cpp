@@ -10,7 +10,6 @@
 namespace wonderland::messaging {
 
 RpcClient::RpcClient(Connection& connection) : connection_(connection) {}
-RpcClient::~RpcClient() = default;
 
 void RpcClient::call(RpcRequest request, RpcCallback done) {
   if (request.envelope.source.empty())
@@ -77,7 +76,7 @@ RpcServer::RpcServer(Connection& connection, RpcServerOptions options, RpcHandle
     out.envelope = std::move(reply);
     out.delivery = Delivery::kTransient;
     out.rpc_correlation_id = info.rpc_correlation_id;
-    conn->publish(std::move(out), [](Status) {});
+    conn->publish(std::move(out), [](const Status&) {});
   });
 }
 

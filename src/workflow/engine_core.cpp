@@ -280,7 +280,7 @@ void Engine::Core::execute(detail::SendEffect& e) {
 
 void Engine::Core::execute(detail::PublishEffect& e) {
   issue_attempt(e.workflow_id, e.step, e.token, e.timeout, [&](ReplyCallback reply) {
-    transport_.publish(std::move(e.publication), [reply = std::move(reply)](Status s) {
+    transport_.publish(std::move(e.publication), [reply = std::move(reply)](const Status& s) {
       reply(s ? Result<json>(json()) : Result<json>(s.error()));
     });
   });

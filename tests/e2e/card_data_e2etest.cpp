@@ -7,7 +7,6 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -26,15 +25,15 @@
 #include "wonderland/testing/http_client.hpp"
 #include "wonderland/testing/postgres.hpp"
 #include "wonderland/testing/system.hpp"
+#include "wonderland/testing/system_suite.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using nlohmann::json;
-using wonderland::testing::HttpClient;
 using wonderland::testing::HttpResponse;
-using wonderland::testing::System;
+using wonderland::testing::SystemSuite;
 using Clock = std::chrono::steady_clock;
 
 constexpr char kAdminToken[] = "card-scan-operator-7f3a9c21e5d84b60";
@@ -102,44 +101,28 @@ std::string dump_schema(const std::string& schema) {
   return all;
 }
 
-class CardDataE2e : public ::testing::Test {
+class CardDataE2e : public SystemSuite<CardDataE2e> {
  protected:
-  void SetUp() override {
-    system_ = std::make_unique<System>(
-        wonderland::testing::SystemOptions{.work_dir = WONDERLAND_E2E_WORK_DIR,
-                                           .catalogue = {kBook},
-                                           .admin_token = kAdminToken,
-                                           .tag = "cardscan"});
-    try {
-      system_->start();
-    } catch (const std::exception& e) {
-      FAIL() << "the system did not start: " << e.what() << "\n" << system_->diagnostics();
-    }
-    http_ = std::make_unique<HttpClient>(system_->port());
+  static void SetUpTestSuite() {
+    start_system({.work_dir = WONDERLAND_E2E_WORK_DIR,
+                  .catalogue = {kBook},
+                  .admin_token = kAdminToken,
+                  .tag = "cardscan"});
   }
-  void TearDown() override {
-    if (!system_)
-      return;
-    system_->stop();
-    const char* keep = std::getenv("WONDERLAND_E2E_KEEP");
-    if (HasFailure() || (keep != nullptr && std::string(keep) == "1")) {
-      std::cerr << system_->diagnostics() << "kept " << system_->dir() << " for inspection\n";
-    } else {
-      system_->remove_files();
-    }
-  }
+
+  static void TearDownTestSuite() { stop_system(); }
 
   /// Signs a new customer up and in; returns the session token.
   std::string sign_up(const std::string& tag) {
     const std::string user = "scan_" + tag + "_" + wonderland::fast_random_hex(4);
-    HttpResponse r = http_->post_json("/api/customers", json{{"username", user},
+    HttpResponse r = http().post_json("/api/customers", json{{"username", user},
                                                              {"email", user + "@example.com"},
                                                              {"password", kPassword},
                                                              {"first_name", "Card"},
                                                              {"last_name", "Scan"}});
     if (r.status != 201)
       throw std::runtime_error("sign-up: " + describe(r));
-    r = http_->post_json("/api/sessions", json{{"username", user}, {"password", kPassword}});
+    r = http().post_json("/api/sessions", json{{"username", user}, {"password", kPassword}});
     if (r.status != 201)
       throw std::runtime_error("sign-in: " + describe(r));
     return r.json().value("token", "");
@@ -150,7 +133,7 @@ class CardDataE2e : public ::testing::Test {
     auto deadline = Clock::now() + 60s;
     json last;
     while (Clock::now() < deadline) {
-      HttpResponse r = http_->get("/api/orders/" + p.order_id + "?wait_ms=5000", p.token);
+      HttpResponse r = http().get("/api/orders/" + p.order_id + "?wait_ms=5000", p.token);
       if (r.status != 200)
         throw std::runtime_error("GET order: " + describe(r));
       last = r.json();
@@ -160,9 +143,6 @@ class CardDataE2e : public ::testing::Test {
     }
     return last;
   }
-
-  std::unique_ptr<System> system_;
-  std::unique_ptr<HttpClient> http_;
 };
 
 TEST_F(CardDataE2e, NoCardDataIsWrittenAnywhere) {
@@ -186,17 +166,17 @@ TEST_F(CardDataE2e, NoCardDataIsWrittenAnywhere) {
 
   for (auto& p : purchases) {
     p.token = sign_up(p.name);
-    HttpResponse r = http_->put_json(std::string("/api/basket/items/") + kBook.isbn,
+    HttpResponse r = http().put_json(std::string("/api/basket/items/") + kBook.isbn,
                                      json{{"quantity", 1}}, p.token);
     ASSERT_EQ(r.status, 200) << describe(r);
     const std::string key = wonderland::new_uuid();
-    r = http_->post_json("/api/orders", json{{"payment", p.payment}}, p.token,
+    r = http().post_json("/api/orders", json{{"payment", p.payment}}, p.token,
                          {{"Idempotency-Key", key}});
     ASSERT_EQ(r.status, 202) << p.name << ": " << describe(r);
     p.order_id = r.json().value("order_id", "");
     // The same request again names the same order (the keyed fingerprint matches); another
     // payment under the same key is refused.
-    HttpResponse again = http_->post_json("/api/orders", json{{"payment", p.payment}}, p.token,
+    HttpResponse again = http().post_json("/api/orders", json{{"payment", p.payment}}, p.token,
                                           {{"Idempotency-Key", key}});
     ASSERT_EQ(again.status, 202) << describe(again);
     EXPECT_EQ(again.json().value("order_id", ""), p.order_id);
@@ -206,7 +186,7 @@ TEST_F(CardDataE2e, NoCardDataIsWrittenAnywhere) {
     } else {
       other["cvv"] = "000";
     }
-    HttpResponse conflict = http_->post_json("/api/orders", json{{"payment", other}}, p.token,
+    HttpResponse conflict = http().post_json("/api/orders", json{{"payment", other}}, p.token,
                                              {{"Idempotency-Key", key}});
     EXPECT_EQ(conflict.status, 422) << describe(conflict);
   }
@@ -214,7 +194,7 @@ TEST_F(CardDataE2e, NoCardDataIsWrittenAnywhere) {
   {
     json extra = purchases[0].payment;
     extra["nested"] = json::array({json::array({json::array()})});
-    HttpResponse r = http_->post_json("/api/orders", json{{"payment", extra}}, purchases[0].token,
+    HttpResponse r = http().post_json("/api/orders", json{{"payment", extra}}, purchases[0].token,
                                       {{"Idempotency-Key", wonderland::new_uuid()}});
     EXPECT_EQ(r.status, 400) << describe(r);
     EXPECT_NE(r.body.find("payment.nested"), std::string::npos) << describe(r);
@@ -227,7 +207,7 @@ TEST_F(CardDataE2e, NoCardDataIsWrittenAnywhere) {
     if (!p.expected_reason.empty()) {
       EXPECT_EQ(order.value("reason", ""), p.expected_reason) << p.name;
     }
-    json ledger = system_->ledger(p.order_id);
+    json ledger = store().ledger(p.order_id);
     EXPECT_EQ(ledger["charged_cents"], p.expected_status == "confirmed" ? kBook.price_cents : 0)
         << p.name;
   }
@@ -251,7 +231,7 @@ TEST_F(CardDataE2e, NoCardDataIsWrittenAnywhere) {
 
   // The operator API's view of every order, with the request and reply bodies of each step.
   for (const auto& p : purchases) {
-    HttpResponse r = http_->get("/api/workflows/" + p.order_id, kAdminToken);
+    HttpResponse r = http().get("/api/workflows/" + p.order_id, kAdminToken);
     ASSERT_EQ(r.status, 200) << describe(r);
     EXPECT_NE(
         r.body.find(p.number.empty() ? "***@example.com" : "**** **** **** " + p.number.substr(15)),
@@ -261,7 +241,7 @@ TEST_F(CardDataE2e, NoCardDataIsWrittenAnywhere) {
   }
 
   // The logs reach the log store asynchronously: wait until every order is in it.
-  const fs::path log_store = system_->dir() / "log-store";
+  const fs::path log_store = store().dir() / "log-store";
   ASSERT_TRUE(wonderland::testing::eventually(
       [&] {
         if (!fs::exists(log_store))
@@ -282,16 +262,8 @@ TEST_F(CardDataE2e, NoCardDataIsWrittenAnywhere) {
   {
     wonderland::messaging::Connection conn(wonderland::messaging::ConnectionOptions{
         .url = wonderland::testing::amqp_url(), .service = "card-scan"});
-    const std::string payment_queue = system_->queue("payment");
-    const std::string prefix =
-        payment_queue.substr(0, payment_queue.size() - std::string("payment.commands").size());
-    std::vector<std::string> queues{prefix + "notification.events", prefix + "logging.records",
-                                    prefix + "logging.workflow"};
-    for (const char* s : {"logging", "inventory", "customer", "payment", "notification"}) {
-      queues.push_back(system_->queue(s));
-    }
     std::size_t dead = 0;
-    for (const auto& q : queues) {
+    for (const auto& q : store().queues()) {
       try {
         while (auto m = conn.get(wonderland::messaging::QueueName{q + ".dead"}, 5s)) {
           ++dead;
@@ -305,15 +277,15 @@ TEST_F(CardDataE2e, NoCardDataIsWrittenAnywhere) {
   }
 
   // The customer service's tables in PostgreSQL.
-  const std::string rows = dump_schema(system_->customer_schema());
+  const std::string rows = dump_schema(store().customer_schema());
   EXPECT_NE(rows.find(purchases[0].order_id), std::string::npos)
       << "the customer tables should hold the orders";
-  scan("PostgreSQL schema " + system_->customer_schema(), rows);
+  scan("PostgreSQL schema " + store().customer_schema(), rows);
 
   // Every file of the run while it runs (the SQLite WAL files are there), then again once every
   // process has stopped (and checkpointed).
   auto scan_files = [&](const char* when) {
-    auto files = files_under(system_->dir());
+    auto files = files_under(store().dir());
     bool journal = false;
     bool payment_db = false;
     for (const auto& [path, bytes] : files) {
@@ -326,7 +298,7 @@ TEST_F(CardDataE2e, NoCardDataIsWrittenAnywhere) {
     std::cout << "[ scan     ] " << files.size() << " file(s) " << when << "\n";
   };
   scan_files("while running");
-  system_->stop();
+  store().stop();
   scan_files("after stopping");
 }
 

@@ -11,7 +11,6 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -21,15 +20,16 @@
 #include "wonderland/common/ids.hpp"
 #include "wonderland/testing/http_client.hpp"
 #include "wonderland/testing/system.hpp"
+#include "wonderland/testing/system_suite.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using nlohmann::json;
-using wonderland::testing::HttpClient;
 using wonderland::testing::HttpResponse;
-using wonderland::testing::System;
+using wonderland::testing::SystemOptions;
+using wonderland::testing::SystemSuite;
 using Clock = std::chrono::steady_clock;
 
 constexpr char kPassword[] = "correct horse battery";
@@ -62,57 +62,33 @@ int expect_too_many(const HttpResponse& r) {
   return seconds;
 }
 
-class ThrottleE2e : public ::testing::Test {
+class ThrottleE2e : public SystemSuite<ThrottleE2e> {
  protected:
   static void SetUpTestSuite() {
-    try {
-      wonderland::testing::SystemOptions options{
-          .work_dir = WONDERLAND_E2E_WORK_DIR, .catalogue = {kTitle}, .admin_token = ""};
-      options.tag = "thr";
-      options.env["mediator"] = {
-          {"WONDERLAND_HTTP_TRUSTED_PROXIES", "127.0.0.1"},
-          {"WONDERLAND_SIGNIN_USER_FREE_FAILURES", std::to_string(kUserFreeFailures)},
-          {"WONDERLAND_SIGNIN_ADDRESS_FREE_FAILURES", std::to_string(kAddressFreeFailures)},
-          {"WONDERLAND_SIGNIN_LOCKOUT_MS", "1000"},
-          {"WONDERLAND_SIGNIN_USER_MAX_LOCKOUT_MS", "2000"},
-          {"WONDERLAND_SIGNIN_ADDRESS_MAX_LOCKOUT_MS", "2000"},
-          {"WONDERLAND_SIGNUP_PER_MINUTE", "6"},
-          {"WONDERLAND_SIGNUP_BURST", std::to_string(kSignUpBurst)},
-          {"WONDERLAND_ORDERS_PER_MINUTE", "6"},
-          {"WONDERLAND_ORDERS_BURST", std::to_string(kOrderBurst)},
-      };
-      system_ = new System(std::move(options));
-      system_->start();
-    } catch (const std::exception& e) {
-      start_error_ = e.what();
-      std::cerr << "the system did not start: " << e.what() << "\n"
-                << (system_ != nullptr ? system_->diagnostics() : std::string());
-    }
+    SystemOptions options{
+        .work_dir = WONDERLAND_E2E_WORK_DIR, .catalogue = {kTitle}, .admin_token = ""};
+    options.tag = "thr";
+    options.env["mediator"] = {
+        {"WONDERLAND_HTTP_TRUSTED_PROXIES", "127.0.0.1"},
+        {"WONDERLAND_SIGNIN_USER_FREE_FAILURES", std::to_string(kUserFreeFailures)},
+        {"WONDERLAND_SIGNIN_ADDRESS_FREE_FAILURES", std::to_string(kAddressFreeFailures)},
+        {"WONDERLAND_SIGNIN_LOCKOUT_MS", "1000"},
+        {"WONDERLAND_SIGNIN_USER_MAX_LOCKOUT_MS", "2000"},
+        {"WONDERLAND_SIGNIN_ADDRESS_MAX_LOCKOUT_MS", "2000"},
+        {"WONDERLAND_SIGNUP_PER_MINUTE", "6"},
+        {"WONDERLAND_SIGNUP_BURST", std::to_string(kSignUpBurst)},
+        {"WONDERLAND_ORDERS_PER_MINUTE", "6"},
+        {"WONDERLAND_ORDERS_BURST", std::to_string(kOrderBurst)},
+    };
+    start_system(std::move(options));
   }
 
-  static void TearDownTestSuite() {
-    if (system_ == nullptr)
-      return;
-    system_->stop();
-    if (!::testing::UnitTest::GetInstance()->Failed() && start_error_.empty()) {
-      system_->remove_files();
-    } else {
-      std::cerr << "kept " << system_->dir() << " for inspection\n";
-    }
-    delete system_;
-    system_ = nullptr;
-  }
-
-  void SetUp() override {
-    if (!start_error_.empty())
-      GTEST_FAIL() << "the system did not start: " << start_error_;
-    http_ = std::make_unique<HttpClient>(system_->port());
-  }
+  static void TearDownTestSuite() { stop_system(); }
 
   /// Signs a new customer up from `address`; returns the username.
   std::string sign_up(const std::string& tag, const std::string& address) {
     std::string username = "thr_" + tag + "_" + wonderland::fast_random_hex(4);
-    HttpResponse r = http_->post_json("/api/customers",
+    HttpResponse r = http().post_json("/api/customers",
                                       json{{"username", username},
                                            {"email", username + "@example.com"},
                                            {"password", kPassword},
@@ -126,20 +102,16 @@ class ThrottleE2e : public ::testing::Test {
 
   HttpResponse sign_in(const std::string& username, const std::string& password,
                        const std::string& address) {
-    return http_->post_json("/api/sessions", json{{"username", username}, {"password", password}},
+    return http().post_json("/api/sessions", json{{"username", username}, {"password", password}},
                             {}, from(address));
   }
 
   static std::string admin_token() {
-    std::ifstream in(system_->dir() / "admin-token");
+    std::ifstream in(store_->dir() / "admin-token");
     std::string token;
     std::getline(in, token);
     return token;
   }
-
-  static inline System* system_ = nullptr;
-  static inline std::string start_error_;
-  std::unique_ptr<HttpClient> http_;
 };
 
 TEST_F(ThrottleE2e, WrongPasswordsLockTheUsernameOutThenTheRightOneWorksOnceTheWindowPasses) {
@@ -222,7 +194,7 @@ TEST_F(ThrottleE2e, SignUpFloodFromOneAddressGets429) {
   HttpResponse r;
   for (int i = 0; i < 20; ++i) {
     std::string username = "thr_flood_" + wonderland::fast_random_hex(4);
-    r = http_->post_json("/api/customers",
+    r = http().post_json("/api/customers",
                          json{{"username", username},
                               {"email", username + "@example.com"},
                               {"password", kPassword},
@@ -247,14 +219,15 @@ TEST_F(ThrottleE2e, OrderFloodForOneCustomerGets429) {
   ASSERT_EQ(session.status, 201) << describe(session);
   const std::string token = session.json().value("token", "");
   ASSERT_EQ(
-      http_->put_json(std::string("/api/basket/items/") + kTitle.isbn, json{{"quantity", 1}}, token)
+      http()
+          .put_json(std::string("/api/basket/items/") + kTitle.isbn, json{{"quantity", 1}}, token)
           .status,
       200);
   json payment{{"method", "paypal"}, {"paypal_email", "buyer@example.com"}};
   int answered = 0;
   HttpResponse r;
   for (int i = 0; i < 20; ++i) {
-    r = http_->post_json("/api/orders", json{{"payment", payment}}, token,
+    r = http().post_json("/api/orders", json{{"payment", payment}}, token,
                          {{"Idempotency-Key", wonderland::random_hex(16)}});
     if (r.status == 429)
       break;
@@ -269,7 +242,7 @@ TEST_F(ThrottleE2e, OrderFloodForOneCustomerGets429) {
 
   // The counters show in the metrics.
   const std::string admin = admin_token();
-  HttpResponse metrics = http_->get("/metrics", admin);
+  HttpResponse metrics = http().get("/metrics", admin);
   ASSERT_EQ(metrics.status, 200) << describe(metrics);
   EXPECT_NE(metrics.body.find("wonderland_throttled_requests_total{throttle=\"orders\"}"),
             std::string::npos);
@@ -279,7 +252,7 @@ TEST_F(ThrottleE2e, OrderFloodForOneCustomerGets429) {
 
 TEST_F(ThrottleE2e, ResponsesCarryTheHardeningHeaders) {
   for (const std::string target : {"/api/books", "/", "/api/nothing", "/healthz"}) {
-    HttpResponse r = http_->get(target);
+    HttpResponse r = http().get(target);
     EXPECT_EQ(r.header("content-security-policy"), "default-src 'self'; frame-ancestors 'none'")
         << target << " " << describe(r);
     EXPECT_EQ(r.header("x-content-type-options"), "nosniff") << target;
@@ -288,19 +261,19 @@ TEST_F(ThrottleE2e, ResponsesCarryTheHardeningHeaders) {
 }
 
 TEST_F(ThrottleE2e, TheGeneratedOperatorTokenIsInAPrivateFileAndInNoLog) {
-  const fs::path file = system_->dir() / "admin-token";
+  const fs::path file = store().dir() / "admin-token";
   struct stat st {};
   ASSERT_EQ(::stat(file.c_str(), &st), 0) << file;
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   const std::string token = admin_token();
   ASSERT_GE(token.size(), 32u);
-  EXPECT_EQ(http_->get("/api/workflows", token).status, 200);
-  EXPECT_EQ(http_->get("/api/workflows", "not-the-token").status, 403);
+  EXPECT_EQ(http().get("/api/workflows", token).status, 200);
+  EXPECT_EQ(http().get("/api/workflows", "not-the-token").status, 403);
 
   // Every log the run wrote: the services' own files and the log store's CSV files.
   auto logs = [&] {
     std::map<fs::path, std::string> out;
-    for (const auto& entry : fs::recursive_directory_iterator(system_->dir())) {
+    for (const auto& entry : fs::recursive_directory_iterator(store().dir())) {
       const std::string ext = entry.path().extension().string();
       if (!entry.is_regular_file() || (ext != ".log" && ext != ".csv"))
         continue;

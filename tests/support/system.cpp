@@ -57,74 +57,25 @@ std::string System::queue(const std::string& service) const {
   return service == "logging" ? prefix_ + "logging.query" : prefix_ + service + ".commands";
 }
 
+std::vector<std::string> System::queues() const {
+  std::vector<std::string> out{prefix_ + "notification.events", prefix_ + "logging.records",
+                               prefix_ + "logging.workflow"};
+  for (const char* service : kServices)
+    out.push_back(queue(service));
+  return out;
+}
+
 void System::start() {
-  fs::create_directories(dir_);
-  fs::create_directories(outbox());
-  fs::path web = options_.web_dir;
-  if (web.empty()) {
-    web = dir_ / "web";
-    fs::create_directories(web);
-    std::ofstream(web / "index.html") << "<!doctype html><title>Wonderland</title>\n";
-  }
-  write_catalogue();
+  const fs::path web = prepare_run_folder();
   schema_ = std::make_unique<ScopedSchema>(options_.tag + "_customer");
   const std::string amqp = amqp_url();
   broker_ = std::make_unique<Broker>(amqp);
-
-  const std::map<std::string, std::string> common{{"WONDERLAND_AMQP_URL", amqp},
-                                                  {"WONDERLAND_LOG_LEVEL", "info"},
-                                                  {"WONDERLAND_VAR_DIR", dir_.string()}};
-  auto env = [&](const std::string& name, std::map<std::string, std::string> own) {
-    if (auto it = options_.env.find(name); it != options_.env.end()) {
-      for (const auto& [key, value] : it->second)
-        own[key] = value;
-    }
-    own.insert(common.begin(), common.end());
-    return own;
-  };
-  add("logging", env("logging", {{"WONDERLAND_LOG_DIR", (dir_ / "log-store").string()},
-                                 {"WONDERLAND_QUEUE_PREFIX", prefix_}}));
-  add("inventory", env("inventory", {{"WONDERLAND_INVENTORY_DB", (dir_ / "inventory.db").string()},
-                                     {"WONDERLAND_CATALOGUE", (dir_ / "catalogue.json").string()},
-                                     {"WONDERLAND_INVENTORY_QUEUE", queue("inventory")}}));
-  add("customer", env("customer", {{"WONDERLAND_PG_URL", schema_->url()},
-                                   {"WONDERLAND_CUSTOMER_SCHEMA", schema_->name()},
-                                   {"WONDERLAND_CUSTOMER_QUEUE", queue("customer")},
-                                   {"WONDERLAND_CUSTOMER_WORKERS", "4"},
-                                   // The cheapest argon2id the service accepts: sign-ups stay fast.
-                                   {"WONDERLAND_ARGON2_OPSLIMIT", "1"},
-                                   {"WONDERLAND_ARGON2_MEMLIMIT_KIB", "8"}}));
-  add("payment", env("payment", {{"WONDERLAND_PAYMENT_DB", (dir_ / "payment.db").string()},
-                                 {"WONDERLAND_PAYMENT_QUEUE", queue("payment")},
-                                 // Charges take a moment, as a real provider's would.
-                                 {"WONDERLAND_PAYMENT_LATENCY_MS", "100"}}));
-  add("notification",
-      env("notification",
-          {{"WONDERLAND_NOTIFICATION_DB", (dir_ / "notification.db").string()},
-           {"WONDERLAND_OUTBOX_DIR", outbox().string()},
-           {"WONDERLAND_SMTP_HOST", ""},
-           {"WONDERLAND_NOTIFICATION_QUEUE", queue("notification")},
-           {"WONDERLAND_NOTIFICATION_EVENTS_QUEUE", prefix_ + "notification.events"}}));
-  add("mediator", env("mediator", {{"WONDERLAND_HTTP_PORT", std::to_string(port_)},
-                                   {"WONDERLAND_HTTP_THREADS", "4"},
-                                   {"WONDERLAND_ADMIN_TOKEN", options_.admin_token},
-                                   {"WONDERLAND_JOURNAL_PATH", (dir_ / "journal.db").string()},
-                                   {"WONDERLAND_WORKFLOWS_DIR", source_dir() + "/workflows"},
-                                   {"WONDERLAND_WEB_DIR", web.string()},
-                                   {"WONDERLAND_QUEUE_PREFIX", prefix_},
-                                   // Many customers sign up and order from 127.0.0.1 in the
-                                   // tests: the throttles are off unless a test sets them.
-                                   {"WONDERLAND_SIGNUP_PER_MINUTE", "0"},
-                                   {"WONDERLAND_ORDERS_PER_MINUTE", "0"},
-                                   {"WONDERLAND_SIGNIN_USER_MAX_LOCKOUT_MS", "0"},
-                                   {"WONDERLAND_SIGNIN_ADDRESS_MAX_LOCKOUT_MS", "0"}}));
-
-  for (const char* name : kServices)
-    process(name).start();
-  for (const char* name : kServices)
-    await_service(name, 90s);
-  process("mediator").start();
-  await_mediator(60s);
+  const Environment common{{"WONDERLAND_AMQP_URL", amqp},
+                           {"WONDERLAND_LOG_LEVEL", "info"},
+                           {"WONDERLAND_VAR_DIR", dir_.string()}};
+  add_services(common);
+  add_mediator(common, web);
+  start_processes();
 }
 
 void System::stop() {
@@ -139,11 +90,7 @@ void System::stop() {
   }
   if (broker_) {
     // Left bound, the logging queues would keep filling with every other system's logs.
-    std::vector<std::string> queues{prefix_ + "notification.events", prefix_ + "logging.records",
-                                    prefix_ + "logging.workflow"};
-    for (const char* service : kServices)
-      queues.push_back(queue(service));
-    for (const auto& q : queues) {
+    for (const auto& q : queues()) {
       for (const std::string& name : {q, q + ".dead"}) {
         try {
           broker_->connection.delete_queue(messaging::QueueName{name}, 5s);
@@ -216,6 +163,91 @@ json System::ledger(const std::string& order_id) {
   return r.value();
 }
 
+fs::path System::prepare_run_folder() const {
+  fs::create_directories(dir_);
+  fs::create_directories(outbox());
+  fs::path web = options_.web_dir;
+  if (web.empty()) {
+    web = dir_ / "web";
+    fs::create_directories(web);
+    std::ofstream(web / "index.html") << "<!doctype html><title>Wonderland</title>\n";
+  }
+  write_catalogue();
+  return web;
+}
+
+System::Environment System::environment(const std::string& name, Environment own,
+                                        const Environment& common) const {
+  if (auto it = options_.env.find(name); it != options_.env.end()) {
+    for (const auto& [key, value] : it->second)
+      own[key] = value;
+  }
+  own.insert(common.begin(), common.end());
+  return own;
+}
+
+void System::add_services(const Environment& common) {
+  add("logging", environment("logging",
+                             {{"WONDERLAND_LOG_DIR", (dir_ / "log-store").string()},
+                              {"WONDERLAND_QUEUE_PREFIX", prefix_}},
+                             common));
+  add("inventory", environment("inventory",
+                               {{"WONDERLAND_INVENTORY_DB", (dir_ / "inventory.db").string()},
+                                {"WONDERLAND_CATALOGUE", (dir_ / "catalogue.json").string()},
+                                {"WONDERLAND_INVENTORY_QUEUE", queue("inventory")}},
+                               common));
+  add("customer", environment("customer",
+                              {{"WONDERLAND_PG_URL", schema_->url()},
+                               {"WONDERLAND_CUSTOMER_SCHEMA", schema_->name()},
+                               {"WONDERLAND_CUSTOMER_QUEUE", queue("customer")},
+                               {"WONDERLAND_CUSTOMER_WORKERS", "4"},
+                               // The cheapest argon2id the service accepts: sign-ups stay fast.
+                               {"WONDERLAND_ARGON2_OPSLIMIT", "1"},
+                               {"WONDERLAND_ARGON2_MEMLIMIT_KIB", "8"}},
+                              common));
+  add("payment", environment("payment",
+                             {{"WONDERLAND_PAYMENT_DB", (dir_ / "payment.db").string()},
+                              {"WONDERLAND_PAYMENT_QUEUE", queue("payment")},
+                              // Charges take a moment, as a real provider's would.
+                              {"WONDERLAND_PAYMENT_LATENCY_MS", "100"}},
+                             common));
+  add("notification",
+      environment("notification",
+                  {{"WONDERLAND_NOTIFICATION_DB", (dir_ / "notification.db").string()},
+                   {"WONDERLAND_OUTBOX_DIR", outbox().string()},
+                   {"WONDERLAND_SMTP_HOST", ""},
+                   {"WONDERLAND_NOTIFICATION_QUEUE", queue("notification")},
+                   {"WONDERLAND_NOTIFICATION_EVENTS_QUEUE", prefix_ + "notification.events"}},
+                  common));
+}
+
+void System::add_mediator(const Environment& common, const fs::path& web) {
+  add("mediator", environment("mediator",
+                              {{"WONDERLAND_HTTP_PORT", std::to_string(port_)},
+                               {"WONDERLAND_HTTP_THREADS", "4"},
+                               {"WONDERLAND_ADMIN_TOKEN", options_.admin_token},
+                               {"WONDERLAND_JOURNAL_PATH", (dir_ / "journal.db").string()},
+                               {"WONDERLAND_WORKFLOWS_DIR", source_dir() + "/workflows"},
+                               {"WONDERLAND_WEB_DIR", web.string()},
+                               {"WONDERLAND_QUEUE_PREFIX", prefix_},
+                               // Many customers sign up and order from 127.0.0.1 in the
+                               // tests: the throttles are off unless a test sets them.
+                               {"WONDERLAND_SIGNUP_PER_MINUTE", "0"},
+                               {"WONDERLAND_ORDERS_PER_MINUTE", "0"},
+                               {"WONDERLAND_SIGNIN_USER_MAX_LOCKOUT_MS", "0"},
+                               {"WONDERLAND_SIGNIN_ADDRESS_MAX_LOCKOUT_MS", "0"}},
+                              common));
+}
+
+void System::start_processes() {
+  for (const char* name : kServices)
+    process(name).start();
+  for (const char* name : kServices)
+    await_service(name, 90s);
+  process("mediator").start();
+  await_mediator(60s);
+}
+
 void System::write_catalogue() const {
   json books = json::array();
   for (const auto& b : options_.catalogue) {
@@ -229,7 +261,7 @@ void System::write_catalogue() const {
   std::ofstream(dir_ / "catalogue.json") << json{{"books", books}}.dump(2) << "\n";
 }
 
-void System::add(const std::string& name, std::map<std::string, std::string> env) {
+void System::add(const std::string& name, Environment env) {
   processes_[name] = std::make_unique<ChildProcess>(
       binary_path("wonderland-" + name), std::move(env), (dir_ / (name + ".log")).string());
 }

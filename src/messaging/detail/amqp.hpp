@@ -23,7 +23,7 @@ namespace wonderland::messaging::detail {
 /// channel (e.g. a refused declaration): the connection must be re-established.
 class AmqpError : public std::runtime_error {
  public:
-  AmqpError(const std::string& what, bool refused_by_broker = false, int reply_code = 0)
+  explicit AmqpError(const std::string& what, bool refused_by_broker = false, int reply_code = 0)
       : std::runtime_error(what), refused_by_broker_(refused_by_broker), reply_code_(reply_code) {}
   /// The broker answered with a channel or connection close (the request itself was refused).
   bool refused_by_broker() const noexcept { return refused_by_broker_; }

@@ -90,7 +90,7 @@ void Redelivery::republish(ConsumerJob job, const std::string& queue, int attemp
   p.resend_on_reconnect = false;
   auto generation = job.generation;
   auto tag = job.delivery.delivery_tag;
-  p.done = [this, generation, tag, dead_letter](Status s) {
+  p.done = [this, generation, tag, dead_letter](const Status& s) {
     if (s.ok()) {
       ack(generation, tag);
     } else {

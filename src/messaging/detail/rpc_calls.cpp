@@ -41,7 +41,7 @@ void RpcCalls::call(RpcRequest request, RpcCallback done) {
       }));
   // The publish completes with the broker's confirm (or at once without confirms); only a
   // failure matters here, since the reply completes the call.
-  PendingPublish p = session_.publisher().prepare(std::move(m), [this, id](Status s) {
+  PendingPublish p = session_.publisher().prepare(std::move(m), [this, id](const Status& s) {
     if (!s.ok())
       complete(id, s.error());
   });

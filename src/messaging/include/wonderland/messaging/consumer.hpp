@@ -68,7 +68,7 @@ class BrokerSession;
 class ConsumerHandle {
  public:
   ConsumerHandle() = default;
-  ConsumerHandle(std::shared_ptr<detail::BrokerSession> session, std::uint64_t id);
+  ConsumerHandle(const std::shared_ptr<detail::BrokerSession>& session, std::uint64_t id);
   ConsumerHandle(ConsumerHandle&&) noexcept;
   ConsumerHandle& operator=(ConsumerHandle&&) noexcept;
   ~ConsumerHandle();

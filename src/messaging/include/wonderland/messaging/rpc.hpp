@@ -42,7 +42,7 @@ using RpcCallback = std::function<void(Result<Envelope>)>;
 class RpcClient {
  public:
   explicit RpcClient(Connection& connection);
-  ~RpcClient();
+  ~RpcClient() = default;
   RpcClient(const RpcClient&) = delete;
   RpcClient& operator=(const RpcClient&) = delete;
 

@@ -83,6 +83,9 @@ class System {
   /// The run's command queue of `service` ("<prefix><service>.commands"; the logging service
   /// answers queries on "<prefix>logging.query").
   std::string queue(const std::string& service) const;
+  /// Every queue of the run: the services' command queues, the notification events and the
+  /// logging service's records and workflow queues (each may have a "<queue>.dead" companion).
+  std::vector<std::string> queues() const;
 
   ChildProcess& process(const std::string& name);
   /// Stops a service (SIGKILL when `crash`, else SIGTERM), leaves it down for `down_for` (its
@@ -102,8 +105,20 @@ class System {
 
  private:
   struct Broker;
+  using Environment = std::map<std::string, std::string>;
+
+  /// Creates the run's folder, its outbox, the placeholder web page (when no web_dir is given)
+  /// and the catalogue; returns the folder the mediator serves.
+  std::filesystem::path prepare_run_folder() const;
   void write_catalogue() const;
-  void add(const std::string& name, std::map<std::string, std::string> env);
+  /// `own` with the test's overrides for `name` (SystemOptions::env), then `common`.
+  Environment environment(const std::string& name, Environment own,
+                          const Environment& common) const;
+  void add_services(const Environment& common);
+  void add_mediator(const Environment& common, const std::filesystem::path& web);
+  /// Starts the services, waits until each answers, then starts the mediator and waits for it.
+  void start_processes();
+  void add(const std::string& name, Environment env);
   void await_service(const std::string& name, std::chrono::milliseconds timeout);
   void await_mediator(std::chrono::milliseconds timeout);
 

@@ -9,7 +9,8 @@
 //
 // A start that fails makes every test fail with the reason (the processes' logs are printed once).
 // A failed test prints the processes' logs; the run folder is kept when any test failed or
-// WONDERLAND_E2E_KEEP=1, and removed otherwise. Each test gets its own `http()` client.
+// WONDERLAND_E2E_KEEP=1, and removed otherwise. Each test gets its own `http()` client. A test
+// may stop the system itself (`store().stop()`, to look at what it left): stop_system() copes.
 #pragma once
 
 #include <gtest/gtest.h>
