@@ -1,6 +1,7 @@
 #include "engine_metrics.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 namespace wonderland::workflow {
 
@@ -10,7 +11,7 @@ double LatencyStats::quantile(double q) const {
   std::vector<double> sorted = recent_ms;
   std::sort(sorted.begin(), sorted.end());
   double pos = std::clamp(q, 0.0, 1.0) * static_cast<double>(sorted.size() - 1);
-  return sorted[static_cast<std::size_t>(pos + 0.5)];
+  return sorted[static_cast<std::size_t>(std::lround(pos))];
 }
 
 namespace detail {

@@ -5,7 +5,7 @@
 namespace wonderland::workflow {
 
 void InProcessTransport::on(const std::string& action, Handler handler) {
-  on_async(action, [h = std::move(handler)](const Command& cmd, ReplyCallback done) {
+  on_async(action, [h = std::move(handler)](const Command& cmd, const ReplyCallback& done) {
     Result<nlohmann::json> reply = [&]() -> Result<nlohmann::json> {
       try {
         return h(cmd);

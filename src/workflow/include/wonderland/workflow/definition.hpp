@@ -127,9 +127,9 @@ struct Definition {
 /// 64 KiB, 100,000 values), the number of steps and how deep parallel and choice steps nest.
 /// A larger definition is refused with `invalid_argument` naming the file (and the step).
 inline constexpr JsonLimits kDefinitionJsonLimits{.max_depth = 64,
-                                                  .max_string_bytes = 64 * 1024,
+                                                  .max_string_bytes = std::size_t{64} * 1024,
                                                   .max_elements = 100'000,
-                                                  .max_bytes = 1024 * 1024};
+                                                  .max_bytes = std::size_t{1024} * 1024};
 inline constexpr std::size_t kMaxDefinitionSteps = 1000;
 inline constexpr std::size_t kMaxStepNesting = 16;
 

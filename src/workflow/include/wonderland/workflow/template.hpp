@@ -15,6 +15,7 @@
 // failure handlers, `failure` (reason, step, code, message, cancelled).
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <span>
@@ -31,8 +32,10 @@ namespace wonderland::workflow {
 /// nesting depth 32, strings of 64 KiB, 10,000 values. compile() and template_references()
 /// refuse a larger template ("template: nesting depth exceeds the limit of 32 (at /a/b)")
 /// before walking it, so the recursive code below only sees bounded documents.
-inline constexpr JsonLimits kTemplateLimits{
-    .max_depth = 32, .max_string_bytes = 64 * 1024, .max_elements = 10'000, .max_bytes = 0};
+inline constexpr JsonLimits kTemplateLimits{.max_depth = 32,
+                                            .max_string_bytes = std::size_t{64} * 1024,
+                                            .max_elements = 10'000,
+                                            .max_bytes = 0};
 
 /// A parsed reference: `steps.price.output.lines[0]` → {steps, price, output, lines, 0}.
 struct TemplatePath {
