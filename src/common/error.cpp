@@ -99,14 +99,32 @@ Error Error::from_json(const nlohmann::json& j) {
   std::optional<Code> code = parse_code(text);
   if (!code)
     throw std::invalid_argument("unknown error code '" + text + "'");
+  // Every member is checked for its type: the value comes off the wire, and a wrong type is
+  // a refusal, never a JSON exception thrown from deep inside a consumer.
+  auto text_member = [](const nlohmann::json& obj, const char* name) -> std::string {
+    auto it = obj.find(name);
+    if (it == obj.end() || it->is_null())
+      return {};
+    if (!it->is_string())
+      throw std::invalid_argument(std::string("error value's '") + name + "' must be a string");
+    return it->get<std::string>();
+  };
   Error e;
   e.code = *code;
-  e.message = j.value("message", std::string{});
-  e.retryable = j.value("retryable", retryable_by_default(e.code));
-  if (auto it = j.find("fields"); it != j.end() && it->is_array()) {
+  e.message = text_member(j, "message");
+  e.retryable = retryable_by_default(e.code);
+  if (auto it = j.find("retryable"); it != j.end() && !it->is_null()) {
+    if (!it->is_boolean())
+      throw std::invalid_argument("error value's 'retryable' must be a boolean");
+    e.retryable = it->get<bool>();
+  }
+  if (auto it = j.find("fields"); it != j.end() && !it->is_null()) {
+    if (!it->is_array())
+      throw std::invalid_argument("error value's 'fields' must be an array");
     for (const auto& f : *it) {
-      if (f.is_object())
-        e.fields.push_back({f.value("field", std::string{}), f.value("message", std::string{})});
+      if (!f.is_object())
+        throw std::invalid_argument("error value's 'fields' must hold objects");
+      e.fields.push_back({text_member(f, "field"), text_member(f, "message")});
     }
   }
   return e;

@@ -28,6 +28,16 @@ const nlohmann::json* member(const nlohmann::json& j, const char* name) {
   return &*it;
 }
 
+/// The member `name` when it is a string (and, with `non_empty`, not ""); else nullptr.
+const std::string* string_member(const nlohmann::json& j, const char* name,
+                                 bool non_empty = false) {
+  const auto* v = member(j, name);
+  if (v == nullptr || !v->is_string())
+    return nullptr;
+  const auto& text = v->get_ref<const std::string&>();
+  return non_empty && text.empty() ? nullptr : &text;
+}
+
 nlohmann::json as_fields(const nlohmann::json& value) {
   if (value.is_object())
     return value;
@@ -102,11 +112,16 @@ std::optional<SystemTime> parse_timestamp(std::string_view s) noexcept {
     int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0, ms = 0;
     if (digits(s, 0, 4, y) && digits(s, 5, 2, mo) && digits(s, 8, 2, d) && digits(s, 11, 2, h) &&
         digits(s, 14, 2, mi) && digits(s, 17, 2, sec) && digits(s, 20, 3, ms) && mo >= 1 &&
-        mo <= 12 && d >= 1 && d <= 31 && h <= 23 && mi <= 59 && sec <= 60 && y >= 1678 &&
-        y <= 2261) {  // what a SystemTime (nanoseconds) holds
+        mo <= 12 && d >= 1 && d <= 31 && h <= 23 && mi <= 59 && sec <= 60) {
+      // The same bound as parse_iso8601: what a SystemTime (nanoseconds) holds, in seconds.
+      constexpr auto kLimit =
+          std::chrono::duration_cast<std::chrono::seconds>(SystemTime::duration::max()).count() -
+          1;
       std::int64_t days = days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d));
-      std::int64_t total_ms = ((days * 24 + h) * 60 + mi) * 60'000LL + sec * 1000LL + ms;
-      return SystemTime(std::chrono::milliseconds(total_ms));
+      std::int64_t secs = ((days * 24 + h) * 60 + mi) * 60LL + sec;
+      if (secs > kLimit || secs < -kLimit)
+        return std::nullopt;
+      return SystemTime(std::chrono::seconds(secs)) + std::chrono::milliseconds(ms);
     }
     return std::nullopt;
   }
@@ -177,22 +192,18 @@ Record record_from_log_body(const nlohmann::json& body, const Defaults& defaults
     r.message = dump_compact(body);
     return r;
   }
-  if (const auto* v = member(body, "timestamp"); v != nullptr && v->is_string()) {
-    if (auto t = parse_timestamp(v->get_ref<const std::string&>()))
-      r.time = *t;
+  if (const auto* t = string_member(body, "timestamp")) {
+    if (auto parsed = parse_timestamp(*t))
+      r.time = *parsed;
   }
-  if (const auto* v = member(body, "service");
-      v != nullptr && v->is_string() && !v->get_ref<const std::string&>().empty()) {
-    r.service = v->get<std::string>();
+  if (const auto* service = string_member(body, "service", true))
+    r.service = *service;
+  if (const auto* s = string_member(body, "severity")) {
+    if (auto parsed = parse_severity(*s))
+      r.severity = *parsed;
   }
-  if (const auto* v = member(body, "severity"); v != nullptr && v->is_string()) {
-    if (auto s = parse_severity(v->get_ref<const std::string&>()))
-      r.severity = *s;
-  }
-  if (const auto* v = member(body, "correlation_id");
-      v != nullptr && v->is_string() && !v->get_ref<const std::string&>().empty()) {
-    r.correlation_id = v->get<std::string>();
-  }
+  if (const auto* id = string_member(body, "correlation_id", true))
+    r.correlation_id = *id;
   if (const auto* v = member(body, "message")) {
     r.message = v->is_string() ? v->get<std::string>() : dump_compact(*v);
   }

@@ -26,6 +26,25 @@ TEST(ErrorTest, JsonRoundTrip) {
   EXPECT_THROW(Error::from_json(nlohmann::json{{"code", 3}}), std::invalid_argument);
 }
 
+TEST(ErrorTest, FromJsonRefusesMembersOfTheWrongType) {
+  // Off the wire: each wrong type is a refusal the consumer dead-letters, not a JSON exception.
+  auto with = [](const char* name, nlohmann::json value) {
+    nlohmann::json j{{"code", "not_found"}};
+    j[name] = std::move(value);
+    return j;
+  };
+  EXPECT_THROW(Error::from_json(with("message", nlohmann::json::array())), std::invalid_argument);
+  EXPECT_THROW(Error::from_json(with("retryable", "yes")), std::invalid_argument);
+  EXPECT_THROW(Error::from_json(with("fields", "email")), std::invalid_argument);
+  EXPECT_THROW(Error::from_json(with("fields", nlohmann::json::array({1}))), std::invalid_argument);
+  EXPECT_THROW(Error::from_json(with("fields", nlohmann::json::parse(R"([{"field":2}])"))),
+               std::invalid_argument);
+  // Absent or null members take their defaults.
+  Error e = Error::from_json(with("message", nullptr));
+  EXPECT_EQ(e.message, "");
+  EXPECT_FALSE(e.retryable);
+}
+
 TEST(ErrorTest, FromExceptionKeepsCarriedError) {
   Error e{codes::kNotFound, "no such book", false};
   EXPECT_EQ(Error::from_exception(ErrorException(e)), e);

@@ -48,6 +48,20 @@ TEST(Timestamp, FastPathAgreesWithTheCommonParser) {
   EXPECT_FALSE(parse_timestamp("4052-01-01T00:00:00Z"));
 }
 
+TEST(Timestamp, BothPathsShareTheEdgeOfWhatASystemTimeHolds) {
+  // Early 2262 fits in nanoseconds; the fast path (with milliseconds) must take what the
+  // common parser (without) takes, or a record written back would no longer read.
+  for (const char* s : {"2262-01-01T00:00:00", "2262-04-11T23:47:15", "1677-09-21T00:12:45"}) {
+    auto plain = parse_iso8601(std::string(s) + "Z");
+    ASSERT_TRUE(plain.has_value()) << s;
+    EXPECT_EQ(parse_timestamp(std::string(s) + ".000Z"), plain) << s;
+    EXPECT_EQ(parse_timestamp(format_iso8601(*plain)), plain) << s;
+  }
+  EXPECT_FALSE(parse_timestamp("2262-04-12T00:00:00.000Z"));
+  EXPECT_FALSE(parse_iso8601("2262-04-12T00:00:00Z"));
+  EXPECT_FALSE(parse_timestamp("1677-09-20T00:00:00.000Z"));
+}
+
 TEST(RecordJson, RoundTrips) {
   Record r = rec("2026-11-26T09:26:12.345Z", "orders", Severity::kError, "boom, \"quoted\"", "c-1");
   r.fields = {{"order_id", 42}, {"who", "Müller"}};
