@@ -28,7 +28,8 @@ PasswordPolicy PasswordPolicy::from_env() {
   }
   auto kib = env::get_int("WONDERLAND_ARGON2_MEMLIMIT_KIB",
                           static_cast<std::int64_t>(p.memlimit_bytes / 1024));
-  if (kib < static_cast<std::int64_t>(crypto_pwhash_MEMLIMIT_MIN / 1024) || kib > 4 * 1024 * 1024) {
+  if (kib < static_cast<std::int64_t>(crypto_pwhash_MEMLIMIT_MIN / 1024) ||
+      kib > std::int64_t{4} * 1024 * 1024) {
     throw std::invalid_argument(
         "environment variable WONDERLAND_ARGON2_MEMLIMIT_KIB must be between 8 and 4194304 (KiB)");
   }

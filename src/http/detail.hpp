@@ -24,6 +24,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "text.hpp"
 #include "wonderland/http/event_stream.hpp"
 #include "wonderland/http/request.hpp"
 #include "wonderland/http/response.hpp"
@@ -40,11 +41,6 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
 using Strand = asio::strand<asio::io_context::executor_type>;
-
-/// Beast's string_view as a std::string_view.
-inline std::string_view sv(beast::string_view s) {
-  return {s.data(), s.size()};
-}
 
 class Connection;
 

@@ -2,27 +2,15 @@
 
 #include <utility>
 
+#include "text.hpp"
 #include "wonderland/common/json_limits.hpp"
 
 namespace wonderland::http {
 
 namespace {
 
-std::string_view sv(boost::beast::string_view s) {
-  return {s.data(), s.size()};
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size())
-    return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i] >= 'A' && a[i] <= 'Z' ? static_cast<char>(a[i] - 'A' + 'a') : a[i];
-    char y = b[i] >= 'A' && b[i] <= 'Z' ? static_cast<char>(b[i] - 'A' + 'a') : b[i];
-    if (x != y)
-      return false;
-  }
-  return true;
-}
+using detail::iequals;
+using detail::sv;
 
 // RFC 6750 b64token: 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 bool valid_token(std::string_view t) {

@@ -3,7 +3,7 @@
 #include <filesystem>
 
 #include "wonderland/common/env.hpp"
-#include "wonderland/common/ids.hpp"
+#include "wonderland/common/request_fields.hpp"
 #include "wonderland/log/log.hpp"
 #include "wonderland/messaging/pubsub.hpp"
 #include "wonderland/notification/protocol.hpp"
@@ -58,15 +58,10 @@ Config Config::from_env() {
 
 Result<json> list_notifications(Store& store, const json& body) {
   if (!body.is_object())
-    return Error::of(codes::kInvalidArgument, "the request body must be a JSON object");
+    return not_an_object();
   std::vector<FieldError> fields;
   std::string customer_id;
-  auto id = body.find("customer_id");
-  if (id == body.end() || !id->is_string() || !is_uuid(id->get<std::string>())) {
-    fields.push_back({"customer_id", "must be a UUID"});
-  } else {
-    customer_id = id->get<std::string>();
-  }
+  read_uuid(body, "customer_id", customer_id, fields);
   int limit = kDefaultListLimit;
   auto l = body.find("limit");
   if (l != body.end() && !l->is_null()) {
@@ -77,11 +72,8 @@ Result<json> list_notifications(Store& store, const json& body) {
       limit = l->get<int>();
     }
   }
-  if (!fields.empty()) {
-    Error e = Error::of(codes::kInvalidArgument, "invalid notification.list request");
-    e.fields = std::move(fields);
-    return e;
-  }
+  if (!fields.empty())
+    return invalid_fields(std::move(fields));
   ListReply reply;
   for (const NotificationRecord& n : store.list(customer_id, limit)) {
     reply.notifications.push_back(ListedNotification{n.notification_id, n.kind, n.subject,

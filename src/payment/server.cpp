@@ -1,5 +1,6 @@
 #include "wonderland/payment/server.hpp"
 
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <future>
@@ -28,7 +29,8 @@ Config Config::from_env() {
         std::make_shared<const SecretKey>(SecretKey::from_hex(hex, "WONDERLAND_PAYMENT_KEY"));
   }
   const auto ttl = env::get_int("WONDERLAND_PAYMENT_TOKEN_TTL_S", c.store.token_ttl.count());
-  if (ttl < 1 || ttl > 7 * 24 * 3600)
+  constexpr std::int64_t kWeekSeconds = std::int64_t{7} * 24 * 3600;
+  if (ttl < 1 || ttl > kWeekSeconds)
     throw std::invalid_argument("WONDERLAND_PAYMENT_TOKEN_TTL_S must be 1-604800");
   c.store.token_ttl = std::chrono::seconds(ttl);
   return c;
