@@ -21,6 +21,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # runtime: broker and database (run as the project's own processes, see scripts/infra.sh)
   rabbitmq-server postgresql postgresql-client
+  # load balancer in front of several mediators (scripts/run.sh, WONDERLAND_MEDIATORS > 1; e2e tests)
+  haproxy
   # tests: browser, SMTP server, PDF text, HTTP tooling, test certificates (openssl)
   chromium python3 python3-aiosmtpd poppler-utils curl procps iproute2 openssl
   # benchmarks: HTTP load
@@ -51,7 +53,7 @@ install_packages() {
   "${SUDO[@]}" apt-get update -qq
   "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
   # Debian starts the system services on install; Wonderland runs its own instances instead.
-  for svc in rabbitmq-server postgresql; do
+  for svc in rabbitmq-server postgresql haproxy; do
     if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
       "${SUDO[@]}" systemctl stop "$svc" || true
     elif command -v service >/dev/null 2>&1; then
@@ -76,7 +78,10 @@ install_npm_modules() {  # install_npm_modules DIR
     exit 1
   fi
   echo "deps: npm ci in $dir" >&2
-  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) >&2
+  # A stalled registry request is given up after 30 s and tried again (npm waits 5 min by
+  # default), so that one slow answer does not hold the install for minutes.
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error --fetch-timeout=30000 \
+    --fetch-retries=5 --fetch-retry-mintimeout=2000 --fetch-retry-maxtimeout=20000) >&2
 }
 
 install_packages

@@ -21,6 +21,9 @@ usage: scripts/infra.sh start|stop|status|restart [rabbitmq|postgres|all]
        scripts/infra.sh clean [rabbitmq|postgres|all]   stop, then delete the instance's data
        scripts/infra.sh logs [rabbitmq|postgres|all]    print the last lines of the logs
        scripts/infra.sh env                             print export lines for eval
+       scripts/infra.sh kill-node|stop-node|start-node INDEX
+                                 one RabbitMQ node of the cluster (WONDERLAND_RABBITMQ_NODES);
+                                 kill-node sends SIGKILL, as a crash would
 EOF
 }
 
@@ -32,9 +35,17 @@ AMQP_PORT="${WONDERLAND_AMQP_PORT:-5672}"
 PG_PORT="${WONDERLAND_PG_PORT:-5432}"
 wl_require_port WONDERLAND_AMQP_PORT "$AMQP_PORT"
 wl_require_port WONDERLAND_PG_PORT "$PG_PORT"
-RMQ_NODE="${WONDERLAND_RABBITMQ_NODE:-wonderland-$AMQP_PORT@localhost}"
-RMQ_DIST_PORT="${WONDERLAND_RABBITMQ_DIST_PORT:-$((AMQP_PORT + 20000))}"
-wl_require_port WONDERLAND_RABBITMQ_DIST_PORT "$RMQ_DIST_PORT"
+# A cluster of RMQ_NODES nodes on this machine: node i listens on AMQP_PORT + i and has its own
+# node name, distribution port (RMQ_DIST_BASE + i) and directory; they share node 0's cookie.
+RMQ_NODES="${WONDERLAND_RABBITMQ_NODES:-1}"
+if ! wl_is_uint "$RMQ_NODES" || ((RMQ_NODES < 1 || RMQ_NODES > 9)); then
+  wl_die "WONDERLAND_RABBITMQ_NODES='$RMQ_NODES' is not a number of nodes from 1 to 9"
+fi
+RMQ_NODE0_NAME="${WONDERLAND_RABBITMQ_NODE:-wonderland-$AMQP_PORT@localhost}"
+RMQ_DIST_BASE="${WONDERLAND_RABBITMQ_DIST_PORT:-$((AMQP_PORT + 20000))}"
+wl_require_port WONDERLAND_RABBITMQ_DIST_PORT "$RMQ_DIST_BASE"
+wl_require_port "WONDERLAND_AMQP_PORT + WONDERLAND_RABBITMQ_NODES - 1" "$((AMQP_PORT + RMQ_NODES - 1))"
+wl_require_port "WONDERLAND_RABBITMQ_DIST_PORT + WONDERLAND_RABBITMQ_NODES - 1" "$((RMQ_DIST_BASE + RMQ_NODES - 1))"
 # Optional TLS (amqps://) listener, next to the plain one: a port and three PEM files.
 AMQP_TLS_PORT="${WONDERLAND_AMQP_TLS_PORT:-}"
 AMQP_TLS_CERT="" AMQP_TLS_KEY="" AMQP_TLS_CACERT=""
@@ -62,14 +73,17 @@ PG_APP_ROLE=wonderland
 PG_APP_PASSWORD=wonderland
 PG_APP_DB=wonderland
 
-RMQ_DIR="$VAR_DIR/rabbitmq-$AMQP_PORT"
+RMQ_DIR0="$VAR_DIR/rabbitmq-$AMQP_PORT"
 PG_DIR="$VAR_DIR/postgres-$PG_PORT"
 # Every process of an instance carries WONDERLAND_INFRA_INSTANCE=<id> in its environment, so
 # that stop can find (and, if need be, kill) the leftovers of this instance and of no other.
-RMQ_ID="rabbitmq:$RMQ_DIR"
 PG_ID="postgres:$PG_DIR"
 
-AMQP_URL="amqp://guest:guest@127.0.0.1:$AMQP_PORT/"
+# Every node's URL, comma-separated (one URL for a single node).
+AMQP_URL=""
+for ((i = 0; i < RMQ_NODES; i++)); do
+  AMQP_URL+="${AMQP_URL:+,}amqp://guest:guest@127.0.0.1:$((AMQP_PORT + i))/"
+done
 AMQPS_URL=""
 [[ -n "$AMQP_TLS_PORT" ]] && AMQPS_URL="amqps://guest:guest@127.0.0.1:$AMQP_TLS_PORT/"
 PG_URL="postgresql://$PG_APP_ROLE:$PG_APP_PASSWORD@127.0.0.1:$PG_PORT/$PG_APP_DB"
@@ -182,25 +196,44 @@ lock_instance() {
 # ---------------------------------------------------------------------------------------------
 # RabbitMQ
 # ---------------------------------------------------------------------------------------------
-RMQ_LOG="$RMQ_DIR/log/rabbit.log"
-RMQ_OUT="$RMQ_DIR/log/server.out"
-
-# Environment shared by the server and the CLI tools: HOME holds the Erlang cookie.
-rmq_env=(
-  HOME="$RMQ_DIR"
-  LC_ALL=C.UTF-8
-  RABBITMQ_CONF_ENV_FILE="$RMQ_DIR/rabbitmq-env.conf"
-  RABBITMQ_NODENAME="$RMQ_NODE"
-  RABBITMQ_MNESIA_BASE="$RMQ_DIR/mnesia"
-  RABBITMQ_LOG_BASE="$RMQ_DIR/log"
-  RABBITMQ_LOGS="$RMQ_LOG"
-  RABBITMQ_CONFIG_FILE="$RMQ_DIR/rabbitmq.conf"
-  RABBITMQ_ADVANCED_CONFIG_FILE="$RMQ_DIR/advanced.config"
-  RABBITMQ_ENABLED_PLUGINS_FILE="$RMQ_DIR/enabled_plugins"
-  RABBITMQ_PID_FILE="$RMQ_DIR/rabbitmq.pid"
-  RABBITMQ_DIST_PORT="$RMQ_DIST_PORT"
-  ERL_CRASH_DUMP="$RMQ_DIR/log/erl_crash.dump"
-)
+# rmq_select INDEX: makes node INDEX of the cluster the one the rmq_* functions below work on.
+# Node 0 carries the TLS listener, if any.
+rmq_select() {
+  RMQ_INDEX="$1"
+  NODE_PORT=$((AMQP_PORT + RMQ_INDEX))
+  NODE_URL="amqp://guest:guest@127.0.0.1:$NODE_PORT/"
+  RMQ_DIST_PORT=$((RMQ_DIST_BASE + RMQ_INDEX))
+  RMQ_NODE="wonderland-$NODE_PORT@localhost"
+  ((RMQ_INDEX == 0)) && RMQ_NODE="$RMQ_NODE0_NAME"
+  RMQ_DIR="$VAR_DIR/rabbitmq-$NODE_PORT"
+  RMQ_ID="rabbitmq:$RMQ_DIR"
+  RMQ_LOG="$RMQ_DIR/log/rabbit.log"
+  RMQ_OUT="$RMQ_DIR/log/server.out"
+  NODE_TLS_PORT="" NODE_AMQPS_URL=""
+  if ((RMQ_INDEX == 0)) && [[ -n "$AMQP_TLS_PORT" ]]; then
+    NODE_TLS_PORT="$AMQP_TLS_PORT"
+    NODE_AMQPS_URL="$AMQPS_URL"
+  fi
+  RMQ_NAME=rabbitmq
+  ((RMQ_NODES > 1)) && RMQ_NAME="rabbitmq node $RMQ_INDEX"
+  # Environment shared by the server and the CLI tools: HOME holds the Erlang cookie.
+  rmq_env=(
+    HOME="$RMQ_DIR"
+    LC_ALL=C.UTF-8
+    RABBITMQ_CONF_ENV_FILE="$RMQ_DIR/rabbitmq-env.conf"
+    RABBITMQ_NODENAME="$RMQ_NODE"
+    RABBITMQ_MNESIA_BASE="$RMQ_DIR/mnesia"
+    RABBITMQ_LOG_BASE="$RMQ_DIR/log"
+    RABBITMQ_LOGS="$RMQ_LOG"
+    RABBITMQ_CONFIG_FILE="$RMQ_DIR/rabbitmq.conf"
+    RABBITMQ_ADVANCED_CONFIG_FILE="$RMQ_DIR/advanced.config"
+    RABBITMQ_ENABLED_PLUGINS_FILE="$RMQ_DIR/enabled_plugins"
+    RABBITMQ_PID_FILE="$RMQ_DIR/rabbitmq.pid"
+    RABBITMQ_DIST_PORT="$RMQ_DIST_PORT"
+    ERL_CRASH_DUMP="$RMQ_DIR/log/erl_crash.dump"
+  )
+}
+rmq_select 0
 
 # RABBITMQ_* variables of the caller must not leak into an instance.
 rmq_unset_args() {
@@ -222,8 +255,8 @@ rmqctl() {
 }
 
 rmq_describe() {
-  printf 'node %s, amqp 127.0.0.1:%s, ' "$RMQ_NODE" "$AMQP_PORT"
-  [[ -n "$AMQP_TLS_PORT" ]] && printf 'amqps 127.0.0.1:%s, ' "$AMQP_TLS_PORT"
+  printf 'node %s, amqp 127.0.0.1:%s, ' "$RMQ_NODE" "$NODE_PORT"
+  [[ -n "$NODE_TLS_PORT" ]] && printf 'amqps 127.0.0.1:%s, ' "$NODE_TLS_PORT"
   printf 'dist port %s, dir %s' "$RMQ_DIST_PORT" "$RMQ_DIR"
 }
 
@@ -236,7 +269,7 @@ rmq_write_config() {
   mkdir -p "$RMQ_DIR/log" "$RMQ_DIR/mnesia"
   cat >"$RMQ_DIR/rabbitmq.conf" <<EOF
 # Written by scripts/infra.sh on every start: edit the script, not this file.
-listeners.tcp.default = 127.0.0.1:$AMQP_PORT
+listeners.tcp.default = 127.0.0.1:$NODE_PORT
 # guest/guest may log in, from the loopback interface only.
 loopback_users.guest = true
 disk_free_limit.absolute = 50MB
@@ -244,7 +277,7 @@ vm_memory_high_watermark.relative = 0.4
 log.console = false
 log.file.level = info
 EOF
-  if [[ -n "$AMQP_TLS_PORT" ]]; then
+  if [[ -n "$NODE_TLS_PORT" ]]; then
     local f
     for f in "$AMQP_TLS_CERT" "$AMQP_TLS_KEY" "$AMQP_TLS_CACERT"; do
       [[ -r "$f" ]] || wl_die "rabbitmq: TLS listener: cannot read $f"
@@ -252,7 +285,7 @@ EOF
     # Clients that present a certificate must have one signed by the CA; others log in with a
     # password, as on the plain listener.
     cat >>"$RMQ_DIR/rabbitmq.conf" <<EOF
-listeners.ssl.default = 127.0.0.1:$AMQP_TLS_PORT
+listeners.ssl.default = 127.0.0.1:$NODE_TLS_PORT
 ssl_options.certfile = $AMQP_TLS_CERT
 ssl_options.keyfile = $AMQP_TLS_KEY
 ssl_options.cacertfile = $AMQP_TLS_CACERT
@@ -264,11 +297,18 @@ EOF
   fi
   printf '[].\n' >"$RMQ_DIR/enabled_plugins"
   : >"$RMQ_DIR/rabbitmq-env.conf"
-  # The server and the CLI tools authenticate to each other with this cookie ($HOME).
-  if [[ ! -s "$RMQ_DIR/.erlang.cookie" ]]; then
+  # The server and the CLI tools authenticate to each other with this cookie ($HOME); the nodes
+  # of a cluster all use node 0's.
+  if [[ ! -s "$RMQ_DIR0/.erlang.cookie" ]]; then
+    mkdir -p "$RMQ_DIR0"
     local letters=ABCDEFGHIJKLMNOPQRSTUVWXYZ cookie="" b
     for b in $(od -An -N32 -tu1 /dev/urandom); do cookie+="${letters:b%26:1}"; done
-    (umask 077 && printf '%s' "$cookie" >"$RMQ_DIR/.erlang.cookie")
+    (umask 077 && printf '%s' "$cookie" >"$RMQ_DIR0/.erlang.cookie")
+    chmod 400 "$RMQ_DIR0/.erlang.cookie"
+  fi
+  if [[ "$RMQ_DIR" != "$RMQ_DIR0" ]] && ! cmp -s "$RMQ_DIR0/.erlang.cookie" "$RMQ_DIR/.erlang.cookie"; then
+    rm -f "$RMQ_DIR/.erlang.cookie"
+    cp "$RMQ_DIR0/.erlang.cookie" "$RMQ_DIR/.erlang.cookie"
     chmod 400 "$RMQ_DIR/.erlang.cookie"
   fi
 }
@@ -283,7 +323,7 @@ rmq_wait_ready() {
   local deadline=$((SECONDS + $1)) left
   while :; do
     instance_alive "$RMQ_ID" || pid_running "$RMQ_LAUNCHER_PID" || return 2
-    if tcp_open "$AMQP_PORT" && { [[ -z "$AMQP_TLS_PORT" ]] || tcp_open "$AMQP_TLS_PORT"; }; then
+    if tcp_open "$NODE_PORT" && { [[ -z "$NODE_TLS_PORT" ]] || tcp_open "$NODE_TLS_PORT"; }; then
       left=$((deadline - SECONDS))
       ((left < 5)) && left=5
       if rmqctl "$left" -q await_startup >/dev/null 2>&1; then
@@ -300,22 +340,22 @@ rmq_start() {
   [[ -x "$RMQ_BIN/rabbitmq-server" ]] || wl_die "rabbitmq: $RMQ_BIN/rabbitmq-server not found (run scripts/deps.sh)"
   if instance_alive "$RMQ_ID"; then
     if rmq_wait_ready "$TIMEOUT_S"; then
-      wl_info "rabbitmq: already running ($(rmq_describe))"
+      wl_info "$RMQ_NAME: already running ($(rmq_describe))"
       return 0
     fi
-    wl_error "rabbitmq: an instance is running but not answering; try: scripts/infra.sh restart rabbitmq"
+    wl_error "$RMQ_NAME: an instance is running but not answering; try: scripts/infra.sh restart rabbitmq"
     rmq_show_logs
     return 1
   fi
-  require_free_port rabbitmq "$AMQP_PORT" AMQP || return 1
-  if [[ -n "$AMQP_TLS_PORT" ]]; then
-    require_free_port rabbitmq "$AMQP_TLS_PORT" "AMQP over TLS" || return 1
+  require_free_port "$RMQ_NAME" "$NODE_PORT" AMQP || return 1
+  if [[ -n "$NODE_TLS_PORT" ]]; then
+    require_free_port "$RMQ_NAME" "$NODE_TLS_PORT" "AMQP over TLS" || return 1
   fi
-  require_free_port rabbitmq "$RMQ_DIST_PORT" "Erlang distribution" || return 1
+  require_free_port "$RMQ_NAME" "$RMQ_DIST_PORT" "Erlang distribution" || return 1
   rmq_write_config
   rm -f "$RMQ_DIR/rabbitmq.pid"
   printf '\n==== %s starting %s\n' "$(date '+%F %T')" "$RMQ_NODE" >>"$RMQ_OUT"
-  wl_info "rabbitmq: starting ($(rmq_describe))"
+  wl_info "$RMQ_NAME: starting ($(rmq_describe))"
   local -a unset_args
   mapfile -t unset_args < <(rmq_unset_args)
   # setsid: the broker gets its own session, so a Ctrl-C in the caller's terminal does not
@@ -332,62 +372,172 @@ rmq_start() {
   local t0=$SECONDS rc=0
   rmq_wait_ready "$TIMEOUT_S" || rc=$?
   if ((rc == 0)); then
-    wl_info "rabbitmq: ready after $((SECONDS - t0)) s, $AMQP_URL${AMQPS_URL:+ and $AMQPS_URL}"
+    wl_info "$RMQ_NAME: ready after $((SECONDS - t0)) s, $NODE_URL${NODE_AMQPS_URL:+ and $NODE_AMQPS_URL}"
     return 0
   fi
   if ((rc == 2)); then
-    wl_error "rabbitmq: the broker exited during startup"
+    wl_error "$RMQ_NAME: the broker exited during startup"
   else
-    wl_error "rabbitmq: not ready after ${TIMEOUT_S} s (WONDERLAND_INFRA_TIMEOUT_S)"
+    wl_error "$RMQ_NAME: not ready after ${TIMEOUT_S} s (WONDERLAND_INFRA_TIMEOUT_S)"
   fi
   rmq_show_logs
   pid_running "$RMQ_LAUNCHER_PID" && kill -TERM "$RMQ_LAUNCHER_PID" 2>/dev/null
-  kill_leftovers "$RMQ_ID" rabbitmq
+  kill_leftovers "$RMQ_ID" "$RMQ_NAME"
   return 1
 }
 
 rmq_stop() {
   lock_instance 8 "rabbitmq-$AMQP_PORT"
   if ! instance_alive "$RMQ_ID"; then
-    wl_info "rabbitmq: not running ($(rmq_describe))"
+    wl_info "$RMQ_NAME: not running ($(rmq_describe))"
     rm -f "$RMQ_DIR/rabbitmq.pid" "$RMQ_DIR/launcher.pid"
     return 0
   fi
-  wl_info "rabbitmq: stopping node $RMQ_NODE"
+  wl_info "$RMQ_NAME: stopping node $RMQ_NODE"
   local -a pidfile=()
   [[ -s "$RMQ_DIR/rabbitmq.pid" ]] && pidfile=("$RMQ_DIR/rabbitmq.pid")
   if ! rmqctl "$TIMEOUT_S" -q stop "${pidfile[@]}" >/dev/null 2>&1; then
-    wl_warn "rabbitmq: rabbitmqctl stop failed; terminating the processes"
+    wl_warn "$RMQ_NAME: rabbitmqctl stop failed; terminating the processes"
   fi
   wait_gone "$RMQ_ID" 15 || true
-  kill_leftovers "$RMQ_ID" rabbitmq
+  kill_leftovers "$RMQ_ID" "$RMQ_NAME"
   rm -f "$RMQ_DIR/rabbitmq.pid" "$RMQ_DIR/launcher.pid"
-  wl_info "rabbitmq: stopped"
+  wl_info "$RMQ_NAME: stopped"
 }
 
 rmq_status() {
   local pid=""
   [[ -s "$RMQ_DIR/rabbitmq.pid" ]] && pid="$(<"$RMQ_DIR/rabbitmq.pid")"
   if ! instance_alive "$RMQ_ID"; then
-    printf 'rabbitmq: stopped (%s)\n' "$(rmq_describe)"
+    printf '%s: stopped (%s)\n' "$RMQ_NAME" "$(rmq_describe)"
     return 3
   fi
-  if tcp_open "$AMQP_PORT"; then
-    printf 'rabbitmq: running, pid %s (%s) %s\n' "${pid:-?}" "$(rmq_describe)" "$AMQP_URL"
+  if tcp_open "$NODE_PORT"; then
+    printf '%s: running, pid %s (%s) %s\n' "$RMQ_NAME" "${pid:-?}" "$(rmq_describe)" "$NODE_URL"
     return 0
   fi
-  printf 'rabbitmq: starting or unhealthy: processes alive, port %s closed (%s)\n' "$AMQP_PORT" "$(rmq_describe)"
+  printf '%s: starting or unhealthy: processes alive, port %s closed (%s)\n' "$RMQ_NAME" "$NODE_PORT" "$(rmq_describe)"
   return 3
 }
 
-rmq_clean() {
+rmq_clean_node() {
   rmq_stop
-  wl_info "rabbitmq: deleting $RMQ_DIR"
+  wl_info "$RMQ_NAME: deleting $RMQ_DIR"
   rm -rf "$RMQ_DIR"
 }
 
-rmq_logs() {
-  rmq_show_logs
+# rmq_kill: SIGKILL to every process of the node (a crash, for tests and demos).
+rmq_kill() {
+  local -a pids
+  mapfile -t pids < <(instance_pids "$RMQ_ID")
+  if ((${#pids[@]} == 0)); then
+    wl_info "$RMQ_NAME: not running ($(rmq_describe))"
+    return 0
+  fi
+  wl_info "$RMQ_NAME: killing processes ${pids[*]} (SIGKILL)"
+  kill -KILL "${pids[@]}" 2>/dev/null || true
+  wait_gone "$RMQ_ID" 10 || wl_error "$RMQ_NAME: processes ${pids[*]} do not die"
+  rm -f "$RMQ_DIR/rabbitmq.pid" "$RMQ_DIR/launcher.pid"
+}
+
+# rmq_join: node RMQ_INDEX (started) joins node 0's cluster unless it is a member already.
+rmq_join() {
+  local status
+  status="$(rmqctl "$TIMEOUT_S" -q cluster_status --formatter json 2>/dev/null)" || status=""
+  [[ "$status" == *"\"$RMQ_NODE0_NAME\""* ]] && return 0
+  wl_info "$RMQ_NAME: joining the cluster of $RMQ_NODE0_NAME"
+  if ! rmqctl "$TIMEOUT_S" -q stop_app >/dev/null ||
+    ! rmqctl "$TIMEOUT_S" -q join_cluster "$RMQ_NODE0_NAME" >/dev/null ||
+    ! rmqctl "$TIMEOUT_S" -q start_app >/dev/null; then
+    wl_error "$RMQ_NAME: could not join the cluster of $RMQ_NODE0_NAME"
+    rmq_show_logs
+    return 1
+  fi
+}
+
+# rmq_each ACTION: ACTION on every node, in parallel (the nodes of a cluster that knew each other
+# wait for their peers while starting); the status is the worst of them.
+rmq_each() {
+  local action="$1" i rc=0 r
+  if ((RMQ_NODES == 1)); then
+    "$action"
+    return
+  fi
+  local -a pids=()
+  for ((i = 0; i < RMQ_NODES; i++)); do
+    (
+      set -e
+      rmq_select "$i"
+      "$action"
+    ) &
+    pids+=($!)
+  done
+  for i in "${pids[@]}"; do
+    r=0
+    wait "$i" || r=$?
+    ((r > rc)) && rc=$r
+  done
+  return "$rc"
+}
+
+rmq_start_cluster() {
+  lock_instance 8 "rabbitmq-$AMQP_PORT"
+  local t0=$SECONDS i
+  rmq_each rmq_start || return 1
+  ((RMQ_NODES == 1)) && return 0
+  for ((i = 1; i < RMQ_NODES; i++)); do
+    rmq_select "$i"
+    rmq_join || return 1
+  done
+  rmq_select 0
+  wl_info "rabbitmq: cluster of $RMQ_NODES nodes ready after $((SECONDS - t0)) s, $AMQP_URL"
+}
+
+rmq_stop_cluster() {
+  lock_instance 8 "rabbitmq-$AMQP_PORT"
+  rmq_each rmq_stop
+}
+
+rmq_status_cluster() {
+  local i rc=0 r
+  for ((i = 0; i < RMQ_NODES; i++)); do
+    rmq_select "$i"
+    r=0
+    rmq_status || r=$?
+    ((r > rc)) && rc=$r
+  done
+  return "$rc"
+}
+
+rmq_clean_cluster() {
+  lock_instance 8 "rabbitmq-$AMQP_PORT"
+  rmq_each rmq_clean_node
+}
+
+rmq_logs_cluster() {
+  local i
+  for ((i = 0; i < RMQ_NODES; i++)); do
+    rmq_select "$i"
+    rmq_show_logs
+  done
+}
+
+# node_command ACTION INDEX: kill-node / start-node / stop-node on one node of the cluster.
+node_command() {
+  local action="$1" index="${2:-}"
+  if ! wl_is_uint "$index" || ((index >= RMQ_NODES)); then
+    wl_die "$action: '$index' is not a node index (0 to $((RMQ_NODES - 1)); WONDERLAND_RABBITMQ_NODES=$RMQ_NODES)"
+  fi
+  lock_instance 8 "rabbitmq-$AMQP_PORT"
+  rmq_select "$index"
+  case "$action" in
+    kill-node) rmq_kill ;;
+    stop-node) rmq_stop ;;
+    start-node)
+      rmq_start
+      ((index == 0)) || rmq_join
+      ;;
+  esac
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -625,6 +775,7 @@ pg_logs() {
 # ---------------------------------------------------------------------------------------------
 print_env() {
   printf "export WONDERLAND_AMQP_URL='%s'\n" "$AMQP_URL"
+  ((RMQ_NODES > 1)) && printf "export WONDERLAND_AMQP_QUEUE_TYPE=quorum\n"
   printf "export WONDERLAND_PG_URL='%s'\n" "$PG_URL"
 }
 
@@ -638,7 +789,7 @@ run_parts() {
     (
       set -e
       case "$part" in
-        rabbitmq) "rmq_$action" ;;
+        rabbitmq) "rmq_${action}_cluster" ;;
         postgres) "pg_$action" ;;
       esac
     )
@@ -652,6 +803,16 @@ run_parts() {
 main() {
   local cmd="${1:-}" which="${2:-all}"
   local -a parts
+  case "$cmd" in
+    kill-node | start-node | stop-node)
+      (($# == 2)) || {
+        usage
+        exit 2
+      }
+      node_command "$cmd" "$2"
+      return
+      ;;
+  esac
   case "$which" in
     all) parts=(rabbitmq postgres) ;;
     rabbitmq | rmq) parts=(rabbitmq) ;;

@@ -4,6 +4,22 @@
 # infrastructure. If a service exits on its own, everything is stopped and the status is 1.
 #
 #   scripts/run.sh
+#   WONDERLAND_MEDIATORS=3 scripts/run.sh
+#   WONDERLAND_RABBITMQ_NODES=3 scripts/run.sh
+#
+# WONDERLAND_MEDIATORS=N (default 1) with N > 1 runs N mediators sharing one journal in the
+# infrastructure's PostgreSQL (WONDERLAND_JOURNAL_URL), mediator i on port WONDERLAND_HTTP_PORT+i
+# with a stable id (kept in $WONDERLAND_VAR_DIR/mediator/mediator-<i>.id), behind HAProxy on
+# WONDERLAND_HTTP_PORT (round robin, health check on /readyz, configured in
+# $WONDERLAND_VAR_DIR/haproxy/haproxy.cfg). A mediator that exits is started again (after its
+# lease has lapsed when it was killed); one that keeps failing at start stops everything.
+#
+# WONDERLAND_RABBITMQ_NODES=N (default 1) with N > 1 runs RabbitMQ as a cluster of N nodes
+# (scripts/infra.sh), node i on AMQP port WONDERLAND_AMQP_PORT+i: every process gets the list of
+# the nodes' URLs in WONDERLAND_AMQP_URL and declares its shared queues as quorum queues
+# (WONDERLAND_AMQP_QUEUE_TYPE=quorum), so that a node can die (scripts/infra.sh kill-node 1)
+# without losing messages. Queues left as classic queues by a single-node run are refused:
+# start from empty broker data (scripts/infra.sh clean rabbitmq) when switching.
 #
 # Environment: the variables of README.md, "Configuration" (ports, var dir, log level...).
 # Logs: $WONDERLAND_VAR_DIR/logs/<service>.log, plus the infrastructure's (scripts/infra.sh logs).
@@ -25,6 +41,19 @@ SERVICES=(
   wonderland-mediator
 )
 STOP_TIMEOUT_S="${WONDERLAND_STOP_TIMEOUT_S:-10}"
+MEDIATORS="${WONDERLAND_MEDIATORS:-1}"
+RABBITMQ_NODES="${WONDERLAND_RABBITMQ_NODES:-1}"
+if ! wl_is_uint "$RABBITMQ_NODES" || ((RABBITMQ_NODES < 1 || RABBITMQ_NODES > 9)); then
+  wl_die "WONDERLAND_RABBITMQ_NODES='$RABBITMQ_NODES' is not a number of RabbitMQ nodes (1-9)"
+fi
+export WONDERLAND_RABBITMQ_NODES="$RABBITMQ_NODES"
+if ! wl_is_uint "$MEDIATORS" || ((MEDIATORS < 1 || MEDIATORS > 32)); then
+  wl_die "WONDERLAND_MEDIATORS='$MEDIATORS' is not a number of mediators (1-32)"
+fi
+# A mediator restarted this many times in a row, each having run less than MIN_UPTIME_S, ends the
+# run (multi-mediator mode).
+MAX_QUICK_RESTARTS=5
+MIN_UPTIME_S=15
 
 INFRA="$WL_REPO_DIR/scripts/infra.sh"
 build_dir="$(wl_build_dir)"
@@ -34,6 +63,8 @@ log_dir="$WONDERLAND_VAR_DIR/logs"
 
 declare -A svc_pid=()    # service name -> pid
 declare -A pid_svc=()    # pid -> service name
+declare -A svc_started=() # service name -> $SECONDS at its start
+declare -A svc_quick=()   # mediator name -> restarts in a row that did not last MIN_UPTIME_S
 infra_started=0
 idle_pid=""
 
@@ -48,6 +79,112 @@ find_binary() {
   done
   find "$build_dir" -type f -name "$name" -perm -u+x -not -path '*/CMakeFiles/*' 2>/dev/null |
     sort | head -n 1
+}
+
+# start_process NAME LOG COMMAND...: starts COMMAND in the background, its output appended to LOG.
+start_process() {
+  local name="$1" log="$2"
+  shift 2
+  printf '\n==== %s starting %s\n' "$(date '+%F %T')" "$*" >>"$log"
+  # Own session: a Ctrl-C reaches this script only, which then stops the services in order.
+  setsid "$@" </dev/null >>"$log" 2>&1 &
+  svc_pid[$name]=$!
+  pid_svc[$!]=$name
+  svc_started[$name]=$SECONDS
+  wl_info "$name: started, pid $!, log $log"
+}
+
+# mediator_id I: the id of mediator I, the same at every run (kept in the var dir).
+mediator_id() {
+  local file="$WONDERLAND_VAR_DIR/mediator/mediator-$1.id" id=""
+  [[ -s "$file" ]] && id="$(head -n1 "$file")"
+  if [[ ! "$id" =~ ^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$ ]]; then
+    id="$(cat /proc/sys/kernel/random/uuid)"
+    printf '%s\n' "$id" >"$file"
+  fi
+  printf '%s\n' "$id"
+}
+
+# start_mediator I: starts mediator I of the multi-mediator mode (name wonderland-mediator-I).
+start_mediator() {
+  local i="$1"
+  start_process "wonderland-mediator-$i" "$log_dir/wonderland-mediator-$i.log" \
+    env WONDERLAND_HTTP_ADDRESS=127.0.0.1 WONDERLAND_HTTP_PORT="$((WONDERLAND_HTTP_PORT + i))" \
+    WONDERLAND_MEDIATOR_ID="$(mediator_id "$i")" "$mediator_bin"
+}
+
+# write_haproxy_config FILE: the balancer in front of the mediators.
+write_haproxy_config() {
+  local i
+  {
+    cat <<EOF
+# Written by scripts/run.sh at every start (WONDERLAND_MEDIATORS=$MEDIATORS); edits are lost.
+global
+  log stdout format iso local0 notice
+  maxconn 4096
+
+defaults
+  mode http
+  log global
+  option dontlognull
+  # One request per server connection: a mediator that goes away costs no reused connection.
+  option http-server-close
+  timeout connect 2s
+  timeout http-request 15s
+  timeout http-keep-alive 15s
+  timeout queue 10s
+  timeout check 2s
+  # Server-sent events (/api/logs/stream, /api/events...) and long polls stay open for long.
+  timeout client 1h
+  timeout server 1h
+  timeout tunnel 1h
+  timeout client-fin 5s
+  timeout server-fin 5s
+  # A request that cannot reach a mediator goes to another one.
+  retries 3
+  option redispatch 1
+
+frontend public
+  bind ${WONDERLAND_HTTP_ADDRESS:-127.0.0.1}:$WONDERLAND_HTTP_PORT
+  # The client's address, for the mediators' throttles (they trust it from 127.0.0.1 only);
+  # whatever the client sent in this header is replaced.
+  http-request set-header X-Forwarded-For %[src]
+  default_backend mediators
+
+backend mediators
+  balance roundrobin
+  option httpchk GET /readyz
+  http-check expect status 200
+  default-server inter 1s fastinter 500ms downinter 1s fall 2 rise 2
+EOF
+    for ((i = 1; i <= MEDIATORS; i++)); do
+      printf '  server mediator-%s 127.0.0.1:%s check\n' "$i" "$((WONDERLAND_HTTP_PORT + i))"
+    done
+  } >"$1"
+}
+
+# restart_mediator NAME STATUS: starts an exited mediator again, after a pause: a mediator killed
+# by a signal still holds its id for a lease. Fails when it keeps failing at start.
+restart_mediator() {
+  local name="$1" status="$2" i="${1##*-}" delay_ms=1000 lease_ms
+  if ((SECONDS - ${svc_started[$name]:-0} < MIN_UPTIME_S)); then
+    svc_quick[$name]=$((${svc_quick[$name]:-0} + 1))
+  else
+    svc_quick[$name]=0
+  fi
+  if ((svc_quick[$name] >= MAX_QUICK_RESTARTS)); then
+    wl_error "$name failed $MAX_QUICK_RESTARTS times in a row within ${MIN_UPTIME_S} s of its start"
+    return 1
+  fi
+  lease_ms="${WONDERLAND_JOURNAL_LEASE_MS:-10000}"
+  wl_is_uint "$lease_ms" || lease_ms=10000
+  ((status > 128)) && delay_ms=$((lease_ms + 1000))
+  wl_warn "$name exited with status $status; starting it again in $((delay_ms / 1000)) s"
+  sleep "$((delay_ms / 1000)).$(printf '%03d' $((delay_ms % 1000)))" &
+  idle_pid=$!
+  wait "$idle_pid" || true
+  idle_pid=""
+  start_mediator "$i"
 }
 
 stop_services() {
@@ -127,29 +264,60 @@ if [[ -n "$token_file" ]]; then
 else
   token_line="admin token from WONDERLAND_ADMIN_TOKEN (operator routes: Authorization: Bearer <token>)"
 fi
+if ((MEDIATORS > 1)); then
+  # Several mediators: one journal in PostgreSQL, one operator token and one fingerprint key
+  # (the files next to WONDERLAND_JOURNAL_PATH unless set), the client's address from HAProxy.
+  command -v haproxy >/dev/null 2>&1 || wl_die "haproxy is not installed (scripts/deps.sh)"
+  for ((i = 1; i <= MEDIATORS; i++)); do
+    wl_require_port "WONDERLAND_HTTP_PORT+$i" "$((WONDERLAND_HTTP_PORT + i))"
+  done
+  export WONDERLAND_JOURNAL_URL="${WONDERLAND_JOURNAL_URL:-$WONDERLAND_PG_URL}"
+  if [[ -z "${WONDERLAND_FINGERPRINT_KEY:-}" ]]; then
+    export WONDERLAND_FINGERPRINT_KEY_FILE="${WONDERLAND_FINGERPRINT_KEY_FILE:-$(dirname "$WONDERLAND_JOURNAL_PATH")/fingerprint.key}"
+  fi
+  export WONDERLAND_HTTP_TRUSTED_PROXIES="${WONDERLAND_HTTP_TRUSTED_PROXIES:-127.0.0.1}"
+  mkdir -p "$WONDERLAND_VAR_DIR/mediator" "$WONDERLAND_VAR_DIR/haproxy"
+fi
+mediator_bin=""
 for name in "${SERVICES[@]}"; do
   bin="$(find_binary "$name")"
   if [[ -z "$bin" ]]; then
     wl_info "$name: not built, skipped"
     continue
   fi
-  log="$log_dir/$name.log"
-  printf '\n==== %s starting %s\n' "$(date '+%F %T')" "$bin" >>"$log"
-  # Own session: a Ctrl-C reaches this script only, which then stops the services in order.
-  setsid "$bin" </dev/null >>"$log" 2>&1 &
-  svc_pid[$name]=$!
-  pid_svc[$!]=$name
-  wl_info "$name: started, pid $!, log $log"
+  if [[ "$name" == wonderland-mediator ]] && ((MEDIATORS > 1)); then
+    mediator_bin="$bin"
+    for ((i = 1; i <= MEDIATORS; i++)); do
+      start_mediator "$i"
+    done
+    haproxy_cfg="$WONDERLAND_VAR_DIR/haproxy/haproxy.cfg"
+    write_haproxy_config "$haproxy_cfg"
+    haproxy -q -c -f "$haproxy_cfg" || wl_die "HAProxy refuses $haproxy_cfg"
+    # -db: in the foreground, a child of this script like the services.
+    start_process haproxy "$log_dir/haproxy.log" haproxy -db -f "$haproxy_cfg"
+    continue
+  fi
+  start_process "$name" "$log_dir/$name.log" "$bin"
 done
 
 services_list="${!svc_pid[*]}"
+mediators_line=""
+if [[ -n "$mediator_bin" ]]; then
+  mediators_line="  mediators   $MEDIATORS on 127.0.0.1:$((WONDERLAND_HTTP_PORT + 1))-$((WONDERLAND_HTTP_PORT + MEDIATORS)), journal in PostgreSQL, behind HAProxy on port $WONDERLAND_HTTP_PORT
+"
+fi
+rabbitmq_line="$WONDERLAND_AMQP_URL"
+if ((RABBITMQ_NODES > 1)); then
+  rabbitmq_line="cluster of $RABBITMQ_NODES nodes, quorum queues: $WONDERLAND_AMQP_URL
+              (kill one: WONDERLAND_RABBITMQ_NODES=$RABBITMQ_NODES scripts/infra.sh kill-node 1; start-node 1 brings it back)"
+fi
 cat <<EOF
 
 Wonderland is running.
-  RabbitMQ    $WONDERLAND_AMQP_URL
+  RabbitMQ    $rabbitmq_line
   PostgreSQL  $WONDERLAND_PG_URL
   services    ${services_list:-(none built)}
-  storefront  http://127.0.0.1:$WONDERLAND_HTTP_PORT/
+${mediators_line}  storefront  http://127.0.0.1:$WONDERLAND_HTTP_PORT/
   console     http://127.0.0.1:$WONDERLAND_HTTP_PORT/console  (with the admin token below)
   API         http://127.0.0.1:$WONDERLAND_HTTP_PORT/api/openapi.json
   $token_line
@@ -166,12 +334,28 @@ if ((${#svc_pid[@]} == 0)); then
   done
 fi
 
-# Wait for a service to exit: that ends the run.
-exited_pid=""
-status=0
-wait -n -p exited_pid "${svc_pid[@]}" || status=$?
-name="${pid_svc[$exited_pid]:-?}"
-unset "svc_pid[$name]"
-wl_error "$name exited on its own with status $status; stopping everything"
-wl_tail "$log_dir/$name.log" 40
-exit 1
+# Wait for a service to exit: that ends the run, unless it is one of several mediators (started
+# again).
+while :; do
+  exited_pid=""
+  status=0
+  # One that ended while this script was busy (restarting a mediator) is no job for `wait -n`
+  # any more; `wait PID` still has its status.
+  for pid in "${svc_pid[@]}"; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      exited_pid="$pid"
+      wait "$pid" || status=$?
+      break
+    fi
+  done
+  [[ -n "$exited_pid" ]] || wait -n -p exited_pid "${svc_pid[@]}" || status=$?
+  name="${pid_svc[$exited_pid]:-?}"
+  unset "svc_pid[$name]" "pid_svc[$exited_pid]"
+  if [[ "$name" == wonderland-mediator-* ]]; then
+    wl_tail "$log_dir/$name.log" 20
+    restart_mediator "$name" "$status" && continue
+  fi
+  wl_error "$name exited on its own with status $status; stopping everything"
+  wl_tail "$log_dir/$name.log" 40
+  exit 1
+done

@@ -40,8 +40,10 @@ WONDERLAND_VAR_DIR="$(wl_abspath "${WONDERLAND_TEST_VAR_DIR:-var/test}")"
 WONDERLAND_AMQP_PORT="${WONDERLAND_TEST_AMQP_PORT:-5673}"
 WONDERLAND_PG_PORT="${WONDERLAND_TEST_PG_PORT:-5433}"
 export WONDERLAND_VAR_DIR WONDERLAND_AMQP_PORT WONDERLAND_PG_PORT
-# Derived from the port by infra.sh; a value meant for the run instance must not leak in.
-unset WONDERLAND_RABBITMQ_NODE WONDERLAND_RABBITMQ_DIST_PORT
+# Derived from the port by infra.sh; a value meant for the run instance must not leak in. The
+# test broker is a single node (the cluster test starts a cluster of its own).
+unset WONDERLAND_RABBITMQ_NODE WONDERLAND_RABBITMQ_DIST_PORT WONDERLAND_RABBITMQ_NODES
+unset WONDERLAND_AMQP_QUEUE_TYPE
 
 # One test run at a time per test var dir (the instances and their ports are shared).
 mkdir -p "$WONDERLAND_VAR_DIR"

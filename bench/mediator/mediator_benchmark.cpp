@@ -42,6 +42,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <pqxx/pqxx>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -56,8 +57,10 @@
 #include "wonderland/mediator/event_feed.hpp"
 #include "wonderland/mediator/metrics.hpp"
 #include "wonderland/messaging/connection.hpp"
+#include "wonderland/runtime/periodic.hpp"
 #include "wonderland/workflow/engine.hpp"
 #include "wonderland/workflow/sqlite_journal.hpp"
+#include "wonderland/workflow_pg/pg_journal.hpp"
 
 extern char** environ;
 
@@ -446,6 +449,9 @@ struct Options {
   bool normal_sync = false;
   bool persistent_commands = false;
   std::string dir;
+  std::string journal_url;  ///< Also the rows with the PostgreSQL journal (empty: skip them).
+  /// With journal_url: the table of N wonderland-mediator processes sharing one journal.
+  std::vector<int> mediators;
 };
 
 /// The engine as the mediator wires it: AmqpTransport, SQLite journal, system clock and,
@@ -454,8 +460,14 @@ struct Rig {
   Rig(messaging::Connection& connection, const workflow::DefinitionRegistry& registry,
       const std::filesystem::path& journal_path, const std::string& prefix, bool observers,
       bool normal_sync, bool persistent_commands)
-      : journal(workflow::open_sqlite_journal({.path = journal_path, .full_sync = !normal_sync})
-                    .value()),
+      : Rig(connection, registry,
+            workflow::open_sqlite_journal({.path = journal_path, .full_sync = !normal_sync})
+                .value(),
+            prefix, observers, persistent_commands) {}
+  Rig(messaging::Connection& connection, const workflow::DefinitionRegistry& registry,
+      std::unique_ptr<workflow::Journal> journal_, const std::string& prefix, bool observers,
+      bool persistent_commands)
+      : journal(std::move(journal_)),
         transport(connection,
                   mediator::TransportOptions{
                       .queue_prefix = prefix,
@@ -490,6 +502,55 @@ struct Rig {
   std::unique_ptr<workflow::Engine> engine;
 };
 
+/// A wonderland-mediator process on a free port, ready (GET /readyz answered 200), with an HTTP
+/// client and the admin token. `env` adds to or overrides the common settings.
+struct MediatorProcess {
+  MediatorProcess(const Options& opt, const std::filesystem::path& dir, const std::string& prefix,
+                  const std::filesystem::path& defs, const std::string& name,
+                  const std::map<std::string, std::string>& env)
+      : port(free_port()), token("bench-" + new_uuid()) {
+    std::map<std::string, std::string> all{
+        {"WONDERLAND_AMQP_URL", opt.url},
+        {"WONDERLAND_HTTP_PORT", std::to_string(port)},
+        {"WONDERLAND_ADMIN_TOKEN", token},
+        {"WONDERLAND_WORKFLOWS_DIR", defs.string()},
+        {"WONDERLAND_WEB_DIR", (dir / "no-web").string()},
+        {"WONDERLAND_QUEUE_PREFIX", prefix},
+        {"WONDERLAND_COMMAND_DELIVERY", opt.persistent_commands ? "persistent" : "transient"},
+        {"WONDERLAND_LOG_LEVEL", "warning"}};
+    for (const auto& [k, v] : env)
+      all[k] = v;
+    process = std::make_unique<Process>(opt.mediator, all, dir / (name + ".log"));
+    http = std::make_unique<HttpClient>(port);
+    const auto deadline = Clock::now() + std::chrono::seconds(30);
+    for (;;) {
+      if (process->exited())
+        throw std::runtime_error(name + " exited:\n" + process->log());
+      try {
+        if (http->request(boost::beast::http::verb::get, "/readyz", "").first == 200)
+          break;
+      } catch (const std::exception&) {
+      }
+      if (Clock::now() > deadline)
+        throw std::runtime_error(name + " did not become ready:\n" + process->log());
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+
+  /// GET /api/metrics.
+  json metrics() {
+    auto [status, body] = http->request(boost::beast::http::verb::get, "/api/metrics", token);
+    if (status != 200)
+      throw std::runtime_error("GET /api/metrics: " + std::to_string(status) + " " + body);
+    return json::parse(body);
+  }
+
+  int port;
+  std::string token;
+  std::unique_ptr<Process> process;
+  std::unique_ptr<HttpClient> http;
+};
+
 /// Memory of a wonderland-mediator process: its VmRSS before and after `parked` workflows of
 /// definition `parking` were started through POST /api/workflows and reached their third step.
 struct MediatorMemory {
@@ -504,41 +565,13 @@ MediatorMemory measure_mediator(const Options& opt, const std::filesystem::path&
   const std::filesystem::path defs = dir / "workflows";
   std::filesystem::create_directories(defs);
   std::ofstream(defs / "parking.json") << five_steps("parking", "park", 600000).dump(2);
-  const int port = free_port();
-  const std::string token = "bench-" + new_uuid();
-  Process mediator(
-      opt.mediator,
-      {{"WONDERLAND_AMQP_URL", opt.url},
-       {"WONDERLAND_HTTP_PORT", std::to_string(port)},
-       {"WONDERLAND_ADMIN_TOKEN", token},
-       {"WONDERLAND_JOURNAL_PATH", (dir / "mediator-journal.db").string()},
-       {"WONDERLAND_WORKFLOWS_DIR", defs.string()},
-       {"WONDERLAND_WEB_DIR", (dir / "no-web").string()},
-       {"WONDERLAND_QUEUE_PREFIX", prefix},
-       {"WONDERLAND_COMMAND_DELIVERY", opt.persistent_commands ? "persistent" : "transient"},
-       {"WONDERLAND_LOG_LEVEL", "warning"}},
-      dir / "mediator.log");
-  HttpClient http(port);
+  MediatorProcess started(opt, dir, prefix, defs, "mediator",
+                          {{"WONDERLAND_JOURNAL_PATH", (dir / "mediator-journal.db").string()}});
+  Process& mediator = *started.process;
+  HttpClient& http = *started.http;
+  const std::string& token = started.token;
   namespace bh = boost::beast::http;
-  const auto deadline = Clock::now() + std::chrono::seconds(30);
-  for (;;) {
-    if (mediator.exited())
-      throw std::runtime_error("the mediator exited:\n" + mediator.log());
-    try {
-      if (http.request(bh::verb::get, "/readyz", "").first == 200)
-        break;
-    } catch (const std::exception&) {
-    }
-    if (Clock::now() > deadline)
-      throw std::runtime_error("the mediator did not become ready:\n" + mediator.log());
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  auto metrics = [&] {
-    auto [status, body] = http.request(bh::verb::get, "/api/metrics", token);
-    if (status != 200)
-      throw std::runtime_error("GET /api/metrics: " + std::to_string(status) + " " + body);
-    return json::parse(body);
-  };
+  auto metrics = [&] { return started.metrics(); };
   // How many workflows passed their second step (and so started their third).
   auto parked = [&] {
     const json m = metrics();
@@ -581,6 +614,187 @@ MediatorMemory measure_mediator(const Options& opt, const std::filesystem::path&
   m.in_flight = metrics()["workflows"].value("in_flight", 0L) - warm;
   mediator.stop();
   return m;
+}
+
+/// The workflow rows again with the PostgreSQL journal that several mediators share (one
+/// mediator here: group commit with fencing, leases of the default 3 s), in a schema of its own
+/// that is dropped afterwards. Returns the workflows not completed.
+template <class PrintRow>
+long run_postgres_rows(const Options& opt, messaging::Connection& connection,
+                       const workflow::DefinitionRegistry& registry, const std::string& prefix,
+                       const PrintRow& print_row) {
+  const std::string schema = "bench_" + random_hex(6);
+  long not_completed = 0;
+  {
+    auto pg = workflow::open_pg_journal(
+        {.url = opt.journal_url, .schema = schema, .instance_id = new_uuid()});
+    if (!pg)
+      throw std::runtime_error(pg.error().message);
+    Rig rig(connection, registry, std::move(*pg), prefix, false, opt.persistent_commands);
+    // As the mediator does: renew the leases every lease / 3, or they lapse and the engine
+    // drops its workflows.
+    runtime::Periodic leases("journal leases", std::chrono::milliseconds(1000),
+                             [&rig] { (void)rig.engine->maintain_ownership(); });
+    rig.driver.run(16, 1.0, 1.0);
+    for (int n : opt.inflight) {
+      const double c0 = cpu_seconds();
+      Figures w = rig.driver.run(n, 1.0, opt.seconds);
+      print_row(std::to_string(n) + " PostgreSQL⁴", w, rig.timed.p50_ms(),
+                1000.0 * (cpu_seconds() - c0));
+    }
+    not_completed = rig.driver.not_completed();
+  }
+  pqxx::connection conn(opt.journal_url);
+  pqxx::work tx(conn);
+  tx.exec("DROP SCHEMA IF EXISTS " + tx.quote_name(schema) + " CASCADE");
+  tx.commit();
+  return not_completed;
+}
+
+/// CPU time (user + system) of another process, in seconds.
+double process_cpu_seconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Fields after the command name, which is in parentheses and may hold spaces.
+  std::istringstream rest(stat.substr(stat.rfind(')') + 2));
+  std::string field;
+  unsigned long long utime = 0;
+  unsigned long long stime = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14)
+      utime = std::stoull(field);
+    else if (i == 15)
+      stime = std::stoull(field);
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+/// One row of the shared-journal table.
+struct SharedRow {
+  int mediators = 0;
+  double per_second = 0;
+  std::vector<double> cpu_ms_per_wf;  ///< Each mediator's CPU per workflow completed by all.
+  long not_completed = 0;
+};
+
+/// `n` wonderland-mediator processes on one PostgreSQL journal (a schema of their own, dropped
+/// afterwards), each with its leases, its HTTP API and its AMQP connection. Workflows are
+/// started through POST /api/workflows round robin over the mediators (so each owns a share),
+/// keeping `in_flight` running in all; measured for opt.seconds after a one-second warm-up.
+SharedRow run_shared_journal(const Options& opt, const std::filesystem::path& dir,
+                             const std::string& prefix, int n, int in_flight) {
+  const std::string schema = "bench_shared_" + random_hex(6);
+  const std::filesystem::path defs = dir / ("shared-" + std::to_string(n));
+  std::filesystem::create_directories(defs);
+  std::ofstream(defs / "five.json") << five_steps("five", "echo", 5000).dump(2);
+  SharedRow row;
+  row.mediators = n;
+  {
+    std::vector<std::unique_ptr<MediatorProcess>> ms;
+    for (int i = 0; i < n; ++i) {
+      ms.push_back(std::make_unique<MediatorProcess>(
+          opt, dir, prefix, defs, "shared-" + std::to_string(n) + "-" + std::to_string(i),
+          std::map<std::string, std::string>{{"WONDERLAND_JOURNAL_URL", opt.journal_url},
+                                             {"WONDERLAND_JOURNAL_SCHEMA", schema},
+                                             {"WONDERLAND_MEDIATOR_ID", new_uuid()}}));
+    }
+    namespace bh = boost::beast::http;
+    const std::string body =
+        json{{"definition", "five"}, {"input", {{"customer_id", "customer-1"}}}}.dump();
+    auto totals = [&] {
+      long completed = 0;
+      long failed = 0;
+      for (auto& m : ms) {
+        const json w = m->metrics()["workflows"];
+        completed += w.value("completed", 0L);
+        failed += w.value("failed", 0L) + w.value("cancelled", 0L);
+      }
+      return std::pair{completed, failed};
+    };
+    // Closed loop: submitter threads, each on its own connection to one mediator, keep
+    // `in_flight` workflows running in all; the finished count comes from the mediators'
+    // metrics. A start is answered once it is durable, so one submitter alone would measure
+    // the journal's commit latency, not the mediators.
+    std::atomic<long> submitted{0};
+    std::atomic<long> finished{0};
+    std::atomic<bool> stop{false};
+    std::atomic<bool> failed_submit{false};
+    std::string submit_error;
+    std::mutex error_mu;
+    const int submitters = std::max(n, std::min(32, in_flight));
+    std::vector<std::thread> threads;
+    for (int t = 0; t < submitters; ++t) {
+      threads.emplace_back([&, t] {
+        MediatorProcess& m = *ms[static_cast<std::size_t>(t % n)];
+        HttpClient http(m.port);
+        try {
+          while (!stop) {
+            if (submitted.load() - finished.load() >= in_flight) {
+              std::this_thread::sleep_for(std::chrono::microseconds(500));
+              continue;
+            }
+            ++submitted;
+            auto [status, text] = http.request(bh::verb::post, "/api/workflows", m.token, body);
+            if (status != 202)
+              throw std::runtime_error("POST /api/workflows: " + std::to_string(status) + " " +
+                                       text);
+          }
+        } catch (const std::exception& e) {
+          std::lock_guard lock(error_mu);
+          submit_error = e.what();
+          failed_submit = true;
+          stop = true;
+        }
+      });
+    }
+    auto watch = [&](double seconds) {
+      const auto until = Clock::now() + std::chrono::duration<double>(seconds);
+      long completed = 0;
+      while (Clock::now() < until && !failed_submit) {
+        auto [c, f] = totals();
+        completed = c;
+        finished = c + f;
+        // Often enough to keep the level, seldom enough that the metrics cost the mediators
+        // little (one GET each per poll).
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+      return completed;
+    };
+    const long c0 = watch(1.0);
+    std::vector<double> cpu0;
+    for (auto& m : ms)
+      cpu0.push_back(process_cpu_seconds(m->process->pid()));
+    const auto t0 = Clock::now();
+    const long done = watch(opt.seconds) - c0;
+    const double elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
+    std::vector<double> cpu1;
+    for (auto& m : ms)
+      cpu1.push_back(process_cpu_seconds(m->process->pid()));
+    stop = true;
+    for (auto& t : threads)
+      t.join();
+    if (failed_submit)
+      throw std::runtime_error(submit_error);
+    row.per_second = static_cast<double>(done) / elapsed;
+    for (std::size_t i = 0; i < ms.size(); ++i) {
+      row.cpu_ms_per_wf.push_back(
+          done > 0 ? 1000.0 * (cpu1[i] - cpu0[i]) / static_cast<double>(done) : 0.0);
+    }
+    // Let the rest finish, then count what did not complete.
+    const auto drain_until = Clock::now() + std::chrono::seconds(30);
+    for (;;) {
+      auto [completed, failed] = totals();
+      row.not_completed = submitted.load() - completed;
+      if (completed + failed >= submitted.load() || Clock::now() > drain_until)
+        break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  pqxx::connection conn(opt.journal_url);
+  pqxx::work tx(conn);
+  tx.exec("DROP SCHEMA IF EXISTS " + tx.quote_name(schema) + " CASCADE");
+  tx.commit();
+  return row;
 }
 
 int run(const Options& opt) {
@@ -716,6 +930,8 @@ int run(const Options& opt) {
     gauge = rig.engine->metrics().in_flight;
     not_completed += rig.driver.not_completed();
   }
+  if (!opt.journal_url.empty())
+    not_completed += run_postgres_rows(opt, connection, registry, prefix, print_row);
   if (opt.observers_row && !opt.inflight.empty()) {
     // The same at the highest level with what the mediator adds on the engine thread: step
     // histograms and the event feed (every journal record published, batched, to the broker).
@@ -732,7 +948,37 @@ int run(const Options& opt) {
   std::printf(
       "\n¹ one step's command: sent by the engine to its reply handed back (broker and worker).\n"
       "² CPU time of this process (engine, journal writer, AMQP I/O) per workflow.\n"
-      "³ with the mediator's observers: step histograms and the workflow event feed.\n\n");
+      "³ with the mediator's observers: step histograms and the workflow event feed.\n"
+      "⁴ the PostgreSQL journal (--journal-url) instead of SQLite.\n\n");
+
+  // 2b. Several wonderland-mediator processes sharing one PostgreSQL journal.
+  if (!opt.journal_url.empty() && !opt.mediators.empty() && !opt.mediator.empty()) {
+    const int level = opt.inflight.back();
+    std::printf(
+        "wonderland-mediator processes sharing one PostgreSQL journal (%d in flight in all, "
+        "started through POST /api/workflows round robin; %.0f s per row)\n\n",
+        level, opt.seconds);
+    std::printf(
+        "| mediators | wf/s  | CPU ms/wf of each mediator      | CPU ms/wf, all mediators |\n");
+    std::printf(
+        "|-----------|-------|---------------------------------|--------------------------|\n");
+    std::fflush(stdout);
+    for (int n : opt.mediators) {
+      SharedRow r = run_shared_journal(opt, dir, prefix, n, level);
+      std::string each;
+      double sum = 0;
+      for (double c : r.cpu_ms_per_wf) {
+        char cell[32];
+        std::snprintf(cell, sizeof cell, "%s%.2f", each.empty() ? "" : " + ", c);
+        each += cell;
+        sum += c;
+      }
+      std::printf("| %9d | %5.0f | %-31s | %24.2f |\n", n, r.per_second, each.c_str(), sum);
+      std::fflush(stdout);
+      not_completed += r.not_completed;
+    }
+    std::printf("\n");
+  }
 
   // 3b. Memory of a wonderland-mediator process.
   std::optional<MediatorMemory> mm;
@@ -795,6 +1041,13 @@ int main(int argc, char** argv) {
   app.add_flag(
       "--persistent-commands", opt.persistent_commands,
       "persistent task commands (WONDERLAND_COMMAND_DELIVERY=persistent) instead of transient");
+  app.add_option("--journal-url", opt.journal_url,
+                 "also measure with the PostgreSQL journal at this postgresql:// URL");
+  app.add_option("--mediators", opt.mediators,
+                 "with --journal-url: also run this many wonderland-mediator processes on one "
+                 "journal (e.g. 1 2 3), at the highest --inflight level")
+      ->expected(1, 8)
+      ->check(CLI::Range(1, 8));
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::warn);
   try {

@@ -22,7 +22,7 @@ std::string fold_case(std::string_view s) {
   return out;
 }
 
-void sign_up(Context& ctx, const Request& req, Responder r) {
+void sign_up(Context& ctx, const Request& req, const Responder& r) {
   auto body = req.json_object();
   if (!body.ok())
     return void(r.respond(body.error()));
@@ -73,7 +73,7 @@ bool admit_sign_in(Throttles& t, const std::string& address, const std::string& 
   return true;
 }
 
-void sign_in(Context& ctx, const Request& req, Responder r) {
+void sign_in(Context& ctx, const Request& req, const Responder& r) {
   auto body = req.json_object();
   if (!body.ok())
     return void(r.respond(body.error()));
@@ -107,7 +107,7 @@ void sign_in(Context& ctx, const Request& req, Responder r) {
            });
 }
 
-void sign_out(Context& ctx, const Request& req, Responder r) {
+void sign_out(Context& ctx, const Request& req, const Responder& r) {
   auto token = req.bearer_token();
   if (!token || token->empty()) {
     return void(r.respond(Error::of(codes::kUnauthenticated, "no session to end")));
@@ -115,7 +115,7 @@ void sign_out(Context& ctx, const Request& req, Responder r) {
   std::string t(*token);
   ctx.auth_cache.evict(t);
   ctx.call(customer::kService, customer::commands::kSignOut, Json{{"token", t}},
-           [r](Result<Json> out) {
+           [r](const Result<Json>& out) {
              if (!out.ok())
                return void(r.respond(out.error()));
              r.respond(Response::no_content());
@@ -126,20 +126,21 @@ void sign_out(Context& ctx, const Request& req, Responder r) {
 
 void install_account_routes(Context& ctx, http::Router& router) {
   router.add_async(Method::post, "/api/customers",
-                   [&ctx](const Request& req, Responder r) { sign_up(ctx, req, r); });
+                   [&ctx](const Request& req, const Responder& r) { sign_up(ctx, req, r); });
   router.add_async(Method::post, "/api/sessions",
-                   [&ctx](const Request& req, Responder r) { sign_in(ctx, req, r); });
+                   [&ctx](const Request& req, const Responder& r) { sign_in(ctx, req, r); });
   router.add_async(Method::delete_, "/api/sessions/current",
-                   [&ctx](const Request& req, Responder r) { sign_out(ctx, req, r); });
-  router.add_async(Method::get, "/api/me", [&ctx](const Request& req, Responder r) {
+                   [&ctx](const Request& req, const Responder& r) { sign_out(ctx, req, r); });
+  router.add_async(Method::get, "/api/me", [&ctx](const Request& req, const Responder& r) {
     with_customer(ctx, req, r, [r](const Json& profile) { r.respond(Response::json(profile)); });
   });
-  router.add_async(Method::get, "/api/me/notifications", [&ctx](const Request& req, Responder r) {
-    with_customer(ctx, req, r, [&ctx, r](const Json& profile) {
-      ctx.call(notification::kService, notification::commands::kList,
-               Json{{"customer_id", profile.value("customer_id", "")}}, reply_with(r));
-    });
-  });
+  router.add_async(
+      Method::get, "/api/me/notifications", [&ctx](const Request& req, const Responder& r) {
+        with_customer(ctx, req, r, [&ctx, r](const Json& profile) {
+          ctx.call(notification::kService, notification::commands::kList,
+                   Json{{"customer_id", profile.value("customer_id", "")}}, reply_with(r));
+        });
+      });
 }
 
 }  // namespace wonderland::mediator

@@ -68,7 +68,7 @@ void price_basket(Context& ctx, const Json& lines, JsonCallback done) {
 }
 
 /// Completes a basket change: prices the basket that the customer service answered with.
-JsonCallback priced_basket_reply(Context& ctx, Responder r) {
+JsonCallback priced_basket_reply(Context& ctx, const Responder& r) {
   return [&ctx, r](Result<Json> basket) {
     if (!basket.ok())
       return void(r.respond(basket.error()));
@@ -77,7 +77,7 @@ JsonCallback priced_basket_reply(Context& ctx, Responder r) {
 }
 
 /// PUT /api/basket/items/{isbn} for a signed-in caller: quantity 0 removes the line.
-void set_basket_item(Context& ctx, const Json& profile, Responder r) {
+void set_basket_item(Context& ctx, const Json& profile, const Responder& r) {
   const Request& request = r.request();
   std::string isbn(*request.param("isbn"));
   auto body = request.json_object();
@@ -111,7 +111,7 @@ void set_basket_item(Context& ctx, const Json& profile, Responder r) {
 }  // namespace
 
 void install_basket_routes(Context& ctx, http::Router& router) {
-  router.add_async(Method::get, "/api/basket", [&ctx](const Request& req, Responder r) {
+  router.add_async(Method::get, "/api/basket", [&ctx](const Request& req, const Responder& r) {
     with_customer(ctx, req, r, [&ctx, r](const Json& profile) {
       ctx.call(customer::kService, customer::commands::kGetBasket,
                Json{{"customer_id", profile.value("customer_id", "")}},
@@ -119,13 +119,13 @@ void install_basket_routes(Context& ctx, http::Router& router) {
     });
   });
   router.add_async(
-      Method::put, "/api/basket/items/{isbn}", [&ctx](const Request& req, Responder r) {
+      Method::put, "/api/basket/items/{isbn}", [&ctx](const Request& req, const Responder& r) {
         // Who asks comes first: an anonymous caller gets 401 whatever the body says.
         with_customer(ctx, req, r,
                       [&ctx, r](const Json& profile) { set_basket_item(ctx, profile, r); });
       });
   router.add_async(
-      Method::delete_, "/api/basket/items/{isbn}", [&ctx](const Request& req, Responder r) {
+      Method::delete_, "/api/basket/items/{isbn}", [&ctx](const Request& req, const Responder& r) {
         std::string isbn(*req.param("isbn"));
         with_customer(ctx, req, r, [&ctx, r, isbn](const Json& profile) {
           std::string customer_id = profile.value("customer_id", "");

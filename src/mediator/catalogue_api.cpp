@@ -12,7 +12,7 @@ namespace wonderland::mediator {
 namespace {
 
 /// Answers from the catalogue cache, or asks the inventory and keeps the answer.
-void cached_catalogue_call(Context& ctx, Responder r, const std::string& key,
+void cached_catalogue_call(Context& ctx, const Responder& r, const std::string& key,
                            const std::string& type, Json body) {
   auto respond = [r](std::string json_text) {
     Response response = Response::text(std::move(json_text), "application/json");
@@ -33,7 +33,7 @@ void cached_catalogue_call(Context& ctx, Responder r, const std::string& key,
            });
 }
 
-void list_books(Context& ctx, const Request& req, Responder r) {
+void list_books(Context& ctx, const Request& req, const Responder& r) {
   http::QueryFields q(req);
   auto text = q.optional_string("q", {0, 200});
   auto page = q.optional_integer("page", {1, 1000000});
@@ -47,7 +47,7 @@ void list_books(Context& ctx, const Request& req, Responder r) {
   cached_catalogue_call(ctx, r, key, inventory::commands::kListBooks, std::move(body));
 }
 
-void get_book(Context& ctx, const Request& req, Responder r) {
+void get_book(Context& ctx, const Request& req, const Responder& r) {
   std::string isbn(*req.param("isbn"));
   if (!valid_isbn(isbn)) {
     return void(r.respond(Error::of(codes::kNotFound, "no book has ISBN '" + isbn + "'")));
@@ -65,9 +65,9 @@ void install_catalogue_routes(Context& ctx, http::Router& router) {
     return response;
   });
   router.add_async(Method::get, "/api/books",
-                   [&ctx](const Request& req, Responder r) { list_books(ctx, req, r); });
+                   [&ctx](const Request& req, const Responder& r) { list_books(ctx, req, r); });
   router.add_async(Method::get, "/api/books/{isbn}",
-                   [&ctx](const Request& req, Responder r) { get_book(ctx, req, r); });
+                   [&ctx](const Request& req, const Responder& r) { get_book(ctx, req, r); });
 }
 
 }  // namespace wonderland::mediator

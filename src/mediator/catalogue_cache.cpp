@@ -76,19 +76,24 @@ void CatalogueCache::remember(const nlohmann::json& books) {
   }
 }
 
+bool CatalogueCache::changes_stock(const workflow::WorkflowEvent& e,
+                                   const workflow::DefinitionRegistry& registry) {
+  namespace ev = workflow::events;
+  const std::string& t = e.record.type;
+  if (t != ev::kStepSucceeded && t != ev::kStepAttemptFailed && t != ev::kStepFailed &&
+      t != ev::kCompensationSucceeded && t != ev::kCompensationAttemptFailed) {
+    return false;
+  }
+  auto def = registry.find(e.definition, e.version);
+  if (!def)
+    return false;
+  const auto* step = def->find_path(e.record.step);
+  return step != nullptr && step->service == "inventory";
+}
+
 workflow::Observer CatalogueCache::observer(const workflow::DefinitionRegistry& registry) {
   return [this, &registry](const workflow::WorkflowEvent& e) {
-    namespace ev = workflow::events;
-    const std::string& t = e.record.type;
-    if (t != ev::kStepSucceeded && t != ev::kStepAttemptFailed && t != ev::kStepFailed &&
-        t != ev::kCompensationSucceeded && t != ev::kCompensationAttemptFailed) {
-      return;
-    }
-    auto def = registry.find(e.definition, e.version);
-    if (!def)
-      return;
-    const auto* step = def->find_path(e.record.step);
-    if (step != nullptr && step->service == "inventory")
+    if (changes_stock(e, registry))
       invalidate();
   };
 }

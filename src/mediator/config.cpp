@@ -6,6 +6,7 @@
 #include <string>
 
 #include "wonderland/common/env.hpp"
+#include "wonderland/common/ids.hpp"
 
 namespace wonderland::mediator {
 namespace {
@@ -63,6 +64,29 @@ void read_throttle_config(ThrottleConfig& t) {
   }
 }
 
+/// WONDERLAND_JOURNAL_URL, WONDERLAND_JOURNAL_SCHEMA, WONDERLAND_MEDIATOR_ID and
+/// WONDERLAND_JOURNAL_LEASE_MS.
+void read_journal_config(Config& c) {
+  c.journal_url = env::get("WONDERLAND_JOURNAL_URL", "");
+  if (!c.journal_url.empty() && c.journal_url.rfind("postgresql://", 0) != 0 &&
+      c.journal_url.rfind("postgres://", 0) != 0) {
+    throw std::invalid_argument(
+        "WONDERLAND_JOURNAL_URL must be a postgresql:// URL (or empty for the SQLite journal)");
+  }
+  c.journal_schema = env::get("WONDERLAND_JOURNAL_SCHEMA", "");
+  c.instance_id = env::get("WONDERLAND_MEDIATOR_ID", "");
+  if (c.instance_id.empty()) {
+    c.instance_id = new_uuid();
+  } else if (!is_uuid(c.instance_id)) {
+    throw std::invalid_argument("WONDERLAND_MEDIATOR_ID must be a UUID");
+  }
+  c.journal_lease = env::get_ms("WONDERLAND_JOURNAL_LEASE_MS", c.journal_lease);
+  if (c.journal_lease < std::chrono::milliseconds(300) ||
+      c.journal_lease > std::chrono::milliseconds(600000)) {
+    throw std::invalid_argument("WONDERLAND_JOURNAL_LEASE_MS must be 300-600000");
+  }
+}
+
 }  // namespace
 
 Config Config::from_env() {
@@ -78,6 +102,7 @@ Config Config::from_env() {
   c.http_threads = static_cast<unsigned>(threads);
   c.admin_token = env::get("WONDERLAND_ADMIN_TOKEN", "");
   c.journal_path = env::get("WONDERLAND_JOURNAL_PATH", c.journal_path);
+  read_journal_config(c);
   if (std::string key = env::get("WONDERLAND_FINGERPRINT_KEY", ""); !key.empty()) {
     c.fingerprint_key =
         std::make_shared<const SecretKey>(SecretKey::from_hex(key, "WONDERLAND_FINGERPRINT_KEY"));

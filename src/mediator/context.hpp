@@ -24,10 +24,12 @@
 #include "wonderland/messaging/rpc.hpp"
 #include "wonderland/workflow/definition.hpp"
 #include "wonderland/workflow/engine.hpp"
+#include "wonderland/workflow_pg/pg_journal.hpp"
 
 namespace wonderland::mediator {
 
 using Json = nlohmann::json;
+class OwnerRequests;
 using JsonCallback = std::function<void(Result<Json>)>;
 
 /// Verified customer tokens, kept for a short time so that every request does not cost an RPC.
@@ -60,6 +62,10 @@ struct Context {
   std::map<std::pair<std::string, int>, Json> definition_documents;
   /// Fans the live log feed out to server-sent event streams.
   std::shared_ptr<class LogHub> log_hub;
+  /// The PostgreSQL journal when several mediators share it; null with SQLite.
+  workflow::PgJournal* shared_journal = nullptr;
+  /// Cancel and retry at a workflow's owner (owned by the mediator); null with SQLite.
+  OwnerRequests* owner_requests = nullptr;
   AuthCache auth_cache;
   /// Long polls of GET /api/orders/{id}?wait_ms= (owned by the mediator).
   SettleWaiters* waiters = nullptr;
@@ -101,7 +107,7 @@ std::map<std::string, std::string> log_filter_params(const http::Request& reques
 /// `error` of a log filter with its field errors named as the request named them (`level`, `q`).
 Error log_filter_error(const http::Request& request, Error error);
 /// Serves GET /api/logs/stream: the live log feed as server-sent events, filtered like /api/logs.
-void start_log_stream(Context& ctx, const http::Request& request, http::Responder responder);
+void start_log_stream(Context& ctx, const http::Request& request, const http::Responder& responder);
 /// The Prometheus exposition of the mediator's metrics.
 std::string prometheus_metrics(const Context& ctx);
 /// The same figures as JSON, for the console's charts.

@@ -8,7 +8,7 @@
 namespace wonderland::mediator {
 namespace {
 
-void list_definitions(Context& ctx, Responder r) {
+void list_definitions(Context& ctx, const Responder& r) {
   Json items = Json::array();
   for (const auto& def : ctx.registry.all()) {
     Json d{{"name", def->name},
@@ -21,7 +21,7 @@ void list_definitions(Context& ctx, Responder r) {
   r.respond(Response::json(Json{{"items", items}}));
 }
 
-void get_definition(Context& ctx, const Request& req, Responder r) {
+void get_definition(Context& ctx, const Request& req, const Responder& r) {
   std::string name(*req.param("name"));
   const std::string_view text = *req.param("version");
   int version = 0;
@@ -40,11 +40,12 @@ void get_definition(Context& ctx, const Request& req, Responder r) {
 }  // namespace
 
 void install_definition_routes(Context& ctx, http::Router& router) {
-  router.add_async(Method::get, "/api/definitions",
-                   admin(ctx, [&ctx](const Request&, Responder r) { list_definitions(ctx, r); }));
+  router.add_async(
+      Method::get, "/api/definitions",
+      admin(ctx, [&ctx](const Request&, const Responder& r) { list_definitions(ctx, r); }));
   router.add_async(
       Method::get, "/api/definitions/{name}/{version}",
-      admin(ctx, [&ctx](const Request& req, Responder r) { get_definition(ctx, req, r); }));
+      admin(ctx, [&ctx](const Request& req, const Responder& r) { get_definition(ctx, req, r); }));
 }
 
 }  // namespace wonderland::mediator

@@ -5,11 +5,12 @@
 namespace wonderland::mediator {
 
 EventFeed::EventFeed(messaging::Connection& connection, messaging::ExchangeName exchange,
-                     std::chrono::milliseconds interval, std::size_t max_batch)
+                     std::chrono::milliseconds interval, std::size_t max_batch, PeerFeed peers)
     : connection_(connection),
       exchange_(std::move(exchange)),
       interval_(interval),
-      max_batch_(max_batch) {
+      max_batch_(max_batch),
+      peers_(std::move(peers)) {
   connection_.declare(messaging::ExchangeSpec{exchange_, messaging::ExchangeType::kTopic, true});
   thread_ = std::thread([this] { run(); });
 }
@@ -42,9 +43,12 @@ nlohmann::json EventFeed::to_json(const workflow::WorkflowEvent& event) {
 workflow::Observer EventFeed::observer() {
   return [this](const workflow::WorkflowEvent& event) {
     nlohmann::json j = to_json(event);
+    const bool for_peers = peers_.wanted && peers_.wanted(event);
     bool full = false;
     {
       std::lock_guard lock(mu_);
+      if (for_peers)
+        pending_peers_.push_back(j);
       pending_.push_back(std::move(j));
       full = pending_.size() >= max_batch_;
     }
@@ -58,35 +62,50 @@ void EventFeed::run() {
   for (;;) {
     cv_.wait_for(lock, interval_, [this] { return stop_ || pending_.size() >= max_batch_; });
     std::vector<nlohmann::json> batch;
+    std::vector<nlohmann::json> peer_batch;
     batch.swap(pending_);
+    peer_batch.swap(pending_peers_);
     bool stopping = stop_;
     lock.unlock();
     if (!batch.empty())
-      flush(std::move(batch));
+      flush(std::move(batch), std::move(peer_batch));
     if (stopping)
       return;
     lock.lock();
   }
 }
 
-void EventFeed::flush(std::vector<nlohmann::json> batch) {
-  std::string correlation = batch.size() == 1 ? batch.front().value("workflow_id", "") : "";
-  std::size_t n = batch.size();
+void EventFeed::flush(std::vector<nlohmann::json> batch, std::vector<nlohmann::json> peer_batch) {
+  if (!peer_batch.empty()) {
+    const std::size_t n = peer_batch.size();
+    publish(kPeerEventsKey,
+            nlohmann::json{{"origin", peers_.origin}, {"events", std::move(peer_batch)}}, n, false);
+  }
+  const std::size_t n = batch.size();
+  publish("workflow.events", nlohmann::json{{"events", std::move(batch)}}, n, true);
+}
+
+void EventFeed::publish(std::string routing_key, nlohmann::json body, std::size_t events,
+                        bool counted) {
+  const auto& list = body["events"];
+  std::string correlation = list.size() == 1 ? list.front().value("workflow_id", "") : "";
   auto envelope =
-      messaging::Envelope::make("workflow.events", nlohmann::json{{"events", std::move(batch)}},
-                                connection_.options().service);
+      messaging::Envelope::make(routing_key, std::move(body), connection_.options().service);
   envelope.correlation_id = correlation;
   messaging::Outgoing out;
   out.exchange = exchange_;
-  out.routing_key = "workflow.events";
+  out.routing_key = std::move(routing_key);
   out.envelope = std::move(envelope);
   out.delivery = messaging::Delivery::kTransient;
   out.timeout = std::chrono::seconds(5);
-  connection_.publish(std::move(out), [counters = counters_, n](Status s) {
+  auto counters = counted ? counters_ : nullptr;
+  connection_.publish(std::move(out), [counters, events](const Status& s) {
+    if (!counters)
+      return;
     if (s.ok()) {
-      counters->published += n;
+      counters->published += events;
     } else {
-      counters->dropped += n;
+      counters->dropped += events;
     }
   });
 }

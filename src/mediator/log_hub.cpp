@@ -32,7 +32,7 @@ void LogHub::ensure_subscribed() {
       options);
 }
 
-void LogHub::add(std::shared_ptr<http::EventStream> stream, log_store::Filter filter) {
+void LogHub::add(const std::shared_ptr<http::EventStream>& stream, log_store::Filter filter) {
   ensure_subscribed();
   std::uint64_t id = 0;
   {
@@ -110,7 +110,7 @@ Error log_filter_error(const http::Request& req, Error e) {
   return e;
 }
 
-void start_log_stream(Context& ctx, const http::Request& req, http::Responder r) {
+void start_log_stream(Context& ctx, const http::Request& req, const http::Responder& r) {
   auto filter = log_store::Filter::from_params(log_filter_params(req));
   if (!filter.ok())
     return void(r.respond(log_filter_error(req, filter.error())));

@@ -22,7 +22,7 @@ class LogHub : public std::enable_shared_from_this<LogHub> {
   ~LogHub();
 
   /// Adds a stream; it receives every record matching `filter` until it closes.
-  void add(std::shared_ptr<http::EventStream> stream, log_store::Filter filter);
+  void add(const std::shared_ptr<http::EventStream>& stream, log_store::Filter filter);
   std::size_t size() const;
 
  private:

@@ -10,6 +10,7 @@
 
 #include "context.hpp"
 #include "log_hub.hpp"
+#include "owner_requests.hpp"
 #include "wonderland/common/ids.hpp"
 #include "wonderland/common/private_files.hpp"
 #include "wonderland/http/server.hpp"
@@ -17,9 +18,12 @@
 #include "wonderland/log/log.hpp"
 #include "wonderland/mediator/event_feed.hpp"
 #include "wonderland/mediator/orders.hpp"
+#include "wonderland/mediator/peer_events.hpp"
 #include "wonderland/mediator/redact.hpp"
+#include "wonderland/runtime/periodic.hpp"
 #include "wonderland/workflow/clock.hpp"
 #include "wonderland/workflow/sqlite_journal.hpp"
+#include "wonderland/workflow_pg/pg_journal.hpp"
 
 namespace wonderland::mediator {
 namespace {
@@ -118,7 +122,9 @@ Json metrics_json(const Context& ctx) {
                 {"needs_attention", m.needs_attention},
                 {"in_flight", m.in_flight},
                 {"awaiting_attention", m.awaiting_attention},
-                {"recovered", m.recovered}}},
+                {"recovered", m.recovered},
+                {"taken_over", m.taken_over},
+                {"lost", m.lost}}},
               {"steps", ctx.steps.to_json()},
               {"throttled",
                {{"sign_in", ctx.throttles->refused_sign_in.load()},
@@ -131,6 +137,12 @@ struct Mediator::Impl {
   workflow::DefinitionRegistry registry;
   std::map<std::pair<std::string, int>, Json> documents;
   std::unique_ptr<workflow::Journal> journal;
+  workflow::PgJournal* shared_journal = nullptr;    ///< `journal`, when it is shared.
+  std::unique_ptr<runtime::Periodic> lease_upkeep;  ///< Renews and claims leases (shared only).
+  /// The other mediators' workflow events, for long polls and the catalogue (shared only).
+  std::unique_ptr<PeerEvents> peer_events;
+  /// Cancel and retry forwarded to (and from) the other mediators (shared only).
+  std::unique_ptr<OwnerRequests> owner_requests;
   std::unique_ptr<AmqpTransport> transport;
   workflow::SystemClock clock;
   std::unique_ptr<StepHistograms> steps;
@@ -159,9 +171,9 @@ void resolve_fingerprint_key(Config& config) {
   config.fingerprint_key = std::make_shared<const SecretKey>(SecretKey::load_or_create(file));
 }
 
-/// The journal. Journals written before payments were tokenised are scrubbed of card data once,
-/// here.
-std::unique_ptr<workflow::Journal> open_journal(const Config& config) {
+/// The SQLite journal. Journals written before payments were tokenised are scrubbed of card
+/// data once, here.
+std::unique_ptr<workflow::Journal> open_sqlite(const Config& config) {
   workflow::SqliteJournalOptions journal_options{.path = config.journal_path};
   journal_options.rewrite_name = kCardDataScrub;
   journal_options.rewrite = [key = config.fingerprint_key](Json& data) {
@@ -171,6 +183,23 @@ std::unique_ptr<workflow::Journal> open_journal(const Config& config) {
   auto journal = workflow::open_sqlite_journal(journal_options);
   if (!journal.ok())
     throw std::runtime_error("journal: " + journal.error().message);
+  log::info("journal: SQLite {}", config.journal_path);
+  return std::move(journal.value());
+}
+
+/// The PostgreSQL journal shared with other mediators (refuses an unreachable database, a
+/// schema of a newer version and an instance id a live mediator uses).
+std::unique_ptr<workflow::PgJournal> open_shared(const Config& config) {
+  auto journal = workflow::open_pg_journal({.url = config.journal_url,
+                                            .schema = config.journal_schema,
+                                            .instance_id = config.instance_id,
+                                            .lease = config.journal_lease});
+  if (!journal.ok()) {
+    const std::string& why = journal.error().message;
+    throw std::runtime_error(why.rfind("journal: ", 0) == 0 ? why : "journal: " + why);
+  }
+  log::info("journal: PostgreSQL, shared; this mediator is {} (lease {} ms)", config.instance_id,
+            config.journal_lease.count());
   return std::move(journal.value());
 }
 
@@ -205,7 +234,15 @@ void Mediator::Impl::start_engine(messaging::Connection& connection) {
                                                                   : messaging::Delivery::kTransient;
   transport = std::make_unique<AmqpTransport>(connection, transport_options);
   steps = std::make_unique<StepHistograms>(registry);
-  feed = std::make_unique<EventFeed>(connection, messaging::exchanges::kWorkflow);
+  PeerFeed peers;
+  if (!config.journal_url.empty()) {
+    peers.origin = config.instance_id;
+    peers.wanted = [&registry = registry](const workflow::WorkflowEvent& e) {
+      return SettleWaiters::settles(e) || CatalogueCache::changes_stock(e, registry);
+    };
+  }
+  feed = std::make_unique<EventFeed>(connection, messaging::exchanges::kWorkflow,
+                                     std::chrono::milliseconds(100), 500, std::move(peers));
   workflow::EngineOptions options;
   options.compensation_retry.max_attempts = config.compensation_max_attempts;
   options.compensation_retry.initial_backoff = config.compensation_backoff;
@@ -230,8 +267,26 @@ Mediator::Mediator(messaging::Connection& connection, Config config)
   resolve_fingerprint_key(config);
   m.config = config;
   m.documents = load_definitions(config.workflows_dir, m.registry);
-  m.journal = open_journal(config);
+  if (config.journal_url.empty()) {
+    m.journal = open_sqlite(config);
+  } else {
+    auto shared = open_shared(config);
+    m.shared_journal = shared.get();
+    m.journal = std::move(shared);
+  }
   m.start_engine(connection);
+  if (m.shared_journal) {
+    m.peer_events = std::make_unique<PeerEvents>(
+        connection, messaging::exchanges::kWorkflow, config.instance_id,
+        std::vector<workflow::Observer>{m.catalogue->observer(m.registry), m.waiters->observer()});
+    m.lease_upkeep = std::make_unique<runtime::Periodic>(
+        "journal leases", config.journal_lease / 3, [engine = m.engine.get()] {
+          if (auto st = engine->maintain_ownership(); !st)
+            log::warn("journal leases: {}", st.error().message);
+        });
+    m.owner_requests = std::make_unique<OwnerRequests>(connection, *m.engine, *m.shared_journal,
+                                                       config.queue_prefix, config.rpc_timeout);
+  }
 
   m.context =
       std::make_unique<Context>(config, connection, *m.engine, m.registry, *m.transport, *m.steps);
@@ -239,6 +294,13 @@ Mediator::Mediator(messaging::Connection& connection, Config config)
   m.context->log_hub = std::make_shared<LogHub>(connection);
   m.context->waiters = m.waiters.get();
   m.context->catalogue = m.catalogue.get();
+  m.context->shared_journal = m.shared_journal;
+  m.context->owner_requests = m.owner_requests.get();
+  if (m.shared_journal) {
+    // One sign-in budget for all the mediators behind the load balancer.
+    share_sign_in_throttles(*m.context->throttles, config.throttle, config.journal_url,
+                            config.journal_schema);
+  }
 
   m.server = make_server(config, *m.context);
   m.server->start();
@@ -250,9 +312,17 @@ Mediator::~Mediator() {
   if (m.server)
     m.server->stop();
   m.server.reset();
+  m.peer_events.reset();
+  m.owner_requests.reset();
   m.waiters.reset();  // long polls that did not end yet are dropped; its thread stops
   m.context.reset();
+  m.lease_upkeep.reset();
   m.engine.reset();
+  if (m.shared_journal) {
+    // Another mediator may take this one's workflows at once instead of after the lease.
+    if (auto st = m.shared_journal->release(); !st)
+      log::warn("journal: releasing the leases failed: {}", st.error().message);
+  }
   m.feed.reset();
 }
 

@@ -127,6 +127,10 @@ std::string prometheus_text(const workflow::EngineMetrics& m, const StepHistogra
   counter("wonderland_step_timeouts_total", "Step attempts that timed out.", m.timeouts);
   counter("wonderland_workflows_recovered_total", "Workflows resumed from the journal at start.",
           m.recovered);
+  counter("wonderland_workflows_taken_over_total",
+          "Workflows taken over from another mediator whose lease expired.", m.taken_over);
+  counter("wonderland_workflows_lost_total",
+          "Workflows dropped because another mediator took them over.", m.lost);
   std::snprintf(
       line, sizeof line,
       "# HELP wonderland_workflows_in_flight Workflows running now.\n"

@@ -21,10 +21,40 @@ void install_health_routes(Context& ctx, http::Router& router) {
   });
 }
 
+/// GET /api/mediators: this mediator, and with a shared journal every registered mediator with
+/// the number of running workflows it owns.
+void install_mediator_routes(Context& ctx, http::Router& router) {
+  router.add_async(
+      Method::get, "/api/mediators", admin(ctx, [&ctx](const Request&, const Responder& r) {
+        Json body{{"instance_id", ctx.config.instance_id},
+                  {"journal", ctx.shared_journal ? "postgresql" : "sqlite"}};
+        if (!ctx.shared_journal) {
+          body["mediators"] = Json::array({{{"instance_id", ctx.config.instance_id},
+                                            {"running", ctx.engine.metrics().in_flight},
+                                            {"alive", true}}});
+          return void(r.respond(Response::json(body)));
+        }
+        auto listed = ctx.shared_journal->mediators();
+        if (!listed)
+          return void(r.respond(listed.error()));
+        Json items = Json::array();
+        for (const workflow::MediatorInfo& m : *listed) {
+          items.push_back({{"instance_id", m.instance_id},
+                           {"started_at", m.started_at},
+                           {"heartbeat_at", m.heartbeat_at},
+                           {"running", m.running},
+                           {"alive", m.alive}});
+        }
+        body["mediators"] = std::move(items);
+        r.respond(Response::json(body));
+      }));
+}
+
 }  // namespace
 
 void install_ops_api(Context& ctx, http::Router& router) {
   install_health_routes(ctx, router);
+  install_mediator_routes(ctx, router);
   install_workflow_routes(ctx, router);
   install_definition_routes(ctx, router);
   install_monitoring_routes(ctx, router);

@@ -53,7 +53,7 @@ void check_payment(const Json& payment, http::JsonFields& f) {
 /// Hands the card data to the payment service only, then places the order with what the
 /// workflow may keep: the payment token, the masked number and a keyed fingerprint.
 void tokenize_and_place(Context& ctx, const Json& profile, Json payment,
-                        std::string idempotency_key, Responder r) {
+                        const std::string& idempotency_key, const Responder& r) {
   std::string request_hash = order_fingerprint(*ctx.config.fingerprint_key, payment);
   ctx.call(payment::kService, payment::commands::kTokenize,
            Json{{"customer_id", profile.value("customer_id", "")}, {"payment", std::move(payment)}},
@@ -73,7 +73,7 @@ void tokenize_and_place(Context& ctx, const Json& profile, Json payment,
 }
 
 /// POST /api/orders for a signed-in caller.
-void post_order(Context& ctx, const Json& profile, Responder r) {
+void post_order(Context& ctx, const Json& profile, const Responder& r) {
   if (order_throttled(ctx, profile, r))
     return;
   const Request& request = r.request();
@@ -96,7 +96,7 @@ void post_order(Context& ctx, const Json& profile, Responder r) {
 /// GET /api/orders/{id} for a signed-in caller. ?wait_ms=N (up to 30 s) makes it a long poll:
 /// a pending order is answered once it is confirmed or failed, or after N ms with its status
 /// then.
-void get_order(Context& ctx, const std::string& id, const Json& profile, Responder r) {
+void get_order(Context& ctx, const std::string& id, const Json& profile, const Responder& r) {
   http::QueryFields q(r.request());
   const auto wait_ms = q.optional_integer("wait_ms", {0, 30000}).value_or(0);
   if (!q.ok())
@@ -125,15 +125,15 @@ void get_order(Context& ctx, const std::string& id, const Json& profile, Respond
 }  // namespace
 
 void install_order_routes(Context& ctx, http::Router& router) {
-  router.add_async(Method::post, "/api/orders", [&ctx](const Request& req, Responder r) {
+  router.add_async(Method::post, "/api/orders", [&ctx](const Request& req, const Responder& r) {
     with_customer(ctx, req, r, [&ctx, r](const Json& profile) { post_order(ctx, profile, r); });
   });
-  router.add_async(Method::get, "/api/orders/{id}", [&ctx](const Request& req, Responder r) {
+  router.add_async(Method::get, "/api/orders/{id}", [&ctx](const Request& req, const Responder& r) {
     std::string id(*req.param("id"));
     with_customer(ctx, req, r,
                   [&ctx, r, id](const Json& profile) { get_order(ctx, id, profile, r); });
   });
-  router.add_async(Method::get, "/api/orders", [&ctx](const Request& req, Responder r) {
+  router.add_async(Method::get, "/api/orders", [&ctx](const Request& req, const Responder& r) {
     with_customer(ctx, req, r, [&ctx, r](const Json& profile) {
       ctx.call(customer::kService, customer::commands::kListOrders,
                Json{{"customer_id", profile.value("customer_id", "")}}, reply_with(r));

@@ -84,7 +84,7 @@ std::string order_fingerprint(const SecretKey& key, const nlohmann::json& paymen
 
 void place_order(Context& ctx, const nlohmann::json& profile, const nlohmann::json& payment,
                  const std::string& request_hash, const std::string& idempotency_key,
-                 http::Responder r) {
+                 const http::Responder& r) {
   std::string customer_id = profile.value("customer_id", "");
   std::string id = order_id_for(customer_id, idempotency_key);
   nlohmann::json input{{"customer_id", customer_id},
@@ -104,7 +104,7 @@ void place_order(Context& ctx, const nlohmann::json& profile, const nlohmann::js
   start.input = std::move(input);
   start.id = id;
   ctx.engine.start(std::move(start), [&ctx, r, id, customer_id, request_hash,
-                                      accepted](Result<std::string> started) {
+                                      accepted](const Result<std::string>& started) {
     if (started.ok())
       return accepted("pending");
     if (started.error().code != codes::kConflict)

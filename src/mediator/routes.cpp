@@ -8,7 +8,7 @@
 
 namespace wonderland::mediator {
 
-JsonCallback reply_with(http::Responder r, http::StatusCode status) {
+JsonCallback reply_with(const http::Responder& r, http::StatusCode status) {
   return [r, status](Result<Json> result) {
     if (result.ok()) {
       r.respond(http::Response::json(result.value(), status));
@@ -18,7 +18,7 @@ JsonCallback reply_with(http::Responder r, http::StatusCode status) {
   };
 }
 
-void with_customer(Context& ctx, const http::Request& req, http::Responder r,
+void with_customer(Context& ctx, const http::Request& req, const http::Responder& r,
                    std::function<void(const Json& profile)> next) {
   ctx.authenticate(req, [r, next = std::move(next)](Result<Json> profile) {
     if (!profile.ok()) {
@@ -52,7 +52,7 @@ bool valid_isbn(std::string_view isbn) {
 }
 
 http::AsyncHandler admin(Context& ctx, http::AsyncHandler inner) {
-  return [&ctx, inner = std::move(inner)](const http::Request& req, http::Responder r) {
+  return [&ctx, inner = std::move(inner)](const http::Request& req, const http::Responder& r) {
     if (auto denied = ctx.check_admin(req))
       return void(r.respond(*denied));
     inner(req, r);

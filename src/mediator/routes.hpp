@@ -44,9 +44,9 @@ void install_monitoring_routes(Context& ctx, http::Router& router);
 // What the handlers share (routes.cpp).
 
 /// Completes with the JSON result, or with its error as a problem.
-JsonCallback reply_with(http::Responder r, http::StatusCode status = http::StatusCode::ok);
+JsonCallback reply_with(const http::Responder& r, http::StatusCode status = http::StatusCode::ok);
 /// Runs `next` with the caller's profile, or answers 401.
-void with_customer(Context& ctx, const http::Request& req, http::Responder r,
+void with_customer(Context& ctx, const http::Request& req, const http::Responder& r,
                    std::function<void(const Json& profile)> next);
 /// A 429 for a refused attempt, with Retry-After (whole seconds, rounded up).
 http::Response too_many(const Verdict& verdict, std::string detail, const std::string& path);

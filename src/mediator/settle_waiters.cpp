@@ -60,10 +60,14 @@ void SettleWaiters::settle_now(const std::string& id) {
   waiting_.erase(it);
 }
 
+bool SettleWaiters::settles(const workflow::WorkflowEvent& event) {
+  const auto& status = event.record.status;
+  return status && *status != workflow::WorkflowStatus::kRunning;
+}
+
 workflow::Observer SettleWaiters::observer() {
   return [weak = weak_from_this()](const workflow::WorkflowEvent& event) {
-    const auto& status = event.record.status;
-    if (!status || *status == workflow::WorkflowStatus::kRunning)
+    if (!settles(event))
       return;
     if (auto self = weak.lock())
       self->settle_now(event.record.workflow_id);

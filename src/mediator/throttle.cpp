@@ -174,7 +174,7 @@ std::unique_ptr<RateLimiter> make_memory_rate_limiter(RatePolicy policy, Throttl
   return std::make_unique<MemoryRateLimiter>(policy, std::move(clock));
 }
 
-Throttles::Throttles(const ThrottleConfig& config, ThrottleClock clock)
+Throttles::Throttles(const ThrottleConfig& config, const ThrottleClock& clock)
     : sign_in_user(make_memory_failure_throttle(config.sign_in_user, clock)),
       sign_in_address(make_memory_failure_throttle(config.sign_in_address, clock)),
       sign_up(make_memory_rate_limiter(config.sign_up, clock)),

@@ -4,6 +4,7 @@
 #include <string>
 #include <utility>
 
+#include "owner_requests.hpp"
 #include "routes.hpp"
 #include "wonderland/common/time.hpp"
 #include "wonderland/http/fields.hpp"
@@ -32,7 +33,7 @@ Json record_json(const workflow::JournalRecord& r) {
   return j;
 }
 
-void status_reply(Responder r, wonderland::Status s) {
+void status_reply(const Responder& r, const wonderland::Status& s) {
   if (s.ok()) {
     r.respond(Response::json(Json{{"accepted", true}}, StatusCode::accepted));
   } else {
@@ -69,7 +70,7 @@ workflow::WorkflowQuery workflow_query(http::QueryFields& q) {
   return query;
 }
 
-void list_workflows(Context& ctx, const Request& req, Responder r) {
+void list_workflows(Context& ctx, const Request& req, const Responder& r) {
   http::QueryFields q(req);
   workflow::WorkflowQuery query = workflow_query(q);
   if (!q.ok())
@@ -88,7 +89,7 @@ void list_workflows(Context& ctx, const Request& req, Responder r) {
 
 /// Starts a workflow of any registered definition: {definition, version?, input?, id?} → 202
 /// {id}. Unknown definitions are 404, a bad body 400, an id that exists 409.
-void start_workflow(Context& ctx, const Request& req, Responder r) {
+void start_workflow(Context& ctx, const Request& req, const Responder& r) {
   auto body = req.json_object();
   if (!body.ok())
     return void(r.respond(body.error()));
@@ -114,7 +115,7 @@ void start_workflow(Context& ctx, const Request& req, Responder r) {
   });
 }
 
-void get_workflow(Context& ctx, const Request& req, Responder r) {
+void get_workflow(Context& ctx, const Request& req, const Responder& r) {
   std::string id(*req.param("id"));
   auto summary = ctx.engine.find(id);
   if (!summary.ok())
@@ -136,7 +137,15 @@ void get_workflow(Context& ctx, const Request& req, Responder r) {
   r.respond(Response::json(out));
 }
 
-void cancel_workflow(Context& ctx, const Request& req, Responder r) {
+/// Cancel or retry: by this engine, or with several mediators by the workflow's owner.
+void submit(Context& ctx, OwnerRequest request, const Responder& r) {
+  auto reply = [r](const wonderland::Status& s) { status_reply(r, s); };
+  if (ctx.owner_requests != nullptr)
+    return ctx.owner_requests->submit(std::move(request), reply);
+  carry_out(ctx.engine, request, reply);
+}
+
+void cancel_workflow(Context& ctx, const Request& req, const Responder& r) {
   std::string reason = "cancelled by an operator";
   if (!req.body().empty()) {
     auto body = req.json_object();
@@ -147,8 +156,7 @@ void cancel_workflow(Context& ctx, const Request& req, Responder r) {
     if (!f.ok())
       return void(r.respond(f.response(req.path())));
   }
-  ctx.engine.cancel(std::string(*req.param("id")), reason,
-                    [r](wonderland::Status s) { status_reply(r, s); });
+  submit(ctx, {OwnerRequest::Kind::kCancel, std::string(*req.param("id")), std::move(reason)}, r);
 }
 
 }  // namespace
@@ -156,21 +164,21 @@ void cancel_workflow(Context& ctx, const Request& req, Responder r) {
 void install_workflow_routes(Context& ctx, http::Router& router) {
   router.add_async(
       Method::get, "/api/workflows",
-      admin(ctx, [&ctx](const Request& req, Responder r) { list_workflows(ctx, req, r); }));
+      admin(ctx, [&ctx](const Request& req, const Responder& r) { list_workflows(ctx, req, r); }));
   router.add_async(
       Method::post, "/api/workflows",
-      admin(ctx, [&ctx](const Request& req, Responder r) { start_workflow(ctx, req, r); }));
+      admin(ctx, [&ctx](const Request& req, const Responder& r) { start_workflow(ctx, req, r); }));
   router.add_async(
       Method::get, "/api/workflows/{id}",
-      admin(ctx, [&ctx](const Request& req, Responder r) { get_workflow(ctx, req, r); }));
-  router.add_async(Method::post, "/api/workflows/{id}/retry",
-                   admin(ctx, [&ctx](const Request& req, Responder r) {
-                     ctx.engine.retry(std::string(*req.param("id")),
-                                      [r](wonderland::Status s) { status_reply(r, s); });
-                   }));
+      admin(ctx, [&ctx](const Request& req, const Responder& r) { get_workflow(ctx, req, r); }));
+  router.add_async(
+      Method::post, "/api/workflows/{id}/retry",
+      admin(ctx, [&ctx](const Request& req, const Responder& r) {
+        submit(ctx, {OwnerRequest::Kind::kRetry, std::string(*req.param("id")), {}}, r);
+      }));
   router.add_async(
       Method::post, "/api/workflows/{id}/cancel",
-      admin(ctx, [&ctx](const Request& req, Responder r) { cancel_workflow(ctx, req, r); }));
+      admin(ctx, [&ctx](const Request& req, const Responder& r) { cancel_workflow(ctx, req, r); }));
 }
 
 }  // namespace wonderland::mediator

@@ -1,5 +1,6 @@
 #include "wonderland/messaging/connection.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "detail/broker_session.hpp"
@@ -7,9 +8,42 @@
 
 namespace wonderland::messaging {
 
+QueueType parse_queue_type(const std::string& value, const std::string& setting) {
+  if (value == "classic")
+    return QueueType::kClassic;
+  if (value == "quorum")
+    return QueueType::kQuorum;
+  throw std::invalid_argument(setting + "='" + value + "' is not a queue type: classic or quorum");
+}
+
+std::vector<std::string> split_amqp_urls(const std::string& urls) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= urls.size()) {
+    std::size_t comma = std::min(urls.find(',', start), urls.size());
+    std::string url = urls.substr(start, comma - start);
+    auto first = url.find_first_not_of(" \t");
+    auto last = url.find_last_not_of(" \t");
+    url = first == std::string::npos ? "" : url.substr(first, last - first + 1);
+    if (url.empty()) {
+      throw std::invalid_argument("the broker URL list '" + urls + "' has an empty entry");
+    }
+    detail::parse_amqp_url(url);  // throws, naming the URL
+    out.push_back(std::move(url));
+    start = comma + 1;
+  }
+  return out;
+}
+
 ConnectionOptions ConnectionOptions::from_env(std::string service) {
   ConnectionOptions o;
   o.url = env::get("WONDERLAND_AMQP_URL", o.url);
+  try {
+    split_amqp_urls(o.url);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(std::string("WONDERLAND_AMQP_URL: ") + e.what());
+  }
+  o.queue_type = parse_queue_type(env::get("WONDERLAND_AMQP_QUEUE_TYPE", "classic"));
   o.heartbeat =
       std::chrono::seconds(env::get_int("WONDERLAND_AMQP_HEARTBEAT_S", o.heartbeat.count()));
   o.tls.ca_cert_file = env::get("WONDERLAND_AMQP_CACERT", "");
@@ -81,6 +115,9 @@ std::uint64_t Connection::message_count(const QueueName& queue, std::chrono::mil
 
 bool Connection::connected() const {
   return session_->connected();
+}
+std::string Connection::broker_address() const {
+  return session_->broker_address();
 }
 bool Connection::wait_connected(std::chrono::milliseconds timeout) const {
   return session_->wait_connected(timeout);

@@ -43,9 +43,14 @@ RpcServer::RpcServer(Connection& connection, RpcServerOptions options, RpcHandle
     queue.reject_publish_when_full = true;
   }
   queue.accept_existing_arguments = true;
+  if (options.temporary) {
+    queue.durable = false;
+    queue.auto_delete = true;
+  }
   connection.declare(queue);
   ConsumerOptions consumer;
   consumer.queue = options.queue;
+  consumer.keep_dead_letters = !options.temporary;
   consumer.prefetch = options.prefetch;
   consumer.concurrency = options.concurrency;
   Connection* conn = &connection;

@@ -246,8 +246,12 @@ void Decider::handle_outcome(Instance& inst, std::size_t index, Result<json> out
   }
   const Error& err = outcome.error();
   const RetryPolicy& policy = compensation ? compensation_retry_ : step.retry;
-  const bool retry = attempt < policy.max_attempts &&
-                     (compensation || (!inst.stopping && policy.should_retry(err)));
+  const bool within_budget =
+      attempt < policy.max_attempts ||
+      (!compensation && policy.transient_for.count() > 0 && RetryPolicy::is_transient(err) &&
+       now - st.first_started_ms < policy.transient_for.count());
+  const bool retry =
+      within_budget && (compensation || (!inst.stopping && policy.should_retry(err)));
   if (retry) {
     record_retry(inst, index, err, attempt, {now, duration}, compensation);
     return;

@@ -18,6 +18,11 @@ bool RetryPolicy::should_retry(const Error& error) const {
   return std::find(retry_on.begin(), retry_on.end(), error.code) != retry_on.end();
 }
 
+bool RetryPolicy::is_transient(const Error& error) {
+  return error.code == codes::kUnavailable || error.code == codes::kDeadlineExceeded ||
+         error.code == codes::kResourceExhausted || error.code == codes::kAborted;
+}
+
 std::chrono::milliseconds RetryPolicy::backoff(int attempt) const {
   double ms = static_cast<double>(initial_backoff.count()) *
               std::pow(multiplier, static_cast<double>(std::max(0, attempt - 1)));

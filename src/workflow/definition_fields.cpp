@@ -55,10 +55,10 @@ RetryPolicy FieldReader::parse_retry(const std::string& where, const json& j, Re
   if (!j.is_object())
     fail(where, field, "must be an object");
   const std::string p = field + ".";
-  check_fields(
-      where, j,
-      {"max_attempts", "initial_backoff_ms", "max_backoff_ms", "multiplier", "jitter", "retry_on"},
-      p);
+  check_fields(where, j,
+               {"max_attempts", "initial_backoff_ms", "max_backoff_ms", "multiplier", "jitter",
+                "retry_on", "transient_for_ms"},
+               p);
   if (j.contains("max_attempts")) {
     const json& v = j["max_attempts"];
     if (!v.is_number_integer() || v.get<long long>() < 1 || v.get<long long>() > 1'000'000) {
@@ -71,6 +71,9 @@ RetryPolicy FieldReader::parse_retry(const std::string& where, const json& j, Re
   }
   if (j.contains("max_backoff_ms")) {
     base.max_backoff = parse_ms(where, j["max_backoff_ms"], p + "max_backoff_ms", 0);
+  }
+  if (j.contains("transient_for_ms")) {
+    base.transient_for = parse_ms(where, j["transient_for_ms"], p + "transient_for_ms", 0);
   }
   if (base.max_backoff < base.initial_backoff) {
     fail(where, p + "max_backoff_ms", "must not be less than initial_backoff_ms");

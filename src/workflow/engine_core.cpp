@@ -149,7 +149,7 @@ void Engine::Core::do_retry(const std::string& id, Result<WorkflowHistory> loade
     if (!loaded)
       return done(loaded.error());
     if (loaded->summary.status == WorkflowStatus::kRunning)
-      return done(Error::of(codes::kFailedPrecondition, "workflow " + id + " is running"));
+      return done(running_elsewhere(id));
     auto rebuilt = recovery_.rebuild(*loaded);
     if (!rebuilt)
       return done(rebuilt.error());
@@ -204,6 +204,10 @@ void Engine::Core::on_durable(detail::JournalBatch& batch, const Status& st) {
     }
     return;
   }
+  // A workflow another engine took over: its records were not written, nothing is issued.
+  drop_lost();
+  if (dropped_any_)
+    forget_records_of_dropped(batch);
   for (detail::Effect& e : batch.effects)
     std::visit([&](auto& eff) { execute(eff); }, e);
   metrics_.count(*batch.records);
@@ -356,9 +360,19 @@ Engine::Core::StepState* Engine::Core::current_attempt(const std::string& id, st
   return st.token == token ? &st : nullptr;
 }
 
+Error Engine::Core::running_elsewhere(const std::string& id) {
+  // Only with a shared journal: another engine drives it, or it was dropped here and is being
+  // taken over. The mediator forwards to the owner; whoever asks again later is answered.
+  return Error::of(codes::kUnavailable, "workflow " + id +
+                                            " is running but not driven by this mediator (another "
+                                            "owns it or is taking it over); try again");
+}
+
 Error Engine::Core::not_running(const std::string& id) {
   auto found = journal_.find(id);
   if (found.ok() && found->has_value()) {
+    if ((*found)->status == WorkflowStatus::kRunning)
+      return running_elsewhere(id);
     return Error::of(codes::kFailedPrecondition,
                      "workflow " + id + " is " + std::string(to_string((*found)->status)));
   }

@@ -50,6 +50,12 @@ class Engine::Core : public std::enable_shared_from_this<Engine::Core> {
   void do_cancel(const std::string& id, std::string reason, StatusCallback done);
   void do_retry(const std::string& id, Result<WorkflowHistory> loaded, StatusCallback done);
 
+  // Ownership of a shared journal (ownership.cpp), on the engine thread.
+  /// Drops the workflows the journal lost, then hands what they had unwritten to the journal.
+  void drop_lost_and_flush();
+  /// Resumes the workflows claimed from expired leases.
+  void adopt(const std::vector<WorkflowHistory>& claimed);
+
  private:
   using Instance = detail::Instance;
   using StepState = detail::StepState;
@@ -60,6 +66,11 @@ class Engine::Core : public std::enable_shared_from_this<Engine::Core> {
   void flush();
   void on_durable(detail::JournalBatch& batch, const Status& st);
   void notify_observers(const detail::JournalBatch& batch);
+  /// Drops the workflows the journal reports lost.
+  void drop_lost();
+  /// Removes the records of dropped workflows from a durable batch (they were not written), so
+  /// that neither metrics nor observers see them.
+  void forget_records_of_dropped(detail::JournalBatch& batch);
 
   // Effects, once durable.
   void execute(detail::SendEffect& e);
@@ -86,6 +97,8 @@ class Engine::Core : public std::enable_shared_from_this<Engine::Core> {
   /// on (or the workflow is gone).
   StepState* current_attempt(const std::string& id, std::size_t index, std::uint64_t token);
   Error not_running(const std::string& id);
+  /// A running workflow that this engine does not drive (a shared journal): retryable.
+  static Error running_elsewhere(const std::string& id);
 
   EngineOptions options_;
   const DefinitionRegistry& registry_;
@@ -94,6 +107,7 @@ class Engine::Core : public std::enable_shared_from_this<Engine::Core> {
   Clock& clock_;
 
   std::atomic<bool> healthy_{true};
+  bool dropped_any_ = false;  ///< Engine thread: whether drop_lost() ever dropped a workflow.
   detail::MetricsRecorder metrics_;
 
   // Engine thread only.

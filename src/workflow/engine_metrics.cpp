@@ -91,6 +91,19 @@ void MetricsRecorder::count_recovery(std::uint64_t recovered, std::uint64_t skip
   metrics_.in_flight += static_cast<std::int64_t>(recovered);
 }
 
+void MetricsRecorder::count_taken_over(std::uint64_t taken_over, std::uint64_t skipped) {
+  std::lock_guard lock(mutex_);
+  metrics_.taken_over += taken_over;
+  metrics_.recovery_skipped += skipped;
+  metrics_.in_flight += static_cast<std::int64_t>(taken_over);
+}
+
+void MetricsRecorder::count_lost(std::uint64_t lost) {
+  std::lock_guard lock(mutex_);
+  metrics_.lost += lost;
+  metrics_.in_flight -= static_cast<std::int64_t>(lost);
+}
+
 EngineMetrics MetricsRecorder::snapshot() const {
   std::lock_guard lock(mutex_);
   EngineMetrics m = metrics_;

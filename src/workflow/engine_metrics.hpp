@@ -27,6 +27,10 @@ class MetricsRecorder {
   void count_timeout();
   /// What the engine found in the journal at creation.
   void count_recovery(std::uint64_t recovered, std::uint64_t skipped, std::int64_t awaiting);
+  /// Running workflows taken over from an expired lease (`skipped`: could not be rebuilt).
+  void count_taken_over(std::uint64_t taken_over, std::uint64_t skipped);
+  /// Running workflows dropped because another engine took them over.
+  void count_lost(std::uint64_t lost);
 
   EngineMetrics snapshot() const;
 

@@ -229,6 +229,7 @@ void apply_step_record(Instance& inst, const Step& step, StepState& st, const Jo
   if (type == events::kStepStarted) {
     st.status = StepStatus::kRunning;
     st.started_ms = at_ms;
+    st.first_started_ms = at_ms;
     st.error.reset();
     if (step.is_leaf()) {
       st.attempt = r.attempt;

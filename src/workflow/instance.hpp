@@ -37,9 +37,10 @@ struct StepState {
   int epoch = 0;       ///< Suffix of the idempotency key; see docs/workflows.md, "Retry".
   int comp_epoch = 0;  ///< Same for the compensation.
   int chosen = kDefaultCase;
-  std::int64_t started_ms = 0;   ///< When the step, or its current attempt, started.
-  std::int64_t retry_at_ms = 0;  ///< When waiting: when the next attempt is due.
-  std::uint64_t token = 0;       ///< Matches replies and timers to the current attempt.
+  std::int64_t started_ms = 0;        ///< When the step, or its current attempt, started.
+  std::int64_t first_started_ms = 0;  ///< When the step's first attempt (of this run) started.
+  std::int64_t retry_at_ms = 0;       ///< When waiting: when the next attempt is due.
+  std::uint64_t token = 0;            ///< Matches replies and timers to the current attempt.
   TimerId timer = 0;
   nlohmann::json output;
   std::optional<Error> error;  ///< The last error of the step (or of its compensation).

@@ -92,9 +92,10 @@ void rewrite_records(sqlite::Db& db, const SqliteJournalOptions& options) {
   db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
 }
 
-Result<std::unique_ptr<sqlite::Db>> open_db(const std::string& path, sqlite::Options options) {
+Result<std::unique_ptr<sqlite::Db>> open_db(const std::string& path,
+                                            const sqlite::Options& options) {
   try {
-    return std::make_unique<sqlite::Db>(path, std::move(options));
+    return std::make_unique<sqlite::Db>(path, options);
   } catch (const std::exception& e) {
     return Error::of(codes::kUnavailable, "cannot open " + path + ": " + e.what());
   }

@@ -329,4 +329,19 @@ describe('operations console', () => {
       await page.locator('td', {hasText: 'payment.charge'}).waitFor();
       await screenshot(page, 'console-metrics');
     }));
+
+  test('the mediators page lists the mediator that answers, alive, with its workflows', () =>
+    withPage(browser, 'console-mediators', async (page) => {
+      await openConsole(page);
+      await page.getByRole('navigation', {name: 'Console'}).getByRole('link', {name: 'Mediators'}).click();
+      await page.getByRole('heading', {name: 'Mediators'}).waitFor();
+      const rows = page.locator('table.mediator-table tbody tr');
+      await rows.first().waitFor();
+      assert.equal(await rows.count(), 1);
+      assert.equal(await rows.first().getAttribute('data-alive'), 'true');
+      assert.match(await rows.first().innerText(), /answered this page/);
+      assert.match(await rows.first().locator('td.number').innerText(), /^\d+$/);
+      assert.match(await page.locator('main [role="status"]').first().innerText(), /SQLite/);
+      await screenshot(page, 'console-mediators');
+    }));
 });

@@ -28,11 +28,6 @@ namespace messaging = wonderland::messaging;
 constexpr char kPassword[] = "correct horse battery";
 constexpr int kQueueLimit = 5;
 
-std::string describe(const HttpResponse& r) {
-  std::string body = r.body.size() > 400 ? r.body.substr(0, 400) + "..." : r.body;
-  return "HTTP " + std::to_string(r.status) + " " + body;
-}
-
 /// Resumes a process stopped with SIGSTOP, whatever happens in the test.
 struct Resume {
   pid_t pid;

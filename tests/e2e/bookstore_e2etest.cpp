@@ -96,11 +96,6 @@ json good_mastercard() {
 
 // ---- HTTP helpers ------------------------------------------------------------------------
 
-std::string describe(const HttpResponse& r) {
-  std::string body = r.body.size() > 600 ? r.body.substr(0, 600) + "..." : r.body;
-  return "HTTP " + std::to_string(r.status) + " " + body;
-}
-
 std::map<std::string, std::string> bearer(const std::string& token) {
   return {{"Authorization", "Bearer " + token}};
 }

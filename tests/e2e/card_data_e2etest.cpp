@@ -60,11 +60,6 @@ struct Purchase {
   std::string token;  ///< the shopper's session
 };
 
-std::string describe(const HttpResponse& r) {
-  return "HTTP " + std::to_string(r.status) + " " +
-         (r.body.size() > 600 ? r.body.substr(0, 600) + "..." : r.body);
-}
-
 std::string without_spaces(std::string s) {
   std::erase(s, ' ');
   return s;

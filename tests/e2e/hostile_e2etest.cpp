@@ -33,11 +33,6 @@ constexpr char kAdminToken[] = "hostile-operator-token-5e1f";
 constexpr char kPassword[] = "correct horse battery";
 const wonderland::testing::CatalogueBook kBook{"9780000000996", "Hostile Input", 1000, 100};
 
-std::string describe(const HttpResponse& r) {
-  std::string body = r.body.size() > 400 ? r.body.substr(0, 400) + "..." : r.body;
-  return "HTTP " + std::to_string(r.status) + " " + body;
-}
-
 std::string nested_arrays(std::size_t depth) {
   return std::string(depth, '[') + std::string(depth, ']');
 }

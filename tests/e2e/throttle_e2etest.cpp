@@ -40,11 +40,6 @@ constexpr int kOrderBurst = 3;
 
 const wonderland::testing::CatalogueBook kTitle{"9780000000996", "Throttle Test", 1000, 1000};
 
-std::string describe(const HttpResponse& r) {
-  std::string body = r.body.size() > 400 ? r.body.substr(0, 400) + "..." : r.body;
-  return "HTTP " + std::to_string(r.status) + " " + body;
-}
-
 std::map<std::string, std::string> from(const std::string& address) {
   return {{"X-Forwarded-For", address}};
 }

@@ -136,7 +136,7 @@ TEST(MediatorCrashRecovery, EveryWorkflowEndsOnceAndEveryEffectHappensOnce) {
         (plans.size() - first) / static_cast<std::size_t>(kCrashes - crash + 1) + 1;
     const std::size_t kill_after = 1 + rng() % share;
     std::atomic<bool> done{false};
-    std::thread starter([&] {
+    std::jthread starter([&] {  // joined on an exception too, which then shows
       start_some(share, true);
       done = true;
     });

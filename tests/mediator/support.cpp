@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -43,20 +44,40 @@ int stable_port() {
 
 }  // namespace
 
-Harness::Harness(const std::string& name, std::map<std::string, std::string> mediator_env)
-    : mediator_env_(std::move(mediator_env)) {
+Harness::Harness(const std::string& name, std::map<std::string, std::string> mediator_env,
+                 std::size_t mediators) {
   std::string tmpl = (std::filesystem::temp_directory_path() / ("wl-" + name + "-XXXXXX")).string();
   if (::mkdtemp(tmpl.data()) == nullptr)
     throw std::runtime_error("mkdtemp failed");
   dir_ = tmpl;
   prefix_ = "test." + name + "." + new_uuid().substr(0, 8) + ".";
   token_ = "admin-" + new_uuid();
-  port_ = stable_port();
+  for (std::size_t i = 0; i < mediators; ++i) {
+    Mediator m;
+    m.port = stable_port();
+    m.log =
+        (dir_ / (i == 0 ? std::string("mediator.log") : "mediator-" + std::to_string(i) + ".log"))
+            .string();
+    m.env = mediator_env;
+    m.env.insert({{"WONDERLAND_AMQP_URL", testing::amqp_url()},
+                  {"WONDERLAND_HTTP_PORT", std::to_string(m.port)},
+                  {"WONDERLAND_ADMIN_TOKEN", token_},
+                  {"WONDERLAND_JOURNAL_PATH", (dir_ / "journal.db").string()},
+                  {"WONDERLAND_WORKFLOWS_DIR", MEDIATOR_TEST_WORKFLOWS},
+                  {"WONDERLAND_WEB_DIR", (dir_ / "no-web").string()},
+                  {"WONDERLAND_QUEUE_PREFIX", prefix_},
+                  {"WONDERLAND_LOG_LEVEL", "warn"}});
+    mediators_.push_back(std::move(m));
+  }
 }
 
 Harness::~Harness() {
-  if (mediator_)
-    mediator_->stop(std::chrono::seconds(10));
+  for (Mediator& m : mediators_) {
+    if (m.process && m.process->pid() > 0) {
+      ::kill(m.process->pid(), SIGCONT);  // a paused one could not stop
+      m.process->stop(std::chrono::seconds(10));
+    }
+  }
   stop_worker();
   if (::testing::Test::HasFailure()) {
     std::fprintf(stderr, "kept %s (journal, worker database, logs) for a look\n", dir_.c_str());
@@ -88,32 +109,35 @@ int Harness::stop_worker() {
   return worker_ ? worker_->stop(std::chrono::seconds(20)) : 0;
 }
 
-void Harness::start_mediator() {
-  if (!mediator_) {
-    std::map<std::string, std::string> env = mediator_env_;
-    env.insert({{"WONDERLAND_AMQP_URL", testing::amqp_url()},
-                {"WONDERLAND_HTTP_PORT", std::to_string(port_)},
-                {"WONDERLAND_ADMIN_TOKEN", token_},
-                {"WONDERLAND_JOURNAL_PATH", (dir_ / "journal.db").string()},
-                {"WONDERLAND_WORKFLOWS_DIR", MEDIATOR_TEST_WORKFLOWS},
-                {"WONDERLAND_WEB_DIR", (dir_ / "no-web").string()},
-                {"WONDERLAND_QUEUE_PREFIX", prefix_},
-                {"WONDERLAND_LOG_LEVEL", "warn"}});
-    mediator_ =
-        std::make_unique<testing::ChildProcess>(testing::binary_path("wonderland-mediator"),
-                                                std::move(env), (dir_ / "mediator.log").string());
+void Harness::set_mediator_env(std::size_t i, const std::string& key, const std::string& value) {
+  Mediator& m = mediator(i);
+  m.env[key] = value;
+  if (m.process)
+    m.process->env()[key] = value;
+}
+
+void Harness::launch_mediator(std::size_t i) {
+  Mediator& m = mediator(i);
+  if (!m.process) {
+    m.process = std::make_unique<testing::ChildProcess>(testing::binary_path("wonderland-mediator"),
+                                                        m.env, m.log);
   }
-  mediator_->start();
+  m.process->start();
+}
+
+void Harness::start_mediator(std::size_t i) {
+  launch_mediator(i);
+  testing::ChildProcess& process = *mediator(i).process;
   std::string last = "no answer";
   bool exited = false;
   bool ready = testing::eventually(
       [&] {
-        if (!mediator_->running()) {
+        if (!process.running()) {
           exited = true;
           return true;
         }
         try {
-          auto r = get("/readyz", "");
+          auto r = get("/readyz", "", i);
           last = std::to_string(r.status) + " " + r.body;
           return r.status == 200;
         } catch (const std::exception& e) {
@@ -123,59 +147,80 @@ void Harness::start_mediator() {
       },
       std::chrono::seconds(30));
   if (exited)
-    throw std::runtime_error("the mediator exited while starting:\n" + mediator_->log_tail());
+    throw std::runtime_error("the mediator exited while starting:\n" + process.log_tail());
   if (!ready) {
     throw std::runtime_error("the mediator did not become ready (/readyz: " + last + "):\n" +
-                             mediator_->log_tail());
+                             process.log_tail());
   }
 }
 
-void Harness::kill_mediator() {
-  if (mediator_)
-    mediator_->kill();
+void Harness::kill_mediator(std::size_t i) {
+  if (mediator(i).process)
+    mediator(i).process->kill();
 }
 
-int Harness::stop_mediator() {
-  return mediator_ ? mediator_->stop() : 0;
+void Harness::pause_mediator(std::size_t i) {
+  if (mediator(i).process && mediator(i).process->pid() > 0)
+    ::kill(mediator(i).process->pid(), SIGSTOP);
 }
 
-std::string Harness::mediator_log() const {
-  return mediator_ ? mediator_->log_tail(60) : "";
+void Harness::resume_mediator(std::size_t i) {
+  if (mediator(i).process && mediator(i).process->pid() > 0)
+    ::kill(mediator(i).process->pid(), SIGCONT);
+}
+
+int Harness::stop_mediator(std::size_t i) {
+  return mediator(i).process ? mediator(i).process->stop() : 0;
+}
+
+bool Harness::mediator_running(std::size_t i) {
+  return mediator(i).process && mediator(i).process->running();
+}
+
+int Harness::mediator_exit_status(std::size_t i) const {
+  const Mediator& m = mediators_.at(i);
+  return m.process ? m.process->exit_status() : 0;
+}
+
+std::string Harness::mediator_log(std::size_t i) const {
+  const Mediator& m = mediators_.at(i);
+  return m.process ? m.process->log_tail(60) : "";
 }
 std::string Harness::worker_log() const {
   return worker_ ? worker_->log_tail(60) : "";
 }
 
-HttpResponse Harness::get(const std::string& target, const std::string& token) {
-  testing::HttpClient client(port_);
+HttpResponse Harness::get(const std::string& target, const std::string& token, std::size_t i) {
+  testing::HttpClient client(port(i));
   return client.get(target, token);
 }
 
-HttpResponse Harness::post(const std::string& target, const json& body, const std::string& token) {
-  testing::HttpClient client(port_);
+HttpResponse Harness::post(const std::string& target, const json& body, const std::string& token,
+                           std::size_t i) {
+  testing::HttpClient client(port(i));
   return client.post_json(target, body, token);
 }
 
-HttpResponse Harness::start(const std::string& definition, const json& input,
-                            const std::string& id) {
+HttpResponse Harness::start(const std::string& definition, const json& input, const std::string& id,
+                            std::size_t i) {
   json body{{"definition", definition}, {"input", input}};
   if (!id.empty())
     body["id"] = id;
-  return post("/api/workflows", body, token_);
+  return post("/api/workflows", body, token_, i);
 }
 
-json Harness::workflow(const std::string& id) {
-  auto r = get("/api/workflows/" + id, token_);
+json Harness::workflow(const std::string& id, std::size_t i) {
+  auto r = get("/api/workflows/" + id, token_, i);
   return r.status == 200 ? r.json() : json();
 }
 
 json Harness::wait_for(const std::string& id, const std::function<bool(const json&)>& pred,
-                       std::chrono::milliseconds timeout) {
+                       std::chrono::milliseconds timeout, std::size_t i) {
   json last;
   bool ok = testing::eventually(
       [&] {
         try {
-          last = workflow(id);
+          last = workflow(id, i);
         } catch (const std::exception&) {
           return false;
         }
@@ -185,9 +230,10 @@ json Harness::wait_for(const std::string& id, const std::function<bool(const jso
   return ok ? last : json();
 }
 
-json Harness::wait_settled(const std::string& id, std::chrono::milliseconds timeout) {
+json Harness::wait_settled(const std::string& id, std::chrono::milliseconds timeout,
+                           std::size_t i) {
   return wait_for(
-      id, [](const json& v) { return v.value("status", "") != "running"; }, timeout);
+      id, [](const json& v) { return v.value("status", "") != "running"; }, timeout, i);
 }
 
 std::vector<Effect> Harness::effects(const std::string& workflow_id) {

@@ -268,6 +268,64 @@ TEST_F(MessagingTest, ACommandQueueLeftWithOtherArgumentsIsUsedAsItIs) {
   }
 }
 
+TEST_F(MessagingTest, QuorumTypeAppliesToDurableSharedQueuesOnly) {
+  ConnectionOptions o = options_for(testing::amqp_url(), "messaging-test-quorum");
+  o.queue_type = QueueType::kQuorum;
+  Connection quorum(o);
+  // A durable shared queue becomes a quorum queue, with the arguments this library uses.
+  QueueName durable{unique_name("test.quorum")};
+  QueueSpec spec{durable};
+  spec.max_length = 100;
+  spec.reject_publish_when_full = true;
+  spec.message_ttl = 60s;
+  spec.expires = 60s;
+  quorum.declare(spec);
+  created_.push_back(durable);
+  ASSERT_TRUE(
+      quorum
+          .publish(Outgoing{exchanges::kDefault, durable.str(), Envelope::make("test.quorum", {})})
+          .get()
+          .ok());
+  EXPECT_TRUE(testing::eventually([&] { return quorum.message_count(durable) == 1; }, 10s));
+  // An exclusive, auto-delete one stays classic (a quorum queue cannot be either).
+  QueueSpec own{QueueName{unique_name("test.own")}};
+  own.durable = false;
+  own.exclusive = true;
+  own.auto_delete = true;
+  EXPECT_NO_THROW(quorum.declare(own));
+  // The same durable queue declared as classic is refused, saying why.
+  try {
+    conn_.declare(
+        QueueSpec{durable, true, false, false, exchanges::kDeadLetter, 100, true, 60s, 60s});
+    ADD_FAILURE() << "a quorum queue redeclared as classic must be refused";
+  } catch (const ErrorException& e) {
+    EXPECT_EQ(e.error().code, codes::kFailedPrecondition);
+    EXPECT_NE(e.error().message.find("exists as a quorum queue"), std::string::npos)
+        << e.error().message;
+  }
+}
+
+TEST_F(MessagingTest, ClassicQueueRedeclaredAsQuorumIsAClearError) {
+  QueueName q{unique_name("test.classic")};
+  QueueSpec spec{q};
+  spec.expires = 60s;
+  conn_.declare(spec);
+  created_.push_back(q);
+  ConnectionOptions o = options_for(testing::amqp_url(), "messaging-test-quorum");
+  o.queue_type = QueueType::kQuorum;
+  Connection quorum(o);
+  try {
+    quorum.declare(spec);
+    ADD_FAILURE() << "a classic queue redeclared as quorum must be refused";
+  } catch (const ErrorException& e) {
+    EXPECT_EQ(e.error().code, codes::kFailedPrecondition);
+    EXPECT_NE(e.error().message.find("exists as a classic queue"), std::string::npos)
+        << e.error().message;
+    EXPECT_NE(e.error().message.find("WONDERLAND_AMQP_QUEUE_TYPE=quorum"), std::string::npos)
+        << e.error().message;
+  }
+}
+
 TEST(CommandQueueLimitTest, ComesFromTheEnvironment) {
   ::unsetenv("WONDERLAND_COMMAND_QUEUE_MAX_LENGTH");
   EXPECT_EQ(RpcServerOptions::max_length_from_env(), 10000);

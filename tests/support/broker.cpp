@@ -26,12 +26,16 @@ bool can_bind(int port) {
   return ok;
 }
 
-/// A free port in 20000-29999 whose Erlang distribution port (port + 20000) is free too. Both
-/// stay below the kernel's ephemeral range, so outgoing connections cannot take them meanwhile.
-int free_port() {
+/// The first of `count` free ports in 20000-29999 whose Erlang distribution ports (port +
+/// 20000) are free too. All stay below the kernel's ephemeral range, so outgoing connections
+/// cannot take them meanwhile.
+int free_port(int count = 1) {
   for (int tries = 0; tries < 100; ++tries) {
-    int candidate = 20000 + static_cast<int>(std::hash<std::string>{}(new_uuid()) % 10000);
-    if (can_bind(candidate) && can_bind(candidate + 20000))
+    int candidate = 20000 + static_cast<int>(std::hash<std::string>{}(new_uuid()) % 9990);
+    bool free = true;
+    for (int i = 0; i < count && free; ++i)
+      free = can_bind(candidate + i) && can_bind(candidate + i + 20000);
+    if (free)
       return candidate;
   }
   throw std::runtime_error("no free port for a private broker");
@@ -118,6 +122,57 @@ void PrivateBroker::start() {
 void PrivateBroker::stop() {
   if (run("stop rabbitmq") != 0)
     throw std::runtime_error("private broker did not stop");
+}
+
+PrivateCluster::PrivateCluster(int nodes)
+    : nodes_(nodes),
+      port_(std::getenv("WONDERLAND_TEST_CLUSTER_AMQP_PORT") != nullptr
+                ? std::stoi(std::getenv("WONDERLAND_TEST_CLUSTER_AMQP_PORT"))
+                : free_port(nodes)),
+      var_dir_(std::string(WONDERLAND_BINARY_DIR) + "/test-brokers/" + new_uuid()) {
+  if (run("start rabbitmq") != 0) {
+    run("clean rabbitmq");
+    std::error_code ec;
+    std::filesystem::remove_all(var_dir_, ec);
+    throw std::runtime_error("private cluster did not start");
+  }
+}
+
+PrivateCluster::~PrivateCluster() {
+  run("clean rabbitmq");
+  std::error_code ec;
+  std::filesystem::remove_all(var_dir_, ec);
+}
+
+std::string PrivateCluster::urls() const {
+  std::string out;
+  for (int i = 0; i < nodes_; ++i) {
+    out += (i == 0 ? "" : ",") + std::string("amqp://guest:guest@127.0.0.1:") +
+           std::to_string(port_ + i) + "/";
+  }
+  return out;
+}
+
+int PrivateCluster::node_at(int port) const {
+  return port >= port_ && port < port_ + nodes_ ? port - port_ : -1;
+}
+
+int PrivateCluster::run(const std::string& command) const {
+  std::string cmd =
+      "WONDERLAND_INFRA_TIMEOUT_S=120 WONDERLAND_RABBITMQ_NODES=" + std::to_string(nodes_) +
+      " WONDERLAND_VAR_DIR='" + var_dir_ + "' WONDERLAND_AMQP_PORT=" + std::to_string(port_) +
+      " '" + infra_script() + "' " + command + " >&2";
+  return std::system(cmd.c_str());
+}
+
+void PrivateCluster::kill_node(int index) {
+  if (run("kill-node " + std::to_string(index)) != 0)
+    throw std::runtime_error("cannot kill node " + std::to_string(index));
+}
+
+void PrivateCluster::start_node(int index) {
+  if (run("start-node " + std::to_string(index)) != 0)
+    throw std::runtime_error("node " + std::to_string(index) + " did not start");
 }
 
 void Latch::add(int n) {

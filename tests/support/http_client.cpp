@@ -255,4 +255,9 @@ void HttpClient::close() {
   impl_->close();
 }
 
+std::string describe(const HttpResponse& r, std::size_t max_body) {
+  std::string body = r.body.size() > max_body ? r.body.substr(0, max_body) + "..." : r.body;
+  return "HTTP " + std::to_string(r.status) + " " + body;
+}
+
 }  // namespace wonderland::testing

@@ -31,8 +31,11 @@ std::string source_dir() {
 }
 
 ChildProcess::ChildProcess(std::string program, std::map<std::string, std::string> env,
-                           std::string log_path)
-    : program_(std::move(program)), env_(std::move(env)), log_path_(std::move(log_path)) {}
+                           std::string log_path, std::vector<std::string> args)
+    : program_(std::move(program)),
+      args_(std::move(args)),
+      env_(std::move(env)),
+      log_path_(std::move(log_path)) {}
 
 ChildProcess::~ChildProcess() {
   if (pid_ > 0)
@@ -56,8 +59,12 @@ void ChildProcess::start() {
   for (auto& s : env_strings)
     envp.push_back(s.data());
   envp.push_back(nullptr);
-  std::string program = program_;
-  char* argv[] = {program.data(), nullptr};
+  std::vector<std::string> arg_strings{program_};
+  arg_strings.insert(arg_strings.end(), args_.begin(), args_.end());
+  std::vector<char*> argv;
+  for (auto& a : arg_strings)
+    argv.push_back(a.data());
+  argv.push_back(nullptr);
   int log_fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (log_fd < 0)
     throw std::runtime_error("cannot open " + log_path_);
@@ -70,7 +77,7 @@ void ChildProcess::start() {
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::execve(argv[0], argv, envp.data());
+    ::execve(argv[0], argv.data(), envp.data());
     ::_exit(127);
   }
   ::close(log_fd);
@@ -87,7 +94,8 @@ int ChildProcess::stop(std::chrono::milliseconds timeout) {
     pid_t r = ::waitpid(pid_, &status, WNOHANG);
     if (r == pid_) {
       pid_ = -1;
-      return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+      exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+      return exit_status_;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
@@ -101,6 +109,7 @@ void ChildProcess::kill() {
   ::kill(pid_, SIGKILL);
   int status = 0;
   ::waitpid(pid_, &status, 0);
+  exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
   pid_ = -1;
 }
 
@@ -110,6 +119,7 @@ bool ChildProcess::running() {
   int status = 0;
   pid_t r = ::waitpid(pid_, &status, WNOHANG);
   if (r == pid_) {
+    exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
     pid_ = -1;
     return false;
   }

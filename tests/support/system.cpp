@@ -1,5 +1,9 @@
 #include "wonderland/testing/system.hpp"
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <stdexcept>
 #include <thread>
@@ -23,11 +27,6 @@ namespace {
 /// Started in this order; the mediator comes last.
 const char* const kServices[] = {"logging", "inventory", "customer", "payment", "notification"};
 
-std::string describe(const HttpResponse& r) {
-  std::string body = r.body.size() > 300 ? r.body.substr(0, 300) + "..." : r.body;
-  return "HTTP " + std::to_string(r.status) + " " + body;
-}
-
 }  // namespace
 
 /// The test's own broker connection: RPC probes and queue clean-up.
@@ -43,7 +42,22 @@ System::System(SystemOptions options)
     : options_(std::move(options)),
       prefix_(options_.tag + "-" + fast_random_hex(6) + "."),
       dir_(options_.work_dir / ("run-" + fast_random_hex(6))),
-      port_(free_tcp_port()) {}
+      port_(free_tcp_port()) {
+  if (options_.mediators < 1)
+    throw std::invalid_argument("SystemOptions::mediators must be at least 1");
+  if (options_.mediators == 1) {
+    mediator_ports_["mediator"] = port_;
+    return;
+  }
+  for (int i = 1; i <= options_.mediators; ++i) {
+    const std::string name = "mediator-" + std::to_string(i);
+    int port = free_tcp_port();
+    while (port == port_)
+      port = free_tcp_port();
+    mediator_ports_[name] = port;
+    mediator_ids_[name] = new_uuid();
+  }
+}
 
 System::~System() {
   stop();
@@ -68,6 +82,8 @@ std::vector<std::string> System::queues() const {
 void System::start() {
   const fs::path web = prepare_run_folder();
   schema_ = std::make_unique<ScopedSchema>(options_.tag + "_customer");
+  if (options_.mediators > 1)
+    journal_schema_ = std::make_unique<ScopedSchema>(options_.tag + "_journal");
   const std::string amqp = amqp_url();
   broker_ = std::make_unique<Broker>(amqp);
   const Environment common{{"WONDERLAND_AMQP_URL", amqp},
@@ -82,9 +98,12 @@ void System::stop() {
   if (stopped_)
     return;
   stopped_ = true;
-  // The mediator first, so that nothing is in flight when the services go.
-  for (const char* name :
-       {"mediator", "inventory", "customer", "payment", "notification", "logging"}) {
+  // The balancer and the mediators first, so that nothing is in flight when the services go.
+  std::vector<std::string> order{"haproxy"};
+  for (const auto& name : mediator_names())
+    order.push_back(name);
+  order.insert(order.end(), {"inventory", "customer", "payment", "notification", "logging"});
+  for (const auto& name : order) {
     if (processes_.count(name) != 0)
       processes_.at(name)->stop(15s);
   }
@@ -102,6 +121,7 @@ void System::stop() {
   }
   broker_.reset();
   schema_.reset();
+  journal_schema_.reset();
 }
 
 void System::remove_files() {
@@ -116,6 +136,25 @@ ChildProcess& System::process(const std::string& name) {
   return *it->second;
 }
 
+std::vector<std::string> System::mediator_names() const {
+  std::vector<std::string> names;
+  for (const auto& [name, port] : mediator_ports_)
+    names.push_back(name);
+  return names;
+}
+
+int System::mediator_port(const std::string& name) const {
+  auto it = mediator_ports_.find(name);
+  if (it == mediator_ports_.end())
+    throw std::out_of_range("no mediator '" + name + "' in this system");
+  return it->second;
+}
+
+std::string System::mediator_id(const std::string& name) const {
+  auto it = mediator_ids_.find(name);
+  return it == mediator_ids_.end() ? std::string() : it->second;
+}
+
 void System::restart(const std::string& name, bool crash, std::chrono::milliseconds down_for) {
   if (crash) {
     process(name).kill();
@@ -124,8 +163,8 @@ void System::restart(const std::string& name, bool crash, std::chrono::milliseco
   }
   std::this_thread::sleep_for(down_for);
   process(name).start();
-  if (name == "mediator") {
-    await_mediator(60s);
+  if (name == "haproxy" || mediator_ports_.count(name) != 0) {
+    await_mediator(name, 60s);
   } else {
     await_service(name, 60s);
   }
@@ -222,21 +261,87 @@ void System::add_services(const Environment& common) {
 }
 
 void System::add_mediator(const Environment& common, const fs::path& web) {
-  add("mediator", environment("mediator",
-                              {{"WONDERLAND_HTTP_PORT", std::to_string(port_)},
-                               {"WONDERLAND_HTTP_THREADS", "4"},
-                               {"WONDERLAND_ADMIN_TOKEN", options_.admin_token},
-                               {"WONDERLAND_JOURNAL_PATH", (dir_ / "journal.db").string()},
-                               {"WONDERLAND_WORKFLOWS_DIR", source_dir() + "/workflows"},
-                               {"WONDERLAND_WEB_DIR", web.string()},
-                               {"WONDERLAND_QUEUE_PREFIX", prefix_},
-                               // Many customers sign up and order from 127.0.0.1 in the
-                               // tests: the throttles are off unless a test sets them.
-                               {"WONDERLAND_SIGNUP_PER_MINUTE", "0"},
-                               {"WONDERLAND_ORDERS_PER_MINUTE", "0"},
-                               {"WONDERLAND_SIGNIN_USER_MAX_LOCKOUT_MS", "0"},
-                               {"WONDERLAND_SIGNIN_ADDRESS_MAX_LOCKOUT_MS", "0"}},
-                              common));
+  for (const auto& [name, port] : mediator_ports_) {
+    Environment own{{"WONDERLAND_HTTP_PORT", std::to_string(port)},
+                    {"WONDERLAND_HTTP_THREADS", "4"},
+                    {"WONDERLAND_ADMIN_TOKEN", options_.admin_token},
+                    {"WONDERLAND_JOURNAL_PATH", (dir_ / "journal.db").string()},
+                    {"WONDERLAND_WORKFLOWS_DIR", source_dir() + "/workflows"},
+                    {"WONDERLAND_WEB_DIR", web.string()},
+                    {"WONDERLAND_QUEUE_PREFIX", prefix_},
+                    // Many customers sign up and order from 127.0.0.1 in the tests: the throttles
+                    // are off unless a test sets them.
+                    {"WONDERLAND_SIGNUP_PER_MINUTE", "0"},
+                    {"WONDERLAND_ORDERS_PER_MINUTE", "0"},
+                    {"WONDERLAND_SIGNIN_USER_MAX_LOCKOUT_MS", "0"},
+                    {"WONDERLAND_SIGNIN_ADDRESS_MAX_LOCKOUT_MS", "0"}};
+    if (journal_schema_) {
+      own["WONDERLAND_JOURNAL_URL"] = journal_schema_->url();
+      own["WONDERLAND_JOURNAL_SCHEMA"] = journal_schema_->name();
+      own["WONDERLAND_MEDIATOR_ID"] = mediator_ids_.at(name);
+      own["WONDERLAND_JOURNAL_LEASE_MS"] = "1000";
+      own["WONDERLAND_HTTP_TRUSTED_PROXIES"] = "127.0.0.1";
+    }
+    Environment env = environment("mediator", std::move(own), common);
+    add(name, std::move(env), binary_path("wonderland-mediator"));
+  }
+  if (journal_schema_)
+    add_balancer();
+}
+
+void System::add_balancer() {
+  const fs::path config = dir_ / "haproxy.cfg";
+  std::ofstream out(config);
+  out << "global\n"
+         "  log stdout format iso local0 notice\n"
+         "  maxconn 2048\n"
+         "defaults\n"
+         "  mode http\n"
+         "  log global\n"
+         "  option dontlognull\n"
+         "  option http-server-close\n"
+         "  timeout connect 2s\n"
+         "  timeout http-request 15s\n"
+         "  timeout http-keep-alive 15s\n"
+         "  timeout queue 10s\n"
+         "  timeout check 2s\n"
+         "  timeout client 1h\n"
+         "  timeout server 1h\n"
+         "  timeout tunnel 1h\n"
+         "  retries 3\n"
+         "  option redispatch 1\n"
+         "frontend public\n"
+         "  bind 127.0.0.1:"
+      << port_
+      << "\n"
+         "  http-request set-header X-Forwarded-For %[src]\n"
+         "  default_backend mediators\n"
+         "backend mediators\n"
+         "  balance roundrobin\n"
+         "  option httpchk GET /readyz\n"
+         "  http-check expect status 200\n"
+         "  default-server inter 500ms fastinter 250ms downinter 500ms fall 2 rise 2\n";
+  for (const auto& [name, port] : mediator_ports_)
+    out << "  server " << name << " 127.0.0.1:" << port << " check\n";
+  out.close();
+  if (!out)
+    throw std::runtime_error("cannot write " + config.string());
+  std::string program = "/usr/sbin/haproxy";
+  if (const char* path = std::getenv("PATH"); path != nullptr) {
+    std::string dirs = path;
+    for (std::size_t start = 0; start <= dirs.size();) {
+      auto colon = std::min(dirs.find(':', start), dirs.size());
+      fs::path candidate = fs::path(dirs.substr(start, colon - start)) / "haproxy";
+      if (colon > start && ::access(candidate.c_str(), X_OK) == 0) {
+        program = candidate.string();
+        break;
+      }
+      start = colon + 1;
+    }
+  }
+  if (::access(program.c_str(), X_OK) != 0)
+    throw std::runtime_error("haproxy is not installed (scripts/deps.sh installs it)");
+  add("haproxy", {}, program, {"-db", "-f", config.string()});
 }
 
 void System::start_processes() {
@@ -244,8 +349,14 @@ void System::start_processes() {
     process(name).start();
   for (const char* name : kServices)
     await_service(name, 90s);
-  process("mediator").start();
-  await_mediator(60s);
+  for (const auto& name : mediator_names())
+    process(name).start();
+  for (const auto& name : mediator_names())
+    await_mediator(name, 60s);
+  if (processes_.count("haproxy") != 0) {
+    process("haproxy").start();
+    await_mediator("haproxy", 30s);
+  }
 }
 
 void System::write_catalogue() const {
@@ -261,9 +372,12 @@ void System::write_catalogue() const {
   std::ofstream(dir_ / "catalogue.json") << json{{"books", books}}.dump(2) << "\n";
 }
 
-void System::add(const std::string& name, Environment env) {
+void System::add(const std::string& name, Environment env, std::string program,
+                 std::vector<std::string> args) {
+  if (program.empty())
+    program = binary_path("wonderland-" + name);
   processes_[name] = std::make_unique<ChildProcess>(
-      binary_path("wonderland-" + name), std::move(env), (dir_ / (name + ".log")).string());
+      std::move(program), std::move(env), (dir_ / (name + ".log")).string(), std::move(args));
 }
 
 void System::await_service(const std::string& name, std::chrono::milliseconds timeout) {
@@ -290,16 +404,17 @@ void System::await_service(const std::string& name, std::chrono::milliseconds ti
   throw std::runtime_error(name + " did not answer on " + queue(name) + " (" + last + ")");
 }
 
-void System::await_mediator(std::chrono::milliseconds timeout) {
+void System::await_mediator(const std::string& name, std::chrono::milliseconds timeout) {
   auto deadline = Clock::now() + timeout;
-  if (!wait_for_port(port_, timeout)) {
-    throw std::runtime_error("the mediator does not listen on port " + std::to_string(port_));
+  const int port = name == "haproxy" ? port_ : mediator_port(name);
+  if (!wait_for_port(port, timeout)) {
+    throw std::runtime_error(name + " does not listen on port " + std::to_string(port));
   }
-  HttpClient http(port_);
+  HttpClient http(port);
   std::string last;
   while (Clock::now() < deadline) {
-    if (!process("mediator").running())
-      throw std::runtime_error("the mediator exited during start");
+    if (!process(name).running())
+      throw std::runtime_error(name + " exited during start");
     try {
       HttpResponse ready = http.get("/readyz");
       HttpResponse books = ready.status == 200 ? http.get("/api/books") : ready;
@@ -311,7 +426,7 @@ void System::await_mediator(std::chrono::milliseconds timeout) {
     }
     std::this_thread::sleep_for(200ms);
   }
-  throw std::runtime_error("the mediator is not ready: " + last);
+  throw std::runtime_error(name + " is not ready: " + last);
 }
 
 }  // namespace wonderland::testing

@@ -119,6 +119,80 @@ TEST(Engine, RetriesWithExponentialBackoff) {
   EXPECT_EQ(h.engine->metrics().step_retries, 2u);
 }
 
+namespace {
+/// A step with 2 attempts for final errors and 10 s for transient ones.
+json step_with_transient_budget() {
+  json a = task("a", "svc.a");
+  a["retry"] = {{"max_attempts", 2},
+                {"initial_backoff_ms", 100},
+                {"multiplier", 2.0},
+                {"max_backoff_ms", 1000},
+                {"jitter", 0},
+                {"retry_on", {"unavailable", "internal"}},
+                {"transient_for_ms", 10000}};
+  return a;
+}
+
+/// Waits for the `nth` failed attempt of step `a`, then moves the clock to the next retry.
+void next_retry(Harness& h, const std::string& id, int nth) {
+  h.log.wait(id, events::kStepAttemptFailed, "a", nth);
+  auto due = h.clock.next_due();
+  ASSERT_TRUE(due.has_value());
+  h.clock.advance(*due);
+}
+}  // namespace
+
+TEST(Engine, TransientErrorsAreRetriedForTheirTimeBudgetBeyondTheAttempts) {
+  Harness h;
+  h.define(workflow("outage", json::array({step_with_transient_budget()})));
+  std::atomic<bool> down{true};
+  h.serve("svc.a", [&](const Command&) -> Result<json> {
+    if (down)
+      return Error::of(codes::kUnavailable, "broker failing over");
+    return json{{"ok", true}};
+  });
+  h.boot();
+  std::string id = h.start("outage");
+  // 100 + 200 + 400 + 800 + 1000 + 1000 ms: six retries, 3.5 s into a 10 s budget.
+  for (int n = 1; n <= 6; ++n)
+    next_retry(h, id, n);
+  EXPECT_EQ(h.log.count(id, events::kStepFailed, "a"), 0);
+  down = false;
+  EXPECT_EQ(h.log.wait_settled(id).type, events::kCompleted);
+  EXPECT_EQ(h.calls.count("svc.a"), 7);
+}
+
+TEST(Engine, TheTransientBudgetRunsOutThenTheStepFails) {
+  Harness h;
+  h.define(workflow("long_outage", json::array({step_with_transient_budget()})));
+  h.serve("svc.a", [](const Command&) -> Result<json> {
+    return Error::of(codes::kUnavailable, "down for good");
+  });
+  h.boot();
+  std::string id = h.start("long_outage");
+  // Failures up to 9.5 s are retried (100 + 200 + 400 + 800 + 1000 ms...); the 14th attempt,
+  // at 10.5 s, is the last.
+  for (int n = 1; n <= 13; ++n)
+    next_retry(h, id, n);
+  JournalRecord end = h.log.wait_settled(id);
+  EXPECT_EQ(end.type, events::kFailed);
+  EXPECT_EQ(h.calls.count("svc.a"), 14);
+  EXPECT_EQ(h.log.count(id, events::kStepAttemptFailed, "a"), 13);
+}
+
+TEST(Engine, FinalErrorsStillCountAttemptsUnderATransientBudget) {
+  Harness h;
+  h.define(workflow("broken", json::array({step_with_transient_budget()})));
+  h.serve("svc.a", [](const Command&) -> Result<json> {
+    return Error::of(codes::kInternal, "bug in the service");
+  });
+  h.boot();
+  std::string id = h.start("broken");
+  next_retry(h, id, 1);
+  EXPECT_EQ(h.log.wait_settled(id).type, events::kFailed);
+  EXPECT_EQ(h.calls.count("svc.a"), 2);
+}
+
 TEST(Engine, NonRetryableErrorFailsAtOnce) {
   Harness h;
   json a = task("a", "svc.a");

@@ -5,6 +5,7 @@ import {request} from '../shared/api.js';
 import {focus, h, replace} from '../shared/dom.js';
 import {Router} from '../shared/router.js';
 import {logsView} from './logs.js';
+import {mediatorsView} from './mediators.js';
 import {metricsView} from './metrics.js';
 import {
   adminToken,
@@ -29,6 +30,7 @@ const SECTIONS = [
   {path: '/workflows', label: 'Workflows'},
   {path: '/logs', label: 'Logs'},
   {path: '/metrics', label: 'Metrics'},
+  {path: '/mediators', label: 'Mediators'},
 ];
 
 // Views get the route and the console's shared parts; without a token, the token form shows.
@@ -40,6 +42,7 @@ const routes = [
   {path: /^\/workflows\/([^/]+)$/, view: guarded(workflowView)},
   {path: /^\/logs$/, view: guarded(logsView)},
   {path: /^\/metrics$/, view: guarded(metricsView)},
+  {path: /^\/mediators$/, view: guarded(mediatorsView)},
 ];
 
 function notFound(outlet) {

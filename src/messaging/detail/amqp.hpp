@@ -93,8 +93,10 @@ class AmqpChannel {
  public:
   /// Connects (over TLS with `tls` when url.tls), logs in and opens the channel; throws
   /// AmqpError naming the cause (refused connection, failed certificate check, bad login).
+  /// `queue_type` applies to the durable, shared queues it declares (see QueueType).
   AmqpChannel(const UrlParts& url, const TlsOptions& tls, const std::string& connection_name,
-              int heartbeat_s, std::chrono::milliseconds timeout);
+              int heartbeat_s, std::chrono::milliseconds timeout,
+              QueueType queue_type = QueueType::kClassic);
   ~AmqpChannel();
   AmqpChannel(const AmqpChannel&) = delete;
   AmqpChannel& operator=(const AmqpChannel&) = delete;
@@ -103,6 +105,9 @@ class AmqpChannel {
   int heartbeat_s() const;
 
   void declare_exchange(const ExchangeSpec& spec);
+  /// Declares `spec`: as a quorum queue when the channel's queue type is quorum and the queue is
+  /// durable, not exclusive and not auto-delete. A queue that exists as the other type is
+  /// refused (406) with an error that says so.
   void declare_queue(const QueueSpec& spec);
   /// Messages ready in an existing queue (passive declaration).
   std::uint64_t message_count(const QueueName& queue);

@@ -8,6 +8,9 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
+#include <string>
+#include <string_view>
+
 #include "detail/amqp.hpp"
 #include "detail/amqp_codec.hpp"
 #include "detail/amqp_socket.hpp"
@@ -33,6 +36,7 @@ DeliverEvent delivery_of(const Method& m) {
 struct AmqpChannel::State {
   amqp_connection_state_t conn = nullptr;
   int heartbeat_s = 0;
+  QueueType queue_type = QueueType::kClassic;
   std::chrono::milliseconds timeout{5000};
   bool corked = false;
   /// Why the broker's certificate was refused, filled during the TLS handshake.
@@ -137,9 +141,10 @@ struct AmqpChannel::State {
 
 AmqpChannel::AmqpChannel(const UrlParts& url, const TlsOptions& tls,
                          const std::string& connection_name, int heartbeat_s,
-                         std::chrono::milliseconds timeout)
+                         std::chrono::milliseconds timeout, QueueType queue_type)
     : s_(std::make_unique<State>()) {
   s_->timeout = timeout;
+  s_->queue_type = queue_type;
   s_->conn = amqp_new_connection();
   if (s_->conn == nullptr)
     throw AmqpError("out of memory creating a connection");
@@ -211,10 +216,30 @@ void AmqpChannel::declare_queue(const QueueSpec& spec) {
     args.add_int("x-message-ttl", spec.message_ttl->count());
   if (spec.expires)
     args.add_int("x-expires", spec.expires->count());
+  // Every argument above is one quorum queues accept (RabbitMQ 3.10 and later); x-max-priority,
+  // for one, is not, and is not used.
+  bool quorum =
+      s_->queue_type == QueueType::kQuorum && spec.durable && !spec.exclusive && !spec.auto_delete;
+  if (quorum)
+    args.add_string("x-queue-type", "quorum");
   amqp_queue_declare(s_->conn, kChannel, bytes(spec.name.str()), spec.passive ? 1 : 0,
                      spec.durable ? 1 : 0, spec.exclusive ? 1 : 0, spec.auto_delete ? 1 : 0,
                      spec.passive ? amqp_empty_table : args.table());
-  s_->check("queue.declare");
+  try {
+    s_->check("queue.declare");
+  } catch (const AmqpError& e) {
+    constexpr int kPreconditionFailed = 406;
+    if (e.reply_code() != kPreconditionFailed || spec.passive ||
+        std::string_view(e.what()).find("x-queue-type") == std::string_view::npos) {
+      throw;
+    }
+    throw AmqpError(std::string(e.what()) + " (queue '" + spec.name.str() + "' exists as " +
+                        (quorum ? "a classic" : "a quorum") + " queue and " +
+                        "WONDERLAND_AMQP_QUEUE_TYPE=" + (quorum ? "quorum" : "classic") +
+                        " declares it as the other type: delete it (rabbitmqctl delete_queue " +
+                        spec.name.str() + "; its messages are lost) or keep the old queue type)",
+                    true, e.reply_code());
+  }
 }
 
 std::uint64_t AmqpChannel::message_count(const QueueName& queue) {

@@ -60,6 +60,7 @@ class BrokerSession : public std::enable_shared_from_this<BrokerSession> {
   std::uint64_t message_count(const QueueName& queue, std::chrono::milliseconds timeout);
 
   bool connected() const { return lifecycle_.connected(); }
+  std::string broker_address() const { return lifecycle_.address(); }
   bool wait_connected(std::chrono::milliseconds timeout) const;
   ConnectionStats stats() const { return counters_.snapshot(); }
 

@@ -9,26 +9,39 @@ namespace wonderland::messaging::detail {
 
 ConnectionLifecycle::ConnectionLifecycle(const ConnectionOptions& options,
                                          SessionCounters& counters)
-    : options_(options), counters_(counters), url_(parse_amqp_url(options.url)) {}
+    : options_(options), counters_(counters) {
+  for (const auto& url : split_amqp_urls(options.url))
+    urls_.push_back(parse_amqp_url(url));
+}
+
+void ConnectionLifecycle::next_url() {
+  current_ = (current_ + 1) % urls_.size();
+}
 
 bool ConnectionLifecycle::wait_connected(std::chrono::milliseconds timeout) const {
   std::unique_lock lock(connected_mu_);
   return connected_cv_.wait_for(lock, timeout, [this] { return connected_.load(); });
 }
 
+std::string ConnectionLifecycle::address() const {
+  std::lock_guard lock(connected_mu_);
+  return address_;
+}
+
 void ConnectionLifecycle::set_connected(bool connected) {
   {
     std::lock_guard lock(connected_mu_);
     connected_ = connected;
+    address_ = connected ? url().host + ":" + std::to_string(url().port) : std::string();
   }
   if (connected)
     connected_cv_.notify_all();
 }
 
 AmqpChannel& ConnectionLifecycle::open() {
-  auto channel = std::make_unique<AmqpChannel>(url_, options_.tls, options_.service,
+  auto channel = std::make_unique<AmqpChannel>(url(), options_.tls, options_.service,
                                                static_cast<int>(options_.heartbeat.count()),
-                                               options_.connect_timeout);
+                                               options_.connect_timeout, options_.queue_type);
   if (options_.publisher_confirms)
     channel->confirm_select();
   channel_ = std::move(channel);
@@ -41,22 +54,31 @@ void ConnectionLifecycle::established() {
   last_received_ = last_heartbeat_check_ = Clock::now();
   ++counters_.connects;
   set_connected(true);
-  if (counters_.connects > 1)
-    spdlog::info("reconnected to the broker at {}:{}", url_.host, url_.port);
+  if (urls_.size() > 1) {
+    spdlog::info("{} the broker at {}:{} (node {} of {})",
+                 counters_.connects > 1 ? "reconnected to" : "connected to", url().host, url().port,
+                 current_ + 1, urls_.size());
+  } else if (counters_.connects > 1) {
+    spdlog::info("reconnected to the broker at {}:{}", url().host, url().port);
+  }
 }
 
 void ConnectionLifecycle::connect_failed(const std::exception& e) {
   if (failed_connects_ == 0 || failed_connects_ % 10 == 0) {
-    spdlog::warn("cannot connect to the broker at {}:{}: {}", url_.host, url_.port, e.what());
+    spdlog::warn("cannot connect to the broker at {}:{}: {}", url().host, url().port, e.what());
   }
+  // The next attempt goes to the next node, so that a dead one is not tried first again.
+  next_url();
 }
 
 void ConnectionLifecycle::close(const std::string& reason) {
   bool was_connected = channel_ != nullptr && connected_;
   channel_.reset();
   set_connected(false);
-  if (was_connected)
-    spdlog::warn("lost the broker connection: {}", reason);
+  if (was_connected) {
+    spdlog::warn("lost the broker connection to {}:{}: {}", url().host, url().port, reason);
+    next_url();
+  }
 }
 
 void ConnectionLifecycle::schedule_reconnect(bool immediate) {

@@ -1,4 +1,5 @@
-// ConnectionLifecycle: the connection of a broker session over time. It opens a connection and
+// ConnectionLifecycle: the connection of a broker session over time. It opens a connection (to
+// one of the broker addresses in turn, starting after the one that failed last) and
 // its channel, counts generations (one per connection, so that work tied to a dead one is
 // recognised), watches heartbeats, and after a failure schedules the next attempt with
 // exponential back-off and jitter. `connected` and `wait_connected` work from any thread; the
@@ -13,6 +14,7 @@
 #include <mutex>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "detail/amqp.hpp"
 #include "detail/session_counters.hpp"
@@ -33,6 +35,8 @@ class ConnectionLifecycle {
   // Any thread.
   bool connected() const { return connected_.load(); }
   bool wait_connected(std::chrono::milliseconds timeout) const;
+  /// host:port of the node connected to; empty while disconnected.
+  std::string address() const;
 
   // I/O thread only.
   /// Whether it is time to try to connect.
@@ -61,15 +65,21 @@ class ConnectionLifecycle {
 
  private:
   void set_connected(bool connected);
+  const UrlParts& url() const { return urls_[current_]; }
+  /// Moves on to the next address (after a failure on the current one).
+  void next_url();
   std::chrono::seconds heartbeat() const { return std::chrono::seconds(channel_->heartbeat_s()); }
 
   const ConnectionOptions& options_;
   SessionCounters& counters_;
-  UrlParts url_;
+  /// The nodes to connect to, and the one in use or tried next.
+  std::vector<UrlParts> urls_;
+  std::size_t current_ = 0;
   std::unique_ptr<AmqpChannel> channel_;
   std::uint64_t generation_ = 0;
 
   std::atomic<bool> connected_{false};
+  std::string address_;  ///< guarded by connected_mu_
   mutable std::mutex connected_mu_;
   mutable std::condition_variable connected_cv_;
 

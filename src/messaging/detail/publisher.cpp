@@ -6,6 +6,18 @@
 #include "detail/broker_session.hpp"
 
 namespace wonderland::messaging::detail {
+namespace {
+
+// RabbitMQ 3.10: a channel opened on a surviving node while the cluster is still electing a new
+// leader for a quorum queue (right after the old leader's node died) may keep the dead leader and
+// nack every publish to that queue for as long as the channel lives; a new channel does not.
+// So in this window after a reconnect, a nack reopens the connection (not more often than every
+// kRecycleInterval) and the nacked publish is sent again on the new one (or fails at its
+// deadline).
+constexpr auto kFailoverWindow = std::chrono::seconds(30);
+constexpr auto kRecycleInterval = std::chrono::seconds(2);
+
+}  // namespace
 
 Publisher::Publisher(BrokerSession& session) : session_(session) {}
 
@@ -66,7 +78,7 @@ void Publisher::send(PendingPublish p) {
     if (refused) {
       fail(p, Error::of(codes::kFailedPrecondition, e.what()));
     } else {
-      waiting_.emplace(p.id, std::move(p));
+      hold(std::move(p));
     }
     session_.disconnect(e.what(), refused);
     return;
@@ -115,12 +127,21 @@ void Publisher::await_confirm(PendingPublish p) {
 void Publisher::complete(PendingPublish& p, bool ack) {
   if (p.mandatory)
     mandatory_by_message_id_.erase(p.properties.message_id);
+  if (!ack && p.resend_on_reconnect && recycle_after_nack()) {
+    p.returned = false;
+    hold(std::move(p));
+    return;
+  }
   if (!ack) {
-    // A queue declared with `x-overflow: reject-publish` that is full refuses new messages.
+    // A queue declared with `x-overflow: reject-publish` that is full refuses new messages, and
+    // so does a quorum queue without a leader (a node of the cluster died; it elects a new one).
+    bool quorum = session_.options().queue_type == QueueType::kQuorum;
     std::string why = p.exchange.empty()
-                          ? "the " + p.routing_key + " queue is full; try again"
+                          ? "the " + p.routing_key + " queue is full" +
+                                (quorum ? " or electing a leader" : "") + "; try again"
                           : "the broker refused the message for exchange '" + p.exchange +
-                                "' (a queue it routes to is full); try again";
+                                "' (a queue it routes to is full" +
+                                (quorum ? " or electing a leader" : "") + "); try again";
     fail(p, Error::of(codes::kUnavailable, why));
   } else if (p.returned) {
     fail(p, Error::of(codes::kUnavailable, "no queue is bound for exchange '" + p.exchange +
@@ -147,6 +168,24 @@ void Publisher::on_confirm(const ConfirmEvent& ev) {
   }
 }
 
+bool Publisher::recycle_after_nack() {
+  if (session_.options().queue_type != QueueType::kQuorum || !had_connection_ ||
+      Clock::now() - failover_at_ > kFailoverWindow) {
+    return false;
+  }
+  auto generation = session_.generation();
+  if (recycled_generation_ == generation)
+    return true;  // this connection is to be reopened already: the publish waits for the next
+  recycled_generation_ = generation;
+  recycled_at_ = std::max(Clock::now(), recycled_at_ + kRecycleInterval);
+  session_.timers().schedule(recycled_at_, [this, generation] {
+    if (generation == session_.generation() && session_.channel() != nullptr) {
+      session_.disconnect("a quorum queue refused publishes after a failover; reopening", true);
+    }
+  });
+  return true;
+}
+
 void Publisher::on_return(const ReturnEvent& ev) {
   auto it = mandatory_by_message_id_.find(ev.properties.message_id);
   if (it == mandatory_by_message_id_.end())
@@ -157,6 +196,9 @@ void Publisher::on_return(const ReturnEvent& ev) {
 }
 
 void Publisher::on_connected() {
+  if (had_connection_)
+    failover_at_ = Clock::now();
+  had_connection_ = true;
   auto waiting = std::move(waiting_);
   waiting_.clear();
   for (auto& [id, p] : waiting)
@@ -169,8 +211,10 @@ void Publisher::on_disconnect(const std::string& reason) {
   unconfirmed_.clear();
   for (auto& [seq, p] : unconfirmed) {
     if (p.resend_on_reconnect) {
+      // Sent again on the next connection (to whichever node it reaches), or failed at its
+      // deadline if none comes in time: never dropped.
       p.returned = false;
-      waiting_.emplace(p.id, std::move(p));
+      hold(std::move(p));
     } else {
       fail(p, Error::of(codes::kUnavailable,
                         "connection to the broker lost before the confirm: " + reason));

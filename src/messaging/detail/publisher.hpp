@@ -65,6 +65,9 @@ class Publisher {
   void hold(PendingPublish p);
   void await_confirm(PendingPublish p);
   void complete(PendingPublish& p, bool ack);
+  /// Whether a nack is the stale-leader case of a quorum queue after a failover (see
+  /// publisher.cpp); if so, reopens the connection (at most every kRecycleInterval).
+  bool recycle_after_nack();
   /// Fails the publish under `key` in `publishes`, if still there, with deadline_exceeded.
   void expire(std::map<std::uint64_t, PendingPublish>& publishes, std::uint64_t key,
               const char* why);
@@ -74,6 +77,10 @@ class Publisher {
   std::map<std::uint64_t, PendingPublish> waiting_;      ///< by id, while disconnected
   std::map<std::uint64_t, PendingPublish> unconfirmed_;  ///< by sequence
   std::unordered_map<std::string, std::uint64_t> mandatory_by_message_id_;
+  bool had_connection_ = false;
+  Clock::time_point failover_at_{};        ///< the last reconnect after a lost connection
+  Clock::time_point recycled_at_{};        ///< when a nack last reopened the connection
+  std::uint64_t recycled_generation_ = 0;  ///< the connection that nack closes
 };
 
 }  // namespace wonderland::messaging::detail

@@ -25,7 +25,7 @@ struct TransportOptions {
 class AmqpTransport final : public workflow::Transport {
  public:
   /// Declares the events exchange (blocks until the broker answers; throws when it refuses).
-  AmqpTransport(messaging::Connection& connection, TransportOptions options = {});
+  explicit AmqpTransport(messaging::Connection& connection, TransportOptions options = {});
 
   /// The command's envelope has type = action, correlation_id = workflow id, the step's
   /// idempotency key, and is persistent. Replies arrive on the connection's I/O thread.

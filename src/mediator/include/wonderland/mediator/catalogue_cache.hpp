@@ -42,6 +42,9 @@ class CatalogueCache {
 
   /// An engine observer that empties the cache on every outcome of a step on the inventory.
   workflow::Observer observer(const workflow::DefinitionRegistry& registry);
+  /// Whether the event is such an outcome (it may have changed stock levels).
+  static bool changes_stock(const workflow::WorkflowEvent& event,
+                            const workflow::DefinitionRegistry& registry);
 
   std::uint64_t hits() const;
   std::uint64_t misses() const;

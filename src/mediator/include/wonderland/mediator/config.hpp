@@ -31,6 +31,19 @@ struct Config {
   /// WONDERLAND_ORDERS_*, WONDERLAND_HTTP_TRUSTED_PROXIES).
   ThrottleConfig throttle;
   std::string journal_path = "var/mediator/journal.db";  ///< WONDERLAND_JOURNAL_PATH
+  /// WONDERLAND_JOURNAL_URL: a `postgresql://` URL puts the journal in PostgreSQL, where several
+  /// mediators share it (each workflow owned by one through a lease); empty: the SQLite file
+  /// journal_path, for one mediator. The key files still live next to journal_path.
+  std::string journal_url;
+  /// WONDERLAND_JOURNAL_SCHEMA: the PostgreSQL schema of the journal's tables (created when
+  /// missing); empty: the connection's search_path (normally `public`).
+  std::string journal_schema;
+  /// WONDERLAND_MEDIATOR_ID: this mediator's id in a shared journal (a UUID); default: a new one
+  /// at every start. Two live mediators with one id are refused.
+  std::string instance_id;
+  /// WONDERLAND_JOURNAL_LEASE_MS: how long a mediator's claim on its workflows lasts without
+  /// renewal (renewed every third of it); a dead mediator's workflows move on after about this.
+  std::chrono::milliseconds journal_lease{3000};
   /// WONDERLAND_FINGERPRINT_KEY (64 hex digits): the secret of the orders' idempotency
   /// fingerprints (HMAC-SHA256 of the payment request). When unset the mediator reads it from
   /// `fingerprint_key_file` at start, creating that file (0600) with a random key when missing.

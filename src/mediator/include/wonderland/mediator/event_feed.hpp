@@ -5,11 +5,18 @@
 // `max_batch` events, as one transient envelope of type `workflow.events` (routing key
 // `workflow.events`) whose body is `{events: [...]}`. Secrets are redacted. Observability data:
 // a batch lost while the broker is down is counted, not retried forever.
+//
+// With several mediators on one journal, the events the other mediators need (PeerEvents:
+// settled workflows, stock changes) also leave, in the same flush, as a second and much
+// smaller batch: routing key `mediator.peers`, body `{origin, events: [...]}` with `origin`
+// the publishing mediator's instance id. A peer thus never parses every step event of every
+// other mediator, and skips its own batches.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -21,11 +28,20 @@
 
 namespace wonderland::mediator {
 
+/// What the other mediators sharing the journal are sent (see above); empty `wanted`: nothing.
+struct PeerFeed {
+  std::string origin;  ///< This mediator's instance id.
+  std::function<bool(const workflow::WorkflowEvent&)> wanted;
+};
+
+/// Routing key and envelope type of the batches for the other mediators.
+inline constexpr const char* kPeerEventsKey = "mediator.peers";
+
 class EventFeed {
  public:
   EventFeed(messaging::Connection& connection, messaging::ExchangeName exchange,
             std::chrono::milliseconds interval = std::chrono::milliseconds(100),
-            std::size_t max_batch = 500);
+            std::size_t max_batch = 500, PeerFeed peers = {});
   ~EventFeed();  ///< publishes what is pending, then stops
   EventFeed(const EventFeed&) = delete;
   EventFeed& operator=(const EventFeed&) = delete;
@@ -41,7 +57,8 @@ class EventFeed {
 
  private:
   void run();
-  void flush(std::vector<nlohmann::json> batch);
+  void flush(std::vector<nlohmann::json> batch, std::vector<nlohmann::json> peer_batch);
+  void publish(std::string routing_key, nlohmann::json body, std::size_t events, bool counted);
 
   messaging::Connection& connection_;
   messaging::ExchangeName exchange_;
@@ -49,7 +66,9 @@ class EventFeed {
   std::size_t max_batch_;
   std::mutex mu_;
   std::condition_variable cv_;
+  PeerFeed peers_;
   std::vector<nlohmann::json> pending_;
+  std::vector<nlohmann::json> pending_peers_;
   bool stop_ = false;
   /// Shared with the publish callbacks, which may run after the feed is gone (the last batch is
   /// confirmed, or failed, on the connection's I/O thread once the destructor has returned).

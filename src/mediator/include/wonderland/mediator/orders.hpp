@@ -28,7 +28,7 @@ std::string order_fingerprint(const SecretKey& key, const nlohmann::json& paymen
 /// request answers the existing order; with another request, 422.
 void place_order(Context& ctx, const nlohmann::json& profile, const nlohmann::json& payment,
                  const std::string& request_hash, const std::string& idempotency_key,
-                 http::Responder responder);
+                 const http::Responder& responder);
 
 /// `{order_id, status: pending|confirmed|failed, items, total_cents, reason?, created_at,
 /// updated_at}`; not_found when the order does not exist or belongs to someone else.

@@ -37,6 +37,8 @@ class SettleWaiters : public std::enable_shared_from_this<SettleWaiters> {
   /// An engine observer that wakes the waiters of every workflow that settles. It holds the
   /// waiters weakly (they must be owned by a shared_ptr): once they are gone it does nothing.
   workflow::Observer observer();
+  /// Whether the event settles its workflow (records a status other than running).
+  static bool settles(const workflow::WorkflowEvent& event);
 
   std::size_t waiting() const;
 

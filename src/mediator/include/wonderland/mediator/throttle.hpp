@@ -90,6 +90,23 @@ std::unique_ptr<FailureThrottle> make_memory_failure_throttle(LockoutPolicy poli
 std::unique_ptr<RateLimiter> make_memory_rate_limiter(RatePolicy policy,
                                                       ThrottleClock clock = steady_now);
 
+/// Failure counters shared by every mediator of one PostgreSQL journal (table
+/// `throttle_failures` in its schema, see wonderland/workflow_pg/pg_lockouts.hpp), under
+/// `scope`. Same behaviour as the in-memory throttle, with the database's clock.
+///
+/// When the database does not answer, the throttle neither fails open nor closed: it logs the
+/// error (at most every 10 s) and counts in process memory meanwhile, so the budget is per
+/// mediator again until the database is back. Failing closed (503 for every sign-in) would turn
+/// a database outage into a sign-in outage for every customer, which an attacker who can load
+/// the database could then cause at will; failing open would leave no limit at all on password
+/// guessing for as long as the outage lasts. The in-process fallback keeps sign-in available and
+/// bounds the guesses to the mediators' count times the usual budget, what a single machine
+/// allows each mediator anyway.
+std::unique_ptr<FailureThrottle> make_pg_failure_throttle(LockoutPolicy policy,
+                                                          const std::string& url,
+                                                          const std::string& schema,
+                                                          const std::string& scope);
+
 /// The mediator's throttle settings (README, "Configuration").
 struct ThrottleConfig {
   /// WONDERLAND_SIGNIN_USER_FREE_FAILURES, WONDERLAND_SIGNIN_USER_MAX_LOCKOUT_MS.
@@ -110,7 +127,7 @@ struct ThrottleConfig {
 /// The throttles of one mediator and what they refused.
 class Throttles {
  public:
-  explicit Throttles(const ThrottleConfig& config, ThrottleClock clock = steady_now);
+  explicit Throttles(const ThrottleConfig& config, const ThrottleClock& clock = steady_now);
 
   /// The client's IP address: the TCP peer, or, when the peer is a trusted proxy, the last
   /// address of X-Forwarded-For that is not a trusted proxy.
@@ -130,6 +147,12 @@ class Throttles {
  private:
   std::vector<std::string> trusted_proxies_;
 };
+
+/// Puts the sign-in throttles (per username and per client address) in the shared PostgreSQL
+/// journal (`make_pg_failure_throttle`, scopes `sign_in_user` and `sign_in_address`). The
+/// sign-up and order rate limiters stay per mediator.
+void share_sign_in_throttles(Throttles& throttles, const ThrottleConfig& config,
+                             const std::string& url, const std::string& schema);
 
 /// The IP address part of "address:port" ("[::1]:80" and "::1:80" give "::1").
 std::string strip_port(std::string_view remote);

@@ -14,6 +14,10 @@
 //   * Heartbeats detect a dead peer. On any connection failure the connection reconnects with
 //     exponential backoff and jitter, declares every recorded exchange, queue and binding again,
 //     and restarts every consumer. Publishes issued while disconnected wait until their deadline.
+//   * With several broker addresses (the nodes of a cluster), each attempt to connect goes to the
+//     next address after the one that failed, and the log names the node connected to. Publishes
+//     unconfirmed when a node died are sent again on the next connection (whatever node it
+//     reaches) or fail at their deadline; RPC calls in flight fail with `unavailable`.
 //   * Completion handlers run on the connection's I/O thread: they must not block.
 #pragma once
 
@@ -25,6 +29,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "wonderland/common/error.hpp"
 #include "wonderland/messaging/consumer.hpp"
@@ -49,9 +54,27 @@ struct TlsOptions {
   bool verify = true;
 };
 
+/// The kind of the durable queues that services share (commands, events, dead letters).
+/// Exclusive, auto-delete or non-durable queues (reply and per-process queues) stay classic.
+enum class QueueType {
+  kClassic,
+  kQuorum,  ///< replicated on the nodes of a cluster (`x-queue-type: quorum`)
+};
+
+/// "classic" or "quorum"; throws std::invalid_argument naming `setting` for anything else.
+QueueType parse_queue_type(const std::string& value,
+                           const std::string& setting = "WONDERLAND_AMQP_QUEUE_TYPE");
+
+/// The addresses of a comma-separated list of URLs (spaces around commas allowed); throws
+/// std::invalid_argument naming the URL that is malformed, or when the list is empty.
+std::vector<std::string> split_amqp_urls(const std::string& urls);
+
 struct ConnectionOptions {
-  /// amqp://user:password@host:port/vhost, or amqps://... for TLS (port 5671 by default).
+  /// amqp://user:password@host:port/vhost, or amqps://... for TLS (port 5671 by default). A
+  /// comma-separated list names the nodes of a cluster: the connection uses one at a time, and
+  /// after a failure tries the next one.
   std::string url = "amqp://guest:guest@127.0.0.1:5672/";
+  QueueType queue_type = QueueType::kClassic;
   TlsOptions tls;
   /// Service name: the `source` of envelopes and the connection name shown by the broker.
   std::string service = "wonderland";
@@ -63,7 +86,8 @@ struct ConnectionOptions {
   /// otherwise acknowledged (RPC requests are acknowledged by their reply).
   bool publisher_confirms = true;
 
-  /// Reads WONDERLAND_AMQP_URL, WONDERLAND_AMQP_HEARTBEAT_S and the TLS settings
+  /// Reads WONDERLAND_AMQP_URL (checking every URL of the list), WONDERLAND_AMQP_QUEUE_TYPE,
+  /// WONDERLAND_AMQP_HEARTBEAT_S and the TLS settings
   /// (WONDERLAND_AMQP_CACERT, WONDERLAND_AMQP_CERT, WONDERLAND_AMQP_KEY,
   /// WONDERLAND_AMQP_TLS_VERIFY); `service` names the process.
   static ConnectionOptions from_env(std::string service);
@@ -164,6 +188,8 @@ class Connection {
 
   /// Whether the connection is currently open.
   bool connected() const;
+  /// host:port of the broker node the connection is open to; empty while disconnected.
+  std::string broker_address() const;
   /// Blocks until connected or the timeout passes; returns whether connected.
   bool wait_connected(std::chrono::milliseconds timeout) const;
   ConnectionStats stats() const;

@@ -36,9 +36,17 @@ struct RetryPolicy {
   /// Error codes that are retried. Empty: an error is retried when its `retryable` flag is set.
   /// In a definition they are the codes' wire forms; any other string is refused.
   std::vector<Code> retry_on;
+  /// A budget in time for transient errors, apart from the attempt count: an error that says the
+  /// service or the broker could not be reached or was busy (`unavailable`, `deadline_exceeded`,
+  /// `resource_exhausted`, `aborted`) and that the policy retries is retried until this long
+  /// after the step's first attempt, however many attempts that takes, so that a failover of the
+  /// broker or a database is waited out. Other errors count against max_attempts. 0: off.
+  std::chrono::milliseconds transient_for{0};
 
   /// Whether an attempt that failed with `error` may be tried again (attempts aside).
   bool should_retry(const Error& error) const;
+  /// Whether `error` is transient (see transient_for).
+  static bool is_transient(const Error& error);
   /// The delay after failed attempt `attempt` (1-based), before jitter:
   /// min(max_backoff, initial_backoff * multiplier^(attempt-1)).
   std::chrono::milliseconds backoff(int attempt) const;

@@ -86,6 +86,8 @@ struct EngineMetrics {
   std::uint64_t timeouts = 0;
   std::uint64_t recovered = 0;         ///< Workflows resumed from the journal at creation.
   std::uint64_t recovery_skipped = 0;  ///< Unfinished workflows whose definition was missing.
+  std::uint64_t taken_over = 0;        ///< Workflows claimed from another engine's expired lease.
+  std::uint64_t lost = 0;              ///< Workflows dropped because another engine took them over.
   std::int64_t in_flight = 0;          ///< Running workflows (gauge).
   /// Workflows in needs_attention now (gauge): counted from the journal at creation, then up
   /// when a compensation gives up and down when an operator retries one.
@@ -118,12 +120,14 @@ class Engine {
   void start(StartRequest request, StartCallback done);
   /// Cancels a running workflow: nothing new starts, commands in flight finish, then completed
   /// steps are compensated and the workflow ends `cancelled`. `failed_precondition` when it is
-  /// not running or already compensating; `not_found` when unknown.
+  /// not running or already compensating; `not_found` when unknown; `unavailable` (retryable)
+  /// when it runs but another engine of a shared journal drives it.
   void cancel(const std::string& workflow_id, std::string reason, StatusCallback done);
   /// Retries a settled workflow (docs/workflows.md, "Retry"): a `failed` one runs again from the
   /// first step whose effect was undone or that did not succeed; a `needs_attention` one resumes
-  /// its compensation. `failed_precondition` for other statuses. The workflow is read from the
-  /// journal on the calling thread.
+  /// its compensation. `failed_precondition` for other statuses (`unavailable` for one running
+  /// on another engine of a shared journal). The workflow is read from the journal on the calling
+  /// thread.
   void retry(const std::string& workflow_id, StatusCallback done);
 
   /// Blocking forms: wait for the callback. Must not be called on the engine thread (e.g. from
@@ -131,6 +135,14 @@ class Engine {
   Result<std::string> start(StartRequest request);
   Status cancel(const std::string& workflow_id, std::string reason);
   Status retry(const std::string& workflow_id);
+
+  /// Ownership upkeep for a journal shared by several engines (pg_journal.hpp); a no-op cost
+  /// for a journal of one engine. Renews this engine's leases, drops the workflows it lost
+  /// (without issuing anything more for them), then claims the workflows whose leases expired
+  /// and resumes them as after a restart: commands in flight are sent again with their keys.
+  /// Blocking: call it every lease / 3 from a thread of the caller's, never the engine's.
+  /// Returns renew()'s or the claim's error; the next call tries again.
+  Status maintain_ownership();
 
   /// Counters, gauge and latency samples. Thread-safe.
   EngineMetrics metrics() const;

@@ -2,8 +2,8 @@
 //
 // A workflow's state is a fold over its records (event sourcing): the engine rebuilds
 // unfinished workflows from them after a restart, and the same records are the monitoring
-// timeline. Implementations: SQLite (sqlite_journal.hpp) and in memory (below); the design of a
-// PostgreSQL journal shared by several mediators is in docs/workflows.md.
+// timeline. Implementations: SQLite (sqlite_journal.hpp), in memory (below), and PostgreSQL,
+// shared by several mediators (wonderland/workflow_pg/pg_journal.hpp, docs/workflows.md).
 #pragma once
 
 #include <cstddef>
@@ -117,6 +117,11 @@ using AppendCallback = std::function<void(Status)>;
 ///  - Batches may be grouped into one transaction (group commit); an empty batch is allowed
 ///    and completes in order with the others.
 ///  - The query functions are thread-safe and see only durable records.
+///  - Ownership: a journal shared by several engines (pg_journal.hpp) gives each workflow to one
+///    engine at a time. After a batch's `done` and before issuing a workflow's effects (commands,
+///    publications, timers) the engine asks owns(): false means another engine took the
+///    workflow over (its records of that batch were not written) and this engine must drop the
+///    workflow without issuing anything. A journal used by one engine always owns everything.
 class Journal {
  public:
   virtual ~Journal() = default;
@@ -131,6 +136,24 @@ class Journal {
   virtual Result<std::optional<WorkflowSummary>> find(const std::string& workflow_id) = 0;
   virtual Result<WorkflowPage> list(const WorkflowQuery& query) = 0;
   virtual JournalStats stats() const = 0;
+  /// Whether this engine still owns the workflow (see the contract above). Thread-safe.
+  virtual bool owns(const std::string& /*workflow_id*/) const { return true; }
+
+  // Ownership upkeep of a shared journal, called by Engine::maintain_ownership() every lease/3
+  // from a thread of the caller's. A journal of one engine keeps these defaults.
+
+  /// Extends this engine's leases; an error when the journal cannot be reached (owns() turns
+  /// false for everything once that lasted too long).
+  virtual Status renew() { return ok_status(); }
+  /// Claims the running workflows whose leases expired (their engine died, paused or dropped
+  /// them) and returns them with their records, to be resumed as after a restart.
+  virtual Result<std::vector<WorkflowHistory>> claim_expired() {
+    return std::vector<WorkflowHistory>{};
+  }
+  /// The workflows this engine lost since the previous call; each is returned once.
+  virtual std::vector<std::string> take_lost() { return {}; }
+  /// Clean shutdown: gives up this engine's workflows so that others may claim them at once.
+  virtual Status release() { return ok_status(); }
 
   /// append() and wait for `done`. Never call it from inside a `done` callback.
   Status append_and_wait(RecordBatch records);

@@ -50,6 +50,32 @@ class PrivateBroker {
   int tls_port_ = 0;
 };
 
+/// A RabbitMQ cluster of its own: `nodes` nodes started through scripts/infra.sh
+/// (WONDERLAND_RABBITMQ_NODES) on consecutive free ports, or from
+/// WONDERLAND_TEST_CLUSTER_AMQP_PORT when set, with their data in the build folder.
+class PrivateCluster {
+ public:
+  explicit PrivateCluster(int nodes);
+  ~PrivateCluster();  ///< stops every node and deletes the data
+  PrivateCluster(const PrivateCluster&) = delete;
+  PrivateCluster& operator=(const PrivateCluster&) = delete;
+
+  /// Every node's URL, comma-separated (WONDERLAND_AMQP_URL).
+  std::string urls() const;
+  /// The index of the node listening on `port`; -1 when none does.
+  int node_at(int port) const;
+  /// SIGKILL to node `index` (infra.sh kill-node); throws when the script fails.
+  void kill_node(int index);
+  /// Starts node `index` again (infra.sh start-node).
+  void start_node(int index);
+
+ private:
+  int run(const std::string& command) const;
+  int nodes_;
+  int port_;
+  std::string var_dir_;
+};
+
 /// Counts events and lets a test wait, with a deadline, until enough have happened.
 class Latch {
  public:

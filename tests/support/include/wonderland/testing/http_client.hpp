@@ -11,6 +11,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -31,6 +32,9 @@ struct HttpResponse {
   /// A header's value (the name in any case), or "" when absent.
   std::string header(std::string_view name) const;
 };
+
+/// "HTTP <status> <body>", the body cut after `max_body` bytes: for assertion messages.
+std::string describe(const HttpResponse& r, std::size_t max_body = 600);
 
 class HttpClient {
  public:

@@ -18,8 +18,10 @@ std::string source_dir();
 
 class ChildProcess {
  public:
-  /// Does not start yet. `log_path` receives stdout and stderr (appended across restarts).
-  ChildProcess(std::string program, std::map<std::string, std::string> env, std::string log_path);
+  /// Does not start yet. `log_path` receives stdout and stderr (appended across restarts);
+  /// `args` follow the program's name on its command line.
+  ChildProcess(std::string program, std::map<std::string, std::string> env, std::string log_path,
+               std::vector<std::string> args = {});
   ~ChildProcess();  ///< SIGKILL if still running
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
@@ -32,15 +34,19 @@ class ChildProcess {
   void kill();
   bool running();
   pid_t pid() const { return pid_; }
+  /// The exit status of the last run once it was reaped (as stop() returns it); 0 before.
+  int exit_status() const { return exit_status_; }
   /// The last `lines` lines of the log, for failure messages.
   std::string log_tail(std::size_t lines = 40) const;
   std::map<std::string, std::string>& env() { return env_; }
 
  private:
   std::string program_;
+  std::vector<std::string> args_;
   std::map<std::string, std::string> env_;
   std::string log_path_;
   pid_t pid_ = -1;
+  int exit_status_ = 0;
 };
 
 /// Waits until something accepts TCP connections on 127.0.0.1:`port`.

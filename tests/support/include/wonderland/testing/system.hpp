@@ -15,6 +15,10 @@
 // and log store in a fresh folder `<work_dir>/run-<hex>` (remove_files() deletes it). stop()
 // deletes the run's queues. The exchanges are shared: the run's logging service also stores
 // what other systems on the broker log.
+//
+// With `mediators` > 1, that many mediators ("mediator-1", "mediator-2"...) share a journal in a
+// PostgreSQL schema of the run's own, each on a port of its own, behind HAProxy ("haproxy", found
+// on PATH or in /usr/sbin) on port(): round robin, health check on /readyz.
 #pragma once
 
 #include <chrono>
@@ -53,8 +57,13 @@ struct SystemOptions {
   std::filesystem::path web_dir;
   /// Start of the queue prefix and of the customer schema's name (lower case, digits, '_').
   std::string tag = "e2e";
-  /// Extra or overriding environment per service ("mediator", "payment", ...).
+  /// Extra or overriding environment per service ("mediator", "payment", ...); "mediator" applies
+  /// to every mediator.
   std::map<std::string, std::map<std::string, std::string>> env;
+  /// How many mediators: 1 is the SQLite journal, served on port() directly; more share a
+  /// PostgreSQL journal (WONDERLAND_JOURNAL_LEASE_MS 1000 unless `env` says otherwise) behind
+  /// HAProxy.
+  int mediators = 1;
 };
 
 class System {
@@ -88,6 +97,12 @@ class System {
   std::vector<std::string> queues() const;
 
   ChildProcess& process(const std::string& name);
+  /// The mediators' process names: {"mediator"}, or "mediator-1"... with several.
+  std::vector<std::string> mediator_names() const;
+  /// The port a mediator (by process name) listens on itself (port() with one mediator).
+  int mediator_port(const std::string& name) const;
+  /// The WONDERLAND_MEDIATOR_ID of a mediator (by process name); empty with one mediator.
+  std::string mediator_id(const std::string& name) const;
   /// Stops a service (SIGKILL when `crash`, else SIGTERM), leaves it down for `down_for` (its
   /// commands wait in its queue), starts it again and waits until it answers.
   void restart(const std::string& name, bool crash,
@@ -118,15 +133,24 @@ class System {
   void add_mediator(const Environment& common, const std::filesystem::path& web);
   /// Starts the services, waits until each answers, then starts the mediator and waits for it.
   void start_processes();
-  void add(const std::string& name, Environment env);
+  /// `program`: empty for the service's own binary.
+  void add(const std::string& name, Environment env, std::string program = {},
+           std::vector<std::string> args = {});
   void await_service(const std::string& name, std::chrono::milliseconds timeout);
-  void await_mediator(std::chrono::milliseconds timeout);
+  /// Waits until the mediator `name` (or, for "haproxy", the balancer) answers /readyz and
+  /// /api/books.
+  void await_mediator(const std::string& name, std::chrono::milliseconds timeout);
+  /// The balancer of several mediators: writes its configuration and adds its process.
+  void add_balancer();
 
   SystemOptions options_;
   std::string prefix_;
   std::filesystem::path dir_;
   int port_;
-  std::unique_ptr<ScopedSchema> schema_;  // made by start(): it needs the database
+  std::unique_ptr<ScopedSchema> schema_;          // made by start(): it needs the database
+  std::unique_ptr<ScopedSchema> journal_schema_;  // several mediators only
+  std::map<std::string, int> mediator_ports_;     // process name -> its own port
+  std::map<std::string, std::string> mediator_ids_;
   std::map<std::string, std::unique_ptr<ChildProcess>> processes_;
   std::unique_ptr<Broker> broker_;
   bool stopped_ = false;

@@ -1,0 +1,165 @@
+#include "owner_requests.hpp"
+
+#include <utility>
+
+#include "wonderland/log/log.hpp"
+
+namespace wonderland::mediator {
+namespace {
+
+constexpr const char* kCancelType = "mediator.cancel";
+constexpr const char* kRetryType = "mediator.retry";
+
+const char* verb(const OwnerRequest& request) {
+  return request.kind == OwnerRequest::Kind::kCancel ? "cancel" : "retry";
+}
+
+Error try_again(std::string message) {
+  return Error::of(codes::kUnavailable, std::move(message));
+}
+
+}  // namespace
+
+messaging::QueueName OwnerRequests::control_queue(const std::string& queue_prefix,
+                                                  const std::string& instance_id) {
+  return messaging::QueueName{queue_prefix + "mediator.control." + instance_id};
+}
+
+OwnerRequests::OwnerRequests(messaging::Connection& connection, workflow::Engine& engine,
+                             workflow::PgJournal& journal, const std::string& queue_prefix,
+                             std::chrono::milliseconds timeout)
+    : rpc_(connection),
+      engine_(engine),
+      journal_(journal),
+      queue_prefix_(queue_prefix),
+      timeout_(timeout) {
+  messaging::RpcServerOptions options;
+  options.queue = control_queue(queue_prefix_, journal_.instance_id());
+  options.prefetch = 16;
+  options.concurrency = 2;  // the handler waits for the engine's commit
+  options.max_length = 1000;
+  options.temporary = true;
+  server_ = std::make_unique<messaging::RpcServer>(
+      connection, options, [this](const messaging::Envelope& e) { return serve(e); });
+}
+
+OwnerRequests::~OwnerRequests() = default;
+
+void OwnerRequests::submit(OwnerRequest request, StatusCallback done) {
+  auto found = journal_.owner_of(request.workflow_id);
+  if (!found)
+    return done(found.error());
+  const std::string& me = journal_.instance_id();
+  // Unknown, or this mediator's: the engine answers (not_found, or it acts).
+  if (!found->has_value() || (*found)->owner == me)
+    return carry_out(engine_, request, std::move(done));
+  const workflow::WorkflowOwner& owner = **found;
+  if (owner.running) {
+    if (!owner.lease_expired)
+      return forward(owner.owner, request, std::move(done));
+    return after_takeover(request, std::move(done));
+  }
+  // Settled: a cancel is refused by any engine alike; a retry is written by the owner only.
+  if (request.kind == OwnerRequest::Kind::kCancel)
+    return carry_out(engine_, request, std::move(done));
+  if (owner.owner_alive)
+    return forward(owner.owner, request, std::move(done));
+  auto claimed = journal_.claim_settled(request.workflow_id);
+  if (!claimed)
+    return done(claimed.error());
+  if (!*claimed) {
+    return done(try_again("workflow " + request.workflow_id +
+                          " changed owner while it was being claimed; try again"));
+  }
+  log::info("workflow {}: its owner {} is gone; retried here", request.workflow_id, owner.owner);
+  carry_out(engine_, request, std::move(done));
+}
+
+void OwnerRequests::after_takeover(const OwnerRequest& request, StatusCallback done) {
+  const std::string& id = request.workflow_id;
+  // The normal takeover path: claims every workflow whose lease expired, this one included
+  // unless another mediator was quicker, and queues their resumption before the request.
+  if (auto st = engine_.maintain_ownership(); !st)
+    log::warn("workflow {}: taking over expired leases failed: {}", id, st.error().message);
+  auto found = journal_.owner_of(id);
+  if (!found)
+    return done(found.error());
+  if (found->has_value() && (*found)->owner == journal_.instance_id()) {
+    log::info("workflow {}: its owner stopped renewing its lease; taken over for a {}", id,
+              verb(request));
+    return carry_out(engine_, request, std::move(done));
+  }
+  if (found->has_value() && (*found)->running && !(*found)->lease_expired)
+    return forward((*found)->owner, request, std::move(done));
+  done(try_again("workflow " + id +
+                 " is being taken over from a mediator that stopped renewing its lease; try "
+                 "again in a few seconds"));
+}
+
+void carry_out(workflow::Engine& engine, const OwnerRequest& request,
+               std::function<void(const wonderland::Status&)> done) {
+  if (request.kind == OwnerRequest::Kind::kCancel)
+    return engine.cancel(request.workflow_id, request.reason, std::move(done));
+  engine.retry(request.workflow_id, std::move(done));
+}
+
+void OwnerRequests::forward(const std::string& owner, const OwnerRequest& request,
+                            StatusCallback done) {
+  nlohmann::json body{{"workflow_id", request.workflow_id}};
+  if (request.kind == OwnerRequest::Kind::kCancel)
+    body["reason"] = request.reason;
+  messaging::RpcRequest call{
+      control_queue(queue_prefix_, owner),
+      messaging::Envelope::make(
+          request.kind == OwnerRequest::Kind::kCancel ? kCancelType : kRetryType, body),
+      timeout_, messaging::Delivery::kTransient};
+  call.envelope.correlation_id = request.workflow_id;
+  log::info("workflow {}: {} forwarded to its owner {}", request.workflow_id, verb(request), owner);
+  rpc_.call(std::move(call), [done = std::move(done), owner, id = request.workflow_id,
+                              timeout = timeout_](const Result<messaging::Envelope>& reply) {
+    if (reply.ok())
+      return done(ok_status());
+    if (reply.error().code == codes::kDeadlineExceeded) {
+      return done(try_again("mediator " + owner + ", which owns workflow " + id +
+                            ", did not answer within " + std::to_string(timeout.count()) +
+                            " ms; try again (if it stopped, another mediator takes the "
+                            "workflow over once its lease expires)"));
+    }
+    done(reply.error());  // the owner's answer, or the broker's
+  });
+}
+
+Result<nlohmann::json> OwnerRequests::serve(const messaging::Envelope& envelope) {
+  OwnerRequest request;
+  if (envelope.type == kCancelType) {
+    request.kind = OwnerRequest::Kind::kCancel;
+  } else if (envelope.type != kRetryType) {
+    return Error::of(codes::kInvalidArgument, "unknown command type '" + envelope.type + "'");
+  } else {
+    request.kind = OwnerRequest::Kind::kRetry;
+  }
+  const auto& body = envelope.body;
+  auto id = body.find("workflow_id");
+  if (!body.is_object() || id == body.end() || !id->is_string()) {
+    return Error::of(codes::kInvalidArgument, "workflow_id is required");
+  }
+  request.workflow_id = id->get<std::string>();
+  if (auto reason = body.find("reason"); reason != body.end() && reason->is_string())
+    request.reason = reason->get<std::string>();
+  // Never forwarded again: a workflow that moved on is the first mediator's to sort out.
+  auto found = journal_.owner_of(request.workflow_id);
+  if (!found)
+    return found.error();
+  if (found->has_value() && (*found)->owner != journal_.instance_id()) {
+    return try_again("mediator " + journal_.instance_id() + " no longer owns workflow " +
+                     request.workflow_id + " (it moved to " + (*found)->owner + "); try again");
+  }
+  Status st = request.kind == OwnerRequest::Kind::kCancel
+                  ? engine_.cancel(request.workflow_id, request.reason)
+                  : engine_.retry(request.workflow_id);
+  if (!st)
+    return st.error();
+  return nlohmann::json{{"accepted", true}};
+}
+
+}  // namespace wonderland::mediator

@@ -1,0 +1,146 @@
+#include "pg_queries.hpp"
+
+#include <exception>
+#include <map>
+
+#include "pg_schema.hpp"
+#include "wonderland/common/time.hpp"
+
+namespace wonderland::workflow::pg {
+namespace {
+
+WorkflowSummary read_summary(const pqxx::row& row) {
+  WorkflowSummary w;
+  w.id = row[1].as<std::string>();
+  w.definition = row[2].as<std::string>();
+  w.version = row[3].as<int>();
+  w.status = parse_status(row[4].as<std::string>()).value_or(WorkflowStatus::kRunning);
+  w.reason = row[5].as<std::string>();
+  w.created_at = row[6].as<std::string>();
+  w.updated_at = row[7].as<std::string>();
+  return w;
+}
+
+JournalRecord read_record(const pqxx::row& row) {
+  JournalRecord r;
+  r.workflow_id = row[0].as<std::string>();
+  r.seq = row[1].as<std::int64_t>();
+  r.type = row[2].as<std::string>();
+  r.step = row[3].as<std::string>();
+  r.attempt = row[4].as<int>();
+  r.at = row[5].as<std::string>();
+  if (!row[6].is_null())
+    r.status = parse_status(row[6].as<std::string>());
+  r.data = nlohmann::json::parse(row[7].as<std::string>(), nullptr, false);
+  if (r.data.is_discarded()) {
+    throw ErrorException(Error::of(
+        codes::kInternal,
+        "journal record " + r.workflow_id + "#" + std::to_string(r.seq) + " is not valid JSON"));
+  }
+  return r;
+}
+
+std::string records_sql() {
+  return "SELECT workflow_id, seq, type, step, attempt, " + iso("at") +
+         ", status, data::text FROM events WHERE workflow_id = ANY($1::text[]) "
+         "ORDER BY workflow_id, seq";
+}
+
+/// The SQL of a list query: every filter is a parameter that is empty when unset.
+std::string list_sql() {
+  return "SELECT " + summary_columns() +
+         " FROM workflows WHERE ($1 = '' OR status = $1) AND ($2::boolean IS FALSE OR "
+         "definition = $3) AND ($4 = '' OR created_at >= $4::timestamptz) AND ($5 = '' OR "
+         "created_at < $5::timestamptz) AND ($6::bigint = 0 OR wid < $6::bigint) "
+         "ORDER BY wid DESC LIMIT $7";
+}
+
+/// Checks a created_from / created_to bound: it must be an ISO-8601 time.
+bool bad_time(const std::optional<std::string>& t) {
+  return t && !parse_iso8601(*t);
+}
+
+}  // namespace
+
+std::vector<WorkflowHistory> Queries::load(pqxx::work& tx, const std::vector<std::string>& ids) {
+  std::vector<WorkflowHistory> out;
+  if (ids.empty())
+    return out;
+  const std::string array = text_array(ids);
+  std::map<std::string, std::size_t> index;
+  for (const auto& row : tx.exec_params("SELECT " + summary_columns() +
+                                            " FROM workflows WHERE id = ANY($1::text[]) "
+                                            "ORDER BY wid",
+                                        array)) {
+    index[row[1].as<std::string>()] = out.size();
+    out.push_back(WorkflowHistory{read_summary(row), {}});
+  }
+  for (const auto& row : tx.exec_params(records_sql(), array)) {
+    JournalRecord r = read_record(row);
+    if (auto it = index.find(r.workflow_id); it != index.end())
+      out[it->second].records.push_back(std::move(r));
+  }
+  return out;
+}
+
+Result<WorkflowHistory> Queries::history(const std::string& workflow_id) {
+  std::lock_guard lock(mutex_);
+  return guarded(conn_, "history", [&]() -> Result<WorkflowHistory> {
+    pqxx::work tx(conn_.get());
+    auto found = load(tx, {workflow_id});
+    if (found.empty())
+      return Error::of(codes::kNotFound, "no workflow " + workflow_id);
+    return std::move(found.front());
+  });
+}
+
+Result<std::optional<WorkflowSummary>> Queries::find(const std::string& workflow_id) {
+  std::lock_guard lock(mutex_);
+  return guarded(conn_, "find", [&]() -> Result<std::optional<WorkflowSummary>> {
+    pqxx::work tx(conn_.get());
+    auto rows = tx.exec_params("SELECT " + summary_columns() + " FROM workflows WHERE id = $1",
+                               workflow_id);
+    if (rows.empty())
+      return std::optional<WorkflowSummary>{};
+    return std::optional<WorkflowSummary>{read_summary(rows[0])};
+  });
+}
+
+Result<WorkflowPage> Queries::list(const WorkflowQuery& query) {
+  if (query.limit < 1 || query.limit > 1000)
+    return Error::of(codes::kInvalidArgument, "limit must be between 1 and 1000");
+  if (bad_time(query.created_from) || bad_time(query.created_to))
+    return Error::of(codes::kInvalidArgument, "created_from/created_to must be ISO-8601 times");
+  std::int64_t before = 0;
+  if (!query.page_token.empty()) {
+    try {
+      before = std::stoll(query.page_token);
+    } catch (const std::exception&) {
+      return Error::of(codes::kInvalidArgument, "bad page token");
+    }
+    if (before <= 0)
+      return Error::of(codes::kInvalidArgument, "bad page token");
+  }
+  std::lock_guard lock(mutex_);
+  return guarded(conn_, "list", [&]() -> Result<WorkflowPage> {
+    pqxx::work tx(conn_.get());
+    auto rows = tx.exec_params(list_sql(),
+                               query.status ? std::string(to_string(*query.status)) : std::string(),
+                               query.definition.has_value(), query.definition.value_or(""),
+                               query.created_from.value_or(""), query.created_to.value_or(""),
+                               before, static_cast<std::int64_t>(query.limit + 1));
+    WorkflowPage page;
+    std::int64_t last_wid = 0;
+    for (const auto& row : rows) {
+      if (page.items.size() == query.limit) {
+        page.next_page_token = std::to_string(last_wid);
+        break;
+      }
+      last_wid = row[0].as<std::int64_t>();
+      page.items.push_back(read_summary(row));
+    }
+    return page;
+  });
+}
+
+}  // namespace wonderland::workflow::pg
