@@ -71,7 +71,7 @@ lint_tidy() {
   if [[ ! -f "$build_dir/compile_commands.json" ]]; then
     "$WL_REPO_DIR/scripts/build.sh" -DWONDERLAND_WERROR=ON
   else
-    ninja -C "$build_dir" >/dev/null
+    ninja -C "$build_dir" -j "${WONDERLAND_BUILD_JOBS:-2}" >/dev/null
   fi
   python3 scripts/lint/clang_tidy_cached.py "$build_dir" --jobs "${WONDERLAND_LINT_JOBS:-2}" ||
     failed+=(clang-tidy)

@@ -66,7 +66,7 @@ def unit_key(tidy_version: str, config: str, entry: dict, deps: list) -> str:
     h.update(config.encode())
     command = entry.get("command") or shlex.join(entry.get("arguments", []))
     h.update(relative(command).encode())
-    for dep in sorted(deps, key=str):
+    for dep in sorted(deps, key=lambda d: relative(str(d))):
         h.update(relative(str(dep)).encode())
         h.update(file_digest(dep).encode())
     return h.hexdigest()

@@ -115,8 +115,7 @@ std::optional<SystemTime> parse_timestamp(std::string_view s) noexcept {
         mo <= 12 && d >= 1 && d <= 31 && h <= 23 && mi <= 59 && sec <= 60) {
       // The same bound as parse_iso8601: what a SystemTime (nanoseconds) holds, in seconds.
       constexpr auto kLimit =
-          std::chrono::duration_cast<std::chrono::seconds>(SystemTime::duration::max()).count() -
-          1;
+          std::chrono::duration_cast<std::chrono::seconds>(SystemTime::duration::max()).count() - 1;
       std::int64_t days = days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d));
       std::int64_t secs = ((days * 24 + h) * 60 + mi) * 60LL + sec;
       if (secs > kLimit || secs < -kLimit)

@@ -25,6 +25,10 @@ messaging::QueueName OwnerRequests::control_queue(const std::string& queue_prefi
   return messaging::QueueName{queue_prefix + "mediator.control." + instance_id};
 }
 
+messaging::QueueName OwnerRequests::control_dead_letters(const std::string& queue_prefix) {
+  return messaging::QueueName{queue_prefix + "mediator.control.dead"};
+}
+
 OwnerRequests::OwnerRequests(messaging::Connection& connection, workflow::Engine& engine,
                              workflow::PgJournal& journal, const std::string& queue_prefix,
                              std::chrono::milliseconds timeout)
@@ -39,6 +43,8 @@ OwnerRequests::OwnerRequests(messaging::Connection& connection, workflow::Engine
   options.concurrency = 2;  // the handler waits for the engine's commit
   options.max_length = 1000;
   options.temporary = true;
+  // Malformed requests outlive the mediator they were sent to, in one queue for all of them.
+  options.dead_letters_in = control_dead_letters(queue_prefix_);
   server_ = std::make_unique<messaging::RpcServer>(
       connection, options, [this](const messaging::Envelope& e) { return serve(e); });
 }

@@ -56,6 +56,8 @@ class OwnerRequests {
   /// The control queue of mediator `instance_id`.
   static messaging::QueueName control_queue(const std::string& queue_prefix,
                                             const std::string& instance_id);
+  /// Where every mediator's control queue keeps its malformed requests (durable, shared).
+  static messaging::QueueName control_dead_letters(const std::string& queue_prefix);
 
   /// Carries out `request` here or at the workflow's owner; `done` runs once, on any thread.
   /// Reads the journal on the calling thread, which must not be the engine's.

@@ -97,10 +97,10 @@ class PgFailureThrottle final : public FailureThrottle {
     const bool queued =
         background_.post([this, key, answer] { answer->set_value(store_->attempt(key)); });
     if (!queued || future.wait_for(kAnswerWithin) != std::future_status::ready) {
-      pause_shared(now, Error{codes::kUnavailable,
-                              queued ? "no answer within " +
-                                           std::to_string(kAnswerWithin.count()) + " ms"
-                                     : "too many statements waiting"});
+      pause_shared(
+          now, Error{codes::kUnavailable,
+                     queued ? "no answer within " + std::to_string(kAnswerWithin.count()) + " ms"
+                            : "too many statements waiting"});
       return local_->attempt(key);
     }
     Result<workflow::PgLockoutVerdict> shared = future.get();

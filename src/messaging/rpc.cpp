@@ -50,7 +50,8 @@ RpcServer::RpcServer(Connection& connection, RpcServerOptions options, RpcHandle
   connection.declare(queue);
   ConsumerOptions consumer;
   consumer.queue = options.queue;
-  consumer.keep_dead_letters = !options.temporary;
+  consumer.keep_dead_letters = !options.temporary || options.dead_letters_in.has_value();
+  consumer.dead_letters_in = options.dead_letters_in;
   consumer.prefetch = options.prefetch;
   consumer.concurrency = options.concurrency;
   Connection* conn = &connection;

@@ -5,7 +5,8 @@
 // The system is wonderland::testing::System (tests/support): queues, customer schema and files
 // of its own per run; the run's folder under the build folder is removed when every test passed,
 // unless WONDERLAND_E2E_KEEP=1. Each test buys titles of its own, so the order of the tests does
-// not matter.
+// not matter. Two tests buy in a stream while services are restarted, or PostgreSQL and the
+// broker are down for 30 s each, and check that stock, charges and emails add up.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -68,8 +69,15 @@ const TestBook kSoldOutTitle{"9780000000446", "E2E Sold Out", 2000, 0};
 const TestBook kScarceTitle{"9780000000552", "E2E Scarce", 700, 10};
 const TestBook kSteadyTitle{"9780000000668", "E2E Steady", 1100, 100};
 const TestBook kRestartTitle{"9780000000774", "E2E Restart", 800, 1000};
+const TestBook kOutageTitle{"9780000000880", "E2E Outage", 650, 1000};
 const std::vector<TestBook> kCatalogue{kFirstTitle,  kSecondTitle, kDeclinedTitle, kSoldOutTitle,
-                                       kScarceTitle, kSteadyTitle, kRestartTitle};
+                                       kScarceTitle, kSteadyTitle, kRestartTitle,  kOutageTitle};
+
+// A stream of orders: so many buyers, each placing at least kStreamRounds orders and buying on
+// while the disruptions go on, up to kStreamMaxRounds.
+constexpr int kStreamBuyers = 6;
+constexpr int kStreamRounds = 3;
+constexpr int kStreamMaxRounds = 40;
 
 /// A card expiry a few years ahead ("12/29"), valid whatever today's date.
 std::string future_expiry() {
@@ -354,6 +362,85 @@ class EventStreamReader {
 
 // ---- The fixture: one running system for the whole suite ----------------------------------
 
+// ---- Streams of orders under disruption ----------------------------------------------------
+
+/// An order of a stream, and how it ended.
+struct Placed {
+  std::string order_id;
+  json order;
+};
+
+/// Something done to the system while orders stream in; says what it did.
+using Disruption = std::function<std::string()>;
+
+struct StreamOutcome {
+  std::int64_t stock_before = 0;
+  std::vector<Placed> placed;
+  std::vector<std::string> errors;     // requests that did not get through
+  std::vector<std::string> disrupted;  // what each disruption said
+};
+
+/// What the orders of a stream came to.
+struct Tally {
+  int confirmed = 0;
+  std::int64_t copies = 0;  // books in confirmed orders
+  int resent = 0;           // commands the mediator had to send again
+};
+
+/// Runs `scripts/infra.sh <command>` on the harness's instances (WONDERLAND_TEST_INFRA).
+void infra(const std::string& command) {
+  const char* script = std::getenv("WONDERLAND_TEST_INFRA");
+  if (script == nullptr)
+    throw std::runtime_error("WONDERLAND_TEST_INFRA is not set (run through scripts/test.sh)");
+  const std::string line = "'" + std::string(script) + "' " + command + " >&2";
+  if (std::system(line.c_str()) != 0)
+    throw std::runtime_error("scripts/infra.sh " + command + " failed");
+}
+
+/// Retries a call while the answer is transient (5xx, a retryable 409, a dropped connection),
+/// for up to 90 s: longer than an outage.
+HttpResponse retrying(const std::function<HttpResponse()>& call) {
+  auto deadline = Clock::now() + 90s;
+  HttpResponse last;
+  while (Clock::now() < deadline) {
+    try {
+      last = call();
+      json problem = last.json();
+      bool retryable = last.status >= 500 || (last.status == 409 && problem.is_object() &&
+                                              problem.value("retryable", false));
+      if (!retryable)
+        return last;
+    } catch (const std::exception&) {
+    }
+    std::this_thread::sleep_for(250ms);
+  }
+  return last;
+}
+
+/// How many confirmation emails (with the order's invoice attached) the outbox holds, by order.
+std::map<std::string, int> invoices_mailed(const fs::path& outbox) {
+  std::map<std::string, int> mailed;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(outbox, ec)) {
+    if (entry.path().extension() != ".eml")
+      continue;
+    std::ifstream in(entry.path());
+    std::stringstream text;
+    text << in.rdbuf();
+    const std::string mail = text.str();
+    const std::string mark = "filename=\"invoice-";
+    std::set<std::string> in_this_mail;
+    for (auto at = mail.find(mark); at != std::string::npos; at = mail.find(mark, at + 1)) {
+      auto end = mail.find(".pdf", at);
+      if (end != std::string::npos)
+        in_this_mail.insert(mail.substr(at + mark.size(), end - at - mark.size()));
+    }
+    for (const auto& id : in_this_mail)
+      ++mailed[id];
+  }
+  return mailed;
+}
+
 class BookstoreE2e : public SystemSuite<BookstoreE2e> {
  protected:
   static void SetUpTestSuite() {
@@ -375,6 +462,133 @@ class BookstoreE2e : public SystemSuite<BookstoreE2e> {
     if (r.status != 200)
       throw std::runtime_error(std::string("GET /api/books/") + book.isbn + ": " + describe(r));
     return r.json().at("stock").get<std::int64_t>();
+  }
+
+  /// kStreamBuyers shoppers buy `book` (at least kStreamRounds orders each, and on while the
+  /// plan runs) while `plan` runs: each step once the orders accepted during the one before
+  /// have settled and one more was accepted. Every accepted order is awaited until it settles.
+  StreamOutcome buy_through(const TestBook& book, const std::string& tag,
+                            const std::vector<Disruption>& plan) {
+    StreamOutcome out;
+    std::vector<Shopper> shoppers;
+    for (int i = 0; i < kStreamBuyers; ++i)
+      shoppers.push_back(sign_up(http(), tag + std::to_string(i)));
+    out.stock_before = stock(book);
+    std::mutex mu;
+    std::atomic<bool> plan_done{false};
+    std::atomic<int> accepted{0};
+    std::vector<std::thread> buyers;
+    for (int i = 0; i < kStreamBuyers; ++i) {
+      buyers.emplace_back([&, i] {
+        buy_on(shoppers[static_cast<std::size_t>(i)], book, tag + "-" + std::to_string(i), mu, out,
+               accepted, plan_done);
+      });
+    }
+    try {
+      std::size_t settle_first = 0;  // orders accepted before the last disruption ended
+      for (const auto& step : plan) {
+        // One disruption at a time: the orders it caught settle before the next one begins.
+        wonderland::testing::eventually(
+            [&] {
+              std::lock_guard lock(mu);
+              return out.placed.size() >= settle_first;
+            },
+            150s);
+        const int before = accepted;
+        wonderland::testing::eventually([&] { return accepted > before; }, 60s);
+        std::string what = step();
+        settle_first = static_cast<std::size_t>(accepted.load());
+        std::lock_guard lock(mu);
+        out.disrupted.push_back(std::move(what));
+      }
+    } catch (const std::exception& e) {
+      std::lock_guard lock(mu);
+      out.errors.push_back(std::string("disruption: ") + e.what());
+    }
+    plan_done = true;
+    for (auto& t : buyers)
+      t.join();
+    return out;
+  }
+
+  /// One buyer of a stream: basket, order (same idempotency key on every try), await.
+  void buy_on(const Shopper& s, const TestBook& book, const std::string& key_prefix, std::mutex& mu,
+              StreamOutcome& out, std::atomic<int>& accepted, const std::atomic<bool>& plan_done) {
+    HttpClient client(store().port());
+    for (int round = 0; round < kStreamMaxRounds && (round < kStreamRounds || !plan_done);
+         ++round) {
+      HttpResponse r = retrying([&] { return set_basket(client, s, book, 1 + round % 2); });
+      if (r.status != 200) {
+        std::lock_guard lock(mu);
+        out.errors.push_back("basket: " + describe(r));
+        continue;
+      }
+      const std::string key = key_prefix + "-" + std::to_string(round);
+      r = retrying([&] { return place_order(client, s, key, good_visa()); });
+      if (r.status != 202) {
+        std::lock_guard lock(mu);
+        out.errors.push_back("order: " + describe(r));
+        continue;
+      }
+      ++accepted;
+      Placed p{order_id_of(r), json()};
+      p.order = await_order(client, s, p.order_id, 150s);
+      std::lock_guard lock(mu);
+      out.placed.push_back(std::move(p));
+    }
+  }
+
+  /// Every order settled, with at most one charge and one refund, a confirmed one charged its
+  /// total and mailed once, a failed one refunded whatever was charged.
+  Tally effects_once(const std::vector<Placed>& placed) {
+    Tally tally;
+    EXPECT_GE(placed.size(), static_cast<std::size_t>(kStreamBuyers * kStreamRounds));
+    for (const auto& p : placed) {
+      EXPECT_TRUE(settled(p.order)) << p.order_id << " did not settle: " << p.order.dump();
+      HttpResponse w = http().get("/api/workflows/" + p.order_id, kAdminToken);
+      EXPECT_EQ(w.status, 200) << describe(w);
+      for (const auto& record : w.json().value("timeline", json::array()))
+        tally.resent += record.value("type", "") == "step_attempt_failed" ? 1 : 0;
+      json ledger = store().ledger(p.order_id);
+      int charges = 0;
+      int refunds = 0;
+      for (const auto& e : ledger["entries"]) {
+        charges += e.value("kind", "") == "charge" ? 1 : 0;
+        refunds += e.value("kind", "") == "refund" ? 1 : 0;
+      }
+      EXPECT_LE(charges, 1) << ledger.dump();
+      EXPECT_LE(refunds, 1) << ledger.dump();
+      if (p.order.value("status", "") != "confirmed") {
+        EXPECT_EQ(ledger.value("charged_cents", -1), ledger.value("refunded_cents", -2))
+            << p.order.dump() << " " << ledger.dump();
+        continue;
+      }
+      ++tally.confirmed;
+      for (const auto& line : p.order.value("items", json::array()))
+        tally.copies += line.value("quantity", 0);
+      EXPECT_EQ(ledger.value("charged_cents", 0), p.order.value("total_cents", -1))
+          << ledger.dump();
+      EXPECT_EQ(ledger.value("refunded_cents", -1), 0) << ledger.dump();
+    }
+    expect_mailed_once(placed);
+    return tally;
+  }
+
+  /// One confirmation email per confirmed order, none for a failed one.
+  void expect_mailed_once(const std::vector<Placed>& placed) {
+    std::map<std::string, int> mailed;
+    wonderland::testing::eventually(
+        [&] {
+          mailed = invoices_mailed(store().outbox());
+          return std::all_of(placed.begin(), placed.end(), [&](const Placed& p) {
+            return p.order.value("status", "") != "confirmed" || mailed.count(p.order_id) > 0;
+          });
+        },
+        60s);
+    for (const auto& p : placed) {
+      const int expected = p.order.value("status", "") == "confirmed" ? 1 : 0;
+      EXPECT_EQ(mailed[p.order_id], expected) << p.order_id << " " << p.order.value("status", "");
+    }
   }
 };
 
@@ -684,144 +898,56 @@ TEST_F(BookstoreE2e, HundredBuyersShareTenCopies) {
 }
 
 TEST_F(BookstoreE2e, OrdersSurviveServiceRestartsWithoutDuplicateEffects) {
-  constexpr int kBuyers = 6;
-  constexpr int kMinRounds = 3;   // orders per buyer at least...
-  constexpr int kMaxRounds = 40;  // ...and at most, buying on while the restarts go on
-  std::vector<Shopper> shoppers;
-  for (int i = 0; i < kBuyers; ++i)
-    shoppers.push_back(sign_up(http(), "restart" + std::to_string(i)));
-  const std::int64_t stock0 = stock(kRestartTitle);
-
-  struct Placed {
-    std::string order_id;
-    json order;
+  // Crash inventory, stop customer gracefully, crash payment, each coming back. Inventory and
+  // payment stay down longer than their steps' timeouts (5 s; 10 s for the charge), so the
+  // mediator sends those commands again with the same idempotency key while the first copies
+  // still wait in the queue: both copies reach the restarted service.
+  auto restart = [this](const char* service, bool crash, std::chrono::milliseconds down) {
+    return [this, service, crash, down] {
+      store().restart(service, crash, down);
+      return std::string(service) + (crash ? " (SIGKILL)" : " (SIGTERM)");
+    };
   };
-  std::mutex mu;
-  std::vector<Placed> placed;
-  std::vector<std::string> errors;
-  std::atomic<bool> restarts_done{false};
-  std::atomic<int> accepted{0};  // orders the mediator accepted (202) so far
-
-  // Retries a call while the answer is transient (5xx, a retryable 409, a dropped connection).
-  auto retrying = [](const std::function<HttpResponse()>& call) {
-    auto deadline = Clock::now() + 60s;
-    HttpResponse last;
-    while (Clock::now() < deadline) {
-      try {
-        last = call();
-        json problem = last.json();
-        bool retryable = last.status >= 500 || (last.status == 409 && problem.is_object() &&
-                                                problem.value("retryable", false));
-        if (!retryable)
-          return last;
-      } catch (const std::exception&) {
-      }
-      std::this_thread::sleep_for(250ms);
-    }
-    return last;
-  };
-
-  std::vector<std::thread> buyers;
-  const int port = store().port();
-  for (int i = 0; i < kBuyers; ++i) {
-    buyers.emplace_back([&, i] {
-      HttpClient client(port);
-      const Shopper& s = shoppers[static_cast<std::size_t>(i)];
-      for (int round = 0; round < kMaxRounds && (round < kMinRounds || !restarts_done); ++round) {
-        const int quantity = 1 + (i + round) % 2;
-        HttpResponse r = retrying([&] { return set_basket(client, s, kRestartTitle, quantity); });
-        if (r.status != 200) {
-          std::lock_guard lock(mu);
-          errors.push_back("basket: " + describe(r));
-          continue;
-        }
-        const std::string key = "restart-" + std::to_string(i) + "-" + std::to_string(round);
-        r = retrying([&] { return place_order(client, s, key, good_visa()); });
-        if (r.status != 202) {
-          std::lock_guard lock(mu);
-          errors.push_back("order: " + describe(r));
-          continue;
-        }
-        ++accepted;
-        Placed p{order_id_of(r), json()};
-        p.order = await_order(client, s, p.order_id, 120s);
-        std::lock_guard lock(mu);
-        placed.push_back(std::move(p));
-      }
-    });
-  }
-
-  // Meanwhile: crash inventory, stop customer gracefully, crash payment, each coming back.
-  // Inventory and payment stay down longer than their steps' timeouts (5 s; 10 s for the
-  // charge), so the mediator sends those commands again with the same idempotency key while
-  // the first copies still wait in the queue: both copies reach the restarted service.
-  struct Restart {
-    const char* service;
-    bool crash;
-    std::chrono::milliseconds down;
-  };
-  const Restart plan[] = {{"inventory", true, 6000ms},
-                          {"customer", false, 1000ms},
-                          {"payment", true, 11000ms},
-                          {"inventory", false, 300ms},
-                          {"payment", false, 300ms}};
-  std::vector<std::string> restarted;
-  try {
-    for (const auto& step : plan) {
-      // Each restart lands while orders are in flight: after one more has been accepted.
-      const int before = accepted;
-      wonderland::testing::eventually([&] { return accepted > before; }, 30s);
-      store().restart(step.service, step.crash, step.down);
-      restarted.push_back(std::string(step.service) + (step.crash ? " (SIGKILL)" : " (SIGTERM)"));
-    }
-  } catch (const std::exception& e) {
-    std::lock_guard lock(mu);
-    errors.push_back(std::string("restart: ") + e.what());
-  }
-  restarts_done = true;
-  for (auto& t : buyers)
-    t.join();
-
-  ASSERT_TRUE(errors.empty()) << errors.front();
-  ASSERT_GE(placed.size(), static_cast<std::size_t>(kBuyers * kMinRounds));
-  std::int64_t confirmed_copies = 0;
-  int confirmed = 0;
-  int resent = 0;  // commands the mediator had to send again
-  for (const auto& p : placed) {
-    ASSERT_TRUE(settled(p.order)) << p.order_id << " did not settle: " << p.order.dump();
-    HttpResponse w = http().get("/api/workflows/" + p.order_id, kAdminToken);
-    ASSERT_EQ(w.status, 200) << describe(w);
-    const json timeline = w.json().value("timeline", json::array());
-    for (const auto& record : timeline)
-      resent += record.value("type", "") == "step_attempt_failed" ? 1 : 0;
-    json ledger = store().ledger(p.order_id);
-    int charges = 0;
-    int refunds = 0;
-    for (const auto& e : ledger["entries"]) {
-      charges += e.value("kind", "") == "charge" ? 1 : 0;
-      refunds += e.value("kind", "") == "refund" ? 1 : 0;
-    }
-    EXPECT_LE(charges, 1) << ledger.dump();
-    EXPECT_LE(refunds, 1) << ledger.dump();
-    if (p.order.value("status", "") == "confirmed") {
-      ++confirmed;
-      for (const auto& line : p.order.value("items", json::array()))
-        confirmed_copies += line.value("quantity", 0);
-      EXPECT_EQ(ledger.value("charged_cents", 0), p.order.value("total_cents", -1))
-          << ledger.dump();
-      EXPECT_EQ(ledger.value("refunded_cents", -1), 0) << ledger.dump();
-    } else {
-      EXPECT_EQ(ledger.value("charged_cents", -1), ledger.value("refunded_cents", -2))
-          << p.order.dump() << " " << ledger.dump();
-    }
-  }
-  std::cout << "[ e2e      ] restarted " << restarted.size() << " times; " << confirmed << " of "
-            << placed.size() << " orders confirmed; " << resent
+  const std::vector<Disruption> plan{
+      restart("inventory", true, 6000ms), restart("customer", false, 1000ms),
+      restart("payment", true, 11000ms), restart("inventory", false, 300ms),
+      restart("payment", false, 300ms)};
+  StreamOutcome run = buy_through(kRestartTitle, "restart", plan);
+  ASSERT_TRUE(run.errors.empty()) << run.errors.front();
+  ASSERT_EQ(run.disrupted.size(), plan.size());
+  Tally tally = effects_once(run.placed);
+  std::cout << "[ e2e      ] restarted " << run.disrupted.size() << " times; " << tally.confirmed
+            << " of " << run.placed.size() << " orders confirmed; " << tally.resent
             << " step attempts failed and were retried\n";
-  EXPECT_EQ(restarted.size(), std::size(plan));
-  EXPECT_GT(resent, 0) << "no command was in flight across a restart";
-  EXPECT_GT(confirmed, 0);
-  EXPECT_EQ(stock(kRestartTitle), stock0 - confirmed_copies);
+  EXPECT_GT(tally.resent, 0) << "no command was in flight across a restart";
+  EXPECT_GT(tally.confirmed, 0);
+  EXPECT_EQ(stock(kRestartTitle), run.stock_before - tally.copies);
+}
+
+TEST_F(BookstoreE2e, OrdersRideOutThirtySecondDatabaseAndBrokerOutages) {
+  // What a failover of PostgreSQL or of the broker takes: each is down for 30 s while orders
+  // are in flight. The purchase retries errors that say something could not be reached for up
+  // to a minute, so every order waits and then ends as it would have; none fails for it.
+  auto outage = [](const char* what) {
+    return [what] {
+      infra(std::string("stop ") + what);
+      std::this_thread::sleep_for(30s);
+      infra(std::string("start ") + what);
+      return std::string(what) + " down 30 s";
+    };
+  };
+  const std::vector<Disruption> plan{outage("postgres"), outage("rabbitmq")};
+  StreamOutcome run = buy_through(kOutageTitle, "outage", plan);
+  ASSERT_TRUE(run.errors.empty()) << run.errors.front();
+  ASSERT_EQ(run.disrupted.size(), plan.size());
+  Tally tally = effects_once(run.placed);
+  std::cout << "[ e2e      ] " << run.disrupted.size() << " outages of 30 s; " << tally.confirmed
+            << " of " << run.placed.size() << " orders confirmed; " << tally.resent
+            << " step attempts failed and were retried\n";
+  // Good cards and enough stock: an order that failed, failed for an outage.
+  EXPECT_EQ(tally.confirmed, static_cast<int>(run.placed.size()));
+  EXPECT_GT(tally.resent, 0) << "no command was in flight across an outage";
+  EXPECT_EQ(stock(kOutageTitle), run.stock_before - tally.copies);
 }
 
 TEST_F(BookstoreE2e, InvalidRequestsGetClearProblems) {

@@ -30,6 +30,7 @@
 
 #include "support.hpp"
 #include "wonderland/common/ids.hpp"
+#include "wonderland/messaging/connection.hpp"
 #include "wonderland/testing/broker.hpp"
 #include "wonderland/testing/postgres.hpp"
 
@@ -582,6 +583,37 @@ TEST(MediatorForwarding, CancelAndRetryAfterTheOwnerWasKilledAreCarriedOutAfterT
   EXPECT_EQ(f.db.owner_of(failed), f.ids[1]);
   effects_once(f.h, failed);
   EXPECT_EQ(f.h.stop_mediator(1), 0) << f.h.mediator_log(1);
+}
+
+TEST(MediatorForwarding, AMalformedControlRequestIsDeadLetteredAndTheMediatorServesOn) {
+  Fleet f("fo-hostile", 1);
+  f.start_all();
+  messaging::ConnectionOptions o;
+  o.url = testing::amqp_url();
+  o.service = "hostile-peer";
+  messaging::Connection peer(o);
+  const messaging::QueueName control{f.h.prefix() + "mediator.control." + f.ids[0]};
+  const messaging::QueueName dead{f.h.prefix() + "mediator.control.dead"};
+  messaging::Outgoing poison{messaging::exchanges::kDefault, control.str(),
+                             messaging::Envelope::make("mediator.cancel", json::object())};
+  poison.raw_body = "{\"workflow_id\": ";
+  ASSERT_TRUE(peer.publish(poison).get().ok());
+
+  // Kept, with its reason, in the durable queue shared by all control queues.
+  std::optional<messaging::RawMessage> kept;
+  ASSERT_TRUE(testing::eventually([&] { return (kept = peer.get(dead)).has_value(); }, 10s))
+      << f.h.mediator_log(0);
+  EXPECT_EQ(kept->body, "{\"workflow_id\": ");
+  EXPECT_EQ(kept->string_headers["x-wonderland-reason"],
+            "malformed message: body is not valid JSON");
+  EXPECT_EQ(kept->string_headers["x-wonderland-queue"], control.str());
+
+  // The mediator serves on: a workflow runs to the end.
+  const std::string id = "fw-" + new_uuid().substr(0, 12);
+  ASSERT_EQ(f.h.start("test_five_step", {{"customer", "c"}}, id, 0).status, 202);
+  EXPECT_EQ(f.h.wait_settled(id, 30s, 0).value("status", ""), "completed");
+  EXPECT_EQ(f.h.stop_mediator(0), 0) << f.h.mediator_log(0);
+  peer.delete_queue(dead);
 }
 
 /// The takeover time over many kills: WONDERLAND_FAILOVER_KILLS=N kills a busy mediator (in

@@ -247,19 +247,24 @@ TEST(ClusterTest, KillingTheConnectedNodeLosesNothingAndClientsMoveOn) {
     EXPECT_EQ(handled.ids.size(), confirmed.size());
   }
 
-  // Every RPC completed: a reply, or a retryable `unavailable`; none hung.
+  // Every RPC completed within its timeout: a reply, a retryable `unavailable`, or, for a
+  // request whose reply address was on the killed node's connection (the reply cannot reach a
+  // caller that has moved on), `deadline_exceeded` at the caller's timeout; none hung.
   std::lock_guard lock(rpc_mu);
   int ok = 0;
   int unavailable = 0;
+  int timed_out = 0;
   for (const auto& o : rpc_outcomes) {
     EXPECT_FALSE(o.hung);
-    EXPECT_TRUE(!o.error || *o.error == codes::kUnavailable) << o.message;
+    EXPECT_TRUE(!o.error || *o.error == codes::kUnavailable || *o.error == codes::kDeadlineExceeded)
+        << o.message;
     EXPECT_LE(o.took, kRpcTimeout + 1s);
     ok += o.error ? 0 : 1;
     unavailable += o.error == codes::kUnavailable ? 1 : 0;
+    timed_out += o.error == codes::kDeadlineExceeded ? 1 : 0;
   }
   std::cerr << rpc_outcomes.size() << " RPCs: " << ok << " answered, " << unavailable
-            << " unavailable (retryable)\n";
+            << " unavailable (retryable), " << timed_out << " timed out\n";
   EXPECT_GT(ok, 0);
   EXPECT_GT(served.load(), 0);
 }

@@ -50,8 +50,9 @@ AmqpChannel& ConnectionLifecycle::open() {
 }
 
 void ConnectionLifecycle::established() {
-  failed_connects_ = 0;
-  last_received_ = last_heartbeat_check_ = Clock::now();
+  // The back-off starts afresh only once this connection has lasted (see close()): a node that
+  // accepts connections and drops each at once is not tried again every reconnect_min_backoff.
+  established_at_ = last_received_ = last_heartbeat_check_ = Clock::now();
   ++counters_.connects;
   set_connected(true);
   if (urls_.size() > 1) {
@@ -76,6 +77,8 @@ void ConnectionLifecycle::close(const std::string& reason) {
   channel_.reset();
   set_connected(false);
   if (was_connected) {
+    if (Clock::now() - established_at_ >= kStableAfter)
+      failed_connects_ = 0;
     spdlog::warn("lost the broker connection to {}:{}: {}", url().host, url().port, reason);
     next_url();
   }

@@ -83,8 +83,13 @@ class ConnectionLifecycle {
   mutable std::mutex connected_mu_;
   mutable std::condition_variable connected_cv_;
 
+  /// A connection that lasted this long resets the back-off when it is lost; one lost sooner
+  /// counts as a failed attempt.
+  static constexpr std::chrono::seconds kStableAfter{10};
+
   Clock::time_point next_connect_at_ = Clock::now();
   int failed_connects_ = 0;
+  Clock::time_point established_at_{};
   Clock::time_point last_received_{};
   Clock::time_point last_heartbeat_check_{};
   std::mt19937 rng_{std::random_device{}()};

@@ -92,7 +92,7 @@ void Consumers::start(AmqpChannel& channel, State& c) {
   channel.declare_exchange(ExchangeSpec{exchanges::kDeadLetter, ExchangeType::kDirect, true});
   if (c.options.keep_dead_letters) {
     QueueSpec dead;
-    dead.name = dead_letter_queue_for(c.options.queue);
+    dead.name = c.options.dead_letters_in.value_or(dead_letter_queue_for(c.options.queue));
     dead.dead_letter_exchange.reset();
     channel.declare_queue(dead);
     channel.bind(BindingSpec{dead.name, exchanges::kDeadLetter, q});

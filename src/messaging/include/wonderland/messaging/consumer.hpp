@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -58,6 +59,10 @@ struct ConsumerOptions {
   /// Declare the durable `<queue>.dead` that keeps this queue's dead letters. Turn off for
   /// temporary queues (a live feed): their dead letters are then only logged.
   bool keep_dead_letters = true;
+  /// With keep_dead_letters: the durable queue that keeps them instead of `<queue>.dead`, one
+  /// shared by temporary queues of one kind (the mediators' control queues), bound to the
+  /// dead-letter exchange by this queue's name.
+  std::optional<QueueName> dead_letters_in;
 };
 
 namespace detail {

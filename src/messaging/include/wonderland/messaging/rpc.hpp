@@ -84,10 +84,12 @@ struct RpcServerOptions {
   /// (default 10000).
   std::optional<std::int64_t> max_length;
   /// A queue of this process alone (a mediator's control queue): not durable, deleted by the
-  /// broker when its consumer goes, and without a `<queue>.dead` of its own (malformed requests
-  /// are only logged). A request sent while no such queue exists is dropped by the broker, and
-  /// its caller gets `deadline_exceeded`.
+  /// broker when its consumer goes, and without a `<queue>.dead` of its own: malformed requests
+  /// go to `dead_letters_in` when set, else they are only logged. A request sent while no such
+  /// queue exists is dropped by the broker, and its caller gets `deadline_exceeded`.
   bool temporary = false;
+  /// A temporary queue's dead letters: a durable queue that outlives it (ConsumerOptions).
+  std::optional<QueueName> dead_letters_in;
 
   /// The limit from WONDERLAND_COMMAND_QUEUE_MAX_LENGTH (default 10000, 0 = no limit).
   static std::int64_t max_length_from_env();
