@@ -31,8 +31,12 @@ const char* const kServices[] = {"logging", "inventory", "customer", "payment", 
 
 /// The test's own broker connection: RPC probes and queue clean-up.
 struct System::Broker {
-  explicit Broker(const std::string& url)
-      : connection(messaging::ConnectionOptions{.url = url, .service = "system-test"}),
+  Broker(const std::string& url, const std::string& queue_type)
+      : connection(messaging::ConnectionOptions{
+            .url = url,
+            .queue_type = queue_type.empty() ? messaging::QueueType::kClassic
+                                             : messaging::parse_queue_type(queue_type),
+            .service = "system-test"}),
         rpc(connection) {}
   messaging::Connection connection;
   messaging::RpcClient rpc;
@@ -84,11 +88,13 @@ void System::start() {
   schema_ = std::make_unique<ScopedSchema>(options_.tag + "_customer");
   if (options_.mediators > 1)
     journal_schema_ = std::make_unique<ScopedSchema>(options_.tag + "_journal");
-  const std::string amqp = amqp_url();
-  broker_ = std::make_unique<Broker>(amqp);
-  const Environment common{{"WONDERLAND_AMQP_URL", amqp},
-                           {"WONDERLAND_LOG_LEVEL", "info"},
-                           {"WONDERLAND_VAR_DIR", dir_.string()}};
+  const std::string amqp = options_.amqp_url.empty() ? amqp_url() : options_.amqp_url;
+  broker_ = std::make_unique<Broker>(amqp, options_.amqp_queue_type);
+  Environment common{{"WONDERLAND_AMQP_URL", amqp},
+                     {"WONDERLAND_LOG_LEVEL", "info"},
+                     {"WONDERLAND_VAR_DIR", dir_.string()}};
+  if (!options_.amqp_queue_type.empty())
+    common["WONDERLAND_AMQP_QUEUE_TYPE"] = options_.amqp_queue_type;
   add_services(common);
   add_mediator(common, web);
   start_processes();

@@ -1,6 +1,6 @@
 // The whole Wonderland system as child processes, for end-to-end and browser tests: the real
 // binaries (logging, inventory, customer, payment, notification, then the mediator) against the
-// harness's RabbitMQ and PostgreSQL.
+// harness's RabbitMQ (or the broker or cluster of SystemOptions::amqp_url) and PostgreSQL.
 //
 //   wonderland::testing::System system({.work_dir = WORK_DIR, .catalogue = books,
 //                                       .admin_token = "test-token"});
@@ -64,6 +64,12 @@ struct SystemOptions {
   /// PostgreSQL journal (WONDERLAND_JOURNAL_LEASE_MS 1000 unless `env` says otherwise) behind
   /// HAProxy.
   int mediators = 1;
+  /// WONDERLAND_AMQP_URL of every process and of the harness's own connection (RPC probes, queue
+  /// clean-up); empty: the harness's broker (amqp_url()). A comma-separated list names the nodes
+  /// of a cluster (see PrivateCluster::urls()).
+  std::string amqp_url;
+  /// WONDERLAND_AMQP_QUEUE_TYPE of every process ("quorum" on a cluster); empty: not set.
+  std::string amqp_queue_type;
 };
 
 class System {
