@@ -376,6 +376,7 @@ using Disruption = std::function<std::string()>;
 struct StreamOutcome {
   std::int64_t stock_before = 0;
   std::vector<Placed> placed;
+  std::set<std::string> in_flight;     // accepted, not yet settled
   std::vector<std::string> errors;     // requests that did not get through
   std::vector<std::string> disrupted;  // what each disruption said
 };
@@ -485,20 +486,21 @@ class BookstoreE2e : public SystemSuite<BookstoreE2e> {
       });
     }
     try {
-      std::size_t settle_first = 0;  // orders accepted before the last disruption ended
+      std::set<std::string> caught;  // orders in flight when the last disruption ended
       for (const auto& step : plan) {
         // One disruption at a time: the orders it caught settle before the next one begins.
         wonderland::testing::eventually(
             [&] {
               std::lock_guard lock(mu);
-              return out.placed.size() >= settle_first;
+              return std::none_of(caught.begin(), caught.end(),
+                                  [&](const std::string& id) { return out.in_flight.count(id); });
             },
             150s);
         const int before = accepted;
         wonderland::testing::eventually([&] { return accepted > before; }, 60s);
         std::string what = step();
-        settle_first = static_cast<std::size_t>(accepted.load());
         std::lock_guard lock(mu);
+        caught = out.in_flight;
         out.disrupted.push_back(std::move(what));
       }
     } catch (const std::exception& e) {
@@ -530,10 +532,15 @@ class BookstoreE2e : public SystemSuite<BookstoreE2e> {
         out.errors.push_back("order: " + describe(r));
         continue;
       }
-      ++accepted;
       Placed p{order_id_of(r), json()};
+      {
+        std::lock_guard lock(mu);
+        out.in_flight.insert(p.order_id);
+      }
+      ++accepted;
       p.order = await_order(client, s, p.order_id, 150s);
       std::lock_guard lock(mu);
+      out.in_flight.erase(p.order_id);
       out.placed.push_back(std::move(p));
     }
   }
