@@ -62,6 +62,7 @@ void read_throttle_config(ThrottleConfig& t) {
       break;
     start = comma + 1;
   }
+  ProxySet checked(t.trusted_proxies);  // refuses an entry that is no address or network
 }
 
 /// WONDERLAND_JOURNAL_URL, WONDERLAND_JOURNAL_SCHEMA, WONDERLAND_MEDIATOR_ID and

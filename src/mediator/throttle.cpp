@@ -194,9 +194,7 @@ std::string strip_port(std::string_view remote) {
 
 std::string Throttles::client_address(const http::Request& request) const {
   std::string peer = strip_port(request.remote_address());
-  auto trusted = [this](std::string_view a) {
-    return std::find(trusted_proxies_.begin(), trusted_proxies_.end(), a) != trusted_proxies_.end();
-  };
+  auto trusted = [this](std::string_view a) { return trusted_proxies_.contains(a); };
   if (trusted_proxies_.empty() || !trusted(peer))
     return peer;
   auto forwarded = request.header("X-Forwarded-For");

@@ -232,6 +232,14 @@ TEST(ClientAddressTest, ThePeerUnlessItIsATrustedProxy) {
             "198.51.100.9");
   EXPECT_EQ(proxied.client_address(request_from("10.0.0.2:4000")), "10.0.0.2");
   EXPECT_EQ(proxied.client_address(request_from("203.0.113.7:80", "198.51.100.1")), "203.0.113.7");
+
+  // A balancer named by its container network's range; hops inside it are skipped too.
+  config.trusted_proxies = {"10.0.0.0/8"};
+  Throttles networked(config);
+  EXPECT_EQ(networked.client_address(request_from("10.89.0.12:4000", "198.51.100.1, 10.89.0.5")),
+            "198.51.100.1");
+  EXPECT_EQ(networked.client_address(request_from("203.0.113.7:80", "198.51.100.1")),
+            "203.0.113.7");
 }
 
 }  // namespace

@@ -24,6 +24,8 @@
 #include <string_view>
 #include <vector>
 
+#include "wonderland/mediator/proxy_set.hpp"
+
 namespace wonderland::http {
 class Request;
 }
@@ -120,7 +122,8 @@ struct ThrottleConfig {
   RatePolicy sign_up{20, 10};
   /// WONDERLAND_ORDERS_PER_MINUTE, WONDERLAND_ORDERS_BURST (per customer).
   RatePolicy orders{60, 20};
-  /// WONDERLAND_HTTP_TRUSTED_PROXIES: peers whose X-Forwarded-For names the client.
+  /// WONDERLAND_HTTP_TRUSTED_PROXIES: peers whose X-Forwarded-For names the client (addresses
+  /// and CIDR networks, see ProxySet).
   std::vector<std::string> trusted_proxies;
 };
 
@@ -145,7 +148,7 @@ class Throttles {
   std::atomic<std::uint64_t> refused_orders{0};
 
  private:
-  std::vector<std::string> trusted_proxies_;
+  ProxySet trusted_proxies_;
 };
 
 /// Puts the sign-in throttles (per username and per client address) in the shared PostgreSQL
