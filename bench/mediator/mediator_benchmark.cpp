@@ -517,7 +517,9 @@ struct MediatorProcess {
         {"WONDERLAND_WEB_DIR", (dir / "no-web").string()},
         {"WONDERLAND_QUEUE_PREFIX", prefix},
         {"WONDERLAND_COMMAND_DELIVERY", opt.persistent_commands ? "persistent" : "transient"},
-        {"WONDERLAND_LOG_LEVEL", "warning"}};
+        {"WONDERLAND_LOG_LEVEL", "warning"},
+        // The parking workflow's queue has no consumer on purpose: ready without one.
+        {"WONDERLAND_READYZ_REQUIRE_CONSUMERS", "0"}};
     for (const auto& [k, v] : env)
       all[k] = v;
     process = std::make_unique<Process>(opt.mediator, all, dir / (name + ".log"));

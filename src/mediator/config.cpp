@@ -144,6 +144,7 @@ Config Config::from_env() {
         "WONDERLAND_COMPENSATION_BACKOFF_MS must be >= 1 and <= "
         "WONDERLAND_COMPENSATION_MAX_BACKOFF_MS");
   }
+  c.readyz_require_consumers = env::get_bool("WONDERLAND_READYZ_REQUIRE_CONSUMERS", true);
   return c;
 }
 

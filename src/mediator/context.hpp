@@ -19,6 +19,7 @@
 #include "wonderland/mediator/catalogue_cache.hpp"
 #include "wonderland/mediator/config.hpp"
 #include "wonderland/mediator/metrics.hpp"
+#include "wonderland/mediator/readiness.hpp"
 #include "wonderland/mediator/settle_waiters.hpp"
 #include "wonderland/mediator/throttle.hpp"
 #include "wonderland/messaging/rpc.hpp"
@@ -71,6 +72,9 @@ struct Context {
   SettleWaiters* waiters = nullptr;
   /// Catalogue answers and known ISBNs (owned by the mediator).
   CatalogueCache* catalogue = nullptr;
+  /// Whether the services the workflows call consume their queues (owned by the mediator); null
+  /// when WONDERLAND_READYZ_REQUIRE_CONSUMERS is off.
+  const ConsumerReadiness* readiness = nullptr;
   /// Sign-in, sign-up and order throttles (built from config.throttle).
   std::shared_ptr<Throttles> throttles = std::make_shared<Throttles>(config.throttle);
 

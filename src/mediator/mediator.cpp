@@ -150,6 +150,8 @@ struct Mediator::Impl {
   std::unique_ptr<CatalogueCache> catalogue;
   std::shared_ptr<SettleWaiters> waiters = std::make_shared<SettleWaiters>();
   std::unique_ptr<workflow::Engine> engine;
+  /// The services' consumers, for GET /readyz (null when not required).
+  std::unique_ptr<ConsumerReadiness> readiness;
   std::unique_ptr<Context> context;
   std::unique_ptr<http::Server> server;
 
@@ -296,6 +298,13 @@ Mediator::Mediator(messaging::Connection& connection, Config config)
   m.context->catalogue = m.catalogue.get();
   m.context->shared_journal = m.shared_journal;
   m.context->owner_requests = m.owner_requests.get();
+  if (config.readyz_require_consumers) {
+    std::vector<messaging::QueueName> queues;
+    for (const std::string& service : task_services(m.registry))
+      queues.push_back(m.transport->queue_for(service));
+    m.readiness = std::make_unique<ConsumerReadiness>(connection, std::move(queues));
+    m.context->readiness = m.readiness.get();
+  }
   if (m.shared_journal) {
     // One sign-in budget for all the mediators behind the load balancer.
     share_sign_in_throttles(*m.context->throttles, config.throttle, config.journal_url,
@@ -316,6 +325,7 @@ Mediator::~Mediator() {
   m.owner_requests.reset();
   m.waiters.reset();  // long polls that did not end yet are dropped; its thread stops
   m.context.reset();
+  m.readiness.reset();
   m.lease_upkeep.reset();
   m.engine.reset();
   if (m.shared_journal) {

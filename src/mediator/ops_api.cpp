@@ -6,7 +6,10 @@
 namespace wonderland::mediator {
 namespace {
 
-/// GET /healthz (the process answers) and GET /readyz (broker and engine are up).
+/// GET /healthz (the process answers) and GET /readyz (broker and engine are up and, unless
+/// WONDERLAND_READYZ_REQUIRE_CONSUMERS is off, every service the workflows call consumes its
+/// command queue: `services` gives each queue's consumers, null where the broker was not
+/// asked). /readyz reads the last periodic check: it never waits on the broker.
 void install_health_routes(Context& ctx, http::Router& router) {
   router.add(Method::get, "/healthz", [](const Request&) {
     return Response::json(Json{{"status", "ok"}});
@@ -14,10 +17,18 @@ void install_health_routes(Context& ctx, http::Router& router) {
   router.add(Method::get, "/readyz", [&ctx](const Request&) {
     bool broker = ctx.connection.connected();
     bool engine = ctx.engine.healthy();
+    bool ready = broker && engine;
     Json body{{"broker", broker ? "up" : "down"}, {"engine", engine ? "up" : "down"}};
-    body["status"] = broker && engine ? "ready" : "not ready";
-    return Response::json(body,
-                          broker && engine ? StatusCode::ok : StatusCode::service_unavailable);
+    if (ctx.readiness != nullptr) {
+      ConsumerReadiness::Snapshot services = ctx.readiness->snapshot();
+      Json counts = Json::object();
+      for (const auto& [queue, consumers] : services.consumers)
+        counts[queue] = consumers ? Json(*consumers) : Json(nullptr);
+      body["services"] = std::move(counts);
+      ready = ready && services.ready();
+    }
+    body["status"] = ready ? "ready" : "not ready";
+    return Response::json(body, ready ? StatusCode::ok : StatusCode::service_unavailable);
   });
 }
 

@@ -109,8 +109,13 @@ std::optional<RawMessage> Connection::get(const QueueName& queue,
   return session_->get(queue, timeout);
 }
 
+Result<QueueStatus> Connection::queue_status(const QueueName& queue,
+                                             std::chrono::milliseconds timeout) {
+  return session_->queue_status(queue, timeout);
+}
+
 std::uint64_t Connection::message_count(const QueueName& queue, std::chrono::milliseconds timeout) {
-  return session_->message_count(queue, timeout);
+  return queue_status(queue, timeout).value().messages;
 }
 
 bool Connection::connected() const {

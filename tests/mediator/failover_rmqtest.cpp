@@ -458,6 +458,8 @@ TEST(MediatorFailover, RefusesAnUnreachableJournal) {
 
 TEST(MediatorFailover, RefusesAnIdInUseByALiveMediator) {
   Fleet f("fo-sameid", 2);
+  // No worker here: readiness must not wait for its consumer.
+  f.h.set_mediator_env(0, "WONDERLAND_READYZ_REQUIRE_CONSUMERS", "0");
   f.h.set_mediator_env(1, "WONDERLAND_MEDIATOR_ID", f.ids[0]);
   f.start(0);
   auto [status, log] = refused_start(f.h, 1);

@@ -565,6 +565,59 @@ TEST_F(MediatorTest, HealthAndReadinessNeedNoToken) {
   EXPECT_EQ(ready.status, 200) << ready.body;
   EXPECT_EQ(ready.json().value("broker", ""), "up");
   EXPECT_EQ(ready.json().value("engine", ""), "up");
+  EXPECT_GE(ready.json()["services"].value(h().prefix() + "worker.commands", 0), 1) << ready.body;
+}
+
+TEST(MediatorReadiness, ReadyOnlyWhileTheServicesTheWorkflowsCallConsume) {
+  using namespace std::chrono_literals;
+  Harness h("readiness");
+  const std::string queue = h.prefix() + "worker.commands";  // every test workflow's tasks
+  auto readyz = [&h] {
+    try {
+      return h.get("/readyz", "");
+    } catch (const std::exception&) {
+      return HttpResponse{};  // not listening yet
+    }
+  };
+  // The broker is up, nobody consumes the worker's queue (it does not even exist yet).
+  h.launch_mediator();
+  HttpResponse r;
+  ASSERT_TRUE(testing::eventually(
+      [&] {
+        r = readyz();
+        return r.status == 503 && r.json()["services"].contains(queue);
+      },
+      30s))
+      << describe(r) << h.mediator_log();
+  EXPECT_EQ(r.json().value("status", ""), "not ready");
+  EXPECT_EQ(r.json().value("broker", ""), "up");
+  EXPECT_EQ(r.json().value("engine", ""), "up");
+  EXPECT_EQ(r.json()["services"], json({{queue, 0}})) << r.body;
+  EXPECT_EQ(h.get("/healthz", "").status, 200);
+
+  // The worker starts consuming: ready within the next check (every second).
+  h.start_worker();
+  ASSERT_TRUE(testing::eventually([&] { return (r = readyz()).status == 200; }, 10s))
+      << describe(r);
+  EXPECT_EQ(r.json().value("status", ""), "ready");
+  EXPECT_EQ(r.json()["services"], json({{queue, 1}})) << r.body;
+
+  // It stops (and deletes its queue): not ready again.
+  ASSERT_EQ(h.stop_worker(), 0) << h.worker_log();
+  ASSERT_TRUE(testing::eventually([&] { return (r = readyz()).status == 503; }, 10s))
+      << describe(r);
+  EXPECT_EQ(r.json()["services"], json({{queue, 0}})) << r.body;
+  EXPECT_EQ(h.stop_mediator(), 0) << h.mediator_log();
+  EXPECT_NE(h.mediator_log().find("readiness: not ready, no consumer on " + queue),
+            std::string::npos)
+      << h.mediator_log();
+
+  // Without the requirement, the broker and the engine alone decide.
+  h.set_mediator_env(0, "WONDERLAND_READYZ_REQUIRE_CONSUMERS", "0");
+  h.start_mediator();
+  r = readyz();
+  EXPECT_EQ(r.status, 200) << describe(r);
+  EXPECT_FALSE(r.json().contains("services")) << r.body;
 }
 
 TEST_F(MediatorTest, MetricsExposeCountersAndStepHistograms) {

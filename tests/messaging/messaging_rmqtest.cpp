@@ -74,6 +74,46 @@ TEST_F(MessagingTest, PublishIsConfirmedAndConsumed) {
   EXPECT_EQ(m.body["n"], 1);
 }
 
+TEST_F(MessagingTest, QueueStatusCountsMessagesAndConsumersAndAMissingQueueHarmsNothing) {
+  QueueName q = temp_queue("status");
+  Result<QueueStatus> empty = conn_.queue_status(q);
+  ASSERT_TRUE(empty.ok()) << empty.error().message;
+  EXPECT_EQ(empty->messages, 0U);
+  EXPECT_EQ(empty->consumers, 0U);
+  ASSERT_TRUE(
+      conn_.publish(Outgoing{exchanges::kDefault, q.str(), Envelope::make("t", {})}).get().ok());
+  EXPECT_TRUE(testing::eventually([&] { return conn_.message_count(q) == 1; }, 10s));
+
+  // A consumer on another connection counts; its delivery leaves no ready message.
+  Connection other(options_for(testing::amqp_url(), "status-consumer"));
+  Latch received;
+  auto consumer = other.consume(ConsumerOptions{q, 8, 3, 1},
+                                [&](const Envelope&, const DeliveryInfo&) { received.add(); });
+  ASSERT_TRUE(received.wait_for(1, 10s));
+  EXPECT_TRUE(testing::eventually(
+      [&] {
+        auto s = conn_.queue_status(q);
+        return s.ok() && s->consumers == 1 && s->messages == 0;
+      },
+      10s));
+
+  // A missing queue is not_found, on the inspection channel only: the connection stays up (no
+  // reconnect) and keeps consuming, here and on `other` which asks too.
+  const auto connects = other.stats().connects;
+  Result<QueueStatus> missing = other.queue_status(QueueName{unique_name("missing")});
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, codes::kNotFound) << missing.error().message;
+  EXPECT_THROW(other.message_count(QueueName{unique_name("missing")}), ErrorException);
+  ASSERT_TRUE(
+      conn_.publish(Outgoing{exchanges::kDefault, q.str(), Envelope::make("t", {})}).get().ok());
+  EXPECT_TRUE(received.wait_for(2, 10s));
+  Result<QueueStatus> again = other.queue_status(q);
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_EQ(again->consumers, 1U);
+  EXPECT_EQ(other.stats().connects, connects);
+  EXPECT_TRUE(other.connected());
+}
+
 TEST_F(MessagingTest, ADeletedExchangeIsGone) {
   ExchangeName x{unique_name("delete-me")};
   conn_.declare(ExchangeSpec{x, ExchangeType::kDirect, false});

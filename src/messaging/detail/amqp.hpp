@@ -88,7 +88,8 @@ struct UrlParts {
 /// Parses an amqp:// or amqps:// URL; throws std::invalid_argument when malformed.
 UrlParts parse_amqp_url(const std::string& url);
 
-/// A logged-in connection with one open channel (channel 1). Closes and frees on destruction.
+/// A logged-in connection with one open channel (channel 1; channel 2, opened when needed,
+/// inspects queues). Closes and frees on destruction.
 class AmqpChannel {
  public:
   /// Connects (over TLS with `tls` when url.tls), logs in and opens the channel; throws
@@ -109,8 +110,11 @@ class AmqpChannel {
   /// durable, not exclusive and not auto-delete. A queue that exists as the other type is
   /// refused (406) with an error that says so.
   void declare_queue(const QueueSpec& spec);
-  /// Messages ready in an existing queue (passive declaration).
-  std::uint64_t message_count(const QueueName& queue);
+  /// Messages ready in a queue and its consumers, by a passive declaration on a channel of its
+  /// own (channel 2), so that the broker's refusal closes that channel only: a missing queue is
+  /// `not_found`, another refusal `failed_precondition`. Throws AmqpError when the connection
+  /// fails.
+  Result<QueueStatus> queue_status(const QueueName& queue);
   void bind(const BindingSpec& spec);
   void delete_queue(const QueueName& queue);
   void delete_exchange(const ExchangeName& exchange);

@@ -19,6 +19,11 @@ namespace wonderland::messaging::detail {
 namespace {
 
 constexpr amqp_channel_t kChannel = 1;
+/// Where queues are inspected (passive declarations): the broker closes a channel on which a
+/// queue is missing or refused, and closing this one costs the session nothing (channel 1 keeps
+/// its consumers, confirm mode and publishes in flight).
+constexpr amqp_channel_t kInspectionChannel = 2;
+constexpr int kReplyNotFound = 404;
 
 /// The fields that basic.deliver and basic.get-ok share.
 template <typename Method>
@@ -39,6 +44,8 @@ struct AmqpChannel::State {
   QueueType queue_type = QueueType::kClassic;
   std::chrono::milliseconds timeout{5000};
   bool corked = false;
+  /// Whether kInspectionChannel is open (opened at the first inspection, again after a refusal).
+  bool inspection_open = false;
   /// Why the broker's certificate was refused, filled during the TLS handshake.
   std::string tls_failure;
 
@@ -72,13 +79,13 @@ struct AmqpChannel::State {
       amqp_destroy_connection(conn);
   }
 
-  /// Checks the reply of the last synchronous call; throws AmqpError on failure.
-  void check(const char* what) {
+  /// Checks the reply of the last synchronous call on `channel`; throws AmqpError on failure.
+  void check(const char* what, amqp_channel_t channel = kChannel) {
     amqp_rpc_reply_t r = amqp_get_rpc_reply(conn);
-    check_reply(r, what);
+    check_reply(r, what, channel);
   }
 
-  void check_reply(const amqp_rpc_reply_t& r, const char* what) {
+  void check_reply(const amqp_rpc_reply_t& r, const char* what, amqp_channel_t channel = kChannel) {
     switch (r.reply_type) {
       case AMQP_RESPONSE_NORMAL:
         return;
@@ -100,7 +107,7 @@ struct AmqpChannel::State {
           const auto* m = static_cast<const amqp_channel_close_t*>(r.reply.decoded);
           std::string text = str(m->reply_text);
           amqp_channel_close_ok_t ok{};
-          amqp_send_method(conn, kChannel, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
+          amqp_send_method(conn, channel, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
           throw AmqpError(
               std::string(what) + ": broker refused: " + std::to_string(m->reply_code) + " " + text,
               true, m->reply_code);
@@ -242,12 +249,34 @@ void AmqpChannel::declare_queue(const QueueSpec& spec) {
   }
 }
 
-std::uint64_t AmqpChannel::message_count(const QueueName& queue) {
+Result<QueueStatus> AmqpChannel::queue_status(const QueueName& queue) {
   State::Uncorked uncorked(*s_);
-  amqp_queue_declare_ok_t* ok =
-      amqp_queue_declare(s_->conn, kChannel, bytes(queue.str()), 1, 0, 0, 0, amqp_empty_table);
-  s_->check("queue.declare (passive)");
-  return ok == nullptr ? 0 : ok->message_count;
+  if (!s_->inspection_open) {
+    amqp_channel_open(s_->conn, kInspectionChannel);
+    s_->check("channel.open (inspection)", kInspectionChannel);
+    s_->inspection_open = true;
+  }
+  amqp_queue_declare_ok_t* ok = amqp_queue_declare(s_->conn, kInspectionChannel, bytes(queue.str()),
+                                                   1, 0, 0, 0, amqp_empty_table);
+  amqp_rpc_reply_t r = amqp_get_rpc_reply(s_->conn);
+  if (r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION && r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
+    // Refused (missing, or exclusive to another connection): only the inspection channel closed.
+    const auto* m = static_cast<const amqp_channel_close_t*>(r.reply.decoded);
+    const int code = m->reply_code;
+    std::string text = str(m->reply_text);
+    amqp_channel_close_ok_t close_ok{};
+    amqp_send_method(s_->conn, kInspectionChannel, AMQP_CHANNEL_CLOSE_OK_METHOD, &close_ok);
+    s_->inspection_open = false;
+    if (code == kReplyNotFound)
+      return Error::of(codes::kNotFound, "queue '" + queue.str() + "' does not exist");
+    return Error::of(codes::kFailedPrecondition, "queue '" + queue.str() +
+                                                     "': the broker refused to inspect it: " +
+                                                     std::to_string(code) + " " + text);
+  }
+  s_->check_reply(r, "queue.declare (passive)", kInspectionChannel);
+  if (ok == nullptr)
+    throw AmqpError("queue.declare (passive): no reply from the broker");
+  return QueueStatus{ok->message_count, ok->consumer_count};
 }
 
 void AmqpChannel::bind(const BindingSpec& spec) {

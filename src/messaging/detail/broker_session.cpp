@@ -174,13 +174,19 @@ void BrokerSession::delete_exchange(const ExchangeName& exchange,
                       [exchange](AmqpChannel& channel) { channel.delete_exchange(exchange); });
 }
 
-std::uint64_t BrokerSession::message_count(const QueueName& queue,
-                                           std::chrono::milliseconds timeout) {
-  auto count = std::make_shared<std::atomic<std::uint64_t>>(0);
-  on_channel_and_wait("queue.declare (passive)", timeout, [count, queue](AmqpChannel& channel) {
-    count->store(channel.message_count(queue));
-  });
-  return count->load();
+Result<QueueStatus> BrokerSession::queue_status(const QueueName& queue,
+                                                std::chrono::milliseconds timeout) {
+  // Written on the I/O thread before the wait ends (the promise orders it); kept alive past a
+  // timeout by the operation that may still write it.
+  auto status = std::make_shared<std::optional<Result<QueueStatus>>>();
+  try {
+    on_channel_and_wait("queue.declare (passive)", timeout, [status, queue](AmqpChannel& channel) {
+      status->emplace(channel.queue_status(queue));
+    });
+  } catch (const ErrorException& e) {
+    return e.error();
+  }
+  return std::move(**status);
 }
 
 std::optional<RawMessage> BrokerSession::get(const QueueName& queue,

@@ -57,7 +57,7 @@ class BrokerSession : public std::enable_shared_from_this<BrokerSession> {
   void remove_consumer(std::uint64_t id);
   void rpc_call(RpcRequest request, RpcCallback done);
   std::optional<RawMessage> get(const QueueName& queue, std::chrono::milliseconds timeout);
-  std::uint64_t message_count(const QueueName& queue, std::chrono::milliseconds timeout);
+  Result<QueueStatus> queue_status(const QueueName& queue, std::chrono::milliseconds timeout);
 
   bool connected() const { return lifecycle_.connected(); }
   std::string broker_address() const { return lifecycle_.address(); }

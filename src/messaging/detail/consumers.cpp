@@ -24,7 +24,10 @@ std::uint64_t Consumers::add(ConsumerOptions options, Handler handler) {
   }
   session_.post(std::function<void()>([this, c] {
     AmqpChannel* channel = session_.channel();
-    if (channel == nullptr)
+    // Not connected: on_connected starts it. Already started: the connection opened after the
+    // registration above and on_connected started it first (a second basic.consume would leave
+    // a consumer behind that nothing cancels).
+    if (channel == nullptr || !c->tag.empty())
       return;
     try {
       start(*channel, *c);

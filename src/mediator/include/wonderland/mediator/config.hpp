@@ -73,6 +73,10 @@ struct Config {
   /// WONDERLAND_COMPENSATION_MAX_BACKOFF_MS.
   std::chrono::milliseconds compensation_backoff{200};
   std::chrono::milliseconds compensation_max_backoff{60000};
+  /// WONDERLAND_READYZ_REQUIRE_CONSUMERS: GET /readyz answers 200 only once every command queue
+  /// the loaded workflows send tasks to has a consumer (checked every second). Off: the broker
+  /// connection and the engine alone decide, as for a mediator run without its services.
+  bool readyz_require_consumers = true;
 
   static Config from_env();
 };

@@ -116,6 +116,12 @@ struct Outgoing {
   std::optional<std::string> raw_body;
 };
 
+/// What the broker says of a queue (a passive declaration).
+struct QueueStatus {
+  std::uint64_t messages = 0;   ///< ready, not those delivered and unacknowledged
+  std::uint32_t consumers = 0;  ///< consumers attached to it, on any connection
+};
+
 /// A message fetched by `Connection::get`, as it lies in the queue.
 struct RawMessage {
   std::string body;
@@ -181,8 +187,14 @@ class Connection {
   /// failed_precondition on a connection that has consumers.
   std::optional<RawMessage> get(const QueueName& queue,
                                 std::chrono::milliseconds timeout = std::chrono::seconds(10));
-  /// Messages ready in `queue` (not those delivered and unacknowledged), by a passive
-  /// declaration; for tools and tests. A missing queue is `unavailable` (the broker refuses it).
+  /// Messages ready in `queue` and its consumers, by a passive declaration on a channel of its
+  /// own: a missing queue (`not_found`) or one the broker refuses to show (an exclusive queue of
+  /// another connection: `failed_precondition`) leaves the connection, its consumers and
+  /// publishes untouched. Not connected: `unavailable`; no answer in time: `deadline_exceeded`.
+  /// For health checks, tools and tests.
+  Result<QueueStatus> queue_status(const QueueName& queue,
+                                   std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  /// queue_status(queue).messages; throws ErrorException with its error.
   std::uint64_t message_count(const QueueName& queue,
                               std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
