@@ -1,18 +1,26 @@
 #!/usr/bin/env bash
 # The run command: installs what is missing, builds, starts RabbitMQ and PostgreSQL, then every
 # service binary that the build produced. Ctrl-C (or SIGTERM) stops the services, then the
-# infrastructure. If a service exits on its own, everything is stopped and the status is 1.
+# infrastructure, and the status is 0.
 #
 #   scripts/run.sh
 #   WONDERLAND_MEDIATORS=3 scripts/run.sh
 #   WONDERLAND_RABBITMQ_NODES=3 scripts/run.sh
+#   WONDERLAND_RUN_SKIP_BUILD=1 scripts/run.sh    # the build dir as it is: no deps.sh, no build.sh
+#
+# Self-healing: a service (logging, inventory, customer, payment, notification, the mediator or
+# mediators, HAProxy) that exits on its own is started again after a back-off, 0.5 s for its
+# first exit, doubling at each further one up to 30 s, and back to 0.5 s once it has run for
+# 60 s. Each restart is logged with the exit status (or the signal that killed it) and the last
+# 20 lines of the service's log. Only a crash loop ends the run: the 5th exit of one service
+# within 60 s stops everything with its last log lines, and the status is 1.
 #
 # WONDERLAND_MEDIATORS=N (default 1) with N > 1 runs N mediators sharing one journal in the
 # infrastructure's PostgreSQL (WONDERLAND_JOURNAL_URL), mediator i on port WONDERLAND_HTTP_PORT+i
 # with a stable id (kept in $WONDERLAND_VAR_DIR/mediator/mediator-<i>.id), behind HAProxy on
 # WONDERLAND_HTTP_PORT (round robin, health check on /readyz, configured in
-# $WONDERLAND_VAR_DIR/haproxy/haproxy.cfg). A mediator that exits is started again (after its
-# lease has lapsed when it was killed); one that keeps failing at start stops everything.
+# $WONDERLAND_VAR_DIR/haproxy/haproxy.cfg). A mediator killed by a signal is started again only
+# once its lease has lapsed (its id is still held until then).
 #
 # WONDERLAND_RABBITMQ_NODES=N (default 1) with N > 1 runs RabbitMQ as a cluster of N nodes
 # (scripts/infra.sh), node i on AMQP port WONDERLAND_AMQP_PORT+i: every process gets the list of
@@ -50,10 +58,14 @@ export WONDERLAND_RABBITMQ_NODES="$RABBITMQ_NODES"
 if ! wl_is_uint "$MEDIATORS" || ((MEDIATORS < 1 || MEDIATORS > 32)); then
   wl_die "WONDERLAND_MEDIATORS='$MEDIATORS' is not a number of mediators (1-32)"
 fi
-# A mediator restarted this many times in a row, each having run less than MIN_UPTIME_S, ends the
-# run (multi-mediator mode).
-MAX_QUICK_RESTARTS=5
-MIN_UPTIME_S=15
+# Restarts: the back-off doubles from BACKOFF_MIN_MS to BACKOFF_MAX_MS and starts again from the
+# bottom after STABLE_S of running; MAX_EXITS exits of one service within EXIT_WINDOW_S end the
+# run.
+BACKOFF_MIN_MS=500
+BACKOFF_MAX_MS=30000
+STABLE_S=60
+MAX_EXITS=5
+EXIT_WINDOW_S=60
 
 INFRA="$WL_REPO_DIR/scripts/infra.sh"
 build_dir="$(wl_build_dir)"
@@ -61,12 +73,18 @@ WONDERLAND_VAR_DIR="$(wl_abspath "${WONDERLAND_VAR_DIR:-var}")"
 export WONDERLAND_VAR_DIR
 log_dir="$WONDERLAND_VAR_DIR/logs"
 
-declare -A svc_pid=()    # service name -> pid
-declare -A pid_svc=()    # pid -> service name
+declare -A svc_pid=()     # service name -> pid
+declare -A pid_svc=()     # pid -> service name
 declare -A svc_started=() # service name -> $SECONDS at its start
-declare -A svc_quick=()   # mediator name -> restarts in a row that did not last MIN_UPTIME_S
+declare -A svc_log=()     # service name -> its log file
+declare -A svc_bin=()     # service name -> its binary (the services started by binary alone)
+declare -A svc_backoff=() # service name -> the delay before its next restart, in ms
+declare -A svc_exits=()   # service name -> $SECONDS of its exits within EXIT_WINDOW_S
+declare -A svc_due=()     # service name -> when to start it again, in ms (now_ms)
 infra_started=0
 idle_pid=""
+haproxy_cfg=""
+NOW_MS=0
 
 # find_binary NAME: path of a built executable called NAME (empty when not built).
 find_binary() {
@@ -91,7 +109,44 @@ start_process() {
   svc_pid[$name]=$!
   pid_svc[$!]=$name
   svc_started[$name]=$SECONDS
+  svc_log[$name]=$log
   wl_info "$name: started, pid $!, log $log"
+}
+
+# launch NAME: starts (or starts again) the service NAME.
+launch() {
+  case "$1" in
+    haproxy)
+      # -db: in the foreground, a child of this script like the services.
+      start_process haproxy "$log_dir/haproxy.log" haproxy -db -f "$haproxy_cfg"
+      ;;
+    wonderland-mediator-*) start_mediator "${1##*-}" ;;
+    *) start_process "$1" "$log_dir/$1.log" "${svc_bin[$1]}" ;;
+  esac
+}
+
+# now_ms: sets NOW_MS to the wall clock in milliseconds.
+now_ms() {
+  local us="${EPOCHREALTIME/[.,]/}"
+  NOW_MS=$((10#$us / 1000))
+}
+
+# seconds MS: MS milliseconds as seconds with a decimal point (for sleep and messages).
+seconds() {
+  printf '%d.%03d' "$(($1 / 1000))" "$(($1 % 1000))"
+}
+
+# exit_text STATUS: how a process with this wait status ended.
+exit_text() {
+  local sig=""
+  if (($1 > 128)); then
+    sig="$(kill -l "$(($1 - 128))" 2>/dev/null || true)"
+  fi
+  if [[ -n "$sig" ]]; then
+    printf 'was killed by SIG%s (status %s)' "$sig" "$1"
+  else
+    printf 'exited with status %s' "$1"
+  fi
 }
 
 # mediator_id I: the id of mediator I, the same at every run (kept in the var dir).
@@ -163,28 +218,65 @@ EOF
   } >"$1"
 }
 
-# restart_mediator NAME STATUS: starts an exited mediator again, after a pause: a mediator killed
-# by a signal still holds its id for a lease. Fails when it keeps failing at start.
-restart_mediator() {
-  local name="$1" status="$2" i="${1##*-}" delay_ms=1000 lease_ms
-  if ((SECONDS - ${svc_started[$name]:-0} < MIN_UPTIME_S)); then
-    svc_quick[$name]=$((${svc_quick[$name]:-0} + 1))
-  else
-    svc_quick[$name]=0
-  fi
-  if ((svc_quick[$name] >= MAX_QUICK_RESTARTS)); then
-    wl_error "$name failed $MAX_QUICK_RESTARTS times in a row within ${MIN_UPTIME_S} s of its start"
+# on_exit NAME PID STATUS: NAME ended on its own. Schedules its restart after its back-off (a
+# mediator of several killed by a signal: after its lease too), or fails on a crash loop.
+on_exit() {
+  local name="$1" pid="$2" status="$3" ran t delay lease_ms recent=()
+  ran=$((SECONDS - ${svc_started[$name]:-$SECONDS}))
+  for t in ${svc_exits[$name]:-}; do
+    if ((SECONDS - t < EXIT_WINDOW_S)); then
+      recent+=("$t")
+    fi
+  done
+  recent+=("$SECONDS")
+  svc_exits[$name]="${recent[*]}"
+  if ((${#recent[@]} >= MAX_EXITS)); then
+    wl_error "$name (pid $pid) $(exit_text "$status") after $ran s, its ${#recent[@]}th exit within $EXIT_WINDOW_S s: a crash loop; stopping everything"
+    wl_tail "${svc_log[$name]}" 40
     return 1
   fi
-  lease_ms="${WONDERLAND_JOURNAL_LEASE_MS:-10000}"
-  wl_is_uint "$lease_ms" || lease_ms=10000
-  ((status > 128)) && delay_ms=$((lease_ms + 1000))
-  wl_warn "$name exited with status $status; starting it again in $((delay_ms / 1000)) s"
-  sleep "$((delay_ms / 1000)).$(printf '%03d' $((delay_ms % 1000)))" &
-  idle_pid=$!
-  wait "$idle_pid" || true
-  idle_pid=""
-  start_mediator "$i"
+  if ((ran >= STABLE_S)); then
+    svc_backoff[$name]=$BACKOFF_MIN_MS
+  fi
+  delay="${svc_backoff[$name]:-$BACKOFF_MIN_MS}"
+  svc_backoff[$name]=$((delay * 2 < BACKOFF_MAX_MS ? delay * 2 : BACKOFF_MAX_MS))
+  if [[ "$name" == wonderland-mediator-* ]] && ((status > 128)); then
+    # Killed, it still holds its id in the shared journal until its lease lapses.
+    lease_ms="${WONDERLAND_JOURNAL_LEASE_MS:-10000}"
+    wl_is_uint "$lease_ms" || lease_ms=10000
+    if ((delay < lease_ms + 1000)); then
+      delay=$((lease_ms + 1000))
+    fi
+  fi
+  wl_warn "$name (pid $pid) $(exit_text "$status") after $ran s; restarting it in $(seconds "$delay") s (exit ${#recent[@]} within $EXIT_WINDOW_S s; the ${MAX_EXITS}th stops everything)"
+  wl_tail "${svc_log[$name]}" 20
+  now_ms
+  svc_due[$name]=$((NOW_MS + delay))
+}
+
+# restart_due: starts the services whose restart time has come.
+restart_due() {
+  local name
+  now_ms
+  for name in "${!svc_due[@]}"; do
+    if ((svc_due[$name] <= NOW_MS)); then
+      unset "svc_due[$name]"
+      wl_info "$name: starting it again"
+      launch "$name"
+    fi
+  done
+}
+
+# next_due_ms: milliseconds until the next restart is due (0 when one is late).
+next_due_ms() {
+  local name next=-1
+  now_ms
+  for name in "${!svc_due[@]}"; do
+    if ((next < 0 || svc_due[$name] < next)); then
+      next=${svc_due[$name]}
+    fi
+  done
+  printf '%d\n' "$((next > NOW_MS ? next - NOW_MS : 0))"
 }
 
 stop_services() {
@@ -224,11 +316,15 @@ cleanup() {
 trap cleanup EXIT
 trap 'wl_info "interrupted"; exit 0' INT TERM
 
-wl_section "dependencies (scripts/deps.sh)"
-wl_deps
+if [[ "${WONDERLAND_RUN_SKIP_BUILD:-0}" == 1 ]]; then
+  wl_info "WONDERLAND_RUN_SKIP_BUILD=1: the binaries of $build_dir as they are (no deps.sh, no build.sh)"
+else
+  wl_section "dependencies (scripts/deps.sh)"
+  wl_deps
 
-wl_section "build: $build_dir"
-"$WL_REPO_DIR/scripts/build.sh"
+  wl_section "build: $build_dir"
+  "$WL_REPO_DIR/scripts/build.sh"
+fi
 
 wl_section "infrastructure (scripts/infra.sh)"
 infra_started=1
@@ -293,11 +389,11 @@ for name in "${SERVICES[@]}"; do
     haproxy_cfg="$WONDERLAND_VAR_DIR/haproxy/haproxy.cfg"
     write_haproxy_config "$haproxy_cfg"
     haproxy -q -c -f "$haproxy_cfg" || wl_die "HAProxy refuses $haproxy_cfg"
-    # -db: in the foreground, a child of this script like the services.
-    start_process haproxy "$log_dir/haproxy.log" haproxy -db -f "$haproxy_cfg"
+    launch haproxy
     continue
   fi
-  start_process "$name" "$log_dir/$name.log" "$bin"
+  svc_bin[$name]="$bin"
+  launch "$name"
 done
 
 services_list="${!svc_pid[*]}"
@@ -334,28 +430,40 @@ if ((${#svc_pid[@]} == 0)); then
   done
 fi
 
-# Wait for a service to exit: that ends the run, unless it is one of several mediators (started
-# again).
+# Wait for a service to exit, or for a restart to be due. A service that exits is started again
+# after its back-off (on_exit); a crash loop ends the run.
 while :; do
   exited_pid=""
   status=0
-  # One that ended while this script was busy (restarting a mediator) is no job for `wait -n`
-  # any more; `wait PID` still has its status.
+  # One that ended while this script was busy (restarting another) is no job for `wait -n` any
+  # more; `wait PID` still has its status.
   for pid in "${svc_pid[@]}"; do
     if ! kill -0 "$pid" 2>/dev/null; then
       exited_pid="$pid"
-      wait "$pid" || status=$?
+      wait "$pid" 2>/dev/null || status=$?
       break
     fi
   done
-  [[ -n "$exited_pid" ]] || wait -n -p exited_pid "${svc_pid[@]}" || status=$?
-  name="${pid_svc[$exited_pid]:-?}"
-  unset "svc_pid[$name]" "pid_svc[$exited_pid]"
-  if [[ "$name" == wonderland-mediator-* ]]; then
-    wl_tail "$log_dir/$name.log" 20
-    restart_mediator "$name" "$status" && continue
+  if [[ -z "$exited_pid" ]]; then
+    if ((${#svc_due[@]} > 0)); then
+      # The next restart's timer, a job that `wait -n` also waits for.
+      sleep "$(seconds "$(next_due_ms)")" &
+      idle_pid=$!
+    elif ((${#svc_pid[@]} == 0)); then
+      wl_die "no service is running and none is to be started again"
+    fi
+    # (2>/dev/null: bash's own "Killed" line; on_exit says what happened.)
+    wait -n -p exited_pid "${svc_pid[@]}" ${idle_pid:+"$idle_pid"} 2>/dev/null || status=$?
+    if [[ -n "$idle_pid" ]]; then
+      kill "$idle_pid" 2>/dev/null || true
+      wait "$idle_pid" 2>/dev/null || true
+      idle_pid=""
+    fi
   fi
-  wl_error "$name exited on its own with status $status; stopping everything"
-  wl_tail "$log_dir/$name.log" 40
-  exit 1
+  if [[ -n "$exited_pid" && -n "${pid_svc[$exited_pid]:-}" ]]; then
+    name="${pid_svc[$exited_pid]}"
+    unset "svc_pid[$name]" "pid_svc[$exited_pid]"
+    on_exit "$name" "$exited_pid" "$status" || exit 1
+  fi
+  restart_due
 done
