@@ -168,53 +168,17 @@ start_mediator() {
     WONDERLAND_MEDIATOR_ID="$(mediator_id "$i")" "$mediator_bin"
 }
 
-# write_haproxy_config FILE: the balancer in front of the mediators.
+# write_haproxy_config FILE: the balancer in front of the mediators (deploy/haproxy/
+# haproxy-config.sh, which the balancer's container image uses as well).
 write_haproxy_config() {
-  local i
+  local i servers=()
+  for ((i = 1; i <= MEDIATORS; i++)); do
+    servers+=("127.0.0.1:$((WONDERLAND_HTTP_PORT + i))")
+  done
   {
-    cat <<EOF
-# Written by scripts/run.sh at every start (WONDERLAND_MEDIATORS=$MEDIATORS); edits are lost.
-global
-  log stdout format iso local0 notice
-  maxconn 4096
-
-defaults
-  mode http
-  log global
-  option dontlognull
-  # One request per server connection: a mediator that goes away costs no reused connection.
-  option http-server-close
-  timeout connect 2s
-  timeout http-request 15s
-  timeout http-keep-alive 15s
-  timeout queue 10s
-  timeout check 2s
-  # Server-sent events (/api/logs/stream, /api/events...) and long polls stay open for long.
-  timeout client 1h
-  timeout server 1h
-  timeout tunnel 1h
-  timeout client-fin 5s
-  timeout server-fin 5s
-  # A request that cannot reach a mediator goes to another one.
-  retries 3
-  option redispatch 1
-
-frontend public
-  bind ${WONDERLAND_HTTP_ADDRESS:-127.0.0.1}:$WONDERLAND_HTTP_PORT
-  # The client's address, for the mediators' throttles (they trust it from 127.0.0.1 only);
-  # whatever the client sent in this header is replaced.
-  http-request set-header X-Forwarded-For %[src]
-  default_backend mediators
-
-backend mediators
-  balance roundrobin
-  option httpchk GET /readyz
-  http-check expect status 200
-  default-server inter 1s fastinter 500ms downinter 1s fall 2 rise 2
-EOF
-    for ((i = 1; i <= MEDIATORS; i++)); do
-      printf '  server mediator-%s 127.0.0.1:%s check\n' "$i" "$((WONDERLAND_HTTP_PORT + i))"
-    done
+    printf '# Written by scripts/run.sh at every start (WONDERLAND_MEDIATORS=%s); edits are lost.\n' "$MEDIATORS"
+    "$WL_REPO_DIR/deploy/haproxy/haproxy-config.sh" \
+      "${WONDERLAND_HTTP_ADDRESS:-127.0.0.1}:$WONDERLAND_HTTP_PORT" "${servers[@]}"
   } >"$1"
 }
 

@@ -7,9 +7,10 @@ namespace wonderland::mediator {
 namespace {
 
 /// GET /healthz (the process answers) and GET /readyz (broker and engine are up and, unless
-/// WONDERLAND_READYZ_REQUIRE_CONSUMERS is off, every service the workflows call consumes its
-/// command queue: `services` gives each queue's consumers, null where the broker was not
-/// asked). /readyz reads the last periodic check: it never waits on the broker.
+/// WONDERLAND_READYZ_REQUIRE_CONSUMERS is off, every service the workflows call has consumed its
+/// command queue at some check since start: `services` gives each queue's consumers now, null
+/// where the broker was not asked, and `degraded` is true while one of them has none).
+/// /readyz reads the last periodic check: it never waits on the broker.
 void install_health_routes(Context& ctx, http::Router& router) {
   router.add(Method::get, "/healthz", [](const Request&) {
     return Response::json(Json{{"status", "ok"}});
@@ -25,7 +26,11 @@ void install_health_routes(Context& ctx, http::Router& router) {
       for (const auto& [queue, consumers] : services.consumers)
         counts[queue] = consumers ? Json(*consumers) : Json(nullptr);
       body["services"] = std::move(counts);
-      ready = ready && services.ready();
+      // Once every service has been seen consuming, one that goes away later leaves the
+      // mediator ready: it still serves what needs no service, and orders wait for it.
+      ready = ready && services.ready_once;
+      if (services.ready_once && !services.ready())
+        body["degraded"] = true;
     }
     body["status"] = ready ? "ready" : "not ready";
     return Response::json(body, ready ? StatusCode::ok : StatusCode::service_unavailable);

@@ -64,6 +64,7 @@ void ConsumerReadiness::check() {
   }
   {
     std::lock_guard lock(mu_);
+    now.ready_once = last_.ready_once || now.ready();
     last_ = now;
   }
   // Logged when the verdict changes (the broker's own failures are logged by the connection).

@@ -1,7 +1,8 @@
 // Whether the services a mediator's workflows need are there: every command queue that the task
 // steps of its loaded definitions (and their compensations) send to must have a consumer. A
 // thread of its own (runtime::Periodic) asks the broker every interval, so GET /readyz only
-// reads the last answer and never waits on the broker.
+// reads the last answer and never waits on the broker. Readiness waits for the services once,
+// at start (Snapshot::ready_once).
 #pragma once
 
 #include <chrono>
@@ -31,8 +32,13 @@ class ConsumerReadiness {
     /// not be asked (disconnected, no answer in time).
     std::map<std::string, std::optional<std::uint32_t>> consumers;
     bool checked = false;  ///< a check has completed
+    /// Some check since start found every queue with a consumer. /readyz waits for that once,
+    /// so the first requests after start do not time out; a service that dies later does not
+    /// take the mediator out of its balancer (its catalogue and order views still answer, and
+    /// orders wait for the service within their retry budget), and `services` shows it.
+    bool ready_once = false;
 
-    /// Checked, and every queue has a consumer.
+    /// Checked, and every queue has a consumer now.
     bool ready() const;
   };
 
