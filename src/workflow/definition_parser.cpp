@@ -1,5 +1,5 @@
 // Parsing a workflow definition document into a Definition: the document's fields, the step
-// tree (task, publish, parallel, choice) and each step's fields. Field readers and the checks
+// tree (task, publish, wait, parallel, choice) and each step's fields. Field readers and the checks
 // that need the whole document are in definition_fields.cpp.
 #include <algorithm>
 #include <cstdio>
@@ -169,12 +169,15 @@ class Parser : FieldReader {
       parse_leaf_common(where, j, s, failure_handler);
     } else if (kind == "parallel") {
       parse_parallel(where, j, index, child_prefix);
+    } else if (kind == "wait") {
+      parse_wait(where, j, def_->steps[index]);
     } else if (kind == "choice") {
       check_fields(where, j, {"id", "kind", "description", "on", "cases", "default"});
       def_->steps[index].kind = StepKind::kChoice;
       parse_choice(where, j, index, child_prefix);
     } else {
-      fail(where, "kind", "must be one of task, parallel, choice, publish (got '" + kind + "')");
+      fail(where, "kind",
+           "must be one of task, parallel, choice, publish, wait (got '" + kind + "')");
     }
     return index;
   }
@@ -278,6 +281,30 @@ class Parser : FieldReader {
     if (j.contains("timeout_ms"))
       s.timeout = parse_ms(where, j["timeout_ms"], "timeout_ms", 1);
     templates_.push_back({where, "input", s.input, s.index, false, failure_handler});
+  }
+
+  /// A wait step: exactly one of `duration_ms` and `until`, each a literal (checked now) or a
+  /// template (checked when the step starts).
+  void parse_wait(const std::string& where, const json& j, Step& s) {
+    check_fields(where, j, {"id", "kind", "description", "duration_ms", "until"});
+    s.kind = StepKind::kWait;
+    const bool by_duration = j.contains("duration_ms");
+    if (by_duration == j.contains("until"))
+      fail(where, "duration_ms", "a wait step needs exactly one of duration_ms and until");
+    const char* field = by_duration ? "duration_ms" : "until";
+    s.wait_until = !by_duration;
+    s.wait = j[field];
+    s.wait_template = compile(where, field, s.wait);
+    const bool is_template =
+        s.wait.is_string() && s.wait.get_ref<const std::string&>().find("${") != std::string::npos;
+    if (is_template) {
+      templates_.push_back({where, field, s.wait, s.index, false, false});
+      return;
+    }
+    if (auto checked = wait_deadline_ms(s.wait_until, s.wait, 0); !checked) {
+      std::string why = checked.error().message.substr(std::string(field).size() + 2);
+      fail(where, field, why + (by_duration ? " or a template such as '${input.delay_ms}'" : ""));
+    }
   }
 
   void parse_compensation(const std::string& where, const json& j, Step& s) {

@@ -231,7 +231,11 @@ void apply_step_record(Instance& inst, const Step& step, StepState& st, const Jo
     st.started_ms = at_ms;
     st.first_started_ms = at_ms;
     st.error.reset();
-    if (step.is_leaf()) {
+    if (step.kind == StepKind::kWait) {
+      // Waits like a retry's backoff, until the time recorded when it started.
+      st.waiting = true;
+      st.retry_at_ms = int_of(data, "wait_until_ms");
+    } else if (step.is_leaf()) {
       st.attempt = r.attempt;
       st.in_flight = true;
       st.waiting = false;

@@ -31,7 +31,7 @@ struct StepState {
   StepStatus status = StepStatus::kPending;
   CompStatus comp = CompStatus::kNone;
   bool in_flight = false;  ///< An attempt (or compensation attempt) awaits its outcome.
-  bool waiting = false;    ///< A failed attempt waits for its backoff timer.
+  bool waiting = false;    ///< A failed attempt waits for its backoff (a wait step: its end).
   int attempt = 0;
   int comp_attempt = 0;
   int epoch = 0;       ///< Suffix of the idempotency key; see docs/workflows.md, "Retry".
@@ -39,7 +39,7 @@ struct StepState {
   int chosen = kDefaultCase;
   std::int64_t started_ms = 0;        ///< When the step, or its current attempt, started.
   std::int64_t first_started_ms = 0;  ///< When the step's first attempt (of this run) started.
-  std::int64_t retry_at_ms = 0;       ///< When waiting: when the next attempt is due.
+  std::int64_t retry_at_ms = 0;       ///< When waiting: when the next attempt (or end) is due.
   std::uint64_t token = 0;            ///< Matches replies and timers to the current attempt.
   TimerId timer = 0;
   nlohmann::json output;
