@@ -15,6 +15,8 @@ std::string describe(const Step& step) {
     return "step '" + step.id + "' (" + step.action + ")";
   if (step.kind == StepKind::kWait)
     return "step '" + step.id + "' (wait)";
+  if (step.kind == StepKind::kSignal)
+    return "step '" + step.id + "' (signal " + step.signal + ")";
   return "step '" + step.id + "'";
 }
 
@@ -87,7 +89,7 @@ Decider::Flow Decider::run_sequence(Instance& inst, const std::vector<std::size_
         return Flow::kBlocked;
       start_step(inst, step);
     }
-    if (st.status == StepStatus::kSucceeded)
+    if (st.status == StepStatus::kSucceeded || st.status == StepStatus::kSkipped)
       continue;
     if (st.status == StepStatus::kFailed) {
       if (forward)
@@ -151,6 +153,9 @@ void Decider::start_step(Instance& inst, const Step& step) {
       return;
     case StepKind::kWait:
       start_wait(inst, step);
+      return;
+    case StepKind::kSignal:
+      start_signal(inst, step);
       return;
     case StepKind::kParallel:
       unwritten_.record(inst, events::kStepStarted, &step, 0,
@@ -232,6 +237,8 @@ void Decider::next_attempt(Instance& inst, std::size_t index) {
   StepState& st = inst.steps[index];
   if (step.kind == StepKind::kWait) {
     finish_wait(inst, step);
+  } else if (step.kind == StepKind::kSignal) {
+    signal_timed_out(inst, step);
   } else if (st.comp == CompStatus::kRunning) {
     start_compensation_attempt(inst, step, st.comp_attempt + 1);
   } else {
@@ -344,7 +351,8 @@ void Decider::stop_waiting_steps(Instance& inst) {
     const Step& step = inst.def->steps[i];
     Error last = st.error.value_or(Error::of(codes::kCancelled, "stopped"));
     std::string why = inst.cancelled ? "the workflow was cancelled" : "another step failed";
-    const char* what = step.kind == StepKind::kWait ? " stopped waiting: " : " stopped retrying: ";
+    const bool waits = step.kind == StepKind::kWait || step.kind == StepKind::kSignal;
+    const char* what = waits ? " stopped waiting: " : " stopped retrying: ";
     unwritten_.record(inst, events::kStepFailed, &step, st.attempt,
                       json{{"error", last.to_json()},
                            {"duration_ms", elapsed(st)},

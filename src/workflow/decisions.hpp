@@ -43,6 +43,8 @@ class Decider {
   void handle_outcome(Instance& inst, std::size_t index, Result<nlohmann::json> outcome);
   /// The backoff of step `index` is over: starts its next attempt (a wait step: it succeeds).
   void next_attempt(Instance& inst, std::size_t index);
+  /// A signal named `name` was recorded: the first signal step waiting for it takes it.
+  void deliver_signal(Instance& inst, const std::string& name);
   /// Queues the effect that carries the step's current attempt.
   void emit(Instance& inst, const Step& step, nlohmann::json input, std::string key,
             bool compensation);
@@ -62,6 +64,11 @@ class Decider {
   void start_attempt(Instance& inst, const Step& step, int attempt);
   void start_wait(Instance& inst, const Step& step);
   void finish_wait(Instance& inst, const Step& step);
+
+  // Signal steps (signals.cpp).
+  void start_signal(Instance& inst, const Step& step);
+  void take_signal(Instance& inst, const Step& step, const PendingSignal& signal);
+  void signal_timed_out(Instance& inst, const Step& step);
   void record_retry(Instance& inst, std::size_t index, const Error& err, int attempt,
                     AttemptTime time, bool compensation);
   void stop_waiting_steps(Instance& inst);

@@ -45,6 +45,8 @@ std::string_view to_string(StepKind kind) {
       return "publish";
     case StepKind::kWait:
       return "wait";
+    case StepKind::kSignal:
+      return "signal";
   }
   return "task";
 }

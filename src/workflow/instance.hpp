@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "wonderland/common/error.hpp"
@@ -20,7 +21,8 @@
 
 namespace wonderland::workflow::detail {
 
-enum class StepStatus : std::uint8_t { kPending, kRunning, kSucceeded, kFailed };
+/// kSkipped: a signal step's timeout jumped over it (on_timeout).
+enum class StepStatus : std::uint8_t { kPending, kRunning, kSucceeded, kFailed, kSkipped };
 enum class CompStatus : std::uint8_t { kNone, kRunning, kDone, kFailed };
 enum class Phase : std::uint8_t { kRunning, kCompensating, kFinished };
 
@@ -46,6 +48,13 @@ struct StepState {
   std::optional<Error> error;  ///< The last error of the step (or of its compensation).
 };
 
+/// A signal recorded and not yet taken by a signal step.
+struct PendingSignal {
+  std::string name;
+  std::string id;
+  nlohmann::json payload;
+};
+
 struct Instance {
   std::string id;
   std::shared_ptr<const Definition> def;
@@ -60,8 +69,13 @@ struct Instance {
   int run = 0;  ///< Incremented by every workflow retry.
   std::int64_t seq = 0;
   std::uint64_t next_token = 1;
-  std::vector<StepState> steps;        ///< Parallel to Definition::steps.
-  std::vector<std::size_t> completed;  ///< Compensable steps, in order of success.
+  std::vector<StepState> steps;                ///< Parallel to Definition::steps.
+  std::vector<std::size_t> completed;          ///< Compensable steps, in order of success.
+  std::vector<PendingSignal> signals;          ///< Received, not yet taken; oldest first.
+  std::unordered_set<std::string> signal_ids;  ///< Every signal received (duplicates ignored).
+
+  /// The oldest pending signal named `name`, or nullptr.
+  const PendingSignal* pending_signal(const std::string& name) const;
 };
 
 /// Applies one record. Fails (`internal`) when the record does not fit the definition.

@@ -1,8 +1,9 @@
 // Workflow definitions: business workflows as data (docs/workflows.md).
 //
 // A definition is a JSON document with a name, an integer version and a tree of steps (task,
-// parallel, choice, publish, wait). It is parsed and validated once; an invalid document is refused
-// with an `invalid_argument` error whose message names the file, the step and the field:
+// parallel, choice, publish, wait, signal). It is parsed and validated once; an invalid document
+// is refused with an `invalid_argument` error whose message names the file, the step and the
+// field:
 //   workflows/purchase.json: step 'charge': field 'retry.max_attempts': must be an integer >= 1
 // A parsed Definition is immutable and shared; the registry keeps every version, and a running
 // workflow keeps the version it started with.
@@ -55,7 +56,7 @@ struct RetryPolicy {
   friend bool operator==(const RetryPolicy&, const RetryPolicy&) = default;
 };
 
-enum class StepKind { kTask, kParallel, kChoice, kPublish, kWait };
+enum class StepKind { kTask, kParallel, kChoice, kPublish, kWait, kSignal };
 std::string_view to_string(StepKind kind);
 
 /// The command that undoes a task's effect; sent during compensation.
@@ -104,6 +105,13 @@ struct Step {
   nlohmann::json wait;
   CompiledTemplate wait_template;  ///< `wait`, parsed.
 
+  // signal: waits for the signal named `signal` at most `timeout`; on timeout the step fails,
+  // or with `on_timeout` it succeeds and the steps between it and that later step of the same
+  // sequence (timeout_skips) are skipped.
+  std::string signal;
+  std::string on_timeout;
+  std::vector<std::size_t> timeout_skips;
+
   // parallel
   std::vector<std::vector<std::size_t>> branches;
 
@@ -114,7 +122,8 @@ struct Step {
   std::vector<std::size_t> default_steps;
 
   bool is_leaf() const {
-    return kind == StepKind::kTask || kind == StepKind::kPublish || kind == StepKind::kWait;
+    return kind == StepKind::kTask || kind == StepKind::kPublish || kind == StepKind::kWait ||
+           kind == StepKind::kSignal;
   }
 };
 

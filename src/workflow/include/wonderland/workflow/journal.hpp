@@ -53,6 +53,7 @@ inline constexpr const char* kCancelled = "cancelled";
 inline constexpr const char* kNeedsAttention = "needs_attention";
 inline constexpr const char* kRetryRequested = "retry_requested";
 inline constexpr const char* kResumed = "resumed";
+inline constexpr const char* kSignalReceived = "signal_received";
 }  // namespace events
 
 /// One journal record.
