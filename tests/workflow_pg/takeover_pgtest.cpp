@@ -187,5 +187,47 @@ TEST_F(Takeover, AWaitStepKeepsItsRecordedEndAcrossATakeover) {
   EXPECT_EQ(b.calls.count("svc.a"), 1);  // c only: a was not sent again
 }
 
+TEST_F(Takeover, ASignalKeptBeforeItsStepWaitsIsTakenByTheNextOwner) {
+  json b = task("b", "svc.b");
+  b["timeout_ms"] = 60000;
+  json go = {{"id", "go"}, {"kind", "signal"}, {"signal", "go"}, {"timeout_ms", 60000}};
+  auto def = parse_definition(workflow("approve", json::array({b, go, task("c", "svc.a")})),
+                              "approve.json");
+  ASSERT_TRUE(def.ok() && registry_.add(*def).ok());
+  Mediator other;
+  other.boot(schema_, registry_);
+  std::string id;
+  {
+    Mediator a;
+    a.boot(schema_, registry_);
+    id = a.engine->start({.definition = "approve"}).value();
+    a.parked.wait_for(1);
+    // Only the owner records a signal; the other mediator's engine refuses it, retryably.
+    Status elsewhere = other.engine->signal(
+        {.workflow_id = id, .name = "go", .signal_id = "s-1", .payload = {{"by", "other"}}});
+    ASSERT_FALSE(elsewhere.ok());
+    EXPECT_EQ(elsewhere.error().code, codes::kUnavailable);
+    EXPECT_TRUE(elsewhere.error().retryable);
+    // Sent before `go` waits: kept in the journal.
+    ASSERT_TRUE(
+        a.engine
+            ->signal(
+                {.workflow_id = id, .name = "go", .signal_id = "s-1", .payload = {{"by", "a"}}})
+            .ok());
+    a.engine.reset();
+    ASSERT_TRUE(a.journal->release().ok());
+  }
+  ASSERT_TRUE(other.engine->maintain_ownership().ok());
+  other.parked.wait_for(1);
+  other.parked.reply("b", json::object());
+  EXPECT_EQ(other.log.wait_settled(id).type, events::kCompleted);
+  EXPECT_EQ(other.log.wait(id, events::kStepSucceeded, "go").data["output"], (json{{"by", "a"}}));
+  EXPECT_EQ(other.log.count(id, events::kSignalReceived), 0);  // recorded by a, read back
+  // A duplicate after the end: the workflow has ended.
+  Status late = other.engine->signal({.workflow_id = id, .name = "go", .signal_id = "s-1"});
+  ASSERT_FALSE(late.ok());
+  EXPECT_EQ(late.error().code, codes::kConflict);
+}
+
 }  // namespace
 }  // namespace wonderland::workflow
