@@ -178,6 +178,7 @@ export async function workflowView(outlet, {params: [id]}) {
           renderTimeline();
           focus(timelineTitle);
         },
+        onSignal: (path, name) => confirmSignal(path, name),
       }),
     );
   }
@@ -257,6 +258,46 @@ export async function workflowView(outlet, {params: [id]}) {
         });
       },
       done: 'Cancel requested.',
+    });
+  }
+
+  function confirmSignal(path, name) {
+    const payload = h('textarea', {
+      id: 'signal-payload',
+      name: 'payload',
+      rows: '4',
+      class: 'mono',
+      placeholder: '{}',
+    });
+    confirmDialog({
+      title: `Send the signal ${name}?`,
+      body: `The step ${path} waits for it; the payload (a JSON object, empty for {}) becomes its output and the workflow goes on.`,
+      extra: h(
+        'div',
+        {class: 'field'},
+        h('label', {for: 'signal-payload'}, 'Payload (optional)'),
+        payload,
+      ),
+      confirm: `Send ${name}`,
+      kind: 'primary',
+      action: () => {
+        const text = payload.value.trim();
+        let body = {};
+        if (text) {
+          try {
+            body = JSON.parse(text);
+          } catch {
+            throw new Error('The payload is not valid JSON.');
+          }
+          if (body === null || typeof body !== 'object' || Array.isArray(body))
+            throw new Error('The payload must be a JSON object.');
+        }
+        return ops(`/api/workflows/${encodeURIComponent(id)}/signals/${encodeURIComponent(name)}`, {
+          method: 'POST',
+          body: {payload: body},
+        });
+      },
+      done: `Signal ${name} sent.`,
     });
   }
 
