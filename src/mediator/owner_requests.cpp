@@ -10,6 +10,8 @@ namespace {
 constexpr const char* kCancelType = "mediator.cancel";
 constexpr const char* kRetryType = "mediator.retry";
 constexpr const char* kSignalType = "mediator.signal";
+constexpr const char* kPauseType = "mediator.pause";
+constexpr const char* kResumeType = "mediator.resume";
 
 const char* verb(const OwnerRequest& request) {
   switch (request.kind) {
@@ -19,6 +21,10 @@ const char* verb(const OwnerRequest& request) {
       return "retry";
     case OwnerRequest::Kind::kSignal:
       return "signal";
+    case OwnerRequest::Kind::kPause:
+      return "pause";
+    case OwnerRequest::Kind::kResume:
+      return "resume";
   }
   return "request";
 }
@@ -31,6 +37,10 @@ const char* command_type(const OwnerRequest& request) {
       return kRetryType;
     case OwnerRequest::Kind::kSignal:
       return kSignalType;
+    case OwnerRequest::Kind::kPause:
+      return kPauseType;
+    case OwnerRequest::Kind::kResume:
+      return kResumeType;
   }
   return kCancelType;
 }
@@ -91,8 +101,8 @@ void OwnerRequests::submit(OwnerRequest request, StatusCallback done) {
       return forward(owner.owner, request, std::move(done));
     return after_takeover(request, std::move(done));
   }
-  // Settled: a cancel or a signal is refused by any engine alike; a retry is written by the
-  // owner only.
+  // Settled: a retry is written by the owner only; anything else is refused by any engine
+  // alike.
   if (request.kind != OwnerRequest::Kind::kRetry)
     return carry_out(engine_, request, std::move(done));
   if (owner.owner_alive)
@@ -142,6 +152,10 @@ void carry_out(workflow::Engine& engine, const OwnerRequest& request,
                             .signal_id = request.signal_id,
                             .payload = request.payload},
                            std::move(done));
+    case OwnerRequest::Kind::kPause:
+      return engine.pause(request.workflow_id, std::move(done));
+    case OwnerRequest::Kind::kResume:
+      return engine.resume(request.workflow_id, std::move(done));
   }
 }
 
@@ -182,6 +196,10 @@ Result<nlohmann::json> OwnerRequests::serve(const messaging::Envelope& envelope)
     request.kind = OwnerRequest::Kind::kRetry;
   } else if (envelope.type == kSignalType) {
     request.kind = OwnerRequest::Kind::kSignal;
+  } else if (envelope.type == kPauseType) {
+    request.kind = OwnerRequest::Kind::kPause;
+  } else if (envelope.type == kResumeType) {
+    request.kind = OwnerRequest::Kind::kResume;
   } else {
     return Error::of(codes::kInvalidArgument, "unknown command type '" + envelope.type + "'");
   }
@@ -221,6 +239,12 @@ Result<nlohmann::json> OwnerRequests::serve(const messaging::Envelope& envelope)
                            .name = request.signal,
                            .signal_id = request.signal_id,
                            .payload = request.payload});
+      break;
+    case OwnerRequest::Kind::kPause:
+      st = engine_.pause(request.workflow_id);
+      break;
+    case OwnerRequest::Kind::kResume:
+      st = engine_.resume(request.workflow_id);
       break;
   }
   if (!st)

@@ -1,5 +1,5 @@
 // The workflow routes (operators): listing and filtering workflows, starting one of any
-// definition, one workflow with its timeline, retry, cancel and signals.
+// definition, one workflow with its timeline, retry, cancel, signals, pause and resume.
 #include <optional>
 #include <string>
 #include <utility>
@@ -138,7 +138,8 @@ void get_workflow(Context& ctx, const Request& req, const Responder& r) {
   r.respond(Response::json(out));
 }
 
-/// Cancel or retry: by this engine, or with several mediators by the workflow's owner.
+/// Cancel, retry, pause or resume: by this engine, or with several mediators by the workflow's
+/// owner.
 void submit(Context& ctx, OwnerRequest request, const Responder& r) {
   auto reply = [r](const wonderland::Status& s) { status_reply(r, s); };
   if (ctx.owner_requests != nullptr)
@@ -211,6 +212,16 @@ void install_workflow_routes(Context& ctx, http::Router& router) {
   router.add_async(
       Method::post, "/api/workflows/{id}/cancel",
       admin(ctx, [&ctx](const Request& req, const Responder& r) { cancel_workflow(ctx, req, r); }));
+  router.add_async(
+      Method::post, "/api/workflows/{id}/pause",
+      admin(ctx, [&ctx](const Request& req, const Responder& r) {
+        submit(ctx, {OwnerRequest::Kind::kPause, std::string(*req.param("id")), {}}, r);
+      }));
+  router.add_async(
+      Method::post, "/api/workflows/{id}/resume",
+      admin(ctx, [&ctx](const Request& req, const Responder& r) {
+        submit(ctx, {OwnerRequest::Kind::kResume, std::string(*req.param("id")), {}}, r);
+      }));
   router.add_async(
       Method::post, "/api/workflows/{id}/signals/{name}",
       admin(ctx, [&ctx](const Request& req, const Responder& r) { signal_workflow(ctx, req, r); }));

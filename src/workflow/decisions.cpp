@@ -87,6 +87,8 @@ Decider::Flow Decider::run_sequence(Instance& inst, const std::vector<std::size_
     if (st.status == StepStatus::kPending) {
       if (forward && inst.stopping)
         return Flow::kBlocked;
+      if (forward && inst.paused)
+        return Flow::kRunning;  // held until resumed; what is in flight goes on
       start_step(inst, step);
     }
     if (st.status == StepStatus::kSucceeded || st.status == StepStatus::kSkipped)

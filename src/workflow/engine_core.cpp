@@ -216,6 +216,24 @@ void Engine::Core::do_signal(SignalRequest req, StatusCallback done) {
   unwritten_.call_after_commit([done = std::move(done)](const Status& st) { done(st); });
 }
 
+void Engine::Core::do_pause(const std::string& id, bool pause, StatusCallback done) {
+  if (!healthy())
+    return done(Error::of(codes::kUnavailable, "workflow engine is stopped"));
+  Instance* inst = find(id);
+  if (!inst)
+    return done(not_running(id));
+  if (inst->phase != Phase::kRunning || inst->stopping) {
+    return done(Error::of(codes::kFailedPrecondition,
+                          "workflow " + id + " is failing, being cancelled or compensated"));
+  }
+  if (inst->paused != pause) {
+    unwritten_.record(*inst, pause ? events::kPauseRequested : events::kResumeRequested, nullptr, 0,
+                      json::object());
+    decider_.advance(*inst);
+  }
+  unwritten_.call_after_commit([done = std::move(done)](const Status& st) { done(st); });
+}
+
 // ---- journal batching -----------------------------------------------------------------------
 
 /// Hands the unwritten records to the journal; their effects run once they are durable.

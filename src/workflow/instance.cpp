@@ -330,6 +330,11 @@ bool apply_workflow_record(Instance& inst, const JournalRecord& r) {
       inst.run = static_cast<int>(int_of(data, "run"));
     }
     inst.status = WorkflowStatus::kRunning;
+    inst.paused = false;  // a retry is a request to go on
+  } else if (type == events::kPauseRequested) {
+    inst.paused = true;
+  } else if (type == events::kResumeRequested) {
+    inst.paused = false;
   } else if (type == events::kSignalReceived) {
     std::string id = data.value("signal_id", std::string{});
     if (inst.signal_ids.insert(id).second) {

@@ -66,7 +66,8 @@ struct Instance {
   Phase phase = Phase::kRunning;
   bool stopping = false;  ///< A step failed or a cancel came: start no new step.
   bool cancelled = false;
-  int run = 0;  ///< Incremented by every workflow retry.
+  bool paused = false;  ///< Paused by an operator: start no new step until resumed.
+  int run = 0;          ///< Incremented by every workflow retry.
   std::int64_t seq = 0;
   std::uint64_t next_token = 1;
   std::vector<StepState> steps;                ///< Parallel to Definition::steps.

@@ -706,5 +706,32 @@ TEST_F(MediatorTest, ASignalEventOnTheBrokerReachesItsWorkflowAndAMalformedOneIs
   EXPECT_EQ(records(view, {"completed"})[0]["data"]["output"].value("note", ""), "from a service");
 }
 
+TEST_F(MediatorTest, APausedWorkflowStartsNoNewStepUntilResumed) {
+  std::string id = start("test_signal", {});
+  ASSERT_FALSE(
+      h().wait_for(id, [](const json& v) { return index_of(v, "step_started", "approval") >= 0; })
+          .is_null());
+  const std::string base = "/api/workflows/" + id;
+  auto r = h().post(base + "/pause", json::object(), h().token());
+  ASSERT_EQ(r.status, 202) << r.body;
+  // The waiting step still takes its signal; the next one is held (it would have started in
+  // the same pass).
+  ASSERT_EQ(h().post(base + "/signals/approved", json::object(), h().token()).status, 202);
+  json view = h().wait_for(
+      id, [](const json& v) { return index_of(v, "step_succeeded", "approval") >= 0; });
+  ASSERT_FALSE(view.is_null());
+  EXPECT_EQ(view.value("status", ""), "running");
+  EXPECT_EQ(index_of(view, "step_started", "finish"), -1) << view.dump(2);
+  EXPECT_EQ(records(view, {"pause_requested"}).size(), 1u);
+  r = h().post(base + "/resume", json::object(), h().token());
+  ASSERT_EQ(r.status, 202) << r.body;
+  view = h().wait_settled(id);
+  ASSERT_EQ(view.value("status", ""), "completed") << view.dump(2);
+  EXPECT_GT(index_of(view, "step_started", "finish"), index_of(view, "resume_requested"));
+  EXPECT_EQ(h().post(base + "/pause", json::object(), h().token()).status, 422);
+  EXPECT_EQ(h().post("/api/workflows/wf-none/pause", json::object(), h().token()).status, 404);
+  EXPECT_EQ(h().post(base + "/resume", json::object(), "").status, 401);
+}
+
 }  // namespace
 }  // namespace wonderland::mediator_test

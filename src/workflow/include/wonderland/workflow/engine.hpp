@@ -144,6 +144,16 @@ class Engine {
   /// is failing or being cancelled); `not_found` when unknown; `unavailable` (retryable) when
   /// another engine of a shared journal drives it.
   void signal(SignalRequest request, StatusCallback done);
+  /// Pauses a running workflow once `pause_requested` is durable: it starts no new step until
+  /// resumed; steps in flight (commands, retries, wait and signal steps, whose timers keep
+  /// counting) finish and are recorded, and a workflow whose last step finishes completes. A
+  /// cancel still compensates it. Pausing a paused workflow is ok and records nothing.
+  /// `failed_precondition` when it ended or is failing, being cancelled or compensated;
+  /// `not_found`, `unavailable` as for cancel.
+  void pause(const std::string& workflow_id, StatusCallback done);
+  /// Resumes a paused workflow (`resume_requested`): the steps it held start now. Resuming a
+  /// workflow that is not paused is ok and records nothing. Errors as for pause.
+  void resume(const std::string& workflow_id, StatusCallback done);
 
   /// Blocking forms: wait for the callback. Must not be called on the engine thread (e.g. from
   /// an observer); then they return `failed_precondition`.
@@ -151,6 +161,8 @@ class Engine {
   Status cancel(const std::string& workflow_id, std::string reason);
   Status retry(const std::string& workflow_id);
   Status signal(SignalRequest request);
+  Status pause(const std::string& workflow_id);
+  Status resume(const std::string& workflow_id);
 
   /// Ownership upkeep for a journal shared by several engines (pg_journal.hpp); a no-op cost
   /// for a journal of one engine. Renews this engine's leases, drops the workflows it lost
