@@ -1,5 +1,6 @@
 #include "owner_requests.hpp"
 
+#include <future>
 #include <utility>
 
 #include "wonderland/log/log.hpp"
@@ -226,27 +227,10 @@ Result<nlohmann::json> OwnerRequests::serve(const messaging::Envelope& envelope)
     return try_again("mediator " + journal_.instance_id() + " no longer owns workflow " +
                      request.workflow_id + " (it moved to " + (*found)->owner + "); try again");
   }
-  Status st = ok_status();
-  switch (request.kind) {
-    case OwnerRequest::Kind::kCancel:
-      st = engine_.cancel(request.workflow_id, request.reason);
-      break;
-    case OwnerRequest::Kind::kRetry:
-      st = engine_.retry(request.workflow_id);
-      break;
-    case OwnerRequest::Kind::kSignal:
-      st = engine_.signal({.workflow_id = request.workflow_id,
-                           .name = request.signal,
-                           .signal_id = request.signal_id,
-                           .payload = request.payload});
-      break;
-    case OwnerRequest::Kind::kPause:
-      st = engine_.pause(request.workflow_id);
-      break;
-    case OwnerRequest::Kind::kResume:
-      st = engine_.resume(request.workflow_id);
-      break;
-  }
+  // This handler's thread may wait: the engine answers on its own thread.
+  std::promise<Status> answered;
+  carry_out(engine_, request, [&answered](const Status& st) { answered.set_value(st); });
+  Status st = answered.get_future().get();
   if (!st)
     return st.error();
   return nlohmann::json{{"accepted", true}};

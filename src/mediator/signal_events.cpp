@@ -4,7 +4,6 @@
 #include <stdexcept>
 #include <utility>
 
-#include "wonderland/log/log.hpp"
 #include "wonderland/messaging/consumer.hpp"
 #include "wonderland/messaging/pubsub.hpp"
 #include "wonderland/messaging/topology.hpp"
