@@ -11,6 +11,7 @@
 #include "context.hpp"
 #include "log_hub.hpp"
 #include "owner_requests.hpp"
+#include "signal_events.hpp"
 #include "wonderland/common/ids.hpp"
 #include "wonderland/common/private_files.hpp"
 #include "wonderland/http/server.hpp"
@@ -143,6 +144,8 @@ struct Mediator::Impl {
   std::unique_ptr<PeerEvents> peer_events;
   /// Cancel and retry forwarded to (and from) the other mediators (shared only).
   std::unique_ptr<OwnerRequests> owner_requests;
+  /// Signals from services, as events on the broker.
+  std::unique_ptr<SignalEvents> signal_events;
   std::unique_ptr<AmqpTransport> transport;
   workflow::SystemClock clock;
   std::unique_ptr<StepHistograms> steps;
@@ -289,6 +292,8 @@ Mediator::Mediator(messaging::Connection& connection, Config config)
     m.owner_requests = std::make_unique<OwnerRequests>(connection, *m.engine, *m.shared_journal,
                                                        config.queue_prefix, config.rpc_timeout);
   }
+  m.signal_events = std::make_unique<SignalEvents>(connection, *m.engine, m.owner_requests.get(),
+                                                   config.queue_prefix);
 
   m.context =
       std::make_unique<Context>(config, connection, *m.engine, m.registry, *m.transport, *m.steps);
@@ -322,6 +327,7 @@ Mediator::~Mediator() {
     m.server->stop();
   m.server.reset();
   m.peer_events.reset();
+  m.signal_events.reset();  // before the owner requests it forwards through
   m.owner_requests.reset();
   m.waiters.reset();  // long polls that did not end yet are dropped; its thread stops
   m.context.reset();

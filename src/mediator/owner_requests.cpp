@@ -1,5 +1,6 @@
 #include "owner_requests.hpp"
 
+#include <future>
 #include <utility>
 
 #include "wonderland/log/log.hpp"
@@ -9,9 +10,45 @@ namespace {
 
 constexpr const char* kCancelType = "mediator.cancel";
 constexpr const char* kRetryType = "mediator.retry";
+constexpr const char* kSignalType = "mediator.signal";
+constexpr const char* kPauseType = "mediator.pause";
+constexpr const char* kResumeType = "mediator.resume";
 
 const char* verb(const OwnerRequest& request) {
-  return request.kind == OwnerRequest::Kind::kCancel ? "cancel" : "retry";
+  switch (request.kind) {
+    case OwnerRequest::Kind::kCancel:
+      return "cancel";
+    case OwnerRequest::Kind::kRetry:
+      return "retry";
+    case OwnerRequest::Kind::kSignal:
+      return "signal";
+    case OwnerRequest::Kind::kPause:
+      return "pause";
+    case OwnerRequest::Kind::kResume:
+      return "resume";
+  }
+  return "request";
+}
+
+const char* command_type(const OwnerRequest& request) {
+  switch (request.kind) {
+    case OwnerRequest::Kind::kCancel:
+      return kCancelType;
+    case OwnerRequest::Kind::kRetry:
+      return kRetryType;
+    case OwnerRequest::Kind::kSignal:
+      return kSignalType;
+    case OwnerRequest::Kind::kPause:
+      return kPauseType;
+    case OwnerRequest::Kind::kResume:
+      return kResumeType;
+  }
+  return kCancelType;
+}
+
+std::string optional_text(const nlohmann::json& body, const char* key) {
+  auto it = body.find(key);
+  return it != body.end() && it->is_string() ? it->get<std::string>() : std::string{};
 }
 
 Error try_again(std::string message) {
@@ -65,8 +102,9 @@ void OwnerRequests::submit(OwnerRequest request, StatusCallback done) {
       return forward(owner.owner, request, std::move(done));
     return after_takeover(request, std::move(done));
   }
-  // Settled: a cancel is refused by any engine alike; a retry is written by the owner only.
-  if (request.kind == OwnerRequest::Kind::kCancel)
+  // Settled: a retry is written by the owner only; anything else is refused by any engine
+  // alike.
+  if (request.kind != OwnerRequest::Kind::kRetry)
     return carry_out(engine_, request, std::move(done));
   if (owner.owner_alive)
     return forward(owner.owner, request, std::move(done));
@@ -104,9 +142,22 @@ void OwnerRequests::after_takeover(const OwnerRequest& request, StatusCallback d
 
 void carry_out(workflow::Engine& engine, const OwnerRequest& request,
                std::function<void(const wonderland::Status&)> done) {
-  if (request.kind == OwnerRequest::Kind::kCancel)
-    return engine.cancel(request.workflow_id, request.reason, std::move(done));
-  engine.retry(request.workflow_id, std::move(done));
+  switch (request.kind) {
+    case OwnerRequest::Kind::kCancel:
+      return engine.cancel(request.workflow_id, request.reason, std::move(done));
+    case OwnerRequest::Kind::kRetry:
+      return engine.retry(request.workflow_id, std::move(done));
+    case OwnerRequest::Kind::kSignal:
+      return engine.signal({.workflow_id = request.workflow_id,
+                            .name = request.signal,
+                            .signal_id = request.signal_id,
+                            .payload = request.payload},
+                           std::move(done));
+    case OwnerRequest::Kind::kPause:
+      return engine.pause(request.workflow_id, std::move(done));
+    case OwnerRequest::Kind::kResume:
+      return engine.resume(request.workflow_id, std::move(done));
+  }
 }
 
 void OwnerRequests::forward(const std::string& owner, const OwnerRequest& request,
@@ -114,11 +165,14 @@ void OwnerRequests::forward(const std::string& owner, const OwnerRequest& reques
   nlohmann::json body{{"workflow_id", request.workflow_id}};
   if (request.kind == OwnerRequest::Kind::kCancel)
     body["reason"] = request.reason;
-  messaging::RpcRequest call{
-      control_queue(queue_prefix_, owner),
-      messaging::Envelope::make(
-          request.kind == OwnerRequest::Kind::kCancel ? kCancelType : kRetryType, body),
-      timeout_, messaging::Delivery::kTransient};
+  if (request.kind == OwnerRequest::Kind::kSignal) {
+    body["signal"] = request.signal;
+    body["signal_id"] = request.signal_id;
+    body["payload"] = request.payload;
+  }
+  messaging::RpcRequest call{control_queue(queue_prefix_, owner),
+                             messaging::Envelope::make(command_type(request), body), timeout_,
+                             messaging::Delivery::kTransient};
   call.envelope.correlation_id = request.workflow_id;
   log::info("workflow {}: {} forwarded to its owner {}", request.workflow_id, verb(request), owner);
   rpc_.call(std::move(call), [done = std::move(done), owner, id = request.workflow_id,
@@ -139,10 +193,16 @@ Result<nlohmann::json> OwnerRequests::serve(const messaging::Envelope& envelope)
   OwnerRequest request;
   if (envelope.type == kCancelType) {
     request.kind = OwnerRequest::Kind::kCancel;
-  } else if (envelope.type != kRetryType) {
-    return Error::of(codes::kInvalidArgument, "unknown command type '" + envelope.type + "'");
-  } else {
+  } else if (envelope.type == kRetryType) {
     request.kind = OwnerRequest::Kind::kRetry;
+  } else if (envelope.type == kSignalType) {
+    request.kind = OwnerRequest::Kind::kSignal;
+  } else if (envelope.type == kPauseType) {
+    request.kind = OwnerRequest::Kind::kPause;
+  } else if (envelope.type == kResumeType) {
+    request.kind = OwnerRequest::Kind::kResume;
+  } else {
+    return Error::of(codes::kInvalidArgument, "unknown command type '" + envelope.type + "'");
   }
   const auto& body = envelope.body;
   auto id = body.find("workflow_id");
@@ -150,8 +210,15 @@ Result<nlohmann::json> OwnerRequests::serve(const messaging::Envelope& envelope)
     return Error::of(codes::kInvalidArgument, "workflow_id is required");
   }
   request.workflow_id = id->get<std::string>();
-  if (auto reason = body.find("reason"); reason != body.end() && reason->is_string())
-    request.reason = reason->get<std::string>();
+  request.reason = optional_text(body, "reason");
+  if (request.kind == OwnerRequest::Kind::kSignal) {
+    request.signal = optional_text(body, "signal");
+    request.signal_id = optional_text(body, "signal_id");
+    if (auto payload = body.find("payload"); payload != body.end())
+      request.payload = *payload;  // the engine refuses one that is not an object
+    if (request.signal.empty())
+      return Error::of(codes::kInvalidArgument, "signal is required");
+  }
   // Never forwarded again: a workflow that moved on is the first mediator's to sort out.
   auto found = journal_.owner_of(request.workflow_id);
   if (!found)
@@ -160,9 +227,10 @@ Result<nlohmann::json> OwnerRequests::serve(const messaging::Envelope& envelope)
     return try_again("mediator " + journal_.instance_id() + " no longer owns workflow " +
                      request.workflow_id + " (it moved to " + (*found)->owner + "); try again");
   }
-  Status st = request.kind == OwnerRequest::Kind::kCancel
-                  ? engine_.cancel(request.workflow_id, request.reason)
-                  : engine_.retry(request.workflow_id);
+  // This handler's thread may wait: the engine answers on its own thread.
+  std::promise<Status> answered;
+  carry_out(engine_, request, [&answered](const Status& st) { answered.set_value(st); });
+  Status st = answered.get_future().get();
   if (!st)
     return st.error();
   return nlohmann::json{{"accepted", true}};

@@ -1,16 +1,19 @@
-// Cancel and retry with several mediators on one PostgreSQL journal. Only a workflow's owner may
-// carry them out (its engine drives the workflow, and the journal writes only the owner's
-// records), so a mediator that gets the request for a workflow it does not own forwards it over
-// RabbitMQ to the owner and relays the answer:
+// Cancel, retry, signals, pause and resume with several mediators on one PostgreSQL journal. Only a
+// workflow's owner may carry them out (its engine drives the workflow, and the journal writes only
+// the owner's records), so a mediator that gets the request for a workflow it does not own forwards
+// it over RabbitMQ to the owner and relays the answer:
 //
 //  - Every mediator serves the control queue `<prefix>mediator.control.<instance id>` (temporary:
-//    it goes with the mediator) with the commands `mediator.cancel` {workflow_id, reason} and
-//    `mediator.retry` {workflow_id}; the reply is {accepted: true} or the engine's error value.
+//    it goes with the mediator) with the commands `mediator.cancel` {workflow_id, reason},
+//    `mediator.retry` {workflow_id}, `mediator.signal` {workflow_id, signal, signal_id,
+//    payload}, `mediator.pause` and `mediator.resume` {workflow_id}; the reply is
+//    {accepted: true} or the engine's error value.
 //  - The owner is read from the journal. A running workflow whose lease is live is forwarded to
 //    its owner; one whose lease expired (its owner died) is claimed here by the normal takeover
 //    (Engine::maintain_ownership) and handled here, or forwarded to whoever claimed it first; if
 //    nobody holds it yet the answer is a retryable `unavailable`. A settled workflow is retried by
-//    its owner when that one is alive, else claimed here (PgJournal::claim_settled).
+//    its owner when that one is alive, else claimed here (PgJournal::claim_settled); any other
+//    request for it is refused here, as any engine refuses it.
 //  - A mediator never forwards a request it got forwarded: when it does not own the workflow
 //    (any more) it answers a retryable `unavailable`, which the first mediator relays.
 //  - The owner not answering within WONDERLAND_RPC_TIMEOUT_MS is a retryable `unavailable`.
@@ -29,12 +32,16 @@
 
 namespace wonderland::mediator {
 
-/// What an operator asks of a workflow.
+/// What an operator (or, for a signal, a service) asks of a workflow.
 struct OwnerRequest {
-  enum class Kind { kCancel, kRetry };
+  enum class Kind { kCancel, kRetry, kSignal, kPause, kResume };
   Kind kind = Kind::kCancel;
   std::string workflow_id;
   std::string reason;  ///< for a cancel
+  // for a signal
+  std::string signal;
+  std::string signal_id;
+  nlohmann::json payload = nlohmann::json::object();
 };
 
 /// Hands `request` to `engine` (this mediator's); `done` runs once, on any thread.

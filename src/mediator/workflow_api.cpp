@@ -1,11 +1,12 @@
 // The workflow routes (operators): listing and filtering workflows, starting one of any
-// definition, one workflow with its timeline, and retry and cancel.
+// definition, one workflow with its timeline, retry, cancel, signals, pause and resume.
 #include <optional>
 #include <string>
 #include <utility>
 
 #include "owner_requests.hpp"
 #include "routes.hpp"
+#include "wonderland/common/ids.hpp"
 #include "wonderland/common/time.hpp"
 #include "wonderland/http/fields.hpp"
 #include "wonderland/mediator/redact.hpp"
@@ -137,7 +138,8 @@ void get_workflow(Context& ctx, const Request& req, const Responder& r) {
   r.respond(Response::json(out));
 }
 
-/// Cancel or retry: by this engine, or with several mediators by the workflow's owner.
+/// Cancel, retry, pause or resume: by this engine, or with several mediators by the workflow's
+/// owner.
 void submit(Context& ctx, OwnerRequest request, const Responder& r) {
   auto reply = [r](const wonderland::Status& s) { status_reply(r, s); };
   if (ctx.owner_requests != nullptr)
@@ -157,6 +159,37 @@ void cancel_workflow(Context& ctx, const Request& req, const Responder& r) {
       return void(r.respond(f.response(req.path())));
   }
   submit(ctx, {OwnerRequest::Kind::kCancel, std::string(*req.param("id")), std::move(reason)}, r);
+}
+
+/// POST /api/workflows/{id}/signals/{name} {signal_id?, payload?} → 202 {accepted, signal_id}.
+/// A new signal id is given when there is none, and returned, so that the caller may resend.
+void signal_workflow(Context& ctx, const Request& req, const Responder& r) {
+  OwnerRequest request;
+  request.kind = OwnerRequest::Kind::kSignal;
+  request.workflow_id = std::string(*req.param("id"));
+  request.signal = std::string(*req.param("name"));
+  if (!req.body().empty()) {
+    auto body = req.json_object();
+    if (!body.ok())
+      return void(r.respond(body.error()));
+    http::JsonFields f(body.value());
+    request.signal_id = f.optional_string("signal_id", {1, 200}).value_or("");
+    if (body.value().contains("payload") && !body.value()["payload"].is_null())
+      request.payload = f.required_object("payload");
+    if (!f.ok())
+      return void(r.respond(f.response(req.path())));
+  }
+  if (request.signal_id.empty())
+    request.signal_id = new_uuid();
+  auto reply = [r, signal_id = request.signal_id](const wonderland::Status& s) {
+    if (!s.ok())
+      return void(r.respond(s.error()));
+    r.respond(
+        Response::json(Json{{"accepted", true}, {"signal_id", signal_id}}, StatusCode::accepted));
+  };
+  if (ctx.owner_requests != nullptr)
+    return ctx.owner_requests->submit(std::move(request), reply);
+  carry_out(ctx.engine, request, reply);
 }
 
 }  // namespace
@@ -179,6 +212,19 @@ void install_workflow_routes(Context& ctx, http::Router& router) {
   router.add_async(
       Method::post, "/api/workflows/{id}/cancel",
       admin(ctx, [&ctx](const Request& req, const Responder& r) { cancel_workflow(ctx, req, r); }));
+  router.add_async(
+      Method::post, "/api/workflows/{id}/pause",
+      admin(ctx, [&ctx](const Request& req, const Responder& r) {
+        submit(ctx, {OwnerRequest::Kind::kPause, std::string(*req.param("id")), {}}, r);
+      }));
+  router.add_async(
+      Method::post, "/api/workflows/{id}/resume",
+      admin(ctx, [&ctx](const Request& req, const Responder& r) {
+        submit(ctx, {OwnerRequest::Kind::kResume, std::string(*req.param("id")), {}}, r);
+      }));
+  router.add_async(
+      Method::post, "/api/workflows/{id}/signals/{name}",
+      admin(ctx, [&ctx](const Request& req, const Responder& r) { signal_workflow(ctx, req, r); }));
 }
 
 }  // namespace wonderland::mediator

@@ -13,6 +13,10 @@ std::string describe(const Step& step) {
     return "step '" + step.id + "' (publish " + step.topic + ")";
   if (step.kind == StepKind::kTask)
     return "step '" + step.id + "' (" + step.action + ")";
+  if (step.kind == StepKind::kWait)
+    return "step '" + step.id + "' (wait)";
+  if (step.kind == StepKind::kSignal)
+    return "step '" + step.id + "' (signal " + step.signal + ")";
   return "step '" + step.id + "'";
 }
 
@@ -83,9 +87,11 @@ Decider::Flow Decider::run_sequence(Instance& inst, const std::vector<std::size_
     if (st.status == StepStatus::kPending) {
       if (forward && inst.stopping)
         return Flow::kBlocked;
+      if (forward && inst.paused)
+        return Flow::kRunning;  // held until resumed; what is in flight goes on
       start_step(inst, step);
     }
-    if (st.status == StepStatus::kSucceeded)
+    if (st.status == StepStatus::kSucceeded || st.status == StepStatus::kSkipped)
       continue;
     if (st.status == StepStatus::kFailed) {
       if (forward)
@@ -147,6 +153,12 @@ void Decider::start_step(Instance& inst, const Step& step) {
     case StepKind::kPublish:
       start_attempt(inst, step, 1);
       return;
+    case StepKind::kWait:
+      start_wait(inst, step);
+      return;
+    case StepKind::kSignal:
+      start_signal(inst, step);
+      return;
     case StepKind::kParallel:
       unwritten_.record(inst, events::kStepStarted, &step, 0,
                         json{{"branches", step.branches.size()}});
@@ -186,10 +198,50 @@ void Decider::start_attempt(Instance& inst, const Step& step, int attempt) {
   emit(inst, step, std::move(*input), std::move(key), false);
 }
 
+/// Computes when a wait step ends, once, and records it; a timer ends the step then (also
+/// after a restart: Recovery schedules it for the recorded time).
+void Decider::start_wait(Instance& inst, const Step& step) {
+  const std::int64_t now = to_ms(clock_.now());
+  auto value = step.wait_template.render(InstanceScope(inst));
+  Result<std::int64_t> until =
+      value ? wait_deadline_ms(step.wait_until, *value, now)
+            : Result<std::int64_t>(Error::of(
+                  codes::kInvalidArgument, std::string(step.wait_until ? "until" : "duration_ms") +
+                                               ": " + value.error().message));
+  if (!until) {
+    const Error& e = until.error();
+    unwritten_.record(
+        inst, events::kStepFailed, &step, 0,
+        json{{"error", e.to_json()}, {"duration_ms", 0}, {"reason", failure_reason(step, e, 1)}});
+    return;
+  }
+  const SystemTime at{std::chrono::milliseconds(*until)};
+  unwritten_.record(inst, events::kStepStarted, &step, 0,
+                    json{{"wait_until", format_iso8601(at)}, {"wait_until_ms", *until}});
+  StepState& st = inst.steps[step.index];
+  st.token = inst.next_token++;
+  unwritten_.add_effect(TimerEffect{inst.id, step.index, st.token,
+                                    milliseconds(std::max<std::int64_t>(0, *until - now))});
+}
+
+void Decider::finish_wait(Instance& inst, const Step& step) {
+  const StepState& st = inst.steps[step.index];
+  const SystemTime at{milliseconds(st.retry_at_ms)};
+  unwritten_.record(inst, events::kStepSucceeded, &step, 0,
+                    JsonObject()
+                        .add("output", json{{"waited_until", format_iso8601(at)}})
+                        .add("duration_ms", elapsed(st))
+                        .done());
+}
+
 void Decider::next_attempt(Instance& inst, std::size_t index) {
   const Step& step = inst.def->steps[index];
   StepState& st = inst.steps[index];
-  if (st.comp == CompStatus::kRunning) {
+  if (step.kind == StepKind::kWait) {
+    finish_wait(inst, step);
+  } else if (step.kind == StepKind::kSignal) {
+    signal_timed_out(inst, step);
+  } else if (st.comp == CompStatus::kRunning) {
     start_compensation_attempt(inst, step, st.comp_attempt + 1);
   } else {
     start_attempt(inst, step, st.attempt + 1);
@@ -301,10 +353,12 @@ void Decider::stop_waiting_steps(Instance& inst) {
     const Step& step = inst.def->steps[i];
     Error last = st.error.value_or(Error::of(codes::kCancelled, "stopped"));
     std::string why = inst.cancelled ? "the workflow was cancelled" : "another step failed";
+    const bool waits = step.kind == StepKind::kWait || step.kind == StepKind::kSignal;
+    const char* what = waits ? " stopped waiting: " : " stopped retrying: ";
     unwritten_.record(inst, events::kStepFailed, &step, st.attempt,
                       json{{"error", last.to_json()},
                            {"duration_ms", elapsed(st)},
-                           {"reason", describe(step) + " stopped retrying: " + why},
+                           {"reason", describe(step) + what + why},
                            {"in_doubt", st.attempt > 0 && in_doubt(last)}});
   }
 }

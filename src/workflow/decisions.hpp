@@ -4,8 +4,9 @@
 // steps in reverse order (compensation.cpp), then the `on_failure` steps. Every decision is a
 // journal record added to UnwrittenRecords, with the effects that carry it out.
 //
-// New step kinds belong here: a wait step (signals) or a sub-workflow is started in start_step()
-// and completed by an outcome like a task's; a map step is a composite in run_composite().
+// New step kinds belong here: a signal step or a sub-workflow is started in start_step() and
+// completed by an outcome like a task's; a map step is a composite in run_composite(). A wait
+// step records its end when it starts and then waits on a timer like a retry's backoff.
 #pragma once
 
 #include <chrono>
@@ -40,8 +41,10 @@ class Decider {
   /// Records the outcome of the current attempt of step `index` (or of its compensation): its
   /// success, a retry after backoff, or its failure.
   void handle_outcome(Instance& inst, std::size_t index, Result<nlohmann::json> outcome);
-  /// The backoff of step `index` is over: starts its next attempt.
+  /// The backoff of step `index` is over: starts its next attempt (a wait step: it succeeds).
   void next_attempt(Instance& inst, std::size_t index);
+  /// A signal named `name` was recorded: the first signal step waiting for it takes it.
+  void deliver_signal(Instance& inst, const std::string& name);
   /// Queues the effect that carries the step's current attempt.
   void emit(Instance& inst, const Step& step, nlohmann::json input, std::string key,
             bool compensation);
@@ -59,6 +62,13 @@ class Decider {
   Flow run_composite(Instance& inst, const Step& step, bool forward);
   void start_step(Instance& inst, const Step& step);
   void start_attempt(Instance& inst, const Step& step, int attempt);
+  void start_wait(Instance& inst, const Step& step);
+  void finish_wait(Instance& inst, const Step& step);
+
+  // Signal steps (signals.cpp).
+  void start_signal(Instance& inst, const Step& step);
+  void take_signal(Instance& inst, const Step& step, const PendingSignal& signal);
+  void signal_timed_out(Instance& inst, const Step& step);
   void record_retry(Instance& inst, std::size_t index, const Error& err, int attempt,
                     AttemptTime time, bool compensation);
   void stop_waiting_steps(Instance& inst);

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "definition_fields.hpp"
+#include "wonderland/common/time.hpp"
 
 namespace wonderland::workflow {
 
@@ -42,6 +43,10 @@ std::string_view to_string(StepKind kind) {
       return "choice";
     case StepKind::kPublish:
       return "publish";
+    case StepKind::kWait:
+      return "wait";
+    case StepKind::kSignal:
+      return "signal";
   }
   return "task";
 }
@@ -59,6 +64,36 @@ bool ChoiceCase::matches(const nlohmann::json& value) const {
       return value.is_number() && value > operand;
   }
   return false;
+}
+
+namespace {
+/// A value as compact JSON for a message, cut after 80 characters.
+std::string shown(const json& value) {
+  std::string text = value.dump();
+  return text.size() > 80 ? text.substr(0, 77) + "..." : text;
+}
+}  // namespace
+
+Result<std::int64_t> wait_deadline_ms(bool until, const nlohmann::json& value,
+                                      std::int64_t now_ms) {
+  if (until) {
+    std::optional<SystemTime> at;
+    if (value.is_string())
+      at = parse_iso8601(value.get_ref<const std::string&>());
+    if (!at) {
+      return Error::of(
+          codes::kInvalidArgument,
+          "until: " + shown(value) + " is not an ISO-8601 UTC time such as 2026-12-24T18:00:00Z");
+    }
+    return std::chrono::duration_cast<std::chrono::milliseconds>(at->time_since_epoch()).count();
+  }
+  if (!value.is_number_integer() || value.get<long long>() < 0 ||
+      value.get<long long>() > kMaxWaitMs) {
+    return Error::of(codes::kInvalidArgument, "duration_ms: " + shown(value) +
+                                                  " is not an integer between 0 and " +
+                                                  std::to_string(kMaxWaitMs) + " (366 days)");
+  }
+  return now_ms + value.get<std::int64_t>();
 }
 
 const Step* Definition::find(std::string_view id) const {

@@ -1,6 +1,6 @@
 // Parsing a workflow definition document into a Definition: the document's fields, the step
-// tree (task, publish, parallel, choice) and each step's fields. Field readers and the checks
-// that need the whole document are in definition_fields.cpp.
+// tree (task, publish, wait, signal, parallel, choice) and each step's fields. Field readers and
+// the checks that need the whole document are in definition_fields.cpp.
 #include <algorithm>
 #include <cstdio>
 
@@ -121,6 +121,7 @@ class Parser : FieldReader {
       seq.push_back(parse_step(arr[i], location + "[" + std::to_string(i) + "]", parent,
                                path_prefix, failure_handler));
     }
+    resolve_timeout_jumps(seq);
     return seq;
   }
 
@@ -169,12 +170,17 @@ class Parser : FieldReader {
       parse_leaf_common(where, j, s, failure_handler);
     } else if (kind == "parallel") {
       parse_parallel(where, j, index, child_prefix);
+    } else if (kind == "signal") {
+      parse_signal(where, j, def_->steps[index]);
+    } else if (kind == "wait") {
+      parse_wait(where, j, def_->steps[index]);
     } else if (kind == "choice") {
       check_fields(where, j, {"id", "kind", "description", "on", "cases", "default"});
       def_->steps[index].kind = StepKind::kChoice;
       parse_choice(where, j, index, child_prefix);
     } else {
-      fail(where, "kind", "must be one of task, parallel, choice, publish (got '" + kind + "')");
+      fail(where, "kind",
+           "must be one of task, parallel, choice, publish, wait, signal (got '" + kind + "')");
     }
     return index;
   }
@@ -278,6 +284,66 @@ class Parser : FieldReader {
     if (j.contains("timeout_ms"))
       s.timeout = parse_ms(where, j["timeout_ms"], "timeout_ms", 1);
     templates_.push_back({where, "input", s.input, s.index, false, failure_handler});
+  }
+
+  /// A wait step: exactly one of `duration_ms` and `until`, each a literal (checked now) or a
+  /// template (checked when the step starts).
+  void parse_wait(const std::string& where, const json& j, Step& s) {
+    check_fields(where, j, {"id", "kind", "description", "duration_ms", "until"});
+    s.kind = StepKind::kWait;
+    const bool by_duration = j.contains("duration_ms");
+    if (by_duration == j.contains("until"))
+      fail(where, "duration_ms", "a wait step needs exactly one of duration_ms and until");
+    const char* field = by_duration ? "duration_ms" : "until";
+    s.wait_until = !by_duration;
+    s.wait = j[field];
+    s.wait_template = compile(where, field, s.wait);
+    const bool is_template =
+        s.wait.is_string() && s.wait.get_ref<const std::string&>().find("${") != std::string::npos;
+    if (is_template) {
+      templates_.push_back({where, field, s.wait, s.index, false, false});
+      return;
+    }
+    if (auto checked = wait_deadline_ms(s.wait_until, s.wait, 0); !checked) {
+      std::string why = checked.error().message.substr(std::string(field).size() + 2);
+      fail(where, field, why + (by_duration ? " or a template such as '${input.delay_ms}'" : ""));
+    }
+  }
+
+  /// A signal step; its `on_timeout` is resolved with its sequence (resolve_timeout_jumps).
+  void parse_signal(const std::string& where, const json& j, Step& s) {
+    check_fields(where, j, {"id", "kind", "description", "signal", "timeout_ms", "on_timeout"});
+    s.kind = StepKind::kSignal;
+    s.signal = required_string(where, j, "signal");
+    if (!valid_name(s.signal))
+      fail(where, "signal", "must be lower-case letters, digits, '_', '-' or '.'");
+    if (!j.contains("timeout_ms"))
+      fail(where, "timeout_ms", "is required");
+    const json& t = j["timeout_ms"];
+    if (!t.is_number_integer() || t.get<long long>() < 1 || t.get<long long>() > kMaxWaitMs) {
+      fail(where, "timeout_ms",
+           "must be an integer between 1 and " + std::to_string(kMaxWaitMs) + " (366 days)");
+    }
+    s.timeout = std::chrono::milliseconds(t.get<long long>());
+    if (j.contains("on_timeout"))
+      s.on_timeout = required_string(where, j, "on_timeout");
+  }
+
+  /// A signal step's `on_timeout` must name a later step of its own sequence; the steps in
+  /// between are the ones a timeout skips.
+  void resolve_timeout_jumps(const std::vector<std::size_t>& seq) {
+    for (std::size_t p = 0; p < seq.size(); ++p) {
+      Step& s = def_->steps[seq[p]];
+      if (s.kind != StepKind::kSignal || s.on_timeout.empty())
+        continue;
+      auto target = std::find_if(seq.begin() + static_cast<std::ptrdiff_t>(p) + 1, seq.end(),
+                                 [&](std::size_t i) { return def_->steps[i].id == s.on_timeout; });
+      if (target == seq.end()) {
+        fail(describe(s.index), "on_timeout",
+             "'" + s.on_timeout + "' is not a later step of the same sequence");
+      }
+      s.timeout_skips.assign(seq.begin() + static_cast<std::ptrdiff_t>(p) + 1, target);
+    }
   }
 
   void parse_compensation(const std::string& where, const json& j, Step& s) {

@@ -88,6 +88,29 @@ void Engine::retry(const std::string& workflow_id, StatusCallback done) {
   });
 }
 
+void Engine::pause(const std::string& workflow_id, StatusCallback done) {
+  Core* core = core_.get();
+  core->post([core, workflow_id, done = std::move(done)]() mutable {
+    core->do_pause(workflow_id, true, std::move(done));
+  });
+}
+
+void Engine::resume(const std::string& workflow_id, StatusCallback done) {
+  Core* core = core_.get();
+  core->post([core, workflow_id, done = std::move(done)]() mutable {
+    core->do_pause(workflow_id, false, std::move(done));
+  });
+}
+
+void Engine::signal(SignalRequest request, StatusCallback done) {
+  if (!request.payload.is_object())
+    return done(Error::of(codes::kInvalidArgument, "a signal's payload must be a JSON object"));
+  Core* core = core_.get();
+  core->post([core, request = std::move(request), done = std::move(done)]() mutable {
+    core->do_signal(std::move(request), std::move(done));
+  });
+}
+
 namespace {
 /// Runs `submit(callback)` and waits for the callback's result.
 template <class T, class Submit>
@@ -117,6 +140,21 @@ Status Engine::cancel(const std::string& workflow_id, std::string reason) {
 Status Engine::retry(const std::string& workflow_id) {
   return wait_for<Unit>(core_->on_engine_thread(),
                         [&](auto done) { retry(workflow_id, std::move(done)); });
+}
+
+Status Engine::pause(const std::string& workflow_id) {
+  return wait_for<Unit>(core_->on_engine_thread(),
+                        [&](auto done) { pause(workflow_id, std::move(done)); });
+}
+
+Status Engine::resume(const std::string& workflow_id) {
+  return wait_for<Unit>(core_->on_engine_thread(),
+                        [&](auto done) { resume(workflow_id, std::move(done)); });
+}
+
+Status Engine::signal(SignalRequest request) {
+  return wait_for<Unit>(core_->on_engine_thread(),
+                        [&](auto done) { signal(std::move(request), std::move(done)); });
 }
 
 EngineMetrics Engine::metrics() const {

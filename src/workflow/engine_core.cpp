@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <random>
 #include <variant>
 
@@ -171,6 +172,65 @@ void Engine::Core::do_retry(const std::string& id, Result<WorkflowHistory> loade
     return done(std::move(e));
   }
   decider_.advance(*inst);
+  unwritten_.call_after_commit([done = std::move(done)](const Status& st) { done(st); });
+}
+
+void Engine::Core::do_signal(SignalRequest req, StatusCallback done) {
+  if (!healthy())
+    return done(Error::of(codes::kUnavailable, "workflow engine is stopped"));
+  // A workflow that ended, or that will start no step any more, conflicts with the signal: one
+  // recorded now could never be taken.
+  Instance* inst = find(req.workflow_id);
+  if (!inst) {
+    Error e = not_running(req.workflow_id);
+    if (e.code == codes::kFailedPrecondition)
+      e.code = codes::kConflict;
+    return done(std::move(e));
+  }
+  if (inst->phase == Phase::kFinished)
+    return done(Error::of(codes::kConflict, "workflow " + req.workflow_id + " has ended"));
+  if (inst->phase != Phase::kRunning || inst->cancelled || inst->stopping) {
+    return done(Error::of(codes::kConflict,
+                          "workflow " + req.workflow_id + " is failing or being cancelled"));
+  }
+  const Definition& def = *inst->def;
+  if (std::none_of(def.steps.begin(), def.steps.end(), [&](const Step& s) {
+        return s.kind == StepKind::kSignal && s.signal == req.name;
+      })) {
+    return done(Error::of(codes::kInvalidArgument, "workflow " + req.workflow_id + " (" + def.name +
+                                                       " v" + std::to_string(def.version) +
+                                                       ") waits for no signal '" + req.name + "'"));
+  }
+  if (req.signal_id.empty())
+    req.signal_id = new_uuid();
+  if (!inst->signal_ids.count(req.signal_id)) {
+    unwritten_.record(*inst, events::kSignalReceived, nullptr, 0,
+                      JsonObject()
+                          .add("signal", req.name)
+                          .add("signal_id", req.signal_id)
+                          .add("payload", std::move(req.payload))
+                          .done());
+    decider_.deliver_signal(*inst, req.name);
+    decider_.advance(*inst);
+  }
+  unwritten_.call_after_commit([done = std::move(done)](const Status& st) { done(st); });
+}
+
+void Engine::Core::do_pause(const std::string& id, bool pause, StatusCallback done) {
+  if (!healthy())
+    return done(Error::of(codes::kUnavailable, "workflow engine is stopped"));
+  Instance* inst = find(id);
+  if (!inst)
+    return done(not_running(id));
+  if (inst->phase != Phase::kRunning || inst->stopping) {
+    return done(Error::of(codes::kFailedPrecondition,
+                          "workflow " + id + " is failing, being cancelled or compensated"));
+  }
+  if (inst->paused != pause) {
+    unwritten_.record(*inst, pause ? events::kPauseRequested : events::kResumeRequested, nullptr, 0,
+                      json::object());
+    decider_.advance(*inst);
+  }
   unwritten_.call_after_commit([done = std::move(done)](const Status& st) { done(st); });
 }
 

@@ -49,6 +49,8 @@ class Engine::Core : public std::enable_shared_from_this<Engine::Core> {
   void do_start(StartRequest req, StartCallback done);
   void do_cancel(const std::string& id, std::string reason, StatusCallback done);
   void do_retry(const std::string& id, Result<WorkflowHistory> loaded, StatusCallback done);
+  void do_signal(SignalRequest req, StatusCallback done);
+  void do_pause(const std::string& id, bool pause, StatusCallback done);
 
   // Ownership of a shared journal (ownership.cpp), on the engine thread.
   /// Drops the workflows the journal lost, then hands what they had unwritten to the journal.

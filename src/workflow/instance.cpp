@@ -58,6 +58,8 @@ void for_each_ran_child(const Instance& inst, const Step& step, Fn&& fn) {
 bool kept(const Instance& inst, std::size_t index) {
   const Step& step = inst.def->steps[index];
   const StepState& st = inst.steps[index];
+  if (st.status == StepStatus::kSkipped)
+    return true;
   if (st.status != StepStatus::kSucceeded || st.comp != CompStatus::kNone)
     return false;
   bool all = true;
@@ -133,6 +135,14 @@ void resume_compensation(Instance& inst) {
 
 }  // namespace
 
+const PendingSignal* Instance::pending_signal(const std::string& name) const {
+  for (const PendingSignal& s : signals) {
+    if (s.name == name)
+      return &s;
+  }
+  return nullptr;
+}
+
 std::int64_t to_ms(SystemTime t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
@@ -202,6 +212,16 @@ bool is_step_record(const std::string& type) {
          type == events::kCompensationSucceeded || type == events::kCompensationFailed;
 }
 
+/// A signal step ended: it took its signal, or it timed out and skipped to `on_timeout`.
+void apply_signal_step_end(Instance& inst, const Step& step, const json& data) {
+  const std::string taken = data.value("signal_id", std::string{});
+  std::erase_if(inst.signals, [&](const PendingSignal& s) { return s.id == taken; });
+  if (data.value("timed_out", false)) {
+    for (std::size_t i : step.timeout_skips)
+      inst.steps[i].status = StepStatus::kSkipped;
+  }
+}
+
 void apply_step_failed(Instance& inst, const Step& step, StepState& st, const json& data) {
   st.status = StepStatus::kFailed;
   st.in_flight = false;
@@ -231,7 +251,12 @@ void apply_step_record(Instance& inst, const Step& step, StepState& st, const Jo
     st.started_ms = at_ms;
     st.first_started_ms = at_ms;
     st.error.reset();
-    if (step.is_leaf()) {
+    if (step.kind == StepKind::kWait || step.kind == StepKind::kSignal) {
+      // Waits like a retry's backoff, until the time recorded when it started.
+      st.waiting = true;
+      st.retry_at_ms =
+          int_of(data, step.kind == StepKind::kWait ? "wait_until_ms" : "timeout_at_ms");
+    } else if (step.is_leaf()) {
       st.attempt = r.attempt;
       st.in_flight = true;
       st.waiting = false;
@@ -259,6 +284,8 @@ void apply_step_record(Instance& inst, const Step& step, StepState& st, const Jo
     st.output = out != data.end() ? *out : json();
     if (step.compensation)
       inst.completed.push_back(step.index);
+    if (step.kind == StepKind::kSignal)
+      apply_signal_step_end(inst, step, data);
   } else if (type == events::kStepFailed) {
     apply_step_failed(inst, step, st, data);
   } else {  // compensation succeeded or failed
@@ -303,6 +330,17 @@ bool apply_workflow_record(Instance& inst, const JournalRecord& r) {
       inst.run = static_cast<int>(int_of(data, "run"));
     }
     inst.status = WorkflowStatus::kRunning;
+    inst.paused = false;  // a retry is a request to go on
+  } else if (type == events::kPauseRequested) {
+    inst.paused = true;
+  } else if (type == events::kResumeRequested) {
+    inst.paused = false;
+  } else if (type == events::kSignalReceived) {
+    std::string id = data.value("signal_id", std::string{});
+    if (inst.signal_ids.insert(id).second) {
+      inst.signals.push_back(
+          {data.value("signal", std::string{}), std::move(id), data.value("payload", json())});
+    }
   } else if (type == events::kResumed) {
     // Informational: the engine restarted and resumed the workflow.
   } else if (type == events::kCompleted || type == events::kFailed || type == events::kCancelled ||

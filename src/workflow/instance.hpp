@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "wonderland/common/error.hpp"
@@ -20,7 +21,8 @@
 
 namespace wonderland::workflow::detail {
 
-enum class StepStatus : std::uint8_t { kPending, kRunning, kSucceeded, kFailed };
+/// kSkipped: a signal step's timeout jumped over it (on_timeout).
+enum class StepStatus : std::uint8_t { kPending, kRunning, kSucceeded, kFailed, kSkipped };
 enum class CompStatus : std::uint8_t { kNone, kRunning, kDone, kFailed };
 enum class Phase : std::uint8_t { kRunning, kCompensating, kFinished };
 
@@ -31,7 +33,7 @@ struct StepState {
   StepStatus status = StepStatus::kPending;
   CompStatus comp = CompStatus::kNone;
   bool in_flight = false;  ///< An attempt (or compensation attempt) awaits its outcome.
-  bool waiting = false;    ///< A failed attempt waits for its backoff timer.
+  bool waiting = false;    ///< A failed attempt waits for its backoff (a wait step: its end).
   int attempt = 0;
   int comp_attempt = 0;
   int epoch = 0;       ///< Suffix of the idempotency key; see docs/workflows.md, "Retry".
@@ -39,11 +41,18 @@ struct StepState {
   int chosen = kDefaultCase;
   std::int64_t started_ms = 0;        ///< When the step, or its current attempt, started.
   std::int64_t first_started_ms = 0;  ///< When the step's first attempt (of this run) started.
-  std::int64_t retry_at_ms = 0;       ///< When waiting: when the next attempt is due.
+  std::int64_t retry_at_ms = 0;       ///< When waiting: when the next attempt (or end) is due.
   std::uint64_t token = 0;            ///< Matches replies and timers to the current attempt.
   TimerId timer = 0;
   nlohmann::json output;
   std::optional<Error> error;  ///< The last error of the step (or of its compensation).
+};
+
+/// A signal recorded and not yet taken by a signal step.
+struct PendingSignal {
+  std::string name;
+  std::string id;
+  nlohmann::json payload;
 };
 
 struct Instance {
@@ -57,11 +66,17 @@ struct Instance {
   Phase phase = Phase::kRunning;
   bool stopping = false;  ///< A step failed or a cancel came: start no new step.
   bool cancelled = false;
-  int run = 0;  ///< Incremented by every workflow retry.
+  bool paused = false;  ///< Paused by an operator: start no new step until resumed.
+  int run = 0;          ///< Incremented by every workflow retry.
   std::int64_t seq = 0;
   std::uint64_t next_token = 1;
-  std::vector<StepState> steps;        ///< Parallel to Definition::steps.
-  std::vector<std::size_t> completed;  ///< Compensable steps, in order of success.
+  std::vector<StepState> steps;                ///< Parallel to Definition::steps.
+  std::vector<std::size_t> completed;          ///< Compensable steps, in order of success.
+  std::vector<PendingSignal> signals;          ///< Received, not yet taken; oldest first.
+  std::unordered_set<std::string> signal_ids;  ///< Every signal received (duplicates ignored).
+
+  /// The oldest pending signal named `name`, or nullptr.
+  const PendingSignal* pending_signal(const std::string& name) const;
 };
 
 /// Applies one record. Fails (`internal`) when the record does not fit the definition.

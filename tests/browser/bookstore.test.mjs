@@ -275,6 +275,45 @@ describe('operations console', () => {
       await dialog.waitFor({state: 'detached'});
     }));
 
+  test('a waiting signal step shows what it waits for, its button sends the signal, and a pause holds the next step', () =>
+    withPage(browser, 'console-signal', async (page) => {
+      const id = uniqueName('approval');
+      const started = await fetch(`${config.baseUrl}/api/workflows`, {
+        method: 'POST',
+        headers: {Authorization: `Bearer ${config.adminToken}`, 'Content-Type': 'application/json'},
+        body: JSON.stringify({definition: 'console_approval', id}),
+      });
+      assert.equal(started.status, 202, await started.text());
+      await openConsole(page);
+      await page.getByRole('heading', {name: 'Workflows'}).waitFor();
+      await page.goto(`/console#/workflows/${id}`);
+      const approval = page.locator('.node[data-step="approval"]');
+      await approval.locator('.step-state', {hasText: 'waiting'}).waitFor();
+      assert.match(await approval.innerText(), /signal approved/);
+      assert.match(await approval.innerText(), /for approved · timeout /);
+      assert.match(await page.locator('.node[data-step="settle"]').innerText(), /wait 10 ms/);
+      await screenshot(page, 'console-signal-waiting');
+
+      // Paused, the workflow still takes its signal but holds the next step.
+      await page.getByRole('button', {name: 'Pause'}).click();
+      await page.getByText('paused: no new step starts').waitFor();
+      await approval.getByRole('button', {name: 'Send approved'}).click();
+      const dialog = page.getByRole('dialog');
+      await dialog.getByLabel('Payload (optional)').fill('["not an object"]');
+      await dialog.getByRole('button', {name: 'Send approved'}).click();
+      await dialog.getByText('The payload must be a JSON object.').waitFor();
+      await dialog.getByLabel('Payload (optional)').fill('{"by": "console"}');
+      await dialog.getByRole('button', {name: 'Send approved'}).click();
+      await dialog.waitFor({state: 'detached'});
+      await page.locator('.node[data-step="approval"][data-state="done"]').waitFor();
+      assert.equal(await page.locator('.node[data-step="settle"]').getAttribute('data-state'), 'pending');
+      await page.getByRole('button', {name: 'Resume'}).click();
+      await page.locator('.node[data-step="settle"][data-state="done"]').waitFor();
+      assert.equal(await approval.getByRole('button', {name: 'Send approved'}).count(), 0);
+      await page.locator('.timeline [data-type="signal_received"]').waitFor();
+      await screenshot(page, 'console-signal-taken');
+    }));
+
   test('the confirmed order is drawn with every step done', () =>
     withPage(browser, 'console-confirmed-order', async (page) => {
       assert.ok(orders.confirmed, 'the storefront test placed no confirmed order');

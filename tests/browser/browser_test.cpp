@@ -127,11 +127,21 @@ TEST(BrowserTest, StorefrontAndConsoleInChromium) {
   fs::remove_all(screenshots);
   fs::create_directories(screenshots);
 
+  // The bookstore's definitions and the console test's own (tests/browser/workflows).
+  const fs::path workflows = work_dir / "workflows";
+  fs::remove_all(workflows);
+  fs::create_directories(workflows);
+  for (const fs::path& from : {fs::path(source_dir()) / "workflows", browser_dir() / "workflows"}) {
+    for (const auto& entry : fs::directory_iterator(from))
+      fs::copy_file(entry.path(), workflows / entry.path().filename());
+  }
+
   System system({.work_dir = work_dir,
                  .catalogue = test_catalogue(),
                  .admin_token = kAdminToken,
                  .web_dir = fs::path(source_dir()) / "web",
-                 .tag = "browser"});
+                 .tag = "browser",
+                 .env = {{"mediator", {{"WONDERLAND_WORKFLOWS_DIR", workflows.string()}}}}});
   auto started = std::chrono::steady_clock::now();
   try {
     system.start();

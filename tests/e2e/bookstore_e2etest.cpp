@@ -611,7 +611,7 @@ TEST_F(BookstoreE2e, ServesItsOpenApiDocument) {
   for (const char* path :
        {"/api/books", "/api/books/{isbn}", "/api/customers", "/api/sessions", "/api/basket",
         "/api/basket/items/{isbn}", "/api/orders", "/api/orders/{id}", "/api/workflows",
-        "/api/workflows/{id}", "/readyz", "/metrics"}) {
+        "/api/workflows/{id}", "/api/workflows/{id}/signals/{name}", "/readyz", "/metrics"}) {
     EXPECT_TRUE(doc["paths"].contains(path)) << "missing path " << path;
   }
   for (const char* schema : {"Book", "Basket", "Order", "Problem"}) {

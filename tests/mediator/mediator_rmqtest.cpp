@@ -9,7 +9,10 @@
 #include "support.hpp"
 #include "wonderland/common/ids.hpp"
 #include "wonderland/common/time.hpp"
+#include "wonderland/messaging/connection.hpp"
+#include "wonderland/messaging/pubsub.hpp"
 #include "wonderland/testing/broker.hpp"
+#include "wonderland/testing/http_client.hpp"
 
 namespace wonderland::mediator_test {
 namespace {
@@ -664,6 +667,131 @@ TEST_F(MediatorTest, MetricsExposeCountersAndStepHistograms) {
   auto j = h().get("/api/metrics", h().token());
   ASSERT_EQ(j.status, 200);
   EXPECT_GE(j.json()["workflows"].value("started", 0), 2);
+}
+
+TEST_F(MediatorTest, ASignalOverHttpIsKeptTakenOnceAndBecomesTheStepOutput) {
+  // `prepare` is slow, so the signal is sent before its step waits, and kept for it.
+  std::string id = start("test_signal", {{"slow_ms", {{"prepare", 800}}}});
+  const std::string target = "/api/workflows/" + id + "/signals/approved";
+  json signal{{"signal_id", "sig-1"}, {"payload", {{"note", "looks good"}}}};
+  auto r = h().post(target, signal, h().token());
+  ASSERT_EQ(r.status, 202) << r.body;
+  EXPECT_EQ(r.json().value("signal_id", ""), "sig-1");
+  // Sent again (a client that did not see the answer): accepted, and ignored.
+  signal["payload"]["note"] = "sent again";
+  r = h().post(target, signal, h().token());
+  EXPECT_EQ(r.status, 202) << r.body;
+  json view = h().wait_settled(id);
+  ASSERT_EQ(view.value("status", ""), "completed") << view.dump(2);
+  EXPECT_EQ(records(view, {"signal_received"}).size(), 1u) << view.dump(2);
+  auto done = records(view, {"completed"});
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_EQ(done[0]["data"]["output"].value("note", ""), "looks good");
+  EXPECT_GT(index_of(view, "step_started", "finish"), index_of(view, "step_succeeded", "approval"));
+  // An ended workflow takes no signal.
+  r = h().post(target, json::object(), h().token());
+  EXPECT_EQ(r.status, 409) << r.body;
+  EXPECT_EQ(r.json().value("code", ""), "conflict");
+}
+
+TEST_F(MediatorTest, ASignalThatCannotBeTakenIsRefused) {
+  std::string id = start("test_signal", {});
+  ASSERT_FALSE(
+      h().wait_for(id, [](const json& v) { return index_of(v, "step_started", "approval") >= 0; })
+          .is_null());
+  const std::string base = "/api/workflows/" + id + "/signals/";
+  auto r = h().post(base + "rejected", json::object(), h().token());
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.json().value("detail", r.body).find("waits for no signal 'rejected'"),
+            std::string::npos)
+      << r.body;
+  r = h().post(base + "approved", {{"payload", json::array({1})}}, h().token());
+  EXPECT_EQ(r.status, 400) << r.body;
+  testing::HttpClient client(h().port());
+  r = client.request(
+      "POST", base + "approved", "{\"payload\": ",
+      {{"Authorization", "Bearer " + h().token()}, {"Content-Type", "application/json"}});
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(h().post("/api/workflows/wf-none/signals/approved", json::object(), h().token()).status,
+            404);
+  EXPECT_EQ(h().post(base + "approved", json::object(), "").status, 401);
+  EXPECT_EQ(h().post(base + "approved", json::object(), "wrong").status, 403);
+  // None of them was recorded; a signal without a body is taken with an empty payload.
+  r = h().post(base + "approved", json::object(), h().token());
+  ASSERT_EQ(r.status, 202) << r.body;
+  EXPECT_FALSE(r.json().value("signal_id", "").empty()) << r.body;
+  json view = h().wait_settled(id);
+  ASSERT_EQ(view.value("status", ""), "completed") << view.dump(2);
+  EXPECT_EQ(records(view, {"signal_received"}).size(), 1u);
+}
+
+TEST_F(MediatorTest, ASignalEventOnTheBrokerReachesItsWorkflowAndAMalformedOneIsDeadLettered) {
+  messaging::ConnectionOptions o;
+  o.url = testing::amqp_url();
+  o.service = "signal-sender";
+  messaging::Connection sender(o);
+  std::string id = start("test_signal", {});
+  ASSERT_FALSE(
+      h().wait_for(id, [](const json& v) { return index_of(v, "step_started", "approval") >= 0; })
+          .is_null());
+
+  // A malformed signal event: dead-lettered with its reason; the workflow still waits.
+  auto bad = messaging::Envelope::make("workflow.signal.approved", {{"payload", "not an object"}},
+                                       "signal-sender");
+  bad.correlation_id = id;
+  ASSERT_TRUE(
+      messaging::publish_event(sender, messaging::exchanges::kEvents, bad.type, bad).get().ok());
+  const messaging::QueueName dead{h().prefix() + "mediator.signals.dead"};
+  std::optional<messaging::RawMessage> kept;
+  ASSERT_TRUE(testing::eventually(
+      [&] {
+        kept = sender.get(dead);
+        return kept.has_value() && kept->body.find(bad.message_id) != std::string::npos;
+      },
+      std::chrono::seconds(10)))
+      << h().mediator_log();
+  EXPECT_EQ(kept->string_headers["x-wonderland-reason"],
+            "rejected by the handler: malformed signal: body.payload must be an object");
+
+  // A good one: its message_id is the signal id, its payload the step's output.
+  auto good = messaging::Envelope::make(
+      "workflow.signal.approved", {{"payload", {{"note", "from a service"}}}}, "signal-sender");
+  good.correlation_id = id;
+  ASSERT_TRUE(
+      messaging::publish_event(sender, messaging::exchanges::kEvents, good.type, good).get().ok());
+  json view = h().wait_settled(id);
+  ASSERT_EQ(view.value("status", ""), "completed") << view.dump(2);
+  auto received = records(view, {"signal_received"});
+  ASSERT_EQ(received.size(), 1u) << view.dump(2);
+  EXPECT_EQ(received[0]["data"].value("signal_id", ""), good.message_id);
+  EXPECT_EQ(records(view, {"completed"})[0]["data"]["output"].value("note", ""), "from a service");
+}
+
+TEST_F(MediatorTest, APausedWorkflowStartsNoNewStepUntilResumed) {
+  std::string id = start("test_signal", {});
+  ASSERT_FALSE(
+      h().wait_for(id, [](const json& v) { return index_of(v, "step_started", "approval") >= 0; })
+          .is_null());
+  const std::string base = "/api/workflows/" + id;
+  auto r = h().post(base + "/pause", json::object(), h().token());
+  ASSERT_EQ(r.status, 202) << r.body;
+  // The waiting step still takes its signal; the next one is held (it would have started in
+  // the same pass).
+  ASSERT_EQ(h().post(base + "/signals/approved", json::object(), h().token()).status, 202);
+  json view = h().wait_for(
+      id, [](const json& v) { return index_of(v, "step_succeeded", "approval") >= 0; });
+  ASSERT_FALSE(view.is_null());
+  EXPECT_EQ(view.value("status", ""), "running");
+  EXPECT_EQ(index_of(view, "step_started", "finish"), -1) << view.dump(2);
+  EXPECT_EQ(records(view, {"pause_requested"}).size(), 1u);
+  r = h().post(base + "/resume", json::object(), h().token());
+  ASSERT_EQ(r.status, 202) << r.body;
+  view = h().wait_settled(id);
+  ASSERT_EQ(view.value("status", ""), "completed") << view.dump(2);
+  EXPECT_GT(index_of(view, "step_started", "finish"), index_of(view, "resume_requested"));
+  EXPECT_EQ(h().post(base + "/pause", json::object(), h().token()).status, 422);
+  EXPECT_EQ(h().post("/api/workflows/wf-none/pause", json::object(), h().token()).status, 404);
+  EXPECT_EQ(h().post(base + "/resume", json::object(), "").status, 401);
 }
 
 }  // namespace

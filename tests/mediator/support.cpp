@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "wonderland/common/ids.hpp"
+#include "wonderland/messaging/connection.hpp"
 #include "wonderland/sqlite/db.hpp"
 #include "wonderland/testing/broker.hpp"
 
@@ -79,6 +80,18 @@ Harness::~Harness() {
     }
   }
   stop_worker();
+  // The mediators' durable queue of signal events and its dead letters outlive them.
+  try {
+    messaging::ConnectionOptions o;
+    o.url = testing::amqp_url();
+    o.service = "mediator-test";
+    messaging::Connection broker(o);
+    for (const char* queue : {"mediator.signals", "mediator.signals.dead"})
+      broker.delete_queue(messaging::QueueName{prefix_ + queue}, std::chrono::seconds(5));
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "could not delete the signal queues of %s: %s\n", prefix_.c_str(),
+                 e.what());
+  }
   if (::testing::Test::HasFailure()) {
     std::fprintf(stderr, "kept %s (journal, worker database, logs) for a look\n", dir_.c_str());
     return;

@@ -77,7 +77,7 @@ std::string System::queue(const std::string& service) const {
 
 std::vector<std::string> System::queues() const {
   std::vector<std::string> out{prefix_ + "notification.events", prefix_ + "logging.records",
-                               prefix_ + "logging.workflow"};
+                               prefix_ + "logging.workflow", prefix_ + "mediator.signals"};
   for (const char* service : kServices)
     out.push_back(queue(service));
   return out;

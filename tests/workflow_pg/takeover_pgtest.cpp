@@ -9,6 +9,7 @@
 
 #include "support.hpp"
 #include "wonderland/common/ids.hpp"
+#include "wonderland/common/time.hpp"
 #include "wonderland/testing/postgres.hpp"
 #include "wonderland/workflow_pg/pg_journal.hpp"
 
@@ -150,6 +151,82 @@ TEST_F(Takeover, AStoppedMediatorReleasesItsWorkflowsForAnImmediateTakeover) {
     b.parked.reply("b", json::object());
   for (const std::string& id : ids)
     EXPECT_EQ(b.log.wait_settled(id).type, events::kCompleted);
+}
+
+TEST_F(Takeover, AWaitStepKeepsItsRecordedEndAcrossATakeover) {
+  constexpr std::int64_t kWaitMs = 4000;
+  json pause = {{"id", "pause"}, {"kind", "wait"}, {"duration_ms", kWaitMs}};
+  auto def = parse_definition(
+      workflow("pause", json::array({task("a", "svc.a"), pause, task("c", "svc.a")})), "p.json");
+  ASSERT_TRUE(def.ok() && registry_.add(*def).ok());
+  Mediator b;
+  b.boot(schema_, registry_);
+  std::string id;
+  std::string until;
+  {
+    Mediator a;
+    a.boot(schema_, registry_);
+    id = a.engine->start({.definition = "pause"}).value();
+    until = a.log.wait(id, events::kStepStarted, "pause").data.at("wait_until");
+    std::this_thread::sleep_for(milliseconds(1500));
+    a.engine.reset();
+    ASSERT_TRUE(a.journal->release().ok());
+  }
+  const auto taken_at = std::chrono::steady_clock::now();
+  // B renews its leases while the workflow waits, as the mediator does every lease / 3.
+  for (int round = 0; round < 30 && b.log.count(id, events::kCompleted) == 0; ++round) {
+    ASSERT_TRUE(b.engine->maintain_ownership().ok());
+    std::this_thread::sleep_for(kLease / 6);
+  }
+  EXPECT_EQ(b.log.wait_settled(id).type, events::kCompleted);
+  // B ended the wait at the time A recorded (about 2.5 s after the takeover), not after a new 4 s.
+  EXPECT_LT(std::chrono::steady_clock::now() - taken_at, milliseconds(kWaitMs - 500));
+  EXPECT_GE(std::chrono::system_clock::now(), parse_iso8601(until).value());
+  EXPECT_EQ(b.log.count(id, events::kStepStarted, "pause"), 0);
+  EXPECT_EQ(b.log.wait(id, events::kStepSucceeded, "pause").data["output"]["waited_until"], until);
+  EXPECT_EQ(b.calls.count("svc.a"), 1);  // c only: a was not sent again
+}
+
+TEST_F(Takeover, ASignalKeptBeforeItsStepWaitsIsTakenByTheNextOwner) {
+  json b = task("b", "svc.b");
+  b["timeout_ms"] = 60000;
+  json go = {{"id", "go"}, {"kind", "signal"}, {"signal", "go"}, {"timeout_ms", 60000}};
+  auto def = parse_definition(workflow("approve", json::array({b, go, task("c", "svc.a")})),
+                              "approve.json");
+  ASSERT_TRUE(def.ok() && registry_.add(*def).ok());
+  Mediator other;
+  other.boot(schema_, registry_);
+  std::string id;
+  {
+    Mediator a;
+    a.boot(schema_, registry_);
+    id = a.engine->start({.definition = "approve"}).value();
+    a.parked.wait_for(1);
+    // Only the owner records a signal; the other mediator's engine refuses it, retryably.
+    Status elsewhere = other.engine->signal(
+        {.workflow_id = id, .name = "go", .signal_id = "s-1", .payload = {{"by", "other"}}});
+    ASSERT_FALSE(elsewhere.ok());
+    EXPECT_EQ(elsewhere.error().code, codes::kUnavailable);
+    EXPECT_TRUE(elsewhere.error().retryable);
+    // Sent before `go` waits: kept in the journal.
+    ASSERT_TRUE(
+        a.engine
+            ->signal(
+                {.workflow_id = id, .name = "go", .signal_id = "s-1", .payload = {{"by", "a"}}})
+            .ok());
+    a.engine.reset();
+    ASSERT_TRUE(a.journal->release().ok());
+  }
+  ASSERT_TRUE(other.engine->maintain_ownership().ok());
+  other.parked.wait_for(1);
+  other.parked.reply("b", json::object());
+  EXPECT_EQ(other.log.wait_settled(id).type, events::kCompleted);
+  EXPECT_EQ(other.log.wait(id, events::kStepSucceeded, "go").data["output"], (json{{"by", "a"}}));
+  EXPECT_EQ(other.log.count(id, events::kSignalReceived), 0);  // recorded by a, read back
+  // A duplicate after the end: the workflow has ended.
+  Status late = other.engine->signal({.workflow_id = id, .name = "go", .signal_id = "s-1"});
+  ASSERT_FALSE(late.ok());
+  EXPECT_EQ(late.error().code, codes::kConflict);
 }
 
 }  // namespace

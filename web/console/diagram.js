@@ -10,9 +10,13 @@
 //   failed       failed for good (or its compensation failed)
 //   compensating its compensation is in flight
 //   compensated  succeeded, then undone by its compensation
+//
+// A wait or signal step that is running is shown as waiting, with what it waits for (the time,
+// or the signal and its timeout); a waiting signal step has a button that sends the signal
+// (`onSignal`). Steps that a signal's timeout jumped over (`on_timeout`) are shown as skipped.
 
 import {h} from '../shared/dom.js';
-import {formatDuration} from '../shared/format.js';
+import {formatDateTime, formatDuration} from '../shared/format.js';
 
 export const STATES = ['pending', 'running', 'done', 'failed', 'compensating', 'compensated'];
 
@@ -34,6 +38,8 @@ export function stepStates(timeline) {
         s.state = 'running';
         s.attempts = Math.max(s.attempts, record.attempt || 1);
         s.error = null;
+        if (data.signal) s.waiting = {signal: data.signal, until: data.timeout_at};
+        else if (data.wait_until) s.waiting = {until: data.wait_until};
         break;
       case 'step_attempt_failed':
         s.state = 'running';
@@ -43,8 +49,12 @@ export function stepStates(timeline) {
         s.state = 'done';
         s.duration_ms = data.duration_ms ?? null;
         s.error = null;
+        s.waiting = null;
+        s.timedOut = data.timed_out === true;
+        for (const id of data.skipped || []) of(siblingPath(record.step, id)).skipped = true;
         break;
       case 'step_failed':
+        s.waiting = null;
         s.state = 'failed';
         s.duration_ms = data.duration_ms ?? null;
         s.error = data.error || null;
@@ -72,6 +82,12 @@ export function stepStates(timeline) {
   return states;
 }
 
+/** The path of the step `id` in the same sequence as the step at `path`. */
+function siblingPath(path, id) {
+  const slash = path.lastIndexOf('/');
+  return slash < 0 ? id : `${path.slice(0, slash + 1)}${id}`;
+}
+
 /** A choice's chosen case index from its records (-1: default), or undefined before it chose. */
 function chosenCase(timeline, path) {
   for (const record of timeline) {
@@ -90,10 +106,11 @@ function chosenCase(timeline, path) {
 /**
  * The diagram of `definition` for a workflow with `timeline`. `settled`: the workflow has ended
  * (pending steps are then shown as not run). `onSelect(path)`: a step was activated.
+ * `onSignal(path, name)`: the button of a waiting signal step was pressed.
  */
-export function diagram(definition, timeline, {settled, onSelect, selected}) {
+export function diagram(definition, timeline, {settled, onSelect, selected, onSignal}) {
   const states = stepStates(timeline);
-  const context = {states, timeline, settled, onSelect, selected};
+  const context = {states, timeline, settled, onSelect, selected, onSignal};
   return h(
     'div',
     {class: 'diagram', dataset: {definition: definition.name}},
@@ -182,11 +199,55 @@ function node(step, path, context) {
       ),
     );
   }
+  const sendable =
+    step.kind === 'signal' && s.waiting && !context.settled && context.onSignal !== undefined;
   return h(
     'li',
-    {class: ['node', `state-${s.state}`], dataset: {step: path, state: s.state}},
+    {
+      class: ['node', `state-${s.state}`, s.waiting && 'waiting', s.skipped && 'skipped'],
+      dataset: {step: path, state: s.state, kind: step.kind},
+    },
     box(step, path, s, context),
+    sendable &&
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'signal-send',
+          dataset: {signal: step.signal},
+          onclick: () => context.onSignal(path, step.signal),
+        },
+        `Send ${step.signal}`,
+      ),
   );
+}
+
+/** What a leaf step does, in a few words. */
+function stepWhat(step) {
+  switch (step.kind) {
+    case 'task':
+      return step.action;
+    case 'publish':
+      return `publish ${step.topic}`;
+    case 'wait':
+      if ('duration_ms' in step)
+        return typeof step.duration_ms === 'number'
+          ? `wait ${formatDuration(step.duration_ms)}`
+          : `wait ${step.duration_ms}`;
+      return `wait until ${step.until}`;
+    case 'signal':
+      return `signal ${step.signal}`;
+    default:
+      return step.kind;
+  }
+}
+
+function stateLabel(s, context) {
+  if (s.skipped && s.state === 'pending') return 'skipped';
+  if (s.state === 'pending' && context.settled) return 'not run';
+  if (s.state === 'running' && s.waiting) return 'waiting';
+  if (s.state === 'done' && s.timedOut) return 'timed out';
+  return s.state;
 }
 
 function caseLabel(c) {
@@ -198,14 +259,14 @@ function caseLabel(c) {
 }
 
 function box(step, path, s, context) {
-  const label = s.state === 'pending' && context.settled ? 'not run' : s.state;
-  const what =
-    step.kind === 'task'
-      ? `${step.action}`
-      : step.kind === 'publish'
-        ? `publish ${step.topic}`
-        : step.kind;
+  const label = stateLabel(s, context);
+  const what = stepWhat(step);
   const facts = [];
+  if (s.state === 'running' && s.waiting) {
+    if (s.waiting.signal) facts.push(`for ${s.waiting.signal}`);
+    if (s.waiting.until)
+      facts.push(`${s.waiting.signal ? 'timeout ' : 'until '}${formatDateTime(s.waiting.until)}`);
+  }
   if (s.attempts > 1) facts.push(`${s.attempts} attempts`);
   if (s.duration_ms !== null && s.duration_ms !== undefined)
     facts.push(formatDuration(s.duration_ms));

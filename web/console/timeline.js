@@ -46,6 +46,11 @@ function entry(record, start, openKeys) {
   if (data.retry_in_ms !== undefined) facts.push(`retry in ${formatDuration(data.retry_in_ms)}`);
   if (data.service && data.action) facts.push(`${data.service} · ${data.action}`);
   if (data.topic) facts.push(`topic ${data.topic}`);
+  if (data.signal) facts.push(`signal ${data.signal}`);
+  if (data.signal_id) facts.push(`signal id ${data.signal_id}`);
+  if (data.wait_until) facts.push(`until ${data.wait_until}`);
+  if (data.timeout_at) facts.push(`timeout ${data.timeout_at}`);
+  if (data.timed_out) facts.push('timed out');
   if (record.status) facts.push(`status → ${record.status}`);
   const error = data.error;
   const reason = typeof data.reason === 'string' ? data.reason : '';

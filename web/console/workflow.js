@@ -107,13 +107,22 @@ export async function workflowView(outlet, {params: [id]}) {
     const w = workflow;
     const canRetry = w.status === 'failed' || w.status === 'needs_attention';
     const canCancel = w.status === 'running';
+    const paused = isPaused(w.timeline);
     replace(
       summary,
       h(
         'dl',
         {class: 'facts'},
         fact('Id', h('span', {class: 'mono', dataset: {workflowId: w.id}}, w.id)),
-        fact('Status', statusBadge(w.status)),
+        fact(
+          'Status',
+          h(
+            'span',
+            {},
+            statusBadge(w.status),
+            w.status === 'running' && isPaused(w.timeline) && ' paused: no new step starts',
+          ),
+        ),
         fact('Definition', `${w.definition} v${w.version}`),
         fact('Started', formatDateTime(w.created_at)),
         fact('Last change', formatDateTime(w.updated_at)),
@@ -131,6 +140,15 @@ export async function workflowView(outlet, {params: [id]}) {
           'button',
           {type: 'button', class: 'danger', disabled: !canCancel, onclick: confirmCancel},
           'Cancel',
+        ),
+        h(
+          'button',
+          {
+            type: 'button',
+            disabled: !canCancel,
+            onclick: () => pauseOrResume(paused ? 'resume' : 'pause'),
+          },
+          paused ? 'Resume' : 'Pause',
         ),
         h(
           'a',
@@ -178,6 +196,7 @@ export async function workflowView(outlet, {params: [id]}) {
           renderTimeline();
           focus(timelineTitle);
         },
+        onSignal: (path, name) => confirmSignal(path, name),
       }),
     );
   }
@@ -260,6 +279,57 @@ export async function workflowView(outlet, {params: [id]}) {
     });
   }
 
+  async function pauseOrResume(action) {
+    try {
+      await ops(`/api/workflows/${encodeURIComponent(id)}/${action}`, {method: 'POST'});
+      toast(action === 'pause' ? 'Paused.' : 'Resumed.', 'ok');
+      workflow = null; // re-render whatever changed
+      load();
+    } catch (failure) {
+      toast(`Could not ${action} the workflow: ${failure.detail || failure.message}`, 'bad');
+    }
+  }
+
+  function confirmSignal(path, name) {
+    const payload = h('textarea', {
+      id: 'signal-payload',
+      name: 'payload',
+      rows: '4',
+      class: 'mono',
+      placeholder: '{}',
+    });
+    confirmDialog({
+      title: `Send the signal ${name}?`,
+      body: `The step ${path} waits for it; the payload (a JSON object, empty for {}) becomes its output and the workflow goes on.`,
+      extra: h(
+        'div',
+        {class: 'field'},
+        h('label', {for: 'signal-payload'}, 'Payload (optional)'),
+        payload,
+      ),
+      confirm: `Send ${name}`,
+      kind: 'primary',
+      action: () => {
+        const text = payload.value.trim();
+        let body = {};
+        if (text) {
+          try {
+            body = JSON.parse(text);
+          } catch {
+            throw new Error('The payload is not valid JSON.');
+          }
+          if (body === null || typeof body !== 'object' || Array.isArray(body))
+            throw new Error('The payload must be a JSON object.');
+        }
+        return ops(`/api/workflows/${encodeURIComponent(id)}/signals/${encodeURIComponent(name)}`, {
+          method: 'POST',
+          body: {payload: body},
+        });
+      },
+      done: `Signal ${name} sent.`,
+    });
+  }
+
   function confirmDialog({title, body, extra, confirm, dismiss = 'Back', kind, action, done}) {
     const error = h('p', {class: 'field-error', role: 'alert', hidden: true});
     const confirmButton = h('button', {type: 'submit', class: kind}, confirm);
@@ -309,6 +379,17 @@ export async function workflowView(outlet, {params: [id]}) {
     clearTimeout(timer);
     controller.abort();
   };
+}
+
+/** Whether the last pause or resume in the timeline is a pause. */
+function isPaused(records) {
+  let paused = false;
+  for (const record of records) {
+    if (record.type === 'pause_requested') paused = true;
+    else if (record.type === 'resume_requested' || record.type === 'retry_requested')
+      paused = false;
+  }
+  return paused;
 }
 
 function fact(label, value, kind) {

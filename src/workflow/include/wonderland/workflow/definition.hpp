@@ -1,8 +1,9 @@
 // Workflow definitions: business workflows as data (docs/workflows.md).
 //
 // A definition is a JSON document with a name, an integer version and a tree of steps (task,
-// parallel, choice, publish). It is parsed and validated once; an invalid document is refused
-// with an `invalid_argument` error whose message names the file, the step and the field:
+// parallel, choice, publish, wait, signal). It is parsed and validated once; an invalid document
+// is refused with an `invalid_argument` error whose message names the file, the step and the
+// field:
 //   workflows/purchase.json: step 'charge': field 'retry.max_attempts': must be an integer >= 1
 // A parsed Definition is immutable and shared; the registry keeps every version, and a running
 // workflow keeps the version it started with.
@@ -10,6 +11,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -54,7 +56,7 @@ struct RetryPolicy {
   friend bool operator==(const RetryPolicy&, const RetryPolicy&) = default;
 };
 
-enum class StepKind { kTask, kParallel, kChoice, kPublish };
+enum class StepKind { kTask, kParallel, kChoice, kPublish, kWait, kSignal };
 std::string_view to_string(StepKind kind);
 
 /// The command that undoes a task's effect; sent during compensation.
@@ -97,6 +99,19 @@ struct Step {
   std::chrono::milliseconds timeout{5000};
   std::optional<Compensation> compensation;  ///< task only.
 
+  // wait: `duration_ms` (wait_until false) or `until` (true), either a literal or a template
+  // rendered when the step starts (wait_deadline_ms checks the value).
+  bool wait_until = false;
+  nlohmann::json wait;
+  CompiledTemplate wait_template;  ///< `wait`, parsed.
+
+  // signal: waits for the signal named `signal` at most `timeout`; on timeout the step fails,
+  // or with `on_timeout` it succeeds and the steps between it and that later step of the same
+  // sequence (timeout_skips) are skipped.
+  std::string signal;
+  std::string on_timeout;
+  std::vector<std::size_t> timeout_skips;
+
   // parallel
   std::vector<std::vector<std::size_t>> branches;
 
@@ -106,7 +121,10 @@ struct Step {
   std::vector<ChoiceCase> cases;
   std::vector<std::size_t> default_steps;
 
-  bool is_leaf() const { return kind == StepKind::kTask || kind == StepKind::kPublish; }
+  bool is_leaf() const {
+    return kind == StepKind::kTask || kind == StepKind::kPublish || kind == StepKind::kWait ||
+           kind == StepKind::kSignal;
+  }
 };
 
 /// A validated workflow definition.
@@ -130,6 +148,15 @@ struct Definition {
   std::map<std::string, std::size_t, std::less<>> by_id;
   std::map<std::string, std::size_t, std::less<>> by_path;
 };
+
+/// The longest a wait step may wait by `duration_ms`: 366 days.
+inline constexpr std::int64_t kMaxWaitMs = std::int64_t{366} * 24 * 3600 * 1000;
+
+/// When a wait step that starts at `now_ms` ends, in milliseconds since the epoch, given the
+/// value of its `duration_ms` (`until` false: an integer from 0 to kMaxWaitMs) or `until` (an
+/// ISO-8601 UTC time such as `2026-12-24T18:00:00Z`; a time past ends the step at once). An
+/// `invalid_argument` error says what is wrong with the value.
+Result<std::int64_t> wait_deadline_ms(bool until, const nlohmann::json& value, std::int64_t now_ms);
 
 /// Bounds of a definition: the JSON document (text of 1 MiB, nesting depth 64, strings of
 /// 64 KiB, 100,000 values), the number of steps and how deep parallel and choice steps nest.

@@ -61,6 +61,14 @@ struct StartRequest {
   std::string id;  ///< The workflow id (e.g. the order id); a new UUID when empty.
 };
 
+/// A signal for a workflow's signal steps (docs/workflows.md, "signal").
+struct SignalRequest {
+  std::string workflow_id;
+  std::string name;       ///< A signal some signal step of the definition waits for.
+  std::string signal_id;  ///< Deduplicates: a signal_id already received is ignored. Empty: new.
+  nlohmann::json payload = nlohmann::json::object();  ///< Must be an object.
+};
+
 struct LatencyStats {
   std::string service;
   std::string action;
@@ -129,12 +137,32 @@ class Engine {
   /// on another engine of a shared journal). The workflow is read from the journal on the calling
   /// thread.
   void retry(const std::string& workflow_id, StatusCallback done);
+  /// Records a signal for a running workflow, once it is durable: a signal step waiting for it
+  /// takes it now, otherwise it is kept until a signal step of that name starts. A signal_id
+  /// already received is ignored (ok). `invalid_argument` when the payload is not an object or
+  /// the definition has no signal step of that name; `conflict` when the workflow ended (or
+  /// is failing or being cancelled); `not_found` when unknown; `unavailable` (retryable) when
+  /// another engine of a shared journal drives it.
+  void signal(SignalRequest request, StatusCallback done);
+  /// Pauses a running workflow once `pause_requested` is durable: it starts no new step until
+  /// resumed; steps in flight (commands, retries, wait and signal steps, whose timers keep
+  /// counting) finish and are recorded, and a workflow whose last step finishes completes. A
+  /// cancel still compensates it. Pausing a paused workflow is ok and records nothing.
+  /// `failed_precondition` when it ended or is failing, being cancelled or compensated;
+  /// `not_found`, `unavailable` as for cancel.
+  void pause(const std::string& workflow_id, StatusCallback done);
+  /// Resumes a paused workflow (`resume_requested`): the steps it held start now. Resuming a
+  /// workflow that is not paused is ok and records nothing. Errors as for pause.
+  void resume(const std::string& workflow_id, StatusCallback done);
 
   /// Blocking forms: wait for the callback. Must not be called on the engine thread (e.g. from
   /// an observer); then they return `failed_precondition`.
   Result<std::string> start(StartRequest request);
   Status cancel(const std::string& workflow_id, std::string reason);
   Status retry(const std::string& workflow_id);
+  Status signal(SignalRequest request);
+  Status pause(const std::string& workflow_id);
+  Status resume(const std::string& workflow_id);
 
   /// Ownership upkeep for a journal shared by several engines (pg_journal.hpp); a no-op cost
   /// for a journal of one engine. Renews this engine's leases, drops the workflows it lost
