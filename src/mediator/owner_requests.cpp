@@ -13,6 +13,7 @@ constexpr const char* kRetryType = "mediator.retry";
 constexpr const char* kSignalType = "mediator.signal";
 constexpr const char* kPauseType = "mediator.pause";
 constexpr const char* kResumeType = "mediator.resume";
+constexpr const char* kRerunType = "mediator.rerun";
 
 const char* verb(const OwnerRequest& request) {
   switch (request.kind) {
@@ -26,6 +27,8 @@ const char* verb(const OwnerRequest& request) {
       return "pause";
     case OwnerRequest::Kind::kResume:
       return "resume";
+    case OwnerRequest::Kind::kRerun:
+      return "rerun";
   }
   return "request";
 }
@@ -42,6 +45,8 @@ const char* command_type(const OwnerRequest& request) {
       return kPauseType;
     case OwnerRequest::Kind::kResume:
       return kResumeType;
+    case OwnerRequest::Kind::kRerun:
+      return kRerunType;
   }
   return kCancelType;
 }
@@ -102,9 +107,9 @@ void OwnerRequests::submit(OwnerRequest request, StatusCallback done) {
       return forward(owner.owner, request, std::move(done));
     return after_takeover(request, std::move(done));
   }
-  // Settled: a retry is written by the owner only; anything else is refused by any engine
-  // alike.
-  if (request.kind != OwnerRequest::Kind::kRetry)
+  // Settled: a retry or a rerun is written by the owner only; anything else is refused by any
+  // engine alike.
+  if (request.kind != OwnerRequest::Kind::kRetry && request.kind != OwnerRequest::Kind::kRerun)
     return carry_out(engine_, request, std::move(done));
   if (owner.owner_alive)
     return forward(owner.owner, request, std::move(done));
@@ -115,7 +120,8 @@ void OwnerRequests::submit(OwnerRequest request, StatusCallback done) {
     return done(try_again("workflow " + request.workflow_id +
                           " changed owner while it was being claimed; try again"));
   }
-  log::info("workflow {}: its owner {} is gone; retried here", request.workflow_id, owner.owner);
+  log::info("workflow {}: its owner {} is gone; {} here", request.workflow_id, owner.owner,
+            verb(request));
   carry_out(engine_, request, std::move(done));
 }
 
@@ -157,6 +163,12 @@ void carry_out(workflow::Engine& engine, const OwnerRequest& request,
       return engine.pause(request.workflow_id, std::move(done));
     case OwnerRequest::Kind::kResume:
       return engine.resume(request.workflow_id, std::move(done));
+    case OwnerRequest::Kind::kRerun:
+      return engine.rerun({.workflow_id = request.workflow_id,
+                           .step = request.step,
+                           .input = request.input,
+                           .requested_by = request.requested_by},
+                          std::move(done));
   }
 }
 
@@ -169,6 +181,12 @@ void OwnerRequests::forward(const std::string& owner, const OwnerRequest& reques
     body["signal"] = request.signal;
     body["signal_id"] = request.signal_id;
     body["payload"] = request.payload;
+  }
+  if (request.kind == OwnerRequest::Kind::kRerun) {
+    body["step"] = request.step;
+    body["requested_by"] = request.requested_by;
+    if (request.input)
+      body["input"] = *request.input;
   }
   messaging::RpcRequest call{control_queue(queue_prefix_, owner),
                              messaging::Envelope::make(command_type(request), body), timeout_,
@@ -201,6 +219,8 @@ Result<nlohmann::json> OwnerRequests::serve(const messaging::Envelope& envelope)
     request.kind = OwnerRequest::Kind::kPause;
   } else if (envelope.type == kResumeType) {
     request.kind = OwnerRequest::Kind::kResume;
+  } else if (envelope.type == kRerunType) {
+    request.kind = OwnerRequest::Kind::kRerun;
   } else {
     return Error::of(codes::kInvalidArgument, "unknown command type '" + envelope.type + "'");
   }
@@ -218,6 +238,12 @@ Result<nlohmann::json> OwnerRequests::serve(const messaging::Envelope& envelope)
       request.payload = *payload;  // the engine refuses one that is not an object
     if (request.signal.empty())
       return Error::of(codes::kInvalidArgument, "signal is required");
+  }
+  if (request.kind == OwnerRequest::Kind::kRerun) {
+    request.step = optional_text(body, "step");
+    request.requested_by = optional_text(body, "requested_by");
+    if (auto input = body.find("input"); input != body.end())
+      request.input = *input;  // the engine refuses one that is not an object
   }
   // Never forwarded again: a workflow that moved on is the first mediator's to sort out.
   auto found = journal_.owner_of(request.workflow_id);

@@ -6,13 +6,15 @@
 //  - Every mediator serves the control queue `<prefix>mediator.control.<instance id>` (temporary:
 //    it goes with the mediator) with the commands `mediator.cancel` {workflow_id, reason},
 //    `mediator.retry` {workflow_id}, `mediator.signal` {workflow_id, signal, signal_id,
-//    payload}, `mediator.pause` and `mediator.resume` {workflow_id}; the reply is
-//    {accepted: true} or the engine's error value.
+//    payload}, `mediator.pause` and `mediator.resume` {workflow_id}, `mediator.rerun`
+//    {workflow_id, step, input?, requested_by}; the reply is {accepted: true} or the engine's
+//    error value.
 //  - The owner is read from the journal. A running workflow whose lease is live is forwarded to
 //    its owner; one whose lease expired (its owner died) is claimed here by the normal takeover
 //    (Engine::maintain_ownership) and handled here, or forwarded to whoever claimed it first; if
-//    nobody holds it yet the answer is a retryable `unavailable`. A settled workflow is retried by
-//    its owner when that one is alive, else claimed here (PgJournal::claim_settled); any other
+//    nobody holds it yet the answer is a retryable `unavailable`. A settled workflow is retried
+//    (or rerun) by its owner when that one is alive, else claimed here
+//    (PgJournal::claim_settled); any other
 //    request for it is refused here, as any engine refuses it.
 //  - A mediator never forwards a request it got forwarded: when it does not own the workflow
 //    (any more) it answers a retryable `unavailable`, which the first mediator relays.
@@ -34,7 +36,7 @@ namespace wonderland::mediator {
 
 /// What an operator (or, for a signal, a service) asks of a workflow.
 struct OwnerRequest {
-  enum class Kind { kCancel, kRetry, kSignal, kPause, kResume };
+  enum class Kind { kCancel, kRetry, kSignal, kPause, kResume, kRerun };
   Kind kind = Kind::kCancel;
   std::string workflow_id;
   std::string reason;  ///< for a cancel
@@ -42,6 +44,10 @@ struct OwnerRequest {
   std::string signal;
   std::string signal_id;
   nlohmann::json payload = nlohmann::json::object();
+  // for a rerun
+  std::string step;
+  std::optional<nlohmann::json> input;
+  std::string requested_by;
 };
 
 /// Hands `request` to `engine` (this mediator's); `done` runs once, on any thread.

@@ -1,5 +1,5 @@
 // The workflow routes (operators): listing and filtering workflows, starting one of any
-// definition, one workflow with its timeline, retry, cancel, signals, pause and resume.
+// definition, one workflow with its timeline, retry, rerun, cancel, signals, pause and resume.
 #include <optional>
 #include <string>
 #include <utility>
@@ -161,6 +161,26 @@ void cancel_workflow(Context& ctx, const Request& req, const Responder& r) {
   submit(ctx, {OwnerRequest::Kind::kCancel, std::string(*req.param("id")), std::move(reason)}, r);
 }
 
+/// POST /api/workflows/{id}/rerun {step, input?} → 202 {accepted}. Who asked is the holder of the
+/// admin token; the client's address tells them apart.
+void rerun_workflow(Context& ctx, const Request& req, const Responder& r) {
+  auto body = req.json_object();
+  if (!body.ok())
+    return void(r.respond(body.error()));
+  http::JsonFields f(body.value());
+  OwnerRequest request;
+  request.kind = OwnerRequest::Kind::kRerun;
+  request.workflow_id = std::string(*req.param("id"));
+  request.step = f.required_string("step", {1, 200});
+  if (body.value().contains("input") && !body.value()["input"].is_null())
+    request.input = f.required_object("input");
+  if (!f.ok())
+    return void(r.respond(f.response(req.path())));
+  const std::string& address = req.remote_address();
+  request.requested_by = "admin token from " + (address.empty() ? "an unknown address" : address);
+  submit(ctx, std::move(request), r);
+}
+
 /// POST /api/workflows/{id}/signals/{name} {signal_id?, payload?} → 202 {accepted, signal_id}.
 /// A new signal id is given when there is none, and returned, so that the caller may resend.
 void signal_workflow(Context& ctx, const Request& req, const Responder& r) {
@@ -209,6 +229,9 @@ void install_workflow_routes(Context& ctx, http::Router& router) {
       admin(ctx, [&ctx](const Request& req, const Responder& r) {
         submit(ctx, {OwnerRequest::Kind::kRetry, std::string(*req.param("id")), {}}, r);
       }));
+  router.add_async(
+      Method::post, "/api/workflows/{id}/rerun",
+      admin(ctx, [&ctx](const Request& req, const Responder& r) { rerun_workflow(ctx, req, r); }));
   router.add_async(
       Method::post, "/api/workflows/{id}/cancel",
       admin(ctx, [&ctx](const Request& req, const Responder& r) { cancel_workflow(ctx, req, r); }));

@@ -177,7 +177,7 @@ void Decider::start_step(Instance& inst, const Step& step) {
 
 /// Records and sends attempt `attempt` of a task or publish step.
 void Decider::start_attempt(Instance& inst, const Step& step, int attempt) {
-  auto input = step.input_template.render(InstanceScope(inst));
+  auto input = step_input(inst, step);
   if (!input) {
     Error e = Error::of(codes::kInvalidArgument, "input: " + input.error().message);
     unwritten_.record(

@@ -88,6 +88,17 @@ void Engine::retry(const std::string& workflow_id, StatusCallback done) {
   });
 }
 
+void Engine::rerun(RerunRequest request, StatusCallback done) {
+  if (request.input && !request.input->is_object())
+    return done(Error::of(codes::kInvalidArgument, "a step's input must be a JSON object"));
+  Result<WorkflowHistory> loaded = core_->journal().history(request.workflow_id);
+  Core* core = core_.get();
+  core->post([core, request = std::move(request), loaded = std::move(loaded),
+              done = std::move(done)]() mutable {
+    core->do_rerun(std::move(request), std::move(loaded), std::move(done));
+  });
+}
+
 void Engine::pause(const std::string& workflow_id, StatusCallback done) {
   Core* core = core_.get();
   core->post([core, workflow_id, done = std::move(done)]() mutable {
@@ -140,6 +151,11 @@ Status Engine::cancel(const std::string& workflow_id, std::string reason) {
 Status Engine::retry(const std::string& workflow_id) {
   return wait_for<Unit>(core_->on_engine_thread(),
                         [&](auto done) { retry(workflow_id, std::move(done)); });
+}
+
+Status Engine::rerun(RerunRequest request) {
+  return wait_for<Unit>(core_->on_engine_thread(),
+                        [&](auto done) { rerun(std::move(request), std::move(done)); });
 }
 
 Status Engine::pause(const std::string& workflow_id) {

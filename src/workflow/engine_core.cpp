@@ -140,23 +140,34 @@ void Engine::Core::do_cancel(const std::string& id, std::string reason, StatusCa
   unwritten_.call_after_commit([done = std::move(done)](const Status& st) { done(st); });
 }
 
+Result<detail::Instance*> Engine::Core::settled(const std::string& id,
+                                                Result<WorkflowHistory>& loaded,
+                                                bool& from_journal) {
+  Instance* inst = find(id);
+  from_journal = !inst;
+  if (inst)
+    return inst;
+  if (!loaded)
+    return loaded.error();
+  if (loaded->summary.status == WorkflowStatus::kRunning)
+    return running_elsewhere(id);
+  auto rebuilt = recovery_.rebuild(*loaded);
+  if (!rebuilt)
+    return rebuilt.error();
+  inst = rebuilt->get();
+  instances_.emplace(id, std::move(*rebuilt));
+  return inst;
+}
+
 void Engine::Core::do_retry(const std::string& id, Result<WorkflowHistory> loaded,
                             StatusCallback done) {
   if (!healthy())
     return done(Error::of(codes::kUnavailable, "workflow engine is stopped"));
-  Instance* inst = find(id);
-  const bool from_journal = !inst;
-  if (!inst) {
-    if (!loaded)
-      return done(loaded.error());
-    if (loaded->summary.status == WorkflowStatus::kRunning)
-      return done(running_elsewhere(id));
-    auto rebuilt = recovery_.rebuild(*loaded);
-    if (!rebuilt)
-      return done(rebuilt.error());
-    inst = rebuilt->get();
-    instances_.emplace(id, std::move(*rebuilt));
-  }
+  bool from_journal = false;
+  auto found = settled(id, loaded, from_journal);
+  if (!found)
+    return done(found.error());
+  Instance* inst = *found;
   if (inst->status == WorkflowStatus::kFailed) {
     unwritten_.record(*inst, events::kRetryRequested, nullptr, 0,
                       json{{"mode", "restart"}, {"run", inst->run + 1}}, WorkflowStatus::kRunning);
@@ -164,13 +175,66 @@ void Engine::Core::do_retry(const std::string& id, Result<WorkflowHistory> loade
     unwritten_.record(*inst, events::kRetryRequested, nullptr, 0,
                       json{{"mode", "compensation"}, {"run", inst->run}}, WorkflowStatus::kRunning);
   } else {
-    Error e = Error::of(codes::kFailedPrecondition,
-                        "workflow " + id + " is " + std::string(to_string(inst->status)) +
-                            "; only failed and needs_attention workflows can be retried");
     if (from_journal)
       instances_.erase(id);  // loaded only to look
-    return done(std::move(e));
+    return done(not_settled(id, inst->status, "retried"));
   }
+  decider_.advance(*inst);
+  unwritten_.call_after_commit([done = std::move(done)](const Status& st) { done(st); });
+}
+
+namespace {
+
+/// Why `req` names no step a rerun can start from, if it does not.
+std::optional<Error> rerun_refusal(const Definition& def, const RerunRequest& req) {
+  const Step* step = def.find(req.step);
+  const std::string what = def.name + " v" + std::to_string(def.version);
+  if (!step)
+    return Error::of(codes::kInvalidArgument, what + " has no step '" + req.step + "'");
+  if (std::find(def.root.begin(), def.root.end(), step->index) == def.root.end()) {
+    return Error::of(codes::kInvalidArgument,
+                     "step '" + req.step + "' of " + what +
+                         " is not in the top-level sequence; rerun from the step that holds it");
+  }
+  if (req.input && step->kind != StepKind::kTask && step->kind != StepKind::kPublish) {
+    return Error::of(codes::kInvalidArgument,
+                     "step '" + req.step + "' takes no input; only task and publish steps do");
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+void Engine::Core::do_rerun(RerunRequest req, Result<WorkflowHistory> loaded, StatusCallback done) {
+  if (!healthy())
+    return done(Error::of(codes::kUnavailable, "workflow engine is stopped"));
+  bool from_journal = false;
+  auto found = settled(req.workflow_id, loaded, from_journal);
+  if (!found)
+    return done(found.error());
+  Instance* inst = *found;
+  std::optional<Error> refused = rerun_refusal(*inst->def, req);
+  if (!refused && inst->status != WorkflowStatus::kFailed &&
+      inst->status != WorkflowStatus::kNeedsAttention)
+    refused = not_settled(req.workflow_id, inst->status, "rerun");
+  if (refused) {
+    if (from_journal)
+      instances_.erase(req.workflow_id);  // loaded only to look
+    return done(std::move(*refused));
+  }
+  const Step& step = *inst->def->find(req.step);
+  JsonObject data;
+  data.add("from_status", std::string(to_string(inst->status)))
+      .add("run", inst->run + 1)
+      .add("requested_by", std::move(req.requested_by));
+  if (step.kind == StepKind::kTask || step.kind == StepKind::kPublish) {
+    auto previous = detail::step_input(*inst, step);
+    data.add("previous_input", previous ? std::move(*previous) : json());
+  }
+  if (req.input)
+    data.add("input", std::move(*req.input));
+  unwritten_.record(*inst, events::kRerunRequested, &step, 0, data.done(),
+                    WorkflowStatus::kRunning);
   decider_.advance(*inst);
   unwritten_.call_after_commit([done = std::move(done)](const Status& st) { done(st); });
 }
@@ -426,6 +490,12 @@ Error Engine::Core::running_elsewhere(const std::string& id) {
   return Error::of(codes::kUnavailable, "workflow " + id +
                                             " is running but not driven by this mediator (another "
                                             "owns it or is taking it over); try again");
+}
+
+Error Engine::Core::not_settled(const std::string& id, WorkflowStatus status, const char* verb) {
+  return Error::of(codes::kFailedPrecondition,
+                   "workflow " + id + " is " + std::string(to_string(status)) +
+                       "; only failed and needs_attention workflows can be " + verb);
 }
 
 Error Engine::Core::not_running(const std::string& id) {

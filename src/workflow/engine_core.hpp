@@ -50,6 +50,7 @@ class Engine::Core : public std::enable_shared_from_this<Engine::Core> {
   void do_cancel(const std::string& id, std::string reason, StatusCallback done);
   void do_retry(const std::string& id, Result<WorkflowHistory> loaded, StatusCallback done);
   void do_signal(SignalRequest req, StatusCallback done);
+  void do_rerun(RerunRequest req, Result<WorkflowHistory> loaded, StatusCallback done);
   void do_pause(const std::string& id, bool pause, StatusCallback done);
 
   // Ownership of a shared journal (ownership.cpp), on the engine thread.
@@ -99,6 +100,12 @@ class Engine::Core : public std::enable_shared_from_this<Engine::Core> {
   /// on (or the workflow is gone).
   StepState* current_attempt(const std::string& id, std::size_t index, std::uint64_t token);
   Error not_running(const std::string& id);
+  /// A settled workflow to act on: in memory, or rebuilt from `loaded` (its journal history);
+  /// `from_journal` tells which, so that one loaded only to look can be dropped again.
+  Result<Instance*> settled(const std::string& id, Result<WorkflowHistory>& loaded,
+                            bool& from_journal);
+  /// `failed_precondition`: a workflow with `status` cannot be `verb`.
+  static Error not_settled(const std::string& id, WorkflowStatus status, const char* verb);
   /// A running workflow that this engine does not drive (a shared journal): retryable.
   static Error running_elsewhere(const std::string& id);
 

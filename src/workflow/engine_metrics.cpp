@@ -61,6 +61,10 @@ void MetricsRecorder::count(const std::vector<JournalRecord>& records) {
       ++m.in_flight;
       if (r.data.value("mode", "") == "compensation")
         --m.awaiting_attention;
+    } else if (t == events::kRerunRequested) {
+      ++m.in_flight;
+      if (r.data.value("from_status", "") == "needs_attention")
+        --m.awaiting_attention;
     } else if (t == events::kCompleted) {
       ++m.completed;
       --m.in_flight;

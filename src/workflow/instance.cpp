@@ -100,7 +100,27 @@ void reset_sequence(Instance& inst, const std::vector<std::size_t>& seq) {
   }
 }
 
-void restart(Instance& inst) {
+/// A rerun: a step that ran (and its children) becomes pending again under a new key, since the
+/// operator asks for it to run again rather than for the earlier outcome.
+void rerun_reset(Instance& inst, std::size_t index) {
+  StepState& st = inst.steps[index];
+  if (st.status == StepStatus::kPending)
+    return;
+  for_each_child(inst.def->steps[index], [&](std::size_t child) { rerun_reset(inst, child); });
+  const int epoch = st.epoch;
+  reset(inst, index);
+  if (st.epoch == epoch)
+    ++st.epoch;
+}
+
+/// Makes the failed run's steps pending again: from the first step of each sequence that did not
+/// stand, and in the top-level sequence from `from` (a rerun's top-level step) at the latest.
+void restart(Instance& inst, std::optional<std::size_t> from = std::nullopt) {
+  if (from) {
+    const auto& root = inst.def->root;
+    for (auto it = std::find(root.begin(), root.end(), *from); it != root.end(); ++it)
+      rerun_reset(inst, *it);
+  }
   reset_sequence(inst, inst.def->root);
   for (std::size_t i : inst.def->on_failure) {
     StepState& st = inst.steps[i];
@@ -134,6 +154,12 @@ void resume_compensation(Instance& inst) {
 }
 
 }  // namespace
+
+Result<json> step_input(const Instance& inst, const Step& step) {
+  if (auto it = inst.input_overrides.find(step.index); it != inst.input_overrides.end())
+    return it->second;
+  return step.input_template.render(InstanceScope(inst));
+}
 
 const PendingSignal* Instance::pending_signal(const std::string& name) const {
   for (const PendingSignal& s : signals) {
@@ -298,6 +324,23 @@ void apply_step_record(Instance& inst, const Step& step, StepState& st, const Jo
   }
 }
 
+/// An operator's rerun from a top-level step (docs/workflows.md, "Rerun from a step"); false when
+/// the record names no step of the definition.
+bool apply_rerun(Instance& inst, const JournalRecord& r) {
+  const Step* step = inst.def->find_path(r.step);
+  if (!step)
+    return false;
+  restart(inst, step->index);
+  inst.run = static_cast<int>(int_of(r.data, "run"));
+  if (auto input = r.data.find("input"); input != r.data.end())
+    inst.input_overrides[step->index] = *input;
+  else
+    inst.input_overrides.erase(step->index);
+  inst.status = WorkflowStatus::kRunning;
+  inst.paused = false;  // a rerun is a request to go on
+  return true;
+}
+
 /// A record about the whole workflow; false when the type is unknown.
 bool apply_workflow_record(Instance& inst, const JournalRecord& r) {
   const std::string& type = r.type;
@@ -331,6 +374,8 @@ bool apply_workflow_record(Instance& inst, const JournalRecord& r) {
     }
     inst.status = WorkflowStatus::kRunning;
     inst.paused = false;  // a retry is a request to go on
+  } else if (type == events::kRerunRequested) {
+    return apply_rerun(inst, r);
   } else if (type == events::kPauseRequested) {
     inst.paused = true;
   } else if (type == events::kResumeRequested) {

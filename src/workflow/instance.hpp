@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -74,10 +75,16 @@ struct Instance {
   std::vector<std::size_t> completed;          ///< Compensable steps, in order of success.
   std::vector<PendingSignal> signals;          ///< Received, not yet taken; oldest first.
   std::unordered_set<std::string> signal_ids;  ///< Every signal received (duplicates ignored).
+  /// Inputs an operator's rerun put in place of a step's input template, by step index.
+  std::map<std::size_t, nlohmann::json> input_overrides;
 
   /// The oldest pending signal named `name`, or nullptr.
   const PendingSignal* pending_signal(const std::string& name) const;
 };
+
+/// The input of a task or publish step: the one a rerun put in its place, else its template
+/// rendered over the instance.
+Result<nlohmann::json> step_input(const Instance& inst, const Step& step);
 
 /// Applies one record. Fails (`internal`) when the record does not fit the definition.
 Status apply(Instance& inst, const JournalRecord& record, std::int64_t at_ms);

@@ -81,9 +81,8 @@ void Recovery::resume(Instance& inst, Decider& decider, UnwrittenRecords& unwrit
     const Step& step = inst.def->steps[i];
     const bool compensation = st.comp == CompStatus::kRunning;
     if (st.in_flight) {
-      const CompiledTemplate& tmpl =
-          compensation ? step.compensation->input_template : step.input_template;
-      auto input = tmpl.render(InstanceScope(inst));
+      auto input = compensation ? step.compensation->input_template.render(InstanceScope(inst))
+                                : step_input(inst, step);
       std::string key = idempotency_key(inst, step, compensation);
       if (input) {
         decider.emit(inst, step, std::move(*input), std::move(key), compensation);

@@ -794,5 +794,37 @@ TEST_F(MediatorTest, APausedWorkflowStartsNoNewStepUntilResumed) {
   EXPECT_EQ(h().post(base + "/resume", json::object(), "").status, 401);
 }
 
+TEST_F(MediatorTest, AFailedWorkflowIsRerunFromAStepWithAReplacedInput) {
+  std::string id = start("test_retry", {{"fail_times", {{"flaky", 100}}}});
+  json view = h().wait_settled(id);
+  ASSERT_EQ(view.value("status", ""), "failed") << view.dump(2);
+  const std::string base = "/api/workflows/" + id + "/rerun";
+  EXPECT_EQ(h().post(base, json{{"step", "nope"}}, h().token()).status, 400);
+  EXPECT_EQ(h().post(base, json{{"step", "flaky"}, {"input", 7}}, h().token()).status, 400);
+  EXPECT_EQ(h().post(base, json::object(), h().token()).status, 400);
+  EXPECT_EQ(h().post("/api/workflows/wf-none/rerun", json{{"step", "flaky"}}, h().token()).status,
+            404);
+  EXPECT_EQ(h().post(base, json{{"step", "flaky"}}, "").status, 401);
+  const json fixed = {{"workflow", id}, {"value", "fixed"}};
+  auto r = h().post(base, json{{"step", "flaky"}, {"input", fixed}}, h().token());
+  ASSERT_EQ(r.status, 202) << r.body;
+  view = h().wait_for(id, [](const json& v) { return v.value("status", "") == "completed"; });
+  ASSERT_FALSE(view.is_null());
+  auto asked = records(view, {"rerun_requested"});
+  ASSERT_EQ(asked.size(), 1u);
+  EXPECT_EQ(asked[0].value("step", ""), "flaky");
+  EXPECT_EQ(asked[0]["data"]["input"], fixed);
+  EXPECT_EQ(asked[0]["data"]["previous_input"].value("fail_times", 0), 100);
+  EXPECT_EQ(asked[0]["data"].value("requested_by", "").rfind("admin token from 127.0.0.1:", 0), 0u)
+      << asked[0].dump();
+  // prepare was compensated, so it ran again; flaky ran with the replaced input, under a new key.
+  auto started = records(view, {"step_started"});
+  ASSERT_FALSE(started.empty());
+  EXPECT_EQ(started.back()["data"]["request"], fixed);
+  EXPECT_EQ(started.back()["data"].value("idempotency_key", ""), id + ":flaky#1");
+  EXPECT_EQ(count_by_key(h().effects(id))[id + ":prepare#1"], 1);
+  EXPECT_EQ(h().post(base, json{{"step", "flaky"}}, h().token()).status, 422);
+}
+
 }  // namespace
 }  // namespace wonderland::mediator_test

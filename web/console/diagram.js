@@ -107,10 +107,14 @@ function chosenCase(timeline, path) {
  * The diagram of `definition` for a workflow with `timeline`. `settled`: the workflow has ended
  * (pending steps are then shown as not run). `onSelect(path)`: a step was activated.
  * `onSignal(path, name)`: the button of a waiting signal step was pressed.
+ * `onRerun(path, step)`: "Rerun from here" on a top-level step that failed, or holds one that
+ * did, was pressed (given only for a workflow that can be rerun).
  */
-export function diagram(definition, timeline, {settled, onSelect, selected, onSignal}) {
+export function diagram(definition, timeline, {settled, onSelect, selected, onSignal, onRerun}) {
   const states = stepStates(timeline);
-  const context = {states, timeline, settled, onSelect, selected, onSignal};
+  const failedTops = new Set();
+  for (const [path, s] of states) if (s.state === 'failed') failedTops.add(path.split('/')[0]);
+  const context = {states, timeline, settled, onSelect, selected, onSignal, onRerun, failedTops};
   return h(
     'div',
     {class: 'diagram', dataset: {definition: definition.name}},
@@ -201,6 +205,8 @@ function node(step, path, context) {
   }
   const sendable =
     step.kind === 'signal' && s.waiting && !context.settled && context.onSignal !== undefined;
+  const rerunnable =
+    context.onRerun !== undefined && !path.includes('/') && context.failedTops.has(path);
   return h(
     'li',
     {
@@ -218,6 +224,12 @@ function node(step, path, context) {
           onclick: () => context.onSignal(path, step.signal),
         },
         `Send ${step.signal}`,
+      ),
+    rerunnable &&
+      h(
+        'button',
+        {type: 'button', class: 'rerun', onclick: () => context.onRerun(path, step)},
+        'Rerun from here',
       ),
   );
 }

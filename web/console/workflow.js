@@ -1,5 +1,6 @@
 // One workflow: its summary, its definition drawn with each step's state, its timeline, and the
-// operator's Retry and Cancel (each confirmed in a dialog). Followed live while it runs.
+// operator's Retry, Rerun from a step and Cancel (each confirmed in a dialog). Followed live
+// while it runs.
 
 import {ApiError} from '../shared/api.js';
 import {focus, h, replace} from '../shared/dom.js';
@@ -197,6 +198,10 @@ export async function workflowView(outlet, {params: [id]}) {
           focus(timelineTitle);
         },
         onSignal: (path, name) => confirmSignal(path, name),
+        onRerun:
+          workflow.status === 'failed' || workflow.status === 'needs_attention'
+            ? (path, step) => confirmRerun(path, step)
+            : undefined,
       }),
     );
   }
@@ -245,6 +250,41 @@ export async function workflowView(outlet, {params: [id]}) {
       kind: 'primary',
       action: () => ops(`/api/workflows/${encodeURIComponent(id)}/retry`, {method: 'POST'}),
       done: 'Retry requested.',
+    });
+  }
+
+  function confirmRerun(path, step) {
+    const takesInput = step.kind === 'task' || step.kind === 'publish';
+    const prefill = takesInput ? JSON.stringify(lastInput(workflow.timeline, path), null, 2) : '';
+    const input = h('textarea', {id: 'rerun-input', name: 'input', rows: '8', class: 'mono'});
+    input.value = prefill;
+    confirmDialog({
+      title: `Rerun from ${path}?`,
+      body: `The step ${path} and every step after it run again; steps before it keep their results unless they were undone (then they run again first).${
+        takesInput
+          ? ' Edit the input to replace it (a JSON object); left as it is, the step renders its input again. Redacted values are shown as such: replace them if you edit.'
+          : ''
+      }`,
+      extra:
+        takesInput &&
+        h('div', {class: 'field'}, h('label', {for: 'rerun-input'}, 'Step input'), input),
+      confirm: 'Rerun',
+      kind: 'primary',
+      action: () => {
+        const body = {step: path};
+        const text = input.value.trim();
+        if (takesInput && text !== prefill.trim()) {
+          try {
+            body.input = JSON.parse(text);
+          } catch {
+            throw new Error('The input is not valid JSON.');
+          }
+          if (body.input === null || typeof body.input !== 'object' || Array.isArray(body.input))
+            throw new Error('The input must be a JSON object.');
+        }
+        return ops(`/api/workflows/${encodeURIComponent(id)}/rerun`, {method: 'POST', body});
+      },
+      done: 'Rerun requested.',
     });
   }
 
@@ -381,12 +421,24 @@ export async function workflowView(outlet, {params: [id]}) {
   };
 }
 
+/** The input the step at `path` was last sent with (a task's request, a publish's payload). */
+function lastInput(records, path) {
+  let input = {};
+  for (const record of records) {
+    if (record.step !== path) continue;
+    if (record.type === 'step_started' || record.type === 'step_attempt')
+      input = record.data.request ?? record.data.payload ?? input;
+    else if (record.type === 'rerun_requested' && record.data.input) input = record.data.input;
+  }
+  return input;
+}
+
 /** Whether the last pause or resume in the timeline is a pause. */
 function isPaused(records) {
   let paused = false;
   for (const record of records) {
     if (record.type === 'pause_requested') paused = true;
-    else if (record.type === 'resume_requested' || record.type === 'retry_requested')
+    else if (['resume_requested', 'retry_requested', 'rerun_requested'].includes(record.type))
       paused = false;
   }
   return paused;

@@ -69,6 +69,16 @@ struct SignalRequest {
   nlohmann::json payload = nlohmann::json::object();  ///< Must be an object.
 };
 
+/// Rerun of a settled workflow from one of its top-level steps (docs/workflows.md, "Rerun").
+struct RerunRequest {
+  std::string workflow_id;
+  std::string step;  ///< The id of a step of the top-level sequence.
+  /// Replaces the step's input (a task's request, a publish step's payload) for this run and
+  /// the later ones; must be an object. Absent: the step's input template is rendered again.
+  std::optional<nlohmann::json> input;
+  std::string requested_by;  ///< Who asked, as the caller knows them; recorded as is.
+};
+
 struct LatencyStats {
   std::string service;
   std::string action;
@@ -137,6 +147,13 @@ class Engine {
   /// on another engine of a shared journal). The workflow is read from the journal on the calling
   /// thread.
   void retry(const std::string& workflow_id, StatusCallback done);
+  /// Reruns a `failed` or `needs_attention` workflow from a top-level step, once
+  /// `rerun_requested` is durable: that step and every step after it run again; steps before it
+  /// keep their outputs unless their effect was undone (then they run again too, as for a
+  /// retry); a stuck compensation is abandoned. `invalid_argument` for an unknown or nested
+  /// step, an input that is not an object or one for a step that takes none;
+  /// `failed_precondition` for other statuses; `not_found`, `unavailable` as for retry.
+  void rerun(RerunRequest request, StatusCallback done);
   /// Records a signal for a running workflow, once it is durable: a signal step waiting for it
   /// takes it now, otherwise it is kept until a signal step of that name starts. A signal_id
   /// already received is ignored (ok). `invalid_argument` when the payload is not an object or
@@ -160,6 +177,7 @@ class Engine {
   Result<std::string> start(StartRequest request);
   Status cancel(const std::string& workflow_id, std::string reason);
   Status retry(const std::string& workflow_id);
+  Status rerun(RerunRequest request);
   Status signal(SignalRequest request);
   Status pause(const std::string& workflow_id);
   Status resume(const std::string& workflow_id);

@@ -52,6 +52,7 @@ inline constexpr const char* kFailed = "failed";
 inline constexpr const char* kCancelled = "cancelled";
 inline constexpr const char* kNeedsAttention = "needs_attention";
 inline constexpr const char* kRetryRequested = "retry_requested";
+inline constexpr const char* kRerunRequested = "rerun_requested";
 inline constexpr const char* kResumed = "resumed";
 inline constexpr const char* kSignalReceived = "signal_received";
 inline constexpr const char* kPauseRequested = "pause_requested";
