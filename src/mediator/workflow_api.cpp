@@ -176,7 +176,8 @@ void rerun_workflow(Context& ctx, const Request& req, const Responder& r) {
     request.input = f.required_object("input");
   if (!f.ok())
     return void(r.respond(f.response(req.path())));
-  const std::string& address = req.remote_address();
+  // Behind trusted proxies (WONDERLAND_HTTP_TRUSTED_PROXIES), the client's own address.
+  const std::string address = ctx.throttles->client_address(req);
   request.requested_by = "admin token from " + (address.empty() ? "an unknown address" : address);
   submit(ctx, std::move(request), r);
 }

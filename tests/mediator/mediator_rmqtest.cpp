@@ -815,7 +815,7 @@ TEST_F(MediatorTest, AFailedWorkflowIsRerunFromAStepWithAReplacedInput) {
   EXPECT_EQ(asked[0].value("step", ""), "flaky");
   EXPECT_EQ(asked[0]["data"]["input"], fixed);
   EXPECT_EQ(asked[0]["data"]["previous_input"].value("fail_times", 0), 100);
-  EXPECT_EQ(asked[0]["data"].value("requested_by", "").rfind("admin token from 127.0.0.1:", 0), 0u)
+  EXPECT_EQ(asked[0]["data"].value("requested_by", ""), "admin token from 127.0.0.1")
       << asked[0].dump();
   // prepare was compensated, so it ran again; flaky ran with the replaced input, under a new key.
   auto started = records(view, {"step_started"});
