@@ -175,9 +175,10 @@ void Engine::Core::do_retry(const std::string& id, Result<WorkflowHistory> loade
     unwritten_.record(*inst, events::kRetryRequested, nullptr, 0,
                       json{{"mode", "compensation"}, {"run", inst->run}}, WorkflowStatus::kRunning);
   } else {
+    Error refused = not_settled(id, inst->status, "retried");
     if (from_journal)
-      instances_.erase(id);  // loaded only to look
-    return done(not_settled(id, inst->status, "retried"));
+      instances_.erase(id);  // loaded only to look; `inst` dangles from here on
+    return done(std::move(refused));
   }
   decider_.advance(*inst);
   unwritten_.call_after_commit([done = std::move(done)](const Status& st) { done(st); });
