@@ -14,7 +14,11 @@
 //   3. memory per in-flight workflow: the resident memory (VmRSS) that N workflows parked at
 //      their third step (a command queue without consumers) add to a wonderland-mediator
 //      process, started through its operator API, divided by N; and the same for the engine in
-//      this process.
+//      this process;
+//   4. signals through a wonderland-mediator process: workflows parked on a signal step are
+//      signalled one at a time with POST /api/workflows/{id}/signals/{name}; the time from
+//      sending the request to the next step's command reaching its queue's consumer (in this
+//      process), p50 and p99.
 //
 //   build/bench/mediator/mediator_benchmark --url amqp://guest:guest@127.0.0.1:5672/
 #include <fcntl.h>
@@ -57,6 +61,7 @@
 #include "wonderland/mediator/event_feed.hpp"
 #include "wonderland/mediator/metrics.hpp"
 #include "wonderland/messaging/connection.hpp"
+#include "wonderland/messaging/rpc.hpp"
 #include "wonderland/runtime/periodic.hpp"
 #include "wonderland/workflow/engine.hpp"
 #include "wonderland/workflow/sqlite_journal.hpp"
@@ -445,6 +450,7 @@ struct Options {
   double raw_seconds = 3;
   int workers = 1;
   int parked = 5000;
+  int signals = 300;  ///< Workflows signalled one at a time for the signal figures; 0: skip.
   bool observers_row = true;
   bool normal_sync = false;
   bool persistent_commands = false;
@@ -616,6 +622,92 @@ MediatorMemory measure_mediator(const Options& opt, const std::filesystem::path&
   m.in_flight = metrics()["workflows"].value("in_flight", 0L) - warm;
   mediator.stop();
   return m;
+}
+
+/// Signal to next command through a wonderland-mediator process: `opt.signals` workflows of
+/// definition `signalled` (a signal step, then a task of service `sig`) are started through the
+/// operator API and, once each one waits, signalled one at a time by HTTP; the `sig` queue is
+/// served here, so the command's arrival is timed in the same clock as the request.
+struct SignalLatency {
+  Figures figures;
+  long not_parked = 0;
+};
+
+SignalLatency measure_signals(const Options& opt, const std::filesystem::path& dir,
+                              const std::string& prefix, messaging::Connection& connection) {
+  const std::filesystem::path defs = dir / "signal-workflows";
+  std::filesystem::create_directories(defs);
+  const json definition = {
+      {"name", "signalled"},
+      {"version", 1},
+      {"steps",
+       json::array({json{{"id", "s"}, {"kind", "signal"}, {"signal", "go"}, {"timeout_ms", 600000}},
+                    json{{"id", "b"},
+                         {"kind", "task"},
+                         {"service", "sig"},
+                         {"action", "sig.b"},
+                         {"input", {{"order_id", "${workflow.id}"}}}}})}};
+  std::ofstream(defs / "signalled.json") << definition.dump(2);
+
+  std::mutex mu;
+  std::condition_variable cv;
+  std::unordered_map<std::string, Clock::time_point> arrived;
+  const messaging::QueueName queue{prefix + "sig.commands"};
+  auto server = std::make_unique<messaging::RpcServer>(
+      connection, messaging::RpcServerOptions{.queue = queue},
+      [&](const messaging::Envelope& request) -> Result<json> {
+        const auto now = Clock::now();
+        std::lock_guard lock(mu);
+        arrived.emplace(request.correlation_id, now);
+        cv.notify_all();
+        return json::object();
+      });
+  MediatorProcess started(opt, dir, prefix, defs, "mediator-signals",
+                          {{"WONDERLAND_JOURNAL_PATH", (dir / "signals-journal.db").string()}});
+  HttpClient& http = *started.http;
+  namespace bh = boost::beast::http;
+  auto post = [&](const std::string& target, const json& body) {
+    auto [status, text] = http.request(bh::verb::post, target, started.token, body.dump());
+    if (status != 202)
+      throw std::runtime_error("POST " + target + ": " + std::to_string(status) + " " + text);
+  };
+  // Whether the workflow's signal step started (its view shows the step waiting).
+  auto waiting = [&](const std::string& id) {
+    auto [status, text] =
+        http.request(bh::verb::get, "/api/workflows/" + id, started.token, std::string{});
+    return status == 200 && text.find("\"step_started\"") != std::string::npos;
+  };
+  const int warm = 20;
+  std::vector<std::string> ids;
+  for (int i = 0; i < warm + opt.signals; ++i) {
+    ids.push_back(new_uuid());
+    post("/api/workflows", json{{"definition", "signalled"}, {"id", ids.back()}});
+  }
+  SignalLatency out;
+  std::vector<double> latencies;
+  const auto t0 = Clock::now();
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    const std::string& id = ids[i];
+    const auto parked_by = Clock::now() + std::chrono::seconds(10);
+    while (!waiting(id) && Clock::now() < parked_by)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    if (Clock::now() >= parked_by)
+      ++out.not_parked;
+    const auto sent = Clock::now();
+    post("/api/workflows/" + id + "/signals/go", json{{"signal_id", "bench-" + id}});
+    std::unique_lock lock(mu);
+    if (!cv.wait_for(lock, std::chrono::seconds(10), [&] { return arrived.count(id) > 0; }))
+      throw std::runtime_error("no command after the signal of workflow " + id);
+    if (i >= static_cast<std::size_t>(warm))
+      latencies.push_back(ms_between(sent, arrived[id]));
+  }
+  out.figures =
+      summarize(std::move(latencies), std::chrono::duration<double>(Clock::now() - t0).count());
+  started.process->stop();
+  server.reset();
+  connection.delete_queue(queue);
+  connection.delete_queue(messaging::dead_letter_queue_for(queue));
+  return out;
 }
 
 /// The workflow rows again with the PostgreSQL journal that several mediators share (one
@@ -1002,6 +1094,15 @@ int run(const Options& opt) {
       static_cast<double>(rss_parked - rss_before) / opt.parked,
       static_cast<double>(rss_before) / 1024.0, static_cast<double>(rss_parked) / 1024.0,
       opt.parked, all_parked ? "" : ", NOT ALL PARKED", static_cast<long long>(gauge));
+  if (!opt.mediator.empty() && opt.signals > 0) {
+    const SignalLatency sl = measure_signals(opt, dir, prefix, connection);
+    std::printf(
+        "\nSignal to next command through wonderland-mediator (%zu workflows parked on a signal "
+        "step, each signalled by POST /api/workflows/{id}/signals/go after it waits)\n\n"
+        "- p50 %.3f ms, p99 %.3f ms (request sent to the next step's command consumed)%s\n",
+        sl.figures.samples, sl.figures.p50_ms, sl.figures.p99_ms,
+        sl.not_parked > 0 ? ", SOME NOT SEEN WAITING" : "");
+  }
   std::printf("\nworkflows not completed: %ld\n", not_completed);
   std::fflush(stdout);
 
@@ -1033,6 +1134,9 @@ int main(int argc, char** argv) {
   app.add_option("--workers", opt.workers, "echo worker processes")->check(CLI::Range(1, 16));
   app.add_option("--parked", opt.parked, "workflows parked in flight for the memory figures")
       ->check(CLI::Range(1, 1000000));
+  app.add_option("--signals", opt.signals,
+                 "workflows signalled one at a time for the signal latency (0: skip it)")
+      ->check(CLI::Range(0, 100000));
   app.add_option("--worker", opt.worker, "the worker binary (mediator_test_worker)");
   app.add_option("--mediator", opt.mediator,
                  "the wonderland-mediator binary for the memory figure (empty: skip it)");

@@ -1,7 +1,8 @@
 // Workflow engine benchmark: the engine alone, with a SQLite journal in a temporary directory
 // and in-process services that answer at once.
 //
-//   workflow_engine_benchmark [--workflows N] [--window W] [--parked P] [--normal-sync]
+//   workflow_engine_benchmark [--workflows N] [--window W] [--parked P] [--signalled S]
+//                             [--signal-latency L] [--normal-sync]
 //
 // 1. Throughput: N five-step workflows (five tasks, each with a compensation, inputs rendered
 //    from earlier outputs), at most W in flight; reports completed workflows per second, CPU
@@ -9,6 +10,11 @@
 // 2. Memory: P workflows parked in flight (their third step's command is never answered);
 //    reports the resident memory they add, per workflow. The figure includes the parked
 //    command and reply callback the in-process transport keeps, and the step's timeout timer.
+// 3. Signals: S workflows parked on a signal step (task, signal with a 10-minute timeout,
+//    task); reports the resident memory each parked workflow holds, then signals them all at
+//    once and reports signals delivered per second (signal call to the next step's command).
+//    Then L workflows are signalled one at a time: p50 and p99 of the time from the signal
+//    call to the next step's command reaching the transport (the signal is made durable first).
 #include <malloc.h>
 #include <sched.h>
 #include <sys/resource.h>
@@ -22,8 +28,10 @@
 #include <fstream>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
+#include "wonderland/bench/stats.hpp"
 #include "wonderland/workflow/engine.hpp"
 #include "wonderland/workflow/sqlite_journal.hpp"
 
@@ -38,6 +46,8 @@ struct Options {
   int workflows = 20000;
   int window = 2000;
   int parked = 20000;
+  int signalled = 10000;
+  int signal_latency = 1000;
   bool full_sync = true;
 };
 
@@ -115,6 +125,69 @@ class Settled {
   long not_completed_ = 0;
 };
 
+/// Counts the workflows that reached their signal step, and records when each one's next
+/// command (the step after the signal) reached the transport.
+class SignalProgress {
+ public:
+  Observer observer() {
+    return [this](const WorkflowEvent& e) {
+      if (e.record.type != events::kStepStarted || e.record.step != "s")
+        return;
+      std::lock_guard lock(mutex_);
+      ++parked_;
+      cv_.notify_all();
+    };
+  }
+  void command_arrived(const std::string& workflow_id) {
+    auto now = Clock::now();
+    std::lock_guard lock(mutex_);
+    arrived_[workflow_id] = now;
+    cv_.notify_all();
+  }
+  void wait_parked(long n) {
+    std::unique_lock lock(mutex_);
+    cv_.wait(lock, [&] { return parked_ >= n; });
+  }
+  void wait_arrived(std::size_t n) {
+    std::unique_lock lock(mutex_);
+    cv_.wait(lock, [&] { return arrived_.size() >= n; });
+  }
+  Clock::time_point wait_arrival_of(const std::string& workflow_id) {
+    std::unique_lock lock(mutex_);
+    cv_.wait(lock, [&] { return arrived_.count(workflow_id) > 0; });
+    return arrived_[workflow_id];
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  long parked_ = 0;
+  std::unordered_map<std::string, Clock::time_point> arrived_;
+};
+
+json signalled_definition() {
+  auto task = [](const char* id, const char* svc) {
+    return json{{"id", id},
+                {"kind", "task"},
+                {"service", svc},
+                {"action", std::string(svc) + ".do"},
+                {"input", {{"order_id", "${workflow.id}"}}}};
+  };
+  json signal = {{"id", "s"}, {"kind", "signal"}, {"signal", "go"}, {"timeout_ms", 600000}};
+  return json{{"name", "signalled"},
+              {"version", 1},
+              {"steps", json::array({task("a", "svca"), signal, task("b", "svcb")})}};
+}
+
+void signal_async(Engine& engine, const std::string& id) {
+  engine.signal(SignalRequest{.workflow_id = id, .name = "go"}, [](Status s) {
+    if (!s) {
+      std::fprintf(stderr, "signal failed: %s\n", s.error().message.c_str());
+      std::exit(1);
+    }
+  });
+}
+
 void start_async(Engine& engine, const std::string& definition, int i) {
   engine.start(StartRequest{.definition = definition,
                             .input = json{{"customer_id", "customer-" + std::to_string(i % 997)}}},
@@ -144,7 +217,8 @@ int run(const Options& opt) {
 
   DefinitionRegistry registry;
   if (!registry.add(parse_definition(five_steps("five", 5000), "bench").value()) ||
-      !registry.add(parse_definition(five_steps("parking", 600000), "bench").value())) {
+      !registry.add(parse_definition(five_steps("parking", 600000), "bench").value()) ||
+      !registry.add(parse_definition(signalled_definition(), "bench").value())) {
     return 1;
   }
   InProcessTransport transport;
@@ -155,6 +229,12 @@ int run(const Options& opt) {
     });
     transport.on(svc + ".undo", [](const Command&) -> Result<json> { return json::object(); });
   }
+  SignalProgress signals;
+  transport.on("svcb.do", [&](const Command& c) -> Result<json> {
+    if (c.workflow_id.rfind("sig-", 0) == 0)
+      signals.command_arrived(c.workflow_id);
+    return json{{"ref", c.idempotency_key}};
+  });
   std::mutex parked_mutex;
   std::condition_variable parked_cv;
   std::vector<ReplyCallback> parked;
@@ -165,6 +245,7 @@ int run(const Options& opt) {
   Settled settled;
   EngineOptions eo;
   eo.observers.push_back(settled.observer());
+  eo.observers.push_back(signals.observer());
   auto engine = Engine::create(eo, registry, *journal, transport, clock).value();
 
   cpu_set_t cpus;
@@ -269,6 +350,67 @@ int run(const Options& opt) {
               static_cast<unsigned long long>(m.completed),
               static_cast<unsigned long long>(m.failed), static_cast<long long>(m.in_flight));
 
+  // ---- workflows parked on a signal ----------------------------------------------------------
+  auto start_signalled = [&](int from, int count) {
+    for (int i = from; i < from + count; ++i) {
+      engine->start(StartRequest{.definition = "signalled", .id = "sig-" + std::to_string(i)},
+                    [](Result<std::string> r) {
+                      if (!r) {
+                        std::fprintf(stderr, "start failed: %s\n", r.error().message.c_str());
+                        std::exit(1);
+                      }
+                    });
+    }
+  };
+  malloc_trim(0);
+  const long rss_before_signal = rss_kib();
+  const std::size_t heap_before_signal = mallinfo2().uordblks;
+  start_signalled(0, opt.signalled);
+  signals.wait_parked(opt.signalled);
+  malloc_trim(0);
+  const long rss_signal = rss_kib();
+  const std::size_t heap_signal = mallinfo2().uordblks;
+  const double sig_cpu0 = cpu_seconds();
+  const auto sig_t0 = Clock::now();
+  for (int i = 0; i < opt.signalled; ++i)
+    signal_async(*engine, "sig-" + std::to_string(i));
+  signals.wait_arrived(static_cast<std::size_t>(opt.signalled));
+  const double sig_wall = std::chrono::duration<double>(Clock::now() - sig_t0).count();
+  const double sig_cpu = cpu_seconds() - sig_cpu0;
+  expected += opt.signalled;
+  settled.wait_until(expected);
+
+  start_signalled(opt.signalled, opt.signal_latency);
+  signals.wait_parked(opt.signalled + opt.signal_latency);
+  std::vector<double> latencies;
+  latencies.reserve(static_cast<std::size_t>(opt.signal_latency));
+  const auto lat_t0 = Clock::now();
+  for (int i = opt.signalled; i < opt.signalled + opt.signal_latency; ++i) {
+    const std::string id = "sig-" + std::to_string(i);
+    const auto sent = Clock::now();
+    signal_async(*engine, id);
+    latencies.push_back(bench::ms_between(sent, signals.wait_arrival_of(id)));
+  }
+  const bench::Figures lat =
+      bench::summarize(latencies, std::chrono::duration<double>(Clock::now() - lat_t0).count());
+  expected += opt.signal_latency;
+  settled.wait_until(expected);
+
+  std::printf("\n| %-44s | %18s |\n", "signals", "value");
+  std::printf("|%s|%s|\n", std::string(46, '-').c_str(), std::string(20, '-').c_str());
+  row("workflows parked on a signal step", std::to_string(opt.signalled));
+  row("memory per parked workflow (RSS delta)",
+      fmt(static_cast<double>(rss_signal - rss_before_signal) / opt.signalled, "KiB", 2));
+  row("  of which allocated on the heap",
+      fmt(static_cast<double>(heap_signal - heap_before_signal) / 1024.0 / opt.signalled, "KiB",
+          2));
+  row("all signalled at once: signals per second", fmt(opt.signalled / sig_wall, "/s"));
+  row("  CPU per signal (to the next command)", fmt(1e6 * sig_cpu / opt.signalled, "us", 0));
+  row("one at a time: signals", std::to_string(lat.samples));
+  row("  signal to next command, p50", fmt(lat.p50_ms, "ms", 3));
+  row("  signal to next command, p99", fmt(lat.p99_ms, "ms", 3));
+  row("workflows not completed", std::to_string(settled.not_completed()));
+
   engine.reset();
   journal.reset();
   std::error_code ec;
@@ -295,15 +437,22 @@ int main(int argc, char** argv) {
       opt.window = next();
     } else if (a == "--parked") {
       opt.parked = next();
+    } else if (a == "--signalled") {
+      opt.signalled = next();
+    } else if (a == "--signal-latency") {
+      opt.signal_latency = next();
     } else if (a == "--normal-sync") {
       opt.full_sync = false;
     } else {
-      std::fprintf(stderr, "usage: %s [--workflows N] [--window W] [--parked P] [--normal-sync]\n",
+      std::fprintf(stderr,
+                   "usage: %s [--workflows N] [--window W] [--parked P] [--signalled S]\n"
+                   "          [--signal-latency L] [--normal-sync]\n",
                    argv[0]);
       return a == "--help" ? 0 : 64;
     }
   }
-  if (opt.workflows < 1 || opt.window < 1 || opt.parked < 1) {
+  if (opt.workflows < 1 || opt.window < 1 || opt.parked < 1 || opt.signalled < 1 ||
+      opt.signal_latency < 1) {
     std::fprintf(stderr, "counts must be >= 1\n");
     return 64;
   }
