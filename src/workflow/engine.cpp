@@ -185,6 +185,10 @@ Result<WorkflowPage> Engine::list(const WorkflowQuery& query) const {
   return core_->journal().list(query);
 }
 
+Result<std::vector<VersionCount>> Engine::running_by_version() const {
+  return core_->journal().running_by_version();
+}
+
 Result<std::optional<WorkflowSummary>> Engine::find(const std::string& workflow_id) const {
   return core_->journal().find(workflow_id);
 }

@@ -130,6 +130,19 @@ Result<WorkflowPage> MemoryJournal::list(const WorkflowQuery& query) {
   return page;
 }
 
+Result<std::vector<VersionCount>> MemoryJournal::running_by_version() {
+  std::lock_guard lock(mutex_);
+  std::map<std::pair<std::string, int>, std::int64_t> counts;
+  for (const auto& [id, w] : workflows_) {
+    if (w.summary.status == WorkflowStatus::kRunning)
+      ++counts[{w.summary.definition, w.summary.version}];
+  }
+  std::vector<VersionCount> out;
+  for (const auto& [key, n] : counts)
+    out.push_back({key.first, key.second, n});
+  return out;
+}
+
 JournalStats MemoryJournal::stats() const {
   std::lock_guard lock(mutex_);
   return stats_;

@@ -78,6 +78,9 @@ class SqliteJournal final : public Journal {
     return queries_.find(workflow_id);
   }
   Result<WorkflowPage> list(const WorkflowQuery& query) override { return queries_.list(query); }
+  Result<std::vector<VersionCount>> running_by_version() override {
+    return queries_.running_by_version();
+  }
 
   JournalStats stats() const override {
     return JournalStats{appends_.load(), records_.load(), commits_.load()};

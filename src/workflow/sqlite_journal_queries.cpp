@@ -128,6 +128,19 @@ Result<WorkflowPage> JournalQueries::list(const WorkflowQuery& query) {
   });
 }
 
+Result<std::vector<VersionCount>> JournalQueries::running_by_version() {
+  std::lock_guard lock(mutex_);
+  return guard_sqlite("running_by_version", [&]() -> Result<std::vector<VersionCount>> {
+    auto q = db_->prepare(
+        "SELECT definition, version, COUNT(*) FROM workflows WHERE status = 'running' "
+        "GROUP BY definition, version ORDER BY definition, version");
+    std::vector<VersionCount> out;
+    while (q.step())
+      out.push_back({q.text(0), static_cast<int>(q.int64(1)), q.int64(2)});
+    return out;
+  });
+}
+
 Status JournalQueries::read_records(std::int64_t wid, WorkflowHistory& h) {
   auto q = db_->prepare(
       "SELECT rid, type, step, attempt, at, status, data FROM events WHERE rid BETWEEN ?1 AND "

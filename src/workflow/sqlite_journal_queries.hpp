@@ -25,6 +25,7 @@ class JournalQueries {
   Result<WorkflowHistory> history(const std::string& workflow_id);
   Result<std::optional<WorkflowSummary>> find(const std::string& workflow_id);
   Result<WorkflowPage> list(const WorkflowQuery& query);
+  Result<std::vector<VersionCount>> running_by_version();
 
  private:
   using SummaryRow = std::pair<std::int64_t, WorkflowSummary>;  ///< Row id and summary.

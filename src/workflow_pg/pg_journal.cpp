@@ -48,6 +48,10 @@ Result<std::optional<WorkflowSummary>> PgJournal::find(const std::string& workfl
 Result<WorkflowPage> PgJournal::list(const WorkflowQuery& query) {
   return impl_->queries.list(query);
 }
+
+Result<std::vector<VersionCount>> PgJournal::running_by_version() {
+  return impl_->queries.running_by_version();
+}
 JournalStats PgJournal::stats() const {
   return impl_->writer.stats();
 }

@@ -143,4 +143,19 @@ Result<WorkflowPage> Queries::list(const WorkflowQuery& query) {
   });
 }
 
+Result<std::vector<VersionCount>> Queries::running_by_version() {
+  std::lock_guard lock(mutex_);
+  return guarded(conn_, "running_by_version", [&]() -> Result<std::vector<VersionCount>> {
+    pqxx::work tx(conn_.get());
+    auto rows = tx.exec(
+        "SELECT definition, version, COUNT(*) FROM workflows WHERE status = 'running' "
+        "GROUP BY definition, version ORDER BY definition, version");
+    std::vector<VersionCount> out;
+    for (const auto& row : rows) {
+      out.push_back({row[0].as<std::string>(), row[1].as<int>(), row[2].as<std::int64_t>()});
+    }
+    return out;
+  });
+}
+
 }  // namespace wonderland::workflow::pg

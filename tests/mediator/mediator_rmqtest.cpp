@@ -826,5 +826,30 @@ TEST_F(MediatorTest, AFailedWorkflowIsRerunFromAStepWithAReplacedInput) {
   EXPECT_EQ(h().post(base, json{{"step", "flaky"}}, h().token()).status, 422);
 }
 
+TEST_F(MediatorTest, DefinitionsShowHowManyWorkflowsRunPerVersion) {
+  std::string id = start("test_signal", {});
+  ASSERT_FALSE(
+      h().wait_for(id, [](const json& v) { return index_of(v, "step_started", "approval") >= 0; })
+          .is_null());
+  auto running = [this]() -> std::int64_t {
+    auto r = h().get("/api/definitions", h().token());
+    EXPECT_EQ(r.status, 200) << r.body;
+    const json body = json::parse(r.body);
+    for (const json& d : body.at("items")) {
+      if (d.value("name", "") == "test_signal" && d.value("version", 0) == 1)
+        return d.value("running", std::int64_t{-1});
+    }
+    ADD_FAILURE() << "no test_signal v1 in " << r.body;
+    return -1;
+  };
+  const std::int64_t before = running();
+  EXPECT_GE(before, 1);
+  ASSERT_EQ(
+      h().post("/api/workflows/" + id + "/signals/approved", json::object(), h().token()).status,
+      202);
+  ASSERT_EQ(h().wait_settled(id).value("status", ""), "completed");
+  EXPECT_EQ(running(), before - 1);
+}
+
 }  // namespace
 }  // namespace wonderland::mediator_test

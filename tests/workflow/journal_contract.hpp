@@ -83,6 +83,27 @@ TEST_P(JournalContract, LoadsOnlyRunningWorkflows) {
   EXPECT_EQ((*open_ones)[0].records.size(), 1u);
 }
 
+TEST_P(JournalContract, CountsRunningWorkflowsByDefinitionVersion) {
+  auto j = open();
+  auto begun = [](const std::string& id, const std::string& def, int version) {
+    JournalRecord r = started(id, def, "2026-01-01T00:00:00.000Z");
+    r.data["version"] = version;
+    return r;
+  };
+  ASSERT_TRUE(appended(
+      *j,
+      {begun("a", "d", 1), begun("b", "d", 1), begun("c", "d", 2), begun("e", "x", 1),
+       rec("c", 2, events::kCompleted, "2026-01-01T00:00:02.000Z", WorkflowStatus::kCompleted)}));
+  auto counts = j->running_by_version();
+  ASSERT_TRUE(counts.ok()) << counts.error().message;
+  ASSERT_EQ(counts->size(), 2u);
+  EXPECT_EQ((*counts)[0].definition, "d");
+  EXPECT_EQ((*counts)[0].version, 1);
+  EXPECT_EQ((*counts)[0].running, 2);
+  EXPECT_EQ((*counts)[1].definition, "x");
+  EXPECT_EQ((*counts)[1].running, 1);
+}
+
 TEST_P(JournalContract, ListsByStatusDefinitionAndTimeWithPaging) {
   auto j = open();
   std::vector<JournalRecord> records;

@@ -31,6 +31,9 @@ class SchemaJournal final : public Journal {
   }
   Result<WorkflowPage> list(const WorkflowQuery& query) override { return journal_->list(query); }
   JournalStats stats() const override { return journal_->stats(); }
+  Result<std::vector<VersionCount>> running_by_version() override {
+    return journal_->running_by_version();
+  }
   bool owns(const std::string& id) const override { return journal_->owns(id); }
 
  private:

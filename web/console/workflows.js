@@ -277,8 +277,16 @@ async function loadDefinitions(select, selected) {
   try {
     const {items} = await ops('/api/definitions');
     const names = [...new Set(items.map((d) => d.name))].sort();
+    // How many run per version, as the API counts them: "purchase (v1: 2, v2: 5 running)".
+    const label = (name) => {
+      const versions = items
+        .filter((d) => d.name === name && d.running > 0)
+        .sort((a, b) => a.version - b.version)
+        .map((d) => `v${d.version}: ${d.running}`);
+      return versions.length ? `${name} (${versions.join(', ')} running)` : name;
+    };
     select.append(
-      ...names.map((name) => h('option', {value: name, selected: name === selected}, name)),
+      ...names.map((name) => h('option', {value: name, selected: name === selected}, label(name))),
     );
   } catch {
     // The filter still works by URL; the list shows the error.

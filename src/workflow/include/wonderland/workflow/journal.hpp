@@ -103,6 +103,13 @@ struct WorkflowHistory {
   std::vector<JournalRecord> records;  ///< In seq order.
 };
 
+/// How many workflows of one definition version are running (have not ended).
+struct VersionCount {
+  std::string definition;
+  int version = 0;
+  std::int64_t running = 0;
+};
+
 struct JournalStats {
   std::uint64_t appends = 0;  ///< append() calls completed.
   std::uint64_t records = 0;  ///< Records written.
@@ -140,6 +147,9 @@ class Journal {
   virtual Result<std::optional<WorkflowSummary>> find(const std::string& workflow_id) = 0;
   virtual Result<WorkflowPage> list(const WorkflowQuery& query) = 0;
   virtual JournalStats stats() const = 0;
+  /// The running workflows counted by definition and version, ordered by both; versions with
+  /// none are left out. One count over the journal's index of statuses. Thread-safe.
+  virtual Result<std::vector<VersionCount>> running_by_version() = 0;
   /// Whether this engine still owns the workflow (see the contract above). Thread-safe.
   virtual bool owns(const std::string& /*workflow_id*/) const { return true; }
 
@@ -172,6 +182,7 @@ class MemoryJournal final : public Journal {
   Result<WorkflowHistory> history(const std::string& workflow_id) override;
   Result<std::optional<WorkflowSummary>> find(const std::string& workflow_id) override;
   Result<WorkflowPage> list(const WorkflowQuery& query) override;
+  Result<std::vector<VersionCount>> running_by_version() override;
   JournalStats stats() const override;
 
  private:

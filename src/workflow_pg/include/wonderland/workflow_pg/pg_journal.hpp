@@ -81,6 +81,7 @@ class PgJournal final : public Journal {
   Result<WorkflowHistory> history(const std::string& workflow_id) override;
   Result<std::optional<WorkflowSummary>> find(const std::string& workflow_id) override;
   Result<WorkflowPage> list(const WorkflowQuery& query) override;
+  Result<std::vector<VersionCount>> running_by_version() override;
   JournalStats stats() const override;
   bool owns(const std::string& workflow_id) const override;
 
