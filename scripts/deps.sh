@@ -23,8 +23,9 @@ PACKAGES=(
   rabbitmq-server postgresql postgresql-client
   # load balancer in front of several mediators (scripts/run.sh, WONDERLAND_MEDIATORS > 1; e2e tests)
   haproxy
-  # tests: browser, SMTP server, PDF text, HTTP tooling, test certificates (openssl)
-  chromium python3 python3-aiosmtpd poppler-utils curl procps iproute2 openssl
+  # tests: browser, SMTP server, PDF text, HTTP tooling, test certificates (openssl), the
+  # Python worker of examples/python-worker (pika)
+  chromium python3 python3-aiosmtpd python3-pika poppler-utils curl procps iproute2 openssl
   # benchmarks: HTTP load
   wrk
 )
