@@ -314,6 +314,52 @@ describe('operations console', () => {
       await screenshot(page, 'console-signal-taken');
     }));
 
+  test('a failed workflow is rerun from its failed step with an input edited in the console', () =>
+    withPage(browser, 'console-rerun', async (page) => {
+      const id = uniqueName('lookup');
+      const started = await fetch(`${config.baseUrl}/api/workflows`, {
+        method: 'POST',
+        headers: {Authorization: `Bearer ${config.adminToken}`, 'Content-Type': 'application/json'},
+        body: JSON.stringify({definition: 'console_lookup', id, input: {isbn: '9780000009993'}}),
+      });
+      assert.equal(started.status, 202, await started.text());
+      await openConsole(page);
+      await page.getByRole('heading', {name: 'Workflows'}).waitFor();
+      await page.goto(`/console#/workflows/${id}`);
+      const lookup = page.locator('.node[data-step="lookup"]');
+      await page.locator('.node[data-step="lookup"][data-state="failed"]').waitFor();
+
+      // The dialog shows the input the step was given, and refuses what is not a JSON object.
+      await lookup.getByRole('button', {name: 'Rerun from here'}).click();
+      const dialog = page.getByRole('dialog');
+      await dialog.getByRole('heading', {name: 'Rerun from lookup?'}).waitFor();
+      const input = dialog.getByLabel('Step input');
+      assert.match(await input.inputValue(), /"isbn": "9780000009993"/);
+      await input.fill('{"isbn": ');
+      await dialog.getByRole('button', {name: 'Rerun'}).click();
+      await dialog.getByText('The input is not valid JSON.').waitFor();
+      await input.fill('["not an object"]');
+      await dialog.getByRole('button', {name: 'Rerun'}).click();
+      await dialog.getByText('The input must be a JSON object.').waitFor();
+      await screenshot(page, 'console-rerun-dialog');
+      await input.fill(JSON.stringify({isbn: rabbit.isbn}));
+      await dialog.getByRole('button', {name: 'Rerun'}).click();
+      await dialog.waitFor({state: 'detached'});
+
+      await page.locator('.node[data-step="lookup"][data-state="done"]').waitFor();
+      await page.locator('.timeline [data-type="rerun_requested"]').waitFor();
+      const view = await fetch(`${config.baseUrl}/api/workflows/${id}`, {
+        headers: {Authorization: `Bearer ${config.adminToken}`},
+      }).then((r) => r.json());
+      assert.equal(view.status, 'completed');
+      const completed = view.timeline.find((r) => r.type === 'completed');
+      assert.equal(completed.data.output.title, rabbit.title);
+      const rerun = view.timeline.find((r) => r.type === 'rerun_requested');
+      assert.deepEqual(rerun.data.input, {isbn: rabbit.isbn}, 'the journal records the new input');
+      assert.match(rerun.data.requested_by, /^admin token from /);
+      await screenshot(page, 'console-rerun-done');
+    }));
+
   test('the confirmed order is drawn with every step done', () =>
     withPage(browser, 'console-confirmed-order', async (page) => {
       assert.ok(orders.confirmed, 'the storefront test placed no confirmed order');
