@@ -805,22 +805,26 @@ TEST_F(MediatorTest, AFailedWorkflowIsRerunFromAStepWithAReplacedInput) {
   EXPECT_EQ(h().post("/api/workflows/wf-none/rerun", json{{"step", "flaky"}}, h().token()).status,
             404);
   EXPECT_EQ(h().post(base, json{{"step", "flaky"}}, "").status, 401);
-  const json fixed = {{"workflow", id}, {"value", "fixed"}};
+  // The replaced input carries a secret: the step gets it, operators see it redacted.
+  const json fixed = {{"workflow", id}, {"value", "fixed"}, {"payment_token", "tok-rerun-secret"}};
+  json shown = fixed;
+  shown["payment_token"] = "[redacted]";
   auto r = h().post(base, json{{"step", "flaky"}, {"input", fixed}}, h().token());
   ASSERT_EQ(r.status, 202) << r.body;
   view = h().wait_for(id, [](const json& v) { return v.value("status", "") == "completed"; });
   ASSERT_FALSE(view.is_null());
+  EXPECT_EQ(view.dump().find("tok-rerun-secret"), std::string::npos) << view.dump(2);
   auto asked = records(view, {"rerun_requested"});
   ASSERT_EQ(asked.size(), 1u);
   EXPECT_EQ(asked[0].value("step", ""), "flaky");
-  EXPECT_EQ(asked[0]["data"]["input"], fixed);
+  EXPECT_EQ(asked[0]["data"]["input"], shown);
   EXPECT_EQ(asked[0]["data"]["previous_input"].value("fail_times", 0), 100);
   EXPECT_EQ(asked[0]["data"].value("requested_by", ""), "admin token from 127.0.0.1")
       << asked[0].dump();
   // prepare was compensated, so it ran again; flaky ran with the replaced input, under a new key.
   auto started = records(view, {"step_started"});
   ASSERT_FALSE(started.empty());
-  EXPECT_EQ(started.back()["data"]["request"], fixed);
+  EXPECT_EQ(started.back()["data"]["request"], shown);
   EXPECT_EQ(started.back()["data"].value("idempotency_key", ""), id + ":flaky#1");
   EXPECT_EQ(count_by_key(h().effects(id))[id + ":prepare#1"], 1);
   EXPECT_EQ(h().post(base, json{{"step", "flaky"}}, h().token()).status, 422);
