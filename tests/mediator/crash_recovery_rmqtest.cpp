@@ -14,6 +14,8 @@
 
 #include "support.hpp"
 #include "wonderland/common/ids.hpp"
+#include "wonderland/messaging/connection.hpp"
+#include "wonderland/messaging/pubsub.hpp"
 #include "wonderland/testing/broker.hpp"
 
 namespace wonderland::mediator_test {
@@ -353,6 +355,105 @@ TEST(MediatorCrashRecovery, WorkflowsParkedOnSignalsSurviveAKill) {
                             [](const Effect& e) { return e.action == "worker.finish"; }),
               1)
         << id;
+  }
+  EXPECT_EQ(h.stop_mediator(), 0) << h.mediator_log();
+}
+
+/// Sets an environment variable for a scope, and puts the old value back.
+class ScopedEnv {
+ public:
+  ScopedEnv(std::string name, const std::string& value) : name_(std::move(name)) {
+    if (const char* old = std::getenv(name_.c_str()))
+      old_ = old;
+    ::setenv(name_.c_str(), value.c_str(), 1);
+  }
+  ~ScopedEnv() {
+    if (old_)
+      ::setenv(name_.c_str(), old_->c_str(), 1);
+    else
+      ::unsetenv(name_.c_str());
+  }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  std::string name_;
+  std::optional<std::string> old_;
+};
+
+/// Workflows parked on a signal step ride out a restart of the broker: a signal sent over HTTP
+/// while the broker is down is recorded and its next command goes out once the broker is back,
+/// the signals consumer comes back for signal events, and each step's effect happens once.
+TEST(MediatorCrashRecovery, WorkflowsParkedOnSignalsRideOutABrokerRestart) {
+  testing::PrivateBroker broker;
+  ScopedEnv url("WONDERLAND_AMQP_URL", broker.url());
+  Harness h("broker-signal");
+  h.start_worker();
+  h.start_mediator();
+  const std::string suffix = new_uuid().substr(0, 8);
+  const std::vector<std::string> ids{"during-" + suffix, "http-after-" + suffix,
+                                     "event-after-" + suffix};
+  for (const auto& id : ids) {
+    auto r = h.start("test_signal", json::object(), id);
+    ASSERT_EQ(r.status, 202) << r.body;
+  }
+  for (const auto& id : ids) {
+    ASSERT_FALSE(h.wait_for(id,
+                            [](const json& v) {
+                              auto started = records(v, {"step_started"});
+                              return !started.empty() &&
+                                     started.back().value("step", "") == "approval";
+                            })
+                     .is_null())
+        << id;
+  }
+  auto signal = [&](const std::string& id, const std::string& note) {
+    return h.post("/api/workflows/" + id + "/signals/approved",
+                  {{"signal_id", "s-" + id}, {"payload", {{"note", note}}}}, h.token());
+  };
+
+  broker.stop();
+  // The journal is the mediator's own: the signal is taken while the broker is down.
+  auto during = signal(ids[0], "sent while the broker was down");
+  EXPECT_EQ(during.status, 202) << during.body << h.mediator_log();
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  broker.start();
+
+  auto after = signal(ids[1], "sent over HTTP after the restart");
+  EXPECT_EQ(after.status, 202) << after.body;
+  {
+    messaging::ConnectionOptions o;
+    o.url = broker.url();
+    o.service = "signal-sender";
+    messaging::Connection sender(o);
+    auto event = messaging::Envelope::make(
+        "workflow.signal.approved", {{"payload", {{"note", "sent as an event"}}}}, "signal-sender");
+    event.correlation_id = ids[2];
+    // The mediator may still be declaring its signals queue again: send until it is taken.
+    ASSERT_TRUE(testing::eventually(
+        [&] {
+          const json view = h.workflow(ids[2]);
+          if (view.is_object() && !records(view, {"signal_received"}).empty())
+            return true;
+          (void)messaging::publish_event(sender, messaging::exchanges::kEvents, event.type, event)
+              .get();
+          return false;
+        },
+        std::chrono::seconds(30)))
+        << h.mediator_log();
+  }
+  const std::vector<std::string> notes{"sent while the broker was down",
+                                       "sent over HTTP after the restart", "sent as an event"};
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    json view = h.wait_settled(ids[i], std::chrono::seconds(60));
+    ASSERT_EQ(view.value("status", ""), "completed") << view.dump(2) << h.mediator_log();
+    EXPECT_EQ(records(view, {"signal_received"}).size(), 1u) << view.dump(2);
+    EXPECT_EQ(records(view, {"completed"})[0]["data"]["output"].value("note", ""), notes[i]);
+    auto effects = h.effects(ids[i]);
+    EXPECT_EQ(std::count_if(effects.begin(), effects.end(),
+                            [](const Effect& e) { return e.action == "worker.finish"; }),
+              1)
+        << ids[i];
   }
   EXPECT_EQ(h.stop_mediator(), 0) << h.mediator_log();
 }
