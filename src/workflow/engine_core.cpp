@@ -140,13 +140,10 @@ void Engine::Core::do_cancel(const std::string& id, std::string reason, StatusCa
   unwritten_.call_after_commit([done = std::move(done)](const Status& st) { done(st); });
 }
 
-Result<detail::Instance*> Engine::Core::settled(const std::string& id,
-                                                Result<WorkflowHistory>& loaded,
-                                                bool& from_journal) {
-  Instance* inst = find(id);
-  from_journal = !inst;
-  if (inst)
-    return inst;
+Result<Engine::Core::SettledInstance> Engine::Core::settled(const std::string& id,
+                                                            Result<WorkflowHistory>& loaded) {
+  if (Instance* inst = find(id))
+    return SettledInstance{inst, nullptr};
   if (!loaded)
     return loaded.error();
   if (loaded->summary.status == WorkflowStatus::kRunning)
@@ -154,31 +151,34 @@ Result<detail::Instance*> Engine::Core::settled(const std::string& id,
   auto rebuilt = recovery_.rebuild(*loaded);
   if (!rebuilt)
     return rebuilt.error();
-  inst = rebuilt->get();
-  instances_.emplace(id, std::move(*rebuilt));
-  return inst;
+  Instance* inst = rebuilt->get();
+  return SettledInstance{inst, std::move(*rebuilt)};
+}
+
+void Engine::Core::adopt(SettledInstance& found) {
+  if (found.rebuilt) {
+    std::string id = found.rebuilt->id;
+    instances_.emplace(std::move(id), std::move(found.rebuilt));
+  }
 }
 
 void Engine::Core::do_retry(const std::string& id, Result<WorkflowHistory> loaded,
                             StatusCallback done) {
   if (!healthy())
     return done(Error::of(codes::kUnavailable, "workflow engine is stopped"));
-  bool from_journal = false;
-  auto found = settled(id, loaded, from_journal);
+  auto found = settled(id, loaded);
   if (!found)
     return done(found.error());
-  Instance* inst = *found;
+  Instance* inst = found->inst;
+  if (inst->status != WorkflowStatus::kFailed && inst->status != WorkflowStatus::kNeedsAttention)
+    return done(not_settled(id, inst->status, "retried"));
+  adopt(*found);
   if (inst->status == WorkflowStatus::kFailed) {
     unwritten_.record(*inst, events::kRetryRequested, nullptr, 0,
                       json{{"mode", "restart"}, {"run", inst->run + 1}}, WorkflowStatus::kRunning);
-  } else if (inst->status == WorkflowStatus::kNeedsAttention) {
+  } else {  // needs_attention
     unwritten_.record(*inst, events::kRetryRequested, nullptr, 0,
                       json{{"mode", "compensation"}, {"run", inst->run}}, WorkflowStatus::kRunning);
-  } else {
-    Error refused = not_settled(id, inst->status, "retried");
-    if (from_journal)
-      instances_.erase(id);  // loaded only to look; `inst` dangles from here on
-    return done(std::move(refused));
   }
   decider_.advance(*inst);
   unwritten_.call_after_commit([done = std::move(done)](const Status& st) { done(st); });
@@ -209,20 +209,17 @@ std::optional<Error> rerun_refusal(const Definition& def, const RerunRequest& re
 void Engine::Core::do_rerun(RerunRequest req, Result<WorkflowHistory> loaded, StatusCallback done) {
   if (!healthy())
     return done(Error::of(codes::kUnavailable, "workflow engine is stopped"));
-  bool from_journal = false;
-  auto found = settled(req.workflow_id, loaded, from_journal);
+  auto found = settled(req.workflow_id, loaded);
   if (!found)
     return done(found.error());
-  Instance* inst = *found;
+  Instance* inst = found->inst;
   std::optional<Error> refused = rerun_refusal(*inst->def, req);
   if (!refused && inst->status != WorkflowStatus::kFailed &&
       inst->status != WorkflowStatus::kNeedsAttention)
     refused = not_settled(req.workflow_id, inst->status, "rerun");
-  if (refused) {
-    if (from_journal)
-      instances_.erase(req.workflow_id);  // loaded only to look
+  if (refused)
     return done(std::move(*refused));
-  }
+  adopt(*found);
   const Step& step = *inst->def->find(req.step);
   JsonObject data;
   data.add("from_status", std::string(to_string(inst->status)))

@@ -100,10 +100,15 @@ class Engine::Core : public std::enable_shared_from_this<Engine::Core> {
   /// on (or the workflow is gone).
   StepState* current_attempt(const std::string& id, std::size_t index, std::uint64_t token);
   Error not_running(const std::string& id);
-  /// A settled workflow to act on: in memory, or rebuilt from `loaded` (its journal history);
-  /// `from_journal` tells which, so that one loaded only to look can be dropped again.
-  Result<Instance*> settled(const std::string& id, Result<WorkflowHistory>& loaded,
-                            bool& from_journal);
+  /// A settled workflow to act on: `inst` is the one in memory, or one rebuilt from the journal
+  /// that `rebuilt` owns until `adopt` makes it one of this engine's; one only looked at (a
+  /// refused request) goes with `rebuilt`, and the engine's instances are left as they were.
+  struct SettledInstance {
+    Instance* inst = nullptr;
+    std::unique_ptr<Instance> rebuilt;
+  };
+  Result<SettledInstance> settled(const std::string& id, Result<WorkflowHistory>& loaded);
+  void adopt(SettledInstance& found);
   /// `failed_precondition`: a workflow with `status` cannot be `verb`.
   static Error not_settled(const std::string& id, WorkflowStatus status, const char* verb);
   /// A running workflow that this engine does not drive (a shared journal): retryable.

@@ -39,8 +39,11 @@ TEST(Pause, AStepInFlightFinishesAndNothingNewStartsUntilResumed) {
   std::string id = h.start("held");
   h.parked.wait_for(1);
   ASSERT_TRUE(h.engine->pause(id).ok());
+  h.sync();  // the observers of the record have run
   EXPECT_EQ(h.log.count(id, events::kPauseRequested), 1);
   ASSERT_TRUE(h.engine->pause(id).ok());  // again: nothing more recorded
+  h.sync();
+  EXPECT_EQ(h.log.count(id, events::kPauseRequested), 1);
   h.parked.reply("a", json::object());
   h.log.wait(id, events::kStepSucceeded, "a");
   h.sync();
