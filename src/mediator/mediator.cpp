@@ -234,6 +234,16 @@ std::unique_ptr<http::Server> make_server(const Config& config, Context& context
   return server;
 }
 
+/// Bulk actions acting as the single-workflow routes do: through `owners` when there are any.
+std::unique_ptr<BulkActions> make_bulk_actions(workflow::Engine& engine, OwnerRequests* owners) {
+  return std::make_unique<BulkActions>(
+      [&engine](const workflow::WorkflowQuery& q) { return engine.list(q); },
+      [&engine, owners](BulkAction action, const std::string& id, const std::string& reason,
+                        std::function<void(const Status&)> done) {
+        submit_request(owners, engine, {owner_request_kind(action), id, reason}, std::move(done));
+      });
+}
+
 }  // namespace
 
 void Mediator::Impl::start_engine(messaging::Connection& connection) {
@@ -306,13 +316,7 @@ Mediator::Mediator(messaging::Connection& connection, Config config)
   m.context->catalogue = m.catalogue.get();
   m.context->shared_journal = m.shared_journal;
   m.context->owner_requests = m.owner_requests.get();
-  m.bulk = std::make_unique<BulkActions>(
-      [engine = m.engine.get()](const workflow::WorkflowQuery& q) { return engine->list(q); },
-      [engine = m.engine.get(), owners = m.owner_requests.get()](
-          BulkAction action, const std::string& id, const std::string& reason,
-          std::function<void(const Status&)> done) {
-        submit_request(owners, *engine, {owner_request_kind(action), id, reason}, std::move(done));
-      });
+  m.bulk = make_bulk_actions(*m.engine, m.owner_requests.get());
   m.context->bulk = m.bulk.get();
   if (config.readyz_require_consumers) {
     std::vector<messaging::QueueName> queues;
