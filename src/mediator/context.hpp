@@ -31,6 +31,7 @@ namespace wonderland::mediator {
 
 using Json = nlohmann::json;
 class OwnerRequests;
+class BulkActions;
 using JsonCallback = std::function<void(Result<Json>)>;
 
 /// Verified customer tokens, kept for a short time so that every request does not cost an RPC.
@@ -67,6 +68,8 @@ struct Context {
   workflow::PgJournal* shared_journal = nullptr;
   /// Cancel and retry at a workflow's owner (owned by the mediator); null with SQLite.
   OwnerRequests* owner_requests = nullptr;
+  /// Bulk actions' jobs (owned by the mediator).
+  BulkActions* bulk = nullptr;
   AuthCache auth_cache;
   /// Long polls of GET /api/orders/{id}?wait_ms= (owned by the mediator).
   SettleWaiters* waiters = nullptr;

@@ -17,6 +17,7 @@
 #include "wonderland/http/server.hpp"
 #include "wonderland/http/static_files.hpp"
 #include "wonderland/log/log.hpp"
+#include "wonderland/mediator/bulk_actions.hpp"
 #include "wonderland/mediator/event_feed.hpp"
 #include "wonderland/mediator/orders.hpp"
 #include "wonderland/mediator/peer_events.hpp"
@@ -144,6 +145,8 @@ struct Mediator::Impl {
   std::unique_ptr<PeerEvents> peer_events;
   /// Cancel and retry forwarded to (and from) the other mediators (shared only).
   std::unique_ptr<OwnerRequests> owner_requests;
+  /// Bulk operator actions, through the owner requests when there are any.
+  std::unique_ptr<BulkActions> bulk;
   /// Signals from services, as events on the broker.
   std::unique_ptr<SignalEvents> signal_events;
   std::unique_ptr<AmqpTransport> transport;
@@ -231,6 +234,16 @@ std::unique_ptr<http::Server> make_server(const Config& config, Context& context
   return server;
 }
 
+/// Bulk actions acting as the single-workflow routes do: through `owners` when there are any.
+std::unique_ptr<BulkActions> make_bulk_actions(workflow::Engine& engine, OwnerRequests* owners) {
+  return std::make_unique<BulkActions>(
+      [&engine](const workflow::WorkflowQuery& q) { return engine.list(q); },
+      [&engine, owners](BulkAction action, const std::string& id, const std::string& reason,
+                        std::function<void(const Status&)> done) {
+        submit_request(owners, engine, {owner_request_kind(action), id, reason}, std::move(done));
+      });
+}
+
 }  // namespace
 
 void Mediator::Impl::start_engine(messaging::Connection& connection) {
@@ -303,6 +316,8 @@ Mediator::Mediator(messaging::Connection& connection, Config config)
   m.context->catalogue = m.catalogue.get();
   m.context->shared_journal = m.shared_journal;
   m.context->owner_requests = m.owner_requests.get();
+  m.bulk = make_bulk_actions(*m.engine, m.owner_requests.get());
+  m.context->bulk = m.bulk.get();
   if (config.readyz_require_consumers) {
     std::vector<messaging::QueueName> queues;
     for (const std::string& service : task_services(m.registry))
@@ -326,6 +341,7 @@ Mediator::~Mediator() {
   if (m.server)
     m.server->stop();
   m.server.reset();
+  m.bulk.reset();  // its jobs stop after their actions in flight, before what they go through
   m.peer_events.reset();
   m.signal_events.reset();  // before the owner requests it forwards through
   m.owner_requests.reset();

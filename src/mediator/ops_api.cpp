@@ -72,6 +72,7 @@ void install_ops_api(Context& ctx, http::Router& router) {
   install_health_routes(ctx, router);
   install_mediator_routes(ctx, router);
   install_workflow_routes(ctx, router);
+  install_bulk_routes(ctx, router);
   install_definition_routes(ctx, router);
   install_monitoring_routes(ctx, router);
 }

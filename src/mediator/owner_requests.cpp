@@ -172,6 +172,27 @@ void carry_out(workflow::Engine& engine, const OwnerRequest& request,
   }
 }
 
+OwnerRequest::Kind owner_request_kind(BulkAction action) {
+  switch (action) {
+    case BulkAction::kRetry:
+      return OwnerRequest::Kind::kRetry;
+    case BulkAction::kCancel:
+      return OwnerRequest::Kind::kCancel;
+    case BulkAction::kPause:
+      return OwnerRequest::Kind::kPause;
+    case BulkAction::kResume:
+      return OwnerRequest::Kind::kResume;
+  }
+  return OwnerRequest::Kind::kRetry;
+}
+
+void submit_request(OwnerRequests* owners, workflow::Engine& engine, OwnerRequest request,
+                    std::function<void(const wonderland::Status&)> done) {
+  if (owners != nullptr)
+    return owners->submit(std::move(request), std::move(done));
+  carry_out(engine, request, std::move(done));
+}
+
 void OwnerRequests::forward(const std::string& owner, const OwnerRequest& request,
                             StatusCallback done) {
   nlohmann::json body{{"workflow_id", request.workflow_id}};

@@ -27,6 +27,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "wonderland/mediator/bulk_actions.hpp"
 #include "wonderland/messaging/connection.hpp"
 #include "wonderland/messaging/rpc.hpp"
 #include "wonderland/workflow/engine.hpp"
@@ -53,6 +54,16 @@ struct OwnerRequest {
 /// Hands `request` to `engine` (this mediator's); `done` runs once, on any thread.
 void carry_out(workflow::Engine& engine, const OwnerRequest& request,
                std::function<void(const wonderland::Status&)> done);
+
+class OwnerRequests;
+
+/// The request a bulk action makes of each workflow.
+OwnerRequest::Kind owner_request_kind(BulkAction action);
+
+/// Hands `request` to `owners` (the workflow's owner acts) when several mediators share the
+/// journal, else (`owners` null) to `engine`; `done` runs once, on any thread.
+void submit_request(OwnerRequests* owners, workflow::Engine& engine, OwnerRequest request,
+                    std::function<void(const wonderland::Status&)> done);
 
 class OwnerRequests {
  public:

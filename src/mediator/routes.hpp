@@ -36,6 +36,8 @@ void install_order_routes(Context& ctx, http::Router& router);
 /// GET, POST /api/workflows, GET /api/workflows/{id}, POST .../retry and .../cancel
 /// (workflow_api.cpp).
 void install_workflow_routes(Context& ctx, http::Router& router);
+/// POST and GET /api/workflows/bulk, GET /api/workflows/bulk/{job_id} (bulk_api.cpp).
+void install_bulk_routes(Context& ctx, http::Router& router);
 /// GET /api/definitions, GET /api/definitions/{name}/{version} (definition_api.cpp).
 void install_definition_routes(Context& ctx, http::Router& router);
 /// GET /api/logs, /api/logs/stream, /metrics, /api/metrics (monitoring_api.cpp).

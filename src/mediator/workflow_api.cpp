@@ -7,9 +7,9 @@
 #include "owner_requests.hpp"
 #include "routes.hpp"
 #include "wonderland/common/ids.hpp"
-#include "wonderland/common/time.hpp"
 #include "wonderland/http/fields.hpp"
 #include "wonderland/mediator/redact.hpp"
+#include "workflow_filter.hpp"
 
 namespace wonderland::mediator {
 namespace {
@@ -44,28 +44,7 @@ void status_reply(const Responder& r, const wonderland::Status& s) {
 
 /// The filter of GET /api/workflows from its query string; errors go into `q`.
 workflow::WorkflowQuery workflow_query(http::QueryFields& q) {
-  workflow::WorkflowQuery query;
-  if (auto status = q.optional_string("status")) {
-    query.status = workflow::parse_status(*status);
-    if (!query.status)
-      q.add("status", "must be running, completed, failed, cancelled or needs_attention");
-  }
-  query.definition = q.optional_string("definition", {1, 200});
-  // Bounds are compared with the journal's stamps as text, so they are brought to the same
-  // form (milliseconds, Z) first.
-  auto instant = [&q](const char* name) -> std::optional<std::string> {
-    auto raw = q.optional_string(name, {1, 40});
-    if (!raw)
-      return std::nullopt;
-    auto t = parse_iso8601(*raw);
-    if (!t) {
-      q.add(name, "must be an ISO-8601 UTC time, such as 2026-11-26T16:00:00Z");
-      return std::nullopt;
-    }
-    return format_iso8601(*t);
-  };
-  query.created_from = instant("from");
-  query.created_to = instant("to");
+  workflow::WorkflowQuery query = read_workflow_filter(q);
   query.limit = static_cast<std::size_t>(q.optional_integer("limit", {1, 1000}).value_or(50));
   query.page_token = q.optional_string("page_token", {0, 200}).value_or("");
   return query;
@@ -141,10 +120,8 @@ void get_workflow(Context& ctx, const Request& req, const Responder& r) {
 /// Cancel, retry, pause or resume: by this engine, or with several mediators by the workflow's
 /// owner.
 void submit(Context& ctx, OwnerRequest request, const Responder& r) {
-  auto reply = [r](const wonderland::Status& s) { status_reply(r, s); };
-  if (ctx.owner_requests != nullptr)
-    return ctx.owner_requests->submit(std::move(request), reply);
-  carry_out(ctx.engine, request, reply);
+  submit_request(ctx.owner_requests, ctx.engine, std::move(request),
+                 [r](const wonderland::Status& s) { status_reply(r, s); });
 }
 
 void cancel_workflow(Context& ctx, const Request& req, const Responder& r) {
@@ -208,9 +185,7 @@ void signal_workflow(Context& ctx, const Request& req, const Responder& r) {
     r.respond(
         Response::json(Json{{"accepted", true}, {"signal_id", signal_id}}, StatusCode::accepted));
   };
-  if (ctx.owner_requests != nullptr)
-    return ctx.owner_requests->submit(std::move(request), reply);
-  carry_out(ctx.engine, request, reply);
+  submit_request(ctx.owner_requests, ctx.engine, std::move(request), std::move(reply));
 }
 
 }  // namespace

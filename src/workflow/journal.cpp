@@ -30,6 +30,22 @@ std::optional<WorkflowStatus> parse_status(std::string_view text) {
   return std::nullopt;
 }
 
+std::string failing_step(const WorkflowHistory& workflow) {
+  const bool failed = workflow.summary.status == WorkflowStatus::kFailed;
+  if (!failed && workflow.summary.status != WorkflowStatus::kNeedsAttention)
+    return "";
+  const std::string_view type = failed ? events::kFailed : events::kCompensationFailed;
+  for (auto it = workflow.records.rbegin(); it != workflow.records.rend(); ++it) {
+    if (it->type != type)
+      continue;
+    if (!failed)
+      return it->step;
+    auto step = it->data.find("step");
+    return step != it->data.end() && step->is_string() ? step->get<std::string>() : "";
+  }
+  return "";
+}
+
 Status Journal::append_and_wait(RecordBatch records) {
   std::promise<Status> done;
   auto result = done.get_future();
@@ -114,14 +130,19 @@ Result<WorkflowPage> MemoryJournal::list(const WorkflowQuery& query) {
   std::size_t i = std::min(end, order_.size());
   while (i > 0 && page.items.size() < query.limit) {
     --i;
-    const WorkflowSummary& s = workflows_.at(order_[i]).summary;
+    const WorkflowHistory& h = workflows_.at(order_[i]);
+    const WorkflowSummary& s = h.summary;
     if (query.status && s.status != *query.status)
       continue;
     if (query.definition && s.definition != *query.definition)
       continue;
+    if (query.version && s.version != *query.version)
+      continue;
     if (query.created_from && s.created_at < *query.created_from)
       continue;
     if (query.created_to && !(s.created_at < *query.created_to))
+      continue;
+    if (query.failing_step && failing_step(h) != *query.failing_step)
       continue;
     page.items.push_back(s);
   }

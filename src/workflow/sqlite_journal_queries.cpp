@@ -20,6 +20,16 @@ WorkflowSummary read_summary(const sqlite::Statement& s) {
   return w;
 }
 
+/// The step a failed or needs_attention workflow failed at (failing_step() in journal.hpp): a
+/// backward scan of its own records only.
+constexpr const char* kFailingStep =
+    "(CASE status WHEN 'failed' THEN (SELECT json_extract(e.data, '$.step') FROM events e WHERE "
+    "e.rid BETWEEN (workflows.wid << 24) AND ((workflows.wid << 24) | 16777215) AND e.type = "
+    "'failed' ORDER BY e.rid DESC LIMIT 1) WHEN 'needs_attention' THEN (SELECT e.step FROM "
+    "events e WHERE e.rid BETWEEN (workflows.wid << 24) AND ((workflows.wid << 24) | 16777215) "
+    "AND e.type = 'compensation_failed' ORDER BY e.rid DESC LIMIT 1) END)";
+static_assert(kSeqBits == 24, "kFailingStep spells out the record id layout");
+
 /// The SQL of a list query: only the filters that are set, newest first.
 std::string list_sql(const WorkflowQuery& query, bool paged) {
   std::string sql = std::string("SELECT ") + kSummaryColumns + " FROM workflows WHERE 1 = 1";
@@ -27,13 +37,17 @@ std::string list_sql(const WorkflowQuery& query, bool paged) {
     sql += " AND status = ?1";
   if (query.definition)
     sql += " AND definition = ?2";
+  if (query.version)
+    sql += " AND version = ?6";
   if (query.created_from)
     sql += " AND created_at >= ?3";
   if (query.created_to)
     sql += " AND created_at < ?4";
+  if (query.failing_step)
+    sql += std::string(" AND ") + kFailingStep + " = ?7";
   if (paged)
     sql += " AND wid < ?5";
-  sql += " ORDER BY wid DESC LIMIT ?6";
+  sql += " ORDER BY wid DESC LIMIT ?8";  // the highest index: every one binds
   return sql;
 }
 
@@ -113,7 +127,9 @@ Result<WorkflowPage> JournalQueries::list(const WorkflowQuery& query) {
         .bind(3, query.created_from)
         .bind(4, query.created_to)
         .bind(5, before)
-        .bind(6, static_cast<std::int64_t>(query.limit + 1));
+        .bind(6, query.version ? std::optional<std::int64_t>(*query.version) : std::nullopt)
+        .bind(7, query.failing_step)
+        .bind(8, static_cast<std::int64_t>(query.limit + 1));
     WorkflowPage page;
     std::int64_t last_wid = 0;
     while (q.step()) {

@@ -46,13 +46,22 @@ std::string records_sql() {
          "ORDER BY workflow_id, seq";
 }
 
+/// The step a failed or needs_attention workflow failed at (failing_step() in journal.hpp), from
+/// its own records (the primary key's order).
+constexpr const char* kFailingStep =
+    "(CASE status WHEN 'failed' THEN (SELECT e.data->>'step' FROM events e WHERE e.workflow_id "
+    "= workflows.id AND e.type = 'failed' ORDER BY e.seq DESC LIMIT 1) WHEN 'needs_attention' "
+    "THEN (SELECT e.step FROM events e WHERE e.workflow_id = workflows.id AND e.type = "
+    "'compensation_failed' ORDER BY e.seq DESC LIMIT 1) END)";
+
 /// The SQL of a list query: every filter is a parameter that is empty when unset.
 std::string list_sql() {
   return "SELECT " + summary_columns() +
          " FROM workflows WHERE ($1 = '' OR status = $1) AND ($2::boolean IS FALSE OR "
          "definition = $3) AND ($4 = '' OR created_at >= $4::timestamptz) AND ($5 = '' OR "
          "created_at < $5::timestamptz) AND ($6::bigint = 0 OR wid < $6::bigint) "
-         "ORDER BY wid DESC LIMIT $7";
+         "AND ($8::boolean IS FALSE OR version = $9::integer) AND ($10::boolean IS FALSE OR " +
+         std::string(kFailingStep) + " = $11) ORDER BY wid DESC LIMIT $7";
 }
 
 /// Checks a created_from / created_to bound: it must be an ISO-8601 time.
@@ -124,11 +133,12 @@ Result<WorkflowPage> Queries::list(const WorkflowQuery& query) {
   std::lock_guard lock(mutex_);
   return guarded(conn_, "list", [&]() -> Result<WorkflowPage> {
     pqxx::work tx(conn_.get());
-    auto rows = tx.exec_params(list_sql(),
-                               query.status ? std::string(to_string(*query.status)) : std::string(),
-                               query.definition.has_value(), query.definition.value_or(""),
-                               query.created_from.value_or(""), query.created_to.value_or(""),
-                               before, static_cast<std::int64_t>(query.limit + 1));
+    auto rows = tx.exec_params(
+        list_sql(), query.status ? std::string(to_string(*query.status)) : std::string(),
+        query.definition.has_value(), query.definition.value_or(""),
+        query.created_from.value_or(""), query.created_to.value_or(""), before,
+        static_cast<std::int64_t>(query.limit + 1), query.version.has_value(),
+        query.version.value_or(0), query.failing_step.has_value(), query.failing_step.value_or(""));
     WorkflowPage page;
     std::int64_t last_wid = 0;
     for (const auto& row : rows) {

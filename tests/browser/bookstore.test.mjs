@@ -206,6 +206,17 @@ async function openConsole(page, token = config.adminToken) {
   await page.getByRole('button', {name: 'Open the console'}).click();
 }
 
+/** An operator API call with the admin token; returns the parsed answer. */
+async function operatorApi(path, {method = 'GET', body} = {}) {
+  const response = await fetch(`${config.baseUrl}${path}`, {
+    method,
+    headers: {Authorization: `Bearer ${config.adminToken}`, 'Content-Type': 'application/json'},
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return {status: response.status, body: text ? JSON.parse(text) : null};
+}
+
 /** [[step path, state]] of the diagram shown. */
 function diagramStates(page) {
   return page.$$eval('.diagram .node', (nodes) => nodes.map((n) => [n.dataset.step, n.dataset.state]));
@@ -358,6 +369,44 @@ describe('operations console', () => {
       assert.deepEqual(rerun.data.input, {isbn: rabbit.isbn}, 'the journal records the new input');
       assert.match(rerun.data.requested_by, /^admin token from /);
       await screenshot(page, 'console-rerun-done');
+    }));
+
+  test('a bulk retry counts the workflows of the filter first, then retries them and shows its progress', () =>
+    withPage(browser, 'console-bulk', async (page) => {
+      const ids = [uniqueName('bulk'), uniqueName('bulk'), uniqueName('bulk')];
+      for (const id of ids) {
+        const started = await operatorApi('/api/workflows', {method: 'POST', body: {definition: 'console_bulk', id}});
+        assert.equal(started.status, 202, JSON.stringify(started.body));
+      }
+      const statusOf = async (id) => (await operatorApi(`/api/workflows/${id}`)).body?.status;
+      for (const id of ids) await eventually(async () => (await statusOf(id)) === 'failed', {what: `${id} to fail`});
+      const failed = (await operatorApi('/api/workflows?definition=console_bulk&status=failed&limit=1000')).body.items;
+
+      await openConsole(page);
+      await page.getByRole('heading', {name: 'Workflows'}).waitFor();
+      await page.getByLabel('Status', {exact: true}).selectOption('failed');
+      await page.getByLabel('Definition', {exact: true}).selectOption('console_bulk');
+      await page.getByRole('button', {name: 'Apply'}).click();
+      await page.locator(`tr[data-workflow-id="${ids[0]}"]`).waitFor();
+
+      // The dry run counts what the filter matches, and changes nothing.
+      const bulk = page.getByRole('region', {name: 'Bulk action'});
+      await bulk.getByLabel('Action').selectOption('retry');
+      await bulk.getByRole('button', {name: 'Count matching workflows'}).click();
+      const matched = failed.length;
+      await bulk.locator('.bulk-count', {hasText: `${matched} workflows match.`}).waitFor();
+      assert.equal(await statusOf(ids[0]), 'failed');
+      await screenshot(page, 'console-bulk-count');
+
+      await bulk.getByRole('button', {name: `Retry ${matched} workflows`}).click();
+      await bulk.locator('.bulk-counters[data-state="finished"]').waitFor();
+      assert.equal(await bulk.locator('[data-counter="done"] dd').innerText(), `${matched} of ${matched}`);
+      assert.equal(await bulk.locator('[data-counter="succeeded"] dd').innerText(), String(matched));
+      assert.equal(await bulk.locator('[data-counter="skipped"] dd').innerText(), '0');
+      assert.equal(await bulk.locator('[data-counter="failed"] dd').innerText(), '0');
+      await page.locator('.toast', {hasText: 'Bulk retry finished.'}).waitFor();
+      await screenshot(page, 'console-bulk-finished');
+      for (const id of ids) await eventually(async () => (await statusOf(id)) === 'completed', {what: `${id} to complete`});
     }));
 
   test('the confirmed order is drawn with every step done', () =>

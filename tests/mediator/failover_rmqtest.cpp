@@ -550,6 +550,52 @@ TEST(MediatorForwarding, CancelAndRetryThroughANonOwnerAreCarriedOutByTheOwner) 
     EXPECT_EQ(f.h.stop_mediator(i), 0) << f.h.mediator_log(i);
 }
 
+TEST(MediatorForwarding, ABulkRetryThroughOneMediatorIsCarriedOutByEachWorkflowsOwner) {
+  Fleet f("fo-bulk", 2);
+  f.start_all();
+  // Failed on mediator 0 (two) and on mediator 1 (one); confirm refuses in run 0.
+  std::vector<std::pair<std::string, std::size_t>> failed;
+  for (std::size_t owner : {0u, 0u, 1u}) {
+    const std::string id = "fw-" + new_uuid().substr(0, 12);
+    ASSERT_EQ(
+        f.h.start("test_five_step", {{"customer", "c"}, {"fail_runs", {{"confirm", 1}}}}, id, owner)
+            .status,
+        202);
+    failed.emplace_back(id, owner);
+  }
+  for (const auto& [id, owner] : failed)
+    ASSERT_EQ(f.h.wait_settled(id, 30s, owner).value("status", ""), "failed") << id;
+
+  const json body{{"action", "retry"},
+                  {"filter", {{"definition", "test_five_step"}, {"status", "failed"}}}};
+  auto r = f.h.post("/api/workflows/bulk", body, f.h.token(), 1);
+  ASSERT_EQ(r.status, 202) << r.body << f.h.mediator_log(1);
+  EXPECT_EQ(r.json().value("matched", 0), 3) << r.body;
+  const std::string location = r.header("location");
+  json job;
+  for (auto deadline = std::chrono::steady_clock::now() + 30s;
+       std::chrono::steady_clock::now() < deadline; std::this_thread::sleep_for(50ms)) {
+    job = f.h.get(location, f.h.token(), 1).json();
+    if (job.value("state", "") == "finished")
+      break;
+  }
+  ASSERT_EQ(job.value("state", ""), "finished") << job.dump(2);
+  EXPECT_EQ(job.value("succeeded", 0), 3) << job.dump(2);
+  EXPECT_EQ(job.value("failed", -1), 0) << job.dump(2);
+  // The job lives in the mediator that took it.
+  EXPECT_EQ(f.h.get(location, f.h.token(), 0).status, 404);
+  for (const auto& [id, owner] : failed) {
+    json view = f.h.wait_for(
+        id, [](const json& v) { return v.value("status", "") == "completed"; }, 30s, 1);
+    ASSERT_FALSE(view.is_null()) << f.h.workflow(id, 1).dump(2);
+    EXPECT_EQ(records(view, {"retry_requested"}).size(), 1u);
+    EXPECT_EQ(f.db.owner_of(id), f.ids[owner]);  // carried out by its owner, not taken over
+    effects_once(f.h, id);
+  }
+  for (std::size_t i = 0; i < 2; ++i)
+    EXPECT_EQ(f.h.stop_mediator(i), 0) << f.h.mediator_log(i);
+}
+
 TEST(MediatorForwarding, CancelAndRetryAfterTheOwnerWasKilledAreCarriedOutAfterTakeover) {
   Fleet f("fo-forward-kill", 2);
   f.h.set_mediator_env(1, "WONDERLAND_RPC_TIMEOUT_MS", "1000");

@@ -855,5 +855,231 @@ TEST_F(MediatorTest, DefinitionsShowHowManyWorkflowsRunPerVersion) {
   EXPECT_EQ(running(), before - 1);
 }
 
+/// A bulk request's answer, with the job's view once it finished (null on timeout).
+struct BulkRun {
+  HttpResponse started;
+  json job;
+};
+
+/// The time now, a millisecond after every stamp written so far.
+std::string fresh_instant() {
+  const std::string before = format_iso8601(std::chrono::system_clock::now());
+  std::string now = before;
+  while (now <= before) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    now = format_iso8601(std::chrono::system_clock::now());
+  }
+  return now;
+}
+
+std::set<std::string> id_set(const json& ids) {
+  std::set<std::string> out;
+  for (const json& id : ids)
+    out.insert(id.get<std::string>());
+  return out;
+}
+
+class BulkTest : public MediatorTest {
+ protected:
+  /// Posts a bulk request and polls its job until it finished.
+  BulkRun run(const std::string& action, const json& filter) {
+    BulkRun out;
+    out.started =
+        h().post("/api/workflows/bulk", json{{"action", action}, {"filter", filter}}, h().token());
+    EXPECT_EQ(out.started.status, 202) << out.started.body;
+    if (out.started.status != 202)
+      return out;
+    const std::string location = out.started.header("location");
+    EXPECT_EQ(location, "/api/workflows/bulk/" + out.started.json().value("id", "?"));
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto r = h().get(location, h().token());
+      EXPECT_EQ(r.status, 200) << r.body;
+      if (r.status == 200 && r.json().value("state", "") == "finished") {
+        out.job = r.json();
+        return out;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ADD_FAILURE() << "bulk " << action << " did not finish";
+    return out;
+  }
+
+  json dry_run(const std::string& action, const json& filter) {
+    auto r = h().post("/api/workflows/bulk",
+                      json{{"action", action}, {"filter", filter}, {"dry_run", true}}, h().token());
+    EXPECT_EQ(r.status, 200) << r.body;
+    return r.status == 200 ? r.json() : json();
+  }
+
+  static void expect_counts(const json& job, std::size_t matched, std::size_t succeeded,
+                            std::size_t skipped, std::size_t failed) {
+    EXPECT_EQ(job.value("matched", -1), static_cast<int>(matched)) << job.dump(2);
+    EXPECT_EQ(job.value("done", -1), static_cast<int>(matched)) << job.dump(2);
+    EXPECT_EQ(job.value("succeeded", -1), static_cast<int>(succeeded)) << job.dump(2);
+    EXPECT_EQ(job.value("skipped", -1), static_cast<int>(skipped)) << job.dump(2);
+    EXPECT_EQ(job.value("failed", -1), static_cast<int>(failed)) << job.dump(2);
+    EXPECT_TRUE(job["finished_at"].is_string()) << job.dump(2);
+  }
+};
+
+TEST_F(BulkTest, ABulkRetryActsOnTheWorkflowsFailedAtAStepAndSkipsWhatItCannotRetry) {
+  const std::string from = fresh_instant();
+  std::vector<std::string> flaky;
+  for (int i = 0; i < 3; ++i)
+    flaky.push_back(start("test_retry", {{"fail_runs", {{"flaky", 1}}}}));
+  const std::string at_prepare = start("test_retry", {{"fail_runs", {{"prepare", 1}}}});
+  const std::string other = start("test_choice", {{"amount", 10}, {"fail_runs", {{"finish", 1}}}});
+  for (const auto& id : flaky)
+    ASSERT_EQ(h().wait_settled(id).value("status", ""), "failed") << id;
+  ASSERT_EQ(h().wait_settled(at_prepare).value("status", ""), "failed");
+  ASSERT_EQ(h().wait_settled(other).value("status", ""), "failed");
+
+  // The list filters by the failing step and the version too.
+  auto listed =
+      h().get("/api/workflows?from=" + from + "&failing_step=flaky&version=1", h().token());
+  ASSERT_EQ(listed.status, 200) << listed.body;
+  std::set<std::string> listed_ids;
+  const json listed_body = listed.json();
+  for (const json& item : listed_body["items"])
+    listed_ids.insert(item.value("id", ""));
+  EXPECT_EQ(listed_ids, std::set<std::string>(flaky.begin(), flaky.end()));
+  EXPECT_TRUE(h().get("/api/workflows?from=" + from + "&failing_step=flaky&version=2", h().token())
+                  .json()["items"]
+                  .empty());
+
+  const json filter{{"definition", "test_retry"},
+                    {"status", "failed"},
+                    {"failing_step", "flaky"},
+                    {"from", from}};
+  json dry = dry_run("retry", filter);
+  EXPECT_EQ(dry.value("action", ""), "retry");
+  EXPECT_EQ(dry.value("matched", -1), 3) << dry.dump(2);
+  EXPECT_EQ(id_set(dry["sample"]), std::set<std::string>(flaky.begin(), flaky.end()));
+  for (const auto& id : flaky)  // a dry run changes nothing
+    EXPECT_TRUE(records(h().workflow(id), {"retry_requested"}).empty()) << id;
+
+  BulkRun retried = run("retry", filter);
+  EXPECT_EQ(retried.started.json().value("matched", -1), 3) << retried.started.body;
+  EXPECT_EQ(retried.started.json().value("action", ""), "retry");
+  EXPECT_EQ(retried.started.json()["filter"], filter);
+  expect_counts(retried.job, 3, 3, 0, 0);
+  for (const auto& id : flaky) {
+    json view =
+        h().wait_for(id, [](const json& v) { return v.value("status", "") == "completed"; });
+    ASSERT_FALSE(view.is_null()) << id;
+    EXPECT_EQ(records(view, {"retry_requested"}).size(), 1u) << id;
+  }
+  for (const auto& id : {at_prepare, other}) {
+    json view = h().workflow(id);
+    EXPECT_EQ(view.value("status", ""), "failed") << id;
+    EXPECT_TRUE(records(view, {"retry_requested"}).empty()) << id;
+  }
+
+  // Without the status, the completed ones match too: they are skipped with their reasons.
+  BulkRun wide = run("retry", json{{"definition", "test_retry"}, {"from", from}});
+  expect_counts(wide.job, 4, 1, 3, 0);
+  ASSERT_EQ(wide.job["reasons"].size(), 3u) << wide.job.dump(2);
+  for (const json& reason : wide.job["reasons"]) {
+    EXPECT_EQ(reason.value("outcome", ""), "skipped");
+    EXPECT_EQ(reason.value("code", ""), "failed_precondition");
+    EXPECT_TRUE(std::find(flaky.begin(), flaky.end(), reason.value("id", "")) != flaky.end());
+  }
+  EXPECT_EQ(h().wait_settled(at_prepare).value("status", ""), "completed");
+  EXPECT_EQ(h().workflow(other).value("status", ""), "failed");
+
+  // The jobs are listed, newest first.
+  auto jobs = h().get("/api/workflows/bulk", h().token());
+  ASSERT_EQ(jobs.status, 200) << jobs.body;
+  const json items = jobs.json()["items"];
+  ASSERT_GE(items.size(), 2u);
+  EXPECT_EQ(items[0].value("id", ""), wide.job.value("id", ""));
+  EXPECT_EQ(items[1].value("id", ""), retried.job.value("id", ""));
+}
+
+TEST_F(BulkTest, BulkPauseResumeAndCancelActOnlyOnTheMatchingWorkflows) {
+  const std::string before = fresh_instant();
+  const std::string earlier = start("test_signal", {});
+  const std::string from = fresh_instant();
+  const std::string s1 = start("test_signal", {});
+  const std::string s2 = start("test_signal", {});
+  for (const auto& id : {earlier, s1, s2}) {
+    ASSERT_FALSE(
+        h().wait_for(id, [](const json& v) { return index_of(v, "step_started", "approval") >= 0; })
+            .is_null())
+        << id;
+  }
+  const json running{{"definition", "test_signal"}, {"status", "running"}, {"from", from}};
+  EXPECT_EQ(dry_run("pause", running).value("matched", -1), 2);
+  expect_counts(run("pause", running).job, 2, 2, 0, 0);
+  for (const auto& id : {s1, s2})
+    EXPECT_EQ(records(h().workflow(id), {"pause_requested"}).size(), 1u) << id;
+  EXPECT_TRUE(records(h().workflow(earlier), {"pause_requested"}).empty());
+
+  // Paused, they take their signal but start no next step.
+  for (const auto& id : {s1, s2}) {
+    ASSERT_EQ(
+        h().post("/api/workflows/" + id + "/signals/approved", json::object(), h().token()).status,
+        202);
+    json view = h().wait_for(
+        id, [](const json& v) { return index_of(v, "step_succeeded", "approval") >= 0; });
+    ASSERT_FALSE(view.is_null()) << id;
+    EXPECT_EQ(index_of(view, "step_started", "finish"), -1) << view.dump(2);
+  }
+  expect_counts(run("resume", running).job, 2, 2, 0, 0);
+  for (const auto& id : {s1, s2})
+    EXPECT_EQ(h().wait_settled(id).value("status", ""), "completed") << id;
+  EXPECT_TRUE(records(h().workflow(earlier), {"resume_requested"}).empty());
+
+  // Between the two instants there is only `earlier`.
+  const json window{{"definition", "test_signal"}, {"from", before}, {"to", from}};
+  EXPECT_EQ(id_set(dry_run("cancel", window)["sample"]), std::set<std::string>{earlier});
+  expect_counts(run("cancel", window).job, 1, 1, 0, 0);
+  EXPECT_EQ(h().wait_settled(earlier).value("status", ""), "cancelled");
+  for (const auto& id : {s1, s2})
+    EXPECT_EQ(h().workflow(id).value("status", ""), "completed") << id;
+}
+
+TEST_F(BulkTest, BulkRequestsAreCheckedAndNeedTheAdminToken) {
+  const json good{{"action", "retry"}, {"filter", {{"status", "failed"}}}, {"dry_run", true}};
+  EXPECT_EQ(h().post("/api/workflows/bulk", good, "").status, 401);
+  EXPECT_EQ(h().post("/api/workflows/bulk", good, "not-the-token").status, 403);
+  for (const char* target : {"/api/workflows/bulk", "/api/workflows/bulk/bulk-x"}) {
+    EXPECT_EQ(h().get(target, "").status, 401) << target;
+    EXPECT_EQ(h().get(target, "not-the-token").status, 403) << target;
+  }
+  EXPECT_EQ(h().get("/api/workflows/bulk/bulk-none", h().token()).status, 404);
+
+  struct Bad {
+    json body;
+    const char* field;
+  };
+  const json some{{"status", "failed"}};
+  const std::vector<Bad> bad = {
+      {{{"filter", some}}, "action"},
+      {{{"action", "explode"}, {"filter", some}}, "action"},
+      {{{"action", "retry"}}, "filter"},
+      {{{"action", "retry"}, {"filter", json::object()}}, "filter"},
+      {{{"action", "retry"}, {"filter", 5}}, "filter"},
+      {{{"action", "retry"}, {"filter", {{"status", "lost"}}}}, "filter.status"},
+      {{{"action", "retry"}, {"filter", {{"from", "yesterday"}}}}, "filter.from"},
+      {{{"action", "retry"}, {"filter", {{"version", 0}}}}, "filter.version"},
+      {{{"action", "retry"}, {"filter", {{"definiton", "test_retry"}}}}, "filter.definiton"},
+      {{{"action", "retry"}, {"filter", some}, {"dry_run", "yes"}}, "dry_run"},
+  };
+  for (const Bad& b : bad) {
+    auto r = h().post("/api/workflows/bulk", b.body, h().token());
+    EXPECT_EQ(r.status, 400) << b.body.dump() << ": " << r.body;
+    EXPECT_NE(r.header("content-type").find("application/problem+json"), std::string::npos);
+    EXPECT_NE(r.body.find("\"" + std::string(b.field) + "\""), std::string::npos)
+        << b.body.dump() << ": " << r.body;
+  }
+  // Every workflow, explicitly.
+  auto all = h().post("/api/workflows/bulk",
+                      json{{"action", "cancel"}, {"all", true}, {"dry_run", true}}, h().token());
+  EXPECT_EQ(all.status, 200) << all.body;
+  EXPECT_GE(all.json().value("matched", -1), 0);
+}
+
 }  // namespace
 }  // namespace wonderland::mediator_test

@@ -149,6 +149,64 @@ TEST_P(JournalContract, ListsByStatusDefinitionAndTimeWithPaging) {
   EXPECT_EQ(j->list({.page_token = "x"}).error().code, codes::kInvalidArgument);
 }
 
+TEST_P(JournalContract, ListsByVersionAndFailingStep) {
+  auto j = open();
+  auto failed = [](const std::string& id, std::int64_t seq, const std::string& step) {
+    return rec(id, seq, events::kFailed, "2026-01-01T00:00:05.000Z", WorkflowStatus::kFailed,
+               {{"reason", "step '" + step + "' failed"}, {"step", step}});
+  };
+  auto step_rec = [](const std::string& id, std::int64_t seq, const char* type,
+                     const std::string& step) {
+    JournalRecord r = rec(id, seq, type, "2026-01-01T00:00:04.000Z");
+    r.step = step;
+    return r;
+  };
+  JournalRecord v4 = started("v4", "purchase", "2026-01-01T00:00:00.000Z");
+  v4.data["version"] = 4;
+  ASSERT_TRUE(appended(
+      *j,
+      {started("f-charge", "purchase", "2026-01-01T00:00:00.000Z"),
+       step_rec("f-charge", 2, events::kStepFailed, "charge"), failed("f-charge", 3, "charge"),
+       started("f-reserve", "purchase", "2026-01-01T00:00:01.000Z"),
+       step_rec("f-reserve", 2, events::kStepFailed, "reserve"), failed("f-reserve", 3, "reserve"),
+       started("stuck", "purchase", "2026-01-01T00:00:02.000Z"),
+       step_rec("stuck", 2, events::kStepFailed, "charge"),
+       step_rec("stuck", 3, events::kCompensationFailed, "reserve"),
+       rec("stuck", 4, events::kNeedsAttention, "2026-01-01T00:00:05.000Z",
+           WorkflowStatus::kNeedsAttention, {{"reason", "compensation of 'reserve' failed"}}),
+       // Stuck undoing `reserve`, retried: its compensation went through and it failed at
+       // `charge`, which is its failing step now.
+       started("undone", "purchase", "2026-01-01T00:00:03.000Z"),
+       step_rec("undone", 2, events::kStepFailed, "charge"),
+       step_rec("undone", 3, events::kCompensationFailed, "reserve"),
+       rec("undone", 4, events::kNeedsAttention, "2026-01-01T00:00:05.000Z",
+           WorkflowStatus::kNeedsAttention, {{"reason", "compensation of 'reserve' failed"}}),
+       rec("undone", 5, events::kRetryRequested, "2026-01-01T00:00:06.000Z",
+           WorkflowStatus::kRunning),
+       failed("undone", 6, "charge"), v4}));
+
+  auto ids = [&](WorkflowQuery q) {
+    std::vector<std::string> out;
+    auto page = j->list(q);
+    EXPECT_TRUE(page.ok()) << page.error().message;
+    if (page.ok()) {
+      for (const auto& w : page->items)
+        out.push_back(w.id);
+    }
+    return out;
+  };
+  using Ids = std::vector<std::string>;
+  EXPECT_EQ(ids({.version = 4}), Ids{"v4"});
+  EXPECT_EQ(ids({.definition = "purchase", .version = 3}).size(), 4u);
+  EXPECT_TRUE(ids({.version = 5}).empty());
+  EXPECT_EQ(ids({.failing_step = "charge"}), (Ids{"undone", "f-charge"}));
+  EXPECT_EQ(ids({.failing_step = "reserve"}), (Ids{"stuck", "f-reserve"}));
+  EXPECT_EQ(ids({.status = WorkflowStatus::kNeedsAttention, .failing_step = "reserve"}),
+            Ids{"stuck"});
+  EXPECT_TRUE(ids({.failing_step = "ship"}).empty());
+  EXPECT_EQ(ids({.version = 3, .failing_step = "charge", .limit = 1}), Ids{"undone"});
+}
+
 TEST_P(JournalContract, ConcurrentAppendsAreAllDurableInOrder) {
   auto j = open();
   constexpr int kThreads = 4;

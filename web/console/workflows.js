@@ -1,9 +1,11 @@
-// The workflow list: live counts, filters (status, definition, time range) and the newest
-// workflows, refreshed while the page is open.
+// The workflow list: live counts, filters (status, definition, version, time range, failing step)
+// and the newest workflows, refreshed while the page is open; a bulk action acts on every
+// workflow the filter matches (bulk.js).
 
 import {h, replace} from '../shared/dom.js';
 import {formatDateTime, shortId} from '../shared/format.js';
 import {link} from '../shared/router.js';
+import {bulkPanel} from './bulk.js';
 import {isRefusal, ops, page, statusBadge} from './ops.js';
 
 const REFRESH_MS = 3000;
@@ -23,8 +25,10 @@ export async function workflowsView(outlet, {query}, {sampler}) {
   const filters = {
     status: query.get('status') || '',
     definition: query.get('definition') || '',
+    version: query.get('version') || '',
     from: query.get('from') || '',
     to: query.get('to') || '',
+    failing_step: query.get('failing_step') || '',
   };
   const root = page(outlet, 'Workflows');
 
@@ -94,6 +98,19 @@ export async function workflowsView(outlet, {query}, {sampler}) {
     h(
       'div',
       {class: 'field'},
+      h('label', {for: 'filter-version'}, 'Version'),
+      h('input', {
+        id: 'filter-version',
+        name: 'version',
+        type: 'number',
+        min: '1',
+        inputmode: 'numeric',
+        value: filters.version,
+      }),
+    ),
+    h(
+      'div',
+      {class: 'field'},
       h('label', {for: 'filter-from'}, 'Started from'),
       h('input', {
         id: 'filter-from',
@@ -115,6 +132,18 @@ export async function workflowsView(outlet, {query}, {sampler}) {
     ),
     h(
       'div',
+      {class: 'field'},
+      h('label', {for: 'filter-failing-step'}, 'Failing step'),
+      h('input', {
+        id: 'filter-failing-step',
+        name: 'failing_step',
+        type: 'text',
+        placeholder: 'e.g. charge',
+        value: filters.failing_step,
+      }),
+    ),
+    h(
+      'div',
       {class: 'filter-actions'},
       h('button', {class: 'primary', type: 'submit'}, 'Apply'),
       h('button', {type: 'button', onclick: reset}, 'Reset'),
@@ -128,6 +157,18 @@ export async function workflowsView(outlet, {query}, {sampler}) {
   );
   root.append(form);
   loadDefinitions(definitionSelect, filters.definition);
+
+  // ---- Bulk action on what the filter matches.
+  const bulk = bulkPanel({
+    currentFilter: () => {
+      const filter = Object.fromEntries(Object.entries(filters).filter(([, v]) => v));
+      // A version that is not a number stays text, for the mediator to refuse.
+      if (/^\d+$/.test(filter.version || '')) filter.version = Number(filter.version);
+      return filter;
+    },
+    changed: () => load({quiet: true}),
+  });
+  root.append(bulk.element);
 
   // ---- The list.
   const status = h('p', {class: 'muted', role: 'status'});
@@ -154,9 +195,12 @@ export async function workflowsView(outlet, {query}, {sampler}) {
     event.preventDefault();
     filters.status = form.elements.status.value;
     filters.definition = form.elements.definition.value;
+    filters.version = form.elements.version.value.trim();
     filters.from = fromLocalInput(form.elements.from.value);
     filters.to = fromLocalInput(form.elements.to.value);
+    filters.failing_step = form.elements.failing_step.value.trim();
     history.replaceState(null, '', link('/workflows', filters));
+    bulk.reset();
     load();
   }
 
@@ -164,8 +208,10 @@ export async function workflowsView(outlet, {query}, {sampler}) {
     form.reset();
     form.elements.status.value = '';
     form.elements.definition.value = '';
+    form.elements.version.value = '';
     form.elements.from.value = '';
     form.elements.to.value = '';
+    form.elements.failing_step.value = '';
     apply(new Event('submit'));
   }
 
@@ -269,6 +315,7 @@ export async function workflowsView(outlet, {query}, {sampler}) {
     stopped = true;
     clearTimeout(timer);
     controller.abort();
+    bulk.stop();
     unsubscribe();
   };
 }

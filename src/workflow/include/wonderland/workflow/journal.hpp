@@ -87,9 +87,12 @@ struct WorkflowSummary {
 struct WorkflowQuery {
   std::optional<WorkflowStatus> status;
   std::optional<std::string> definition;
+  std::optional<int> version;               ///< The definition's version.
   std::optional<std::string> created_from;  ///< Inclusive ISO-8601 bound.
   std::optional<std::string> created_to;    ///< Exclusive ISO-8601 bound.
-  std::size_t limit = 50;                   ///< 1..1000.
+  /// Only `failed` and `needs_attention` workflows whose failing_step() is this step.
+  std::optional<std::string> failing_step;
+  std::size_t limit = 50;  ///< 1..1000.
   std::string page_token;  ///< From the previous page's next_page_token; empty for the first.
 };
 
@@ -109,6 +112,11 @@ struct VersionCount {
   int version = 0;
   std::int64_t running = 0;
 };
+
+/// The step a settled workflow failed at: for a `failed` workflow the `step` of its last `failed`
+/// record (the step that failed for good), for a `needs_attention` one the step of its last
+/// `compensation_failed` record (the step whose undoing is stuck); empty otherwise.
+std::string failing_step(const WorkflowHistory& workflow);
 
 struct JournalStats {
   std::uint64_t appends = 0;  ///< append() calls completed.
