@@ -88,8 +88,10 @@ void Decider::map_progress(Instance& inst, const Step& step) {
     for (std::size_t i = 0; i < st.children.size() && running < limit; ++i) {
       if (st.children[i].status != StepStatus::kPending)
         continue;
-      unwritten_.record(inst, events::kIterationStarted, &step, 0,
-                        json{{"index", i}, {"child_id", child_workflow_id(inst, step, i)}});
+      unwritten_.record(
+          inst, events::kIterationStarted, &step, 0,
+          json{{"index", i},
+               {"child_id", child_workflow_id(inst, step, static_cast<std::int64_t>(i))}});
       emit_child_start(inst, step, i);
       ++running;
     }
@@ -179,62 +181,73 @@ void Decider::child_ended(Instance& inst, const Step& step, const std::string& c
                          [&](const ChildRun& c) { return c.id == child_id; });
   if (it == st.children.end())
     return;
-  const std::size_t index = static_cast<std::size_t>(it - st.children.begin());
+  const auto index = static_cast<std::size_t>(it - st.children.begin());
   if (st.comp == CompStatus::kRunning) {
-    if (it->status != StepStatus::kSucceeded || it->undone ||
-        end.status == WorkflowStatus::kCompleted)
-      return;
-    if (end.status == WorkflowStatus::kNeedsAttention) {
-      compensation_failed(inst, step, 1,
-                          Error::of(codes::kFailedPrecondition,
-                                    "workflow " + child_id + " needs attention: " + end.reason),
-                          elapsed(st));
-      return;
-    }
-    unwritten_.record(inst, events::kIterationUndone, &step, 0,
-                      json{{"index", index}, {"child_id", child_id}});
-    undo_next(inst, step);
+    child_undone(inst, step, index, end);
     return;
   }
   if (st.status != StepStatus::kRunning || it->status != StepStatus::kRunning ||
       end.status == WorkflowStatus::kNeedsAttention) {
     return;  // a child that needs attention holds the step until an operator settles it
   }
-  const bool ok = end.status == WorkflowStatus::kCompleted;
-  const std::string what = ok                                         ? "completed"
-                           : end.status == WorkflowStatus::kCancelled ? "was cancelled"
-                                                                      : "failed";
-  std::string reason = describe_step(step) + " failed: workflow " + child_id + " " + what +
-                       (end.reason.empty() ? "" : ": " + end.reason);
   if (step.kind == StepKind::kWorkflow) {
-    if (ok) {
-      unwritten_.record(inst, events::kStepSucceeded, &step, 0,
-                        JsonObject()
-                            .add("output", end.output)
-                            .add("child_id", child_id)
-                            .add("duration_ms", elapsed(st))
-                            .done());
-    } else {
-      unwritten_.record(inst, events::kStepFailed, &step, 0,
-                        JsonObject()
-                            .add("error", end.error.to_json())
-                            .add("duration_ms", elapsed(st))
-                            .add("reason", std::move(reason))
-                            .add("in_doubt", false)
-                            .add("child_id", child_id)
-                            .done());
-    }
+    workflow_step_ended(inst, step, child_id, end);
     return;
   }
   JsonObject data;
   data.add("index", index).add("child_id", child_id);
-  if (ok) {
+  if (end.status == WorkflowStatus::kCompleted) {
     unwritten_.record(inst, events::kIterationSucceeded, &step, 0,
                       data.add("output", end.output).done());
   } else {
     unwritten_.record(inst, events::kIterationFailed, &step, 0,
                       data.add("error", end.error.to_json()).add("reason", end.reason).done());
   }
+}
+
+/// A workflow step's child ended: the step succeeds with its output or fails.
+void Decider::workflow_step_ended(Instance& inst, const Step& step, const std::string& child_id,
+                                  const ChildEnd& end) {
+  const StepState& st = inst.steps[step.index];
+  if (end.status == WorkflowStatus::kCompleted) {
+    unwritten_.record(inst, events::kStepSucceeded, &step, 0,
+                      JsonObject()
+                          .add("output", end.output)
+                          .add("child_id", child_id)
+                          .add("duration_ms", elapsed(st))
+                          .done());
+    return;
+  }
+  const char* what = end.status == WorkflowStatus::kCancelled ? "was cancelled" : "failed";
+  unwritten_.record(inst, events::kStepFailed, &step, 0,
+                    JsonObject()
+                        .add("error", end.error.to_json())
+                        .add("duration_ms", elapsed(st))
+                        .add("reason", describe_step(step) + " failed: workflow " + child_id + " " +
+                                           what + (end.reason.empty() ? "" : ": " + end.reason))
+                        .add("in_doubt", false)
+                        .add("child_id", child_id)
+                        .done());
+}
+
+/// A child being undone ended: undone (cancelled or failed), or stuck (needs attention).
+void Decider::child_undone(Instance& inst, const Step& step, std::size_t index,
+                           const ChildEnd& end) {
+  const StepState& st = inst.steps[step.index];
+  const ChildRun& child = st.children[index];
+  if (child.status != StepStatus::kSucceeded || child.undone ||
+      end.status == WorkflowStatus::kCompleted)
+    return;
+  if (end.status == WorkflowStatus::kNeedsAttention) {
+    compensation_failed(inst, step, 1,
+                        Error::of(codes::kFailedPrecondition,
+                                  "workflow " + child.id + " needs attention: " + end.reason),
+                        elapsed(st));
+    return;
+  }
+  unwritten_.record(inst, events::kIterationUndone, &step, 0,
+                    json{{"index", index}, {"child_id", child.id}});
+  undo_next(inst, step);
 }
 
 void Decider::resume_children(Instance& inst, const Step& step) {

@@ -99,6 +99,9 @@ class Decider {
   void map_progress(Instance& inst, const Step& step);
   void emit_child_start(Instance& inst, const Step& step, std::size_t child);
   void cancel_children(Instance& inst, const Step& step);
+  void workflow_step_ended(Instance& inst, const Step& step, const std::string& child_id,
+                           const ChildEnd& end);
+  void child_undone(Instance& inst, const Step& step, std::size_t index, const ChildEnd& end);
   void start_undo(Instance& inst, const Step& step);
   void undo_next(Instance& inst, const Step& step);
 

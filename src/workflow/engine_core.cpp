@@ -105,8 +105,8 @@ void Engine::Core::do_start(StartRequest req, StartCallback done) {
 }
 
 Engine::Core::Instance& Engine::Core::begin(const std::string& id,
-                                            std::shared_ptr<const Definition> def, json input,
-                                            detail::JsonObject extra) {
+                                            const std::shared_ptr<const Definition>& def,
+                                            json input, detail::JsonObject extra) {
   auto owned = std::make_unique<Instance>();
   Instance& inst = *owned;
   inst.id = id;

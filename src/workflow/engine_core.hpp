@@ -88,7 +88,7 @@ class Engine::Core : public std::enable_shared_from_this<Engine::Core> {
 
   // Child workflows (engine_children.cpp), on the engine thread.
   /// Records the `started` of a new workflow (with `extra` fields) and advances it.
-  Instance& begin(const std::string& id, std::shared_ptr<const Definition> def,
+  Instance& begin(const std::string& id, const std::shared_ptr<const Definition>& def,
                   nlohmann::json input, detail::JsonObject extra);
   void start_child(detail::ChildEffect& e);
   void cancel_child(const detail::ChildEffect& e);

@@ -338,30 +338,52 @@ void apply_step_failed(Instance& inst, const Step& step, StepState& st, const js
   }
 }
 
+void apply_step_started(const Step& step, StepState& st, const JournalRecord& r,
+                        std::int64_t at_ms) {
+  st.status = StepStatus::kRunning;
+  st.started_ms = at_ms;
+  st.first_started_ms = at_ms;
+  st.error.reset();
+  if (step.runs_children()) {
+    apply_children_started(step, st, r.data);
+  } else if (step.kind == StepKind::kWait || step.kind == StepKind::kSignal) {
+    // Waits like a retry's backoff, until the time recorded when it started.
+    st.waiting = true;
+    st.retry_at_ms =
+        int_of(r.data, step.kind == StepKind::kWait ? "wait_until_ms" : "timeout_at_ms");
+  } else if (step.is_leaf()) {
+    st.attempt = r.attempt;
+    st.in_flight = true;
+    st.waiting = false;
+  } else if (step.kind == StepKind::kChoice) {
+    st.chosen = static_cast<int>(r.data.value("case", kDefaultCase));
+  }
+}
+
+void apply_step_succeeded(Instance& inst, const Step& step, StepState& st, const json& data) {
+  st.status = StepStatus::kSucceeded;
+  st.in_flight = false;
+  st.waiting = false;
+  auto out = data.find("output");
+  st.output = out != data.end() ? *out : json();
+  if (step.kind == StepKind::kWorkflow && st.children.size() == 1) {
+    st.children[0].status = StepStatus::kSucceeded;
+    st.children[0].output = st.output;
+  }
+  // Compensable: a task with a compensation, a workflow or map step with a completed child.
+  if (step.compensation || (step.runs_children() && st.count_children(StepStatus::kSucceeded)))
+    inst.completed.push_back(step.index);
+  if (step.kind == StepKind::kSignal)
+    apply_signal_step_end(inst, step, data);
+}
+
 /// A record about one step (is_step_record).
 void apply_step_record(Instance& inst, const Step& step, StepState& st, const JournalRecord& r,
                        std::int64_t at_ms) {
   const std::string& type = r.type;
   const json& data = r.data;
   if (type == events::kStepStarted) {
-    st.status = StepStatus::kRunning;
-    st.started_ms = at_ms;
-    st.first_started_ms = at_ms;
-    st.error.reset();
-    if (step.runs_children()) {
-      apply_children_started(step, st, data);
-    } else if (step.kind == StepKind::kWait || step.kind == StepKind::kSignal) {
-      // Waits like a retry's backoff, until the time recorded when it started.
-      st.waiting = true;
-      st.retry_at_ms =
-          int_of(data, step.kind == StepKind::kWait ? "wait_until_ms" : "timeout_at_ms");
-    } else if (step.is_leaf()) {
-      st.attempt = r.attempt;
-      st.in_flight = true;
-      st.waiting = false;
-    } else if (step.kind == StepKind::kChoice) {
-      st.chosen = static_cast<int>(data.value("case", kDefaultCase));
-    }
+    apply_step_started(step, st, r, at_ms);
   } else if (type == events::kStepAttempt || type == events::kCompensationAttempt ||
              type == events::kCompensationStarted) {
     if (type == events::kCompensationStarted)
@@ -376,19 +398,7 @@ void apply_step_record(Instance& inst, const Step& step, StepState& st, const Jo
     st.retry_at_ms = int_of(data, "retry_at_ms");
     st.error = error_of(data);
   } else if (type == events::kStepSucceeded) {
-    st.status = StepStatus::kSucceeded;
-    st.in_flight = false;
-    st.waiting = false;
-    auto out = data.find("output");
-    st.output = out != data.end() ? *out : json();
-    if (step.kind == StepKind::kWorkflow && st.children.size() == 1) {
-      st.children[0].status = StepStatus::kSucceeded;
-      st.children[0].output = st.output;
-    }
-    if (step.compensation || (step.runs_children() && st.count_children(StepStatus::kSucceeded)))
-      inst.completed.push_back(step.index);
-    if (step.kind == StepKind::kSignal)
-      apply_signal_step_end(inst, step, data);
+    apply_step_succeeded(inst, step, st, data);
   } else if (type == events::kIterationStarted || type == events::kIterationSucceeded ||
              type == events::kIterationFailed || type == events::kIterationUndone) {
     apply_iteration_record(st, type, data);
@@ -421,31 +431,40 @@ bool apply_rerun(Instance& inst, const JournalRecord& r) {
   return true;
 }
 
+void apply_started(Instance& inst, const json& data) {
+  inst.input = data.value("input", json::object());
+  if (auto parent = data.find("parent"); parent != data.end() && parent->is_object()) {
+    inst.parent_id = parent->value("workflow_id", std::string{});
+    inst.parent_step = parent->value("step", std::string{});
+  }
+  inst.item = data.value("item", json());
+  inst.index = data.contains("index") ? int_of(data, "index") : -1;
+  inst.run = static_cast<int>(int_of(data, "run"));
+  inst.status = WorkflowStatus::kRunning;
+  inst.phase = Phase::kRunning;
+  inst.steps.assign(inst.def->steps.size(), StepState{});
+}
+
+/// The workflow stops and compensates as cancelled, for `reason`.
+void cancel(Instance& inst, const std::string& reason, const std::string& message) {
+  inst.stopping = true;
+  inst.cancelled = true;
+  inst.failure = json{{"reason", reason},
+                      {"step", ""},
+                      {"code", codes::kCancelled},
+                      {"message", message},
+                      {"cancelled", true}};
+}
+
 /// A record about the whole workflow; false when the type is unknown.
 bool apply_workflow_record(Instance& inst, const JournalRecord& r) {
   const std::string& type = r.type;
   const json& data = r.data;
   if (type == events::kStarted) {
-    inst.input = data.value("input", json::object());
-    if (auto parent = data.find("parent"); parent != data.end() && parent->is_object()) {
-      inst.parent_id = parent->value("workflow_id", std::string{});
-      inst.parent_step = parent->value("step", std::string{});
-    }
-    inst.item = data.value("item", json());
-    inst.index = data.contains("index") ? int_of(data, "index") : -1;
-    inst.run = static_cast<int>(int_of(data, "run"));
-    inst.status = WorkflowStatus::kRunning;
-    inst.phase = Phase::kRunning;
-    inst.steps.assign(inst.def->steps.size(), StepState{});
+    apply_started(inst, data);
   } else if (type == events::kCancelRequested) {
     std::string why = data.value("reason", std::string{});
-    inst.stopping = true;
-    inst.cancelled = true;
-    inst.failure = json{{"reason", why.empty() ? "cancelled" : "cancelled: " + why},
-                        {"step", ""},
-                        {"code", codes::kCancelled},
-                        {"message", why},
-                        {"cancelled", true}};
+    cancel(inst, why.empty() ? "cancelled" : "cancelled: " + why, why);
   } else if (type == events::kCompensating) {
     inst.phase = Phase::kCompensating;
     auto f = data.find("failure");
@@ -464,14 +483,9 @@ bool apply_workflow_record(Instance& inst, const JournalRecord& r) {
     return apply_rerun(inst, r);
   } else if (type == events::kUndoRequested) {
     // A completed child whose parent is undone: its compensations run, then it ends cancelled.
+    const std::string why = data.value("reason", std::string("undone"));
+    cancel(inst, why, why);
     inst.phase = Phase::kCompensating;
-    inst.stopping = true;
-    inst.cancelled = true;
-    inst.failure = json{{"reason", data.value("reason", std::string("undone"))},
-                        {"step", ""},
-                        {"code", codes::kCancelled},
-                        {"message", data.value("reason", std::string("undone"))},
-                        {"cancelled", true}};
     inst.status = WorkflowStatus::kRunning;
   } else if (type == events::kPauseRequested) {
     inst.paused = true;
