@@ -30,6 +30,41 @@
 namespace wonderland::mediator {
 namespace {
 
+/// The step object `id` within a definition document (ids are unique within a definition; the
+/// steps of a map step are a definition of their own and not searched), or nullptr.
+const Json* find_step_node(const Json& node, const std::string& id) {
+  if (node.is_object() && node.contains("kind") && node.value("id", "") == id)
+    return &node;
+  if (!node.is_array() && !node.is_object())
+    return nullptr;
+  const bool map = node.is_object() && node.value("kind", "") == "map";
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    if (map && node.is_object() && it.key() == "steps")
+      continue;
+    if (const Json* found = find_step_node(*it, id))
+      return found;
+  }
+  return nullptr;
+}
+
+/// Adds the documents of the map steps' bodies (definitions named `<name>/<path>`), so that the
+/// console draws a map iteration with its own steps.
+void add_body_documents(const workflow::Definition& def, const Json& doc,
+                        std::map<std::pair<std::string, int>, Json>& documents) {
+  for (const workflow::Step& step : def.steps) {
+    const Json* node =
+        step.kind == workflow::StepKind::kMap ? find_step_node(doc, step.id) : nullptr;
+    if (!node || !step.body)
+      continue;
+    Json body{{"name", step.body->name},
+              {"version", step.body->version},
+              {"description", step.body->description},
+              {"steps", node->value("steps", Json::array())}};
+    add_body_documents(*step.body, body, documents);
+    documents[{step.body->name, step.body->version}] = std::move(body);
+  }
+}
+
 std::map<std::pair<std::string, int>, Json> load_definitions(
     const std::filesystem::path& dir, workflow::DefinitionRegistry& registry) {
   std::map<std::pair<std::string, int>, Json> documents;
@@ -52,10 +87,14 @@ std::map<std::pair<std::string, int>, Json> load_definitions(
     auto added = registry.add(def.value());
     if (!added.ok())
       throw std::runtime_error(file.string() + ": " + added.error().message);
-    documents[{def.value()->name, def.value()->version}] = Json::parse(text.str());
+    Json doc = Json::parse(text.str());
+    add_body_documents(*def.value(), doc, documents);
+    documents[{def.value()->name, def.value()->version}] = std::move(doc);
     log::info("loaded workflow {} v{} from {}", def.value()->name, def.value()->version,
               file.string());
   }
+  if (auto checked = registry.check_references(); !checked.ok())
+    throw std::runtime_error(checked.error().message);
   return documents;
 }
 

@@ -112,7 +112,10 @@ void get_workflow(Context& ctx, const Request& req, const Responder& r) {
   Json out = summary_json(*summary.value());
   out["timeline"] = std::move(timeline);
   if (!records.value().empty()) {
-    out["input"] = redact(records.value().front().data.value("input", Json::object()));
+    const Json& started = records.value().front().data;
+    out["input"] = redact(started.value("input", Json::object()));
+    if (auto parent = started.find("parent"); parent != started.end() && parent->is_object())
+      out["parent"] = *parent;  // a child of a workflow or map step
   }
   r.respond(Response::json(out));
 }

@@ -1,6 +1,7 @@
 // The saga half of the Decider: once a workflow failed or was cancelled, the compensations of
 // its completed steps run latest first, one at a time, each retried under the engine's
 // compensation_retry policy; a compensation that gives up leaves the workflow needing attention.
+// Workflow and map steps are undone by undoing their completed child workflows (children.cpp).
 #include <algorithm>
 
 #include "decisions.hpp"
@@ -16,7 +17,11 @@ bool Decider::run_compensations(Instance& inst) {
     if (st.comp == CompStatus::kDone)
       continue;
     if (st.comp == CompStatus::kNone) {
-      start_compensation_attempt(inst, inst.def->steps[*it], 1);
+      const Step& step = inst.def->steps[*it];
+      if (step.runs_children())
+        start_undo(inst, step);
+      else
+        start_compensation_attempt(inst, step, 1);
     }
     return false;
   }
@@ -45,8 +50,9 @@ void Decider::start_compensation_attempt(Instance& inst, const Step& step, int a
 
 void Decider::compensation_failed(Instance& inst, const Step& step, int attempt, const Error& err,
                                   std::int64_t duration) {
-  std::string reason =
-      "compensation of step '" + step.id + "' (" + step.compensation->action + ") failed";
+  std::string reason = "compensation of step '" + step.id + "' (" +
+                       (step.compensation ? step.compensation->action : "undo of its workflows") +
+                       ") failed";
   if (attempt > 1)
     reason += " after " + std::to_string(attempt) + " attempts";
   reason += ": " + std::string(to_string(err.code)) + ": " + err.message;

@@ -8,20 +8,8 @@ namespace {
 using nlohmann::json;
 using std::chrono::milliseconds;
 
-std::string describe(const Step& step) {
-  if (step.kind == StepKind::kPublish)
-    return "step '" + step.id + "' (publish " + step.topic + ")";
-  if (step.kind == StepKind::kTask)
-    return "step '" + step.id + "' (" + step.action + ")";
-  if (step.kind == StepKind::kWait)
-    return "step '" + step.id + "' (wait)";
-  if (step.kind == StepKind::kSignal)
-    return "step '" + step.id + "' (signal " + step.signal + ")";
-  return "step '" + step.id + "'";
-}
-
 std::string failure_reason(const Step& step, const Error& e, int attempts) {
-  std::string r = describe(step) + " failed";
+  std::string r = describe_step(step) + " failed";
   if (attempts > 1)
     r += " after " + std::to_string(attempts) + " attempts";
   return r + ": " + std::string(to_string(e.code)) + ": " + e.message;
@@ -44,6 +32,37 @@ int choose_case(const Step& step, const json& value) {
 }
 
 }  // namespace
+
+namespace {
+
+/// What a leaf step does, in a few words; empty for composites.
+std::string step_what(const Step& step) {
+  switch (step.kind) {
+    case StepKind::kPublish:
+      return "publish " + step.topic;
+    case StepKind::kTask:
+      return step.action;
+    case StepKind::kWait:
+      return "wait";
+    case StepKind::kSignal:
+      return "signal " + step.signal;
+    case StepKind::kWorkflow:
+      return "workflow " + step.definition;
+    case StepKind::kMap:
+      return "map";
+    case StepKind::kParallel:
+    case StepKind::kChoice:
+      break;
+  }
+  return {};
+}
+
+}  // namespace
+
+std::string describe_step(const Step& step) {
+  std::string what = step_what(step);
+  return "step '" + step.id + "'" + (what.empty() ? "" : " (" + what + ")");
+}
 
 void Decider::advance(Instance& inst) {
   for (;;) {
@@ -91,6 +110,8 @@ Decider::Flow Decider::run_sequence(Instance& inst, const std::vector<std::size_
         return Flow::kRunning;  // held until resumed; what is in flight goes on
       start_step(inst, step);
     }
+    if (step.kind == StepKind::kMap)
+      map_progress(inst, step);
     if (st.status == StepStatus::kSucceeded || st.status == StepStatus::kSkipped)
       continue;
     if (st.status == StepStatus::kFailed) {
@@ -117,7 +138,7 @@ Decider::Flow Decider::run_sequence(Instance& inst, const std::vector<std::size_
           inst, events::kStepFailed, &step, 0,
           json{{"error", e.to_json()},
                {"duration_ms", elapsed(st)},
-               {"reason", describe(step) + " failed: " + inst.failure.value("reason", "")}});
+               {"reason", describe_step(step) + " failed: " + inst.failure.value("reason", "")}});
     }
     return f;
   }
@@ -159,6 +180,12 @@ void Decider::start_step(Instance& inst, const Step& step) {
     case StepKind::kSignal:
       start_signal(inst, step);
       return;
+    case StepKind::kWorkflow:
+      start_child(inst, step);
+      return;
+    case StepKind::kMap:
+      start_map(inst, step);
+      return;
     case StepKind::kParallel:
       unwritten_.record(inst, events::kStepStarted, &step, 0,
                         json{{"branches", step.branches.size()}});
@@ -179,10 +206,8 @@ void Decider::start_step(Instance& inst, const Step& step) {
 void Decider::start_attempt(Instance& inst, const Step& step, int attempt) {
   auto input = step_input(inst, step);
   if (!input) {
-    Error e = Error::of(codes::kInvalidArgument, "input: " + input.error().message);
-    unwritten_.record(
-        inst, events::kStepFailed, &step, attempt,
-        json{{"error", e.to_json()}, {"duration_ms", 0}, {"reason", failure_reason(step, e, 1)}});
+    fail_at_start(inst, step, attempt,
+                  Error::of(codes::kInvalidArgument, "input: " + input.error().message));
     return;
   }
   std::string key = idempotency_key(inst, step, false);
@@ -198,6 +223,12 @@ void Decider::start_attempt(Instance& inst, const Step& step, int attempt) {
   emit(inst, step, std::move(*input), std::move(key), false);
 }
 
+void Decider::fail_at_start(Instance& inst, const Step& step, int attempt, const Error& e) {
+  unwritten_.record(
+      inst, events::kStepFailed, &step, attempt,
+      json{{"error", e.to_json()}, {"duration_ms", 0}, {"reason", failure_reason(step, e, 1)}});
+}
+
 /// Computes when a wait step ends, once, and records it; a timer ends the step then (also
 /// after a restart: Recovery schedules it for the recorded time).
 void Decider::start_wait(Instance& inst, const Step& step) {
@@ -209,10 +240,7 @@ void Decider::start_wait(Instance& inst, const Step& step) {
                   codes::kInvalidArgument, std::string(step.wait_until ? "until" : "duration_ms") +
                                                ": " + value.error().message));
   if (!until) {
-    const Error& e = until.error();
-    unwritten_.record(
-        inst, events::kStepFailed, &step, 0,
-        json{{"error", e.to_json()}, {"duration_ms", 0}, {"reason", failure_reason(step, e, 1)}});
+    fail_at_start(inst, step, 0, until.error());
     return;
   }
   const SystemTime at{std::chrono::milliseconds(*until)};
@@ -340,10 +368,15 @@ void Decider::record_retry(Instance& inst, std::size_t index, const Error& err, 
   unwritten_.add_effect(TimerEffect{inst.id, index, st.token, delay});
 }
 
-/// Once a step failed or a cancel came, steps waiting to retry give up.
+/// Once a step failed or a cancel came, steps waiting to retry give up, and the children of
+/// workflow and map steps are cancelled.
 void Decider::stop_waiting_steps(Instance& inst) {
   for (std::size_t i = 0; i < inst.steps.size(); ++i) {
     StepState& st = inst.steps[i];
+    if (inst.def->steps[i].runs_children()) {
+      cancel_children(inst, inst.def->steps[i]);
+      continue;
+    }
     if (!st.waiting || st.status != StepStatus::kRunning || st.comp != CompStatus::kNone) {
       continue;
     }
@@ -358,7 +391,7 @@ void Decider::stop_waiting_steps(Instance& inst) {
     unwritten_.record(inst, events::kStepFailed, &step, st.attempt,
                       json{{"error", last.to_json()},
                            {"duration_ms", elapsed(st)},
-                           {"reason", describe(step) + what + why},
+                           {"reason", describe_step(step) + what + why},
                            {"in_doubt", st.attempt > 0 && in_doubt(last)}});
   }
 }

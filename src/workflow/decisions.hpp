@@ -4,9 +4,10 @@
 // steps in reverse order (compensation.cpp), then the `on_failure` steps. Every decision is a
 // journal record added to UnwrittenRecords, with the effects that carry it out.
 //
-// New step kinds belong here: a signal step or a sub-workflow is started in start_step() and
-// completed by an outcome like a task's; a map step is a composite in run_composite(). A wait
-// step records its end when it starts and then waits on a timer like a retry's backoff.
+// New step kinds belong here. A signal step is started in start_step() and completed by an
+// outcome like a task's; a wait step records its end when it starts and then waits on a timer
+// like a retry's backoff. Workflow and map steps run child workflows (children.cpp): they ask
+// the engine core through ChildEffects and learn of each child's end through child_ended().
 #pragma once
 
 #include <chrono>
@@ -25,13 +26,29 @@
 
 namespace wonderland::workflow::detail {
 
+/// How a child workflow ended: its settling record (completed, failed, cancelled,
+/// needs_attention).
+struct ChildEnd {
+  WorkflowStatus status = WorkflowStatus::kFailed;
+  nlohmann::json output;
+  Error error;
+  std::string reason;
+
+  static ChildEnd of(const JournalRecord& settling);
+};
+
+/// "step '<id>' (<what it does>)", for reasons.
+std::string describe_step(const Step& step);
+
 /// Engine thread only.
 class Decider {
  public:
   Decider(UnwrittenRecords& unwritten, Clock& clock, MetricsRecorder& metrics,
-          const RetryPolicy& compensation_retry, std::uint64_t seed)
+          const DefinitionRegistry& registry, const RetryPolicy& compensation_retry,
+          std::uint64_t seed)
       : unwritten_(unwritten),
         clock_(clock),
+        registry_(registry),
         metrics_(metrics),
         compensation_retry_(compensation_retry),
         rng_(seed) {}
@@ -45,6 +62,12 @@ class Decider {
   void next_attempt(Instance& inst, std::size_t index);
   /// A signal named `name` was recorded: the first signal step waiting for it takes it.
   void deliver_signal(Instance& inst, const std::string& name);
+  /// Child `child_id` of workflow or map step `step` ended (children.cpp).
+  void child_ended(Instance& inst, const Step& step, const std::string& child_id,
+                   const ChildEnd& end);
+  /// After a restart: asks again for what a workflow or map step waits for (its running
+  /// children started, the child being undone undone).
+  void resume_children(Instance& inst, const Step& step);
   /// Queues the effect that carries the step's current attempt.
   void emit(Instance& inst, const Step& step, nlohmann::json input, std::string key,
             bool compensation);
@@ -69,6 +92,21 @@ class Decider {
   void start_signal(Instance& inst, const Step& step);
   void take_signal(Instance& inst, const Step& step, const PendingSignal& signal);
   void signal_timed_out(Instance& inst, const Step& step);
+  // Workflow and map steps (children.cpp).
+  void start_child(Instance& inst, const Step& step);
+  void start_map(Instance& inst, const Step& step);
+  /// Starts the iterations a map step may run now; records its end once every one settled.
+  void map_progress(Instance& inst, const Step& step);
+  void emit_child_start(Instance& inst, const Step& step, std::size_t child);
+  void cancel_children(Instance& inst, const Step& step);
+  void workflow_step_ended(Instance& inst, const Step& step, const std::string& child_id,
+                           const ChildEnd& end);
+  void child_undone(Instance& inst, const Step& step, std::size_t index, const ChildEnd& end);
+  void start_undo(Instance& inst, const Step& step);
+  void undo_next(Instance& inst, const Step& step);
+
+  /// Records that `step` failed as it started (its input or its values were invalid).
+  void fail_at_start(Instance& inst, const Step& step, int attempt, const Error& e);
   void record_retry(Instance& inst, std::size_t index, const Error& err, int attempt,
                     AttemptTime time, bool compensation);
   void stop_waiting_steps(Instance& inst);
@@ -86,6 +124,7 @@ class Decider {
 
   UnwrittenRecords& unwritten_;
   Clock& clock_;
+  const DefinitionRegistry& registry_;
   MetricsRecorder& metrics_;
   const RetryPolicy& compensation_retry_;
   std::mt19937_64 rng_;

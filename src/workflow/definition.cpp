@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <sstream>
 
@@ -47,6 +48,10 @@ std::string_view to_string(StepKind kind) {
       return "wait";
     case StepKind::kSignal:
       return "signal";
+    case StepKind::kWorkflow:
+      return "workflow";
+    case StepKind::kMap:
+      return "map";
   }
   return "task";
 }
@@ -148,18 +153,101 @@ Result<std::shared_ptr<const Definition>> load_definition_file(const std::filesy
 Status DefinitionRegistry::add(std::shared_ptr<const Definition> definition) {
   if (!definition)
     return Error::of(codes::kInvalidArgument, "no definition");
+  Status status = ok_status();
   std::unique_lock lock(mutex_);
+  add_locked(std::move(definition), status);
+  return status;
+}
+
+/// Registers a definition and the bodies of its map steps; the first refusal stays in `status`.
+void DefinitionRegistry::add_locked(std::shared_ptr<const Definition> definition, Status& status) {
   auto& versions = defs_[definition->name];
   auto it = versions.find(definition->version);
   if (it != versions.end()) {
-    if (it->second->digest == definition->digest)
-      return ok_status();
-    return Error::of(codes::kConflict, definition->source + ": " + definition->name + " version " +
-                                           std::to_string(definition->version) +
-                                           " is already registered with different content (" +
-                                           it->second->source + ")");
+    if (it->second->digest != definition->digest && status) {
+      status = Error::of(codes::kConflict, definition->source + ": " + definition->name +
+                                               " version " + std::to_string(definition->version) +
+                                               " is already registered with different content (" +
+                                               it->second->source + ")");
+    }
+    return;
   }
+  for (const auto& body : definition->bodies)
+    add_locked(body, status);
   versions.emplace(definition->version, std::move(definition));
+}
+
+namespace {
+
+/// The definition a workflow step starts, among `defs`; nullptr when none is registered.
+const Definition* started_by(
+    const std::map<std::string, std::map<int, std::shared_ptr<const Definition>>, std::less<>>&
+        defs,
+    const Step& step) {
+  auto it = defs.find(step.definition);
+  if (it == defs.end() || it->second.empty())
+    return nullptr;
+  if (step.version == 0)
+    return it->second.rbegin()->second.get();
+  auto v = it->second.find(step.version);
+  return v == it->second.end() ? nullptr : v->second.get();
+}
+
+}  // namespace
+
+Status DefinitionRegistry::check_references() const {
+  std::shared_lock lock(mutex_);
+  // Every workflow step's definition, then a depth-first walk that refuses a cycle.
+  std::map<const Definition*, std::vector<std::pair<const Step*, const Definition*>>> edges;
+  for (const auto& [name, versions] : defs_) {
+    for (const auto& [version, def] : versions) {
+      auto& out = edges[def.get()];
+      for (const Step& step : def->steps) {
+        if (step.kind == StepKind::kMap) {
+          out.emplace_back(&step, step.body.get());
+          continue;
+        }
+        if (step.kind != StepKind::kWorkflow)
+          continue;
+        const Definition* target = started_by(defs_, step);
+        if (!target) {
+          return Error::of(codes::kInvalidArgument,
+                           def->source + ": step '" + step.id + "': field 'definition': no " +
+                               "definition '" + step.definition + "'" +
+                               (step.version ? " version " + std::to_string(step.version) : "") +
+                               " is registered");
+        }
+        out.emplace_back(&step, target);
+      }
+    }
+  }
+  enum class Mark { kNone, kOpen, kDone };
+  std::map<const Definition*, Mark> marks;
+  std::function<std::optional<Error>(const Definition*)> visit =
+      [&](const Definition* def) -> std::optional<Error> {
+    marks[def] = Mark::kOpen;
+    for (const auto& [step, target] : edges[def]) {
+      Mark m = marks[target];
+      if (m == Mark::kOpen) {
+        return Error::of(codes::kInvalidArgument,
+                         def->source + ": step '" + step->id +
+                             "': field 'definition': " + target->name +
+                             " would start itself again (a cycle of workflow steps)");
+      }
+      if (m == Mark::kNone) {
+        if (auto e = visit(target))
+          return e;
+      }
+    }
+    marks[def] = Mark::kDone;
+    return std::nullopt;
+  };
+  for (const auto& [def, out] : edges) {
+    if (marks[def] == Mark::kNone) {
+      if (auto e = visit(def))
+        return *e;
+    }
+  }
   return ok_status();
 }
 
@@ -185,6 +273,8 @@ Result<std::size_t> DefinitionRegistry::load_directory(const std::filesystem::pa
     if (auto st = load_file(f); !st)
       return st.error();
   }
+  if (auto st = check_references(); !st)
+    return st.error();
   return files.size();
 }
 

@@ -119,6 +119,11 @@ void check_template(const FieldReader& reader, const Definition& def, const Pend
     const std::string shown = "'${" + ref.text + "}'";
     if (seg[0] == "input")
       continue;
+    if (def.map_body && (seg[0] == "item" || seg[0] == "index")) {
+      if (seg[0] == "index" && seg.size() != 1)
+        reader.fail(t.where, t.field, shown + ": index is a number");
+      continue;
+    }
     if (seg[0] == "workflow") {
       static const std::set<std::string> kFields{"id", "definition", "version", "run"};
       if (seg.size() != 2 || !kFields.count(seg[1])) {
@@ -146,7 +151,10 @@ void check_template(const FieldReader& reader, const Definition& def, const Pend
       }
       continue;
     }
-    reader.fail(t.where, t.field, shown + ": must start with input, workflow, steps or failure");
+    reader.fail(
+        t.where, t.field,
+        shown + (def.map_body ? ": must start with item, index, input, workflow, steps or failure"
+                              : ": must start with input, workflow, steps or failure"));
   }
 }
 

@@ -1,5 +1,6 @@
 // Parsing a workflow definition document into a Definition: the document's fields, the step
-// tree (task, publish, wait, signal, parallel, choice) and each step's fields. Field readers and
+// tree (task, publish, wait, signal, workflow, map, parallel, choice) and each step's fields; a
+// map step's `steps` become a definition of their own (Step::body). Field readers and
 // the checks that need the whole document are in definition_fields.cpp.
 #include <algorithm>
 #include <cstdio>
@@ -174,13 +175,18 @@ class Parser : FieldReader {
       parse_signal(where, j, def_->steps[index]);
     } else if (kind == "wait") {
       parse_wait(where, j, def_->steps[index]);
+    } else if (kind == "workflow") {
+      parse_workflow(where, j, def_->steps[index]);
+    } else if (kind == "map") {
+      parse_map(where, j, def_->steps[index]);
     } else if (kind == "choice") {
       check_fields(where, j, {"id", "kind", "description", "on", "cases", "default"});
       def_->steps[index].kind = StepKind::kChoice;
       parse_choice(where, j, index, child_prefix);
     } else {
       fail(where, "kind",
-           "must be one of task, parallel, choice, publish, wait, signal (got '" + kind + "')");
+           "must be one of task, parallel, choice, publish, wait, signal, workflow, map (got '" +
+               kind + "')");
     }
     return index;
   }
@@ -308,6 +314,85 @@ class Parser : FieldReader {
       std::string why = checked.error().message.substr(std::string(field).size() + 2);
       fail(where, field, why + (by_duration ? " or a template such as '${input.delay_ms}'" : ""));
     }
+  }
+
+  /// A workflow step: the child's definition (checked against the registry when the directory
+  /// is loaded, DefinitionRegistry::check_references), its version and its input.
+  void parse_workflow(const std::string& where, const json& j, Step& s) {
+    check_fields(where, j, {"id", "kind", "description", "definition", "version", "input"});
+    s.kind = StepKind::kWorkflow;
+    s.definition = required_string(where, j, "definition");
+    if (!valid_name(s.definition))
+      fail(where, "definition", "must be lower-case letters, digits, '_', '-' or '.'");
+    if (j.contains("version")) {
+      const json& v = j["version"];
+      if (!v.is_number_integer() || v.get<long long>() < 1 || v.get<long long>() > 1'000'000'000)
+        fail(where, "version", "must be an integer >= 1");
+      s.version = v.get<int>();
+    }
+    if (j.contains("input"))
+      s.input = j["input"];
+    if (!s.input.is_object())
+      fail(where, "input", "must be an object (the child workflow's input)");
+    s.input_template = compile(where, "input", s.input);
+    s.retry = RetryPolicy{};  // one attempt: the child retries its own steps
+    templates_.push_back({where, "input", s.input, s.index, false, false});
+  }
+
+  /// A map step: `items` (an array, or a template that renders one), `concurrency` and the
+  /// `steps` of each iteration, parsed as a definition of their own that sees `${item}` and
+  /// `${index}`; `output` is an iteration's output (default: its last step's output).
+  void parse_map(const std::string& where, const json& j, Step& s) {
+    check_fields(where, j,
+                 {"id", "kind", "description", "items", "concurrency", "steps", "output"});
+    s.kind = StepKind::kMap;
+    if (!j.contains("items"))
+      fail(where, "items", "is required");
+    s.items = j["items"];
+    const bool is_template = s.items.is_string() &&
+                             s.items.get_ref<const std::string&>().find("${") != std::string::npos;
+    if (!is_template && !s.items.is_array())
+      fail(where, "items", "must be an array or a template such as '${input.orders}'");
+    s.items_template = compile(where, "items", s.items);
+    templates_.push_back({where, "items", s.items, s.index, false, false});
+    if (j.contains("concurrency")) {
+      const json& c = j["concurrency"];
+      if (!c.is_number_integer() || c.get<long long>() < 1 || c.get<long long>() > 1000)
+        fail(where, "concurrency", "must be an integer between 1 and 1000");
+      s.concurrency = c.get<int>();
+    }
+    if (!j.contains("steps"))
+      fail(where, "steps", "is required");
+    Parser body(source());
+    body.default_retry_ = default_retry_;
+    body.default_timeout_ = default_timeout_;
+    s.body = body.parse_body(*def_, s, j);
+    def_->bodies.push_back(s.body);
+  }
+
+  /// The definition of a map step's iterations, named `<name>/<path>`.
+  std::shared_ptr<const Definition> parse_body(const Definition& outer, const Step& map,
+                                               const json& j) {
+    auto def = std::make_shared<Definition>();
+    def_ = def.get();
+    def->source = source();
+    def->name = outer.name + "/" + map.path;
+    def->version = outer.version;
+    def->description = "the steps of map step '" + map.id + "' of " + outer.name;
+    def->map_body = true;
+    def->root = parse_sequence(j["steps"], "steps", std::nullopt, "", false);
+    if (def->root.empty())
+      fail("'" + map.id + "'", "steps", "must not be empty");
+    json output = "${steps." + def->steps[def->root.back()].id + ".output?}";
+    if (j.contains("output"))
+      output = j["output"];
+    def->output = output;
+    def->output_template = compile("'" + map.id + "'", "output", output);
+    templates_.push_back({"'" + map.id + "'", "output", output, std::nullopt, false, false});
+    for (const auto& t : templates_)
+      check_template(*this, *def_, t);
+    def->digest = fnv1a_hex(json{{"steps", j["steps"]}, {"output", output}}.dump());
+    return def;
   }
 
   /// A signal step; its `on_timeout` is resolved with its sequence (resolve_timeout_jumps).

@@ -30,7 +30,7 @@ Engine::Core::Core(EngineOptions options, const DefinitionRegistry& registry, Jo
       clock_(clock),
       metrics_(options_.latency_samples),
       unwritten_(clock),
-      decider_(unwritten_, clock, metrics_, options_.compensation_retry,
+      decider_(unwritten_, clock, metrics_, registry, options_.compensation_retry,
                options_.seed ? *options_.seed : std::random_device{}()),
       recovery_(registry, journal) {}
 
@@ -94,21 +94,7 @@ void Engine::Core::do_start(StartRequest req, StartCallback done) {
   std::string id = req.id.empty() ? new_uuid() : std::move(req.id);
   if (instances_.count(id))
     return done(Error::of(codes::kConflict, "workflow " + id + " already exists"));
-  auto owned = std::make_unique<Instance>();
-  Instance& inst = *owned;
-  inst.id = id;
-  inst.def = def;
-  instances_.emplace(id, std::move(owned));
-  unwritten_.record(inst, events::kStarted, nullptr, 0,
-                    JsonObject()
-                        .add("definition", def->name)
-                        .add("version", def->version)
-                        .add("digest", def->digest)
-                        .add("input", std::move(req.input))
-                        .add("run", 0)
-                        .done(),
-                    WorkflowStatus::kRunning);
-  decider_.advance(inst);
+  begin(id, def, std::move(req.input), detail::JsonObject());
   unwritten_.call_after_commit([done = std::move(done), id](const Status& st) {
     if (st) {
       done(id);
@@ -116,6 +102,26 @@ void Engine::Core::do_start(StartRequest req, StartCallback done) {
       done(st.error());
     }
   });
+}
+
+Engine::Core::Instance& Engine::Core::begin(const std::string& id,
+                                            const std::shared_ptr<const Definition>& def,
+                                            json input, detail::JsonObject extra) {
+  auto owned = std::make_unique<Instance>();
+  Instance& inst = *owned;
+  inst.id = id;
+  inst.def = def;
+  instances_.emplace(id, std::move(owned));
+  unwritten_.record(inst, events::kStarted, nullptr, 0,
+                    extra.add("definition", def->name)
+                        .add("version", def->version)
+                        .add("digest", def->digest)
+                        .add("input", std::move(input))
+                        .add("run", 0)
+                        .done(),
+                    WorkflowStatus::kRunning);
+  decider_.advance(inst);
+  return inst;
 }
 
 void Engine::Core::do_cancel(const std::string& id, std::string reason, StatusCallback done) {
@@ -197,9 +203,11 @@ std::optional<Error> rerun_refusal(const Definition& def, const RerunRequest& re
                      "step '" + req.step + "' of " + what +
                          " is not in the top-level sequence; rerun from the step that holds it");
   }
-  if (req.input && step->kind != StepKind::kTask && step->kind != StepKind::kPublish) {
-    return Error::of(codes::kInvalidArgument,
-                     "step '" + req.step + "' takes no input; only task and publish steps do");
+  if (req.input && step->kind != StepKind::kTask && step->kind != StepKind::kPublish &&
+      step->kind != StepKind::kWorkflow) {
+    return Error::of(codes::kInvalidArgument, "step '" + req.step +
+                                                  "' takes no input; only task, publish and "
+                                                  "workflow steps do");
   }
   return std::nullopt;
 }
@@ -225,7 +233,8 @@ void Engine::Core::do_rerun(RerunRequest req, Result<WorkflowHistory> loaded, St
   data.add("from_status", std::string(to_string(inst->status)))
       .add("run", inst->run + 1)
       .add("requested_by", std::move(req.requested_by));
-  if (step.kind == StepKind::kTask || step.kind == StepKind::kPublish) {
+  if (step.kind == StepKind::kTask || step.kind == StepKind::kPublish ||
+      step.kind == StepKind::kWorkflow) {
     auto previous = detail::step_input(*inst, step);
     data.add("previous_input", previous ? std::move(*previous) : json());
   }
@@ -334,11 +343,15 @@ void Engine::Core::on_durable(detail::JournalBatch& batch, const Status& st) {
     std::visit([&](auto& eff) { execute(eff); }, e);
   metrics_.count(*batch.records);
   notify_observers(batch);
+  std::vector<SettledChild> children =
+      batch.settled.empty() ? std::vector<SettledChild>{} : settled_children(batch);
   for (const std::string& id : batch.settled) {
     auto it = instances_.find(id);
     if (it != instances_.end() && it->second->phase == Phase::kFinished)
       instances_.erase(it);
   }
+  for (const SettledChild& c : children)
+    on_child_end(c.parent_id, c.step, c.child_id, c.end);
 }
 
 void Engine::Core::notify_observers(const detail::JournalBatch& batch) {

@@ -4,8 +4,11 @@
 // to the journal and, once it is durable, carries out its effects through the Transport and the
 // Clock and notifies observers. Recovery and MetricsRecorder are its other parts.
 //
-// A new inbound event (a signal for a wait step, the end of a sub-workflow) is a new on_*
+// A new inbound event (a signal for a wait step, the end of a child workflow) is a new on_*
 // handler here that finds the instance and hands it to the Decider; a new request is a new do_*.
+// Child workflows of workflow and map steps run on this engine like any other (children of
+// children too); the core starts, cancels and undoes them (ChildEffect) and reports their ends
+// to their parents.
 #pragma once
 
 #include <atomic>
@@ -13,6 +16,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -80,6 +84,29 @@ class Engine::Core : public std::enable_shared_from_this<Engine::Core> {
   void execute(detail::PublishEffect& e);
   void execute(detail::TimerEffect& e);
   void execute(detail::CallEffect& e) { e.fn(ok_status()); }
+  void execute(detail::ChildEffect& e);
+
+  // Child workflows (engine_children.cpp), on the engine thread.
+  /// Records the `started` of a new workflow (with `extra` fields) and advances it.
+  Instance& begin(const std::string& id, const std::shared_ptr<const Definition>& def,
+                  nlohmann::json input, detail::JsonObject extra);
+  void start_child(detail::ChildEffect& e);
+  void cancel_child(const detail::ChildEffect& e);
+  void undo_child(const detail::ChildEffect& e);
+  /// A child's history when it belongs to the parent of `e`; nullopt (logged) otherwise, or
+  /// when the journal cannot say (the step waits: a restart asks again).
+  std::optional<WorkflowHistory> child_history(const detail::ChildEffect& e, bool& absent);
+  /// Hands the end of a child (its settling record) to its parent's step.
+  void on_child_end(const std::string& parent_id, const std::string& step,
+                    const std::string& child_id, const detail::ChildEnd& end);
+  /// The children that settled in a durable batch, reported once it is processed.
+  struct SettledChild {
+    std::string parent_id;
+    std::string step;
+    std::string child_id;
+    detail::ChildEnd end;
+  };
+  std::vector<SettledChild> settled_children(const detail::JournalBatch& batch);
   /// Starts the timeout of attempt `token` of `step`, if it is still in flight, and issues it
   /// with the callback that takes its outcome; a transport that throws fails the attempt.
   void issue_attempt(const std::string& id, std::size_t step, std::uint64_t token,

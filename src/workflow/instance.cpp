@@ -87,6 +87,10 @@ void reset(Instance& inst, std::size_t index) {
   st.chosen = kDefaultCase;
   st.output = nullptr;
   st.error.reset();
+  st.started = nullptr;
+  st.items = nullptr;
+  st.children.clear();
+  st.children_cancelled = false;
   for_each_child(step, [&](std::size_t child) { reset(inst, child); });
 }
 
@@ -161,6 +165,22 @@ Result<json> step_input(const Instance& inst, const Step& step) {
   return step.input_template.render(InstanceScope(inst));
 }
 
+std::size_t StepState::count_children(StepStatus wanted) const {
+  return static_cast<std::size_t>(std::count_if(
+      children.begin(), children.end(), [&](const ChildRun& c) { return c.status == wanted; }));
+}
+
+std::string child_workflow_id(const Instance& inst, const Step& step, std::int64_t iteration) {
+  std::string id = inst.id + ".";
+  for (char c : step.path)
+    id += c == '/' ? '.' : c;
+  if (const int epoch = inst.steps[step.index].epoch; epoch > 0)
+    id += "-r" + std::to_string(epoch);
+  if (iteration >= 0)
+    id += "." + std::to_string(iteration);
+  return id;
+}
+
 const PendingSignal* Instance::pending_signal(const std::string& name) const {
   for (const PendingSignal& s : signals) {
     if (s.name == name)
@@ -225,6 +245,12 @@ const nlohmann::json* InstanceScope::resolve(std::span<const std::string> segmen
   if (root == "failure") {
     return inst_.failure.is_null() ? nullptr : walk(inst_.failure, segments.subspan(1));
   }
+  if (inst_.def->map_body && root == "item")
+    return walk(inst_.item, segments.subspan(1));
+  if (inst_.def->map_body && root == "index" && segments.size() == 1) {
+    scratch_ = inst_.index;
+    return &scratch_;
+  }
   return nullptr;
 }
 
@@ -235,7 +261,50 @@ bool is_step_record(const std::string& type) {
          type == events::kStepAttemptFailed || type == events::kStepSucceeded ||
          type == events::kStepFailed || type == events::kCompensationStarted ||
          type == events::kCompensationAttempt || type == events::kCompensationAttemptFailed ||
-         type == events::kCompensationSucceeded || type == events::kCompensationFailed;
+         type == events::kCompensationSucceeded || type == events::kCompensationFailed ||
+         type == events::kIterationStarted || type == events::kIterationSucceeded ||
+         type == events::kIterationFailed || type == events::kIterationUndone;
+}
+
+/// The child run an iteration record (or a workflow step's record) is about; nullptr when the
+/// record names none the step has.
+ChildRun* child_of(StepState& st, const json& data) {
+  const std::int64_t index = int_of(data, "index");
+  if (index < 0 || static_cast<std::size_t>(index) >= st.children.size())
+    return nullptr;
+  return &st.children[static_cast<std::size_t>(index)];
+}
+
+/// A record about one child of a workflow or map step.
+void apply_iteration_record(StepState& st, const std::string& type, const json& data) {
+  ChildRun* child = child_of(st, data);
+  if (!child)
+    return;
+  if (type == events::kIterationStarted) {
+    child->id = data.value("child_id", std::string{});
+    child->status = StepStatus::kRunning;
+  } else if (type == events::kIterationSucceeded) {
+    child->status = StepStatus::kSucceeded;
+    child->output = data.value("output", json());
+  } else if (type == events::kIterationFailed) {
+    child->status = StepStatus::kFailed;
+    child->error = error_of(data);
+  } else {
+    child->undone = true;
+  }
+}
+
+/// A workflow or map step started: its child, or its items (each iteration starts later).
+void apply_children_started(const Step& step, StepState& st, const json& data) {
+  st.children.clear();
+  st.started = data;
+  if (step.kind == StepKind::kWorkflow) {
+    st.children.push_back(
+        ChildRun{data.value("child_id", std::string{}), StepStatus::kRunning, false, json(), {}});
+    return;
+  }
+  st.items = data.value("items", json::array());
+  st.children.resize(st.items.is_array() ? st.items.size() : 0);
 }
 
 /// A signal step ended: it took its signal, or it timed out and skipped to `on_timeout`.
@@ -254,8 +323,10 @@ void apply_step_failed(Instance& inst, const Step& step, StepState& st, const js
   st.waiting = false;
   st.error = error_of(data);
   inst.stopping = true;
-  // A command that may have taken effect is undone like a completed one.
-  if (step.compensation && data.value("in_doubt", false))
+  // A command that may have taken effect is undone like a completed one; so are the completed
+  // iterations of a failed map step.
+  if ((step.compensation && data.value("in_doubt", false)) ||
+      (step.kind == StepKind::kMap && st.count_children(StepStatus::kSucceeded) > 0))
     inst.completed.push_back(step.index);
   if (inst.failure.is_null() && inst.phase == Phase::kRunning) {
     Error e = st.error.value_or(Error::of(codes::kInternal, "unknown error"));
@@ -267,28 +338,52 @@ void apply_step_failed(Instance& inst, const Step& step, StepState& st, const js
   }
 }
 
+void apply_step_started(const Step& step, StepState& st, const JournalRecord& r,
+                        std::int64_t at_ms) {
+  st.status = StepStatus::kRunning;
+  st.started_ms = at_ms;
+  st.first_started_ms = at_ms;
+  st.error.reset();
+  if (step.runs_children()) {
+    apply_children_started(step, st, r.data);
+  } else if (step.kind == StepKind::kWait || step.kind == StepKind::kSignal) {
+    // Waits like a retry's backoff, until the time recorded when it started.
+    st.waiting = true;
+    st.retry_at_ms =
+        int_of(r.data, step.kind == StepKind::kWait ? "wait_until_ms" : "timeout_at_ms");
+  } else if (step.is_leaf()) {
+    st.attempt = r.attempt;
+    st.in_flight = true;
+    st.waiting = false;
+  } else if (step.kind == StepKind::kChoice) {
+    st.chosen = static_cast<int>(r.data.value("case", kDefaultCase));
+  }
+}
+
+void apply_step_succeeded(Instance& inst, const Step& step, StepState& st, const json& data) {
+  st.status = StepStatus::kSucceeded;
+  st.in_flight = false;
+  st.waiting = false;
+  auto out = data.find("output");
+  st.output = out != data.end() ? *out : json();
+  if (step.kind == StepKind::kWorkflow && st.children.size() == 1) {
+    st.children[0].status = StepStatus::kSucceeded;
+    st.children[0].output = st.output;
+  }
+  // Compensable: a task with a compensation, a workflow or map step with a completed child.
+  if (step.compensation || (step.runs_children() && st.count_children(StepStatus::kSucceeded)))
+    inst.completed.push_back(step.index);
+  if (step.kind == StepKind::kSignal)
+    apply_signal_step_end(inst, step, data);
+}
+
 /// A record about one step (is_step_record).
 void apply_step_record(Instance& inst, const Step& step, StepState& st, const JournalRecord& r,
                        std::int64_t at_ms) {
   const std::string& type = r.type;
   const json& data = r.data;
   if (type == events::kStepStarted) {
-    st.status = StepStatus::kRunning;
-    st.started_ms = at_ms;
-    st.first_started_ms = at_ms;
-    st.error.reset();
-    if (step.kind == StepKind::kWait || step.kind == StepKind::kSignal) {
-      // Waits like a retry's backoff, until the time recorded when it started.
-      st.waiting = true;
-      st.retry_at_ms =
-          int_of(data, step.kind == StepKind::kWait ? "wait_until_ms" : "timeout_at_ms");
-    } else if (step.is_leaf()) {
-      st.attempt = r.attempt;
-      st.in_flight = true;
-      st.waiting = false;
-    } else if (step.kind == StepKind::kChoice) {
-      st.chosen = static_cast<int>(data.value("case", kDefaultCase));
-    }
+    apply_step_started(step, st, r, at_ms);
   } else if (type == events::kStepAttempt || type == events::kCompensationAttempt ||
              type == events::kCompensationStarted) {
     if (type == events::kCompensationStarted)
@@ -303,15 +398,10 @@ void apply_step_record(Instance& inst, const Step& step, StepState& st, const Jo
     st.retry_at_ms = int_of(data, "retry_at_ms");
     st.error = error_of(data);
   } else if (type == events::kStepSucceeded) {
-    st.status = StepStatus::kSucceeded;
-    st.in_flight = false;
-    st.waiting = false;
-    auto out = data.find("output");
-    st.output = out != data.end() ? *out : json();
-    if (step.compensation)
-      inst.completed.push_back(step.index);
-    if (step.kind == StepKind::kSignal)
-      apply_signal_step_end(inst, step, data);
+    apply_step_succeeded(inst, step, st, data);
+  } else if (type == events::kIterationStarted || type == events::kIterationSucceeded ||
+             type == events::kIterationFailed || type == events::kIterationUndone) {
+    apply_iteration_record(st, type, data);
   } else if (type == events::kStepFailed) {
     apply_step_failed(inst, step, st, data);
   } else {  // compensation succeeded or failed
@@ -341,25 +431,40 @@ bool apply_rerun(Instance& inst, const JournalRecord& r) {
   return true;
 }
 
+void apply_started(Instance& inst, const json& data) {
+  inst.input = data.value("input", json::object());
+  if (auto parent = data.find("parent"); parent != data.end() && parent->is_object()) {
+    inst.parent_id = parent->value("workflow_id", std::string{});
+    inst.parent_step = parent->value("step", std::string{});
+  }
+  inst.item = data.value("item", json());
+  inst.index = data.contains("index") ? int_of(data, "index") : -1;
+  inst.run = static_cast<int>(int_of(data, "run"));
+  inst.status = WorkflowStatus::kRunning;
+  inst.phase = Phase::kRunning;
+  inst.steps.assign(inst.def->steps.size(), StepState{});
+}
+
+/// The workflow stops and compensates as cancelled, for `reason`.
+void cancel(Instance& inst, const std::string& reason, const std::string& message) {
+  inst.stopping = true;
+  inst.cancelled = true;
+  inst.failure = json{{"reason", reason},
+                      {"step", ""},
+                      {"code", codes::kCancelled},
+                      {"message", message},
+                      {"cancelled", true}};
+}
+
 /// A record about the whole workflow; false when the type is unknown.
 bool apply_workflow_record(Instance& inst, const JournalRecord& r) {
   const std::string& type = r.type;
   const json& data = r.data;
   if (type == events::kStarted) {
-    inst.input = data.value("input", json::object());
-    inst.run = static_cast<int>(int_of(data, "run"));
-    inst.status = WorkflowStatus::kRunning;
-    inst.phase = Phase::kRunning;
-    inst.steps.assign(inst.def->steps.size(), StepState{});
+    apply_started(inst, data);
   } else if (type == events::kCancelRequested) {
     std::string why = data.value("reason", std::string{});
-    inst.stopping = true;
-    inst.cancelled = true;
-    inst.failure = json{{"reason", why.empty() ? "cancelled" : "cancelled: " + why},
-                        {"step", ""},
-                        {"code", codes::kCancelled},
-                        {"message", why},
-                        {"cancelled", true}};
+    cancel(inst, why.empty() ? "cancelled" : "cancelled: " + why, why);
   } else if (type == events::kCompensating) {
     inst.phase = Phase::kCompensating;
     auto f = data.find("failure");
@@ -376,6 +481,12 @@ bool apply_workflow_record(Instance& inst, const JournalRecord& r) {
     inst.paused = false;  // a retry is a request to go on
   } else if (type == events::kRerunRequested) {
     return apply_rerun(inst, r);
+  } else if (type == events::kUndoRequested) {
+    // A completed child whose parent is undone: its compensations run, then it ends cancelled.
+    const std::string why = data.value("reason", std::string("undone"));
+    cancel(inst, why, why);
+    inst.phase = Phase::kCompensating;
+    inst.status = WorkflowStatus::kRunning;
   } else if (type == events::kPauseRequested) {
     inst.paused = true;
   } else if (type == events::kResumeRequested) {

@@ -30,6 +30,15 @@ enum class Phase : std::uint8_t { kRunning, kCompensating, kFinished };
 /// Choice: the default branch was taken (also when there is none).
 inline constexpr int kDefaultCase = -1;
 
+/// A child workflow of a workflow step (one) or of a map step (one per item, by index).
+struct ChildRun {
+  std::string id;  ///< Empty while the iteration has not started.
+  StepStatus status = StepStatus::kPending;
+  bool undone = false;  ///< Compensated after it completed (iteration_undone).
+  nlohmann::json output;
+  std::optional<Error> error;
+};
+
 struct StepState {
   StepStatus status = StepStatus::kPending;
   CompStatus comp = CompStatus::kNone;
@@ -47,6 +56,14 @@ struct StepState {
   TimerId timer = 0;
   nlohmann::json output;
   std::optional<Error> error;  ///< The last error of the step (or of its compensation).
+  // workflow and map steps
+  nlohmann::json started;           ///< The data of its step_started record.
+  nlohmann::json items;             ///< map: the elements, as recorded when it started.
+  std::vector<ChildRun> children;   ///< workflow: its child; map: one per element.
+  bool children_cancelled = false;  ///< Not journaled: a cancel was sent to the running ones.
+
+  /// How many children are `wanted`.
+  std::size_t count_children(StepStatus wanted) const;
 };
 
 /// A signal recorded and not yet taken by a signal step.
@@ -75,6 +92,12 @@ struct Instance {
   std::vector<std::size_t> completed;          ///< Compensable steps, in order of success.
   std::vector<PendingSignal> signals;          ///< Received, not yet taken; oldest first.
   std::unordered_set<std::string> signal_ids;  ///< Every signal received (duplicates ignored).
+  /// Set when the workflow is the child of a workflow or map step: the parent and its step.
+  std::string parent_id;
+  std::string parent_step;
+  /// A map iteration: its element and index.
+  nlohmann::json item;
+  std::int64_t index = -1;
   /// Inputs an operator's rerun put in place of a step's input template, by step index.
   std::map<std::size_t, nlohmann::json> input_overrides;
 
@@ -95,7 +118,13 @@ std::int64_t to_ms(SystemTime t);
 /// The idempotency key of a step's command (`compensation` false) or of its compensation.
 std::string idempotency_key(const Instance& inst, const Step& step, bool compensation);
 
-/// Template lookups over an instance: input, workflow, steps.<id>.output, failure.
+/// The id of the child workflow that a workflow step (`iteration` < 0) or iteration `iteration`
+/// of a map step starts: derived from the workflow's id, the step's path and its epoch, so that a
+/// start is the same after a restart.
+std::string child_workflow_id(const Instance& inst, const Step& step, std::int64_t iteration);
+
+/// Template lookups over an instance: input, workflow, steps.<id>.output, failure; in a map
+/// iteration also item and index.
 class InstanceScope final : public TemplateScope {
  public:
   explicit InstanceScope(const Instance& inst) : inst_(inst) {}

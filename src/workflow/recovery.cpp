@@ -73,14 +73,20 @@ Result<std::unique_ptr<Instance>> Recovery::rebuild(const WorkflowHistory& h) co
 void Recovery::resume(Instance& inst, Decider& decider, UnwrittenRecords& unwritten,
                       std::int64_t now_ms) {
   std::size_t in_flight = 0;
-  for (const StepState& st : inst.steps)
-    in_flight += st.in_flight || st.waiting ? 1 : 0;
+  for (std::size_t i = 0; i < inst.steps.size(); ++i) {
+    const StepState& st = inst.steps[i];
+    const bool children = inst.def->steps[i].runs_children() &&
+                          (st.status == StepStatus::kRunning || st.comp == CompStatus::kRunning);
+    in_flight += st.in_flight || st.waiting || children ? 1 : 0;
+  }
   unwritten.record(inst, events::kResumed, nullptr, 0, json{{"pending", in_flight}});
   for (std::size_t i = 0; i < inst.steps.size(); ++i) {
     StepState& st = inst.steps[i];
     const Step& step = inst.def->steps[i];
     const bool compensation = st.comp == CompStatus::kRunning;
-    if (st.in_flight) {
+    if (step.runs_children()) {
+      decider.resume_children(inst, step);
+    } else if (st.in_flight) {
       auto input = compensation ? step.compensation->input_template.render(InstanceScope(inst))
                                 : step_input(inst, step);
       std::string key = idempotency_key(inst, step, compensation);

@@ -1,9 +1,9 @@
 // Recovery: bringing workflows back from the journal. At creation the engine loads every
 // unfinished workflow, rebuilds its state by replaying its records (rebuild), and resumes it:
 // what was in flight is sent again with the same idempotency keys, pending retries are
-// rescheduled (resume). An operator's retry of a settled workflow rebuilds it the same way.
-// A journal shared by several engines (PostgreSQL) would claim its workflows in
-// Journal::load_unfinished; nothing here changes.
+// rescheduled, and workflow and map steps ask again for their children (resume). An operator's
+// retry of a settled workflow rebuilds it the same way. A journal shared by several engines
+// (PostgreSQL) would claim its workflows in Journal::load_unfinished; nothing here changes.
 #pragma once
 
 #include <cstdint>

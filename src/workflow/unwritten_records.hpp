@@ -46,11 +46,28 @@ struct TimerEffect {
   std::uint64_t token;
   std::chrono::milliseconds delay;
 };
+/// Acts on a child workflow of a workflow or map step (`step` of `workflow_id`). Each action is
+/// idempotent, so that a restart may ask again: kStart starts `child_id` unless it exists (a
+/// child that already ended reports its end at once); kCancel cancels it if it runs; kUndo
+/// compensates it if it completed (it then ends cancelled), or reports that it ended otherwise.
+struct ChildEffect {
+  enum class Action { kStart, kCancel, kUndo };
+  Action action = Action::kStart;
+  std::string workflow_id;
+  std::string step;  ///< The parent step's path.
+  std::string child_id;
+  std::string definition;
+  int version = 0;
+  nlohmann::json input;  ///< kStart: the child's input.
+  nlohmann::json item;   ///< kStart of a map iteration: its element and index.
+  std::int64_t index = -1;
+  std::string reason;  ///< kCancel and kUndo: why.
+};
 /// A caller's callback; gets the durability of the batch it rode on.
 struct CallEffect {
   std::function<void(const Status&)> fn;
 };
-using Effect = std::variant<SendEffect, PublishEffect, TimerEffect, CallEffect>;
+using Effect = std::variant<SendEffect, PublishEffect, TimerEffect, ChildEffect, CallEffect>;
 
 /// Records handed to the journal in one append, with what waits for them.
 struct JournalBatch {

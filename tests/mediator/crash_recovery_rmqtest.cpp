@@ -458,5 +458,53 @@ TEST(MediatorCrashRecovery, WorkflowsParkedOnSignalsRideOutABrokerRestart) {
   EXPECT_EQ(h.stop_mediator(), 0) << h.mediator_log();
 }
 
+TEST(MediatorCrashRecovery, WorkflowsParkedInChildWorkflowsAndMapsSurviveAKill) {
+  Harness h("crash-children");
+  h.start_worker();
+  h.start_mediator();
+  const std::string suffix = new_uuid().substr(0, 8);
+  const std::string parent = "parent-" + suffix;
+  const std::string mapped = "mapped-" + suffix;
+  ASSERT_EQ(h.start("test_child", json::object(), parent).status, 202);
+  ASSERT_EQ(h.start("test_map", {{"items", json::array({"x", "y"})}}, mapped).status, 202);
+  const std::string child = parent + ".approve";
+  const std::vector<std::string> iterations{mapped + ".each.0", mapped + ".each.1"};
+  auto parked_on_approval = [](const json& v) {
+    return !records(v, {"step_started"}).empty() &&
+           records(v, {"step_started"}).back().value("step", "") == "approval";
+  };
+  for (const auto& id : std::vector<std::string>{child, iterations[0], iterations[1]})
+    ASSERT_FALSE(h.wait_for(id, parked_on_approval).is_null()) << id;
+  h.kill_mediator();
+  h.start_mediator();
+  for (const auto& id : std::vector<std::string>{child, iterations[0], iterations[1]}) {
+    auto r = h.post("/api/workflows/" + id + "/signals/approved",
+                    {{"signal_id", "s-" + id}, {"payload", {{"note", "after " + id}}}}, h.token());
+    ASSERT_EQ(r.status, 202) << r.body;
+  }
+  json view = h.wait_settled(parent);
+  ASSERT_EQ(view.value("status", ""), "completed") << view.dump(2);
+  EXPECT_EQ(records(view, {"completed"})[0]["data"]["output"].value("note", ""), "after " + child);
+  EXPECT_EQ(records(view, {"step_started"}).size(), 1u) << view.dump(2);
+  json child_view = h.wait_settled(child);
+  EXPECT_EQ(records(child_view, {"started"}).size(), 1u);
+  EXPECT_EQ(child_view["parent"], (json{{"workflow_id", parent}, {"step", "approve"}}));
+
+  json map_view = h.wait_settled(mapped);
+  ASSERT_EQ(map_view.value("status", ""), "completed") << map_view.dump(2);
+  EXPECT_EQ(records(map_view, {"iteration_started"}).size(), 2u) << map_view.dump(2);
+  json outputs = records(map_view, {"step_succeeded"}).back()["data"]["output"];
+  EXPECT_EQ(outputs, (json::array({json{{"item", "x"}, {"note", "after " + iterations[0]}},
+                                   json{{"item", "y"}, {"note", "after " + iterations[1]}}})));
+  for (const auto& id : std::vector<std::string>{child, iterations[0], iterations[1]}) {
+    auto effects = h.effects(id);
+    EXPECT_EQ(std::count_if(effects.begin(), effects.end(),
+                            [](const Effect& e) { return e.action == "worker.finish"; }),
+              1)
+        << id;
+  }
+  EXPECT_EQ(h.stop_mediator(), 0) << h.mediator_log();
+}
+
 }  // namespace
 }  // namespace wonderland::mediator_test

@@ -169,13 +169,16 @@ class Parked {
       throw std::runtime_error("timed out waiting for parked commands");
     }
   }
-  /// Replies to the parked command of `step_path` (the earliest one still parked).
-  void reply(const std::string& step_path, Result<json> reply) {
+  /// Replies to the parked command of `step_path` (the earliest one still parked), of workflow
+  /// `workflow_id` when given.
+  void reply(const std::string& step_path, Result<json> reply,
+             const std::string& workflow_id = "") {
     ReplyCallback done;
     {
       std::lock_guard lock(mutex_);
       for (auto it = parked_.begin(); it != parked_.end(); ++it) {
-        if (it->command.step_path == step_path) {
+        if (it->command.step_path == step_path &&
+            (workflow_id.empty() || it->command.workflow_id == workflow_id)) {
           done = std::move(it->done);
           parked_.erase(it);
           break;

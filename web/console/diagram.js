@@ -14,11 +14,20 @@
 // A wait or signal step that is running is shown as waiting, with what it waits for (the time,
 // or the signal and its timeout); a waiting signal step has a button that sends the signal
 // (`onSignal`). Steps that a signal's timeout jumped over (`on_timeout`) are shown as skipped.
+// A workflow step links to its child workflow; a map step shows how many of its iterations are
+// done (e.g. "3/5 done") and links to the iterations running or failed.
 
 import {h} from '../shared/dom.js';
 import {formatDateTime, formatDuration} from '../shared/format.js';
 
 export const STATES = ['pending', 'running', 'done', 'failed', 'compensating', 'compensated'];
+
+const ITERATION_STATES = {
+  iteration_started: 'running',
+  iteration_succeeded: 'done',
+  iteration_failed: 'failed',
+  iteration_undone: 'compensated',
+};
 
 /** Every step path's state from a timeline: Map(path → {state, attempts, duration_ms, error, lastError}). */
 export function stepStates(timeline) {
@@ -40,6 +49,19 @@ export function stepStates(timeline) {
         s.error = null;
         if (data.signal) s.waiting = {signal: data.signal, until: data.timeout_at};
         else if (data.wait_until) s.waiting = {until: data.wait_until};
+        if (data.child_id) s.children = [{id: data.child_id, state: 'running'}];
+        if (Array.isArray(data.items))
+          s.children = data.items.map(() => ({id: null, state: 'pending'}));
+        break;
+      case 'iteration_started':
+      case 'iteration_succeeded':
+      case 'iteration_failed':
+      case 'iteration_undone':
+        if (s.children && s.children[data.index]) {
+          const child = s.children[data.index];
+          child.id = data.child_id;
+          child.state = ITERATION_STATES[record.type];
+        }
         break;
       case 'step_attempt_failed':
         s.state = 'running';
@@ -231,6 +253,33 @@ function node(step, path, context) {
         {type: 'button', class: 'rerun', onclick: () => context.onRerun(path, step)},
         'Rerun from here',
       ),
+    childLinks(step, s),
+  );
+}
+
+/** Links to the child workflows of a workflow step (its child) or a map step (the iterations
+ * running, failed or undone; all of them when there are few). */
+function childLinks(step, s) {
+  if (!s.children || (step.kind !== 'workflow' && step.kind !== 'map')) return null;
+  const shown = s.children.filter(
+    (c) => c.id && (step.kind === 'workflow' || s.children.length <= 5 || c.state !== 'done'),
+  );
+  if (shown.length === 0) return null;
+  return h(
+    'p',
+    {class: 'child-links'},
+    shown.map((c) =>
+      h(
+        'a',
+        {
+          class: ['mono', 'child-link', `state-${c.state}`],
+          href: `#/workflows/${encodeURIComponent(c.id)}`,
+          title: `Show workflow ${c.id} (${c.state})`,
+          dataset: {child: c.id},
+        },
+        step.kind === 'workflow' ? `→ ${c.id}` : `#${s.children.indexOf(c)} ${c.state}`,
+      ),
+    ),
   );
 }
 
@@ -249,6 +298,10 @@ function stepWhat(step) {
       return `wait until ${step.until}`;
     case 'signal':
       return `signal ${step.signal}`;
+    case 'workflow':
+      return `workflow ${step.definition}${step.version ? ` v${step.version}` : ''}`;
+    case 'map':
+      return `map ${typeof step.items === 'string' ? step.items : `${step.items.length} items`}`;
     default:
       return step.kind;
   }
@@ -278,6 +331,12 @@ function box(step, path, s, context) {
     if (s.waiting.signal) facts.push(`for ${s.waiting.signal}`);
     if (s.waiting.until)
       facts.push(`${s.waiting.signal ? 'timeout ' : 'until '}${formatDateTime(s.waiting.until)}`);
+  }
+  if (step.kind === 'map' && s.children) {
+    const done = s.children.filter((c) => c.state === 'done' || c.state === 'compensated').length;
+    const failed = s.children.filter((c) => c.state === 'failed').length;
+    facts.push(`${done}/${s.children.length} done`);
+    if (failed > 0) facts.push(`${failed} failed`);
   }
   if (s.attempts > 1) facts.push(`${s.attempts} attempts`);
   if (s.duration_ms !== null && s.duration_ms !== undefined)

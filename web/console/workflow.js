@@ -125,6 +125,24 @@ export async function workflowView(outlet, {params: [id]}) {
           ),
         ),
         fact('Definition', `${w.definition} v${w.version}`),
+        w.parent &&
+          fact(
+            'Parent',
+            h(
+              'span',
+              {},
+              h(
+                'a',
+                {
+                  class: 'mono',
+                  href: `#/workflows/${encodeURIComponent(w.parent.workflow_id)}`,
+                  dataset: {parent: w.parent.workflow_id},
+                },
+                w.parent.workflow_id,
+              ),
+              ` step ${w.parent.step}`,
+            ),
+          ),
         fact('Started', formatDateTime(w.created_at)),
         fact('Last change', formatDateTime(w.updated_at)),
         w.reason && fact('Reason', h('span', {class: 'wf-reason'}, w.reason), 'wide'),

@@ -1,9 +1,9 @@
 // Workflow definitions: business workflows as data (docs/workflows.md).
 //
 // A definition is a JSON document with a name, an integer version and a tree of steps (task,
-// parallel, choice, publish, wait, signal). It is parsed and validated once; an invalid document
-// is refused with an `invalid_argument` error whose message names the file, the step and the
-// field:
+// parallel, choice, publish, wait, signal, workflow, map). It is parsed and validated once; an
+// invalid document is refused with an `invalid_argument` error whose message names the file, the
+// step and the field:
 //   workflows/purchase.json: step 'charge': field 'retry.max_attempts': must be an integer >= 1
 // A parsed Definition is immutable and shared; the registry keeps every version, and a running
 // workflow keeps the version it started with.
@@ -56,7 +56,7 @@ struct RetryPolicy {
   friend bool operator==(const RetryPolicy&, const RetryPolicy&) = default;
 };
 
-enum class StepKind { kTask, kParallel, kChoice, kPublish, kWait, kSignal };
+enum class StepKind { kTask, kParallel, kChoice, kPublish, kWait, kSignal, kWorkflow, kMap };
 std::string_view to_string(StepKind kind);
 
 /// The command that undoes a task's effect; sent during compensation.
@@ -78,6 +78,8 @@ struct ChoiceCase {
 
   bool matches(const nlohmann::json& value) const;
 };
+
+struct Definition;
 
 /// One step. Steps live in the flat array Definition::steps; composites name their children by
 /// index. Fields that do not apply to the step's kind are left empty.
@@ -112,6 +114,19 @@ struct Step {
   std::string on_timeout;
   std::vector<std::size_t> timeout_skips;
 
+  // workflow: starts a child workflow of `definition` at `version` (0: the latest registered
+  // when the step starts) with `input` (the task fields above) and waits for it to end.
+  std::string definition;
+  int version = 0;
+
+  // map: runs `body` (the step's `steps`, a definition of its own named `<name>/<path>`) once
+  // per element of `items` (a literal array or a template rendered when the step starts), as
+  // child workflows, at most `concurrency` at a time.
+  nlohmann::json items;
+  CompiledTemplate items_template;  ///< `items`, parsed.
+  int concurrency = 1;
+  std::shared_ptr<const Definition> body;
+
   // parallel
   std::vector<std::vector<std::size_t>> branches;
 
@@ -121,10 +136,10 @@ struct Step {
   std::vector<ChoiceCase> cases;
   std::vector<std::size_t> default_steps;
 
-  bool is_leaf() const {
-    return kind == StepKind::kTask || kind == StepKind::kPublish || kind == StepKind::kWait ||
-           kind == StepKind::kSignal;
-  }
+  bool is_leaf() const { return kind != StepKind::kParallel && kind != StepKind::kChoice; }
+  /// Whether the step runs child workflows (workflow, map); undoing it undoes those that
+  /// completed.
+  bool runs_children() const { return kind == StepKind::kWorkflow || kind == StepKind::kMap; }
 };
 
 /// A validated workflow definition.
@@ -139,6 +154,10 @@ struct Definition {
   std::vector<std::size_t> on_failure;   ///< Publish steps run after compensation.
   std::optional<nlohmann::json> output;  ///< Template of the completed workflow's output.
   std::optional<CompiledTemplate> output_template;  ///< `output`, parsed.
+  /// The body of a map step: its iterations see `${item}` and `${index}`.
+  bool map_body = false;
+  /// The bodies of this definition's map steps (and theirs), registered with it.
+  std::vector<std::shared_ptr<const Definition>> bodies;
 
   /// The step with this id, or nullptr.
   const Step* find(std::string_view id) const;
@@ -186,7 +205,7 @@ class DefinitionRegistry {
   /// Loads and registers one file.
   Status load_file(const std::filesystem::path& file);
   /// Loads and registers every `*.json` file of a directory, in name order; returns how many.
-  /// Stops at the first invalid file.
+  /// Stops at the first invalid file; then checks the references (check_references).
   Result<std::size_t> load_directory(const std::filesystem::path& dir);
 
   /// The definition with this name and version, or nullptr.
@@ -195,8 +214,14 @@ class DefinitionRegistry {
   std::shared_ptr<const Definition> latest(std::string_view name) const;
   /// Every definition, by name then version.
   std::vector<std::shared_ptr<const Definition>> all() const;
+  /// Checks that the definition of every workflow step is registered (in the version it names,
+  /// or any version) and that no definition starts itself through its workflow steps;
+  /// `invalid_argument` naming the file, the step and the field otherwise.
+  Status check_references() const;
 
  private:
+  void add_locked(std::shared_ptr<const Definition> definition, Status& status);
+
   mutable std::shared_mutex mutex_;
   std::map<std::string, std::map<int, std::shared_ptr<const Definition>>, std::less<>> defs_;
 };

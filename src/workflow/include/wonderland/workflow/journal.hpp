@@ -57,6 +57,11 @@ inline constexpr const char* kResumed = "resumed";
 inline constexpr const char* kSignalReceived = "signal_received";
 inline constexpr const char* kPauseRequested = "pause_requested";
 inline constexpr const char* kResumeRequested = "resume_requested";
+inline constexpr const char* kIterationStarted = "iteration_started";
+inline constexpr const char* kIterationSucceeded = "iteration_succeeded";
+inline constexpr const char* kIterationFailed = "iteration_failed";
+inline constexpr const char* kIterationUndone = "iteration_undone";
+inline constexpr const char* kUndoRequested = "undo_requested";
 }  // namespace events
 
 /// One journal record.
