@@ -159,6 +159,7 @@ Result<std::vector<VersionCount>> MemoryJournal::running_by_version() {
       ++counts[{w.summary.definition, w.summary.version}];
   }
   std::vector<VersionCount> out;
+  out.reserve(counts.size());
   for (const auto& [key, n] : counts)
     out.push_back({key.first, key.second, n});
   return out;
