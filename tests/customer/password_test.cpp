@@ -7,21 +7,12 @@
 #include <set>
 
 #include "wonderland/customer/server.hpp"
+#include "wonderland/testing/scoped_env.hpp"
 
 namespace wonderland::customer {
 namespace {
 
-/// Sets an environment variable for the scope of a test.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) { ::setenv(name, value, 1); }
-  ~ScopedEnv() { ::unsetenv(name_); }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-
- private:
-  const char* name_;
-};
+using wonderland::testing::ScopedEnv;
 
 TEST(Password, HashIsArgon2idAndVerifies) {
   std::string hash = hash_password("correct horse", PasswordPolicy::for_tests());

@@ -17,6 +17,7 @@
 #include "wonderland/messaging/connection.hpp"
 #include "wonderland/messaging/pubsub.hpp"
 #include "wonderland/testing/broker.hpp"
+#include "wonderland/testing/scoped_env.hpp"
 
 namespace wonderland::mediator_test {
 namespace {
@@ -359,34 +360,12 @@ TEST(MediatorCrashRecovery, WorkflowsParkedOnSignalsSurviveAKill) {
   EXPECT_EQ(h.stop_mediator(), 0) << h.mediator_log();
 }
 
-/// Sets an environment variable for a scope, and puts the old value back.
-class ScopedEnv {
- public:
-  ScopedEnv(std::string name, const std::string& value) : name_(std::move(name)) {
-    if (const char* old = std::getenv(name_.c_str()))
-      old_ = old;
-    ::setenv(name_.c_str(), value.c_str(), 1);
-  }
-  ~ScopedEnv() {
-    if (old_)
-      ::setenv(name_.c_str(), old_->c_str(), 1);
-    else
-      ::unsetenv(name_.c_str());
-  }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-
- private:
-  std::string name_;
-  std::optional<std::string> old_;
-};
-
 /// Workflows parked on a signal step ride out a restart of the broker: a signal sent over HTTP
 /// while the broker is down is recorded and its next command goes out once the broker is back,
 /// the signals consumer comes back for signal events, and each step's effect happens once.
 TEST(MediatorCrashRecovery, WorkflowsParkedOnSignalsRideOutABrokerRestart) {
   testing::PrivateBroker broker;
-  ScopedEnv url("WONDERLAND_AMQP_URL", broker.url());
+  testing::ScopedEnv url("WONDERLAND_AMQP_URL", broker.url());
   Harness h("broker-signal");
   h.start_worker();
   h.start_mediator();
