@@ -289,12 +289,8 @@ describe('operations console', () => {
   test('a waiting signal step shows what it waits for, its button sends the signal, and a pause holds the next step', () =>
     withPage(browser, 'console-signal', async (page) => {
       const id = uniqueName('approval');
-      const started = await fetch(`${config.baseUrl}/api/workflows`, {
-        method: 'POST',
-        headers: {Authorization: `Bearer ${config.adminToken}`, 'Content-Type': 'application/json'},
-        body: JSON.stringify({definition: 'console_approval', id}),
-      });
-      assert.equal(started.status, 202, await started.text());
+      const started = await operatorApi('/api/workflows', {method: 'POST', body: {definition: 'console_approval', id}});
+      assert.equal(started.status, 202, JSON.stringify(started.body));
       await openConsole(page);
       await page.getByRole('heading', {name: 'Workflows'}).waitFor();
       await page.goto(`/console#/workflows/${id}`);
@@ -328,12 +324,11 @@ describe('operations console', () => {
   test('a failed workflow is rerun from its failed step with an input edited in the console', () =>
     withPage(browser, 'console-rerun', async (page) => {
       const id = uniqueName('lookup');
-      const started = await fetch(`${config.baseUrl}/api/workflows`, {
+      const started = await operatorApi('/api/workflows', {
         method: 'POST',
-        headers: {Authorization: `Bearer ${config.adminToken}`, 'Content-Type': 'application/json'},
-        body: JSON.stringify({definition: 'console_lookup', id, input: {isbn: '9780000009993'}}),
+        body: {definition: 'console_lookup', id, input: {isbn: '9780000009993'}},
       });
-      assert.equal(started.status, 202, await started.text());
+      assert.equal(started.status, 202, JSON.stringify(started.body));
       await openConsole(page);
       await page.getByRole('heading', {name: 'Workflows'}).waitFor();
       await page.goto(`/console#/workflows/${id}`);
@@ -359,9 +354,7 @@ describe('operations console', () => {
 
       await page.locator('.node[data-step="lookup"][data-state="done"]').waitFor();
       await page.locator('.timeline [data-type="rerun_requested"]').waitFor();
-      const view = await fetch(`${config.baseUrl}/api/workflows/${id}`, {
-        headers: {Authorization: `Bearer ${config.adminToken}`},
-      }).then((r) => r.json());
+      const {body: view} = await operatorApi(`/api/workflows/${id}`);
       assert.equal(view.status, 'completed');
       const completed = view.timeline.find((r) => r.type === 'completed');
       assert.equal(completed.data.output.title, rabbit.title);
