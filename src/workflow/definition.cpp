@@ -101,6 +101,16 @@ Result<std::int64_t> wait_deadline_ms(bool until, const nlohmann::json& value,
   return now_ms + value.get<std::int64_t>();
 }
 
+Result<std::int64_t> signal_timeout_ms(const nlohmann::json& value) {
+  if (!value.is_number_integer() || value.get<long long>() < 1 ||
+      value.get<long long>() > kMaxWaitMs) {
+    return Error::of(codes::kInvalidArgument, "timeout_ms: " + shown(value) +
+                                                  " is not an integer between 1 and " +
+                                                  std::to_string(kMaxWaitMs) + " (366 days)");
+  }
+  return value.get<std::int64_t>();
+}
+
 const Step* Definition::find(std::string_view id) const {
   auto it = by_id.find(id);
   return it == by_id.end() ? nullptr : &steps[it->second];

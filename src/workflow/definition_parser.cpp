@@ -37,6 +37,11 @@ bool valid_name(const std::string& s) {
   });
 }
 
+/// A string with a `${...}` reference: rendered when its step starts, checked then.
+bool is_template(const json& j) {
+  return j.is_string() && j.get_ref<const std::string&>().find("${") != std::string::npos;
+}
+
 const char* type_name(const json& j) {
   return j.type_name();
 }
@@ -304,9 +309,7 @@ class Parser : FieldReader {
     s.wait_until = !by_duration;
     s.wait = j[field];
     s.wait_template = compile(where, field, s.wait);
-    const bool is_template =
-        s.wait.is_string() && s.wait.get_ref<const std::string&>().find("${") != std::string::npos;
-    if (is_template) {
+    if (is_template(s.wait)) {
       templates_.push_back({where, field, s.wait, s.index, false, false});
       return;
     }
@@ -404,12 +407,15 @@ class Parser : FieldReader {
       fail(where, "signal", "must be lower-case letters, digits, '_', '-' or '.'");
     if (!j.contains("timeout_ms"))
       fail(where, "timeout_ms", "is required");
-    const json& t = j["timeout_ms"];
-    if (!t.is_number_integer() || t.get<long long>() < 1 || t.get<long long>() > kMaxWaitMs) {
+    s.wait = j["timeout_ms"];
+    s.wait_template = compile(where, "timeout_ms", s.wait);
+    if (is_template(s.wait)) {
+      templates_.push_back({where, "timeout_ms", s.wait, s.index, false, false});
+    } else if (auto checked = signal_timeout_ms(s.wait); !checked) {
       fail(where, "timeout_ms",
-           "must be an integer between 1 and " + std::to_string(kMaxWaitMs) + " (366 days)");
+           "must be an integer between 1 and " + std::to_string(kMaxWaitMs) +
+               " (366 days) or a template such as '${input.timeout_ms}'");
     }
-    s.timeout = std::chrono::milliseconds(t.get<long long>());
     if (j.contains("on_timeout"))
       s.on_timeout = required_string(where, j, "on_timeout");
   }

@@ -254,12 +254,18 @@ void Engine::Core::do_signal(SignalRequest req, StatusCallback done) {
   Instance* inst = find(req.workflow_id);
   if (!inst) {
     Error e = not_running(req.workflow_id);
-    if (e.code == codes::kFailedPrecondition)
+    if (e.code == codes::kFailedPrecondition) {
+      if (took_signal_before(req.workflow_id, req.signal_id))
+        return done(ok_status());
       e.code = codes::kConflict;
+    }
     return done(std::move(e));
   }
-  if (inst->phase == Phase::kFinished)
+  if (inst->phase == Phase::kFinished) {
+    if (!req.signal_id.empty() && inst->signal_ids.count(req.signal_id))
+      return done(ok_status());
     return done(Error::of(codes::kConflict, "workflow " + req.workflow_id + " has ended"));
+  }
   if (inst->phase != Phase::kRunning || inst->cancelled || inst->stopping) {
     return done(Error::of(codes::kConflict,
                           "workflow " + req.workflow_id + " is failing or being cancelled"));
@@ -518,6 +524,18 @@ Error Engine::Core::not_running(const std::string& id) {
                      "workflow " + id + " is " + std::string(to_string((*found)->status)));
   }
   return Error::of(codes::kNotFound, "no workflow " + id);
+}
+
+bool Engine::Core::took_signal_before(const std::string& id, const std::string& signal_id) {
+  if (signal_id.empty())
+    return false;
+  auto history = journal_.history(id);
+  if (!history.ok())
+    return false;
+  const auto& records = history->records;
+  return std::any_of(records.begin(), records.end(), [&](const JournalRecord& r) {
+    return r.type == events::kSignalReceived && r.data.value("signal_id", "") == signal_id;
+  });
 }
 
 }  // namespace wonderland::workflow

@@ -127,6 +127,9 @@ class Engine::Core : public std::enable_shared_from_this<Engine::Core> {
   /// on (or the workflow is gone).
   StepState* current_attempt(const std::string& id, std::size_t index, std::uint64_t token);
   Error not_running(const std::string& id);
+  /// Whether the workflow `id`, which has ended, took the signal `signal_id` before (a sender's
+  /// resend after the end, acknowledged again rather than refused).
+  bool took_signal_before(const std::string& id, const std::string& signal_id);
   /// A settled workflow to act on: `inst` is the one in memory, or one rebuilt from the journal
   /// that `rebuilt` owns until `adopt` makes it one of this engine's; one only looked at (a
   /// refused request) goes with `rebuilt`, and the engine's instances are left as they were.

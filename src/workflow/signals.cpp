@@ -10,10 +10,19 @@ using std::chrono::milliseconds;
 
 void Decider::start_signal(Instance& inst, const Step& step) {
   const std::int64_t now = to_ms(clock_.now());
-  const std::int64_t at = now + step.timeout.count();
+  auto value = step.wait_template.render(InstanceScope(inst));
+  Result<std::int64_t> timeout =
+      value ? signal_timeout_ms(*value)
+            : Result<std::int64_t>(
+                  Error::of(codes::kInvalidArgument, "timeout_ms: " + value.error().message));
+  if (!timeout) {
+    fail_at_start(inst, step, 0, timeout.error());
+    return;
+  }
+  const std::int64_t at = now + *timeout;
   unwritten_.record(inst, events::kStepStarted, &step, 0,
                     json{{"signal", step.signal},
-                         {"timeout_ms", step.timeout.count()},
+                         {"timeout_ms", *timeout},
                          {"timeout_at", format_iso8601(SystemTime{milliseconds(at)})},
                          {"timeout_at_ms", at}});
   if (const PendingSignal* early = inst.pending_signal(step.signal)) {
@@ -23,7 +32,7 @@ void Decider::start_signal(Instance& inst, const Step& step) {
   }
   StepState& st = inst.steps[step.index];
   st.token = inst.next_token++;
-  unwritten_.add_effect(TimerEffect{inst.id, step.index, st.token, step.timeout});
+  unwritten_.add_effect(TimerEffect{inst.id, step.index, st.token, milliseconds(*timeout)});
 }
 
 void Decider::deliver_signal(Instance& inst, const std::string& name) {
@@ -70,8 +79,11 @@ void Decider::signal_timed_out(Instance& inst, const Step& step) {
                           .done());
     return;
   }
+  // A templated timeout was rendered when the step started: its end minus its start.
+  const std::int64_t timeout_ms = step.wait.is_number_integer() ? step.wait.get<std::int64_t>()
+                                                                : st.retry_at_ms - st.started_ms;
   Error e = Error::of(codes::kDeadlineExceeded, "no signal '" + step.signal + "' within " +
-                                                    std::to_string(step.timeout.count()) + " ms");
+                                                    std::to_string(timeout_ms) + " ms");
   std::string reason = "step '" + step.id + "' (signal " + step.signal +
                        ") failed: " + std::string(to_string(e.code)) + ": " + e.message;
   unwritten_.record(inst, events::kStepFailed, &step, 0,

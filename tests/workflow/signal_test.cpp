@@ -52,7 +52,10 @@ TEST(SignalDefinition, FieldsAreChecked) {
             "parcel.json: step 's': field 'timeout_ms': is required");
   EXPECT_EQ(definition_error(signal_workflow(signal_step("s", {{"timeout_ms", 0}}))),
             "parcel.json: step 's': field 'timeout_ms': must be an integer between 1 and "
-            "31622400000 (366 days)");
+            "31622400000 (366 days) or a template such as '${input.timeout_ms}'");
+  EXPECT_EQ(definition_error(signal_workflow(signal_step("s", {{"timeout_ms", "${nope.x}"}}))),
+            "parcel.json: step 's': field 'timeout_ms': '${nope.x}': must start with input, "
+            "workflow, steps or failure");
   EXPECT_EQ(definition_error(signal_workflow(signal_step("s", {{"on_timeout", "nope"}}))),
             "parcel.json: step 's': field 'on_timeout': 'nope' is not a later step of the same "
             "sequence");
@@ -135,10 +138,20 @@ TEST(Signal, ADuplicateIsIgnored) {
   EXPECT_EQ(h.log.wait_settled(id).type, events::kCompleted);
   EXPECT_EQ(h.log.count(id, events::kSignalReceived), 1);
   EXPECT_EQ(h.log.wait(id, events::kStepSucceeded, "s").data["output"]["parcel"], "first");
-  // After the workflow ended, the same signal is refused as for any ended workflow.
-  Status late = h.signal(id, {{"parcel", "first"}}, sid);
-  ASSERT_FALSE(late.ok());
-  EXPECT_EQ(late.error().code, codes::kConflict);
+  // After the workflow ended, a resend of the same signal is acknowledged again (at-least-once
+  // senders resend freely), also once the engine no longer holds the workflow; a new signal is
+  // refused as for any ended workflow.
+  EXPECT_TRUE(h.signal(id, {{"parcel", "first"}}, sid).ok());
+  Status fresh = h.signal(id, {{"parcel", "new"}}, "5d0e7c1a-4f5e-4b8a-8a43-1d2b3c4d5e6f");
+  ASSERT_FALSE(fresh.ok());
+  EXPECT_EQ(fresh.error().code, codes::kConflict);
+  h.stop();
+  h.boot();
+  EXPECT_TRUE(h.signal(id, {{"parcel", "first"}}, sid).ok());
+  Status unnamed = h.signal(id, {{"parcel", "first"}});
+  ASSERT_FALSE(unnamed.ok());
+  EXPECT_EQ(unnamed.error().code, codes::kConflict);
+  EXPECT_EQ(h.log.count(id, events::kSignalReceived), 1);
 }
 
 TEST(Signal, ATimeoutWithoutOnTimeoutFailsTheStep) {
@@ -167,6 +180,42 @@ TEST(Signal, ATimeoutWithOnTimeoutJumpsThere) {
   EXPECT_EQ(done.data["output"], (json{{"timed_out", true}}));
   EXPECT_EQ(done.data["skipped"], json::array({"b"}));
   EXPECT_THAT(h.calls.actions(), ElementsAre("svc.a", "svc.late"));
+}
+
+TEST(Signal, ATemplatedTimeoutIsRenderedWhenTheStepStartsAndKeptAcrossARestart) {
+  SignalHarness h(signal_step("s", {{"timeout_ms", "${input.parcel_timeout_ms}"}}));
+  h.boot();
+  std::string id = h.start("parcel", {{"parcel_timeout_ms", 5000}});
+  h.parked.wait_for(1);
+  h.parked.reply("a", json::object());
+  JournalRecord started = h.log.wait(id, events::kStepStarted, "s");
+  EXPECT_EQ(started.data["timeout_ms"], 5000);
+  EXPECT_EQ(started.data["timeout_at"], "2026-01-01T00:00:05.000Z");
+  h.clock.advance(milliseconds(2'000));
+  h.stop();
+  h.boot();
+  h.log.wait(id, events::kResumed);
+  EXPECT_EQ(h.clock.next_due(), milliseconds(3'000));
+  h.clock.advance(milliseconds(3'000));
+  JournalRecord end = h.log.wait_settled(id);
+  EXPECT_EQ(end.type, events::kFailed);
+  EXPECT_EQ(end.data["reason"],
+            "step 's' (signal parcel_received) failed: deadline_exceeded: no signal "
+            "'parcel_received' within 5000 ms");
+}
+
+TEST(Signal, ATemplatedTimeoutThatIsNotAnIntegerFailsTheStepForGood) {
+  SignalHarness h(signal_step("s", {{"timeout_ms", "${input.parcel_timeout_ms}"}}));
+  h.boot();
+  std::string id = h.start("parcel", {{"parcel_timeout_ms", "two weeks"}});
+  h.parked.wait_for(1);
+  h.parked.reply("a", json::object());
+  JournalRecord end = h.log.wait_settled(id);
+  EXPECT_EQ(end.type, events::kFailed);
+  EXPECT_THAT(end.data["reason"].get<std::string>(),
+              HasSubstr("invalid_argument: timeout_ms: \"two weeks\" is not an integer between 1 "
+                        "and 31622400000 (366 days)"));
+  EXPECT_THAT(h.calls.actions(), ElementsAre("svc.a", "undo.a"));
 }
 
 TEST(Signal, ARestartWhileWaitingKeepsTheTimeoutAndTakesTheSignal) {

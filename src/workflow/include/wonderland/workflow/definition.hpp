@@ -102,12 +102,13 @@ struct Step {
   std::optional<Compensation> compensation;  ///< task only.
 
   // wait: `duration_ms` (wait_until false) or `until` (true), either a literal or a template
-  // rendered when the step starts (wait_deadline_ms checks the value).
+  // rendered when the step starts (wait_deadline_ms checks the value). signal: `timeout_ms`,
+  // likewise (signal_timeout_ms checks it).
   bool wait_until = false;
   nlohmann::json wait;
   CompiledTemplate wait_template;  ///< `wait`, parsed.
 
-  // signal: waits for the signal named `signal` at most `timeout`; on timeout the step fails,
+  // signal: waits for the signal named `signal` at most `wait` ms; on timeout the step fails,
   // or with `on_timeout` it succeeds and the steps between it and that later step of the same
   // sequence (timeout_skips) are skipped.
   std::string signal;
@@ -176,6 +177,10 @@ inline constexpr std::int64_t kMaxWaitMs = std::int64_t{366} * 24 * 3600 * 1000;
 /// ISO-8601 UTC time such as `2026-12-24T18:00:00Z`; a time past ends the step at once). An
 /// `invalid_argument` error says what is wrong with the value.
 Result<std::int64_t> wait_deadline_ms(bool until, const nlohmann::json& value, std::int64_t now_ms);
+
+/// A signal step's `timeout_ms`: an integer from 1 to kMaxWaitMs, or an `invalid_argument` error
+/// that says what is wrong with the value.
+Result<std::int64_t> signal_timeout_ms(const nlohmann::json& value);
 
 /// Bounds of a definition: the JSON document (text of 1 MiB, nesting depth 64, strings of
 /// 64 KiB, 100,000 values), the number of steps and how deep parallel and choice steps nest.
