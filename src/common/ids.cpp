@@ -1,5 +1,6 @@
 #include "wonderland/common/ids.hpp"
 
+#include <sodium.h>
 #include <sys/random.h>
 
 #include <array>
@@ -67,6 +68,22 @@ bool is_uuid(std::string_view s) {
     }
   }
   return true;
+}
+
+std::string name_based_uuid(std::string_view name) {
+  unsigned char digest[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(name.data()), name.size());
+  digest[6] = static_cast<unsigned char>((digest[6] & 0x0F) | 0x80);  // version 8
+  digest[8] = static_cast<unsigned char>((digest[8] & 0x3F) | 0x80);  // variant 10
+  std::string out;
+  out.reserve(36);
+  for (int i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10)
+      out.push_back('-');
+    out.push_back(kHex[digest[i] >> 4]);
+    out.push_back(kHex[digest[i] & 0x0F]);
+  }
+  return out;
 }
 
 std::string random_hex(std::size_t n) {

@@ -10,6 +10,11 @@ namespace wonderland {
 /// the operating system's entropy.
 std::string new_uuid();
 
+/// A name-based UUID of `name`: the first 16 bytes of its SHA-256, in the RFC 9562 layout of a
+/// version 8 (custom) UUID. The same name always gives the same id, so a request retried with
+/// the same name (an Idempotency-Key, an order and its lines) names the same thing.
+std::string name_based_uuid(std::string_view name);
+
 /// Whether `s` is a UUID in canonical 8-4-4-4-12 hexadecimal form (any case).
 bool is_uuid(std::string_view s);
 
