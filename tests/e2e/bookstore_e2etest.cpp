@@ -41,6 +41,7 @@
 #include "wonderland/testing/broker.hpp"
 #include "wonderland/testing/http_client.hpp"
 #include "wonderland/testing/process.hpp"
+#include "wonderland/testing/shopping.hpp"
 #include "wonderland/testing/system.hpp"
 #include "wonderland/testing/system_suite.hpp"
 
@@ -49,14 +50,24 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using nlohmann::json;
+using wonderland::testing::await_order;
+using wonderland::testing::declined_visa;
+using wonderland::testing::expect_problem;
+using wonderland::testing::good_mastercard;
+using wonderland::testing::good_visa;
 using wonderland::testing::HttpClient;
 using wonderland::testing::HttpResponse;
+using wonderland::testing::is_problem;
+using wonderland::testing::place_order;
+using wonderland::testing::settled;
+using wonderland::testing::Shopper;
+using wonderland::testing::sign_up;
 using wonderland::testing::System;
 using wonderland::testing::SystemSuite;
 using Clock = std::chrono::steady_clock;
 
 constexpr char kAdminToken[] = "e2e-operator-token-0c7d41f9";
-constexpr char kPassword[] = "correct horse battery";
+constexpr const char* kPassword = wonderland::testing::kShopperPassword;
 
 // ---- The test catalogue: one title per scenario, so that stock arithmetic stays exact. --------
 
@@ -79,128 +90,15 @@ constexpr int kStreamBuyers = 6;
 constexpr int kStreamRounds = 3;
 constexpr int kStreamMaxRounds = 40;
 
-/// A card expiry a few years ahead ("12/29"), valid whatever today's date.
-std::string future_expiry() {
-  std::time_t now = std::time(nullptr);
-  std::tm utc{};
-  gmtime_r(&now, &utc);
-  int yy = (utc.tm_year + 1900 + 3) % 100;
-  return std::string("12/") + (yy < 10 ? "0" : "") + std::to_string(yy);
-}
-
-json card(const std::string& method, const std::string& number) {
-  return json{
-      {"method", method}, {"card_number", number}, {"expiry", future_expiry()}, {"cvv", "123"}};
-}
-json good_visa() {
-  return card("visa", "4242 4242 4242 4242");
-}
-json declined_visa() {
-  return card("visa", "4000 0000 0000 0002");
-}
-json good_mastercard() {
-  return card("mastercard", "5555 5555 5555 4444");
-}
-
 // ---- HTTP helpers ------------------------------------------------------------------------
 
 std::map<std::string, std::string> bearer(const std::string& token) {
   return {{"Authorization", "Bearer " + token}};
 }
 
-bool is_problem(const HttpResponse& r) {
-  return r.header("content-type").rfind("application/problem+json", 0) == 0;
-}
-
-/// Checks that `r` is an RFC 9457 problem with `status` and, when given, an error for `field`.
-void expect_problem(const HttpResponse& r, int status, const std::string& field = {}) {
-  EXPECT_EQ(r.status, status) << describe(r);
-  EXPECT_TRUE(is_problem(r)) << "content-type '" << r.header("content-type")
-                             << "': " << describe(r);
-  json p = r.json();
-  ASSERT_TRUE(p.is_object()) << describe(r);
-  EXPECT_EQ(p.value("status", 0), status) << describe(r);
-  EXPECT_FALSE(p.value("code", "").empty()) << describe(r);
-  EXPECT_FALSE(p.value("title", "").empty() && p.value("detail", "").empty()) << describe(r);
-  if (!field.empty()) {
-    bool named = false;
-    for (const auto& e : p.value("errors", json::array()))
-      named = named || e.value("field", "") == field;
-    EXPECT_TRUE(named) << "no error for field '" << field << "': " << describe(r);
-  }
-}
-
-struct Shopper {
-  std::string username;
-  std::string email;
-  std::string customer_id;
-  std::string token;
-};
-
-/// Signs a new customer up and in; throws with the response on failure.
-Shopper sign_up(HttpClient& http, const std::string& tag) {
-  Shopper s;
-  s.username = "e2e_" + tag + "_" + wonderland::fast_random_hex(4);
-  s.email = s.username + "@example.com";
-  HttpResponse r = http.post_json("/api/customers", json{{"username", s.username},
-                                                         {"email", s.email},
-                                                         {"password", kPassword},
-                                                         {"first_name", "Test"},
-                                                         {"last_name", "Shopper " + tag}});
-  if (r.status != 201)
-    throw std::runtime_error("sign-up of " + s.username + ": " + describe(r));
-  r = http.post_json("/api/sessions", json{{"username", s.username}, {"password", kPassword}});
-  if (r.status != 201)
-    throw std::runtime_error("sign-in of " + s.username + ": " + describe(r));
-  s.token = r.json().value("token", "");
-  s.customer_id = r.json().value("customer_id", "");
-  if (s.token.empty() || s.customer_id.empty())
-    throw std::runtime_error("session without token: " + describe(r));
-  return s;
-}
-
+/// PUT /api/basket/items/{isbn} of a test title.
 HttpResponse set_basket(HttpClient& http, const Shopper& s, const TestBook& book, int quantity) {
-  return http.put_json(std::string("/api/basket/items/") + book.isbn, json{{"quantity", quantity}},
-                       s.token);
-}
-
-HttpResponse place_order(HttpClient& http, const Shopper& s, const std::string& key,
-                         const json& payment) {
-  return http.post_json("/api/orders", json{{"payment", payment}}, s.token,
-                        {{"Idempotency-Key", key}});
-}
-
-bool settled(const json& order) {
-  std::string status = order.value("status", "");
-  return status == "confirmed" || status == "failed";
-}
-
-/// Long-polls GET /api/orders/{id}?wait_ms= until the order is confirmed or failed (or the time
-/// is up); returns the last view ({} when none was read). Transient 5xx answers are polled
-/// through.
-json await_order(HttpClient& http, const Shopper& s, const std::string& id,
-                 std::chrono::milliseconds timeout = 60s) {
-  auto deadline = Clock::now() + timeout;
-  json last;
-  while (Clock::now() < deadline) {
-    try {
-      HttpResponse r = http.get("/api/orders/" + id + "?wait_ms=5000", s.token);
-      if (r.status == 200) {
-        last = r.json();
-        if (settled(last))
-          return last;
-        continue;  // the wait ran out: ask again at once
-      } else if (r.status < 500) {
-        throw std::runtime_error("GET /api/orders/" + id + ": " + describe(r));
-      }
-    } catch (const std::runtime_error&) {
-      throw;
-    } catch (const std::exception&) {
-      // A dropped connection: poll again.
-    }
-    std::this_thread::sleep_for(150ms);
-  }
-  return last;
+  return wonderland::testing::set_basket(http, s, book.isbn, quantity);
 }
 
 std::string order_id_of(const HttpResponse& accepted) {
