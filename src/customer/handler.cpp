@@ -45,6 +45,12 @@ const std::vector<CommandSpec>& command_table() {
       {commands::kRecordOrder, &body_only<&Store::record_order>, true, false},
       {commands::kClearBasket, &body_only<&Store::clear_basket>, true, false},
       {commands::kListOrders, &body_only<&Store::list_orders>, false, false},
+      {commands::kCheckReturn, &body_only<&Store::check_return>, false, false},
+      {commands::kRecordReturn, &body_only<&Store::record_return>, true, false},
+      {commands::kCompleteReturn, &body_only<&Store::complete_return>, true, false},
+      {commands::kCloseReturn, &body_only<&Store::close_return>, true, false},
+      {commands::kListReturns, &body_only<&Store::list_returns>, false, false},
+      {commands::kGetReturn, &body_only<&Store::get_return>, false, false},
   };
   return table;
 }

@@ -87,11 +87,42 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 )sql";
 
+/// Migration 2: returns of order lines. The primary key of return_lines is the rule "an order
+/// line is in one return at most".
+constexpr const char* kReturns = R"sql(
+CREATE TABLE IF NOT EXISTS returns (
+  return_id    uuid PRIMARY KEY,
+  order_id     uuid NOT NULL REFERENCES orders (order_id) ON DELETE CASCADE,
+  customer_id  uuid NOT NULL REFERENCES customers (id) ON DELETE CASCADE,
+  status       text NOT NULL
+               CHECK (status IN ('awaiting_parcel', 'refunded', 'expired', 'failed')),
+  refund_cents bigint NOT NULL CHECK (refund_cents >= 0),
+  reason       text,
+  created_at   timestamptz NOT NULL,
+  updated_at   timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS returns_by_customer ON returns (customer_id, created_at DESC);
+
+CREATE TABLE IF NOT EXISTS return_lines (
+  order_id         uuid NOT NULL,
+  isbn             text NOT NULL,
+  return_id        uuid NOT NULL REFERENCES returns (return_id) ON DELETE CASCADE,
+  line             integer NOT NULL,
+  quantity         integer NOT NULL CHECK (quantity > 0),
+  title            text NOT NULL,
+  unit_price_cents bigint NOT NULL CHECK (unit_price_cents >= 0),
+  refund_cents     bigint NOT NULL CHECK (refund_cents >= 0),
+  PRIMARY KEY (order_id, isbn)
+);
+CREATE INDEX IF NOT EXISTS return_lines_by_return ON return_lines (return_id, line);
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& migrations() {
   static const std::vector<Migration> all = {
       {1, "customers, sessions, baskets, orders, idempotency, outbox", kInitialSchema},
+      {2, "returns and their lines", kReturns},
   };
   return all;
 }

@@ -47,6 +47,8 @@ Config Config::from_env() {
   c.password = PasswordPolicy::from_env();
   c.outbox_interval = std::chrono::milliseconds(
       bounded("WONDERLAND_CUSTOMER_OUTBOX_INTERVAL_MS", c.outbox_interval.count(), 10, 3'600'000));
+  c.return_window_days =
+      static_cast<int>(bounded("WONDERLAND_RETURN_WINDOW_DAYS", c.return_window_days, 0, 3650));
   c.startup_timeout = std::chrono::seconds(
       bounded("WONDERLAND_CUSTOMER_STARTUP_TIMEOUT_S", c.startup_timeout.count(), 0, 3600));
   return c;
@@ -76,6 +78,7 @@ Server::Server(messaging::Connection& connection, Config config)
   StoreOptions options;
   options.session_ttl = s.config.session_ttl;
   options.password = s.config.password;
+  options.return_window_days = s.config.return_window_days;
   options.source = connection.options().service;
   s.handlers = std::make_unique<HandlerPool>(s.config.workers, s.config.pg_url, s.config.schema,
                                              options, publish);

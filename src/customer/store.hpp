@@ -1,5 +1,5 @@
 // The customer service's operations on PostgreSQL: accounts, sessions, profiles and addresses,
-// baskets, and the order history (docs/commands.md, section "customer").
+// baskets, the order history and returns (docs/commands.md, section "customer").
 //
 //   customer::Database db(url, "customer");
 //   customer::migrate(db);
@@ -18,7 +18,8 @@
 // A Store is not thread-safe (nor is its Database): one per worker thread.
 //
 // The operations are defined by concern: store_accounts.cpp (sign-up, sessions, profiles),
-// store_baskets.cpp and store_orders.cpp, over the shared lookups of store_queries.hpp.
+// store_baskets.cpp, store_orders.cpp and store_returns.cpp, over the shared lookups of
+// store_queries.hpp.
 #pragma once
 
 #include <chrono>
@@ -45,6 +46,8 @@ struct StoreOptions {
   std::function<SystemTime()> clock;
   /// The `source` of the events this store writes to the outbox.
   std::string source = "customer";
+  /// How many days after an order was recorded its lines may be returned.
+  int return_window_days = 30;
 };
 
 class Store {
@@ -101,6 +104,32 @@ class Store {
   /// newest first. Errors: not_found.
   Result<nlohmann::json> list_orders(const nlohmann::json& body);
 
+  /// `customer.check_return` → `{return_id, order_id, lines:[{isbn, title, quantity,
+  /// unit_price_cents, refund_cents}], refund_cents, existing}`, read-only: whether the lines of
+  /// the order can be returned, priced at what was paid. A return_id already recorded for the
+  /// same customer and order is `existing` and replies its recorded lines.
+  /// Errors: invalid_argument (fields; a line not in the order or above what was bought, named
+  /// `lines[i].isbn` / `lines[i].quantity`), not_found "no order '<id>'" (also for another
+  /// customer's order), failed_precondition (the return window ended), conflict (a line
+  /// is in another return, or the return_id is recorded for another order).
+  Result<nlohmann::json> check_return(const nlohmann::json& body);
+  /// `customer.record_return`: the checks of check_return with the order locked, then records
+  /// the return `awaiting_parcel` with its lines. Reply as check_return plus `status`;
+  /// idempotent by return_id (a repeat replies the recorded return with `existing: true`).
+  Result<nlohmann::json> record_return(const nlohmann::json& body);
+  /// `customer.complete_return` → Return with status `refunded` and the refund_cents given;
+  /// a repeat changes nothing. Errors: invalid_argument, not_found "no return '<id>'".
+  Result<nlohmann::json> complete_return(const nlohmann::json& body);
+  /// `customer.close_return` → Return: sets `expired` or `failed` (and the reason, when given)
+  /// unless the return is `refunded`, which stays. Errors: invalid_argument, not_found.
+  Result<nlohmann::json> close_return(const nlohmann::json& body);
+  /// `customer.list_returns` → `{returns:[Return]}`, newest first, of one order when `order_id`
+  /// is given. Errors: invalid_argument, not_found (customer).
+  Result<nlohmann::json> list_returns(const nlohmann::json& body);
+  /// `customer.get_return` → Return. Errors: invalid_argument, not_found "no return '<id>'"
+  /// (also for another customer's return).
+  Result<nlohmann::json> get_return(const nlohmann::json& body);
+
   const StoreOptions& options() const { return options_; }
 
  private:
@@ -112,6 +141,8 @@ class Store {
   Result<nlohmann::json> for_customer(const nlohmann::json& request, const CustomerTxBody& body);
   SystemTime now() const;
   const std::string& dummy_hash();
+  /// check_return and record_return: `record` locks the order and inserts the return.
+  Result<nlohmann::json> check_or_record_return(const nlohmann::json& body, bool record);
 
   Database& db_;
   StoreOptions options_;

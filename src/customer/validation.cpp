@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cctype>
 #include <limits>
+#include <set>
 
 #include "wonderland/common/ids.hpp"
 #include "wonderland/common/request_fields.hpp"
+#include "wonderland/customer/protocol.hpp"
 
 namespace wonderland::customer {
 namespace {
@@ -269,6 +271,10 @@ std::optional<std::int64_t> BodyReader::integer_or(const std::string& name, std:
   return n;
 }
 
+std::optional<std::int64_t> BodyReader::cents(const std::string& name) {
+  return integer(name, 0, std::numeric_limits<std::int64_t>::max());
+}
+
 std::optional<Address> BodyReader::address(const std::string& name) {
   if (!has(name)) {
     if (body_.is_object())
@@ -280,18 +286,27 @@ std::optional<Address> BodyReader::address(const std::string& name) {
     fail(name, "must be an object");
     return std::nullopt;
   }
-  BodyReader inner(v);
-  inner.prefix_ = prefix_ + name + ".";
+  BodyReader inner = nested(v, name + ".");
   Address a;
   a.line1 = inner.required_string("line1");
   a.line2 = inner.optional_string("line2");
   a.city = inner.required_string("city", 100);
   a.postal_code = inner.required_string("postal_code", 20);
   a.country = inner.required_string("country", 100);
-  fields_.insert(fields_.end(), inner.fields_.begin(), inner.fields_.end());
+  absorb(inner);
   if (!inner.ok())
     return std::nullopt;
   return a;
+}
+
+BodyReader BodyReader::nested(const nlohmann::json& value, const std::string& prefix) const {
+  BodyReader inner(value);
+  inner.prefix_ = prefix_ + prefix;
+  return inner;
+}
+
+void BodyReader::absorb(const BodyReader& inner) {
+  fields_.insert(fields_.end(), inner.fields_.begin(), inner.fields_.end());
 }
 
 Error BodyReader::error() const {
@@ -388,12 +403,72 @@ Result<OrderRecord> parse_order_record(const nlohmann::json& body) {
   } else {
     o.items = r.at("items");
   }
-  if (auto t = r.integer("total_cents", 0, std::numeric_limits<std::int64_t>::max()))
+  if (auto t = r.cents("total_cents"))
     o.total_cents = *t;
   o.status = r.required_string("status", 32);
   if (!r.ok())
     return r.error();
   return o;
+}
+
+Result<ReturnRequest> parse_return_request(const nlohmann::json& body) {
+  BodyReader r(body);
+  ReturnRequest q;
+  q.return_id = r.uuid("return_id");
+  q.customer_id = r.uuid("customer_id");
+  q.order_id = r.uuid("order_id");
+  const nlohmann::json& lines = r.at("lines");
+  if (!lines.is_array()) {
+    if (body.is_object())
+      r.fail("lines", "must be an array of {isbn, quantity}");
+  } else if (lines.empty() || lines.size() > kMaxReturnLines) {
+    r.fail("lines", "must have 1 to " + std::to_string(kMaxReturnLines) + " lines");
+  } else {
+    std::set<std::string> seen;
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+      const std::string name = "lines[" + std::to_string(i) + "]";
+      if (!lines[i].is_object()) {
+        r.fail(name, "must be an object {isbn, quantity}");
+        continue;
+      }
+      BodyReader line = r.nested(lines[i], name + ".");
+      ReturnLineRequest l;
+      l.isbn = line.required_string("isbn", 32);
+      if (!l.isbn.empty()) {
+        if (auto p = isbn_problem(l.isbn))
+          line.fail("isbn", *p);
+        else if (!seen.insert(l.isbn).second)
+          line.fail("isbn", "appears more than once");
+      }
+      if (auto n = line.integer("quantity", 1, kMaxReturnQuantity))
+        l.quantity = static_cast<int>(*n);
+      r.absorb(line);
+      q.lines.push_back(std::move(l));
+    }
+  }
+  return r.result(std::move(q));
+}
+
+Result<CompleteReturnRequest> parse_complete_return(const nlohmann::json& body) {
+  BodyReader r(body);
+  CompleteReturnRequest c;
+  c.return_id = r.uuid("return_id");
+  c.refund_cents = r.cents("refund_cents").value_or(0);
+  return r.result(std::move(c));
+}
+
+Result<CloseReturnRequest> parse_close_return(const nlohmann::json& body) {
+  BodyReader r(body);
+  CloseReturnRequest c;
+  c.return_id = r.uuid("return_id");
+  c.status = r.required_string("status", 32);
+  if (!c.status.empty() && c.status != return_status::kExpired &&
+      c.status != return_status::kFailed) {
+    r.fail("status", std::string("must be \"") + return_status::kExpired + "\" or \"" +
+                         return_status::kFailed + "\"");
+  }
+  c.reason = r.optional_string("reason", kReturnReasonMax);
+  return r.result(std::move(c));
 }
 
 nlohmann::json to_json(const Address& a) {

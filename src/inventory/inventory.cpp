@@ -115,6 +115,8 @@ void Inventory::register_commands(messaging::CommandRouter& router) {
             scoped([this](const Envelope& e) { return confirm(e.body, e.idempotency_key); }));
   router.on(commands::kRelease,
             scoped([this](const Envelope& e) { return release(e.body, e.idempotency_key); }));
+  router.on(commands::kRestock,
+            scoped([this](const Envelope& e) { return restock(e.body, e.idempotency_key); }));
 }
 
 std::optional<Book> Inventory::book(const std::string& isbn) {

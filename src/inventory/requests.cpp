@@ -58,6 +58,19 @@ void read_bounded(const json& body, const char* key, std::int64_t max, std::int6
   out = *v;
 }
 
+/// Reads the required quantity `key` (1..kMaxQuantity) of `item`, or records a field error
+/// named `field`.
+std::int64_t read_quantity(const json& item, const char* key, const std::string& field,
+                           std::vector<FieldError>& fields) {
+  auto quantity = item.find(key);
+  std::optional<std::int64_t> q = quantity == item.end() ? std::nullopt : as_int(*quantity);
+  if (!q || *q < 1 || *q > kMaxQuantity) {
+    fields.push_back({field, "must be an integer from 1 to " + std::to_string(kMaxQuantity)});
+    return 0;
+  }
+  return *q;
+}
+
 /// Reads line `i` of `items`, or records field errors; `seen` holds the ISBNs before it.
 RequestedLine read_line(const json& item, std::size_t i, std::set<std::string>& seen,
                         std::vector<FieldError>& fields) {
@@ -71,14 +84,7 @@ RequestedLine read_line(const json& item, std::size_t i, std::set<std::string>& 
   } else {
     line.isbn = isbn->get<std::string>();
   }
-  auto quantity = item.find("quantity");
-  std::optional<std::int64_t> q = quantity == item.end() ? std::nullopt : as_int(*quantity);
-  if (!q || *q < 1 || *q > kMaxQuantity) {
-    fields.push_back(
-        {prefix + "quantity", "must be an integer from 1 to " + std::to_string(kMaxQuantity)});
-  } else {
-    line.quantity = *q;
-  }
+  line.quantity = read_quantity(item, "quantity", prefix + "quantity", fields);
   return line;
 }
 
@@ -184,6 +190,23 @@ Result<ReserveRequest> read_reserve_request(const json& body) {
   ReserveRequest request;
   read_uuid(body, "order_id", request.order_id, fields);
   request.lines = read_items(body, fields);
+  if (!fields.empty())
+    return invalid_fields(std::move(fields));
+  return request;
+}
+
+Result<RestockRequest> read_restock_request(const json& body) {
+  if (!body.is_object())
+    return not_an_object();
+  std::vector<FieldError> fields;
+  RestockRequest request;
+  read_uuid(body, "return_id", request.return_id, fields);
+  auto isbn = body.find("isbn");
+  if (isbn == body.end() || !isbn->is_string() || !is_isbn13_format(isbn->get<std::string>()))
+    fields.push_back({"isbn", "must be 13 digits"});
+  else
+    request.isbn = isbn->get<std::string>();
+  request.quantity = read_quantity(body, "quantity", "quantity", fields);
   if (!fields.empty())
     return invalid_fields(std::move(fields));
   return request;

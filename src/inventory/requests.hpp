@@ -37,6 +37,15 @@ struct ReserveRequest {
 
 /// `{order_id, items}`.
 Result<ReserveRequest> read_reserve_request(const nlohmann::json& body);
+/// A restock request, checked.
+struct RestockRequest {
+  std::string return_id;
+  std::string isbn;
+  std::int64_t quantity = 0;
+};
+
+/// `{return_id, isbn, quantity}`.
+Result<RestockRequest> read_restock_request(const nlohmann::json& body);
 /// `{order_id}` (confirm, release).
 Result<std::string> read_order_id(const nlohmann::json& body);
 

@@ -1,4 +1,5 @@
-// Inventory's state changes: reserving stock for an order, confirming the sale, releasing it.
+// Inventory's state changes: reserving stock for an order, confirming the sale, releasing it,
+// and restocking the copies a customer sent back.
 #include <utility>
 
 #include "requests.hpp"
@@ -88,6 +89,28 @@ Result<nlohmann::json> Inventory::release(const nlohmann::json& body,
         log::info("order {}: {} reservation released, stock restored", *order_id, existing->status);
       }
       return json(StatusReply{*order_id, StatusReply::kReleased});
+    });
+  });
+}
+
+Result<nlohmann::json> Inventory::restock(const nlohmann::json& body,
+                                          const std::string& idempotency_key) {
+  Result<RestockRequest> request = read_restock_request(body);
+  if (!request.ok())
+    return request.error();
+  const RestockRequest& r = *request;
+
+  return sqlite::guarded(tables::store(), "restock", [&] {
+    return state_change(idempotency_key, [&]() -> Result<json> {
+      std::optional<Book> b = tables::book(*db_, r.isbn);
+      if (!b)
+        return tables::not_found_isbn(r.isbn);
+      if (auto done = tables::restocked(*db_, r.return_id, r.isbn))
+        return json(RestockReply{r.return_id, r.isbn, *done, b->stock});
+      tables::give_back_stock(*db_, {PricedLine{r.isbn, b->title, r.quantity, b->price_cents}});
+      tables::insert_restock(*db_, r.return_id, r.isbn, r.quantity);
+      log::info("return {}: {} cop(ies) of {} back in stock", r.return_id, r.quantity, r.isbn);
+      return json(RestockReply{r.return_id, r.isbn, r.quantity, b->stock + r.quantity});
     });
   });
 }

@@ -31,6 +31,13 @@ CREATE TABLE IF NOT EXISTS reservation_items (
   unit_price_cents INTEGER NOT NULL,
   PRIMARY KEY (order_id, isbn)
 );
+CREATE TABLE IF NOT EXISTS restocks (
+  return_id  TEXT NOT NULL,
+  isbn       TEXT NOT NULL REFERENCES books(isbn),
+  quantity   INTEGER NOT NULL CHECK (quantity > 0),
+  created_at TEXT NOT NULL,
+  PRIMARY KEY (return_id, isbn)
+);
 )sql";
 
 constexpr const char* kBookColumns = "isbn, title, author, publisher, price_cents, stock";
@@ -217,6 +224,25 @@ void set_status(sqlite::Db& db, const std::string& order_id, const char* status)
       .bind(1, status)
       .bind(2, now_iso8601())
       .bind(3, order_id)
+      .step();
+}
+
+std::optional<std::int64_t> restocked(sqlite::Db& db, const std::string& return_id,
+                                      const std::string& isbn) {
+  auto find = db.prepare("SELECT quantity FROM restocks WHERE return_id = ? AND isbn = ?");
+  find.bind(1, return_id).bind(2, isbn);
+  if (!find.step())
+    return std::nullopt;
+  return find.int64(0);
+}
+
+void insert_restock(sqlite::Db& db, const std::string& return_id, const std::string& isbn,
+                    std::int64_t quantity) {
+  db.prepare("INSERT INTO restocks(return_id, isbn, quantity, created_at) VALUES (?, ?, ?, ?)")
+      .bind(1, return_id)
+      .bind(2, isbn)
+      .bind(3, quantity)
+      .bind(4, now_iso8601())
       .step();
 }
 

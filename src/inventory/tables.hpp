@@ -1,6 +1,6 @@
 // The inventory database's tables (private to the inventory component): the schema, books and
-// their stock, reservations and their lines. Every function runs on the caller's connection,
-// inside the caller's lock (and transaction, for changes).
+// their stock, reservations and their lines, restocks of returned copies. Every function runs on
+// the caller's connection, inside the caller's lock (and transaction, for changes).
 #pragma once
 
 #include <cstdint>
@@ -58,5 +58,12 @@ void insert_reservation(sqlite::Db& db, const std::string& order_id, const Price
 void insert_released(sqlite::Db& db, const std::string& order_id);
 /// Sets a reservation's status.
 void set_status(sqlite::Db& db, const std::string& order_id, const char* status);
+
+/// The quantity restocked for (return_id, isbn), when it was.
+std::optional<std::int64_t> restocked(sqlite::Db& db, const std::string& return_id,
+                                      const std::string& isbn);
+/// Records that `quantity` copies of `isbn` came back to the stock for the return.
+void insert_restock(sqlite::Db& db, const std::string& return_id, const std::string& isbn,
+                    std::int64_t quantity);
 
 }  // namespace wonderland::inventory::tables

@@ -64,14 +64,21 @@ class HandlerPgTest : public CustomerPgTest {
 TEST_F(HandlerPgTest, EveryDocumentedCommandIsRouted) {
   std::vector<std::string> expected = {
       "customer.add_address",     "customer.add_basket_item", "customer.authenticate",
-      "customer.clear_basket",    "customer.get_basket",      "customer.get_profile",
-      "customer.list_orders",     "customer.record_order",    "customer.remove_basket_item",
+      "customer.check_return",    "customer.clear_basket",    "customer.close_return",
+      "customer.complete_return", "customer.get_basket",      "customer.get_profile",
+      "customer.get_return",      "customer.list_orders",     "customer.list_returns",
+      "customer.record_order",    "customer.record_return",   "customer.remove_basket_item",
       "customer.set_basket_item", "customer.sign_in",         "customer.sign_out",
       "customer.sign_up",         "customer.validate"};
   EXPECT_EQ(CommandHandler::command_types(), expected);
   EXPECT_TRUE(CommandHandler::changes_state("customer.sign_up"));
   EXPECT_FALSE(CommandHandler::changes_state("customer.sign_in"));
   EXPECT_FALSE(CommandHandler::changes_state("customer.validate"));
+  for (const char* type :
+       {"customer.record_return", "customer.complete_return", "customer.close_return"})
+    EXPECT_TRUE(CommandHandler::changes_state(type)) << type;
+  for (const char* type : {"customer.check_return", "customer.list_returns", "customer.get_return"})
+    EXPECT_FALSE(CommandHandler::changes_state(type)) << type;
 
   auto unknown = handler_.handle(command("customer.delete_everything", json::object()));
   ASSERT_FALSE(unknown.ok());
@@ -134,6 +141,51 @@ TEST_F(HandlerPgTest, BasketCommandsAreDeduplicatedByKeyAndType) {
   ASSERT_TRUE(set.ok()) << error_text(set.error());
   EXPECT_EQ(set.value()["items"].size(), 2u);
   EXPECT_EQ(set.value()["items"][0]["quantity"], 2);
+}
+
+TEST_F(HandlerPgTest, ReturnCommandsAreRoutedAndRecordedByKey) {
+  std::string id = sign_up("alice");
+  std::string order = record_order(id);
+  std::string return_id = new_uuid();
+  json body{{"return_id", return_id},
+            {"customer_id", id},
+            {"order_id", order},
+            {"lines", json::array({{{"isbn", "978-1"}, {"quantity", 1}}})}};
+  auto checked = handler_.handle(command("customer.check_return", body));
+  ASSERT_TRUE(checked.ok()) << error_text(checked.error());
+  EXPECT_EQ(checked.value()["refund_cents"], 999);  // one of the two copies bought
+
+  // The engine's resend with the same key gets the first reply, `existing: false` included.
+  auto recorded = handler_.handle(command("customer.record_return", body, "return-1"));
+  auto resent = handler_.handle(command("customer.record_return", body, "return-1"));
+  ASSERT_TRUE(recorded.ok()) << error_text(recorded.error());
+  EXPECT_EQ(resent.value(), recorded.value());
+  EXPECT_EQ(recorded.value()["status"], "awaiting_parcel");
+  EXPECT_EQ(recorded.value()["existing"], false);
+
+  auto completed = handler_.handle(command(
+      "customer.complete_return", json{{"return_id", return_id}, {"refund_cents", 999}}, "c-1"));
+  ASSERT_TRUE(completed.ok()) << error_text(completed.error());
+  EXPECT_EQ(completed.value()["status"], "refunded");
+  auto closed = handler_.handle(command(
+      "customer.close_return", json{{"return_id", return_id}, {"status", "expired"}}, "x-1"));
+  ASSERT_TRUE(closed.ok()) << error_text(closed.error());
+  EXPECT_EQ(closed.value()["status"], "refunded");
+  auto got = handler_.handle(
+      command("customer.get_return", json{{"customer_id", id}, {"return_id", return_id}}));
+  ASSERT_TRUE(got.ok()) << error_text(got.error());
+  EXPECT_EQ(got.value(), closed.value());
+  auto listed = handler_.handle(command("customer.list_returns", json{{"customer_id", id}}));
+  ASSERT_TRUE(listed.ok()) << error_text(listed.error());
+  EXPECT_EQ(listed.value()["returns"], json::array({got.value()}));
+
+  // A second return of the line is a final error value, recorded under its key.
+  body["return_id"] = new_uuid();
+  auto twice = handler_.handle(command("customer.record_return", body, "return-2"));
+  ASSERT_FALSE(twice.ok());
+  EXPECT_EQ(twice.error().code, codes::kConflict);
+  EXPECT_FALSE(twice.error().retryable);
+  EXPECT_EQ(query("SELECT count(*) FROM returns")[0][0].as<int>(), 1);
 }
 
 TEST_F(HandlerPgTest, ConcurrentDeliveriesOfOneCommandActOnce) {

@@ -11,6 +11,7 @@
 #include "database.hpp"
 #include "migrations.hpp"
 #include "store.hpp"
+#include "wonderland/common/ids.hpp"
 #include "wonderland/testing/postgres.hpp"
 
 namespace wonderland::customer::test {
@@ -48,6 +49,29 @@ class CustomerPgTest : public ::testing::Test {
     auto r = store_->sign_up(sign_up_body(username));
     EXPECT_TRUE(r.ok()) << error_text(r.error());
     return r.ok() ? r.value()["customer_id"].get<std::string>() : std::string();
+  }
+
+  /// Records a confirmed order for `customer_id` of two copies of "978-1" (Alice, 999 each) and
+  /// one of "978-2" (Through the Looking-Glass, 1500); returns its id.
+  std::string record_order(const std::string& customer_id) {
+    std::string order_id = new_uuid();
+    auto items = nlohmann::json::array({{{"isbn", "978-1"},
+                                         {"title", "Alice"},
+                                         {"quantity", 2},
+                                         {"unit_price_cents", 999},
+                                         {"line_total_cents", 1998}},
+                                        {{"isbn", "978-2"},
+                                         {"title", "Through the Looking-Glass"},
+                                         {"quantity", 1},
+                                         {"unit_price_cents", 1500},
+                                         {"line_total_cents", 1500}}});
+    auto r = store_->record_order(nlohmann::json{{"customer_id", customer_id},
+                                                 {"order_id", order_id},
+                                                 {"items", items},
+                                                 {"total_cents", 3498},
+                                                 {"status", "confirmed"}});
+    EXPECT_TRUE(r.ok()) << error_text(r.error());
+    return order_id;
   }
 
   /// A direct connection to the test's schema, for looking at what is stored.

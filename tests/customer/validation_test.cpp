@@ -222,6 +222,58 @@ TEST(OrderRecord, NeedsIdsItemsTotalAndStatus) {
   EXPECT_EQ(ok->total_cents, 1999);
 }
 
+TEST(ReturnRequest, ReadsLinesAndNamesEachWrongOne) {
+  const std::string id = "0b0e6a8e-3c0e-4d4e-9b8a-1f2e3d4c5b6a";
+  json body{{"return_id", id},
+            {"customer_id", id},
+            {"order_id", id},
+            {"lines", json::array({{{"isbn", " 978-1 "}, {"quantity", 2}}})}};
+  auto ok = parse_return_request(body);
+  ASSERT_TRUE(ok.ok()) << ok.error().message;
+  ASSERT_EQ(ok->lines.size(), 1u);
+  EXPECT_EQ(ok->lines[0].isbn, "978-1");
+  EXPECT_EQ(ok->lines[0].quantity, 2);
+
+  body["lines"] = json::array({{{"isbn", "978 1"}, {"quantity", 1}},
+                               {{"isbn", "978-2"}},
+                               "978-3",
+                               {{"isbn", "978-2"}, {"quantity", 1}}});
+  auto bad = parse_return_request(body);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(field_names(bad.error()),
+            (std::vector<std::string>{"lines[0].isbn", "lines[1].quantity", "lines[2]",
+                                      "lines[3].isbn"}));
+  EXPECT_EQ(field_message(bad.error(), "lines[3].isbn"), "appears more than once");
+
+  body["lines"] = json::array();
+  EXPECT_EQ(field_names(parse_return_request(body).error()), std::vector<std::string>{"lines"});
+  body["lines"] = json::array();
+  for (int i = 0; i < 101; ++i)
+    body["lines"].push_back({{"isbn", "978-" + std::to_string(i)}, {"quantity", 1}});
+  EXPECT_EQ(field_names(parse_return_request(body).error()), std::vector<std::string>{"lines"});
+  body.erase("lines");
+  EXPECT_EQ(field_names(parse_return_request(body).error()), std::vector<std::string>{"lines"});
+}
+
+TEST(ReturnRequest, CloseTakesExpiredOrFailedAndCompleteANonNegativeRefund) {
+  const std::string id = "0b0e6a8e-3c0e-4d4e-9b8a-1f2e3d4c5b6a";
+  auto expired = parse_close_return(json{{"return_id", id}, {"status", "expired"}});
+  ASSERT_TRUE(expired.ok()) << expired.error().message;
+  EXPECT_EQ(expired->reason, std::nullopt);
+  auto failed =
+      parse_close_return(json{{"return_id", id}, {"status", "failed"}, {"reason", "lost"}});
+  ASSERT_TRUE(failed.ok()) << failed.error().message;
+  EXPECT_EQ(failed->reason, "lost");
+  auto refunded = parse_close_return(json{{"return_id", id}, {"status", "refunded"}});
+  ASSERT_FALSE(refunded.ok());
+  EXPECT_EQ(field_names(refunded.error()), std::vector<std::string>{"status"});
+
+  EXPECT_EQ(parse_complete_return(json{{"return_id", id}, {"refund_cents", 0}})->refund_cents, 0);
+  auto negative = parse_complete_return(json{{"return_id", id}, {"refund_cents", -5}});
+  ASSERT_FALSE(negative.ok());
+  EXPECT_EQ(field_names(negative.error()), std::vector<std::string>{"refund_cents"});
+}
+
 TEST(Schema, NamesAreRestrictedToSafeIdentifiers) {
   EXPECT_TRUE(valid_schema_name("customer"));
   EXPECT_TRUE(valid_schema_name("test_0a1b"));

@@ -462,6 +462,69 @@ TEST_F(InventoryTest, StockNeverGoesNegativeUnderConcurrentReservations) {
   EXPECT_EQ(other.book(isbn)->stock, 0);
 }
 
+TEST_F(InventoryTest, RestockAddsTheReturnedCopiesOncePerReturnAndIsbn) {
+  const std::string return_id = new_uuid();
+  const json body{{"return_id", return_id}, {"isbn", kFosa}, {"quantity", 2}};
+  Result<json> first = inv_->restock(body, new_uuid());
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  EXPECT_EQ(first.value(),
+            (json{{"return_id", return_id}, {"isbn", kFosa}, {"quantity", 2}, {"stock", 52}}));
+  EXPECT_EQ(stock(kFosa), 52);
+
+  // The same (return_id, isbn) under another key: no second effect, the same reply.
+  Result<json> again = inv_->restock(body, new_uuid());
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_EQ(again.value(), first.value());
+  Result<json> other_quantity =
+      inv_->restock({{"return_id", return_id}, {"isbn", kFosa}, {"quantity", 5}}, new_uuid());
+  ASSERT_TRUE(other_quantity.ok());
+  EXPECT_EQ(other_quantity.value()["quantity"], 2);  // the first restock wins
+  EXPECT_EQ(stock(kFosa), 52);
+
+  // Another line of the return, and the same title for another return, are restocked.
+  ASSERT_TRUE(
+      inv_->restock({{"return_id", return_id}, {"isbn", kDdd}, {"quantity", 1}}, new_uuid()).ok());
+  EXPECT_EQ(stock(kDdd), 56);
+  ASSERT_TRUE(
+      inv_->restock({{"return_id", new_uuid()}, {"isbn", kFosa}, {"quantity", 1}}, new_uuid())
+          .ok());
+  EXPECT_EQ(stock(kFosa), 53);
+
+  // It stays done across a restart.
+  inv_.reset();
+  inv_ = std::make_unique<Inventory>(options());
+  ASSERT_TRUE(inv_->restock(body, new_uuid()).ok());
+  EXPECT_EQ(stock(kFosa), 53);
+}
+
+TEST_F(InventoryTest, RestockOfAnUnknownIsbnIsNotFound) {
+  Result<json> r =
+      inv_->restock({{"return_id", new_uuid()}, {"isbn", kUnknown}, {"quantity", 1}}, new_uuid());
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error(),
+            (Error{codes::kNotFound, std::string("No book with ISBN ") + kUnknown, false}));
+}
+
+TEST_F(InventoryTest, RestockWithBadFieldsIsInvalidArgument) {
+  const std::string return_id = new_uuid();
+  for (const json& quantity : {json(0), json(-1), json(101), json("2"), json(1.5), json(nullptr)}) {
+    SCOPED_TRACE(quantity.dump());
+    Result<json> r = inv_->restock(
+        {{"return_id", return_id}, {"isbn", kFosa}, {"quantity", quantity}}, new_uuid());
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, codes::kInvalidArgument);
+    EXPECT_EQ(field_names(r.error()), std::vector<std::string>{"quantity"});
+  }
+  Result<json> bad = inv_->restock({{"return_id", "r-1"}, {"isbn", "978"}}, new_uuid());
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().code, codes::kInvalidArgument);
+  EXPECT_EQ(field_names(bad.error()), (std::vector<std::string>{"return_id", "isbn", "quantity"}));
+  Result<json> not_object = inv_->restock(json::array(), new_uuid());
+  ASSERT_FALSE(not_object.ok());
+  EXPECT_EQ(not_object.error().code, codes::kInvalidArgument);
+  EXPECT_EQ(stock(kFosa), 50);
+}
+
 TEST_F(InventoryTest, CommandsAreRoutedByType) {
   messaging::CommandRouter router;
   inv_->register_commands(router);
@@ -478,7 +541,10 @@ TEST_F(InventoryTest, CommandsAreRoutedByType) {
       send("inventory.reserve", {{"order_id", order}, {"items", items({{kFosa, 1}})}}).ok());
   EXPECT_TRUE(send("inventory.confirm", {{"order_id", order}}).ok());
   EXPECT_TRUE(send("inventory.release", {{"order_id", order}}).ok());
-  Result<json> unknown = send("inventory.restock", json::object());
+  EXPECT_EQ(send("inventory.restock", {{"return_id", new_uuid()}, {"isbn", kFosa}, {"quantity", 1}})
+                .value()["stock"],
+            51);
+  Result<json> unknown = send("inventory.delete_everything", json::object());
   ASSERT_FALSE(unknown.ok());
   EXPECT_EQ(unknown.error().code, codes::kInvalidArgument);
 }

@@ -32,6 +32,9 @@ struct Config {
   PasswordPolicy password;
   /// WONDERLAND_CUSTOMER_OUTBOX_INTERVAL_MS: how often events left in the outbox are retried.
   std::chrono::milliseconds outbox_interval{1000};
+  /// WONDERLAND_RETURN_WINDOW_DAYS: how many days after an order its lines may be returned
+  /// (0–3650).
+  int return_window_days = 30;
   /// WONDERLAND_CUSTOMER_STARTUP_TIMEOUT_S: how long the start waits for the database.
   std::chrono::seconds startup_timeout{60};
 

@@ -26,6 +26,12 @@ inline constexpr std::size_t kUsernameMax = 32;
 inline constexpr std::size_t kPasswordMin = 8;
 /// Maximum password length, in characters: bounds the hashing work one request can cause.
 inline constexpr std::size_t kPasswordMax = 256;
+/// At most this many lines in one return.
+inline constexpr std::size_t kMaxReturnLines = 100;
+/// At most this many copies of one title in one return line (an order line holds fewer).
+inline constexpr int kMaxReturnQuantity = 1000;
+/// Maximum length of the reason a return was closed, in characters.
+inline constexpr std::size_t kReturnReasonMax = 500;
 
 /// A postal address as stored and shown: `{line1, line2, city, postal_code, country}`.
 struct Address {
@@ -64,6 +70,33 @@ struct OrderRecord {
   std::string status;
 };
 
+/// One line of a return request: `{isbn, quantity}`.
+struct ReturnLineRequest {
+  std::string isbn;
+  int quantity = 0;
+};
+
+/// A validated `customer.check_return` / `customer.record_return` body.
+struct ReturnRequest {
+  std::string return_id;
+  std::string customer_id;
+  std::string order_id;
+  std::vector<ReturnLineRequest> lines;  ///< 1..kMaxReturnLines, distinct isbns
+};
+
+/// A validated `customer.complete_return` body.
+struct CompleteReturnRequest {
+  std::string return_id;
+  std::int64_t refund_cents = 0;
+};
+
+/// A validated `customer.close_return` body.
+struct CloseReturnRequest {
+  std::string return_id;
+  std::string status;  ///< return_status::kExpired or kFailed (protocol.hpp)
+  std::optional<std::string> reason;
+};
+
 /// Why `username` is not acceptable (3–32 of `[A-Za-z0-9_.-]`), or nullopt when it is.
 std::optional<std::string> username_problem(std::string_view username);
 /// Why `email` does not look like an email address (`local@domain.tld`, ≤ 254 characters, no
@@ -99,6 +132,8 @@ class BodyReader {
   /// An optional integer in [min, max]: absent gives `fallback`.
   std::optional<std::int64_t> integer_or(const std::string& name, std::int64_t fallback,
                                          std::int64_t min, std::int64_t max);
+  /// A required amount of money in cents (an integer >= 0); nullopt when wrong.
+  std::optional<std::int64_t> cents(const std::string& name);
   /// An address object under `name` (fields reported as `name.line1`, ...); nullopt when wrong.
   std::optional<Address> address(const std::string& name);
   /// Whether `name` is present and not null.
@@ -106,12 +141,25 @@ class BodyReader {
   /// The raw value under `name` (null when absent).
   const nlohmann::json& at(const std::string& name) const;
 
+  /// A reader of `value`, an object nested in this body, whose field errors are named
+  /// `<prefix><field>` (e.g. `lines[0].isbn`); `absorb` takes them back into this reader.
+  BodyReader nested(const nlohmann::json& value, const std::string& prefix) const;
+  /// Adds the field errors of a nested reader to this one.
+  void absorb(const BodyReader& inner);
+
   /// Records a field error.
   void fail(std::string field, std::string message);
   bool ok() const { return fields_.empty(); }
   const std::vector<FieldError>& fields() const { return fields_; }
   /// invalid_argument with every recorded field error; the message lists them.
   Error error() const;
+  /// `value` when every field was right, otherwise `error()`.
+  template <typename T>
+  Result<T> result(T value) const {
+    if (!ok())
+      return error();
+    return value;
+  }
 
  private:
   const nlohmann::json& body_;
@@ -130,6 +178,14 @@ Result<BasketItemRequest> parse_basket_item(const nlohmann::json& body, int min_
                                             std::optional<int> default_quantity = std::nullopt);
 /// Validates a `customer.record_order` body.
 Result<OrderRecord> parse_order_record(const nlohmann::json& body);
+
+/// Validates a `customer.check_return` / `customer.record_return` body: `lines` holds
+/// 1..100 objects `{isbn, quantity (>= 1)}` with distinct isbns (fields `lines[i].isbn`, ...).
+Result<ReturnRequest> parse_return_request(const nlohmann::json& body);
+/// Validates `{return_id, refund_cents (>= 0)}`.
+Result<CompleteReturnRequest> parse_complete_return(const nlohmann::json& body);
+/// Validates `{return_id, status ("expired" or "failed"), reason? (at most 500 characters)}`.
+Result<CloseReturnRequest> parse_close_return(const nlohmann::json& body);
 
 /// The JSON form of an address: `{line1, line2 (null when absent), city, postal_code, country}`.
 nlohmann::json to_json(const Address& address);

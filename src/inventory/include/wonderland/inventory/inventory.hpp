@@ -12,10 +12,11 @@
 //     database: every change runs in one BEGIN IMMEDIATE transaction that checks and updates the
 //     stock, and the table has CHECK (stock >= 0).
 //   * reserve is all or nothing: either every line is held or nothing changes.
-//   * reserve, confirm and release are idempotent twice over: by the envelope's idempotency key
+//   * reserve, confirm, release and restock are idempotent twice over: by the envelope's
+//   idempotency key
 //     (the first reply is recorded in the same transaction as the effect and replayed), and by
 //     order_id (reserving an order that holds a reservation returns that reservation; confirming
-//     or releasing twice succeeds without a second effect).
+//     or releasing twice succeeds without a second effect), and restock by (return_id, isbn).
 //   * Releasing an order with no reservation records it as released, so that a reserve for that
 //     order arriving late (after its compensation) is refused instead of holding stock forever.
 //   * A database that stays locked beyond the busy timeout gives a retryable `unavailable`.
@@ -98,7 +99,12 @@ class Inventory {
   /// reserved or confirmed order back to the stock. Succeeds for an unknown or released order.
   Result<nlohmann::json> release(const nlohmann::json& body, const std::string& idempotency_key);
 
-  /// Registers the seven commands of protocol.hpp on `router` (this must outlive the router's use).
+  /// `{return_id, isbn, quantity}` -> `{return_id, isbn, quantity, stock}`: puts the returned
+  /// copies back in stock, once per (return_id, isbn); a repeat replies the quantity first
+  /// restocked and the current stock. not_found for an unknown isbn.
+  Result<nlohmann::json> restock(const nlohmann::json& body, const std::string& idempotency_key);
+
+  /// Registers the eight commands of protocol.hpp on `router` (this must outlive the router's use).
   void register_commands(messaging::CommandRouter& router);
 
   /// The stored book, for tests and diagnostics.

@@ -11,9 +11,11 @@
 //   * `inventory.reserve` {order_id, items:[{isbn, quantity}]} -> PricedItems with order_id
 //   * `inventory.confirm` {order_id} -> StatusReply "confirmed"
 //   * `inventory.release` {order_id} -> StatusReply "released"
+//   * `inventory.restock` {return_id, isbn, quantity} -> RestockReply (returned copies back in
+//     stock, once per return and isbn)
 // Book is {isbn, title, author, publisher, price_cents, stock} (catalogue.hpp). Errors are Error
-// values; invalid_argument names the wrong fields (`order_id`, `items`, `items[i].isbn`,
-// `items[i].quantity`, `isbn`, `isbns`, `isbns[i]`, `q`, `page`, `page_size`).
+// values; invalid_argument names the wrong fields (`order_id`, `return_id`, `quantity`, `items`,
+// `items[i].isbn`, `items[i].quantity`, `isbn`, `isbns`, `isbns[i]`, `q`, `page`, `page_size`).
 #pragma once
 
 #include <cstdint>
@@ -41,9 +43,10 @@ inline constexpr const char* kPrice = "inventory.price";
 inline constexpr const char* kReserve = "inventory.reserve";
 inline constexpr const char* kConfirm = "inventory.confirm";
 inline constexpr const char* kRelease = "inventory.release";
+inline constexpr const char* kRestock = "inventory.restock";
 /// Every command above.
 inline constexpr const char* kAll[] = {kListBooks, kGetBook, kGetBooks, kPrice,
-                                       kReserve,   kConfirm, kRelease};
+                                       kReserve,   kConfirm, kRelease,  kRestock};
 }  // namespace commands
 
 /// One line of price's and reserve's requests: `{isbn, quantity}`.
@@ -104,6 +107,19 @@ struct StatusReply {
 
 inline void to_json(nlohmann::json& j, const StatusReply& r) {
   j = nlohmann::json{{"order_id", r.order_id}, {"status", r.status}};
+}
+
+/// Reply of `inventory.restock`: the copies put back for the return, and the book's stock after.
+struct RestockReply {
+  std::string return_id;
+  std::string isbn;
+  std::int64_t quantity = 0;
+  std::int64_t stock = 0;
+};
+
+inline void to_json(nlohmann::json& j, const RestockReply& r) {
+  j = nlohmann::json{
+      {"return_id", r.return_id}, {"isbn", r.isbn}, {"quantity", r.quantity}, {"stock", r.stock}};
 }
 
 }  // namespace wonderland::inventory
