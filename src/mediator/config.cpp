@@ -7,6 +7,7 @@
 
 #include "wonderland/common/env.hpp"
 #include "wonderland/common/ids.hpp"
+#include "wonderland/workflow/definition.hpp"
 
 namespace wonderland::mediator {
 namespace {
@@ -123,6 +124,12 @@ Config Config::from_env() {
   read_throttle_config(c.throttle);
   c.workflows_dir = env::get("WONDERLAND_WORKFLOWS_DIR", c.workflows_dir);
   c.web_dir = env::get("WONDERLAND_WEB_DIR", c.web_dir);
+  c.return_parcel_timeout =
+      env::get_ms("WONDERLAND_RETURN_PARCEL_TIMEOUT_MS", c.return_parcel_timeout);
+  if (c.return_parcel_timeout.count() < 1 ||
+      c.return_parcel_timeout.count() > workflow::kMaxWaitMs) {
+    throw std::invalid_argument("WONDERLAND_RETURN_PARCEL_TIMEOUT_MS must be 1-31622400000");
+  }
   c.queue_prefix = env::get("WONDERLAND_QUEUE_PREFIX", c.queue_prefix);
   c.rpc_timeout = env::get_ms("WONDERLAND_RPC_TIMEOUT_MS", c.rpc_timeout);
   c.auth_cache_ttl = env::get_ms("WONDERLAND_AUTH_CACHE_MS", c.auth_cache_ttl);

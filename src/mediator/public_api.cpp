@@ -10,6 +10,7 @@ void install_public_api(Context& ctx, http::Router& router) {
   install_account_routes(ctx, router);
   install_basket_routes(ctx, router);
   install_order_routes(ctx, router);
+  install_return_routes(ctx, router);
 }
 
 }  // namespace wonderland::mediator

@@ -30,6 +30,9 @@ void install_account_routes(Context& ctx, http::Router& router);
 void install_basket_routes(Context& ctx, http::Router& router);
 /// POST /api/orders, GET /api/orders/{id}, GET /api/orders (order_api.cpp).
 void install_order_routes(Context& ctx, http::Router& router);
+/// POST and GET /api/orders/{id}/returns, GET /api/returns/{id}, GET /api/returns
+/// (return_api.cpp).
+void install_return_routes(Context& ctx, http::Router& router);
 
 // Operator groups: every route but /healthz and /readyz needs the admin token.
 

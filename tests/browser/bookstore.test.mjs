@@ -188,6 +188,73 @@ describe('storefront', () => {
       assert.equal(await shownStock(page, cheshire), stockBefore);
     }));
 
+  test('a customer returns one book of a confirmed order; the parcel is received in the console and the refund shows', () =>
+    withPage(browser, 'storefront-return', async (page) => {
+      await signUp(page, 'returner');
+      await addToBasket(page, rabbit, 1);
+      await addToBasket(page, rabbit, 2);
+      await addToBasket(page, hatter, 1);
+      const stockBefore = await shownStock(page, rabbit);
+      await openBasket(page);
+      await page.getByRole('link', {name: 'Checkout'}).click();
+      await pay(page, {method: 'Visa', number: '4242 4242 4242 4242'});
+      const order = await settledOrder(page);
+      assert.equal(order.status, 'confirmed', await order.panel.innerText());
+
+      // The order page lists no return yet and offers one.
+      const returns = page.locator('section.order-returns');
+      await returns.getByText('No books of this order are being returned.').waitFor();
+      await returns.getByRole('link', {name: 'Return books'}).click();
+      await page.getByRole('heading', {name: 'Return books'}).waitFor();
+      // Nothing chosen: the form says so instead of asking the API.
+      await page.getByRole('button', {name: 'Ask for the return'}).click();
+      await page.getByRole('alert').getByText('Choose at least one book to return.').waitFor();
+      const rabbitLine = page.getByLabel(rabbit.title);
+      assert.deepEqual(await rabbitLine.locator('option').allInnerTexts(), ['Keep', 'Return 1', 'Return 2']);
+      await rabbitLine.selectOption('1');
+      await screenshot(page, 'storefront-return-form');
+      await page.getByRole('button', {name: 'Ask for the return'}).click();
+
+      await page.waitForURL(/#\/returns\/[0-9a-f-]+$/);
+      const returnId = page.url().split('/').pop();
+      const panel = page.locator('.return-status .status-panel');
+      await page.locator('.return-status [data-status="awaiting_parcel"]').first().waitFor();
+      assert.match(await panel.innerText(), /Please send the books .* by /);
+      assert.match(await page.locator('.return-details').innerText(), new RegExp(`1 × ${rabbit.title}`));
+      await screenshot(page, 'storefront-return-awaiting');
+
+      // The warehouse receives the parcel: the operator presses "Parcel received" in the console.
+      await openConsole(page);
+      await page.getByRole('heading', {name: 'Workflows'}).waitFor();
+      await page.goto(`/console#/workflows/${returnId}`);
+      const parcel = page.locator('.node[data-step="parcel"]');
+      await parcel.locator('.step-state', {hasText: 'waiting'}).waitFor();
+      await parcel.getByRole('button', {name: 'Parcel received'}).click();
+      const dialog = page.getByRole('dialog');
+      await dialog.getByLabel('Payload (optional)').fill('{"scanned_by": "console"}');
+      await dialog.getByRole('button', {name: 'Send parcel_received'}).click();
+      await dialog.waitFor({state: 'detached'});
+      await page.locator('.node[data-step="parcel"][data-state="done"]').waitFor();
+      await screenshot(page, 'console-return-parcel-received');
+
+      // Back in the store, the return ends refunded, and the book is back in stock.
+      await page.goto(`/#/returns/${returnId}`);
+      await page.locator('.return-status [data-status="refunded"]').first().waitFor({timeout: 60_000});
+      assert.match(await panel.innerText(), new RegExp(`We refunded \\$${(rabbit.price_cents / 100).toFixed(2)}`));
+      await screenshot(page, 'storefront-return-refunded');
+      await page.getByRole('link', {name: 'Back to the order'}).click();
+      const listed = page.locator(`li.return-item[data-return-id="${returnId}"]`);
+      await listed.waitFor();
+      assert.match(await listed.innerText(), /Refunded/);
+      // The returned line cannot be returned again; the other one can.
+      await page.getByRole('link', {name: 'Return books'}).click();
+      await page.getByRole('heading', {name: 'Return books'}).waitFor();
+      await page.getByLabel(hatter.title).waitFor();
+      assert.equal(await page.locator('form.return-form select').count(), 1);
+      // Two were bought and one came back.
+      assert.equal(await shownStock(page, rabbit), stockBefore - 1);
+    }));
+
   test('the catalogue fits a phone screen', () =>
     withPage(browser, 'storefront-phone', async (page) => {
       await page.goto('/');
@@ -304,7 +371,7 @@ describe('operations console', () => {
       // Paused, the workflow still takes its signal but holds the next step.
       await page.getByRole('button', {name: 'Pause'}).click();
       await page.getByText('paused: no new step starts').waitFor();
-      await approval.getByRole('button', {name: 'Send approved'}).click();
+      await approval.getByRole('button', {name: 'Approved'}).click();
       const dialog = page.getByRole('dialog');
       await dialog.getByLabel('Payload (optional)').fill('["not an object"]');
       await dialog.getByRole('button', {name: 'Send approved'}).click();
@@ -316,7 +383,7 @@ describe('operations console', () => {
       assert.equal(await page.locator('.node[data-step="settle"]').getAttribute('data-state'), 'pending');
       await page.getByRole('button', {name: 'Resume'}).click();
       await page.locator('.node[data-step="settle"][data-state="done"]').waitFor();
-      assert.equal(await approval.getByRole('button', {name: 'Send approved'}).count(), 0);
+      assert.equal(await approval.getByRole('button', {name: 'Approved'}).count(), 0);
       await page.locator('.timeline [data-type="signal_received"]').waitFor();
       await screenshot(page, 'console-signal-taken');
     }));

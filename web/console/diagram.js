@@ -243,9 +243,10 @@ function node(step, path, context) {
           type: 'button',
           class: 'signal-send',
           dataset: {signal: step.signal},
+          title: `Send the signal ${step.signal}`,
           onclick: () => context.onSignal(path, step.signal),
         },
-        `Send ${step.signal}`,
+        signalLabel(step.signal),
       ),
     rerunnable &&
       h(
@@ -371,4 +372,10 @@ function box(step, path, s, context) {
       s.state !== 'done' &&
       h('span', {class: 'step-error'}, `${s.error.code}: ${s.error.message}`),
   );
+}
+
+/** What a signal's button says: its name as words, `parcel_received` → `Parcel received`. */
+function signalLabel(name) {
+  const words = name.replace(/[_.-]+/g, ' ').trim();
+  return words.charAt(0).toUpperCase() + words.slice(1);
 }

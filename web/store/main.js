@@ -10,6 +10,7 @@ import {catalogueView} from './views/catalogue.js';
 import {checkoutView} from './views/checkout.js';
 import {notificationsView, ordersView} from './views/history.js';
 import {orderView} from './views/order.js';
+import {returnFormView, returnView} from './views/returns.js';
 
 const routes = [
   {path: /^\/$/, view: catalogueView},
@@ -17,6 +18,8 @@ const routes = [
   {path: /^\/checkout$/, view: checkoutView},
   {path: /^\/orders$/, view: ordersView},
   {path: /^\/orders\/([^/]+)$/, view: orderView},
+  {path: /^\/orders\/([^/]+)\/return$/, view: returnFormView},
+  {path: /^\/returns\/([^/]+)$/, view: returnView},
   {path: /^\/notifications$/, view: notificationsView},
   {path: /^\/signin$/, view: signInView},
   {path: /^\/signup$/, view: signUpView},
@@ -33,7 +36,9 @@ let currentPath = null;
 
 function navLink(path, label, extra) {
   const current =
-    currentPath === path || (path === '/orders' && currentPath?.startsWith('/orders/'));
+    currentPath === path ||
+    (path === '/orders' &&
+      (currentPath?.startsWith('/orders/') || currentPath?.startsWith('/returns/')));
   return h(
     'li',
     {},

@@ -4,6 +4,7 @@ import {ApiError} from '../../shared/api.js';
 import {h, replace} from '../../shared/dom.js';
 import {formatDateTime, formatMoney} from '../../shared/format.js';
 import {call, errorNotice, loading, page, refreshBasket, requireSession} from '../app.js';
+import {orderReturns} from './returns.js';
 
 /** How long the server may hold a look at a pending order (a long poll: it answers as soon as the
  * order ends), and the pause before the next look, growing up to the maximum after errors. */
@@ -56,7 +57,7 @@ export async function orderView(outlet, {params: [orderId]}) {
 
   function render(order) {
     replace(status, statusPanel(order));
-    replace(details, orderDetails(order));
+    replace(details, orderDetails(order), order.status === 'confirmed' && orderReturns(order));
   }
 
   await poll();

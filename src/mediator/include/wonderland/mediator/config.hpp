@@ -51,7 +51,10 @@ struct Config {
   /// WONDERLAND_FINGERPRINT_KEY_FILE; empty: `fingerprint.key` next to the journal.
   std::string fingerprint_key_file;
   std::string workflows_dir = "workflows";  ///< WONDERLAND_WORKFLOWS_DIR
-  std::string web_dir = "web";              ///< WONDERLAND_WEB_DIR
+  /// WONDERLAND_RETURN_PARCEL_TIMEOUT_MS: how long a return waits for its parcel before it is
+  /// closed as expired (the `return` workflow's parcel_received signal step); 14 days.
+  std::chrono::milliseconds return_parcel_timeout{std::int64_t{14} * 24 * 3600 * 1000};
+  std::string web_dir = "web";  ///< WONDERLAND_WEB_DIR
   /// WONDERLAND_QUEUE_PREFIX: prepended to every service command queue (tests).
   std::string queue_prefix;
   /// WONDERLAND_RPC_TIMEOUT_MS: timeout of the API's own calls to services.
