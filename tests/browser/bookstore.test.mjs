@@ -431,6 +431,99 @@ describe('operations console', () => {
       await screenshot(page, 'console-rerun-done');
     }));
 
+  test('a workflow step links to its child and back, and a map step shows its progress with links to its iterations', () =>
+    withPage(browser, 'console-children', async (page) => {
+      const id = uniqueName('family');
+      const started = await operatorApi('/api/workflows', {
+        method: 'POST',
+        body: {definition: 'console_family', id, input: {items: ['x', 'y', 'z']}},
+      });
+      assert.equal(started.status, 202, JSON.stringify(started.body));
+      const signal = async (workflow, by) => {
+        const sent = await operatorApi(`/api/workflows/${workflow}/signals/approved`, {
+          method: 'POST',
+          body: {signal_id: `s-${workflow}`, payload: {by}},
+        });
+        assert.equal(sent.status, 202, JSON.stringify(sent.body));
+      };
+      const child = `${id}.approve`;
+      const iteration = (index) => `${id}.each.${index}`;
+      await openConsole(page);
+      await page.getByRole('heading', {name: 'Workflows'}).waitFor();
+      await page.goto(`/console#/workflows/${id}`);
+
+      // The workflow step runs its child and links to it; the map has not started.
+      const approve = page.locator('.node[data-step="approve"]');
+      await page.locator('.node[data-step="approve"][data-state="running"]').waitFor();
+      assert.match(await approve.innerText(), /workflow console_approval v1/);
+      const childLink = approve.locator('a.child-link');
+      await childLink.waitFor();
+      assert.equal(await childLink.getAttribute('data-child'), child);
+      assert.equal(await childLink.innerText(), `→ ${child}`);
+      const each = page.locator('.node[data-step="each"]');
+      assert.equal(await each.getAttribute('data-state'), 'pending');
+      assert.equal(await each.locator('a.child-link').count(), 0);
+      await screenshot(page, 'console-child-running');
+
+      // The child's page names its parent and links back to it.
+      await childLink.click();
+      await page.locator(`.wf-summary [data-workflow-id="${child}"]`).waitFor();
+      const parentLink = page.locator(`.wf-summary a[data-parent="${id}"]`);
+      await parentLink.waitFor();
+      assert.match(await parentLink.locator('..').innerText(), new RegExp(`^${id} step approve$`));
+      await page.locator('.node[data-step="approval"][data-state="running"]').waitFor();
+      await signal(child, 'child');
+      await page.locator('.node[data-step="settle"][data-state="done"]').waitFor();
+      await parentLink.click();
+      await page.locator(`.wf-summary [data-workflow-id="${id}"]`).waitFor();
+
+      // The map runs two iterations at a time: its progress, and a link to each iteration.
+      await page.locator('.node[data-step="approve"][data-state="done"]').waitFor();
+      await page.locator('.node[data-step="each"][data-state="running"]').waitFor();
+      const iterationLinks = () =>
+        each.locator('a.child-link').evaluateAll((links) => links.map((a) => [a.dataset.child, a.textContent]));
+      await each.locator('.step-state', {hasText: '0/3 done'}).waitFor();
+      await eventually(async () => (await iterationLinks()).length === 2, {what: 'links to the two running iterations'});
+      assert.deepEqual(await iterationLinks(), [
+        [iteration(0), '#0 running'],
+        [iteration(1), '#1 running'],
+      ]);
+      await signal(iteration(1), 'second');
+      await each.locator('.step-state', {hasText: '1/3 done'}).waitFor();
+      await eventually(async () => (await iterationLinks()).length === 3, {what: 'a link to the third iteration'});
+      assert.deepEqual(await iterationLinks(), [
+        [iteration(0), '#0 running'],
+        [iteration(1), '#1 done'],
+        [iteration(2), '#2 running'],
+      ]);
+      await screenshot(page, 'console-map-running');
+
+      // An iteration's page links back to the map's workflow.
+      await each.locator(`a.child-link[data-child="${iteration(2)}"]`).click();
+      await page.locator(`.wf-summary [data-workflow-id="${iteration(2)}"]`).waitFor();
+      const back = page.locator(`.wf-summary a[data-parent="${id}"]`);
+      assert.match(await back.locator('..').innerText(), new RegExp(`^${id} step each$`));
+      await page.locator('.node[data-step="approval"][data-state="running"]').waitFor();
+      await back.click();
+      await page.locator(`.wf-summary [data-workflow-id="${id}"]`).waitFor();
+
+      await signal(iteration(0), 'first');
+      await signal(iteration(2), 'third');
+      await page.locator('.node[data-step="each"][data-state="done"]').waitFor();
+      assert.match(await each.locator('.step-state').innerText(), /3\/3 done/);
+      const {body: view} = await operatorApi(`/api/workflows/${id}`);
+      assert.equal(view.status, 'completed');
+      assert.deepEqual(view.timeline.find((r) => r.type === 'completed').data.output, {
+        by: 'child',
+        items: [
+          {item: 'x', by: 'first'},
+          {item: 'y', by: 'second'},
+          {item: 'z', by: 'third'},
+        ],
+      });
+      await screenshot(page, 'console-map-done');
+    }));
+
   test('a bulk retry counts the workflows of the filter first, then retries them and shows its progress', () =>
     withPage(browser, 'console-bulk', async (page) => {
       const ids = [uniqueName('bulk'), uniqueName('bulk'), uniqueName('bulk')];

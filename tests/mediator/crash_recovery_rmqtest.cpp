@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <map>
 #include <random>
 #include <set>
 #include <thread>
@@ -473,6 +474,84 @@ TEST(MediatorCrashRecovery, WorkflowsParkedInChildWorkflowsAndMapsSurviveAKill) 
   EXPECT_EQ(outputs, (json::array({json{{"item", "x"}, {"note", "after " + iterations[0]}},
                                    json{{"item", "y"}, {"note", "after " + iterations[1]}}})));
   for (const auto& id : std::vector<std::string>{child, iterations[0], iterations[1]}) {
+    auto effects = h.effects(id);
+    EXPECT_EQ(std::count_if(effects.begin(), effects.end(),
+                            [](const Effect& e) { return e.action == "worker.finish"; }),
+              1)
+        << id;
+  }
+  EXPECT_EQ(h.stop_mediator(), 0) << h.mediator_log();
+}
+
+/// Workflows parked in a wait step survive a SIGKILL: after the restart each wait ends at the
+/// time recorded when it started, not a new full duration after the restart nor at once, and each
+/// workflow completes once with the step after the wait run once.
+TEST(MediatorCrashRecovery, WorkflowsParkedInAWaitEndAtTheRecordedTimeAfterAKill) {
+  constexpr std::int64_t kWaitMs = 8000;
+  constexpr auto kDown = std::chrono::seconds(2);  // the mediator stays dead that long
+  Harness h("crash-wait");
+  h.start_worker();
+  h.start_mediator();
+  const std::string suffix = new_uuid().substr(0, 8);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 4; ++i) {
+    ids.push_back("waiting-" + std::to_string(i) + "-" + suffix);
+    ASSERT_EQ(h.start("test_wait", {{"wait_ms", kWaitMs}}, ids.back()).status, 202);
+  }
+  auto wait_started = [](const json& v) {
+    for (const json& r : records(v, {"step_started"})) {
+      if (r.value("step", "") == "cool_off")
+        return r;
+    }
+    return json();
+  };
+  std::map<std::string, std::int64_t> until;
+  for (const auto& id : ids) {
+    json view = h.wait_for(id, [&](const json& v) { return !wait_started(v).is_null(); });
+    ASSERT_FALSE(view.is_null()) << id;
+    until[id] = wait_started(view)["data"].value("wait_until_ms", std::int64_t{-1});
+  }
+  h.kill_mediator();
+  std::this_thread::sleep_for(kDown);
+  const auto now_ms = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  // A wait restarted from scratch would end kWaitMs after this at the earliest.
+  const std::int64_t restarted = now_ms();
+  h.start_mediator();
+  const std::int64_t ready = now_ms();
+  for (const auto& [id, t] : until) {
+    // Else the waits ended while the mediator was dead and the test proves nothing.
+    ASSERT_GT(t, ready) << id << ": the mediator was not back before the end of the wait";
+    ASSERT_GT(restarted + kWaitMs, t + 1000) << id;
+  }
+  for (const auto& id : ids) {
+    json view = h.wait_settled(id);
+    ASSERT_EQ(view.value("status", ""), "completed") << view.dump(2) << h.mediator_log();
+    EXPECT_EQ(records(view, {"completed"}).size(), 1u) << view.dump(2);
+    auto steps_named = [&](const char* type) {
+      std::vector<json> out;
+      for (const json& r : records(view, {type})) {
+        if (r.value("step", "") == "cool_off")
+          out.push_back(r);
+      }
+      return out;
+    };
+    auto started = steps_named("step_started");
+    auto succeeded = steps_named("step_succeeded");
+    ASSERT_EQ(started.size(), 1u) << view.dump(2);
+    ASSERT_EQ(succeeded.size(), 1u) << view.dump(2);
+    const std::string wait_until = started[0]["data"].value("wait_until", "");
+    EXPECT_EQ(started[0]["data"].value("wait_until_ms", std::int64_t{-1}), until[id]);
+    EXPECT_EQ(succeeded[0]["data"]["output"].value("waited_until", ""), wait_until);
+    EXPECT_EQ(records(view, {"completed"})[0]["data"]["output"].value("waited_until", ""),
+              wait_until);
+    // Ended at the recorded time: not early, and well before a new full wait could end.
+    const std::int64_t ended = at_ms(succeeded[0]);
+    EXPECT_GE(ended, until[id] - 100) << view.dump(2);
+    EXPECT_LT(ended, restarted + kWaitMs) << view.dump(2);
     auto effects = h.effects(id);
     EXPECT_EQ(std::count_if(effects.begin(), effects.end(),
                             [](const Effect& e) { return e.action == "worker.finish"; }),

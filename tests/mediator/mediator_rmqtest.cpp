@@ -17,12 +17,6 @@
 namespace wonderland::mediator_test {
 namespace {
 
-std::int64_t at_ms(const json& record) {
-  auto t = parse_iso8601(record.value("at", ""));
-  return t ? std::chrono::duration_cast<std::chrono::milliseconds>(t->time_since_epoch()).count()
-           : -1;
-}
-
 /// The steps of `records` in order.
 std::vector<std::string> steps_of(const std::vector<json>& records) {
   std::vector<std::string> out;

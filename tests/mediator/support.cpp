@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "wonderland/common/ids.hpp"
+#include "wonderland/common/time.hpp"
 #include "wonderland/messaging/connection.hpp"
 #include "wonderland/sqlite/db.hpp"
 #include "wonderland/testing/broker.hpp"
@@ -304,6 +305,12 @@ bool is_terminal(const json& record) {
       return true;
   }
   return false;
+}
+
+std::int64_t at_ms(const json& record) {
+  auto t = parse_iso8601(record.value("at", ""));
+  return t ? std::chrono::duration_cast<std::chrono::milliseconds>(t->time_since_epoch()).count()
+           : -1;
 }
 
 }  // namespace wonderland::mediator_test

@@ -119,5 +119,7 @@ class Harness {
 std::vector<json> records(const json& view, std::initializer_list<const char*> types = {});
 /// Whether a timeline record is a terminal one.
 bool is_terminal(const json& record);
+/// The time of a timeline record (its `at`) in milliseconds since the epoch, or -1.
+std::int64_t at_ms(const json& record);
 
 }  // namespace wonderland::mediator_test

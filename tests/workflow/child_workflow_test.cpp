@@ -227,5 +227,63 @@ TEST(ChildWorkflow, AChildThatEndedWhileTheParentWasDownIsReportedOnRestart) {
   EXPECT_EQ(h.log.count(id, events::kStepStarted, "pack"), 1);
 }
 
+/// Fails `id` at its child step: the child's pick is refused for good.
+void fail_child(ChildHarness& h, const std::string& id, const std::string& child, int run) {
+  h.parked.wait_for(1);
+  h.parked.reply("pick", Error::of(codes::kFailedPrecondition, "out of boxes"), child);
+  ASSERT_EQ(h.log.wait_settled(child).type, events::kFailed);
+  ASSERT_EQ(h.log.wait_settled(id, run).type, events::kFailed);
+}
+
+/// Completes `id` through `child` (started for run `run`) and checks the step took its output
+/// and that the earlier children were neither started again nor reused.
+void complete_through(ChildHarness& h, const std::string& id, const std::string& child, int run,
+                      const std::vector<std::string>& failed_children) {
+  h.parked.wait_for(1);
+  ASSERT_EQ(h.parked.commands().at(0).workflow_id, child);
+  EXPECT_EQ(h.log.wait(id, events::kStepStarted, "pack", run).data["child_id"], child);
+  EXPECT_EQ(h.log.wait(child, events::kStarted).data["parent"],
+            (json{{"workflow_id", id}, {"step", "pack"}}));
+  h.parked.reply("pick", json::object(), child);
+  ASSERT_EQ(h.log.wait_settled(id, run).type, events::kCompleted);
+  JournalRecord done = h.log.wait(id, events::kStepSucceeded, "pack");
+  EXPECT_EQ(done.data["child_id"], child);
+  EXPECT_EQ(done.data["output"]["parcel"], "P-" + child);
+  EXPECT_EQ(h.calls.all().back().action, "svc.ship");
+  EXPECT_EQ(h.calls.all().back().input["parcel"], "P-" + child);
+  for (const std::string& old : failed_children) {
+    EXPECT_EQ(h.log.count(old, events::kStarted), 1) << old;
+    EXPECT_EQ(h.log.count(old, events::kFailed), 1) << old;
+    EXPECT_EQ(h.log.count(old, events::kCompleted), 0) << old;
+  }
+  EXPECT_EQ(h.log.count(id, events::kStepStarted, "pack"), run);
+}
+
+TEST(ChildWorkflow, ARetryAfterTheChildFailedStartsANewChild) {
+  ChildHarness h;
+  h.boot();
+  std::string id = h.start("shipping", {{"order", "o-7"}}, "ship-7");
+  fail_child(h, id, "ship-7.pack", 1);
+  ASSERT_TRUE(h.engine->retry(id).ok());
+  // The failed child is not taken again: the step runs a new one, named after the retry.
+  complete_through(h, id, "ship-7.pack-r1", 2, {"ship-7.pack"});
+  // a was undone, so it ran again under a new key.
+  EXPECT_THAT(h.calls.keys("svc.a"), ElementsAre(id + ":a", id + ":a#1"));
+}
+
+TEST(ChildWorkflow, EachRerunFromTheStepStartsANewChild) {
+  ChildHarness h;
+  h.boot();
+  std::string id = h.start("shipping", {{"order", "o-8"}}, "ship-8");
+  fail_child(h, id, "ship-8.pack", 1);
+  auto rerun = [&] {
+    return h.engine->rerun({.workflow_id = id, .step = "pack", .requested_by = "ops"});
+  };
+  ASSERT_TRUE(rerun().ok());
+  fail_child(h, id, "ship-8.pack-r1", 2);
+  ASSERT_TRUE(rerun().ok());
+  complete_through(h, id, "ship-8.pack-r2", 3, {"ship-8.pack", "ship-8.pack-r1"});
+}
+
 }  // namespace
 }  // namespace wonderland::workflow

@@ -233,5 +233,72 @@ TEST(Map, ARestartGoesOnFromTheJournalWithoutStartingIterationsTwice) {
   EXPECT_EQ(h.log.wait(id, events::kStepSucceeded, "lines").data["output"].size(), 3u);
 }
 
+/// Fails `id` (two lines) at its map: iteration 1 (of `iterations`, the map's run `run`) is
+/// refused for good, iteration 0 completes and is undone.
+void fail_map(MapHarness& h, const std::string& id, const std::string& iterations, int run) {
+  h.parked.wait_for(2);
+  ASSERT_THAT(h.parked_workflows(), ElementsAre(iterations + ".0", iterations + ".1"));
+  h.parked.reply("work", Error::of(codes::kFailedPrecondition, "no stock"), iterations + ".1");
+  h.finish(iterations + ".0");
+  ASSERT_EQ(h.log.wait_settled(id, run).type, events::kFailed);
+  ASSERT_EQ(h.log.wait_settled(iterations + ".0", 2).type, events::kCancelled);
+}
+
+/// Completes `id` through new iterations named `iterations` (run `run`) and checks the map took
+/// their outputs and that the iterations of the earlier runs were neither started again nor
+/// reused.
+void complete_map(MapHarness& h, const std::string& id, const std::string& iterations, int run,
+                  const std::vector<std::string>& earlier) {
+  h.parked.wait_for(2);
+  ASSERT_THAT(h.parked_workflows(), ElementsAre(iterations + ".0", iterations + ".1"));
+  for (int i = 0; i < 2; ++i) {
+    const std::string child = iterations + "." + std::to_string(i);
+    EXPECT_EQ(
+        h.log.wait(id, events::kIterationStarted, "lines", 2 * (run - 1) + i + 1).data["child_id"],
+        child);
+    JournalRecord started = h.log.wait(child, events::kStarted);
+    EXPECT_EQ(started.data["parent"], (json{{"workflow_id", id}, {"step", "lines"}}));
+    EXPECT_EQ(started.data["index"], i);
+    h.finish(child);
+  }
+  ASSERT_EQ(h.log.wait_settled(id, run).type, events::kCompleted);
+  json outputs =
+      json::array({json{{"done", iterations + ".0"}}, json{{"done", iterations + ".1"}}});
+  EXPECT_EQ(h.log.wait(id, events::kStepSucceeded, "lines").data["output"], outputs);
+  EXPECT_EQ(h.calls.all().back().action, "svc.done");
+  EXPECT_EQ(h.calls.all().back().input["lines"], outputs);
+  EXPECT_EQ(h.log.count(id, events::kIterationStarted, "lines"), 2 * run);
+  for (const std::string& old : earlier) {
+    for (const char* index : {".0", ".1"})
+      EXPECT_EQ(h.log.count(old + index, events::kStarted), 1) << old << index;
+    EXPECT_EQ(h.log.count(old + ".0", events::kCompleted), 1) << old;
+    EXPECT_EQ(h.log.count(old + ".1", events::kFailed), 1) << old;
+    EXPECT_EQ(h.log.count(old + ".1", events::kCompleted), 0) << old;
+  }
+}
+
+TEST(Map, ARetryAfterAnIterationFailedStartsNewIterations) {
+  MapHarness h;
+  h.boot();
+  std::string id = h.start("bulk", {{"lines", lines(2)}}, "bulk-5");
+  fail_map(h, id, "bulk-5.lines", 1);
+  ASSERT_TRUE(h.engine->retry(id).ok());
+  complete_map(h, id, "bulk-5.lines-r1", 2, {"bulk-5.lines"});
+}
+
+TEST(Map, EachRerunFromTheMapStartsNewIterations) {
+  MapHarness h;
+  h.boot();
+  std::string id = h.start("bulk", {{"lines", lines(2)}}, "bulk-6");
+  fail_map(h, id, "bulk-6.lines", 1);
+  auto rerun = [&] {
+    return h.engine->rerun({.workflow_id = id, .step = "lines", .requested_by = "ops"});
+  };
+  ASSERT_TRUE(rerun().ok());
+  fail_map(h, id, "bulk-6.lines-r1", 2);
+  ASSERT_TRUE(rerun().ok());
+  complete_map(h, id, "bulk-6.lines-r2", 3, {"bulk-6.lines", "bulk-6.lines-r1"});
+}
+
 }  // namespace
 }  // namespace wonderland::workflow
