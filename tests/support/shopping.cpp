@@ -54,8 +54,7 @@ json good_mastercard() {
   return card("mastercard", "5555 5555 5555 4444");
 }
 
-HttpResponse set_basket(HttpClient& http, const Shopper& s, const std::string& isbn,
-                        int quantity) {
+HttpResponse set_basket(HttpClient& http, const Shopper& s, const std::string& isbn, int quantity) {
   return http.put_json("/api/basket/items/" + isbn, json{{"quantity", quantity}}, s.token);
 }
 
