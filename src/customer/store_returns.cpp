@@ -290,6 +290,12 @@ Result<json> Store::list_returns(const json& body) {
   return in_transaction([&](pqxx::transaction_base& tx) -> Result<json> {
     if (!customer_exists(tx, customer_id))
       return not_found(customer_id);
+    // The returns of another customer's order are not even acknowledged, as the order is not.
+    if (order_id && exec_sql(tx, "SELECT 1 FROM orders WHERE order_id = $1 AND customer_id = $2",
+                             *order_id, customer_id)
+                        .empty()) {
+      return no_order(*order_id);
+    }
     const std::string newest_first = " ORDER BY r.created_at DESC, r.return_id";
     json returns =
         order_id ? returns_where(tx, "WHERE r.customer_id = $1 AND r.order_id = $2" + newest_first,

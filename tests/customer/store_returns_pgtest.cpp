@@ -304,6 +304,10 @@ TEST_F(ReturnsPgTest, ListIsNewestFirstAndGetIsTheCustomersOwn) {
   ASSERT_EQ(of_order.value()["returns"].size(), 1u);
   EXPECT_EQ(of_order.value()["returns"][0]["return_id"], first);
   EXPECT_EQ(store_->list_returns(json{{"customer_id", bob_}}).value()["returns"], json::array());
+  // The returns of alice's order, asked by bob, are answered as those of an unknown order.
+  auto of_theirs = store_->list_returns(json{{"customer_id", bob_}, {"order_id", order_}});
+  ASSERT_FALSE(of_theirs.ok());
+  EXPECT_EQ(of_theirs.error(), (Error{codes::kNotFound, "no order '" + order_ + "'", false}));
   auto nobody = store_->list_returns(json{{"customer_id", new_uuid()}});
   ASSERT_FALSE(nobody.ok());
   EXPECT_EQ(nobody.error().code, codes::kNotFound);
