@@ -1,6 +1,7 @@
 #include "wonderland/notification/events.hpp"
 
 #include <iterator>
+#include <utility>
 
 #include "wonderland/common/ids.hpp"
 #include "wonderland/notification/protocol.hpp"
@@ -76,11 +77,15 @@ bool valid_order_id(const std::string& id) {
   return true;
 }
 
-std::vector<InvoiceLine> parse_items(const Event& e, const json& body) {
-  const char* key = body.contains("items") ? "items" : "lines";
+/// The lines of an order or a return: the array `key` of `{title, quantity ≥ 1,
+/// unit_price_cents ≥ 0, <total_key>?}` (the total defaults to quantity × unit price). With
+/// `with_isbn` each line needs an `isbn`, which is kept and stands in for a missing title;
+/// without, the isbn is only that stand-in.
+std::vector<InvoiceLine> parse_lines(const Event& e, const json& body, const char* key,
+                                     const char* total_key, bool with_isbn) {
   auto it = body.find(key);
   if (it == body.end() || it->is_null())
-    invalid(e, "'items' is missing");
+    invalid(e, std::string("'") + key + "' is missing");
   if (!it->is_array())
     invalid(e, std::string("'") + key + "' must be an array");
   if (it->empty())
@@ -94,53 +99,90 @@ std::vector<InvoiceLine> parse_items(const Event& e, const json& body) {
     if (!item.is_object())
       invalid(e, "'" + where + "' must be an object");
     InvoiceLine line;
+    const std::string isbn = single_line(optional_string(e, item, "isbn"));
+    if (with_isbn) {
+      if (isbn.empty())
+        invalid(e, "'" + where + ".isbn' is missing");
+      line.isbn = isbn;
+    }
     line.title = single_line(optional_string(e, item, "title"));
     if (line.title.empty())
-      line.title = single_line(optional_string(e, item, "isbn"));
+      line.title = isbn;
     if (line.title.empty())
       invalid(e, "'" + where + ".title' is missing");
     line.quantity = required_int(e, item, "quantity", 1, kMaxQuantity);
     line.unit_price_cents = required_int(e, item, "unit_price_cents", 0, kMaxCents);
-    const auto total = item.find("line_total_cents");
+    const auto total = item.find(total_key);
     line.line_total_cents =
-        (total == item.end() ? std::nullopt
-                             : optional_int(e, *total, "line_total_cents", 0, kMaxCents))
+        (total == item.end() ? std::nullopt : optional_int(e, *total, total_key, 0, kMaxCents))
             .value_or(line.quantity * line.unit_price_cents);
     lines.push_back(std::move(line));
   }
   return lines;
 }
 
+/// The optional amount `key` of the body, defaulting to the sum of the lines' totals.
+std::int64_t total_of(const Event& e, const json& body, const char* key,
+                      const std::vector<InvoiceLine>& lines) {
+  std::int64_t sum = 0;
+  for (const InvoiceLine& l : lines)
+    sum += l.line_total_cents;
+  const auto total = body.find(key);
+  return (total == body.end() ? std::nullopt : optional_int(e, *total, key, 0, kMaxCents))
+      .value_or(sum);
+}
+
+/// The optional time `key` of the body (ISO-8601).
+std::optional<SystemTime> optional_time(const Event& e, const json& body, const char* key) {
+  const std::string text = optional_string(e, body, key);
+  if (text.empty())
+    return std::nullopt;
+  auto t = parse_iso8601(text);
+  if (!t)
+    invalid(e, std::string("'") + key + "' is not ISO-8601");
+  return t;
+}
+
 /// The kind of notification an event type becomes; InvalidEvent for any other type.
 Kind kind_of(const Event& e) {
-  if (e.type == events::kCustomerSignedUp)
-    return Kind::kWelcome;
-  if (e.type == events::kOrderConfirmed)
-    return Kind::kOrderConfirmed;
-  if (e.type == events::kOrderFailed)
-    return Kind::kOrderFailed;
-  if (e.type == events::kOrderRefunded)
-    return Kind::kOrderRefunded;
+  static const std::pair<const char*, Kind> kKinds[] = {
+      {events::kCustomerSignedUp, Kind::kWelcome},
+      {events::kOrderConfirmed, Kind::kOrderConfirmed},
+      {events::kOrderFailed, Kind::kOrderFailed},
+      {events::kOrderRefunded, Kind::kOrderRefunded},
+      {events::kReturnRequested, Kind::kReturnRequested},
+      {events::kReturnRefunded, Kind::kReturnRefunded},
+      {events::kReturnExpired, Kind::kReturnExpired},
+  };
+  for (const auto& [type, kind] : kKinds) {
+    if (e.type == type)
+      return kind;
+  }
   invalid(e, "no notification is sent for this event type");
 }
 
 /// The lines, total and time of an order.confirmed body.
 void read_confirmed(Event& e, const json& body) {
-  e.items = parse_items(e, body);
-  std::int64_t sum = 0;
-  for (const InvoiceLine& l : e.items)
-    sum += l.line_total_cents;
-  const auto total = body.find("total_cents");
-  e.total_cents =
-      (total == body.end() ? std::nullopt : optional_int(e, *total, "total_cents", 0, kMaxCents))
-          .value_or(sum);
-  const std::string confirmed_at = optional_string(e, body, "confirmed_at");
-  e.confirmed_at = e.occurred_at;
-  if (!confirmed_at.empty()) {
-    auto t = parse_iso8601(confirmed_at);
-    if (!t)
-      invalid(e, "'confirmed_at' is not ISO-8601");
-    e.confirmed_at = *t;
+  const bool lines_only = !body.contains("items") && body.contains("lines");
+  e.items = parse_lines(e, body, lines_only ? "lines" : "items", "line_total_cents", false);
+  e.total_cents = total_of(e, body, "total_cents", e.items);
+  e.confirmed_at = optional_time(e, body, "confirmed_at").value_or(e.occurred_at);
+}
+
+/// The return id, and the lines and refund or the parcel deadline, of a return.* body.
+void read_return(Event& e, const json& body) {
+  e.return_id = required_string(e, body, "return_id");
+  if (!is_uuid(e.return_id))
+    invalid(e, "'return_id' is not a UUID");
+  if (e.kind != Kind::kReturnExpired) {
+    e.items = parse_lines(e, body, "lines", "refund_cents", true);
+    e.refund_cents = total_of(e, body, "refund_cents", e.items);
+  }
+  if (e.kind != Kind::kReturnRefunded) {
+    auto deadline = optional_time(e, body, "parcel_deadline");
+    if (!deadline)
+      invalid(e, "'parcel_deadline' is missing");
+    e.parcel_deadline = *deadline;
   }
 }
 
@@ -156,6 +198,12 @@ const char* kind_name(Kind kind) {
       return "order_failed";
     case Kind::kOrderRefunded:
       return "order_refunded";
+    case Kind::kReturnRequested:
+      return "return_requested";
+    case Kind::kReturnRefunded:
+      return "return_refunded";
+    case Kind::kReturnExpired:
+      return "return_expired";
   }
   return "unknown";
 }
@@ -165,8 +213,15 @@ const std::vector<std::string>& consumed_event_types() {
   return types;
 }
 
+bool Event::is_return() const {
+  return kind == Kind::kReturnRequested || kind == Kind::kReturnRefunded ||
+         kind == Kind::kReturnExpired;
+}
+
 std::string Event::key() const {
-  return type + ":" + (kind == Kind::kWelcome ? customer_id : order_id);
+  if (kind == Kind::kWelcome)
+    return type + ":" + customer_id;
+  return type + ":" + (is_return() ? return_id : order_id);
 }
 
 std::string Event::full_name() const {
@@ -220,6 +275,11 @@ Event parse_event(const messaging::Envelope& envelope) {
       break;
     case Kind::kOrderRefunded:
       e.refunded_cents = required_int(e, body, "refunded_cents", 1, kMaxCents);
+      break;
+    case Kind::kReturnRequested:
+    case Kind::kReturnRefunded:
+    case Kind::kReturnExpired:
+      read_return(e, body);
       break;
   }
   return e;

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <stdexcept>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "wonderland/notification/text.hpp"
@@ -143,56 +144,71 @@ class Pdf {
   HPDF_Font bold_ = nullptr;
 };
 
-void table_header(Pdf& pdf, HPDF_REAL& y) {
+/// What an invoice and a credit note share: a heading, the customer, labelled fields, the table
+/// of lines and the total. Text is UTF-8.
+struct Document {
+  std::string info_title;   ///< the PDF's title attribute
+  std::string heading;      ///< top right, e.g. "INVOICE"
+  std::string party_label;  ///< e.g. "Billed to:"
+  std::string customer_name;
+  std::string customer_email;
+  std::vector<std::pair<std::string, std::string>> fields;  ///< label and value, one row each
+  std::string amount_column;  ///< the last column's title, e.g. "Line total"
+  const std::vector<InvoiceLine>& lines;
+  std::string total_label;
+  std::int64_t total_cents = 0;
+  std::string footer;
+};
+
+void table_header(Pdf& pdf, const Document& doc, HPDF_REAL& y) {
   pdf.text(kLeft, y, "Title", true);
   pdf.text_right(kQuantityRight, y, "Qty", true);
   pdf.text_right(kUnitRight, y, "Unit price", true);
-  pdf.text_right(kRight, y, "Line total", true);
+  pdf.text_right(kRight, y, to_win_ansi(doc.amount_column), true);
   y -= 6;
   pdf.rule(y);
   y -= kLeading;
 }
 
-}  // namespace
-
-std::string render_invoice_pdf(const Invoice& invoice) {
+std::string render(const Document& doc) {
   Pdf pdf;
-  const std::string order_id = to_win_ansi(single_line(invoice.order_id));
-  pdf.info(HPDF_INFO_TITLE, "Invoice " + order_id);
+  pdf.info(HPDF_INFO_TITLE, to_win_ansi(single_line(doc.info_title)));
   pdf.info(HPDF_INFO_CREATOR, "Wonderland Bookstore");
   pdf.new_page();
 
   HPDF_REAL y = kTop;
   pdf.text(kLeft, y, "Wonderland Bookstore", true, 18);
-  pdf.text_right(kRight, y, "INVOICE", true, 18);
+  pdf.text_right(kRight, y, to_win_ansi(doc.heading), true, 18);
   y -= 40;
-  const std::string name = single_line(invoice.customer_name);
-  pdf.text(kLeft, y, "Billed to:", true);
-  pdf.text(kLeft + 90, y, to_win_ansi(name.empty() ? invoice.customer_email : name));
+  const std::string name = single_line(doc.customer_name);
+  pdf.text(kLeft, y, to_win_ansi(doc.party_label), true);
+  pdf.text(kLeft + 90, y, to_win_ansi(name.empty() ? doc.customer_email : name));
   y -= kLeading;
-  if (!name.empty() && !invoice.customer_email.empty()) {
-    pdf.text(kLeft + 90, y, to_win_ansi(single_line(invoice.customer_email)));
+  if (!name.empty() && !doc.customer_email.empty()) {
+    pdf.text(kLeft + 90, y, to_win_ansi(single_line(doc.customer_email)));
     y -= kLeading;
   }
-  pdf.text(kLeft, y, "Order:", true);
-  pdf.text(kLeft + 90, y, order_id);
-  y -= kLeading;
-  pdf.text(kLeft, y, "Order date:", true);
-  pdf.text(kLeft + 90, y, format_utc_minute(invoice.order_date));
-  y -= 2 * kLeading + 6;
+  for (const auto& [label, value] : doc.fields) {
+    pdf.text(kLeft, y, to_win_ansi(label), true);
+    pdf.text(kLeft + 90, y, to_win_ansi(single_line(value)));
+    y -= kLeading;
+  }
+  y -= kLeading + 6;
 
-  table_header(pdf, y);
-  for (const InvoiceLine& line : invoice.lines) {
-    const auto title = pdf.wrap(to_win_ansi(single_line(line.title)), kTitleWidth);
-    if (y - kLeading * static_cast<HPDF_REAL>(title.size() - 1) < kBottom) {
+  table_header(pdf, doc, y);
+  for (const InvoiceLine& line : doc.lines) {
+    auto rows = pdf.wrap(to_win_ansi(single_line(line.title)), kTitleWidth);
+    if (!line.isbn.empty())
+      rows.push_back("ISBN " + to_win_ansi(single_line(line.isbn)));
+    if (y - kLeading * static_cast<HPDF_REAL>(rows.size() - 1) < kBottom) {
       pdf.new_page();
       y = kTop;
-      table_header(pdf, y);
+      table_header(pdf, doc, y);
     }
     pdf.text_right(kQuantityRight, y, std::to_string(line.quantity));
     pdf.text_right(kUnitRight, y, format_money(line.unit_price_cents));
     pdf.text_right(kRight, y, format_money(line.line_total_cents));
-    for (const std::string& part : title) {
+    for (const std::string& part : rows) {
       pdf.text(kLeft, y, part);
       y -= kLeading;
     }
@@ -204,14 +220,46 @@ std::string render_invoice_pdf(const Invoice& invoice) {
   }
   pdf.rule(y + 6);
   y -= 10;
-  pdf.text_right(kUnitRight, y, "Total", true, 12);
-  pdf.text_right(kRight, y, format_money(invoice.total_cents), true, 12);
+  pdf.text_right(kUnitRight, y, to_win_ansi(doc.total_label), true, 12);
+  pdf.text_right(kRight, y, format_money(doc.total_cents), true, 12);
   y -= 3 * kLeading;
-  pdf.text(kLeft, y,
-           "All amounts are in US dollars. Thank you for shopping at Wonderland Bookstore.", false,
-           9);
-  pdf.check("drawing the invoice");
+  pdf.text(kLeft, y, to_win_ansi(doc.footer), false, 9);
+  pdf.check("drawing the document");
   return pdf.bytes();
+}
+
+}  // namespace
+
+std::string render_invoice_pdf(const Invoice& invoice) {
+  return render(Document{
+      "Invoice " + invoice.order_id,
+      "INVOICE",
+      "Billed to:",
+      invoice.customer_name,
+      invoice.customer_email,
+      {{"Order:", invoice.order_id}, {"Order date:", format_utc_minute(invoice.order_date)}},
+      "Line total",
+      invoice.lines,
+      "Total",
+      invoice.total_cents,
+      "All amounts are in US dollars. Thank you for shopping at Wonderland Bookstore."});
+}
+
+std::string render_credit_note_pdf(const CreditNote& note) {
+  return render(Document{
+      "Credit note " + note.return_id,
+      "CREDIT NOTE",
+      "Refunded to:",
+      note.customer_name,
+      note.customer_email,
+      {{"Return:", note.return_id},
+       {"Order:", note.order_id},
+       {"Date:", format_utc_minute(note.refunded_at)}},
+      "Refund",
+      note.lines,
+      "Total refunded",
+      note.total_cents,
+      "All amounts are in US dollars. The total was refunded to your original payment method."});
 }
 
 }  // namespace wonderland::notification

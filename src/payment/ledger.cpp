@@ -27,6 +27,17 @@ CREATE TABLE IF NOT EXISTS ledger_entries (
   created_at   TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS ledger_entries_order ON ledger_entries(order_id);
+-- Partial refunds (payment.refund_partial), one per refund_id: each is a `refund` ledger entry;
+-- the charge stays 'charged' while they leave something to refund. `remaining_cents` is what
+-- was still refundable right after it (the reply a repeat gets).
+CREATE TABLE IF NOT EXISTS partial_refunds (
+  refund_id       TEXT PRIMARY KEY,
+  entry_id        TEXT NOT NULL UNIQUE REFERENCES ledger_entries(entry_id),
+  order_id        TEXT NOT NULL,
+  amount_cents    INTEGER NOT NULL CHECK (amount_cents > 0),
+  remaining_cents INTEGER NOT NULL CHECK (remaining_cents >= 0),
+  created_at      TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS void_orders (
   order_id   TEXT PRIMARY KEY,
   created_at TEXT NOT NULL
@@ -53,18 +64,22 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 )sql";
 
-void add_entry(sqlite::Db& db, const Charge& c, const char* kind, const std::string& at) {
+/// Adds a ledger entry of the charge; returns its id.
+std::string add_entry(sqlite::Db& db, const Charge& c, const char* kind, std::int64_t amount_cents,
+                      const std::string& at) {
+  std::string entry_id = new_uuid();
   db.prepare(
         "INSERT INTO ledger_entries(entry_id, payment_id, order_id, kind, amount_cents, "
         "created_at) "
         "VALUES (?, ?, ?, ?, ?, ?)")
-      .bind(1, new_uuid())
+      .bind(1, entry_id)
       .bind(2, c.reply.payment_id)
       .bind(3, c.reply.order_id)
       .bind(4, kind)
-      .bind(5, c.reply.amount_cents)
+      .bind(5, amount_cents)
       .bind(6, at)
       .step();
+  return entry_id;
 }
 
 }  // namespace
@@ -103,15 +118,52 @@ void insert_charge(sqlite::Db& db, const Charge& c, const std::string& at) {
       .bind(6, c.reply.masked)
       .bind(7, at)
       .step();
-  add_entry(db, c, "charge", at);
+  add_entry(db, c, "charge", c.reply.amount_cents, at);
 }
 
-void refund_charge(sqlite::Db& db, const Charge& c, const std::string& at) {
+void refund_charge(sqlite::Db& db, const Charge& c, std::int64_t amount_cents,
+                   const std::string& at) {
   db.prepare("UPDATE charges SET status = 'refunded', refunded_at = ? WHERE payment_id = ?")
       .bind(1, at)
       .bind(2, c.reply.payment_id)
       .step();
-  add_entry(db, c, "refund", at);
+  if (amount_cents > 0)
+    add_entry(db, c, "refund", amount_cents, at);
+}
+
+Refunds refunds(sqlite::Db& db, const Charge& c) {
+  auto sums = db.prepare(
+      "SELECT COALESCE(SUM(e.amount_cents), 0), COALESCE(SUM(p.amount_cents), 0) "
+      "FROM ledger_entries e LEFT JOIN partial_refunds p ON p.entry_id = e.entry_id "
+      "WHERE e.payment_id = ? AND e.kind = 'refund'");
+  sums.bind(1, c.reply.payment_id);
+  sums.step();
+  return Refunds{sums.int64(0), sums.int64(1)};
+}
+
+std::optional<PartialRefund> load_partial_refund(sqlite::Db& db, const std::string& refund_id) {
+  auto find = db.prepare(
+      "SELECT refund_id, order_id, amount_cents, remaining_cents FROM partial_refunds "
+      "WHERE refund_id = ?");
+  find.bind(1, refund_id);
+  if (!find.step())
+    return std::nullopt;
+  return PartialRefund{find.text(0), find.text(1), find.int64(2), find.int64(3)};
+}
+
+void insert_partial_refund(sqlite::Db& db, const Charge& c, const PartialRefund& refund,
+                           const std::string& at) {
+  const std::string entry_id = add_entry(db, c, "refund", refund.amount_cents, at);
+  db.prepare(
+        "INSERT INTO partial_refunds(refund_id, entry_id, order_id, amount_cents, "
+        "remaining_cents, created_at) VALUES (?, ?, ?, ?, ?, ?)")
+      .bind(1, refund.refund_id)
+      .bind(2, entry_id)
+      .bind(3, refund.order_id)
+      .bind(4, refund.amount_cents)
+      .bind(5, refund.remaining_cents)
+      .bind(6, at)
+      .step();
 }
 
 bool is_void(sqlite::Db& db, const std::string& order_id) {
@@ -131,17 +183,22 @@ void mark_void(sqlite::Db& db, const std::string& order_id, const std::string& a
 
 LedgerReply entries(sqlite::Db& db, const std::string& order_id) {
   auto rows = db.prepare(
-      "SELECT e.entry_id, e.payment_id, e.kind, e.amount_cents, c.method, c.masked, e.created_at "
+      "SELECT e.entry_id, e.payment_id, e.kind, e.amount_cents, c.method, c.masked, e.created_at, "
+      "p.refund_id, c.status "
       "FROM ledger_entries e JOIN charges c ON c.payment_id = e.payment_id "
+      "LEFT JOIN partial_refunds p ON p.entry_id = e.entry_id "
       "WHERE e.order_id = ? ORDER BY e.created_at, e.rowid");
   rows.bind(1, order_id);
-  LedgerReply reply{order_id, 0, 0, {}};
+  LedgerReply reply{order_id, 0, 0, 0, {}};
+  bool refunded_in_full = false;
   while (rows.step()) {
     LedgerEntry entry{rows.text(0), rows.text(1), rows.text(2), rows.int64(3),
-                      rows.text(4), rows.text(5), rows.text(6)};
+                      rows.text(4), rows.text(5), rows.text(6), rows.optional_text(7)};
     (entry.kind == "charge" ? reply.charged_cents : reply.refunded_cents) += entry.amount_cents;
+    refunded_in_full = rows.text(8) == "refunded";
     reply.entries.push_back(std::move(entry));
   }
+  reply.remaining_cents = refunded_in_full ? 0 : reply.charged_cents - reply.refunded_cents;
   return reply;
 }
 

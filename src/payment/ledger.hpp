@@ -1,6 +1,6 @@
 // The payment ledger's tables (private to the payment component): the schema, charges and their
-// ledger entries, void orders and the outbox of events. Every function runs on the caller's
-// connection, inside the caller's transaction and lock.
+// ledger entries, partial refunds, void orders and the outbox of events. Every function runs on
+// the caller's connection, inside the caller's transaction and lock.
 #pragma once
 
 #include <cstdint>
@@ -33,8 +33,32 @@ struct Charge {
 std::optional<Charge> load_charge(sqlite::Db& db, const std::string& order_id);
 /// Records a new charge and its `charge` ledger entry.
 void insert_charge(sqlite::Db& db, const Charge& charge, const std::string& at);
-/// Marks a charge refunded and adds its `refund` ledger entry.
-void refund_charge(sqlite::Db& db, const Charge& charge, const std::string& at);
+/// Marks a charge refunded in full and adds a `refund` ledger entry of `amount_cents` (what
+/// partial refunds left; no entry when that is 0).
+void refund_charge(sqlite::Db& db, const Charge& charge, std::int64_t amount_cents,
+                   const std::string& at);
+
+/// What was refunded of a charge so far.
+struct Refunds {
+  std::int64_t total_cents = 0;    ///< every `refund` ledger entry
+  std::int64_t partial_cents = 0;  ///< those of partial refunds
+};
+/// The charge's refunds, from its ledger entries.
+Refunds refunds(sqlite::Db& db, const Charge& charge);
+
+/// A partial refund as stored.
+struct PartialRefund {
+  std::string refund_id;
+  std::string order_id;
+  std::int64_t amount_cents = 0;
+  std::int64_t remaining_cents = 0;  ///< still refundable right after it
+};
+
+/// The partial refund `refund_id`, if any.
+std::optional<PartialRefund> load_partial_refund(sqlite::Db& db, const std::string& refund_id);
+/// Records a partial refund of the charge and its `refund` ledger entry.
+void insert_partial_refund(sqlite::Db& db, const Charge& charge, const PartialRefund& refund,
+                           const std::string& at);
 
 /// Whether the order was refunded before any charge (a late charge for it is refused).
 bool is_void(sqlite::Db& db, const std::string& order_id);

@@ -56,10 +56,11 @@ void check(const Options& options) {
     throw std::invalid_argument("payment token_ttl must be at least 1 s");
 }
 
-/// The `order.refunded` event of a refund, correlated with its request when there is one.
-messaging::Envelope refunded_event(const ledger::Charge& charge, const messaging::Envelope* cause) {
-  const json body =
-      RefundedEvent{charge.reply.order_id, charge.customer_id, charge.reply.amount_cents};
+/// The `order.refunded` event of a refund of `amount_cents`, correlated with its request when
+/// there is one.
+messaging::Envelope refunded_event(const ledger::Charge& charge, std::int64_t amount_cents,
+                                   const messaging::Envelope* cause) {
+  const json body = RefundedEvent{charge.reply.order_id, charge.customer_id, amount_cents};
   messaging::Envelope event =
       cause != nullptr ? messaging::Envelope::caused_by(*cause, kRefundedEvent, body, kService)
                        : messaging::Envelope::make(kRefundedEvent, body, kService);
@@ -196,15 +197,80 @@ Result<nlohmann::json> Payments::refund_once(const std::string& order_id,
     log::info("order {}: nothing to refund", order_id);
     return json(RefundReply{order_id, 0, RefundReply::kNothingToRefund});
   }
-  const json reply = RefundReply{order_id, existing->reply.amount_cents, RefundReply::kRefunded};
+  const ledger::Refunds refunds = ledger::refunds(*db_, *existing);
+  // What this refund returns: the charge less its partial refunds (the same on a repeat, where
+  // the full refund's entry is the only refund that is not a partial one).
+  const std::int64_t amount = existing->status == "refunded"
+                                  ? refunds.total_cents - refunds.partial_cents
+                                  : existing->reply.amount_cents - refunds.total_cents;
+  const json reply = RefundReply{
+      order_id, amount, amount > 0 ? RefundReply::kRefunded : RefundReply::kNothingToRefund};
   if (existing->status == "refunded")
     return reply;  // refunded once already
 
-  ledger::refund_charge(*db_, *existing, at);
-  ledger::enqueue(*db_, kRefundedEvent, refunded_event(*existing, cause), at);
-  log::info("order {}: refunded {} cents to {} {}", order_id, existing->reply.amount_cents,
-            existing->reply.method, existing->reply.masked);
+  ledger::refund_charge(*db_, *existing, amount, at);
+  if (amount == 0) {
+    log::info("order {}: nothing left to refund after partial refunds", order_id);
+    return reply;
+  }
+  ledger::enqueue(*db_, kRefundedEvent, refunded_event(*existing, amount, cause), at);
+  log::info("order {}: refunded {} cents to {} {}", order_id, amount, existing->reply.method,
+            existing->reply.masked);
   return reply;
+}
+
+Result<nlohmann::json> Payments::refund_partial(const nlohmann::json& body,
+                                                const std::string& idempotency_key) {
+  if (auto fault = injected_fault())
+    return *fault;
+  Result<PartialRefundRequest> request = read_partial_refund_request(body);
+  if (!request.ok())
+    return request.error();
+
+  return sqlite::guarded(ledger::store(), "refund_partial", [&] {
+    std::lock_guard lock(mu_);
+    return messaging::deduplicated(*idempotency_, idempotency_key,
+                                   [&] { return refund_partial_once(*request); });
+  });
+}
+
+Result<nlohmann::json> Payments::refund_partial_once(const PartialRefundRequest& request) {
+  const std::string& order_id = request.order_id;
+  if (auto done = ledger::load_partial_refund(*db_, request.refund_id)) {
+    if (done->order_id != order_id || done->amount_cents != request.amount_cents) {
+      return Error::of(codes::kConflict, "Refund " + request.refund_id + " was made already, of " +
+                                             std::to_string(done->amount_cents) +
+                                             " cents for order " + done->order_id);
+    }
+    return json(
+        PartialRefundReply{order_id, done->refund_id, done->amount_cents, done->remaining_cents});
+  }
+  auto existing = ledger::load_charge(*db_, order_id);
+  if (!existing)
+    return Error::of(codes::kNotFound, "No payment for order " + order_id);
+  const ledger::Refunds refunds = ledger::refunds(*db_, *existing);
+  const std::int64_t charged = existing->reply.amount_cents;
+  if (existing->status == "refunded") {
+    return Error::of(codes::kFailedPrecondition, "The payment for order " + order_id +
+                                                     " was refunded in full (" +
+                                                     std::to_string(refunds.total_cents) + " of " +
+                                                     std::to_string(charged) + " cents)");
+  }
+  const std::int64_t remaining = charged - refunds.total_cents;
+  if (request.amount_cents > remaining) {
+    return Error::of(codes::kFailedPrecondition,
+                     "Cannot refund " + std::to_string(request.amount_cents) + " cents for order " +
+                         order_id + ": only " + std::to_string(remaining) + " of the " +
+                         std::to_string(charged) + " cents charged are still refundable");
+  }
+  const ledger::PartialRefund refund{request.refund_id, order_id, request.amount_cents,
+                                     remaining - request.amount_cents};
+  ledger::insert_partial_refund(*db_, *existing, refund, now_iso8601());
+  log::info("order {}: refund {} of {} cents to {} {} ({} cents left)", order_id, request.refund_id,
+            request.amount_cents, existing->reply.method, existing->reply.masked,
+            refund.remaining_cents);
+  return json(
+      PartialRefundReply{order_id, refund.refund_id, refund.amount_cents, refund.remaining_cents});
 }
 
 Result<nlohmann::json> Payments::get(const nlohmann::json& body) {
@@ -238,6 +304,10 @@ void Payments::register_commands(messaging::CommandRouter& router,
     if (after)
       after();
     return r;
+  });
+  router.on(commands::kRefundPartial, [this](const Envelope& e) {
+    log::CorrelationScope scope(e.correlation_id);
+    return refund_partial(e.body, e.idempotency_key);
   });
   router.on(commands::kGet, [this](const Envelope& e) {
     log::CorrelationScope scope(e.correlation_id);

@@ -4,6 +4,7 @@
 #include "wonderland/common/request_fields.hpp"
 #include "wonderland/payment/method.hpp"
 #include "wonderland/payment/payments.hpp"
+#include "wonderland/payment/protocol.hpp"
 
 namespace wonderland::payment {
 
@@ -33,6 +34,17 @@ void read_token_hash(const json& body, std::string& out, std::vector<FieldError>
   out = hex_sha256(it->get<std::string>());
 }
 
+void read_refund_id(const json& body, std::string& out, std::vector<FieldError>& fields) {
+  auto it = body.find("refund_id");
+  if (it == body.end() || !it->is_string() || it->get_ref<const std::string&>().empty() ||
+      it->get_ref<const std::string&>().size() > kMaxRefundIdLength) {
+    fields.push_back({"refund_id", "must be a string of 1 to " +
+                                       std::to_string(kMaxRefundIdLength) + " characters"});
+    return;
+  }
+  out = it->get<std::string>();
+}
+
 }  // namespace
 
 Result<ChargeRequest> read_charge_request(const json& body) {
@@ -44,6 +56,19 @@ Result<ChargeRequest> read_charge_request(const json& body) {
   read_uuid(body, "customer_id", request.customer_id, fields);
   read_amount(body, request.amount_cents, fields);
   read_token_hash(body, request.token_hash, fields);
+  if (!fields.empty())
+    return invalid_fields(std::move(fields));
+  return request;
+}
+
+Result<PartialRefundRequest> read_partial_refund_request(const json& body) {
+  if (!body.is_object())
+    return not_an_object();
+  std::vector<FieldError> fields;
+  PartialRefundRequest request;
+  read_uuid(body, "order_id", request.order_id, fields);
+  read_refund_id(body, request.refund_id, fields);
+  read_amount(body, request.amount_cents, fields);
   if (!fields.empty())
     return invalid_fields(std::move(fields));
   return request;

@@ -11,6 +11,7 @@ namespace {
 
 using messaging::Envelope;
 using nlohmann::json;
+using test::expect_invalid;
 
 Envelope event(const std::string& type, json body) {
   Envelope e = Envelope::make(type, std::move(body), "test");
@@ -90,16 +91,6 @@ TEST(Events, FillsDefaultsForOptionalFields) {
   EXPECT_EQ(failed.reason, "the order could not be completed");
 }
 
-void expect_invalid(const Envelope& e, const std::string& fragment) {
-  try {
-    parse_event(e);
-    ADD_FAILURE() << "accepted: " << e.serialize();
-  } catch (const InvalidEvent& x) {
-    EXPECT_NE(std::string(x.what()).find(fragment), std::string::npos) << x.what();
-    EXPECT_NE(std::string(x.what()).find(e.message_id), std::string::npos) << x.what();
-  }
-}
-
 TEST(Events, RefusesWhatCannotBecomeAnEmail) {
   const std::string c = new_uuid();
   expect_invalid(event("order.failed", {{"order_id", "o-1"}, {"customer_id", c}, {"reason", "x"}}),
@@ -160,10 +151,7 @@ TEST(Compose, ConfirmationListsLinesAndAttachesTheInvoice) {
   EXPECT_NE(c.text.find("Date: 2026-11-26 09:26 UTC"), std::string::npos);
   EXPECT_NE(c.html.find("&lt;Stories&gt;"), std::string::npos);
   EXPECT_NE(c.html.find("$131.47"), std::string::npos);
-  ASSERT_TRUE(c.attachment);
-  EXPECT_EQ(c.attachment->filename, "invoice-" + order + ".pdf");
-  EXPECT_EQ(c.attachment->content_type, "application/pdf");
-  EXPECT_EQ(c.attachment->data.rfind("%PDF-", 0), 0u);
+  test::expect_pdf_attachment(c, "invoice-" + order + ".pdf");
 }
 
 TEST(Compose, FailureShowsTheReasonAndRefundTheAmount) {

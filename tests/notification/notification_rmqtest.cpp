@@ -163,6 +163,18 @@ class NotificationRmqTest : public ::testing::Test {
     return sink_->messages();
   }
 
+  /// The first event dead-lettered from the events queue, waiting for it up to 20 s.
+  std::optional<messaging::RawMessage> dead_lettered() {
+    messaging::Connection inspector(options_for("notification-inspector"));
+    std::optional<messaging::RawMessage> dead;
+    testing::eventually(
+        [&] {
+          return (dead = inspector.get(messaging::dead_letter_queue_for(queue_))).has_value();
+        },
+        20s);
+    return dead;
+  }
+
   Result<Envelope> list(const json& body) {
     messaging::RpcClient rpc(client_conn_);
     return rpc
@@ -324,11 +336,8 @@ TEST_F(NotificationRmqTest, PoisonEventIsDeadLetteredAndLaterEventsAreStillDeliv
   const Envelope poison = failed(customer, new_uuid(), /*with_email=*/false);
   publish(poison);
 
-  messaging::Connection inspector(options_for("notification-inspector"));
-  std::optional<messaging::RawMessage> dead;
-  ASSERT_TRUE(testing::eventually(
-      [&] { return (dead = inspector.get(messaging::dead_letter_queue_for(queue_))).has_value(); },
-      20s));
+  std::optional<messaging::RawMessage> dead = dead_lettered();
+  ASSERT_TRUE(dead) << "nothing was dead-lettered";
   EXPECT_EQ(dead->message_id, poison.message_id);
   const std::string reason = dead->string_headers["x-wonderland-reason"];
   EXPECT_NE(reason.find("rejected by the handler"), std::string::npos) << reason;
@@ -347,6 +356,68 @@ TEST_F(NotificationRmqTest, PoisonEventIsDeadLetteredAndLaterEventsAreStillDeliv
   Result<Envelope> bad = list({{"customer_id", "not-a-uuid"}});
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.error().code, codes::kInvalidArgument);
+}
+
+/// A return.* event as the return workflow publishes it.
+Envelope return_event(const std::string& type, const std::string& customer,
+                      const std::string& return_id, const std::string& order) {
+  json body{{"return_id", return_id},     {"order_id", order},          {"customer_id", customer},
+            {"email", "zoe@example.com"}, {"first_name", "Zo\xC3\xAB"}, {"last_name", "Quill"}};
+  if (type != "return.expired") {
+    body["lines"] = json::array({json{{"isbn", "9780141321073"},
+                                      {"title", "Through the Looking-Glass"},
+                                      {"quantity", 1},
+                                      {"unit_price_cents", 5900},
+                                      {"refund_cents", 5900}}});
+    body["refund_cents"] = 5900;
+  }
+  if (type != "return.refunded")
+    body["parcel_deadline"] = "2026-12-17T09:00:00Z";
+  return Envelope::make(type, body, "mediator");
+}
+
+TEST_F(NotificationRmqTest, ReturnEmailsAreDeliveredOnceEachAndABadOneIsDeadLettered) {
+  start(SmtpSink::Options{});
+  const std::string customer = new_uuid();
+  const std::string order = new_uuid();
+  const std::string kept = new_uuid();     // requested, then refunded
+  const std::string expired = new_uuid();  // requested, then expired
+  Envelope poison = return_event("return.refunded", customer, new_uuid(), order);
+  poison.body["lines"][0].erase("isbn");
+  publish(poison);
+  const Envelope refunded = return_event("return.refunded", customer, kept, order);
+  for (const Envelope& e : {return_event("return.requested", customer, kept, order), refunded,
+                            refunded, return_event("return.requested", customer, expired, order),
+                            return_event("return.expired", customer, expired, order)})
+    publish(e);
+
+  std::optional<messaging::RawMessage> dead = dead_lettered();
+  ASSERT_TRUE(dead) << "nothing was dead-lettered";
+  EXPECT_EQ(dead->message_id, poison.message_id);
+  const std::string reason = dead->string_headers["x-wonderland-reason"];
+  EXPECT_NE(reason.find("lines[0].isbn' is missing"), std::string::npos) << reason;
+
+  auto received = wait_for_messages(4);
+  ASSERT_TRUE(
+      testing::eventually([&] { return server_->store().list(customer, 10).size() == 4; }, 10s));
+  EXPECT_EQ(sink_->messages().size(), 4u);  // the refunded event sent twice: one email
+  auto [credit_eml, credit_summary] = find_by_subject(received, "We refunded $59.00");
+  ASSERT_FALSE(credit_eml.empty());
+  EXPECT_EQ(credit_summary["message_id"], "<return.refunded." + kept + "@wonderland.local>");
+  const auto attachments = dir_.path() / "attachments";
+  std::filesystem::create_directories(attachments);
+  const json with_pdf = test::summarize_eml(credit_eml, attachments);
+  ASSERT_EQ(with_pdf["attachments"].size(), 1u);
+  EXPECT_EQ(with_pdf["attachments"][0]["filename"], "credit-note-" + kept + ".pdf");
+  const std::string text =
+      test::pdf_text(with_pdf["attachments"][0]["saved_as"].get<std::string>());
+  EXPECT_NE(text.find(kept), std::string::npos) << text;
+  EXPECT_NE(text.find("Through the Looking-Glass"), std::string::npos) << text;
+  auto [closed_eml, closed_summary] =
+      find_by_subject(received, "Your Wonderland return " + expired.substr(0, 8) + " is closed");
+  ASSERT_FALSE(closed_eml.empty());
+  EXPECT_NE(closed_summary["text"].get<std::string>().find("by 2026-12-17 09:00 UTC"),
+            std::string::npos);
 }
 
 }  // namespace

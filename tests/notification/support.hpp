@@ -1,5 +1,5 @@
 // Helpers shared by the notification tests: temporary folders, running the Python helpers and
-// pdftotext, reading files.
+// pdftotext, reading files, refused events and attached PDFs.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -13,6 +13,8 @@
 #include <string>
 
 #include "wonderland/common/ids.hpp"
+#include "wonderland/messaging/envelope.hpp"
+#include "wonderland/notification/events.hpp"
 #include "wonderland/testing/temp_dir.hpp"
 
 namespace wonderland::notification::test {
@@ -91,6 +93,25 @@ inline nlohmann::json summarize_eml(const std::filesystem::path& eml,
     ADD_FAILURE() << "eml_summary.py printed no JSON: " << r.out;
     return nlohmann::json::object();
   }
+}
+
+/// Expects parse_event to refuse `e` with a message naming the event and holding `fragment`.
+inline void expect_invalid(const messaging::Envelope& e, const std::string& fragment) {
+  try {
+    parse_event(e);
+    ADD_FAILURE() << "accepted: " << e.serialize();
+  } catch (const InvalidEvent& x) {
+    EXPECT_NE(std::string(x.what()).find(fragment), std::string::npos) << x.what();
+    EXPECT_NE(std::string(x.what()).find(e.message_id), std::string::npos) << x.what();
+  }
+}
+
+/// Expects `content` to attach a PDF named `filename`.
+inline void expect_pdf_attachment(const Content& content, const std::string& filename) {
+  ASSERT_TRUE(content.attachment);
+  EXPECT_EQ(content.attachment->filename, filename);
+  EXPECT_EQ(content.attachment->content_type, "application/pdf");
+  EXPECT_EQ(content.attachment->data.rfind("%PDF-", 0), 0u);
 }
 
 }  // namespace wonderland::notification::test

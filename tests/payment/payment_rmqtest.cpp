@@ -1,5 +1,5 @@
 // The payment service over RabbitMQ: its RpcServer on a queue of its own, and the
-// `order.refunded` event it publishes on wonderland.events.
+// `order.refunded` event it publishes on wonderland.events (not for partial refunds).
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -65,6 +65,20 @@ class PaymentRmqTest : public ::testing::Test {
     return client_.call(messaging::RpcRequest{queue_, e, 10s}).get();
   }
 
+  /// Tokenizes a test card that is charged, then charges `amount_cents` for `order` with it.
+  Result<Envelope> charge(const std::string& order, const std::string& customer,
+                          std::int64_t amount_cents) {
+    Result<Envelope> token = call(
+        commands::kTokenize, {{"customer_id", customer}, {"payment", card("4242424242424242")}});
+    if (!token.ok())
+      return token.error();
+    EXPECT_EQ(token->body["last4"], "4242");
+    return call(commands::kCharge, {{"order_id", order},
+                                    {"customer_id", customer},
+                                    {"amount_cents", amount_cents},
+                                    {"payment_token", token->body["payment_token"]}});
+  }
+
   /// Listens to order.refunded on a temporary queue of this test (a copy of what others see).
   void listen_for_refunds() {
     messaging::QueueSpec spec;
@@ -126,15 +140,7 @@ TEST_F(PaymentRmqTest, ChargeThenRefundPublishesOrderRefundedOnce) {
   listen_for_refunds();
   const std::string order = new_uuid();
   const std::string customer = new_uuid();
-  Result<Envelope> token =
-      call(commands::kTokenize, {{"customer_id", customer}, {"payment", card("4242424242424242")}});
-  ASSERT_TRUE(token.ok()) << token.error().message;
-  EXPECT_EQ(token->body["last4"], "4242");
-  Result<Envelope> charged =
-      call(commands::kCharge, {{"order_id", order},
-                               {"customer_id", customer},
-                               {"amount_cents", 7700},
-                               {"payment_token", token->body["payment_token"]}});
+  Result<Envelope> charged = charge(order, customer, 7700);
   ASSERT_TRUE(charged.ok()) << charged.error().message;
   EXPECT_EQ(charged->body["status"], "charged");
   EXPECT_EQ(charged->body["masked"], "**** **** **** 4242");
@@ -176,6 +182,32 @@ TEST_F(PaymentRmqTest, NothingToRefundPublishesNothing) {
   EXPECT_EQ(r->body["status"], "nothing_to_refund");
   ASSERT_TRUE(events_drained());
   EXPECT_TRUE(refunds_for(order).empty());
+}
+
+TEST_F(PaymentRmqTest, PartialRefundsPublishNothingAndTheRefundReturnsTheRest) {
+  listen_for_refunds();
+  const std::string order = new_uuid();
+  ASSERT_TRUE(charge(order, new_uuid(), 7700).ok());
+  const json body{
+      {"order_id", order}, {"refund_id", new_uuid() + "/9780141439761"}, {"amount_cents", 2000}};
+  const std::string key = new_uuid();
+  Result<Envelope> partial = call(commands::kRefundPartial, body, key);
+  ASSERT_TRUE(partial.ok()) << partial.error().message;
+  EXPECT_EQ(partial->body["remaining_cents"], 5700);
+  EXPECT_EQ(call(commands::kRefundPartial, body, key)->body, partial->body);  // resent
+  ASSERT_TRUE(events_drained());
+  EXPECT_TRUE(refunds_for(order).empty());
+
+  Result<Envelope> refunded = call(commands::kRefund, {{"order_id", order}});
+  ASSERT_TRUE(refunded.ok()) << refunded.error().message;
+  EXPECT_EQ(refunded->body["refunded_cents"], 5700);
+  ASSERT_TRUE(testing::eventually([&] { return !refunds_for(order).empty(); }, 10s));
+  EXPECT_EQ(refunds_for(order).front().body["refunded_cents"], 5700);
+
+  Result<Envelope> over = call(commands::kRefundPartial,
+                               {{"order_id", order}, {"refund_id", "late"}, {"amount_cents", 1}});
+  ASSERT_FALSE(over.ok());
+  EXPECT_EQ(over.error().code, codes::kFailedPrecondition);
 }
 
 TEST_F(PaymentRmqTest, ErrorsArriveAsValuesWithTheirFields) {

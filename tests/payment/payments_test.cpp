@@ -1,5 +1,5 @@
-// The payment ledger: tokens, charges and refunds against a real SQLite file, test cards,
-// idempotency, card data sealed at rest, the outbox and fault injection.
+// The payment ledger: tokens, charges, refunds and partial refunds against a real SQLite file,
+// test cards, idempotency, card data sealed at rest, the outbox and fault injection.
 #include "wonderland/payment/payments.hpp"
 
 #include <gtest/gtest.h>
@@ -421,6 +421,183 @@ TEST_F(PaymentsTest, RefundWithoutChargeHasNothingToRefundAndVoidsTheOrder) {
             "order_id");
 }
 
+json partial(const std::string& order, const std::string& refund_id, std::int64_t amount) {
+  return json{{"order_id", order}, {"refund_id", refund_id}, {"amount_cents", amount}};
+}
+
+TEST_F(PaymentsTest, PartialRefundIsMadeOncePerRefundId) {
+  const std::string order = new_uuid();
+  ASSERT_TRUE(
+      payments_->charge(charge_body(order, 5000, card("4242424242424242")), new_uuid()).ok());
+  const std::string refund_id = new_uuid() + "/9780141439761";
+  json r = payments_->refund_partial(partial(order, refund_id, 1200), new_uuid()).value();
+  EXPECT_EQ(r, (json{{"order_id", order},
+                     {"refund_id", refund_id},
+                     {"refunded_cents", 1200},
+                     {"remaining_cents", 3800},
+                     {"status", "refunded"}}));
+  // A repeat under another idempotency key (the natural key decides) replies the same.
+  EXPECT_EQ(payments_->refund_partial(partial(order, refund_id, 1200), new_uuid()).value(), r);
+  const std::string second = new_uuid() + "/9780141321073";
+  EXPECT_EQ(
+      payments_->refund_partial(partial(order, second, 800), new_uuid()).value()["remaining_cents"],
+      3000);
+  // The same refund_id for another amount is not a repeat.
+  Result<json> clash = payments_->refund_partial(partial(order, refund_id, 1300), new_uuid());
+  ASSERT_FALSE(clash.ok());
+  EXPECT_EQ(clash.error().code, codes::kConflict);
+
+  json ledger = payments_->get({{"order_id", order}}).value();
+  EXPECT_EQ(ledger["charged_cents"], 5000);
+  EXPECT_EQ(ledger["refunded_cents"], 2000);
+  EXPECT_EQ(ledger["remaining_cents"], 3000);
+  ASSERT_EQ(ledger["entries"].size(), 3u);
+  EXPECT_FALSE(ledger["entries"][0].contains("refund_id"));
+  EXPECT_EQ(ledger["entries"][1]["kind"], "refund");
+  EXPECT_EQ(ledger["entries"][1]["amount_cents"], 1200);
+  EXPECT_EQ(ledger["entries"][1]["refund_id"], refund_id);
+  EXPECT_EQ(ledger["entries"][2]["refund_id"], second);
+  // No event for partial refunds, and the charge stays: charging again returns it.
+  EXPECT_TRUE(payments_->pending_events().empty());
+  EXPECT_EQ(payments_->charge(charge_body(order, 5000, card("4242424242424242")), new_uuid())
+                .value()["status"],
+            "charged");
+}
+
+TEST_F(PaymentsTest, PartialRefundAboveWhatIsRefundableIsRefusedWithTheFigures) {
+  const std::string order = new_uuid();
+  ASSERT_TRUE(
+      payments_->charge(charge_body(order, 3000, card("4242424242424242")), new_uuid()).ok());
+  ASSERT_TRUE(payments_->refund_partial(partial(order, "r-1", 2000), new_uuid()).ok());
+  Result<json> over = payments_->refund_partial(partial(order, "r-2", 1500), new_uuid());
+  ASSERT_FALSE(over.ok());
+  EXPECT_EQ(over.error().code, codes::kFailedPrecondition);
+  EXPECT_FALSE(over.error().retryable);
+  EXPECT_EQ(over.error().message, "Cannot refund 1500 cents for order " + order +
+                                      ": only 1000 of the 3000 cents charged are still refundable");
+  // Exactly what remains is fine; then nothing is left.
+  EXPECT_EQ(
+      payments_->refund_partial(partial(order, "r-3", 1000), new_uuid()).value()["remaining_cents"],
+      0);
+  EXPECT_EQ(payments_->refund_partial(partial(order, "r-4", 1), new_uuid()).error().code,
+            codes::kFailedPrecondition);
+
+  // Once the charge is refunded in full, partial refunds are refused, but repeats still reply.
+  const std::string other = new_uuid();
+  ASSERT_TRUE(
+      payments_->charge(charge_body(other, 900, card("4242424242424242")), new_uuid()).ok());
+  json first = payments_->refund_partial(partial(other, "o-1", 100), new_uuid()).value();
+  ASSERT_TRUE(payments_->refund({{"order_id", other}}, new_uuid()).ok());
+  Result<json> after = payments_->refund_partial(partial(other, "o-2", 100), new_uuid());
+  ASSERT_FALSE(after.ok());
+  EXPECT_EQ(after.error().code, codes::kFailedPrecondition);
+  EXPECT_EQ(after.error().message,
+            "The payment for order " + other + " was refunded in full (900 of 900 cents)");
+  EXPECT_EQ(payments_->refund_partial(partial(other, "o-1", 100), new_uuid()).value(), first);
+}
+
+TEST_F(PaymentsTest, RefundAfterPartialRefundsReturnsTheRemainder) {
+  const std::string order = new_uuid();
+  ASSERT_TRUE(
+      payments_->charge(charge_body(order, 5000, card("4242424242424242")), new_uuid()).ok());
+  ASSERT_TRUE(payments_->refund_partial(partial(order, "a", 1000), new_uuid()).ok());
+  ASSERT_TRUE(payments_->refund_partial(partial(order, "b", 1500), new_uuid()).ok());
+  json r = payments_->refund({{"order_id", order}}, new_uuid()).value();
+  EXPECT_EQ(r, (json{{"order_id", order}, {"refunded_cents", 2500}, {"status", "refunded"}}));
+  EXPECT_EQ(payments_->refund({{"order_id", order}}, new_uuid()).value(), r);  // a repeat
+  std::vector<OutboxEvent> events = payments_->pending_events();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].envelope.body["refunded_cents"], 2500);
+  json ledger = payments_->get({{"order_id", order}}).value();
+  EXPECT_EQ(ledger["refunded_cents"], 5000);
+  EXPECT_EQ(ledger["remaining_cents"], 0);
+  ASSERT_EQ(ledger["entries"].size(), 4u);
+  EXPECT_FALSE(ledger["entries"][3].contains("refund_id"));
+  EXPECT_EQ(ledger["entries"][3]["amount_cents"], 2500);
+
+  // Partial refunds of everything: the refund has nothing left, records no entry, sends nothing.
+  const std::string all = new_uuid();
+  ASSERT_TRUE(payments_->charge(charge_body(all, 700, card("4242424242424242")), new_uuid()).ok());
+  ASSERT_TRUE(payments_->refund_partial(partial(all, "all", 700), new_uuid()).ok());
+  json nothing = payments_->refund({{"order_id", all}}, new_uuid()).value();
+  EXPECT_EQ(nothing,
+            (json{{"order_id", all}, {"refunded_cents", 0}, {"status", "nothing_to_refund"}}));
+  EXPECT_EQ(payments_->refund({{"order_id", all}}, new_uuid()).value(), nothing);
+  EXPECT_EQ(payments_->pending_events().size(), 1u);
+  EXPECT_EQ(payments_->get({{"order_id", all}}).value()["entries"].size(), 2u);
+  // The purchase was compensated: a late charge is refused.
+  EXPECT_EQ(
+      payments_->charge(charge_body(all, 700, card("4242424242424242")), new_uuid()).error().code,
+      codes::kFailedPrecondition);
+}
+
+TEST_F(PaymentsTest, PartialRefundOfAnUnknownOrderIsNotFound) {
+  const std::string order = new_uuid();
+  Result<json> r = payments_->refund_partial(partial(order, "r", 100), new_uuid());
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, codes::kNotFound);
+  EXPECT_EQ(r.error().message, "No payment for order " + order);
+  // It does not void the order: a charge for it still goes through.
+  EXPECT_TRUE(
+      payments_->charge(charge_body(order, 100, card("4242424242424242")), new_uuid()).ok());
+}
+
+TEST_F(PaymentsTest, PartialRefundChecksEveryField) {
+  auto fields_of = [&](const json& body) {
+    Result<json> r = payments_->refund_partial(body, new_uuid());
+    std::vector<std::string> names;
+    if (r.ok()) {
+      ADD_FAILURE() << "accepted " << body.dump();
+      return names;
+    }
+    EXPECT_EQ(r.error().code, codes::kInvalidArgument) << body.dump();
+    for (const FieldError& f : r.error().fields)
+      names.push_back(f.field);
+    return names;
+  };
+  using Names = std::vector<std::string>;
+  EXPECT_EQ(fields_of(json::object()), (Names{"order_id", "refund_id", "amount_cents"}));
+  EXPECT_EQ(fields_of(partial("x", "r", 1)), Names{"order_id"});
+  EXPECT_EQ(fields_of(partial(new_uuid(), "", 1)), Names{"refund_id"});
+  EXPECT_EQ(fields_of(partial(new_uuid(), std::string(201, 'r'), 1)), Names{"refund_id"});
+  EXPECT_EQ(fields_of(partial(new_uuid(), "r", 0)), Names{"amount_cents"});
+  EXPECT_EQ(fields_of(partial(new_uuid(), "r", -5)), Names{"amount_cents"});
+  json mistyped = partial(new_uuid(), "r", 1);
+  mistyped["refund_id"] = 42;
+  mistyped["amount_cents"] = "1";
+  EXPECT_EQ(fields_of(mistyped), (Names{"refund_id", "amount_cents"}));
+  EXPECT_EQ(payments_->refund_partial(json::array(), new_uuid()).error().code,
+            codes::kInvalidArgument);
+  // 200 characters is the limit, not over it.
+  EXPECT_EQ(payments_->refund_partial(partial(new_uuid(), std::string(200, 'r'), 1), new_uuid())
+                .error()
+                .code,
+            codes::kNotFound);
+}
+
+TEST_F(PaymentsTest, ALedgerWithoutThePartialRefundsTableIsMigrated) {
+  // A ledger as the code before partial refunds left it: one order refunded in full.
+  const std::string order = new_uuid();
+  ASSERT_TRUE(
+      payments_->charge(charge_body(order, 4200, card("4242424242424242")), new_uuid()).ok());
+  ASSERT_TRUE(payments_->refund({{"order_id", order}}, new_uuid()).ok());
+  payments_.reset();
+  {
+    sqlite::Db db((dir_ / "payment.db").string());
+    db.exec("DROP TABLE partial_refunds");
+  }
+  payments_ = std::make_unique<Payments>(options());
+  EXPECT_EQ(payments_->refund({{"order_id", order}}, new_uuid()).value(),
+            (json{{"order_id", order}, {"refunded_cents", 4200}, {"status", "refunded"}}));
+  json ledger = payments_->get({{"order_id", order}}).value();
+  EXPECT_EQ(ledger["refunded_cents"], 4200);
+  EXPECT_EQ(ledger["remaining_cents"], 0);
+  const std::string next = new_uuid();
+  ASSERT_TRUE(payments_->charge(charge_body(next, 100, card("4242424242424242")), new_uuid()).ok());
+  EXPECT_EQ(
+      payments_->refund_partial(partial(next, "n", 40), new_uuid()).value()["remaining_cents"], 60);
+}
+
 TEST_F(PaymentsTest, InjectedFaultsHitTheConfiguredShareDeterministically) {
   auto count_faults = [&](std::uint64_t seed) {
     Options o = options();
@@ -511,6 +688,13 @@ TEST_F(PaymentsTest, CommandsAreRoutedByType) {
   EXPECT_EQ(send("payment.refund", {{"order_id", order}}).value()["status"], "refunded");
   EXPECT_EQ(refunds_seen, 1);
   EXPECT_EQ(send("payment.get", {{"order_id", order}}).value()["refunded_cents"], 100);
+  const std::string other = new_uuid();
+  EXPECT_TRUE(send("payment.charge", charge_body(other, 100, card("4242424242424242"))).ok());
+  EXPECT_EQ(send("payment.refund_partial",
+                 {{"order_id", other}, {"refund_id", "r"}, {"amount_cents", 30}})
+                .value()["remaining_cents"],
+            70);
+  EXPECT_EQ(refunds_seen, 1);
   EXPECT_EQ(send("payment.steal", json::object()).error().code, codes::kInvalidArgument);
 }
 

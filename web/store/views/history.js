@@ -64,6 +64,9 @@ const KINDS = {
   order_confirmed: {label: 'Order confirmed', badge: 'ok'},
   order_failed: {label: 'Order failed', badge: 'bad'},
   order_refunded: {label: 'Refund', badge: 'warn'},
+  return_requested: {label: 'Return requested', badge: 'info'},
+  return_refunded: {label: 'Return refunded', badge: 'warn'},
+  return_expired: {label: 'Return closed', badge: 'bad'},
 };
 
 export async function notificationsView(outlet) {

@@ -41,9 +41,13 @@ inline constexpr const char* kCustomerSignedUp = "customer.signed_up";  ///< cus
 inline constexpr const char* kOrderConfirmed = "order.confirmed";       ///< purchase workflow
 inline constexpr const char* kOrderFailed = "order.failed";             ///< purchase workflow
 inline constexpr const char* kOrderRefunded = payment::kRefundedEvent;  ///< payment
+inline constexpr const char* kReturnRequested = "return.requested";     ///< return workflow
+inline constexpr const char* kReturnRefunded = "return.refunded";       ///< return workflow
+inline constexpr const char* kReturnExpired = "return.expired";         ///< return workflow
 /// Every event above.
-inline constexpr const char* kAll[] = {kCustomerSignedUp, kOrderConfirmed, kOrderFailed,
-                                       kOrderRefunded};
+inline constexpr const char* kAll[] = {kCustomerSignedUp, kOrderConfirmed,  kOrderFailed,
+                                       kOrderRefunded,    kReturnRequested, kReturnRefunded,
+                                       kReturnExpired};
 }  // namespace events
 
 /// Default and largest `limit` of notification.list.
@@ -53,9 +57,10 @@ inline constexpr int kMaxListLimit = 100;
 /// One sent notification, as notification.list shows it.
 struct ListedNotification {
   std::string notification_id;
-  std::string kind;  ///< welcome | order_confirmed | order_failed | order_refunded
+  std::string kind;  ///< welcome | order_confirmed | order_failed | order_refunded |
+                     ///< return_requested | return_refunded | return_expired
   std::string subject;
-  std::string order_id;  ///< empty (null on the wire) for welcome
+  std::string order_id;  ///< the order (of the return); empty (null on the wire) for welcome
   std::string email;
   std::string body;        ///< the plain-text body
   std::string created_at;  ///< when it was sent

@@ -1,5 +1,5 @@
-// The notification service: consumes customer and order events from the events exchange, sends
-// one email per event, and serves each customer's notification history over RPC.
+// The notification service: consumes customer, order and return events from the events exchange,
+// sends one email per event, and serves each customer's notification history over RPC.
 //
 //   runtime::Service service("notification");
 //   notification::Server server(service.connection(), notification::Config::from_env());

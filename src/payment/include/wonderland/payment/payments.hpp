@@ -19,6 +19,8 @@
 //   * charge and refund are idempotent by the envelope's idempotency key (first outcome recorded
 //     in the same transaction as the effect and replayed) and by order_id: an order is charged at
 //     most once (charging it again returns the existing charge) and refunded at most once.
+//   * Partial refunds (refund_partial) are idempotent by refund_id too, never exceed what is
+//     still refundable, and leave the charge charged; a later full refund returns the rest.
 //   * Refunding an order that has no charge succeeds with status "nothing_to_refund" and records
 //     the order as void, so a charge for it that arrives late (after its compensation) is refused.
 //   * A refund that returns money writes an `order.refunded` event to an outbox table in the same
@@ -81,6 +83,7 @@ struct Options {
 };
 
 struct ChargeRequest;
+struct PartialRefundRequest;
 
 /// An event committed to the outbox and not yet marked published.
 struct OutboxEvent {
@@ -110,15 +113,24 @@ class Payments {
   /// failed_precondition for a declined test card/account, for an order already refunded or
   /// void; unavailable for an injected fault.
   Result<nlohmann::json> charge(const nlohmann::json& body, const std::string& idempotency_key);
-  /// `{order_id}` -> `{order_id, refunded_cents, status:"refunded"|"nothing_to_refund"}`.
-  /// `cause`, when given, is the request: the event is correlated with it.
+  /// `{order_id}` -> `{order_id, refunded_cents, status:"refunded"|"nothing_to_refund"}`: refunds
+  /// what partial refunds left of the charge (nothing_to_refund when that is nothing, or there
+  /// is no charge). `cause`, when given, is the request: the event is correlated with it.
   Result<nlohmann::json> refund(const nlohmann::json& body, const std::string& idempotency_key,
                                 const messaging::Envelope* cause = nullptr);
-  /// `{order_id}` -> `{order_id, charged_cents, refunded_cents, entries:[{entry_id, payment_id,
-  /// kind: charge|refund, amount_cents, method, masked, created_at}]}` (empty for unknown orders).
+  /// `{order_id, refund_id, amount_cents}` -> `{order_id, refund_id, refunded_cents,
+  /// remaining_cents, status:"refunded"}`: a `refund` ledger entry, once per refund_id (a repeat
+  /// replies the same; the same refund_id with another order or amount is a conflict). not_found
+  /// without a charge; failed_precondition, with the figures, when the charge was refunded in
+  /// full or the amount is above what is still refundable. No event is published.
+  Result<nlohmann::json> refund_partial(const nlohmann::json& body,
+                                        const std::string& idempotency_key);
+  /// `{order_id}` -> `{order_id, charged_cents, refunded_cents, remaining_cents,
+  /// entries:[{entry_id, payment_id, kind: charge|refund, amount_cents, method, masked,
+  /// created_at, refund_id?}]}` (empty for unknown orders; refund_id for partial refunds).
   Result<nlohmann::json> get(const nlohmann::json& body);
 
-  /// Registers the five commands of protocol.hpp on `router` (this must outlive the router's use).
+  /// Registers the six commands of protocol.hpp on `router` (this must outlive the router's use).
   /// `after_refund` runs after every refund command (e.g. to publish the outbox).
   void register_commands(messaging::CommandRouter& router, std::function<void()> after_refund = {});
 
@@ -136,6 +148,8 @@ class Payments {
                                      std::optional<std::string>& declined_sealed);
   /// One refund, deduplicated by the caller (who holds mu_).
   Result<nlohmann::json> refund_once(const std::string& order_id, const messaging::Envelope* cause);
+  /// One partial refund, deduplicated by the caller (who holds mu_).
+  Result<nlohmann::json> refund_partial_once(const PartialRefundRequest& request);
 
   Options options_;
   std::shared_ptr<const SecretKey> key_;

@@ -7,15 +7,19 @@
 //   * `payment.validate` {payment: PaymentMethod} -> {method, masked}
 //   * `payment.tokenize` {customer_id, payment: PaymentMethod} -> TokenizeReply
 //   * `payment.charge` {order_id, customer_id, amount_cents, payment_token} -> ChargeReply
-//   * `payment.refund` {order_id} -> RefundReply
+//   * `payment.refund` {order_id} -> RefundReply (what partial refunds left)
+//   * `payment.refund_partial` {order_id, refund_id, amount_cents} -> PartialRefundReply, once
+//     per refund_id
 //   * `payment.get` {order_id} -> LedgerReply
 // PaymentMethod is {method: visa|mastercard|paypal, card_number?, expiry?, cvv?, paypal_email?}
 // (method.hpp). Errors are Error values; invalid_argument names the wrong fields (`order_id`,
-// `customer_id`, `amount_cents`, `payment_token`, `payment.<field>`).
+// `customer_id`, `amount_cents`, `payment_token`, `refund_id`, `payment.<field>`).
 // Events out: `order.refunded` on `wonderland.events` (routing key = type), body RefundedEvent,
-// published through an outbox after the refund committed (at least once).
+// published through an outbox after the refund committed (at least once); a partial refund
+// publishes nothing (its caller announces it).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -39,8 +43,10 @@ inline constexpr const char* kTokenize = "payment.tokenize";
 inline constexpr const char* kCharge = "payment.charge";
 inline constexpr const char* kRefund = "payment.refund";
 inline constexpr const char* kGet = "payment.get";
+inline constexpr const char* kRefundPartial = "payment.refund_partial";
 /// Every command above.
-inline constexpr const char* kAll[] = {kValidate, kTokenize, kCharge, kRefund, kGet};
+inline constexpr const char* kAll[] = {kValidate, kTokenize, kCharge,
+                                       kRefund,   kGet,      kRefundPartial};
 }  // namespace commands
 
 /// The routing key (and envelope type) of the event a refund that returned money publishes.
@@ -94,6 +100,26 @@ inline void to_json(nlohmann::json& j, const RefundReply& r) {
       {"order_id", r.order_id}, {"refunded_cents", r.refunded_cents}, {"status", r.status}};
 }
 
+/// Longest refund_id of `payment.refund_partial`.
+inline constexpr std::size_t kMaxRefundIdLength = 200;
+
+/// Reply of `payment.refund_partial`: the refund of `refund_id` (its amount, and what was still
+/// refundable after it; a repeat replies the same).
+struct PartialRefundReply {
+  std::string order_id;
+  std::string refund_id;
+  std::int64_t refunded_cents = 0;
+  std::int64_t remaining_cents = 0;
+};
+
+inline void to_json(nlohmann::json& j, const PartialRefundReply& r) {
+  j = nlohmann::json{{"order_id", r.order_id},
+                     {"refund_id", r.refund_id},
+                     {"refunded_cents", r.refunded_cents},
+                     {"remaining_cents", r.remaining_cents},
+                     {"status", RefundReply::kRefunded}};
+}
+
 /// Body of the `order.refunded` event.
 struct RefundedEvent {
   std::string order_id;
@@ -116,6 +142,7 @@ struct LedgerEntry {
   std::string method;
   std::string masked;
   std::string created_at;
+  std::optional<std::string> refund_id;  ///< a partial refund's (payment.refund_partial)
 };
 
 inline void to_json(nlohmann::json& j, const LedgerEntry& e) {
@@ -123,13 +150,17 @@ inline void to_json(nlohmann::json& j, const LedgerEntry& e) {
       {"entry_id", e.entry_id},         {"payment_id", e.payment_id}, {"kind", e.kind},
       {"amount_cents", e.amount_cents}, {"method", e.method},         {"masked", e.masked},
       {"created_at", e.created_at}};
+  if (e.refund_id)
+    j["refund_id"] = *e.refund_id;
 }
 
 /// Reply of `payment.get`: an order's ledger, oldest entry first (empty for an unknown order).
+/// `remaining_cents` is what is still refundable (0 once the charge is refunded in full).
 struct LedgerReply {
   std::string order_id;
   std::int64_t charged_cents = 0;
   std::int64_t refunded_cents = 0;
+  std::int64_t remaining_cents = 0;
   std::vector<LedgerEntry> entries;
 };
 
@@ -137,6 +168,7 @@ inline void to_json(nlohmann::json& j, const LedgerReply& r) {
   j = nlohmann::json{{"order_id", r.order_id},
                      {"charged_cents", r.charged_cents},
                      {"refunded_cents", r.refunded_cents},
+                     {"remaining_cents", r.remaining_cents},
                      {"entries", r.entries}};
 }
 
