@@ -229,7 +229,7 @@ describe('storefront', () => {
       await page.goto(`/console#/workflows/${returnId}`);
       const parcel = page.locator('.node[data-step="parcel"]');
       await parcel.locator('.step-state', {hasText: 'waiting'}).waitFor();
-      await parcel.getByRole('button', {name: 'Parcel received'}).click();
+      await parcel.getByRole('button', {name: 'Parcel received', exact: true}).click();
       const dialog = page.getByRole('dialog');
       await dialog.getByLabel('Payload (optional)').fill('{"scanned_by": "console"}');
       await dialog.getByRole('button', {name: 'Send parcel_received'}).click();
@@ -245,7 +245,7 @@ describe('storefront', () => {
       await page.getByRole('link', {name: 'Back to the order'}).click();
       const listed = page.locator(`li.return-item[data-return-id="${returnId}"]`);
       await listed.waitFor();
-      assert.match(await listed.innerText(), /Refunded/);
+      assert.match(await listed.innerText(), /Refunded/i);
       // The returned line cannot be returned again; the other one can.
       await page.getByRole('link', {name: 'Return books'}).click();
       await page.getByRole('heading', {name: 'Return books'}).waitFor();
@@ -371,7 +371,7 @@ describe('operations console', () => {
       // Paused, the workflow still takes its signal but holds the next step.
       await page.getByRole('button', {name: 'Pause'}).click();
       await page.getByText('paused: no new step starts').waitFor();
-      await approval.getByRole('button', {name: 'Approved'}).click();
+      await approval.getByRole('button', {name: 'Approved', exact: true}).click();
       const dialog = page.getByRole('dialog');
       await dialog.getByLabel('Payload (optional)').fill('["not an object"]');
       await dialog.getByRole('button', {name: 'Send approved'}).click();
@@ -383,7 +383,7 @@ describe('operations console', () => {
       assert.equal(await page.locator('.node[data-step="settle"]').getAttribute('data-state'), 'pending');
       await page.getByRole('button', {name: 'Resume'}).click();
       await page.locator('.node[data-step="settle"][data-state="done"]').waitFor();
-      assert.equal(await approval.getByRole('button', {name: 'Approved'}).count(), 0);
+      assert.equal(await approval.getByRole('button', {name: 'Approved', exact: true}).count(), 0);
       await page.locator('.timeline [data-type="signal_received"]').waitFor();
       await screenshot(page, 'console-signal-taken');
     }));

@@ -51,6 +51,7 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using nlohmann::json;
 using wonderland::testing::await_order;
+using wonderland::testing::card;
 using wonderland::testing::declined_visa;
 using wonderland::testing::expect_problem;
 using wonderland::testing::good_mastercard;
