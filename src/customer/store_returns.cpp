@@ -133,6 +133,80 @@ Error uncovered_lines(std::vector<FieldError> fields) {
   return Error::invalid(std::move(message), std::move(fields));
 }
 
+/// The lines of a return priced at what was paid for them, and their sum.
+struct PricedReturn {
+  json lines = json::array();
+  std::int64_t refund_cents = 0;
+};
+
+/// Prices the request's lines from the order's `items`, or invalid_argument naming each line
+/// the order does not cover.
+Result<PricedReturn> price_lines(const ReturnRequest& q, const json& items) {
+  const std::map<std::string, SoldLine> sold = sold_lines(items);
+  std::vector<FieldError> uncovered;
+  PricedReturn priced;
+  for (std::size_t i = 0; i < q.lines.size(); ++i) {
+    const ReturnLineRequest& l = q.lines[i];
+    const std::string name = "lines[" + std::to_string(i) + "]";
+    auto it = sold.find(l.isbn);
+    if (it == sold.end()) {
+      uncovered.push_back({name + ".isbn", l.isbn + " is not in order " + q.order_id});
+      continue;
+    }
+    if (l.quantity > it->second.quantity) {
+      uncovered.push_back({name + ".quantity", std::to_string(l.quantity) + " is more than the " +
+                                                   std::to_string(it->second.quantity) +
+                                                   " bought"});
+      continue;
+    }
+    const std::int64_t line_refund = it->second.unit_price_cents * l.quantity;
+    priced.refund_cents += line_refund;
+    priced.lines.push_back(json{{"isbn", l.isbn},
+                                {"title", it->second.title},
+                                {"quantity", l.quantity},
+                                {"unit_price_cents", it->second.unit_price_cents},
+                                {"refund_cents", line_refund}});
+  }
+  if (!uncovered.empty())
+    return uncovered_lines(std::move(uncovered));
+  return priced;
+}
+
+/// conflict when a line of the request is already in another return of the order.
+std::optional<Error> taken_line(pqxx::transaction_base& tx, const ReturnRequest& q) {
+  std::map<std::string, std::string> taken;
+  for (const auto& row : exec_sql(
+           tx, "SELECT isbn, return_id::text FROM return_lines WHERE order_id = $1", q.order_id))
+    taken.emplace(row[0].as<std::string>(), row[1].as<std::string>());
+  for (const ReturnLineRequest& l : q.lines) {
+    if (auto it = taken.find(l.isbn); it != taken.end())
+      return Error::of(codes::kConflict,
+                       "the line " + l.isbn + " is already in return " + it->second);
+  }
+  return std::nullopt;
+}
+
+/// Inserts the return, awaiting its parcel, and its lines.
+void insert_return(pqxx::transaction_base& tx, const ReturnRequest& q, const PricedReturn& priced,
+                   const std::string& now_text) {
+  exec_sql(tx,
+           "INSERT INTO returns (return_id, order_id, customer_id, status, refund_cents, "
+           "created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6::timestamptz, "
+           "$6::timestamptz)",
+           q.return_id, q.order_id, q.customer_id, return_status::kAwaitingParcel,
+           priced.refund_cents, now_text);
+  for (std::size_t i = 0; i < priced.lines.size(); ++i) {
+    const json& line = priced.lines[i];
+    exec_sql(tx,
+             "INSERT INTO return_lines (order_id, isbn, return_id, line, quantity, title, "
+             "unit_price_cents, refund_cents) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             q.order_id, line["isbn"].get<std::string>(), q.return_id, static_cast<int>(i),
+             line["quantity"].get<int>(), line["title"].get<std::string>(),
+             line["unit_price_cents"].get<std::int64_t>(),
+             line["refund_cents"].get<std::int64_t>());
+  }
+}
+
 }  // namespace
 
 Result<json> Store::check_return(const json& body) {
@@ -178,70 +252,19 @@ Result<json> Store::check_or_record_return(const json& body, bool record) {
                            order[0][2].as<std::string>());
     }
 
-    const std::map<std::string, SoldLine> sold =
-        sold_lines(json::parse(order[0][1].as<std::string>()));
-    std::vector<FieldError> uncovered;
-    json lines = json::array();
-    std::int64_t refund_cents = 0;
-    for (std::size_t i = 0; i < q.lines.size(); ++i) {
-      const ReturnLineRequest& l = q.lines[i];
-      const std::string name = "lines[" + std::to_string(i) + "]";
-      auto it = sold.find(l.isbn);
-      if (it == sold.end()) {
-        uncovered.push_back({name + ".isbn", l.isbn + " is not in order " + q.order_id});
-        continue;
-      }
-      if (l.quantity > it->second.quantity) {
-        uncovered.push_back({name + ".quantity", std::to_string(l.quantity) + " is more than the " +
-                                                     std::to_string(it->second.quantity) +
-                                                     " bought"});
-        continue;
-      }
-      const std::int64_t line_refund = it->second.unit_price_cents * l.quantity;
-      refund_cents += line_refund;
-      lines.push_back(json{{"isbn", l.isbn},
-                           {"title", it->second.title},
-                           {"quantity", l.quantity},
-                           {"unit_price_cents", it->second.unit_price_cents},
-                           {"refund_cents", line_refund}});
-    }
-    if (!uncovered.empty())
-      return uncovered_lines(std::move(uncovered));
-
-    std::map<std::string, std::string> taken;
-    for (const auto& row : exec_sql(
-             tx, "SELECT isbn, return_id::text FROM return_lines WHERE order_id = $1", q.order_id))
-      taken.emplace(row[0].as<std::string>(), row[1].as<std::string>());
-    for (const ReturnLineRequest& l : q.lines) {
-      if (auto it = taken.find(l.isbn); it != taken.end()) {
-        return Error::of(codes::kConflict,
-                         "the line " + l.isbn + " is already in return " + it->second);
-      }
-    }
-
+    auto priced = price_lines(q, json::parse(order[0][1].as<std::string>()));
+    if (!priced)
+      return priced.error();
+    if (auto taken = taken_line(tx, q))
+      return *taken;
     json reply{{"return_id", q.return_id},
                {"order_id", q.order_id},
-               {"lines", lines},
-               {"refund_cents", refund_cents},
+               {"lines", priced->lines},
+               {"refund_cents", priced->refund_cents},
                {"existing", false}};
     if (!record)
       return reply;
-    exec_sql(tx,
-             "INSERT INTO returns (return_id, order_id, customer_id, status, refund_cents, "
-             "created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6::timestamptz, "
-             "$6::timestamptz)",
-             q.return_id, q.order_id, q.customer_id, return_status::kAwaitingParcel, refund_cents,
-             now_text);
-    for (std::size_t i = 0; i < lines.size(); ++i) {
-      const json& line = lines[i];
-      exec_sql(tx,
-               "INSERT INTO return_lines (order_id, isbn, return_id, line, quantity, title, "
-               "unit_price_cents, refund_cents) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-               q.order_id, line["isbn"].get<std::string>(), q.return_id, static_cast<int>(i),
-               line["quantity"].get<int>(), line["title"].get<std::string>(),
-               line["unit_price_cents"].get<std::int64_t>(),
-               line["refund_cents"].get<std::int64_t>());
-    }
+    insert_return(tx, q, *priced, now_text);
     reply["status"] = return_status::kAwaitingParcel;
     return reply;
   });

@@ -89,6 +89,33 @@ void read_journal_config(Config& c) {
   }
 }
 
+/// How workflows run: command delivery, compensation retries, the return workflow's deadline.
+void read_engine_config(Config& c) {
+  const std::string delivery = env::get("WONDERLAND_COMMAND_DELIVERY", "transient");
+  if (delivery != "persistent" && delivery != "transient")
+    throw std::invalid_argument("WONDERLAND_COMMAND_DELIVERY must be persistent or transient");
+  c.persistent_commands = delivery == "persistent";
+  auto attempts = env::get_int("WONDERLAND_COMPENSATION_MAX_ATTEMPTS", c.compensation_max_attempts);
+  if (attempts < 1 || attempts > 1000000)
+    throw std::invalid_argument("WONDERLAND_COMPENSATION_MAX_ATTEMPTS must be 1-1000000");
+  c.compensation_max_attempts = static_cast<int>(attempts);
+  c.compensation_backoff =
+      env::get_ms("WONDERLAND_COMPENSATION_BACKOFF_MS", c.compensation_backoff);
+  c.compensation_max_backoff =
+      env::get_ms("WONDERLAND_COMPENSATION_MAX_BACKOFF_MS", c.compensation_max_backoff);
+  if (c.compensation_backoff.count() < 1 || c.compensation_max_backoff < c.compensation_backoff) {
+    throw std::invalid_argument(
+        "WONDERLAND_COMPENSATION_BACKOFF_MS must be >= 1 and <= "
+        "WONDERLAND_COMPENSATION_MAX_BACKOFF_MS");
+  }
+  c.return_parcel_timeout =
+      env::get_ms("WONDERLAND_RETURN_PARCEL_TIMEOUT_MS", c.return_parcel_timeout);
+  if (c.return_parcel_timeout.count() < 1 ||
+      c.return_parcel_timeout.count() > workflow::kMaxWaitMs) {
+    throw std::invalid_argument("WONDERLAND_RETURN_PARCEL_TIMEOUT_MS must be 1-31622400000");
+  }
+}
+
 }  // namespace
 
 Config Config::from_env() {
@@ -124,33 +151,11 @@ Config Config::from_env() {
   read_throttle_config(c.throttle);
   c.workflows_dir = env::get("WONDERLAND_WORKFLOWS_DIR", c.workflows_dir);
   c.web_dir = env::get("WONDERLAND_WEB_DIR", c.web_dir);
-  c.return_parcel_timeout =
-      env::get_ms("WONDERLAND_RETURN_PARCEL_TIMEOUT_MS", c.return_parcel_timeout);
-  if (c.return_parcel_timeout.count() < 1 ||
-      c.return_parcel_timeout.count() > workflow::kMaxWaitMs) {
-    throw std::invalid_argument("WONDERLAND_RETURN_PARCEL_TIMEOUT_MS must be 1-31622400000");
-  }
   c.queue_prefix = env::get("WONDERLAND_QUEUE_PREFIX", c.queue_prefix);
   c.rpc_timeout = env::get_ms("WONDERLAND_RPC_TIMEOUT_MS", c.rpc_timeout);
   c.auth_cache_ttl = env::get_ms("WONDERLAND_AUTH_CACHE_MS", c.auth_cache_ttl);
   c.catalogue_cache_ttl = env::get_ms("WONDERLAND_CATALOGUE_CACHE_MS", c.catalogue_cache_ttl);
-  const std::string delivery = env::get("WONDERLAND_COMMAND_DELIVERY", "transient");
-  if (delivery != "persistent" && delivery != "transient")
-    throw std::invalid_argument("WONDERLAND_COMMAND_DELIVERY must be persistent or transient");
-  c.persistent_commands = delivery == "persistent";
-  auto attempts = env::get_int("WONDERLAND_COMPENSATION_MAX_ATTEMPTS", c.compensation_max_attempts);
-  if (attempts < 1 || attempts > 1000000)
-    throw std::invalid_argument("WONDERLAND_COMPENSATION_MAX_ATTEMPTS must be 1-1000000");
-  c.compensation_max_attempts = static_cast<int>(attempts);
-  c.compensation_backoff =
-      env::get_ms("WONDERLAND_COMPENSATION_BACKOFF_MS", c.compensation_backoff);
-  c.compensation_max_backoff =
-      env::get_ms("WONDERLAND_COMPENSATION_MAX_BACKOFF_MS", c.compensation_max_backoff);
-  if (c.compensation_backoff.count() < 1 || c.compensation_max_backoff < c.compensation_backoff) {
-    throw std::invalid_argument(
-        "WONDERLAND_COMPENSATION_BACKOFF_MS must be >= 1 and <= "
-        "WONDERLAND_COMPENSATION_MAX_BACKOFF_MS");
-  }
+  read_engine_config(c);
   c.readyz_require_consumers = env::get_bool("WONDERLAND_READYZ_REQUIRE_CONSUMERS", true);
   return c;
 }
