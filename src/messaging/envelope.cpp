@@ -1,9 +1,11 @@
 #include "wonderland/messaging/envelope.hpp"
 
 #include <stdexcept>
+#include <string_view>
 
 #include "wonderland/common/ids.hpp"
 #include "wonderland/common/json_limits.hpp"
+#include "wonderland/common/json_text.hpp"
 #include "wonderland/common/time.hpp"
 
 namespace wonderland::messaging {
@@ -54,18 +56,33 @@ Envelope Envelope::caused_by(const Envelope& cause, std::string type, nlohmann::
 }
 
 std::string Envelope::serialize() const {
-  nlohmann::json j = {{"message_id", message_id},
-                      {"type", type},
-                      {"correlation_id", correlation_id},
-                      {"causation_id", causation_id},
-                      {"source", source},
-                      {"timestamp", timestamp},
-                      {"traceparent", traceparent},
-                      {"idempotency_key", idempotency_key},
-                      {"body", body}};
-  if (error)
-    j["error"] = error->to_json();
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  // Written field by field, in the order nlohmann::json gives its members (sorted), without
+  // building a document first: the body (often a whole workflow step's data or a batch of
+  // events) is not copied, only written once.
+  std::string out;
+  out.reserve(256);
+  auto field = [&out](std::string_view name, std::string_view value) {
+    out.push_back(',');
+    append_json_string(out, name);
+    out.push_back(':');
+    append_json_string(out, value);
+  };
+  out += "{\"body\":";
+  append_json(out, body);
+  field("causation_id", causation_id);
+  field("correlation_id", correlation_id);
+  if (error) {
+    out += ",\"error\":";
+    append_json(out, error->to_json());
+  }
+  field("idempotency_key", idempotency_key);
+  field("message_id", message_id);
+  field("source", source);
+  field("timestamp", timestamp);
+  field("traceparent", traceparent);
+  field("type", type);
+  out.push_back('}');
+  return out;
 }
 
 Envelope Envelope::parse(std::string_view wire) {

@@ -37,6 +37,39 @@ TEST(EnvelopeTest, CarriesErrorReplies) {
   EXPECT_EQ(*back.error, *e.error);
 }
 
+/// The text nlohmann::json gives for the same document: what serialize() must equal.
+std::string document_text(const Envelope& e) {
+  nlohmann::json j = {{"message_id", e.message_id},
+                      {"type", e.type},
+                      {"correlation_id", e.correlation_id},
+                      {"causation_id", e.causation_id},
+                      {"source", e.source},
+                      {"timestamp", e.timestamp},
+                      {"traceparent", e.traceparent},
+                      {"idempotency_key", e.idempotency_key},
+                      {"body", e.body}};
+  if (e.error)
+    j["error"] = e.error->to_json();
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+TEST(EnvelopeTest, SerializesToTheSameTextAsTheWholeDocument) {
+  Envelope e =
+      Envelope::make("order.confirmed",
+                     {{"items", {{{"isbn", "9781492043454"}, {"qty", 2}, {"price", 12.5}}}},
+                      {"note", "quote \" backslash \\ tab \t line\n\x01 caf\xc3\xa9 bad \xff end"},
+                      {"empty", nlohmann::json::object()},
+                      {"none", nullptr},
+                      {"big", -9007199254740993LL}},
+                     "mediator \"one\"");
+  e.correlation_id = "order-\x7f";
+  e.idempotency_key = "wf:\xc3";
+  EXPECT_EQ(e.serialize(), document_text(e));
+  e.error = Error::invalid("card \"declined\"", {{"payment.cvv", "is \xff wrong"}});
+  e.body = nlohmann::json::object();
+  EXPECT_EQ(e.serialize(), document_text(e));
+}
+
 TEST(EnvelopeTest, CausedByKeepsCorrelationAndTrace) {
   Envelope cause = Envelope::make("a", {});
   cause.correlation_id = "order-1";
