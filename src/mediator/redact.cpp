@@ -3,6 +3,8 @@
 #include <string>
 #include <vector>
 
+#include "wonderland/common/json_text.hpp"
+
 namespace wonderland::mediator {
 namespace {
 
@@ -27,6 +29,27 @@ std::string mask_email(const std::string& email) {
   if (at == std::string::npos || at == 0)
     return "***";
   return email.substr(0, 1) + "***" + email.substr(at);
+}
+
+bool is_secret_key(const std::string& key) {
+  return key == "card_number" || key == "paypal_email" || key == "expiry" || key == "cvv" ||
+         key == "password" || key == "token" || key == "payment_token";
+}
+
+/// Whether redact_in_place would change anything in `v`.
+bool needs_redaction(const json& v) {
+  if (v.is_object()) {
+    for (auto it = v.begin(); it != v.end(); ++it) {
+      if (is_secret_key(it.key()) || needs_redaction(*it))
+        return true;
+    }
+  } else if (v.is_array()) {
+    for (const auto& item : v) {
+      if (needs_redaction(item))
+        return true;
+    }
+  }
+  return false;
 }
 
 void redact_in_place(json& v) {
@@ -114,6 +137,14 @@ json redact(const json& value) {
   json copy = value;
   redact_in_place(copy);
   return copy;
+}
+
+void append_redacted_json(std::string& out, const json& value) {
+  if (needs_redaction(value)) {
+    append_json(out, redact(value));
+  } else {
+    append_json(out, value);
+  }
 }
 
 bool scrub_card_data(json& data,

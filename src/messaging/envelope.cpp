@@ -56,19 +56,33 @@ Envelope Envelope::caused_by(const Envelope& cause, std::string type, nlohmann::
 }
 
 std::string Envelope::serialize() const {
+  std::string out;
+  out.reserve(256);
+  out += "{\"body\":";
+  append_json(out, body);
+  append_header(out);
+  return out;
+}
+
+std::string Envelope::serialize_with_body(std::string_view body_json) const {
+  std::string out;
+  out.reserve(body_json.size() + 256);
+  out += "{\"body\":";
+  out += body_json;
+  append_header(out);
+  return out;
+}
+
+void Envelope::append_header(std::string& out) const {
   // Written field by field, in the order nlohmann::json gives its members (sorted), without
   // building a document first: the body (often a whole workflow step's data or a batch of
   // events) is not copied, only written once.
-  std::string out;
-  out.reserve(256);
   auto field = [&out](std::string_view name, std::string_view value) {
     out.push_back(',');
     append_json_string(out, name);
     out.push_back(':');
     append_json_string(out, value);
   };
-  out += "{\"body\":";
-  append_json(out, body);
   field("causation_id", causation_id);
   field("correlation_id", correlation_id);
   if (error) {
@@ -82,7 +96,6 @@ std::string Envelope::serialize() const {
   field("traceparent", traceparent);
   field("type", type);
   out.push_back('}');
-  return out;
 }
 
 Envelope Envelope::parse(std::string_view wire) {

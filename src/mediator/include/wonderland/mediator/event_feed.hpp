@@ -20,6 +20,7 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -39,6 +40,12 @@ inline constexpr const char* kPeerEventsKey = "mediator.peers";
 
 class EventFeed {
  public:
+  /// One event's text with the workflow id it belongs to (the batch's correlation when alone).
+  struct Pending {
+    std::string text;
+    std::string workflow_id;
+  };
+
   EventFeed(messaging::Connection& connection, messaging::ExchangeName exchange,
             std::chrono::milliseconds interval = std::chrono::milliseconds(100),
             std::size_t max_batch = 500, PeerFeed peers = {});
@@ -48,17 +55,19 @@ class EventFeed {
 
   /// An engine observer that queues the event (cheap; runs on the engine thread).
   workflow::Observer observer();
-  /// The JSON form of one event: {workflow_id, definition, version, seq, type, step, attempt,
-  /// at, status?, data}.
-  static nlohmann::json to_json(const workflow::WorkflowEvent& event);
+  /// The JSON text of one event: {at, attempt, data, definition, seq, status?, step, type,
+  /// version, workflow_id}, its data redacted. Written once, on the engine thread, straight
+  /// from the record: no document is built and the data is copied only to redact it.
+  static std::string to_text(const workflow::WorkflowEvent& event);
 
   std::uint64_t published() const { return counters_->published; }
   std::uint64_t dropped() const { return counters_->dropped; }
 
  private:
   void run();
-  void flush(std::vector<nlohmann::json> batch, std::vector<nlohmann::json> peer_batch);
-  void publish(std::string routing_key, nlohmann::json body, std::size_t events, bool counted);
+  void flush(std::vector<Pending> batch, std::vector<Pending> peer_batch);
+  void publish(std::string routing_key, std::string body, const std::vector<Pending>& events,
+               bool counted);
 
   messaging::Connection& connection_;
   messaging::ExchangeName exchange_;
@@ -67,8 +76,8 @@ class EventFeed {
   std::mutex mu_;
   std::condition_variable cv_;
   PeerFeed peers_;
-  std::vector<nlohmann::json> pending_;
-  std::vector<nlohmann::json> pending_peers_;
+  std::vector<Pending> pending_;
+  std::vector<Pending> pending_peers_;
   bool stop_ = false;
   /// Shared with the publish callbacks, which may run after the feed is gone (the last batch is
   /// confirmed, or failed, on the connection's I/O thread once the destructor has returned).

@@ -12,6 +12,9 @@ namespace wonderland::mediator {
 /// `paypal_email` only the first character of its local part (`j***@example.com`), `expiry`
 /// is removed, and `cvv`, `password`, `token` and `payment_token` are replaced by "[redacted]".
 nlohmann::json redact(const nlohmann::json& value);
+/// Appends the compact JSON text of redact(value) to `out`; copies `value` only when it holds
+/// something to redact (most workflow events do not).
+void append_redacted_json(std::string& out, const nlohmann::json& value);
 
 /// The name under which the journal records that scrub_card_data ran (SqliteJournalOptions).
 inline constexpr const char* kCardDataScrub = "card-data-v1";

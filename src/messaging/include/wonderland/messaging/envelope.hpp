@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "wonderland/common/error.hpp"
 
@@ -34,10 +35,16 @@ struct Envelope {
                             std::string source = {});
 
   std::string serialize() const;
+  /// The wire text with `body_json` (compact JSON text of an object, written by the caller) as
+  /// the body instead of `body`: for producers that render their body as text on a hot path.
+  std::string serialize_with_body(std::string_view body_json) const;
   /// Parses a wire body; throws std::invalid_argument with a reason when it is not an envelope
   /// or exceeds JsonLimits::message() (depth 128, strings of 16 MiB, 2,000,000 values, 64 MiB):
   /// "envelope: nesting depth exceeds the limit of 128 (at byte 180)".
   static Envelope parse(std::string_view wire);
+
+ private:
+  void append_header(std::string& out) const;
 };
 
 /// A new W3C traceparent (`00-<32 hex>-<16 hex>-01`).
