@@ -112,7 +112,8 @@ Row run(const std::string& url, const std::string& mode, int messages, int conne
         const std::filesystem::path& parent, unsigned linger_us, const std::string& store_dir,
         unsigned max_files) {
   const std::string id = new_uuid();
-  const auto dir = store_dir.empty() ? parent / ("wl-log-bench-" + id) : store_dir;
+  const auto dir =
+      store_dir.empty() ? parent / ("wl-log-bench-" + id) : std::filesystem::path(store_dir);
   log_service::ServiceOptions o;
   o.store.writer.dir = dir;
   o.store.writer.max_files = max_files;
