@@ -151,9 +151,11 @@ double status_mib(const std::string& key) {
 
 Footprint footprint(const std::filesystem::path& dir) {
   Footprint f;
-  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+    if (!e.is_regular_file())
+      continue;
     f.disk_mib += static_cast<double>(e.file_size()) / (1 << 20);
-    ++f.files;
+    f.files += e.path().extension() == ".csv" ? 1 : 0;
   }
   f.rss_mib = status_mib("VmRSS");
   f.peak_rss_mib = status_mib("VmHWM");
@@ -167,7 +169,7 @@ double measure_size(const StoreOptions& o, std::uint64_t size, const Settings& s
   LogStore store(o);
   const double open_s = seconds_since(start);
   const Footprint f = footprint(o.writer.dir);
-  std::printf("\n== %llu records: %d files, %.1f MiB on disk; store opened in %.2f s\n",
+  std::printf("\n== %llu records: %d CSV files, %.1f MiB on disk; store opened in %.2f s\n",
               static_cast<unsigned long long>(size), f.files, f.disk_mib, open_s);
   std::printf("%-22s %8s %10s %10s %6s %8s\n", "query", "records", "p50 ms", "p99 ms", "runs",
               "files/q");
