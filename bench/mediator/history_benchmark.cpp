@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
@@ -37,6 +38,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <optional>
 #include <pqxx/pqxx>
@@ -51,6 +53,7 @@
 #include "wonderland/common/ids.hpp"
 #include "wonderland/common/json_text.hpp"
 #include "wonderland/common/time.hpp"
+#include "wonderland/mediator/redact.hpp"
 #include "wonderland/sqlite/db.hpp"
 #include "wonderland/workflow/engine.hpp"
 #include "wonderland/workflow/sqlite_journal.hpp"
@@ -180,12 +183,14 @@ Templates make_templates() {
   workflow::SystemClock clock;
   auto engine = workflow::Engine::create({}, registry, journal, transport, clock).value();
   auto started = [](Result<std::string> r) {
-    if (!r)
-      throw std::runtime_error("template start: " + r.error().message);
+    if (!r) {
+      std::fprintf(stderr, "template start: %s\n", r.error().message.c_str());
+      std::exit(1);
+    }
   };
   const std::string five_id = numbered("hist", 0);
   const std::string parked_id = numbered("park", 0);
-  engine->start({.definition = kFive, .input = {{"customer", "customer-42"}}, .id = five_id},
+  engine->start({.definition = kFive, .input = json{{"customer", "customer-42"}}, .id = five_id},
                 started);
   engine->start({.definition = kParked, .id = parked_id}, started);
   Templates t;
@@ -318,7 +323,15 @@ class SqliteFill {
     }
   }
 
-  void finish() { db_.exec("PRAGMA wal_checkpoint(TRUNCATE)"); }
+  /// Marks the journal as the mediator marks the ones it creates: scrubbed of card data already
+  /// (else its first start would read every record once to scrub them).
+  void finish() {
+    db_.prepare("INSERT OR REPLACE INTO journal_meta(key, value) VALUES (?1, ?2)")
+        .bind(1, std::string("rewrite:") + mediator::kCardDataScrub)
+        .bind(2, "0 records rewritten at " + now_iso8601())
+        .step();
+    db_.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  }
 
  private:
   void one(sqlite::Statement& w, sqlite::Statement& e, const Batch& b,
@@ -391,7 +404,8 @@ void load_template(pqxx::connection& c, const std::vector<Part>& parts, const st
 std::string pg_workflows_sql(const std::string& s) {
   return "INSERT INTO " + s +
          ".workflows (id, definition, version, status, reason, created_at, updated_at, owner, "
-         "lease_until, fence) SELECT $1 || '-' || lpad(g::text, 8, '0'), $2, $3, $4, $5, "
+         "lease_until, fence) SELECT $1::text || '-' || lpad(g::text, 8, '0'), $2::text, "
+         "$3::integer, $4::text, $5::text, "
          "to_timestamp(($6::float8 + g * $7::float8) / 1000.0), "
          "to_timestamp(($6::float8 + g * $7::float8 + $8::float8) / 1000.0), '', "
          "now() - interval '1 hour', 1 FROM generate_series($9::bigint, $10::bigint) g ORDER BY g";
@@ -400,10 +414,10 @@ std::string pg_workflows_sql(const std::string& s) {
 std::string pg_events_sql(const std::string& s) {
   return "INSERT INTO " + s +
          ".events (workflow_id, seq, type, step, attempt, at, status, data) "
-         "SELECT $1 || '-' || lpad(g::text, 8, '0'), t.seq, t.type, t.step, t.attempt, "
+         "SELECT $1::text || '-' || lpad(g::text, 8, '0'), t.seq, t.type, t.step, t.attempt, "
          "to_timestamp(($2::float8 + g * $3::float8 + t.off) / 1000.0), t.status, "
-         "replace(t.data, $4, $1 || '-' || lpad(g::text, 8, '0'))::jsonb "
-         "FROM generate_series($5::bigint, $6::bigint) g CROSS JOIN tmpl t WHERE t.kind = $1 "
+         "replace(t.data, $4::text, $1::text || '-' || lpad(g::text, 8, '0'))::jsonb "
+         "FROM generate_series($5::bigint, $6::bigint) g CROSS JOIN tmpl t WHERE t.kind = $1::text "
          "ORDER BY g, t.seq";
 }
 
