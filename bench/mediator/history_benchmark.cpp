@@ -406,8 +406,8 @@ std::string pg_workflows_sql(const std::string& s) {
          ".workflows (id, definition, version, status, reason, created_at, updated_at, owner, "
          "lease_until, fence) SELECT $1::text || '-' || lpad(g::text, 8, '0'), $2::text, "
          "$3::integer, $4::text, $5::text, "
-         "to_timestamp(($6::float8 + g * $7::float8) / 1000.0), "
-         "to_timestamp(($6::float8 + g * $7::float8 + $8::float8) / 1000.0), '', "
+         "to_timestamp(floor($6::float8 + g * $7::float8) / 1000.0), "
+         "to_timestamp(floor($6::float8 + g * $7::float8 + $8::float8) / 1000.0), '', "
          "now() - interval '1 hour', 1 FROM generate_series($9::bigint, $10::bigint) g ORDER BY g";
 }
 
@@ -415,7 +415,7 @@ std::string pg_events_sql(const std::string& s) {
   return "INSERT INTO " + s +
          ".events (workflow_id, seq, type, step, attempt, at, status, data) "
          "SELECT $1::text || '-' || lpad(g::text, 8, '0'), t.seq, t.type, t.step, t.attempt, "
-         "to_timestamp(($2::float8 + g * $3::float8 + t.off) / 1000.0), t.status, "
+         "to_timestamp(floor($2::float8 + g * $3::float8 + t.off) / 1000.0), t.status, "
          "replace(t.data, $4::text, $1::text || '-' || lpad(g::text, 8, '0'))::jsonb "
          "FROM generate_series($5::bigint, $6::bigint) g CROSS JOIN tmpl t WHERE t.kind = $1::text "
          "ORDER BY g, t.seq";
@@ -844,6 +844,8 @@ void list_rows(Rows& rows, const Options& opt, Mediator& m) {
   rows.emplace_back(list + " (first page, 50)", timed_gets(m, n, fixed("/api/workflows")));
   rows.emplace_back(list + "?status=completed",
                     timed_gets(m, n, fixed("/api/workflows?status=completed")));
+  rows.emplace_back(list + "?status=failed (none)",
+                    timed_gets(m, n, fixed("/api/workflows?status=failed")));
   rows.emplace_back(list + "?status=running",
                     timed_gets(m, n, fixed("/api/workflows?status=running")));
   rows.emplace_back(list + "?definition=" + kFive,
