@@ -483,7 +483,7 @@ std::string mib(double bytes) {
   return buf;
 }
 
-double file_size(const fs::path& p) {
+double size_on_disk(const fs::path& p) {
   std::error_code ec;
   const auto n = fs::file_size(p, ec);
   return ec ? 0.0 : static_cast<double>(n);
@@ -502,8 +502,8 @@ class SqliteProbe final : public Probe {
     const double page = pragma("page_size");
     const double pages = pragma("page_count");
     const double free_pages = pragma("freelist_count");
-    return {{"journal file", mib(file_size(path_))},
-            {"  -wal file", mib(file_size(path_.string() + "-wal"))},
+    return {{"journal file", mib(size_on_disk(path_))},
+            {"  -wal file", mib(size_on_disk(path_.string() + "-wal"))},
             {"  in use (page_count - freelist_count)", mib((pages - free_pages) * page)},
             {"  free pages (reused before the file grows)", mib(free_pages * page)}};
   }
@@ -672,7 +672,6 @@ class HttpClient {
         http::write(*stream_, req);
         boost::beast::flat_buffer buffer;
         http::response<http::string_body> res;
-        res.body_limit(64 * 1024 * 1024);
         http::read(*stream_, buffer, res);
         if (!res.keep_alive())
           stream_.reset();
