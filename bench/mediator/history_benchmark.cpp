@@ -1044,7 +1044,7 @@ int run(const Options& opt) {
                   opt.retention_timeout_s);
     }
   }
-  print_table(before, after, with_after);
+  print_table(before, with_after ? after : Rows{}, with_after);
   if (!with_after && !after.empty()) {
     std::printf("\nRetention:\n");
     print_table(after, {}, false);
