@@ -471,7 +471,8 @@ class Probe {
   virtual ~Probe() = default;
   /// Rows of (figure, value) for the size on disk.
   virtual std::vector<std::pair<std::string, std::string>> sizes() = 0;
-  /// Finished workflows in `workflows` last updated before `cutoff_ms`.
+  /// Completed, failed and cancelled workflows in `workflows` last updated before `cutoff_ms`
+  /// (what retention archives; needs_attention ones stay).
   virtual long finished_before(std::int64_t cutoff_ms) = 0;
   /// Rows of `archived_workflows`, or -1 when there is no such table.
   virtual long archived() = 0;
@@ -510,8 +511,9 @@ class SqliteProbe final : public Probe {
 
   long finished_before(std::int64_t cutoff_ms) override {
     sqlite::Db db(path_.string(), {.create = false});
-    auto s =
-        db.prepare("SELECT count(*) FROM workflows WHERE status <> 'running' AND updated_at < ?1");
+    auto s = db.prepare(
+        "SELECT count(*) FROM workflows WHERE status IN ('completed', 'failed', 'cancelled') AND "
+        "updated_at < ?1");
     s.bind(1, iso_ms(cutoff_ms));
     return s.step() ? static_cast<long>(s.int64(0)) : 0;
   }
@@ -555,10 +557,11 @@ class PgProbe final : public Probe {
   long finished_before(std::int64_t cutoff_ms) override {
     pqxx::nontransaction tx(conn_);
     return tx
-        .exec_params("SELECT count(*) FROM " + conn_.quote_name(schema_) +
-                         ".workflows WHERE status <> 'running' AND updated_at < "
-                         "to_timestamp($1::float8 / 1000.0)",
-                     static_cast<double>(cutoff_ms))[0][0]
+        .exec_params(
+            "SELECT count(*) FROM " + conn_.quote_name(schema_) +
+                ".workflows WHERE status IN ('completed', 'failed', 'cancelled') AND updated_at < "
+                "to_timestamp($1::float8 / 1000.0)",
+            static_cast<double>(cutoff_ms))[0][0]
         .as<long>();
   }
 
@@ -758,6 +761,9 @@ std::unique_ptr<Mediator> start_mediator(const Options& opt, const fs::path& dir
   env["WONDERLAND_QUEUE_PREFIX"] = "history-" + new_uuid().substr(0, 8);
   env["WONDERLAND_LOG_LEVEL"] = "info";
   env["WONDERLAND_READYZ_REQUIRE_CONSUMERS"] = "0";
+  // Everything stays hot unless retention is measured (a mediator with retention archives
+  // after 30 days by default).
+  env.emplace("WONDERLAND_RETENTION_DAYS", "0");
   const auto t0 = Clock::now();
   m->process = std::make_unique<Process>(opt.mediator, env, dir / (name + ".log"));
   m->http = std::make_unique<HttpClient>(opt.port);
