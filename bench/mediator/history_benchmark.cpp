@@ -627,10 +627,15 @@ class Process {
   }
   bool exited() {
     int status = 0;
-    if (pid_ > 0 && ::waitpid(pid_, &status, WNOHANG) == pid_)
+    if (pid_ > 0 && ::waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
+      how_ = WIFSIGNALED(status) ? "killed by signal " + std::to_string(WTERMSIG(status))
+                                 : "exit status " + std::to_string(WEXITSTATUS(status));
+    }
     return pid_ <= 0;
   }
+  /// How the process ended, once exited() saw it.
+  const std::string& how() const { return how_; }
   /// SIGTERM, then SIGKILL after 30 s.
   void stop() {
     if (pid_ <= 0)
@@ -652,6 +657,7 @@ class Process {
  private:
   pid_t pid_ = -1;
   fs::path log_;
+  std::string how_;
 };
 
 /// A blocking HTTP/1.1 client on one kept-alive connection to 127.0.0.1.
@@ -908,13 +914,21 @@ std::optional<double> sweep(const Options& opt, const fs::path& dir, Probe& prob
   long left = due;
   const auto deadline = t0 + std::chrono::seconds(opt.retention_timeout_s);
   while (Clock::now() < deadline) {
+    if (m->process->exited()) {
+      rows.emplace_back("the mediator with retention exited", m->process->how());
+      std::fprintf(stderr, "the mediator with retention exited (%s):\n%s\n",
+                   m->process->how().c_str(), m->process->log().c_str());
+      break;
+    }
     left = probe.finished_before(cutoff);
     if (left == 0) {
       took = std::chrono::duration<double>(Clock::now() - t0).count();
       break;
     }
-    std::this_thread::sleep_for(std::chrono::seconds(1));
+    std::fprintf(stderr, "\r  retention: %ld of %ld left", left, due);
+    std::this_thread::sleep_for(std::chrono::seconds(2));
   }
+  std::fprintf(stderr, "\n");
   memory_rows(rows, *m, "during/after the sweep");
   m->process->stop();
   rows.emplace_back("retention sweep (mediator start to none left)",
