@@ -3,6 +3,7 @@
 #include <exception>
 
 #include "sqlite_errors.hpp"
+#include "sqlite_journal_archive.hpp"
 #include "sqlite_journal_schema.hpp"
 
 namespace wonderland::workflow::detail {
@@ -87,8 +88,14 @@ Result<WorkflowHistory> JournalQueries::history(const std::string& workflow_id) 
   std::lock_guard lock(mutex_);
   return guard_sqlite("history", [&]() -> Result<WorkflowHistory> {
     auto row = summary_row(workflow_id);
-    if (!row)
-      return Error::of(codes::kNotFound, "no workflow " + workflow_id);
+    if (!row) {
+      auto archived = archived_history(*db_, workflow_id);
+      if (archived && !archived->has_value())
+        return Error::of(codes::kNotFound, "no workflow " + workflow_id);
+      if (!archived)
+        return archived.error();
+      return std::move(**archived);
+    }
     WorkflowHistory h{std::move(row->second), {}};
     if (auto st = read_records(row->first, h); !st)
       return st.error();
@@ -101,7 +108,7 @@ Result<std::optional<WorkflowSummary>> JournalQueries::find(const std::string& w
   return guard_sqlite("find", [&]() -> Result<std::optional<WorkflowSummary>> {
     auto row = summary_row(workflow_id);
     if (!row)
-      return std::optional<WorkflowSummary>{};
+      return archived_summary(*db_, workflow_id);
     return std::optional<WorkflowSummary>{std::move(row->second)};
   });
 }
@@ -142,6 +149,12 @@ Result<WorkflowPage> JournalQueries::list(const WorkflowQuery& query) {
     }
     return page;
   });
+}
+
+Result<WorkflowPage> JournalQueries::list_archived(const WorkflowQuery& query) {
+  std::lock_guard lock(mutex_);
+  return guard_sqlite("list_archived",
+                      [&]() -> Result<WorkflowPage> { return detail::list_archived(*db_, query); });
 }
 
 Result<std::vector<VersionCount>> JournalQueries::running_by_version() {

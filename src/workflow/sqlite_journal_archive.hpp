@@ -1,0 +1,30 @@
+// Retention in the SQLite journal: the move of finished workflows from `workflows` and `events`
+// to `archived_workflows` (on the writer connection), and the reads of the archive (on the
+// reader connection).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "wonderland/sqlite/db.hpp"
+#include "wonderland/workflow/journal.hpp"
+
+namespace wonderland::workflow::detail {
+
+/// Moves at most `limit` finished workflows whose last status change is before `cutoff`
+/// (ISO-8601) to the archive in one transaction on the writer connection `db`, stamped
+/// `archived_at`; returns how many moved. Throws what wonderland::sqlite throws.
+std::size_t archive_finished(sqlite::Db& db, const std::string& cutoff, std::size_t limit,
+                             const std::string& archived_at);
+
+/// One archived workflow with its records; nullopt when the archive does not hold it.
+Result<std::optional<WorkflowHistory>> archived_history(sqlite::Db& db,
+                                                        const std::string& workflow_id);
+/// One archived workflow's summary; nullopt when the archive does not hold it.
+std::optional<WorkflowSummary> archived_summary(sqlite::Db& db, const std::string& workflow_id);
+/// A page of the archive, last archived first (Journal::list_archived()).
+Result<WorkflowPage> list_archived(sqlite::Db& db, const WorkflowQuery& query);
+
+}  // namespace wonderland::workflow::detail
