@@ -1,6 +1,7 @@
 #include "wonderland/workflow/journal.hpp"
 
 #include <algorithm>
+#include <exception>
 #include <future>
 
 #include "wonderland/common/json_text.hpp"
@@ -46,6 +47,22 @@ std::string failing_step(const WorkflowHistory& workflow) {
     return step != it->data.end() && step->is_string() ? step->get<std::string>() : "";
   }
   return "";
+}
+
+Result<std::int64_t> page_position(const WorkflowQuery& query) {
+  if (query.limit < 1 || query.limit > 1000)
+    return Error::of(codes::kInvalidArgument, "limit must be between 1 and 1000");
+  if (query.page_token.empty())
+    return std::int64_t{0};
+  std::int64_t before = 0;
+  try {
+    before = std::stoll(query.page_token);
+  } catch (const std::exception&) {
+    return Error::of(codes::kInvalidArgument, "bad page token");
+  }
+  if (before <= 0)
+    return Error::of(codes::kInvalidArgument, "bad page token");
+  return before;
 }
 
 void append_archived_record(std::string& out, const JournalRecord& r, std::string_view data_json) {

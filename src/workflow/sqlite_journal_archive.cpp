@@ -1,6 +1,5 @@
 #include "sqlite_journal_archive.hpp"
 
-#include <exception>
 #include <utility>
 #include <vector>
 
@@ -110,16 +109,10 @@ std::optional<WorkflowSummary> archived_summary(sqlite::Db& db, const std::strin
 }
 
 Result<WorkflowPage> list_archived(sqlite::Db& db, const WorkflowQuery& query) {
-  if (query.limit < 1 || query.limit > 1000)
-    return Error::of(codes::kInvalidArgument, "limit must be between 1 and 1000");
-  std::optional<std::int64_t> before;
-  if (!query.page_token.empty()) {
-    try {
-      before = std::stoll(query.page_token);
-    } catch (const std::exception&) {
-      return Error::of(codes::kInvalidArgument, "bad page token");
-    }
-  }
+  auto position = page_position(query);
+  if (!position)
+    return position.error();
+  const auto before = *position > 0 ? std::optional(*position) : std::nullopt;
   auto q = db.prepare(
       "SELECT rowid, id, definition, version, status, reason, created_at, updated_at FROM "
       "archived_workflows WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR definition = ?2) "

@@ -114,17 +114,10 @@ Result<std::optional<WorkflowSummary>> JournalQueries::find(const std::string& w
 }
 
 Result<WorkflowPage> JournalQueries::list(const WorkflowQuery& query) {
-  if (query.limit < 1 || query.limit > 1000) {
-    return Error::of(codes::kInvalidArgument, "limit must be between 1 and 1000");
-  }
-  std::optional<std::int64_t> before;
-  if (!query.page_token.empty()) {
-    try {
-      before = std::stoll(query.page_token);
-    } catch (const std::exception&) {
-      return Error::of(codes::kInvalidArgument, "bad page token");
-    }
-  }
+  auto position = page_position(query);
+  if (!position)
+    return position.error();
+  const auto before = *position > 0 ? std::optional(*position) : std::nullopt;
   const std::string sql = list_sql(query, before.has_value());
   std::lock_guard lock(mutex_);
   return guard_sqlite("list", [&]() -> Result<WorkflowPage> {

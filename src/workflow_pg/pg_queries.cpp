@@ -137,20 +137,12 @@ Result<std::optional<WorkflowSummary>> Queries::find(const std::string& workflow
 }
 
 Result<WorkflowPage> Queries::list(const WorkflowQuery& query) {
-  if (query.limit < 1 || query.limit > 1000)
-    return Error::of(codes::kInvalidArgument, "limit must be between 1 and 1000");
+  auto position = page_position(query);
+  if (!position)
+    return position.error();
   if (bad_time(query.created_from) || bad_time(query.created_to))
     return Error::of(codes::kInvalidArgument, "created_from/created_to must be ISO-8601 times");
-  std::int64_t before = 0;
-  if (!query.page_token.empty()) {
-    try {
-      before = std::stoll(query.page_token);
-    } catch (const std::exception&) {
-      return Error::of(codes::kInvalidArgument, "bad page token");
-    }
-    if (before <= 0)
-      return Error::of(codes::kInvalidArgument, "bad page token");
-  }
+  const std::int64_t before = *position;
   std::lock_guard lock(mutex_);
   return guarded(conn_, "list", [&]() -> Result<WorkflowPage> {
     pqxx::work tx(conn_.get());
@@ -175,16 +167,10 @@ Result<WorkflowPage> Queries::list(const WorkflowQuery& query) {
 }
 
 Result<WorkflowPage> Queries::list_archived(const WorkflowQuery& query) {
-  if (query.limit < 1 || query.limit > 1000)
-    return Error::of(codes::kInvalidArgument, "limit must be between 1 and 1000");
-  std::int64_t before = 0;
-  if (!query.page_token.empty()) {
-    try {
-      before = std::stoll(query.page_token);
-    } catch (const std::exception&) {
-      return Error::of(codes::kInvalidArgument, "bad page token");
-    }
-  }
+  auto position = page_position(query);
+  if (!position)
+    return position.error();
+  const std::int64_t before = *position;
   std::lock_guard lock(mutex_);
   return guarded(conn_, "list_archived", [&]() -> Result<WorkflowPage> {
     pqxx::work tx(conn_.get());

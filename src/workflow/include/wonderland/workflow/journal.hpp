@@ -115,6 +115,10 @@ struct WorkflowPage {
   std::string next_page_token;  ///< Empty on the last page.
 };
 
+/// What a journal's list() checks first: `limit` is 1..1000 and `page_token` empty (0: the
+/// first page) or a positive row id, which is returned; `invalid_argument` otherwise.
+Result<std::int64_t> page_position(const WorkflowQuery& query);
+
 struct WorkflowHistory {
   WorkflowSummary summary;
   std::vector<JournalRecord> records;  ///< In seq order.
