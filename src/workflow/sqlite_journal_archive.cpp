@@ -52,20 +52,34 @@ void move_workflow(sqlite::Db& db, std::int64_t wid, const std::string& archived
   db.prepare("DELETE FROM workflows WHERE wid = ?1").bind(1, wid).step();
 }
 
-WorkflowSummary read_archived_summary(const sqlite::Statement& s) {
+}  // namespace
+
+WorkflowSummary read_summary(const sqlite::Statement& s, bool archived) {
   WorkflowSummary w;
   w.id = s.text(1);
   w.definition = s.text(2);
   w.version = static_cast<int>(s.int64(3));
-  w.status = parse_status(s.text(4)).value_or(WorkflowStatus::kCompleted);
+  w.status = parse_status(s.text(4)).value_or(WorkflowStatus::kRunning);
   w.reason = s.text(5);
   w.created_at = s.text(6);
   w.updated_at = s.text(7);
-  w.archived = true;
+  w.archived = archived;
   return w;
 }
 
-}  // namespace
+WorkflowPage read_page(sqlite::Statement& q, std::size_t limit, bool archived) {
+  WorkflowPage page;
+  std::int64_t last = 0;
+  while (q.step()) {
+    if (page.items.size() == limit) {
+      page.next_page_token = std::to_string(last);
+      break;
+    }
+    last = q.int64(0);
+    page.items.push_back(read_summary(q, archived));
+  }
+  return page;
+}
 
 std::size_t archive_finished(sqlite::Db& db, const std::string& cutoff, std::size_t limit,
                              const std::string& archived_at) {
@@ -90,7 +104,7 @@ Result<std::optional<WorkflowHistory>> archived_history(sqlite::Db& db,
   q.bind(1, workflow_id);
   if (!q.step())
     return std::optional<WorkflowHistory>{};
-  WorkflowHistory h{read_archived_summary(q), {}};
+  WorkflowHistory h{read_summary(q, true), {}};
   auto records = parse_archived_history(workflow_id, q.text(8));
   if (!records)
     return records.error();
@@ -105,7 +119,7 @@ std::optional<WorkflowSummary> archived_summary(sqlite::Db& db, const std::strin
   q.bind(1, workflow_id);
   if (!q.step())
     return std::nullopt;
-  return read_archived_summary(q);
+  return read_summary(q, true);
 }
 
 Result<WorkflowPage> list_archived(sqlite::Db& db, const WorkflowQuery& query) {
@@ -121,17 +135,7 @@ Result<WorkflowPage> list_archived(sqlite::Db& db, const WorkflowQuery& query) {
       .bind(2, query.definition)
       .bind(3, before)
       .bind(4, static_cast<std::int64_t>(query.limit + 1));
-  WorkflowPage page;
-  std::int64_t last = 0;
-  while (q.step()) {
-    if (page.items.size() == query.limit) {
-      page.next_page_token = std::to_string(last);
-      break;
-    }
-    last = q.int64(0);
-    page.items.push_back(read_archived_summary(q));
-  }
-  return page;
+  return read_page(q, query.limit, true);
 }
 
 }  // namespace wonderland::workflow::detail

@@ -13,6 +13,12 @@
 
 namespace wonderland::workflow::detail {
 
+/// A summary from the columns kSummaryColumns names (sqlite_journal_schema.hpp), or those of the
+/// archive in the same order; `archived` as given.
+WorkflowSummary read_summary(const sqlite::Statement& s, bool archived = false);
+/// The rows of a list query that asked for limit + 1 rows, the row id first, as a page.
+WorkflowPage read_page(sqlite::Statement& q, std::size_t limit, bool archived);
+
 /// Moves at most `limit` finished workflows whose last status change is before `cutoff`
 /// (ISO-8601) to the archive in one transaction on the writer connection `db`, stamped
 /// `archived_at`; returns how many moved. Throws what wonderland::sqlite throws.

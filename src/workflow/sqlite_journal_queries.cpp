@@ -9,18 +9,6 @@
 namespace wonderland::workflow::detail {
 namespace {
 
-WorkflowSummary read_summary(const sqlite::Statement& s) {
-  WorkflowSummary w;
-  w.id = s.text(1);
-  w.definition = s.text(2);
-  w.version = static_cast<int>(s.int64(3));
-  w.status = parse_status(s.text(4)).value_or(WorkflowStatus::kRunning);
-  w.reason = s.text(5);
-  w.created_at = s.text(6);
-  w.updated_at = s.text(7);
-  return w;
-}
-
 /// The step a failed or needs_attention workflow failed at (failing_step() in journal.hpp): a
 /// backward scan of its own records only.
 constexpr const char* kFailingStep =
@@ -130,17 +118,7 @@ Result<WorkflowPage> JournalQueries::list(const WorkflowQuery& query) {
         .bind(6, query.version ? std::optional<std::int64_t>(*query.version) : std::nullopt)
         .bind(7, query.failing_step)
         .bind(8, static_cast<std::int64_t>(query.limit + 1));
-    WorkflowPage page;
-    std::int64_t last_wid = 0;
-    while (q.step()) {
-      if (page.items.size() == query.limit) {
-        page.next_page_token = std::to_string(last_wid);
-        break;
-      }
-      last_wid = q.int64(0);
-      page.items.push_back(read_summary(q));
-    }
-    return page;
+    return read_page(q, query.limit, false);
   });
 }
 
