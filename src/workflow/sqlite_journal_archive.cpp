@@ -12,9 +12,6 @@ namespace {
 constexpr const char* kCandidates =
     "SELECT wid FROM workflows WHERE created_at < ?1 AND updated_at < ?1 AND status IN "
     "('completed', 'failed', 'cancelled') ORDER BY created_at LIMIT ?2";
-constexpr const char* kRecords =
-    "SELECT rid, type, step, attempt, at, status, data FROM events WHERE rid BETWEEN ?1 AND ?2 "
-    "ORDER BY rid";
 constexpr const char* kInsertArchived =
     "INSERT OR IGNORE INTO archived_workflows(id, definition, version, status, reason, "
     "created_at, updated_at, archived_at, history) SELECT id, definition, version, status, "
@@ -25,19 +22,10 @@ constexpr const char* kArchivedColumns =
 /// The history document of workflow row `wid`, built from its event rows as they are stored.
 std::string history_document(sqlite::Db& db, std::int64_t wid) {
   std::string out = "[";
-  auto q = db.prepare(kRecords);
+  auto q = db.prepare(kSelectRecords);
   q.bind(1, wid << kSeqBits).bind(2, (wid << kSeqBits) | kMaxSeq);
-  while (q.step()) {
-    JournalRecord r;
-    r.seq = q.int64(0) & kMaxSeq;
-    r.type = q.text(1);
-    r.step = q.text(2);
-    r.attempt = static_cast<int>(q.int64(3));
-    r.at = q.text(4);
-    if (!q.is_null(5))
-      r.status = parse_status(q.text(5));
-    append_archived_record(out, r, q.text(6));
-  }
+  while (q.step())
+    append_archived_record(out, read_record(q), q.text(6));
   out += ']';
   return out;
 }
@@ -53,6 +41,18 @@ void move_workflow(sqlite::Db& db, std::int64_t wid, const std::string& archived
 }
 
 }  // namespace
+
+JournalRecord read_record(const sqlite::Statement& q) {
+  JournalRecord r;
+  r.seq = q.int64(0) & kMaxSeq;
+  r.type = q.text(1);
+  r.step = q.text(2);
+  r.attempt = static_cast<int>(q.int64(3));
+  r.at = q.text(4);
+  if (!q.is_null(5))
+    r.status = parse_status(q.text(5));
+  return r;
+}
 
 WorkflowSummary read_summary(const sqlite::Statement& s, bool archived) {
   WorkflowSummary w;

@@ -19,6 +19,13 @@ WorkflowSummary read_summary(const sqlite::Statement& s, bool archived = false);
 /// The rows of a list query that asked for limit + 1 rows, the row id first, as a page.
 WorkflowPage read_page(sqlite::Statement& q, std::size_t limit, bool archived);
 
+/// The SQL of workflow row ?1..?2's records (its rid range), in order, for read_record().
+inline constexpr const char* kSelectRecords =
+    "SELECT rid, type, step, attempt, at, status, data FROM events WHERE rid BETWEEN ?1 AND ?2 "
+    "ORDER BY rid";
+/// The record of a kSelectRecords row, but its workflow_id and its data (column 6).
+JournalRecord read_record(const sqlite::Statement& q);
+
 /// Moves at most `limit` finished workflows whose last status change is before `cutoff`
 /// (ISO-8601) to the archive in one transaction on the writer connection `db`, stamped
 /// `archived_at`; returns how many moved. Throws what wonderland::sqlite throws.

@@ -142,20 +142,11 @@ Result<std::vector<VersionCount>> JournalQueries::running_by_version() {
 }
 
 Status JournalQueries::read_records(std::int64_t wid, WorkflowHistory& h) {
-  auto q = db_->prepare(
-      "SELECT rid, type, step, attempt, at, status, data FROM events WHERE rid BETWEEN ?1 AND "
-      "?2 ORDER BY rid");
+  auto q = db_->prepare(kSelectRecords);
   q.bind(1, wid << kSeqBits).bind(2, (wid << kSeqBits) | kMaxSeq);
   while (q.step()) {
-    JournalRecord r;
+    JournalRecord r = read_record(q);
     r.workflow_id = h.summary.id;
-    r.seq = q.int64(0) & kMaxSeq;
-    r.type = q.text(1);
-    r.step = q.text(2);
-    r.attempt = static_cast<int>(q.int64(3));
-    r.at = q.text(4);
-    if (!q.is_null(5))
-      r.status = parse_status(q.text(5));
     r.data = nlohmann::json::parse(q.text(6), nullptr, false);
     if (r.data.is_discarded()) {
       return Error::of(codes::kInternal, "journal record " + h.summary.id + "#" +
