@@ -1,6 +1,6 @@
 // Retention in the SQLite journal: the move of finished workflows from `workflows` and `events`
 // to `archived_workflows` (on the writer connection), and the reads of the archive (on the
-// reader connection).
+// reader connection), and the readers of summary and record rows the queries share.
 #pragma once
 
 #include <cstddef>
