@@ -126,11 +126,11 @@ Result<WorkflowPage> list_archived(sqlite::Db& db, const WorkflowQuery& query) {
   auto position = page_position(query);
   if (!position)
     return position.error();
-  const auto before = *position > 0 ? std::optional(*position) : std::nullopt;
+  const std::int64_t before = *position;  // 0: the first page
   auto q = db.prepare(
       "SELECT rowid, id, definition, version, status, reason, created_at, updated_at FROM "
       "archived_workflows WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR definition = ?2) "
-      "AND (?3 IS NULL OR rowid < ?3) ORDER BY rowid DESC LIMIT ?4");
+      "AND (?3 = 0 OR rowid < ?3) ORDER BY rowid DESC LIMIT ?4");
   q.bind(1, query.status ? std::optional(std::string(to_string(*query.status))) : std::nullopt)
       .bind(2, query.definition)
       .bind(3, before)

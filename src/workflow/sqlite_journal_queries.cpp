@@ -105,8 +105,8 @@ Result<WorkflowPage> JournalQueries::list(const WorkflowQuery& query) {
   auto position = page_position(query);
   if (!position)
     return position.error();
-  const auto before = *position > 0 ? std::optional(*position) : std::nullopt;
-  const std::string sql = list_sql(query, before.has_value());
+  const std::int64_t before = *position;  // 0: the first page
+  const std::string sql = list_sql(query, before > 0);
   std::lock_guard lock(mutex_);
   return guard_sqlite("list", [&]() -> Result<WorkflowPage> {
     auto q = db_->prepare(sql);
