@@ -16,15 +16,16 @@ std::string archive_sql() {
          "moved AS (DELETE FROM workflows w USING picked p WHERE w.id = p.id RETURNING w.id, "
          "w.definition, w.version, w.status, w.reason, w.created_at, w.updated_at), "
          "records AS (DELETE FROM events e USING moved m WHERE e.workflow_id = m.id RETURNING "
-         "e.workflow_id, e.seq, e.type, e.step, e.attempt, e.at, e.status, e.data) "
+         "e.workflow_id, e.seq, e.type, e.step, e.attempt, e.at, e.status, e.data), "
+         "histories AS (SELECT r.workflow_id, jsonb_agg(jsonb_build_object('seq', r.seq, 'type', "
+         "r.type, 'step', r.step, 'attempt', r.attempt, 'at', " +
+         iso("r.at") +
+         ", 'status', r.status, 'data', r.data) ORDER BY r.seq) AS history FROM records r GROUP "
+         "BY r.workflow_id) "
          "INSERT INTO archived_workflows (id, definition, version, status, reason, created_at, "
          "updated_at, archived_at, history) SELECT m.id, m.definition, m.version, m.status, "
-         "m.reason, m.created_at, m.updated_at, now(), COALESCE((SELECT "
-         "jsonb_agg(jsonb_build_object('seq', r.seq, 'type', r.type, 'step', r.step, 'attempt', "
-         "r.attempt, 'at', " +
-         iso("r.at") +
-         ", 'status', r.status, 'data', r.data) ORDER BY r.seq) FROM records r WHERE "
-         "r.workflow_id = m.id), '[]'::jsonb) FROM moved m ON CONFLICT (id) DO NOTHING";
+         "m.reason, m.created_at, m.updated_at, now(), COALESCE(h.history, '[]'::jsonb) FROM "
+         "moved m LEFT JOIN histories h ON h.workflow_id = m.id ON CONFLICT (id) DO NOTHING";
 }
 
 }  // namespace
