@@ -6,7 +6,11 @@
 //            service's alone
 //   baseline like backlog, but drained by a bare consumer of the messaging library whose
 //            handler does nothing: the ceiling that broker and messaging layer allow here
-// Each run uses exchanges, queues and a log directory of its own and removes them afterwards.
+// Each run uses exchanges, queues and a log directory of its own and removes them afterwards;
+// with `--store DIR` the runs write into the existing log directory DIR instead (kept, and
+// growing by each run's records; `--max-files` must retain its files), to compare a store that
+// already holds millions of records with an empty one. In backlog mode the service's start-up,
+// which opens the store, is part of the time.
 //
 //   build/bench/logging/log_ingest_benchmark --url amqp://guest:guest@127.0.0.1:5672/
 //       --messages 50000 --connections 4 --concurrency 1,16,64,256   (one line)
@@ -105,11 +109,14 @@ struct Row {
 
 Row run(const std::string& url, const std::string& mode, int messages, int connections,
         unsigned concurrency, unsigned prefetch, bool fsync, std::size_t window, bool live_feed,
-        const std::filesystem::path& parent, unsigned linger_us) {
+        const std::filesystem::path& parent, unsigned linger_us, const std::string& store_dir,
+        unsigned max_files) {
   const std::string id = new_uuid();
-  const auto dir = parent / ("wl-log-bench-" + id);
+  const auto dir =
+      store_dir.empty() ? parent / ("wl-log-bench-" + id) : std::filesystem::path(store_dir);
   log_service::ServiceOptions o;
   o.store.writer.dir = dir;
+  o.store.writer.max_files = max_files;
   o.store.writer.fsync = fsync;
   o.concurrency = concurrency;
   o.prefetch = static_cast<std::uint16_t>(prefetch);
@@ -211,7 +218,8 @@ Row run(const std::string& url, const std::string& mode, int messages, int conne
     }
   }
   std::error_code ec;
-  std::filesystem::remove_all(dir, ec);
+  if (store_dir.empty())
+    std::filesystem::remove_all(dir, ec);
   return row;
 }
 
@@ -241,6 +249,8 @@ int main(int argc, char** argv) {
   unsigned linger_us = 1000;
   std::string parent = std::filesystem::temp_directory_path().string();
   std::size_t window = 1000;
+  std::string store_dir;
+  unsigned max_files = log_store::WriterOptions{}.max_files;
   app.add_option("--url", url, "broker URL (default: $WONDERLAND_AMQP_URL)");
   app.add_option("-n,--messages", messages, "records per run")->check(CLI::PositiveNumber);
   app.add_option("-k,--connections", connections, "publisher connections")
@@ -254,6 +264,8 @@ int main(int argc, char** argv) {
   app.add_flag("--fsync", fsync, "fdatasync every write");
   app.add_option("--dir", parent, "where the run's log directory is made (default: the temp dir)");
   app.add_option("--linger-us", linger_us, "store: how long a write waits for more records");
+  app.add_option("--store", store_dir, "write into this existing log directory (kept)");
+  app.add_option("--max-files", max_files, "store: files retained")->check(CLI::PositiveNumber);
   app.add_flag("--no-live", no_live, "do not publish the live feed (to see what it costs)");
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::warn);
@@ -274,7 +286,7 @@ int main(int argc, char** argv) {
   for (unsigned c : parse_list(concurrency_list)) {
     for (const auto& mode : mode_list) {
       Row r = run(url, mode, messages, connections, c, prefetch, fsync, window, !no_live, parent,
-                  linger_us);
+                  linger_us, store_dir, max_files);
       double rate = r.stored_s > 0 ? static_cast<double>(r.stored) / r.stored_s : 0;
       std::printf(
           "%-8s %11u %10d %10.2f %10.2f %12.0f %10llu %9.1f%s\n", r.mode.c_str(), r.concurrency,

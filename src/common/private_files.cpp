@@ -55,9 +55,22 @@ void create_private_directories(const std::filesystem::path& dir) {
 
 namespace {
 
+/// Whether `path` is a regular file with mode 0600 already (a symbolic link is looked at, not
+/// followed, under O_NOFOLLOW).
+bool already_private(const std::filesystem::path& path, int flags) {
+  struct stat st {};
+  const int rc = (flags & O_NOFOLLOW) != 0 ? ::lstat(path.c_str(), &st) : ::stat(path.c_str(), &st);
+  return rc == 0 && S_ISREG(st.st_mode) && (st.st_mode & 07777) == kPrivateFile;
+}
+
 /// Opens `path` with `flags`, tightens it to 0600 and closes it; false when it does not exist
-/// and `missing_ok`.
+/// and `missing_ok`. A file that is private already is not opened: closing a descriptor drops
+/// every POSIX record lock this process holds on the file, and SQLite keeps its locks of an open
+/// database (and of its -wal and -shm) that way; without them another process opening the
+/// database believes it is alone and may delete the WAL under this one.
 bool open_and_tighten(const std::filesystem::path& path, int flags, bool missing_ok) {
+  if (already_private(path, flags))
+    return true;
   int fd = ::open(path.c_str(), flags | O_RDONLY | O_CLOEXEC | O_NOCTTY, kPrivateFile);
   if (fd < 0) {
     if (missing_ok && errno == ENOENT)

@@ -8,6 +8,7 @@
 #include <exception>
 
 #include "store_index.hpp"
+#include "summary_cache.hpp"
 #include "wonderland/log_store/csv.hpp"
 
 namespace wonderland::log_store {
@@ -51,9 +52,12 @@ LogStore::LogStore(StoreOptions options, BatchObserver observer)
     : options_(std::move(options)),
       observer_(std::move(observer)),
       writer_(std::make_unique<RotatingCsvWriter>(options_.writer)),
-      index_(std::make_unique<StoreIndex>(options_.index_capacity)) {
+      index_(std::make_unique<StoreIndex>(options_.index_capacity)),
+      summary_cache_(std::make_unique<SummaryCache>(options_.writer)) {
   std::vector<OpenFile> files = writer_->open_all();
-  index_->load(files, files.size() == writer_->files().size());
+  kept_summaries_ =
+      index_->load(files, files.size() == writer_->files().size(), summary_cache_.get());
+  keep_summaries(writer_->files());
 }
 
 LogStore::~LogStore() = default;
@@ -146,6 +150,10 @@ void LogStore::write_batch(std::vector<Pending>& batch) {
   WrittenBatch written = write_rows(batch);
   index_batch(batch, written);
   count_batch(batch.size(), written);
+  if (written.rotations != rotations_seen_) {
+    rotations_seen_ = written.rotations;
+    keep_summaries(written.files);
+  }
   if (written.error)
     std::rethrow_exception(written.error);
 }
@@ -196,6 +204,28 @@ void LogStore::count_batch(std::size_t records, const WrittenBatch& written) {
   }
 }
 
+void LogStore::keep_summaries(const std::vector<FileInfo>& files) {
+  std::vector<std::pair<const FileInfo*, FileSummary>> to_keep;
+  {
+    std::shared_lock lock(index_mu_);
+    for (std::size_t k = 1; k < files.size(); ++k) {  // files[0] is the current file
+      if (kept_summaries_.count(files[k].generation) != 0)
+        continue;
+      if (const FileSummary* summary = index_->summary(files[k].generation))
+        to_keep.emplace_back(&files[k], *summary);
+    }
+  }
+  for (const auto& [file, summary] : to_keep) {
+    if (summary_cache_->save(file->path, summary))
+      kept_summaries_.insert(file->generation);
+  }
+  const std::uint64_t oldest = files.empty() ? 0 : files.back().generation;
+  kept_summaries_.erase(kept_summaries_.begin(), kept_summaries_.lower_bound(oldest));
+  // The current file has no entry: one named after its inode number was left by a deleted file.
+  summary_cache_->prune(files.empty() ? files
+                                      : std::vector<FileInfo>(files.begin() + 1, files.end()));
+}
+
 StoreStats LogStore::stats() const {
   StoreStats s;
   {
@@ -204,6 +234,7 @@ StoreStats LogStore::stats() const {
   }
   std::shared_lock lock(index_mu_);
   s.indexed = index_->entries().size();
+  s.start_file_reads = index_->files_loaded();
   return s;
 }
 

@@ -75,18 +75,31 @@ bool scan_file(const OpenFile& file, const RowVisitor& on_row) {
   return true;
 }
 
-void StoreIndex::load(const std::vector<OpenFile>& files, bool all_opened) {
+std::set<std::uint64_t> StoreIndex::load(const std::vector<OpenFile>& files, bool all_opened,
+                                         const SummaryCache* cache) {
   if (!all_opened || capacity_ == 0)
     complete_ = false;
+  std::set<std::uint64_t> cached;
   std::size_t remaining = capacity_;
   std::deque<Entry> loaded;         // oldest first
   for (const auto& file : files) {  // newest first
+    if (remaining == 0 && cache != nullptr) {
+      if (auto summary = cache->load(file)) {
+        if (summary->rows() > 0)
+          complete_ = false;  // records the index does not hold
+        summaries_.insert_or_assign(file.info.generation, std::move(*summary));
+        cached.insert(file.info.generation);
+        continue;
+      }
+    }
+    ++files_loaded_;
     std::deque<Entry> from_file = load_file(file, remaining);
     remaining -= from_file.size();
     for (auto it = from_file.rbegin(); it != from_file.rend(); ++it)
       loaded.push_front(std::move(*it));
   }
   entries_ = std::move(loaded);
+  return cached;
 }
 
 std::deque<Entry> StoreIndex::load_file(const OpenFile& file, std::size_t remaining) {

@@ -8,10 +8,12 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "file_summary.hpp"
+#include "summary_cache.hpp"
 #include "wonderland/log_store/csv.hpp"
 #include "wonderland/log_store/record.hpp"
 #include "wonderland/log_store/writer.hpp"
@@ -38,9 +40,14 @@ class StoreIndex {
   /// Holds up to `capacity` records; 0 holds none (and is never complete).
   explicit StoreIndex(std::size_t capacity) : capacity_(capacity) {}
 
-  /// Reads every file of `files` (newest first) once: the newest records fill the index and
-  /// each file gets its summary. `all_opened` tells whether `files` are all the retained files.
-  void load(const std::vector<OpenFile>& files, bool all_opened);
+  /// Reads the files of `files` (newest first) that hold the newest records, which fill the
+  /// index, and gives each file its summary: from `cache` when it has one (then the file is not
+  /// read), else by reading the file. `all_opened` tells whether `files` are all the retained
+  /// files. Returns the generations whose summary came from the cache.
+  std::set<std::uint64_t> load(const std::vector<OpenFile>& files, bool all_opened,
+                               const SummaryCache* cache = nullptr);
+  /// Files read by `load`.
+  std::uint64_t files_loaded() const noexcept { return files_loaded_; }
 
   /// Takes in a record just written at `pos` of file `file_id` (with its fields column).
   void add_written(const RowPosition& pos, std::uint64_t file_id, const Record& record,
@@ -67,6 +74,7 @@ class StoreIndex {
   std::deque<Entry> entries_;                       // oldest first, in storage order
   bool complete_ = true;                            // holds every record the files hold
   std::map<std::uint64_t, FileSummary> summaries_;  // by generation; files without one are read
+  std::uint64_t files_loaded_ = 0;
 };
 
 }  // namespace wonderland::log_store

@@ -37,6 +37,18 @@ std::optional<RowPosition> cursor_position(const std::vector<OpenFile>& files,
   return position;
 }
 
+/// Whether a data row may match `filter`, judged from its cells before they are parsed into a
+/// record (the same comparisons Filter::matches makes on the record's copies of them).
+bool cells_may_match(const Filter& filter, const csv::Parser::Row& cells) {
+  if (cells.size() != csv::kColumns)
+    return true;  // record_from_row refuses it
+  if (filter.service && cells[1] != *filter.service)
+    return false;
+  if (filter.correlation_id && cells[3] != *filter.correlation_id)
+    return false;
+  return !filter.text || contains_ignoring_case(cells[4], *filter.text);
+}
+
 /// The page of `limit` records out of `hits` (one more tells that there is a next page).
 QueryPage make_page(std::vector<Hit>& hits, std::size_t limit) {
   QueryPage page;
@@ -163,6 +175,8 @@ class PageSearch {
         }
         return false;
       }
+      if (!cells_may_match(query_.filter, cells))
+        return true;
       auto r = csv::record_from_row(cells, false);
       if (!r || !query_.filter.matches(*r))
         return true;

@@ -89,6 +89,21 @@ void read_journal_config(Config& c) {
   }
 }
 
+/// WONDERLAND_RETENTION_DAYS, WONDERLAND_RETENTION_MS and WONDERLAND_RETENTION_INTERVAL_MS.
+void read_retention_config(Config& c) {
+  constexpr std::int64_t kDayMs = std::int64_t{24} * 3600 * 1000;
+  auto days = env::get_int("WONDERLAND_RETENTION_DAYS", c.retention_age.count() / kDayMs);
+  if (days < 0 || days > 36500)
+    throw std::invalid_argument("WONDERLAND_RETENTION_DAYS must be 0-36500");
+  c.retention_age = std::chrono::milliseconds(days * kDayMs);
+  c.retention_age = env::get_ms("WONDERLAND_RETENTION_MS", c.retention_age);
+  if (c.retention_age.count() < 0)
+    throw std::invalid_argument("WONDERLAND_RETENTION_MS must be >= 0");
+  c.retention_interval = env::get_ms("WONDERLAND_RETENTION_INTERVAL_MS", c.retention_interval);
+  if (c.retention_interval.count() < 10 || c.retention_interval.count() > kDayMs)
+    throw std::invalid_argument("WONDERLAND_RETENTION_INTERVAL_MS must be 10-86400000");
+}
+
 /// How workflows run: command delivery, compensation retries, the return workflow's deadline.
 void read_engine_config(Config& c) {
   const std::string delivery = env::get("WONDERLAND_COMMAND_DELIVERY", "transient");
@@ -132,6 +147,7 @@ Config Config::from_env() {
   c.admin_token = env::get("WONDERLAND_ADMIN_TOKEN", "");
   c.journal_path = env::get("WONDERLAND_JOURNAL_PATH", c.journal_path);
   read_journal_config(c);
+  read_retention_config(c);
   if (std::string key = env::get("WONDERLAND_FINGERPRINT_KEY", ""); !key.empty()) {
     c.fingerprint_key =
         std::make_shared<const SecretKey>(SecretKey::from_hex(key, "WONDERLAND_FINGERPRINT_KEY"));

@@ -68,6 +68,8 @@ struct Context {
   workflow::PgJournal* shared_journal = nullptr;
   /// Cancel and retry at a workflow's owner (owned by the mediator); null with SQLite.
   OwnerRequests* owner_requests = nullptr;
+  /// The journal's retention sweep, for its counter (owned by the mediator).
+  const class Retention* retention = nullptr;
   /// Bulk actions' jobs (owned by the mediator).
   BulkActions* bulk = nullptr;
   AuthCache auth_cache;

@@ -11,6 +11,7 @@
 #include "context.hpp"
 #include "log_hub.hpp"
 #include "owner_requests.hpp"
+#include "retention.hpp"
 #include "signal_events.hpp"
 #include "wonderland/common/ids.hpp"
 #include "wonderland/common/private_files.hpp"
@@ -149,7 +150,8 @@ std::optional<Json> definition_document(const Context& ctx, const std::string& n
 }
 
 std::string prometheus_metrics(const Context& ctx) {
-  return prometheus_text(ctx.engine.metrics(), ctx.steps) + ctx.throttles->prometheus();
+  return prometheus_text(ctx.engine.metrics(), ctx.steps) + ctx.throttles->prometheus() +
+         (ctx.retention ? ctx.retention->prometheus() : std::string());
 }
 
 Json metrics_json(const Context& ctx) {
@@ -180,6 +182,8 @@ struct Mediator::Impl {
   std::unique_ptr<workflow::Journal> journal;
   workflow::PgJournal* shared_journal = nullptr;    ///< `journal`, when it is shared.
   std::unique_ptr<runtime::Periodic> lease_upkeep;  ///< Renews and claims leases (shared only).
+  /// Moves old finished workflows to the journal's archive.
+  std::unique_ptr<Retention> retention;
   /// The other mediators' workflow events, for long polls and the catalogue (shared only).
   std::unique_ptr<PeerEvents> peer_events;
   /// Cancel and retry forwarded to (and from) the other mediators (shared only).
@@ -355,6 +359,9 @@ Mediator::Mediator(messaging::Connection& connection, Config config)
   m.context->catalogue = m.catalogue.get();
   m.context->shared_journal = m.shared_journal;
   m.context->owner_requests = m.owner_requests.get();
+  m.retention = std::make_unique<Retention>(
+      *m.journal, RetentionPolicy{config.retention_age, config.retention_interval});
+  m.context->retention = m.retention.get();
   m.bulk = make_bulk_actions(*m.engine, m.owner_requests.get());
   m.context->bulk = m.bulk.get();
   if (config.readyz_require_consumers) {
@@ -388,6 +395,7 @@ Mediator::~Mediator() {
   m.context.reset();
   m.readiness.reset();
   m.lease_upkeep.reset();
+  m.retention.reset();
   m.engine.reset();
   if (m.shared_journal) {
     // Another mediator may take this one's workflows at once instead of after the lease.

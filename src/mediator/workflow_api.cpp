@@ -23,6 +23,8 @@ Json summary_json(const workflow::WorkflowSummary& s) {
          {"updated_at", s.updated_at}};
   if (!s.reason.empty())
     j["reason"] = s.reason;
+  if (s.archived)
+    j["archived"] = true;
   return j;
 }
 
@@ -50,12 +52,23 @@ workflow::WorkflowQuery workflow_query(http::QueryFields& q) {
   return query;
 }
 
+/// With archived=true the archive is listed: only status, definition and paging apply there.
+void refuse_archive_filters(http::QueryFields& q, const workflow::WorkflowQuery& query) {
+  if (query.version || query.created_from || query.created_to || query.failing_step) {
+    q.add("archived",
+          "with archived=true only status, definition, limit and page_token filter the list");
+  }
+}
+
 void list_workflows(Context& ctx, const Request& req, const Responder& r) {
   http::QueryFields q(req);
   workflow::WorkflowQuery query = workflow_query(q);
+  const bool archived = q.optional_bool("archived").value_or(false);
+  if (archived)
+    refuse_archive_filters(q, query);
   if (!q.ok())
     return void(r.respond(q.response(req.path())));
-  auto page = ctx.engine.list(query);
+  auto page = archived ? ctx.engine.list_archived(query) : ctx.engine.list(query);
   if (!page.ok())
     return void(r.respond(page.error()));
   Json items = Json::array();

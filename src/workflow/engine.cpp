@@ -185,6 +185,10 @@ Result<WorkflowPage> Engine::list(const WorkflowQuery& query) const {
   return core_->journal().list(query);
 }
 
+Result<WorkflowPage> Engine::list_archived(const WorkflowQuery& query) const {
+  return core_->journal().list_archived(query);
+}
+
 Result<std::vector<VersionCount>> Engine::running_by_version() const {
   return core_->journal().running_by_version();
 }

@@ -138,6 +138,10 @@ void Engine::Core::undo_child(const ChildEffect& e) {
   auto h = child_history(e, absent);
   if (!h)
     return;
+  if (h->summary.archived) {
+    on_child_end(e.workflow_id, e.step, e.child_id, refused(archived(e.child_id)));
+    return;
+  }
   if (h->summary.status != WorkflowStatus::kCompleted) {
     // It ended otherwise (undone already, failed, or needs attention): report that.
     if (const JournalRecord* end = settling_record(*h))

@@ -154,6 +154,8 @@ Result<Engine::Core::SettledInstance> Engine::Core::settled(const std::string& i
     return loaded.error();
   if (loaded->summary.status == WorkflowStatus::kRunning)
     return running_elsewhere(id);
+  if (loaded->summary.archived)
+    return archived(id);
   auto rebuilt = recovery_.rebuild(*loaded);
   if (!rebuilt)
     return rebuilt.error();
@@ -254,7 +256,7 @@ void Engine::Core::do_signal(SignalRequest req, StatusCallback done) {
   Instance* inst = find(req.workflow_id);
   if (!inst) {
     Error e = not_running(req.workflow_id);
-    if (e.code == codes::kFailedPrecondition) {
+    if (e.code == codes::kFailedPrecondition || e.code == codes::kConflict) {  // ended, archived
       if (took_signal_before(req.workflow_id, req.signal_id))
         return done(ok_status());
       e.code = codes::kConflict;
@@ -515,11 +517,18 @@ Error Engine::Core::not_settled(const std::string& id, WorkflowStatus status, co
                        "; only failed and needs_attention workflows can be " + verb);
 }
 
+Error Engine::Core::archived(const std::string& id) {
+  return Error::of(codes::kConflict,
+                   "workflow " + id + " is archived (finished long ago); it can only be read");
+}
+
 Error Engine::Core::not_running(const std::string& id) {
   auto found = journal_.find(id);
   if (found.ok() && found->has_value()) {
     if ((*found)->status == WorkflowStatus::kRunning)
       return running_elsewhere(id);
+    if ((*found)->archived)
+      return archived(id);
     return Error::of(codes::kFailedPrecondition,
                      "workflow " + id + " is " + std::string(to_string((*found)->status)));
   }

@@ -127,6 +127,8 @@ class Engine::Core : public std::enable_shared_from_this<Engine::Core> {
   /// on (or the workflow is gone).
   StepState* current_attempt(const std::string& id, std::size_t index, std::uint64_t token);
   Error not_running(const std::string& id);
+  /// `conflict`: an archived workflow is read-only.
+  static Error archived(const std::string& id);
   /// Whether the workflow `id`, which has ended, took the signal `signal_id` before (a sender's
   /// resend after the end, acknowledged again rather than refused).
   bool took_signal_before(const std::string& id, const std::string& signal_id);

@@ -1,7 +1,10 @@
 #include "wonderland/workflow/journal.hpp"
 
 #include <algorithm>
+#include <exception>
 #include <future>
+
+#include "wonderland/common/json_text.hpp"
 
 namespace wonderland::workflow {
 
@@ -44,6 +47,93 @@ std::string failing_step(const WorkflowHistory& workflow) {
     return step != it->data.end() && step->is_string() ? step->get<std::string>() : "";
   }
   return "";
+}
+
+Result<std::int64_t> page_position(const WorkflowQuery& query) {
+  if (query.limit < 1 || query.limit > 1000)
+    return Error::of(codes::kInvalidArgument, "limit must be between 1 and 1000");
+  if (query.page_token.empty())
+    return std::int64_t{0};
+  std::int64_t before = 0;
+  try {
+    before = std::stoll(query.page_token);
+  } catch (const std::exception&) {
+    return Error::of(codes::kInvalidArgument, "bad page token");
+  }
+  if (before <= 0)
+    return Error::of(codes::kInvalidArgument, "bad page token");
+  return before;
+}
+
+void append_archived_record(std::string& out, const JournalRecord& r, std::string_view data_json) {
+  out += out.size() > 1 ? ",{\"seq\":" : "{\"seq\":";
+  out += std::to_string(r.seq) + ",\"type\":";
+  append_json_string(out, r.type);
+  if (!r.step.empty()) {
+    out += ",\"step\":";
+    append_json_string(out, r.step);
+  }
+  if (r.attempt != 0)
+    out += ",\"attempt\":" + std::to_string(r.attempt);
+  out += ",\"at\":";
+  append_json_string(out, r.at);
+  if (r.status) {
+    out += ",\"status\":";
+    append_json_string(out, to_string(*r.status));
+  }
+  out += ",\"data\":";
+  out += data_json;
+  out += '}';
+}
+
+std::string archived_history_json(const std::vector<JournalRecord>& records) {
+  std::string out = "[";
+  for (const JournalRecord& r : records)
+    append_archived_record(out, r, to_json_text(r.data));
+  out += ']';
+  return out;
+}
+
+namespace {
+
+/// One record of an archived history document; nullopt when it is not one.
+std::optional<JournalRecord> archived_record(const std::string& workflow_id,
+                                             const nlohmann::json& item) {
+  if (!item.is_object() || !item.contains("seq") || !item["seq"].is_number_integer())
+    return std::nullopt;
+  JournalRecord r;
+  r.workflow_id = workflow_id;
+  r.seq = item["seq"].get<std::int64_t>();
+  r.type = item.value("type", std::string{});
+  r.step = item.value("step", std::string{});
+  r.attempt = item.value("attempt", 0);
+  r.at = item.value("at", std::string{});
+  if (auto status = item.find("status"); status != item.end() && status->is_string())
+    r.status = parse_status(status->get_ref<const std::string&>());
+  if (auto data = item.find("data"); data != item.end())
+    r.data = *data;
+  return r;
+}
+
+}  // namespace
+
+Result<std::vector<JournalRecord>> parse_archived_history(const std::string& workflow_id,
+                                                          std::string_view document) {
+  const auto bad = [&] {
+    return Error::of(codes::kInternal, "archived history of " + workflow_id + " is not valid");
+  };
+  nlohmann::json parsed = nlohmann::json::parse(document, nullptr, false);
+  if (parsed.is_discarded() || !parsed.is_array())
+    return bad();
+  std::vector<JournalRecord> records;
+  records.reserve(parsed.size());
+  for (const auto& item : parsed) {
+    auto r = archived_record(workflow_id, item);
+    if (!r)
+      return bad();
+    records.push_back(std::move(*r));
+  }
+  return records;
 }
 
 Status Journal::append_and_wait(RecordBatch records) {

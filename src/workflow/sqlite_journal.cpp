@@ -6,14 +6,17 @@
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
+#include <future>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
 
 #include "sqlite_errors.hpp"
+#include "sqlite_journal_archive.hpp"
 #include "sqlite_journal_queries.hpp"
 #include "sqlite_journal_schema.hpp"
 #include "wonderland/common/json_text.hpp"
+#include "wonderland/common/time.hpp"
 
 namespace wonderland::workflow {
 namespace {
@@ -61,11 +64,29 @@ class SqliteJournal final : public Journal {
   }
 
   void append(RecordBatch records, AppendCallback done) override {
-    {
-      std::lock_guard lock(queue_mutex_);
-      queue_.push_back(Pending{std::move(records), std::move(done)});
-    }
-    queue_cv_.notify_one();
+    enqueue(Pending{std::move(records), std::move(done), {}});
+  }
+
+  /// Queued on the writer thread between two group commits, as one transaction of its own.
+  Result<std::size_t> archive_finished(std::chrono::milliseconds age, std::size_t limit) override {
+    if (limit < 1)
+      return Error::of(codes::kInvalidArgument, "archive limit must be >= 1");
+    const auto now = std::chrono::system_clock::now();
+    const std::string cutoff = format_iso8601(now - age);
+    const std::string archived_at = format_iso8601(now);
+    std::promise<Result<std::size_t>> moved;
+    auto result = moved.get_future();
+    enqueue(Pending{nullptr, nullptr, [&] {
+                      if (failure_)
+                        return moved.set_value(*failure_);
+                      moved.set_value(detail::guard_sqlite("archive", [&]() -> Result<std::size_t> {
+                        return detail::archive_finished(*writer_db_, cutoff, limit, archived_at);
+                      }));
+                    }});
+    return result.get();
+  }
+  Result<WorkflowPage> list_archived(const WorkflowQuery& query) override {
+    return queries_.list_archived(query);
   }
 
   Result<std::vector<WorkflowHistory>> load_unfinished() override {
@@ -87,21 +108,34 @@ class SqliteJournal final : public Journal {
   }
 
  private:
+  /// A batch of records, or (records null) a task run alone on the writer thread.
   struct Pending {
     RecordBatch records;
     AppendCallback done;
+    std::function<void()> task;
   };
 
+  void enqueue(Pending pending) {
+    {
+      std::lock_guard lock(queue_mutex_);
+      queue_.push_back(std::move(pending));
+    }
+    queue_cv_.notify_one();
+  }
+
   /// Takes the batches queued so far, up to max_records_per_commit records (at least one
-  /// batch). Empty when stopping with nothing left to write.
+  /// batch), or one task. Empty when stopping with nothing left to write.
   std::vector<Pending> next_group() {
     std::vector<Pending> group;
     std::unique_lock lock(queue_mutex_);
     queue_cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
     std::size_t records = 0;
-    while (!queue_.empty() && (group.empty() || records + queue_.front().records->size() <=
-                                                    options_.max_records_per_commit)) {
-      records += queue_.front().records->size();
+    while (!queue_.empty()) {
+      const Pending& next = queue_.front();
+      if (!group.empty() && (next.task || group.front().task ||
+                             records + next.records->size() > options_.max_records_per_commit))
+        break;
+      records += next.task ? 0 : next.records->size();
       group.push_back(std::move(queue_.front()));
       queue_.pop_front();
     }
@@ -113,6 +147,10 @@ class SqliteJournal final : public Journal {
       std::vector<Pending> group = next_group();
       if (group.empty())
         return;  // stopping, and everything was written
+      if (group.front().task) {
+        group.front().task();
+        continue;
+      }
       Status st = failure_ ? *failure_ : write_group(group);
       if (!st)
         failure_ = st.error();

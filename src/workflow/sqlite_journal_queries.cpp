@@ -3,22 +3,11 @@
 #include <exception>
 
 #include "sqlite_errors.hpp"
+#include "sqlite_journal_archive.hpp"
 #include "sqlite_journal_schema.hpp"
 
 namespace wonderland::workflow::detail {
 namespace {
-
-WorkflowSummary read_summary(const sqlite::Statement& s) {
-  WorkflowSummary w;
-  w.id = s.text(1);
-  w.definition = s.text(2);
-  w.version = static_cast<int>(s.int64(3));
-  w.status = parse_status(s.text(4)).value_or(WorkflowStatus::kRunning);
-  w.reason = s.text(5);
-  w.created_at = s.text(6);
-  w.updated_at = s.text(7);
-  return w;
-}
 
 /// The step a failed or needs_attention workflow failed at (failing_step() in journal.hpp): a
 /// backward scan of its own records only.
@@ -87,8 +76,14 @@ Result<WorkflowHistory> JournalQueries::history(const std::string& workflow_id) 
   std::lock_guard lock(mutex_);
   return guard_sqlite("history", [&]() -> Result<WorkflowHistory> {
     auto row = summary_row(workflow_id);
-    if (!row)
-      return Error::of(codes::kNotFound, "no workflow " + workflow_id);
+    if (!row) {
+      auto archived = archived_history(*db_, workflow_id);
+      if (archived && !archived->has_value())
+        return Error::of(codes::kNotFound, "no workflow " + workflow_id);
+      if (!archived)
+        return archived.error();
+      return std::move(**archived);
+    }
     WorkflowHistory h{std::move(row->second), {}};
     if (auto st = read_records(row->first, h); !st)
       return st.error();
@@ -101,24 +96,17 @@ Result<std::optional<WorkflowSummary>> JournalQueries::find(const std::string& w
   return guard_sqlite("find", [&]() -> Result<std::optional<WorkflowSummary>> {
     auto row = summary_row(workflow_id);
     if (!row)
-      return std::optional<WorkflowSummary>{};
+      return archived_summary(*db_, workflow_id);
     return std::optional<WorkflowSummary>{std::move(row->second)};
   });
 }
 
 Result<WorkflowPage> JournalQueries::list(const WorkflowQuery& query) {
-  if (query.limit < 1 || query.limit > 1000) {
-    return Error::of(codes::kInvalidArgument, "limit must be between 1 and 1000");
-  }
-  std::optional<std::int64_t> before;
-  if (!query.page_token.empty()) {
-    try {
-      before = std::stoll(query.page_token);
-    } catch (const std::exception&) {
-      return Error::of(codes::kInvalidArgument, "bad page token");
-    }
-  }
-  const std::string sql = list_sql(query, before.has_value());
+  auto position = page_position(query);
+  if (!position)
+    return position.error();
+  const std::int64_t before = *position;  // 0: the first page
+  const std::string sql = list_sql(query, before > 0);
   std::lock_guard lock(mutex_);
   return guard_sqlite("list", [&]() -> Result<WorkflowPage> {
     auto q = db_->prepare(sql);
@@ -130,18 +118,14 @@ Result<WorkflowPage> JournalQueries::list(const WorkflowQuery& query) {
         .bind(6, query.version ? std::optional<std::int64_t>(*query.version) : std::nullopt)
         .bind(7, query.failing_step)
         .bind(8, static_cast<std::int64_t>(query.limit + 1));
-    WorkflowPage page;
-    std::int64_t last_wid = 0;
-    while (q.step()) {
-      if (page.items.size() == query.limit) {
-        page.next_page_token = std::to_string(last_wid);
-        break;
-      }
-      last_wid = q.int64(0);
-      page.items.push_back(read_summary(q));
-    }
-    return page;
+    return read_page(q, query.limit, false);
   });
+}
+
+Result<WorkflowPage> JournalQueries::list_archived(const WorkflowQuery& query) {
+  std::lock_guard lock(mutex_);
+  return guard_sqlite("list_archived",
+                      [&]() -> Result<WorkflowPage> { return detail::list_archived(*db_, query); });
 }
 
 Result<std::vector<VersionCount>> JournalQueries::running_by_version() {
@@ -158,20 +142,11 @@ Result<std::vector<VersionCount>> JournalQueries::running_by_version() {
 }
 
 Status JournalQueries::read_records(std::int64_t wid, WorkflowHistory& h) {
-  auto q = db_->prepare(
-      "SELECT rid, type, step, attempt, at, status, data FROM events WHERE rid BETWEEN ?1 AND "
-      "?2 ORDER BY rid");
+  auto q = db_->prepare(kSelectRecords);
   q.bind(1, wid << kSeqBits).bind(2, (wid << kSeqBits) | kMaxSeq);
   while (q.step()) {
-    JournalRecord r;
+    JournalRecord r = read_record(q);
     r.workflow_id = h.summary.id;
-    r.seq = q.int64(0) & kMaxSeq;
-    r.type = q.text(1);
-    r.step = q.text(2);
-    r.attempt = static_cast<int>(q.int64(3));
-    r.at = q.text(4);
-    if (!q.is_null(5))
-      r.status = parse_status(q.text(5));
     r.data = nlohmann::json::parse(q.text(6), nullptr, false);
     if (r.data.is_discarded()) {
       return Error::of(codes::kInternal, "journal record " + h.summary.id + "#" +

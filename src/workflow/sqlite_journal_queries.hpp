@@ -1,5 +1,6 @@
 // The read side of the SQLite journal: the monitoring queries and the load of unfinished
-// workflows at start, on their own connection, which sees committed data only.
+// workflows at start, on their own connection, which sees committed data only. history() and
+// find() read the archive (sqlite_journal_archive.hpp) for a workflow that is not hot.
 #pragma once
 
 #include <cstdint>
@@ -25,6 +26,7 @@ class JournalQueries {
   Result<WorkflowHistory> history(const std::string& workflow_id);
   Result<std::optional<WorkflowSummary>> find(const std::string& workflow_id);
   Result<WorkflowPage> list(const WorkflowQuery& query);
+  Result<WorkflowPage> list_archived(const WorkflowQuery& query);
   Result<std::vector<VersionCount>> running_by_version();
 
  private:

@@ -43,6 +43,18 @@ CREATE TABLE IF NOT EXISTS events(
   at TEXT NOT NULL,
   status TEXT,
   data TEXT NOT NULL);
+-- Retention: one row per finished workflow moved out of `workflows` and `events`, its records
+-- in `history` as one JSON array (archived_history_json()).
+CREATE TABLE IF NOT EXISTS archived_workflows(
+  id TEXT PRIMARY KEY,
+  definition TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  reason TEXT NOT NULL DEFAULT '',
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  archived_at TEXT NOT NULL,
+  history TEXT NOT NULL);
 )sql";
 
 /// Whether the rewrite `meta_key` already ran.

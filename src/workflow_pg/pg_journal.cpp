@@ -1,7 +1,9 @@
 // The PostgreSQL journal: opening, and the public class over its parts (pg_writer.cpp writes,
-// pg_queries.cpp and pg_leases.cpp read and hold leases, pg_ownership.cpp remembers fences).
+// pg_queries.cpp and pg_leases.cpp read and hold leases, pg_ownership.cpp remembers fences,
+// pg_archive.cpp moves finished workflows to the archive).
 #include "wonderland/workflow_pg/pg_journal.hpp"
 
+#include "pg_archive.hpp"
 #include "pg_connection.hpp"
 #include "pg_ownership.hpp"
 #include "pg_queries.hpp"
@@ -19,6 +21,8 @@ struct PgJournal::Impl {
                 pg::Connection(options.url, options.schema,
                                "wl-journal-queries " + options.instance_id),
                 ownership),
+        archiver(pg::Connection(options.url, options.schema,
+                                "wl-journal-retention " + options.instance_id)),
         writer(
             {options.instance_id, options.lease, options.max_records_per_commit},
             pg::Connection(options.url, options.schema, "wl-journal-writer " + options.instance_id),
@@ -27,6 +31,7 @@ struct PgJournal::Impl {
   std::string instance_id;
   pg::Ownership ownership;
   pg::Queries queries;
+  pg::Archiver archiver;
   pg::Writer writer;  ///< Last: its thread stops first.
 };
 
@@ -47,6 +52,12 @@ Result<std::optional<WorkflowSummary>> PgJournal::find(const std::string& workfl
 }
 Result<WorkflowPage> PgJournal::list(const WorkflowQuery& query) {
   return impl_->queries.list(query);
+}
+Result<std::size_t> PgJournal::archive_finished(std::chrono::milliseconds age, std::size_t limit) {
+  return impl_->archiver.archive_finished(age, limit);
+}
+Result<WorkflowPage> PgJournal::list_archived(const WorkflowQuery& query) {
+  return impl_->queries.list_archived(query);
 }
 
 Result<std::vector<VersionCount>> PgJournal::running_by_version() {

@@ -64,6 +64,18 @@ std::string list_sql() {
          std::string(kFailingStep) + " = $11) ORDER BY wid DESC LIMIT $7";
 }
 
+std::string archived_sql(bool with_history) {
+  return "SELECT aid, id, definition, version, status, reason, " + iso("created_at") + ", " +
+         iso("updated_at") + (with_history ? ", history::text" : "") +
+         " FROM archived_workflows WHERE id = $1";
+}
+
+WorkflowSummary read_archived(const pqxx::row& row) {
+  WorkflowSummary w = read_summary(row);
+  w.archived = true;
+  return w;
+}
+
 /// Checks a created_from / created_to bound: it must be an ISO-8601 time.
 bool bad_time(const std::optional<std::string>& t) {
   return t && !parse_iso8601(*t);
@@ -97,9 +109,15 @@ Result<WorkflowHistory> Queries::history(const std::string& workflow_id) {
   return guarded(conn_, "history", [&]() -> Result<WorkflowHistory> {
     pqxx::work tx(conn_.get());
     auto found = load(tx, {workflow_id});
-    if (found.empty())
+    if (!found.empty())
+      return std::move(found.front());
+    auto rows = tx.exec_params(archived_sql(true), workflow_id);
+    if (rows.empty())
       return Error::of(codes::kNotFound, "no workflow " + workflow_id);
-    return std::move(found.front());
+    auto records = parse_archived_history(workflow_id, rows[0][8].as<std::string>());
+    if (!records)
+      return records.error();
+    return WorkflowHistory{read_archived(rows[0]), std::move(*records)};
   });
 }
 
@@ -109,27 +127,22 @@ Result<std::optional<WorkflowSummary>> Queries::find(const std::string& workflow
     pqxx::work tx(conn_.get());
     auto rows = tx.exec_params("SELECT " + summary_columns() + " FROM workflows WHERE id = $1",
                                workflow_id);
+    if (!rows.empty())
+      return std::optional<WorkflowSummary>{read_summary(rows[0])};
+    rows = tx.exec_params(archived_sql(false), workflow_id);
     if (rows.empty())
       return std::optional<WorkflowSummary>{};
-    return std::optional<WorkflowSummary>{read_summary(rows[0])};
+    return std::optional<WorkflowSummary>{read_archived(rows[0])};
   });
 }
 
 Result<WorkflowPage> Queries::list(const WorkflowQuery& query) {
-  if (query.limit < 1 || query.limit > 1000)
-    return Error::of(codes::kInvalidArgument, "limit must be between 1 and 1000");
+  auto position = page_position(query);
+  if (!position)
+    return position.error();
   if (bad_time(query.created_from) || bad_time(query.created_to))
     return Error::of(codes::kInvalidArgument, "created_from/created_to must be ISO-8601 times");
-  std::int64_t before = 0;
-  if (!query.page_token.empty()) {
-    try {
-      before = std::stoll(query.page_token);
-    } catch (const std::exception&) {
-      return Error::of(codes::kInvalidArgument, "bad page token");
-    }
-    if (before <= 0)
-      return Error::of(codes::kInvalidArgument, "bad page token");
-  }
+  const std::int64_t before = *position;
   std::lock_guard lock(mutex_);
   return guarded(conn_, "list", [&]() -> Result<WorkflowPage> {
     pqxx::work tx(conn_.get());
@@ -148,6 +161,36 @@ Result<WorkflowPage> Queries::list(const WorkflowQuery& query) {
       }
       last_wid = row[0].as<std::int64_t>();
       page.items.push_back(read_summary(row));
+    }
+    return page;
+  });
+}
+
+Result<WorkflowPage> Queries::list_archived(const WorkflowQuery& query) {
+  auto position = page_position(query);
+  if (!position)
+    return position.error();
+  const std::int64_t before = *position;
+  std::lock_guard lock(mutex_);
+  return guarded(conn_, "list_archived", [&]() -> Result<WorkflowPage> {
+    pqxx::work tx(conn_.get());
+    auto rows = tx.exec_params(
+        "SELECT aid, id, definition, version, status, reason, " + iso("created_at") + ", " +
+            iso("updated_at") +
+            " FROM archived_workflows WHERE ($1 = '' OR status = $1) AND ($2 = '' OR "
+            "definition = $2) AND ($3::bigint = 0 OR aid < $3::bigint) ORDER BY aid DESC "
+            "LIMIT $4",
+        query.status ? std::string(to_string(*query.status)) : std::string(),
+        query.definition.value_or(""), before, static_cast<std::int64_t>(query.limit + 1));
+    WorkflowPage page;
+    std::int64_t last = 0;
+    for (const auto& row : rows) {
+      if (page.items.size() == query.limit) {
+        page.next_page_token = std::to_string(last);
+        break;
+      }
+      last = row[0].as<std::int64_t>();
+      page.items.push_back(read_archived(row));
     }
     return page;
   });

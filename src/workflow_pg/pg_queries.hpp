@@ -32,6 +32,7 @@ class Queries {
   Result<WorkflowHistory> history(const std::string& workflow_id);
   Result<std::optional<WorkflowSummary>> find(const std::string& workflow_id);
   Result<WorkflowPage> list(const WorkflowQuery& query);
+  Result<WorkflowPage> list_archived(const WorkflowQuery& query);
   Result<std::vector<VersionCount>> running_by_version();
 
   /// Claims running workflows whose lease ended; with `mine_too`, also those this mediator

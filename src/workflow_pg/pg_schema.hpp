@@ -9,7 +9,7 @@
 namespace wonderland::workflow::pg {
 
 /// The schema version this code writes and reads (`journal_meta.schema_version`).
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
 
 /// The columns read_summary() expects, in its order (pg_queries.cpp).
 std::string summary_columns();

@@ -2,10 +2,12 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <string>
 
 #include "wonderland/common/ids.hpp"
 
@@ -155,6 +157,34 @@ TEST_F(DbTest, AnExistingWorldReadableDatabaseIsTightenedOnOpen) {
   }
   // A directory that was already there is the operator's: it is left as it is.
   EXPECT_EQ(mode_of(std::filesystem::path(path_).parent_path()), 0755U);
+}
+
+/// POSIX record locks this process holds, from /proc/locks.
+int posix_locks_of_this_process() {
+  std::ifstream locks("/proc/locks");
+  const std::string pid = " " + std::to_string(::getpid()) + " ";
+  int n = 0;
+  for (std::string line; std::getline(locks, line);) {
+    if (line.find("POSIX") != std::string::npos && line.find(pid) != std::string::npos)
+      ++n;
+  }
+  return n;
+}
+
+TEST_F(DbTest, OpeningASecondConnectionKeepsTheLocksOfTheFirst) {
+  // SQLite holds a lock on the -shm of an open WAL database for as long as it is open; closing
+  // any descriptor of a file drops all of this process's locks on it. Without the lock, another
+  // process opening the database believes it is alone and may delete the WAL under this one.
+  Db first(path_);
+  first.exec("CREATE TABLE t(x INTEGER)");
+  first.prepare("INSERT INTO t VALUES (1)").step();
+  const int held = posix_locks_of_this_process();
+  ASSERT_GT(held, 0);
+  Db second(path_);
+  auto q = second.prepare("SELECT count(*) FROM t");
+  ASSERT_TRUE(q.step());
+  EXPECT_EQ(q.int64(0), 1);
+  EXPECT_GE(posix_locks_of_this_process(), held);
 }
 
 TEST_F(DbTest, AnInMemoryDatabaseTouchesNoFile) {

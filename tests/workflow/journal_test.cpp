@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "journal_contract.hpp"
+#include "journal_retention.hpp"
 #include "support.hpp"
 #include "wonderland/workflow/sqlite_journal.hpp"
 
@@ -18,6 +19,14 @@ INSTANTIATE_TEST_SUITE_P(
                       Factory{"memory",
                               [](const std::filesystem::path&) -> std::unique_ptr<Journal> {
                                 return std::make_unique<MemoryJournal>();
+                              }}),
+    [](const ::testing::TestParamInfo<Factory>& param) { return param.param.name; });
+
+INSTANTIATE_TEST_SUITE_P(
+    Journals, JournalRetention,
+    ::testing::Values(Factory{"sqlite",
+                              [](const std::filesystem::path& p) {
+                                return open_sqlite_journal({.path = p, .full_sync = false}).value();
                               }}),
     [](const ::testing::TestParamInfo<Factory>& param) { return param.param.name; });
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "journal_contract.hpp"
+#include "journal_retention.hpp"
 #include "wonderland/common/ids.hpp"
 #include "wonderland/testing/postgres.hpp"
 #include "wonderland/workflow_pg/pg_journal.hpp"
@@ -30,6 +31,12 @@ class SchemaJournal final : public Journal {
     return journal_->find(id);
   }
   Result<WorkflowPage> list(const WorkflowQuery& query) override { return journal_->list(query); }
+  Result<std::size_t> archive_finished(std::chrono::milliseconds age, std::size_t limit) override {
+    return journal_->archive_finished(age, limit);
+  }
+  Result<WorkflowPage> list_archived(const WorkflowQuery& query) override {
+    return journal_->list_archived(query);
+  }
   JournalStats stats() const override { return journal_->stats(); }
   Result<std::vector<VersionCount>> running_by_version() override {
     return journal_->running_by_version();
@@ -48,6 +55,54 @@ INSTANTIATE_TEST_SUITE_P(
                                 return std::make_unique<SchemaJournal>();
                               }}),
     [](const ::testing::TestParamInfo<Factory>& param) { return param.param.name; });
+
+INSTANTIATE_TEST_SUITE_P(
+    Journals, JournalRetention,
+    ::testing::Values(Factory{"postgres",
+                              [](const std::filesystem::path&) -> std::unique_ptr<Journal> {
+                                return std::make_unique<SchemaJournal>();
+                              }}),
+    [](const ::testing::TestParamInfo<Factory>& param) { return param.param.name; });
+
+TEST(PgJournal, SeveralMediatorsSweepOneJournalAtOnceWithoutDuplicates) {
+  wonderland::testing::ScopedSchema schema("retention");
+  auto open = [&] {
+    return open_pg_journal(
+               {.url = schema.url(), .schema = schema.name(), .instance_id = new_uuid()})
+        .value();
+  };
+  auto a = open();
+  auto b = open();
+  constexpr int kOld = 900;
+  std::vector<JournalRecord> records;
+  for (int i = 0; i < kOld; ++i) {
+    auto w = old_workflow("old-" + std::to_string(i), WorkflowStatus::kFailed);
+    records.insert(records.end(), w.begin(), w.end());
+  }
+  ASSERT_TRUE(appended(*a, records));
+  auto sweep = [](PgJournal& j, std::atomic<std::size_t>& total) {
+    for (;;) {
+      auto moved = j.archive_finished(std::chrono::hours(24), 50);
+      EXPECT_TRUE(moved.ok()) << moved.error().message;
+      if (!moved.ok() || *moved == 0)
+        return;
+      total += *moved;
+    }
+  };
+  std::atomic<std::size_t> by_a{0};
+  std::atomic<std::size_t> by_b{0};
+  std::thread ta([&] { sweep(*a, by_a); });
+  std::thread tb([&] { sweep(*b, by_b); });
+  ta.join();
+  tb.join();
+  EXPECT_EQ(by_a + by_b, static_cast<std::size_t>(kOld));
+  EXPECT_EQ(all_archived(*b).size(), static_cast<std::size_t>(kOld));
+  EXPECT_TRUE(a->list({}).value().items.empty());
+  auto h = b->history("old-5");
+  ASSERT_TRUE(h.ok()) << h.error().message;
+  EXPECT_TRUE(h->summary.archived);
+  EXPECT_EQ(h->records.size(), 3u);
+}
 
 TEST(PgJournal, RefusesAfterARecordOfAnUnknownWorkflow) {
   SchemaJournal j;

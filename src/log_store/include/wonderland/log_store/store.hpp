@@ -12,11 +12,13 @@
 // start-up); a query walks them first and reads the CSV files, newest first, only for the
 // older part of a page. Records deleted by file retention leave the index too, so a query sees
 // exactly what the files hold. Every file also has a summary in memory (time range,
-// severities, services, a Bloom filter of correlation ids; built at start-up and kept up to
-// date while writing): files — and their records in the index — that cannot match a query's
-// filter are skipped without being read. Measured with bench/logging/log_query_benchmark:
-// a page from the index takes well under a millisecond to a few, a page that needs a 10 MiB
-// file read some 50-100 ms.
+// severities, services, Bloom filters of correlation ids and of the messages' trigrams; kept up
+// to date while writing): files — and their records in the index — that cannot match a query's
+// filter are skipped without being read. When a file is rotated its summary is kept on disk too
+// (`<dir>/<base>.summaries/`, see summary_cache.hpp), so that start-up reads only the files the
+// index needs; a summary missing there, damaged or stale is rebuilt from its file. Measured with
+// bench/log_service/log_query_benchmark (README): a page from the index takes well under a
+// millisecond to a few, a page that needs a 10 MiB file read some 50-100 ms.
 //
 // Thread-safe: any number of threads may append and query at once.
 #pragma once
@@ -28,6 +30,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <shared_mutex>
 #include <string>
 #include <vector>
@@ -59,7 +62,8 @@ struct StoreStats {
   std::uint64_t rotations = 0;
   std::size_t indexed = 0;  ///< records in the in-memory index now
   std::uint64_t queries = 0;
-  std::uint64_t file_scans = 0;  ///< files read by queries
+  std::uint64_t file_scans = 0;        ///< files read by queries
+  std::uint64_t start_file_reads = 0;  ///< files read at start-up (the others' summaries kept)
 };
 
 /// A record as written, with its fields column (compact JSON text, ready to be reused).
@@ -74,7 +78,8 @@ struct StoredRecord {
 /// released, one batch at a time and in order. Must not call back into the store's append.
 using BatchObserver = std::function<void(std::vector<StoredRecord>&& batch)>;
 
-class StoreIndex;  // the in-memory index (internal to the store)
+class StoreIndex;    // the in-memory index (internal to the store)
+class SummaryCache;  // the rotated files' summaries on disk (internal to the store)
 
 class LogStore {
  public:
@@ -114,6 +119,9 @@ class LogStore {
   WrittenBatch write_rows(const std::vector<Pending>& batch);
   void index_batch(const std::vector<Pending>& batch, const WrittenBatch& written);
   void count_batch(std::size_t records, const WrittenBatch& written);
+  /// Keeps on disk the summaries of the rotated files among `files` that have none there yet,
+  /// and drops those of files no longer retained. On the writing path (or at construction).
+  void keep_summaries(const std::vector<FileInfo>& files);
 
   StoreOptions options_;
   BatchObserver observer_;
@@ -132,6 +140,11 @@ class LogStore {
   // The index.
   mutable std::shared_mutex index_mu_;
   std::unique_ptr<StoreIndex> index_;
+
+  // The summaries on disk; used by the writing path only.
+  std::unique_ptr<SummaryCache> summary_cache_;
+  std::set<std::uint64_t> kept_summaries_;  // generations whose summary is on disk
+  std::uint64_t rotations_seen_ = 0;
 
   mutable std::mutex stats_mu_;
   mutable StoreStats stats_;

@@ -44,6 +44,13 @@ struct Config {
   /// WONDERLAND_JOURNAL_LEASE_MS: how long a mediator's claim on its workflows lasts without
   /// renewal (renewed every third of it); a dead mediator's workflows move on after about this.
   std::chrono::milliseconds journal_lease{3000};
+  /// WONDERLAND_RETENTION_DAYS: finished workflows (completed, failed, cancelled) whose last
+  /// status change is older than this leave the journal's hot tables for its archive, where they
+  /// stay readable by id; 0 keeps everything hot. WONDERLAND_RETENTION_MS, when set, gives the
+  /// age in milliseconds instead (tests).
+  std::chrono::milliseconds retention_age{std::int64_t{30} * 24 * 3600 * 1000};
+  /// WONDERLAND_RETENTION_INTERVAL_MS: how often the retention sweep runs.
+  std::chrono::milliseconds retention_interval{60000};
   /// WONDERLAND_FINGERPRINT_KEY (64 hex digits): the secret of the orders' idempotency
   /// fingerprints (HMAC-SHA256 of the payment request). When unset the mediator reads it from
   /// `fingerprint_key_file` at start, creating that file (0600) with a random key when missing.

@@ -197,6 +197,8 @@ class Engine {
 
   /// Monitoring queries (durable data, thread-safe).
   Result<WorkflowPage> list(const WorkflowQuery& query) const;
+  /// The archived workflows (Journal::list_archived()).
+  Result<WorkflowPage> list_archived(const WorkflowQuery& query) const;
   /// How many workflows run per definition version (the journal's count; thread-safe).
   Result<std::vector<VersionCount>> running_by_version() const;
   Result<std::optional<WorkflowSummary>> find(const std::string& workflow_id) const;

@@ -6,6 +6,7 @@
 // shared by several mediators (wonderland/workflow_pg/pg_journal.hpp, docs/workflows.md).
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -30,6 +31,12 @@ std::optional<WorkflowStatus> parse_status(std::string_view text);
 /// Whether nothing more happens to a workflow in this status without an operator's request.
 inline bool is_settled(WorkflowStatus s) {
   return s != WorkflowStatus::kRunning;
+}
+/// Whether a workflow in this status ended for good (completed, failed, cancelled), so that
+/// retention may move it to the archive. `needs_attention` waits for an operator and stays.
+inline bool is_finished(WorkflowStatus s) {
+  return s == WorkflowStatus::kCompleted || s == WorkflowStatus::kFailed ||
+         s == WorkflowStatus::kCancelled;
 }
 
 /// Record types. Each one's `data` is described in docs/workflows.md.
@@ -86,6 +93,8 @@ struct WorkflowSummary {
   std::string reason;      ///< Why it failed, was cancelled or needs attention.
   std::string created_at;  ///< Time of the `started` record.
   std::string updated_at;  ///< Time of the last status change.
+  /// Moved from the hot tables to the archive by retention: read-only from then on.
+  bool archived = false;
 };
 
 /// Filters for listing workflows; every set field must match. Newest first.
@@ -105,6 +114,10 @@ struct WorkflowPage {
   std::vector<WorkflowSummary> items;
   std::string next_page_token;  ///< Empty on the last page.
 };
+
+/// What a journal's list() checks first: `limit` is 1..1000 and `page_token` empty (0: the
+/// first page) or a positive row id, which is returned; `invalid_argument` otherwise.
+Result<std::int64_t> page_position(const WorkflowQuery& query);
 
 struct WorkflowHistory {
   WorkflowSummary summary;
@@ -182,9 +195,37 @@ class Journal {
   /// Clean shutdown: gives up this engine's workflows so that others may claim them at once.
   virtual Status release() { return ok_status(); }
 
+  // Retention. Finished workflows (is_finished()) leave the hot tables for the archive, one row
+  // each with its whole history; history() and find() read them there when they are not hot
+  // (summary.archived set), list() never does. A journal without an archive keeps the defaults.
+
+  /// Moves at most `limit` finished workflows whose last status change is older than `age`
+  /// to the archive in one transaction (the status is checked inside it) and returns how many
+  /// moved. Thread-safe; appends go on meanwhile. Call it again while it returns `limit`.
+  virtual Result<std::size_t> archive_finished(std::chrono::milliseconds /*age*/,
+                                               std::size_t /*limit*/) {
+    return std::size_t{0};
+  }
+  /// The archived workflows, last archived first; `status`, `definition`, `limit` and
+  /// `page_token` of the query apply. Thread-safe.
+  virtual Result<WorkflowPage> list_archived(const WorkflowQuery& /*query*/) {
+    return WorkflowPage{};
+  }
+
   /// append() and wait for `done`. Never call it from inside a `done` callback.
   Status append_and_wait(RecordBatch records);
 };
+
+/// The archive's `history` document: the records as one compact JSON array of objects
+/// (`seq`, `type`, `at`, `data`, and `step`, `attempt`, `status` when set).
+std::string archived_history_json(const std::vector<JournalRecord>& records);
+/// Appends record `r` with `data_json` (compact JSON text) as its data to a history document
+/// being built: `out` starts as "[" and gets its "]" once every record is in.
+void append_archived_record(std::string& out, const JournalRecord& r, std::string_view data_json);
+/// The records of workflow `workflow_id` from its archived `history` document; `internal` when
+/// the document is not one.
+Result<std::vector<JournalRecord>> parse_archived_history(const std::string& workflow_id,
+                                                          std::string_view document);
 
 /// A journal in memory (nothing survives the process): for tests and tools. append() completes
 /// inline, on the caller's thread.

@@ -81,6 +81,10 @@ class PgJournal final : public Journal {
   Result<WorkflowHistory> history(const std::string& workflow_id) override;
   Result<std::optional<WorkflowSummary>> find(const std::string& workflow_id) override;
   Result<WorkflowPage> list(const WorkflowQuery& query) override;
+  /// One statement per call on a connection of its own; concurrent calls (from this or other
+  /// mediators) move disjoint workflows. `age` is measured with the database's clock.
+  Result<std::size_t> archive_finished(std::chrono::milliseconds age, std::size_t limit) override;
+  Result<WorkflowPage> list_archived(const WorkflowQuery& query) override;
   Result<std::vector<VersionCount>> running_by_version() override;
   JournalStats stats() const override;
   bool owns(const std::string& workflow_id) const override;
