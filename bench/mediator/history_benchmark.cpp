@@ -49,6 +49,7 @@
 #include <thread>
 #include <vector>
 
+#include "wonderland/bench/process.hpp"
 #include "wonderland/bench/stats.hpp"
 #include "wonderland/common/ids.hpp"
 #include "wonderland/common/json_text.hpp"
@@ -581,124 +582,6 @@ class PgProbe final : public Probe {
 // ---------------------------------------------------------------------------------------------
 // The mediator process and an HTTP client.
 
-class Process {
- public:
-  Process(const std::string& program, const std::map<std::string, std::string>& env,
-          const fs::path& log)
-      : log_(log) {
-    std::vector<std::string> strings;
-    for (char** e = environ; *e != nullptr; ++e) {
-      std::string entry(*e);
-      if (env.count(entry.substr(0, entry.find('='))) == 0)
-        strings.push_back(entry);
-    }
-    for (const auto& [k, v] : env)
-      strings.push_back(k + "=" + v);
-    std::vector<char*> envp;
-    for (auto& s : strings)
-      envp.push_back(s.data());
-    envp.push_back(nullptr);
-    std::string path = program;
-    char* argv[] = {path.data(), nullptr};
-    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-      throw std::runtime_error("cannot open " + log.string());
-    pid_ = ::fork();
-    if (pid_ < 0)
-      throw std::runtime_error("fork failed");
-    if (pid_ == 0) {
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-      ::execve(argv[0], argv, envp.data());
-      ::_exit(127);
-    }
-    ::close(fd);
-  }
-  ~Process() { stop(); }
-  Process(const Process&) = delete;
-  Process& operator=(const Process&) = delete;
-
-  pid_t pid() const { return pid_; }
-  std::string log() const {
-    std::ifstream in(log_);
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
-  }
-  bool exited() {
-    int status = 0;
-    if (pid_ > 0 && ::waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      how_ = WIFSIGNALED(status) ? "killed by signal " + std::to_string(WTERMSIG(status))
-                                 : "exit status " + std::to_string(WEXITSTATUS(status));
-    }
-    return pid_ <= 0;
-  }
-  /// How the process ended, once exited() saw it.
-  const std::string& how() const { return how_; }
-  /// SIGTERM, then SIGKILL after 30 s.
-  void stop() {
-    if (pid_ <= 0)
-      return;
-    ::kill(pid_, SIGTERM);
-    int status = 0;
-    for (int i = 0; i < 1500; ++i) {
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, &status, 0);
-    pid_ = -1;
-  }
-
- private:
-  pid_t pid_ = -1;
-  fs::path log_;
-  std::string how_;
-};
-
-/// A blocking HTTP/1.1 client on one kept-alive connection to 127.0.0.1.
-class HttpClient {
- public:
-  explicit HttpClient(int port) : port_(port) {}
-
-  std::pair<int, std::string> get(const std::string& target, const std::string& token) {
-    namespace http = boost::beast::http;
-    for (int tries = 0;; ++tries) {
-      try {
-        if (!stream_) {
-          stream_.emplace(ioc_);
-          stream_->connect(boost::asio::ip::tcp::endpoint(
-              boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port_)));
-        }
-        http::request<http::string_body> req{http::verb::get, target, 11};
-        req.set(http::field::host, "127.0.0.1");
-        if (!token.empty())
-          req.set(http::field::authorization, "Bearer " + token);
-        http::write(*stream_, req);
-        boost::beast::flat_buffer buffer;
-        http::response<http::string_body> res;
-        http::read(*stream_, buffer, res);
-        if (!res.keep_alive())
-          stream_.reset();
-        return {static_cast<int>(res.result_int()), res.body()};
-      } catch (const std::exception&) {
-        stream_.reset();
-        if (tries >= 1)
-          throw;
-      }
-    }
-  }
-
- private:
-  int port_;
-  boost::asio::io_context ioc_;
-  std::optional<boost::beast::tcp_stream> stream_;
-};
-
 /// VmRSS and VmHWM of a process, in KiB.
 std::pair<long, long> memory_kib(pid_t pid) {
   std::ifstream status("/proc/" + std::to_string(pid) + "/status");
@@ -727,8 +610,8 @@ std::string fmt(double v, const char* unit, int decimals = 1) {
 
 /// A wonderland-mediator on the journal: how long it took to recover and to answer /readyz.
 struct Mediator {
-  std::unique_ptr<Process> process;
-  std::unique_ptr<HttpClient> http;
+  std::unique_ptr<bench::ChildProcess> process;
+  std::unique_ptr<bench::LocalHttpClient> http;
   std::string token = "history-" + new_uuid();
   double recovered_ms = -1;  ///< until the log said how many workflows it resumed
   double ready_ms = -1;      ///< until GET /readyz answered 200
@@ -771,15 +654,16 @@ std::unique_ptr<Mediator> start_mediator(const Options& opt, const fs::path& dir
   // after 30 days by default).
   env.emplace("WONDERLAND_RETENTION_DAYS", "0");
   const auto t0 = Clock::now();
-  m->process = std::make_unique<Process>(opt.mediator, env, dir / (name + ".log"));
-  m->http = std::make_unique<HttpClient>(opt.port);
+  m->process =
+      std::make_unique<bench::ChildProcess>(opt.mediator, env, dir / (name + ".log"), true);
+  m->http = std::make_unique<bench::LocalHttpClient>(opt.port);
   const auto deadline = t0 + std::chrono::seconds(600);
   for (;;) {
     note_recovery(*m, t0);
     if (m->process->exited())
       throw std::runtime_error(name + " exited:\n" + m->process->log());
     try {
-      if (m->http->get("/readyz", "").first == 200)
+      if (m->http->request(boost::beast::http::verb::get, "/readyz", "").first == 200)
         break;
     } catch (const std::exception&) {
     }
@@ -801,7 +685,7 @@ std::string timed_gets(Mediator& m, int n, const std::function<std::string(int)>
   const auto t0 = Clock::now();
   for (int i = 0; i < n; ++i) {
     const auto sent = Clock::now();
-    const int status = m.http->get(target(i), m.token).first;
+    const int status = m.http->request(boost::beast::http::verb::get, target(i), m.token).first;
     ms.push_back(bench::ms_between(sent, Clock::now()));
     if (status != expect)
       ++wrong;
@@ -819,7 +703,8 @@ std::string timed_gets(Mediator& m, int n, const std::function<std::string(int)>
 std::string deep_token(Mediator& m, int pages) {
   std::string token;
   for (int i = 0; i < pages; ++i) {
-    auto [status, body] = m.http->get(
+    auto [status, body] = m.http->request(
+        boost::beast::http::verb::get,
         "/api/workflows?limit=1000" + (token.empty() ? "" : "&page_token=" + token), m.token);
     if (status != 200)
       throw std::runtime_error("GET /api/workflows: " + std::to_string(status) + " " + body);
@@ -895,7 +780,7 @@ Rows measure(const Options& opt, const fs::path& dir, Probe& probe,
   list_rows(rows, opt, *m);
   view_rows(rows, opt, *m, views);
   memory_rows(rows, *m, "after the queries");
-  m->process->stop();
+  m->process->stop(std::chrono::seconds(30));
   return rows;
 }
 
@@ -930,7 +815,7 @@ std::optional<double> sweep(const Options& opt, const fs::path& dir, Probe& prob
   }
   std::fprintf(stderr, "\n");
   memory_rows(rows, *m, "during/after the sweep");
-  m->process->stop();
+  m->process->stop(std::chrono::seconds(30));
   rows.emplace_back("retention sweep (mediator start to none left)",
                     took ? fmt(*took, "s")
                          : "did not end in " + std::to_string(opt.retention_timeout_s) + " s (" +
@@ -980,7 +865,7 @@ Rows empty_journal(const Options& opt, const fs::path& dir) {
   rows.emplace_back("empty journal: GET /readyz answers 200", fmt(m->ready_ms, "ms", 0));
   const auto [rss, hwm] = memory_kib(m->process->pid());
   rows.emplace_back("empty journal: mediator VmRSS after start", fmt(rss / 1024.0, "MiB"));
-  m->process->stop();
+  m->process->stop(std::chrono::seconds(30));
   if (opt.sqlite()) {
     for (const char* suffix : {"", "-wal", "-shm", ".lock"})
       fs::remove(dir / (std::string("empty.db") + suffix));

@@ -54,6 +54,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "wonderland/bench/process.hpp"
 #include "wonderland/bench/raw_rpc.hpp"
 #include "wonderland/bench/stats.hpp"
 #include "wonderland/common/ids.hpp"
@@ -101,137 +102,6 @@ double cpu_seconds() {
 
 // ---------------------------------------------------------------------------------------------
 // Processes: the echo workers and the mediator.
-
-class Process {
- public:
-  /// Starts `program` with the environment plus `env`; its output goes to `log`.
-  Process(const std::string& program, const std::map<std::string, std::string>& env,
-          const std::filesystem::path& log)
-      : log_(log) {
-    std::vector<std::string> strings;
-    for (char** e = environ; *e != nullptr; ++e) {
-      std::string entry(*e);
-      if (env.count(entry.substr(0, entry.find('='))) == 0)
-        strings.push_back(entry);
-    }
-    for (const auto& [k, v] : env)
-      strings.push_back(k + "=" + v);
-    std::vector<char*> envp;
-    for (auto& s : strings)
-      envp.push_back(s.data());
-    envp.push_back(nullptr);
-    std::string path = program;
-    char* argv[] = {path.data(), nullptr};
-    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd < 0)
-      throw std::runtime_error("cannot open " + log.string());
-    pid_ = ::fork();
-    if (pid_ < 0)
-      throw std::runtime_error("fork failed");
-    if (pid_ == 0) {
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-      ::execve(argv[0], argv, envp.data());
-      ::_exit(127);
-    }
-    ::close(fd);
-  }
-  ~Process() { stop(); }
-  Process(const Process&) = delete;
-  Process& operator=(const Process&) = delete;
-
-  pid_t pid() const { return pid_; }
-  std::string log() const {
-    std::ifstream in(log_);
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
-  }
-  bool exited() {
-    int status = 0;
-    if (pid_ > 0 && ::waitpid(pid_, &status, WNOHANG) == pid_)
-      pid_ = -1;
-    return pid_ <= 0;
-  }
-  /// Waits until the log shows `needle`; throws when the process exits or time runs out.
-  void wait_for_log(const std::string& needle, std::chrono::seconds timeout) {
-    const auto deadline = Clock::now() + timeout;
-    while (Clock::now() < deadline) {
-      if (log().find(needle) != std::string::npos)
-        return;
-      if (exited())
-        throw std::runtime_error(log_.string() + ": the process exited:\n" + log());
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    throw std::runtime_error(log_.string() + ": no '" + needle + "' in time:\n" + log());
-  }
-  /// SIGTERM, then SIGKILL after 10 s.
-  void stop() {
-    if (pid_ <= 0)
-      return;
-    ::kill(pid_, SIGTERM);
-    int status = 0;
-    for (int i = 0; i < 500; ++i) {
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, &status, 0);
-    pid_ = -1;
-  }
-
- private:
-  pid_t pid_ = -1;
-  std::filesystem::path log_;
-};
-
-/// A blocking HTTP/1.1 client on one kept-alive connection to 127.0.0.1.
-class HttpClient {
- public:
-  explicit HttpClient(int port) : port_(port) {}
-
-  std::pair<int, std::string> request(boost::beast::http::verb method, const std::string& target,
-                                      const std::string& token, const std::string& body = {}) {
-    namespace http = boost::beast::http;
-    for (int tries = 0;; ++tries) {
-      try {
-        if (!stream_) {
-          stream_.emplace(ioc_);
-          stream_->connect(boost::asio::ip::tcp::endpoint(
-              boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port_)));
-        }
-        http::request<http::string_body> req{method, target, 11};
-        req.set(http::field::host, "127.0.0.1");
-        if (!token.empty())
-          req.set(http::field::authorization, "Bearer " + token);
-        if (!body.empty()) {
-          req.set(http::field::content_type, "application/json");
-          req.body() = body;
-        }
-        req.prepare_payload();
-        http::write(*stream_, req);
-        boost::beast::flat_buffer buffer;
-        http::response<http::string_body> res;
-        http::read(*stream_, buffer, res);
-        if (!res.keep_alive())
-          stream_.reset();
-        return {static_cast<int>(res.result_int()), res.body()};
-      } catch (const std::exception&) {
-        stream_.reset();
-        if (tries >= 1)
-          throw;
-      }
-    }
-  }
-
- private:
-  int port_;
-  boost::asio::io_context ioc_;
-  std::optional<boost::beast::tcp_stream> stream_;
-};
 
 int free_port() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -528,8 +398,8 @@ struct MediatorProcess {
         {"WONDERLAND_READYZ_REQUIRE_CONSUMERS", "0"}};
     for (const auto& [k, v] : env)
       all[k] = v;
-    process = std::make_unique<Process>(opt.mediator, all, dir / (name + ".log"));
-    http = std::make_unique<HttpClient>(port);
+    process = std::make_unique<bench::ChildProcess>(opt.mediator, all, dir / (name + ".log"));
+    http = std::make_unique<bench::LocalHttpClient>(port);
     const auto deadline = Clock::now() + std::chrono::seconds(30);
     for (;;) {
       if (process->exited())
@@ -555,8 +425,8 @@ struct MediatorProcess {
 
   int port;
   std::string token;
-  std::unique_ptr<Process> process;
-  std::unique_ptr<HttpClient> http;
+  std::unique_ptr<bench::ChildProcess> process;
+  std::unique_ptr<bench::LocalHttpClient> http;
 };
 
 /// Memory of a wonderland-mediator process: its VmRSS before and after `parked` workflows of
@@ -575,8 +445,8 @@ MediatorMemory measure_mediator(const Options& opt, const std::filesystem::path&
   std::ofstream(defs / "parking.json") << five_steps("parking", "park", 600000).dump(2);
   MediatorProcess started(opt, dir, prefix, defs, "mediator",
                           {{"WONDERLAND_JOURNAL_PATH", (dir / "mediator-journal.db").string()}});
-  Process& mediator = *started.process;
-  HttpClient& http = *started.http;
+  bench::ChildProcess& mediator = *started.process;
+  bench::LocalHttpClient& http = *started.http;
   const std::string& token = started.token;
   namespace bh = boost::beast::http;
   auto metrics = [&] { return started.metrics(); };
@@ -664,7 +534,7 @@ SignalLatency measure_signals(const Options& opt, const std::filesystem::path& d
       });
   MediatorProcess started(opt, dir, prefix, defs, "mediator-signals",
                           {{"WONDERLAND_JOURNAL_PATH", (dir / "signals-journal.db").string()}});
-  HttpClient& http = *started.http;
+  bench::LocalHttpClient& http = *started.http;
   namespace bh = boost::beast::http;
   auto post = [&](const std::string& target, const json& body) {
     auto [status, text] = http.request(bh::verb::post, target, started.token, body.dump());
@@ -820,7 +690,7 @@ SharedRow run_shared_journal(const Options& opt, const std::filesystem::path& di
     for (int t = 0; t < submitters; ++t) {
       threads.emplace_back([&, t] {
         MediatorProcess& m = *ms[static_cast<std::size_t>(t % n)];
-        HttpClient http(m.port);
+        bench::LocalHttpClient http(m.port);
         try {
           while (!stop) {
             if (submitted.load() - finished.load() >= in_flight) {
@@ -947,9 +817,9 @@ int run(const Options& opt) {
       transient_limit, persistent_limit, transient_limit / 5, persistent_limit / 5);
 
   // 2. The orchestration against echo workers in their own processes.
-  std::vector<std::unique_ptr<Process>> workers;
+  std::vector<std::unique_ptr<bench::ChildProcess>> workers;
   for (int i = 0; i < opt.workers; ++i) {
-    workers.push_back(std::make_unique<Process>(
+    workers.push_back(std::make_unique<bench::ChildProcess>(
         opt.worker,
         std::map<std::string, std::string>{{"WONDERLAND_AMQP_URL", opt.url},
                                            {"WONDERLAND_QUEUE_PREFIX", prefix},
