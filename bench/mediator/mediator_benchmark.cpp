@@ -144,44 +144,50 @@ json five_steps(const std::string& name, const std::string& third_service, int t
 }
 
 /// Measures the round trip of every command (send to reply), to tell the broker's and the
-/// worker's share of a workflow's latency from the engine's and the journal's.
+/// worker's share of a workflow's latency from the engine's and the journal's. The samples are
+/// shared with the reply callbacks: a reply that arrives after the rig is gone (a parked
+/// workflow's command, failed when the connection closes) still finds them.
 class TimedTransport final : public workflow::Transport {
  public:
   explicit TimedTransport(workflow::Transport& inner) : inner_(inner) {}
 
   void send(workflow::Command command, workflow::ReplyCallback done) override {
     const auto t0 = Clock::now();
-    inner_.send(std::move(command), [this, t0, done = std::move(done)](Result<json> reply) {
-      const double ms = ms_between(t0, Clock::now());
-      {
-        std::lock_guard lock(mu_);
-        if (measuring_)
-          samples_.push_back(ms);
-      }
-      done(std::move(reply));
-    });
+    inner_.send(std::move(command),
+                [samples = samples_, t0, done = std::move(done)](Result<json> reply) {
+                  const double ms = ms_between(t0, Clock::now());
+                  {
+                    std::lock_guard lock(samples->mu);
+                    if (samples->measuring)
+                      samples->ms.push_back(ms);
+                  }
+                  done(std::move(reply));
+                });
   }
   void publish(workflow::Publication publication, workflow::PublishCallback done) override {
     inner_.publish(std::move(publication), std::move(done));
   }
 
   void measure(bool on) {
-    std::lock_guard lock(mu_);
-    measuring_ = on;
+    std::lock_guard lock(samples_->mu);
+    samples_->measuring = on;
     if (on)
-      samples_.clear();
+      samples_->ms.clear();
   }
   /// The median round trip of the commands sent while measuring.
   double p50_ms() {
-    std::lock_guard lock(mu_);
-    return summarize(samples_, 1).p50_ms;
+    std::lock_guard lock(samples_->mu);
+    return summarize(samples_->ms, 1).p50_ms;
   }
 
  private:
+  struct Samples {
+    std::mutex mu;
+    bool measuring = false;
+    std::vector<double> ms;
+  };
   workflow::Transport& inner_;
-  std::mutex mu_;
-  bool measuring_ = false;
-  std::vector<double> samples_;
+  std::shared_ptr<Samples> samples_ = std::make_shared<Samples>();
 };
 
 /// Start times and latencies of workflows; drives the closed loop from the engine thread.

@@ -4,7 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <string>
 #include <system_error>
 
 namespace wonderland::files {
@@ -95,22 +97,28 @@ bool make_private_file(const std::filesystem::path& path, bool create) {
   return open_and_tighten(path, create ? O_CREAT : 0, !create);
 }
 
-bool write_private_file(const std::filesystem::path& path, std::string_view bytes,
-                        Existing existing) {
-  create_private_directories(path.parent_path());
-  const int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW |
-                    (existing == Existing::kKeep ? O_EXCL : O_TRUNC);
-  int fd = ::open(path.c_str(), flags, kPrivateFile);
-  if (fd < 0) {
-    if (existing == Existing::kKeep && errno == EEXIST)
-      return false;
+namespace {
+
+/// A name beside `path` that no other writer uses: a hidden temporary file of this process.
+std::filesystem::path temporary_beside(const std::filesystem::path& path) {
+  static std::atomic<unsigned> counter{0};
+  return path.parent_path() / ("." + path.filename().string() + ".tmp-" +
+                               std::to_string(::getpid()) + "-" + std::to_string(++counter));
+}
+
+/// Creates `path` (it must not exist) with mode 0600 and writes `bytes` to it, flushed to disk;
+/// removes it again and throws when it could not be written whole.
+void write_new_file(const std::filesystem::path& path, std::string_view bytes) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW,
+                  kPrivateFile);
+  if (fd < 0)
     fail("cannot create", path, errno);
-  }
   int err = 0;
   try {
     tighten(fd, path);
   } catch (...) {
     ::close(fd);
+    ::unlink(path.c_str());
     throw;
   }
   for (std::size_t done = 0; done < bytes.size() && err == 0;) {
@@ -129,6 +137,28 @@ bool write_private_file(const std::filesystem::path& path, std::string_view byte
     ::unlink(path.c_str());
     fail("cannot write", path, err);
   }
+}
+
+}  // namespace
+
+bool write_private_file(const std::filesystem::path& path, std::string_view bytes,
+                        Existing existing) {
+  create_private_directories(path.parent_path());
+  // Written whole under a temporary name first, then given its name in one step: a reader
+  // never sees the file empty or half written (another process starting at the same moment
+  // reads a key file as soon as it exists).
+  const std::filesystem::path temporary = temporary_beside(path);
+  write_new_file(temporary, bytes);
+  // link() refuses an existing name (kKeep: the first writer wins); rename() replaces it, and
+  // a symbolic link at `path` is replaced, never followed.
+  const int rc = existing == Existing::kKeep ? ::link(temporary.c_str(), path.c_str())
+                                             : ::rename(temporary.c_str(), path.c_str());
+  const int err = rc == 0 ? 0 : errno;
+  ::unlink(temporary.c_str());
+  if (err == EEXIST && existing == Existing::kKeep)
+    return false;
+  if (err != 0)
+    fail("cannot create", path, err);
   return true;
 }
 

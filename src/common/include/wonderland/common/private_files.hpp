@@ -31,7 +31,9 @@ enum class Existing {
 };
 
 /// Writes `bytes` to `path` as a private file (0600; missing parent directories 0700), flushed
-/// to disk, never through a symbolic link at `path`. Returns false only for an existing file
+/// to disk, never through a symbolic link at `path` (one there is replaced, not followed), and
+/// never seen half written: it is written under a temporary name and then linked or renamed
+/// into place. Returns false only for an existing file
 /// with Existing::kKeep. A file that could not be written whole is removed. Throws
 /// std::filesystem::filesystem_error on failure.
 bool write_private_file(const std::filesystem::path& path, std::string_view bytes,
