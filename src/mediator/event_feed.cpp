@@ -83,7 +83,7 @@ void EventFeed::run() {
     bool stopping = stop_;
     lock.unlock();
     if (!batch.empty())
-      flush(std::move(batch), std::move(peer_batch));
+      flush(batch, peer_batch);
     if (stopping)
       return;
     lock.lock();
@@ -111,17 +111,17 @@ std::string array_text(const std::vector<EventFeed::Pending>& events) {
 
 }  // namespace
 
-void EventFeed::flush(std::vector<Pending> batch, std::vector<Pending> peer_batch) {
+void EventFeed::flush(const std::vector<Pending>& batch, const std::vector<Pending>& peer_batch) {
   if (!peer_batch.empty()) {
     std::string body = "{\"events\":" + array_text(peer_batch) + ",\"origin\":";
     append_json_string(body, peers_.origin);
     body.push_back('}');
-    publish(kPeerEventsKey, std::move(body), peer_batch, false);
+    publish(kPeerEventsKey, body, peer_batch, false);
   }
   publish("workflow.events", "{\"events\":" + array_text(batch) + "}", batch, true);
 }
 
-void EventFeed::publish(std::string routing_key, std::string body,
+void EventFeed::publish(std::string routing_key, const std::string& body,
                         const std::vector<Pending>& events, bool counted) {
   auto envelope = messaging::Envelope::make(routing_key, nlohmann::json::object(),
                                             connection_.options().service);

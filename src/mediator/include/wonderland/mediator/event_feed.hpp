@@ -65,8 +65,8 @@ class EventFeed {
 
  private:
   void run();
-  void flush(std::vector<Pending> batch, std::vector<Pending> peer_batch);
-  void publish(std::string routing_key, std::string body, const std::vector<Pending>& events,
+  void flush(const std::vector<Pending>& batch, const std::vector<Pending>& peer_batch);
+  void publish(std::string routing_key, const std::string& body, const std::vector<Pending>& events,
                bool counted);
 
   messaging::Connection& connection_;
