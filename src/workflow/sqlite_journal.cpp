@@ -22,14 +22,10 @@ namespace wonderland::workflow {
 namespace {
 
 using detail::kMaxSeq;
-using detail::kSeqBits;
 
 constexpr const char* kInsertWorkflow =
     "INSERT INTO workflows(id, definition, version, status, reason, created_at, updated_at) "
     "VALUES (?1, ?2, ?3, 'running', '', ?4, ?4)";
-constexpr const char* kInsertEvent =
-    "INSERT INTO events(rid, type, step, attempt, at, status, data) "
-    "VALUES (?1, ?3, ?4, ?5, ?6, ?7, ?8)";
 constexpr const char* kUpdateStatus =
     "UPDATE workflows SET status = ?2, reason = ?3, updated_at = ?4 WHERE wid = ?1";
 constexpr const char* kSelectWid = "SELECT wid FROM workflows WHERE id = ?1";
@@ -80,7 +76,13 @@ class SqliteJournal final : public Journal {
                       if (failure_)
                         return moved.set_value(*failure_);
                       moved.set_value(detail::guard_sqlite("archive", [&]() -> Result<std::size_t> {
-                        return detail::archive_finished(*writer_db_, cutoff, limit, archived_at);
+                        const std::size_t n =
+                            detail::archive_finished(*writer_db_, cutoff, limit, archived_at);
+                        // A settled workflow written since it settled (a late signal) has its
+                        // row id cached, and that row may have just left.
+                        if (n > 0)
+                          wids_.clear();
+                        return n;
                       }));
                     }});
     return result.get();
@@ -191,7 +193,9 @@ class SqliteJournal final : public Journal {
     return ok_status();
   }
 
-  /// The row id of the record's workflow: inserted by its `started` record, else looked up.
+  /// The row id of the record's workflow: inserted by its `started` record, else looked up, else
+  /// restored from the archive (the sweep moved it after the engine decided to write it: an
+  /// operator's retry, a late signal). A workflow in neither place is an error.
   Result<std::int64_t> workflow_row(const JournalRecord& r) {
     if (r.type == events::kStarted) {
       writer_db_->prepare(kInsertWorkflow)
@@ -204,11 +208,14 @@ class SqliteJournal final : public Journal {
     }
     if (auto it = wids_.find(r.workflow_id); it != wids_.end())
       return it->second;
-    auto s = writer_db_->prepare(kSelectWid);
-    if (!s.bind(1, r.workflow_id).step()) {
+    if (auto s = writer_db_->prepare(kSelectWid); s.bind(1, r.workflow_id).step())
+      return wids_[r.workflow_id] = s.int64(0);
+    auto restored = detail::restore_archived(*writer_db_, r.workflow_id);
+    if (!restored)
+      return restored.error();
+    if (!*restored)
       return Error::of(codes::kInternal, "journal record for unknown workflow " + r.workflow_id);
-    }
-    return wids_[r.workflow_id] = s.int64(0);
+    return wids_[r.workflow_id] = **restored;
   }
 
   Status write(const JournalRecord& r) {
@@ -219,19 +226,7 @@ class SqliteJournal final : public Journal {
       return Error::of(codes::kInternal, "journal record " + r.workflow_id + " has seq " +
                                              std::to_string(r.seq) + " out of range");
     }
-    const std::string data = to_json_text(r.data);
-    {
-      auto e = writer_db_->prepare(kInsertEvent);
-      e.bind(1, (*wid << kSeqBits) | r.seq)
-          .bind_static(3, r.type)
-          .bind_static(4, r.step)
-          .bind(5, static_cast<std::int64_t>(r.attempt))
-          .bind_static(6, r.at)
-          .bind_static(8, data);
-      if (r.status)
-        e.bind_static(7, to_string(*r.status));
-      e.step();
-    }                                              // reset (back to the pool) before `data` goes
+    detail::insert_record(*writer_db_, *wid, r, to_json_text(r.data));
     if (r.status && r.type != events::kStarted) {  // the insert set `running` already
       writer_db_->prepare(kUpdateStatus)
           .bind(1, *wid)
@@ -250,7 +245,7 @@ class SqliteJournal final : public Journal {
 
   // Writer thread only.
   std::unique_ptr<sqlite::Db> writer_db_;
-  std::unordered_map<std::string, std::int64_t> wids_;  ///< Running workflows' row ids.
+  std::unordered_map<std::string, std::int64_t> wids_;  ///< Hot workflows' row ids.
   std::optional<Error> failure_;                        ///< Sticky: refuse all after an error.
 
   detail::JournalQueries queries_;

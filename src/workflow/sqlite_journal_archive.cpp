@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "sqlite_journal_schema.hpp"
+#include "wonderland/common/json_text.hpp"
 
 namespace wonderland::workflow::detail {
 namespace {
@@ -16,6 +17,13 @@ constexpr const char* kInsertArchived =
     "INSERT OR IGNORE INTO archived_workflows(id, definition, version, status, reason, "
     "created_at, updated_at, archived_at, history) SELECT id, definition, version, status, "
     "reason, created_at, updated_at, ?2, ?3 FROM workflows WHERE wid = ?1";
+constexpr const char* kRestoreWorkflow =
+    "INSERT INTO workflows(id, definition, version, status, reason, created_at, updated_at) "
+    "SELECT id, definition, version, status, reason, created_at, updated_at FROM "
+    "archived_workflows WHERE id = ?1";
+constexpr const char* kInsertEvent =
+    "INSERT INTO events(rid, type, step, attempt, at, status, data) "
+    "VALUES (?1, ?3, ?4, ?5, ?6, ?7, ?8)";
 constexpr const char* kArchivedColumns =
     "rowid, id, definition, version, status, reason, created_at, updated_at, history";
 
@@ -41,6 +49,40 @@ void move_workflow(sqlite::Db& db, std::int64_t wid, const std::string& archived
 }
 
 }  // namespace
+
+void insert_record(sqlite::Db& db, std::int64_t wid, const JournalRecord& r,
+                   const std::string& data) {
+  auto e = db.prepare(kInsertEvent);
+  e.bind(1, (wid << kSeqBits) | r.seq)
+      .bind_static(3, r.type)
+      .bind_static(4, r.step)
+      .bind(5, static_cast<std::int64_t>(r.attempt))
+      .bind_static(6, r.at)
+      .bind_static(8, data);
+  if (r.status)
+    e.bind_static(7, to_string(*r.status));
+  e.step();
+}
+
+Result<std::optional<std::int64_t>> restore_archived(sqlite::Db& db,
+                                                     const std::string& workflow_id) {
+  std::string history;
+  {
+    auto q = db.prepare("SELECT history FROM archived_workflows WHERE id = ?1");
+    if (!q.bind(1, workflow_id).step())
+      return std::optional<std::int64_t>{};
+    history = q.text(0);
+  }
+  auto records = parse_archived_history(workflow_id, history);
+  if (!records)
+    return records.error();
+  db.prepare(kRestoreWorkflow).bind(1, workflow_id).step();
+  const std::int64_t wid = db.last_insert_rowid();
+  for (const JournalRecord& r : *records)
+    insert_record(db, wid, r, to_json_text(r.data));
+  db.prepare("DELETE FROM archived_workflows WHERE id = ?1").bind(1, workflow_id).step();
+  return std::optional<std::int64_t>{wid};
+}
 
 JournalRecord read_record(const sqlite::Statement& q) {
   JournalRecord r;

@@ -26,11 +26,23 @@ inline constexpr const char* kSelectRecords =
 /// The record of a kSelectRecords row, but its workflow_id and its data (column 6).
 JournalRecord read_record(const sqlite::Statement& q);
 
+/// Inserts record `r` (but its workflow_id) as a record row of workflow row `wid`, with `data`
+/// (compact JSON text) as its data. Throws what wonderland::sqlite throws.
+void insert_record(sqlite::Db& db, std::int64_t wid, const JournalRecord& r,
+                   const std::string& data);
+
 /// Moves at most `limit` finished workflows whose last status change is before `cutoff`
 /// (ISO-8601) to the archive in one transaction on the writer connection `db`, stamped
 /// `archived_at`; returns how many moved. Throws what wonderland::sqlite throws.
 std::size_t archive_finished(sqlite::Db& db, const std::string& cutoff, std::size_t limit,
                              const std::string& archived_at);
+
+/// Moves workflow `workflow_id` back from the archive to `workflows` and `events`, its summary
+/// and records as they were, inside the transaction open on the writer connection `db`, and
+/// returns its new row id; nullopt when the archive does not hold it. Throws what
+/// wonderland::sqlite throws.
+Result<std::optional<std::int64_t>> restore_archived(sqlite::Db& db,
+                                                     const std::string& workflow_id);
 
 /// One archived workflow with its records; nullopt when the archive does not hold it.
 Result<std::optional<WorkflowHistory>> archived_history(sqlite::Db& db,

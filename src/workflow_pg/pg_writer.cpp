@@ -15,6 +15,24 @@ constexpr const char* kInsertWorkflow =
     "INSERT INTO workflows (id, definition, version, status, reason, created_at, updated_at, "
     "owner, lease_until, fence) VALUES ($1, $2, $3, 'running', '', $4::timestamptz, "
     "$4::timestamptz, $5, now() + $6::float8 * interval '1 millisecond', 1)";
+// The workflows of $1 the archive holds, moved back to `workflows` and `events` as they were, owned
+// by $2 (fence 1, the lease over: they are settled). The archive row is locked first, and deleted
+// only when its workflow went back in: a writer restoring it at the same time waits for it and
+// then finds it hot, and a concurrent sweep only takes rows it can lock, which these are not
+// until the transaction commits.
+constexpr const char* kRestoreArchived =
+    "WITH archived AS (SELECT id, definition, version, status, reason, created_at, updated_at, "
+    "history FROM archived_workflows WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE), "
+    "restored AS (INSERT INTO workflows (id, definition, version, status, reason, created_at, "
+    "updated_at, owner, lease_until, fence) SELECT id, definition, version, status, reason, "
+    "created_at, updated_at, $2, now(), 1 FROM archived ON CONFLICT (id) DO NOTHING RETURNING id), "
+    "records AS (INSERT INTO events (workflow_id, seq, type, step, attempt, at, status, data) "
+    "SELECT a.id, (e->>'seq')::bigint, e->>'type', COALESCE(e->>'step', ''), "
+    "COALESCE((e->>'attempt')::integer, 0), (e->>'at')::timestamptz, e->>'status', e->'data' "
+    "FROM archived a JOIN restored r ON r.id = a.id CROSS JOIN LATERAL "
+    "jsonb_array_elements(a.history) AS e), "
+    "dropped AS (DELETE FROM archived_workflows a USING restored r WHERE a.id = r.id) "
+    "SELECT id FROM restored";
 // All the records of a group in one statement, column by column (one round trip).
 constexpr const char* kInsertEvents =
     "INSERT INTO events (workflow_id, seq, type, step, attempt, at, status, data) "
@@ -231,20 +249,41 @@ std::unordered_map<std::string, RowOwner> Writer::admit(pqxx::work& tx,
   std::unordered_map<std::string, RowOwner> admitted;
   if (ids.empty())
     return admitted;
-  auto rows = exec(tx, "wl_journal_lock", kLockRows, text_array(ids));
-  for (const auto& row : rows) {
+  lock_rows(tx, ids, seen, admitted);
+  if (seen.empty())
+    return admitted;
+  // Not hot: the sweep archived them after the engine decided to write them (an operator's
+  // retry, a late signal). Restored, they are this mediator's, settled.
+  ids.assign(seen.begin(), seen.end());
+  for (const auto& row :
+       exec(tx, "wl_journal_restore", kRestoreArchived, text_array(ids), options_.instance_id)) {
     const std::string id = row[0].as<std::string>();
-    RowOwner owner{row[1].as<std::string>() == options_.instance_id, row[2].as<std::int64_t>(),
-                   row[3].as<std::string>() == "running"};
-    if (ownership_.admit(id, owner))
+    if (RowOwner owner{true, 1, false}; ownership_.admit(id, owner))
       admitted[id] = owner;
     seen.erase(id);
+  }
+  if (!seen.empty()) {  // or another writer restored them meanwhile
+    ids.assign(seen.begin(), seen.end());
+    lock_rows(tx, ids, seen, admitted);
   }
   if (!seen.empty()) {
     throw ErrorException(
         Error::of(codes::kInternal, "journal record for unknown workflow " + *seen.begin()));
   }
   return admitted;
+}
+
+void Writer::lock_rows(pqxx::work& tx, const std::vector<std::string>& ids,
+                       std::unordered_set<std::string>& missing,
+                       std::unordered_map<std::string, RowOwner>& admitted) {
+  for (const auto& row : exec(tx, "wl_journal_lock", kLockRows, text_array(ids))) {
+    const std::string id = row[0].as<std::string>();
+    RowOwner owner{row[1].as<std::string>() == options_.instance_id, row[2].as<std::int64_t>(),
+                   row[3].as<std::string>() == "running"};
+    if (ownership_.admit(id, owner))
+      admitted[id] = owner;
+    missing.erase(id);
+  }
 }
 
 void Writer::write(pqxx::work& tx, const JournalRecord& r, Written& written) {

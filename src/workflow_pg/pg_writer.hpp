@@ -14,6 +14,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "pg_connection.hpp"
@@ -75,10 +76,16 @@ class Writer {
   Result<std::string> outcome_of(std::int64_t txid);
   /// Sleeps `delay` unless the writer stops first; false when it stops.
   bool pause(std::chrono::milliseconds delay);
-  /// Locks the rows of the workflows the group touches (except those it starts) and returns the
-  /// rows of those this mediator may write.
+  /// Locks the rows of the workflows the group touches (except those it starts), restoring
+  /// those the archive holds, and returns the rows of those this mediator may write. A workflow
+  /// neither hot nor archived is an error.
   std::unordered_map<std::string, RowOwner> admit(pqxx::work& tx,
                                                   const std::vector<Pending>& group);
+  /// Locks the `workflows` rows of `ids`, adds those this mediator may write to
+  /// `admitted` and removes every one found from `missing`.
+  void lock_rows(pqxx::work& tx, const std::vector<std::string>& ids,
+                 std::unordered_set<std::string>& missing,
+                 std::unordered_map<std::string, RowOwner>& admitted);
   void write(pqxx::work& tx, const JournalRecord& r, Written& written);
 
   WriterOptions options_;

@@ -43,6 +43,34 @@ std::vector<JournalRecord> old_workflow(const std::string& id, std::optional<Wor
   return out;
 }
 
+/// The records of `n` old workflows `prefix`0, `prefix`1, ... that ended with `end`.
+std::vector<JournalRecord> old_workflows(const std::string& prefix, int n, WorkflowStatus end) {
+  std::vector<JournalRecord> out;
+  for (int i = 0; i < n; ++i) {
+    auto w = old_workflow(prefix + std::to_string(i), end);
+    out.insert(out.end(), w.begin(), w.end());
+  }
+  return out;
+}
+
+/// `actual` begins with the records `expected`, as they were.
+void expect_same_records(const std::vector<JournalRecord>& expected,
+                         const std::vector<JournalRecord>& actual) {
+  ASSERT_GE(actual.size(), expected.size());
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    const JournalRecord& a = actual[i];
+    const JournalRecord& h = expected[i];
+    EXPECT_EQ(a.workflow_id, h.workflow_id);
+    EXPECT_EQ(a.seq, h.seq);
+    EXPECT_EQ(a.type, h.type);
+    EXPECT_EQ(a.step, h.step);
+    EXPECT_EQ(a.attempt, h.attempt);
+    EXPECT_EQ(a.at, h.at);
+    EXPECT_EQ(a.status, h.status);
+    EXPECT_EQ(a.data, h.data) << a.data.dump() << " vs " << h.data.dump();
+  }
+}
+
 void expect_same(const WorkflowHistory& hot, const WorkflowHistory& archived) {
   EXPECT_TRUE(archived.summary.archived);
   EXPECT_FALSE(hot.summary.archived);
@@ -54,18 +82,7 @@ void expect_same(const WorkflowHistory& hot, const WorkflowHistory& archived) {
   EXPECT_EQ(archived.summary.created_at, hot.summary.created_at);
   EXPECT_EQ(archived.summary.updated_at, hot.summary.updated_at);
   ASSERT_EQ(archived.records.size(), hot.records.size());
-  for (std::size_t i = 0; i < hot.records.size(); ++i) {
-    const JournalRecord& a = archived.records[i];
-    const JournalRecord& h = hot.records[i];
-    EXPECT_EQ(a.workflow_id, h.workflow_id);
-    EXPECT_EQ(a.seq, h.seq);
-    EXPECT_EQ(a.type, h.type);
-    EXPECT_EQ(a.step, h.step);
-    EXPECT_EQ(a.attempt, h.attempt);
-    EXPECT_EQ(a.at, h.at);
-    EXPECT_EQ(a.status, h.status);
-    EXPECT_EQ(a.data, h.data) << a.data.dump() << " vs " << h.data.dump();
-  }
+  expect_same_records(hot.records, archived.records);
 }
 
 std::set<std::string> ids_of(const std::vector<WorkflowSummary>& items) {
@@ -146,12 +163,7 @@ TEST_P(JournalRetention, MovesOnlyOldFinishedWorkflowsAndReadsThemAsBefore) {
 TEST_P(JournalRetention, SweepsInBatchesWhileAppendsGoOn) {
   auto j = open();
   constexpr int kOld = 1100;
-  std::vector<JournalRecord> records;
-  for (int i = 0; i < kOld; ++i) {
-    auto w = old_workflow("old-" + std::to_string(i), WorkflowStatus::kCompleted);
-    records.insert(records.end(), w.begin(), w.end());
-  }
-  ASSERT_TRUE(appended(*j, records));
+  ASSERT_TRUE(appended(*j, old_workflows("old-", kOld, WorkflowStatus::kCompleted)));
   std::atomic<bool> sweeping{true};
   std::atomic<int> appends{0};
   std::thread writer([&] {
@@ -183,6 +195,95 @@ TEST_P(JournalRetention, SweepsInBatchesWhileAppendsGoOn) {
   EXPECT_EQ(hot->items.size(), static_cast<std::size_t>(appends.load()));
   EXPECT_EQ(j->history("new-0")->records.size(), 2u);
   EXPECT_EQ(j->history("old-7")->records.size(), 3u);
+}
+
+// The sweep may archive a workflow between the moment the engine decides to write it (an
+// operator's retry, a late signal) and the write: the append restores it.
+TEST_P(JournalRetention, AnAppendRestoresAnArchivedWorkflow) {
+  auto j = open();
+  ASSERT_TRUE(appended(*j, old_workflow("w", WorkflowStatus::kCompleted)));
+  // A late signal after the end: the status and its time stay.
+  ASSERT_TRUE(appended(*j, {rec("w", 4, events::kSignalReceived, "2020-01-01T00:00:03.000Z",
+                                std::nullopt, {{"signal", "late"}})}));
+  ASSERT_TRUE(appended(*j, {started("other", "d", now_iso8601())}));
+  const WorkflowHistory before = j->history("w").value();
+  ASSERT_EQ(j->archive_finished(hours(24), 500).value(), 1u);
+  ASSERT_TRUE(j->history("w")->summary.archived);
+
+  ASSERT_TRUE(appended(*j, {rec("w", 5, events::kRetryRequested, "2020-01-02T00:00:00.000Z",
+                                WorkflowStatus::kRunning)}));
+  auto found = j->find("w");
+  ASSERT_TRUE(found.ok() && found->has_value());
+  EXPECT_FALSE((*found)->archived);
+  EXPECT_EQ((*found)->status, WorkflowStatus::kRunning);
+  // The journal still writes the other workflows.
+  ASSERT_TRUE(appended(*j, {rec("other", 2, events::kStepStarted, now_iso8601())}));
+  ASSERT_TRUE(appended(*j, {started("fresh", "d", now_iso8601())}));
+  ASSERT_TRUE(appended(*j, {rec("w", 6, events::kCompleted, "2020-01-02T00:00:01.000Z",
+                                WorkflowStatus::kCompleted)}));
+
+  auto h = j->history("w");
+  ASSERT_TRUE(h.ok()) << h.error().message;
+  EXPECT_FALSE(h->summary.archived);
+  EXPECT_EQ(h->summary.definition, before.summary.definition);
+  EXPECT_EQ(h->summary.version, before.summary.version);
+  EXPECT_EQ(h->summary.status, WorkflowStatus::kCompleted);
+  EXPECT_EQ(h->summary.created_at, before.summary.created_at);
+  EXPECT_EQ(h->summary.updated_at, "2020-01-02T00:00:01.000Z");
+  ASSERT_EQ(h->records.size(), 6u);
+  expect_same_records(before.records, h->records);
+  for (std::size_t i = 0; i < h->records.size(); ++i)
+    EXPECT_EQ(h->records[i].seq, static_cast<std::int64_t>(i + 1));
+  EXPECT_EQ(h->records[4].type, events::kRetryRequested);
+  EXPECT_EQ(h->records[5].type, events::kCompleted);
+  EXPECT_EQ(j->history("other")->records.size(), 2u);
+  WorkflowQuery all;
+  EXPECT_EQ(ids_of(j->list(all)->items), (std::set<std::string>{"w", "other", "fresh"}));
+  EXPECT_TRUE(all_archived(*j).empty());
+
+  // A later sweep archives it again, whole.
+  ASSERT_EQ(j->archive_finished(hours(24), 500).value(), 1u);
+  EXPECT_EQ(all_archived(*j), (std::set<std::string>{"w"}));
+  auto again = j->history("w");
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_TRUE(again->summary.archived);
+  EXPECT_EQ(again->records.size(), 6u);
+  expect_same_records(h->records, again->records);
+}
+
+TEST_P(JournalRetention, AppendsRaceTheSweep) {
+  auto j = open();
+  constexpr int kWorkflows = 200;
+  ASSERT_TRUE(appended(*j, old_workflows("r-", kWorkflows, WorkflowStatus::kCompleted)));
+  std::atomic<bool> writing{true};
+  std::thread writer([&] {
+    for (std::int64_t seq = 4; seq <= 5; ++seq) {
+      for (int i = 0; i < kWorkflows; ++i) {
+        EXPECT_TRUE(appended(*j, {rec("r-" + std::to_string(i), seq, events::kSignalReceived,
+                                      "2020-01-01T00:00:04.000Z")}));
+      }
+    }
+    writing = false;
+  });
+  while (writing) {
+    auto moved = j->archive_finished(hours(24), 7);
+    EXPECT_TRUE(moved.ok()) << moved.error().message;
+    if (!moved.ok())
+      break;
+  }
+  writer.join();
+  while (j->archive_finished(hours(24), 500).value() > 0) {
+  }
+  EXPECT_EQ(all_archived(*j).size(), static_cast<std::size_t>(kWorkflows));
+  EXPECT_TRUE(j->list(WorkflowQuery{})->items.empty());
+  for (int i = 0; i < kWorkflows; ++i) {
+    auto h = j->history("r-" + std::to_string(i));
+    ASSERT_TRUE(h.ok()) << h.error().message;
+    EXPECT_TRUE(h->summary.archived);
+    ASSERT_EQ(h->records.size(), 5u) << h->summary.id;
+    for (std::size_t k = 0; k < h->records.size(); ++k)
+      EXPECT_EQ(h->records[k].seq, static_cast<std::int64_t>(k + 1));
+  }
 }
 
 }  // namespace

@@ -74,12 +74,7 @@ TEST(PgJournal, SeveralMediatorsSweepOneJournalAtOnceWithoutDuplicates) {
   auto a = open();
   auto b = open();
   constexpr int kOld = 900;
-  std::vector<JournalRecord> records;
-  for (int i = 0; i < kOld; ++i) {
-    auto w = old_workflow("old-" + std::to_string(i), WorkflowStatus::kFailed);
-    records.insert(records.end(), w.begin(), w.end());
-  }
-  ASSERT_TRUE(appended(*a, records));
+  ASSERT_TRUE(appended(*a, old_workflows("old-", kOld, WorkflowStatus::kFailed)));
   auto sweep = [](PgJournal& j, std::atomic<std::size_t>& total) {
     for (;;) {
       auto moved = j.archive_finished(std::chrono::hours(24), 50);
