@@ -31,6 +31,13 @@ Result<json> Store::in_transaction(const TxBody& body) {
   return r;
 }
 
+Result<json> Store::in_one_statement(const TxBody& body) {
+  if (pqxx::transaction_base* tx = db_.ambient())
+    return body(*tx);
+  pqxx::nontransaction tx(db_.connection());
+  return body(tx);
+}
+
 Result<json> Store::for_customer(const json& request, const CustomerTxBody& body) {
   BodyReader r(request);
   std::string customer_id = r.uuid("customer_id");

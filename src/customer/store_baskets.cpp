@@ -98,13 +98,12 @@ Result<json> Store::clear_basket(const json& body) {
   return in_transaction([&](pqxx::transaction_base& tx) -> Result<json> {
     if (!lock_customer(tx, customer_id))
       return not_found(customer_id);
-    auto first = exec_sql(tx,
-                          "INSERT INTO basket_clears (order_id, customer_id, cleared_at) VALUES "
-                          "($1, $2, $3::timestamptz)"
-                          " ON CONFLICT (order_id) DO NOTHING RETURNING order_id",
-                          order_id, customer_id, format_iso8601(now()));
-    if (!first.empty())
-      exec_sql(tx, "DELETE FROM basket_items WHERE customer_id = $1", customer_id);
+    // Only the first clear for the order empties the basket, in one statement.
+    exec_sql(tx,
+             "WITH first AS (INSERT INTO basket_clears (order_id, customer_id, cleared_at) VALUES "
+             "($1, $2, $3::timestamptz) ON CONFLICT (order_id) DO NOTHING RETURNING order_id) "
+             "DELETE FROM basket_items WHERE customer_id = $2 AND EXISTS (SELECT 1 FROM first)",
+             order_id, customer_id, format_iso8601(now()));
     return json::object();
   });
 }

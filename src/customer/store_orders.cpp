@@ -10,21 +10,30 @@ namespace wonderland::customer {
 using nlohmann::json;
 
 Result<json> Store::validate(const json& body) {
-  return for_customer(
-      body, [&](pqxx::transaction_base& tx, const std::string& customer_id) -> Result<json> {
-        auto rows = exec_sql(tx, "SELECT email, first_name, last_name FROM customers WHERE id = $1",
-                             customer_id);
-        if (rows.empty())
-          return not_found(customer_id);
-        json items = basket_items(tx, customer_id);
-        if (items.empty())
-          return Error::of(codes::kFailedPrecondition, "Your basket is empty");
-        return json{{"customer_id", customer_id},
-                    {"email", rows[0][0].as<std::string>()},
-                    {"first_name", rows[0][1].as<std::string>()},
-                    {"last_name", rows[0][2].as<std::string>()},
-                    {"items", std::move(items)}};
-      });
+  BodyReader r(body);
+  std::string customer_id = r.uuid("customer_id");
+  if (!r.ok())
+    return r.error();
+  // The profile and the basket in one statement: one round trip, one snapshot.
+  return in_one_statement([&](pqxx::transaction_base& tx) -> Result<json> {
+    auto rows =
+        exec_sql(tx,
+                 "SELECT c.email, c.first_name, c.last_name, (SELECT coalesce(json_agg("
+                 "json_build_object('isbn', b.isbn, 'quantity', b.quantity) ORDER BY "
+                 "b.added_at, b.isbn), '[]') FROM basket_items b WHERE b.customer_id = c.id)"
+                 "::text FROM customers c WHERE c.id = $1",
+                 customer_id);
+    if (rows.empty())
+      return not_found(customer_id);
+    json items = json::parse(rows[0][3].as<std::string>());
+    if (items.empty())
+      return Error::of(codes::kFailedPrecondition, "Your basket is empty");
+    return json{{"customer_id", customer_id},
+                {"email", rows[0][0].as<std::string>()},
+                {"first_name", rows[0][1].as<std::string>()},
+                {"last_name", rows[0][2].as<std::string>()},
+                {"items", std::move(items)}};
+  });
 }
 
 Result<json> Store::record_order(const json& body) {
@@ -33,15 +42,17 @@ Result<json> Store::record_order(const json& body) {
     return parsed.error();
   const OrderRecord& o = parsed.value();
   return in_transaction([&](pqxx::transaction_base& tx) -> Result<json> {
-    if (!customer_exists(tx, o.customer_id))
-      return not_found(o.customer_id);
+    // One statement in the common case: the insert checks that the customer exists.
     auto inserted = exec_sql(
         tx,
         "INSERT INTO orders (order_id, customer_id, items, total_cents, status, created_at)"
-        " VALUES ($1, $2, $3::jsonb, $4, $5, $6::timestamptz) ON CONFLICT (order_id) DO NOTHING "
-        "RETURNING order_id",
+        " SELECT $1::uuid, $2::uuid, $3::jsonb, $4::bigint, $5::text, $6::timestamptz WHERE EXISTS"
+        " (SELECT 1 FROM customers WHERE id = $2::uuid) ON CONFLICT (order_id) DO NOTHING"
+        " RETURNING order_id",
         o.order_id, o.customer_id, o.items.dump(), o.total_cents, o.status, format_iso8601(now()));
     if (inserted.empty()) {
+      if (!customer_exists(tx, o.customer_id))
+        return not_found(o.customer_id);
       auto owner =
           exec_sql(tx, "SELECT customer_id::text FROM orders WHERE order_id = $1", o.order_id);
       if (!owner.empty() && owner[0][0].as<std::string>() != o.customer_id) {

@@ -420,16 +420,16 @@ class IdempotencyPgTest : public CustomerPgTest {
   }
   json basket() { return items_of(store_->get_basket(json{{"customer_id", customer_}})); }
 
-  /// Whether a session waits for the advisory lock that PgIdempotencyStore takes on `key`
-  /// (class 0x57435553, the key's hashtext).
-  bool someone_waits_for_key(const std::string& key) {
+  /// Whether another session waits for this fixture's transaction, in its claim of an
+  /// idempotency key (its insert of the key's row waits on ours).
+  bool someone_waits_for_our_claim() {
+    const int ours = db_.connection().backendpid();
     pqxx::connection conn(schema_.url());
     pqxx::nontransaction tx(conn);
     auto waiting = tx.exec_params(
-        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-        " AND classid = 1464030547 AND objsubid = 2"
-        " AND objid = (hashtext($1)::bigint & 4294967295)::oid",
-        key);
+        "SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))"
+        " AND query LIKE 'INSERT INTO idempotency%'",
+        ours);
     return waiting[0][0].as<int>() > 0;
   }
 
@@ -463,7 +463,7 @@ TEST_F(IdempotencyPgTest, FinalErrorsAreRecordedAndTheirWritesRolledBack) {
 
 TEST_F(IdempotencyPgTest, ARefusalAndAConcurrentDeliveryGiveOneAnswer) {
   // The refusal is recorded after its transaction rolled back, in a second one; a delivery of
-  // the same key waiting on the lock may get in between. Whichever records first, both answer
+  // the same key waiting on the claim may get in between. Whichever records first, both answer
   // alike and the key has one outcome.
   Database other_db(schema_.url(), schema_.name());
   Store other_store(other_db, options());
@@ -481,7 +481,7 @@ TEST_F(IdempotencyPgTest, ARefusalAndAConcurrentDeliveryGiveOneAnswer) {
         return json{{"won", "racer"}};
       }));
     });
-    EXPECT_TRUE(testing::eventually([&] { return someone_waits_for_key("k5"); }, 10s))
+    EXPECT_TRUE(testing::eventually([&] { return someone_waits_for_our_claim(); }, 10s))
         << "the racer never waited on the key's lock";
     return refused;
   });
