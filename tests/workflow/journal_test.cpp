@@ -1,6 +1,12 @@
 // The Journal contract (journal_contract.hpp), run against the SQLite and the in-memory
 // journals, and the SQLite journal's own behaviour.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
 
 #include "journal_contract.hpp"
 #include "journal_retention.hpp"
@@ -49,6 +55,98 @@ TEST(SqliteJournal, PersistsAcrossReopenAndLocksTheFile) {
   EXPECT_FALSE(j->append_and_wait(batch({rec("ghost", 2, events::kStepStarted)})).ok());
   EXPECT_FALSE(j->append_and_wait(batch({rec("w", 2, events::kStepStarted)})).ok());
   EXPECT_EQ(open_sqlite_journal({.path = ""}).error().code, codes::kInvalidArgument);
+}
+
+/// Every hot workflow id, page by page.
+std::set<std::string> all_hot(Journal& j) {
+  std::set<std::string> out;
+  WorkflowQuery q;
+  q.limit = 1000;
+  for (;;) {
+    auto page = j.list(q);
+    EXPECT_TRUE(page.ok()) << page.error().message;
+    if (!page.ok())
+      return out;
+    for (const auto& s : page->items)
+      out.insert(s.id);
+    if (page->next_page_token.empty())
+      return out;
+    q.page_token = page->next_page_token;
+  }
+}
+
+// A process killed (SIGKILL) in the middle of a sweep: each batch is one transaction, so every
+// workflow is afterwards either hot or archived, once, with all its records; the next sweep
+// finishes the work. Killed eight times, at different moments.
+TEST(SqliteJournal, ASweepKilledMidwayLeavesEveryWorkflowWholeInOnePlace) {
+  TempDir dir;
+  const auto path = dir.path() / "j.db";
+  constexpr int kOld = 12000;
+  {
+    auto j = open_sqlite_journal({.path = path, .full_sync = false}).value();
+    ASSERT_TRUE(appended(*j, old_workflows("old-", kOld, WorkflowStatus::kCompleted)));
+  }
+  std::size_t archived_before = 0;
+  for (int round = 0; round < 8; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    int ready[2];
+    ASSERT_EQ(pipe(ready), 0);
+    const pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {  // sweeps in small, fully synced batches until killed
+      close(ready[0]);
+      auto j = open_sqlite_journal({.path = path, .full_sync = true});
+      const char c = j.ok() ? 1 : 0;
+      if (write(ready[1], &c, 1) != 1 || !j.ok())
+        _exit(2);
+      for (;;) {
+        auto moved = j.value()->archive_finished(hours(24), 25);
+        if (!moved.ok() || *moved == 0)
+          _exit(moved.ok() ? 0 : 3);
+      }
+    }
+    close(ready[1]);
+    char c = 0;
+    ASSERT_EQ(read(ready[0], &c, 1), 1);
+    close(ready[0]);
+    ASSERT_EQ(c, 1) << "the child could not open the journal";
+    std::this_thread::sleep_for(std::chrono::milliseconds(20 + 17 * round));
+    ASSERT_EQ(kill(child, SIGKILL), 0);
+    int status = 0;
+    ASSERT_EQ(waitpid(child, &status, 0), child);
+    ASSERT_TRUE(WIFSIGNALED(status))
+        << "the sweep ended before it was killed (exit " << WEXITSTATUS(status) << ")";
+
+    // The lock died with the process; the journal opens and reads whole.
+    auto j = open_sqlite_journal({.path = path, .full_sync = false}).value();
+    const std::set<std::string> archived = all_archived(*j);
+    const std::set<std::string> hot = all_hot(*j);
+    EXPECT_GT(archived.size(), archived_before) << "the killed sweep moved nothing";
+    EXPECT_EQ(archived.size() + hot.size(), static_cast<std::size_t>(kOld));
+    for (const auto& id : hot)
+      EXPECT_FALSE(archived.count(id)) << id << " is both hot and archived";
+    archived_before = archived.size();
+    for (int i = 0; i < kOld; i += 97) {
+      const std::string id = "old-" + std::to_string(i);
+      auto h = j->history(id);
+      ASSERT_TRUE(h.ok()) << id << ": " << h.error().message;
+      EXPECT_EQ(h->summary.archived, archived.count(id) == 1) << id;
+      ASSERT_EQ(h->records.size(), 3u) << id;
+      expect_same_records(old_workflow(id, WorkflowStatus::kCompleted), h->records);
+    }
+  }
+  auto j = open_sqlite_journal({.path = path, .full_sync = false}).value();
+  std::size_t rest = 0;
+  for (;;) {
+    auto moved = j->archive_finished(hours(24), 500);
+    ASSERT_TRUE(moved.ok()) << moved.error().message;
+    if (*moved == 0)
+      break;
+    rest += *moved;
+  }
+  EXPECT_EQ(rest + archived_before, static_cast<std::size_t>(kOld));
+  EXPECT_EQ(all_archived(*j).size(), static_cast<std::size_t>(kOld));
+  EXPECT_TRUE(all_hot(*j).empty());
 }
 
 TEST(SqliteJournal, CreatesTheFoldersOfItsPath) {
