@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -85,29 +86,33 @@ void expect_same(const WorkflowHistory& hot, const WorkflowHistory& archived) {
   expect_same_records(hot.records, archived.records);
 }
 
-std::set<std::string> ids_of(const std::vector<WorkflowSummary>& items) {
-  std::set<std::string> out;
-  for (const auto& s : items)
-    out.insert(s.id);
-  return out;
-}
-
-/// Every archived id, page by page; a duplicate fails the test.
-std::set<std::string> all_archived(Journal& j) {
+/// Every id that `list` pages through, page by page; an id listed twice fails the test.
+std::set<std::string> all_listed(
+    const std::function<Result<WorkflowPage>(const WorkflowQuery&)>& list) {
   std::set<std::string> out;
   WorkflowQuery q;
   q.limit = 100;
   for (;;) {
-    auto page = j.list_archived(q);
+    auto page = list(q);
     EXPECT_TRUE(page.ok()) << page.error().message;
     if (!page.ok())
       return out;
     for (const auto& s : page->items)
-      EXPECT_TRUE(out.insert(s.id).second) << "archived twice: " << s.id;
+      EXPECT_TRUE(out.insert(s.id).second) << "listed twice: " << s.id;
     if (page->next_page_token.empty())
       return out;
     q.page_token = page->next_page_token;
   }
+}
+
+/// Every archived id.
+std::set<std::string> all_archived(Journal& j) {
+  return all_listed([&](const WorkflowQuery& q) { return j.list_archived(q); });
+}
+
+/// Every hot id.
+std::set<std::string> all_hot(Journal& j) {
+  return all_listed([&](const WorkflowQuery& q) { return j.list(q); });
 }
 
 TEST_P(JournalRetention, MovesOnlyOldFinishedWorkflowsAndReadsThemAsBefore) {
@@ -131,8 +136,7 @@ TEST_P(JournalRetention, MovesOnlyOldFinishedWorkflowsAndReadsThemAsBefore) {
   ASSERT_TRUE(moved.ok()) << moved.error().message;
   EXPECT_EQ(*moved, 3u);
   // The hot list keeps the running, the needs_attention and the young workflows only.
-  WorkflowQuery all;
-  EXPECT_EQ(ids_of(j->list(all)->items), (std::set<std::string>{"attention", "running", "young"}));
+  EXPECT_EQ(all_hot(*j), (std::set<std::string>{"attention", "running", "young"}));
   for (const auto& [id, hot] : before) {
     SCOPED_TRACE(id);
     auto h = j->history(id);
@@ -237,8 +241,7 @@ TEST_P(JournalRetention, AnAppendRestoresAnArchivedWorkflow) {
   EXPECT_EQ(h->records[4].type, events::kRetryRequested);
   EXPECT_EQ(h->records[5].type, events::kCompleted);
   EXPECT_EQ(j->history("other")->records.size(), 2u);
-  WorkflowQuery all;
-  EXPECT_EQ(ids_of(j->list(all)->items), (std::set<std::string>{"w", "other", "fresh"}));
+  EXPECT_EQ(all_hot(*j), (std::set<std::string>{"w", "other", "fresh"}));
   EXPECT_TRUE(all_archived(*j).empty());
 
   // A later sweep archives it again, whole.

@@ -57,24 +57,6 @@ TEST(SqliteJournal, PersistsAcrossReopenAndLocksTheFile) {
   EXPECT_EQ(open_sqlite_journal({.path = ""}).error().code, codes::kInvalidArgument);
 }
 
-/// Every hot workflow id, page by page.
-std::set<std::string> all_hot(Journal& j) {
-  std::set<std::string> out;
-  WorkflowQuery q;
-  q.limit = 1000;
-  for (;;) {
-    auto page = j.list(q);
-    EXPECT_TRUE(page.ok()) << page.error().message;
-    if (!page.ok())
-      return out;
-    for (const auto& s : page->items)
-      out.insert(s.id);
-    if (page->next_page_token.empty())
-      return out;
-    q.page_token = page->next_page_token;
-  }
-}
-
 // A process killed (SIGKILL) in the middle of a sweep: each batch is one transaction, so every
 // workflow is afterwards either hot or archived, once, with all its records; the next sweep
 // finishes the work. Killed eight times, at different moments.
