@@ -12,14 +12,15 @@ namespace wonderland::customer {
 /// Keeps outcomes in table `idempotency(key PRIMARY KEY, reply jsonb, error jsonb, created_at)`
 /// of the database's schema (created by the migrations).
 ///
-/// `run_once` opens a transaction on `db`, takes a transaction-level advisory lock on the key
-/// (so concurrent deliveries of one command wait for each other instead of both acting), and
-/// looks the key up: a recorded reply or error is returned as it was. Otherwise
-/// it runs the effect with that transaction as the database's ambient transaction, so that the
-/// effect's writes and the recorded outcome commit together:
+/// `run_once` opens a transaction on `db` and claims the key by inserting its row (a placeholder
+/// that never commits as such): a concurrent delivery of the same command waits on the primary
+/// key instead of acting too, and once the first commits, finds its row. A recorded reply or
+/// error is returned as it was. Otherwise it runs the effect with that transaction as the
+/// database's ambient transaction, so that the effect's writes and the recorded outcome commit
+/// together:
 ///   * success: the writes and the reply commit;
 ///   * final error: the transaction and the effect's writes are rolled back, and the error is
-///     recorded in a second transaction (under the same lock, unless another delivery recorded
+///     recorded in a second transaction (under a new claim, unless another delivery recorded
 ///     an outcome in between, which then stands), so the same key gets the same answer;
 ///   * retryable error: the writes are rolled back and nothing is recorded, so a retry acts anew.
 /// An exception from the effect (other than ErrorException, which counts as its error) rolls
