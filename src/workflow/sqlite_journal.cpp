@@ -28,7 +28,7 @@ constexpr const char* kInsertWorkflow =
     "VALUES (?1, ?2, ?3, 'running', '', ?4, ?4)";
 constexpr const char* kUpdateStatus =
     "UPDATE workflows SET status = ?2, reason = ?3, updated_at = ?4 WHERE wid = ?1";
-constexpr const char* kSelectWid = "SELECT wid FROM workflows WHERE id = ?1";
+constexpr const char* kSelectWid = "SELECT wid, status FROM workflows WHERE id = ?1";
 
 /// The `reason` a status-changing record gives, or empty.
 std::string_view reason_of(const JournalRecord& r) {
@@ -76,13 +76,7 @@ class SqliteJournal final : public Journal {
                       if (failure_)
                         return moved.set_value(*failure_);
                       moved.set_value(detail::guard_sqlite("archive", [&]() -> Result<std::size_t> {
-                        const std::size_t n =
-                            detail::archive_finished(*writer_db_, cutoff, limit, archived_at);
-                        // A settled workflow written since it settled (a late signal) has its
-                        // row id cached, and that row may have just left.
-                        if (n > 0)
-                          wids_.clear();
-                        return n;
+                        return detail::archive_finished(*writer_db_, cutoff, limit, archived_at);
                       }));
                     }});
     return result.get();
@@ -208,14 +202,19 @@ class SqliteJournal final : public Journal {
     }
     if (auto it = wids_.find(r.workflow_id); it != wids_.end())
       return it->second;
-    if (auto s = writer_db_->prepare(kSelectWid); s.bind(1, r.workflow_id).step())
-      return wids_[r.workflow_id] = s.int64(0);
+    if (auto s = writer_db_->prepare(kSelectWid); s.bind(1, r.workflow_id).step()) {
+      // Only running workflows' rows are cached: a settled one (a late signal) may leave for the
+      // archive at the next sweep.
+      if (s.text(1) == to_string(WorkflowStatus::kRunning))
+        wids_[r.workflow_id] = s.int64(0);
+      return s.int64(0);
+    }
     auto restored = detail::restore_archived(*writer_db_, r.workflow_id);
     if (!restored)
       return restored.error();
     if (!*restored)
       return Error::of(codes::kInternal, "journal record for unknown workflow " + r.workflow_id);
-    return wids_[r.workflow_id] = **restored;
+    return **restored;  // settled: not cached (see above)
   }
 
   Status write(const JournalRecord& r) {
@@ -245,7 +244,7 @@ class SqliteJournal final : public Journal {
 
   // Writer thread only.
   std::unique_ptr<sqlite::Db> writer_db_;
-  std::unordered_map<std::string, std::int64_t> wids_;  ///< Hot workflows' row ids.
+  std::unordered_map<std::string, std::int64_t> wids_;  ///< Running workflows' row ids.
   std::optional<Error> failure_;                        ///< Sticky: refuse all after an error.
 
   detail::JournalQueries queries_;

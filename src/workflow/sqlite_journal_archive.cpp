@@ -66,19 +66,14 @@ void insert_record(sqlite::Db& db, std::int64_t wid, const JournalRecord& r,
 
 Result<std::optional<std::int64_t>> restore_archived(sqlite::Db& db,
                                                      const std::string& workflow_id) {
-  std::string history;
-  {
-    auto q = db.prepare("SELECT history FROM archived_workflows WHERE id = ?1");
-    if (!q.bind(1, workflow_id).step())
-      return std::optional<std::int64_t>{};
-    history = q.text(0);
-  }
-  auto records = parse_archived_history(workflow_id, history);
-  if (!records)
-    return records.error();
+  auto archived = archived_history(db, workflow_id);
+  if (!archived)
+    return archived.error();
+  if (!*archived)
+    return std::optional<std::int64_t>{};
   db.prepare(kRestoreWorkflow).bind(1, workflow_id).step();
   const std::int64_t wid = db.last_insert_rowid();
-  for (const JournalRecord& r : *records)
+  for (const JournalRecord& r : (*archived)->records)
     insert_record(db, wid, r, to_json_text(r.data));
   db.prepare("DELETE FROM archived_workflows WHERE id = ?1").bind(1, workflow_id).step();
   return std::optional<std::int64_t>{wid};
