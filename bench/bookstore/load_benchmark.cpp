@@ -28,6 +28,7 @@
 #include <thread>
 #include <vector>
 
+#include "wonderland/bench/process.hpp"
 #include "wonderland/common/ids.hpp"
 #include "wonderland/testing/http_client.hpp"
 
@@ -103,26 +104,13 @@ std::map<int, ProcessTicks> cpu_ticks(const std::string& var_dir) {
     const std::string pid = entry.path().filename().string();
     if (pid.empty() || !std::isdigit(static_cast<unsigned char>(pid[0])))
       continue;
-    std::ifstream in(entry.path() / "stat");
-    std::string line;
-    if (!std::getline(in, line))
+    auto stat = wonderland::bench::read_proc_stat(entry.path());
+    if (!stat)
       continue;
-    // pid (comm) state ppid ... ; comm may hold spaces, so split at the last ')'.
-    auto open = line.find('('), close = line.rfind(')');
-    if (open == std::string::npos || close == std::string::npos)
-      continue;
-    std::istringstream rest(line.substr(close + 2));
-    std::string field;
     Proc p;
-    p.ticks.group = group_of(line.substr(open + 1, close - open - 1));
-    for (int i = 3; i <= 15 && rest >> field; ++i) {
-      if (i == 4)
-        p.ppid = std::stoi(field);
-      if (i == 14)
-        p.ticks.ticks += std::stoll(field);
-      if (i == 15)
-        p.ticks.ticks += std::stoll(field);
-    }
+    p.ppid = stat->ppid;
+    p.ticks.group = group_of(stat->comm);
+    p.ticks.ticks = stat->ticks;
     all[std::stoi(pid)] = p;
   }
   const int self = static_cast<int>(getpid());

@@ -9,19 +9,17 @@
 // created for the run and dropped afterwards.
 
 #include <spdlog/spdlog.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <pqxx/pqxx>
-#include <sstream>
 #include <string>
 
 #include "handler.hpp"
 #include "migrations.hpp"
+#include "wonderland/bench/process.hpp"
 #include "wonderland/common/env.hpp"
 #include "wonderland/common/ids.hpp"
 #include "wonderland/customer/password.hpp"
@@ -31,28 +29,6 @@ namespace {
 using nlohmann::json;
 using wonderland::Result;
 using wonderland::messaging::Envelope;
-
-/// CPU seconds (user + system) this process has used.
-double own_cpu_s() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
-}
-
-/// CPU seconds (user + system) process `pid` has used, from /proc/<pid>/stat.
-double process_cpu_s(int pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::istringstream fields(text.substr(text.rfind(')') + 2));
-  std::string skip;
-  for (int i = 3; i < 14; ++i)
-    fields >> skip;
-  double utime = 0;
-  double stime = 0;
-  fields >> utime >> stime;
-  return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
 
 Envelope command(const std::string& type, json body, const std::string& key = "") {
   Envelope e = Envelope::make(type, std::move(body), "command_benchmark");
@@ -106,12 +82,12 @@ void measure(wonderland::customer::CommandHandler& handler, const std::string& c
               "postgres ms/ord", "total ms/ord");
   for (int round = 0; round <= rounds; ++round) {
     const auto start = std::chrono::steady_clock::now();
-    const double own0 = own_cpu_s();
-    const double pg0 = process_cpu_s(backend);
+    const double own0 = wonderland::bench::own_cpu_seconds();
+    const double pg0 = wonderland::bench::process_cpu_seconds(backend);
     for (int i = 0; i < orders; ++i)
       one_order(handler, customer_id);
-    const double own = (own_cpu_s() - own0) * 1000 / orders;
-    const double pg = (process_cpu_s(backend) - pg0) * 1000 / orders;
+    const double own = (wonderland::bench::own_cpu_seconds() - own0) * 1000 / orders;
+    const double pg = (wonderland::bench::process_cpu_seconds(backend) - pg0) * 1000 / orders;
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::printf("%-8s %10.0f %14.3f %14.3f %14.3f\n",

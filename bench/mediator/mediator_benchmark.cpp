@@ -26,7 +26,6 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -89,15 +88,6 @@ long rss_kib(const std::string& pid = "self") {
       return std::atol(line.c_str() + 6);
   }
   return 0;
-}
-
-double cpu_seconds() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  auto sec = [](timeval t) {
-    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
-  };
-  return sec(u.ru_utime) + sec(u.ru_stime);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -607,10 +597,10 @@ long run_postgres_rows(const Options& opt, messaging::Connection& connection,
                              [&rig] { (void)rig.engine->maintain_ownership(); });
     rig.driver.run(16, 1.0, 1.0);
     for (int n : opt.inflight) {
-      const double c0 = cpu_seconds();
+      const double c0 = bench::own_cpu_seconds();
       Figures w = rig.driver.run(n, 1.0, opt.seconds);
       print_row(std::to_string(n) + " PostgreSQL⁴", w, rig.timed.p50_ms(),
-                1000.0 * (cpu_seconds() - c0));
+                1000.0 * (bench::own_cpu_seconds() - c0));
     }
     not_completed = rig.driver.not_completed();
   }
@@ -619,24 +609,6 @@ long run_postgres_rows(const Options& opt, messaging::Connection& connection,
   tx.exec("DROP SCHEMA IF EXISTS " + tx.quote_name(schema) + " CASCADE");
   tx.commit();
   return not_completed;
-}
-
-/// CPU time (user + system) of another process, in seconds.
-double process_cpu_seconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  // Fields after the command name, which is in parentheses and may hold spaces.
-  std::istringstream rest(stat.substr(stat.rfind(')') + 2));
-  std::string field;
-  unsigned long long utime = 0;
-  unsigned long long stime = 0;
-  for (int i = 3; i <= 15 && rest >> field; ++i) {
-    if (i == 14)
-      utime = std::stoull(field);
-    else if (i == 15)
-      stime = std::stoull(field);
-  }
-  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
 /// One row of the shared-journal table.
@@ -733,13 +705,13 @@ SharedRow run_shared_journal(const Options& opt, const std::filesystem::path& di
     const long c0 = watch(1.0);
     std::vector<double> cpu0;
     for (auto& m : ms)
-      cpu0.push_back(process_cpu_seconds(m->process->pid()));
+      cpu0.push_back(bench::process_cpu_seconds(m->process->pid()));
     const auto t0 = Clock::now();
     const long done = watch(opt.seconds) - c0;
     const double elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
     std::vector<double> cpu1;
     for (auto& m : ms)
-      cpu1.push_back(process_cpu_seconds(m->process->pid()));
+      cpu1.push_back(bench::process_cpu_seconds(m->process->pid()));
     stop = true;
     for (auto& t : threads)
       t.join();
@@ -884,9 +856,9 @@ int run(const Options& opt) {
             opt.persistent_commands);
     rig.driver.run(16, 1.0, 1.0);  // warm up connections, caches and the allocator
     for (int n : opt.inflight) {
-      const double c0 = cpu_seconds();
+      const double c0 = bench::own_cpu_seconds();
       Figures w = rig.driver.run(n, 1.0, opt.seconds);
-      print_row(std::to_string(n), w, rig.timed.p50_ms(), 1000.0 * (cpu_seconds() - c0));
+      print_row(std::to_string(n), w, rig.timed.p50_ms(), 1000.0 * (bench::own_cpu_seconds() - c0));
     }
     // 3a. Memory of the engine in this process: park workflows at their third step.
     malloc_trim(0);
@@ -909,10 +881,10 @@ int run(const Options& opt) {
             opt.persistent_commands);
     rig.driver.run(16, 1.0, 1.0);
     const int n = opt.inflight.back();
-    const double c0 = cpu_seconds();
+    const double c0 = bench::own_cpu_seconds();
     Figures w = rig.driver.run(n, 1.0, opt.seconds);
     print_row(std::to_string(n) + " + observers³", w, rig.timed.p50_ms(),
-              1000.0 * (cpu_seconds() - c0));
+              1000.0 * (bench::own_cpu_seconds() - c0));
     not_completed += rig.driver.not_completed();
   }
   std::printf(

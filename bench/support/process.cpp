@@ -1,6 +1,7 @@
 #include "wonderland/bench/process.hpp"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,6 +18,44 @@
 extern char** environ;
 
 namespace wonderland::bench {
+
+double own_cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  auto sec = [](timeval t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+  };
+  return sec(u.ru_utime) + sec(u.ru_stime);
+}
+
+std::optional<ProcStat> read_proc_stat(const std::filesystem::path& proc_dir) {
+  std::ifstream in(proc_dir / "stat");
+  std::string line;
+  if (!std::getline(in, line))
+    return std::nullopt;
+  // pid (comm) state ppid ... ; comm may hold spaces, so split at the last ')'.
+  auto open = line.find('('), close = line.rfind(')');
+  if (open == std::string::npos || close == std::string::npos)
+    return std::nullopt;
+  std::istringstream rest(line.substr(close + 2));
+  std::string field;
+  ProcStat p;
+  p.comm = line.substr(open + 1, close - open - 1);
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 4)
+      p.ppid = std::stoi(field);
+    if (i == 14 || i == 15)
+      p.ticks += std::stoll(field);
+  }
+  return p;
+}
+
+double process_cpu_seconds(pid_t pid) {
+  auto stat = read_proc_stat("/proc/" + std::to_string(pid));
+  if (!stat)
+    throw std::runtime_error("cannot read /proc/" + std::to_string(pid) + "/stat");
+  return static_cast<double>(stat->ticks) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
 namespace {
 
 /// `KEY=value` strings of this process's environment with `env` put over it.

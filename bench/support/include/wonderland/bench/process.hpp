@@ -16,6 +16,22 @@
 
 namespace wonderland::bench {
 
+/// CPU seconds (user + system) this process has used so far.
+double own_cpu_seconds();
+
+/// What /proc/<pid>/stat says of a process.
+struct ProcStat {
+  std::string comm;     ///< its command name
+  int ppid = 0;         ///< its parent
+  long long ticks = 0;  ///< user + system CPU, in clock ticks (sysconf(_SC_CLK_TCK) per second)
+};
+/// The stat of the process whose /proc folder is `proc_dir` (e.g. "/proc/42"); nullopt when it
+/// has gone or the file cannot be read.
+std::optional<ProcStat> read_proc_stat(const std::filesystem::path& proc_dir);
+/// CPU seconds (user + system) process `pid` has used so far; throws std::runtime_error when
+/// /proc does not show it.
+double process_cpu_seconds(pid_t pid);
+
 class ChildProcess {
  public:
   /// Starts `program` with this process's environment plus `env` (which wins); its standard
