@@ -525,6 +525,48 @@ TEST_F(IdempotencyPgTest, AnEffectThatThrowsLeavesNothingBehind) {
   EXPECT_EQ(db_.ambient(), nullptr);
 }
 
+// The service dies in the middle of a command (its database session is killed before the
+// commit): the claim on the key goes with the rolled-back transaction, so the redelivery, on
+// another session, acts once and the key answers its outcome from then on.
+TEST_F(IdempotencyPgTest, AClaimDiesWithItsSession) {
+  EXPECT_THROW(
+      (void)messaging::deduplicated(
+          idempotency_, "k9",
+          [&]() -> Result<json> {
+            ++runs_;
+            EXPECT_TRUE(store_
+                            ->set_basket_item(json{
+                                {"customer_id", customer_}, {"isbn", "978-1"}, {"quantity", 2}})
+                            .ok());
+            pqxx::connection admin(schema_.url());
+            pqxx::nontransaction kill(admin);
+            kill.exec_params("SELECT pg_terminate_backend($1)", db_.connection().backendpid());
+            return json{{"won", "first"}};
+          }),
+      pqxx::failure);
+  EXPECT_FALSE(idempotency_.has("k9"));
+  EXPECT_EQ(basket(), json::array());
+
+  Database other_db(schema_.url(), schema_.name());
+  Store other_store(other_db, options());
+  PgIdempotencyStore other(other_db);
+  auto second = messaging::deduplicated(other, "k9", [&]() -> Result<json> {
+    ++runs_;
+    EXPECT_TRUE(
+        other_store
+            .set_basket_item(json{{"customer_id", customer_}, {"isbn", "978-1"}, {"quantity", 1}})
+            .ok());
+    return json{{"won", "second"}};
+  });
+  ASSERT_TRUE(second.ok()) << error_text(second.error());
+  EXPECT_EQ(second.value(), (json{{"won", "second"}}));
+  auto third = messaging::deduplicated(idempotency_, "k9", effect(3, json{{"won", "third"}}));
+  ASSERT_TRUE(third.ok()) << error_text(third.error());
+  EXPECT_EQ(third.value(), second.value());
+  EXPECT_EQ(runs_, 2);
+  EXPECT_EQ(basket(), json::array({item("978-1", 1)}));
+}
+
 TEST_F(IdempotencyPgTest, AnEmptyKeyIsRefused) {
   auto r = messaging::deduplicated(idempotency_, "", effect(1, json::object()));
   ASSERT_FALSE(r.ok());
