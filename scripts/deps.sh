@@ -16,7 +16,7 @@ PACKAGES=(
   # fuzzing (scripts/fuzz.sh): clang 14 with its libFuzzer and sanitizer runtimes
   clang-14 libclang-rt-14-dev
   # libraries
-  librabbitmq-dev libboost1.81-all-dev nlohmann-json3-dev libpqxx-dev libsqlite3-dev
+  librabbitmq-dev libboost1.81-all-dev nlohmann-json3-dev libsimdjson-dev libpqxx-dev libsqlite3-dev
   libspdlog-dev libfmt-dev libcli11-dev libsodium-dev libhpdf-dev libcurl4-openssl-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # runtime: broker and database (run as the project's own processes, see scripts/infra.sh)

@@ -4,6 +4,8 @@
 #include <utility>
 #include <vector>
 
+#include "wonderland/common/json_parse.hpp"
+
 namespace wonderland {
 namespace {
 
@@ -240,6 +242,8 @@ std::optional<Error> check_json_value_limits(const json& value, const JsonLimits
 }
 
 Result<json> parse_json_bounded(std::string_view text, const JsonLimits& limits) {
+  if (auto fast = parse_json_fast(text, limits))
+    return std::move(*fast);
   if (auto error = check_json_limits(text, limits))
     return std::move(*error);
   try {

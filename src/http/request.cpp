@@ -4,6 +4,7 @@
 
 #include "text.hpp"
 #include "wonderland/common/json_limits.hpp"
+#include "wonderland/common/json_parse.hpp"
 
 namespace wonderland::http {
 
@@ -122,8 +123,11 @@ Result<nlohmann::json> Request::json_body() const {
   if (b.find_first_not_of(" \t\r\n") == std::string::npos) {
     return Error::of(codes::kInvalidArgument, "request body is empty; expected JSON");
   }
-  // Depth, string sizes and value count are checked before the document is built, so that no
-  // recursive code (copies, dump, redaction) ever sees a hostile nesting.
+  if (auto fast = parse_json_fast(b, JsonLimits::http()))
+    return std::move(*fast);
+  // The reference path, for the exact error. Depth, string sizes and value count are checked
+  // before the document is built, so that no recursive code (copies, dump, redaction) ever sees
+  // a hostile nesting.
   if (auto limit = check_json_limits(b, JsonLimits::http())) {
     return Error::of(codes::kInvalidArgument, "request body: " + limit->message);
   }

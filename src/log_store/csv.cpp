@@ -210,12 +210,10 @@ nlohmann::json parse_fields(std::string_view text) {
     return nlohmann::json::object();
   // Bounded like a message between services (the fields came in one); a column over the
   // limits is kept as text, as any other column that is not a JSON object.
-  if (check_json_limits(text, JsonLimits::message()))
+  auto parsed = parse_json_bounded(text, JsonLimits::message());
+  if (!parsed || !parsed->is_object())
     return nlohmann::json{{"value", std::string(text)}};
-  auto j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object())
-    return nlohmann::json{{"value", std::string(text)}};
-  return j;
+  return std::move(*parsed);
 }
 
 std::optional<Record> record_from_row(const Parser::Row& row, bool with_fields) {

@@ -5,13 +5,14 @@
 
 #include "wonderland/common/ids.hpp"
 #include "wonderland/common/json_limits.hpp"
+#include "wonderland/common/json_parse.hpp"
 #include "wonderland/common/json_text.hpp"
 #include "wonderland/common/time.hpp"
 
 namespace wonderland::messaging {
 namespace {
 
-std::string field(const nlohmann::json& j, const char* name, bool required) {
+std::string field(nlohmann::json& j, const char* name, bool required) {
   auto it = j.find(name);
   if (it == j.end() || it->is_null()) {
     if (required)
@@ -21,7 +22,7 @@ std::string field(const nlohmann::json& j, const char* name, bool required) {
   if (!it->is_string()) {
     throw std::invalid_argument(std::string("envelope field '") + name + "' must be a string");
   }
-  return it->get<std::string>();
+  return std::move(it->get_ref<std::string&>());
 }
 
 }  // namespace
@@ -99,13 +100,18 @@ void Envelope::append_header(std::string& out) const {
 }
 
 Envelope Envelope::parse(std::string_view wire) {
-  // Bounded before the document is built: no recursive code ever sees a hostile nesting.
-  if (auto limit = check_json_limits(wire, JsonLimits::message())) {
-    throw std::invalid_argument("envelope: " + limit->message);
+  nlohmann::json j;
+  if (auto fast = parse_json_fast(wire, JsonLimits::message())) {
+    j = std::move(*fast);
+  } else {
+    // The reference path, for the exact error (or the rare text only nlohmann accepts). Bounded
+    // before the document is built: no recursive code ever sees a hostile nesting.
+    if (auto limit = check_json_limits(wire, JsonLimits::message()))
+      throw std::invalid_argument("envelope: " + limit->message);
+    j = nlohmann::json::parse(wire, nullptr, false);
+    if (j.is_discarded())
+      throw std::invalid_argument("body is not valid JSON");
   }
-  nlohmann::json j = nlohmann::json::parse(wire, nullptr, false);
-  if (j.is_discarded())
-    throw std::invalid_argument("body is not valid JSON");
   if (!j.is_object())
     throw std::invalid_argument("envelope must be a JSON object");
   Envelope e;
