@@ -118,4 +118,10 @@ std::optional<json> parse_json_fast(std::string_view text, const JsonLimits& lim
   return out;
 }
 
+json parse_stored_json(std::string_view text) {
+  if (auto fast = parse_json_fast(text, JsonLimits::message()))
+    return std::move(*fast);
+  return json::parse(text, nullptr, false);
+}
+
 }  // namespace wonderland

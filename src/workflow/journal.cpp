@@ -4,6 +4,7 @@
 #include <exception>
 #include <future>
 
+#include "wonderland/common/json_parse.hpp"
 #include "wonderland/common/json_text.hpp"
 
 namespace wonderland::workflow {
@@ -122,7 +123,7 @@ Result<std::vector<JournalRecord>> parse_archived_history(const std::string& wor
   const auto bad = [&] {
     return Error::of(codes::kInternal, "archived history of " + workflow_id + " is not valid");
   };
-  nlohmann::json parsed = nlohmann::json::parse(document, nullptr, false);
+  nlohmann::json parsed = parse_stored_json(document);
   if (parsed.is_discarded() || !parsed.is_array())
     return bad();
   std::vector<JournalRecord> records;

@@ -5,6 +5,7 @@
 #include "sqlite_errors.hpp"
 #include "sqlite_journal_archive.hpp"
 #include "sqlite_journal_schema.hpp"
+#include "wonderland/common/json_parse.hpp"
 
 namespace wonderland::workflow::detail {
 namespace {
@@ -147,7 +148,7 @@ Status JournalQueries::read_records(std::int64_t wid, WorkflowHistory& h) {
   while (q.step()) {
     JournalRecord r = read_record(q);
     r.workflow_id = h.summary.id;
-    r.data = nlohmann::json::parse(q.text(6), nullptr, false);
+    r.data = parse_stored_json(q.text(6));
     if (r.data.is_discarded()) {
       return Error::of(codes::kInternal, "journal record " + h.summary.id + "#" +
                                              std::to_string(r.seq) + " is not valid JSON");

@@ -4,6 +4,7 @@
 #include <map>
 
 #include "pg_schema.hpp"
+#include "wonderland/common/json_parse.hpp"
 #include "wonderland/common/time.hpp"
 
 namespace wonderland::workflow::pg {
@@ -31,7 +32,7 @@ JournalRecord read_record(const pqxx::row& row) {
   r.at = row[5].as<std::string>();
   if (!row[6].is_null())
     r.status = parse_status(row[6].as<std::string>());
-  r.data = nlohmann::json::parse(row[7].as<std::string>(), nullptr, false);
+  r.data = parse_stored_json(std::string_view(row[7].c_str(), row[7].size()));
   if (r.data.is_discarded()) {
     throw ErrorException(Error::of(
         codes::kInternal,

@@ -26,4 +26,9 @@ namespace wonderland {
 /// nullopt otherwise (see above). Thread-safe: each thread keeps its own parser.
 std::optional<nlohmann::json> parse_json_fast(std::string_view text, const JsonLimits& limits);
 
+/// For JSON text this system wrote itself and stored (journal records, recorded replies):
+/// `nlohmann::json::parse(text, nullptr, false)`, a discarded value when the text is not valid
+/// JSON, on the fast path whenever the text is within the message limits.
+nlohmann::json parse_stored_json(std::string_view text);
+
 }  // namespace wonderland
