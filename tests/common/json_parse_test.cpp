@@ -178,5 +178,16 @@ TEST(JsonParseFast, ThreadsParseAtOnce) {
   EXPECT_EQ(mismatches, std::vector<int>(4, 0));
 }
 
+TEST(ParseStoredJson, GivesNlohmannsDocumentOrADiscardedValue) {
+  const std::string record = R"({"reply":{"reservation_id":"r-1","lines":[{"qty":2}]},"n":-3})";
+  EXPECT_EQ(parse_stored_json(record), json::parse(record));
+  EXPECT_TRUE(parse_stored_json("{\"cut\":").is_discarded());
+  EXPECT_TRUE(parse_stored_json("").is_discarded());
+  // Deeper than a message may be: still read, by the reference parser.
+  const std::string deep = nested_arrays(200);
+  EXPECT_FALSE(parse_json_fast(deep, JsonLimits::message()));
+  EXPECT_EQ(parse_stored_json(deep), json::parse(deep));
+}
+
 }  // namespace
 }  // namespace wonderland
