@@ -30,25 +30,25 @@ log_store::Record record_from_workflow_envelope(const messaging::Envelope& e) {
                                                e.correlation_id, envelope_time(e), e.body);
 }
 
-messaging::Envelope workflow_event_envelope(const messaging::Envelope& batch,
-                                            const nlohmann::json& event, std::size_t index) {
-  // Every field but the body, which holds the whole batch: copying it per event made a batch of
-  // n events cost n copies of itself.
-  messaging::Envelope one;
-  one.type = batch.type;
-  one.correlation_id = batch.correlation_id;
-  one.causation_id = batch.causation_id;
-  one.source = batch.source;
-  one.timestamp = batch.timestamp;
-  one.traceparent = batch.traceparent;
-  one.idempotency_key = batch.idempotency_key;
-  one.message_id = batch.message_id + ":" + std::to_string(index);
-  one.body = event.is_object() ? event : nlohmann::json::object();
-  one.type = "workflow." + one.body.value("type", std::string("event"));
-  one.correlation_id = one.body.value("workflow_id", batch.correlation_id);
-  if (auto at = one.body.find("at"); at != one.body.end() && at->is_string())
-    one.timestamp = *at;
-  return one;
+BatchedEvent batched_workflow_event(const messaging::Envelope& batch, const nlohmann::json& event,
+                                    std::size_t index) {
+  static const nlohmann::json kEmpty = nlohmann::json::object();
+  const nlohmann::json& body = event.is_object() ? event : kEmpty;
+  auto text = [&body](const char* key) -> const std::string* {
+    auto it = body.find(key);
+    return it != body.end() && it->is_string() ? &it->get_ref<const std::string&>() : nullptr;
+  };
+  const std::string* type = text("type");
+  const std::string* workflow_id = text("workflow_id");
+  const std::string* at = text("at");
+  SystemTime time = std::chrono::system_clock::now();
+  if (auto t = log_store::parse_timestamp(at != nullptr ? *at : batch.timestamp))
+    time = *t;
+  return {batch.message_id + ":" + std::to_string(index),
+          log_store::record_from_workflow_event(
+              "workflow." + (type != nullptr ? *type : std::string("event")),
+              batch.source.empty() ? "mediator" : batch.source,
+              workflow_id != nullptr ? *workflow_id : batch.correlation_id, time, body)};
 }
 
 std::string live_routing_key(const log_store::Record& r) {

@@ -352,15 +352,17 @@ struct LoggingService::State {
   // The mediator batches its workflow events: one record per event, each with an id of its own
   // so that a redelivered batch is stored once.
   void store_workflow_batch(const messaging::Envelope& e) {
-    const auto& events = e.body.value("events", nlohmann::json::array());
-    if (!events.is_array())
+    // Read in place: the batch (every event's data) is never copied, only each record's fields.
+    auto events = e.body.is_object() ? e.body.find("events") : e.body.end();
+    if (events == e.body.end() || events->is_null())
+      return;  // nothing to store
+    if (!events->is_array())
       throw messaging::PoisonMessage("workflow.events without an events array");
     std::vector<std::pair<std::string, Record>> batch;
-    batch.reserve(events.size());
-    for (std::size_t i = 0; i < events.size(); ++i) {
-      messaging::Envelope one = workflow_event_envelope(e, events[i], i);
-      Record record = record_from_workflow_envelope(one);
-      batch.emplace_back(std::move(one.message_id), std::move(record));
+    batch.reserve(events->size());
+    for (std::size_t i = 0; i < events->size(); ++i) {
+      auto [id, record] = batched_workflow_event(e, (*events)[i], i);
+      batch.emplace_back(std::move(id), std::move(record));
     }
     store_batch(std::move(batch), workflow_events, options.live_workflow_events);
   }

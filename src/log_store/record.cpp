@@ -4,6 +4,8 @@
 #include <cctype>
 #include <stdexcept>
 
+#include "wonderland/common/json_text.hpp"
+
 namespace wonderland::log_store {
 namespace {
 
@@ -102,7 +104,7 @@ SystemTime floor_to_ms(SystemTime t) noexcept {
 }
 
 std::string dump_compact(const nlohmann::json& value) {
-  return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return to_json_text(value);  // dump()'s text, invalid UTF-8 replaced, several times faster
 }
 
 std::optional<SystemTime> parse_timestamp(std::string_view s) noexcept {

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include "wonderland/common/time.hpp"
 #include "wonderland/log_service/live.hpp"
 #include "wonderland/log_service/service.hpp"
 
@@ -142,17 +143,33 @@ TEST(WorkflowBatch, EachEventBecomesItsOwnRecord) {
           {"at", "2026-11-26T10:00:00.000Z"}},
          {{"workflow_id", "wf-2"}, {"type", "failed"}, {"at", "2026-11-26T10:00:01.000Z"}}}}},
       "mediator");
-  auto first = workflow_event_envelope(batch, batch.body["events"][0], 0);
-  auto second = workflow_event_envelope(batch, batch.body["events"][1], 1);
-  EXPECT_EQ(first.type, "workflow.step_succeeded");
-  EXPECT_EQ(first.correlation_id, "wf-1");
-  EXPECT_EQ(first.timestamp, "2026-11-26T10:00:00.000Z");
-  EXPECT_EQ(second.correlation_id, "wf-2");
-  EXPECT_NE(first.message_id, second.message_id);
-  auto record = record_from_workflow_envelope(second);
-  EXPECT_EQ(record.correlation_id, "wf-2");
+  auto first = batched_workflow_event(batch, batch.body["events"][0], 0);
+  auto second = batched_workflow_event(batch, batch.body["events"][1], 1);
+  EXPECT_EQ(first.record.message, "workflow.step_succeeded: step=reserve");
+  EXPECT_EQ(first.record.correlation_id, "wf-1");
+  EXPECT_EQ(format_iso8601(first.record.time), "2026-11-26T10:00:00.000Z");
+  EXPECT_EQ(first.record.fields, batch.body["events"][0]);
+  EXPECT_EQ(second.record.correlation_id, "wf-2");
+  EXPECT_NE(first.id, second.id);
+  EXPECT_EQ(first.id, batch.message_id + ":0");
+  const auto& record = second.record;
+  EXPECT_EQ(record.message, "workflow.failed");
   EXPECT_EQ(record.service, "mediator");
   EXPECT_EQ(record.severity, log_store::Severity::kError);
+}
+
+TEST(WorkflowBatch, AnEventWithoutItsFieldsFallsBackToTheBatch) {
+  messaging::Envelope batch =
+      messaging::Envelope::make(kWorkflowBatchType, {{"events", {42, {{"type", 7}}}}}, "");
+  batch.correlation_id = "batch-flow";
+  batch.timestamp = "2026-11-26T09:00:00.000Z";
+  for (std::size_t i = 0; i < 2; ++i) {
+    auto e = batched_workflow_event(batch, batch.body["events"][i], i);
+    EXPECT_EQ(e.record.message, "workflow.event");
+    EXPECT_EQ(e.record.correlation_id, "batch-flow");
+    EXPECT_EQ(e.record.service, "mediator");
+    EXPECT_EQ(format_iso8601(e.record.time), "2026-11-26T09:00:00.000Z");
+  }
 }
 
 }  // namespace

@@ -50,10 +50,15 @@ log_store::Record record_from_log_envelope(const messaging::Envelope& envelope,
 /// A workflow event as a record (service = source, or "mediator" when empty).
 log_store::Record record_from_workflow_envelope(const messaging::Envelope& envelope);
 
-/// The envelope of event `index` of a `workflow.events` batch, as if it had been sent alone:
-/// type `workflow.<event type>`, correlation id = its workflow, message id = batch id + index.
-messaging::Envelope workflow_event_envelope(const messaging::Envelope& batch,
-                                            const nlohmann::json& event, std::size_t index);
+/// Event `index` of a `workflow.events` batch as the record it would make sent alone (type
+/// `workflow.<event type>`, correlation id = its workflow, time = its `at`), with its id: the
+/// batch's message id + index. Built from the event in place: only its fields are copied.
+struct BatchedEvent {
+  std::string id;
+  log_store::Record record;
+};
+BatchedEvent batched_workflow_event(const messaging::Envelope& batch, const nlohmann::json& event,
+                                    std::size_t index);
 
 /// `<severity>.<service>`, the routing key of a record on the live exchange.
 std::string live_routing_key(const log_store::Record& record);
