@@ -49,6 +49,7 @@ Result<nlohmann::json> order_view(const workflow::Engine& engine, const std::str
                       {"created_at", s.created_at},
                       {"updated_at", s.updated_at.empty() ? s.created_at : s.updated_at}};
   std::string customer_reason;
+  bool priced = false;  // purchase v1 and v2 price in a step of their own, v3 in the reservation
   for (const auto& r : recs) {
     if (auto f = r.data.find("failure"); f != r.data.end() && f->is_object()) {
       // The failing service's own words ("Your card was declined") rather than the step's.
@@ -56,10 +57,15 @@ Result<nlohmann::json> order_view(const workflow::Engine& engine, const std::str
       if (!message.empty())
         customer_reason = message;
     }
-    if (r.type == workflow::events::kStepSucceeded && r.step == "price") {
-      const auto& out = r.data.value("output", nlohmann::json::object());
-      view["items"] = out.value("items", nlohmann::json::array());
-      view["total_cents"] = out.value("total_cents", 0);
+    if (r.type == workflow::events::kStepSucceeded &&
+        (r.step == "price" || (r.step == "reserve" && !priced))) {
+      // v1 and v2 charged the price step's total: it wins over the reservation's.
+      priced = r.step == "price";
+      auto out = r.data.find("output");
+      if (out == r.data.end() || !out->is_object())
+        continue;
+      view["items"] = out->value("items", nlohmann::json::array());
+      view["total_cents"] = out->value("total_cents", 0);
     }
   }
   if (s.status != workflow::WorkflowStatus::kRunning &&

@@ -319,7 +319,6 @@ describe('operations console', () => {
       const states = new Map(await diagramStates(page));
       assert.deepEqual(Object.fromEntries(states), {
         validate: 'done',
-        price: 'done',
         reserve: 'compensated',
         charge: 'failed',
         fulfil: 'pending',

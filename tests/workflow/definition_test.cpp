@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <iterator>
 
 #include "support.hpp"
 
@@ -80,6 +81,31 @@ TEST(Definition, PurchaseExampleHasTheSagaShape) {
   EXPECT_TRUE(confirmed);
   ASSERT_FALSE(d.on_failure.empty());
   EXPECT_EQ(d.steps[d.on_failure[0]].topic, "order.failed");
+}
+
+TEST(Definition, PurchaseV3PricesInTheReservation) {
+  auto v2 = load_definition_file(kWorkflows / "purchase-v2.json");
+  auto v3 = load_definition_file(kWorkflows / "purchase-v3.json");
+  ASSERT_TRUE(v2.ok()) << v2.error().message;
+  ASSERT_TRUE(v3.ok()) << v3.error().message;
+  EXPECT_EQ((*v3)->name, "purchase");
+  EXPECT_EQ((*v3)->version, 3);
+  EXPECT_NE((*v2)->find("price"), nullptr);
+  EXPECT_EQ((*v3)->find("price"), nullptr);
+  // Everything v2 took from the price step, v3 takes from the reservation's reply.
+  std::ifstream in(kWorkflows / "purchase-v3.json");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text.find("steps.price"), std::string::npos);
+  EXPECT_NE(text.find("${steps.reserve.output.total_cents}"), std::string::npos);
+  // The same saga otherwise: every other step, with its action and compensation.
+  for (const Step& s : (*v2)->steps) {
+    if (s.id == "price")
+      continue;
+    const Step* same = (*v3)->find(s.id);
+    ASSERT_NE(same, nullptr) << s.id;
+    EXPECT_EQ(same->action, s.action) << s.id;
+    EXPECT_EQ(same->compensation.has_value(), s.compensation.has_value()) << s.id;
+  }
 }
 
 TEST(Definition, ErrorsNameFileStepAndField) {

@@ -261,7 +261,7 @@ struct Harness {
     });
   }
   void serve_ok(const std::string& action, json output = json::object()) {
-    serve(action, [output](const Command&) -> Result<json> { return output; });
+    serve(action, [output = std::move(output)](const Command&) -> Result<json> { return output; });
   }
 
   /// Returns once the engine has processed everything posted before (a blocking call is
