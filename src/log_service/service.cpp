@@ -353,8 +353,10 @@ struct LoggingService::State {
   // so that a redelivered batch is stored once.
   void store_workflow_batch(const messaging::Envelope& e) {
     // Read in place: the batch (every event's data) is never copied, only each record's fields.
-    auto events = e.body.is_object() ? e.body.find("events") : e.body.end();
-    if (events == e.body.end() || events->is_null())
+    if (!e.body.is_object())
+      throw messaging::PoisonMessage("workflow.events whose body is not an object");
+    auto events = e.body.find("events");
+    if (events == e.body.end())
       return;  // nothing to store
     if (!events->is_array())
       throw messaging::PoisonMessage("workflow.events without an events array");

@@ -2,6 +2,7 @@
 // exchanges, queues and a log directory of its own, so it runs beside a live system.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <fstream>
@@ -435,6 +436,40 @@ TEST_F(LoggingServiceTest, ARedeliveredMessageIsStoredOnce) {
       [&] { return service_->stats().records + service_->stats().duplicates >= 3; }, 20s));
   EXPECT_EQ(service_->stats().records, 1U);
   EXPECT_EQ(service_->stats().duplicates, 2U);
+}
+
+TEST_F(LoggingServiceTest, AMalformedWorkflowBatchIsDeadLetteredWithItsReasonAndTheNextIsStored) {
+  start();
+  const auto& t = options_.topology;
+  auto batch = [](nlohmann::json body) {
+    return Envelope::make(kWorkflowBatchType, std::move(body), "mediator");
+  };
+  nlohmann::json good_events = nlohmann::json::array(
+      {{{"workflow_id", "wf-a"}, {"type", "step_succeeded"}, {"step", "reserve"}},
+       {{"workflow_id", "wf-b"}, {"type", "completed"}}});
+  for (Envelope e : {batch({{"events", "not a list"}}), batch(nlohmann::json::array({1, 2})),
+                     batch({{"events", good_events}})}) {
+    ASSERT_TRUE(
+        client_.publish(messaging::Outgoing{t.workflow_exchange, "workflow.events", e}).get().ok());
+  }
+  ASSERT_TRUE(wait_stored(2, 20s));
+  std::vector<std::string> reasons;
+  messaging::Connection inspector(connection_options("logging-inspector"));
+  ASSERT_TRUE(wonderland::testing::eventually(
+      [&] {
+        if (auto dead = inspector.get(messaging::dead_letter_queue_for(t.workflow_queue)))
+          reasons.push_back(dead->string_headers["x-wonderland-reason"]);
+        return reasons.size() >= 2;
+      },
+      20s));
+  std::sort(reasons.begin(), reasons.end());  // handlers may take them in either order
+  EXPECT_NE(reasons[0].find("body is not an object"), std::string::npos) << reasons[0];
+  EXPECT_NE(reasons[1].find("without an events array"), std::string::npos) << reasons[1];
+  EXPECT_EQ(service_->stats().workflow_events, 2U);
+  auto page = rpc_query({{"correlation_id", "wf-a"}});
+  ASSERT_TRUE(page.ok()) << page.error().message;
+  ASSERT_EQ(page->records.size(), 1U);
+  EXPECT_EQ(page->records[0].message, "workflow.step_succeeded: step=reserve");
 }
 
 }  // namespace

@@ -8,10 +8,10 @@
 // simdjson validates the text (structure, UTF-8, escapes, numbers, depth) in a few hundred
 // nanoseconds, then one walk of its tape builds the nlohmann document that the rest of the code
 // uses. It accepts a subset of what nlohmann accepts and builds the same document from it; what
-// it refuses (invalid JSON, a limit exceeded, integers beyond 64 bits, a byte-order mark,
-// a depth limit above 256) comes
-// back as nullopt, and the caller's reference path then gives the document or the error it
-// always gave. So the fast path changes the cost of a parse, never its outcome.
+// it refuses (invalid JSON, a limit exceeded, integers beyond 64 bits, a byte-order mark, a
+// depth limit above 256) comes back as nullopt, and the caller's reference path then gives the
+// document or the error it always gave. So the fast path changes the cost of a parse, never its
+// outcome.
 #pragma once
 
 #include <nlohmann/json.hpp>
