@@ -447,8 +447,8 @@ TEST_F(LoggingServiceTest, AMalformedWorkflowBatchIsDeadLetteredWithItsReasonAnd
   nlohmann::json good_events = nlohmann::json::array(
       {{{"workflow_id", "wf-a"}, {"type", "step_succeeded"}, {"step", "reserve"}},
        {{"workflow_id", "wf-b"}, {"type", "completed"}}});
-  for (Envelope e : {batch({{"events", "not a list"}}), batch(nlohmann::json::array({1, 2})),
-                     batch({{"events", good_events}})}) {
+  for (const Envelope& e : {batch({{"events", "not a list"}}), batch(nlohmann::json::array({1, 2})),
+                            batch({{"events", good_events}})}) {
     ASSERT_TRUE(
         client_.publish(messaging::Outgoing{t.workflow_exchange, "workflow.events", e}).get().ok());
   }
