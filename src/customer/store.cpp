@@ -38,12 +38,12 @@ Result<json> Store::in_one_statement(const TxBody& body) {
   return body(tx);
 }
 
-Result<json> Store::for_customer(const json& request, const CustomerTxBody& body) {
+Result<json> Store::for_customer(const json& request, const CustomerTxBody& body, Runner run) {
   BodyReader r(request);
   std::string customer_id = r.uuid("customer_id");
   if (!r.ok())
     return r.error();
-  return in_transaction([&](pqxx::transaction_base& tx) { return body(tx, customer_id); });
+  return (this->*run)([&](pqxx::transaction_base& tx) { return body(tx, customer_id); });
 }
 
 }  // namespace wonderland::customer

@@ -140,8 +140,12 @@ class Store {
   /// Runs `body`, whose SQL is one statement (consistent by itself), in the enclosing transaction
   /// when there is one, else without BEGIN and COMMIT: two round trips to the server fewer.
   Result<nlohmann::json> in_one_statement(const TxBody& body);
-  /// Validates a body that names only `customer_id`, then runs `body` in a transaction with it.
-  Result<nlohmann::json> for_customer(const nlohmann::json& request, const CustomerTxBody& body);
+  /// How a body's SQL runs: in_transaction, or in_one_statement.
+  using Runner = Result<nlohmann::json> (Store::*)(const TxBody&);
+  /// Validates a body that names only `customer_id`, then runs `body` with it through `run` (in
+  /// a transaction unless told otherwise).
+  Result<nlohmann::json> for_customer(const nlohmann::json& request, const CustomerTxBody& body,
+                                      Runner run = &Store::in_transaction);
   SystemTime now() const;
   const std::string& dummy_hash();
   /// check_return and record_return: `record` locks the order and inserts the return.

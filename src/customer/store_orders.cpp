@@ -10,30 +10,29 @@ namespace wonderland::customer {
 using nlohmann::json;
 
 Result<json> Store::validate(const json& body) {
-  BodyReader r(body);
-  std::string customer_id = r.uuid("customer_id");
-  if (!r.ok())
-    return r.error();
   // The profile and the basket in one statement: one round trip, one snapshot.
-  return in_one_statement([&](pqxx::transaction_base& tx) -> Result<json> {
-    auto rows =
-        exec_sql(tx,
-                 "SELECT c.email, c.first_name, c.last_name, (SELECT coalesce(json_agg("
-                 "json_build_object('isbn', b.isbn, 'quantity', b.quantity) ORDER BY "
-                 "b.added_at, b.isbn), '[]') FROM basket_items b WHERE b.customer_id = c.id)"
-                 "::text FROM customers c WHERE c.id = $1",
-                 customer_id);
-    if (rows.empty())
-      return not_found(customer_id);
-    json items = json::parse(rows[0][3].as<std::string>());
-    if (items.empty())
-      return Error::of(codes::kFailedPrecondition, "Your basket is empty");
-    return json{{"customer_id", customer_id},
-                {"email", rows[0][0].as<std::string>()},
-                {"first_name", rows[0][1].as<std::string>()},
-                {"last_name", rows[0][2].as<std::string>()},
-                {"items", std::move(items)}};
-  });
+  return for_customer(
+      body,
+      [&](pqxx::transaction_base& tx, const std::string& customer_id) -> Result<json> {
+        auto rows =
+            exec_sql(tx,
+                     "SELECT c.email, c.first_name, c.last_name, (SELECT coalesce(json_agg("
+                     "json_build_object('isbn', b.isbn, 'quantity', b.quantity) ORDER BY "
+                     "b.added_at, b.isbn), '[]') FROM basket_items b WHERE b.customer_id = c.id)"
+                     "::text FROM customers c WHERE c.id = $1",
+                     customer_id);
+        if (rows.empty())
+          return not_found(customer_id);
+        json items = json::parse(rows[0][3].as<std::string>());
+        if (items.empty())
+          return Error::of(codes::kFailedPrecondition, "Your basket is empty");
+        return json{{"customer_id", customer_id},
+                    {"email", rows[0][0].as<std::string>()},
+                    {"first_name", rows[0][1].as<std::string>()},
+                    {"last_name", rows[0][2].as<std::string>()},
+                    {"items", std::move(items)}};
+      },
+      &Store::in_one_statement);
 }
 
 Result<json> Store::record_order(const json& body) {
