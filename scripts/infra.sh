@@ -446,9 +446,20 @@ rmq_join() {
   status="$(rmqctl "$TIMEOUT_S" -q cluster_status --formatter json 2>/dev/null)" || status=""
   [[ "$status" == *"\"$RMQ_NODE0_NAME\""* ]] && return 0
   wl_info "$RMQ_NAME: joining the cluster of $RMQ_NODE0_NAME"
-  if ! rmqctl "$TIMEOUT_S" -q stop_app >/dev/null ||
-    ! rmqctl "$TIMEOUT_S" -q join_cluster "$RMQ_NODE0_NAME" >/dev/null ||
-    ! rmqctl "$TIMEOUT_S" -q start_app >/dev/null; then
+  # join_cluster sometimes finds node 0 reachable but its Erlang distribution not answering yet
+  # ("TCP connection succeeded but Erlang distribution failed") on a loaded machine: a few tries.
+  local joined=0 attempt
+  if rmqctl "$TIMEOUT_S" -q stop_app >/dev/null; then
+    for attempt in 1 2 3 4 5; do
+      if rmqctl "$TIMEOUT_S" -q join_cluster "$RMQ_NODE0_NAME" >/dev/null; then
+        joined=1
+        break
+      fi
+      wl_info "$RMQ_NAME: join attempt $attempt failed; trying again in 2 s"
+      sleep 2
+    done
+  fi
+  if ((joined == 0)) || ! rmqctl "$TIMEOUT_S" -q start_app >/dev/null; then
     wl_error "$RMQ_NAME: could not join the cluster of $RMQ_NODE0_NAME"
     rmq_show_logs
     return 1
