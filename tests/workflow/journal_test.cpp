@@ -78,8 +78,11 @@ TEST(SqliteJournal, ASweepKilledMidwayLeavesEveryWorkflowWholeInOnePlace) {
     if (child == 0) {  // sweeps in small, fully synced batches until killed
       close(ready[0]);
       auto j = open_sqlite_journal({.path = path, .full_sync = true});
-      const char c = j.ok() ? 1 : 0;
-      if (write(ready[1], &c, 1) != 1 || !j.ok())
+      // Ready once the first batch committed, so that the kill always lands after progress, even
+      // in a slow (sanitized) build.
+      auto first = j.ok() ? j.value()->archive_finished(hours(24), 25) : Result<std::size_t>(0);
+      const char c = first.ok() && *first > 0 ? 1 : 0;
+      if (write(ready[1], &c, 1) != 1 || c == 0)
         _exit(2);
       for (;;) {
         auto moved = j.value()->archive_finished(hours(24), 25);
@@ -91,7 +94,7 @@ TEST(SqliteJournal, ASweepKilledMidwayLeavesEveryWorkflowWholeInOnePlace) {
     char c = 0;
     ASSERT_EQ(read(ready[0], &c, 1), 1);
     close(ready[0]);
-    ASSERT_EQ(c, 1) << "the child could not open the journal";
+    ASSERT_EQ(c, 1) << "the child could not open the journal or sweep its first batch";
     std::this_thread::sleep_for(std::chrono::milliseconds(20 + 17 * round));
     ASSERT_EQ(kill(child, SIGKILL), 0);
     int status = 0;
