@@ -1,7 +1,8 @@
 // CPU per order of the customer service's part of a purchase, in the service and in its
 // PostgreSQL backend, with no broker in between: the commands one order sends (two basket lines,
-// validate, record_order, clear_basket, the state-changing ones under idempotency keys as the
-// mediator sends them) through the real CommandHandler, one after another on one connection.
+// validate, record_order, clear_basket, as the mediator sends them: the workflow's steps under
+// idempotency keys, the basket lines, which set a quantity, without one) through the real
+// CommandHandler, one after another on one connection.
 //
 //   build/bench/customer/command_benchmark --url postgresql://127.0.0.1:5432/wonderland
 //
@@ -45,11 +46,10 @@ void check(const Result<json>& r, const char* what) {
 void one_order(wonderland::customer::CommandHandler& handler, const std::string& customer_id) {
   const std::string order_id = wonderland::new_uuid();
   for (const char* isbn : {"9781942788812", "9781942788331"}) {
-    check(
-        handler.handle(command("customer.set_basket_item",
-                               json{{"customer_id", customer_id}, {"isbn", isbn}, {"quantity", 1}},
-                               wonderland::new_uuid())),
-        "set_basket_item");
+    check(handler.handle(
+              command("customer.set_basket_item",
+                      json{{"customer_id", customer_id}, {"isbn", isbn}, {"quantity", 1}})),
+          "set_basket_item");
   }
   check(handler.handle(command("customer.validate", json{{"customer_id", customer_id}})),
         "validate");

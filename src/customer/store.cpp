@@ -31,7 +31,7 @@ Result<json> Store::in_transaction(const TxBody& body) {
   return r;
 }
 
-Result<json> Store::in_one_statement(const TxBody& body) {
+Result<json> Store::without_transaction(const TxBody& body) {
   if (pqxx::transaction_base* tx = db_.ambient())
     return body(*tx);
   pqxx::nontransaction tx(db_.connection());

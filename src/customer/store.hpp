@@ -137,10 +137,12 @@ class Store {
   using CustomerTxBody = std::function<Result<nlohmann::json>(pqxx::transaction_base&,
                                                               const std::string& customer_id)>;
   Result<nlohmann::json> in_transaction(const TxBody& body);
-  /// Runs `body`, whose SQL is one statement (consistent by itself), in the enclosing transaction
-  /// when there is one, else without BEGIN and COMMIT: two round trips to the server fewer.
-  Result<nlohmann::json> in_one_statement(const TxBody& body);
-  /// How a body's SQL runs: in_transaction, or in_one_statement.
+  /// Runs `body` in the enclosing transaction when there is one, else with every statement
+  /// committing on its own, without BEGIN and COMMIT (two round trips to the server fewer): for
+  /// bodies that need no two statements to be atomic together, such as one statement, or one
+  /// write and then reads of what it wrote.
+  Result<nlohmann::json> without_transaction(const TxBody& body);
+  /// How a body's SQL runs: in_transaction, or without_transaction.
   using Runner = Result<nlohmann::json> (Store::*)(const TxBody&);
   /// Validates a body that names only `customer_id`, then runs `body` with it through `run` (in
   /// a transaction unless told otherwise).

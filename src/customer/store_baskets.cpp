@@ -20,6 +20,21 @@ void put_line(pqxx::transaction_base& tx, const std::string& customer_id, const 
            customer_id, isbn, quantity, now);
 }
 
+/// put_line under the customer's lock, in one statement: false when there is no such customer.
+/// The lock comes first (the insert reads the locked row), and the insert's ON CONFLICT sees a
+/// line that a concurrent edit committed while this one waited for the lock.
+bool lock_and_put_line(pqxx::transaction_base& tx, const std::string& customer_id,
+                       const std::string& isbn, int quantity, const std::string& now) {
+  return !exec_sql(tx,
+                   "WITH c AS (SELECT id FROM customers WHERE id = $1 FOR NO KEY UPDATE)"
+                   " INSERT INTO basket_items (customer_id, isbn, quantity, added_at)"
+                   " SELECT id, $2::text, $3::int, $4::timestamptz FROM c"
+                   " ON CONFLICT (customer_id, isbn) DO UPDATE SET quantity = EXCLUDED.quantity"
+                   " RETURNING 1",
+                   customer_id, isbn, quantity, now)
+              .empty();
+}
+
 }  // namespace
 
 Result<json> Store::get_basket(const json& body) {
@@ -36,15 +51,21 @@ Result<json> Store::set_basket_item(const json& body) {
   if (!parsed)
     return parsed.error();
   const BasketItemRequest& b = parsed.value();
-  return in_transaction([&](pqxx::transaction_base& tx) -> Result<json> {
-    if (!lock_customer(tx, b.customer_id))
-      return not_found(b.customer_id);
-    if (b.quantity == 0) {
+  if (b.quantity == 0) {
+    return in_transaction([&](pqxx::transaction_base& tx) -> Result<json> {
+      if (!lock_customer(tx, b.customer_id))
+        return not_found(b.customer_id);
       exec_sql(tx, "DELETE FROM basket_items WHERE customer_id = $1 AND isbn = $2", b.customer_id,
                b.isbn);
-    } else {
-      put_line(tx, b.customer_id, b.isbn, b.quantity, format_iso8601(now()));
-    }
+      return json{{"items", basket_items(tx, b.customer_id)}};
+    });
+  }
+  // Two statements and no transaction of their own (inside a deduplicated command they join its
+  // transaction): the write is one atomic statement, and the basket it answers is read after it,
+  // so it holds the line just written.
+  return without_transaction([&](pqxx::transaction_base& tx) -> Result<json> {
+    if (!lock_and_put_line(tx, b.customer_id, b.isbn, b.quantity, format_iso8601(now())))
+      return not_found(b.customer_id);
     return json{{"items", basket_items(tx, b.customer_id)}};
   });
 }
@@ -95,15 +116,22 @@ Result<json> Store::clear_basket(const json& body) {
   std::string order_id = r.uuid("order_id");
   if (!r.ok())
     return r.error();
-  return in_transaction([&](pqxx::transaction_base& tx) -> Result<json> {
-    if (!lock_customer(tx, customer_id))
+  // One statement: the customer's lock, then only the first clear for the order empties the
+  // basket. The delete reads the basket as the statement began: a line that a concurrent edit
+  // added while this clear waited for the lock was not in the order, and stays.
+  return without_transaction([&](pqxx::transaction_base& tx) -> Result<json> {
+    auto rows = exec_sql(
+        tx,
+        "WITH c AS (SELECT id FROM customers WHERE id = $2 FOR NO KEY UPDATE),"
+        " first AS (INSERT INTO basket_clears (order_id, customer_id, cleared_at)"
+        " SELECT $1::uuid, id, $3::timestamptz FROM c ON CONFLICT (order_id) DO NOTHING"
+        " RETURNING order_id),"
+        " emptied AS (DELETE FROM basket_items WHERE customer_id = $2 AND EXISTS (SELECT 1 FROM"
+        " first))"
+        " SELECT count(*) FROM c",  // a data-changing WITH runs whether read or not
+        order_id, customer_id, format_iso8601(now()));
+    if (rows[0][0].as<long>() == 0)
       return not_found(customer_id);
-    // Only the first clear for the order empties the basket, in one statement.
-    exec_sql(tx,
-             "WITH first AS (INSERT INTO basket_clears (order_id, customer_id, cleared_at) VALUES "
-             "($1, $2, $3::timestamptz) ON CONFLICT (order_id) DO NOTHING RETURNING order_id) "
-             "DELETE FROM basket_items WHERE customer_id = $2 AND EXISTS (SELECT 1 FROM first)",
-             order_id, customer_id, format_iso8601(now()));
     return json::object();
   });
 }

@@ -402,6 +402,60 @@ TEST_F(CustomerPgTest, ClearBasketActsOncePerOrder) {
   EXPECT_EQ(items_of(store_->get_basket(json{{"customer_id", id}})), json::array());
 }
 
+TEST_F(CustomerPgTest, ClearBasketForAnUnknownCustomerIsNotFoundAndRecordsNothing) {
+  std::string order = new_uuid();
+  auto nobody = store_->clear_basket(json{{"customer_id", new_uuid()}, {"order_id", order}});
+  ASSERT_FALSE(nobody.ok());
+  EXPECT_EQ(nobody.error().code, codes::kNotFound);
+  pqxx::connection conn(schema_.url());
+  pqxx::work tx(conn);
+  tx.exec("SET LOCAL search_path TO " + tx.quote_name(schema_.name()));
+  EXPECT_EQ(tx.exec_params("SELECT count(*) FROM basket_clears WHERE order_id = $1", order)[0][0]
+                .as<int>(),
+            0);
+}
+
+// A clear waits for the customer's lock behind a basket edit. What the edit changed in a line
+// the order saw goes with the clear; a line the edit added (after the order read the basket)
+// stays in the basket.
+TEST_F(CustomerPgTest, ClearBasketWaitsForAConcurrentEditAndKeepsTheLineItAdded) {
+  std::string id = sign_up("alice");
+  ASSERT_TRUE(
+      store_->set_basket_item(json{{"customer_id", id}, {"isbn", "978-1"}, {"quantity", 1}}).ok());
+  pqxx::connection editor(schema_.url());
+  pqxx::work edit(editor);
+  edit.exec("SET LOCAL search_path TO " + edit.quote_name(schema_.name()));
+  edit.exec_params("SELECT 1 FROM customers WHERE id = $1 FOR NO KEY UPDATE", id);
+  edit.exec_params("UPDATE basket_items SET quantity = 2 WHERE customer_id = $1", id);
+  edit.exec_params(
+      "INSERT INTO basket_items (customer_id, isbn, quantity, added_at) VALUES ($1, '978-2', 1, "
+      "now())",
+      id);
+  std::optional<Result<json>> cleared;
+  std::thread clear([&] {
+    cleared.emplace(store_->clear_basket(json{{"customer_id", id}, {"order_id", new_uuid()}}));
+  });
+  const int editor_pid = editor.backendpid();
+  EXPECT_TRUE(testing::eventually(
+      [&] {
+        pqxx::connection watcher(schema_.url());
+        pqxx::nontransaction w(watcher);
+        return w.exec_params(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE $1 = ANY(pg_blocking_pids(pid))",
+                    editor_pid)[0][0]
+                   .as<int>() > 0;
+      },
+      10s))
+      << "the clear never waited for the edit's lock";
+  edit.commit();
+  clear.join();
+  ASSERT_TRUE(cleared.has_value());
+  ASSERT_TRUE(cleared->ok()) << error_text(cleared->error());
+  EXPECT_EQ(items_of(store_->get_basket(json{{"customer_id", id}})),
+            json::array({item("978-2", 1)}));
+}
+
 // --- The PostgreSQL idempotency store -------------------------------------------------------
 
 class IdempotencyPgTest : public CustomerPgTest {
