@@ -81,6 +81,9 @@ RpcServer::RpcServer(Connection& connection, RpcServerOptions options, RpcHandle
     out.routing_key = info.reply_to;
     out.envelope = std::move(reply);
     out.delivery = Delivery::kTransient;
+    // A lost reply costs the caller a retry at its deadline, as a lost request does: a confirm
+    // would tell this side nothing it acts on.
+    out.unconfirmed = true;
     out.rpc_correlation_id = info.rpc_correlation_id;
     conn->publish(std::move(out), [](const Status&) {});
   });

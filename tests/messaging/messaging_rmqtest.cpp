@@ -152,6 +152,36 @@ TEST_F(MessagingTest, ThousandConcurrentRpcsAreEachMatchedToTheirRequest) {
   }
 }
 
+// A reply goes out on the channel that is not in confirm mode: the broker sends no confirm back
+// for it, while the server's own publishes on the same connection are still confirmed.
+TEST_F(MessagingTest, RpcRepliesGoOutUnconfirmedAndOtherPublishesStayConfirmed) {
+  QueueName q{unique_name("rpc-unconfirmed")};
+  created_.push_back(q);
+  QueueName events = temp_queue("rpc-unconfirmed-events");
+  Connection server_conn(options_for(testing::amqp_url(), "rpc-server"));
+  ASSERT_TRUE(server_conn.options().publisher_confirms);
+  RpcServer server(server_conn, RpcServerOptions{q, 8, 0},
+                   [](const Envelope& req) -> Result<nlohmann::json> { return req.body; });
+  RpcClient client(conn_);
+  constexpr int kCalls = 20;
+  for (int i = 0; i < kCalls; ++i) {
+    Result<Envelope> r =
+        client.call(RpcRequest{q, Envelope::make("test.echo", {{"n", i}}), 10s}).get();
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_EQ(r->body["n"], i);
+  }
+  Status s =
+      server_conn.publish(Outgoing{exchanges::kDefault, events.str(), Envelope::make("t", {})})
+          .get();
+  ASSERT_TRUE(s.ok()) << s.error().message;
+
+  ConnectionStats stats = server_conn.stats();
+  EXPECT_EQ(stats.unconfirmed, static_cast<std::uint64_t>(kCalls));
+  EXPECT_EQ(stats.confirmed, 1u);
+  EXPECT_EQ(stats.published, static_cast<std::uint64_t>(kCalls) + 1);
+  EXPECT_EQ(conn_.stats().unconfirmed, 0u);  // the requests were confirmed
+}
+
 TEST_F(MessagingTest, ErrorRepliesArriveAsValues) {
   QueueName q{unique_name("rpc-error")};
   created_.push_back(q);

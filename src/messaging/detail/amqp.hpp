@@ -124,8 +124,10 @@ class AmqpChannel {
   std::string consume(const std::string& queue, bool no_ack);
   void cancel(const std::string& consumer_tag);
 
+  /// Publishes on channel 1 (in confirm mode when the session asked for it), or with
+  /// `confirmed` false on the unconfirmed channel, opened at its first use.
   void publish(const std::string& exchange, const std::string& routing_key, bool mandatory,
-               const Properties& props, const std::string& body);
+               const Properties& props, const std::string& body, bool confirmed = true);
   /// basic.get with auto-ack; nullopt when the queue is empty.
   std::optional<DeliverEvent> get(const std::string& queue);
   void ack(std::uint64_t delivery_tag);

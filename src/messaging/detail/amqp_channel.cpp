@@ -1,5 +1,6 @@
-// AmqpChannel: the RAII owner of a rabbitmq-c connection and its channel 1. It logs in, runs
-// the AMQP methods Wonderland uses, checks every reply, and reads events from the socket.
+// AmqpChannel: the RAII owner of a rabbitmq-c connection and its channels (1 for consumers and
+// confirmed publishes, 2 for inspections, 3 for unconfirmed publishes). It logs in, runs the
+// AMQP methods Wonderland uses, checks every reply, and reads events from the socket.
 #include <amqp.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -23,6 +24,9 @@ constexpr amqp_channel_t kChannel = 1;
 /// queue is missing or refused, and closing this one costs the session nothing (channel 1 keeps
 /// its consumers, confirm mode and publishes in flight).
 constexpr amqp_channel_t kInspectionChannel = 2;
+/// Where publishes that want no confirm go (RPC replies): never in confirm mode, so the broker
+/// sends nothing back for them.
+constexpr amqp_channel_t kUnconfirmedChannel = 3;
 constexpr int kReplyNotFound = 404;
 
 /// The fields that basic.deliver and basic.get-ok share.
@@ -46,6 +50,8 @@ struct AmqpChannel::State {
   bool corked = false;
   /// Whether kInspectionChannel is open (opened at the first inspection, again after a refusal).
   bool inspection_open = false;
+  /// Whether kUnconfirmedChannel is open (at the first unconfirmed publish).
+  bool unconfirmed_open = false;
   /// Why the broker's certificate was refused, filled during the TLS handshake.
   std::string tls_failure;
 
@@ -325,9 +331,20 @@ void AmqpChannel::cancel(const std::string& consumer_tag) {
 }
 
 void AmqpChannel::publish(const std::string& exchange, const std::string& routing_key,
-                          bool mandatory, const Properties& p, const std::string& body) {
+                          bool mandatory, const Properties& p, const std::string& body,
+                          bool confirmed) {
+  amqp_channel_t channel = kChannel;
+  if (!confirmed) {
+    if (!s_->unconfirmed_open) {
+      State::Uncorked uncorked(*s_);
+      amqp_channel_open(s_->conn, kUnconfirmedChannel);
+      s_->check("channel.open (unconfirmed)", kUnconfirmedChannel);
+      s_->unconfirmed_open = true;
+    }
+    channel = kUnconfirmedChannel;
+  }
   BasicProperties properties(p);
-  int rc = amqp_basic_publish(s_->conn, kChannel, bytes(exchange), bytes(routing_key),
+  int rc = amqp_basic_publish(s_->conn, channel, bytes(exchange), bytes(routing_key),
                               mandatory ? 1 : 0, 0, properties.get(), bytes(body));
   s_->check_status(rc, "basic.publish");
 }
@@ -405,7 +422,7 @@ std::optional<Event> AmqpChannel::poll_event() {
         r.reply_type = AMQP_RESPONSE_SERVER_EXCEPTION;
         r.reply = frame.payload.method;
         r.library_error = 0;
-        s_->check_reply(r, "connection");
+        s_->check_reply(r, "connection", frame.channel);
         return std::nullopt;
       }
       default:

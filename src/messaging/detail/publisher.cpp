@@ -40,6 +40,7 @@ PendingPublish Publisher::prepare(Outgoing m, PublishCallback done) const {
     m.envelope.source = service;
   p.body = m.raw_body ? std::move(*m.raw_body) : m.envelope.serialize();
   p.mandatory = m.mandatory;
+  p.confirmed = !m.unconfirmed;
   p.deadline = Clock::now() + m.timeout;
   p.done = std::move(done);
   return p;
@@ -72,7 +73,7 @@ void Publisher::send(PendingPublish p) {
   if (channel == nullptr)
     return hold(std::move(p));
   try {
-    channel->publish(p.exchange, p.routing_key, p.mandatory, p.properties, p.body);
+    channel->publish(p.exchange, p.routing_key, p.mandatory, p.properties, p.body, p.confirmed);
   } catch (const AmqpError& e) {
     bool refused = e.refused_by_broker();
     if (refused) {
@@ -86,8 +87,8 @@ void Publisher::send(PendingPublish p) {
   ++session_.counters().published;
   if (p.sent)
     p.sent();
-  if (!session_.options().publisher_confirms) {
-    ++session_.counters().confirmed;
+  if (!p.confirmed || !session_.options().publisher_confirms) {
+    ++(p.confirmed ? session_.counters().confirmed : session_.counters().unconfirmed);
     if (p.done)
       p.done(ok_status());
     return;

@@ -27,6 +27,7 @@ struct PendingPublish {
   Properties properties;
   std::string body;
   bool mandatory = false;
+  bool confirmed = true;  ///< false: sent on the unconfirmed channel (Outgoing::unconfirmed)
   Clock::time_point deadline;
   PublishCallback done;
   bool resend_on_reconnect = true;  ///< user publishes survive a reconnect; RPC/internal don't

@@ -108,6 +108,11 @@ struct Outgoing {
   /// long in a queue, and a consumer of this library drops it when it is still waiting in the
   /// consumer's process past that time. RPC requests carry their caller's timeout.
   std::optional<std::chrono::milliseconds> expiration;
+  /// Send without a publisher confirm, on a channel of its own that is not in confirm mode: the
+  /// publish completes once handed to the socket, and a message the broker drops goes unnoticed.
+  /// For RPC replies, whose loss the caller's deadline already covers (it sends again); saves
+  /// the broker the confirm and the sender a wake-up per message.
+  bool unconfirmed = false;
   /// Transport-only: RPC reply address and request id. Set by the RPC helpers.
   std::string reply_to;
   std::string rpc_correlation_id;
@@ -138,6 +143,7 @@ struct ConnectionStats {
   std::uint64_t connects = 0;
   std::uint64_t published = 0;
   std::uint64_t confirmed = 0;
+  std::uint64_t unconfirmed = 0;  ///< sent without asking for a confirm (Outgoing::unconfirmed)
   std::uint64_t publish_failures = 0;
   std::uint64_t delivered = 0;
   std::uint64_t dead_lettered = 0;
