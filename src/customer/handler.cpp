@@ -11,10 +11,23 @@ namespace wonderland::customer {
 using messaging::Envelope;
 using nlohmann::json;
 
+/// What a command does to the customer database, and so how a repeated delivery stays harmless.
+enum class Effect {
+  kReadOnly,
+  /// Changes state; deduplicated by its idempotency key: the outcome is recorded with the
+  /// effect's writes, and a repeated key answers it without acting again.
+  kDeduplicated,
+  /// Changes state, and is idempotent by itself, keyed by the order it names: a repeated delivery
+  /// changes nothing and answers alike (record_order inserts the order once; clear_basket
+  /// empties the basket at the first clear of the order only). No outcome is recorded for it:
+  /// that would cost a claim and a record, and a transaction, for nothing.
+  kIdempotentByOrder,
+};
+
 struct CommandSpec {
   const char* type;
   Result<json> (*op)(Store&, const Envelope&);
-  bool dedupe;    ///< state-changing: deduplicated by idempotency key
+  Effect effect;
   bool announce;  ///< writes events to the outbox: flush after success
 };
 
@@ -31,26 +44,28 @@ Result<json> sign_up(Store& store, const Envelope& e) {
 
 const std::vector<CommandSpec>& command_table() {
   static const std::vector<CommandSpec> table = {
-      {commands::kSignUp, &sign_up, true, true},
-      {commands::kSignIn, &body_only<&Store::sign_in>, false, false},
-      {commands::kSignOut, &body_only<&Store::sign_out>, true, false},
-      {commands::kAuthenticate, &body_only<&Store::authenticate>, false, false},
-      {commands::kGetProfile, &body_only<&Store::get_profile>, false, false},
-      {commands::kAddAddress, &body_only<&Store::add_address>, true, false},
-      {commands::kGetBasket, &body_only<&Store::get_basket>, false, false},
-      {commands::kSetBasketItem, &body_only<&Store::set_basket_item>, true, false},
-      {commands::kAddBasketItem, &body_only<&Store::add_basket_item>, true, false},
-      {commands::kRemoveBasketItem, &body_only<&Store::remove_basket_item>, true, false},
-      {commands::kValidate, &body_only<&Store::validate>, false, false},
-      {commands::kRecordOrder, &body_only<&Store::record_order>, true, false},
-      {commands::kClearBasket, &body_only<&Store::clear_basket>, true, false},
-      {commands::kListOrders, &body_only<&Store::list_orders>, false, false},
-      {commands::kCheckReturn, &body_only<&Store::check_return>, false, false},
-      {commands::kRecordReturn, &body_only<&Store::record_return>, true, false},
-      {commands::kCompleteReturn, &body_only<&Store::complete_return>, true, false},
-      {commands::kCloseReturn, &body_only<&Store::close_return>, true, false},
-      {commands::kListReturns, &body_only<&Store::list_returns>, false, false},
-      {commands::kGetReturn, &body_only<&Store::get_return>, false, false},
+      {commands::kSignUp, &sign_up, Effect::kDeduplicated, true},
+      {commands::kSignIn, &body_only<&Store::sign_in>, Effect::kReadOnly, false},
+      {commands::kSignOut, &body_only<&Store::sign_out>, Effect::kDeduplicated, false},
+      {commands::kAuthenticate, &body_only<&Store::authenticate>, Effect::kReadOnly, false},
+      {commands::kGetProfile, &body_only<&Store::get_profile>, Effect::kReadOnly, false},
+      {commands::kAddAddress, &body_only<&Store::add_address>, Effect::kDeduplicated, false},
+      {commands::kGetBasket, &body_only<&Store::get_basket>, Effect::kReadOnly, false},
+      {commands::kSetBasketItem, &body_only<&Store::set_basket_item>, Effect::kDeduplicated, false},
+      {commands::kAddBasketItem, &body_only<&Store::add_basket_item>, Effect::kDeduplicated, false},
+      {commands::kRemoveBasketItem, &body_only<&Store::remove_basket_item>, Effect::kDeduplicated,
+       false},
+      {commands::kValidate, &body_only<&Store::validate>, Effect::kReadOnly, false},
+      {commands::kRecordOrder, &body_only<&Store::record_order>, Effect::kIdempotentByOrder, false},
+      {commands::kClearBasket, &body_only<&Store::clear_basket>, Effect::kIdempotentByOrder, false},
+      {commands::kListOrders, &body_only<&Store::list_orders>, Effect::kReadOnly, false},
+      {commands::kCheckReturn, &body_only<&Store::check_return>, Effect::kReadOnly, false},
+      {commands::kRecordReturn, &body_only<&Store::record_return>, Effect::kDeduplicated, false},
+      {commands::kCompleteReturn, &body_only<&Store::complete_return>, Effect::kDeduplicated,
+       false},
+      {commands::kCloseReturn, &body_only<&Store::close_return>, Effect::kDeduplicated, false},
+      {commands::kListReturns, &body_only<&Store::list_returns>, Effect::kReadOnly, false},
+      {commands::kGetReturn, &body_only<&Store::get_return>, Effect::kReadOnly, false},
   };
   return table;
 }
@@ -86,7 +101,7 @@ bool CommandHandler::changes_state(const std::string& type) {
   const auto& table = command_table();
   auto it = std::find_if(table.begin(), table.end(),
                          [&](const CommandSpec& command) { return type == command.type; });
-  return it != table.end() && it->dedupe;
+  return it != table.end() && it->effect != Effect::kReadOnly;
 }
 
 Result<json> CommandHandler::handle(const Envelope& request) {
@@ -96,7 +111,7 @@ Result<json> CommandHandler::handle(const Envelope& request) {
 Result<json> CommandHandler::run(const CommandSpec& command, const Envelope& request) {
   Result<json> reply = guarded(db_, request.type, [&]() -> Result<json> {
     auto effect = [&] { return command.op(store_, request); };
-    if (command.dedupe && !request.idempotency_key.empty()) {
+    if (command.effect == Effect::kDeduplicated && !request.idempotency_key.empty()) {
       return messaging::deduplicated(idempotency_, request.type + ":" + request.idempotency_key,
                                      effect);
     }

@@ -37,7 +37,9 @@ class CommandHandler {
   ///   * a state-changing command whose envelope has an idempotency key runs at most once per
   ///     (type, key) through the PostgreSQL idempotency store: a repeat gets the recorded reply
   ///     or final error. `customer.sign_in` is not recorded (its reply holds the session token,
-  ///     which is never stored in clear); a repeated sign-in opens another session;
+  ///     which is never stored in clear); a repeated sign-in opens another session.
+  ///     `customer.record_order` and `customer.clear_basket` are not recorded either: each is
+  ///     idempotent by itself, keyed by its order (a repeat changes nothing and answers alike);
   ///   * database failures are `unavailable` / `aborted` (retryable), and the connection is
   ///     re-opened on the next command;
   ///   * after a successful sign-up the outbox is flushed through the publisher (after commit);
@@ -47,7 +49,7 @@ class CommandHandler {
 
   /// Every command type `handle` accepts (protocol.hpp), in alphabetical order.
   static const std::vector<std::string>& command_types();
-  /// Whether `type` changes state (and is deduplicated by idempotency key).
+  /// Whether `type` changes state (deduplicated by idempotency key, or idempotent by itself).
   static bool changes_state(const std::string& type);
 
   Database& database() { return db_; }

@@ -143,6 +143,65 @@ TEST_F(HandlerPgTest, BasketCommandsAreDeduplicatedByKeyAndType) {
   EXPECT_EQ(set.value()["items"][0]["quantity"], 2);
 }
 
+// record_order and clear_basket are idempotent by their order: repeated, also at once on two
+// handlers, they act once and answer alike, and leave no idempotency record behind.
+TEST_F(HandlerPgTest, OrderCommandsAreIdempotentByTheirOrderWithoutARecord) {
+  std::string id = sign_up("alice");
+  const std::string order = new_uuid();
+  json items = json::array({{{"isbn", "978-1"},
+                             {"title", "Alice"},
+                             {"quantity", 1},
+                             {"unit_price_cents", 999},
+                             {"line_total_cents", 999}}});
+  Envelope record = command("customer.record_order",
+                            json{{"customer_id", id},
+                                 {"order_id", order},
+                                 {"items", items},
+                                 {"total_cents", 999},
+                                 {"status", "confirmed"}},
+                            order + ":fulfil/record_order");
+  CommandHandler other(schema_.url(), schema_.name(), options(), publisher_.fn());
+  std::vector<Result<json>> recorded(2, Error{});
+  std::thread a([&] { recorded[0] = handler_.handle(record); });
+  std::thread b([&] { recorded[1] = other.handle(record); });
+  a.join();
+  b.join();
+  auto again = handler_.handle(record);
+  for (const auto& r : {recorded[0], recorded[1], again}) {
+    ASSERT_TRUE(r.ok()) << error_text(r.error());
+    EXPECT_EQ(r.value(), (json{{"order_id", order}}));
+  }
+  EXPECT_EQ(query("SELECT count(*) FROM orders")[0][0].as<int>(), 1);
+
+  ASSERT_TRUE(handler_
+                  .handle(command("customer.set_basket_item",
+                                  json{{"customer_id", id}, {"isbn", "978-1"}, {"quantity", 1}}))
+                  .ok());
+  Envelope clear = command("customer.clear_basket", json{{"customer_id", id}, {"order_id", order}},
+                           order + ":fulfil/clear_basket");
+  std::vector<Result<json>> cleared(2, Error{});
+  std::thread c([&] { cleared[0] = handler_.handle(clear); });
+  std::thread d([&] { cleared[1] = other.handle(clear); });
+  c.join();
+  d.join();
+  for (const auto& r : cleared) {
+    ASSERT_TRUE(r.ok()) << error_text(r.error());
+    EXPECT_EQ(r.value(), json::object());
+  }
+  EXPECT_EQ(query("SELECT count(*) FROM basket_items")[0][0].as<int>(), 0);
+  // A late copy of the clear leaves what was put in the basket since.
+  ASSERT_TRUE(handler_
+                  .handle(command("customer.set_basket_item",
+                                  json{{"customer_id", id}, {"isbn", "978-2"}, {"quantity", 1}}))
+                  .ok());
+  auto late = handler_.handle(clear);
+  ASSERT_TRUE(late.ok()) << error_text(late.error());
+  EXPECT_EQ(query("SELECT count(*) FROM basket_items")[0][0].as<int>(), 1);
+  EXPECT_EQ(query("SELECT count(*) FROM idempotency")[0][0].as<int>(), 0);
+  EXPECT_TRUE(CommandHandler::changes_state("customer.record_order"));
+  EXPECT_TRUE(CommandHandler::changes_state("customer.clear_basket"));
+}
+
 TEST_F(HandlerPgTest, ReturnCommandsAreRoutedAndRecordedByKey) {
   std::string id = sign_up("alice");
   std::string order = record_order(id);
