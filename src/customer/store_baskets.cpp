@@ -10,21 +10,13 @@ namespace {
 
 using nlohmann::json;
 
-/// Sets the quantity of a title in the basket (1-3), adding the line when it is new.
-void put_line(pqxx::transaction_base& tx, const std::string& customer_id, const std::string& isbn,
+/// Sets the quantity of a title in the basket (1-3), adding the line when it is new, under the
+/// customer's lock (taken here, or already held by this transaction), in one statement: false
+/// when there is no such customer. The lock comes first (the insert reads the locked row), and
+/// the insert's ON CONFLICT sees a line that a concurrent edit committed while this one waited
+/// for the lock.
+bool put_line(pqxx::transaction_base& tx, const std::string& customer_id, const std::string& isbn,
               int quantity, const std::string& now) {
-  exec_sql(tx,
-           "INSERT INTO basket_items (customer_id, isbn, quantity, added_at) VALUES ($1, $2, $3, "
-           "$4::timestamptz)"
-           " ON CONFLICT (customer_id, isbn) DO UPDATE SET quantity = EXCLUDED.quantity",
-           customer_id, isbn, quantity, now);
-}
-
-/// put_line under the customer's lock, in one statement: false when there is no such customer.
-/// The lock comes first (the insert reads the locked row), and the insert's ON CONFLICT sees a
-/// line that a concurrent edit committed while this one waited for the lock.
-bool lock_and_put_line(pqxx::transaction_base& tx, const std::string& customer_id,
-                       const std::string& isbn, int quantity, const std::string& now) {
   return !exec_sql(tx,
                    "WITH c AS (SELECT id FROM customers WHERE id = $1 FOR NO KEY UPDATE)"
                    " INSERT INTO basket_items (customer_id, isbn, quantity, added_at)"
@@ -64,7 +56,7 @@ Result<json> Store::set_basket_item(const json& body) {
   // transaction): the write is one atomic statement, and the basket it answers is read after it,
   // so it holds the line just written.
   return without_transaction([&](pqxx::transaction_base& tx) -> Result<json> {
-    if (!lock_and_put_line(tx, b.customer_id, b.isbn, b.quantity, format_iso8601(now())))
+    if (!put_line(tx, b.customer_id, b.isbn, b.quantity, format_iso8601(now())))
       return not_found(b.customer_id);
     return json{{"items", basket_items(tx, b.customer_id)}};
   });
@@ -90,7 +82,8 @@ Result<json> Store::add_basket_item(const json& body) {
       e.fields.push_back(FieldError{"quantity", message});
       return e;
     }
-    put_line(tx, b.customer_id, b.isbn, have + b.quantity, format_iso8601(now()));
+    if (!put_line(tx, b.customer_id, b.isbn, have + b.quantity, format_iso8601(now())))
+      return not_found(b.customer_id);
     return json{{"items", basket_items(tx, b.customer_id)}};
   });
 }

@@ -55,6 +55,16 @@ struct AmqpChannel::State {
   /// Why the broker's certificate was refused, filled during the TLS handshake.
   std::string tls_failure;
 
+  /// Opens `channel` unless `open` says it is; for the channels opened at their first use.
+  void open_once(amqp_channel_t channel, bool& open, const char* what) {
+    if (open)
+      return;
+    Uncorked uncorked(*this);
+    amqp_channel_open(conn, channel);
+    check(what, channel);
+    open = true;
+  }
+
   void set_cork(bool on) {
     if (corked == on)
       return;
@@ -257,11 +267,7 @@ void AmqpChannel::declare_queue(const QueueSpec& spec) {
 
 Result<QueueStatus> AmqpChannel::queue_status(const QueueName& queue) {
   State::Uncorked uncorked(*s_);
-  if (!s_->inspection_open) {
-    amqp_channel_open(s_->conn, kInspectionChannel);
-    s_->check("channel.open (inspection)", kInspectionChannel);
-    s_->inspection_open = true;
-  }
+  s_->open_once(kInspectionChannel, s_->inspection_open, "channel.open (inspection)");
   amqp_queue_declare_ok_t* ok = amqp_queue_declare(s_->conn, kInspectionChannel, bytes(queue.str()),
                                                    1, 0, 0, 0, amqp_empty_table);
   amqp_rpc_reply_t r = amqp_get_rpc_reply(s_->conn);
@@ -335,12 +341,7 @@ void AmqpChannel::publish(const std::string& exchange, const std::string& routin
                           bool confirmed) {
   amqp_channel_t channel = kChannel;
   if (!confirmed) {
-    if (!s_->unconfirmed_open) {
-      State::Uncorked uncorked(*s_);
-      amqp_channel_open(s_->conn, kUnconfirmedChannel);
-      s_->check("channel.open (unconfirmed)", kUnconfirmedChannel);
-      s_->unconfirmed_open = true;
-    }
+    s_->open_once(kUnconfirmedChannel, s_->unconfirmed_open, "channel.open (unconfirmed)");
     channel = kUnconfirmedChannel;
   }
   BasicProperties properties(p);
