@@ -51,10 +51,7 @@ Status Engine::Core::recover() {
 void Engine::Core::start_thread() {
   if (!resume_order_.empty())
     post([this] { resume_all(); });
-  executor_.start([this](bool drained) {
-    if (drained || unwritten_.record_count() >= kFlushRecords)
-      flush();
-  });
+  executor_.start([this](bool drained) { checkpoint(drained); });
 }
 
 void Engine::Core::shutdown() {
@@ -315,19 +312,50 @@ void Engine::Core::do_pause(const std::string& id, bool pause, StatusCallback do
 
 // ---- journal batching -----------------------------------------------------------------------
 
-/// Hands the unwritten records to the journal; their effects run once they are durable.
-void Engine::Core::flush() {
-  if (unwritten_.empty())
+void Engine::Core::checkpoint(bool drained) {
+  if (!drained) {
+    if (unwritten_.record_count() >= kFlushRecords)
+      flush();
     return;
-  auto batch = std::make_shared<detail::JournalBatch>(unwritten_.take());
+  }
+  // Acting on a batch written here may decide more records (a workflow that settles at once):
+  // they go the same way. An earlier batch still with the journal would be overtaken, and a
+  // waiting task is better grouped with this batch than made to wait for its commit: both take
+  // the journal's queue.
+  while (!unwritten_.empty()) {
+    if (appending_ > 0 || !executor_.idle())
+      return flush();
+    write_here();
+  }
+}
+
+void Engine::Core::flush() {
+  if (!unwritten_.empty())
+    hand_to_journal(std::make_shared<detail::JournalBatch>(unwritten_.take()));
+}
+
+/// Writes the unwritten records on this thread when the journal is idle, and acts on them.
+void Engine::Core::write_here() {
+  detail::JournalBatch batch = unwritten_.take();
+  std::optional<Status> st = journal_.write_now(batch.records);
+  if (!st)
+    return hand_to_journal(std::make_shared<detail::JournalBatch>(std::move(batch)));
+  on_durable(batch, *st);
+}
+
+/// Appends the batch; its effects run on the engine thread once it is durable.
+void Engine::Core::hand_to_journal(std::shared_ptr<detail::JournalBatch> batch) {
   std::weak_ptr<Core> weak = weak_from_this();
   RecordBatch records = batch->records;
+  ++appending_;
   journal_.append(std::move(records), [weak, batch = std::move(batch)](Status st) mutable {
     // The batch moves on to the engine thread, which frees it.
     if (auto core = weak.lock()) {
       Core* self = core.get();
-      self->post(
-          [self, batch = std::move(batch), st = std::move(st)] { self->on_durable(*batch, st); });
+      self->post([self, batch = std::move(batch), st = std::move(st)] {
+        --self->appending_;
+        self->on_durable(*batch, st);
+      });
     }
   });
 }

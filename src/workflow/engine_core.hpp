@@ -70,7 +70,13 @@ class Engine::Core : public std::enable_shared_from_this<Engine::Core> {
   void resume_all();
 
   // Journal batching: hand the unwritten records to the journal, act once they are durable.
+  /// The executor's checkpoint: flushes a full batch after a task, and everything unwritten once
+  /// the tasks ran (on this thread, through Journal::write_now, when nothing else waits).
+  void checkpoint(bool drained);
+  /// Hands the unwritten records to the journal.
   void flush();
+  void write_here();
+  void hand_to_journal(std::shared_ptr<detail::JournalBatch> batch);
   void on_durable(detail::JournalBatch& batch, const Status& st);
   void notify_observers(const detail::JournalBatch& batch);
   /// Drops the workflows the journal reports lost.
@@ -163,6 +169,7 @@ class Engine::Core : public std::enable_shared_from_this<Engine::Core> {
   detail::Decider decider_;
   detail::Recovery recovery_;
 
+  std::size_t appending_ = 0;  ///< Batches handed to append() whose on_durable has not run.
   detail::Executor executor_;  ///< Last: its thread stops first.
 };
 

@@ -6,6 +6,19 @@
 
 namespace wonderland::workflow::detail {
 
+namespace {
+
+template <typename Fn>
+void guarded(Fn&& fn) {
+  try {
+    fn();
+  } catch (const std::exception& ex) {  // a throwing callback must not stop the engine
+    spdlog::error("workflow engine: {}", ex.what());
+  }
+}
+
+}  // namespace
+
 void Executor::start(Checkpoint checkpoint) {
   thread_ = std::thread([this, checkpoint = std::move(checkpoint)] {
     thread_id_.store(std::this_thread::get_id());
@@ -46,15 +59,11 @@ void Executor::loop(const Checkpoint& checkpoint) {
       tasks.swap(queue_);
     }
     for (auto& task : tasks) {
-      try {
-        task();
-      } catch (const std::exception& ex) {  // a throwing callback must not stop the engine
-        spdlog::error("workflow engine: {}", ex.what());
-      }
-      checkpoint(false);
+      guarded(task);
+      guarded([&] { checkpoint(false); });
     }
     tasks.clear();
-    checkpoint(true);
+    guarded([&] { checkpoint(true); });  // may act on a batch it wrote: callbacks run there too
   }
 }
 

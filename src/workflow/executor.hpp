@@ -30,6 +30,12 @@ class Executor {
   /// Stops and joins the thread; queued tasks are dropped.
   void stop();
   bool on_thread() const { return std::this_thread::get_id() == thread_id_.load(); }
+  /// No task is waiting. Thread-safe; on the executor's thread, true means that the next task
+  /// is still to be posted.
+  bool idle() {
+    std::lock_guard lock(mutex_);
+    return queue_.empty();
+  }
 
  private:
   void loop(const Checkpoint& checkpoint);

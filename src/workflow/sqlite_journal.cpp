@@ -63,6 +63,27 @@ class SqliteJournal final : public Journal {
     enqueue(Pending{std::move(records), std::move(done), {}});
   }
 
+  std::optional<Status> write_now(const RecordBatch& records) override {
+    {
+      std::lock_guard lock(queue_mutex_);
+      if (stop_ || writing_ || !queue_.empty())
+        return std::nullopt;
+      writing_ = true;  // the writer thread waits until we are done
+    }
+    Status st = failure_ ? *failure_ : write_group({Pending{records, nullptr, {}}});
+    if (!st) {
+      failure_ = st.error();
+    } else if (!records->empty()) {
+      written_now_.fetch_add(1, std::memory_order_relaxed);
+    }
+    {
+      std::lock_guard lock(queue_mutex_);
+      writing_ = false;
+    }
+    queue_cv_.notify_all();
+    return st;
+  }
+
   /// Queued on the writer thread between two group commits, as one transaction of its own.
   Result<std::size_t> archive_finished(std::chrono::milliseconds age, std::size_t limit) override {
     if (limit < 1)
@@ -100,7 +121,7 @@ class SqliteJournal final : public Journal {
   }
 
   JournalStats stats() const override {
-    return JournalStats{appends_.load(), records_.load(), commits_.load()};
+    return JournalStats{appends_.load(), records_.load(), commits_.load(), written_now_.load()};
   }
 
  private:
@@ -120,11 +141,12 @@ class SqliteJournal final : public Journal {
   }
 
   /// Takes the batches queued so far, up to max_records_per_commit records (at least one
-  /// batch), or one task. Empty when stopping with nothing left to write.
+  /// batch), or one task, once no write_now() is writing. Empty when stopping with nothing left
+  /// to write.
   std::vector<Pending> next_group() {
     std::vector<Pending> group;
     std::unique_lock lock(queue_mutex_);
-    queue_cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+    queue_cv_.wait(lock, [&] { return !writing_ && (stop_ || !queue_.empty()); });
     std::size_t records = 0;
     while (!queue_.empty()) {
       const Pending& next = queue_.front();
@@ -135,7 +157,14 @@ class SqliteJournal final : public Journal {
       group.push_back(std::move(queue_.front()));
       queue_.pop_front();
     }
+    writing_ = !group.empty();
     return group;
+  }
+
+  /// The group is written and its callbacks ran: write_now() may write again.
+  void group_done() {
+    std::lock_guard lock(queue_mutex_);
+    writing_ = false;
   }
 
   void writer_loop() {
@@ -145,6 +174,7 @@ class SqliteJournal final : public Journal {
         return;  // stopping, and everything was written
       if (group.front().task) {
         group.front().task();
+        group_done();
         continue;
       }
       Status st = failure_ ? *failure_ : write_group(group);
@@ -157,6 +187,7 @@ class SqliteJournal final : public Journal {
         AppendCallback done = std::move(p.done);
         done(st);
       }
+      group_done();
     }
   }
 
@@ -242,7 +273,7 @@ class SqliteJournal final : public Journal {
   SqliteJournalOptions options_;
   std::unique_ptr<detail::FileLock> lock_;
 
-  // Writer thread only.
+  // The writer thread's, or write_now()'s while it holds `writing_`.
   std::unique_ptr<sqlite::Db> writer_db_;
   std::unordered_map<std::string, std::int64_t> wids_;  ///< Running workflows' row ids.
   std::optional<Error> failure_;                        ///< Sticky: refuse all after an error.
@@ -253,10 +284,12 @@ class SqliteJournal final : public Journal {
   std::condition_variable queue_cv_;
   std::deque<Pending> queue_;
   bool stop_ = false;
+  bool writing_ = false;  ///< A group or a write_now() is using the writer's connection.
 
   std::atomic<std::uint64_t> appends_{0};
   std::atomic<std::uint64_t> records_{0};
   std::atomic<std::uint64_t> commits_{0};
+  std::atomic<std::uint64_t> written_now_{0};
   std::thread writer_;
 };
 

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <map>
+#include <thread>
 
 #include "support.hpp"
 
@@ -75,6 +76,50 @@ TEST(Engine, PurchaseCompletes) {
   const JournalRecord& reserve = (*timeline)[index_of(trace, "step_started(reserve)")];
   EXPECT_EQ(reserve.data["idempotency_key"], "order-1:reserve");
   EXPECT_EQ(reserve.data["request"]["order_id"], "order-1");
+}
+
+// An engine with nothing else to do writes its batch itself (Journal::write_now) instead of
+// waking the journal's writer and waiting to be woken; under load batches go through the
+// writer's queue and group commit. Either way every record is written once, in order, and
+// every effect happens once.
+TEST(Engine, WritesItsBatchItselfWhenIdleAndQueuesItUnderLoad) {
+  Harness h;
+  ASSERT_TRUE(h.registry.load_file(kPurchase).ok());
+  serve_bookstore(h);
+  Publications pubs(h.transport);
+  h.boot();
+  std::string first = h.start("purchase", {{"customer_id", "c-1"}}, "order-1");
+  ASSERT_EQ(h.log.wait_settled(first).type, events::kCompleted);
+  EXPECT_GT(h.journal->stats().written_now, 0u);
+
+  constexpr int kThreads = 4;
+  constexpr int kEach = 50;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&h, t] {
+      for (int i = 0; i < kEach; ++i)
+        h.start("purchase", {{"customer_id", "c"}},
+                "o-" + std::to_string(t) + "-" + std::to_string(i));
+    });
+  }
+  for (auto& th : threads)
+    th.join();
+  for (int t = 0; t < kThreads; ++t) {
+    for (int i = 0; i < kEach; ++i) {
+      std::string id = "o-" + std::to_string(t) + "-" + std::to_string(i);
+      ASSERT_EQ(h.log.wait_settled(id).type, events::kCompleted) << id;
+      auto timeline = h.engine->timeline(id);
+      ASSERT_TRUE(timeline.ok());
+      for (std::size_t k = 0; k < timeline->size(); ++k)
+        ASSERT_EQ((*timeline)[k].seq, static_cast<std::int64_t>(k + 1)) << id;
+    }
+  }
+  constexpr int kAll = kThreads * kEach + 1;
+  EXPECT_EQ(h.calls.count("payment.charge"), kAll);
+  EXPECT_EQ(h.calls.count("inventory.confirm"), kAll);
+  EXPECT_EQ(pubs.on("order.confirmed").size(), static_cast<std::size_t>(kAll));
+  JournalStats s = h.journal->stats();
+  EXPECT_LE(s.written_now, s.commits);
 }
 
 TEST(Engine, RetriesWithExponentialBackoff) {

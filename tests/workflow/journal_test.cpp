@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <future>
 #include <thread>
 
 #include "journal_contract.hpp"
@@ -141,6 +142,60 @@ TEST(SqliteJournal, CreatesTheFoldersOfItsPath) {
   ASSERT_TRUE(j.ok()) << j.error().message;
   ASSERT_TRUE(appended(**j, {started("w", "d", "2026-01-01T00:00:00.000Z")}));
   EXPECT_TRUE(std::filesystem::exists(path));
+}
+
+// write_now(): an idle journal is written on the caller's thread; a journal with a group in
+// hand or a batch queued steps aside, so that nothing is overtaken; a failed write is as sticky
+// as a failed append.
+TEST(SqliteJournal, WritesNowOnlyWhenIdle) {
+  TempDir dir;
+  auto j = open_sqlite_journal({.path = dir.path() / "j.db"}).value();
+  auto st = j->write_now(batch({started("a", "d", "2026-01-01T00:00:00.000Z")}));
+  ASSERT_TRUE(st.has_value());
+  ASSERT_TRUE(st->ok()) << st->error().message;
+  ASSERT_TRUE(j->history("a").ok());
+  EXPECT_EQ(j->stats().written_now, 1u);
+  EXPECT_EQ(j->stats().commits, 1u);
+
+  // The writer thread holds a group until its callback returns.
+  std::promise<void> release;
+  std::promise<void> in_callback;
+  j->append(batch({started("b", "d", "2026-01-01T00:00:01.000Z")}), [&](Status) {
+    in_callback.set_value();
+    release.get_future().wait();
+  });
+  in_callback.get_future().wait();
+  EXPECT_FALSE(j->write_now(batch({started("c", "d", "2026-01-01T00:00:02.000Z")})).has_value());
+  std::promise<void> queued_done;
+  j->append(batch({rec("b", 2, events::kStepStarted, "2026-01-01T00:00:03.000Z")}),
+            [&](Status) { queued_done.set_value(); });
+  release.set_value();
+  queued_done.get_future().wait();  // the queue is empty; the writer lets go after its callback
+  auto done = batch(
+      {rec("b", 3, events::kCompleted, "2026-01-01T00:00:04.000Z", WorkflowStatus::kCompleted)});
+  std::optional<Status> after;
+  for (int i = 0; i < 2000 && !after; ++i) {
+    after = j->write_now(done);
+    if (!after)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_TRUE(after.has_value());
+  EXPECT_TRUE(after->ok());
+  auto b = j->history("b");
+  ASSERT_TRUE(b.ok());
+  ASSERT_EQ(b->records.size(), 3u);
+  EXPECT_EQ(b->records[1].type, events::kStepStarted);
+  EXPECT_EQ(b->summary.status, WorkflowStatus::kCompleted);
+  EXPECT_EQ(j->history("c").error().code, codes::kNotFound);
+  EXPECT_EQ(j->stats().written_now, 2u);
+
+  auto ghost = j->write_now(batch({rec("ghost", 2, events::kStepStarted)}));
+  ASSERT_TRUE(ghost.has_value());
+  EXPECT_FALSE(ghost->ok());
+  EXPECT_FALSE(j->append_and_wait(batch({rec("a", 2, events::kStepStarted)})).ok());
+  auto refused = j->write_now(batch({rec("a", 2, events::kStepStarted)}));
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_FALSE(refused->ok());
 }
 
 }  // namespace

@@ -137,9 +137,10 @@ struct VersionCount {
 std::string failing_step(const WorkflowHistory& workflow);
 
 struct JournalStats {
-  std::uint64_t appends = 0;  ///< append() calls completed.
-  std::uint64_t records = 0;  ///< Records written.
-  std::uint64_t commits = 0;  ///< Transactions (group commits).
+  std::uint64_t appends = 0;      ///< append() calls completed.
+  std::uint64_t records = 0;      ///< Records written.
+  std::uint64_t commits = 0;      ///< Transactions (group commits).
+  std::uint64_t written_now = 0;  ///< Of those, written by write_now() on the caller's thread.
 };
 
 using RecordBatch = std::shared_ptr<const std::vector<JournalRecord>>;
@@ -164,6 +165,13 @@ class Journal {
   virtual ~Journal() = default;
 
   virtual void append(RecordBatch records, AppendCallback done) = 0;
+  /// The idle fast path: when nothing is queued or being written, writes `records` on the
+  /// calling thread, now, as one transaction, and returns its status (as append()'s `done` would
+  /// get it). Busy, or not offered by this journal: nullopt, nothing written, and the caller
+  /// appends instead. A caller that has batches of its own still unacknowledged must not call it
+  /// (they would be overtaken). Saves the two thread hand-offs of append() when there is nothing
+  /// to group the batch with; the engine calls it only when its own queue is empty.
+  virtual std::optional<Status> write_now(const RecordBatch& /*records*/) { return std::nullopt; }
   /// Every workflow whose status is `running`, with its records. A journal shared by several
   /// engines returns (and claims) only the workflows this engine owns.
   virtual Result<std::vector<WorkflowHistory>> load_unfinished() = 0;
