@@ -24,11 +24,22 @@ function(wonderland_component)
   target_link_libraries(wonderland_${C_NAME} PUBLIC ${C_DEPS} PRIVATE wonderland_warnings ${C_PRIVATE_DEPS})
 endfunction()
 
-# wonderland_binary(NAME <binary> SOURCES ... DEPS ...)
+# wonderland_allocator(<target>): the executable allocates with jemalloc (WONDERLAND_JEMALLOC).
+# Its malloc and free come first in the link, so they replace the C library's for the whole
+# process, the libraries it loads included.
+function(wonderland_allocator target)
+  if(WONDERLAND_JEMALLOC)
+    target_link_libraries(${target} PRIVATE PkgConfig::JEMALLOC)
+  endif()
+endfunction()
+
+# wonderland_binary(NAME <binary> SOURCES ... DEPS ...): a service or a benchmark, which
+# measures code with the allocator the services run with.
 function(wonderland_binary)
   cmake_parse_arguments(B "" "NAME" "SOURCES;DEPS" ${ARGN})
   add_executable(${B_NAME} ${B_SOURCES})
   target_link_libraries(${B_NAME} PRIVATE wonderland_warnings ${B_DEPS})
+  wonderland_allocator(${B_NAME})
 endfunction()
 
 # wonderland_test(NAME <name> SOURCES ... DEPS ... LABELS ... [TIMEOUT s] [SERIAL])

@@ -18,6 +18,7 @@ PACKAGES=(
   # libraries
   librabbitmq-dev libboost1.81-all-dev nlohmann-json3-dev libsimdjson-dev libpqxx-dev libsqlite3-dev
   libspdlog-dev libfmt-dev libcli11-dev libsodium-dev libhpdf-dev libcurl4-openssl-dev libssl-dev
+  libjemalloc-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # runtime: broker and database (run as the project's own processes, see scripts/infra.sh)
   rabbitmq-server postgresql postgresql-client
