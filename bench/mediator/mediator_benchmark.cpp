@@ -20,9 +20,12 @@
 //      sending the request to the next step's command reaching its queue's consumer (in this
 //      process), p50 and p99.
 //
+// With --history FILE, the SQLite journal starts as a copy of FILE (for example one that
+// history_benchmark --keep filled), so that the figures include a long history's effect on the
+// journal's writes.
+//
 //   build/bench/mediator/mediator_benchmark --url amqp://guest:guest@127.0.0.1:5672/
 #include <fcntl.h>
-#include <malloc.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
@@ -53,6 +56,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "wonderland/bench/heap.hpp"
 #include "wonderland/bench/process.hpp"
 #include "wonderland/bench/raw_rpc.hpp"
 #include "wonderland/bench/stats.hpp"
@@ -321,6 +325,8 @@ struct Options {
   bool normal_sync = false;
   bool persistent_commands = false;
   std::string dir;
+  /// A SQLite journal to start from (copied): the workflows run with that history behind them.
+  std::string history;
   std::string journal_url;  ///< Also the rows with the PostgreSQL journal (empty: skip them).
   /// With journal_url: the table of N wonderland-mediator processes sharing one journal.
   std::vector<int> mediators;
@@ -851,6 +857,15 @@ int run(const Options& opt) {
   long rss_before = 0;
   long rss_parked = 0;
   std::int64_t gauge = 0;
+  if (!opt.history.empty()) {
+    for (const char* suffix : {"", "-wal"}) {
+      const std::filesystem::path from = opt.history + suffix;
+      if (std::filesystem::exists(from))
+        std::filesystem::copy_file(from, dir / (std::string("journal.db") + suffix));
+    }
+    std::printf("SQLite journal: a copy of %s (%.1f MiB)\n\n", opt.history.c_str(),
+                static_cast<double>(std::filesystem::file_size(dir / "journal.db")) / 1048576.0);
+  }
   {
     Rig rig(connection, registry, dir / "journal.db", prefix, false, opt.normal_sync,
             opt.persistent_commands);
@@ -861,13 +876,13 @@ int run(const Options& opt) {
       print_row(std::to_string(n), w, rig.timed.p50_ms(), 1000.0 * (bench::own_cpu_seconds() - c0));
     }
     // 3a. Memory of the engine in this process: park workflows at their third step.
-    malloc_trim(0);
+    bench::release_free_memory();
     rss_before = rss_kib();
     for (int i = 0; i < opt.parked; ++i)
       rig.driver.issue("parking");
     all_parked = rig.driver.wait_parked(opt.parked, std::chrono::seconds(120));
     std::this_thread::sleep_for(std::chrono::seconds(1));  // the commands reach the I/O thread
-    malloc_trim(0);
+    bench::release_free_memory();
     rss_parked = rss_kib();
     gauge = rig.engine->metrics().in_flight;
     not_completed += rig.driver.not_completed();
@@ -989,6 +1004,10 @@ int main(int argc, char** argv) {
   app.add_option("--mediator", opt.mediator,
                  "the wonderland-mediator binary for the memory figure (empty: skip it)");
   app.add_option("--dir", opt.dir, "where journals and logs go (default: the temporary folder)");
+  app.add_option("--history", opt.history,
+                 "start the SQLite journal from a copy of this one (for example one that "
+                 "history_benchmark --keep filled)")
+      ->check(CLI::ExistingFile);
   app.add_flag("!--no-observers-row", opt.observers_row,
                "skip the extra row with the mediator's observers (step histograms, event feed)");
   app.add_flag("--normal-sync", opt.normal_sync, "journal with synchronous=NORMAL instead of FULL");

@@ -15,7 +15,6 @@
 //    once and reports signals delivered per second (signal call to the next step's command).
 //    Then L workflows are signalled one at a time: p50 and p99 of the time from the signal
 //    call to the next step's command reaching the transport (the signal is made durable first).
-#include <malloc.h>
 #include <sched.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -31,6 +30,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "wonderland/bench/heap.hpp"
 #include "wonderland/bench/stats.hpp"
 #include "wonderland/workflow/engine.hpp"
 #include "wonderland/workflow/sqlite_journal.hpp"
@@ -253,8 +253,8 @@ int run(const Options& opt) {
   sched_getaffinity(0, sizeof cpus, &cpus);
   std::printf(
       "Workflow engine benchmark: SQLite journal (WAL, synchronous=%s) in %s,\n"
-      "in-process services, %d CPU(s) available to this process.\n\n",
-      opt.full_sync ? "FULL" : "NORMAL", dir.c_str(), CPU_COUNT(&cpus));
+      "in-process services, %d CPU(s) available to this process, %s.\n\n",
+      opt.full_sync ? "FULL" : "NORMAL", dir.c_str(), CPU_COUNT(&cpus), bench::allocator_name());
 
   // ---- memory per in-flight workflow ---------------------------------------------------------
   // Warm up (allocator, SQLite page cache), then park workflows at their third step.
@@ -272,18 +272,18 @@ int run(const Options& opt) {
     parked_cv.notify_all();
   });
   parked.reserve(static_cast<std::size_t>(opt.parked));
-  malloc_trim(0);
+  bench::release_free_memory();
   const long rss_before = rss_kib();
-  const std::size_t heap_before = mallinfo2().uordblks;
+  const std::size_t heap_before = bench::heap_in_use();
   for (int i = 0; i < opt.parked; ++i)
     start_async(*engine, "parking", i);
   {
     std::unique_lock lock(parked_mutex);
     parked_cv.wait(lock, [&] { return parked.size() >= static_cast<std::size_t>(opt.parked); });
   }
-  malloc_trim(0);  // count what is held, not what the allocator keeps for reuse
+  bench::release_free_memory();  // count what is held, not what the allocator keeps for reuse
   const long rss_parked = rss_kib();
-  const std::size_t heap_parked = mallinfo2().uordblks;
+  const std::size_t heap_parked = bench::heap_in_use();
   EngineMetrics parked_metrics = engine->metrics();
   {
     std::vector<ReplyCallback> release;
@@ -337,14 +337,16 @@ int run(const Options& opt) {
   row("workflows not completed", std::to_string(settled.not_completed()));
   row("workflows parked in flight", std::to_string(opt.parked));
   row("  engine in-flight gauge while parked", std::to_string(parked_metrics.in_flight));
-  row("  RSS before parking (after malloc_trim)",
+  row("  RSS before parking (free memory released)",
       fmt(static_cast<double>(rss_before) / 1024.0, "MiB", 1));
-  row("  RSS with all parked (after malloc_trim)",
+  row("  RSS with all parked (free memory released)",
       fmt(static_cast<double>(rss_parked) / 1024.0, "MiB", 1));
   row("memory per in-flight workflow (RSS delta)",
       fmt(static_cast<double>(rss_parked - rss_before) / opt.parked, "KiB", 2));
   row("  of which allocated on the heap",
-      fmt(static_cast<double>(heap_parked - heap_before) / 1024.0 / opt.parked, "KiB", 2));
+      fmt((static_cast<double>(heap_parked) - static_cast<double>(heap_before)) / 1024.0 /
+              opt.parked,
+          "KiB", 2));
   std::printf("\nEngine counters: started %llu, completed %llu, failed %llu, in flight %lld.\n",
               static_cast<unsigned long long>(m.started),
               static_cast<unsigned long long>(m.completed),
@@ -362,14 +364,14 @@ int run(const Options& opt) {
                     });
     }
   };
-  malloc_trim(0);
+  bench::release_free_memory();
   const long rss_before_signal = rss_kib();
-  const std::size_t heap_before_signal = mallinfo2().uordblks;
+  const std::size_t heap_before_signal = bench::heap_in_use();
   start_signalled(0, opt.signalled);
   signals.wait_parked(opt.signalled);
-  malloc_trim(0);
+  bench::release_free_memory();
   const long rss_signal = rss_kib();
-  const std::size_t heap_signal = mallinfo2().uordblks;
+  const std::size_t heap_signal = bench::heap_in_use();
   const double sig_cpu0 = cpu_seconds();
   const auto sig_t0 = Clock::now();
   for (int i = 0; i < opt.signalled; ++i)
@@ -402,8 +404,9 @@ int run(const Options& opt) {
   row("memory per parked workflow (RSS delta)",
       fmt(static_cast<double>(rss_signal - rss_before_signal) / opt.signalled, "KiB", 2));
   row("  of which allocated on the heap",
-      fmt(static_cast<double>(heap_signal - heap_before_signal) / 1024.0 / opt.signalled, "KiB",
-          2));
+      fmt((static_cast<double>(heap_signal) - static_cast<double>(heap_before_signal)) / 1024.0 /
+              opt.signalled,
+          "KiB", 2));
   row("all signalled at once: signals per second", fmt(opt.signalled / sig_wall, "/s"));
   row("  CPU per signal (to the next command)", fmt(1e6 * sig_cpu / opt.signalled, "us", 0));
   row("one at a time: signals", std::to_string(lat.samples));
