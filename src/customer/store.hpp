@@ -94,8 +94,10 @@ class Store {
   /// purchase workflow starts from. Errors: not_found; failed_precondition "Your basket is empty".
   Result<nlohmann::json> validate(const nlohmann::json& body);
   /// `customer.record_order` → `{order_id}`. Idempotent by order_id: the first record wins and
-  /// a repeat changes nothing. Errors: invalid_argument, not_found (customer), conflict (the
-  /// order id is recorded for another customer).
+  /// a repeat changes nothing. With `clear_basket: true` the record also empties the basket, in
+  /// the same statement and only when it records the order (as `clear_basket` would, once per
+  /// order). Errors: invalid_argument, not_found (customer), conflict (the order id is recorded
+  /// for another customer).
   Result<nlohmann::json> record_order(const nlohmann::json& body);
   /// `customer.clear_basket` → `{}`: empties the basket once per order_id; a repeat for the
   /// same order leaves titles added since untouched. Errors: invalid_argument, not_found.

@@ -43,14 +43,30 @@ Result<json> Store::record_order(const json& body) {
   // No transaction of its own: the insert is one atomic statement, and the reads after a
   // refused insert only ask whether the customer exists and who owns the order.
   return without_transaction([&](pqxx::transaction_base& tx) -> Result<json> {
-    // One statement in the common case: the insert checks that the customer exists.
-    auto inserted = exec_sql(
-        tx,
+    // One statement in the common case: the insert checks that the customer exists. With
+    // clear_basket, the same statement also empties the basket, under the customer's lock and
+    // only when it inserted the order: the order and the emptying happen together, once. As in
+    // clear_basket, the delete reads the basket as the statement began, so a line that a
+    // concurrent edit added while the statement waited for the lock stays.
+    static const std::string kInsert =
         "INSERT INTO orders (order_id, customer_id, items, total_cents, status, created_at)"
         " SELECT $1::uuid, $2::uuid, $3::jsonb, $4::bigint, $5::text, $6::timestamptz WHERE EXISTS"
         " (SELECT 1 FROM customers WHERE id = $2::uuid) ON CONFLICT (order_id) DO NOTHING"
-        " RETURNING order_id",
-        o.order_id, o.customer_id, o.items.dump(), o.total_cents, o.status, format_iso8601(now()));
+        " RETURNING order_id";
+    static const std::string kInsertAndClear =
+        "WITH c AS (SELECT id FROM customers WHERE id = $2::uuid FOR NO KEY UPDATE),"
+        " ins AS (INSERT INTO orders (order_id, customer_id, items, total_cents, status,"
+        " created_at) SELECT $1::uuid, id, $3::jsonb, $4::bigint, $5::text, $6::timestamptz"
+        " FROM c ON CONFLICT (order_id) DO NOTHING RETURNING order_id),"
+        " first AS (INSERT INTO basket_clears (order_id, customer_id, cleared_at)"
+        " SELECT order_id, $2::uuid, $6::timestamptz FROM ins ON CONFLICT (order_id) DO NOTHING"
+        " RETURNING order_id),"
+        " emptied AS (DELETE FROM basket_items WHERE customer_id = $2::uuid AND EXISTS"
+        " (SELECT 1 FROM first))"
+        " SELECT order_id FROM ins";
+    auto inserted =
+        exec_sql(tx, o.clear_basket ? kInsertAndClear : kInsert, o.order_id, o.customer_id,
+                 o.items.dump(), o.total_cents, o.status, format_iso8601(now()));
     if (inserted.empty()) {
       if (!customer_exists(tx, o.customer_id))
         return not_found(o.customer_id);

@@ -406,6 +406,12 @@ Result<OrderRecord> parse_order_record(const nlohmann::json& body) {
   if (auto t = r.cents("total_cents"))
     o.total_cents = *t;
   o.status = r.required_string("status", 32);
+  if (r.has("clear_basket")) {
+    if (r.at("clear_basket").is_boolean())
+      o.clear_basket = r.at("clear_basket").get<bool>();
+    else
+      r.fail("clear_basket", "must be true or false");
+  }
   if (!r.ok())
     return r.error();
   return o;

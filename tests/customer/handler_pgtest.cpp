@@ -57,6 +57,24 @@ class HandlerPgTest : public CustomerPgTest {
     return e;
   }
 
+  /// `e` delivered at once to this handler and to another on a connection of its own.
+  std::vector<Result<json>> twice_at_once(const Envelope& e) {
+    CommandHandler other(schema_.url(), schema_.name(), options(), publisher_.fn());
+    std::vector<Result<json>> replies(2, Error{});
+    std::thread a([&] { replies[0] = handler_.handle(e); });
+    std::thread b([&] { replies[1] = other.handle(e); });
+    a.join();
+    b.join();
+    return replies;
+  }
+
+  void put_in_basket(const std::string& customer_id, const std::string& isbn, int quantity) {
+    auto r = handler_.handle(
+        command("customer.set_basket_item",
+                json{{"customer_id", customer_id}, {"isbn", isbn}, {"quantity", quantity}}));
+    ASSERT_TRUE(r.ok()) << error_text(r.error());
+  }
+
   FakePublisher publisher_;
   CommandHandler handler_;
 };
@@ -160,12 +178,7 @@ TEST_F(HandlerPgTest, OrderCommandsAreIdempotentByTheirOrderWithoutARecord) {
                                  {"total_cents", 999},
                                  {"status", "confirmed"}},
                             order + ":fulfil/record_order");
-  CommandHandler other(schema_.url(), schema_.name(), options(), publisher_.fn());
-  std::vector<Result<json>> recorded(2, Error{});
-  std::thread a([&] { recorded[0] = handler_.handle(record); });
-  std::thread b([&] { recorded[1] = other.handle(record); });
-  a.join();
-  b.join();
+  std::vector<Result<json>> recorded = twice_at_once(record);
   auto again = handler_.handle(record);
   for (const auto& r : {recorded[0], recorded[1], again}) {
     ASSERT_TRUE(r.ok()) << error_text(r.error());
@@ -173,33 +186,52 @@ TEST_F(HandlerPgTest, OrderCommandsAreIdempotentByTheirOrderWithoutARecord) {
   }
   EXPECT_EQ(query("SELECT count(*) FROM orders")[0][0].as<int>(), 1);
 
-  ASSERT_TRUE(handler_
-                  .handle(command("customer.set_basket_item",
-                                  json{{"customer_id", id}, {"isbn", "978-1"}, {"quantity", 1}}))
-                  .ok());
+  put_in_basket(id, "978-1", 1);
   Envelope clear = command("customer.clear_basket", json{{"customer_id", id}, {"order_id", order}},
                            order + ":fulfil/clear_basket");
-  std::vector<Result<json>> cleared(2, Error{});
-  std::thread c([&] { cleared[0] = handler_.handle(clear); });
-  std::thread d([&] { cleared[1] = other.handle(clear); });
-  c.join();
-  d.join();
-  for (const auto& r : cleared) {
+  for (const auto& r : twice_at_once(clear)) {
     ASSERT_TRUE(r.ok()) << error_text(r.error());
     EXPECT_EQ(r.value(), json::object());
   }
   EXPECT_EQ(query("SELECT count(*) FROM basket_items")[0][0].as<int>(), 0);
   // A late copy of the clear leaves what was put in the basket since.
-  ASSERT_TRUE(handler_
-                  .handle(command("customer.set_basket_item",
-                                  json{{"customer_id", id}, {"isbn", "978-2"}, {"quantity", 1}}))
-                  .ok());
+  put_in_basket(id, "978-2", 1);
   auto late = handler_.handle(clear);
   ASSERT_TRUE(late.ok()) << error_text(late.error());
   EXPECT_EQ(query("SELECT count(*) FROM basket_items")[0][0].as<int>(), 1);
   EXPECT_EQ(query("SELECT count(*) FROM idempotency")[0][0].as<int>(), 0);
   EXPECT_TRUE(CommandHandler::changes_state("customer.record_order"));
   EXPECT_TRUE(CommandHandler::changes_state("customer.clear_basket"));
+}
+
+// purchase v4's one customer step: the order and the emptying of the basket, delivered twice at
+// once on two connections, then late, after the basket was filled again.
+TEST_F(HandlerPgTest, RecordOrderWithClearBasketActsOnceWhenDeliveredTwiceAtOnce) {
+  std::string id = sign_up("alice");
+  const std::string order = new_uuid();
+  put_in_basket(id, "978-1", 2);
+  Envelope record = command("customer.record_order",
+                            json{{"customer_id", id},
+                                 {"order_id", order},
+                                 {"items", json::array({{{"isbn", "978-1"}, {"quantity", 2}}})},
+                                 {"total_cents", 1998},
+                                 {"status", "confirmed"},
+                                 {"clear_basket", true}},
+                            order + ":fulfil/record_order");
+  for (const auto& r : twice_at_once(record)) {
+    ASSERT_TRUE(r.ok()) << error_text(r.error());
+    EXPECT_EQ(r.value(), (json{{"order_id", order}}));
+  }
+  EXPECT_EQ(query("SELECT count(*) FROM orders")[0][0].as<int>(), 1);
+  EXPECT_EQ(query("SELECT count(*) FROM basket_clears")[0][0].as<int>(), 1);
+  EXPECT_EQ(query("SELECT count(*) FROM basket_items")[0][0].as<int>(), 0);
+
+  put_in_basket(id, "978-2", 1);
+  auto late = handler_.handle(record);
+  ASSERT_TRUE(late.ok()) << error_text(late.error());
+  EXPECT_EQ(query("SELECT count(*) FROM basket_items")[0][0].as<int>(), 1);
+  EXPECT_EQ(query("SELECT count(*) FROM orders")[0][0].as<int>(), 1);
+  EXPECT_EQ(query("SELECT count(*) FROM idempotency")[0][0].as<int>(), 0);
 }
 
 TEST_F(HandlerPgTest, ReturnCommandsAreRoutedAndRecordedByKey) {
@@ -249,14 +281,9 @@ TEST_F(HandlerPgTest, ReturnCommandsAreRoutedAndRecordedByKey) {
 
 TEST_F(HandlerPgTest, ConcurrentDeliveriesOfOneCommandActOnce) {
   std::string id = sign_up("alice");
-  CommandHandler other(schema_.url(), schema_.name(), options(), publisher_.fn());
   Envelope request =
       command("customer.add_basket_item", json{{"customer_id", id}, {"isbn", "978-1"}}, "race-1");
-  std::vector<Result<json>> replies(2, Error{});
-  std::thread a([&] { replies[0] = handler_.handle(request); });
-  std::thread b([&] { replies[1] = other.handle(request); });
-  a.join();
-  b.join();
+  std::vector<Result<json>> replies = twice_at_once(request);
   ASSERT_TRUE(replies[0].ok()) << error_text(replies[0].error());
   ASSERT_TRUE(replies[1].ok()) << error_text(replies[1].error());
   EXPECT_EQ(replies[0].value(), replies[1].value());

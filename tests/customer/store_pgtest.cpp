@@ -402,6 +402,54 @@ TEST_F(CustomerPgTest, ClearBasketActsOncePerOrder) {
   EXPECT_EQ(items_of(store_->get_basket(json{{"customer_id", id}})), json::array());
 }
 
+TEST_F(CustomerPgTest, RecordOrderWithClearBasketEmptiesTheBasketOnceWithTheOrder) {
+  std::string id = sign_up("alice");
+  std::string order = new_uuid();
+  json items = json::array({{{"isbn", "978-1"}, {"quantity", 2}}});
+  auto record = [&](const std::string& customer_id, const json& clear) {
+    return store_->record_order(json{{"customer_id", customer_id},
+                                     {"order_id", order},
+                                     {"items", items},
+                                     {"total_cents", 1998},
+                                     {"status", "confirmed"},
+                                     {"clear_basket", clear}});
+  };
+  ASSERT_TRUE(
+      store_->set_basket_item(json{{"customer_id", id}, {"isbn", "978-1"}, {"quantity", 2}}).ok());
+  auto r = record(id, true);
+  ASSERT_TRUE(r.ok()) << error_text(r.error());
+  EXPECT_EQ(r.value(), (json{{"order_id", order}}));
+  EXPECT_EQ(items_of(store_->get_basket(json{{"customer_id", id}})), json::array());
+  EXPECT_EQ(store_->list_orders(json{{"customer_id", id}}).value()["orders"].size(), 1u);
+
+  // A repeat records nothing and empties nothing: what was added since stays.
+  ASSERT_TRUE(
+      store_->set_basket_item(json{{"customer_id", id}, {"isbn", "978-2"}, {"quantity", 1}}).ok());
+  ASSERT_TRUE(record(id, true).ok());
+  EXPECT_EQ(items_of(store_->get_basket(json{{"customer_id", id}})),
+            json::array({item("978-2", 1)}));
+
+  // Another customer's copy of the order id is refused and leaves that customer's basket alone.
+  std::string other = sign_up("bob");
+  ASSERT_TRUE(
+      store_->set_basket_item(json{{"customer_id", other}, {"isbn", "978-3"}, {"quantity", 1}})
+          .ok());
+  auto stolen = record(other, true);
+  ASSERT_FALSE(stolen.ok());
+  EXPECT_EQ(stolen.error().code, codes::kConflict);
+  EXPECT_EQ(items_of(store_->get_basket(json{{"customer_id", other}})),
+            json::array({item("978-3", 1)}));
+
+  auto nobody = record(new_uuid(), true);
+  ASSERT_FALSE(nobody.ok());
+  EXPECT_EQ(nobody.error().code, codes::kNotFound);
+
+  auto wrong = record(id, "yes");
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_EQ(wrong.error().code, codes::kInvalidArgument);
+  EXPECT_NE(wrong.error().message.find("clear_basket"), std::string::npos) << wrong.error().message;
+}
+
 TEST_F(CustomerPgTest, ClearBasketForAnUnknownCustomerIsNotFoundAndRecordsNothing) {
   std::string order = new_uuid();
   auto nobody = store_->clear_basket(json{{"customer_id", new_uuid()}, {"order_id", order}});
@@ -417,43 +465,57 @@ TEST_F(CustomerPgTest, ClearBasketForAnUnknownCustomerIsNotFoundAndRecordsNothin
 
 // A clear waits for the customer's lock behind a basket edit. What the edit changed in a line
 // the order saw goes with the clear; a line the edit added (after the order read the basket)
-// stays in the basket.
+// stays in the basket. Both ways of emptying the basket are checked: customer.clear_basket
+// (purchase v3) and customer.record_order with clear_basket (purchase v4).
 TEST_F(CustomerPgTest, ClearBasketWaitsForAConcurrentEditAndKeepsTheLineItAdded) {
-  std::string id = sign_up("alice");
-  ASSERT_TRUE(
-      store_->set_basket_item(json{{"customer_id", id}, {"isbn", "978-1"}, {"quantity", 1}}).ok());
-  pqxx::connection editor(schema_.url());
-  pqxx::work edit(editor);
-  edit.exec("SET LOCAL search_path TO " + edit.quote_name(schema_.name()));
-  edit.exec_params("SELECT 1 FROM customers WHERE id = $1 FOR NO KEY UPDATE", id);
-  edit.exec_params("UPDATE basket_items SET quantity = 2 WHERE customer_id = $1", id);
-  edit.exec_params(
-      "INSERT INTO basket_items (customer_id, isbn, quantity, added_at) VALUES ($1, '978-2', 1, "
-      "now())",
-      id);
-  std::optional<Result<json>> cleared;
-  std::thread clear([&] {
-    cleared.emplace(store_->clear_basket(json{{"customer_id", id}, {"order_id", new_uuid()}}));
-  });
-  const int editor_pid = editor.backendpid();
-  EXPECT_TRUE(testing::eventually(
-      [&] {
-        pqxx::connection watcher(schema_.url());
-        pqxx::nontransaction w(watcher);
-        return w.exec_params(
-                    "SELECT count(*) FROM pg_stat_activity"
-                    " WHERE $1 = ANY(pg_blocking_pids(pid))",
-                    editor_pid)[0][0]
-                   .as<int>() > 0;
-      },
-      10s))
-      << "the clear never waited for the edit's lock";
-  edit.commit();
-  clear.join();
-  ASSERT_TRUE(cleared.has_value());
-  ASSERT_TRUE(cleared->ok()) << error_text(cleared->error());
-  EXPECT_EQ(items_of(store_->get_basket(json{{"customer_id", id}})),
-            json::array({item("978-2", 1)}));
+  for (bool with_the_order : {false, true}) {
+    SCOPED_TRACE(with_the_order ? "record_order with clear_basket" : "clear_basket");
+    std::string id = sign_up(with_the_order ? "bob" : "alice");
+    ASSERT_TRUE(
+        store_->set_basket_item(json{{"customer_id", id}, {"isbn", "978-1"}, {"quantity", 1}})
+            .ok());
+    pqxx::connection editor(schema_.url());
+    pqxx::work edit(editor);
+    edit.exec("SET LOCAL search_path TO " + edit.quote_name(schema_.name()));
+    edit.exec_params("SELECT 1 FROM customers WHERE id = $1 FOR NO KEY UPDATE", id);
+    edit.exec_params("UPDATE basket_items SET quantity = 2 WHERE customer_id = $1", id);
+    edit.exec_params(
+        "INSERT INTO basket_items (customer_id, isbn, quantity, added_at) VALUES ($1, '978-2', 1, "
+        "now())",
+        id);
+    std::optional<Result<json>> cleared;
+    std::thread clear([&] {
+      if (with_the_order) {
+        cleared.emplace(store_->record_order(json{{"customer_id", id},
+                                                  {"order_id", new_uuid()},
+                                                  {"items", json::array()},
+                                                  {"total_cents", 0},
+                                                  {"status", "confirmed"},
+                                                  {"clear_basket", true}}));
+      } else {
+        cleared.emplace(store_->clear_basket(json{{"customer_id", id}, {"order_id", new_uuid()}}));
+      }
+    });
+    const int editor_pid = editor.backendpid();
+    EXPECT_TRUE(testing::eventually(
+        [&] {
+          pqxx::connection watcher(schema_.url());
+          pqxx::nontransaction w(watcher);
+          return w.exec_params(
+                      "SELECT count(*) FROM pg_stat_activity"
+                      " WHERE $1 = ANY(pg_blocking_pids(pid))",
+                      editor_pid)[0][0]
+                     .as<int>() > 0;
+        },
+        10s))
+        << "the clear never waited for the edit's lock";
+    edit.commit();
+    clear.join();
+    ASSERT_TRUE(cleared.has_value());
+    ASSERT_TRUE(cleared->ok()) << error_text(cleared->error());
+    EXPECT_EQ(items_of(store_->get_basket(json{{"customer_id", id}})),
+              json::array({item("978-2", 1)}));
+  }
 }
 
 // --- The PostgreSQL idempotency store -------------------------------------------------------

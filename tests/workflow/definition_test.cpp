@@ -83,6 +83,23 @@ TEST(Definition, PurchaseExampleHasTheSagaShape) {
   EXPECT_EQ(d.steps[d.on_failure[0]].topic, "order.failed");
 }
 
+namespace {
+
+/// Every step of `older` but `dropped` is in `newer`, with the same action and compensation.
+void expect_same_saga_but(const Definition& older, const Definition& newer,
+                          const std::string& dropped) {
+  for (const Step& s : older.steps) {
+    if (s.id == dropped)
+      continue;
+    const Step* same = newer.find(s.id);
+    ASSERT_NE(same, nullptr) << s.id;
+    EXPECT_EQ(same->action, s.action) << s.id;
+    EXPECT_EQ(same->compensation.has_value(), s.compensation.has_value()) << s.id;
+  }
+}
+
+}  // namespace
+
 TEST(Definition, PurchaseV3PricesInTheReservation) {
   auto v2 = load_definition_file(kWorkflows / "purchase-v2.json");
   auto v3 = load_definition_file(kWorkflows / "purchase-v3.json");
@@ -97,15 +114,25 @@ TEST(Definition, PurchaseV3PricesInTheReservation) {
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_EQ(text.find("steps.price"), std::string::npos);
   EXPECT_NE(text.find("${steps.reserve.output.total_cents}"), std::string::npos);
-  // The same saga otherwise: every other step, with its action and compensation.
-  for (const Step& s : (*v2)->steps) {
-    if (s.id == "price")
-      continue;
-    const Step* same = (*v3)->find(s.id);
-    ASSERT_NE(same, nullptr) << s.id;
-    EXPECT_EQ(same->action, s.action) << s.id;
-    EXPECT_EQ(same->compensation.has_value(), s.compensation.has_value()) << s.id;
-  }
+  expect_same_saga_but(**v2, **v3, "price");
+}
+
+TEST(Definition, PurchaseV4RecordsTheOrderAndEmptiesTheBasketInOneStep) {
+  auto v3 = load_definition_file(kWorkflows / "purchase-v3.json");
+  auto v4 = load_definition_file(kWorkflows / "purchase-v4.json");
+  ASSERT_TRUE(v3.ok()) << v3.error().message;
+  ASSERT_TRUE(v4.ok()) << v4.error().message;
+  EXPECT_EQ((*v4)->name, "purchase");
+  EXPECT_EQ((*v4)->version, 4);
+  EXPECT_EQ((*v4)->find("clear_basket"), nullptr);
+  EXPECT_EQ((*v4)->find("fulfil")->branches.size(), 2u);
+  const Step* record = (*v4)->find("record_order");
+  ASSERT_NE(record, nullptr);
+  EXPECT_EQ(record->action, "customer.record_order");
+  std::ifstream in(kWorkflows / "purchase-v4.json");
+  const json doc = json::parse(in);
+  EXPECT_EQ(doc["steps"][3]["branches"][1][0]["input"]["clear_basket"], true);
+  expect_same_saga_but(**v3, **v4, "clear_basket");
 }
 
 TEST(Definition, ErrorsNameFileStepAndField) {

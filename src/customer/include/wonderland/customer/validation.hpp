@@ -68,6 +68,8 @@ struct OrderRecord {
   nlohmann::json items;  ///< a JSON array, stored as given
   std::int64_t total_cents = 0;
   std::string status;
+  /// Also empty the customer's basket, once for this order, in the same statement.
+  bool clear_basket = false;
 };
 
 /// One line of a return request: `{isbn, quantity}`.
