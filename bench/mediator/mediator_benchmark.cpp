@@ -21,7 +21,8 @@
 //      process), p50 and p99.
 //
 // With --history FILE, the SQLite journal starts as a copy of FILE (for example one that
-// history_benchmark --keep filled), so that the figures include a long history's effect on the
+// history_benchmark --running 0 --keep filled: finished workflows only, since this engine knows
+// only its own definitions), so that the figures include a long history's effect on the
 // journal's writes.
 //
 //   build/bench/mediator/mediator_benchmark --url amqp://guest:guest@127.0.0.1:5672/
@@ -1006,7 +1007,7 @@ int main(int argc, char** argv) {
   app.add_option("--dir", opt.dir, "where journals and logs go (default: the temporary folder)");
   app.add_option("--history", opt.history,
                  "start the SQLite journal from a copy of this one (for example one that "
-                 "history_benchmark --keep filled)")
+                 "history_benchmark --running 0 --keep filled)")
       ->check(CLI::ExistingFile);
   app.add_flag("!--no-observers-row", opt.observers_row,
                "skip the extra row with the mediator's observers (step histograms, event feed)");
