@@ -5,6 +5,7 @@
 
 #include <atomic>
 
+#include "purchase_harness.hpp"
 #include "support.hpp"
 #include "wonderland/workflow/engine.hpp"
 
@@ -13,8 +14,6 @@ namespace {
 
 using namespace testing;  // NOLINT
 using ::testing::ElementsAre;
-
-const std::filesystem::path kPurchase = WONDERLAND_TEST_DATA_DIR "/purchase_fixture.json";
 
 TEST(Cancel, WaitsForTheCommandInFlightThenCompensates) {
   Harness h;
@@ -78,8 +77,7 @@ TEST(Cancel, StopsAStepWaitingToRetry) {
 
 TEST(Retry, ResumesFromTheFirstUndoneStep) {
   Harness h;
-  ASSERT_TRUE(h.registry.load_file(kPurchase).ok());
-  serve_bookstore(h);
+  ASSERT_NO_FATAL_FAILURE(serve_purchase(h));
   std::atomic<bool> decline{true};
   h.serve("payment.charge", [&](const Command& c) -> Result<json> {
     if (decline)

@@ -10,6 +10,7 @@
 #include <map>
 #include <thread>
 
+#include "purchase_harness.hpp"
 #include "support.hpp"
 
 namespace wonderland::workflow {
@@ -18,16 +19,13 @@ namespace {
 using namespace testing;  // NOLINT
 using ::testing::ElementsAre;
 
-const std::filesystem::path kPurchase = WONDERLAND_TEST_DATA_DIR "/purchase_fixture.json";
-
 std::size_t index_of(const std::vector<std::string>& v, const std::string& item) {
   return static_cast<std::size_t>(std::find(v.begin(), v.end(), item) - v.begin());
 }
 
 TEST(Engine, PurchaseCompletes) {
   Harness h;
-  ASSERT_TRUE(h.registry.load_file(kPurchase).ok());
-  serve_bookstore(h);
+  ASSERT_NO_FATAL_FAILURE(serve_purchase(h));
   Publications pubs(h.transport);
   h.boot();
 
@@ -84,8 +82,7 @@ TEST(Engine, PurchaseCompletes) {
 // every effect happens once.
 TEST(Engine, WritesItsBatchItselfWhenIdleAndQueuesItUnderLoad) {
   Harness h;
-  ASSERT_TRUE(h.registry.load_file(kPurchase).ok());
-  serve_bookstore(h);
+  ASSERT_NO_FATAL_FAILURE(serve_purchase(h));
   Publications pubs(h.transport);
   h.boot();
   std::string first = h.start("purchase", {{"customer_id", "c-1"}}, "order-1");

@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 
+#include "purchase_harness.hpp"
 #include "support.hpp"
 #include "wonderland/workflow/engine.hpp"
 
@@ -15,8 +16,6 @@ namespace {
 
 using namespace testing;  // NOLINT
 using ::testing::ElementsAre;
-
-const std::filesystem::path kPurchase = WONDERLAND_TEST_DATA_DIR "/purchase_fixture.json";
 
 /// A payment service that deduplicates by idempotency key, as real services do: an effect
 /// happens once per key, a repeated key gets the recorded reply.
@@ -45,8 +44,7 @@ class PaymentService {
 
 TEST(Recovery, ResumesInFlightCommandsWithTheSameKeys) {
   Harness h;
-  ASSERT_TRUE(h.registry.load_file(kPurchase).ok());
-  serve_bookstore(h);
+  ASSERT_NO_FATAL_FAILURE(serve_purchase(h));
   Parked parked;
   h.transport.on_async("payment.charge", parked.handler(&h.calls));
   h.boot();
