@@ -70,12 +70,9 @@ class SqliteJournal final : public Journal {
         return std::nullopt;
       writing_ = true;  // the writer thread waits until we are done
     }
-    Status st = failure_ ? *failure_ : write_group({Pending{records, nullptr, {}}});
-    if (!st) {
-      failure_ = st.error();
-    } else if (!records->empty()) {
+    Status st = commit_group({Pending{records, nullptr, {}}});
+    if (st && !records->empty())
       written_now_.fetch_add(1, std::memory_order_relaxed);
-    }
     {
       std::lock_guard lock(queue_mutex_);
       writing_ = false;
@@ -177,9 +174,7 @@ class SqliteJournal final : public Journal {
         group_done();
         continue;
       }
-      Status st = failure_ ? *failure_ : write_group(group);
-      if (!st)
-        failure_ = st.error();
+      Status st = commit_group(group);
       // Drop our references first, so that the caller frees its records on its own thread.
       for (Pending& p : group)
         p.records.reset();
@@ -189,6 +184,16 @@ class SqliteJournal final : public Journal {
       }
       group_done();
     }
+  }
+
+  /// Writes the group unless an earlier write failed; a failure is sticky (`failure_`).
+  Status commit_group(const std::vector<Pending>& group) {
+    if (failure_)
+      return *failure_;
+    Status st = write_group(group);
+    if (!st)
+      failure_ = st.error();
+    return st;
   }
 
   Status write_group(const std::vector<Pending>& group) {
