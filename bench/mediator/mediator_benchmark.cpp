@@ -84,17 +84,6 @@ using bench::Figures;
 using bench::ms_between;
 using bench::summarize;
 
-/// VmRSS of a process, in KiB (0 when unreadable).
-long rss_kib(const std::string& pid = "self") {
-  std::ifstream status("/proc/" + pid + "/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0)
-      return std::atol(line.c_str() + 6);
-  }
-  return 0;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Processes: the echo workers and the mediator.
 
@@ -488,10 +477,10 @@ MediatorMemory measure_mediator(const Options& opt, const std::filesystem::path&
   start_n(warm);
   wait_parked(warm);
   MediatorMemory m;
-  m.before_kib = rss_kib(std::to_string(mediator.pid()));
+  m.before_kib = bench::rss_kib(std::to_string(mediator.pid()));
   start_n(opt.parked);
   m.all_parked = wait_parked(warm + opt.parked);
-  m.after_kib = rss_kib(std::to_string(mediator.pid()));
+  m.after_kib = bench::rss_kib(std::to_string(mediator.pid()));
   m.in_flight = metrics()["workflows"].value("in_flight", 0L) - warm;
   mediator.stop();
   return m;
@@ -878,13 +867,13 @@ int run(const Options& opt) {
     }
     // 3a. Memory of the engine in this process: park workflows at their third step.
     bench::release_free_memory();
-    rss_before = rss_kib();
+    rss_before = bench::rss_kib();
     for (int i = 0; i < opt.parked; ++i)
       rig.driver.issue("parking");
     all_parked = rig.driver.wait_parked(opt.parked, std::chrono::seconds(120));
     std::this_thread::sleep_for(std::chrono::seconds(1));  // the commands reach the I/O thread
     bench::release_free_memory();
-    rss_parked = rss_kib();
+    rss_parked = bench::rss_kib();
     gauge = rig.engine->metrics().in_flight;
     not_completed += rig.driver.not_completed();
   }

@@ -4,6 +4,8 @@
 #include <malloc.h>
 
 #include <cstdint>
+#include <cstdlib>
+#include <fstream>
 
 namespace wonderland::bench {
 namespace {
@@ -43,6 +45,16 @@ std::size_t heap_in_use() {
     return 0;
   }
   return ::mallinfo2().uordblks;
+}
+
+long rss_kib(const std::string& pid) {
+  std::ifstream status("/proc/" + pid + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0)
+      return std::atol(line.c_str() + 6);
+  }
+  return 0;
 }
 
 }  // namespace wonderland::bench

@@ -81,16 +81,6 @@ double cpu_seconds() {
   return sec(u.ru_utime) + sec(u.ru_stime);
 }
 
-long rss_kib() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0)
-      return std::atol(line.c_str() + 6);
-  }
-  return 0;
-}
-
 /// Counts settled workflows; lets the driver wait for a number of them.
 class Settled {
  public:
@@ -273,7 +263,7 @@ int run(const Options& opt) {
   });
   parked.reserve(static_cast<std::size_t>(opt.parked));
   bench::release_free_memory();
-  const long rss_before = rss_kib();
+  const long rss_before = bench::rss_kib();
   const std::size_t heap_before = bench::heap_in_use();
   for (int i = 0; i < opt.parked; ++i)
     start_async(*engine, "parking", i);
@@ -282,7 +272,7 @@ int run(const Options& opt) {
     parked_cv.wait(lock, [&] { return parked.size() >= static_cast<std::size_t>(opt.parked); });
   }
   bench::release_free_memory();  // count what is held, not what the allocator keeps for reuse
-  const long rss_parked = rss_kib();
+  const long rss_parked = bench::rss_kib();
   const std::size_t heap_parked = bench::heap_in_use();
   EngineMetrics parked_metrics = engine->metrics();
   {
@@ -365,12 +355,12 @@ int run(const Options& opt) {
     }
   };
   bench::release_free_memory();
-  const long rss_before_signal = rss_kib();
+  const long rss_before_signal = bench::rss_kib();
   const std::size_t heap_before_signal = bench::heap_in_use();
   start_signalled(0, opt.signalled);
   signals.wait_parked(opt.signalled);
   bench::release_free_memory();
-  const long rss_signal = rss_kib();
+  const long rss_signal = bench::rss_kib();
   const std::size_t heap_signal = bench::heap_in_use();
   const double sig_cpu0 = cpu_seconds();
   const auto sig_t0 = Clock::now();

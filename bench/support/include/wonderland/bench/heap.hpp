@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 
 namespace wonderland::bench {
 
@@ -16,5 +17,8 @@ void release_free_memory();
 
 /// Bytes handed out by the allocator and not yet freed.
 std::size_t heap_in_use();
+
+/// VmRSS of a process ("self": this one), in KiB; 0 when unreadable.
+long rss_kib(const std::string& pid = "self");
 
 }  // namespace wonderland::bench
