@@ -77,6 +77,8 @@ void Decider::advance(Instance& inst) {
           return;
         if (f == Flow::kDone) {
           complete(inst);
+        } else if (inst.decided()) {
+          stop_after_pivot(inst);
         } else {
           unwritten_.record(
               inst, events::kCompensating, nullptr, 0,
@@ -326,8 +328,10 @@ void Decider::handle_outcome(Instance& inst, std::size_t index, Result<json> out
   }
   const Error& err = outcome.error();
   const RetryPolicy& policy = compensation ? compensation_retry_ : step.retry;
+  // After the pivot a step is retried for as long as its error is one to retry: giving up would
+  // leave the workflow needing attention, since nothing before it may be undone any more.
   const bool within_budget =
-      attempt < policy.max_attempts ||
+      (!compensation && inst.decided()) || attempt < policy.max_attempts ||
       (!compensation && policy.transient_for.count() > 0 && RetryPolicy::is_transient(err) &&
        now - st.first_started_ms < policy.transient_for.count());
   const bool retry =
@@ -415,6 +419,21 @@ void Decider::complete(Instance& inst) {
   unwritten_.record(inst, events::kCompleted, nullptr, 0,
                     JsonObject().add("output", std::move(output)).done(),
                     WorkflowStatus::kCompleted);
+}
+
+/// A step after the pivot failed for good: what the workflow did stands, so nothing is undone
+/// and no failure handler runs; the workflow waits for an operator's retry (which runs the
+/// failed steps again) or rerun.
+void Decider::stop_after_pivot(Instance& inst) {
+  const std::string& pivot = inst.def->steps[*inst.def->pivot].id;
+  unwritten_.record(inst, events::kNeedsAttention, nullptr, 0,
+                    json{{"reason", inst.failure.value("reason", "a step failed") +
+                                        " (after the pivot '" + pivot +
+                                        "' succeeded: nothing is undone; retry once the cause "
+                                        "is fixed)"},
+                         {"pivot", pivot},
+                         {"failure", inst.failure}},
+                    WorkflowStatus::kNeedsAttention);
 }
 
 std::int64_t Decider::elapsed(const StepState& st) const {

@@ -107,6 +107,7 @@ class Decider {
 
   /// Records that `step` failed as it started (its input or its values were invalid).
   void fail_at_start(Instance& inst, const Step& step, int attempt, const Error& e);
+  void stop_after_pivot(Instance& inst);
   void record_retry(Instance& inst, std::size_t index, const Error& err, int attempt,
                     AttemptTime time, bool compensation);
   void stop_waiting_steps(Instance& inst);

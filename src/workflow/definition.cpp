@@ -9,6 +9,7 @@
 
 #include "definition_fields.hpp"
 #include "wonderland/common/time.hpp"
+#include "wonderland/workflow/journal.hpp"
 
 namespace wonderland::workflow {
 
@@ -119,6 +120,27 @@ const Step* Definition::find(std::string_view id) const {
 const Step* Definition::find_path(std::string_view path) const {
   auto it = by_path.find(path);
   return it == by_path.end() ? nullptr : &steps[it->second];
+}
+
+bool Definition::decides(std::string_view type, std::string_view step) const {
+  return pivot && type == events::kStepSucceeded && step == steps[*pivot].path;
+}
+
+bool is_decided(const Definition& def, const std::vector<JournalRecord>& timeline) {
+  if (!def.pivot)
+    return false;
+  const auto pivot_at = std::find(def.root.begin(), def.root.end(), *def.pivot);
+  bool decided = false;
+  for (const JournalRecord& r : timeline) {
+    if (def.decides(r.type, r.step)) {
+      decided = true;
+    } else if (decided && r.type == events::kRerunRequested) {
+      // A rerun from the pivot or before it runs the pivot again; one from a later step not.
+      const Step* from = def.find_path(r.step);
+      decided = from && std::find(def.root.begin(), def.root.end(), from->index) > pivot_at;
+    }
+  }
+  return decided;
 }
 
 Result<std::shared_ptr<const Definition>> parse_definition(const nlohmann::json& document,

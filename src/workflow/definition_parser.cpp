@@ -53,8 +53,9 @@ class Parser : FieldReader {
   std::shared_ptr<const Definition> parse(const json& doc) {
     if (!doc.is_object())
       fail("", "", std::string("must be a JSON object, not ") + type_name(doc));
-    check_fields("", doc,
-                 {"name", "version", "description", "defaults", "steps", "on_failure", "output"});
+    check_fields(
+        "", doc,
+        {"name", "version", "description", "defaults", "steps", "pivot", "on_failure", "output"});
     auto def = std::make_shared<Definition>();
     def_ = def.get();
     def->source = source();
@@ -83,6 +84,8 @@ class Parser : FieldReader {
     def->root = parse_sequence(doc["steps"], "steps", std::nullopt, "", false);
     if (def->root.empty())
       fail("", "steps", "must not be empty");
+    if (doc.contains("pivot"))
+      parse_pivot(doc["pivot"]);
     if (doc.contains("on_failure")) {
       def->on_failure =
           parse_sequence(doc["on_failure"], "on_failure", std::nullopt, "on_failure/", true);
@@ -104,6 +107,30 @@ class Parser : FieldReader {
     if (!compiled)
       fail(where, field, compiled.error().message);
     return std::move(*compiled);
+  }
+
+  /// `pivot`: the id of a top-level step. Nothing after it is ever undone, so a step after it
+  /// that declares a compensation is refused rather than silently never compensated.
+  void parse_pivot(const json& j) {
+    if (!j.is_string())
+      fail("", "pivot", std::string("must be a step id (a string), not ") + type_name(j));
+    const std::string& id = j.get_ref<const std::string&>();
+    const auto& root = def_->root;
+    auto at = std::find_if(root.begin(), root.end(),
+                           [&](std::size_t i) { return def_->steps[i].id == id; });
+    if (at == root.end())
+      fail("", "pivot", "must name a step of the top-level sequence ('" + id + "' is none)");
+    def_->pivot = *at;
+    for (auto it = std::next(at); it != root.end(); ++it) {
+      const std::string& top = def_->steps[*it].path;
+      for (const Step& s : def_->steps) {
+        if (s.compensation && (s.path == top || s.path.starts_with(top + "/"))) {
+          fail("'" + s.id + "'", "compensation",
+               "would never run: the step comes after the pivot '" + id +
+                   "', whose success decides the workflow");
+        }
+      }
+    }
   }
 
   void parse_defaults(const json& j) {

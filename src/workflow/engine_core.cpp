@@ -131,6 +131,12 @@ void Engine::Core::do_cancel(const std::string& id, std::string reason, StatusCa
     return done(
         Error::of(codes::kFailedPrecondition, "workflow " + id + " is already being compensated"));
   }
+  if (inst->decided()) {
+    return done(Error::of(codes::kFailedPrecondition,
+                          "workflow " + id + " passed its pivot step '" +
+                              inst->def->steps[*inst->def->pivot].id +
+                              "': what it did stands and it can no longer be cancelled"));
+  }
   if (!inst->cancelled) {
     if (inst->stopping) {
       return done(Error::of(codes::kFailedPrecondition,
@@ -178,7 +184,8 @@ void Engine::Core::do_retry(const std::string& id, Result<WorkflowHistory> loade
   if (inst->status != WorkflowStatus::kFailed && inst->status != WorkflowStatus::kNeedsAttention)
     return done(not_settled(id, inst->status, "retried"));
   adopt(*found);
-  if (inst->status == WorkflowStatus::kFailed) {
+  // A workflow stopped after its pivot undid nothing: it runs again from its failed steps.
+  if (inst->status == WorkflowStatus::kFailed || inst->decided()) {
     unwritten_.record(*inst, events::kRetryRequested, nullptr, 0,
                       json{{"mode", "restart"}, {"run", inst->run + 1}}, WorkflowStatus::kRunning);
   } else {  // needs_attention

@@ -103,6 +103,11 @@ struct Instance {
 
   /// The oldest pending signal named `name`, or nullptr.
   const PendingSignal* pending_signal(const std::string& name) const;
+  /// Whether the definition's pivot step succeeded in this run: nothing is undone any more.
+  bool decided() const {
+    return def->pivot && *def->pivot < steps.size() &&
+           steps[*def->pivot].status == StepStatus::kSucceeded;
+  }
 };
 
 /// The input of a task or publish step: the one a rerun put in its place, else its template

@@ -135,6 +135,61 @@ TEST(Definition, PurchaseV4RecordsTheOrderAndEmptiesTheBasketInOneStep) {
   expect_same_saga_but(**v3, **v4, "clear_basket");
 }
 
+TEST(Definition, PurchaseV5IsV4WithFulfilAsItsPivot) {
+  auto v4 = load_definition_file(kWorkflows / "purchase-v4.json");
+  auto v5 = load_definition_file(kWorkflows / "purchase-v5.json");
+  ASSERT_TRUE(v4.ok()) << v4.error().message;
+  ASSERT_TRUE(v5.ok()) << v5.error().message;
+  EXPECT_EQ((*v5)->version, 5);
+  EXPECT_FALSE((*v4)->pivot.has_value());
+  ASSERT_TRUE((*v5)->pivot.has_value());
+  EXPECT_EQ((*v5)->steps[*(*v5)->pivot].id, "fulfil");
+  EXPECT_TRUE((*v5)->decides(events::kStepSucceeded, "fulfil"));
+  EXPECT_FALSE((*v5)->decides(events::kStepSucceeded, "fulfil/record_order"));
+  EXPECT_FALSE((*v5)->decides(events::kStepFailed, "fulfil"));
+  // Apart from the pivot (and the version and description), the documents are the same.
+  std::ifstream in4(kWorkflows / "purchase-v4.json");
+  std::ifstream in5(kWorkflows / "purchase-v5.json");
+  json d4 = json::parse(in4);
+  json d5 = json::parse(in5);
+  EXPECT_EQ(d5["pivot"], "fulfil");
+  for (const char* field : {"version", "description", "pivot"}) {
+    d4.erase(field);
+    d5.erase(field);
+  }
+  EXPECT_EQ(d4, d5);
+}
+
+TEST(Definition, APivotNamesATopLevelStepWithNothingToUndoAfterIt) {
+  json doc = minimal();
+  doc["steps"].push_back(task("b", "svc.b"));
+  doc["steps"].push_back({{"id", "both"},
+                          {"kind", "parallel"},
+                          {"branches", json::array({json::array({task("c", "svc.c")})})}});
+  doc["pivot"] = "a";
+  EXPECT_EQ(error_of(doc), "");
+  doc["pivot"] = 3;
+  EXPECT_EQ(error_of(doc),
+            "workflows/demo.json: field 'pivot': must be a step id (a string), not number");
+  doc["pivot"] = "c";  // inside the parallel step
+  EXPECT_EQ(error_of(doc),
+            "workflows/demo.json: field 'pivot': must name a step of the top-level sequence ('c' "
+            "is none)");
+  doc["pivot"] = "nothing";
+  EXPECT_EQ(error_of(doc),
+            "workflows/demo.json: field 'pivot': must name a step of the top-level sequence "
+            "('nothing' is none)");
+  // A compensation after the pivot would never run: refused, also inside a composite.
+  doc["pivot"] = "a";
+  doc["steps"][2]["branches"][0][0] = task("c", "svc.c", true);
+  EXPECT_EQ(error_of(doc),
+            "workflows/demo.json: step 'c': field 'compensation': would never run: the step "
+            "comes after the pivot 'a', whose success decides the workflow");
+  doc["pivot"] = "both";  // the pivot itself and what comes before it may be undone
+  doc["steps"][0] = task("a", "svc.a", true);
+  EXPECT_EQ(error_of(doc), "");
+}
+
 TEST(Definition, ErrorsNameFileStepAndField) {
   json doc = minimal();
   doc["steps"][0]["retry"] = {{"max_attempts", 0}};

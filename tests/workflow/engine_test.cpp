@@ -177,10 +177,7 @@ json step_with_transient_budget() {
 
 /// Waits for the `nth` failed attempt of step `a`, then moves the clock to the next retry.
 void next_retry(Harness& h, const std::string& id, int nth) {
-  h.log.wait(id, events::kStepAttemptFailed, "a", nth);
-  auto due = h.clock.next_due();
-  ASSERT_TRUE(due.has_value());
-  h.clock.advance(*due);
+  testing::next_retry(h, id, "a", nth);
 }
 }  // namespace
 

@@ -278,6 +278,14 @@ struct Harness {
   }
 };
 
+/// Advances the clock to the next retry once the nth failed attempt of `step` is recorded.
+inline void next_retry(Harness& h, const std::string& id, const std::string& step, int nth) {
+  h.log.wait(id, events::kStepAttemptFailed, step, nth);
+  auto due = h.clock.next_due();
+  ASSERT_TRUE(due.has_value());
+  h.clock.advance(*due);
+}
+
 /// A task step document.
 inline json task(const std::string& id, const std::string& action, bool compensable = false) {
   json s = {{"id", id},

@@ -155,6 +155,11 @@ struct Definition {
   std::vector<std::size_t> on_failure;   ///< Publish steps run after compensation.
   std::optional<nlohmann::json> output;  ///< Template of the completed workflow's output.
   std::optional<CompiledTemplate> output_template;  ///< `output`, parsed.
+  /// The pivot (docs/workflows.md, "pivot"): a top-level step whose success decides the
+  /// workflow. From then on nothing is undone: the steps after it retry for as long as their
+  /// errors are retryable, a final error leaves the workflow needing attention instead of
+  /// compensating, and the workflow can no longer be cancelled.
+  std::optional<std::size_t> pivot;
   /// The body of a map step: its iterations see `${item}` and `${index}`.
   bool map_body = false;
   /// The bodies of this definition's map steps (and theirs), registered with it.
@@ -164,10 +169,20 @@ struct Definition {
   const Step* find(std::string_view id) const;
   /// The step with this path, or nullptr.
   const Step* find_path(std::string_view path) const;
+  /// Whether a journal record of `type` about step `step` is the pivot's success: from that
+  /// record on, the workflow is decided.
+  bool decides(std::string_view type, std::string_view step) const;
 
   std::map<std::string, std::size_t, std::less<>> by_id;
   std::map<std::string, std::size_t, std::less<>> by_path;
 };
+
+struct JournalRecord;
+
+/// Whether a workflow of `def` whose records are `timeline` (oldest first) is decided: its pivot
+/// succeeded, and no rerun from the pivot or a step before it came later. A decided workflow
+/// undoes nothing any more (Definition::pivot).
+bool is_decided(const Definition& def, const std::vector<JournalRecord>& timeline);
 
 /// The longest a wait step may wait by `duration_ms`: 366 days.
 inline constexpr std::int64_t kMaxWaitMs = std::int64_t{366} * 24 * 3600 * 1000;
