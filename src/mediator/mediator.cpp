@@ -299,7 +299,7 @@ void Mediator::Impl::start_engine(messaging::Connection& connection) {
   if (!config.journal_url.empty()) {
     peers.origin = config.instance_id;
     peers.wanted = [&registry = registry](const workflow::WorkflowEvent& e) {
-      return SettleWaiters::settles(e) || CatalogueCache::changes_stock(e, registry);
+      return SettleWaiters::answers(e, registry) || CatalogueCache::changes_stock(e, registry);
     };
   }
   feed = std::make_unique<EventFeed>(connection, messaging::exchanges::kWorkflow,
@@ -313,7 +313,7 @@ void Mediator::Impl::start_engine(messaging::Connection& connection) {
   // Before the waiters: a long poll woken by an order's end then reads the catalogue afresh.
   catalogue = std::make_unique<CatalogueCache>(config.catalogue_cache_ttl);
   options.observers.push_back(catalogue->observer(registry));
-  options.observers.push_back(waiters->observer());
+  options.observers.push_back(waiters->observer(registry));
   auto created = workflow::Engine::create(options, registry, *journal, *transport, clock);
   if (!created.ok())
     throw std::runtime_error("engine: " + created.error().message);
@@ -339,7 +339,8 @@ Mediator::Mediator(messaging::Connection& connection, Config config)
   if (m.shared_journal) {
     m.peer_events = std::make_unique<PeerEvents>(
         connection, messaging::exchanges::kWorkflow, config.instance_id,
-        std::vector<workflow::Observer>{m.catalogue->observer(m.registry), m.waiters->observer()});
+        std::vector<workflow::Observer>{m.catalogue->observer(m.registry),
+                                        m.waiters->observer(m.registry)});
     m.lease_upkeep = std::make_unique<runtime::Periodic>(
         "journal leases", config.journal_lease / 3, [engine = m.engine.get()] {
           if (auto st = engine->maintain_ownership(); !st)

@@ -102,24 +102,22 @@ void get_order(Context& ctx, const std::string& id, const Json& profile, const R
   if (!q.ok())
     return void(r.respond(q.response(r.request().path())));
   std::string customer_id = profile.value("customer_id", "");
-  auto order = order_view(ctx.engine, id, customer_id);
+  auto order = order_view(ctx.engine, ctx.registry, id, customer_id);
   if (!order.ok())
     return void(r.respond(order.error()));
   if (wait_ms == 0 || order.value().value("status", "") != "pending") {
     return void(r.respond(Response::json(order.value())));
   }
   ctx.waiters->wait(id, std::chrono::milliseconds(wait_ms), [&ctx, r, id, customer_id] {
-    auto now = order_view(ctx.engine, id, customer_id);
+    auto now = order_view(ctx.engine, ctx.registry, id, customer_id);
     if (!now.ok())
       return void(r.respond(now.error()));
     r.respond(Response::json(now.value()));
   });
-  // It may have settled between the look above and the registration.
-  auto summary = ctx.engine.find(id);
-  if (summary.ok() && summary.value() &&
-      summary.value()->status != workflow::WorkflowStatus::kRunning) {
+  // It may have settled or been decided between the look above and the registration.
+  auto again = order_view(ctx.engine, ctx.registry, id, customer_id);
+  if (!again.ok() || again.value().value("status", "") != "pending")
     ctx.waiters->settle_now(id);
-  }
 }
 
 }  // namespace

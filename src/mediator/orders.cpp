@@ -12,7 +12,9 @@ Error no_such_order(const std::string& id) {
   return Error::of(codes::kNotFound, "no order '" + id + "'");
 }
 
-const char* customer_status(workflow::WorkflowStatus s) {
+const char* customer_status(workflow::WorkflowStatus s, bool decided) {
+  if (decided)
+    return "confirmed";
   switch (s) {
     case workflow::WorkflowStatus::kRunning:
       return "pending";
@@ -25,8 +27,9 @@ const char* customer_status(workflow::WorkflowStatus s) {
 
 }  // namespace
 
-Result<nlohmann::json> order_view(const workflow::Engine& engine, const std::string& order_id,
-                                  const std::string& customer_id) {
+Result<nlohmann::json> order_view(const workflow::Engine& engine,
+                                  const workflow::DefinitionRegistry& registry,
+                                  const std::string& order_id, const std::string& customer_id) {
   auto summary = engine.find(order_id);
   if (!summary.ok())
     return summary.error();
@@ -42,8 +45,10 @@ Result<nlohmann::json> order_view(const workflow::Engine& engine, const std::str
     return no_such_order(order_id);  // someone else's order is not even acknowledged
   }
   const auto& s = *summary.value();
+  const auto def = registry.find(s.definition, s.version);
+  const bool decided = def && workflow::is_decided(*def, recs);
   nlohmann::json view{{"order_id", order_id},
-                      {"status", customer_status(s.status)},
+                      {"status", customer_status(s.status, decided)},
                       {"items", nlohmann::json::array()},
                       {"total_cents", 0},
                       {"created_at", s.created_at},
@@ -68,7 +73,7 @@ Result<nlohmann::json> order_view(const workflow::Engine& engine, const std::str
       view["total_cents"] = out->value("total_cents", 0);
     }
   }
-  if (s.status != workflow::WorkflowStatus::kRunning &&
+  if (!decided && s.status != workflow::WorkflowStatus::kRunning &&
       s.status != workflow::WorkflowStatus::kCompleted) {
     view["reason"] = !customer_reason.empty() ? customer_reason
                      : !s.reason.empty()      ? s.reason
@@ -137,7 +142,7 @@ void place_order(Context& ctx, const nlohmann::json& profile, const nlohmann::js
       problem.status = http::StatusCode::unprocessable_entity;
       return void(r.respond(http::Response::problem(problem)));
     }
-    auto view = order_view(ctx.engine, id, customer_id);
+    auto view = order_view(ctx.engine, ctx.registry, id, customer_id);
     accepted(view.ok() ? view.value().value("status", "pending") : "pending");
   });
 }

@@ -65,9 +65,19 @@ bool SettleWaiters::settles(const workflow::WorkflowEvent& event) {
   return status && *status != workflow::WorkflowStatus::kRunning;
 }
 
-workflow::Observer SettleWaiters::observer() {
-  return [weak = weak_from_this()](const workflow::WorkflowEvent& event) {
-    if (!settles(event))
+bool SettleWaiters::answers(const workflow::WorkflowEvent& event,
+                            const workflow::DefinitionRegistry& registry) {
+  if (settles(event))
+    return true;
+  if (event.record.type != workflow::events::kStepSucceeded)
+    return false;
+  auto def = registry.find(event.definition, event.version);
+  return def && def->decides(event.record.type, event.record.step);
+}
+
+workflow::Observer SettleWaiters::observer(const workflow::DefinitionRegistry& registry) {
+  return [weak = weak_from_this(), &registry](const workflow::WorkflowEvent& event) {
+    if (!answers(event, registry))
       return;
     if (auto self = weak.lock())
       self->settle_now(event.record.workflow_id);

@@ -555,7 +555,15 @@ void FailoverE2e::check_mails(const std::vector<Placed>& placed) {
 void FailoverE2e::check_journal(const std::vector<Placed>& placed) {
   HttpClient http(store().port());
   for (const auto& p : placed) {
-    HttpResponse r = http.get("/api/workflows/" + p.order_id, kAdminToken);
+    // A confirmed order's workflow may still be announcing it (purchase v5 confirms at its
+    // pivot): wait for its last record.
+    HttpResponse r;
+    wonderland::testing::eventually(
+        [&] {
+          r = http.get("/api/workflows/" + p.order_id, kAdminToken);
+          return r.status == 200 && r.json().value("status", "") != "running";
+        },
+        30s);
     ASSERT_EQ(r.status, 200) << describe(r);
     const json timeline = r.json().value("timeline", json::array());
     ASSERT_FALSE(timeline.empty()) << p.order_id;

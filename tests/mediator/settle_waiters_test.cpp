@@ -1,4 +1,5 @@
-// SettleWaiters: each waiter runs exactly once, when its workflow settles or when its time is up.
+// SettleWaiters: each waiter runs exactly once, when its workflow settles or is decided (its
+// pivot succeeded) or when its time is up.
 #include "wonderland/mediator/settle_waiters.hpp"
 
 #include <gtest/gtest.h>
@@ -8,6 +9,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
 
 namespace wonderland::mediator {
 namespace {
@@ -45,23 +47,55 @@ void drain(SettleWaiters& waiters) {
 }
 
 workflow::JournalRecord record(const std::string& id,
-                               std::optional<workflow::WorkflowStatus> status) {
+                               std::optional<workflow::WorkflowStatus> status,
+                               const std::string& type = "x", const std::string& step = "") {
   workflow::JournalRecord r;
   r.workflow_id = id;
   r.seq = 2;
-  r.type = "x";
+  r.type = type;
+  r.step = step;
   r.status = status;
   return r;
 }
 
-void observe(workflow::Observer& observer, const workflow::JournalRecord& r) {
+/// Version 1 of "purchase" has no pivot, version 2 has "fulfil" as its pivot.
+const workflow::DefinitionRegistry& registry() {
+  static const auto* defs = [] {
+    auto* r = new workflow::DefinitionRegistry;
+    for (int version : {1, 2}) {
+      nlohmann::json doc{{"name", "purchase"},
+                         {"version", version},
+                         {"steps",
+                          {{{"id", "charge"},
+                            {"kind", "task"},
+                            {"service", "payment"},
+                            {"action", "payment.charge"}},
+                           {{"id", "fulfil"},
+                            {"kind", "task"},
+                            {"service", "customer"},
+                            {"action", "customer.record"}},
+                           {{"id", "announce"}, {"kind", "publish"}, {"topic", "order.done"}}}}};
+      if (version == 2)
+        doc["pivot"] = "fulfil";
+      auto def = workflow::parse_definition(doc, "purchase-v" + std::to_string(version));
+      if (!def.ok())
+        throw std::runtime_error(def.error().message);
+      if (auto added = r->add(def.value()); !added.ok())
+        throw std::runtime_error(added.error().message);
+    }
+    return r;
+  }();
+  return *defs;
+}
+
+void observe(workflow::Observer& observer, const workflow::JournalRecord& r, int version = 1) {
   const std::string definition = "purchase";
-  observer(workflow::WorkflowEvent{r, definition, 1});
+  observer(workflow::WorkflowEvent{r, definition, version});
 }
 
 TEST(SettleWaiters, ASettledWorkflowWakesItsWaitersOnceAndNoOthers) {
   auto waiters = std::make_shared<SettleWaiters>();
-  auto observer = waiters->observer();
+  auto observer = waiters->observer(registry());
   Runs a, b, other;
   waiters->wait("wf-a", 30s, a.callback());
   waiters->wait("wf-a", 30s, b.callback());
@@ -82,6 +116,28 @@ TEST(SettleWaiters, ASettledWorkflowWakesItsWaitersOnceAndNoOthers) {
   EXPECT_EQ(a.count(), 1);
   EXPECT_EQ(b.count(), 1);
   EXPECT_EQ(other.count(), 0);
+  EXPECT_EQ(waiters->waiting(), 1u);
+}
+
+TEST(SettleWaiters, ThePivotsSuccessWakesTheWaitersOfADecidedWorkflow) {
+  auto waiters = std::make_shared<SettleWaiters>();
+  auto observer = waiters->observer(registry());
+  Runs v1, v2;
+  waiters->wait("wf-v1", 30s, v1.callback());
+  waiters->wait("wf-v2", 30s, v2.callback());
+  // Other steps' successes, and the pivot step of a version without a pivot, answer nothing.
+  observe(observer, record("wf-v2", std::nullopt, workflow::events::kStepSucceeded, "charge"), 2);
+  observe(observer, record("wf-v2", std::nullopt, workflow::events::kStepFailed, "fulfil"), 2);
+  observe(observer, record("wf-v1", std::nullopt, workflow::events::kStepSucceeded, "fulfil"), 1);
+  drain(*waiters);
+  EXPECT_EQ(v1.count(), 0);
+  EXPECT_EQ(v2.count(), 0);
+
+  observe(observer, record("wf-v2", std::nullopt, workflow::events::kStepSucceeded, "fulfil"), 2);
+  ASSERT_TRUE(v2.wait_for(1));
+  drain(*waiters);
+  EXPECT_EQ(v1.count(), 0);
+  EXPECT_EQ(v2.count(), 1);
   EXPECT_EQ(waiters->waiting(), 1u);
 }
 
@@ -115,7 +171,7 @@ TEST(SettleWaiters, SettlingAndTimingOutAtOnceRunEachWaiterOnce) {
 
 TEST(SettleWaiters, TheObserverOutlivesTheWaitersHarmlessly) {
   auto waiters = std::make_shared<SettleWaiters>();
-  auto observer = waiters->observer();
+  auto observer = waiters->observer(registry());
   Runs runs;
   waiters->wait("wf", 30s, runs.callback());
   waiters.reset();  // pending waiters are dropped

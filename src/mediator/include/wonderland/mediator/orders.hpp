@@ -31,8 +31,12 @@ void place_order(Context& ctx, const nlohmann::json& profile, const nlohmann::js
                  const http::Responder& responder);
 
 /// `{order_id, status: pending|confirmed|failed, items, total_cents, reason?, created_at,
-/// updated_at}`; not_found when the order does not exist or belongs to someone else.
-Result<nlohmann::json> order_view(const workflow::Engine& engine, const std::string& order_id,
-                                  const std::string& customer_id);
+/// updated_at}`; not_found when the order does not exist or belongs to someone else. An order is
+/// confirmed once its workflow is decided (its definition's pivot succeeded: from purchase v5 on,
+/// once the stock is confirmed and the order recorded), while its announcement may still be on
+/// its way, and stays confirmed should that announcement need an operator.
+Result<nlohmann::json> order_view(const workflow::Engine& engine,
+                                  const workflow::DefinitionRegistry& registry,
+                                  const std::string& order_id, const std::string& customer_id);
 
 }  // namespace wonderland::mediator

@@ -4,9 +4,10 @@
 //   waiters.wait(id, 10s, [] { /* answer with the workflow's state, settled or not */ });
 //
 // The engine's observer wakes the waiters of a workflow when it records a status other than
-// running. A caller registers first and then checks the status itself (settle_now), so a workflow
-// that settled in between is not missed. Each waiter runs exactly once, on the waiters' own
-// thread (never the engine's), so it may read the journal.
+// running, or when its pivot step succeeds (the workflow is decided: an order is confirmed
+// then, though its announcement may still be on its way). A caller registers first and then checks
+// the status itself (settle_now), so a workflow that settled in between is not missed. Each waiter
+// runs exactly once, on the waiters' own thread (never the engine's), so it may read the journal.
 #pragma once
 
 #include <chrono>
@@ -34,11 +35,16 @@ class SettleWaiters : public std::enable_shared_from_this<SettleWaiters> {
   void wait(const std::string& id, std::chrono::milliseconds timeout, std::function<void()> done);
   /// Wakes the waiters of `id` now (a caller that saw it settled after registering).
   void settle_now(const std::string& id);
-  /// An engine observer that wakes the waiters of every workflow that settles. It holds the
-  /// waiters weakly (they must be owned by a shared_ptr): once they are gone it does nothing.
-  workflow::Observer observer();
+  /// An engine observer that wakes the waiters of every workflow that settles or is decided
+  /// (answers). It holds the waiters weakly (they must be owned by a shared_ptr): once they are
+  /// gone it does nothing. `registry` (the definitions) must outlive it.
+  workflow::Observer observer(const workflow::DefinitionRegistry& registry);
   /// Whether the event settles its workflow (records a status other than running).
   static bool settles(const workflow::WorkflowEvent& event);
+  /// Whether a waiter of the event's workflow has its answer: the event settles the workflow or
+  /// is its pivot's success.
+  static bool answers(const workflow::WorkflowEvent& event,
+                      const workflow::DefinitionRegistry& registry);
 
   std::size_t waiting() const;
 
