@@ -127,6 +127,8 @@ void Engine::Core::cancel_child(const ChildEffect& e) {
   Instance* child = find(e.child_id);
   if (!child || child->phase != Phase::kRunning || child->stopping)
     return;  // not running here, or already failing or being cancelled
+  if (child->decided())
+    return;  // past its pivot: it finishes, and the parent learns of its end as usual
   unwritten_.record(*child, events::kCancelRequested, nullptr, 0, json{{"reason", e.reason}});
   decider_.advance(*child);
 }
@@ -156,6 +158,17 @@ void Engine::Core::undo_child(const ChildEffect& e) {
     return;
   }
   Instance& child = **rebuilt;
+  if (child.decided()) {
+    // What a child did after its pivot stands: the parent's undo of this step cannot complete,
+    // which leaves the parent needing attention rather than silently undoing it.
+    ChildEnd stuck =
+        refused(Error::of(codes::kFailedPrecondition, "it passed its pivot step '" +
+                                                          child.def->steps[*child.def->pivot].id +
+                                                          "' and cannot be undone"));
+    stuck.status = WorkflowStatus::kNeedsAttention;
+    on_child_end(e.workflow_id, e.step, e.child_id, stuck);
+    return;
+  }
   instances_.emplace(e.child_id, std::move(*rebuilt));
   unwritten_.record(child, events::kUndoRequested, nullptr, 0, json{{"reason", e.reason}},
                     WorkflowStatus::kRunning);

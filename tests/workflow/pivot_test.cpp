@@ -95,8 +95,7 @@ TEST(Pivot, AFinalErrorAfterThePivotNeedsAttentionUndoesNothingAndRetryRunsItAga
   EXPECT_NE(reason.find("step 'announce' (svc.announce) failed: invalid_argument: payload refused"),
             std::string::npos)
       << reason;
-  EXPECT_NE(reason.find("after the pivot 'record' succeeded: nothing is undone"),
-            std::string::npos)
+  EXPECT_NE(reason.find("after the pivot 'record' succeeded: nothing is undone"), std::string::npos)
       << reason;
   EXPECT_EQ(h.log.count(id, events::kCompensating), 0);
   EXPECT_EQ(h.calls.count("undo.reserve"), 0);
@@ -121,10 +120,11 @@ TEST(Pivot, AFinalErrorAfterThePivotNeedsAttentionUndoesNothingAndRetryRunsItAga
 
 TEST(Pivot, ACancelIsRefusedOnceDecidedAndAcceptedBefore) {
   Harness h;
-  json doc = workflow("held", json::array({task("reserve", "svc.reserve", true),
-                                           task("record", "svc.record"),
-                                           {{"id", "later"}, {"kind", "wait"}, {"duration_ms", 60000}},
-                                           task("announce", "svc.announce")}));
+  json doc =
+      workflow("held", json::array({task("reserve", "svc.reserve", true),
+                                    task("record", "svc.record"),
+                                    {{"id", "later"}, {"kind", "wait"}, {"duration_ms", 60000}},
+                                    task("announce", "svc.announce")}));
   doc["pivot"] = "record";
   h.define(doc);
   Parked reserve;
@@ -158,6 +158,62 @@ TEST(Pivot, ACancelIsRefusedOnceDecidedAndAcceptedBefore) {
   EXPECT_EQ(h.calls.count("undo.reserve"), 1);
 }
 
+/// A parent whose workflow step starts `packed` (its pivot is its only step, pick), then fails
+/// at ship: undoing the child would undo what its pivot decided.
+TEST(Pivot, AParentCannotUndoADecidedChildAndNeedsAttentionInstead) {
+  Harness h;
+  json packed = workflow("packed", json::array({task("pick", "svc.pick", true)}));
+  packed["pivot"] = "pick";
+  h.define(packed);
+  h.define(workflow("shipping",
+                    json::array({task("a", "svc.a", true),
+                                 {{"id", "pack"}, {"kind", "workflow"}, {"definition", "packed"}},
+                                 task("ship", "svc.ship")})));
+  for (const char* action : {"svc.a", "svc.pick", "undo.a", "undo.pick"})
+    h.serve_ok(action);
+  h.serve("svc.ship",
+          [](const Command&) -> Result<json> { return Error::of(codes::kNotFound, "no route"); });
+  h.boot();
+  std::string id = h.start("shipping", json::object(), "ship-1");
+  JournalRecord end = h.log.wait_settled(id);
+  EXPECT_EQ(end.type, events::kNeedsAttention) << end.data.dump();
+  const std::string reason = end.data.value("reason", "");
+  EXPECT_NE(reason.find("compensation of step 'pack' (undo of its workflows) failed: "
+                        "failed_precondition: workflow ship-1.pack needs attention: it passed its "
+                        "pivot step 'pick' and cannot be undone"),
+            std::string::npos)
+      << reason;
+  EXPECT_EQ(h.log.wait_settled("ship-1.pack").type, events::kCompleted);
+  EXPECT_EQ(h.log.count("ship-1.pack", events::kUndoRequested), 0);
+  EXPECT_EQ(h.calls.count("undo.pick"), 0);
+}
+
+TEST(Pivot, CancellingTheParentLeavesADecidedChildToFinish) {
+  Harness h;
+  json packed =
+      workflow("packed", json::array({task("pick", "svc.pick", true),
+                                      {{"id", "cool"}, {"kind", "wait"}, {"duration_ms", 60000}}}));
+  packed["pivot"] = "pick";
+  h.define(packed);
+  h.define(workflow("shipping",
+                    json::array({{{"id", "pack"}, {"kind", "workflow"}, {"definition", "packed"}},
+                                 task("ship", "svc.ship")})));
+  for (const char* action : {"svc.pick", "undo.pick", "svc.ship"})
+    h.serve_ok(action);
+  h.boot();
+  std::string id = h.start("shipping", json::object(), "ship-2");
+  h.log.wait("ship-2.pack", events::kStepStarted, "cool");
+  ASSERT_TRUE(h.engine->cancel(id, "changed my mind").ok());
+  h.sync();
+  EXPECT_EQ(h.log.count("ship-2.pack", events::kCancelRequested), 0);
+  h.clock.advance(std::chrono::milliseconds(60000));
+  EXPECT_EQ(h.log.wait_settled("ship-2.pack").type, events::kCompleted);
+  // The parent does not go on, and cannot undo the child: an operator must look.
+  EXPECT_EQ(h.log.wait_settled(id).type, events::kNeedsAttention);
+  EXPECT_EQ(h.calls.count("svc.ship"), 0);
+  EXPECT_EQ(h.calls.count("undo.pick"), 0);
+}
+
 JournalRecord record(const std::string& type, const std::string& step = "") {
   JournalRecord r;
   r.type = type;
@@ -169,8 +225,7 @@ TEST(Pivot, ATimelineIsDecidedFromThePivotsSuccessUntilARerunFromItOrBefore) {
   json doc = decided_workflow("decided");
   auto def = parse_definition(doc, "decided.json");
   ASSERT_TRUE(def.ok()) << def.error().message;
-  std::vector<JournalRecord> t{record(events::kStarted),
-                               record(events::kStepSucceeded, "reserve")};
+  std::vector<JournalRecord> t{record(events::kStarted), record(events::kStepSucceeded, "reserve")};
   EXPECT_FALSE(is_decided(**def, t));
   t.push_back(record(events::kStepFailed, "record"));
   EXPECT_FALSE(is_decided(**def, t));
