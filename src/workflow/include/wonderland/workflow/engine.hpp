@@ -138,14 +138,14 @@ class Engine {
   void start(StartRequest request, StartCallback done);
   /// Cancels a running workflow: nothing new starts, commands in flight finish, then completed
   /// steps are compensated and the workflow ends `cancelled`. `failed_precondition` when it is
-  /// not running or already compensating; `not_found` when unknown; `unavailable` (retryable)
-  /// when it runs but another engine of a shared journal drives it.
+  /// not running, already compensating or past its pivot; `not_found` when unknown; `unavailable`
+  /// (retryable) when it runs but another engine of a shared journal drives it.
   void cancel(const std::string& workflow_id, std::string reason, StatusCallback done);
   /// Retries a settled workflow (docs/workflows.md, "Retry"): a `failed` one runs again from the
-  /// first step whose effect was undone or that did not succeed; a `needs_attention` one resumes
-  /// its compensation. `failed_precondition` for other statuses (`unavailable` for one running
-  /// on another engine of a shared journal). The workflow is read from the journal on the calling
-  /// thread.
+  /// first step whose effect was undone or that did not succeed, and so does a `needs_attention`
+  /// one stopped past its pivot; another `needs_attention` one resumes its compensation.
+  /// `failed_precondition` for other statuses (`unavailable` for one running on another engine of a
+  /// shared journal). The workflow is read from the journal on the calling thread.
   void retry(const std::string& workflow_id, StatusCallback done);
   /// Reruns a `failed` or `needs_attention` workflow from a top-level step, once
   /// `rerun_requested` is durable: that step and every step after it run again; steps before it
