@@ -114,10 +114,14 @@ void get_order(Context& ctx, const std::string& id, const Json& profile, const R
       return void(r.respond(now.error()));
     r.respond(Response::json(now.value()));
   });
-  // It may have settled or been decided between the look above and the registration.
-  auto again = order_view(ctx.engine, ctx.registry, id, customer_id);
-  if (!again.ok() || again.value().value("status", "") != "pending")
+  // It may have settled between the look above and the registration. (Had it only been decided
+  // in between, the waiter wakes when the workflow settles, moments later, or at its timeout:
+  // the summary is one indexed row, the decision a read of the whole timeline.)
+  auto summary = ctx.engine.find(id);
+  if (summary.ok() && summary.value() &&
+      summary.value()->status != workflow::WorkflowStatus::kRunning) {
     ctx.waiters->settle_now(id);
+  }
 }
 
 }  // namespace

@@ -30,21 +30,20 @@ const char* customer_status(workflow::WorkflowStatus s, bool decided) {
 Result<nlohmann::json> order_view(const workflow::Engine& engine,
                                   const workflow::DefinitionRegistry& registry,
                                   const std::string& order_id, const std::string& customer_id) {
-  auto summary = engine.find(order_id);
-  if (!summary.ok())
-    return summary.error();
-  if (!summary.value() || summary.value()->definition != "purchase")
+  // One read of the journal: the order view is read once or twice per order and every long poll.
+  auto history = engine.history(order_id);
+  if (!history.ok()) {
+    return history.error().code == codes::kNotFound ? no_such_order(order_id) : history.error();
+  }
+  const auto& s = history.value().summary;
+  if (s.definition != "purchase")
     return no_such_order(order_id);
-  auto records = engine.timeline(order_id);
-  if (!records.ok())
-    return records.error();
-  const auto& recs = records.value();
+  const auto& recs = history.value().records;
   if (recs.empty() ||
       recs.front().data.value("input", nlohmann::json::object()).value("customer_id", "") !=
           customer_id) {
     return no_such_order(order_id);  // someone else's order is not even acknowledged
   }
-  const auto& s = *summary.value();
   const auto def = registry.find(s.definition, s.version);
   const bool decided = def && workflow::is_decided(*def, recs);
   nlohmann::json view{{"order_id", order_id},

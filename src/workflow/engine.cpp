@@ -197,6 +197,10 @@ Result<std::optional<WorkflowSummary>> Engine::find(const std::string& workflow_
   return core_->journal().find(workflow_id);
 }
 
+Result<WorkflowHistory> Engine::history(const std::string& workflow_id) const {
+  return core_->journal().history(workflow_id);
+}
+
 Result<std::vector<JournalRecord>> Engine::timeline(const std::string& workflow_id) const {
   auto h = core_->journal().history(workflow_id);
   if (!h)

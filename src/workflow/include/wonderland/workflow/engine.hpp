@@ -203,6 +203,8 @@ class Engine {
   Result<std::vector<VersionCount>> running_by_version() const;
   Result<std::optional<WorkflowSummary>> find(const std::string& workflow_id) const;
   Result<std::vector<JournalRecord>> timeline(const std::string& workflow_id) const;
+  /// The summary and the timeline in one read; `not_found` when the workflow is unknown.
+  Result<WorkflowHistory> history(const std::string& workflow_id) const;
 
   class Core;
 
