@@ -45,6 +45,14 @@ ChildEnd refused(Error e) {
   return end;
 }
 
+/// The end reported for a completed child that cannot be undone: its parent's compensation of
+/// the step stops there (needs attention) rather than counting it as undone.
+ChildEnd cannot_undo(Error e) {
+  ChildEnd end = refused(std::move(e));
+  end.status = WorkflowStatus::kNeedsAttention;
+  return end;
+}
+
 Error not_a_child(const std::string& child_id, const std::string& parent_id) {
   return Error::of(codes::kConflict,
                    "workflow " + child_id + " exists and is not a child of " + parent_id);
@@ -141,7 +149,7 @@ void Engine::Core::undo_child(const ChildEffect& e) {
   if (!h)
     return;
   if (h->summary.archived) {
-    on_child_end(e.workflow_id, e.step, e.child_id, refused(archived(e.child_id)));
+    on_child_end(e.workflow_id, e.step, e.child_id, cannot_undo(archived(e.child_id)));
     return;
   }
   if (h->summary.status != WorkflowStatus::kCompleted) {
@@ -161,12 +169,11 @@ void Engine::Core::undo_child(const ChildEffect& e) {
   if (child.decided()) {
     // What a child did after its pivot stands: the parent's undo of this step cannot complete,
     // which leaves the parent needing attention rather than silently undoing it.
-    ChildEnd stuck =
-        refused(Error::of(codes::kFailedPrecondition, "it passed its pivot step '" +
-                                                          child.def->steps[*child.def->pivot].id +
-                                                          "' and cannot be undone"));
-    stuck.status = WorkflowStatus::kNeedsAttention;
-    on_child_end(e.workflow_id, e.step, e.child_id, stuck);
+    on_child_end(e.workflow_id, e.step, e.child_id,
+                 cannot_undo(Error::of(codes::kFailedPrecondition,
+                                       "it passed its pivot step '" +
+                                           child.def->steps[*child.def->pivot].id +
+                                           "' and cannot be undone")));
     return;
   }
   instances_.emplace(e.child_id, std::move(*rebuilt));

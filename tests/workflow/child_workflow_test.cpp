@@ -173,6 +173,33 @@ TEST(ChildWorkflow, ACompletedChildIsUndoneWhenALaterStepFails) {
                                              "undo.label", "undo.pick", "undo.a"));
 }
 
+TEST(ChildWorkflow, AnArchivedChildCannotBeUndoneAndItsParentNeedsAttention) {
+  // Retention moved the completed child to the archive (read-only) while its parent waited for
+  // a signal; a later failure of the parent cannot undo it, and must not count it as undone.
+  Harness h;
+  h.define(workflow("boxing", json::array({task("pick", "svc.pick", true)})));
+  h.define(workflow(
+      "posting",
+      json::array({{{"id", "pack"}, {"kind", "workflow"}, {"definition", "boxing"}},
+                   {{"id", "go"}, {"kind", "signal"}, {"signal", "go"}, {"timeout_ms", 60000}},
+                   task("ship", "svc.ship")})));
+  for (const char* action : {"svc.pick", "undo.pick"})
+    h.serve_ok(action);
+  h.serve("svc.ship",
+          [](const Command&) -> Result<json> { return Error::of(codes::kNotFound, "no route"); });
+  h.boot();
+  std::string id = h.start("posting", json::object(), "post-1");
+  EXPECT_EQ(h.log.wait_settled("post-1.pack").type, events::kCompleted);
+  h.log.wait(id, events::kStepStarted, "go");
+  ASSERT_EQ(h.journal->archive_finished(std::chrono::milliseconds(0), 100).value(), 1u);
+  ASSERT_TRUE(h.engine->signal(SignalRequest{.workflow_id = id, .name = "go"}).ok());
+  JournalRecord end = h.log.wait_settled(id);
+  EXPECT_EQ(end.type, events::kNeedsAttention) << end.data.dump();
+  EXPECT_THAT(end.data.value("reason", ""), HasSubstr("is archived"));
+  EXPECT_EQ(h.log.count(id, events::kIterationUndone, "pack"), 0);
+  EXPECT_EQ(h.calls.count("undo.pick"), 0);
+}
+
 TEST(ChildWorkflow, ARestartFindsTheChildAndStartsNoOther) {
   ChildHarness h;
   h.boot();
