@@ -563,6 +563,10 @@ describe('operations console', () => {
   test('the confirmed order is drawn with every step done', () =>
     withPage(browser, 'console-confirmed-order', async (page) => {
       assert.ok(orders.confirmed, 'the storefront test placed no confirmed order');
+      // The storefront says confirmed at the purchase's pivot; the announcement follows.
+      await eventually(async () => (await operatorApi(`/api/workflows/${orders.confirmed}`)).body?.status === 'completed', {
+        what: 'the confirmed order to complete',
+      });
       await openConsole(page);
       await page.getByRole('heading', {name: 'Workflows'}).waitFor();
       await page.goto(`/console#/workflows/${orders.confirmed}`);
