@@ -425,7 +425,7 @@ void Decider::complete(Instance& inst) {
 /// and no failure handler runs; the workflow waits for an operator's retry (which runs the
 /// failed steps again) or rerun.
 void Decider::stop_after_pivot(Instance& inst) {
-  const std::string& pivot = inst.def->steps[*inst.def->pivot].id;
+  const std::string& pivot = inst.def->pivot_step()->id;
   unwritten_.record(inst, events::kNeedsAttention, nullptr, 0,
                     json{{"reason", inst.failure.value("reason", "a step failed") +
                                         " (after the pivot '" + pivot +

@@ -123,7 +123,8 @@ const Step* Definition::find_path(std::string_view path) const {
 }
 
 bool Definition::decides(std::string_view type, std::string_view step) const {
-  return pivot && type == events::kStepSucceeded && step == steps[*pivot].path;
+  const Step* p = pivot_step();
+  return p && type == events::kStepSucceeded && step == p->path;
 }
 
 bool is_decided(const Definition& def, const std::vector<JournalRecord>& timeline) {

@@ -170,10 +170,9 @@ void Engine::Core::undo_child(const ChildEffect& e) {
     // What a child did after its pivot stands: the parent's undo of this step cannot complete,
     // which leaves the parent needing attention rather than silently undoing it.
     on_child_end(e.workflow_id, e.step, e.child_id,
-                 cannot_undo(Error::of(codes::kFailedPrecondition,
-                                       "it passed its pivot step '" +
-                                           child.def->steps[*child.def->pivot].id +
-                                           "' and cannot be undone")));
+                 cannot_undo(Error::of(codes::kFailedPrecondition, "it passed its pivot step '" +
+                                                                       child.def->pivot_step()->id +
+                                                                       "' and cannot be undone")));
     return;
   }
   instances_.emplace(e.child_id, std::move(*rebuilt));

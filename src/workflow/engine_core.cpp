@@ -134,7 +134,7 @@ void Engine::Core::do_cancel(const std::string& id, std::string reason, StatusCa
   if (inst->decided()) {
     return done(Error::of(codes::kFailedPrecondition,
                           "workflow " + id + " passed its pivot step '" +
-                              inst->def->steps[*inst->def->pivot].id +
+                              inst->def->pivot_step()->id +
                               "': what it did stands and it can no longer be cancelled"));
   }
   if (!inst->cancelled) {

@@ -169,6 +169,8 @@ struct Definition {
   const Step* find(std::string_view id) const;
   /// The step with this path, or nullptr.
   const Step* find_path(std::string_view path) const;
+  /// The pivot step, or nullptr when the definition has none.
+  const Step* pivot_step() const { return pivot ? &steps[*pivot] : nullptr; }
   /// Whether a journal record of `type` about step `step` is the pivot's success: from that
   /// record on, the workflow is decided.
   bool decides(std::string_view type, std::string_view step) const;
