@@ -9,6 +9,7 @@
 #include "wonderland/common/ids.hpp"
 #include "wonderland/http/fields.hpp"
 #include "wonderland/mediator/redact.hpp"
+#include "wonderland/workflow/definition.hpp"
 #include "workflow_filter.hpp"
 
 namespace wonderland::mediator {
@@ -129,6 +130,12 @@ void get_workflow(Context& ctx, const Request& req, const Responder& r) {
     out["input"] = redact(started.value("input", Json::object()));
     if (auto parent = started.find("parent"); parent != started.end() && parent->is_object())
       out["parent"] = *parent;  // a child of a workflow or map step
+  }
+  // Whether the workflow passed its pivot: from there on it can no longer be cancelled.
+  if (auto def = ctx.registry.find(summary.value()->definition, summary.value()->version);
+      def && def->pivot_step()) {
+    out["pivot"] = {{"step", def->pivot_step()->id},
+                    {"passed", workflow::is_decided(*def, records.value())}};
   }
   r.respond(Response::json(out));
 }

@@ -224,9 +224,7 @@ describe('storefront', () => {
       await screenshot(page, 'storefront-return-awaiting');
 
       // The warehouse receives the parcel: the operator presses "Parcel received" in the console.
-      await openConsole(page);
-      await page.getByRole('heading', {name: 'Workflows'}).waitFor();
-      await page.goto(`/console#/workflows/${returnId}`);
+      await openWorkflow(page, returnId);
       const parcel = page.locator('.node[data-step="parcel"]');
       await parcel.locator('.step-state', {hasText: 'waiting'}).waitFor();
       await parcel.getByRole('button', {name: 'Parcel received', exact: true}).click();
@@ -271,6 +269,19 @@ async function openConsole(page, token = config.adminToken) {
   await page.goto('/console');
   await page.getByLabel('Admin token').fill(token);
   await page.getByRole('button', {name: 'Open the console'}).click();
+}
+
+/** Signs in to the console and opens the page of workflow `id`. */
+async function openWorkflow(page, id) {
+  await openConsole(page);
+  await page.getByRole('heading', {name: 'Workflows'}).waitFor();
+  await page.goto(`/console#/workflows/${id}`);
+}
+
+/** Starts a workflow of `definition` with the id `id` through the operator API. */
+async function startWorkflow(definition, id, input) {
+  const started = await operatorApi('/api/workflows', {method: 'POST', body: {definition, id, input}});
+  assert.equal(started.status, 202, JSON.stringify(started.body));
 }
 
 /** An operator API call with the admin token; returns the parsed answer. */
@@ -330,6 +341,9 @@ describe('operations console', () => {
       assert.match(await page.locator('.node[data-step="charge"]').innerText(), /declined/i);
       assert.equal(await page.getByRole('button', {name: 'Retry'}).isEnabled(), true);
       assert.equal(await page.getByRole('button', {name: 'Cancel'}).isEnabled(), false);
+      // It failed before its pivot: what it did was undone.
+      assert.equal(await page.locator('.wf-summary [data-pivot="fulfil"]').innerText(), 'fulfil not passed');
+      await page.locator('.node[data-step="fulfil"] .pivot-tag').waitFor();
 
       // The timeline: the reservation undone, and the charge's request on demand.
       const timeline = page.locator('.timeline');
@@ -354,11 +368,8 @@ describe('operations console', () => {
   test('a waiting signal step shows what it waits for, its button sends the signal, and a pause holds the next step', () =>
     withPage(browser, 'console-signal', async (page) => {
       const id = uniqueName('approval');
-      const started = await operatorApi('/api/workflows', {method: 'POST', body: {definition: 'console_approval', id}});
-      assert.equal(started.status, 202, JSON.stringify(started.body));
-      await openConsole(page);
-      await page.getByRole('heading', {name: 'Workflows'}).waitFor();
-      await page.goto(`/console#/workflows/${id}`);
+      await startWorkflow('console_approval', id);
+      await openWorkflow(page, id);
       const approval = page.locator('.node[data-step="approval"]');
       await approval.locator('.step-state', {hasText: 'waiting'}).waitFor();
       assert.match(await approval.innerText(), /signal approved/);
@@ -386,17 +397,36 @@ describe('operations console', () => {
       await screenshot(page, 'console-signal-taken');
     }));
 
+  test('past its pivot a workflow says so, and it can no longer be cancelled', () =>
+    withPage(browser, 'console-pivot', async (page) => {
+      const id = uniqueName('pivot');
+      await startWorkflow('console_pivot', id);
+      await openWorkflow(page, id);
+      await page.locator('.node[data-step="approval"] .step-state', {hasText: 'waiting'}).waitFor();
+      const pivot = page.locator('.wf-summary [data-pivot="commit"][data-passed="true"]');
+      await pivot.waitFor();
+      assert.equal(await pivot.innerText(), 'commit passed: what it did stands, it can no longer be cancelled');
+      assert.equal(await page.locator('.node[data-step="commit"] .pivot-tag').textContent(), 'pivot');
+      assert.equal(await page.locator('.node[data-step="approval"] .pivot-tag').count(), 0);
+      const cancel = page.getByRole('button', {name: 'Cancel', exact: true});
+      assert.equal(await cancel.isEnabled(), false);
+      assert.match(await cancel.getAttribute('title'), /Passed its pivot commit/);
+      assert.equal(await page.getByRole('button', {name: 'Pause'}).isEnabled(), true);
+      await screenshot(page, 'console-pivot-passed');
+      // The API refuses what the console does not offer.
+      const refused = await operatorApi(`/api/workflows/${id}/cancel`, {method: 'POST', body: {}});
+      assert.equal(refused.status, 422, JSON.stringify(refused.body));
+      const sent = await operatorApi(`/api/workflows/${id}/signals/approved`, {method: 'POST', body: {}});
+      assert.equal(sent.status, 202, JSON.stringify(sent.body));
+      await page.locator('.wf-summary [data-pivot="commit"]', {hasText: /^commit passed: what it did stands$/}).waitFor();
+      assert.equal(await page.locator('.node[data-step="approval"]').getAttribute('data-state'), 'done');
+    }));
+
   test('a failed workflow is rerun from its failed step with an input edited in the console', () =>
     withPage(browser, 'console-rerun', async (page) => {
       const id = uniqueName('lookup');
-      const started = await operatorApi('/api/workflows', {
-        method: 'POST',
-        body: {definition: 'console_lookup', id, input: {isbn: '9780000009993'}},
-      });
-      assert.equal(started.status, 202, JSON.stringify(started.body));
-      await openConsole(page);
-      await page.getByRole('heading', {name: 'Workflows'}).waitFor();
-      await page.goto(`/console#/workflows/${id}`);
+      await startWorkflow('console_lookup', id, {isbn: '9780000009993'});
+      await openWorkflow(page, id);
       const lookup = page.locator('.node[data-step="lookup"]');
       await page.locator('.node[data-step="lookup"][data-state="failed"]').waitFor();
 
@@ -432,11 +462,7 @@ describe('operations console', () => {
   test('a workflow step links to its child and back, and a map step shows its progress with links to its iterations', () =>
     withPage(browser, 'console-children', async (page) => {
       const id = uniqueName('family');
-      const started = await operatorApi('/api/workflows', {
-        method: 'POST',
-        body: {definition: 'console_family', id, input: {items: ['x', 'y', 'z']}},
-      });
-      assert.equal(started.status, 202, JSON.stringify(started.body));
+      await startWorkflow('console_family', id, {items: ['x', 'y', 'z']});
       const signal = async (workflow, by) => {
         const sent = await operatorApi(`/api/workflows/${workflow}/signals/approved`, {
           method: 'POST',
@@ -446,9 +472,7 @@ describe('operations console', () => {
       };
       const child = `${id}.approve`;
       const iteration = (index) => `${id}.each.${index}`;
-      await openConsole(page);
-      await page.getByRole('heading', {name: 'Workflows'}).waitFor();
-      await page.goto(`/console#/workflows/${id}`);
+      await openWorkflow(page, id);
 
       // The workflow step runs its child and links to it; the map has not started.
       const approve = page.locator('.node[data-step="approve"]');
@@ -526,8 +550,7 @@ describe('operations console', () => {
     withPage(browser, 'console-bulk', async (page) => {
       const ids = [uniqueName('bulk'), uniqueName('bulk'), uniqueName('bulk')];
       for (const id of ids) {
-        const started = await operatorApi('/api/workflows', {method: 'POST', body: {definition: 'console_bulk', id}});
-        assert.equal(started.status, 202, JSON.stringify(started.body));
+        await startWorkflow('console_bulk', id);
       }
       const statusOf = async (id) => (await operatorApi(`/api/workflows/${id}`)).body?.status;
       for (const id of ids) await eventually(async () => (await statusOf(id)) === 'failed', {what: `${id} to fail`});
@@ -567,9 +590,7 @@ describe('operations console', () => {
       await eventually(async () => (await operatorApi(`/api/workflows/${orders.confirmed}`)).body?.status === 'completed', {
         what: 'the confirmed order to complete',
       });
-      await openConsole(page);
-      await page.getByRole('heading', {name: 'Workflows'}).waitFor();
-      await page.goto(`/console#/workflows/${orders.confirmed}`);
+      await openWorkflow(page, orders.confirmed);
       await page.locator('.diagram').waitFor();
       const states = await diagramStates(page);
       for (const [step, state] of states) {
@@ -584,9 +605,7 @@ describe('operations console', () => {
 
   test('the log viewer filtered by the order id shows its lines, and they lead back to it', () =>
     withPage(browser, 'console-logs', async (page) => {
-      await openConsole(page);
-      await page.getByRole('heading', {name: 'Workflows'}).waitFor();
-      await page.goto(`/console#/workflows/${orders.declined}`);
+      await openWorkflow(page, orders.declined);
       await page.getByRole('link', {name: 'Logs of this workflow'}).click();
       await page.getByRole('heading', {name: 'Logs'}).waitFor();
       assert.equal(await page.getByLabel('Correlation id').inputValue(), orders.declined);

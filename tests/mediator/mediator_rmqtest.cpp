@@ -761,6 +761,35 @@ TEST_F(MediatorTest, ASignalEventOnTheBrokerReachesItsWorkflowAndAMalformedOneIs
   EXPECT_EQ(records(view, {"completed"})[0]["data"]["output"].value("note", ""), "from a service");
 }
 
+TEST_F(MediatorTest, AWorkflowPastItsPivotSaysSoAndCannotBeCancelled) {
+  std::string id = start("test_pivot", {{"slow_ms", {{"prepare", 600}}}});
+  json before =
+      h().wait_for(id, [](const json& v) { return index_of(v, "step_started", "prepare") >= 0; });
+  ASSERT_FALSE(before.is_null());
+  EXPECT_EQ(before["pivot"], (json{{"step", "prepare"}, {"passed", false}})) << before.dump(2);
+  json after =
+      h().wait_for(id, [](const json& v) { return index_of(v, "step_started", "approval") >= 0; });
+  ASSERT_FALSE(after.is_null());
+  EXPECT_EQ(after.value("status", ""), "running");
+  EXPECT_EQ(after["pivot"], (json{{"step", "prepare"}, {"passed", true}})) << after.dump(2);
+  auto r = h().post("/api/workflows/" + id + "/cancel", json::object(), h().token());
+  EXPECT_EQ(r.status, 422) << r.body;
+  EXPECT_EQ(r.json().value("code", ""), "failed_precondition") << r.body;
+  EXPECT_NE(r.json().value("detail", r.body).find("passed its pivot step 'prepare'"),
+            std::string::npos)
+      << r.body;
+  r = h().post("/api/workflows/" + id + "/signals/approved", json::object(), h().token());
+  ASSERT_EQ(r.status, 202) << r.body;
+  json view = h().wait_settled(id);
+  ASSERT_EQ(view.value("status", ""), "completed") << view.dump(2);
+  EXPECT_TRUE(view["pivot"].value("passed", false));
+  EXPECT_EQ(records(view, {"cancel_requested", "compensation_started"}).size(), 0u);
+  // A definition without a pivot has no such field.
+  json plain = h().wait_settled(start("test_five_step", {}));
+  EXPECT_EQ(plain.value("status", ""), "completed") << plain.dump(2);
+  EXPECT_FALSE(plain.contains("pivot")) << plain.dump(2);
+}
+
 TEST_F(MediatorTest, APausedWorkflowStartsNoNewStepUntilResumed) {
   std::string id = start("test_signal", {});
   ASSERT_FALSE(

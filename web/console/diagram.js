@@ -136,7 +136,17 @@ export function diagram(definition, timeline, {settled, onSelect, selected, onSi
   const states = stepStates(timeline);
   const failedTops = new Set();
   for (const [path, s] of states) if (s.state === 'failed') failedTops.add(path.split('/')[0]);
-  const context = {states, timeline, settled, onSelect, selected, onSignal, onRerun, failedTops};
+  const context = {
+    states,
+    timeline,
+    settled,
+    onSelect,
+    selected,
+    onSignal,
+    onRerun,
+    failedTops,
+    pivot: definition.pivot,
+  };
   return h(
     'div',
     {class: 'diagram', dataset: {definition: definition.name}},
@@ -351,7 +361,17 @@ function box(step, path, s, context) {
       title: `Show the timeline of ${path}`,
       onclick: () => context.onSelect(path),
     },
-    h('span', {class: 'step-name'}, step.id),
+    h(
+      'span',
+      {class: 'step-name'},
+      step.id,
+      context.pivot === path &&
+        h(
+          'span',
+          {class: 'pivot-tag', title: 'The pivot: once it succeeded, what the workflow did stands'},
+          'pivot',
+        ),
+    ),
     h('span', {class: 'step-what mono'}, what),
     h(
       'span',

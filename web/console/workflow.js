@@ -104,10 +104,21 @@ export async function workflowView(outlet, {params: [id]}) {
     renderTimeline();
   }
 
+  function pivotNote(passed, running) {
+    if (passed)
+      return running
+        ? ' passed: what it did stands, it can no longer be cancelled'
+        : ' passed: what it did stands';
+    return running ? ' not passed yet: it can still be cancelled' : ' not passed';
+  }
+
   function renderSummary() {
     const w = workflow;
     const canRetry = w.status === 'failed' || w.status === 'needs_attention';
-    const canCancel = w.status === 'running';
+    const running = w.status === 'running';
+    // Past its pivot a workflow finishes what it started: the API refuses to cancel it.
+    const decided = w.pivot !== undefined && w.pivot.passed;
+    const canCancel = running && !decided;
     const paused = isPaused(w.timeline);
     replace(
       summary,
@@ -125,6 +136,16 @@ export async function workflowView(outlet, {params: [id]}) {
           ),
         ),
         fact('Definition', `${w.definition} v${w.version}`),
+        w.pivot &&
+          fact(
+            'Pivot',
+            h(
+              'span',
+              {dataset: {pivot: w.pivot.step, passed: String(w.pivot.passed)}},
+              w.pivot.step,
+              pivotNote(w.pivot.passed, running),
+            ),
+          ),
         w.parent &&
           fact(
             'Parent',
@@ -157,14 +178,23 @@ export async function workflowView(outlet, {params: [id]}) {
         ),
         h(
           'button',
-          {type: 'button', class: 'danger', disabled: !canCancel, onclick: confirmCancel},
+          {
+            type: 'button',
+            class: 'danger',
+            disabled: !canCancel,
+            title:
+              running && decided
+                ? `Passed its pivot ${w.pivot.step}: it can no longer be cancelled`
+                : undefined,
+            onclick: confirmCancel,
+          },
           'Cancel',
         ),
         h(
           'button',
           {
             type: 'button',
-            disabled: !canCancel,
+            disabled: !running,
             onclick: () => pauseOrResume(paused ? 'resume' : 'pause'),
           },
           paused ? 'Resume' : 'Pause',
