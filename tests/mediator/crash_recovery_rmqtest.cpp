@@ -361,6 +361,48 @@ TEST(MediatorCrashRecovery, WorkflowsParkedOnSignalsSurviveAKill) {
   EXPECT_EQ(h.stop_mediator(), 0) << h.mediator_log();
 }
 
+/// Workflows past their pivot whose last step keeps failing ride out a SIGKILL: after the restart
+/// they go on retrying past the step's attempts (the decision is rebuilt from the journal), and
+/// they complete without undoing anything.
+TEST(MediatorCrashRecovery, WorkflowsPastTheirPivotAreNeitherUndoneNorGivenUpAfterAKill) {
+  Harness h("crash-pivot");
+  h.start_worker();
+  h.start_mediator();
+  const std::string suffix = new_uuid().substr(0, 8);
+  const std::vector<std::string> ids{"pivot-1-" + suffix, "pivot-2-" + suffix};
+  auto finish_attempts = [](const json& v) {
+    auto started = records(v, {"step_started", "step_attempt"});
+    return std::count_if(started.begin(), started.end(),
+                         [](const json& r) { return r.value("step", "") == "finish"; });
+  };
+  for (const auto& id : ids) {
+    auto r = h.start("test_pivot", {{"fail_times", {{"finish", 14}}}}, id);
+    ASSERT_EQ(r.status, 202) << r.body;
+    r = h.post("/api/workflows/" + id + "/signals/approved", json::object(), h.token());
+    ASSERT_EQ(r.status, 202) << r.body;
+  }
+  // Killed once every workflow is past the two attempts its last step allows.
+  for (const auto& id : ids) {
+    ASSERT_FALSE(h.wait_for(id, [&](const json& v) { return finish_attempts(v) >= 3; }).is_null())
+        << id;
+  }
+  h.kill_mediator();
+  h.start_mediator();
+  for (const auto& id : ids) {
+    json view = h.wait_settled(id);
+    ASSERT_EQ(view.value("status", ""), "completed") << view.dump(2);
+    EXPECT_GE(finish_attempts(view), 4) << view.dump(2);
+    EXPECT_TRUE(records(view, {"compensation_started", "needs_attention", "failed"}).empty())
+        << view.dump(2);
+    std::map<std::string, int> actions;
+    for (const Effect& e : h.effects(id))
+      ++actions[e.action];
+    EXPECT_EQ(actions, (std::map<std::string, int>{{"worker.prepare", 1}, {"worker.finish", 1}}))
+        << id;
+  }
+  EXPECT_EQ(h.stop_mediator(), 0) << h.mediator_log();
+}
+
 /// Workflows parked on a signal step ride out a restart of the broker: a signal sent over HTTP
 /// while the broker is down is recorded and its next command goes out once the broker is back,
 /// the signals consumer comes back for signal events, and each step's effect happens once.
@@ -432,6 +474,44 @@ TEST(MediatorCrashRecovery, WorkflowsParkedOnSignalsRideOutABrokerRestart) {
               1)
         << ids[i];
   }
+  EXPECT_EQ(h.stop_mediator(), 0) << h.mediator_log();
+}
+
+/// A workflow past its pivot whose next command cannot reach the broker keeps trying for as long
+/// as the broker is down, past the two attempts its step allows, and completes once it is back:
+/// a broker outage after the pivot undoes nothing.
+TEST(MediatorCrashRecovery, AWorkflowPastItsPivotRidesOutABrokerOutageLongerThanItsRetries) {
+  testing::PrivateBroker broker;
+  testing::ScopedEnv url("WONDERLAND_AMQP_URL", broker.url());
+  Harness h("broker-pivot");
+  h.start_worker();
+  h.start_mediator();
+  const std::string id = "pivot-outage-" + new_uuid().substr(0, 8);
+  auto r = h.start("test_pivot", json::object(), id);
+  ASSERT_EQ(r.status, 202) << r.body;
+  ASSERT_FALSE(h.wait_for(id, [](const json& v) {
+                  auto started = records(v, {"step_started"});
+                  return !started.empty() && started.back().value("step", "") == "approval";
+                }).is_null());
+  broker.stop();
+  // The signal is taken from the mediator's own journal; `finish` cannot be sent.
+  r = h.post("/api/workflows/" + id + "/signals/approved", json::object(), h.token());
+  EXPECT_EQ(r.status, 202) << r.body << h.mediator_log();
+  ASSERT_FALSE(h.wait_for(id,
+                          [](const json& v) {
+                            return records(v, {"step_attempt_failed", "step_failed"}).size() >= 2;
+                          })
+                   .is_null())
+      << h.mediator_log();
+  broker.start();
+  json view = h.wait_settled(id, std::chrono::seconds(60));
+  ASSERT_EQ(view.value("status", ""), "completed") << view.dump(2) << h.mediator_log();
+  EXPECT_TRUE(records(view, {"compensation_started", "needs_attention", "failed"}).empty())
+      << view.dump(2);
+  std::map<std::string, int> actions;
+  for (const Effect& e : h.effects(id))
+    ++actions[e.action];
+  EXPECT_EQ(actions, (std::map<std::string, int>{{"worker.prepare", 1}, {"worker.finish", 1}}));
   EXPECT_EQ(h.stop_mediator(), 0) << h.mediator_log();
 }
 

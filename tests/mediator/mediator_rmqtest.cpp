@@ -790,6 +790,48 @@ TEST_F(MediatorTest, AWorkflowPastItsPivotSaysSoAndCannotBeCancelled) {
   EXPECT_FALSE(plain.contains("pivot")) << plain.dump(2);
 }
 
+/// The attempts of `step` recorded in `view` (its step_started and step_attempt records).
+std::size_t attempts_of(const json& view, const std::string& step) {
+  std::size_t n = 0;
+  for (const json& r : records(view, {"step_started", "step_attempt"}))
+    n += r.value("step", "") == step ? 1 : 0;
+  return n;
+}
+
+TEST_F(MediatorTest, PastItsPivotAStepIsRetriedBeyondItsAttemptsAndAFinalErrorUndoesNothing) {
+  auto approve = [&](const std::string& id) {
+    auto r = h().post("/api/workflows/" + id + "/signals/approved", json::object(), h().token());
+    ASSERT_EQ(r.status, 202) << r.body;
+  };
+  // Five retryable errors where the step allows two attempts: past the pivot it keeps trying.
+  std::string flaky = start("test_pivot", {{"fail_times", {{"finish", 5}}}});
+  approve(flaky);
+  json view = h().wait_settled(flaky);
+  ASSERT_EQ(view.value("status", ""), "completed") << view.dump(2);
+  EXPECT_EQ(attempts_of(view, "finish"), 6u) << view.dump(2);
+  EXPECT_TRUE(records(view, {"compensation_started"}).empty()) << view.dump(2);
+
+  // An error that is not retried stops the workflow for an operator, and nothing is undone.
+  std::string refused = start("test_pivot", {{"fail_runs", {{"finish", 1}}}});
+  approve(refused);
+  view = h().wait_settled(refused);
+  ASSERT_EQ(view.value("status", ""), "needs_attention") << view.dump(2);
+  EXPECT_NE(view.value("reason", "").find("after the pivot 'prepare' succeeded"), std::string::npos)
+      << view.dump(2);
+  EXPECT_TRUE(records(view, {"compensation_started"}).empty()) << view.dump(2);
+  // Retry runs the failed step again, and what the pivot did stands.
+  view = retry_until(refused, "completed");
+  ASSERT_FALSE(view.is_null());
+  EXPECT_EQ(attempts_of(view, "prepare"), 1u) << view.dump(2);
+  for (const std::string& id : {flaky, refused}) {
+    std::map<std::string, int> actions;
+    for (const Effect& e : h().effects(id))
+      ++actions[e.action];
+    EXPECT_EQ(actions, (std::map<std::string, int>{{"worker.prepare", 1}, {"worker.finish", 1}}))
+        << id;
+  }
+}
+
 TEST_F(MediatorTest, APausedWorkflowStartsNoNewStepUntilResumed) {
   std::string id = start("test_signal", {});
   ASSERT_FALSE(
