@@ -109,7 +109,7 @@ export async function workflowView(outlet, {params: [id]}) {
       return running
         ? ' passed: what it did stands, it can no longer be cancelled'
         : ' passed: what it did stands';
-    return running ? ' not passed yet: it can still be cancelled' : ' not passed';
+    return running ? ' not passed yet' : ' not passed';
   }
 
   function renderSummary() {
