@@ -298,13 +298,19 @@ EOF
   printf '[].\n' >"$RMQ_DIR/enabled_plugins"
   : >"$RMQ_DIR/rabbitmq-env.conf"
   # The server and the CLI tools authenticate to each other with this cookie ($HOME); the nodes
-  # of a cluster all use node 0's.
+  # of a cluster all use node 0's. The nodes are started in parallel, so the cookie is created
+  # at most once: written to a file of this node's own, then linked into place, which fails if
+  # another node's start linked its cookie first (a plain write would overwrite, also as root,
+  # and leave the nodes with different cookies).
   if [[ ! -s "$RMQ_DIR0/.erlang.cookie" ]]; then
     mkdir -p "$RMQ_DIR0"
     local letters=ABCDEFGHIJKLMNOPQRSTUVWXYZ cookie="" b
+    local fresh="$RMQ_DIR0/.erlang.cookie.$$.$RMQ_INDEX"
     for b in $(od -An -N32 -tu1 /dev/urandom); do cookie+="${letters:b%26:1}"; done
-    (umask 077 && printf '%s' "$cookie" >"$RMQ_DIR0/.erlang.cookie")
-    chmod 400 "$RMQ_DIR0/.erlang.cookie"
+    (umask 077 && printf '%s' "$cookie" >"$fresh")
+    chmod 400 "$fresh"
+    ln "$fresh" "$RMQ_DIR0/.erlang.cookie" 2>/dev/null || true
+    rm -f "$fresh"
   fi
   if [[ "$RMQ_DIR" != "$RMQ_DIR0" ]] && ! cmp -s "$RMQ_DIR0/.erlang.cookie" "$RMQ_DIR/.erlang.cookie"; then
     rm -f "$RMQ_DIR/.erlang.cookie"
