@@ -3,6 +3,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "owner_requests.hpp"
 #include "routes.hpp"
@@ -111,31 +112,30 @@ void start_workflow(Context& ctx, const Request& req, const Responder& r) {
 
 void get_workflow(Context& ctx, const Request& req, const Responder& r) {
   std::string id(*req.param("id"));
-  auto summary = ctx.engine.find(id);
-  if (!summary.ok())
-    return void(r.respond(summary.error()));
-  if (!summary.value()) {
-    return void(r.respond(Error::of(codes::kNotFound, "no workflow '" + id + "'")));
+  // One read of the journal: the summary and the timeline together.
+  auto history = ctx.engine.history(id);
+  if (!history.ok()) {
+    if (history.error().code == codes::kNotFound)
+      return void(r.respond(Error::of(codes::kNotFound, "no workflow '" + id + "'")));
+    return void(r.respond(history.error()));
   }
-  auto records = ctx.engine.timeline(id);
-  if (!records.ok())
-    return void(r.respond(records.error()));
+  const workflow::WorkflowSummary& summary = history.value().summary;
+  const std::vector<workflow::JournalRecord>& records = history.value().records;
   Json timeline = Json::array();
-  for (const auto& rec : records.value())
+  for (const auto& rec : records)
     timeline.push_back(record_json(rec));
-  Json out = summary_json(*summary.value());
+  Json out = summary_json(summary);
   out["timeline"] = std::move(timeline);
-  if (!records.value().empty()) {
-    const Json& started = records.value().front().data;
+  if (!records.empty()) {
+    const Json& started = records.front().data;
     out["input"] = redact(started.value("input", Json::object()));
     if (auto parent = started.find("parent"); parent != started.end() && parent->is_object())
       out["parent"] = *parent;  // a child of a workflow or map step
   }
   // Whether the workflow passed its pivot: from there on it can no longer be cancelled.
-  if (auto def = ctx.registry.find(summary.value()->definition, summary.value()->version);
-      def && def->pivot_step()) {
+  if (auto def = ctx.registry.find(summary.definition, summary.version); def && def->pivot_step()) {
     out["pivot"] = {{"step", def->pivot_step()->id},
-                    {"passed", workflow::is_decided(*def, records.value())}};
+                    {"passed", workflow::is_decided(*def, records)}};
   }
   r.respond(Response::json(out));
 }

@@ -323,13 +323,8 @@ TEST(MediatorCrashRecovery, WorkflowsParkedOnSignalsSurviveAKill) {
     signal(id, "sent early");
   }
   for (const auto& id : parked) {
-    ASSERT_FALSE(h.wait_for(id,
-                            [](const json& v) {
-                              return !records(v, {"step_started"}).empty() &&
-                                     records(v, {"step_started"}).back().value("step", "") ==
-                                         "approval";
-                            })
-                     .is_null())
+    ASSERT_FALSE(
+        h.wait_for(id, [](const json& v) { return last_started(v) == "approval"; }).is_null())
         << id;
   }
   h.kill_mediator();
@@ -370,11 +365,6 @@ TEST(MediatorCrashRecovery, WorkflowsPastTheirPivotAreNeitherUndoneNorGivenUpAft
   h.start_mediator();
   const std::string suffix = new_uuid().substr(0, 8);
   const std::vector<std::string> ids{"pivot-1-" + suffix, "pivot-2-" + suffix};
-  auto finish_attempts = [](const json& v) {
-    auto started = records(v, {"step_started", "step_attempt"});
-    return std::count_if(started.begin(), started.end(),
-                         [](const json& r) { return r.value("step", "") == "finish"; });
-  };
   for (const auto& id : ids) {
     auto r = h.start("test_pivot", {{"fail_times", {{"finish", 14}}}}, id);
     ASSERT_EQ(r.status, 202) << r.body;
@@ -383,7 +373,8 @@ TEST(MediatorCrashRecovery, WorkflowsPastTheirPivotAreNeitherUndoneNorGivenUpAft
   }
   // Killed once every workflow is past the two attempts its last step allows.
   for (const auto& id : ids) {
-    ASSERT_FALSE(h.wait_for(id, [&](const json& v) { return finish_attempts(v) >= 3; }).is_null())
+    ASSERT_FALSE(
+        h.wait_for(id, [](const json& v) { return attempts_of(v, "finish") >= 3; }).is_null())
         << id;
   }
   h.kill_mediator();
@@ -391,13 +382,11 @@ TEST(MediatorCrashRecovery, WorkflowsPastTheirPivotAreNeitherUndoneNorGivenUpAft
   for (const auto& id : ids) {
     json view = h.wait_settled(id);
     ASSERT_EQ(view.value("status", ""), "completed") << view.dump(2);
-    EXPECT_GE(finish_attempts(view), 4) << view.dump(2);
+    EXPECT_GE(attempts_of(view, "finish"), 4u) << view.dump(2);
     EXPECT_TRUE(records(view, {"compensation_started", "needs_attention", "failed"}).empty())
         << view.dump(2);
-    std::map<std::string, int> actions;
-    for (const Effect& e : h.effects(id))
-      ++actions[e.action];
-    EXPECT_EQ(actions, (std::map<std::string, int>{{"worker.prepare", 1}, {"worker.finish", 1}}))
+    EXPECT_EQ(count_by_action(h.effects(id)),
+              (std::map<std::string, int>{{"worker.prepare", 1}, {"worker.finish", 1}}))
         << id;
   }
   EXPECT_EQ(h.stop_mediator(), 0) << h.mediator_log();
@@ -420,13 +409,8 @@ TEST(MediatorCrashRecovery, WorkflowsParkedOnSignalsRideOutABrokerRestart) {
     ASSERT_EQ(r.status, 202) << r.body;
   }
   for (const auto& id : ids) {
-    ASSERT_FALSE(h.wait_for(id,
-                            [](const json& v) {
-                              auto started = records(v, {"step_started"});
-                              return !started.empty() &&
-                                     started.back().value("step", "") == "approval";
-                            })
-                     .is_null())
+    ASSERT_FALSE(
+        h.wait_for(id, [](const json& v) { return last_started(v) == "approval"; }).is_null())
         << id;
   }
   auto signal = [&](const std::string& id, const std::string& note) {
@@ -489,10 +473,8 @@ TEST(MediatorCrashRecovery, AWorkflowPastItsPivotRidesOutABrokerOutageLongerThan
   const std::string id = "pivot-outage-" + new_uuid().substr(0, 8);
   auto r = h.start("test_pivot", json::object(), id);
   ASSERT_EQ(r.status, 202) << r.body;
-  ASSERT_FALSE(h.wait_for(id, [](const json& v) {
-                  auto started = records(v, {"step_started"});
-                  return !started.empty() && started.back().value("step", "") == "approval";
-                }).is_null());
+  ASSERT_FALSE(
+      h.wait_for(id, [](const json& v) { return last_started(v) == "approval"; }).is_null());
   broker.stop();
   // The signal is taken from the mediator's own journal; `finish` cannot be sent.
   r = h.post("/api/workflows/" + id + "/signals/approved", json::object(), h.token());
@@ -508,10 +490,8 @@ TEST(MediatorCrashRecovery, AWorkflowPastItsPivotRidesOutABrokerOutageLongerThan
   ASSERT_EQ(view.value("status", ""), "completed") << view.dump(2) << h.mediator_log();
   EXPECT_TRUE(records(view, {"compensation_started", "needs_attention", "failed"}).empty())
       << view.dump(2);
-  std::map<std::string, int> actions;
-  for (const Effect& e : h.effects(id))
-    ++actions[e.action];
-  EXPECT_EQ(actions, (std::map<std::string, int>{{"worker.prepare", 1}, {"worker.finish", 1}}));
+  EXPECT_EQ(count_by_action(h.effects(id)),
+            (std::map<std::string, int>{{"worker.prepare", 1}, {"worker.finish", 1}}));
   EXPECT_EQ(h.stop_mediator(), 0) << h.mediator_log();
 }
 

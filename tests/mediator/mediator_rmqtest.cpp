@@ -790,14 +790,6 @@ TEST_F(MediatorTest, AWorkflowPastItsPivotSaysSoAndCannotBeCancelled) {
   EXPECT_FALSE(plain.contains("pivot")) << plain.dump(2);
 }
 
-/// The attempts of `step` recorded in `view` (its step_started and step_attempt records).
-std::size_t attempts_of(const json& view, const std::string& step) {
-  std::size_t n = 0;
-  for (const json& r : records(view, {"step_started", "step_attempt"}))
-    n += r.value("step", "") == step ? 1 : 0;
-  return n;
-}
-
 TEST_F(MediatorTest, PastItsPivotAStepIsRetriedBeyondItsAttemptsAndAFinalErrorUndoesNothing) {
   auto approve = [&](const std::string& id) {
     auto r = h().post("/api/workflows/" + id + "/signals/approved", json::object(), h().token());
@@ -824,10 +816,8 @@ TEST_F(MediatorTest, PastItsPivotAStepIsRetriedBeyondItsAttemptsAndAFinalErrorUn
   ASSERT_FALSE(view.is_null());
   EXPECT_EQ(attempts_of(view, "prepare"), 1u) << view.dump(2);
   for (const std::string& id : {flaky, refused}) {
-    std::map<std::string, int> actions;
-    for (const Effect& e : h().effects(id))
-      ++actions[e.action];
-    EXPECT_EQ(actions, (std::map<std::string, int>{{"worker.prepare", 1}, {"worker.finish", 1}}))
+    EXPECT_EQ(count_by_action(h().effects(id)),
+              (std::map<std::string, int>{{"worker.prepare", 1}, {"worker.finish", 1}}))
         << id;
   }
 }

@@ -297,6 +297,25 @@ std::vector<json> records(const json& view, std::initializer_list<const char*> t
   return out;
 }
 
+std::size_t attempts_of(const json& view, const std::string& step) {
+  std::size_t n = 0;
+  for (const json& r : records(view, {"step_started", "step_attempt"}))
+    n += r.value("step", "") == step ? 1 : 0;
+  return n;
+}
+
+std::string last_started(const json& view) {
+  auto started = records(view, {"step_started"});
+  return started.empty() ? std::string() : started.back().value("step", "");
+}
+
+std::map<std::string, int> count_by_action(const std::vector<Effect>& effects) {
+  std::map<std::string, int> out;
+  for (const Effect& e : effects)
+    ++out[e.action];
+  return out;
+}
+
 bool is_terminal(const json& record) {
   static const char* kTerminal[] = {"completed", "failed", "cancelled", "needs_attention"};
   std::string type = record.value("type", "");

@@ -117,6 +117,12 @@ class Harness {
 
 /// The timeline records of a workflow view whose `type` is one of `types` (any when empty).
 std::vector<json> records(const json& view, std::initializer_list<const char*> types = {});
+/// How many attempts of `step` a workflow view records (its step_started and step_attempt records).
+std::size_t attempts_of(const json& view, const std::string& step);
+/// The step of the view's latest step_started record ("" when none).
+std::string last_started(const json& view);
+/// The effects counted per action (`worker.prepare`, ...).
+std::map<std::string, int> count_by_action(const std::vector<Effect>& effects);
 /// Whether a timeline record is a terminal one.
 bool is_terminal(const json& record);
 /// The time of a timeline record (its `at`) in milliseconds since the epoch, or -1.
