@@ -54,6 +54,7 @@ RpcServer::RpcServer(Connection& connection, RpcServerOptions options, RpcHandle
   consumer.dead_letters_in = options.dead_letters_in;
   consumer.prefetch = options.prefetch;
   consumer.concurrency = options.concurrency;
+  consumer.on_io_thread = options.on_io_thread;
   Connection* conn = &connection;
   consumer_ = connection.consume(consumer, [conn, handler = std::move(handler)](
                                                const Envelope& request, const DeliveryInfo& info) {

@@ -46,10 +46,18 @@ Server::Server(messaging::Connection& connection, Config config)
   outbox_publisher_.emplace(
       "outbox publish", config_.outbox_retry_interval, [this] { publish_pending(); },
       runtime::Periodic::First::kAtStart);
-  rpc_ = std::make_unique<messaging::RpcServer>(
-      connection_,
-      messaging::RpcServerOptions{config_.queue, config_.prefetch, config_.concurrency},
-      router_.handler());
+  messaging::RpcServerOptions rpc{config_.queue, config_.prefetch, config_.concurrency};
+  // Every command but a refund is a short write to the ledger: it runs on the connection's I/O
+  // thread, which saves the hand-off to a handler thread and back. A refund stays on a handler
+  // thread, since it waits for the broker to confirm the event it published, and the I/O thread
+  // is what receives that confirm. Injected latency (tests) keeps everything on the handler
+  // threads, so that slow requests overlap.
+  if (config_.store.latency.count() == 0) {
+    rpc.on_io_thread = [](const messaging::Envelope& request) {
+      return request.type != commands::kRefund;
+    };
+  }
+  rpc_ = std::make_unique<messaging::RpcServer>(connection_, std::move(rpc), router_.handler());
   log::info("payment: ledger {}, serving {}", config_.store.db_path, config_.queue.str());
 }
 

@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <future>
+#include <mutex>
 #include <set>
 #include <thread>
 #include <vector>
@@ -192,6 +193,58 @@ TEST_F(MessagingTest, ErrorRepliesArriveAsValues) {
   Result<Envelope> r = client.call(RpcRequest{q, Envelope::make("payment.charge", {}), 10s}).get();
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error(), (Error{codes::kFailedPrecondition, "card declined", false}));
+}
+
+// With handler threads, the requests `on_io_thread` picks are handled on the I/O thread: they
+// are answered while every handler thread is busy, and all on one thread that no other request
+// runs on.
+TEST_F(MessagingTest, RequestsPickedForTheIoThreadAreAnsweredWhileEveryHandlerThreadIsBusy) {
+  QueueName q{unique_name("rpc-io-thread")};
+  created_.push_back(q);
+  Connection server_conn(options_for(testing::amqp_url(), "rpc-server"));
+  std::mutex mu;
+  std::set<std::thread::id> fast_threads;
+  std::set<std::thread::id> slow_threads;
+  Latch slow_started;
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  RpcServerOptions options{q, 16, 2};
+  options.on_io_thread = [](const Envelope& request) { return request.type == "test.fast"; };
+  RpcServer server(server_conn, options, [&](const Envelope& req) -> Result<nlohmann::json> {
+    if (req.type == "test.slow") {
+      {
+        std::lock_guard lock(mu);
+        slow_threads.insert(std::this_thread::get_id());
+      }
+      slow_started.add();
+      released.wait_for(20s);
+    } else {
+      std::lock_guard lock(mu);
+      fast_threads.insert(std::this_thread::get_id());
+    }
+    return req.body;
+  });
+  RpcClient client(conn_);
+  std::vector<std::future<Result<Envelope>>> slow;
+  for (int i = 0; i < 2; ++i)
+    slow.push_back(client.call(RpcRequest{q, Envelope::make("test.slow", {{"n", i}}), 30s}));
+  ASSERT_TRUE(slow_started.wait_for(2, 10s));  // both handler threads are now held
+
+  for (int i = 0; i < 10; ++i) {
+    Result<Envelope> r =
+        client.call(RpcRequest{q, Envelope::make("test.fast", {{"n", i}}), 5s}).get();
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_EQ(r->body["n"], i);
+  }
+  release.set_value();
+  for (auto& f : slow) {
+    Result<Envelope> r = f.get();
+    ASSERT_TRUE(r.ok()) << r.error().message;
+  }
+  std::lock_guard lock(mu);
+  ASSERT_EQ(fast_threads.size(), 1u);
+  EXPECT_EQ(slow_threads.size(), 2u);
+  EXPECT_EQ(slow_threads.count(*fast_threads.begin()), 0u);
 }
 
 TEST_F(MessagingTest, UnansweredRequestTimesOutWithAClearError) {

@@ -155,7 +155,7 @@ void Consumers::on_deliver(DeliverEvent ev) {
   job.delivery = std::move(ev);
   if (!prepare(*c, job))
     return;
-  if (c->pool) {
+  if (c->pool && !(c->options.on_io_thread && c->options.on_io_thread(job.envelope))) {
     c->pool->post([this, c, job = std::move(job)]() mutable { handle(*c, std::move(job)); });
   } else {
     handle(*c, std::move(job));

@@ -90,6 +90,8 @@ struct RpcServerOptions {
   bool temporary = false;
   /// A temporary queue's dead letters: a durable queue that outlives it (ConsumerOptions).
   std::optional<QueueName> dead_letters_in;
+  /// Requests handled on the I/O thread despite `concurrency` (ConsumerOptions::on_io_thread).
+  std::function<bool(const Envelope&)> on_io_thread;
 
   /// The limit from WONDERLAND_COMMAND_QUEUE_MAX_LENGTH (default 10000, 0 = no limit).
   static std::int64_t max_length_from_env();

@@ -25,7 +25,9 @@ struct Config {
   Options store;
   /// The command queue; tests use a unique name so as not to collide with a running system.
   messaging::QueueName queue = kCommandQueue;
-  /// Handler threads: injected latency is waited outside the ledger lock, so requests overlap.
+  /// Handler threads, for refunds (they wait for the broker's confirm of their event) and, with
+  /// injected latency, for every command: the latency is waited outside the ledger lock, so
+  /// requests overlap. Without it the other commands run on the connection's I/O thread.
   unsigned concurrency = 2;
   std::uint16_t prefetch = 32;
   /// How often events left in the outbox (the broker was unreachable) are published again.
