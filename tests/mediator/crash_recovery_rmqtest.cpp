@@ -506,10 +506,7 @@ TEST(MediatorCrashRecovery, WorkflowsParkedInChildWorkflowsAndMapsSurviveAKill) 
   ASSERT_EQ(h.start("test_map", {{"items", json::array({"x", "y"})}}, mapped).status, 202);
   const std::string child = parent + ".approve";
   const std::vector<std::string> iterations{mapped + ".each.0", mapped + ".each.1"};
-  auto parked_on_approval = [](const json& v) {
-    return !records(v, {"step_started"}).empty() &&
-           records(v, {"step_started"}).back().value("step", "") == "approval";
-  };
+  auto parked_on_approval = [](const json& v) { return last_started(v) == "approval"; };
   for (const auto& id : std::vector<std::string>{child, iterations[0], iterations[1]})
     ASSERT_FALSE(h.wait_for(id, parked_on_approval).is_null()) << id;
   h.kill_mediator();
