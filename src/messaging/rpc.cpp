@@ -86,7 +86,7 @@ RpcServer::RpcServer(Connection& connection, RpcServerOptions options, RpcHandle
     // would tell this side nothing it acts on.
     out.unconfirmed = true;
     out.rpc_correlation_id = info.rpc_correlation_id;
-    conn->publish(std::move(out), [](const Status&) {});
+    info.publish_after_ack(std::move(out));
   });
 }
 

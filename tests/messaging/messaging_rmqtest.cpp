@@ -33,13 +33,14 @@ class MessagingTest : public ::testing::Test {
  protected:
   MessagingTest() : conn_(options_for(testing::amqp_url(), "messaging-test")) {}
 
-  QueueName temp_queue(const std::string& prefix) {
+  /// A queue for one test, declared through `on` (the test's connection unless given).
+  QueueName temp_queue(const std::string& prefix, Connection* on = nullptr) {
     QueueName q{unique_name(prefix)};
     QueueSpec spec;
     spec.name = q;
     spec.durable = false;
     spec.expires = 60s;  // the broker removes it even if the test dies
-    conn_.declare(spec);
+    (on != nullptr ? *on : conn_).declare(spec);
     created_.push_back(q);
     return q;
   }
@@ -113,6 +114,33 @@ TEST_F(MessagingTest, QueueStatusCountsMessagesAndConsumersAndAMissingQueueHarms
   EXPECT_EQ(again->consumers, 1U);
   EXPECT_EQ(other.stats().connects, connects);
   EXPECT_TRUE(other.connected());
+}
+
+TEST_F(MessagingTest, AConsumerTheBrokerCancelsConsumesAgain) {
+  // The consumer's connection declares the queue, as a service declares its command queue.
+  Connection service(options_for(testing::amqp_url(), "cancelled-consumer"));
+  QueueName q = temp_queue("cancelled", &service);
+  Latch received;
+  auto consumer = service.consume(ConsumerOptions{q, 8, 3, 1},
+                                  [&](const Envelope&, const DeliveryInfo&) { received.add(); });
+  ASSERT_TRUE(
+      conn_.publish(Outgoing{exchanges::kDefault, q.str(), Envelope::make("t", {})}).get().ok());
+  ASSERT_TRUE(received.wait_for(1, 10s));
+
+  // Deleted from elsewhere: the broker cancels the consumer (basic.cancel, which it sends only
+  // to a client that announces consumer_cancel_notify) and the connection stays up. The
+  // consumer tries again, finds no queue, reconnects, declares its queue again and consumes.
+  conn_.delete_queue(q);
+  EXPECT_TRUE(testing::eventually(
+      [&] {
+        auto s = conn_.queue_status(q);
+        return s.ok() && s->consumers == 1;
+      },
+      20s))
+      << "nothing consumes from " << q.str() << " after the broker cancelled its consumer";
+  ASSERT_TRUE(
+      conn_.publish(Outgoing{exchanges::kDefault, q.str(), Envelope::make("t", {})}).get().ok());
+  EXPECT_TRUE(received.wait_for(2, 10s));
 }
 
 TEST_F(MessagingTest, ADeletedExchangeIsGone) {
@@ -245,6 +273,41 @@ TEST_F(MessagingTest, RequestsPickedForTheIoThreadAreAnsweredWhileEveryHandlerTh
   ASSERT_EQ(fast_threads.size(), 1u);
   EXPECT_EQ(slow_threads.size(), 2u);
   EXPECT_EQ(slow_threads.count(*fast_threads.begin()), 0u);
+}
+
+TEST_F(MessagingTest, ARequestWhoseReplyTheBrokerCannotRouteIsHandledOnce) {
+  // A direct reply-to address of a node that is not in the cluster, as the requests of a caller
+  // that was connected to a node that died carry. RabbitMQ 3.10 closes the replying connection
+  // (541 INTERNAL_ERROR) when it routes a reply there; later versions drop the reply.
+  const std::string dead_node_reply_to =
+      "amq.rabbitmq.reply-to.g1h2AA9yZXBseUAxMDAyMjA0ODQAAAXtAAAAAGsUxLo=.EqVqihet8N0aHqXxV8pggg==";
+  QueueName q{unique_name("rpc-dead-caller")};
+  created_.push_back(q);
+  Connection server_conn(options_for(testing::amqp_url(), "rpc-server"));
+  std::atomic<int> handled{0};
+  RpcServer server(server_conn, RpcServerOptions{q, 8, 1},
+                   [&](const Envelope& req) -> Result<nlohmann::json> {
+                     if (req.type == "test.orphan")
+                       ++handled;
+                     return req.body;
+                   });
+  Outgoing orphan{exchanges::kDefault, q.str(), Envelope::make("test.orphan", {})};
+  orphan.reply_to = dead_node_reply_to;
+  orphan.rpc_correlation_id = "orphan";
+  ASSERT_TRUE(conn_.publish(std::move(orphan)).get().ok());
+  ASSERT_TRUE(testing::eventually([&] { return handled.load() >= 1; }, 10s));
+
+  // The request was acknowledged before its reply went out: whatever the reply did to the
+  // connection, the request is not delivered again (before, every redelivery crashed the next
+  // connection until the request ran out of attempts). A live caller is answered as before.
+  RpcClient client(conn_);
+  Result<Envelope> r =
+      client.call(RpcRequest{q, Envelope::make("test.live", {{"n", 1}}), 10s}).get();
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->body["n"], 1);
+  std::this_thread::sleep_for(1s);
+  EXPECT_EQ(handled.load(), 1);
+  EXPECT_EQ(server_conn.stats().dead_lettered, 0u);
 }
 
 TEST_F(MessagingTest, UnansweredRequestTimesOutWithAClearError) {

@@ -120,7 +120,9 @@ class AmqpChannel {
   void delete_exchange(const ExchangeName& exchange);
   void qos(std::uint16_t prefetch);
   void confirm_select();
-  /// Starts a consumer; returns the consumer tag.
+  /// Starts a consumer; returns the consumer tag. One that acknowledges (not `no_ack`) consumes,
+  /// and qos, ack, reject and cancel act, on the channel of unconfirmed publishes, so that an
+  /// acknowledgement and the reply published after it reach the broker in that order.
   std::string consume(const std::string& queue, bool no_ack);
   void cancel(const std::string& consumer_tag);
 

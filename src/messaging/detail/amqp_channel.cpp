@@ -11,6 +11,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "detail/amqp.hpp"
 #include "detail/amqp_codec.hpp"
@@ -25,7 +26,11 @@ constexpr amqp_channel_t kChannel = 1;
 /// its consumers, confirm mode and publishes in flight).
 constexpr amqp_channel_t kInspectionChannel = 2;
 /// Where publishes that want no confirm go (RPC replies): never in confirm mode, so the broker
-/// sends nothing back for them.
+/// sends nothing back for them. Consumers that acknowledge consume and settle here too: the
+/// broker handles one channel's frames in order, so a request's acknowledgement sent before its
+/// reply counts even when routing that reply closes the connection (see
+/// DeliveryInfo::publish_after_ack). Channel 1 keeps the direct reply-to consumer, which must
+/// share the channel of the requests.
 constexpr amqp_channel_t kUnconfirmedChannel = 3;
 constexpr int kReplyNotFound = 404;
 
@@ -185,6 +190,23 @@ AmqpChannel::AmqpChannel(const UrlParts& url, const TlsOptions& tls,
   TableBuilder client_properties;
   client_properties.add_string("connection_name", connection_name);
   amqp_table_t props = client_properties.table();
+  // Without consumer_cancel_notify the broker drops a consumer it cancels (its queue was
+  // deleted, or lost on a node) without a word: the connection stays up and nothing is delivered
+  // again. With it, a basic.cancel arrives and the consumer starts again (Consumers). rabbitmq-c
+  // merges this table into its own capabilities.
+  amqp_table_entry_t capability;
+  capability.key = amqp_cstring_bytes("consumer_cancel_notify");
+  capability.value.kind = AMQP_FIELD_KIND_BOOLEAN;
+  capability.value.value.boolean = 1;
+  std::vector<amqp_table_entry_t> entries(props.entries, props.entries + props.num_entries);
+  amqp_table_entry_t capabilities;
+  capabilities.key = amqp_cstring_bytes("capabilities");
+  capabilities.value.kind = AMQP_FIELD_KIND_TABLE;
+  capabilities.value.value.table.num_entries = 1;
+  capabilities.value.value.table.entries = &capability;
+  entries.push_back(capabilities);
+  props.num_entries = static_cast<int>(entries.size());
+  props.entries = entries.data();
   amqp_rpc_reply_t r =
       amqp_login_with_properties(s_->conn, url.vhost.c_str(), 0, 131072, heartbeat_s, &props,
                                  AMQP_SASL_METHOD_PLAIN, url.user.c_str(), url.password.c_str());
@@ -312,8 +334,9 @@ void AmqpChannel::delete_exchange(const ExchangeName& exchange) {
 
 void AmqpChannel::qos(std::uint16_t prefetch) {
   State::Uncorked uncorked(*s_);
-  amqp_basic_qos(s_->conn, kChannel, 0, prefetch, 0);
-  s_->check("basic.qos");
+  s_->open_once(kUnconfirmedChannel, s_->unconfirmed_open, "channel.open (unconfirmed)");
+  amqp_basic_qos(s_->conn, kUnconfirmedChannel, 0, prefetch, 0);
+  s_->check("basic.qos", kUnconfirmedChannel);
 }
 
 void AmqpChannel::confirm_select() {
@@ -324,16 +347,19 @@ void AmqpChannel::confirm_select() {
 
 std::string AmqpChannel::consume(const std::string& queue, bool no_ack) {
   State::Uncorked uncorked(*s_);
+  const amqp_channel_t channel = no_ack ? kChannel : kUnconfirmedChannel;
+  if (!no_ack)
+    s_->open_once(kUnconfirmedChannel, s_->unconfirmed_open, "channel.open (unconfirmed)");
   amqp_basic_consume_ok_t* ok = amqp_basic_consume(
-      s_->conn, kChannel, bytes(queue), amqp_empty_bytes, 0, no_ack ? 1 : 0, 0, amqp_empty_table);
-  s_->check("basic.consume");
+      s_->conn, channel, bytes(queue), amqp_empty_bytes, 0, no_ack ? 1 : 0, 0, amqp_empty_table);
+  s_->check("basic.consume", channel);
   return str(ok->consumer_tag);
 }
 
 void AmqpChannel::cancel(const std::string& consumer_tag) {
   State::Uncorked uncorked(*s_);
-  amqp_basic_cancel(s_->conn, kChannel, bytes(consumer_tag));
-  s_->check("basic.cancel");
+  amqp_basic_cancel(s_->conn, kUnconfirmedChannel, bytes(consumer_tag));
+  s_->check("basic.cancel", kUnconfirmedChannel);
 }
 
 void AmqpChannel::publish(const std::string& exchange, const std::string& routing_key,
@@ -366,11 +392,11 @@ void AmqpChannel::cork(bool on) {
 }
 
 void AmqpChannel::ack(std::uint64_t delivery_tag) {
-  s_->check_status(amqp_basic_ack(s_->conn, kChannel, delivery_tag, 0), "basic.ack");
+  s_->check_status(amqp_basic_ack(s_->conn, kUnconfirmedChannel, delivery_tag, 0), "basic.ack");
 }
 
 void AmqpChannel::reject(std::uint64_t delivery_tag, bool requeue) {
-  s_->check_status(amqp_basic_reject(s_->conn, kChannel, delivery_tag, requeue ? 1 : 0),
+  s_->check_status(amqp_basic_reject(s_->conn, kUnconfirmedChannel, delivery_tag, requeue ? 1 : 0),
                    "basic.reject");
 }
 

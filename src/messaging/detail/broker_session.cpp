@@ -164,8 +164,11 @@ void BrokerSession::on_channel_and_wait(const char* what, std::chrono::milliseco
 }
 
 void BrokerSession::delete_queue(const QueueName& queue, std::chrono::milliseconds timeout) {
-  on_channel_and_wait("queue.delete", timeout,
-                      [queue](AmqpChannel& channel) { channel.delete_queue(queue); });
+  on_channel_and_wait("queue.delete", timeout, [this, queue](AmqpChannel& channel) {
+    // Its consumers here stop: the cancel the broker sends for them must not start them again.
+    consumers_.forget_queue(queue);
+    channel.delete_queue(queue);
+  });
 }
 
 void BrokerSession::delete_exchange(const ExchangeName& exchange,
@@ -236,12 +239,30 @@ void BrokerSession::run() {
       std::uint64_t v;
       [[maybe_unused]] auto r = ::read(wake_fd_, &v, sizeof v);
     }
+    auto busy_from = Clock::now();
     run_ops();
-    if (channel() != nullptr)
+    warn_if_busy("operations handed over by other threads", busy_from);
+    if (channel() != nullptr) {
+      busy_from = Clock::now();
       service_channel((fds[1].revents & (POLLIN | POLLERR | POLLHUP)) != 0);
+      warn_if_busy("the broker's frames and the handlers that run on this thread", busy_from);
+    }
+    busy_from = Clock::now();
     timers_.run_due();
+    warn_if_busy("timers", busy_from);
   }
   fail_everything();
+}
+
+void BrokerSession::warn_if_busy(const char* what, Clock::time_point since) {
+  // While this thread is busy nothing is read or written on the connection: no heartbeat, no
+  // reply, no publish. A stall this long is a bug in whatever ran here (or a broker that stopped
+  // reading from this connection, when a write blocked).
+  auto busy = Clock::now() - since;
+  if (busy < std::chrono::seconds(1))
+    return;
+  spdlog::warn("the broker connection's thread was busy for {} ms with {}",
+               std::chrono::duration_cast<std::chrono::milliseconds>(busy).count(), what);
 }
 
 int BrokerSession::poll_timeout_ms() {

@@ -89,6 +89,8 @@ class BrokerSession : public std::enable_shared_from_this<BrokerSession> {
   // I/O thread only.
   void run();
   void run_ops();
+  /// Logs a warning when the loop spent a second or more on `what` since `since`.
+  static void warn_if_busy(const char* what, Clock::time_point since);
   void connect();
   void restore(AmqpChannel& channel);
   void service_channel(bool readable);

@@ -3,6 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <future>
 
 #include "detail/broker_session.hpp"
@@ -117,6 +118,17 @@ void Consumers::on_connected(AmqpChannel& channel) {
     start(channel, *c);
 }
 
+void Consumers::forget_queue(const QueueName& queue) {
+  for (auto it = by_tag_.begin(); it != by_tag_.end();) {
+    if (it->second->options.queue.str() == queue.str()) {
+      it->second->tag.clear();
+      it = by_tag_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
 void Consumers::on_disconnect() {
   by_tag_.clear();
   std::lock_guard lock(mu_);
@@ -128,9 +140,31 @@ void Consumers::on_cancelled(const CancelEvent& ev) {
   auto it = by_tag_.find(ev.consumer_tag);
   if (it == by_tag_.end())
     return;
-  spdlog::warn("the broker cancelled the consumer of '{}'", it->second->options.queue.str());
-  it->second->tag.clear();
+  std::shared_ptr<State> c = it->second;
+  c->tag.clear();
   by_tag_.erase(it);
+  ++c->cancelled;
+  // Started again after a pause that grows with each cancel in a row (a queue that was deleted
+  // would otherwise be asked for every few milliseconds); a delivery resets it.
+  auto pause =
+      std::chrono::milliseconds(std::min<long long>(5000, 250LL << std::min(c->cancelled - 1, 5)));
+  spdlog::warn("the broker cancelled the consumer of '{}'; consuming again in {} ms",
+               c->options.queue.str(), pause.count());
+  std::uint64_t generation = session_.generation();
+  session_.timers().schedule(Clock::now() + pause, [this, c, generation] {
+    AmqpChannel* channel = session_.channel();
+    // A new connection started it already; a removed consumer stays stopped.
+    if (channel == nullptr || generation != session_.generation() || !c->tag.empty() ||
+        find(c->id) == nullptr)
+      return;
+    try {
+      start(*channel, *c);
+      spdlog::info("consuming from queue '{}' again", c->options.queue.str());
+    } catch (const AmqpError& e) {
+      spdlog::error("cannot consume from queue '{}' again: {}", c->options.queue.str(), e.what());
+      session_.disconnect(e.what(), false);
+    }
+  });
 }
 
 void Consumers::on_deliver(DeliverEvent ev) {
@@ -142,6 +176,7 @@ void Consumers::on_deliver(DeliverEvent ev) {
     return;
   }
   std::shared_ptr<State> c = it->second;
+  c->cancelled = 0;
   ConsumerJob job;
   job.generation = session_.generation();
   job.attempt = static_cast<int>(ev.properties.int_header(kAttemptHeader).value_or(1));
@@ -185,8 +220,14 @@ bool Consumers::prepare(State& c, ConsumerJob& job) {
   return true;
 }
 
-HandlerOutcome Consumers::run_handler(State& c, const ConsumerJob& job) {
+HandlerOutcome Consumers::run_handler(State& c, const ConsumerJob& job,
+                                      std::vector<PendingPublish>& after_ack) {
   DeliveryInfo info;
+  // Serialised here, on the handler's thread; sent by the I/O thread after the acknowledgement.
+  info.publish_after_ack = [this, &after_ack](Outgoing message) {
+    message.unconfirmed = true;
+    after_ack.push_back(session_.publisher().prepare(std::move(message), [](const Status&) {}));
+  };
   info.queue = c.options.queue;
   info.exchange = job.delivery.exchange;
   info.routing_key = job.delivery.routing_key;
@@ -218,14 +259,26 @@ HandlerOutcome Consumers::run_handler(State& c, const ConsumerJob& job) {
 }
 
 void Consumers::handle(State& c, ConsumerJob job) {
-  HandlerOutcome outcome = run_handler(c, job);
-  // Completion goes through the I/O queue, behind anything the handler published (its reply),
-  // so a request is acknowledged only after its reply has been handed to the broker.
-  session_.post(std::function<void()>([this, keep = find(c.id), job = std::move(job),
-                                       outcome = std::move(outcome), queue = c.options.queue.str(),
-                                       max = c.options.max_attempts]() mutable {
-    redelivery_.finish(std::move(job), outcome, queue, max);
-  }));
+  std::vector<PendingPublish> after_ack;
+  HandlerOutcome outcome = run_handler(c, job, after_ack);
+  // Completion goes through the I/O queue, behind anything the handler published; what it left
+  // for after the acknowledgement (an RPC reply) follows the acknowledgement on the wire.
+  session_.post(std::function<void()>(
+      [this, keep = find(c.id), job = std::move(job), outcome = std::move(outcome),
+       after_ack = std::move(after_ack), queue = c.options.queue.str(),
+       max = c.options.max_attempts]() mutable {
+        // On another connection than the delivery's, the delivery is not acknowledged: the
+        // broker delivers it again, and the reply goes out then. Not held for a connection to
+        // come either: replaying replies to a caller whose node died would close every new
+        // connection in turn (see DeliveryInfo::publish_after_ack).
+        const bool same_connection =
+            job.generation == session_.generation() && session_.channel() != nullptr;
+        redelivery_.finish(std::move(job), outcome, queue, max);
+        if (same_connection) {
+          for (PendingPublish& p : after_ack)
+            session_.publisher().send(std::move(p));
+        }
+      }));
 }
 
 }  // namespace wonderland::messaging::detail

@@ -10,8 +10,10 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "detail/amqp.hpp"
+#include "detail/publisher.hpp"
 #include "detail/redelivery.hpp"
 #include "detail/worker_pool.hpp"
 #include "wonderland/messaging/consumer.hpp"
@@ -34,12 +36,16 @@ class Consumers {
   // I/O thread only.
   /// A new channel: starts every consumer on it; throws AmqpError.
   void on_connected(AmqpChannel& channel);
+  /// This connection deletes `queue`: its consumers stop consuming on this channel (a new
+  /// connection starts them again, as it declares again what this one declared).
+  void forget_queue(const QueueName& queue);
   /// The connection is gone: no consumer is consuming any more.
   void on_disconnect();
   /// Whether any consumer is consuming on the current channel.
   bool consuming() const { return !by_tag_.empty(); }
   void on_deliver(DeliverEvent ev);
-  /// The broker cancelled a consumer (its queue was deleted).
+  /// The broker cancelled a consumer (its queue was deleted, or lost on a node): it is started
+  /// again after a pause.
   void on_cancelled(const CancelEvent& ev);
 
  private:
@@ -49,6 +55,7 @@ class Consumers {
     Handler handler;
     std::unique_ptr<WorkerPool> pool;  // null: handler runs on the I/O thread
     std::string tag;                   // on the current channel; empty when not consuming
+    int cancelled = 0;                 // cancels by the broker since the last delivery
   };
 
   void start(AmqpChannel& channel, State& c);
@@ -56,7 +63,9 @@ class Consumers {
   /// Reads the delivery into a job; false when Redelivery took the message over.
   bool prepare(State& c, ConsumerJob& job);
   void handle(State& c, ConsumerJob job);
-  HandlerOutcome run_handler(State& c, const ConsumerJob& job);
+  /// Runs the handler; what it publishes after the acknowledgement goes to `after_ack`.
+  HandlerOutcome run_handler(State& c, const ConsumerJob& job,
+                             std::vector<PendingPublish>& after_ack);
 
   BrokerSession& session_;
   Redelivery redelivery_;

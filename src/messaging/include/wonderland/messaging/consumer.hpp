@@ -36,6 +36,8 @@ class PoisonMessage : public std::runtime_error {
 };
 
 /// What a handler sees besides the envelope.
+struct Outgoing;  // connection.hpp
+
 struct DeliveryInfo {
   QueueName queue;
   std::string exchange;
@@ -44,6 +46,14 @@ struct DeliveryInfo {
   std::string rpc_correlation_id;
   int attempt = 1;  ///< 1 on first delivery.
   bool redelivered = false;
+  /// Publishes `message` right after this delivery is acknowledged, on the same connection,
+  /// instead of at once, and reports nothing back (a lost one costs its receiver a retry). When
+  /// that connection is gone by then, the message is dropped: the delivery comes again, unsettled,
+  /// and its handler publishes again. An RPC server's reply goes this way. RabbitMQ 3.10 closes
+  /// the whole connection (541) when it routes a reply to a direct reply-to address whose node is
+  /// down: a request acknowledged before its reply is not delivered again, and a reply that is
+  /// not kept for the next connection does not close that one too. Valid while the handler runs.
+  std::function<void(Outgoing)> publish_after_ack;
 };
 
 using Handler = std::function<void(const Envelope&, const DeliveryInfo&)>;
