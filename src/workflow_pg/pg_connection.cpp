@@ -75,6 +75,12 @@ pqxx::connection& Connection::get() {
     if (!schema_.empty())
       c->set_variable("search_path", c->quote_name(schema_));
     c->set_variable("synchronous_commit", "on");
+    // A mediator that stops inside a transaction (frozen, swapped out, stopped in a debugger)
+    // would keep its row locks, and with them the workflows it owns, which other mediators'
+    // claims skip (SKIP LOCKED), and the throttle's advisory locks, which every request waits
+    // for: the server ends such a session after this long instead. No transaction here waits
+    // on anything but the server between its statements.
+    c->set_variable("idle_in_transaction_session_timeout", "2000");
     c->set_variable("application_name", c->quote(application_name_));
     conn_ = std::move(c);
   }

@@ -7,7 +7,9 @@
 #include <thread>
 
 #include "journal_records.hpp"
+#include "pg_connection.hpp"
 #include "wonderland/common/ids.hpp"
+#include "wonderland/testing/broker.hpp"
 #include "wonderland/testing/postgres.hpp"
 #include "wonderland/workflow_pg/pg_journal.hpp"
 
@@ -226,6 +228,31 @@ TEST_F(Leases, AnOperatorRetryOfASettledWorkflowIsWrittenByItsLastOwner) {
   EXPECT_TRUE(a->owns("w"));
   EXPECT_EQ(a->find("w")->value().status, WorkflowStatus::kRunning);
   EXPECT_EQ(a->history("w")->records.size(), 3u);
+}
+
+TEST_F(Leases, ASessionStoppedInsideATransactionLosesItsLocksAndTheWorkflowIsClaimed) {
+  auto a = open(a_id_);
+  auto b = open(b_id_);
+  ASSERT_TRUE(appended(*a, {started("w", "d", "2026-01-01T00:00:00.000Z")}));
+  // A session opened as the journal opens its own, stopped between two statements of a
+  // transaction that locked the workflow's row: what a mediator frozen (SIGSTOP) while writing
+  // leaves behind.
+  pg::Connection frozen(schema_.url(), schema_.name(), "wl-journal-writer " + a_id_);
+  pqxx::work tx(frozen.get());
+  tx.exec("SELECT id FROM workflows WHERE id = 'w' FOR UPDATE");
+  sleep_past(milliseconds(300));  // A's lease is over
+  auto skipped = b->claim_expired();
+  ASSERT_TRUE(skipped.ok()) << skipped.error().message;
+  EXPECT_TRUE(skipped->empty());  // a locked row is skipped, not waited for
+  // The server ends the idle transaction (idle_in_transaction_session_timeout) and its lock with
+  // it: the workflow is claimed within seconds, not when the frozen mediator wakes up.
+  EXPECT_TRUE(wonderland::testing::eventually(
+      [&] {
+        auto taken = b->claim_expired();
+        return taken.ok() && taken->size() == 1;
+      },
+      std::chrono::seconds(6)));
+  EXPECT_ANY_THROW(tx.exec("SELECT 1"));  // the frozen session is gone
 }
 
 TEST_F(Leases, QueriesAndTheWriterReconnectAfterALostConnection) {
