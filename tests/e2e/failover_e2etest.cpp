@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -316,6 +317,11 @@ class FailoverE2e : public SystemSuite<FailoverE2e> {
   }
 
   static void TearDownTestSuite() {
+    // A failure (or WONDERLAND_E2E_KEEP=1) keeps the run folder: the brokers' logs go in it too.
+    const char* keep = std::getenv("WONDERLAND_E2E_KEEP");
+    if (cluster_ != nullptr && store_ != nullptr &&
+        (any_failure_ || !start_error_.empty() || (keep != nullptr && std::string(keep) == "1")))
+      cluster_->keep_logs(store_->dir().string());
     stop_system();
     cluster_.reset();
   }
@@ -484,6 +490,19 @@ void FailoverE2e::freeze_a_mediator(Stream& stream, std::vector<Takeover>& takeo
   ASSERT_GE(lost_before, 0) << names[1] << " shows no wonderland_workflows_lost_total";
   const auto [frozen, owned] = freeze_busy({names[1]}, names[0]);
   const std::string name = frozen;  // (a lambda below captures it)
+  if (name.empty()) {
+    // What each mediator says it did, for the diagnosis.
+    for (const auto& n : names) {
+      std::cerr << n << ": started " << metric(n, "wonderland_workflows_started_total")
+                << ", in flight " << metric(n, "wonderland_workflows_in_flight") << "\n";
+    }
+    try {
+      std::cerr << "GET /api/mediators on " << names[0] << ": " << mediators_via(names[0]).dump()
+                << "\n";
+    } catch (const std::exception& e) {
+      std::cerr << e.what() << "\n";
+    }
+  }
   ASSERT_FALSE(name.empty()) << names[1] << " owned no running workflow for a minute";
   const auto frozen_at = Clock::now();
   Takeover t{name, "SIGSTOP", owned, await_takeover(name, names[0], frozen_at)};

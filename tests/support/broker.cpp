@@ -7,6 +7,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <iostream>
 #include <stdexcept>
 #include <thread>
 
@@ -173,6 +174,19 @@ void PrivateCluster::kill_node(int index) {
 void PrivateCluster::start_node(int index) {
   if (run("start-node " + std::to_string(index)) != 0)
     throw std::runtime_error("node " + std::to_string(index) + " did not start");
+}
+
+void PrivateCluster::keep_logs(const std::string& into) const {
+  namespace fs = std::filesystem;
+  for (int i = 0; i < nodes_; ++i) {
+    const std::string node = "rabbitmq-" + std::to_string(port_ + i);
+    std::error_code ec;
+    fs::create_directories(fs::path(into) / node, ec);
+    fs::copy(fs::path(var_dir_) / node / "log", fs::path(into) / node,
+             fs::copy_options::recursive | fs::copy_options::overwrite_existing, ec);
+    if (ec)
+      std::cerr << "cannot keep the logs of " << node << ": " << ec.message() << "\n";
+  }
 }
 
 void Latch::add(int n) {

@@ -68,6 +68,9 @@ class PrivateCluster {
   void kill_node(int index);
   /// Starts node `index` again (infra.sh start-node).
   void start_node(int index);
+  /// Copies every node's log folder to `<into>/rabbitmq-<port>/` (the destructor deletes the
+  /// originals), for a test that failed. Best effort: errors are printed, not thrown.
+  void keep_logs(const std::string& into) const;
 
  private:
   int run(const std::string& command) const;
