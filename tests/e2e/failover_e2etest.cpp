@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -25,6 +26,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "wonderland/common/ids.hpp"
@@ -352,9 +354,10 @@ class FailoverE2e : public SystemSuite<FailoverE2e> {
   }
 
   /// Freezes (SIGSTOP) one of `candidates` while it owns running workflows, as `via` sees it;
-  /// returns its name and how many it owns ({"", 0} when none did within a minute).
+  /// returns its name and how many it owns ({"", 0} when none did within `patience`; a patience
+  /// of 0 looks once).
   std::pair<std::string, long long> freeze_busy(const std::vector<std::string>& candidates,
-                                                const std::string& via);
+                                                const std::string& via, Millis patience = 60s);
   /// Milliseconds from `failed_at` until mediator `name` owns no running workflow, as `via`
   /// sees it; -1 when that takes more than 30 s.
   long long await_takeover(const std::string& name, const std::string& via,
@@ -380,9 +383,9 @@ class FailoverE2e : public SystemSuite<FailoverE2e> {
 };
 
 std::pair<std::string, long long> FailoverE2e::freeze_busy(
-    const std::vector<std::string>& candidates, const std::string& via) {
-  const auto deadline = Clock::now() + 60s;
-  while (Clock::now() < deadline) {
+    const std::vector<std::string>& candidates, const std::string& via, Millis patience) {
+  const auto deadline = Clock::now() + patience;
+  do {
     for (const auto& name : candidates) {
       if (running_of(name, via) <= 0)
         continue;
@@ -394,7 +397,7 @@ std::pair<std::string, long long> FailoverE2e::freeze_busy(
       ::kill(store().process(name).pid(), SIGCONT);
     }
     std::this_thread::sleep_for(20ms);
-  }
+  } while (Clock::now() < deadline);
   return {"", 0};
 }
 
@@ -486,34 +489,50 @@ void FailoverE2e::kill_a_broker_node(Stream& stream) {
 
 void FailoverE2e::freeze_a_mediator(Stream& stream, std::vector<Takeover>& takeovers) {
   const auto names = store().mediator_names();
-  const double lost_before = metric(names[1], "wonderland_workflows_lost_total");
-  ASSERT_GE(lost_before, 0) << names[1] << " shows no wonderland_workflows_lost_total";
-  const auto [frozen, owned] = freeze_busy({names[1]}, names[0]);
-  const std::string name = frozen;  // (a lambda below captures it)
+  // The balancer keeps a shopper's connection on one mediator, and the restarts above may have
+  // left every shopper on the same one: whichever is busy is frozen, watched from the next.
+  std::map<std::string, double> lost_before;
+  for (const auto& n : names) {
+    lost_before[n] = metric(n, "wonderland_workflows_lost_total");
+    ASSERT_GE(lost_before[n], 0) << n << " shows no wonderland_workflows_lost_total";
+  }
+  const auto watcher_of = [&names](const std::string& n) {
+    const auto i =
+        static_cast<std::size_t>(std::find(names.begin(), names.end(), n) - names.begin());
+    return names[(i + 1) % names.size()];
+  };
+  std::string name;
+  long long owned = 0;
+  const auto deadline = Clock::now() + 60s;
+  while (name.empty() && Clock::now() < deadline) {
+    for (const auto& n : names) {
+      std::tie(name, owned) = freeze_busy({n}, watcher_of(n), 0s);
+      if (!name.empty())
+        break;
+    }
+    std::this_thread::sleep_for(20ms);
+  }
   if (name.empty()) {
     // What each mediator says it did, for the diagnosis.
     for (const auto& n : names) {
       std::cerr << n << ": started " << metric(n, "wonderland_workflows_started_total")
                 << ", in flight " << metric(n, "wonderland_workflows_in_flight") << "\n";
     }
-    try {
-      std::cerr << "GET /api/mediators on " << names[0] << ": " << mediators_via(names[0]).dump()
-                << "\n";
-    } catch (const std::exception& e) {
-      std::cerr << e.what() << "\n";
-    }
   }
-  ASSERT_FALSE(name.empty()) << names[1] << " owned no running workflow for a minute";
+  ASSERT_FALSE(name.empty()) << "no mediator owned a running workflow for a minute";
+  const std::string via = watcher_of(name);
   const auto frozen_at = Clock::now();
-  Takeover t{name, "SIGSTOP", owned, await_takeover(name, names[0], frozen_at)};
+  Takeover t{name, "SIGSTOP", owned, await_takeover(name, via, frozen_at)};
   std::this_thread::sleep_until(frozen_at + kFrozenFor);
   ::kill(store().process(name).pid(), SIGCONT);
   std::cout << "[ e2e      ] SIGSTOP " << name << " for " << ms(kFrozenFor) << " ms owning "
-            << owned << " running workflow(s): taken over in " << t.took_ms << " ms\n";
+            << owned << " running workflow(s): taken over in " << t.took_ms << " ms (seen from "
+            << via << ")\n";
   takeovers.push_back(t);
   // Thawed, it finds out that it lost them (and drops them, writing and sending nothing).
   EXPECT_TRUE(wonderland::testing::eventually(
-      [&] { return metric(name, "wonderland_workflows_lost_total") >= lost_before + 1; }, 20s))
+      [&] { return metric(name, "wonderland_workflows_lost_total") >= lost_before[name] + 1; },
+      20s))
       << name << " did not notice that its workflows were taken over";
   ASSERT_TRUE(stream.await_accepted(kShoppers, 60s)) << "no orders after the thaw";
 }
