@@ -35,9 +35,9 @@ class PoisonMessage : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-/// What a handler sees besides the envelope.
 struct Outgoing;  // connection.hpp
 
+/// What a handler sees besides the envelope.
 struct DeliveryInfo {
   QueueName queue;
   std::string exchange;
@@ -46,13 +46,13 @@ struct DeliveryInfo {
   std::string rpc_correlation_id;
   int attempt = 1;  ///< 1 on first delivery.
   bool redelivered = false;
-  /// Publishes `message` right after this delivery is acknowledged, on the same connection,
-  /// instead of at once, and reports nothing back (a lost one costs its receiver a retry). When
-  /// that connection is gone by then, the message is dropped: the delivery comes again, unsettled,
-  /// and its handler publishes again. An RPC server's reply goes this way. RabbitMQ 3.10 closes
-  /// the whole connection (541) when it routes a reply to a direct reply-to address whose node is
-  /// down: a request acknowledged before its reply is not delivered again, and a reply that is
-  /// not kept for the next connection does not close that one too. Valid while the handler runs.
+  /// Publishes `message` right after this delivery is settled (acknowledged, or handed back when
+  /// the handler failed), on the same connection, and reports nothing back (a lost one costs its
+  /// receiver a retry). When that connection is gone by then, the message is dropped: the
+  /// delivery comes again, unsettled, and its handler publishes again. RpcServer's replies go
+  /// this way: RabbitMQ 3.10 closes the whole connection (541) when it routes a reply to a direct
+  /// reply-to address whose node is down, so a request is acknowledged before its reply, and a
+  /// reply is not kept to close the next connection too. Valid while the handler runs.
   std::function<void(Outgoing)> publish_after_ack;
 };
 
