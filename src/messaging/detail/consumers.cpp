@@ -30,12 +30,7 @@ std::uint64_t Consumers::add(ConsumerOptions options, Handler handler) {
     // a consumer behind that nothing cancels).
     if (channel == nullptr || !c->tag.empty())
       return;
-    try {
-      start(*channel, *c);
-    } catch (const AmqpError& e) {
-      spdlog::error("cannot consume from queue '{}': {}", c->options.queue.str(), e.what());
-      session_.disconnect(e.what(), e.refused_by_broker());
-    }
+    start_or_disconnect(*channel, *c, "", true);
   }));
   return c->id;
 }
@@ -107,6 +102,18 @@ void Consumers::start(AmqpChannel& channel, State& c) {
     by_tag_[c.tag] = shared;
 }
 
+bool Consumers::start_or_disconnect(AmqpChannel& channel, State& c, const char* again,
+                                    bool refused_reconnects_at_once) {
+  try {
+    start(channel, c);
+    return true;
+  } catch (const AmqpError& e) {
+    spdlog::error("cannot consume from queue '{}'{}: {}", c.options.queue.str(), again, e.what());
+    session_.disconnect(e.what(), refused_reconnects_at_once && e.refused_by_broker());
+    return false;
+  }
+}
+
 void Consumers::on_connected(AmqpChannel& channel) {
   std::vector<std::shared_ptr<State>> consumers;
   {
@@ -157,13 +164,8 @@ void Consumers::on_cancelled(const CancelEvent& ev) {
     if (channel == nullptr || generation != session_.generation() || !c->tag.empty() ||
         find(c->id) == nullptr)
       return;
-    try {
-      start(*channel, *c);
+    if (start_or_disconnect(*channel, *c, " again", false))
       spdlog::info("consuming from queue '{}' again", c->options.queue.str());
-    } catch (const AmqpError& e) {
-      spdlog::error("cannot consume from queue '{}' again: {}", c->options.queue.str(), e.what());
-      session_.disconnect(e.what(), false);
-    }
   });
 }
 

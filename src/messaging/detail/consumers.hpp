@@ -59,6 +59,10 @@ class Consumers {
   };
 
   void start(AmqpChannel& channel, State& c);
+  /// start(), or on failure logs it and drops the connection (reconnecting at once when the
+  /// broker refused and `refused_reconnects_at_once`); false when it failed.
+  bool start_or_disconnect(AmqpChannel& channel, State& c, const char* again,
+                           bool refused_reconnects_at_once);
   std::shared_ptr<State> find(std::uint64_t id);
   /// Reads the delivery into a job; false when Redelivery took the message over.
   bool prepare(State& c, ConsumerJob& job);
