@@ -57,6 +57,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "wonderland/bench/durable_write.hpp"
 #include "wonderland/bench/heap.hpp"
 #include "wonderland/bench/process.hpp"
 #include "wonderland/bench/raw_rpc.hpp"
@@ -205,6 +206,7 @@ class Driver {
         }
         if (r.type != workflow::events::kCompleted)
           ++not_completed_;
+        ++settled_;
         --outstanding_;
         again = issuing_;
         cv_.notify_all();
@@ -285,6 +287,12 @@ class Driver {
     return not_completed_ + start_failures_;
   }
 
+  /// Five-step workflows settled so far, warm-ups included.
+  long settled() {
+    std::lock_guard lock(mu_);
+    return settled_;
+  }
+
  private:
   workflow::Engine* engine_ = nullptr;
   TimedTransport* transport_ = nullptr;
@@ -296,6 +304,7 @@ class Driver {
   bool measuring_ = false;
   long outstanding_ = 0;
   long not_completed_ = 0;
+  long settled_ = 0;
   long start_failures_ = 0;
   long parked_ = 0;
   std::atomic<long> n_{0};
@@ -321,6 +330,31 @@ struct Options {
   /// With journal_url: the table of N wonderland-mediator processes sharing one journal.
   std::vector<int> mediators;
 };
+
+/// What the floor of the latency at one in flight is computed from (see print_floor).
+struct FloorInputs {
+  double commits_per_workflow = 0;  ///< journal transactions per five-step workflow
+  double workflow_p50_ms = 0;       ///< measured
+  double raw_p50_ms = 0;            ///< one raw transient round trip, same level
+};
+
+/// The lowest p50 any write-ahead engine could reach here at one in flight: a command leaves only
+/// once the record that decides it is durable, so each workflow pays its five round trips and its
+/// journal commits one after another, and each commit at least one durable write.
+void print_floor(const FloorInputs& f, const Figures& write, const std::filesystem::path& dir) {
+  const double floor_ms = 5 * f.raw_p50_ms + f.commits_per_workflow * write.p50_ms;
+  std::printf(
+      "Floor at 1 in flight (write-ahead: each command waits for the commit that decides it)\n\n"
+      "- journal commits per workflow: %.2f\n"
+      "- one durable write in %s (4 KiB pwrite + fdatasync, %zu samples): p50 %.3f ms, p99 "
+      "%.3f ms\n"
+      "- floor = 5 x %.3f ms (raw transient round trip p50) + %.2f x %.3f ms = %.2f ms; measured "
+      "p50 %.2f ms, of which %.2f ms above the floor (engine, SQLite's work beyond the write, "
+      "messaging library)\n\n",
+      f.commits_per_workflow, dir.c_str(), write.samples, write.p50_ms, write.p99_ms, f.raw_p50_ms,
+      f.commits_per_workflow, write.p50_ms, floor_ms, f.workflow_p50_ms,
+      f.workflow_p50_ms - floor_ms);
+}
 
 /// The engine as the mediator wires it: AmqpTransport, SQLite journal, system clock and,
 /// optionally, the mediator's observers (step histograms and the event feed).
@@ -843,6 +877,7 @@ int run(const Options& opt) {
     std::fflush(stdout);
   };
   long not_completed = 0;
+  std::optional<FloorInputs> floor;
   bool all_parked = false;
   long rss_before = 0;
   long rss_parked = 0;
@@ -860,10 +895,22 @@ int run(const Options& opt) {
     Rig rig(connection, registry, dir / "journal.db", prefix, false, opt.normal_sync,
             opt.persistent_commands);
     rig.driver.run(16, 1.0, 1.0);  // warm up connections, caches and the allocator
-    for (int n : opt.inflight) {
+    for (std::size_t i = 0; i < opt.inflight.size(); ++i) {
+      const int n = opt.inflight[i];
       const double c0 = bench::own_cpu_seconds();
+      const std::uint64_t commits0 = rig.journal->stats().commits;
+      const long settled0 = rig.driver.settled();
       Figures w = rig.driver.run(n, 1.0, opt.seconds);
       print_row(std::to_string(n), w, rig.timed.p50_ms(), 1000.0 * (bench::own_cpu_seconds() - c0));
+      const long settled = rig.driver.settled() - settled0;
+      if (n == 1 && settled > 0) {
+        floor = FloorInputs{
+            .commits_per_workflow =
+                static_cast<double>(rig.journal->stats().commits - commits0) /
+                static_cast<double>(settled),
+            .workflow_p50_ms = w.p50_ms,
+            .raw_p50_ms = raw_transient[i].p50_ms};
+      }
     }
     // 3a. Memory of the engine in this process: park workflows at their third step.
     bench::release_free_memory();
@@ -897,6 +944,8 @@ int run(const Options& opt) {
       "² CPU time of this process (engine, journal writer, AMQP I/O) per workflow.\n"
       "³ with the mediator's observers: step histograms and the workflow event feed.\n"
       "⁴ the PostgreSQL journal (--journal-url) instead of SQLite.\n\n");
+  if (floor && !opt.persistent_commands)
+    print_floor(*floor, bench::durable_write(dir, 500), dir);
 
   // 2b. Several wonderland-mediator processes sharing one PostgreSQL journal.
   if (!opt.journal_url.empty() && !opt.mediators.empty() && !opt.mediator.empty()) {
