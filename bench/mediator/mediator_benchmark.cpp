@@ -905,9 +905,8 @@ int run(const Options& opt) {
       const long settled = rig.driver.settled() - settled0;
       if (n == 1 && settled > 0) {
         floor = FloorInputs{
-            .commits_per_workflow =
-                static_cast<double>(rig.journal->stats().commits - commits0) /
-                static_cast<double>(settled),
+            .commits_per_workflow = static_cast<double>(rig.journal->stats().commits - commits0) /
+                                    static_cast<double>(settled),
             .workflow_p50_ms = w.p50_ms,
             .raw_p50_ms = raw_transient[i].p50_ms};
       }
