@@ -88,9 +88,6 @@ struct UrlParts {
 /// Parses an amqp:// or amqps:// URL; throws std::invalid_argument when malformed.
 UrlParts parse_amqp_url(const std::string& url);
 
-/// RabbitMQ's direct reply-to pseudo-queue: replies go straight to the consuming channel.
-inline constexpr const char* kDirectReplyTo = "amq.rabbitmq.reply-to";
-
 /// A logged-in connection with one open channel (channel 1; channel 2, opened when needed,
 /// inspects queues). Closes and frees on destruction.
 class AmqpChannel {
@@ -123,14 +120,10 @@ class AmqpChannel {
   void delete_exchange(const ExchangeName& exchange);
   void qos(std::uint16_t prefetch);
   void confirm_select();
-  /// Starts a consumer that acknowledges; returns the consumer tag. It consumes, and qos, ack,
-  /// reject and cancel act, on the channel of unconfirmed publishes, so that an acknowledgement
-  /// and the reply published after it reach the broker in that order.
-  std::string consume(const std::string& queue);
-  /// Consumes direct replies (`amq.rabbitmq.reply-to`, without acknowledgements) on channel 1
-  /// when `confirmed`, else on the unconfirmed channel: the broker hands a reply only to the
-  /// channel its request was published on. Returns the consumer tag.
-  std::string consume_replies(bool confirmed);
+  /// Starts a consumer; returns the consumer tag. One that acknowledges (not `no_ack`) consumes,
+  /// and qos, ack, reject and cancel act, on the channel of unconfirmed publishes, so that an
+  /// acknowledgement and the reply published after it reach the broker in that order.
+  std::string consume(const std::string& queue, bool no_ack);
   void cancel(const std::string& consumer_tag);
 
   /// Publishes on channel 1 (in confirm mode when the session asked for it), or with

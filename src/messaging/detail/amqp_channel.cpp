@@ -345,26 +345,14 @@ void AmqpChannel::confirm_select() {
   s_->check("confirm.select");
 }
 
-std::string AmqpChannel::consume(const std::string& queue) {
+std::string AmqpChannel::consume(const std::string& queue, bool no_ack) {
   State::Uncorked uncorked(*s_);
-  s_->open_once(kUnconfirmedChannel, s_->unconfirmed_open, "channel.open (unconfirmed)");
-  amqp_basic_consume_ok_t* ok = amqp_basic_consume(s_->conn, kUnconfirmedChannel, bytes(queue),
-                                                   amqp_empty_bytes, 0, 0, 0, amqp_empty_table);
-  s_->check("basic.consume", kUnconfirmedChannel);
-  return str(ok->consumer_tag);
-}
-
-std::string AmqpChannel::consume_replies(bool confirmed) {
-  State::Uncorked uncorked(*s_);
-  amqp_channel_t channel = kChannel;
-  if (!confirmed) {
+  const amqp_channel_t channel = no_ack ? kChannel : kUnconfirmedChannel;
+  if (!no_ack)
     s_->open_once(kUnconfirmedChannel, s_->unconfirmed_open, "channel.open (unconfirmed)");
-    channel = kUnconfirmedChannel;
-  }
-  amqp_basic_consume_ok_t* ok =
-      amqp_basic_consume(s_->conn, channel, amqp_cstring_bytes(kDirectReplyTo), amqp_empty_bytes, 0,
-                         1, 0, amqp_empty_table);
-  s_->check("basic.consume (direct reply-to)", channel);
+  amqp_basic_consume_ok_t* ok = amqp_basic_consume(
+      s_->conn, channel, bytes(queue), amqp_empty_bytes, 0, no_ack ? 1 : 0, 0, amqp_empty_table);
+  s_->check("basic.consume", channel);
   return str(ok->consumer_tag);
 }
 

@@ -97,7 +97,7 @@ void Consumers::start(AmqpChannel& channel, State& c) {
     channel.bind(BindingSpec{dead.name, exchanges::kDeadLetter, q});
   }
   channel.qos(c.options.prefetch);
-  c.tag = channel.consume(q);
+  c.tag = channel.consume(q, false);
   if (auto shared = find(c.id))
     by_tag_[c.tag] = shared;
 }

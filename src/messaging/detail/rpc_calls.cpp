@@ -8,12 +8,7 @@
 namespace wonderland::messaging::detail {
 namespace {
 
-/// A queue that answered within this long, with fewer calls than kMaxUnconfirmedWaiting
-/// waiting on it, gets its requests without a publisher confirm (see rpc_calls.hpp).
-constexpr auto kAnsweredWithin = std::chrono::seconds(1);
-constexpr std::size_t kMaxUnconfirmedWaiting = 64;
-/// Entries for queues no longer called are dropped once there are more than this many.
-constexpr std::size_t kMaxCallees = 256;
+constexpr const char* kDirectReplyTo = "amq.rabbitmq.reply-to";
 
 }  // namespace
 
@@ -21,10 +16,9 @@ RpcCalls::RpcCalls(BrokerSession& session) : session_(session) {}
 
 void RpcCalls::call(RpcRequest request, RpcCallback done) {
   std::uint64_t id = session_.next_id();
-  std::string queue = request.queue.str();
   Outgoing m;
   m.exchange = exchanges::kDefault;
-  m.routing_key = queue;
+  m.routing_key = request.queue.str();
   m.envelope = std::move(request.envelope);
   m.delivery = request.delivery;
   m.timeout = request.timeout;
@@ -34,8 +28,19 @@ void RpcCalls::call(RpcRequest request, RpcCallback done) {
   m.rpc_correlation_id = std::to_string(id);
   auto deadline = Clock::now() + request.timeout;
   auto timeout_ms = request.timeout.count();
-  // The publish completes with the broker's confirm (or at once without one); only a failure
-  // matters here, since the reply completes the call.
+  session_.post(
+      std::function<void()>([this, id, deadline, timeout_ms, done = std::move(done)]() mutable {
+        calls_.emplace(id, Pending{std::move(done), 0});
+        session_.timers().schedule(
+            deadline,
+            [this, id, timeout_ms] {
+              complete(id, Error::of(codes::kDeadlineExceeded,
+                                     "no reply within " + std::to_string(timeout_ms) + " ms"));
+            },
+            [this, id] { return calls_.count(id) != 0; });
+      }));
+  // The publish completes with the broker's confirm (or at once without confirms); only a
+  // failure matters here, since the reply completes the call.
   PendingPublish p = session_.publisher().prepare(std::move(m), [this, id](const Status& s) {
     if (!s.ok())
       complete(id, s.error());
@@ -47,46 +52,11 @@ void RpcCalls::call(RpcRequest request, RpcCallback done) {
     if (it != calls_.end())
       it->second.sent_generation = session_.generation();
   };
-  session_.post(std::function<void()>([this, id, deadline, timeout_ms, queue = std::move(queue),
-                                       done = std::move(done), p = std::move(p)]() mutable {
-    Callee& callee = count_call(queue);
-    calls_.emplace(id, Pending{std::move(done), &callee, 0});
-    session_.timers().schedule(
-        deadline,
-        [this, id, timeout_ms] {
-          complete(id, Error::of(codes::kDeadlineExceeded,
-                                 "no reply within " + std::to_string(timeout_ms) + " ms"));
-        },
-        [this, id] { return calls_.count(id) != 0; });
-    p.confirmed = confirm(callee, Clock::now());
-    session_.publisher().send(std::move(p));
-  }));
-}
-
-RpcCalls::Callee& RpcCalls::count_call(const std::string& queue) {
-  if (callees_.size() > kMaxCallees) {
-    const auto stale = Clock::now() - kAnsweredWithin;
-    std::erase_if(callees_, [&](const auto& entry) {
-      return entry.second.waiting == 0 && entry.second.answered < stale;
-    });
-  }
-  Callee& callee = callees_[queue];
-  ++callee.waiting;
-  return callee;
-}
-
-bool RpcCalls::confirm(const Callee& callee, Clock::time_point now) const {
-  const ConnectionOptions& o = session_.options();
-  if (!o.publisher_confirms)
-    return false;
-  if (o.queue_type == QueueType::kQuorum)
-    return true;
-  return callee.waiting > kMaxUnconfirmedWaiting || now - callee.answered > kAnsweredWithin;
+  session_.post(std::move(p));
 }
 
 void RpcCalls::on_connected(AmqpChannel& channel) {
-  reply_tag_ = channel.consume_replies(true);
-  unconfirmed_reply_tag_ = channel.consume_replies(false);
+  reply_tag_ = channel.consume(kDirectReplyTo, true);
 }
 
 void RpcCalls::on_reply(const DeliverEvent& ev) {
@@ -96,10 +66,8 @@ void RpcCalls::on_reply(const DeliverEvent& ev) {
   } catch (const std::exception&) {
     return;  // not one of ours
   }
-  auto call = calls_.find(id);
-  if (call == calls_.end())
+  if (calls_.find(id) == calls_.end())
     return;  // timed out already
-  call->second.callee->answered = Clock::now();
   try {
     Envelope reply = Envelope::parse(ev.body);
     if (reply.error) {
@@ -118,7 +86,6 @@ void RpcCalls::complete(std::uint64_t id, Result<Envelope> result) {
   if (it == calls_.end())
     return;
   auto done = std::move(it->second.done);
-  --it->second.callee->waiting;
   calls_.erase(it);
   if (done)
     done(std::move(result));
@@ -126,7 +93,6 @@ void RpcCalls::complete(std::uint64_t id, Result<Envelope> result) {
 
 void RpcCalls::on_disconnect(const std::string& reason) {
   reply_tag_.clear();
-  unconfirmed_reply_tag_.clear();
   std::vector<std::uint64_t> lost;
   for (auto& [id, call] : calls_) {
     if (call.sent_generation == session_.generation())
