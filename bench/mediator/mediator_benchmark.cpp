@@ -877,7 +877,7 @@ int run(const Options& opt) {
     std::fflush(stdout);
   };
   long not_completed = 0;
-  std::optional<FloorInputs> floor;
+  std::optional<FloorInputs> at_one;  // the floor's inputs, when 1 is among --inflight
   bool all_parked = false;
   long rss_before = 0;
   long rss_parked = 0;
@@ -904,7 +904,7 @@ int run(const Options& opt) {
       print_row(std::to_string(n), w, rig.timed.p50_ms(), 1000.0 * (bench::own_cpu_seconds() - c0));
       const long settled = rig.driver.settled() - settled0;
       if (n == 1 && settled > 0) {
-        floor = FloorInputs{
+        at_one = FloorInputs{
             .commits_per_workflow = static_cast<double>(rig.journal->stats().commits - commits0) /
                                     static_cast<double>(settled),
             .workflow_p50_ms = w.p50_ms,
@@ -943,8 +943,8 @@ int run(const Options& opt) {
       "² CPU time of this process (engine, journal writer, AMQP I/O) per workflow.\n"
       "³ with the mediator's observers: step histograms and the workflow event feed.\n"
       "⁴ the PostgreSQL journal (--journal-url) instead of SQLite.\n\n");
-  if (floor && !opt.persistent_commands)
-    print_floor(*floor, bench::durable_write(dir, 500), dir);
+  if (at_one && !opt.persistent_commands)
+    print_floor(*at_one, bench::durable_write(dir, 500), dir);
 
   // 2b. Several wonderland-mediator processes sharing one PostgreSQL journal.
   if (!opt.journal_url.empty() && !opt.mediators.empty() && !opt.mediator.empty()) {
