@@ -30,7 +30,7 @@ std::uint64_t Consumers::add(ConsumerOptions options, Handler handler) {
     // a consumer behind that nothing cancels).
     if (channel == nullptr || !c->tag.empty())
       return;
-    start_or_disconnect(*channel, *c, "", true);
+    start_or_disconnect(*channel, *c, false);
   }));
   return c->id;
 }
@@ -102,14 +102,14 @@ void Consumers::start(AmqpChannel& channel, State& c) {
     by_tag_[c.tag] = shared;
 }
 
-bool Consumers::start_or_disconnect(AmqpChannel& channel, State& c, const char* again,
-                                    bool refused_reconnects_at_once) {
+bool Consumers::start_or_disconnect(AmqpChannel& channel, State& c, bool restart) {
   try {
     start(channel, c);
     return true;
   } catch (const AmqpError& e) {
-    spdlog::error("cannot consume from queue '{}'{}: {}", c.options.queue.str(), again, e.what());
-    session_.disconnect(e.what(), refused_reconnects_at_once && e.refused_by_broker());
+    spdlog::error("cannot consume from queue '{}'{}: {}", c.options.queue.str(),
+                  restart ? " again" : "", e.what());
+    session_.disconnect(e.what(), !restart && e.refused_by_broker());
     return false;
   }
 }
@@ -164,7 +164,7 @@ void Consumers::on_cancelled(const CancelEvent& ev) {
     if (channel == nullptr || generation != session_.generation() || !c->tag.empty() ||
         find(c->id) == nullptr)
       return;
-    if (start_or_disconnect(*channel, *c, " again", false))
+    if (start_or_disconnect(*channel, *c, true))
       spdlog::info("consuming from queue '{}' again", c->options.queue.str());
   });
 }

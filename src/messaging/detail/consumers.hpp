@@ -59,10 +59,9 @@ class Consumers {
   };
 
   void start(AmqpChannel& channel, State& c);
-  /// start(), or on failure logs it and drops the connection (reconnecting at once when the
-  /// broker refused and `refused_reconnects_at_once`); false when it failed.
-  bool start_or_disconnect(AmqpChannel& channel, State& c, const char* again,
-                           bool refused_reconnects_at_once);
+  /// start(), or on failure logs it and drops the connection; false when it failed. A first
+  /// start the broker refused reconnects at once; a restart after the broker's cancel does not.
+  bool start_or_disconnect(AmqpChannel& channel, State& c, bool restart);
   std::shared_ptr<State> find(std::uint64_t id);
   /// Reads the delivery into a job; false when Redelivery took the message over.
   bool prepare(State& c, ConsumerJob& job);
