@@ -73,11 +73,16 @@ class SqliteJournal final : public Journal {
     Status st = commit_group({Pending{records, nullptr, {}}});
     if (st && !records->empty())
       written_now_.fetch_add(1, std::memory_order_relaxed);
+    bool waiting_work = false;
     {
       std::lock_guard lock(queue_mutex_);
       writing_ = false;
+      waiting_work = stop_ || !queue_.empty();
     }
-    queue_cv_.notify_all();
+    // The writer thread waits for work, not for us: waking it for nothing cost a futex call
+    // here and a context switch there on every commit written on the caller's thread.
+    if (waiting_work)
+      queue_cv_.notify_all();
     return st;
   }
 

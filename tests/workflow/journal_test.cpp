@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <future>
 #include <thread>
@@ -142,6 +143,52 @@ TEST(SqliteJournal, CreatesTheFoldersOfItsPath) {
   ASSERT_TRUE(j.ok()) << j.error().message;
   ASSERT_TRUE(appended(**j, {started("w", "d", "2026-01-01T00:00:00.000Z")}));
   EXPECT_TRUE(std::filesystem::exists(path));
+}
+
+// Batches appended while write_now() writes wait for it, then go to the writer thread: the one
+// that wrote on the caller's thread hands the connection back and wakes the writer for them.
+TEST(SqliteJournal, AppendsQueuedDuringWriteNowAreWrittenAfterIt) {
+  TempDir dir;
+  auto j = open_sqlite_journal({.path = dir.path() / "j.db"}).value();
+  // A batch large enough that its commit outlasts the appends below by far.
+  std::vector<JournalRecord> big;
+  for (int i = 0; i < 50000; ++i)
+    big.push_back(started("big-" + std::to_string(i), "d", "2026-01-01T00:00:00.000Z"));
+  using Clock = std::chrono::steady_clock;
+  constexpr int kAppends = 5;
+  std::atomic<int> written{0};
+  std::promise<void> go;
+  Clock::time_point appended_at;
+  std::thread appender([&] {
+    go.get_future().wait();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    for (int n = 0; n < kAppends; ++n) {
+      j->append(batch({started("small-" + std::to_string(n), "d", "2026-01-01T00:00:01.000Z")}),
+                [&](Status st) {
+                  EXPECT_TRUE(st.ok()) << st.error().message;
+                  ++written;
+                });
+    }
+    appended_at = Clock::now();
+  });
+  const auto started_at = Clock::now();
+  go.set_value();
+  std::optional<Status> st = j->write_now(batch(std::move(big)));
+  const auto returned_at = Clock::now();
+  appender.join();
+  ASSERT_TRUE(st.has_value()) << "the journal was idle";
+  ASSERT_TRUE(st->ok()) << st->error().message;
+  // What this test is about: every append came while write_now() was writing. (Nothing is
+  // appended after it, so only write_now() itself can wake the writer thread for them.)
+  ASSERT_LT(appended_at, returned_at)
+      << "write_now() of 50000 records took only "
+      << std::chrono::duration_cast<std::chrono::milliseconds>(returned_at - started_at).count()
+      << " ms";
+  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  while (written.load() < kAppends && Clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_EQ(written.load(), kAppends);
+  EXPECT_TRUE(j->history("small-4").ok());
 }
 
 // write_now(): an idle journal is written on the caller's thread; a journal with a group in
