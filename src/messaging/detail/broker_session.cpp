@@ -83,17 +83,24 @@ void BrokerSession::wake() {
 }
 
 void BrokerSession::post(Op op) {
+  post(std::span<Op>(&op, 1));
+}
+
+void BrokerSession::post(std::span<Op> ops) {
   bool wake_up = false;
   {
     std::lock_guard lock(mu_);
     if (stopped_) {
-      if (auto* p = std::get_if<PendingPublish>(&op)) {
-        if (p->done)
-          p->done(Error::of(codes::kCancelled, "connection is shut down"));
+      for (Op& op : ops) {
+        if (auto* p = std::get_if<PendingPublish>(&op)) {
+          if (p->done)
+            p->done(Error::of(codes::kCancelled, "connection is shut down"));
+        }
       }
       return;
     }
-    ops_.push_back(std::move(op));
+    for (Op& op : ops)
+      ops_.push_back(std::move(op));
     if (!wake_pending_) {
       wake_pending_ = true;
       wake_up = std::this_thread::get_id() != io_thread_id_;

@@ -17,6 +17,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <variant>
@@ -68,6 +69,9 @@ class BrokerSession : public std::enable_shared_from_this<BrokerSession> {
   using Op = std::variant<std::function<void()>, PendingPublish>;
   /// Runs `op` on the I/O thread; a publish posted after shutdown fails with `cancelled`.
   void post(Op op);
+  /// Runs `ops` on the I/O thread in their order, woken once: posted one by one, the thread may
+  /// wake for the first, drain it and go back to sleep before the second comes.
+  void post(std::span<Op> ops);
   std::uint64_t next_id() { return next_id_++; }
   SessionCounters& counters() { return counters_; }
 

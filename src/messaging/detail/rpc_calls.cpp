@@ -1,6 +1,7 @@
 // RpcCalls: RPC requests, their correlation with replies, and their deadlines.
 #include "detail/rpc_calls.hpp"
 
+#include <array>
 #include <vector>
 
 #include "detail/broker_session.hpp"
@@ -28,7 +29,8 @@ void RpcCalls::call(RpcRequest request, RpcCallback done) {
   m.rpc_correlation_id = std::to_string(id);
   auto deadline = Clock::now() + request.timeout;
   auto timeout_ms = request.timeout.count();
-  session_.post(
+  // The call is registered, then its request published: both in one hand-over.
+  std::array<BrokerSession::Op, 2> ops{
       std::function<void()>([this, id, deadline, timeout_ms, done = std::move(done)]() mutable {
         calls_.emplace(id, Pending{std::move(done), 0});
         session_.timers().schedule(
@@ -38,7 +40,8 @@ void RpcCalls::call(RpcRequest request, RpcCallback done) {
                                      "no reply within " + std::to_string(timeout_ms) + " ms"));
             },
             [this, id] { return calls_.count(id) != 0; });
-      }));
+      }),
+      std::function<void()>()};
   // The publish completes with the broker's confirm (or at once without confirms); only a
   // failure matters here, since the reply completes the call.
   PendingPublish p = session_.publisher().prepare(std::move(m), [this, id](const Status& s) {
@@ -52,7 +55,8 @@ void RpcCalls::call(RpcRequest request, RpcCallback done) {
     if (it != calls_.end())
       it->second.sent_generation = session_.generation();
   };
-  session_.post(std::move(p));
+  ops[1] = std::move(p);
+  session_.post(ops);
 }
 
 void RpcCalls::on_connected(AmqpChannel& channel) {
