@@ -299,12 +299,18 @@ void BrokerSession::run_ops() {
   // Several operations at once (publishes, acknowledgements): cork the socket so that the kernel
   // sends them in full segments instead of one segment, and one trip through the network stack,
   // per message. Uncorking at the end sends what is left at once.
-  AmqpChannel* corked = ops.size() > 1 ? channel() : nullptr;
+  // One write alone goes out as it is: rabbitmq-c already sends a message's frames as one
+  // segment (MSG_MORE), and corking would only add two system calls.
+  const auto writes = std::count_if(
+      ops.begin(), ops.end(), [](const Op& op) { return !std::holds_alternative<LocalOp>(op); });
+  AmqpChannel* corked = writes > 1 ? channel() : nullptr;
   if (corked != nullptr)
     corked->cork(true);
   for (auto& op : ops) {
     if (auto* f = std::get_if<std::function<void()>>(&op)) {
       (*f)();
+    } else if (auto* local = std::get_if<LocalOp>(&op)) {
+      local->fn();
     } else {
       publisher_.send(std::move(std::get<PendingPublish>(op)));
     }
@@ -324,6 +330,11 @@ void BrokerSession::service_channel(bool readable) {
 void BrokerSession::read_events() {
   try {
     for (int i = 0; i < 4096 && channel() != nullptr; ++i) {
+      // Once what the last read brought is used up, the socket is left to the next poll():
+      // reading it again here would mostly find nothing, at the cost of a failed recv and a
+      // zero-timeout poll inside rabbitmq-c on every wake-up.
+      if (i > 0 && !channel()->has_buffered())
+        break;
       auto ev = channel()->poll_event();
       if (!ev)
         break;

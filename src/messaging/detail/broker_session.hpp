@@ -66,7 +66,12 @@ class BrokerSession : public std::enable_shared_from_this<BrokerSession> {
   ConnectionStats stats() const { return counters_.snapshot(); }
 
   // For the parts of the session; any thread.
-  using Op = std::variant<std::function<void()>, PendingPublish>;
+  /// Bookkeeping for the I/O thread that writes nothing to the broker (registering an RPC
+  /// call): unlike a std::function, it does not make a batch of operations cork the socket.
+  struct LocalOp {
+    std::function<void()> fn;
+  };
+  using Op = std::variant<std::function<void()>, PendingPublish, LocalOp>;
   /// Runs `op` on the I/O thread; a publish posted after shutdown fails with `cancelled`.
   void post(Op op);
   /// Runs `ops` on the I/O thread in their order, woken once: posted one by one, the thread may

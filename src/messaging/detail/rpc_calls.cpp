@@ -31,7 +31,7 @@ void RpcCalls::call(RpcRequest request, RpcCallback done) {
   auto timeout_ms = request.timeout.count();
   // The call is registered, then its request published: both in one hand-over.
   std::array<BrokerSession::Op, 2> ops{
-      std::function<void()>([this, id, deadline, timeout_ms, done = std::move(done)]() mutable {
+      BrokerSession::LocalOp{[this, id, deadline, timeout_ms, done = std::move(done)]() mutable {
         calls_.emplace(id, Pending{std::move(done), 0});
         session_.timers().schedule(
             deadline,
@@ -40,8 +40,8 @@ void RpcCalls::call(RpcRequest request, RpcCallback done) {
                                      "no reply within " + std::to_string(timeout_ms) + " ms"));
             },
             [this, id] { return calls_.count(id) != 0; });
-      }),
-      std::function<void()>()};
+      }},
+      BrokerSession::LocalOp{}};
   // The publish completes with the broker's confirm (or at once without confirms); only a
   // failure matters here, since the reply completes the call.
   PendingPublish p = session_.publisher().prepare(std::move(m), [this, id](const Status& s) {
