@@ -4,6 +4,7 @@
 #include <atomic>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 #include <vector>
@@ -179,6 +180,39 @@ TEST_F(MessagingTest, ThousandConcurrentRpcsAreEachMatchedToTheirRequest) {
     EXPECT_EQ(r->causation_id, ids[i]);
     EXPECT_EQ(r->type, "test.double.reply");
   }
+}
+
+// A call made while its connection shuts down is answered at once with `cancelled`, as every
+// pending operation is, instead of its callback being dropped unanswered (a future then broke
+// its promise). Here the caller is a handler, which the shutdown waits for.
+TEST_F(MessagingTest, AnRpcCallMadeWhileTheConnectionShutsDownIsCancelledAtOnce) {
+  QueueName q = temp_queue("late-call");
+  QueueName silent = temp_queue("nobody-answers");
+  auto service = std::make_unique<Connection>(options_for(testing::amqp_url(), "late-caller"));
+  Connection* during_shutdown = service.get();  // `service` itself is empty while it is destroyed
+  std::promise<void> handling;
+  std::optional<Result<Envelope>> answer;
+  auto consumer =
+      service->consume(ConsumerOptions{q, 8, 3, 1}, [&](const Envelope&, const DeliveryInfo&) {
+        handling.set_value();
+        std::this_thread::sleep_for(300ms);  // meanwhile, the connection begins to shut down
+        RpcClient client(*during_shutdown);
+        auto reply = client.call(
+            RpcRequest{silent, Envelope::make("test.late", {}), 30s, Delivery::kTransient});
+        if (reply.wait_for(5s) == std::future_status::ready)
+          answer = reply.get();
+      });
+  ASSERT_TRUE(conn_.publish(Outgoing{exchanges::kDefault, q.str(), Envelope::make("test.go", {})})
+                  .get()
+                  .ok());
+  ASSERT_EQ(handling.get_future().wait_for(10s), std::future_status::ready);
+  const auto shutting_down = std::chrono::steady_clock::now();
+  service.reset();  // waits for the handler
+  const auto took = std::chrono::steady_clock::now() - shutting_down;
+  ASSERT_TRUE(answer.has_value()) << "the call made during the shutdown was never answered";
+  ASSERT_FALSE(answer->ok());
+  EXPECT_EQ(answer->error().code, codes::kCancelled) << answer->error().message;
+  EXPECT_LT(took, 3s);
 }
 
 // A reply goes out on the channel that is not in confirm mode: the broker sends no confirm back

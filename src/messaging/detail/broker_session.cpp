@@ -88,24 +88,27 @@ void BrokerSession::post(Op op) {
 
 void BrokerSession::post(std::span<Op> ops) {
   bool wake_up = false;
+  std::vector<PublishCallback> refused;
   {
     std::lock_guard lock(mu_);
     if (stopped_) {
       for (Op& op : ops) {
-        if (auto* p = std::get_if<PendingPublish>(&op)) {
-          if (p->done)
-            p->done(Error::of(codes::kCancelled, "connection is shut down"));
-        }
+        if (auto* p = std::get_if<PendingPublish>(&op); p != nullptr && p->done)
+          refused.push_back(std::move(p->done));
       }
-      return;
-    }
-    for (Op& op : ops)
-      ops_.push_back(std::move(op));
-    if (!wake_pending_) {
-      wake_pending_ = true;
-      wake_up = std::this_thread::get_id() != io_thread_id_;
+    } else {
+      for (Op& op : ops)
+        ops_.push_back(std::move(op));
+      if (!wake_pending_) {
+        wake_pending_ = true;
+        wake_up = std::this_thread::get_id() != io_thread_id_;
+      }
     }
   }
+  // Outside the lock: a refused publish's callback may post again (a caller's next call, say),
+  // which is refused in turn.
+  for (PublishCallback& done : refused)
+    done(Error::of(codes::kCancelled, "connection is shut down"));
   if (wake_up)
     wake();
 }

@@ -29,10 +29,16 @@ void RpcCalls::call(RpcRequest request, RpcCallback done) {
   m.rpc_correlation_id = std::to_string(id);
   auto deadline = Clock::now() + request.timeout;
   auto timeout_ms = request.timeout.count();
+  // The caller's callback, until the I/O thread registers the call. A call that never gets
+  // there, made as the connection shuts down (its operations are then refused or dropped), is
+  // answered by its failed publish instead: every call is answered, and once. Both run on the
+  // I/O thread, the registration first, unless the session refuses them both.
+  auto unregistered = std::make_shared<RpcCallback>(std::move(done));
   // The call is registered, then its request published: both in one hand-over.
   std::array<BrokerSession::Op, 2> ops{
-      BrokerSession::LocalOp{[this, id, deadline, timeout_ms, done = std::move(done)]() mutable {
-        calls_.emplace(id, Pending{std::move(done), 0});
+      BrokerSession::LocalOp{[this, id, deadline, timeout_ms, unregistered] {
+        calls_.emplace(id, Pending{std::move(*unregistered), 0});
+        *unregistered = nullptr;
         session_.timers().schedule(
             deadline,
             [this, id, timeout_ms] {
@@ -44,10 +50,17 @@ void RpcCalls::call(RpcRequest request, RpcCallback done) {
       BrokerSession::LocalOp{}};
   // The publish completes with the broker's confirm (or at once without confirms); only a
   // failure matters here, since the reply completes the call.
-  PendingPublish p = session_.publisher().prepare(std::move(m), [this, id](const Status& s) {
-    if (!s.ok())
-      complete(id, s.error());
-  });
+  PendingPublish p =
+      session_.publisher().prepare(std::move(m), [this, id, unregistered](const Status& s) {
+        if (s.ok())
+          return;
+        if (*unregistered) {
+          RpcCallback answer = std::move(*unregistered);
+          *unregistered = nullptr;
+          return answer(s.error());
+        }
+        complete(id, s.error());
+      });
   // The reply address dies with the connection: the request is not sent again on the next one.
   p.resend_on_reconnect = false;
   p.sent = [this, id] {
