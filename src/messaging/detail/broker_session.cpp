@@ -299,11 +299,11 @@ void BrokerSession::run_ops() {
     ops.swap(ops_);
     wake_pending_ = false;
   }
-  // Several operations at once (publishes, acknowledgements): cork the socket so that the kernel
+  // Several writes at once (publishes, acknowledgements): cork the socket so that the kernel
   // sends them in full segments instead of one segment, and one trip through the network stack,
-  // per message. Uncorking at the end sends what is left at once.
-  // One write alone goes out as it is: rabbitmq-c already sends a message's frames as one
-  // segment (MSG_MORE), and corking would only add two system calls.
+  // per message. Uncorking at the end sends what is left at once. One write alone goes out as it
+  // is: rabbitmq-c already sends a message's frames as one segment (MSG_MORE), and corking would
+  // only cost two system calls. Bookkeeping (LocalOp) writes nothing.
   const auto writes = std::count_if(
       ops.begin(), ops.end(), [](const Op& op) { return !std::holds_alternative<LocalOp>(op); });
   AmqpChannel* corked = writes > 1 ? channel() : nullptr;

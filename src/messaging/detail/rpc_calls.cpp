@@ -34,20 +34,17 @@ void RpcCalls::call(RpcRequest request, RpcCallback done) {
   // answered by its failed publish instead: every call is answered, and once. Both run on the
   // I/O thread, the registration first, unless the session refuses them both.
   auto unregistered = std::make_shared<RpcCallback>(std::move(done));
-  // The call is registered, then its request published: both in one hand-over.
-  std::array<BrokerSession::Op, 2> ops{
-      BrokerSession::LocalOp{[this, id, deadline, timeout_ms, unregistered] {
-        calls_.emplace(id, Pending{std::move(*unregistered), 0});
-        *unregistered = nullptr;
-        session_.timers().schedule(
-            deadline,
-            [this, id, timeout_ms] {
-              complete(id, Error::of(codes::kDeadlineExceeded,
-                                     "no reply within " + std::to_string(timeout_ms) + " ms"));
-            },
-            [this, id] { return calls_.count(id) != 0; });
-      }},
-      BrokerSession::LocalOp{}};
+  BrokerSession::LocalOp registration{[this, id, deadline, timeout_ms, unregistered] {
+    calls_.emplace(id, Pending{std::move(*unregistered), 0});
+    *unregistered = nullptr;
+    session_.timers().schedule(
+        deadline,
+        [this, id, timeout_ms] {
+          complete(id, Error::of(codes::kDeadlineExceeded,
+                                 "no reply within " + std::to_string(timeout_ms) + " ms"));
+        },
+        [this, id] { return calls_.count(id) != 0; });
+  }};
   // The publish completes with the broker's confirm (or at once without confirms); only a
   // failure matters here, since the reply completes the call.
   PendingPublish p =
@@ -68,7 +65,8 @@ void RpcCalls::call(RpcRequest request, RpcCallback done) {
     if (it != calls_.end())
       it->second.sent_generation = session_.generation();
   };
-  ops[1] = std::move(p);
+  // The call is registered, then its request published: both in one hand-over.
+  std::array<BrokerSession::Op, 2> ops{std::move(registration), std::move(p)};
   session_.post(ops);
 }
 
