@@ -5,7 +5,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <chrono>
 #include <future>
 #include <thread>
@@ -13,6 +12,7 @@
 #include "journal_contract.hpp"
 #include "journal_retention.hpp"
 #include "support.hpp"
+#include "wonderland/testing/broker.hpp"
 #include "wonderland/workflow/sqlite_journal.hpp"
 
 namespace wonderland::workflow {
@@ -156,7 +156,7 @@ TEST(SqliteJournal, AppendsQueuedDuringWriteNowAreWrittenAfterIt) {
     big.push_back(started("big-" + std::to_string(i), "d", "2026-01-01T00:00:00.000Z"));
   using Clock = std::chrono::steady_clock;
   constexpr int kAppends = 5;
-  std::atomic<int> written{0};
+  wonderland::testing::Latch written;
   std::promise<void> go;
   Clock::time_point appended_at;
   std::thread appender([&] {
@@ -166,7 +166,7 @@ TEST(SqliteJournal, AppendsQueuedDuringWriteNowAreWrittenAfterIt) {
       j->append(batch({started("small-" + std::to_string(n), "d", "2026-01-01T00:00:01.000Z")}),
                 [&](Status st) {
                   EXPECT_TRUE(st.ok()) << st.error().message;
-                  ++written;
+                  written.add();
                 });
     }
     appended_at = Clock::now();
@@ -184,10 +184,8 @@ TEST(SqliteJournal, AppendsQueuedDuringWriteNowAreWrittenAfterIt) {
       << "write_now() of 50000 records took only "
       << std::chrono::duration_cast<std::chrono::milliseconds>(returned_at - started_at).count()
       << " ms";
-  const auto deadline = Clock::now() + std::chrono::seconds(10);
-  while (written.load() < kAppends && Clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  EXPECT_EQ(written.load(), kAppends);
+  EXPECT_TRUE(written.wait_for(kAppends, std::chrono::seconds(10)))
+      << written.count() << " of " << kAppends << " written";
   EXPECT_TRUE(j->history("small-4").ok());
 }
 
@@ -222,11 +220,12 @@ TEST(SqliteJournal, WritesNowOnlyWhenIdle) {
   // caller they woke may find it still busy for a moment: write_now() then steps aside.
   auto once_idle = [&](const RecordBatch& records) {
     std::optional<Status> written;
-    for (int i = 0; i < 2000 && !written; ++i) {
-      written = j->write_now(records);
-      if (!written)
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
+    wonderland::testing::eventually(
+        [&] {
+          written = j->write_now(records);
+          return written.has_value();
+        },
+        std::chrono::seconds(2));
     return written;
   };
   auto after = once_idle(batch(
