@@ -9,6 +9,58 @@
 
 namespace wonderland::workflow {
 
+double CommitLatency::quantile(double q) const {
+  if (count == 0)
+    return 0;
+  const double rank = q * static_cast<double>(count);
+  double lower = 0;
+  std::uint64_t below = 0;
+  for (std::size_t i = 0; i < kBuckets.size(); ++i) {
+    if (static_cast<double>(at_most[i]) >= rank) {
+      const std::uint64_t in_bucket = at_most[i] - below;
+      const double share =
+          in_bucket == 0 ? 1.0
+                         : (rank - static_cast<double>(below)) / static_cast<double>(in_bucket);
+      return lower + (kBuckets[i] - lower) * share;
+    }
+    lower = kBuckets[i];
+    below = at_most[i];
+  }
+  return kBuckets.back();
+}
+
+CommitLatency CommitLatency::since(const CommitLatency& earlier) const {
+  CommitLatency d;
+  for (std::size_t i = 0; i < kBuckets.size(); ++i)
+    d.at_most[i] = at_most[i] - earlier.at_most[i];
+  d.count = count - earlier.count;
+  d.sum_seconds = sum_seconds - earlier.sum_seconds;
+  return d;
+}
+
+void CommitLatencyRecorder::record(std::chrono::steady_clock::duration took) {
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(took).count();
+  const double seconds = static_cast<double>(ns) / 1e9;
+  for (std::size_t i = 0; i < CommitLatency::kBuckets.size(); ++i) {
+    if (seconds <= CommitLatency::kBuckets[i])
+      at_most_[i].fetch_add(1, std::memory_order_relaxed);
+  }
+  sum_ns_.fetch_add(static_cast<std::uint64_t>(std::max<std::int64_t>(ns, 0)),
+                    std::memory_order_relaxed);
+  count_.fetch_add(1, std::memory_order_relaxed);
+}
+
+CommitLatency CommitLatencyRecorder::snapshot() const {
+  CommitLatency s;
+  // A commit recorded meanwhile may be in a bucket and not yet in the total: clamped, no bucket
+  // exceeds the total.
+  s.count = count_.load(std::memory_order_acquire);
+  s.sum_seconds = static_cast<double>(sum_ns_.load(std::memory_order_relaxed)) / 1e9;
+  for (std::size_t i = 0; i < CommitLatency::kBuckets.size(); ++i)
+    s.at_most[i] = std::min(at_most_[i].load(std::memory_order_relaxed), s.count);
+  return s;
+}
+
 std::string_view to_string(WorkflowStatus status) {
   switch (status) {
     case WorkflowStatus::kRunning:
@@ -146,6 +198,7 @@ Status Journal::append_and_wait(RecordBatch records) {
 
 void MemoryJournal::append(RecordBatch records, AppendCallback done) {
   {
+    const auto began = std::chrono::steady_clock::now();
     std::lock_guard lock(mutex_);
     for (const JournalRecord& r : *records) {
       auto it = workflows_.find(r.workflow_id);
@@ -173,6 +226,7 @@ void MemoryJournal::append(RecordBatch records, AppendCallback done) {
     stats_.appends += 1;
     stats_.records += records->size();
     stats_.commits += 1;
+    commit_latency_.record(std::chrono::steady_clock::now() - began);
   }
   done(ok_status());
 }
@@ -258,7 +312,9 @@ Result<std::vector<VersionCount>> MemoryJournal::running_by_version() {
 
 JournalStats MemoryJournal::stats() const {
   std::lock_guard lock(mutex_);
-  return stats_;
+  JournalStats s = stats_;
+  s.commit_latency = commit_latency_.snapshot();
+  return s;
 }
 
 }  // namespace wonderland::workflow

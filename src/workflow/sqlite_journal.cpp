@@ -123,7 +123,8 @@ class SqliteJournal final : public Journal {
   }
 
   JournalStats stats() const override {
-    return JournalStats{appends_.load(), records_.load(), commits_.load(), written_now_.load()};
+    return JournalStats{appends_.load(), records_.load(), commits_.load(), written_now_.load(),
+                        commit_latency_.snapshot()};
   }
 
  private:
@@ -206,6 +207,7 @@ class SqliteJournal final : public Journal {
     for (const Pending& p : group)
       records += p.records->size();
     if (records > 0) {
+      const auto began = std::chrono::steady_clock::now();
       auto written = detail::guard_sqlite("append", [&]() -> Status {
         sqlite::Transaction tx(*writer_db_);
         for (const Pending& p : group) {
@@ -221,6 +223,7 @@ class SqliteJournal final : public Journal {
         wids_.clear();  // may name rows of the rolled-back transaction
         return written;
       }
+      commit_latency_.record(std::chrono::steady_clock::now() - began);
       commits_.fetch_add(1, std::memory_order_relaxed);
     }
     records_.fetch_add(records, std::memory_order_relaxed);
@@ -300,6 +303,7 @@ class SqliteJournal final : public Journal {
   std::atomic<std::uint64_t> records_{0};
   std::atomic<std::uint64_t> commits_{0};
   std::atomic<std::uint64_t> written_now_{0};
+  CommitLatencyRecorder commit_latency_;
   std::thread writer_;
 };
 

@@ -106,7 +106,8 @@ void Writer::append(RecordBatch records, AppendCallback done) {
 }
 
 JournalStats Writer::stats() const {
-  return JournalStats{appends_.load(), records_.load(), commits_.load()};
+  return JournalStats{appends_.load(), records_.load(), commits_.load(), 0,
+                      commit_latency_.snapshot()};
 }
 
 std::vector<Writer::Pending> Writer::next_group() {
@@ -192,6 +193,7 @@ Status Writer::commit_with_retries(const std::vector<Pending>& group, Written& w
 Status Writer::try_commit(const std::vector<Pending>& group, Written& written,
                           std::optional<std::int64_t>& txid) {
   return guarded(conn_, "append", [&]() -> Status {
+    const auto began = std::chrono::steady_clock::now();
     pqxx::work tx(conn_.get());
     txid = tx.exec1("SELECT txid_current()")[0].as<std::int64_t>();
     auto admitted = admit(tx, group);
@@ -212,6 +214,7 @@ Status Writer::try_commit(const std::vector<Pending>& group, Written& written,
     if (written.records > 0)
       written.events.insert(tx);
     tx.commit();
+    commit_latency_.record(std::chrono::steady_clock::now() - began);
     return ok_status();
   });
 }

@@ -101,6 +101,7 @@ class Writer {
   std::atomic<std::uint64_t> appends_{0};
   std::atomic<std::uint64_t> records_{0};
   std::atomic<std::uint64_t> commits_{0};
+  CommitLatencyRecorder commit_latency_;
   std::thread thread_;
 };
 

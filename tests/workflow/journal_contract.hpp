@@ -247,6 +247,14 @@ TEST_P(JournalContract, ConcurrentAppendsAreAllDurableInOrder) {
   EXPECT_EQ(s.records, static_cast<std::uint64_t>(kThreads * kPerThread));
   EXPECT_EQ(s.appends, static_cast<std::uint64_t>(kThreads * kPerThread));
   EXPECT_LE(s.commits, s.appends);
+  // Every transaction is timed, and the histogram is whole: cumulative, within the total.
+  const CommitLatency& c = s.commit_latency;
+  EXPECT_EQ(c.count, s.commits);
+  for (std::size_t i = 1; i < c.at_most.size(); ++i)
+    EXPECT_LE(c.at_most[i - 1], c.at_most[i]) << "bucket " << i;
+  EXPECT_LE(c.at_most.back(), c.count);
+  EXPECT_GE(c.sum_seconds, 0.0);
+  EXPECT_LE(c.quantile(0.5), c.quantile(0.99));
 }
 
 TEST_P(JournalContract, EmptyBatchCompletesInOrder) {

@@ -189,6 +189,66 @@ TEST(SqliteJournal, AppendsQueuedDuringWriteNowAreWrittenAfterIt) {
   EXPECT_TRUE(j->history("small-4").ok());
 }
 
+// The commit histogram: cumulative buckets, a quantile interpolated inside its bucket, and the
+// difference of two snapshots.
+TEST(CommitLatency, BucketsInterpolatesAndSubtracts) {
+  using std::chrono::microseconds;
+  CommitLatencyRecorder recorder;
+  EXPECT_EQ(recorder.snapshot().count, 0u);
+  EXPECT_EQ(recorder.snapshot().quantile(0.5), 0.0);
+  for (int i = 0; i < 40; ++i)
+    recorder.record(microseconds(80));
+  for (int i = 0; i < 40; ++i)
+    recorder.record(microseconds(180));
+  for (int i = 0; i < 20; ++i)
+    recorder.record(microseconds(2000));
+  const CommitLatency a = recorder.snapshot();
+  EXPECT_EQ(a.count, 100u);
+  EXPECT_NEAR(a.sum_seconds, 40 * 80e-6 + 40 * 180e-6 + 20 * 2e-3, 1e-9);
+  EXPECT_EQ(a.at_most[0], 0u);    // <= 50 us
+  EXPECT_EQ(a.at_most[1], 40u);   // <= 100 us
+  EXPECT_EQ(a.at_most[2], 40u);   // <= 150 us
+  EXPECT_EQ(a.at_most[3], 80u);   // <= 200 us
+  EXPECT_EQ(a.at_most[7], 80u);   // <= 1 ms
+  EXPECT_EQ(a.at_most[8], 100u);  // <= 2.5 ms
+  // The 50th commit is the 10th of the 40 between 150 and 200 us; the 99th the 19th of the 20
+  // between 1 and 2.5 ms.
+  EXPECT_NEAR(a.quantile(0.5), 150e-6 + 50e-6 * 10 / 40, 1e-12);
+  EXPECT_NEAR(a.quantile(0.99), 1e-3 + 1.5e-3 * 19 / 20, 1e-12);
+
+  recorder.record(std::chrono::seconds(5));  // past the last bound
+  const CommitLatency b = recorder.snapshot();
+  EXPECT_EQ(b.at_most.back(), 100u);
+  EXPECT_EQ(b.count, 101u);
+  EXPECT_EQ(b.quantile(1.0), CommitLatency::kBuckets.back());
+
+  const CommitLatency d = b.since(a);
+  EXPECT_EQ(d.count, 1u);
+  EXPECT_EQ(d.at_most.back(), 0u);
+  EXPECT_NEAR(d.sum_seconds, 5.0, 1e-9);
+}
+
+// Every SQLite transaction is timed until its `fdatasync` returned, whether the writer thread or
+// write_now() wrote it.
+TEST(SqliteJournal, TimesEachCommitUntilDurable) {
+  TempDir dir;
+  auto j = open_sqlite_journal({.path = dir.path() / "j.db", .full_sync = true}).value();
+  ASSERT_TRUE(j->write_now(batch({started("now", "d", "2026-01-01T00:00:00.000Z")})).has_value());
+  constexpr int kAppends = 10;
+  for (int i = 1; i <= kAppends; ++i) {
+    std::promise<Status> written;
+    j->append(batch({started("w" + std::to_string(i), "d", "2026-01-01T00:00:01.000Z")}),
+              [&](Status st) { written.set_value(st); });
+    ASSERT_TRUE(written.get_future().get().ok());
+  }
+  const JournalStats s = j->stats();
+  EXPECT_EQ(s.commits, kAppends + 1u);
+  EXPECT_EQ(s.commit_latency.count, s.commits);
+  EXPECT_GT(s.commit_latency.sum_seconds, 0.0);
+  EXPECT_GT(s.commit_latency.quantile(0.5), 0.0);
+  EXPECT_LE(s.commit_latency.quantile(0.5), s.commit_latency.quantile(0.99));
+}
+
 // write_now(): an idle journal is written on the caller's thread; a journal with a group in
 // hand or a batch queued steps aside, so that nothing is overtaken; a failed write is as sticky
 // as a failed append.

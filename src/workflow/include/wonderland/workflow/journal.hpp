@@ -6,6 +6,8 @@
 // shared by several mediators (wonderland/workflow_pg/pg_journal.hpp, docs/workflows.md).
 #pragma once
 
+#include <array>
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -136,11 +138,46 @@ struct VersionCount {
 /// `compensation_failed` record (the step whose undoing is stuck); empty otherwise.
 std::string failing_step(const WorkflowHistory& workflow);
 
+/// How long the journal's transactions took, each from its start until it was durable (SQLite's
+/// `fdatasync` of the log, PostgreSQL's commit): a cumulative histogram, as Prometheus keeps one.
+/// At low load every step of a workflow waits for one commit, so this is the first figure to
+/// read when workflows slow down.
+struct CommitLatency {
+  /// Upper bounds of the buckets, in seconds: fine below a millisecond, where a local disk's
+  /// commits are.
+  static constexpr std::array<double, 16> kBuckets{0.00005, 0.0001, 0.00015, 0.0002, 0.0003, 0.0005,
+                                                   0.00075, 0.001,  0.0025,  0.005,  0.01,   0.025,
+                                                   0.05,    0.1,    0.25,    1};
+  std::array<std::uint64_t, kBuckets.size()> at_most{};  ///< Commits that took <= kBuckets[i].
+  std::uint64_t count = 0;
+  double sum_seconds = 0;
+
+  /// The q-quantile (0 < q < 1) in seconds, interpolated linearly inside its bucket (as
+  /// Prometheus's histogram_quantile does); the last bound when it lies beyond it; 0 without
+  /// commits.
+  double quantile(double q) const;
+  /// The commits since `earlier`, a snapshot of the same journal taken before this one.
+  CommitLatency since(const CommitLatency& earlier) const;
+};
+
+/// Records commit durations for a journal's stats(); any thread.
+class CommitLatencyRecorder {
+ public:
+  void record(std::chrono::steady_clock::duration took);
+  CommitLatency snapshot() const;
+
+ private:
+  std::array<std::atomic<std::uint64_t>, CommitLatency::kBuckets.size()> at_most_{};
+  std::atomic<std::uint64_t> count_{0};
+  std::atomic<std::uint64_t> sum_ns_{0};
+};
+
 struct JournalStats {
   std::uint64_t appends = 0;      ///< append() calls completed.
   std::uint64_t records = 0;      ///< Records written.
   std::uint64_t commits = 0;      ///< Transactions (group commits).
   std::uint64_t written_now = 0;  ///< Of those, written by write_now() on the caller's thread.
+  CommitLatency commit_latency;   ///< Of every transaction that wrote records.
 };
 
 using RecordBatch = std::shared_ptr<const std::vector<JournalRecord>>;
@@ -252,6 +289,7 @@ class MemoryJournal final : public Journal {
   std::map<std::string, WorkflowHistory, std::less<>> workflows_;
   std::vector<std::string> order_;  ///< Ids in creation order.
   JournalStats stats_;
+  CommitLatencyRecorder commit_latency_;
 };
 
 }  // namespace wonderland::workflow
