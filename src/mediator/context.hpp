@@ -64,6 +64,8 @@ struct Context {
   std::map<std::pair<std::string, int>, Json> definition_documents;
   /// Fans the live log feed out to server-sent event streams.
   std::shared_ptr<class LogHub> log_hub;
+  /// The journal, SQLite or PostgreSQL, for its stats (owned by the mediator).
+  const workflow::Journal* journal = nullptr;
   /// The PostgreSQL journal when several mediators share it; null with SQLite.
   workflow::PgJournal* shared_journal = nullptr;
   /// Cancel and retry at a workflow's owner (owned by the mediator); null with SQLite.

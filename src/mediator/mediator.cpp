@@ -150,7 +150,9 @@ std::optional<Json> definition_document(const Context& ctx, const std::string& n
 }
 
 std::string prometheus_metrics(const Context& ctx) {
-  return prometheus_text(ctx.engine.metrics(), ctx.steps) + ctx.throttles->prometheus() +
+  return prometheus_text(ctx.engine.metrics(), ctx.steps) +
+         (ctx.journal ? journal_prometheus(ctx.journal->stats()) : std::string()) +
+         ctx.throttles->prometheus() +
          (ctx.retention ? ctx.retention->prometheus() : std::string());
 }
 
@@ -169,6 +171,7 @@ Json metrics_json(const Context& ctx) {
                 {"taken_over", m.taken_over},
                 {"lost", m.lost}}},
               {"steps", ctx.steps.to_json()},
+              {"journal", ctx.journal ? journal_json(ctx.journal->stats()) : Json::object()},
               {"throttled",
                {{"sign_in", ctx.throttles->refused_sign_in.load()},
                 {"sign_up", ctx.throttles->refused_sign_up.load()},
@@ -358,6 +361,7 @@ Mediator::Mediator(messaging::Connection& connection, Config config)
   m.context->log_hub = std::make_shared<LogHub>(connection);
   m.context->waiters = m.waiters.get();
   m.context->catalogue = m.catalogue.get();
+  m.context->journal = m.journal.get();
   m.context->shared_journal = m.shared_journal;
   m.context->owner_requests = m.owner_requests.get();
   m.retention = std::make_unique<Retention>(

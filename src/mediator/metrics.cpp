@@ -147,4 +147,48 @@ std::string prometheus_text(const workflow::EngineMetrics& m, const StepHistogra
   return out;
 }
 
+std::string journal_prometheus(const workflow::JournalStats& stats) {
+  const auto& c = stats.commit_latency;
+  std::string out;
+  char line[512];
+  std::snprintf(line, sizeof line,
+                "# HELP wonderland_journal_commits_total Journal transactions that wrote records.\n"
+                "# TYPE wonderland_journal_commits_total counter\n"
+                "wonderland_journal_commits_total %llu\n"
+                "# HELP wonderland_journal_records_total Records written to the journal.\n"
+                "# TYPE wonderland_journal_records_total counter\n"
+                "wonderland_journal_records_total %llu\n",
+                static_cast<unsigned long long>(stats.commits),
+                static_cast<unsigned long long>(stats.records));
+  out += line;
+  out +=
+      "# HELP wonderland_journal_commit_duration_seconds Time from a journal transaction's start "
+      "until it was durable.\n"
+      "# TYPE wonderland_journal_commit_duration_seconds histogram\n";
+  for (std::size_t i = 0; i < c.kBuckets.size(); ++i) {
+    std::snprintf(line, sizeof line,
+                  "wonderland_journal_commit_duration_seconds_bucket{le=\"%g\"} %llu\n",
+                  c.kBuckets[i], static_cast<unsigned long long>(c.at_most[i]));
+    out += line;
+  }
+  std::snprintf(line, sizeof line,
+                "wonderland_journal_commit_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
+                "wonderland_journal_commit_duration_seconds_sum %.6f\n"
+                "wonderland_journal_commit_duration_seconds_count %llu\n",
+                static_cast<unsigned long long>(c.count), c.sum_seconds,
+                static_cast<unsigned long long>(c.count));
+  out += line;
+  return out;
+}
+
+nlohmann::json journal_json(const workflow::JournalStats& stats) {
+  const auto& c = stats.commit_latency;
+  return {{"commits", stats.commits},
+          {"records", stats.records},
+          {"timed_commits", c.count},
+          {"commit_seconds_sum", c.sum_seconds},
+          {"commit_p50_ms", 1000.0 * c.quantile(0.5)},
+          {"commit_p99_ms", 1000.0 * c.quantile(0.99)}};
+}
+
 }  // namespace wonderland::mediator

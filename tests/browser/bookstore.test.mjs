@@ -636,7 +636,8 @@ describe('operations console', () => {
       await eventually(async () => /\d+ samples/.test(await page.locator('main [role="status"]').first().innerText()), {
         what: 'metrics samples',
       });
-      assert.equal(await page.locator('figure.chart svg').count(), 4);
+      assert.equal(await page.locator('figure.chart svg').count(), 5);
+      await page.locator('figure.chart', {hasText: 'Journal commit time'}).waitFor();
       await page.locator('td', {hasText: 'payment.charge'}).waitFor();
       await screenshot(page, 'console-metrics');
     }));

@@ -625,7 +625,7 @@ TEST(MediatorReadiness, ReadyOnlyWhileTheServicesTheWorkflowsCallConsume) {
   EXPECT_FALSE(r.json().contains("services")) << r.body;
 }
 
-TEST_F(MediatorTest, MetricsExposeCountersAndStepHistograms) {
+TEST_F(MediatorTest, MetricsExposeCountersStepHistogramsAndJournalCommits) {
   std::string ok = start("test_retry", {{"fail_times", {{"flaky", 1}}}});
   std::string bad = start("test_timeout", {{"slow_ms", {{"slow", 400}}}});
   ASSERT_EQ(h().wait_settled(ok).value("status", ""), "completed");
@@ -658,9 +658,24 @@ TEST_F(MediatorTest, MetricsExposeCountersAndStepHistograms) {
         "wonderland_step_errors_total{service=\"worker\",action=\"worker.slow\"}"}) {
     EXPECT_NE(r.body.find(needle), std::string::npos) << needle << "\n" << r.body;
   }
+  // The journal: every commit timed; at least the two workflows' starts were committed.
+  const double commits = value("wonderland_journal_commits_total");
+  EXPECT_GE(commits, 2);
+  EXPECT_GE(value("wonderland_journal_records_total"), commits);
+  EXPECT_EQ(value("wonderland_journal_commit_duration_seconds_count"), commits);
+  EXPECT_GT(value("wonderland_journal_commit_duration_seconds_sum"), 0);
+  EXPECT_NE(r.body.find("# TYPE wonderland_journal_commit_duration_seconds histogram\n"
+                        "wonderland_journal_commit_duration_seconds_bucket{le=\"5e-05\"} "),
+            std::string::npos)
+      << r.body;
   auto j = h().get("/api/metrics", h().token());
   ASSERT_EQ(j.status, 200);
   EXPECT_GE(j.json()["workflows"].value("started", 0), 2);
+  const json journal = j.json()["journal"];
+  EXPECT_GE(journal.value("commits", 0), 2) << journal.dump();
+  EXPECT_EQ(journal.value("timed_commits", 0), journal.value("commits", -1));
+  EXPECT_GT(journal.value("commit_p50_ms", 0.0), 0.0);
+  EXPECT_LE(journal.value("commit_p50_ms", 0.0), journal.value("commit_p99_ms", 0.0));
 }
 
 TEST_F(MediatorTest, ASignalOverHttpIsKeptTakenOnceAndBecomesTheStepOutput) {

@@ -1,6 +1,6 @@
 // Key metrics over the last minutes, from the console's metrics sampler (GET /api/metrics every
-// few seconds): workflows per second, failures and compensations, step latency per service, and
-// the step table since the mediator started.
+// few seconds): workflows per second, failures and compensations, step latency per service, the
+// journal's commit time, and the step table since the mediator started.
 
 import {h, replace} from '../shared/dom.js';
 import {lineChart} from './charts.js';
@@ -82,6 +82,15 @@ export function metricsView(outlet, {query}, {sampler}) {
         title: 'Step latency by service',
         description: 'Mean time from command to reply of the steps that finished in each interval.',
         series: latencyByService(samples),
+        windowMs,
+        now,
+        format: milliseconds,
+      }),
+      lineChart({
+        title: 'Journal commit time',
+        description:
+          'Mean time from the start of a journal transaction until it was durable, over the commits of each interval: every step waits for one.',
+        series: [{name: 'commit', points: commitTime(samples), color: '#5b3a8a'}],
         windowMs,
         now,
         format: milliseconds,
@@ -191,10 +200,27 @@ function latencyByService(samples) {
   return [...series].map(([name, points]) => ({name, points}));
 }
 
+/** Mean journal commit time in each interval: Δ(total commit time) / Δ(commits), in ms. */
+function commitTime(samples) {
+  const points = [];
+  for (let i = 1; i < samples.length; i++) {
+    const a = samples[i - 1].journal || {};
+    const b = samples[i].journal || {};
+    const commits = (b.timed_commits ?? 0) - (a.timed_commits ?? 0);
+    const seconds = (b.commit_seconds_sum ?? 0) - (a.commit_seconds_sum ?? 0);
+    points.push({
+      t: samples[i].t,
+      v: commits > 0 && seconds >= 0 ? (1000 * seconds) / commits : null,
+    });
+  }
+  return points;
+}
+
 function perSecond(v) {
   return `${v < 10 ? v.toFixed(v < 1 ? 2 : 1) : Math.round(v)}/s`;
 }
 
 function milliseconds(v) {
-  return v >= 1000 ? `${(v / 1000).toFixed(1)} s` : `${v < 10 ? v.toFixed(1) : Math.round(v)} ms`;
+  if (v >= 1000) return `${(v / 1000).toFixed(1)} s`;
+  return `${v < 1 ? v.toFixed(2) : v < 10 ? v.toFixed(1) : Math.round(v)} ms`;
 }

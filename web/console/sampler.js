@@ -8,7 +8,8 @@ export class MetricsSampler {
   constructor({intervalMs = 2000, keepMs = 10 * 60 * 1000} = {}) {
     this.intervalMs = intervalMs;
     this.keepMs = keepMs;
-    /** [{t (ms since the epoch), workflows: {...counters}, steps: [{service, action, count, errors, mean_ms}]}] */
+    /** [{t (ms since the epoch), workflows: {...counters}, steps: [{service, action, count, errors, mean_ms}],
+     *    journal: {commits, records, timed_commits, commit_seconds_sum, commit_p50_ms, commit_p99_ms}}] */
     this.samples = [];
     this.error = null;
     this.listeners = new Set();
@@ -44,7 +45,12 @@ export class MetricsSampler {
     try {
       const metrics = await ops('/api/metrics');
       const t = Date.now();
-      this.samples.push({t, workflows: metrics.workflows || {}, steps: metrics.steps || []});
+      this.samples.push({
+        t,
+        workflows: metrics.workflows || {},
+        steps: metrics.steps || [],
+        journal: metrics.journal || {},
+      });
       while (this.samples.length && this.samples[0].t < t - this.keepMs) this.samples.shift();
       this.error = null;
     } catch (error) {

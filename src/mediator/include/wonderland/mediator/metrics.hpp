@@ -11,6 +11,7 @@
 
 #include "wonderland/workflow/definition.hpp"
 #include "wonderland/workflow/engine.hpp"
+#include "wonderland/workflow/journal.hpp"
 
 namespace wonderland::mediator {
 
@@ -43,5 +44,10 @@ class StepHistograms {
 
 /// The Prometheus text of the engine counters and gauge plus the step histograms.
 std::string prometheus_text(const workflow::EngineMetrics& m, const StepHistograms& steps);
+
+/// The journal's counters and `wonderland_journal_commit_duration_seconds` as Prometheus text.
+std::string journal_prometheus(const workflow::JournalStats& stats);
+/// The same for GET /api/metrics: counts, the commits' total time, and their p50 and p99 (ms).
+nlohmann::json journal_json(const workflow::JournalStats& stats);
 
 }  // namespace wonderland::mediator
