@@ -39,25 +39,26 @@ CommitLatency CommitLatency::since(const CommitLatency& earlier) const {
 }
 
 void CommitLatencyRecorder::record(std::chrono::steady_clock::duration took) {
-  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(took).count();
+  const auto ns =
+      std::max<std::int64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(took).count(), 0);
   const double seconds = static_cast<double>(ns) / 1e9;
-  for (std::size_t i = 0; i < CommitLatency::kBuckets.size(); ++i) {
-    if (seconds <= CommitLatency::kBuckets[i])
-      at_most_[i].fetch_add(1, std::memory_order_relaxed);
-  }
-  sum_ns_.fetch_add(static_cast<std::uint64_t>(std::max<std::int64_t>(ns, 0)),
-                    std::memory_order_relaxed);
-  count_.fetch_add(1, std::memory_order_relaxed);
+  const auto* bound =
+      std::lower_bound(CommitLatency::kBuckets.begin(), CommitLatency::kBuckets.end(), seconds);
+  const auto bucket = static_cast<std::size_t>(bound - CommitLatency::kBuckets.begin());
+  in_bucket_[bucket].fetch_add(1, std::memory_order_relaxed);
+  sum_ns_.fetch_add(static_cast<std::uint64_t>(ns), std::memory_order_relaxed);
 }
 
 CommitLatency CommitLatencyRecorder::snapshot() const {
   CommitLatency s;
-  // A commit recorded meanwhile may be in a bucket and not yet in the total: clamped, no bucket
-  // exceeds the total.
-  s.count = count_.load(std::memory_order_acquire);
+  std::uint64_t running = 0;
+  for (std::size_t i = 0; i < in_bucket_.size(); ++i) {
+    running += in_bucket_[i].load(std::memory_order_relaxed);
+    if (i < s.at_most.size())
+      s.at_most[i] = running;
+  }
+  s.count = running;
   s.sum_seconds = static_cast<double>(sum_ns_.load(std::memory_order_relaxed)) / 1e9;
-  for (std::size_t i = 0; i < CommitLatency::kBuckets.size(); ++i)
-    s.at_most[i] = std::min(at_most_[i].load(std::memory_order_relaxed), s.count);
   return s;
 }
 

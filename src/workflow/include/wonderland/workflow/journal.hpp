@@ -167,8 +167,8 @@ class CommitLatencyRecorder {
   CommitLatency snapshot() const;
 
  private:
-  std::array<std::atomic<std::uint64_t>, CommitLatency::kBuckets.size()> at_most_{};
-  std::atomic<std::uint64_t> count_{0};
+  /// Commits per bucket (not cumulative: one increment per commit), the last past every bound.
+  std::array<std::atomic<std::uint64_t>, CommitLatency::kBuckets.size() + 1> in_bucket_{};
   std::atomic<std::uint64_t> sum_ns_{0};
 };
 
