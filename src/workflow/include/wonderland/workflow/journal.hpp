@@ -177,7 +177,10 @@ struct JournalStats {
   std::uint64_t records = 0;      ///< Records written.
   std::uint64_t commits = 0;      ///< Transactions (group commits).
   std::uint64_t written_now = 0;  ///< Of those, written by write_now() on the caller's thread.
-  CommitLatency commit_latency;   ///< Of every transaction that wrote records.
+  /// Of every transaction that wrote records and saw its commit return (a PostgreSQL commit
+  /// whose outcome was lost with the connection, and found committed later, is counted in
+  /// `commits` only).
+  CommitLatency commit_latency;
 };
 
 using RecordBatch = std::shared_ptr<const std::vector<JournalRecord>>;
