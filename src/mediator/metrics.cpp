@@ -1,8 +1,31 @@
 #include "wonderland/mediator/metrics.hpp"
 
 #include <cstdio>
+#include <span>
 
 namespace wonderland::mediator {
+namespace {
+
+/// One histogram's series in Prometheus's text format: each bound's cumulative count
+/// (`at_most[i]` for `bounds[i]`), then +Inf, the sum and the count, with `labels` (`k="v",...`)
+/// on every line, or none.
+void append_histogram(std::string& out, const std::string& name, const std::string& labels,
+                      std::span<const double> bounds, std::span<const std::uint64_t> at_most,
+                      std::uint64_t count, double sum) {
+  const std::string bucket = name + "_bucket{" + (labels.empty() ? "" : labels + ",") + "le=\"";
+  const std::string braces = labels.empty() ? "" : "{" + labels + "}";
+  char text[64];
+  for (std::size_t i = 0; i < bounds.size(); ++i) {
+    std::snprintf(text, sizeof text, "%g", bounds[i]);
+    out.append(bucket).append(text).append("\"} ").append(std::to_string(at_most[i])) += '\n';
+  }
+  out += bucket + "+Inf\"} " + std::to_string(count) + "\n";
+  std::snprintf(text, sizeof text, "%.6f", sum);
+  out += name + "_sum" + braces + " " + text + "\n";
+  out += name + "_count" + braces + " " + std::to_string(count) + "\n";
+}
+
+}  // namespace
 
 workflow::Observer StepHistograms::observer() {
   return [this](const workflow::WorkflowEvent& e) {
@@ -48,28 +71,15 @@ std::string StepHistograms::prometheus() const {
   std::string out =
       "# HELP wonderland_step_duration_seconds Time from sending a step's command to its outcome.\n"
       "# TYPE wonderland_step_duration_seconds histogram\n";
-  char line[512];
   std::lock_guard lock(mu_);
+  std::string labels;
   for (const auto& [key, h] : histograms_) {
     const auto& [service, action] = key;
-    for (std::size_t i = 0; i < kBuckets.size(); ++i) {
-      std::snprintf(
-          line, sizeof line,
-          "wonderland_step_duration_seconds_bucket{service=\"%s\",action=\"%s\",le=\"%g\"} %llu\n",
-          service.c_str(), action.c_str(), kBuckets[i],
-          static_cast<unsigned long long>(h.counts[i]));
-      out += line;
-    }
-    std::snprintf(
-        line, sizeof line,
-        "wonderland_step_duration_seconds_bucket{service=\"%s\",action=\"%s\",le=\"+Inf\"} %llu\n"
-        "wonderland_step_duration_seconds_sum{service=\"%s\",action=\"%s\"} %.6f\n"
-        "wonderland_step_duration_seconds_count{service=\"%s\",action=\"%s\"} %llu\n",
-        service.c_str(), action.c_str(), static_cast<unsigned long long>(h.count), service.c_str(),
-        action.c_str(), h.sum, service.c_str(), action.c_str(),
-        static_cast<unsigned long long>(h.count));
-    out += line;
+    labels.assign("service=\"").append(service).append("\",action=\"").append(action) += '"';
+    append_histogram(out, "wonderland_step_duration_seconds", labels, kBuckets, h.counts, h.count,
+                     h.sum);
   }
+  char line[512];
   out +=
       "# HELP wonderland_step_errors_total Step attempts that ended in an error.\n"
       "# TYPE wonderland_step_errors_total counter\n";
@@ -165,19 +175,8 @@ std::string journal_prometheus(const workflow::JournalStats& stats) {
       "# HELP wonderland_journal_commit_duration_seconds Time from a journal transaction's start "
       "until it was durable.\n"
       "# TYPE wonderland_journal_commit_duration_seconds histogram\n";
-  for (std::size_t i = 0; i < c.kBuckets.size(); ++i) {
-    std::snprintf(line, sizeof line,
-                  "wonderland_journal_commit_duration_seconds_bucket{le=\"%g\"} %llu\n",
-                  c.kBuckets[i], static_cast<unsigned long long>(c.at_most[i]));
-    out += line;
-  }
-  std::snprintf(line, sizeof line,
-                "wonderland_journal_commit_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
-                "wonderland_journal_commit_duration_seconds_sum %.6f\n"
-                "wonderland_journal_commit_duration_seconds_count %llu\n",
-                static_cast<unsigned long long>(c.count), c.sum_seconds,
-                static_cast<unsigned long long>(c.count));
-  out += line;
+  append_histogram(out, "wonderland_journal_commit_duration_seconds", "", c.kBuckets, c.at_most,
+                   c.count, c.sum_seconds);
   return out;
 }
 

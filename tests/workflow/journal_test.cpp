@@ -236,10 +236,9 @@ TEST(SqliteJournal, TimesEachCommitUntilDurable) {
   ASSERT_TRUE(j->write_now(batch({started("now", "d", "2026-01-01T00:00:00.000Z")})).has_value());
   constexpr int kAppends = 10;
   for (int i = 1; i <= kAppends; ++i) {
-    std::promise<Status> written;
-    j->append(batch({started("w" + std::to_string(i), "d", "2026-01-01T00:00:01.000Z")}),
-              [&](Status st) { written.set_value(st); });
-    ASSERT_TRUE(written.get_future().get().ok());
+    ASSERT_TRUE(j->append_and_wait(
+                     batch({started("w" + std::to_string(i), "d", "2026-01-01T00:00:01.000Z")}))
+                    .ok());
   }
   const JournalStats s = j->stats();
   EXPECT_EQ(s.commits, kAppends + 1u);

@@ -185,33 +185,38 @@ function latencyByService(samples) {
     }
     return byService;
   };
-  const services = new Set(samples.flatMap((sample) => sample.steps.map((step) => step.service)));
-  const series = new Map([...services].sort().map((service) => [service, []]));
-  for (let i = 1; i < samples.length; i++) {
-    const a = totals(samples[i - 1]);
-    const b = totals(samples[i]);
-    for (const [service, points] of series) {
-      const before = a.get(service) || {count: 0, sum: 0};
-      const after = b.get(service) || {count: 0, sum: 0};
-      const count = after.count - before.count;
-      points.push({t: samples[i].t, v: count > 0 ? (after.sum - before.sum) / count : null});
-    }
-  }
-  return [...series].map(([name, points]) => ({name, points}));
+  const services = [
+    ...new Set(samples.flatMap((sample) => sample.steps.map((step) => step.service))),
+  ];
+  const byService = samples.map(totals);
+  return services.sort().map((service) => ({
+    name: service,
+    points: intervalMeans(samples, (i) => byService[i].get(service)),
+  }));
 }
 
 /** Mean journal commit time in each interval: Δ(total commit time) / Δ(commits), in ms. */
 function commitTime(samples) {
+  return intervalMeans(samples, (i) => {
+    const journal = samples[i].journal || {};
+    return {count: journal.timed_commits ?? 0, sum: 1000 * (journal.commit_seconds_sum ?? 0)};
+  });
+}
+
+/**
+ * The mean over each interval between consecutive samples of a running total: Δsum / Δcount,
+ * where `totalAt(i)` gives sample i's {count, sum} (undefined: none yet). Null where nothing was
+ * counted, or the totals went back (a restarted mediator).
+ */
+function intervalMeans(samples, totalAt) {
+  const none = {count: 0, sum: 0};
   const points = [];
   for (let i = 1; i < samples.length; i++) {
-    const a = samples[i - 1].journal || {};
-    const b = samples[i].journal || {};
-    const commits = (b.timed_commits ?? 0) - (a.timed_commits ?? 0);
-    const seconds = (b.commit_seconds_sum ?? 0) - (a.commit_seconds_sum ?? 0);
-    points.push({
-      t: samples[i].t,
-      v: commits > 0 && seconds >= 0 ? (1000 * seconds) / commits : null,
-    });
+    const a = totalAt(i - 1) || none;
+    const b = totalAt(i) || none;
+    const count = b.count - a.count;
+    const sum = b.sum - a.sum;
+    points.push({t: samples[i].t, v: count > 0 && sum >= 0 ? sum / count : null});
   }
   return points;
 }
