@@ -40,7 +40,23 @@ wl_require_port WONDERLAND_BENCH_PG_PORT "$pg_port"
 build_dir="$(wl_build_dir)"
 base="http://127.0.0.1:$http_port"
 
+for arg in "$@"; do
+  if [[ "$arg" == -h || "$arg" == --help ]]; then
+    awk 'NR > 1 && /^# Functions below/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "${BASH_SOURCE[0]}"
+    echo
+    echo "load_benchmark's options:"
+    "$build_dir/bench/bookstore/load_benchmark" --help
+    exit 0
+  fi
+done
+
 command -v wrk >/dev/null || wl_die "wrk is missing: scripts/deps.sh installs it"
+
+# Another instance on these ports (a system still starting, or one whose database is down and so
+# not ready) would take the load instead of the one started here: refuse before touching anything.
+if (exec 3<>"/dev/tcp/127.0.0.1/$http_port") 2>/dev/null; then
+  wl_die "something already listens on 127.0.0.1:$http_port: stop it or choose another WONDERLAND_BENCH_HTTP_PORT"
+fi
 
 export WONDERLAND_VAR_DIR="$var_dir" WONDERLAND_HTTP_PORT="$http_port"
 export WONDERLAND_AMQP_PORT="$amqp_port" WONDERLAND_PG_PORT="$pg_port"
@@ -69,10 +85,6 @@ mkdir -p "$outbox_dir"
 export WONDERLAND_OUTBOX_DIR="$outbox_dir"
 sed -E 's/"stock": *[0-9]+/"stock": 10000000/' "$WL_REPO_DIR/data/catalogue.json" >"$WONDERLAND_CATALOGUE"
 
-if curl -fsS -o /dev/null "$base/readyz" 2>/dev/null; then
-  wl_die "something already serves $base: choose another WONDERLAND_BENCH_HTTP_PORT"
-fi
-
 run_pid=""
 cleanup() {
   local rc=$?
@@ -86,7 +98,8 @@ cleanup() {
   exit "$rc"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+# A reader of the output that goes away (`| head`) must not leave the system running either.
+trap 'exit 130' INT TERM HUP PIPE
 
 wl_section "starting the system (scripts/run.sh, log $var_dir/run.log)"
 "$WL_REPO_DIR/scripts/run.sh" >"$var_dir/run.log" 2>&1 &
