@@ -1,6 +1,7 @@
 #include "handler.hpp"
 
 #include <algorithm>
+#include <functional>
 
 #include "guarded.hpp"
 #include "wonderland/customer/protocol.hpp"
@@ -24,9 +25,14 @@ enum class Effect {
   kIdempotentByOrder,
 };
 
+/// What runs in a command's transaction (the idempotency claim's, for a deduplicated command).
+using Work = std::function<Result<json>()>;
+
 struct CommandSpec {
   const char* type;
-  Result<json> (*op)(Store&, const Envelope&);
+  /// Does what needs no database (a password's hash), then returns the command's Work. Runs before
+  /// any transaction opens, so that no transaction is held open for it.
+  Work (*prepare)(Store&, const Envelope&);
   Effect effect;
   bool announce;  ///< writes events to the outbox: flush after success
 };
@@ -34,12 +40,17 @@ struct CommandSpec {
 namespace {
 
 template <Result<json> (Store::*Op)(const json&)>
-Result<json> body_only(Store& store, const Envelope& e) {
-  return (store.*Op)(e.body);
+Work body_only(Store& store, const Envelope& e) {
+  return [&store, &e] { return (store.*Op)(e.body); };
 }
 
-Result<json> sign_up(Store& store, const Envelope& e) {
-  return store.sign_up(e.body, &e);
+/// The password is hashed first; a body that is not valid fails inside the Work, where its error
+/// is recorded under the idempotency key like any other outcome.
+Work sign_up(Store& store, const Envelope& e) {
+  auto prepared = store.prepare_sign_up(e.body);
+  if (!prepared)
+    return [error = prepared.error()]() -> Result<json> { return error; };
+  return [&store, &e, p = std::move(prepared.value())] { return store.sign_up(p, &e); };
 }
 
 const std::vector<CommandSpec>& command_table() {
@@ -110,7 +121,7 @@ Result<json> CommandHandler::handle(const Envelope& request) {
 
 Result<json> CommandHandler::run(const CommandSpec& command, const Envelope& request) {
   Result<json> reply = guarded(db_, request.type, [&]() -> Result<json> {
-    auto effect = [&] { return command.op(store_, request); };
+    Work effect = command.prepare(store_, request);
     if (command.effect == Effect::kDeduplicated && !request.idempotency_key.empty()) {
       return messaging::deduplicated(idempotency_, request.type + ":" + request.idempotency_key,
                                      effect);

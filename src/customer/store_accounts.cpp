@@ -48,15 +48,27 @@ std::optional<Error> sign_up_conflict(pqxx::transaction_base& tx, const std::str
 
 }  // namespace
 
-Result<json> Store::sign_up(const json& body, const messaging::Envelope* cause) {
+Result<Store::PreparedSignUp> Store::prepare_sign_up(const json& body) const {
   auto parsed = parse_sign_up(body);
   if (!parsed)
     return parsed.error();
-  const SignUpRequest& s = parsed.value();
+  PreparedSignUp prepared{std::move(parsed.value()), {}};
+  prepared.password_hash = hash_password(prepared.request.password, options_.password);
+  return prepared;
+}
+
+Result<json> Store::sign_up(const json& body, const messaging::Envelope* cause) {
+  auto prepared = prepare_sign_up(body);
+  if (!prepared)
+    return prepared.error();
+  return sign_up(prepared.value(), cause);
+}
+
+Result<json> Store::sign_up(const PreparedSignUp& prepared, const messaging::Envelope* cause) {
+  const SignUpRequest& s = prepared.request;
   return in_transaction([&](pqxx::transaction_base& tx) -> Result<json> {
     if (auto conflict = sign_up_conflict(tx, s.username, s.email))
       return *conflict;
-    std::string hash = hash_password(s.password, options_.password);
     std::string id = new_uuid();
     std::string now = format_iso8601(this->now());
     auto inserted = exec_sql(
@@ -64,7 +76,7 @@ Result<json> Store::sign_up(const json& body, const messaging::Envelope* cause) 
         "INSERT INTO customers (id, username, email, password_hash, first_name, last_name, phone, "
         "created_at)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8::timestamptz) ON CONFLICT DO NOTHING RETURNING id",
-        id, s.username, s.email, hash, s.first_name, s.last_name, s.phone, now);
+        id, s.username, s.email, prepared.password_hash, s.first_name, s.last_name, s.phone, now);
     if (inserted.empty()) {
       // A concurrent sign-up took the name or the email between the check and the insert.
       if (auto conflict = sign_up_conflict(tx, s.username, s.email))
@@ -95,22 +107,46 @@ Result<json> Store::sign_in(const json& body) {
   std::string password = r.raw_string("password", kPasswordMax);
   if (!r.ok())
     return r.error();
-  return in_transaction([&](pqxx::transaction_base& tx) -> Result<json> {
-    const auto refused = [] { return unauthenticated("Invalid username or password"); };
+  const auto refused = [] { return unauthenticated("Invalid username or password"); };
+  // 1. The customer's hash, read by one statement of its own: argon2id's tens of milliseconds
+  //    then run with no transaction open.
+  std::string customer_id;
+  std::string checked_hash;
+  auto found = without_transaction([&](pqxx::transaction_base& tx) -> Result<json> {
     auto rows = exec_sql(
         tx, "SELECT id::text, password_hash FROM customers WHERE lower(username) = lower($1)",
         username);
-    if (rows.empty()) {
-      (void)verify_password(dummy_hash(), password);  // same work as for a known user
-      return refused();
+    if (!rows.empty()) {
+      customer_id = rows[0][0].as<std::string>();
+      checked_hash = rows[0][1].as<std::string>();
     }
-    std::string customer_id = rows[0][0].as<std::string>();
-    std::string hash = rows[0][1].as<std::string>();
-    if (!verify_password(hash, password))
+    return json::object();
+  });
+  if (!found)
+    return found.error();
+  if (customer_id.empty()) {
+    (void)verify_password(dummy_hash(), password);  // same work as for a known user
+    return refused();
+  }
+  if (!verify_password(checked_hash, password))
+    return refused();
+  std::optional<std::string> upgraded;
+  if (needs_rehash(checked_hash, options_.password))
+    upgraded = hash_password(password, options_.password);
+
+  // 2. The session, written only if the hash checked is still the customer's.
+  return in_transaction([&](pqxx::transaction_base& tx) -> Result<json> {
+    auto rows =
+        exec_sql(tx, "SELECT password_hash FROM customers WHERE id = $1 FOR UPDATE", customer_id);
+    if (rows.empty())
       return refused();
-    if (needs_rehash(hash, options_.password)) {
-      exec_sql(tx, "UPDATE customers SET password_hash = $2 WHERE id = $1", customer_id,
-               hash_password(password, options_.password));
+    if (std::string current = rows[0][0].as<std::string>(); current != checked_hash) {
+      // Changed since it was read (a concurrent sign-in upgraded it): check against the new one.
+      // Rare, so the hash's time inside this transaction does not matter here.
+      if (!verify_password(current, password))
+        return refused();
+    } else if (upgraded) {
+      exec_sql(tx, "UPDATE customers SET password_hash = $2 WHERE id = $1", customer_id, *upgraded);
     }
     SystemTime now = this->now();
     SystemTime expires = now + options_.session_ttl;

@@ -2,6 +2,11 @@
 // deduplication by idempotency key, the outbox, and database failures as error values.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -358,5 +363,101 @@ TEST_F(HandlerPgTest, ALostConnectionIsReopened) {
   EXPECT_GE(handler_.database().connects(), 2);
 }
 
+// argon2id takes tens of milliseconds of CPU per hash (made a few hundred here). It runs with no
+// transaction open: one held open for it would keep its snapshot, and for a sign-up the claim of
+// the idempotency key, for all that time. A sampler watches the handler's own server process in
+// pg_stat_activity while it signs up, signs in, and signs in with an upgrade of an old hash.
+TEST_F(HandlerPgTest, PasswordsAreHashedAndCheckedWithNoTransactionOpen) {
+  StoreOptions slow = options();
+  slow.password.opslimit = 6;
+  slow.password.memlimit_bytes = std::size_t{64} << 20;
+  CommandHandler handler(schema_.url(), schema_.name(), slow, publisher_.fn());
+  const int pid = handler.database().connection().backendpid();
+
+  struct Observed {
+    double call_s = 0;
+    double longest_transaction_s = 0;
+    int samples = 0;
+  };
+  const auto observe = [&](const std::function<Result<json>()>& call) {
+    Observed seen;
+    std::atomic<bool> done{false};
+    std::thread sampler([&] {
+      pqxx::connection c(schema_.url());
+      while (!done.load()) {
+        pqxx::nontransaction tx(c);
+        auto age = tx.exec_params1(
+            "SELECT coalesce(extract(epoch FROM clock_timestamp() - xact_start), 0)::float8"
+            " FROM pg_stat_activity WHERE pid = $1",
+            pid);
+        seen.longest_transaction_s = std::max(seen.longest_transaction_s, age[0].as<double>());
+        ++seen.samples;
+        std::this_thread::sleep_for(2ms);
+      }
+    });
+    std::this_thread::sleep_for(50ms);  // the sampler is connected and sampling
+    const auto began = std::chrono::steady_clock::now();
+    Result<json> reply = call();
+    seen.call_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
+    done = true;
+    sampler.join();
+    EXPECT_TRUE(reply.ok()) << error_text(reply.error());
+    return seen;
+  };
+  const auto expect_no_long_transaction = [](const char* what, const Observed& seen) {
+    // The hash dominates the call, the sampler saw it many times, and no transaction lasted
+    // more than a small part of it (with the hash inside, one lasts as long as the call).
+    std::printf("%s: call %.3f s, longest transaction %.4f s, %d samples\n", what, seen.call_s,
+                seen.longest_transaction_s, seen.samples);
+    EXPECT_GT(seen.call_s, 0.1) << what << ": the hash must be slow enough to be seen";
+    EXPECT_GE(seen.samples, 10) << what;
+    EXPECT_LT(seen.longest_transaction_s, seen.call_s / 4)
+        << what << ": a transaction of " << seen.longest_transaction_s << " s in a call of "
+        << seen.call_s << " s";
+  };
+
+  expect_no_long_transaction(
+      "sign-up", observe([&] {
+        return handler.handle(command("customer.sign_up", sign_up_body("slow"), "signup-s"));
+      }));
+  expect_no_long_transaction(
+      "sign-in", observe([&] {
+        return handler.handle(command(
+            "customer.sign_in", json{{"username", "slow"}, {"password", "correct horse slow"}}));
+      }));
+  sign_up("quick");  // hashed under the tests' cheap policy: the slow handler upgrades it
+  expect_no_long_transaction(
+      "sign-in with an upgrade", observe([&] {
+        return handler.handle(command(
+            "customer.sign_in", json{{"username", "quick"}, {"password", "correct horse quick"}}));
+      }));
+}
+
+// Two sign-ins that both upgrade the same old hash, at once: each checks the password outside a
+// transaction; the second to write finds the hash changed by the first and checks the password
+// against that one instead. Both succeed, and the hash left verifies under the new policy.
+TEST_F(HandlerPgTest, ConcurrentSignInsThatUpgradeTheHashBothSucceed) {
+  sign_up("twice");
+  StoreOptions slow = options();
+  slow.password.opslimit = 3;
+  CommandHandler first(schema_.url(), schema_.name(), slow, publisher_.fn());
+  CommandHandler second(schema_.url(), schema_.name(), slow, publisher_.fn());
+  const json body{{"username", "twice"}, {"password", "correct horse twice"}};
+  std::vector<Result<json>> replies(2, Error{});
+  std::thread a([&] { replies[0] = first.handle(command("customer.sign_in", body)); });
+  std::thread b([&] { replies[1] = second.handle(command("customer.sign_in", body)); });
+  a.join();
+  b.join();
+  for (const auto& r : replies)
+    ASSERT_TRUE(r.ok()) << error_text(r.error());
+  EXPECT_NE(replies[0].value()["token"], replies[1].value()["token"]);
+  pqxx::connection c(schema_.url());
+  pqxx::nontransaction tx(c);
+  auto hash = tx.exec1("SELECT password_hash FROM " + schema_.name() +
+                       ".customers WHERE username = 'twice'")[0]
+                  .as<std::string>();
+  EXPECT_FALSE(needs_rehash(hash, slow.password));
+  EXPECT_TRUE(verify_password(hash, "correct horse twice"));
+}
 }  // namespace
 }  // namespace wonderland::customer::test
