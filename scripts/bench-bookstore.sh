@@ -99,7 +99,10 @@ cleanup() {
 }
 trap cleanup EXIT
 # A reader of the output that goes away (`| head`) must not leave the system running either.
-trap 'exit 130' INT TERM HUP PIPE
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+trap 'exit 141' PIPE
 
 wl_section "starting the system (scripts/run.sh, log $var_dir/run.log)"
 "$WL_REPO_DIR/scripts/run.sh" >"$var_dir/run.log" 2>&1 &
