@@ -10,7 +10,9 @@
 //   2. five-step workflows completed per second and their start-to-finish latency (p50, p99) at
 //      1, 64 and 512 in flight (closed loop), and workflows/s x 5 against the raw limits (each
 //      workflow is five round trips); one more row repeats the highest level with the mediator's
-//      observers (step histograms and the workflow event feed);
+//      observers (step histograms and the workflow event feed); after the table, the floor at 1
+//      in flight (the same waits with nothing else: bench::serial_write_ahead) and how far each
+//      command, each commit and the engine's own work are above it;
 //   3. memory per in-flight workflow: the resident memory (VmRSS) that N workflows parked at
 //      their third step (a command queue without consumers) add to a wonderland-mediator
 //      process, started through its operator API, divided by N; and the same for the engine in
@@ -343,22 +345,32 @@ struct FloorInputs {
 /// The lowest p50 any write-ahead engine could reach here at one in flight: a command leaves only
 /// once the record that decides it is durable, so each workflow pays its five round trips and its
 /// journal commits one after another, and each commit at least one durable write.
-void print_floor(const FloorInputs& f, const Figures& write, const std::filesystem::path& dir) {
-  const double floor_ms = 5 * f.raw_p50_ms + f.commits_per_workflow * write.p50_ms;
+/// `serial` is such an engine with nothing in it but its waits, run here one workflow at a time
+/// (bench::serial_write_ahead): the sum of parts measured alone leaves out what they do to each
+/// other, so it is the floor to set the measured p50 against, part by part.
+void print_floor(const FloorInputs& f, const Figures& write, const bench::SerialWriteAhead& serial,
+                 const std::filesystem::path& dir) {
+  const double sum_ms = 5 * f.raw_p50_ms + f.commits_per_workflow * write.p50_ms;
+  const double floor_ms = serial.workflows.p50_ms;
+  const double commit_p50_ms = 1000.0 * f.commits.quantile(0.5);
   std::printf(
       "Floor at 1 in flight (write-ahead: each command waits for the commit that decides it)\n\n"
       "- journal commits per workflow: %.2f\n"
-      "- one durable write in %s (4 KiB pwrite + fdatasync, %zu samples): p50 %.3f ms, p99 "
-      "%.3f ms\n"
-      "- floor = 5 x %.3f ms (raw transient round trip p50) + %.2f x %.3f ms = %.2f ms; measured "
-      "p50 %.2f ms, of which %.2f ms above the floor (engine, SQLite's work beyond the write, "
-      "messaging library)\n\n",
-      f.commits_per_workflow, dir.c_str(), write.samples, write.p50_ms, write.p99_ms, f.raw_p50_ms,
-      f.commits_per_workflow, write.p50_ms, floor_ms, f.workflow_p50_ms,
-      f.workflow_p50_ms - floor_ms);
+      "- parts measured alone: one durable write in %s (4 KiB pwrite + fdatasync, %zu samples) p50 "
+      "%.3f ms; 5 x %.3f ms (raw transient round trip p50) + %.2f x %.3f ms = %.2f ms\n"
+      "- floor: the same waits one after another on one thread with nothing else (a durable "
+      "write, then 5 x a raw round trip and a durable write; %zu workflows): p50 %.2f ms, p99 "
+      "%.2f ms; its round trips p50 %.3f ms, its writes p50 %.3f ms\n"
+      "- measured p50 %.2f ms, %.2f ms above the floor: each command %.3f ms over the floor's "
+      "round trip (engine to I/O thread, messaging library on both ends, envelopes), each commit "
+      "%.3f ms over its write (SQLite's transaction), and the engine's own work (below)\n\n",
+      f.commits_per_workflow, dir.c_str(), write.samples, write.p50_ms, f.raw_p50_ms,
+      f.commits_per_workflow, write.p50_ms, sum_ms, serial.workflows.samples, floor_ms,
+      serial.workflows.p99_ms, serial.round_trips.p50_ms, serial.writes.p50_ms, f.workflow_p50_ms,
+      f.workflow_p50_ms - floor_ms, f.command_p50_ms - serial.round_trips.p50_ms,
+      commit_p50_ms - serial.writes.p50_ms);
   // The same sum with what the commits and the commands took in the cell itself: the rest is
   // what the engine does between them.
-  const double commit_p50_ms = 1000.0 * f.commits.quantile(0.5);
   const double parts_ms = 5 * f.command_p50_ms + f.commits_per_workflow * commit_p50_ms;
   std::printf(
       "Where the p50 at 1 in flight went, from the same cell\n\n"
@@ -961,8 +973,14 @@ int run(const Options& opt) {
       "² CPU time of this process (engine, journal writer, AMQP I/O) per workflow.\n"
       "³ with the mediator's observers: step histograms and the workflow event feed.\n"
       "⁴ the PostgreSQL journal (--journal-url) instead of SQLite.\n\n");
-  if (at_one && !opt.persistent_commands)
-    print_floor(*at_one, bench::durable_write(dir, 500), dir);
+  if (at_one && !opt.persistent_commands) {
+    const Figures write = bench::durable_write(dir, 500);
+    const bench::SerialWriteAhead serial = bench::serial_write_ahead(
+        opt.url,
+        {.seconds = opt.raw_seconds, .body_bytes = 400, .queue_prefix = "bench.mediator.floor."},
+        dir, 5);
+    print_floor(*at_one, write, serial, dir);
+  }
 
   // 2b. Several wonderland-mediator processes sharing one PostgreSQL journal.
   if (!opt.journal_url.empty() && !opt.mediators.empty() && !opt.mediator.empty()) {

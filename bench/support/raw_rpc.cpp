@@ -5,11 +5,14 @@
 
 #include <atomic>
 #include <chrono>
+#include <exception>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "wonderland/bench/durable_write.hpp"
 #include "wonderland/common/ids.hpp"
 
 namespace wonderland::bench {
@@ -70,16 +73,38 @@ bool raw_next(RawConn& conn, amqp_envelope_t& env, int timeout_ms) {
   }
 }
 
-}  // namespace
+/// The echo side: on a connection and a thread of its own, declares `queue` and answers every
+/// request on it with its own body until stopped.
+class EchoServer {
+ public:
+  EchoServer(const std::string& url, const std::string& queue, bool persistent) {
+    thread_ = std::thread([this, url, queue, persistent] {
+      try {
+        serve(url, queue, persistent);
+      } catch (...) {
+        failure_ = std::current_exception();
+        ready_ = true;
+      }
+    });
+    while (!ready_)
+      std::this_thread::yield();
+    if (failure_) {
+      thread_.join();
+      std::rethrow_exception(failure_);
+    }
+  }
+  ~EchoServer() { stop(); }
+  EchoServer(const EchoServer&) = delete;
+  EchoServer& operator=(const EchoServer&) = delete;
 
-Figures raw_rpc(const std::string& url, const RawRpcOptions& options) {
-  const bool persistent = options.persistent;
-  const int inflight = options.in_flight;
-  const double seconds = options.seconds;
-  const std::string queue = options.queue_prefix + new_uuid();
-  std::atomic<bool> stop{false};
-  std::atomic<bool> ready{false};
-  std::thread server([&] {
+  void stop() {
+    stop_ = true;
+    if (thread_.joinable())
+      thread_.join();
+  }
+
+ private:
+  void serve(const std::string& url, const std::string& queue, bool persistent) {
     RawConn conn(url);
     amqp_queue_declare(conn.c, 1, amqp_cstring_bytes(queue.c_str()), 0, persistent ? 1 : 0, 0, 1,
                        amqp_empty_table);
@@ -90,8 +115,8 @@ Figures raw_rpc(const std::string& url, const RawRpcOptions& options) {
     conn.check("basic.consume");
     // Replies go out unconfirmed, as the library's RpcServer sends them: the caller's deadline
     // covers a lost one.
-    ready = true;
-    while (!stop) {
+    ready_ = true;
+    while (!stop_) {
       amqp_envelope_t env;
       if (!raw_next(conn, env, 200))
         continue;
@@ -104,72 +129,154 @@ Figures raw_rpc(const std::string& url, const RawRpcOptions& options) {
       amqp_basic_ack(conn.c, 1, env.delivery_tag, 0);
       amqp_destroy_envelope(&env);
     }
-  });
-  while (!ready)
-    std::this_thread::yield();
-
-  RawConn conn(url);
-  amqp_basic_consume(conn.c, 1, amqp_cstring_bytes("amq.rabbitmq.reply-to"), amqp_empty_bytes, 0, 1,
-                     0, amqp_empty_table);
-  conn.check("basic.consume reply-to");
-  if (persistent) {
-    amqp_confirm_select(conn.c, 1);
-    conn.check("confirm.select");
   }
-  std::string body(options.body_bytes, 'x');
-  std::vector<Clock::time_point> sent(static_cast<std::size_t>(inflight));
-  std::vector<std::string> ids(static_cast<std::size_t>(inflight));
-  for (int i = 0; i < inflight; ++i)
-    ids[static_cast<std::size_t>(i)] = std::to_string(i);
-  auto send = [&](int slot) {
+
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> ready_{false};
+  std::exception_ptr failure_;
+  std::thread thread_;
+};
+
+/// The caller's side: a connection consuming direct reply-to, which publishes transient requests
+/// of `body_bytes` to `queue` with a correlation id of the caller's choosing.
+struct Caller {
+  Caller(const std::string& url, std::string queue_name, std::size_t body_bytes)
+      : conn(url), queue(std::move(queue_name)), body(body_bytes, 'x') {
+    amqp_basic_consume(conn.c, 1, amqp_cstring_bytes("amq.rabbitmq.reply-to"), amqp_empty_bytes, 0,
+                       1, 0, amqp_empty_table);
+    conn.check("basic.consume reply-to");
+  }
+  void send(const std::string& correlation_id, bool persistent) {
     amqp_basic_properties_t props;
     props._flags =
         AMQP_BASIC_CORRELATION_ID_FLAG | AMQP_BASIC_REPLY_TO_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG;
-    props.correlation_id = amqp_cstring_bytes(ids[static_cast<std::size_t>(slot)].c_str());
+    props.correlation_id = amqp_cstring_bytes(correlation_id.c_str());
     props.reply_to = amqp_cstring_bytes("amq.rabbitmq.reply-to");
     props.delivery_mode = persistent ? 2 : 1;
-    sent[static_cast<std::size_t>(slot)] = Clock::now();
     amqp_bytes_t b{body.size(), body.data()};
     amqp_basic_publish(conn.c, 1, amqp_empty_bytes, amqp_cstring_bytes(queue.c_str()), 0, 0, &props,
                        b);
+  }
+  /// The next reply's correlation id, or nullopt when none came within `timeout_ms`.
+  std::optional<std::string> receive_within(int timeout_ms) {
+    amqp_envelope_t env;
+    if (!raw_next(conn, env, timeout_ms))
+      return std::nullopt;
+    std::string id(static_cast<char*>(env.message.properties.correlation_id.bytes),
+                   env.message.properties.correlation_id.len);
+    amqp_destroy_envelope(&env);
+    return id;
+  }
+  /// The next reply's correlation id. Throws when none came within 5 s.
+  std::string receive() {
+    auto id = receive_within(5000);
+    if (!id)
+      throw std::runtime_error("raw reply timed out");
+    return *id;
+  }
+  ~Caller() { amqp_queue_delete(conn.c, 1, amqp_cstring_bytes(queue.c_str()), 0, 0); }
+  Caller(const Caller&) = delete;
+  Caller& operator=(const Caller&) = delete;
+
+  RawConn conn;
+  std::string queue;
+  std::string body;
+};
+
+}  // namespace
+
+Figures raw_rpc(const std::string& url, const RawRpcOptions& options) {
+  const bool persistent = options.persistent;
+  const auto inflight = static_cast<std::size_t>(options.in_flight);
+  const std::string queue = options.queue_prefix + new_uuid();
+  EchoServer server(url, queue, persistent);
+  Caller caller(url, queue, options.body_bytes);
+  if (persistent) {
+    amqp_confirm_select(caller.conn.c, 1);
+    caller.conn.check("confirm.select");
+  }
+  std::vector<Clock::time_point> sent(inflight);
+  std::vector<std::string> ids(inflight);
+  for (std::size_t i = 0; i < inflight; ++i)
+    ids[i] = std::to_string(i);
+  auto send = [&](std::size_t slot) {
+    sent[slot] = Clock::now();
+    caller.send(ids[slot], persistent);
   };
   std::vector<double> latencies;
   const auto warmup_end = Clock::now() + std::chrono::milliseconds(700);
   Clock::time_point start;
   bool measuring = false;
-  for (int i = 0; i < inflight; ++i)
+  for (std::size_t i = 0; i < inflight; ++i)
     send(i);
   for (;;) {
-    amqp_envelope_t env;
-    if (!raw_next(conn, env, 5000))
-      throw std::runtime_error("raw reply timed out");
-    int slot =
-        std::stoi(std::string(static_cast<char*>(env.message.properties.correlation_id.bytes),
-                              env.message.properties.correlation_id.len));
-    amqp_destroy_envelope(&env);
+    const auto slot = static_cast<std::size_t>(std::stoi(caller.receive()));
     auto now = Clock::now();
     if (!measuring && now >= warmup_end) {
       measuring = true;
       start = now;
     }
     if (measuring) {
-      latencies.push_back(ms_between(sent[static_cast<std::size_t>(slot)], now));
-      if (std::chrono::duration<double>(now - start).count() >= seconds)
+      latencies.push_back(ms_between(sent[slot], now));
+      if (std::chrono::duration<double>(now - start).count() >= options.seconds)
         break;
     }
     send(slot);
   }
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  stop = true;
-  server.join();
-  for (int i = 0; i < inflight - 1; ++i) {
-    amqp_envelope_t env;
-    if (!raw_next(conn, env, 2000))
+  server.stop();
+  for (std::size_t i = 0; i + 1 < inflight; ++i) {
+    if (!caller.receive_within(2000))
       break;
-    amqp_destroy_envelope(&env);
   }
-  amqp_queue_delete(conn.c, 1, amqp_cstring_bytes(queue.c_str()), 0, 0);
   return summarize(std::move(latencies), elapsed);
+}
+
+SerialWriteAhead serial_write_ahead(const std::string& url, const RawRpcOptions& options,
+                                    const std::filesystem::path& dir, int steps) {
+  const std::string queue = options.queue_prefix + new_uuid();
+  EchoServer server(url, queue, false);
+  Caller caller(url, queue, options.body_bytes);
+  DurableWriteFile file(dir);
+  std::vector<double> workflows;
+  std::vector<double> round_trips;
+  std::vector<double> writes;
+  const auto warmup_end = Clock::now() + std::chrono::milliseconds(700);
+  Clock::time_point start;
+  bool measuring = false;
+  const auto durable_write = [&] {
+    const auto t0 = Clock::now();
+    file.write();
+    if (measuring)
+      writes.push_back(ms_between(t0, Clock::now()));
+  };
+  for (;;) {
+    const auto began = Clock::now();
+    durable_write();  // the start, durable before the first command leaves
+    for (int step = 0; step < steps; ++step) {
+      const auto sent = Clock::now();
+      caller.send("step", false);
+      caller.receive();
+      if (measuring)
+        round_trips.push_back(ms_between(sent, Clock::now()));
+      durable_write();  // the step's outcome (and the next command), durable before it leaves
+    }
+    const auto now = Clock::now();
+    if (!measuring) {
+      if (now >= warmup_end) {
+        measuring = true;
+        start = now;
+      }
+      continue;
+    }
+    workflows.push_back(ms_between(began, now));
+    if (std::chrono::duration<double>(now - start).count() >= options.seconds)
+      break;
+  }
+  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  server.stop();
+  return {summarize(std::move(workflows), elapsed), summarize(std::move(round_trips), elapsed),
+          summarize(std::move(writes), elapsed)};
 }
 
 }  // namespace wonderland::bench
