@@ -52,11 +52,9 @@ done
 
 command -v wrk >/dev/null || wl_die "wrk is missing: scripts/deps.sh installs it"
 
-# Another instance on these ports (a system still starting, or one whose database is down and so
+# Another instance on this port (a system still starting, or one whose database is down and so
 # not ready) would take the load instead of the one started here: refuse before touching anything.
-if (exec 3<>"/dev/tcp/127.0.0.1/$http_port") 2>/dev/null; then
-  wl_die "something already listens on 127.0.0.1:$http_port: stop it or choose another WONDERLAND_BENCH_HTTP_PORT"
-fi
+wl_require_free_port wonderland-mediator "$http_port" "HTTP, WONDERLAND_BENCH_HTTP_PORT" || exit 1
 
 export WONDERLAND_VAR_DIR="$var_dir" WONDERLAND_HTTP_PORT="$http_port"
 export WONDERLAND_AMQP_PORT="$amqp_port" WONDERLAND_PG_PORT="$pg_port"

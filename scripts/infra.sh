@@ -148,23 +148,6 @@ kill_leftovers() {
   wait_gone "$1" 5 || wl_error "$2: processes ${pids[*]} do not die"
 }
 
-# port_listeners PORT: the listening sockets on PORT (empty when free).
-port_listeners() {
-  ss -Hltnp "sport = :$1" 2>/dev/null || true
-}
-
-# require_free_port NAME PORT WHAT
-require_free_port() {
-  local who
-  who="$(port_listeners "$2")"
-  if [[ -n "$who" ]]; then
-    wl_error "$1: cannot start: port $2 ($3) is already in use by another process:"
-    printf '  | %s\n' "$who" >&2
-    wl_error "$1: stop that process (a system service? another checkout?) or choose other ports"
-    return 1
-  fi
-}
-
 tcp_open() {
   (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
@@ -353,11 +336,11 @@ rmq_start() {
     rmq_show_logs
     return 1
   fi
-  require_free_port "$RMQ_NAME" "$NODE_PORT" AMQP || return 1
+  wl_require_free_port "$RMQ_NAME" "$NODE_PORT" AMQP || return 1
   if [[ -n "$NODE_TLS_PORT" ]]; then
-    require_free_port "$RMQ_NAME" "$NODE_TLS_PORT" "AMQP over TLS" || return 1
+    wl_require_free_port "$RMQ_NAME" "$NODE_TLS_PORT" "AMQP over TLS" || return 1
   fi
-  require_free_port "$RMQ_NAME" "$RMQ_DIST_PORT" "Erlang distribution" || return 1
+  wl_require_free_port "$RMQ_NAME" "$RMQ_DIST_PORT" "Erlang distribution" || return 1
   rmq_write_config
   rm -f "$RMQ_DIR/rabbitmq.pid"
   printf '\n==== %s starting %s\n' "$(date '+%F %T')" "$RMQ_NODE" >>"$RMQ_OUT"
@@ -705,7 +688,7 @@ pg_start() {
     return 1
   fi
   kill_leftovers "$PG_ID" postgres
-  require_free_port postgres "$PG_PORT" PostgreSQL || return 1
+  wl_require_free_port postgres "$PG_PORT" PostgreSQL || return 1
   pg_prepare_dir
   pg_initdb || return 1
   wl_info "postgres: starting ($(pg_describe))"

@@ -50,6 +50,25 @@ wl_require_port() {
   fi
 }
 
+# wl_port_listeners PORT: the listening TCP sockets on PORT, with their processes where `ss` may
+# show them (empty when the port is free).
+wl_port_listeners() {
+  ss -Hltnp "sport = :$1" 2>/dev/null || true
+}
+
+# wl_require_free_port NAME PORT WHAT: returns 1, naming the listener, when something already
+# listens on PORT (the WHAT port of NAME).
+wl_require_free_port() {
+  local who
+  who="$(wl_port_listeners "$2")"
+  if [[ -n "$who" ]]; then
+    wl_error "$1: cannot start: port $2 ($3) is already in use by another process:"
+    printf '  | %s\n' "$who" >&2
+    wl_error "$1: stop that process (a system service? another checkout?) or choose other ports"
+    return 1
+  fi
+}
+
 # wl_tail FILE [LINES]: the last lines of a log file, indented, with a header.
 wl_tail() {
   local file="$1" lines="${2:-40}"

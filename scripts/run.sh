@@ -290,6 +290,15 @@ else
   "$WL_REPO_DIR/scripts/build.sh"
 fi
 
+# The HTTP ports, before anything starts: a mediator that cannot bind would only exit, again and
+# again, until the restart policy gave up (and a client could meanwhile reach whatever holds the
+# port).
+export WONDERLAND_HTTP_PORT="${WONDERLAND_HTTP_PORT:-8080}"
+wl_require_port WONDERLAND_HTTP_PORT "$WONDERLAND_HTTP_PORT"
+for ((i = 0; i <= (MEDIATORS > 1 ? MEDIATORS : 0); i++)); do
+  wl_require_free_port wonderland-mediator "$((WONDERLAND_HTTP_PORT + i))" HTTP || exit 1
+done
+
 wl_section "infrastructure (scripts/infra.sh)"
 infra_started=1
 "$INFRA" start all
@@ -302,7 +311,6 @@ export WONDERLAND_WORKFLOWS_DIR="${WONDERLAND_WORKFLOWS_DIR:-$WL_REPO_DIR/workfl
 export WONDERLAND_WEB_DIR="${WONDERLAND_WEB_DIR:-$WL_REPO_DIR/web}"
 export WONDERLAND_CATALOGUE="${WONDERLAND_CATALOGUE:-$WL_REPO_DIR/data/catalogue.json}"
 export WONDERLAND_JOURNAL_PATH="${WONDERLAND_JOURNAL_PATH:-$WONDERLAND_VAR_DIR/mediator/journal.db}"
-export WONDERLAND_HTTP_PORT="${WONDERLAND_HTTP_PORT:-8080}"
 # The operator token: kept in a 0600 file in the var dir, so that it survives restarts of the
 # run command. The mediator reads it from that file (WONDERLAND_ADMIN_TOKEN_FILE): it is in no
 # process environment and no log; it is printed once below, to a terminal only.
