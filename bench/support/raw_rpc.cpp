@@ -82,8 +82,12 @@ class EchoServer {
       try {
         serve(url, queue, persistent);
       } catch (...) {
-        failure_ = std::current_exception();
-        ready_ = true;
+        // Only a failure before serving is the constructor's to report: one later would race
+        // with its read, and shows to the caller as a reply that timed out.
+        if (!ready_) {
+          failure_ = std::current_exception();
+          ready_ = true;
+        }
       }
     });
     while (!ready_)
