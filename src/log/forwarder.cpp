@@ -101,6 +101,7 @@ struct Completion {
   Item item;
   std::uint64_t generation = 0;
   bool probe = false;
+  Clock::time_point sent_at{};
   std::atomic<bool> completed{false};
 };
 
@@ -127,7 +128,10 @@ void complete(const std::shared_ptr<detail::ForwarderState>& sh,
         sh->backoff = std::min(sh->backoff * 2, sh->options.retry_max_backoff);
       }
       sh->probing = true;
-      sh->resume_at = std::max(sh->resume_at, Clock::now() + sh->backoff);
+      // The pause counts from when the publish was sent: one that went unanswered for a whole
+      // pause (the connection held it while the broker was unreachable) has waited it out, so
+      // the next probe goes at once and is waiting in the connection when the broker returns.
+      sh->resume_at = std::max(sh->resume_at, c->sent_at + sh->backoff);
     }
     ++c->item.attempts;
     bool requeued = false;
@@ -194,6 +198,7 @@ void forward_loop(const std::shared_ptr<detail::ForwarderState>& sh,
       sh->queue.pop_front();
       c->generation = generation;
       c->probe = sh->probing;
+      c->sent_at = now;
       ++sh->in_flight;
       lock.unlock();
       send(sh, *publisher, c);

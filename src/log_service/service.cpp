@@ -132,7 +132,9 @@ class LivePublisher {
         out.envelope.source = r.service;
         out.raw_body = live_wire(r, stored.fields_json, out.envelope.message_id);
         out.delivery = messaging::Delivery::kTransient;
-        out.timeout = std::chrono::seconds(2);
+        // Long enough to wait out this connection's own reconnect (at most 6 s after the
+        // broker is back), so that records stored meanwhile still reach the viewers.
+        out.timeout = std::chrono::seconds(10);
         try {
           connection_->publish(std::move(out), [](const Status&) {});
           ++sent;

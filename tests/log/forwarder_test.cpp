@@ -5,6 +5,7 @@
 #include <future>
 #include <mutex>
 #include <numeric>
+#include <thread>
 #include <vector>
 
 #include "fake_publisher.hpp"
@@ -73,6 +74,16 @@ ForwarderOptions fast_options(std::size_t capacity) {
   o.retry_max_backoff = 20ms;
   o.drop_report_interval = 10s;
   o.flush_timeout = 5s;
+  return o;
+}
+
+// One record that fails over and over, with these pauses between probes.
+ForwarderOptions probing_options(std::chrono::milliseconds min_backoff,
+                                 std::chrono::milliseconds max_backoff) {
+  ForwarderOptions o = fast_options(10);
+  o.retry_min_backoff = min_backoff;
+  o.retry_max_backoff = max_backoff;
+  o.max_attempts = 1000;
   return o;
 }
 
@@ -171,11 +182,7 @@ TEST(Forwarder, BlockedPublisherNeverBlocksPushAndOverflowIsCounted) {
 }
 
 TEST(Forwarder, FailingPublisherBacksOffInsteadOfSpinning) {
-  ForwarderOptions o = fast_options(10);
-  o.retry_min_backoff = 20ms;
-  o.retry_max_backoff = 160ms;
-  o.max_attempts = 1000;
-  BrokerForwarder forwarder("svc", o, nullptr);
+  BrokerForwarder forwarder("svc", probing_options(20ms, 160ms), nullptr);
   auto publisher = std::make_shared<FakePublisher>(Mode::kFail);
   forwarder.attach(publisher);
   forwarder.push(record(1));
@@ -224,6 +231,43 @@ TEST(Forwarder, ProbesOneRecordAtATimeWhileFailing) {
   EXPECT_EQ(s.forwarded, 20u);
   EXPECT_EQ(s.dropped, 0u);
   EXPECT_EQ(s.publish_failures, 8u);
+}
+
+TEST(Forwarder, AProbeHeldForAWholePauseIsFollowedAtOnce) {
+  // A disconnected connection holds a publish until its deadline. Its pause has passed by then,
+  // so the next probe goes at once instead of leaving a gap in which the broker may return.
+  BrokerForwarder forwarder("svc", probing_options(400ms, 400ms), nullptr);
+  auto publisher = std::make_shared<FakePublisher>(Mode::kFail);
+  forwarder.attach(publisher);
+  forwarder.push(record(1));
+  // The first failure makes it probe; then every probe is held like a publish while disconnected.
+  ASSERT_TRUE(
+      publisher->wait_for([](const FakePublisher& p) { return p.attempts_unlocked() >= 1; }));
+  publisher->set_mode(Mode::kHold);
+  ASSERT_TRUE(publisher->wait_for([](const FakePublisher& p) { return p.held_unlocked() == 1; }));
+  std::this_thread::sleep_for(500ms);  // longer than the pause
+  const auto failed_at = std::chrono::steady_clock::now();
+  publisher->complete_held(false);
+  ASSERT_TRUE(publisher->wait_for([](const FakePublisher& p) { return p.held_unlocked() == 1; }));
+  const auto times = publisher->attempt_times();
+  ASSERT_EQ(times.size(), 3u);
+  EXPECT_LT(times[2] - failed_at, 200ms) << "the next probe waited out a pause again";
+
+  // A probe that fails soon after it was sent still waits for the rest of the pause.
+  std::this_thread::sleep_for(100ms);
+  const auto quick_failure_at = std::chrono::steady_clock::now();
+  publisher->complete_held(false);
+  ASSERT_TRUE(publisher->wait_for([](const FakePublisher& p) { return p.held_unlocked() == 1; }));
+  const auto later = publisher->attempt_times();
+  ASSERT_EQ(later.size(), 4u);
+  EXPECT_GE(later[3] - later[2], 400ms);
+  EXPECT_GE(later[3] - quick_failure_at, 250ms);
+
+  publisher->set_mode(Mode::kAccept);
+  publisher->complete_held(true);
+  ASSERT_TRUE(forwarder.flush(kBound));
+  EXPECT_EQ(forwarder.stats().forwarded, 1u);
+  EXPECT_EQ(forwarder.stats().dropped, 0u);
 }
 
 TEST(Forwarder, DeliversWhatFitsOnceTheBrokerRecovers) {

@@ -26,9 +26,12 @@ namespace wonderland::log {
 class AmqpLogPublisher final : public LogPublisher {
  public:
   /// `connection` must outlive this publisher's attachment (see log::attach_broker).
-  /// `timeout` bounds each publish, including time spent disconnected.
+  /// `timeout` bounds each publish, including time spent disconnected. It is longer than the
+  /// forwarder's longest pause, so that while the broker is unreachable a probe is always waiting
+  /// in the connection (sent the moment it reconnects) and a record uses up one of its attempts
+  /// only every `timeout`.
   explicit AmqpLogPublisher(messaging::Connection& connection,
-                            std::chrono::milliseconds timeout = std::chrono::seconds(5))
+                            std::chrono::milliseconds timeout = std::chrono::seconds(30))
       : connection_(connection), timeout_(timeout) {}
 
   /// Declares the logs exchange (direct, durable). Blocks; throws ErrorException when the

@@ -7,7 +7,10 @@
 //   * a failed record goes back to the front of the queue (after `max_attempts` failures it is
 //     dropped), and publishing pauses: after the first failure it resumes with one record at a
 //     time ("probing"), and each failed probe doubles the pause, from `retry_min_backoff` up to
-//     `retry_max_backoff`. The first success ends the pause and restores full speed.
+//     `retry_max_backoff`. The pause counts from when the failed publish was sent, so a publish
+//     that a disconnected connection held until its deadline is followed by the next probe at
+//     once: one probe waits in the connection, and forwarding resumes as soon as the broker is
+//     back. The first success ends the pause and restores full speed.
 //   * when the queue is full, new records are dropped and counted. The count is reported on the
 //     console at most once per `drop_report_interval`, and once the broker accepts records
 //     again, as a warning record "dropped N log records while the broker was unreachable"
