@@ -95,23 +95,8 @@ Figures run_library(const std::string& url, bool persistent, int inflight, doubl
   return summarize(latencies, elapsed);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  CLI::App app{"RPC round-trip benchmark: the messaging library against raw rabbitmq-c"};
-  std::string url = std::getenv("WONDERLAND_AMQP_URL") ? std::getenv("WONDERLAND_AMQP_URL")
-                                                       : "amqp://guest:guest@127.0.0.1:5672/";
-  double seconds = 3.0;
-  std::vector<int> inflight{1, 16, 128};
-  std::vector<std::string> modes{"transient", "persistent"};
-  app.add_option("--url", url, "broker URL (default: $WONDERLAND_AMQP_URL)");
-  app.add_option("--seconds", seconds, "measured seconds per cell")->check(CLI::PositiveNumber);
-  app.add_option("--inflight", inflight, "requests in flight");
-  app.add_option("--modes", modes, "transient and/or persistent")
-      ->check(CLI::IsMember({"transient", "persistent"}));
-  CLI11_PARSE(app, argc, argv);
-  spdlog::set_level(spdlog::level::warn);
-
+void print_table(const std::string& url, double seconds, const std::vector<int>& inflight,
+                 const std::vector<std::string>& modes) {
   std::printf("RPC round trips over %s, 256-byte payload, %.1f s per cell\n\n", url.c_str(),
               seconds);
   std::printf(
@@ -132,6 +117,31 @@ int main(int argc, char** argv) {
                   lib.p50_ms, raw.p99_ms, lib.p99_ms);
       std::fflush(stdout);
     }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"RPC round-trip benchmark: the messaging library against raw rabbitmq-c"};
+  std::string url = std::getenv("WONDERLAND_AMQP_URL") ? std::getenv("WONDERLAND_AMQP_URL")
+                                                       : "amqp://guest:guest@127.0.0.1:5672/";
+  double seconds = 3.0;
+  std::vector<int> inflight{1, 16, 128};
+  std::vector<std::string> modes{"transient", "persistent"};
+  app.add_option("--url", url, "broker URL (default: $WONDERLAND_AMQP_URL)");
+  app.add_option("--seconds", seconds, "measured seconds per cell")->check(CLI::PositiveNumber);
+  app.add_option("--inflight", inflight, "requests in flight");
+  app.add_option("--modes", modes, "transient and/or persistent")
+      ->check(CLI::IsMember({"transient", "persistent"}));
+  CLI11_PARSE(app, argc, argv);
+  spdlog::set_level(spdlog::level::warn);
+
+  try {
+    print_table(url, seconds, inflight, modes);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "rpc_benchmark: %s\n", e.what());
+    return 1;
   }
   return 0;
 }

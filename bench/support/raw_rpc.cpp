@@ -27,15 +27,21 @@ struct RawConn {
     amqp_connection_info info;
     amqp_default_connection_info(&info);
     if (amqp_parse_url(copy.data(), &info) != AMQP_STATUS_OK)
-      throw std::runtime_error("bad url");
+      throw std::runtime_error("not an AMQP URL: " + url);
+    const std::string where = std::string(info.host) + ":" + std::to_string(info.port);
     c = amqp_new_connection();
+    // The destructor does not run when the constructor throws.
+    auto fail = [this](const std::string& what) {
+      amqp_destroy_connection(c);
+      throw std::runtime_error(what);
+    };
     amqp_socket_t* s = amqp_tcp_socket_new(c);
-    if (amqp_socket_open(s, info.host, info.port) != AMQP_STATUS_OK)
-      throw std::runtime_error("connect");
+    if (const int st = amqp_socket_open(s, info.host, info.port); st != AMQP_STATUS_OK)
+      fail("cannot connect to the broker at " + where + ": " + amqp_error_string2(st));
     const char* vhost = (info.vhost == nullptr || *info.vhost == '\0') ? "/" : info.vhost;
     auto r = amqp_login(c, vhost, 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, info.user, info.password);
     if (r.reply_type != AMQP_RESPONSE_NORMAL)
-      throw std::runtime_error("login");
+      fail("the broker at " + where + " refused the login");
     amqp_channel_open(c, 1);
     check("channel.open");
   }
