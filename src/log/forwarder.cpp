@@ -155,6 +155,7 @@ void send(const std::shared_ptr<detail::ForwarderState>& sh, LogPublisher& publi
   try {
     messaging::Envelope envelope = to_envelope(c->item.record);
     Severity severity = c->item.record.severity;
+    c->sent_at = Clock::now();
     publisher.publish(std::move(envelope), severity, [sh, c](bool ok) { complete(sh, c, ok); });
   } catch (...) {
     complete(sh, c, false);
@@ -198,7 +199,6 @@ void forward_loop(const std::shared_ptr<detail::ForwarderState>& sh,
       sh->queue.pop_front();
       c->generation = generation;
       c->probe = sh->probing;
-      c->sent_at = now;
       ++sh->in_flight;
       lock.unlock();
       send(sh, *publisher, c);
