@@ -5,7 +5,8 @@
 #   RABBITMQ_ERLANG_COOKIE         the secret the nodes of a cluster share (required)
 #   WONDERLAND_RABBITMQ_CLUSTER    comma-separated host names of every node of the cluster (empty:
 #                                  one node); a node with empty data joins the others
-#   WONDERLAND_RABBITMQ_SEED       the node the others wait for on their very first start
+#   WONDERLAND_RABBITMQ_SEED       the node the others wait for on their very first start (each
+#                                  also waits for the nodes named before it in the cluster list)
 set -euo pipefail
 
 die() { printf 'wonderland-rabbitmq: %s\n' "$*" >&2; exit 1; }
@@ -53,15 +54,27 @@ unset RABBITMQ_ERLANG_COOKIE
 printf '[].\n' >enabled_plugins
 unset RABBITMQ_DEFAULT_USER RABBITMQ_DEFAULT_PASS
 
-# On its very first start (no data yet) a node other than the seed waits until the seed accepts
-# connections, so that the cluster forms around one node. A node that has data never waits: after
-# a restart of the whole cluster the nodes must find each other, whichever comes up first.
+# On its very first start (no data yet) a node other than the seed waits until the seed, and
+# every node named before it in WONDERLAND_RABBITMQ_CLUSTER, accept connections (a node opens its
+# AMQP port only once it has booted, so once it has joined): the cluster forms around one node and
+# the nodes join it one at a time. Two nodes joining at once can leave one of them stuck in its
+# boot, its peers' `global` name servers each waiting for the other. A node that has data never
+# waits: after a restart of the whole cluster the nodes must find each other, whichever comes up
+# first.
 if [[ -n "$seed" && "$seed" != "$host" ]] && ((fresh)); then
-  printf 'wonderland-rabbitmq: first start of %s: waiting for %s\n' "$host" "$seed" >&2
+  before=("$seed")
+  IFS=',' read -ra nodes <<<"${WONDERLAND_RABBITMQ_CLUSTER:-}"
+  for n in "${nodes[@]}"; do
+    [[ "$n" == "$host" ]] && break
+    [[ "$n" != "$seed" ]] && before+=("$n")
+  done
   trap "exit 143" TERM INT
-  for _ in $(seq 1 180); do
-    (exec 3<>"/dev/tcp/$seed/5672") 2>/dev/null && break
-    sleep 1
+  for peer in "${before[@]}"; do
+    printf 'wonderland-rabbitmq: first start of %s: waiting for %s\n' "$host" "$peer" >&2
+    for _ in $(seq 1 180); do
+      (exec 3<>"/dev/tcp/$peer/5672") 2>/dev/null && break
+      sleep 1
+    done
   done
 fi
 
