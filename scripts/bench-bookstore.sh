@@ -15,6 +15,9 @@
 #   WONDERLAND_BENCH_AMQP_PORT  RabbitMQ's port (default: 5691)
 #   WONDERLAND_BENCH_PG_PORT    PostgreSQL's port (default: 5451)
 #   WONDERLAND_BENCH_WRK_SECONDS  duration of the wrk run (default: 10)
+#   WONDERLAND_LOG_LEVEL        the system's log level (default here: warning, so that the figures
+#                               leave out the info records every order logs; `info`, what a
+#                               deployment logs by default, measures them too)
 #   WONDERLAND_BENCH_OUTBOX_DIR   where the notification service writes its .eml files (default:
 #                               a fresh directory under /dev/shm, else $WONDERLAND_BENCH_VAR_DIR/outbox;
 #                               emptied first and removed at the end). On tmpfs because on ext4

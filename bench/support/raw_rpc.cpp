@@ -43,7 +43,8 @@ struct RawConn {
     if (r.reply_type != AMQP_RESPONSE_NORMAL)
       fail("the broker at " + where + " refused the login");
     amqp_channel_open(c, 1);
-    check("channel.open");
+    if (amqp_get_rpc_reply(c).reply_type != AMQP_RESPONSE_NORMAL)
+      fail("the broker at " + where + " refused to open a channel");
   }
   ~RawConn() {
     amqp_channel_close(c, 1, AMQP_REPLY_SUCCESS);

@@ -152,12 +152,16 @@ void complete(const std::shared_ptr<detail::ForwarderState>& sh,
 
 void send(const std::shared_ptr<detail::ForwarderState>& sh, LogPublisher& publisher,
           const std::shared_ptr<Completion>& c) noexcept {
+  bool handed_over = false;
   try {
     messaging::Envelope envelope = to_envelope(c->item.record);
     Severity severity = c->item.record.severity;
     c->sent_at = Clock::now();
+    handed_over = true;
     publisher.publish(std::move(envelope), severity, [sh, c](bool ok) { complete(sh, c, ok); });
   } catch (...) {
+    if (!handed_over)
+      c->sent_at = Clock::now();  // a whole pause follows when the envelope could not be made
     complete(sh, c, false);
   }
 }
