@@ -1,9 +1,7 @@
 #include "support.hpp"
 
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -26,24 +24,6 @@ bool log_contains(const std::filesystem::path& file, const std::string& needle) 
   return text.str().find(needle) != std::string::npos;
 }
 
-/// A free port below the kernel's ephemeral range (32768+), so that no outgoing connection can
-/// take it while the mediator is down between a crash and its restart.
-int stable_port() {
-  for (int tries = 0; tries < 200; ++tries) {
-    int candidate = 20000 + static_cast<int>(std::hash<std::string>{}(new_uuid()) % 10000);
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons(static_cast<std::uint16_t>(candidate));
-    bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-    ::close(fd);
-    if (ok)
-      return candidate;
-  }
-  throw std::runtime_error("no free port for the mediator");
-}
-
 }  // namespace
 
 Harness::Harness(const std::string& name, std::map<std::string, std::string> mediator_env,
@@ -56,7 +36,10 @@ Harness::Harness(const std::string& name, std::map<std::string, std::string> med
   token_ = "admin-" + new_uuid();
   for (std::size_t i = 0; i < mediators; ++i) {
     Mediator m;
-    m.port = stable_port();
+    // Reserved, not only free now: the port must stay this mediator's while it is down
+    // between a kill and its restart, whatever the tests running beside it start meanwhile.
+    m.port_reservation = testing::PortReservation::reserve();
+    m.port = m.port_reservation.first();
     m.log =
         (dir_ / (i == 0 ? std::string("mediator.log") : "mediator-" + std::to_string(i) + ".log"))
             .string();

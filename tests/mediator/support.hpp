@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "wonderland/testing/http_client.hpp"
+#include "wonderland/testing/ports.hpp"
 #include "wonderland/testing/process.hpp"
 
 namespace wonderland::mediator_test {
@@ -101,6 +102,7 @@ class Harness {
 
  private:
   struct Mediator {
+    testing::PortReservation port_reservation;
     int port = 0;
     std::string log;
     std::map<std::string, std::string> env;

@@ -1,9 +1,6 @@
 #include "wonderland/testing/broker.hpp"
 
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -16,31 +13,8 @@
 namespace wonderland::testing {
 namespace {
 
-bool can_bind(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<std::uint16_t>(port));
-  bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  ::close(fd);
-  return ok;
-}
-
-/// The first of `count` free ports in 20000-29999 whose Erlang distribution ports (port +
-/// 20000) are free too. All stay below the kernel's ephemeral range, so outgoing connections
-/// cannot take them meanwhile.
-int free_port(int count = 1) {
-  for (int tries = 0; tries < 100; ++tries) {
-    int candidate = 20000 + static_cast<int>(std::hash<std::string>{}(new_uuid()) % 9990);
-    bool free = true;
-    for (int i = 0; i < count && free; ++i)
-      free = can_bind(candidate + i) && can_bind(candidate + i + 20000);
-    if (free)
-      return candidate;
-  }
-  throw std::runtime_error("no free port for a private broker");
-}
+/// The Erlang distribution port of a broker on AMQP port P is P + 20000 (scripts/infra.sh).
+constexpr int kDistOffset = 20000;
 
 std::string infra_script() {
   const char* s = std::getenv("WONDERLAND_TEST_INFRA");
@@ -68,13 +42,13 @@ PrivateBroker::PrivateBroker(BrokerTls tls)
     : PrivateBroker(std::optional<BrokerTls>(std::move(tls))) {}
 
 PrivateBroker::PrivateBroker(std::optional<BrokerTls> tls)
-    : port_(free_port()),
+    : ports_(PortReservation::reserve(1, kDistOffset)),
+      port_(ports_.first()),
       var_dir_(std::string(WONDERLAND_BINARY_DIR) + "/test-brokers/" + new_uuid()),
       tls_(std::move(tls)) {
   if (tls_) {
-    do {
-      tls_port_ = free_port();
-    } while (tls_port_ == port_);
+    tls_ports_ = PortReservation::reserve();
+    tls_port_ = tls_ports_.first();
   }
   try {
     start();
@@ -127,9 +101,12 @@ void PrivateBroker::stop() {
 
 PrivateCluster::PrivateCluster(int nodes)
     : nodes_(nodes),
+      ports_(std::getenv("WONDERLAND_TEST_CLUSTER_AMQP_PORT") != nullptr
+                 ? PortReservation()
+                 : PortReservation::reserve(nodes, kDistOffset)),
       port_(std::getenv("WONDERLAND_TEST_CLUSTER_AMQP_PORT") != nullptr
                 ? std::stoi(std::getenv("WONDERLAND_TEST_CLUSTER_AMQP_PORT"))
-                : free_port(nodes)),
+                : ports_.first()),
       var_dir_(std::string(WONDERLAND_BINARY_DIR) + "/test-brokers/" + new_uuid()) {
   if (run("start rabbitmq") != 0) {
     run("clean rabbitmq");

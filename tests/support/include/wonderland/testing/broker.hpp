@@ -8,6 +8,8 @@
 #include <optional>
 #include <string>
 
+#include "wonderland/testing/ports.hpp"
+
 namespace wonderland::testing {
 
 /// The broker the test harness started (WONDERLAND_AMQP_URL). Fails the calling test when the
@@ -44,9 +46,11 @@ class PrivateBroker {
  private:
   explicit PrivateBroker(std::optional<BrokerTls> tls);
   int run(const std::string& command) const;
+  PortReservation ports_;  // the AMQP and Erlang distribution ports, kept while stopped
   int port_;
   std::string var_dir_;
   std::optional<BrokerTls> tls_;
+  PortReservation tls_ports_;
   int tls_port_ = 0;
 };
 
@@ -75,6 +79,7 @@ class PrivateCluster {
  private:
   int run(const std::string& command) const;
   int nodes_;
+  PortReservation ports_;  // empty when WONDERLAND_TEST_CLUSTER_AMQP_PORT chose the ports
   int port_;
   std::string var_dir_;
 };
