@@ -8,6 +8,9 @@
 #include <deque>
 #include <stdexcept>
 #include <utility>
+#include <vector>
+
+#include "wonderland/common/env.hpp"
 
 namespace wonderland::log {
 namespace {
@@ -17,7 +20,22 @@ using Clock = std::chrono::steady_clock;
 struct Item {
   Record record;
   int attempts = 0;
+  Clock::time_point queued_at = Clock::now();  // when it first entered the queue
 };
+
+std::int64_t env_in_range(const char* name, std::int64_t fallback, std::int64_t min,
+                          std::int64_t max) {
+  const std::int64_t v = env::get_int(name, fallback);
+  if (v < min || v > max) {
+    throw std::invalid_argument(
+        fmt::format("environment variable {}={} is out of range {}..{}", name, v, min, max));
+  }
+  return v;
+}
+
+/// A batch stops growing once its messages reach about this many bytes (the rest of a record
+/// is counted as 200), so that one message stays far below what a consumer accepts.
+constexpr std::size_t kMaxBatchBytes = 256 * 1024;
 
 std::string dropped_message(std::uint64_t n) {
   return fmt::format("dropped {} log records while the broker was unreachable", n);
@@ -48,8 +66,9 @@ struct ForwarderState {
   bool accepting = false;
   std::uint64_t generation = 0;  // bumped by attach and detach; older threads exit
   std::size_t in_flight = 0;
-  bool probing = false;    // a failure happened: one publish at a time until a success
-  bool broker_ok = false;  // the last outcome was a success
+  std::size_t flush_waiters = 0;  // flush() callers: queued records go without lingering
+  bool probing = false;           // a failure happened: one publish at a time until a success
+  bool broker_ok = false;         // the last outcome was a success
   Clock::time_point resume_at{};
   std::chrono::milliseconds backoff;
   Clock::time_point next_console_report{};
@@ -98,7 +117,7 @@ namespace {
 
 // One publish: completes once, whatever the publisher does.
 struct Completion {
-  Item item;
+  std::vector<Item> items;  // one, or a batch of one severity in the order they were logged
   std::uint64_t generation = 0;
   bool probe = false;
   Clock::time_point sent_at{};
@@ -113,7 +132,7 @@ void complete(const std::shared_ptr<detail::ForwarderState>& sh,
   --sh->in_flight;
   const bool current = c->generation == sh->generation;
   if (ok) {
-    ++sh->forwarded;
+    sh->forwarded += c->items.size();
     if (current) {
       sh->probing = false;
       sh->broker_ok = true;
@@ -133,18 +152,23 @@ void complete(const std::shared_ptr<detail::ForwarderState>& sh,
       // the next probe goes at once and is waiting in the connection when the broker returns.
       sh->resume_at = std::max(sh->resume_at, c->sent_at + sh->backoff);
     }
-    ++c->item.attempts;
-    bool requeued = false;
-    if (current && c->item.attempts < sh->options.max_attempts &&
-        sh->queue.size() < sh->options.queue_capacity) {
-      try {
-        sh->queue.push_front(std::move(c->item));
-        requeued = true;
-      } catch (...) {
+    // Back to the front in their order, each with one attempt more; the rest are dropped.
+    std::uint64_t lost = 0;
+    for (auto it = c->items.rbegin(); it != c->items.rend(); ++it) {
+      ++it->attempts;
+      bool requeued = false;
+      if (current && it->attempts < sh->options.max_attempts &&
+          sh->queue.size() < sh->options.queue_capacity) {
+        try {
+          sh->queue.push_front(std::move(*it));
+          requeued = true;
+        } catch (...) {
+        }
       }
+      if (!requeued)
+        ++lost;
     }
-    if (!requeued)
-      sh->drop_locked(1);
+    sh->drop_locked(lost);
   }
   sh->wake.notify_all();
   sh->idle.notify_all();
@@ -154,8 +178,17 @@ void send(const std::shared_ptr<detail::ForwarderState>& sh, LogPublisher& publi
           const std::shared_ptr<Completion>& c) noexcept {
   bool handed_over = false;
   try {
-    messaging::Envelope envelope = to_envelope(c->item.record);
-    Severity severity = c->item.record.severity;
+    messaging::Envelope envelope;
+    if (c->items.size() == 1) {
+      envelope = to_envelope(c->items.front().record);
+    } else {
+      std::vector<const Record*> records;
+      records.reserve(c->items.size());
+      for (const Item& item : c->items)
+        records.push_back(&item.record);
+      envelope = to_batch_envelope(records);
+    }
+    const Severity severity = c->items.front().record.severity;
     c->sent_at = Clock::now();
     handed_over = true;
     publisher.publish(std::move(envelope), severity, [sh, c](bool ok) { complete(sh, c, ok); });
@@ -172,6 +205,7 @@ void forward_loop(const std::shared_ptr<detail::ForwarderState>& sh,
                   const std::shared_ptr<bool>& exited) {
   const auto interval = sh->options.drop_report_interval;
   const std::size_t max_in_flight = std::max<std::size_t>(1, sh->options.max_in_flight);
+  const std::size_t max_batch = std::max<std::size_t>(1, sh->options.max_batch);
   std::unique_lock lock(sh->mu);
   while (sh->generation == generation) {
     const auto now = Clock::now();
@@ -197,10 +231,32 @@ void forward_loop(const std::shared_ptr<detail::ForwarderState>& sh,
 
     const std::size_t window = sh->probing ? 1 : max_in_flight;
     const bool sendable = !sh->queue.empty() && sh->in_flight < window;
-    if (sendable && now >= sh->resume_at) {
+    // Batches form from what is queued: a record waits up to `linger` for others to join it,
+    // unless its batch is full or closed by a record of another severity behind it, a flush or
+    // a detach waits, or a probe goes (always alone).
+    const std::size_t batch = sh->probing ? 1 : max_batch;
+    Clock::time_point due_at = now;
+    if (sendable && batch > 1 && sh->accepting && sh->flush_waiters == 0) {
+      // The run of records of the front's severity, up to a batch: the front's batch.
+      const Severity severity = sh->queue.front().record.severity;
+      std::size_t run = 0;
+      while (run < batch && run < sh->queue.size() && sh->queue[run].record.severity == severity)
+        ++run;
+      const bool closed = run == batch || run < sh->queue.size();
+      if (!closed)
+        due_at = sh->queue.front().queued_at + sh->options.linger;
+    }
+    const Clock::time_point send_at = std::max(due_at, sh->resume_at);
+    if (sendable && now >= send_at) {
       auto c = std::make_shared<Completion>();
-      c->item = std::move(sh->queue.front());
-      sh->queue.pop_front();
+      const Severity severity = sh->queue.front().record.severity;
+      std::size_t bytes = 0;
+      while (!sh->queue.empty() && c->items.size() < batch &&
+             sh->queue.front().record.severity == severity && bytes < kMaxBatchBytes) {
+        bytes += sh->queue.front().record.message.size() + 200;
+        c->items.push_back(std::move(sh->queue.front()));
+        sh->queue.pop_front();
+      }
       c->generation = generation;
       c->probe = sh->probing;
       ++sh->in_flight;
@@ -212,7 +268,7 @@ void forward_loop(const std::shared_ptr<detail::ForwarderState>& sh,
 
     auto deadline = Clock::time_point::max();
     if (sendable)
-      deadline = sh->resume_at;
+      deadline = send_at;
     if (sh->unreported_console > 0)
       deadline = std::min(deadline, sh->next_console_report);
     if (sh->unreported_broker > 0 && sh->broker_ok) {
@@ -229,6 +285,14 @@ void forward_loop(const std::shared_ptr<detail::ForwarderState>& sh,
 }
 
 }  // namespace
+
+ForwarderOptions ForwarderOptions::from_env() {
+  ForwarderOptions o;
+  o.max_batch = static_cast<std::size_t>(env_in_range("WONDERLAND_LOG_FORWARD_BATCH", 64, 1, 1000));
+  o.linger =
+      std::chrono::milliseconds(env_in_range("WONDERLAND_LOG_FORWARD_LINGER_MS", 20, 0, 1000));
+  return o;
+}
 
 BrokerForwarder::BrokerForwarder(std::string service, ForwarderOptions options,
                                  ConsoleReporter console)
@@ -286,6 +350,7 @@ bool BrokerForwarder::detach_locked(std::chrono::milliseconds timeout) {
   shared_->accepting_hint.store(false, std::memory_order_release);
   std::unique_lock lock(shared_->mu);
   shared_->accepting = false;
+  shared_->wake.notify_all();  // what lingers for its batch goes now
   const bool flushed = shared_->idle.wait_until(
       lock, deadline, [&] { return shared_->queue.empty() && shared_->in_flight == 0; });
 
@@ -325,6 +390,7 @@ void BrokerForwarder::push(Record record) noexcept {
     if (!shared_->accepting)
       return;
     bool queued = false;
+    const Severity severity = record.severity;
     if (shared_->queue.size() < options_.queue_capacity) {
       try {
         shared_->queue.push_back(Item{std::move(record)});
@@ -333,7 +399,14 @@ void BrokerForwarder::push(Record record) noexcept {
       }
     }
     if (queued) {
-      shared_->wake.notify_one();
+      // While a batch fills, the forwarding thread sleeps until its linger ends: it is woken
+      // only when the queue was empty (it may wait with no deadline), when the batch is full or
+      // when this record closes it. One wake-up per record is what batching saves.
+      const auto& q = shared_->queue;
+      if (options_.max_batch <= 1 || q.size() == 1 || q.size() >= options_.max_batch ||
+          severity != q.front().record.severity) {
+        shared_->wake.notify_one();
+      }
       return;
     }
     shared_->drop_locked(1);
@@ -350,8 +423,12 @@ void BrokerForwarder::push(Record record) noexcept {
 
 bool BrokerForwarder::flush(std::chrono::milliseconds timeout) {
   std::unique_lock lock(shared_->mu);
-  return shared_->idle.wait_for(lock, timeout,
-                                [&] { return shared_->queue.empty() && shared_->in_flight == 0; });
+  ++shared_->flush_waiters;  // queued records go without waiting for their batches to fill
+  shared_->wake.notify_all();
+  const bool flushed = shared_->idle.wait_for(
+      lock, timeout, [&] { return shared_->queue.empty() && shared_->in_flight == 0; });
+  --shared_->flush_waiters;
+  return flushed;
 }
 
 Stats BrokerForwarder::stats() const {

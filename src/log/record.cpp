@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstdint>
+#include <stdexcept>
 
 #include "detail.hpp"
 #include "wonderland/common/ids.hpp"
@@ -183,6 +184,23 @@ messaging::Envelope to_envelope(const Record& record) {
   envelope.timestamp = envelope.body["timestamp"].get<std::string>();
   // Same form as messaging::new_traceparent, which lives in the messaging library proper.
   envelope.traceparent = "00-" + fast_random_hex(16) + "-" + fast_random_hex(8) + "-01";
+  return envelope;
+}
+
+messaging::Envelope to_batch_envelope(const std::vector<const Record*>& records) {
+  if (records.empty())
+    throw std::invalid_argument("log: a batch needs at least one record");
+  nlohmann::json list = nlohmann::json::array();
+  list.get_ref<nlohmann::json::array_t&>().reserve(records.size());
+  for (const Record* record : records)
+    list.push_back(to_body(*record));
+  messaging::Envelope envelope;
+  envelope.message_id = new_uuid();
+  envelope.type = kRecordBatchType;
+  envelope.source = list.front()["service"].get<std::string>();
+  envelope.timestamp = list.front()["timestamp"].get<std::string>();
+  envelope.traceparent = "00-" + fast_random_hex(16) + "-" + fast_random_hex(8) + "-01";
+  envelope.body = nlohmann::json{{"records", std::move(list)}};
   return envelope;
 }
 

@@ -38,6 +38,7 @@ int main() {
     runtime::block_shutdown_signals();  // before any thread starts: only the wait receives them
     log::Options log_options;
     log_options.service = "logging";
+    log_options.broker = log::ForwarderOptions::from_env();  // records batched per message
     log::init(log_options);
     log_service::LoggingService service(messaging::ConnectionOptions::from_env("logging"),
                                         log_service::ServiceOptions::from_env());

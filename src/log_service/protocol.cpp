@@ -25,13 +25,23 @@ log_store::Record record_from_log_envelope(const messaging::Envelope& e,
   return log_store::record_from_log_body(e.body, d);
 }
 
+BatchedRecord batched_log_record(const messaging::Envelope& batch, std::string_view routing_key,
+                                 const nlohmann::json& element, std::size_t index) {
+  log_store::Defaults d;
+  d.time = envelope_time(batch);
+  d.service = batch.source;
+  d.severity = log_store::parse_severity(routing_key).value_or(log_store::Severity::kInfo);
+  return {batch.message_id + ":" + std::to_string(index),
+          log_store::record_from_log_body(element, d)};
+}
+
 log_store::Record record_from_workflow_envelope(const messaging::Envelope& e) {
   return log_store::record_from_workflow_event(e.type, e.source.empty() ? "mediator" : e.source,
                                                e.correlation_id, envelope_time(e), e.body);
 }
 
-BatchedEvent batched_workflow_event(const messaging::Envelope& batch, const nlohmann::json& event,
-                                    std::size_t index) {
+BatchedRecord batched_workflow_event(const messaging::Envelope& batch, const nlohmann::json& event,
+                                     std::size_t index) {
   static const nlohmann::json kEmpty = nlohmann::json::object();
   const nlohmann::json& body = event.is_object() ? event : kEmpty;
   auto text = [&body](const char* key) -> const std::string* {

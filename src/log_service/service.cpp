@@ -327,8 +327,29 @@ struct LoggingService::State {
     records_consumer = messaging::subscribe(
         *consume_conn, sub,
         [this](const messaging::Envelope& e, const messaging::DeliveryInfo& info) {
+          if (e.type == kRecordBatchType) {
+            store_record_batch(e, info.routing_key);
+            return;
+          }
           store_one(e, record_from_log_envelope(e, info.routing_key), records);
         });
+  }
+
+  // A process's forwarder batches its records: one record per element, each under an id of its
+  // own so that a redelivered batch is stored once.
+  void store_record_batch(const messaging::Envelope& e, std::string_view routing_key) {
+    if (!e.body.is_object())
+      throw messaging::PoisonMessage("log.records whose body is not an object");
+    auto list = e.body.find("records");
+    if (list == e.body.end() || !list->is_array())
+      throw messaging::PoisonMessage("log.records without a records array");
+    std::vector<std::pair<std::string, Record>> batch;
+    batch.reserve(list->size());
+    for (std::size_t i = 0; i < list->size(); ++i) {
+      auto [id, record] = batched_log_record(e, routing_key, (*list)[i], i);
+      batch.emplace_back(std::move(id), std::move(record));
+    }
+    store_batch(std::move(batch), records, true);
   }
 
   void consume_workflow_events() {

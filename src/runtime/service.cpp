@@ -47,6 +47,7 @@ Service::Service(std::string name) : name_(std::move(name)) {
   block_shutdown_signals();
   log::Options options;
   options.service = name_;
+  options.broker = log::ForwarderOptions::from_env();  // records batched per message
   log::init(options);
   connection_ =
       std::make_unique<messaging::Connection>(messaging::ConnectionOptions::from_env(name_));

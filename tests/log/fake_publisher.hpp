@@ -96,6 +96,10 @@ class FakePublisher final : public LogPublisher {
     std::lock_guard lock(mu_);
     return attempts_;
   }
+  std::size_t held_count() const {
+    std::lock_guard lock(mu_);
+    return held_.size();
+  }
   std::vector<Published> published() const {
     std::lock_guard lock(mu_);
     return published_;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "fake_publisher.hpp"
+#include "wonderland/testing/scoped_env.hpp"
 
 namespace wonderland::log {
 namespace {
@@ -379,6 +380,171 @@ TEST(Forwarder, SurvivesAPublisherThatThrows) {
   ASSERT_TRUE(eventually([&] { return forwarder.stats().dropped == 1; }));
   EXPECT_EQ(publisher->calls.load(), 2);
   EXPECT_EQ(forwarder.stats().publish_failures, 2u);
+}
+
+// ---- batching ---------------------------------------------------------------------------------
+
+ForwarderOptions batching_options(std::size_t max_batch, std::chrono::milliseconds linger) {
+  ForwarderOptions o = fast_options(1000);
+  o.max_batch = max_batch;
+  o.linger = linger;
+  return o;
+}
+
+// The messages of one publish: the records it carries, by message ("record <i>").
+std::vector<std::string> messages_of(const FakePublisher::Published& p) {
+  std::vector<std::string> out;
+  if (p.envelope.type == kRecordType) {
+    out.push_back(p.envelope.body["message"].get<std::string>());
+  } else {
+    for (const auto& r : p.envelope.body.at("records"))
+      out.push_back(r["message"].get<std::string>());
+  }
+  return out;
+}
+
+TEST(Forwarder, RecordsOfOneSeverityTravelTogetherInTheOrderTheyWereLogged) {
+  BrokerForwarder forwarder("svc", batching_options(10, 10s), nullptr);
+  auto publisher = std::make_shared<FakePublisher>(Mode::kAccept);
+  forwarder.attach(publisher);
+  for (int i = 0; i < 25; ++i)
+    forwarder.push(record(i));
+  forwarder.push(record(25, Severity::kError));  // closes the batch of 20-24
+  for (int i = 26; i < 29; ++i)
+    forwarder.push(record(i));  // close the error's; these three linger
+  ASSERT_TRUE(eventually([&] { return publisher->published().size() == 4; }));
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(publisher->published().size(), 4u) << "a batch that can still grow went early";
+  EXPECT_EQ(forwarder.stats().queued, 3u);
+  ASSERT_TRUE(forwarder.flush(kBound));  // sends what lingers at once (the linger is 10 s)
+
+  const auto published = publisher->published();
+  ASSERT_EQ(published.size(), 5u);
+  const std::vector<std::size_t> sizes = {10, 10, 5, 1, 3};
+  const std::vector<Severity> severities = {Severity::kInfo, Severity::kInfo, Severity::kInfo,
+                                            Severity::kError, Severity::kInfo};
+  int next = 0;
+  for (std::size_t m = 0; m < published.size(); ++m) {
+    const auto& p = published[m];
+    EXPECT_EQ(p.severity, severities[m]) << m;
+    EXPECT_EQ(p.envelope.type, sizes[m] == 1 ? kRecordType : kRecordBatchType) << m;
+    const auto messages = messages_of(p);
+    ASSERT_EQ(messages.size(), sizes[m]) << m;
+    for (const auto& text : messages)
+      EXPECT_EQ(text, "record " + std::to_string(next++));
+    if (sizes[m] > 1) {
+      const auto& first = p.envelope.body["records"][0];
+      EXPECT_EQ(first["correlation_id"], "c-" + std::to_string(next - static_cast<int>(sizes[m])));
+      EXPECT_EQ(first["severity"], to_string(severities[m]));
+      EXPECT_EQ(first["fields"]["i"], next - static_cast<int>(sizes[m]));
+      EXPECT_EQ(p.envelope.source, "svc");
+      EXPECT_TRUE(p.envelope.correlation_id.empty());  // each record carries its own
+    }
+  }
+  EXPECT_EQ(next, 29);
+  EXPECT_EQ(forwarder.stats().forwarded, 29u);
+  EXPECT_EQ(forwarder.stats().dropped, 0u);
+}
+
+TEST(Forwarder, ALoneRecordWaitsOutItsLingerThenGoesAlone) {
+  BrokerForwarder forwarder("svc", batching_options(64, 150ms), nullptr);
+  auto publisher = std::make_shared<FakePublisher>(Mode::kAccept);
+  forwarder.attach(publisher);
+  const auto pushed = std::chrono::steady_clock::now();
+  forwarder.push(record(1));
+  ASSERT_TRUE(eventually([&] { return publisher->published().size() == 1; }));
+  const auto waited = publisher->attempt_times().at(0) - pushed;
+  EXPECT_GE(waited, 149ms);
+  const auto published = publisher->published();
+  EXPECT_EQ(published[0].envelope.type, kRecordType);
+  EXPECT_EQ(published[0].envelope.body["message"], "record 1");
+}
+
+TEST(Forwarder, DetachingSendsWhatLingersAtOnce) {
+  BrokerForwarder forwarder("svc", batching_options(64, 10s), nullptr);
+  auto publisher = std::make_shared<FakePublisher>(Mode::kAccept);
+  forwarder.attach(publisher);
+  for (int i = 0; i < 3; ++i)
+    forwarder.push(record(i));
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(forwarder.detach(kBound));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);  // far less than the linger
+  const auto published = publisher->published();
+  ASSERT_EQ(published.size(), 1u);
+  EXPECT_EQ(messages_of(published[0]),
+            (std::vector<std::string>{"record 0", "record 1", "record 2"}));
+}
+
+TEST(Forwarder, AFailedBatchComesBackInOrderAndIsProbedOneRecordAtATime) {
+  BrokerForwarder forwarder("svc", batching_options(5, 10s), nullptr);
+  auto publisher = std::make_shared<FakePublisher>(Mode::kHold);
+  forwarder.attach(publisher);
+  for (int i = 0; i < 5; ++i)
+    forwarder.push(record(i));  // a full batch: it goes at once
+  ASSERT_TRUE(eventually([&] {
+    publisher->complete_held(true);
+    return forwarder.stats().forwarded == 5;
+  }));
+  for (int i = 5; i < 10; ++i)
+    forwarder.push(record(i));
+  ASSERT_TRUE(eventually([&] { return publisher->held_count() >= 1; }));
+  const auto before = publisher->published().size();
+  publisher->complete_held(false);  // the broker went away with the batch
+  ASSERT_TRUE(eventually([&] { return publisher->held_count() == 1; }));
+  publisher->set_mode(Mode::kAccept);
+  publisher->complete_held(true);        // the probe gets through
+  ASSERT_TRUE(forwarder.flush(kBound));  // the other four would linger for 10 s
+
+  const auto published = publisher->published();
+  std::vector<std::string> after;
+  for (std::size_t m = before; m < published.size(); ++m) {
+    for (auto& text : messages_of(published[m]))
+      after.push_back(text);
+  }
+  ASSERT_GE(published.size(), before + 2);
+  EXPECT_EQ(published[before].envelope.type, kRecordType) << "a probe carries one record";
+  const std::vector<std::string> expected = {"record 5", "record 6", "record 7", "record 8",
+                                             "record 9"};
+  EXPECT_EQ(after, expected);
+  EXPECT_EQ(forwarder.stats().forwarded, 10u);
+  EXPECT_EQ(forwarder.stats().dropped, 0u);
+}
+
+TEST(Forwarder, AFailedBatchUsesUpOneAttemptOfEachOfItsRecords) {
+  ForwarderOptions o = batching_options(3, 10s);
+  o.max_attempts = 1;
+  Console console;
+  BrokerForwarder forwarder("svc", o, console.reporter());
+  auto publisher = std::make_shared<FakePublisher>(Mode::kFail);
+  forwarder.attach(publisher);
+  for (int i = 0; i < 3; ++i)
+    forwarder.push(record(i));  // a full batch goes at once
+  ASSERT_TRUE(eventually([&] { return forwarder.stats().dropped == 3; }));
+  EXPECT_EQ(publisher->attempts(), 1);
+  EXPECT_EQ(forwarder.stats().forwarded, 0u);
+}
+
+TEST(ForwarderOptions, BatchingComesFromTheEnvironment) {
+  {
+    const ForwarderOptions o = ForwarderOptions::from_env();
+    EXPECT_EQ(o.max_batch, 64u);
+    EXPECT_EQ(o.linger, 20ms);
+  }
+  {
+    wonderland::testing::ScopedEnv batch("WONDERLAND_LOG_FORWARD_BATCH", "1");
+    wonderland::testing::ScopedEnv linger("WONDERLAND_LOG_FORWARD_LINGER_MS", "0");
+    const ForwarderOptions o = ForwarderOptions::from_env();
+    EXPECT_EQ(o.max_batch, 1u);
+    EXPECT_EQ(o.linger, 0ms);
+  }
+  {
+    wonderland::testing::ScopedEnv batch("WONDERLAND_LOG_FORWARD_BATCH", "0");
+    EXPECT_THROW(ForwarderOptions::from_env(), std::invalid_argument);
+  }
+  {
+    wonderland::testing::ScopedEnv linger("WONDERLAND_LOG_FORWARD_LINGER_MS", "soon");
+    EXPECT_THROW(ForwarderOptions::from_env(), std::invalid_argument);
+  }
 }
 
 }  // namespace

@@ -135,6 +135,23 @@ class LoggingServiceTest : public ::testing::Test {
         timeout);
   }
 
+  // The reasons of the first `count` messages dead-lettered from `queue` (fewer after 20 s),
+  // sorted: handlers may take the messages in either order.
+  std::vector<std::string> dead_letter_reasons(const messaging::QueueName& queue,
+                                               std::size_t count) {
+    std::vector<std::string> reasons;
+    Connection inspector(connection_options("logging-inspector"));
+    wonderland::testing::eventually(
+        [&] {
+          if (auto dead = inspector.get(messaging::dead_letter_queue_for(queue)))
+            reasons.push_back(dead->string_headers["x-wonderland-reason"]);
+          return reasons.size() >= count;
+        },
+        20s);
+    std::sort(reasons.begin(), reasons.end());
+    return reasons;
+  }
+
   Result<log_store::QueryPage> rpc_query(const nlohmann::json& body) {
     messaging::RpcClient rpc(client_);
     auto reply = rpc.call(messaging::RpcRequest{options_.topology.query_queue,
@@ -453,16 +470,8 @@ TEST_F(LoggingServiceTest, AMalformedWorkflowBatchIsDeadLetteredWithItsReasonAnd
         client_.publish(messaging::Outgoing{t.workflow_exchange, "workflow.events", e}).get().ok());
   }
   ASSERT_TRUE(wait_stored(2, 20s));
-  std::vector<std::string> reasons;
-  messaging::Connection inspector(connection_options("logging-inspector"));
-  ASSERT_TRUE(wonderland::testing::eventually(
-      [&] {
-        if (auto dead = inspector.get(messaging::dead_letter_queue_for(t.workflow_queue)))
-          reasons.push_back(dead->string_headers["x-wonderland-reason"]);
-        return reasons.size() >= 2;
-      },
-      20s));
-  std::sort(reasons.begin(), reasons.end());  // handlers may take them in either order
+  const auto reasons = dead_letter_reasons(t.workflow_queue, 2);
+  ASSERT_EQ(reasons.size(), 2U);
   EXPECT_NE(reasons[0].find("body is not an object"), std::string::npos) << reasons[0];
   EXPECT_NE(reasons[1].find("without an events array"), std::string::npos) << reasons[1];
   EXPECT_EQ(service_->stats().workflow_events, 2U);
@@ -470,6 +479,48 @@ TEST_F(LoggingServiceTest, AMalformedWorkflowBatchIsDeadLetteredWithItsReasonAnd
   ASSERT_TRUE(page.ok()) << page.error().message;
   ASSERT_EQ(page->records.size(), 1U);
   EXPECT_EQ(page->records[0].message, "workflow.step_succeeded: step=reserve");
+}
+
+TEST_F(LoggingServiceTest, ABatchOfRecordsIsStoredOnceEachAndAMalformedOneIsDeadLettered) {
+  start();
+  const auto& t = options_.topology;
+  auto body_of = [&](int i, const std::string& correlation_id) {
+    return nlohmann::json{{"timestamp", "2026-12-06T10:00:00.00" + std::to_string(i) + "Z"},
+                          {"service", service_name_},
+                          {"severity", "warning"},
+                          {"correlation_id", correlation_id},
+                          {"message", "batched " + std::to_string(i)},
+                          {"fields", {{"i", i}}}};
+  };
+  Envelope good = Envelope::make(
+      kRecordBatchType,
+      {{"records", {body_of(0, "order-a"), body_of(1, "order-b"), body_of(2, "order-a")}}},
+      service_name_);
+  // The batch twice (a redelivery), then two that are not batches of records.
+  for (const Envelope& e :
+       {good, good, Envelope::make(kRecordBatchType, {{"records", "three"}}, service_name_),
+        Envelope::make(kRecordBatchType, nlohmann::json::array({1}), service_name_)}) {
+    ASSERT_TRUE(client_.publish(messaging::Outgoing{t.logs_exchange, "warning", e}).get().ok());
+  }
+  const auto reasons = dead_letter_reasons(t.records_queue, 2);
+  ASSERT_EQ(reasons.size(), 2U);
+  EXPECT_NE(reasons[0].find("body is not an object"), std::string::npos) << reasons[0];
+  EXPECT_NE(reasons[1].find("without a records array"), std::string::npos) << reasons[1];
+  ASSERT_TRUE(wonderland::testing::eventually(
+      [&] { return service_->stats().records + service_->stats().duplicates >= 6; }, 20s));
+  EXPECT_EQ(service_->stats().records, 3U);
+  EXPECT_EQ(service_->stats().duplicates, 3U);
+
+  auto page = rpc_query({{"correlation_id", "order-a"}});
+  ASSERT_TRUE(page.ok()) << page.error().message;
+  ASSERT_EQ(page->records.size(), 2U);
+  std::set<std::string> messages;
+  for (const auto& r : page->records) {
+    messages.insert(r.message);
+    EXPECT_EQ(r.severity, Severity::kWarning);
+    EXPECT_EQ(r.service, service_name_);
+  }
+  EXPECT_EQ(messages, (std::set<std::string>{"batched 0", "batched 2"}));
 }
 
 }  // namespace

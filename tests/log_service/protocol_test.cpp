@@ -41,6 +41,40 @@ TEST(Protocol, ASparseBodyFallsBackToTheEnvelopeAndRoutingKey) {
   EXPECT_EQ(r.time, *log_store::parse_timestamp(e.timestamp));
 }
 
+TEST(Protocol, EachRecordOfABatchIsTheRecordItWouldBeAlone) {
+  auto batch = messaging::Envelope::make(kRecordBatchType,
+                                         {{"records",
+                                           {{{"timestamp", "2026-11-26T09:26:12.345Z"},
+                                             {"service", "orders"},
+                                             {"severity", "info"},
+                                             {"correlation_id", "c-1"},
+                                             {"message", "reserved"},
+                                             {"fields", {{"sku", "b-1"}}}},
+                                            {{"message", "sparse"}}}}},
+                                         "orders");
+  const auto& list = batch.body["records"];
+  auto first = batched_log_record(batch, "info", list[0], 0);
+  EXPECT_EQ(first.id, batch.message_id + ":0");
+  EXPECT_EQ(format_iso8601(first.record.time), "2026-11-26T09:26:12.345Z");
+  EXPECT_EQ(first.record.service, "orders");
+  EXPECT_EQ(first.record.correlation_id, "c-1");
+  EXPECT_EQ(first.record.message, "reserved");
+  EXPECT_EQ(first.record.fields, (nlohmann::json{{"sku", "b-1"}}));
+  // The same body sent alone as a log.record makes the same record.
+  auto alone = messaging::Envelope::make(kRecordType, list[0], "orders");
+  const auto single = record_from_log_envelope(alone, "info");
+  EXPECT_EQ(single.time, first.record.time);
+  EXPECT_EQ(single.message, first.record.message);
+  EXPECT_EQ(single.fields, first.record.fields);
+
+  auto second = batched_log_record(batch, "warning", list[1], 1);
+  EXPECT_EQ(second.id, batch.message_id + ":1");
+  EXPECT_EQ(second.record.service, "orders");             // the batch's source
+  EXPECT_EQ(second.record.severity, Severity::kWarning);  // the routing key
+  EXPECT_EQ(second.record.correlation_id, "");
+  EXPECT_EQ(second.record.time, *log_store::parse_timestamp(batch.timestamp));
+}
+
 TEST(Protocol, WorkflowEnvelope) {
   auto e = messaging::Envelope::make("workflow.step_failed",
                                      {{"step", "charge"}, {"reason", "card declined"}}, "mediator");

@@ -3,8 +3,15 @@
 // `push` puts a record into a bounded in-memory queue and returns; one background thread
 // drains the queue into a `LogPublisher`, with at most `max_in_flight` publishes outstanding.
 //
+// Batching (`max_batch` > 1): consecutive queued records of one severity travel in one message
+// of type `log.records`, up to `max_batch` of them. A record waits at most `linger` for others
+// to join it; a full batch, a flush and a detach send at once. One message per record costs the
+// broker, the publisher's confirm and the logging service's consumer the same work whatever the
+// record's size, so a busy process sends a few messages where it logged many records.
+//
 // While the broker is unreachable:
-//   * a failed record goes back to the front of the queue (after `max_attempts` failures it is
+//   * a failed record goes back to the front of the queue (a failed batch: each of its records)
+//   (after `max_attempts` failures it is
 //     dropped), and publishing pauses: after the first failure it resumes with one record at a
 //     time ("probing"), and each failed probe doubles the pause, from `retry_min_backoff` up to
 //     `retry_max_backoff`. The pause counts from when the failed publish was sent, so a publish
@@ -44,6 +51,16 @@ struct ForwarderOptions {
   std::chrono::milliseconds drop_report_interval{10000};
   /// How long detaching (and shutdown) waits for queued records to be published.
   std::chrono::milliseconds flush_timeout{2000};
+  /// Records of one severity sent in one message at most; 1 sends each record alone, as a
+  /// `log.record` (also always while probing, so that an outage costs one record an attempt).
+  std::size_t max_batch = 1;
+  /// How long a queued record waits for others to fill its batch (only with max_batch > 1).
+  std::chrono::milliseconds linger{0};
+
+  /// The defaults, with batching from WONDERLAND_LOG_FORWARD_BATCH (records per message,
+  /// default 64, 1..1000) and WONDERLAND_LOG_FORWARD_LINGER_MS (default 20, 0..1000). Throws
+  /// std::invalid_argument on a value that is not a number in range.
+  static ForwarderOptions from_env();
 };
 
 /// Counters since the forwarder was created.

@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "wonderland/common/time.hpp"
 #include "wonderland/messaging/envelope.hpp"
@@ -28,6 +29,9 @@ enum class Severity { kDebug, kInfo, kWarning, kError };
 
 /// The envelope type of a forwarded record.
 inline constexpr const char* kRecordType = "log.record";
+/// The envelope type of several forwarded records of one severity in one message: body
+/// `{"records": [<to_body>, ...]}`, in the order they were logged (see to_batch_envelope).
+inline constexpr const char* kRecordBatchType = "log.records";
 
 /// "debug", "info", "warning" or "error".
 std::string_view to_string(Severity severity) noexcept;
@@ -63,5 +67,12 @@ nlohmann::json to_body(const Record& record);
 /// The envelope forwarded to the broker: type `log.record`, a fresh message_id and traceparent,
 /// `source` = service, `correlation_id` and `timestamp` from the record, body = `to_body`.
 messaging::Envelope to_envelope(const Record& record);
+
+/// The envelope of several records, all of one severity (the routing key they travel under):
+/// type `log.records`, a fresh message_id and traceparent, `source` = the first record's
+/// service, `timestamp` = the first record's time, `correlation_id` empty (each record carries
+/// its own), body = `{"records": [to_body(record), ...]}`. Throws std::invalid_argument when
+/// `records` is empty.
+messaging::Envelope to_batch_envelope(const std::vector<const Record*>& records);
 
 }  // namespace wonderland::log
