@@ -33,9 +33,21 @@ std::int64_t env_in_range(const char* name, std::int64_t fallback, std::int64_t 
   return v;
 }
 
-/// A batch stops growing once its messages reach about this many bytes (the rest of a record
-/// is counted as 200), so that one message stays far below what a consumer accepts.
+/// A batch stops growing once its records reach about this many bytes, so that one message
+/// stays far below what a consumer accepts (64 MiB, common/json_limits.hpp).
 constexpr std::size_t kMaxBatchBytes = 256 * 1024;
+
+/// Roughly what a record adds to a message: its text, its fields' names and string values, and
+/// 200 bytes for the rest. Cheap on purpose (nothing is serialized): a large nested field is
+/// not counted, which only lets one batch grow larger than intended.
+std::size_t approximate_bytes(const Record& record) {
+  std::size_t bytes = 200 + record.message.size() + record.correlation_id.size();
+  if (record.fields.is_object()) {
+    for (const auto& [key, value] : record.fields.items())
+      bytes += key.size() + (value.is_string() ? value.get_ref<const std::string&>().size() : 16);
+  }
+  return bytes;
+}
 
 std::string dropped_message(std::uint64_t n) {
   return fmt::format("dropped {} log records while the broker was unreachable", n);
@@ -253,7 +265,7 @@ void forward_loop(const std::shared_ptr<detail::ForwarderState>& sh,
       std::size_t bytes = 0;
       while (!sh->queue.empty() && c->items.size() < batch &&
              sh->queue.front().record.severity == severity && bytes < kMaxBatchBytes) {
-        bytes += sh->queue.front().record.message.size() + 200;
+        bytes += approximate_bytes(sh->queue.front().record);
         c->items.push_back(std::move(sh->queue.front()));
         sh->queue.pop_front();
       }

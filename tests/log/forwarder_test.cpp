@@ -460,6 +460,27 @@ TEST(Forwarder, ALoneRecordWaitsOutItsLingerThenGoesAlone) {
   EXPECT_EQ(published[0].envelope.body["message"], "record 1");
 }
 
+TEST(Forwarder, ABatchStopsGrowingAtAQuarterMegabyte) {
+  BrokerForwarder forwarder("svc", batching_options(64, 10s), nullptr);
+  auto publisher = std::make_shared<FakePublisher>(Mode::kAccept);
+  forwarder.attach(publisher);
+  for (int i = 0; i < 8; ++i) {
+    Record r = record(i);
+    r.fields["dump"] = std::string(100 * 1024, 'x');  // a large field: 100 KiB
+    forwarder.push(std::move(r));
+  }
+  ASSERT_TRUE(forwarder.flush(kBound));
+  const auto published = publisher->published();
+  std::size_t total = 0;
+  for (const auto& p : published) {
+    const auto n = messages_of(p).size();
+    EXPECT_LE(n, 3u) << "a batch of " << n << " records of 100 KiB each";
+    total += n;
+  }
+  EXPECT_EQ(total, 8u);
+  EXPECT_GE(published.size(), 3u);
+}
+
 TEST(Forwarder, DetachingSendsWhatLingersAtOnce) {
   BrokerForwarder forwarder("svc", batching_options(64, 10s), nullptr);
   auto publisher = std::make_shared<FakePublisher>(Mode::kAccept);
