@@ -35,7 +35,7 @@ std::int64_t env_in_range(const char* name, std::int64_t fallback, std::int64_t 
 
 /// A batch stops growing once its records reach about this many bytes, so that one message
 /// stays far below what a consumer accepts (64 MiB, common/json_limits.hpp).
-constexpr std::size_t kMaxBatchBytes = 256 * 1024;
+constexpr std::size_t kMaxBatchBytes = std::size_t{256} * 1024;
 
 /// Roughly what a record adds to a message: its text, its fields' names and string values, and
 /// 200 bytes for the rest. Cheap on purpose (nothing is serialized): a large nested field is
@@ -211,6 +211,36 @@ void send(const std::shared_ptr<detail::ForwarderState>& sh, LogPublisher& publi
   }
 }
 
+// When the front's batch may go (the caller holds the lock; the queue is not empty): now, unless
+// it can still grow, then once its first record has lingered. A batch can no longer grow when it
+// is full or a record of another severity follows it; a flush or a detach sends at once.
+Clock::time_point batch_due(const detail::ForwarderState& sh, std::size_t batch,
+                            Clock::time_point now) {
+  if (batch <= 1 || !sh.accepting || sh.flush_waiters > 0)
+    return now;
+  const Severity severity = sh.queue.front().record.severity;
+  std::size_t run = 0;  // the front's batch: the records of its severity, up to a batch
+  while (run < batch && run < sh.queue.size() && sh.queue[run].record.severity == severity)
+    ++run;
+  const bool closed = run == batch || run < sh.queue.size();
+  return closed ? now : sh.queue.front().queued_at + sh.options.linger;
+}
+
+// Takes the front's batch off the queue (the caller holds the lock; the queue is not empty):
+// up to `batch` records of the front's severity, fewer once they reach kMaxBatchBytes.
+std::vector<Item> take_batch(detail::ForwarderState& sh, std::size_t batch) {
+  std::vector<Item> items;
+  const Severity severity = sh.queue.front().record.severity;
+  std::size_t bytes = 0;
+  while (!sh.queue.empty() && items.size() < batch &&
+         sh.queue.front().record.severity == severity && bytes < kMaxBatchBytes) {
+    bytes += approximate_bytes(sh.queue.front().record);
+    items.push_back(std::move(sh.queue.front()));
+    sh.queue.pop_front();
+  }
+  return items;
+}
+
 // Runs on the forwarding thread, which holds the shared pointers for as long as it runs.
 void forward_loop(const std::shared_ptr<detail::ForwarderState>& sh,
                   const std::shared_ptr<LogPublisher>& publisher, std::uint64_t generation,
@@ -243,32 +273,11 @@ void forward_loop(const std::shared_ptr<detail::ForwarderState>& sh,
 
     const std::size_t window = sh->probing ? 1 : max_in_flight;
     const bool sendable = !sh->queue.empty() && sh->in_flight < window;
-    // Batches form from what is queued: a record waits up to `linger` for others to join it,
-    // unless its batch is full or closed by a record of another severity behind it, a flush or
-    // a detach waits, or a probe goes (always alone).
-    const std::size_t batch = sh->probing ? 1 : max_batch;
-    Clock::time_point due_at = now;
-    if (sendable && batch > 1 && sh->accepting && sh->flush_waiters == 0) {
-      // The run of records of the front's severity, up to a batch: the front's batch.
-      const Severity severity = sh->queue.front().record.severity;
-      std::size_t run = 0;
-      while (run < batch && run < sh->queue.size() && sh->queue[run].record.severity == severity)
-        ++run;
-      const bool closed = run == batch || run < sh->queue.size();
-      if (!closed)
-        due_at = sh->queue.front().queued_at + sh->options.linger;
-    }
-    const Clock::time_point send_at = std::max(due_at, sh->resume_at);
+    const std::size_t batch = sh->probing ? 1 : max_batch;  // a probe carries one record
+    const auto send_at = std::max(sendable ? batch_due(*sh, batch, now) : now, sh->resume_at);
     if (sendable && now >= send_at) {
       auto c = std::make_shared<Completion>();
-      const Severity severity = sh->queue.front().record.severity;
-      std::size_t bytes = 0;
-      while (!sh->queue.empty() && c->items.size() < batch &&
-             sh->queue.front().record.severity == severity && bytes < kMaxBatchBytes) {
-        bytes += approximate_bytes(sh->queue.front().record);
-        c->items.push_back(std::move(sh->queue.front()));
-        sh->queue.pop_front();
-      }
+      c->items = take_batch(*sh, batch);
       c->generation = generation;
       c->probe = sh->probing;
       ++sh->in_flight;
