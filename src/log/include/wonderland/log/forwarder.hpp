@@ -5,19 +5,20 @@
 //
 // Batching (`max_batch` > 1): consecutive queued records of one severity travel in one message
 // of type `log.records`, up to `max_batch` of them. A record waits at most `linger` for others
-// to join it; a full batch, a flush and a detach send at once. One message per record costs the
-// broker, the publisher's confirm and the logging service's consumer the same work whatever the
-// record's size, so a busy process sends a few messages where it logged many records.
+// to join it; a full batch, a record of another severity behind it, a flush and a detach send
+// at once. One message per record costs the broker, the publisher's confirm and the logging
+// service's consumer the same work whatever the record's size, so a busy process sends a few
+// messages where it logged many records.
 //
 // While the broker is unreachable:
-//   * a failed record goes back to the front of the queue (a failed batch: each of its records)
-//   (after `max_attempts` failures it is
-//     dropped), and publishing pauses: after the first failure it resumes with one record at a
-//     time ("probing"), and each failed probe doubles the pause, from `retry_min_backoff` up to
-//     `retry_max_backoff`. The pause counts from when the failed publish was sent, so a publish
-//     that a disconnected connection held until its deadline is followed by the next probe at
-//     once: one probe waits in the connection, and forwarding resumes as soon as the broker is
-//     back. The first success ends the pause and restores full speed.
+//   * a failed record goes back to the front of the queue, and so does each record of a failed
+//     batch, in order (after `max_attempts` failures a record is dropped), and publishing
+//     pauses: after the first failure it resumes with one record at a time ("probing"), and
+//     each failed probe doubles the pause, from `retry_min_backoff` up to `retry_max_backoff`.
+//     The pause counts from when the failed publish was sent, so a publish that a disconnected
+//     connection held until its deadline is followed by the next probe at once: one probe waits
+//     in the connection, and forwarding resumes as soon as the broker is back. The first success
+//     ends the pause and restores full speed.
 //   * when the queue is full, new records are dropped and counted. The count is reported on the
 //     console at most once per `drop_report_interval`, and once the broker accepts records
 //     again, as a warning record "dropped N log records while the broker was unreachable"
