@@ -446,6 +446,23 @@ TEST(Forwarder, RecordsOfOneSeverityTravelTogetherInTheOrderTheyWereLogged) {
   EXPECT_EQ(forwarder.stats().dropped, 0u);
 }
 
+TEST(Forwarder, ARecordOfAnotherSeverityWakesTheSenderForTheBatchItCloses) {
+  BrokerForwarder forwarder("svc", batching_options(64, 10s), nullptr);
+  auto publisher = std::make_shared<FakePublisher>(Mode::kAccept);
+  forwarder.attach(publisher);
+  for (int i = 0; i < 3; ++i)
+    forwarder.push(record(i));
+  std::this_thread::sleep_for(100ms);  // the forwarding thread now sleeps out the 10 s linger
+  EXPECT_TRUE(publisher->published().empty());
+  forwarder.push(record(3, Severity::kWarning));
+  ASSERT_TRUE(eventually([&] { return publisher->published().size() == 1; }, 2s))
+      << "the closed batch waited for its linger";
+  EXPECT_EQ(messages_of(publisher->published()[0]),
+            (std::vector<std::string>{"record 0", "record 1", "record 2"}));
+  ASSERT_TRUE(forwarder.flush(kBound));
+  EXPECT_EQ(publisher->published().size(), 2u);
+}
+
 TEST(Forwarder, ALoneRecordWaitsOutItsLingerThenGoesAlone) {
   BrokerForwarder forwarder("svc", batching_options(64, 150ms), nullptr);
   auto publisher = std::make_shared<FakePublisher>(Mode::kAccept);
