@@ -46,7 +46,7 @@ System::System(SystemOptions options)
     : options_(std::move(options)),
       prefix_(options_.tag + "-" + fast_random_hex(6) + "."),
       dir_(options_.work_dir / ("run-" + fast_random_hex(6))),
-      port_(free_tcp_port()) {
+      port_(ports_.emplace_back(PortReservation::reserve()).first()) {
   if (options_.mediators < 1)
     throw std::invalid_argument("SystemOptions::mediators must be at least 1");
   if (options_.mediators == 1) {
@@ -55,10 +55,7 @@ System::System(SystemOptions options)
   }
   for (int i = 1; i <= options_.mediators; ++i) {
     const std::string name = "mediator-" + std::to_string(i);
-    int port = free_tcp_port();
-    while (port == port_)
-      port = free_tcp_port();
-    mediator_ports_[name] = port;
+    mediator_ports_[name] = ports_.emplace_back(PortReservation::reserve()).first();
     mediator_ids_[name] = new_uuid();
   }
 }

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "wonderland/common/error.hpp"
+#include "wonderland/testing/ports.hpp"
 #include "wonderland/testing/postgres.hpp"
 #include "wonderland/testing/process.hpp"
 
@@ -152,6 +153,9 @@ class System {
   SystemOptions options_;
   std::string prefix_;
   std::filesystem::path dir_;
+  // Every HTTP port of the system (the balancer's or the one mediator's, then each mediator's),
+  // held for its whole life, also while a test has killed what listens on it.
+  std::vector<PortReservation> ports_;
   int port_;
   std::unique_ptr<ScopedSchema> schema_;          // made by start(): it needs the database
   std::unique_ptr<ScopedSchema> journal_schema_;  // several mediators only
