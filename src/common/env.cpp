@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cstdlib>
 #include <stdexcept>
+#include <string>
 
 namespace wonderland::env {
 namespace {
@@ -31,6 +32,17 @@ std::int64_t get_int(const char* name, std::int64_t fallback) {
   if (end == v || *end != '\0')
     bad(name, v, "an integer");
   return n;
+}
+
+std::int64_t get_int_in_range(const char* name, std::int64_t fallback, std::int64_t min,
+                              std::int64_t max) {
+  const std::int64_t v = get_int(name, fallback);
+  if (v < min || v > max) {
+    throw std::invalid_argument(std::string("environment variable ") + name + "=" +
+                                std::to_string(v) + " is out of range " + std::to_string(min) +
+                                ".." + std::to_string(max));
+  }
+  return v;
 }
 
 bool get_bool(const char* name, bool fallback) {

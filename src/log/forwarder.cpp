@@ -23,16 +23,6 @@ struct Item {
   Clock::time_point queued_at = Clock::now();  // when it first entered the queue
 };
 
-std::int64_t env_in_range(const char* name, std::int64_t fallback, std::int64_t min,
-                          std::int64_t max) {
-  const std::int64_t v = env::get_int(name, fallback);
-  if (v < min || v > max) {
-    throw std::invalid_argument(
-        fmt::format("environment variable {}={} is out of range {}..{}", name, v, min, max));
-  }
-  return v;
-}
-
 /// A batch stops growing once its records reach about this many bytes, so that one message
 /// stays far below what a consumer accepts (64 MiB, common/json_limits.hpp).
 constexpr std::size_t kMaxBatchBytes = std::size_t{256} * 1024;
@@ -309,9 +299,10 @@ void forward_loop(const std::shared_ptr<detail::ForwarderState>& sh,
 
 ForwarderOptions ForwarderOptions::from_env() {
   ForwarderOptions o;
-  o.max_batch = static_cast<std::size_t>(env_in_range("WONDERLAND_LOG_FORWARD_BATCH", 64, 1, 1000));
-  o.linger =
-      std::chrono::milliseconds(env_in_range("WONDERLAND_LOG_FORWARD_LINGER_MS", 20, 0, 1000));
+  o.max_batch =
+      static_cast<std::size_t>(env::get_int_in_range("WONDERLAND_LOG_FORWARD_BATCH", 64, 1, 1000));
+  o.linger = std::chrono::milliseconds(
+      env::get_int_in_range("WONDERLAND_LOG_FORWARD_LINGER_MS", 20, 0, 1000));
   return o;
 }
 

@@ -167,33 +167,24 @@ std::string default_dir() {
   return var.empty() ? std::string("var/logs/csv") : var + "/logs/csv";
 }
 
-std::int64_t in_range(const char* name, std::int64_t fallback, std::int64_t min, std::int64_t max) {
-  std::int64_t v = env::get_int(name, fallback);
-  if (v < min || v > max) {
-    throw std::invalid_argument(std::string("environment variable ") + name + "=" +
-                                std::to_string(v) + " is out of range " + std::to_string(min) +
-                                ".." + std::to_string(max));
-  }
-  return v;
-}
-
 }  // namespace
 
 ServiceOptions ServiceOptions::from_env() {
   ServiceOptions o;
   o.store.writer.dir = env::get("WONDERLAND_LOG_DIR", default_dir());
   o.store.writer.max_bytes = static_cast<std::uint64_t>(
-      in_range("WONDERLAND_LOG_MAX_BYTES", 10LL * 1024 * 1024, 1, 1LL << 40));
+      env::get_int_in_range("WONDERLAND_LOG_MAX_BYTES", 10LL * 1024 * 1024, 1, 1LL << 40));
   o.store.writer.max_files =
-      static_cast<unsigned>(in_range("WONDERLAND_LOG_MAX_FILES", 10, 1, 10000));
+      static_cast<unsigned>(env::get_int_in_range("WONDERLAND_LOG_MAX_FILES", 10, 1, 10000));
   o.store.writer.fsync = env::get_bool("WONDERLAND_LOG_FSYNC", false);
-  o.store.index_capacity =
-      static_cast<std::size_t>(in_range("WONDERLAND_LOG_INDEX_RECORDS", 100'000, 0, 100'000'000));
-  o.store.linger =
-      std::chrono::microseconds(in_range("WONDERLAND_LOG_LINGER_US", 1000, 0, 1'000'000));
-  o.prefetch = static_cast<std::uint16_t>(in_range("WONDERLAND_LOG_PREFETCH", 1000, 1, 65535));
+  o.store.index_capacity = static_cast<std::size_t>(
+      env::get_int_in_range("WONDERLAND_LOG_INDEX_RECORDS", 100'000, 0, 100'000'000));
+  o.store.linger = std::chrono::microseconds(
+      env::get_int_in_range("WONDERLAND_LOG_LINGER_US", 1000, 0, 1'000'000));
+  o.prefetch =
+      static_cast<std::uint16_t>(env::get_int_in_range("WONDERLAND_LOG_PREFETCH", 1000, 1, 65535));
   o.concurrency = static_cast<unsigned>(
-      in_range("WONDERLAND_LOG_CONCURRENCY", o.store.writer.fsync ? 64 : 16, 0, 1024));
+      env::get_int_in_range("WONDERLAND_LOG_CONCURRENCY", o.store.writer.fsync ? 64 : 16, 0, 1024));
   o.live_workflow_events = env::get_bool("WONDERLAND_LOG_LIVE_WORKFLOW_EVENTS", false);
   // One broker, several systems (tests, benchmarks): each system's queues carry its prefix.
   const std::string prefix = env::get("WONDERLAND_QUEUE_PREFIX", "");

@@ -34,5 +34,20 @@ TEST(EnvTest, ParsesValuesAndNamesTheVariableOnError) {
   ::unsetenv("WONDERLAND_TEST_X");
 }
 
+TEST(EnvTest, AnIntegerOutsideItsRangeIsRefusedWithTheRange) {
+  ::setenv("WONDERLAND_TEST_X", "64", 1);
+  EXPECT_EQ(env::get_int_in_range("WONDERLAND_TEST_X", 1, 1, 64), 64);
+  ::setenv("WONDERLAND_TEST_X", "65", 1);
+  try {
+    (void)env::get_int_in_range("WONDERLAND_TEST_X", 1, 1, 64);
+    FAIL() << "expected an error";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "environment variable WONDERLAND_TEST_X=65 is out of range 1..64");
+  }
+  ::unsetenv("WONDERLAND_TEST_X");
+  EXPECT_EQ(env::get_int_in_range("WONDERLAND_TEST_X", 20, 0, 1000), 20);
+}
+
 }  // namespace
 }  // namespace wonderland

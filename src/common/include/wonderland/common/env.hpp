@@ -13,6 +13,10 @@ namespace wonderland::env {
 std::string get(const char* name, const std::string& fallback);
 /// Parses an integer; throws std::invalid_argument naming the variable when it is not one.
 std::int64_t get_int(const char* name, std::int64_t fallback);
+/// get_int, then checks the value (the fallback too) against [min, max]; throws
+/// std::invalid_argument "environment variable NAME=V is out of range MIN..MAX" outside it.
+std::int64_t get_int_in_range(const char* name, std::int64_t fallback, std::int64_t min,
+                              std::int64_t max);
 /// Parses a boolean: 1/0, true/false, yes/no, on/off.
 bool get_bool(const char* name, bool fallback);
 /// Parses a duration in milliseconds.
