@@ -391,6 +391,17 @@ ForwarderOptions batching_options(std::size_t max_batch, std::chrono::millisecon
   return o;
 }
 
+// A forwarder with batching, attached to a fake publisher in `mode`.
+struct Batching {
+  Batching(std::size_t max_batch, std::chrono::milliseconds linger, Mode mode = Mode::kAccept)
+      : publisher(std::make_shared<FakePublisher>(mode)),
+        forwarder("svc", batching_options(max_batch, linger), nullptr) {
+    forwarder.attach(publisher);
+  }
+  std::shared_ptr<FakePublisher> publisher;
+  BrokerForwarder forwarder;
+};
+
 // The messages of one publish: the records it carries, by message ("record <i>").
 std::vector<std::string> messages_of(const FakePublisher::Published& p) {
   std::vector<std::string> out;
@@ -404,9 +415,8 @@ std::vector<std::string> messages_of(const FakePublisher::Published& p) {
 }
 
 TEST(Forwarder, RecordsOfOneSeverityTravelTogetherInTheOrderTheyWereLogged) {
-  BrokerForwarder forwarder("svc", batching_options(10, 10s), nullptr);
-  auto publisher = std::make_shared<FakePublisher>(Mode::kAccept);
-  forwarder.attach(publisher);
+  Batching batching(10, 10s);
+  auto& [publisher, forwarder] = batching;
   for (int i = 0; i < 25; ++i)
     forwarder.push(record(i));
   forwarder.push(record(25, Severity::kError));  // closes the batch of 20-24
@@ -447,9 +457,8 @@ TEST(Forwarder, RecordsOfOneSeverityTravelTogetherInTheOrderTheyWereLogged) {
 }
 
 TEST(Forwarder, ARecordOfAnotherSeverityWakesTheSenderForTheBatchItCloses) {
-  BrokerForwarder forwarder("svc", batching_options(64, 10s), nullptr);
-  auto publisher = std::make_shared<FakePublisher>(Mode::kAccept);
-  forwarder.attach(publisher);
+  Batching batching(64, 10s);
+  auto& [publisher, forwarder] = batching;
   for (int i = 0; i < 3; ++i)
     forwarder.push(record(i));
   std::this_thread::sleep_for(100ms);  // the forwarding thread now sleeps out the 10 s linger
@@ -464,9 +473,8 @@ TEST(Forwarder, ARecordOfAnotherSeverityWakesTheSenderForTheBatchItCloses) {
 }
 
 TEST(Forwarder, ALoneRecordWaitsOutItsLingerThenGoesAlone) {
-  BrokerForwarder forwarder("svc", batching_options(64, 150ms), nullptr);
-  auto publisher = std::make_shared<FakePublisher>(Mode::kAccept);
-  forwarder.attach(publisher);
+  Batching batching(64, 150ms);
+  auto& [publisher, forwarder] = batching;
   const auto pushed = std::chrono::steady_clock::now();
   forwarder.push(record(1));
   ASSERT_TRUE(eventually([&] { return publisher->published().size() == 1; }));
@@ -478,9 +486,8 @@ TEST(Forwarder, ALoneRecordWaitsOutItsLingerThenGoesAlone) {
 }
 
 TEST(Forwarder, ABatchStopsGrowingAtAQuarterMegabyte) {
-  BrokerForwarder forwarder("svc", batching_options(64, 10s), nullptr);
-  auto publisher = std::make_shared<FakePublisher>(Mode::kAccept);
-  forwarder.attach(publisher);
+  Batching batching(64, 10s);
+  auto& [publisher, forwarder] = batching;
   for (int i = 0; i < 8; ++i) {
     Record r = record(i);
     r.fields["dump"] = std::string(100 * 1024, 'x');  // a large field: 100 KiB
@@ -499,9 +506,8 @@ TEST(Forwarder, ABatchStopsGrowingAtAQuarterMegabyte) {
 }
 
 TEST(Forwarder, DetachingSendsWhatLingersAtOnce) {
-  BrokerForwarder forwarder("svc", batching_options(64, 10s), nullptr);
-  auto publisher = std::make_shared<FakePublisher>(Mode::kAccept);
-  forwarder.attach(publisher);
+  Batching batching(64, 10s);
+  auto& [publisher, forwarder] = batching;
   for (int i = 0; i < 3; ++i)
     forwarder.push(record(i));
   const auto start = std::chrono::steady_clock::now();
@@ -514,9 +520,8 @@ TEST(Forwarder, DetachingSendsWhatLingersAtOnce) {
 }
 
 TEST(Forwarder, AFailedBatchComesBackInOrderAndIsProbedOneRecordAtATime) {
-  BrokerForwarder forwarder("svc", batching_options(5, 10s), nullptr);
-  auto publisher = std::make_shared<FakePublisher>(Mode::kHold);
-  forwarder.attach(publisher);
+  Batching batching(5, 10s, Mode::kHold);
+  auto& [publisher, forwarder] = batching;
   for (int i = 0; i < 5; ++i)
     forwarder.push(record(i));  // a full batch: it goes at once
   ASSERT_TRUE(eventually([&] {
