@@ -22,6 +22,7 @@
 #include "wonderland/messaging/rpc.hpp"
 #include "wonderland/testing/broker.hpp"
 #include "wonderland/testing/http_client.hpp"
+#include "wonderland/testing/ports.hpp"
 #include "wonderland/testing/process.hpp"
 #include "wonderland/testing/temp_dir.hpp"
 
@@ -43,7 +44,10 @@ struct Harness {
   wonderland::testing::TempDir dir{"wl-python-worker"};
   std::string prefix = "pyw-" + wonderland::fast_random_hex(6) + ".";
   std::string queue = prefix + "labels.commands";
-  int port = wonderland::testing::free_tcp_port();
+  // The mediator's HTTP port: no other test takes it before the mediator binds it.
+  wonderland::testing::PortReservation port_reservation =
+      wonderland::testing::PortReservation::reserve();
+  int port = port_reservation.first();
   std::unique_ptr<ChildProcess> worker;
   std::unique_ptr<ChildProcess> mediator;
   std::unique_ptr<messaging::Connection> rpc_connection;  // consumes its replies

@@ -9,6 +9,7 @@
 #include "wonderland/common/ids.hpp"
 #include "wonderland/messaging/connection.hpp"
 #include "wonderland/testing/broker.hpp"
+#include "wonderland/testing/ports.hpp"
 #include "wonderland/testing/process.hpp"
 
 namespace wonderland {
@@ -93,15 +94,18 @@ TEST_F(HealthcheckTest, AQueueMustExistAndHaveAConsumer) {
   // One line, whatever is wrong.
   EXPECT_EQ(std::count(absent.output.begin(), absent.output.end(), '\n'), 1) << absent.output;
 
-  // A cluster's list: the first node is down, the next one answers.
+  // A cluster's list: the first node is down, the next one answers. Nothing listens on a reserved
+  // port, and no other test starts listening on it meanwhile.
+  const auto down_port = testing::PortReservation::reserve();
   const std::string dead_node =
-      "amqp://guest:guest@127.0.0.1:" + std::to_string(testing::free_tcp_port()) + "/";
+      "amqp://guest:guest@127.0.0.1:" + std::to_string(down_port.first()) + "/";
   Outcome listed = healthcheck({queue_.str()}, dead_node + "," + testing::amqp_url());
   EXPECT_EQ(listed.status, 0) << listed.output;
 }
 
 TEST_F(HealthcheckTest, AnUnreachableBrokerIsSaidQuicklyWithoutItsPassword) {
-  const int port = testing::free_tcp_port();
+  const auto reserved = testing::PortReservation::reserve();  // nothing listens on it
+  const int port = reserved.first();
   Outcome down = healthcheck({"--timeout-ms", "1000", queue_.str()},
                              "amqp://guest:s3cret@127.0.0.1:" + std::to_string(port) + "/");
   EXPECT_EQ(down.status, 1) << down.output;

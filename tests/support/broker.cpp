@@ -13,8 +13,14 @@
 namespace wonderland::testing {
 namespace {
 
-/// The Erlang distribution port of a broker on AMQP port P is P + 20000 (scripts/infra.sh).
-constexpr int kDistOffset = 20000;
+/// The Erlang distribution port of a test's broker on AMQP port P (20000-29999) is P - 10000:
+/// below the kernel's ephemeral range (32768-60999), so that while the broker is stopped no
+/// outgoing connection can be given it. infra.sh's own default, P + 20000, lies inside it.
+constexpr int kDistOffset = -10000;
+
+std::string dist_port_env(int amqp_port) {
+  return "WONDERLAND_RABBITMQ_DIST_PORT=" + std::to_string(amqp_port + kDistOffset) + " ";
+}
 
 std::string infra_script() {
   const char* s = std::getenv("WONDERLAND_TEST_INFRA");
@@ -84,8 +90,8 @@ int PrivateBroker::run(const std::string& command) const {
               tls_->key_file + "' WONDERLAND_AMQP_TLS_CACERT='" + tls_->ca_cert_file + "' ";
   }
   std::string cmd = "WONDERLAND_INFRA_TIMEOUT_S=120 WONDERLAND_VAR_DIR='" + var_dir_ +
-                    "' WONDERLAND_AMQP_PORT=" + std::to_string(port_) + " " + tls_env + "'" +
-                    infra_script() + "' " + command + " >&2";
+                    "' WONDERLAND_AMQP_PORT=" + std::to_string(port_) + " " + dist_port_env(port_) +
+                    tls_env + "'" + infra_script() + "' " + command + " >&2";
   return std::system(cmd.c_str());
 }
 
@@ -136,10 +142,12 @@ int PrivateCluster::node_at(int port) const {
 }
 
 int PrivateCluster::run(const std::string& command) const {
+  // Ports given by WONDERLAND_TEST_CLUSTER_AMQP_PORT keep infra.sh's distribution ports.
+  const std::string dist = ports_.first() != 0 ? dist_port_env(port_) : std::string();
   std::string cmd =
       "WONDERLAND_INFRA_TIMEOUT_S=120 WONDERLAND_RABBITMQ_NODES=" + std::to_string(nodes_) +
-      " WONDERLAND_VAR_DIR='" + var_dir_ + "' WONDERLAND_AMQP_PORT=" + std::to_string(port_) +
-      " '" + infra_script() + "' " + command + " >&2";
+      " WONDERLAND_VAR_DIR='" + var_dir_ + "' WONDERLAND_AMQP_PORT=" + std::to_string(port_) + " " +
+      dist + "'" + infra_script() + "' " + command + " >&2";
   return std::system(cmd.c_str());
 }
 

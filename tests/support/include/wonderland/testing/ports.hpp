@@ -15,8 +15,9 @@ namespace wonderland::testing {
 class PortReservation {
  public:
   /// `count` consecutive ports in 20000-29999 that can be bound now and that no other live
-  /// reservation holds; with `companion_offset` != 0 the ports `offset` above each are held and
-  /// checked too (a broker's Erlang distribution port). Throws after 200 tries.
+  /// reservation holds; with `companion_offset` != 0 the ports that far from each (above, or below
+  /// when negative) are held and checked too (a broker's Erlang distribution port). Throws after
+  /// 200 tries.
   static PortReservation reserve(int count = 1, int companion_offset = 0);
   /// The same for the ports from `first` on; nullopt when one is held or cannot be bound.
   static std::optional<PortReservation> try_reserve(int first, int count = 1,

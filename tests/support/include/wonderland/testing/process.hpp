@@ -51,7 +51,5 @@ class ChildProcess {
 
 /// Waits until something accepts TCP connections on 127.0.0.1:`port`.
 bool wait_for_port(int port, std::chrono::milliseconds timeout);
-/// A free TCP port on 127.0.0.1 (bound and released; racy but fine for tests).
-int free_tcp_port();
 
 }  // namespace wonderland::testing
