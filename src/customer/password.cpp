@@ -21,18 +21,12 @@ void ensure_sodium() {
 
 PasswordPolicy PasswordPolicy::from_env() {
   PasswordPolicy p;
-  auto ops = env::get_int("WONDERLAND_ARGON2_OPSLIMIT", static_cast<std::int64_t>(p.opslimit));
-  if (ops < static_cast<std::int64_t>(crypto_pwhash_OPSLIMIT_MIN) || ops > 64) {
-    throw std::invalid_argument(
-        "environment variable WONDERLAND_ARGON2_OPSLIMIT must be between 1 and 64");
-  }
-  auto kib = env::get_int("WONDERLAND_ARGON2_MEMLIMIT_KIB",
-                          static_cast<std::int64_t>(p.memlimit_bytes / 1024));
-  if (kib < static_cast<std::int64_t>(crypto_pwhash_MEMLIMIT_MIN / 1024) ||
-      kib > std::int64_t{4} * 1024 * 1024) {
-    throw std::invalid_argument(
-        "environment variable WONDERLAND_ARGON2_MEMLIMIT_KIB must be between 8 and 4194304 (KiB)");
-  }
+  const auto ops =
+      env::get_int_in_range("WONDERLAND_ARGON2_OPSLIMIT", static_cast<std::int64_t>(p.opslimit),
+                            static_cast<std::int64_t>(crypto_pwhash_OPSLIMIT_MIN), 64);
+  const auto kib = env::get_int_in_range(
+      "WONDERLAND_ARGON2_MEMLIMIT_KIB", static_cast<std::int64_t>(p.memlimit_bytes / 1024),
+      static_cast<std::int64_t>(crypto_pwhash_MEMLIMIT_MIN / 1024), std::int64_t{4} * 1024 * 1024);
   p.opslimit = static_cast<unsigned long long>(ops);
   p.memlimit_bytes = static_cast<std::size_t>(kib) * 1024;
   return p;

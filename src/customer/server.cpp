@@ -13,15 +13,6 @@
 namespace wonderland::customer {
 namespace {
 
-std::int64_t bounded(const char* name, std::int64_t fallback, std::int64_t min, std::int64_t max) {
-  auto v = env::get_int(name, fallback);
-  if (v < min || v > max) {
-    throw std::invalid_argument(std::string("environment variable ") + name + " must be between " +
-                                std::to_string(min) + " and " + std::to_string(max));
-  }
-  return v;
-}
-
 /// Publishes on the events exchange and waits for the broker's confirmation.
 EventPublisher event_publisher(messaging::Connection& connection) {
   return [&connection](const std::string& routing_key, const messaging::Envelope& event) {
@@ -41,16 +32,17 @@ Config Config::from_env() {
                                 "' is not a schema name ([a-z_][a-z0-9_]*, at most 63 characters)");
   }
   c.queue = env::get("WONDERLAND_CUSTOMER_QUEUE", c.queue);
-  c.workers = static_cast<unsigned>(bounded("WONDERLAND_CUSTOMER_WORKERS", c.workers, 1, 32));
-  c.session_ttl = std::chrono::seconds(
-      bounded("WONDERLAND_SESSION_TTL_S", c.session_ttl.count(), 1, std::int64_t{366} * 24 * 3600));
+  c.workers =
+      static_cast<unsigned>(env::get_int_in_range("WONDERLAND_CUSTOMER_WORKERS", c.workers, 1, 32));
+  c.session_ttl = std::chrono::seconds(env::get_int_in_range(
+      "WONDERLAND_SESSION_TTL_S", c.session_ttl.count(), 1, std::int64_t{366} * 24 * 3600));
   c.password = PasswordPolicy::from_env();
-  c.outbox_interval = std::chrono::milliseconds(
-      bounded("WONDERLAND_CUSTOMER_OUTBOX_INTERVAL_MS", c.outbox_interval.count(), 10, 3'600'000));
-  c.return_window_days =
-      static_cast<int>(bounded("WONDERLAND_RETURN_WINDOW_DAYS", c.return_window_days, 0, 3650));
-  c.startup_timeout = std::chrono::seconds(
-      bounded("WONDERLAND_CUSTOMER_STARTUP_TIMEOUT_S", c.startup_timeout.count(), 0, 3600));
+  c.outbox_interval = std::chrono::milliseconds(env::get_int_in_range(
+      "WONDERLAND_CUSTOMER_OUTBOX_INTERVAL_MS", c.outbox_interval.count(), 10, 3'600'000));
+  c.return_window_days = static_cast<int>(
+      env::get_int_in_range("WONDERLAND_RETURN_WINDOW_DAYS", c.return_window_days, 0, 3650));
+  c.startup_timeout = std::chrono::seconds(env::get_int_in_range(
+      "WONDERLAND_CUSTOMER_STARTUP_TIMEOUT_S", c.startup_timeout.count(), 0, 3600));
   return c;
 }
 

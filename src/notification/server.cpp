@@ -33,18 +33,13 @@ Config Config::from_env() {
       env::get("WONDERLAND_MAIL_FROM", "Wonderland Bookstore <orders@wonderland.local>"));
   c.notifier.on_interrupted =
       parse_interrupted_policy(env::get("WONDERLAND_NOTIFICATION_ON_INTERRUPTED", "resend"));
-  const auto attempts = env::get_int("WONDERLAND_NOTIFICATION_MAX_ATTEMPTS", 10);
-  if (attempts < 1 || attempts > 100) {
-    throw std::invalid_argument("WONDERLAND_NOTIFICATION_MAX_ATTEMPTS must be between 1 and 100");
-  }
+  const auto attempts = env::get_int_in_range("WONDERLAND_NOTIFICATION_MAX_ATTEMPTS", 10, 1, 100);
   c.max_attempts = static_cast<int>(attempts);
   const std::string host = env::get("WONDERLAND_SMTP_HOST", "");
   if (!host.empty()) {
     SmtpOptions smtp;
     smtp.host = host;
-    const auto port = env::get_int("WONDERLAND_SMTP_PORT", 25);
-    if (port < 1 || port > 65535)
-      throw std::invalid_argument("WONDERLAND_SMTP_PORT must be between 1 and 65535");
+    const auto port = env::get_int_in_range("WONDERLAND_SMTP_PORT", 25, 1, 65535);
     smtp.port = static_cast<int>(port);
     smtp.user = env::get("WONDERLAND_SMTP_USER", "");
     smtp.password = env::get("WONDERLAND_SMTP_PASSWORD", "");
