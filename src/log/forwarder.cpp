@@ -21,6 +21,9 @@ struct Item {
   Record record;
   int attempts = 0;
   Clock::time_point queued_at = Clock::now();  // when it first entered the queue
+  /// Its place in the order records were pushed (0: a report of dropped records, which goes
+  /// ahead of them). The queue is kept in this order, also when failed batches come back.
+  std::uint64_t seq = 0;
 };
 
 /// A batch stops growing once its records reach about this many bytes, so that one message
@@ -65,6 +68,7 @@ struct ForwarderState {
   std::condition_variable wake;  // the forwarding thread
   std::condition_variable idle;  // flush and detach
   std::deque<Item> queue;
+  std::uint64_t next_seq = 1;
   bool accepting = false;
   std::uint64_t generation = 0;  // bumped by attach and detach; older threads exit
   std::size_t in_flight = 0;
@@ -154,15 +158,20 @@ void complete(const std::shared_ptr<detail::ForwarderState>& sh,
       // the next probe goes at once and is waiting in the connection when the broker returns.
       sh->resume_at = std::max(sh->resume_at, c->sent_at + sh->backoff);
     }
-    // Back to the front in their order, each with one attempt more; the rest are dropped.
+    // Back in their place, each with one attempt more; the rest are dropped. Their place is not
+    // simply the front: the batches in flight fail together when the connection goes, each
+    // behind the one before it, and each would otherwise go ahead of the earlier ones.
     std::uint64_t lost = 0;
-    for (auto it = c->items.rbegin(); it != c->items.rend(); ++it) {
-      ++it->attempts;
+    for (Item& item : c->items) {
+      ++item.attempts;
       bool requeued = false;
-      if (current && it->attempts < sh->options.max_attempts &&
+      if (current && item.attempts < sh->options.max_attempts &&
           sh->queue.size() < sh->options.queue_capacity) {
         try {
-          sh->queue.push_front(std::move(*it));
+          auto place = std::upper_bound(
+              sh->queue.begin(), sh->queue.end(), item.seq,
+              [](std::uint64_t seq, const Item& queued) { return seq < queued.seq; });
+          sh->queue.insert(place, std::move(item));
           requeued = true;
         } catch (...) {
         }
@@ -405,7 +414,7 @@ void BrokerForwarder::push(Record record) noexcept {
     const Severity severity = record.severity;
     if (shared_->queue.size() < options_.queue_capacity) {
       try {
-        shared_->queue.push_back(Item{std::move(record)});
+        shared_->queue.push_back(Item{std::move(record), 0, Clock::now(), shared_->next_seq++});
         queued = true;
       } catch (...) {
       }

@@ -553,6 +553,30 @@ TEST(Forwarder, AFailedBatchComesBackInOrderAndIsProbedOneRecordAtATime) {
   EXPECT_EQ(forwarder.stats().dropped, 0u);
 }
 
+TEST(Forwarder, BatchesThatFailTogetherComeBackInTheOrderTheyWereLogged) {
+  Batching batching(3, 10s, Mode::kHold);
+  auto& [publisher, forwarder] = batching;
+  for (int i = 0; i < 9; ++i)
+    forwarder.push(record(i));  // three full batches, in flight together
+  ASSERT_TRUE(eventually([&] { return publisher->held_count() == 3; }));
+  publisher->set_mode(Mode::kAccept);
+  // The connection went away: its publishes fail in the order they were sent.
+  publisher->complete_held(false);
+  ASSERT_TRUE(forwarder.flush(kBound));
+
+  std::vector<std::string> texts;
+  for (const auto& p : publisher->published()) {
+    for (auto& text : messages_of(p))
+      texts.push_back(text);
+  }
+  std::vector<std::string> expected;
+  for (int i = 0; i < 9; ++i)
+    expected.push_back("record " + std::to_string(i));
+  EXPECT_EQ(texts, expected);
+  EXPECT_EQ(forwarder.stats().forwarded, 9u);
+  EXPECT_EQ(forwarder.stats().dropped, 0u);
+}
+
 TEST(Forwarder, AFailedBatchUsesUpOneAttemptOfEachOfItsRecords) {
   ForwarderOptions o = batching_options(3, 10s);
   o.max_attempts = 1;

@@ -11,14 +11,15 @@
 // messages where it logged many records.
 //
 // While the broker is unreachable:
-//   * a failed record goes back to the front of the queue, and so does each record of a failed
-//     batch, in order (after `max_attempts` failures a record is dropped), and publishing
-//     pauses: after the first failure it resumes with one record at a time ("probing"), and
-//     each failed probe doubles the pause, from `retry_min_backoff` up to `retry_max_backoff`.
-//     The pause counts from when the failed publish was sent, so a publish that a disconnected
-//     connection held until its deadline is followed by the next probe at once: one probe waits
-//     in the connection, and forwarding resumes as soon as the broker is back. The first success
-//     ends the pause and restores full speed.
+//   * a failed record goes back to its place at the head of the queue, and so does each record
+//     of a failed batch: the queue stays in the order the records were logged, also when the
+//     batches in flight fail together (after `max_attempts` failures a record is dropped), and
+//     publishing pauses: after the first failure it resumes with one record at a time
+//     ("probing"), and each failed probe doubles the pause, from `retry_min_backoff` up to
+//     `retry_max_backoff`. The pause counts from when the failed publish was sent, so a publish
+//     that a disconnected connection held until its deadline is followed by the next probe at once:
+//     one probe waits in the connection, and forwarding resumes as soon as the broker is back. The
+//     first success ends the pause and restores full speed.
 //   * when the queue is full, new records are dropped and counted. The count is reported on the
 //     console at most once per `drop_report_interval`, and once the broker accepts records
 //     again, as a warning record "dropped N log records while the broker was unreachable"
