@@ -117,6 +117,42 @@ TEST_F(MessagingTest, QueueStatusCountsMessagesAndConsumersAndAMissingQueueHarms
   EXPECT_TRUE(other.connected());
 }
 
+// A publish's callback and a handler without handler threads run on the I/O thread, which is
+// what answers the connection's blocking calls: there they fail at once, instead of stalling the
+// connection (its heartbeats, replies and confirms) until their own timeout.
+TEST_F(MessagingTest, BlockingCallsOnTheIoThreadFailAtOnce) {
+  QueueName q = temp_queue("io-thread");
+  // Shared: without the check the callback outlives a failed test, still waiting.
+  auto outcome =
+      std::make_shared<std::promise<std::pair<Result<QueueStatus>, std::optional<Error>>>>();
+  auto done = outcome->get_future();
+  conn_.publish(Outgoing{exchanges::kDefault, q.str(), Envelope::make("t", {})},
+                [this, q, outcome](Status) {
+                  Result<QueueStatus> status = conn_.queue_status(q, 10s);
+                  std::optional<Error> declared;  // none: it returned
+                  QueueSpec spec;
+                  spec.name = q;
+                  spec.durable = false;
+                  spec.expires = 60s;
+                  try {
+                    conn_.declare(spec, 10s);
+                  } catch (const ErrorException& e) {
+                    declared = e.error();
+                  }
+                  outcome->set_value({std::move(status), declared});
+                });
+  ASSERT_EQ(done.wait_for(5s), std::future_status::ready);
+  auto [status, declared] = done.get();
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(status.error().code, codes::kFailedPrecondition) << status.error().message;
+  ASSERT_TRUE(declared.has_value());
+  EXPECT_EQ(declared->code, codes::kFailedPrecondition) << declared->message;
+  // The same calls from another thread, and the connection, still work.
+  EXPECT_TRUE(conn_.queue_status(q).ok());
+  EXPECT_TRUE(
+      conn_.publish(Outgoing{exchanges::kDefault, q.str(), Envelope::make("t", {})}).get().ok());
+}
+
 TEST_F(MessagingTest, AConsumerTheBrokerCancelsConsumesAgain) {
   // The consumer's connection declares the queue, as a service declares its command queue.
   Connection service(options_for(testing::amqp_url(), "cancelled-consumer"));

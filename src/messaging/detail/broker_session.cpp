@@ -59,8 +59,10 @@ BrokerSession::~BrokerSession() {
 }
 
 void BrokerSession::start() {
-  io_thread_ = std::thread([this] { run(); });
-  io_thread_id_ = io_thread_.get_id();
+  io_thread_ = std::thread([this] {
+    io_thread_id_.store(std::this_thread::get_id());
+    run();
+  });
 }
 
 void BrokerSession::shutdown() {
@@ -101,7 +103,7 @@ void BrokerSession::post(std::span<Op> ops) {
         ops_.push_back(std::move(op));
       if (!wake_pending_) {
         wake_pending_ = true;
-        wake_up = std::this_thread::get_id() != io_thread_id_;
+        wake_up = std::this_thread::get_id() != io_thread_id_.load();
       }
     }
   }
@@ -111,6 +113,15 @@ void BrokerSession::post(std::span<Op> ops) {
     done(Error::of(codes::kCancelled, "connection is shut down"));
   if (wake_up)
     wake();
+}
+
+void BrokerSession::refuse_blocking_on_io_thread(const char* what) const {
+  if (std::this_thread::get_id() == io_thread_id_.load()) {
+    throw ErrorException(Error::of(codes::kFailedPrecondition,
+                                   std::string(what) +
+                                       " cannot wait on the connection's I/O thread, which would "
+                                       "answer it: call it from another thread"));
+  }
 }
 
 bool BrokerSession::wait_connected(std::chrono::milliseconds timeout) const {
@@ -137,6 +148,7 @@ void BrokerSession::remove_consumer(std::uint64_t id) {
 }
 
 void BrokerSession::declare(Declaration d, std::chrono::milliseconds timeout) {
+  refuse_blocking_on_io_thread("a declaration");
   auto promise = std::make_shared<std::promise<void>>();
   auto future = promise->get_future();
   post(std::function<void()>(
@@ -150,6 +162,7 @@ void BrokerSession::declare(Declaration d, std::chrono::milliseconds timeout) {
 
 void BrokerSession::on_channel_and_wait(const char* what, std::chrono::milliseconds timeout,
                                         std::function<void(AmqpChannel&)> op) {
+  refuse_blocking_on_io_thread(what);
   auto promise = std::make_shared<std::promise<void>>();
   auto future = promise->get_future();
   post(std::function<void()>([this, op = std::move(op), promise] {
@@ -204,6 +217,7 @@ Result<QueueStatus> BrokerSession::queue_status(const QueueName& queue,
 
 std::optional<RawMessage> BrokerSession::get(const QueueName& queue,
                                              std::chrono::milliseconds timeout) {
+  refuse_blocking_on_io_thread("basic.get");
   auto promise = std::make_shared<std::promise<std::optional<RawMessage>>>();
   auto future = promise->get_future();
   post(std::function<void()>([this, queue, promise] {

@@ -94,6 +94,9 @@ class BrokerSession : public std::enable_shared_from_this<BrokerSession> {
   void on_channel_and_wait(const char* what, std::chrono::milliseconds timeout,
                            std::function<void(AmqpChannel&)> op);
   void wake();
+  /// Throws failed_precondition on the I/O thread: a blocking call there would wait for the
+  /// thread it blocks, until its timeout, with the connection's heartbeats, replies and confirms.
+  void refuse_blocking_on_io_thread(const char* what) const;
 
   // I/O thread only.
   void run();
@@ -119,7 +122,7 @@ class BrokerSession : public std::enable_shared_from_this<BrokerSession> {
   bool stopped_ = false;
   int wake_fd_ = -1;
   std::thread io_thread_;
-  std::thread::id io_thread_id_;
+  std::atomic<std::thread::id> io_thread_id_{};  // set by the thread itself
   std::atomic<bool> stop_{false};
 
   // The parts (I/O thread, except where they say otherwise).

@@ -165,6 +165,11 @@ class Connection {
 
   const ConnectionOptions& options() const;
 
+  // The blocking calls (declare, delete_queue, delete_exchange, get, queue_status and
+  // message_count) are answered by the connection's I/O thread. On that thread itself (in a
+  // publish's callback, or a handler without handler threads) they fail at once with
+  // failed_precondition instead of stalling the connection until their timeout.
+
   /// Declares (and records, for re-declaration after a reconnect). Blocks until the broker has
   /// answered; throws ErrorException on refusal or timeout.
   void declare(const ExchangeSpec& spec,
