@@ -414,7 +414,7 @@ void BrokerForwarder::push(Record record) noexcept {
     const Severity severity = record.severity;
     if (shared_->queue.size() < options_.queue_capacity) {
       try {
-        shared_->queue.push_back(Item{std::move(record), 0, Clock::now(), shared_->next_seq++});
+        shared_->queue.push_back(Item{.record = std::move(record), .seq = shared_->next_seq++});
         queued = true;
       } catch (...) {
       }
