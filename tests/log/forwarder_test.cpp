@@ -414,6 +414,17 @@ std::vector<std::string> messages_of(const FakePublisher::Published& p) {
   return out;
 }
 
+// The records of the publishes from `first` on, in the order they were published.
+std::vector<std::string> messages_from(const std::vector<FakePublisher::Published>& published,
+                                       std::size_t first = 0) {
+  std::vector<std::string> out;
+  for (std::size_t m = first; m < published.size(); ++m) {
+    for (auto& text : messages_of(published[m]))
+      out.push_back(text);
+  }
+  return out;
+}
+
 TEST(Forwarder, RecordsOfOneSeverityTravelTogetherInTheOrderTheyWereLogged) {
   Batching batching(10, 10s);
   auto& [publisher, forwarder] = batching;
@@ -539,11 +550,7 @@ TEST(Forwarder, AFailedBatchComesBackInOrderAndIsProbedOneRecordAtATime) {
   ASSERT_TRUE(forwarder.flush(kBound));  // the other four would linger for 10 s
 
   const auto published = publisher->published();
-  std::vector<std::string> after;
-  for (std::size_t m = before; m < published.size(); ++m) {
-    for (auto& text : messages_of(published[m]))
-      after.push_back(text);
-  }
+  const std::vector<std::string> after = messages_from(published, before);
   ASSERT_GE(published.size(), before + 2);
   EXPECT_EQ(published[before].envelope.type, kRecordType) << "a probe carries one record";
   const std::vector<std::string> expected = {"record 5", "record 6", "record 7", "record 8",
@@ -564,11 +571,7 @@ TEST(Forwarder, BatchesThatFailTogetherComeBackInTheOrderTheyWereLogged) {
   publisher->complete_held(false);
   ASSERT_TRUE(forwarder.flush(kBound));
 
-  std::vector<std::string> texts;
-  for (const auto& p : publisher->published()) {
-    for (auto& text : messages_of(p))
-      texts.push_back(text);
-  }
+  const std::vector<std::string> texts = messages_from(publisher->published());
   std::vector<std::string> expected;
   for (int i = 0; i < 9; ++i)
     expected.push_back("record " + std::to_string(i));
