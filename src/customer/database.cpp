@@ -31,8 +31,11 @@ std::string with_connect_timeout(const std::string& url, int seconds) {
   return url + (url.find('?') == std::string::npos ? "?" : "&") + param;
 }
 
-Database::Database(const std::string& url, std::string schema, int connect_timeout_s)
-    : url_(with_connect_timeout(url, connect_timeout_s)), schema_(std::move(schema)) {
+Database::Database(const std::string& url, std::string schema, int connect_timeout_s,
+                   std::chrono::milliseconds idle_in_transaction)
+    : url_(with_connect_timeout(url, connect_timeout_s)),
+      schema_(std::move(schema)),
+      idle_in_transaction_(idle_in_transaction) {
   if (!valid_schema_name(schema_)) {
     throw std::invalid_argument("'" + schema_ +
                                 "' is not an acceptable schema name ([a-z_][a-z0-9_]*)");
@@ -48,6 +51,8 @@ pqxx::connection& Database::connection() {
     auto c = std::make_unique<pqxx::connection>(url_);
     // set_variable is re-applied by libpqxx should it ever re-open the connection by itself.
     c->set_variable("search_path", c->quote_name(schema_));
+    c->set_variable("idle_in_transaction_session_timeout",
+                    std::to_string(idle_in_transaction_.count()));
     conn_ = std::move(c);
     ++connects_;
   }

@@ -10,6 +10,7 @@
 // own. A Database is not thread-safe: give each worker thread its own.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <pqxx/pqxx>
 #include <string>
@@ -26,8 +27,16 @@ std::string with_connect_timeout(const std::string& url, int seconds);
 
 class Database {
  public:
+  /// How long a session may sit idle inside an open transaction before PostgreSQL ends it
+  /// (`idle_in_transaction_session_timeout`). No transaction of the service waits for anything
+  /// but its own statements (the outbox publishes outside one), so only a stalled process
+  /// reaches it; its row locks and the rows' old versions are then let go instead of blocking
+  /// the other workers and vacuum until it wakes. The next use reconnects.
+  static constexpr std::chrono::milliseconds kIdleInTransactionLimit{10000};
+
   /// Does not connect yet. Throws std::invalid_argument for an unacceptable schema name.
-  Database(const std::string& url, std::string schema, int connect_timeout_s = 5);
+  Database(const std::string& url, std::string schema, int connect_timeout_s = 5,
+           std::chrono::milliseconds idle_in_transaction = kIdleInTransactionLimit);
   ~Database();
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
@@ -66,6 +75,7 @@ class Database {
  private:
   std::string url_;
   std::string schema_;
+  std::chrono::milliseconds idle_in_transaction_;
   std::unique_ptr<pqxx::connection> conn_;
   pqxx::transaction_base* ambient_ = nullptr;
   int connects_ = 0;

@@ -20,10 +20,12 @@ Error internal(std::string_view operation, std::string_view what) {
 }
 
 /// Maps an SQL error by its SQLSTATE class: 08 connection exception, 57P operator intervention
-/// (shutdown), 40001/40P01 serialization failure or deadlock, 53 insufficient resources.
+/// (shutdown), 25P03 the session idled too long in a transaction (Database) and was ended,
+/// 40001/40P01 serialization failure or deadlock, 53 insufficient resources.
 Error from_sql_error(Database& db, std::string_view operation, const pqxx::sql_error& e) {
   const std::string& state = e.sqlstate();
-  if (state.rfind("08", 0) == 0 || state.rfind("57P", 0) == 0 || !db.connected()) {
+  if (state.rfind("08", 0) == 0 || state.rfind("57P", 0) == 0 || state == "25P03" ||
+      !db.connected()) {
     return unavailable(db, operation, e.what());
   }
   if (state == "40001" || state == "40P01") {

@@ -26,11 +26,13 @@ namespace wonderland::customer {
 using EventPublisher =
     std::function<Status(const std::string& routing_key, const messaging::Envelope& event)>;
 
-/// Publishes up to `limit` waiting events, oldest first, deleting each one once `publish`
-/// succeeded; stops at the first failure, leaving it and the rest for a later flush. Rows are
-/// claimed with FOR UPDATE SKIP LOCKED, so concurrent flushers never publish the same row at the
-/// same time. Returns how many were published. Must not run inside an ambient transaction;
-/// throws on database failures.
+/// Publishes up to `limit` waiting events, oldest first, and deletes those `publish` confirmed;
+/// stops at the first failure, leaving it and the rest for a later flush. Each row is claimed
+/// with a session-level advisory lock, which a concurrent flusher skips, so two flushers never
+/// publish the same row at the same time; no transaction stays open while `publish` waits for
+/// the broker (the service's sessions end one that idles: Database), and a flusher that dies
+/// lets go of its rows with its session. Returns how many were published. Must not run inside an
+/// ambient transaction; throws on database failures.
 int flush_outbox(Database& db, const EventPublisher& publish, int limit = 100);
 
 /// `flush_outbox` with its database failures as an error value (see guarded.hpp): for callers
