@@ -30,27 +30,6 @@ using messaging::Envelope;
 using nlohmann::json;
 using namespace std::chrono_literals;
 
-/// Records what the handler publishes; can be told to fail.
-struct FakePublisher {
-  Status publish(const std::string& routing_key, const Envelope& event) {
-    std::lock_guard lock(mu);
-    if (failing)
-      return Error::of(codes::kUnavailable, "broker down");
-    published.emplace_back(routing_key, event);
-    return ok_status();
-  }
-  EventPublisher fn() {
-    return [this](const std::string& k, const Envelope& e) { return publish(k, e); };
-  }
-  std::size_t count() {
-    std::lock_guard lock(mu);
-    return published.size();
-  }
-  std::mutex mu;
-  bool failing = false;
-  std::vector<std::pair<std::string, Envelope>> published;
-};
-
 class HandlerPgTest : public CustomerPgTest {
  protected:
   HandlerPgTest() : handler_(schema_.url(), schema_.name(), options(), publisher_.fn()) {}

@@ -54,22 +54,6 @@ class GatedPublisher {
   std::vector<std::string> published_;
 };
 
-/// Records what it publishes at once; can be told to fail.
-struct RecordingPublisher {
-  EventPublisher fn() {
-    return [this](const std::string&, const Envelope& event) -> Status {
-      std::lock_guard lock(mu);
-      if (failing)
-        return Error::of(codes::kUnavailable, "broker down");
-      published.push_back(event.message_id);
-      return ok_status();
-    };
-  }
-  std::mutex mu;
-  bool failing = false;
-  std::vector<std::string> published;
-};
-
 class OutboxPgTest : public CustomerPgTest {
  protected:
   /// Writes an event to the outbox, as a command's transaction does; returns its message id.
@@ -134,9 +118,9 @@ TEST_F(OutboxPgTest, AConcurrentFlushSkipsTheRowsBeingPublished) {
   BackgroundFlush slow(schema_, broker.fn());
   ASSERT_TRUE(broker.wait_entered());
 
-  RecordingPublisher other;
+  FakePublisher other;
   EXPECT_EQ(flush_outbox(db_, other.fn()), 0);  // both rows belong to the flush in progress
-  EXPECT_TRUE(other.published.empty());
+  EXPECT_EQ(other.count(), 0u);
 
   broker.open();
   slow.join();
@@ -145,7 +129,7 @@ TEST_F(OutboxPgTest, AConcurrentFlushSkipsTheRowsBeingPublished) {
   EXPECT_EQ(broker.published(), (std::vector<std::string>{first, second}));  // oldest first
   EXPECT_EQ(pending_events(db_), 0);
   EXPECT_EQ(flush_outbox(db_, other.fn()), 0);
-  EXPECT_TRUE(other.published.empty());
+  EXPECT_EQ(other.count(), 0u);
 }
 
 TEST_F(OutboxPgTest, ARowAddedDuringAFlushIsLeftToTheNextOne) {
@@ -155,9 +139,9 @@ TEST_F(OutboxPgTest, ARowAddedDuringAFlushIsLeftToTheNextOne) {
   ASSERT_TRUE(broker.wait_entered());
   const std::string second = add_event("bob");
 
-  RecordingPublisher other;
+  FakePublisher other;
   EXPECT_EQ(flush_outbox(db_, other.fn()), 1);  // the new row is free; the old one is not
-  EXPECT_EQ(other.published, (std::vector<std::string>{second}));
+  EXPECT_EQ(other.message_ids(), (std::vector<std::string>{second}));
   broker.open();
   slow.join();
   EXPECT_EQ(broker.published(), (std::vector<std::string>{first}));
@@ -166,16 +150,16 @@ TEST_F(OutboxPgTest, ARowAddedDuringAFlushIsLeftToTheNextOne) {
 
 TEST_F(OutboxPgTest, AFailedPublishLetsGoOfTheRowAtOnce) {
   const std::string id = add_event("alice");
-  RecordingPublisher down;
+  FakePublisher down;
   down.failing = true;
   EXPECT_EQ(flush_outbox(db_, down.fn()), 0);
   EXPECT_EQ(pending_events(db_), 1);
 
   // Another session takes the row at once: the failed flush holds no lock on it.
   Database other_db(schema_.url(), schema_.name());
-  RecordingPublisher up;
+  FakePublisher up;
   EXPECT_EQ(flush_outbox(other_db, up.fn()), 1);
-  EXPECT_EQ(up.published, (std::vector<std::string>{id}));
+  EXPECT_EQ(up.message_ids(), (std::vector<std::string>{id}));
   EXPECT_EQ(pending_events(db_), 0);
 }
 
@@ -187,7 +171,7 @@ TEST_F(OutboxPgTest, AFlusherWhoseSessionEndsLetsGoOfItsRows) {
 
   // The flusher's session ends, as when its process is killed: its claim ends with it.
   query("SELECT pg_terminate_backend(" + std::to_string(lost.pid) + ")");
-  RecordingPublisher other;
+  FakePublisher other;
   int published = 0;
   for (int i = 0; i < 100 && published == 0; ++i) {
     published = flush_outbox(db_, other.fn());
@@ -195,7 +179,7 @@ TEST_F(OutboxPgTest, AFlusherWhoseSessionEndsLetsGoOfItsRows) {
       std::this_thread::sleep_for(50ms);
   }
   EXPECT_EQ(published, 1);
-  EXPECT_EQ(other.published, (std::vector<std::string>{id}));
+  EXPECT_EQ(other.message_ids(), (std::vector<std::string>{id}));
   EXPECT_EQ(pending_events(db_), 0);
 
   // The lost flusher cannot record anything: its DELETE fails with its session.

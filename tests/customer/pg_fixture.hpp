@@ -6,15 +6,49 @@
 
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <pqxx/pqxx>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "database.hpp"
 #include "migrations.hpp"
+#include "outbox.hpp"
 #include "store.hpp"
 #include "wonderland/common/ids.hpp"
 #include "wonderland/testing/postgres.hpp"
 
 namespace wonderland::customer::test {
+
+/// Records what a handler or a flush publishes; can be told to fail.
+struct FakePublisher {
+  Status publish(const std::string& routing_key, const messaging::Envelope& event) {
+    std::lock_guard lock(mu);
+    if (failing)
+      return Error::of(codes::kUnavailable, "broker down");
+    published.emplace_back(routing_key, event);
+    return ok_status();
+  }
+  EventPublisher fn() {
+    return [this](const std::string& k, const messaging::Envelope& e) { return publish(k, e); };
+  }
+  /// The message ids published so far, in order.
+  std::vector<std::string> message_ids() {
+    std::lock_guard lock(mu);
+    std::vector<std::string> ids;
+    for (const auto& p : published)
+      ids.push_back(p.second.message_id);
+    return ids;
+  }
+  std::size_t count() {
+    std::lock_guard lock(mu);
+    return published.size();
+  }
+  std::mutex mu;
+  bool failing = false;
+  std::vector<std::pair<std::string, messaging::Envelope>> published;
+};
 
 inline std::string error_text(const Error& e) {
   return std::string(to_string(e.code)) + ": " + e.message;
