@@ -1,7 +1,8 @@
 // RPC round trips per second and latency, for the messaging library and for a minimal
 // rabbitmq-c echo client/server measured in the same run, at several numbers of requests in
 // flight. The broker is the bottleneck on a small machine, so the raw figure is the ceiling and
-// the ratio is what the library costs.
+// the ratio is what the library costs. Both ends run in this process, so its CPU time per round
+// trip is what the client and the server cost together, apart from the broker.
 //
 //   build/bench/messaging/rpc_benchmark --url amqp://guest:guest@127.0.0.1:5672/
 
@@ -18,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "wonderland/bench/process.hpp"
 #include "wonderland/bench/raw_rpc.hpp"
 #include "wonderland/bench/stats.hpp"
 #include "wonderland/common/ids.hpp"
@@ -80,9 +82,11 @@ Figures run_library(const std::string& url, bool persistent, int inflight, doubl
     issue();
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   auto start = Clock::now();
+  const double cpu_at_start = bench::own_cpu_seconds();
   measuring = true;
   std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
   measuring = false;
+  const double cpu = bench::own_cpu_seconds() - cpu_at_start;
   double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
   stop = true;
   auto drain_deadline = Clock::now() + std::chrono::seconds(10);
@@ -92,7 +96,10 @@ Figures run_library(const std::string& url, bool persistent, int inflight, doubl
     std::fprintf(stderr, "warning: %ld failed calls\n", failures.load());
   server_conn.delete_queue(queue);
   std::lock_guard lock(mu);
-  return summarize(latencies, elapsed);
+  Figures figures = summarize(latencies, elapsed);
+  if (figures.samples > 0)
+    figures.cpu_us_per_op = 1e6 * cpu / static_cast<double>(figures.samples);
+  return figures;
 }
 
 void print_table(const std::string& url, double seconds, const std::vector<int>& inflight,
@@ -101,20 +108,22 @@ void print_table(const std::string& url, double seconds, const std::vector<int>&
               seconds);
   std::printf(
       "| mode       | in flight | raw rt/s | lib rt/s | ratio | raw p50 ms | lib p50 ms | raw p99 "
-      "ms | lib p99 ms |\n");
+      "ms | lib p99 ms | raw CPU µs/rt | lib CPU µs/rt |\n");
   std::printf(
       "|------------|-----------|----------|----------|-------|------------|------------|----------"
-      "--|------------|\n");
+      "--|------------|---------------|---------------|\n");
   for (const auto& mode : modes) {
     bool persistent = mode == "persistent";
     for (int n : inflight) {
       Figures raw =
           bench::raw_rpc(url, {.persistent = persistent, .in_flight = n, .seconds = seconds});
       Figures lib = run_library(url, persistent, n, seconds);
-      std::printf("| %-10s | %9d | %8.0f | %8.0f | %4.0f%% | %10.3f | %10.3f | %10.3f | %10.3f |\n",
-                  mode.c_str(), n, raw.per_second, lib.per_second,
-                  raw.per_second > 0 ? 100.0 * lib.per_second / raw.per_second : 0.0, raw.p50_ms,
-                  lib.p50_ms, raw.p99_ms, lib.p99_ms);
+      std::printf(
+          "| %-10s | %9d | %8.0f | %8.0f | %4.0f%% | %10.3f | %10.3f | %10.3f | %10.3f | %13.1f | "
+          "%13.1f |\n",
+          mode.c_str(), n, raw.per_second, lib.per_second,
+          raw.per_second > 0 ? 100.0 * lib.per_second / raw.per_second : 0.0, raw.p50_ms,
+          lib.p50_ms, raw.p99_ms, lib.p99_ms, raw.cpu_us_per_op, lib.cpu_us_per_op);
       std::fflush(stdout);
     }
   }

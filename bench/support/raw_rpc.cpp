@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "wonderland/bench/durable_write.hpp"
+#include "wonderland/bench/process.hpp"
 #include "wonderland/common/ids.hpp"
 
 namespace wonderland::bench {
@@ -217,6 +218,7 @@ Figures raw_rpc(const std::string& url, const RawRpcOptions& options) {
   std::vector<double> latencies;
   const auto warmup_end = Clock::now() + std::chrono::milliseconds(700);
   Clock::time_point start;
+  double cpu_at_start = 0;
   bool measuring = false;
   for (std::size_t i = 0; i < inflight; ++i)
     send(i);
@@ -226,6 +228,7 @@ Figures raw_rpc(const std::string& url, const RawRpcOptions& options) {
     if (!measuring && now >= warmup_end) {
       measuring = true;
       start = now;
+      cpu_at_start = own_cpu_seconds();
     }
     if (measuring) {
       latencies.push_back(ms_between(sent[slot], now));
@@ -235,12 +238,16 @@ Figures raw_rpc(const std::string& url, const RawRpcOptions& options) {
     send(slot);
   }
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  const double cpu = own_cpu_seconds() - cpu_at_start;
   server.stop();
   for (std::size_t i = 0; i + 1 < inflight; ++i) {
     if (!caller.receive_within(2000))
       break;
   }
-  return summarize(std::move(latencies), elapsed);
+  Figures figures = summarize(std::move(latencies), elapsed);
+  if (figures.samples > 0)
+    figures.cpu_us_per_op = 1e6 * cpu / static_cast<double>(figures.samples);
+  return figures;
 }
 
 SerialWriteAhead serial_write_ahead(const std::string& url, const RawRpcOptions& options,

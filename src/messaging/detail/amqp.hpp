@@ -135,10 +135,14 @@ class AmqpChannel {
   void ack(std::uint64_t delivery_tag);
   void reject(std::uint64_t delivery_tag, bool requeue);
 
-  /// On: small writes are held back (TCP_CORK) so that a batch of publishes and acknowledgements
-  /// leaves in full segments; off sends what is held back. The methods that wait for the broker's
+  /// On: publishes and acknowledgements are held back so that a batch of them leaves together,
+  /// in one send() over plain TCP (the frames are held here), in full segments over TLS
+  /// (TCP_CORK); off sends what is held back, and throws AmqpError when that fails. Uncorked, a
+  /// message's frames leave in one send() over plain TCP. The methods that wait for the broker's
   /// answer (declarations, qos, consume, cancel, get) send at once whatever is held back.
   void cork(bool on);
+  /// Whether corking costs no system call (plain TCP: the frames are held in this process).
+  bool holds_frames() const;
 
   /// Whether a frame can be read without touching the socket.
   bool has_buffered() const;

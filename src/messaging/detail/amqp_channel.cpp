@@ -16,6 +16,7 @@
 #include "detail/amqp.hpp"
 #include "detail/amqp_codec.hpp"
 #include "detail/amqp_socket.hpp"
+#include "detail/frame_writer.hpp"
 
 namespace wonderland::messaging::detail {
 namespace {
@@ -53,6 +54,14 @@ struct AmqpChannel::State {
   QueueType queue_type = QueueType::kClassic;
   std::chrono::milliseconds timeout{5000};
   bool corked = false;
+  /// Over plain TCP, publishes and acknowledgements are encoded here and held in `out`, then sent
+  /// with one system call for the whole message (rabbitmq-c makes one per frame) or, while
+  /// corked, for the whole batch. Over TLS rabbitmq-c owns the stream: it writes them, and
+  /// TCP_CORK groups them.
+  bool own_frames = false;
+  FrameWriter out;
+  /// While corked, held frames past this size are sent all the same.
+  static constexpr std::size_t kSendAtBytes = std::size_t{64} * 1024;
   /// Whether kInspectionChannel is open (opened at the first inspection, again after a refusal).
   bool inspection_open = false;
   /// Whether kUnconfirmedChannel is open (at the first unconfirmed publish).
@@ -74,11 +83,28 @@ struct AmqpChannel::State {
     if (corked == on)
       return;
     corked = on;
+    if (own_frames) {
+      if (!on)
+        send_held();
+      return;
+    }
     int fd = amqp_get_sockfd(conn);
     int value = on ? 1 : 0;
     // Best effort: without it, frames only leave in more segments.
     if (fd >= 0)
       ::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &value, sizeof value);
+  }
+
+  /// Sends the frames held in `out`; throws AmqpError when the socket fails.
+  void send_held() {
+    if (!out.empty())
+      out.write_to(amqp_get_sockfd(conn), timeout);
+  }
+
+  /// After frames were added to `out`: sends them unless corked.
+  void added_frames() {
+    if (!corked || out.size() >= kSendAtBytes)
+      send_held();
   }
 
   /// Around a synchronous method: sends what the cork holds back before waiting for the broker's
@@ -118,6 +144,7 @@ struct AmqpChannel::State {
         if (r.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
           const auto* m = static_cast<const amqp_connection_close_t*>(r.reply.decoded);
           std::string text = str(m->reply_text);
+          out.discard();  // the connection is closing: nothing held may follow the close-ok
           amqp_connection_close_ok_t ok{};
           amqp_send_method(conn, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
           throw AmqpError(std::string(what) + ": broker closed the connection: " +
@@ -127,6 +154,7 @@ struct AmqpChannel::State {
         if (r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
           const auto* m = static_cast<const amqp_channel_close_t*>(r.reply.decoded);
           std::string text = str(m->reply_text);
+          out.discard();  // the connection is dropped after a channel closes (BrokerSession)
           amqp_channel_close_ok_t ok{};
           amqp_send_method(conn, channel, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
           throw AmqpError(
@@ -217,6 +245,8 @@ AmqpChannel::AmqpChannel(const UrlParts& url, const TlsOptions& tls,
   }
   s_->check_reply(r, "login");
   s_->heartbeat_s = amqp_get_heartbeat(s_->conn);
+  s_->own_frames = !url.tls;
+  s_->out.set_frame_max(static_cast<std::size_t>(amqp_get_frame_max(s_->conn)));
   amqp_channel_open(s_->conn, kChannel);
   s_->check("channel.open");
 }
@@ -224,7 +254,11 @@ AmqpChannel::AmqpChannel(const UrlParts& url, const TlsOptions& tls,
 AmqpChannel::~AmqpChannel() {
   // Best effort: a polite close when the socket still works; destroying frees everything.
   if (s_->conn != nullptr && amqp_get_socket(s_->conn) != nullptr && fd() >= 0) {
-    s_->set_cork(false);
+    try {
+      s_->set_cork(false);
+    } catch (const AmqpError&) {
+      // The socket failed: the close below fails at once too.
+    }
     timeval tv{1, 0};
     amqp_set_rpc_timeout(s_->conn, &tv);
     amqp_connection_close(s_->conn, AMQP_REPLY_SUCCESS);
@@ -371,6 +405,16 @@ void AmqpChannel::publish(const std::string& exchange, const std::string& routin
     channel = kUnconfirmedChannel;
   }
   BasicProperties properties(p);
+  if (s_->own_frames) {
+    amqp_basic_publish_t method{};
+    method.exchange = bytes(exchange);
+    method.routing_key = bytes(routing_key);
+    method.mandatory = mandatory ? 1 : 0;
+    // The encoder only reads the properties; rabbitmq-c's API takes them as non-const.
+    s_->out.publish(channel, &method, const_cast<amqp_basic_properties_t*>(properties.get()), body);
+    s_->added_frames();
+    return;
+  }
   int rc = amqp_basic_publish(s_->conn, channel, bytes(exchange), bytes(routing_key),
                               mandatory ? 1 : 0, 0, properties.get(), bytes(body));
   s_->check_status(rc, "basic.publish");
@@ -391,11 +435,30 @@ void AmqpChannel::cork(bool on) {
   s_->set_cork(on);
 }
 
+bool AmqpChannel::holds_frames() const {
+  return s_->own_frames;
+}
+
 void AmqpChannel::ack(std::uint64_t delivery_tag) {
+  if (s_->own_frames) {
+    amqp_basic_ack_t method{};
+    method.delivery_tag = delivery_tag;
+    s_->out.method(kUnconfirmedChannel, AMQP_BASIC_ACK_METHOD, &method);
+    s_->added_frames();
+    return;
+  }
   s_->check_status(amqp_basic_ack(s_->conn, kUnconfirmedChannel, delivery_tag, 0), "basic.ack");
 }
 
 void AmqpChannel::reject(std::uint64_t delivery_tag, bool requeue) {
+  if (s_->own_frames) {
+    amqp_basic_reject_t method{};
+    method.delivery_tag = delivery_tag;
+    method.requeue = requeue ? 1 : 0;
+    s_->out.method(kUnconfirmedChannel, AMQP_BASIC_REJECT_METHOD, &method);
+    s_->added_frames();
+    return;
+  }
   s_->check_status(amqp_basic_reject(s_->conn, kUnconfirmedChannel, delivery_tag, requeue ? 1 : 0),
                    "basic.reject");
 }

@@ -313,11 +313,10 @@ void BrokerSession::run_ops() {
     ops.swap(ops_);
     wake_pending_ = false;
   }
-  // Several writes at once (publishes, acknowledgements): cork the socket so that the kernel
-  // sends them in full segments instead of one segment, and one trip through the network stack,
-  // per message. Uncorking at the end sends what is left at once. One write alone goes out as it
-  // is: rabbitmq-c already sends a message's frames as one segment (MSG_MORE), and corking would
-  // only cost two system calls. Bookkeeping (LocalOp) writes nothing.
+  // Several writes at once (publishes, acknowledgements): cork the channel so that they leave
+  // together, in one send() over plain TCP (AmqpChannel holds the frames), in full segments over
+  // TLS (TCP_CORK). Uncorking at the end sends what is left. One write alone goes out as it is:
+  // over TLS, corking it would only cost two system calls. Bookkeeping (LocalOp) writes nothing.
   const auto writes = std::count_if(
       ops.begin(), ops.end(), [](const Op& op) { return !std::holds_alternative<LocalOp>(op); });
   AmqpChannel* corked = writes > 1 ? channel() : nullptr;
@@ -333,7 +332,15 @@ void BrokerSession::run_ops() {
     }
   }
   if (corked != nullptr && channel() == corked)
-    corked->cork(false);
+    uncork();
+}
+
+void BrokerSession::uncork() {
+  try {
+    channel()->cork(false);
+  } catch (const AmqpError& e) {
+    disconnect(e.what(), false);
+  }
 }
 
 void BrokerSession::service_channel(bool readable) {
@@ -345,6 +352,11 @@ void BrokerSession::service_channel(bool readable) {
 }
 
 void BrokerSession::read_events() {
+  // What the handlers on this thread send (acknowledgements, replies) leaves together after the
+  // frames read, when holding it back costs nothing (AmqpChannel::holds_frames).
+  AmqpChannel* corked = channel()->holds_frames() ? channel() : nullptr;
+  if (corked != nullptr)
+    corked->cork(true);
   try {
     for (int i = 0; i < 4096 && channel() != nullptr; ++i) {
       // Once what the last read brought is used up, the socket is left to the next poll():
@@ -362,6 +374,8 @@ void BrokerSession::read_events() {
   } catch (const AmqpError& e) {
     disconnect(e.what(), e.refused_by_broker());
   }
+  if (corked != nullptr && channel() == corked)
+    uncork();
 }
 
 void BrokerSession::dispatch(Event& ev) {

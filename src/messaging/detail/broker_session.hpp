@@ -101,6 +101,8 @@ class BrokerSession : public std::enable_shared_from_this<BrokerSession> {
   // I/O thread only.
   void run();
   void run_ops();
+  /// Sends what the corked channel holds; a failure drops the connection.
+  void uncork();
   /// Logs a warning when the loop spent a second or more on `what` since `since`.
   static void warn_if_busy(const char* what, Clock::time_point since);
   void connect();

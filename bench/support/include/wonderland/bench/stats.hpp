@@ -12,6 +12,9 @@ struct Figures {
   double p50_ms = 0;
   double p99_ms = 0;
   std::size_t samples = 0;
+  /// CPU time of this process per operation over the measured window, in microseconds (both
+  /// ends, when the benchmark runs both in this process); 0 when not measured.
+  double cpu_us_per_op = 0;
 };
 
 /// Throughput of `latencies_ms.size()` operations over `seconds`, and their p50 and p99.
