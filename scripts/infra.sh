@@ -24,6 +24,10 @@ usage: scripts/infra.sh start|stop|status|restart [rabbitmq|postgres|all]
        scripts/infra.sh kill-node|stop-node|start-node INDEX
                                  one RabbitMQ node of the cluster (WONDERLAND_RABBITMQ_NODES);
                                  kill-node sends SIGKILL, as a crash would
+       scripts/infra.sh memory-alarm on|off [INDEX]
+                                 raises or lifts RabbitMQ's memory alarm on one node (node 0
+                                 unless INDEX): while it is raised the node stops reading from
+                                 connections that publish, as it does when short of memory
 EOF
 }
 
@@ -540,6 +544,21 @@ node_command() {
   esac
 }
 
+# memory_alarm on|off INDEX: a memory watermark far below what the node uses raises its memory
+# alarm at once; RabbitMQ's default (0.4 of the machine's memory) lifts it.
+memory_alarm() {
+  local state="$1" index="$2"
+  if ! wl_is_uint "$index" || ((index >= RMQ_NODES)); then
+    wl_die "memory-alarm: '$index' is not a node index (0 to $((RMQ_NODES - 1)))"
+  fi
+  rmq_select "$index"
+  local watermark=0.4
+  [[ "$state" == on ]] && watermark=0.000001
+  rmqctl 60 set_vm_memory_high_watermark "$watermark" >/dev/null ||
+    wl_die "$RMQ_NAME: could not set the memory watermark to $watermark"
+  wl_info "$RMQ_NAME: memory alarm $state (watermark $watermark)"
+}
+
 # ---------------------------------------------------------------------------------------------
 # PostgreSQL
 # ---------------------------------------------------------------------------------------------
@@ -810,6 +829,14 @@ main() {
         exit 2
       }
       node_command "$cmd" "$2"
+      return
+      ;;
+    memory-alarm)
+      if (($# < 2 || $# > 3)) || [[ "$2" != on && "$2" != off ]]; then
+        usage
+        exit 2
+      fi
+      memory_alarm "$2" "${3:-0}"
       return
       ;;
   esac

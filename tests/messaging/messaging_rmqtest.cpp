@@ -801,6 +801,37 @@ TEST(MessagingFaultTest, BrokerRestartMidStreamReconnectsAndRedeclares) {
   EXPECT_TRUE(s.ok()) << "the transient queue was not declared again: " << s.error().message;
 }
 
+TEST(MessagingFaultTest, ABrokerThatStopsReadingCostsAReconnectNotAStuckConnection) {
+  testing::PrivateBroker broker;
+  ConnectionOptions o = options_for(broker.url(), "alarm-publisher");
+  o.connect_timeout = 1s;  // also how long a write waits for room in the socket
+  Connection conn(o);
+  QueueName q{unique_name("alarm")};
+  QueueSpec spec;
+  spec.name = q;
+  conn.declare(spec);
+  broker.memory_alarm(true);
+  // Far more than the socket buffers hold, and the broker reads none of it during the alarm.
+  const std::string pad(std::size_t{1} << 20, 'x');
+  std::vector<std::future<Status>> sent;
+  for (int i = 0; i < 32; ++i) {
+    Outgoing m{exchanges::kDefault, q.str(), Envelope::make("test.big", {{"i", i}, {"pad", pad}})};
+    m.timeout = 120s;
+    sent.push_back(conn.publish(std::move(m)));
+  }
+  // The write that finds no room gives up after its time-out and the connection starts again;
+  // rabbitmq-c's own write waited on the socket, with the I/O thread, for as long as the alarm.
+  EXPECT_TRUE(testing::eventually([&] { return conn.stats().connects >= 2; }, 60s));
+  broker.memory_alarm(false);
+  for (auto& f : sent) {
+    Status s = f.get();
+    EXPECT_TRUE(s.ok()) << s.error().message;
+  }
+  auto status = conn.queue_status(q, 10s);
+  ASSERT_TRUE(status.ok()) << status.error().message;
+  EXPECT_GE(status.value().messages, 32U);  // at least once: one sent twice may be there twice
+}
+
 TEST(MessagingFaultTest, PublishWaitsForTheBrokerUntilItsDeadline) {
   ConnectionOptions o = options_for("amqp://guest:guest@127.0.0.1:1/", "unreachable");
   Connection conn(o);

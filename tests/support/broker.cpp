@@ -105,6 +105,11 @@ void PrivateBroker::stop() {
     throw std::runtime_error("private broker did not stop");
 }
 
+void PrivateBroker::memory_alarm(bool on) {
+  if (run(std::string("memory-alarm ") + (on ? "on" : "off")) != 0)
+    throw std::runtime_error("cannot set the private broker's memory alarm");
+}
+
 PrivateCluster::PrivateCluster(int nodes)
     : nodes_(nodes),
       ports_(std::getenv("WONDERLAND_TEST_CLUSTER_AMQP_PORT") != nullptr

@@ -254,11 +254,11 @@ AmqpChannel::AmqpChannel(const UrlParts& url, const TlsOptions& tls,
 AmqpChannel::~AmqpChannel() {
   // Best effort: a polite close when the socket still works; destroying frees everything.
   if (s_->conn != nullptr && amqp_get_socket(s_->conn) != nullptr && fd() >= 0) {
-    try {
-      s_->set_cork(false);
-    } catch (const AmqpError&) {
-      // The socket failed: the close below fails at once too.
-    }
+    // Frames are held only inside a batch, which sends them at its end: a connection closed
+    // while some are held has failed, and they go with it rather than into a socket that may be
+    // stuck (unconfirmed publishes are sent again, unacknowledged deliveries come again).
+    s_->out.discard();
+    s_->set_cork(false);
     timeval tv{1, 0};
     amqp_set_rpc_timeout(s_->conn, &tv);
     amqp_connection_close(s_->conn, AMQP_REPLY_SUCCESS);

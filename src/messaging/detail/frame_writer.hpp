@@ -33,9 +33,9 @@ class FrameWriter {
   bool empty() const { return size_ == 0; }
   std::size_t size() const { return size_; }
 
-  /// Writes everything held to the socket `fd`, waiting for room in it for up to `timeout`, and
-  /// empties the buffer, also when it throws AmqpError: a stream cut inside a frame cannot go on,
-  /// so after a failure the connection must be closed.
+  /// Writes everything held to the socket `fd` (non-blocking), failing once it finds no room in
+  /// it for `timeout`, and empties the buffer, also when it throws AmqpError: a stream cut inside
+  /// a frame cannot go on, so after a failure the connection must be closed.
   void write_to(int fd, std::chrono::milliseconds timeout);
   /// Forgets what is held (the connection is being closed).
   void discard() { size_ = 0; }

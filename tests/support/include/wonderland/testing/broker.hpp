@@ -42,6 +42,9 @@ class PrivateBroker {
   std::string amqps_url(const std::string& host = "127.0.0.1") const;
   void start();
   void stop();
+  /// Raises or lifts the broker's memory alarm (infra.sh memory-alarm): while it is raised the
+  /// broker stops reading from connections that publish.
+  void memory_alarm(bool on);
 
  private:
   explicit PrivateBroker(std::optional<BrokerTls> tls);
