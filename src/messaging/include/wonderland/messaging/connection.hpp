@@ -79,6 +79,9 @@ struct ConnectionOptions {
   /// Service name: the `source` of envelopes and the connection name shown by the broker.
   std::string service = "wonderland";
   std::chrono::seconds heartbeat{10};
+  /// Bounds connecting, each synchronous AMQP method, and a write that finds no room in the
+  /// socket (a broker that stopped reading, as under its memory alarm): the connection is then
+  /// dropped and opened again.
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds reconnect_min_backoff{100};
   std::chrono::milliseconds reconnect_max_backoff{5000};
