@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "detail/amqp.hpp"
@@ -188,6 +189,37 @@ TEST(FrameWriterTest, AMessageThatCannotBeEncodedLeavesWhatWasHeldAsItWas) {
   ASSERT_EQ(frames.size(), 1U);
   EXPECT_EQ(be(frames[0].payload, 0, 4), AMQP_BASIC_ACK_METHOD);
   EXPECT_EQ(be(frames[0].payload, 4, 8), 42U);
+}
+
+TEST(FrameWriterTest, WhatTheSocketCannotTakeAtOnceFollowsAsTheReaderDrainsIt) {
+  FrameWriter w;
+  w.set_frame_max(131072);
+  std::string body(std::size_t{8} << 20, 'b');
+  for (std::size_t i = 0; i < body.size(); i += 4096)
+    body[i] = static_cast<char>('a' + (i / 4096) % 26);  // a pattern, so order shows
+  publish(w, "ex", body);
+  SocketPair pair;
+  std::string received;
+  std::thread reader([&] {
+    char buf[65536];
+    for (;;) {
+      ssize_t n = ::read(pair.reader, buf, sizeof buf);  // blocking: ends when the writer closes
+      if (n <= 0)
+        return;
+      received.append(buf, static_cast<std::size_t>(n));
+      std::this_thread::sleep_for(std::chrono::microseconds(50));  // slower than the writer
+    }
+  });
+  w.write_to(pair.writer, std::chrono::seconds(10));
+  ::shutdown(pair.writer, SHUT_WR);
+  reader.join();
+  auto frames = frames_of(received);
+  ASSERT_EQ(frames.size(), 2U + (body.size() + 131063) / 131064);
+  std::string back;
+  for (std::size_t i = 2; i < frames.size(); ++i)
+    back += frames[i].payload;
+  EXPECT_TRUE(back == body);
+  EXPECT_TRUE(w.empty());
 }
 
 TEST(FrameWriterTest, WritingToAClosedPeerFailsAndForgetsTheFrames) {

@@ -103,12 +103,12 @@ void FrameWriter::header(amqp_channel_t channel, std::uint64_t body_size,
         });
 }
 
-void FrameWriter::body(amqp_channel_t channel, std::string_view body) {
+void FrameWriter::body(amqp_channel_t channel, std::string_view content) {
   const std::size_t chunk = frame_max_ - kFrameOverhead;
-  for (std::size_t offset = 0; offset < body.size(); offset += chunk) {
-    const std::size_t n = std::min(chunk, body.size() - offset);
+  for (std::size_t offset = 0; offset < content.size(); offset += chunk) {
+    const std::size_t n = std::min(chunk, content.size() - offset);
     frame(AMQP_FRAME_BODY, channel, n, [&](std::uint8_t* payload, std::size_t) {
-      std::memcpy(payload, body.data() + offset, n);
+      std::memcpy(payload, content.data() + offset, n);
       return n;
     });
   }
@@ -148,6 +148,10 @@ void FrameWriter::write_to(int fd, std::chrono::milliseconds timeout) {
     }
     throw AmqpError(std::string("sending to the broker: ") +
                     (n < 0 ? std::strerror(errno) : "the socket took nothing"));
+  }
+  if (capacity_ > kKeptCapacity) {
+    data_.reset();
+    capacity_ = 0;
   }
 }
 

@@ -16,6 +16,9 @@ namespace wonderland::messaging::detail {
 
 class FrameWriter {
  public:
+  /// The buffer's capacity kept between writes; one grown larger (by large messages) is freed.
+  static constexpr std::size_t kKeptCapacity = std::size_t{1} << 20;
+
   /// Appends a method frame; throws AmqpError when `decoded` cannot be encoded in a frame.
   void method(amqp_channel_t channel, amqp_method_number_t id, void* decoded);
   /// Appends the content header frame of a basic-class message with a body of `body_size` bytes.
@@ -24,8 +27,8 @@ class FrameWriter {
   /// cannot be encoded (AmqpError).
   void publish(amqp_channel_t channel, amqp_basic_publish_t* fields, amqp_basic_properties_t* props,
                std::string_view body);
-  /// Appends `body` as body frames (none for an empty body), each within the frame size.
-  void body(amqp_channel_t channel, std::string_view body);
+  /// Appends `content` as body frames (none when it is empty), each within the frame size.
+  void body(amqp_channel_t channel, std::string_view content);
 
   /// The largest frame the connection accepts (negotiated at login); 4096 until set.
   void set_frame_max(std::size_t frame_max);
