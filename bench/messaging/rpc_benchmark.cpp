@@ -96,10 +96,7 @@ Figures run_library(const std::string& url, bool persistent, int inflight, doubl
     std::fprintf(stderr, "warning: %ld failed calls\n", failures.load());
   server_conn.delete_queue(queue);
   std::lock_guard lock(mu);
-  Figures figures = summarize(latencies, elapsed);
-  if (figures.samples > 0)
-    figures.cpu_us_per_op = 1e6 * cpu / static_cast<double>(figures.samples);
-  return figures;
+  return summarize(latencies, elapsed, cpu);
 }
 
 void print_table(const std::string& url, double seconds, const std::vector<int>& inflight,

@@ -244,10 +244,7 @@ Figures raw_rpc(const std::string& url, const RawRpcOptions& options) {
     if (!caller.receive_within(2000))
       break;
   }
-  Figures figures = summarize(std::move(latencies), elapsed);
-  if (figures.samples > 0)
-    figures.cpu_us_per_op = 1e6 * cpu / static_cast<double>(figures.samples);
-  return figures;
+  return summarize(std::move(latencies), elapsed, cpu);
 }
 
 SerialWriteAhead serial_write_ahead(const std::string& url, const RawRpcOptions& options,

@@ -4,7 +4,7 @@
 
 namespace wonderland::bench {
 
-Figures summarize(std::vector<double> latencies_ms, double seconds) {
+Figures summarize(std::vector<double> latencies_ms, double seconds, double cpu_seconds) {
   Figures f;
   if (latencies_ms.empty())
     return f;
@@ -18,6 +18,7 @@ Figures summarize(std::vector<double> latencies_ms, double seconds) {
   f.per_second = static_cast<double>(latencies_ms.size()) / seconds;
   f.p50_ms = quantile(0.50);
   f.p99_ms = quantile(0.99);
+  f.cpu_us_per_op = 1e6 * cpu_seconds / static_cast<double>(f.samples);
   return f;
 }
 

@@ -107,6 +107,12 @@ struct AmqpChannel::State {
       send_held();
   }
 
+  /// Adds a method frame to `out` (sent with the batch, or at once when not corked).
+  void hold_method(amqp_channel_t channel, amqp_method_number_t id, void* decoded) {
+    out.method(channel, id, decoded);
+    added_frames();
+  }
+
   /// Around a synchronous method: sends what the cork holds back before waiting for the broker's
   /// answer, and corks again afterwards.
   struct Uncorked {
@@ -443,9 +449,7 @@ void AmqpChannel::ack(std::uint64_t delivery_tag) {
   if (s_->own_frames) {
     amqp_basic_ack_t method{};
     method.delivery_tag = delivery_tag;
-    s_->out.method(kUnconfirmedChannel, AMQP_BASIC_ACK_METHOD, &method);
-    s_->added_frames();
-    return;
+    return s_->hold_method(kUnconfirmedChannel, AMQP_BASIC_ACK_METHOD, &method);
   }
   s_->check_status(amqp_basic_ack(s_->conn, kUnconfirmedChannel, delivery_tag, 0), "basic.ack");
 }
@@ -455,9 +459,7 @@ void AmqpChannel::reject(std::uint64_t delivery_tag, bool requeue) {
     amqp_basic_reject_t method{};
     method.delivery_tag = delivery_tag;
     method.requeue = requeue ? 1 : 0;
-    s_->out.method(kUnconfirmedChannel, AMQP_BASIC_REJECT_METHOD, &method);
-    s_->added_frames();
-    return;
+    return s_->hold_method(kUnconfirmedChannel, AMQP_BASIC_REJECT_METHOD, &method);
   }
   s_->check_status(amqp_basic_reject(s_->conn, kUnconfirmedChannel, delivery_tag, requeue ? 1 : 0),
                    "basic.reject");

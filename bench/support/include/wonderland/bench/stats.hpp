@@ -17,8 +17,9 @@ struct Figures {
   double cpu_us_per_op = 0;
 };
 
-/// Throughput of `latencies_ms.size()` operations over `seconds`, and their p50 and p99.
-Figures summarize(std::vector<double> latencies_ms, double seconds);
+/// Throughput of `latencies_ms.size()` operations over `seconds`, and their p50 and p99; with
+/// `cpu_seconds`, the process's CPU time over those seconds, also the CPU time per operation.
+Figures summarize(std::vector<double> latencies_ms, double seconds, double cpu_seconds = 0);
 
 inline double ms_between(std::chrono::steady_clock::time_point a,
                          std::chrono::steady_clock::time_point b) {
