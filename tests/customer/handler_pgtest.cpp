@@ -395,20 +395,40 @@ TEST_F(HandlerPgTest, PasswordsAreHashedAndCheckedWithNoTransactionOpen) {
         << seen.call_s << " s";
   };
 
+  // The database server shares the machine with other tests, and a stall of a few hundred
+  // milliseconds can stretch one short transaction; a hash inside the transaction stretches
+  // every one. So each case is judged by the best of up to three calls.
+  const auto best_of_three = [&](const std::function<Result<json>(int)>& call) {
+    Observed best;
+    for (int i = 0; i < 3; ++i) {
+      Observed seen = observe([&] { return call(i); });
+      if (i == 0 || seen.longest_transaction_s < best.longest_transaction_s)
+        best = seen;
+      if (best.longest_transaction_s < best.call_s / 4)
+        break;
+    }
+    return best;
+  };
+  const auto user = [](const char* name, int i) { return name + std::to_string(i); };
+
   expect_no_long_transaction(
-      "sign-up", observe([&] {
-        return handler.handle(command("customer.sign_up", sign_up_body("slow"), "signup-s"));
+      "sign-up", best_of_three([&](int i) {
+        return handler.handle(command("customer.sign_up", sign_up_body(user("slow", i)),
+                                      "signup-s" + std::to_string(i)));
       }));
   expect_no_long_transaction(
-      "sign-in", observe([&] {
+      "sign-in", best_of_three([&](int) {
         return handler.handle(command(
-            "customer.sign_in", json{{"username", "slow"}, {"password", "correct horse slow"}}));
+            "customer.sign_in", json{{"username", "slow0"}, {"password", "correct horse slow0"}}));
       }));
-  sign_up("quick");  // hashed under the tests' cheap policy: the slow handler upgrades it
+  for (int i = 0; i < 3; ++i)
+    sign_up(
+        user("quick", i));  // hashed under the tests' cheap policy: the slow handler upgrades it
   expect_no_long_transaction(
-      "sign-in with an upgrade", observe([&] {
-        return handler.handle(command(
-            "customer.sign_in", json{{"username", "quick"}, {"password", "correct horse quick"}}));
+      "sign-in with an upgrade", best_of_three([&](int i) {
+        return handler.handle(
+            command("customer.sign_in", json{{"username", user("quick", i)},
+                                             {"password", "correct horse " + user("quick", i)}}));
       }));
 }
 
