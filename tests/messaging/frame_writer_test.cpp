@@ -191,6 +191,15 @@ TEST(FrameWriterTest, AMessageThatCannotBeEncodedLeavesWhatWasHeldAsItWas) {
   EXPECT_EQ(be(frames[0].payload, 4, 8), 42U);
 }
 
+TEST(FrameWriterTest, AHeartbeatIsTheEightBytesOfAnEmptyFrameOnChannelZero) {
+  FrameWriter w;
+  w.heartbeat();
+  EXPECT_EQ(w.size(), 8U);
+  const std::string wire = wire_of(w);
+  EXPECT_EQ(wire, std::string("\x08\x00\x00\x00\x00\x00\x00\xCE", 8));
+  EXPECT_EQ(static_cast<unsigned char>(wire[0]), AMQP_FRAME_HEARTBEAT);
+}
+
 TEST(FrameWriterTest, WhatTheSocketCannotTakeAtOnceFollowsAsTheReaderDrainsIt) {
   FrameWriter w;
   w.set_frame_max(131072);

@@ -180,6 +180,23 @@ TEST_F(MessagingTest, AConsumerTheBrokerCancelsConsumesAgain) {
   EXPECT_TRUE(received.wait_for(2, 10s));
 }
 
+TEST_F(MessagingTest, AnIdleConnectionKeepsItselfAliveWithItsOwnHeartbeats) {
+  // rabbitmq-c's heartbeats are off (its write waits without a time limit): the session sends
+  // them. With none, the broker closes a connection silent for two 1 s heartbeat intervals.
+  ConnectionOptions o = options_for(testing::amqp_url(), "idle-heartbeats");
+  o.heartbeat = 1s;
+  Connection idle(o);
+  ASSERT_TRUE(idle.wait_connected(10s));
+  std::this_thread::sleep_for(5s);
+  EXPECT_TRUE(idle.connected());
+  EXPECT_EQ(idle.stats().connects, 1U) << "the broker dropped the idle connection";
+  QueueName q = temp_queue("heartbeats");
+  Outgoing m{exchanges::kDefault, q.str(), Envelope::make("test.alive", {})};
+  Status s = idle.publish(m).get();
+  EXPECT_TRUE(s.ok()) << s.error().message;
+  EXPECT_EQ(idle.stats().connects, 1U);
+}
+
 TEST_F(MessagingTest, ADeletedExchangeIsGone) {
   ExchangeName x{unique_name("delete-me")};
   conn_.declare(ExchangeSpec{x, ExchangeType::kDirect, false});
@@ -805,6 +822,9 @@ TEST(MessagingFaultTest, ABrokerThatStopsReadingCostsAReconnectNotAStuckConnecti
   testing::PrivateBroker broker;
   ConnectionOptions o = options_for(broker.url(), "alarm-publisher");
   o.connect_timeout = 1s;  // also how long a write waits for room in the socket
+  // A heartbeat is due during every wait: rabbitmq-c's heartbeat write, which had no time limit,
+  // held the I/O thread for as long as the alarm whenever it found the socket full.
+  o.heartbeat = 1s;
   Connection conn(o);
   QueueName q{unique_name("alarm")};
   QueueSpec spec;
@@ -819,9 +839,11 @@ TEST(MessagingFaultTest, ABrokerThatStopsReadingCostsAReconnectNotAStuckConnecti
     m.timeout = 120s;
     sent.push_back(conn.publish(std::move(m)));
   }
-  // The write that finds no room gives up after its time-out and the connection starts again;
-  // rabbitmq-c's own write waited on the socket, with the I/O thread, for as long as the alarm.
-  EXPECT_TRUE(testing::eventually([&] { return conn.stats().connects >= 2; }, 60s));
+  // The write that finds no room gives up after its time-out and the connection starts again,
+  // and again on the next connection, which sends the unconfirmed messages again; rabbitmq-c's
+  // own writes waited on the socket, with the I/O thread, for as long as the alarm.
+  EXPECT_TRUE(testing::eventually([&] { return conn.stats().connects >= 3; }, 30s))
+      << "connections: " << conn.stats().connects;
   broker.memory_alarm(false);
   for (auto& f : sent) {
     Status s = f.get();

@@ -144,11 +144,15 @@ class AmqpChannel {
   /// Whether corking costs no system call (plain TCP: the frames are held in this process).
   bool holds_frames() const;
 
+  /// Sends a heartbeat frame (with the batch, while corked). rabbitmq-c sends none: the session
+  /// does, on its own schedule, so that no write waits on the socket without a time limit.
+  void send_heartbeat();
+
   /// Whether a frame can be read without touching the socket.
   bool has_buffered() const;
-  /// Reads one event without waiting for the socket (sends a heartbeat when one is due).
-  /// Returns nullopt when nothing is ready. Frames that are not events (heartbeats) are consumed
-  /// silently. Throws AmqpError when the connection failed or the broker closed it.
+  /// Reads one event without waiting for the socket. Returns nullopt when nothing is ready. Frames
+  /// that are not events (heartbeats) are consumed silently. Throws AmqpError when the connection
+  /// failed or the broker closed it.
   std::optional<Event> poll_event();
   /// Frees memory of frames already handled; call between batches.
   void release_buffers();

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
+#include <poll.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -20,6 +21,13 @@
 
 namespace wonderland::messaging::detail {
 namespace {
+
+/// Whether `fd` would take more bytes now (POLLOUT: at least a third of its buffer is free).
+bool socket_has_room(int fd) {
+  pollfd p{fd, POLLOUT, 0};
+  return ::poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP)) == 0 &&
+         (p.revents & POLLOUT) != 0;
+}
 
 constexpr amqp_channel_t kChannel = 1;
 /// Where queues are inspected (passive declarations): the broker closes a channel on which a
@@ -127,6 +135,41 @@ struct AmqpChannel::State {
     Uncorked& operator=(const Uncorked&) = delete;
   };
 
+  /// Logs in as `connection_name`, asking for a heartbeat every `wanted_heartbeat_s` seconds,
+  /// and keeps the interval the broker agreed to; throws AmqpError when refused.
+  void login(const UrlParts& url, const std::string& connection_name, int wanted_heartbeat_s) {
+    TableBuilder client_properties;
+    client_properties.add_string("connection_name", connection_name);
+    amqp_table_t props = client_properties.table();
+    // Without consumer_cancel_notify the broker drops a consumer it cancels (its queue was
+    // deleted, or lost on a node) without a word: the connection stays up and nothing is delivered
+    // again. With it, a basic.cancel arrives and the consumer starts again (Consumers). rabbitmq-c
+    // merges this table into its own capabilities.
+    amqp_table_entry_t capability;
+    capability.key = amqp_cstring_bytes("consumer_cancel_notify");
+    capability.value.kind = AMQP_FIELD_KIND_BOOLEAN;
+    capability.value.value.boolean = 1;
+    std::vector<amqp_table_entry_t> entries(props.entries, props.entries + props.num_entries);
+    amqp_table_entry_t capabilities;
+    capabilities.key = amqp_cstring_bytes("capabilities");
+    capabilities.value.kind = AMQP_FIELD_KIND_TABLE;
+    capabilities.value.value.table.num_entries = 1;
+    capabilities.value.value.table.entries = &capability;
+    entries.push_back(capabilities);
+    props.num_entries = static_cast<int>(entries.size());
+    props.entries = entries.data();
+    amqp_rpc_reply_t r =
+        amqp_login_with_properties(conn, url.vhost.c_str(), 0, 131072, wanted_heartbeat_s, &props,
+                                   AMQP_SASL_METHOD_PLAIN, url.user.c_str(), url.password.c_str());
+    if (url.tls && r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION) {
+      // The broker checks a client certificate after the handshake: its refusal arrives here.
+      throw AmqpError("login over TLS to " + url.host + ":" + std::to_string(url.port) + ": " +
+                      amqp_error_string2(r.library_error) + ": " + openssl_errors());
+    }
+    check_reply(r, "login");
+    heartbeat_s = amqp_get_heartbeat(conn);
+  }
+
   ~State() {
     if (conn != nullptr)
       amqp_destroy_connection(conn);
@@ -221,45 +264,29 @@ AmqpChannel::AmqpChannel(const UrlParts& url, const TlsOptions& tls,
   amqp_set_handshake_timeout(s_->conn, &tv);
   amqp_set_rpc_timeout(s_->conn, &tv);
 
-  TableBuilder client_properties;
-  client_properties.add_string("connection_name", connection_name);
-  amqp_table_t props = client_properties.table();
-  // Without consumer_cancel_notify the broker drops a consumer it cancels (its queue was
-  // deleted, or lost on a node) without a word: the connection stays up and nothing is delivered
-  // again. With it, a basic.cancel arrives and the consumer starts again (Consumers). rabbitmq-c
-  // merges this table into its own capabilities.
-  amqp_table_entry_t capability;
-  capability.key = amqp_cstring_bytes("consumer_cancel_notify");
-  capability.value.kind = AMQP_FIELD_KIND_BOOLEAN;
-  capability.value.value.boolean = 1;
-  std::vector<amqp_table_entry_t> entries(props.entries, props.entries + props.num_entries);
-  amqp_table_entry_t capabilities;
-  capabilities.key = amqp_cstring_bytes("capabilities");
-  capabilities.value.kind = AMQP_FIELD_KIND_TABLE;
-  capabilities.value.value.table.num_entries = 1;
-  capabilities.value.value.table.entries = &capability;
-  entries.push_back(capabilities);
-  props.num_entries = static_cast<int>(entries.size());
-  props.entries = entries.data();
-  amqp_rpc_reply_t r =
-      amqp_login_with_properties(s_->conn, url.vhost.c_str(), 0, 131072, heartbeat_s, &props,
-                                 AMQP_SASL_METHOD_PLAIN, url.user.c_str(), url.password.c_str());
-  if (url.tls && r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION) {
-    // The broker checks a client certificate after the handshake: its refusal arrives here.
-    throw AmqpError("login over TLS to " + url.host + ":" + std::to_string(url.port) + ": " +
-                    amqp_error_string2(r.library_error) + ": " + openssl_errors());
-  }
-  s_->check_reply(r, "login");
-  s_->heartbeat_s = amqp_get_heartbeat(s_->conn);
+  s_->login(url, connection_name, heartbeat_s);
   s_->own_frames = !url.tls;
   s_->out.set_frame_max(static_cast<std::size_t>(amqp_get_frame_max(s_->conn)));
   amqp_channel_open(s_->conn, kChannel);
   s_->check("channel.open");
+  // rabbitmq-c writes a heartbeat whenever one is due while it waits for a frame, and that write
+  // waits for room in the socket with no time limit: with a broker that stopped reading (a
+  // memory alarm) and a full socket, the I/O thread would stay in it for as long as the alarm.
+  // Its heartbeats are turned off here, after the broker agreed to heartbeat_s; the session
+  // sends them (send_heartbeat) and watches the broker's. The connection is idle now, as
+  // amqp_tune_connection requires: channel.open-ok was the last frame read.
+  if (s_->heartbeat_s > 0) {
+    s_->check_status(amqp_tune_connection(s_->conn, amqp_get_channel_max(s_->conn),
+                                          amqp_get_frame_max(s_->conn), 0),
+                     "taking over the heartbeats");
+  }
 }
 
 AmqpChannel::~AmqpChannel() {
-  // Best effort: a polite close when the socket still works; destroying frees everything.
-  if (s_->conn != nullptr && amqp_get_socket(s_->conn) != nullptr && fd() >= 0) {
+  // Best effort: a polite close when the socket still works and has room, so that the close
+  // cannot wait on a broker that stopped reading; destroying frees everything.
+  if (s_->conn != nullptr && amqp_get_socket(s_->conn) != nullptr && fd() >= 0 &&
+      socket_has_room(fd())) {
     // Frames are held only inside a batch, which sends them at its end: a connection closed
     // while some are held has failed, and they go with it rather than into a socket that may be
     // stuck (unconfirmed publishes are sent again, unacknowledged deliveries come again).
@@ -463,6 +490,18 @@ void AmqpChannel::reject(std::uint64_t delivery_tag, bool requeue) {
   }
   s_->check_status(amqp_basic_reject(s_->conn, kUnconfirmedChannel, delivery_tag, requeue ? 1 : 0),
                    "basic.reject");
+}
+
+void AmqpChannel::send_heartbeat() {
+  if (s_->own_frames) {
+    s_->out.heartbeat();
+    s_->added_frames();
+    return;
+  }
+  amqp_frame_t frame{};
+  frame.frame_type = AMQP_FRAME_HEARTBEAT;
+  frame.channel = 0;
+  s_->check_status(amqp_send_frame(s_->conn, &frame), "sending a heartbeat");
 }
 
 bool AmqpChannel::has_buffered() const {

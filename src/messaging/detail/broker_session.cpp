@@ -347,6 +347,13 @@ void BrokerSession::service_channel(bool readable) {
   auto now = Clock::now();
   if (lifecycle_.read_due(readable, now))
     read_events();
+  if (lifecycle_.heartbeat_due(now)) {
+    try {
+      channel()->send_heartbeat();
+    } catch (const AmqpError& e) {
+      disconnect(e.what(), false);
+    }
+  }
   if (lifecycle_.heartbeats_missed(now))
     disconnect("missed heartbeats from the broker", false);
 }

@@ -52,7 +52,7 @@ AmqpChannel& ConnectionLifecycle::open() {
 void ConnectionLifecycle::established() {
   // The back-off starts afresh only once this connection has lasted (see close()): a node that
   // accepts connections and drops each at once is not tried again every reconnect_min_backoff.
-  established_at_ = last_received_ = last_heartbeat_check_ = Clock::now();
+  established_at_ = last_received_ = last_heartbeat_sent_ = Clock::now();
   ++counters_.connects;
   set_connected(true);
   if (urls_.size() > 1) {
@@ -106,13 +106,14 @@ void ConnectionLifecycle::shut_down() {
 bool ConnectionLifecycle::read_due(bool readable, Clock::time_point now) {
   if (readable)
     last_received_ = now;
-  auto hb = heartbeat();
-  if (readable || channel_->has_buffered() ||
-      (hb.count() > 0 && now - last_heartbeat_check_ > hb / 3)) {
-    last_heartbeat_check_ = now;
-    return true;
-  }
-  return false;
+  return readable || channel_->has_buffered();
+}
+
+bool ConnectionLifecycle::heartbeat_due(Clock::time_point now) {
+  if (!channel_ || channel_->heartbeat_s() <= 0 || now - last_heartbeat_sent_ < heartbeat() / 2)
+    return false;
+  last_heartbeat_sent_ = now;
+  return true;
 }
 
 bool ConnectionLifecycle::heartbeats_missed(Clock::time_point now) const {
@@ -126,7 +127,7 @@ Clock::time_point ConnectionLifecycle::next_wakeup(Clock::time_point limit) cons
   if (!channel_)
     return std::min(limit, next_connect_at_);
   if (channel_->heartbeat_s() > 0)
-    limit = std::min(limit, last_heartbeat_check_ + heartbeat() / 3);
+    limit = std::min(limit, last_heartbeat_sent_ + heartbeat() / 2);
   return limit;
 }
 

@@ -55,12 +55,13 @@ class ConnectionLifecycle {
   /// Closes for good (the session shuts down).
   void shut_down();
 
-  /// Whether to read from the socket now: it is readable, holds buffered frames, or a heartbeat
-  /// check is due.
+  /// Whether to read from the socket now: it is readable or holds buffered frames.
   bool read_due(bool readable, Clock::time_point now);
+  /// Whether to send a heartbeat now (every half heartbeat interval); counts it as sent.
+  bool heartbeat_due(Clock::time_point now);
   /// Whether the broker has been silent for more than two heartbeats.
   bool heartbeats_missed(Clock::time_point now) const;
-  /// The earliest of `limit`, the next heartbeat check and the next connection attempt.
+  /// The earliest of `limit`, the next heartbeat to send and the next connection attempt.
   Clock::time_point next_wakeup(Clock::time_point limit) const;
 
  private:
@@ -91,7 +92,7 @@ class ConnectionLifecycle {
   int failed_connects_ = 0;
   Clock::time_point established_at_{};
   Clock::time_point last_received_{};
-  Clock::time_point last_heartbeat_check_{};
+  Clock::time_point last_heartbeat_sent_{};
   std::mt19937 rng_{std::random_device{}()};
 };
 

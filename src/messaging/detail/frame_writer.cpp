@@ -114,6 +114,10 @@ void FrameWriter::body(amqp_channel_t channel, std::string_view content) {
   }
 }
 
+void FrameWriter::heartbeat() {
+  frame(AMQP_FRAME_HEARTBEAT, 0, 0, [](std::uint8_t*, std::size_t) { return std::size_t{0}; });
+}
+
 void FrameWriter::publish(amqp_channel_t channel, amqp_basic_publish_t* fields,
                           amqp_basic_properties_t* props, std::string_view content) {
   const std::size_t before = size_;

@@ -29,6 +29,8 @@ class FrameWriter {
                std::string_view body);
   /// Appends `content` as body frames (none when it is empty), each within the frame size.
   void body(amqp_channel_t channel, std::string_view content);
+  /// Appends a heartbeat frame.
+  void heartbeat();
 
   /// The largest frame the connection accepts (negotiated at login); 4096 until set.
   void set_frame_max(std::size_t frame_max);
