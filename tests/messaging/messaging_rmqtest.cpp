@@ -1,5 +1,6 @@
 // The messaging layer against the real RabbitMQ that the test harness starts.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
 #include <atomic>
 #include <future>
@@ -28,6 +29,14 @@ ConnectionOptions options_for(const std::string& url, const std::string& service
   o.reconnect_min_backoff = 50ms;
   o.reconnect_max_backoff = 500ms;
   return o;
+}
+
+/// CPU time this process has used, user and system.
+double process_cpu_seconds() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  auto secs = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+  return secs(u.ru_utime) + secs(u.ru_stime);
 }
 
 class MessagingTest : public ::testing::Test {
@@ -187,7 +196,10 @@ TEST_F(MessagingTest, AnIdleConnectionKeepsItselfAliveWithItsOwnHeartbeats) {
   o.heartbeat = 1s;
   Connection idle(o);
   ASSERT_TRUE(idle.wait_connected(10s));
+  const double cpu_before = process_cpu_seconds();
   std::this_thread::sleep_for(5s);
+  // Half of a 1 s interval is 500 ms, not 0: the I/O thread sleeps between heartbeats.
+  EXPECT_LT(process_cpu_seconds() - cpu_before, 1.0) << "the idle connection's thread spins";
   EXPECT_TRUE(idle.connected());
   EXPECT_EQ(idle.stats().connects, 1U) << "the broker dropped the idle connection";
   QueueName q = temp_queue("heartbeats");

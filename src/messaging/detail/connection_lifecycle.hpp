@@ -69,7 +69,11 @@ class ConnectionLifecycle {
   const UrlParts& url() const { return urls_[current_]; }
   /// Moves on to the next address (after a failure on the current one).
   void next_url();
-  std::chrono::seconds heartbeat() const { return std::chrono::seconds(channel_->heartbeat_s()); }
+  /// The agreed heartbeat interval, in milliseconds so that a fraction of it is never rounded
+  /// down to zero (which would send a heartbeat on every wake-up).
+  std::chrono::milliseconds heartbeat() const {
+    return std::chrono::seconds(channel_->heartbeat_s());
+  }
 
   const ConnectionOptions& options_;
   SessionCounters& counters_;
