@@ -22,13 +22,6 @@
 namespace wonderland::messaging::detail {
 namespace {
 
-/// Whether `fd` would take more bytes now (POLLOUT: at least a third of its buffer is free).
-bool socket_has_room(int fd) {
-  pollfd p{fd, POLLOUT, 0};
-  return ::poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP)) == 0 &&
-         (p.revents & POLLOUT) != 0;
-}
-
 constexpr amqp_channel_t kChannel = 1;
 /// Where queues are inspected (passive declarations): the broker closes a channel on which a
 /// queue is missing or refused, and closing this one costs the session nothing (channel 1 keeps
@@ -285,8 +278,9 @@ AmqpChannel::AmqpChannel(const UrlParts& url, const TlsOptions& tls,
 AmqpChannel::~AmqpChannel() {
   // Best effort: a polite close when the socket still works and has room, so that the close
   // cannot wait on a broker that stopped reading; destroying frees everything.
+  // POLLOUT alone: at least a third of its buffer is free, and no error or hang-up.
   if (s_->conn != nullptr && amqp_get_socket(s_->conn) != nullptr && fd() >= 0 &&
-      socket_has_room(fd())) {
+      poll_writable(fd(), std::chrono::milliseconds(0)) == POLLOUT) {
     // Frames are held only inside a batch, which sends them at its end: a connection closed
     // while some are held has failed, and they go with it rather than into a socket that may be
     // stuck (unconfirmed publishes are sent again, unacknowledged deliveries come again).

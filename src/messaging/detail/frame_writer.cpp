@@ -34,19 +34,18 @@ void put64(std::uint8_t* p, std::uint64_t v) {
   put32(p + 4, static_cast<std::uint32_t>(v));
 }
 
-/// Waits until `fd` takes more bytes; false when `timeout` passed first.
-bool wait_writable(int fd, std::chrono::milliseconds timeout) {
+}  // namespace
+
+int poll_writable(int fd, std::chrono::milliseconds timeout) noexcept {
   pollfd p{fd, POLLOUT, 0};
   for (;;) {
     int n = ::poll(&p, 1, static_cast<int>(timeout.count()));
     if (n >= 0)
-      return n > 0;
+      return n == 0 ? 0 : p.revents;
     if (errno != EINTR)
-      throw AmqpError(std::string("waiting to send to the broker: ") + std::strerror(errno));
+      return -1;
   }
 }
-
-}  // namespace
 
 void FrameWriter::set_frame_max(std::size_t frame_max) {
   frame_max_ = std::max<std::size_t>(frame_max, AMQP_FRAME_MIN_SIZE);
@@ -144,7 +143,10 @@ void FrameWriter::write_to(int fd, std::chrono::milliseconds timeout) {
     if (n < 0 && errno == EINTR)
       continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      if (!wait_writable(fd, timeout)) {
+      const int ready = poll_writable(fd, timeout);
+      if (ready < 0)
+        throw AmqpError(std::string("waiting to send to the broker: ") + std::strerror(errno));
+      if (ready == 0) {
         throw AmqpError("sending to the broker: no room in the socket for " +
                         std::to_string(timeout.count()) + " ms");
       }

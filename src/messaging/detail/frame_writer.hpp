@@ -14,6 +14,11 @@
 
 namespace wonderland::messaging::detail {
 
+/// Waits up to `timeout` (through EINTR) until the socket `fd` takes more bytes: poll()'s revents
+/// (POLLOUT when it has room; POLLERR or POLLHUP when the next write will fail at once), 0 when
+/// the time-out passed first, -1 with errno set when poll() failed.
+int poll_writable(int fd, std::chrono::milliseconds timeout) noexcept;
+
 class FrameWriter {
  public:
   /// The buffer's capacity kept between writes; one grown larger (by large messages) is freed.
