@@ -18,6 +18,7 @@
 #include "detail/amqp_codec.hpp"
 #include "detail/amqp_socket.hpp"
 #include "detail/frame_writer.hpp"
+#include "detail/write_watch.hpp"
 
 namespace wonderland::messaging::detail {
 namespace {
@@ -50,10 +51,17 @@ DeliverEvent delivery_of(const Method& m) {
 }  // namespace
 
 struct AmqpChannel::State {
+  explicit State(std::chrono::milliseconds write_timeout)
+      : timeout(write_timeout), watch(write_timeout) {}
+
   amqp_connection_state_t conn = nullptr;
   int heartbeat_s = 0;
   QueueType queue_type = QueueType::kClassic;
-  std::chrono::milliseconds timeout{5000};
+  /// How long a write may find no room in the socket; also the connect and RPC time-outs.
+  std::chrono::milliseconds timeout;
+  /// Bounds the writes rabbitmq-c makes (all over TLS; the synchronous methods over plain TCP),
+  /// which wait for room in the socket with no time limit of their own.
+  WriteWatch watch;
   bool corked = false;
   /// Over plain TCP, publishes and acknowledgements are encoded here and held in `out`, then sent
   /// with one system call for the whole message (rabbitmq-c makes one per frame) or, while
@@ -114,12 +122,18 @@ struct AmqpChannel::State {
     added_frames();
   }
 
+  /// Around a call into rabbitmq-c that may write: its writes are bounded by `watch`.
+  WriteWatch::Armed bounded() { return WriteWatch::Armed(watch, amqp_get_sockfd(conn)); }
+
   /// Around a synchronous method: sends what the cork holds back before waiting for the broker's
-  /// answer, and corks again afterwards.
+  /// answer, and corks again afterwards. rabbitmq-c writes the method: the watch is armed.
   struct Uncorked {
     State& s;
+    WriteWatch::Armed armed;
     bool was;
-    explicit Uncorked(State& state) : s(state), was(state.corked) { s.set_cork(false); }
+    explicit Uncorked(State& state) : s(state), armed(state.bounded()), was(state.corked) {
+      s.set_cork(false);
+    }
     ~Uncorked() {
       if (was)
         s.set_cork(true);
@@ -181,7 +195,7 @@ struct AmqpChannel::State {
       case AMQP_RESPONSE_NONE:
         throw AmqpError(std::string(what) + ": no reply from the broker");
       case AMQP_RESPONSE_LIBRARY_EXCEPTION:
-        throw AmqpError(std::string(what) + ": " + amqp_error_string2(r.library_error));
+        fail(what, amqp_error_string2(r.library_error));
       case AMQP_RESPONSE_SERVER_EXCEPTION:
         if (r.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
           const auto* m = static_cast<const amqp_connection_close_t*>(r.reply.decoded);
@@ -209,9 +223,20 @@ struct AmqpChannel::State {
   }
 
   void check_status(int status, const char* what) {
-    if (status != AMQP_STATUS_OK) {
-      throw AmqpError(std::string(what) + ": " + amqp_error_string2(status));
+    if (status != AMQP_STATUS_OK)
+      fail(what, amqp_error_string2(status));
+  }
+
+  /// Throws the failure of rabbitmq-c's `what`, which says `detail`; when the watch shut the
+  /// socket down, the cause is that the broker took nothing, whatever rabbitmq-c saw after it.
+  [[noreturn]] void fail(const char* what, const char* detail) {
+    if (watch.fired()) {
+      throw AmqpError(std::string(what) + ": no room in the socket for " +
+                      std::to_string(watch.timeout().count()) +
+                      " ms: the broker took nothing written to it, so the connection was shut "
+                      "down");
     }
+    throw AmqpError(std::string(what) + ": " + detail);
   }
 
   /// Reads the header and body frames that follow a basic.deliver or basic.return.
@@ -240,8 +265,7 @@ struct AmqpChannel::State {
 AmqpChannel::AmqpChannel(const UrlParts& url, const TlsOptions& tls,
                          const std::string& connection_name, int heartbeat_s,
                          std::chrono::milliseconds timeout, QueueType queue_type)
-    : s_(std::make_unique<State>()) {
-  s_->timeout = timeout;
+    : s_(std::make_unique<State>(timeout)) {
   s_->queue_type = queue_type;
   s_->conn = amqp_new_connection();
   if (s_->conn == nullptr)
@@ -288,6 +312,7 @@ AmqpChannel::~AmqpChannel() {
     s_->set_cork(false);
     timeval tv{1, 0};
     amqp_set_rpc_timeout(s_->conn, &tv);
+    auto armed = s_->bounded();
     amqp_connection_close(s_->conn, AMQP_REPLY_SUCCESS);
   }
 }
@@ -442,6 +467,7 @@ void AmqpChannel::publish(const std::string& exchange, const std::string& routin
     s_->added_frames();
     return;
   }
+  auto armed = s_->bounded();
   int rc = amqp_basic_publish(s_->conn, channel, bytes(exchange), bytes(routing_key),
                               mandatory ? 1 : 0, 0, properties.get(), bytes(body));
   s_->check_status(rc, "basic.publish");
@@ -472,6 +498,7 @@ void AmqpChannel::ack(std::uint64_t delivery_tag) {
     method.delivery_tag = delivery_tag;
     return s_->hold_method(kUnconfirmedChannel, AMQP_BASIC_ACK_METHOD, &method);
   }
+  auto armed = s_->bounded();
   s_->check_status(amqp_basic_ack(s_->conn, kUnconfirmedChannel, delivery_tag, 0), "basic.ack");
 }
 
@@ -482,6 +509,7 @@ void AmqpChannel::reject(std::uint64_t delivery_tag, bool requeue) {
     method.requeue = requeue ? 1 : 0;
     return s_->hold_method(kUnconfirmedChannel, AMQP_BASIC_REJECT_METHOD, &method);
   }
+  auto armed = s_->bounded();
   s_->check_status(amqp_basic_reject(s_->conn, kUnconfirmedChannel, delivery_tag, requeue ? 1 : 0),
                    "basic.reject");
 }
@@ -495,6 +523,7 @@ void AmqpChannel::send_heartbeat() {
   amqp_frame_t frame{};
   frame.frame_type = AMQP_FRAME_HEARTBEAT;
   frame.channel = 0;
+  auto armed = s_->bounded();
   s_->check_status(amqp_send_frame(s_->conn, &frame), "sending a heartbeat");
 }
 
@@ -547,6 +576,7 @@ std::optional<Event> AmqpChannel::poll_event() {
         r.reply_type = AMQP_RESPONSE_SERVER_EXCEPTION;
         r.reply = frame.payload.method;
         r.library_error = 0;
+        auto armed = s_->bounded();  // the close-ok it sends
         s_->check_reply(r, "connection", frame.channel);
         return std::nullopt;
       }
