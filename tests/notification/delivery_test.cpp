@@ -226,6 +226,20 @@ TEST_F(NotifierTest, EventsWithoutAnAddressArePoison) {
   EXPECT_FALSE(store_.delivery(e.message_id));
 }
 
+TEST_F(NotifierTest, ADeadLetteredEventLeavesNoAddressBehind) {
+  const std::string customer = new_uuid();
+  const Envelope e = signed_up(customer, "zoe at example.com");
+  EXPECT_THROW(notifier_.handle(e), messaging::PoisonMessage);
+  EXPECT_TRUE(mailer_.sent.empty());
+  EXPECT_FALSE(store_.delivery(e.message_id));
+  EXPECT_FALSE(store_.contact(customer));
+  // A good event remembers its address, for later events that carry none.
+  EXPECT_EQ(notifier_.handle(signed_up(customer, "zoe@example.com")), Outcome::kSent);
+  ASSERT_TRUE(store_.contact(customer));
+  EXPECT_EQ(store_.contact(customer)->email, "zoe@example.com");
+  EXPECT_EQ(store_.contact(customer)->last_name, "Quill");
+}
+
 TEST_F(NotifierTest, RefundsUseTheLastKnownAddress) {
   const std::string customer = new_uuid();
   const Envelope refund = Envelope::make(
