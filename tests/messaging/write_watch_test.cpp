@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -176,6 +177,20 @@ TEST(WriteWatchTest, ArmsNestAndTheOutermostDisarmEndsTheWatch) {
   WriteWatch::Armed again(watch, next.writer);
   EXPECT_FALSE(watch.fired());
   EXPECT_EQ(next.write_all(1000), 0);
+}
+
+TEST(WriteWatchTest, AWatchDestroyedWhileArmedIsForgotten) {
+  // The monitor must not look at a watch that is gone (AddressSanitizer reports it if it does).
+  TcpPair pair;
+  auto watch = std::make_unique<WriteWatch>(100ms);
+  watch->arm(pair.writer);
+  watch->arm(pair.writer);
+  watch.reset();
+  std::this_thread::sleep_for(300ms);
+  WriteWatch other(100ms);
+  WriteWatch::Armed armed(other, pair.writer);
+  EXPECT_EQ(pair.write_all(1000), 0);
+  EXPECT_FALSE(other.fired());
 }
 
 }  // namespace

@@ -39,9 +39,13 @@ class WriteWatchMonitor {
       wake_.notify_one();
   }
 
-  void disarm(WriteWatch& w) noexcept {
+  /// Ends one arm; with `all`, every one (the watch is going away).
+  void disarm(WriteWatch& w, bool all = false) noexcept {
     std::lock_guard lock(mutex_);
-    if (w.depth_ == 0 || --w.depth_ > 0)
+    if (w.depth_ == 0)
+      return;
+    w.depth_ = all ? 0 : w.depth_ - 1;
+    if (w.depth_ > 0)
       return;
     std::erase(watched_, &w);
     w.fd_ = -1;
@@ -110,7 +114,9 @@ class WriteWatchMonitor {
 };
 
 WriteWatch::~WriteWatch() {
-  disarm();
+  // depth_ changes only in the owner's thread (under the monitor's lock): reading it here is safe.
+  if (depth_ > 0)
+    WriteWatchMonitor::instance().disarm(*this, true);  // the monitor must not keep a dangling one
 }
 
 void WriteWatch::arm(int fd) {

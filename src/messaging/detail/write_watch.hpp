@@ -23,7 +23,7 @@ namespace wonderland::messaging::detail {
 class WriteWatch {
  public:
   explicit WriteWatch(std::chrono::milliseconds timeout) : timeout_(timeout) {}
-  ~WriteWatch();  ///< disarms
+  ~WriteWatch();  ///< disarms, however many arms are open
   WriteWatch(const WriteWatch&) = delete;
   WriteWatch& operator=(const WriteWatch&) = delete;
 
