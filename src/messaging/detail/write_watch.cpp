@@ -29,7 +29,7 @@ class WriteWatchMonitor {
     if (w.depth_++ > 0)
       return;
     w.fd_ = fd;
-    w.fired_.store(false, std::memory_order_release);
+    w.fired_ = false;
     // No system call here (this is on the path of every write over TLS): the first look at the
     // socket takes its count of acknowledged bytes, and the time-out runs from then.
     w.last_progress_ = std::chrono::steady_clock::now();
@@ -37,6 +37,11 @@ class WriteWatchMonitor {
     watched_.push_back(&w);
     if (sleeping_)  // it waits for a first watch with no deadline
       wake_.notify_one();
+  }
+
+  bool fired(const WriteWatch& w) {
+    std::lock_guard lock(mutex_);
+    return w.fired_;
   }
 
   /// Ends one arm; with `all`, every one (the watch is going away).
@@ -92,7 +97,7 @@ class WriteWatchMonitor {
   }
 
   static void check(WriteWatch& w, std::chrono::steady_clock::time_point now) noexcept {
-    if (w.fired_.load(std::memory_order_relaxed))
+    if (w.fired_)
       return;
     const std::uint64_t acked = acked_bytes(w.fd_);
     if (acked != w.last_acked_ || unacknowledged(w.fd_) == 0) {
@@ -102,9 +107,11 @@ class WriteWatchMonitor {
     }
     if (now - w.last_progress_ < w.timeout_)
       return;
-    // The write waiting on this socket fails at once; the socket itself is closed by its owner.
+    // Marked before the shutdown: the owner's write fails the moment the socket is shut down,
+    // and the owner then asks fired() (under this lock) why. The socket itself is closed by
+    // its owner.
+    w.fired_ = true;
     ::shutdown(w.fd_, SHUT_RDWR);
-    w.fired_.store(true, std::memory_order_release);
   }
 
   std::mutex mutex_;
@@ -117,6 +124,10 @@ WriteWatch::~WriteWatch() {
   // depth_ changes only in the owner's thread (under the monitor's lock): reading it here is safe.
   if (depth_ > 0)
     WriteWatchMonitor::instance().disarm(*this, true);  // the monitor must not keep a dangling one
+}
+
+bool WriteWatch::fired() const {
+  return WriteWatchMonitor::instance().fired(*this);
 }
 
 void WriteWatch::arm(int fd) {

@@ -14,7 +14,6 @@
 // never touched: only a write that the broker does not take is.
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 
@@ -32,8 +31,9 @@ class WriteWatch {
   /// Nests: an arm inside an armed scope only counts, and the outermost disarm ends the watch.
   void arm(int fd);
   void disarm() noexcept;
-  /// Whether the watch shut the socket down since its outermost arm.
-  bool fired() const noexcept { return fired_.load(std::memory_order_acquire); }
+  /// Whether the watch shut the socket down since its outermost arm. A write that failed
+  /// because of the shutdown sees true here: the watch is marked before the socket is shut down.
+  bool fired() const;
   std::chrono::milliseconds timeout() const noexcept { return timeout_; }
 
   /// Arms for one scope: `Armed armed(watch, fd);` around a call that may write.
@@ -51,8 +51,8 @@ class WriteWatch {
  private:
   friend class WriteWatchMonitor;
   std::chrono::milliseconds timeout_;
-  std::atomic<bool> fired_{false};
   // Guarded by the monitor's mutex.
+  bool fired_ = false;
   int depth_ = 0;
   int fd_ = -1;
   std::chrono::steady_clock::time_point last_progress_{};
