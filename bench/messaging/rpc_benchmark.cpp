@@ -2,7 +2,9 @@
 // rabbitmq-c echo client/server measured in the same run, at several numbers of requests in
 // flight. The broker is the bottleneck on a small machine, so the raw figure is the ceiling and
 // the ratio is what the library costs. Both ends run in this process, so its CPU time per round
-// trip is what the client and the server cost together, apart from the broker.
+// trip is what the client and the server cost together, apart from the broker. With --tls-url
+// the library is measured over TLS too (the same broker's amqps:// listener; certificate
+// settings from WONDERLAND_AMQP_CACERT and its siblings), beside its plain figures of the run.
 //
 //   build/bench/messaging/rpc_benchmark --url amqp://guest:guest@127.0.0.1:5672/
 
@@ -45,6 +47,7 @@ double ms_since(Clock::time_point t) {
 Figures run_library(const std::string& url, bool persistent, int inflight, double seconds) {
   ConnectionOptions o;
   o.url = url;
+  o.tls = ConnectionOptions::from_env("bench").tls;  // for an amqps:// URL
   o.publisher_confirms = persistent;  // transient RPC: the reply is the acknowledgement
   o.service = "bench-server";
   Connection server_conn(o);
@@ -99,6 +102,32 @@ Figures run_library(const std::string& url, bool persistent, int inflight, doubl
   return summarize(latencies, elapsed, cpu);
 }
 
+/// The library over plain TCP and over TLS, cell after cell, in the same conditions.
+void print_tls_table(const std::string& url, const std::string& tls_url, double seconds,
+                     const std::vector<int>& inflight, const std::vector<std::string>& modes) {
+  std::printf("\nThe library over TLS (%s) beside plain TCP, %.1f s per cell\n\n", tls_url.c_str(),
+              seconds);
+  std::printf(
+      "| mode       | in flight | plain rt/s | TLS rt/s | TLS / plain | plain p50 ms | TLS p50 ms "
+      "| plain CPU µs/rt | TLS CPU µs/rt |\n");
+  std::printf(
+      "|------------|-----------|------------|----------|-------------|--------------|---------"
+      "---|-----------------|---------------|\n");
+  for (const auto& mode : modes) {
+    bool persistent = mode == "persistent";
+    for (int n : inflight) {
+      Figures plain = run_library(url, persistent, n, seconds);
+      Figures tls = run_library(tls_url, persistent, n, seconds);
+      std::printf(
+          "| %-10s | %9d | %10.0f | %8.0f | %10.0f%% | %12.3f | %10.3f | %15.1f | %13.1f |\n",
+          mode.c_str(), n, plain.per_second, tls.per_second,
+          plain.per_second > 0 ? 100.0 * tls.per_second / plain.per_second : 0.0, plain.p50_ms,
+          tls.p50_ms, plain.cpu_us_per_op, tls.cpu_us_per_op);
+      std::fflush(stdout);
+    }
+  }
+}
+
 void print_table(const std::string& url, double seconds, const std::vector<int>& inflight,
                  const std::vector<std::string>& modes) {
   std::printf("RPC round trips over %s, 256-byte payload, %.1f s per cell\n\n", url.c_str(),
@@ -140,11 +169,19 @@ int main(int argc, char** argv) {
   app.add_option("--inflight", inflight, "requests in flight");
   app.add_option("--modes", modes, "transient and/or persistent")
       ->check(CLI::IsMember({"transient", "persistent"}));
+  std::string tls_url;
+  bool tls_only = false;
+  app.add_option("--tls-url", tls_url,
+                 "also the library over TLS at this amqps:// URL (the same broker's TLS listener)");
+  app.add_flag("--tls-only", tls_only, "with --tls-url: only the TLS table");
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::warn);
 
   try {
-    print_table(url, seconds, inflight, modes);
+    if (!tls_only)
+      print_table(url, seconds, inflight, modes);
+    if (!tls_url.empty())
+      print_tls_table(url, tls_url, seconds, inflight, modes);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "rpc_benchmark: %s\n", e.what());
     return 1;
