@@ -102,6 +102,18 @@ Figures run_library(const std::string& url, bool persistent, int inflight, doubl
   return summarize(latencies, elapsed, cpu);
 }
 
+/// Calls `cell(mode, persistent, in_flight)` for every mode and in-flight level, in table order.
+template <typename Cell>
+void for_each_cell(const std::vector<std::string>& modes, const std::vector<int>& inflight,
+                   Cell cell) {
+  for (const auto& mode : modes) {
+    for (int n : inflight) {
+      cell(mode, mode == "persistent", n);
+      std::fflush(stdout);
+    }
+  }
+}
+
 /// The library over plain TCP and over TLS, cell after cell, in the same conditions.
 void print_tls_table(const std::string& url, const std::string& tls_url, double seconds,
                      const std::vector<int>& inflight, const std::vector<std::string>& modes) {
@@ -113,19 +125,14 @@ void print_tls_table(const std::string& url, const std::string& tls_url, double 
   std::printf(
       "|------------|-----------|------------|----------|-------------|--------------|---------"
       "---|-----------------|---------------|\n");
-  for (const auto& mode : modes) {
-    bool persistent = mode == "persistent";
-    for (int n : inflight) {
-      Figures plain = run_library(url, persistent, n, seconds);
-      Figures tls = run_library(tls_url, persistent, n, seconds);
-      std::printf(
-          "| %-10s | %9d | %10.0f | %8.0f | %10.0f%% | %12.3f | %10.3f | %15.1f | %13.1f |\n",
-          mode.c_str(), n, plain.per_second, tls.per_second,
-          plain.per_second > 0 ? 100.0 * tls.per_second / plain.per_second : 0.0, plain.p50_ms,
-          tls.p50_ms, plain.cpu_us_per_op, tls.cpu_us_per_op);
-      std::fflush(stdout);
-    }
-  }
+  for_each_cell(modes, inflight, [&](const std::string& mode, bool persistent, int n) {
+    Figures plain = run_library(url, persistent, n, seconds);
+    Figures tls = run_library(tls_url, persistent, n, seconds);
+    std::printf("| %-10s | %9d | %10.0f | %8.0f | %10.0f%% | %12.3f | %10.3f | %15.1f | %13.1f |\n",
+                mode.c_str(), n, plain.per_second, tls.per_second,
+                plain.per_second > 0 ? 100.0 * tls.per_second / plain.per_second : 0.0,
+                plain.p50_ms, tls.p50_ms, plain.cpu_us_per_op, tls.cpu_us_per_op);
+  });
 }
 
 void print_table(const std::string& url, double seconds, const std::vector<int>& inflight,
@@ -138,21 +145,17 @@ void print_table(const std::string& url, double seconds, const std::vector<int>&
   std::printf(
       "|------------|-----------|----------|----------|-------|------------|------------|----------"
       "--|------------|---------------|---------------|\n");
-  for (const auto& mode : modes) {
-    bool persistent = mode == "persistent";
-    for (int n : inflight) {
-      Figures raw =
-          bench::raw_rpc(url, {.persistent = persistent, .in_flight = n, .seconds = seconds});
-      Figures lib = run_library(url, persistent, n, seconds);
-      std::printf(
-          "| %-10s | %9d | %8.0f | %8.0f | %4.0f%% | %10.3f | %10.3f | %10.3f | %10.3f | %13.1f | "
-          "%13.1f |\n",
-          mode.c_str(), n, raw.per_second, lib.per_second,
-          raw.per_second > 0 ? 100.0 * lib.per_second / raw.per_second : 0.0, raw.p50_ms,
-          lib.p50_ms, raw.p99_ms, lib.p99_ms, raw.cpu_us_per_op, lib.cpu_us_per_op);
-      std::fflush(stdout);
-    }
-  }
+  for_each_cell(modes, inflight, [&](const std::string& mode, bool persistent, int n) {
+    Figures raw =
+        bench::raw_rpc(url, {.persistent = persistent, .in_flight = n, .seconds = seconds});
+    Figures lib = run_library(url, persistent, n, seconds);
+    std::printf(
+        "| %-10s | %9d | %8.0f | %8.0f | %4.0f%% | %10.3f | %10.3f | %10.3f | %10.3f | %13.1f | "
+        "%13.1f |\n",
+        mode.c_str(), n, raw.per_second, lib.per_second,
+        raw.per_second > 0 ? 100.0 * lib.per_second / raw.per_second : 0.0, raw.p50_ms, lib.p50_ms,
+        raw.p99_ms, lib.p99_ms, raw.cpu_us_per_op, lib.cpu_us_per_op);
+  });
 }
 
 }  // namespace

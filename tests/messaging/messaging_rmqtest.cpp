@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "large_publishes.hpp"
 #include "wonderland/messaging/connection.hpp"
 #include "wonderland/messaging/pubsub.hpp"
 #include "wonderland/messaging/rpc.hpp"
@@ -844,26 +845,14 @@ TEST(MessagingFaultTest, ABrokerThatStopsReadingCostsAReconnectNotAStuckConnecti
   conn.declare(spec);
   broker.memory_alarm(true);
   // Far more than the socket buffers hold, and the broker reads none of it during the alarm.
-  const std::string pad(std::size_t{1} << 20, 'x');
-  std::vector<std::future<Status>> sent;
-  for (int i = 0; i < 32; ++i) {
-    Outgoing m{exchanges::kDefault, q.str(), Envelope::make("test.big", {{"i", i}, {"pad", pad}})};
-    m.timeout = 120s;
-    sent.push_back(conn.publish(std::move(m)));
-  }
+  auto sent = test::publish_mebibytes(conn, q, 32, 120s);
   // The write that finds no room gives up after its time-out and the connection starts again,
   // and again on the next connection, which sends the unconfirmed messages again; rabbitmq-c's
   // own writes waited on the socket, with the I/O thread, for as long as the alarm.
   EXPECT_TRUE(testing::eventually([&] { return conn.stats().connects >= 3; }, 30s))
       << "connections: " << conn.stats().connects;
   broker.memory_alarm(false);
-  for (auto& f : sent) {
-    Status s = f.get();
-    EXPECT_TRUE(s.ok()) << s.error().message;
-  }
-  auto status = conn.queue_status(q, 10s);
-  ASSERT_TRUE(status.ok()) << status.error().message;
-  EXPECT_GE(status.value().messages, 32U);  // at least once: one sent twice may be there twice
+  test::expect_confirmed_and_queued(conn, q, sent);
 }
 
 TEST(MessagingFaultTest, PublishWaitsForTheBrokerUntilItsDeadline) {

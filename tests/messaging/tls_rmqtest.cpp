@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "large_publishes.hpp"
 #include "wonderland/messaging/connection.hpp"
 #include "wonderland/messaging/rpc.hpp"
 #include "wonderland/testing/broker.hpp"
@@ -237,25 +238,13 @@ TEST_F(TlsBrokerTest, AWriteTheBrokerDoesNotTakeCostsAReconnectNotAStuckConnecti
   ASSERT_TRUE(conn.wait_connected(20s)) << sink_->all();
   QueueName q = declare_scratch_queue(conn, "tls-stall");
   relay.stall_open_connections();
-  const std::string pad(std::size_t{1} << 20, 'x');
-  std::vector<std::future<Status>> sent;
-  for (int i = 0; i < 16; ++i) {
-    Outgoing m{exchanges::kDefault, q.str(), Envelope::make("test.big", {{"i", i}, {"pad", pad}})};
-    m.timeout = 30s;
-    sent.push_back(conn.publish(std::move(m)));
-  }
+  auto sent = test::publish_mebibytes(conn, q, 16, 30s);
   // The stalled connection is shut down after its time-out; the next one goes through the relay
   // as usual and sends every unconfirmed message again.
   EXPECT_TRUE(testing::eventually([&] { return conn.stats().connects >= 2; }, 20s))
       << "connections: " << conn.stats().connects;
   EXPECT_GE(sink_->count({"no room in the socket for 1000 ms"}), 1) << sink_->all();
-  for (auto& f : sent) {
-    Status s = f.get();
-    EXPECT_TRUE(s.ok()) << s.error().message;
-  }
-  auto status = conn.queue_status(q, 10s);
-  ASSERT_TRUE(status.ok()) << status.error().message;
-  EXPECT_GE(status.value().messages, 16U);  // at least once: one sent twice may be there twice
+  test::expect_confirmed_and_queued(conn, q, sent);
   conn.delete_queue(q);
 }
 

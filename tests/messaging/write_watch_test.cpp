@@ -69,36 +69,21 @@ struct TcpPair {
 };
 
 /// Ends `fd`'s stuck writes after 10 s, so that a watch that never fires fails the test instead
-/// of hanging it.
-class Backstop {
- public:
-  explicit Backstop(int fd)
-      : thread_([this, fd] {
-          std::unique_lock lock(mutex_);
-          if (!cv_.wait_for(lock, 10s, [this] { return done_; }))
-            ::shutdown(fd, SHUT_RDWR);
-        }) {}
-  ~Backstop() {
-    {
-      std::lock_guard lock(mutex_);
-      done_ = true;
-    }
-    cv_.notify_one();
-    thread_.join();
-  }
-  Backstop(const Backstop&) = delete;
-  Backstop& operator=(const Backstop&) = delete;
-
- private:
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  bool done_ = false;
-  std::thread thread_;
-};
+/// of hanging it; stopped early when the test is done (the jthread's stop token).
+std::jthread backstop(int fd) {
+  return std::jthread([fd](const std::stop_token& done) {
+    std::mutex mutex;
+    std::condition_variable_any cv;
+    std::unique_lock lock(mutex);
+    cv.wait_for(lock, done, 10s, [] { return false; });  // wakes when stopped or after 10 s
+    if (!done.stop_requested())
+      ::shutdown(fd, SHUT_RDWR);
+  });
+}
 
 TEST(WriteWatchTest, AWriteThePeerNeverReadsFailsAfterTheTimeOut) {
   TcpPair pair;
-  Backstop backstop(pair.writer);
+  std::jthread stop_stuck_writes = backstop(pair.writer);
   WriteWatch watch(300ms);
   const auto start = Clock::now();
   int error = 0;
@@ -161,7 +146,7 @@ TEST(WriteWatchTest, ASocketWithEverythingAcknowledgedIsLeftAloneWhileItWaits) {
 
 TEST(WriteWatchTest, ArmsNestAndTheOutermostDisarmEndsTheWatch) {
   TcpPair pair;
-  Backstop backstop(pair.writer);
+  std::jthread stop_stuck_writes = backstop(pair.writer);
   WriteWatch watch(200ms);
   const auto start = Clock::now();
   {
