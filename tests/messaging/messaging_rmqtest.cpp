@@ -15,6 +15,7 @@
 #include "wonderland/messaging/pubsub.hpp"
 #include "wonderland/messaging/rpc.hpp"
 #include "wonderland/testing/broker.hpp"
+#include "wonderland/testing/tcp_relay.hpp"
 
 namespace wonderland::messaging {
 namespace {
@@ -208,6 +209,56 @@ TEST_F(MessagingTest, AnIdleConnectionKeepsItselfAliveWithItsOwnHeartbeats) {
   Status s = idle.publish(m).get();
   EXPECT_TRUE(s.ok()) << s.error().message;
   EXPECT_EQ(idle.stats().connects, 1U);
+}
+
+TEST_F(MessagingTest, TheBrokersAnswersToSynchronousCallsCountAsHearingFromIt) {
+  // A connection whose only traffic is synchronous calls (the mediator's readiness checks): the
+  // broker answers each one, so it sends no heartbeat, and rabbitmq-c reads each answer inside
+  // the call, so the socket is never readable when the I/O thread polls it. The answers are
+  // still the broker speaking: the connection is not dropped for "missed heartbeats".
+  QueueName q = temp_queue("sync-only");
+  ConnectionOptions o = options_for(testing::amqp_url(), "sync-only");
+  o.heartbeat = 1s;
+  Connection checker(o);
+  ASSERT_TRUE(checker.wait_connected(10s));
+  // Twice the 3 s after which the broker counts as silent (two 1 s intervals and a second).
+  const auto until = std::chrono::steady_clock::now() + 6s;
+  int answered = 0;
+  while (std::chrono::steady_clock::now() < until) {
+    if (checker.queue_status(q, 5s).ok())
+      ++answered;
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_GT(answered, 30);
+  EXPECT_EQ(checker.stats().connects, 1U) << "the connection was dropped while the broker answered";
+}
+
+TEST_F(MessagingTest, ABrokerThatFallsSilentIsLeftAfterTwoHeartbeatIntervals) {
+  // The other half of the rule above: the path to the broker breaks without a word (no FIN, no
+  // RST), so only the silence tells. The connection is dropped, and the next one, through the
+  // same relay, carries a confirmed publish.
+  const std::string url = testing::amqp_url();
+  const auto colon = url.rfind(':');
+  testing::TcpRelay relay(std::stoi(url.substr(colon + 1)));
+  ConnectionOptions o =
+      options_for(url.substr(0, colon + 1) + std::to_string(relay.port()) + "/", "silent-broker");
+  o.heartbeat = 1s;
+  Connection conn(o);
+  ASSERT_TRUE(conn.wait_connected(10s));
+  QueueName q = temp_queue("silent-broker");
+  relay.silence_open_connections();
+  const auto silenced_at = std::chrono::steady_clock::now();
+  ASSERT_TRUE(testing::eventually([&] { return conn.stats().connects >= 2; }, 20s))
+      << "the connection to a silent broker was never dropped";
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - silenced_at);
+  std::printf("a silent broker was left after %lld ms (1 s heartbeats)\n",
+              static_cast<long long>(took.count()));
+  // Two intervals and a second, read at least every half interval; the margin is for a busy host.
+  EXPECT_LT(took, 10s);
+  Status s =
+      conn.publish(Outgoing{exchanges::kDefault, q.str(), Envelope::make("test.alive", {})}).get();
+  EXPECT_TRUE(s.ok()) << s.error().message;
 }
 
 TEST_F(MessagingTest, ADeletedExchangeIsGone) {

@@ -55,9 +55,10 @@ struct Pipe {
 };
 
 struct Link {
-  Pipe up;    // client to server
-  Pipe down;  // server to client
-  bool stalled = false;
+  Pipe up;                // client to server
+  Pipe down;              // server to client
+  bool stalled = false;   // the client's bytes are not read
+  bool silenced = false;  // nothing is read, either way
   ~Link() {
     ::close(up.from);
     ::close(up.to);
@@ -75,6 +76,7 @@ struct TcpRelay::State {
   std::mutex mutex;  // guards the commands below
   std::condition_variable applied;
   bool stall_requested = false;
+  bool silence_requested = false;
   bool resume_requested = false;
   std::list<Link> links;
   std::thread thread;
@@ -107,16 +109,19 @@ struct TcpRelay::State {
         for (auto& link : links) {
           if (stall_requested)
             link.stalled = true;
+          if (silence_requested)
+            link.silenced = true;
           if (resume_requested)
-            link.stalled = false;
+            link.stalled = link.silenced = false;
         }
-        stall_requested = resume_requested = false;
+        stall_requested = silence_requested = resume_requested = false;
       }
       applied.notify_all();
       std::vector<pollfd> fds{{wake[0], POLLIN, 0}, {listener, POLLIN, 0}};
       for (auto& link : links) {
-        int up_events = link.up.pending.empty() ? (link.stalled ? 0 : POLLIN) : 0;
-        int down_events = link.down.pending.empty() ? POLLIN : 0;
+        const bool read_up = !link.stalled && !link.silenced;
+        int up_events = link.up.pending.empty() ? (read_up ? POLLIN : 0) : 0;
+        int down_events = link.down.pending.empty() ? (link.silenced ? 0 : POLLIN) : 0;
         if (!link.up.pending.empty())
           down_events |= POLLOUT;  // the server's socket takes the client's bytes
         if (!link.down.pending.empty())
@@ -133,7 +138,7 @@ struct TcpRelay::State {
       if ((fds[1].revents & POLLIN) != 0)
         accept_one();
       for (auto it = links.begin(); it != links.end();) {
-        bool ok = it->up.pump(!it->stalled) && it->down.pump(true);
+        bool ok = it->up.pump(!it->stalled && !it->silenced) && it->down.pump(!it->silenced);
         it = ok ? std::next(it) : links.erase(it);
       }
     }
@@ -184,6 +189,13 @@ void TcpRelay::stall_open_connections() {
   s_->stall_requested = true;
   s_->poke();
   s_->applied.wait(lock, [this] { return !s_->stall_requested; });
+}
+
+void TcpRelay::silence_open_connections() {
+  std::unique_lock lock(s_->mutex);
+  s_->silence_requested = true;
+  s_->poke();
+  s_->applied.wait(lock, [this] { return !s_->silence_requested; });
 }
 
 void TcpRelay::resume() {

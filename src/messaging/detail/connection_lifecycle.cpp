@@ -1,9 +1,13 @@
 // ConnectionLifecycle: connecting, heartbeats and reconnecting with back-off.
 #include "detail/connection_lifecycle.hpp"
 
+#include <linux/tcp.h>
+#include <netinet/in.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 
 #include <algorithm>
+#include <optional>
 
 namespace wonderland::messaging::detail {
 
@@ -16,6 +20,27 @@ ConnectionLifecycle::ConnectionLifecycle(const ConnectionOptions& options,
 
 void ConnectionLifecycle::next_url() {
   current_ = (current_ + 1) % urls_.size();
+}
+
+namespace {
+
+/// The bytes `fd` has received; nullopt when the kernel cannot say.
+std::optional<std::uint64_t> bytes_received(int fd) noexcept {
+  tcp_info info{};
+  socklen_t len = sizeof info;
+  if (fd < 0 || ::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0)
+    return std::nullopt;
+  return info.tcpi_bytes_received;
+}
+
+}  // namespace
+
+void ConnectionLifecycle::look_at_socket(Clock::time_point now) {
+  std::optional<std::uint64_t> received = bytes_received(channel_->fd());
+  if (received && *received != bytes_received_) {
+    bytes_received_ = *received;
+    last_received_ = now;
+  }
 }
 
 bool ConnectionLifecycle::wait_connected(std::chrono::milliseconds timeout) const {
@@ -53,6 +78,7 @@ void ConnectionLifecycle::established() {
   // The back-off starts afresh only once this connection has lasted (see close()): a node that
   // accepts connections and drops each at once is not tried again every reconnect_min_backoff.
   established_at_ = last_received_ = last_heartbeat_sent_ = Clock::now();
+  bytes_received_ = bytes_received(channel_->fd()).value_or(0);
   ++counters_.connects;
   set_connected(true);
   if (urls_.size() > 1) {
@@ -113,14 +139,19 @@ bool ConnectionLifecycle::heartbeat_due(Clock::time_point now) {
   if (!channel_ || channel_->heartbeat_s() <= 0 || now - last_heartbeat_sent_ < heartbeat() / 2)
     return false;
   last_heartbeat_sent_ = now;
+  // Every half interval: a silence is then measured to within half an interval.
+  look_at_socket(now);
   return true;
 }
 
-bool ConnectionLifecycle::heartbeats_missed(Clock::time_point now) const {
+bool ConnectionLifecycle::heartbeats_missed(Clock::time_point now) {
   if (!channel_)
     return false;
   auto hb = heartbeat();
-  return hb.count() > 0 && now - last_received_ > 2 * hb + std::chrono::seconds(1);
+  if (hb.count() <= 0 || now - last_received_ <= 2 * hb + std::chrono::seconds(1))
+    return false;
+  look_at_socket(now);
+  return now - last_received_ > 2 * hb + std::chrono::seconds(1);
 }
 
 Clock::time_point ConnectionLifecycle::next_wakeup(Clock::time_point limit) const {

@@ -59,8 +59,8 @@ class ConnectionLifecycle {
   bool read_due(bool readable, Clock::time_point now);
   /// Whether to send a heartbeat now (every half heartbeat interval); counts it as sent.
   bool heartbeat_due(Clock::time_point now);
-  /// Whether the broker has been silent for more than two heartbeats.
-  bool heartbeats_missed(Clock::time_point now) const;
+  /// Whether the broker has been silent for more than two heartbeats and a second.
+  bool heartbeats_missed(Clock::time_point now);
   /// The earliest of `limit`, the next heartbeat to send and the next connection attempt.
   Clock::time_point next_wakeup(Clock::time_point limit) const;
 
@@ -69,6 +69,8 @@ class ConnectionLifecycle {
   const UrlParts& url() const { return urls_[current_]; }
   /// Moves on to the next address (after a failure on the current one).
   void next_url();
+  /// Counts the broker as heard at `now` when the socket received bytes since the last look.
+  void look_at_socket(Clock::time_point now);
   /// The agreed heartbeat interval, in milliseconds so that a fraction of it is never rounded
   /// down to zero (which would send a heartbeat on every wake-up).
   std::chrono::milliseconds heartbeat() const {
@@ -95,7 +97,13 @@ class ConnectionLifecycle {
   Clock::time_point next_connect_at_ = Clock::now();
   int failed_connects_ = 0;
   Clock::time_point established_at_{};
+  /// When the broker was last heard: the socket was readable, or it had received more bytes.
   Clock::time_point last_received_{};
+  /// The bytes the socket had received (TCP_INFO) when last looked at. rabbitmq-c reads the
+  /// broker's answers to synchronous methods inside the call, so the socket is never readable for
+  /// the session on a connection whose only traffic they are (the broker, busy answering, then
+  /// sends no heartbeat): the count still moves.
+  std::uint64_t bytes_received_ = 0;
   Clock::time_point last_heartbeat_sent_{};
   std::mt19937 rng_{std::random_device{}()};
 };

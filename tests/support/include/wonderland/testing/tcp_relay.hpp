@@ -1,5 +1,6 @@
 // Test support: a TCP relay in front of a server, which can stop reading from its clients the way
-// a broker under a memory alarm stops reading from a connection that publishes.
+// a broker under a memory alarm stops reading from a connection that publishes, or stop relaying
+// altogether the way a broken network path does.
 #pragma once
 
 #include <memory>
@@ -21,7 +22,11 @@ class TcpRelay {
   /// Stops reading from the clients of the connections open now; what the server sends still
   /// reaches them. Connections accepted later are relayed as usual.
   void stall_open_connections();
-  /// Reads from every client again.
+  /// Stops relaying anything, either way, on the connections open now, as when the path between
+  /// client and server breaks without a word: neither side hears from the other, and neither
+  /// connection is closed. Connections accepted later are relayed as usual.
+  void silence_open_connections();
+  /// Reads from every client, and relays every connection both ways, again.
   void resume();
 
  private:
