@@ -77,6 +77,8 @@ cleanup() {
       podman logs --tail 30 "$(container "$s")" >&2 2>&1 || true
     done
   fi
+  # Last, so that the end of a long log (all a CI summary may keep) says what failed.
+  ((rc != 0)) && wl_error "failed: ${failure:-exit status $rc (the reason is above the logs)}"
   if [[ "${WONDERLAND_COMPOSE_TEST_KEEP:-0}" == 1 ]]; then
     wl_info "the stack is left running (project $project, $base)"
   else
@@ -89,7 +91,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-fail() { wl_error "$*"; exit 1; }
+failure=""
+fail() {
+  failure="$*"
+  wl_error "$*"
+  exit 1
+}
 
 # wait_healthy SECONDS: until every container passes its health check. The checks are run
 # here (`podman healthcheck run` also records the result in the container's status): without
