@@ -22,9 +22,10 @@ class TcpRelay {
   /// Stops reading from the clients of the connections open now; what the server sends still
   /// reaches them. Connections accepted later are relayed as usual.
   void stall_open_connections();
-  /// Stops relaying anything, either way, on the connections open now, as when the path between
-  /// client and server breaks without a word: neither side hears from the other, and neither
-  /// connection is closed. Connections accepted later are relayed as usual.
+  /// Stops reading either side of the connections open now (what was read is still delivered), as
+  /// when the path between client and server breaks without a word: neither side hears from the
+  /// other again, and neither connection is closed. Connections accepted later are relayed as
+  /// usual.
   void silence_open_connections();
   /// Reads from every client, and relays every connection both ways, again.
   void resume();
