@@ -1,13 +1,11 @@
 // ConnectionLifecycle: connecting, heartbeats and reconnecting with back-off.
 #include "detail/connection_lifecycle.hpp"
 
-#include <linux/tcp.h>
-#include <netinet/in.h>
 #include <spdlog/spdlog.h>
-#include <sys/socket.h>
 
 #include <algorithm>
-#include <optional>
+
+#include "detail/tcp_counters.hpp"
 
 namespace wonderland::messaging::detail {
 
@@ -22,23 +20,10 @@ void ConnectionLifecycle::next_url() {
   current_ = (current_ + 1) % urls_.size();
 }
 
-namespace {
-
-/// The bytes `fd` has received; nullopt when the kernel cannot say.
-std::optional<std::uint64_t> bytes_received(int fd) noexcept {
-  tcp_info info{};
-  socklen_t len = sizeof info;
-  if (fd < 0 || ::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0)
-    return std::nullopt;
-  return info.tcpi_bytes_received;
-}
-
-}  // namespace
-
 void ConnectionLifecycle::look_at_socket(Clock::time_point now) {
-  std::optional<std::uint64_t> received = bytes_received(channel_->fd());
-  if (received && *received != bytes_received_) {
-    bytes_received_ = *received;
+  std::optional<tcp_info> counters = tcp_counters(channel_->fd());
+  if (counters && counters->tcpi_bytes_received != bytes_received_) {
+    bytes_received_ = counters->tcpi_bytes_received;
     last_received_ = now;
   }
 }
@@ -78,7 +63,8 @@ void ConnectionLifecycle::established() {
   // The back-off starts afresh only once this connection has lasted (see close()): a node that
   // accepts connections and drops each at once is not tried again every reconnect_min_backoff.
   established_at_ = last_received_ = last_heartbeat_sent_ = Clock::now();
-  bytes_received_ = bytes_received(channel_->fd()).value_or(0);
+  std::optional<tcp_info> counters = tcp_counters(channel_->fd());
+  bytes_received_ = counters ? counters->tcpi_bytes_received : 0;
   ++counters_.connects;
   set_connected(true);
   if (urls_.size() > 1) {
@@ -148,10 +134,11 @@ bool ConnectionLifecycle::heartbeats_missed(Clock::time_point now) {
   if (!channel_)
     return false;
   auto hb = heartbeat();
-  if (hb.count() <= 0 || now - last_received_ <= 2 * hb + std::chrono::seconds(1))
+  const auto silent_after = 2 * hb + std::chrono::seconds(1);
+  if (hb.count() <= 0 || now - last_received_ <= silent_after)
     return false;
-  look_at_socket(now);
-  return now - last_received_ > 2 * hb + std::chrono::seconds(1);
+  look_at_socket(now);  // the bytes rabbitmq-c read inside a call count too
+  return now - last_received_ > silent_after;
 }
 
 Clock::time_point ConnectionLifecycle::next_wakeup(Clock::time_point limit) const {

@@ -2,8 +2,6 @@
 #include "detail/write_watch.hpp"
 
 #include <linux/sockios.h>
-#include <linux/tcp.h>
-#include <netinet/in.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
@@ -12,6 +10,8 @@
 #include <mutex>
 #include <thread>
 #include <vector>
+
+#include "detail/tcp_counters.hpp"
 
 namespace wonderland::messaging::detail {
 
@@ -66,11 +66,8 @@ class WriteWatchMonitor {
 
   /// Bytes of `fd` that the peer acknowledged; 0 when the kernel cannot say.
   static std::uint64_t acked_bytes(int fd) noexcept {
-    tcp_info info{};
-    socklen_t len = sizeof info;
-    if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0)
-      return 0;
-    return info.tcpi_bytes_acked;
+    std::optional<tcp_info> counters = tcp_counters(fd);
+    return counters ? counters->tcpi_bytes_acked : 0;
   }
 
   /// Bytes written to `fd` that the peer has not acknowledged yet (sent or not).
