@@ -26,6 +26,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
+using testing::port_of;
 using testing::unique_name;
 
 constexpr int kNodes = 3;
@@ -41,10 +42,6 @@ ConnectionOptions cluster_options(const std::string& urls, const std::string& se
   o.reconnect_min_backoff = 50ms;
   o.reconnect_max_backoff = 1000ms;
   return o;
-}
-
-int port_of(const std::string& address) {
-  return std::stoi(address.substr(address.rfind(':') + 1));
 }
 
 /// What the event consumer saw: every delivery, and the ids handled (a redelivered id is

@@ -10,7 +10,7 @@
 #include <thread>
 #include <vector>
 
-#include "large_publishes.hpp"
+#include "broker_test_helpers.hpp"
 #include "wonderland/messaging/connection.hpp"
 #include "wonderland/messaging/pubsub.hpp"
 #include "wonderland/messaging/rpc.hpp"
@@ -47,12 +47,7 @@ class MessagingTest : public ::testing::Test {
 
   /// A queue for one test, declared through `on` (the test's connection unless given).
   QueueName temp_queue(const std::string& prefix, Connection* on = nullptr) {
-    QueueName q{unique_name(prefix)};
-    QueueSpec spec;
-    spec.name = q;
-    spec.durable = false;
-    spec.expires = 60s;  // the broker removes it even if the test dies
-    (on != nullptr ? *on : conn_).declare(spec);
+    QueueName q = test::declare_scratch_queue(on != nullptr ? *on : conn_, prefix);
     created_.push_back(q);
     return q;
   }
@@ -238,10 +233,9 @@ TEST_F(MessagingTest, ABrokerThatFallsSilentIsLeftAfterTwoHeartbeatIntervals) {
   // RST), so only the silence tells. The connection is dropped, and the next one, through the
   // same relay, carries a confirmed publish.
   const std::string url = testing::amqp_url();
-  const auto colon = url.rfind(':');
-  testing::TcpRelay relay(std::stoi(url.substr(colon + 1)));
-  ConnectionOptions o =
-      options_for(url.substr(0, colon + 1) + std::to_string(relay.port()) + "/", "silent-broker");
+  testing::TcpRelay relay(testing::port_of(url));
+  ConnectionOptions o = options_for(
+      url.substr(0, url.rfind(':') + 1) + std::to_string(relay.port()) + "/", "silent-broker");
   o.heartbeat = 1s;
   Connection conn(o);
   ASSERT_TRUE(conn.wait_connected(10s));

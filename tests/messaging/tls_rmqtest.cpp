@@ -14,7 +14,7 @@
 #include <thread>
 #include <vector>
 
-#include "large_publishes.hpp"
+#include "broker_test_helpers.hpp"
 #include "wonderland/messaging/connection.hpp"
 #include "wonderland/messaging/rpc.hpp"
 #include "wonderland/testing/broker.hpp"
@@ -146,22 +146,7 @@ class TlsBrokerTest : public ::testing::Test {
         within);
   }
 
-  /// A new transient queue named after `prefix`, which the broker deletes a minute after its
-  /// last use should the test end before deleting it.
-  static QueueName declare_scratch_queue(Connection& conn, const std::string& prefix) {
-    QueueName q{unique_name(prefix)};
-    QueueSpec spec;
-    spec.name = q;
-    spec.durable = false;
-    spec.expires = 60s;
-    conn.declare(spec);
-    return q;
-  }
-
-  static std::string tls_port() {
-    std::string url = broker_->amqps_url();
-    return url.substr(url.rfind(':') + 1, url.size() - url.rfind(':') - 2);
-  }
+  static std::string tls_port() { return std::to_string(testing::port_of(broker_->amqps_url())); }
 
   static inline std::shared_ptr<CapturingSink> sink_;
   static inline testing::TempDir* dir_ = nullptr;
@@ -172,7 +157,7 @@ TEST_F(TlsBrokerTest, ConfirmedPublishConsumeAndRpcTravelOverTls) {
   Connection conn(tls_options(broker_->amqps_url(), "ca.pem", "tls-test"));
   ASSERT_TRUE(conn.wait_connected(20s)) << sink_->all();
 
-  QueueName q = declare_scratch_queue(conn, "tls");
+  QueueName q = test::declare_scratch_queue(conn, "tls");
   Envelope e = Envelope::make("test.ping", {{"n", 42}});
   Status s = conn.publish(Outgoing{exchanges::kDefault, q.str(), e}).get();
   ASSERT_TRUE(s.ok()) << s.error().message;
@@ -225,7 +210,7 @@ TEST_F(TlsBrokerTest, AWriteTheBrokerDoesNotTakeCostsAReconnectNotAStuckConnecti
   // limit of its own. The relay stops reading from the connection as a broker under a memory alarm
   // does (the broker's own alarm cannot show it over TLS: its TLS layer may go on reading into
   // memory); the write that finds the socket full must give up after the connect time-out.
-  testing::TcpRelay relay(std::stoi(tls_port()));
+  testing::TcpRelay relay(testing::port_of(broker_->amqps_url()));
   ConnectionOptions o = tls_options(
       "amqps://guest:guest@127.0.0.1:" + std::to_string(relay.port()) + "/", "ca.pem", "tls-stall");
   o.connect_timeout = 1s;  // also how long a write waits for room in the socket
@@ -236,7 +221,7 @@ TEST_F(TlsBrokerTest, AWriteTheBrokerDoesNotTakeCostsAReconnectNotAStuckConnecti
     ~Resume() { relay.resume(); }
   } resume{relay};
   ASSERT_TRUE(conn.wait_connected(20s)) << sink_->all();
-  QueueName q = declare_scratch_queue(conn, "tls-stall");
+  QueueName q = test::declare_scratch_queue(conn, "tls-stall");
   relay.stall_open_connections();
   auto sent = test::publish_mebibytes(conn, q, 16, 30s);
   // The stalled connection is shut down after its time-out; the next one goes through the relay

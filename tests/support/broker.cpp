@@ -38,6 +38,10 @@ std::string amqp_url() {
   return url;
 }
 
+int port_of(const std::string& address_or_url) {
+  return std::stoi(address_or_url.substr(address_or_url.rfind(':') + 1));
+}
+
 std::string unique_name(const std::string& prefix) {
   return prefix + "." + new_uuid();
 }

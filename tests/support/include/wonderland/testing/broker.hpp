@@ -16,6 +16,10 @@ namespace wonderland::testing {
 /// variable is unset, so that a suite run without a broker cannot pass silently.
 std::string amqp_url();
 
+/// The port of a `host:port` address or of a URL such as amqp://user:pass@host:port/ (the
+/// number after the last colon).
+int port_of(const std::string& address_or_url);
+
 /// A unique name for a queue or exchange of one test: `<prefix>.<uuid>`.
 std::string unique_name(const std::string& prefix);
 

@@ -1,6 +1,7 @@
-// Test helper shared by the fault tests of messaging_rmqtest and messaging_tls_rmqtest: far more
-// publishes than a socket holds, sent while the broker (or a relay in front of it) stops reading,
-// and the check that every one of them arrived once it reads again.
+// Test helpers shared by messaging_rmqtest and messaging_tls_rmqtest: a queue of one test, and
+// for the fault tests far more publishes than a socket holds, sent while the broker (or a relay
+// in front of it) stops reading, and the check that every one of them arrived once it reads
+// again.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -12,8 +13,21 @@
 #include <vector>
 
 #include "wonderland/messaging/connection.hpp"
+#include "wonderland/testing/broker.hpp"
 
 namespace wonderland::messaging::test {
+
+/// Declares a new transient queue named after `prefix`, which the broker deletes a minute after
+/// its last use should the test end before deleting it.
+inline QueueName declare_scratch_queue(Connection& conn, const std::string& prefix) {
+  QueueName q{testing::unique_name(prefix)};
+  QueueSpec spec;
+  spec.name = q;
+  spec.durable = false;
+  spec.expires = std::chrono::seconds(60);
+  conn.declare(spec);
+  return q;
+}
 
 /// Publishes `count` messages of 1 MiB each to `queue` through the default exchange, each
 /// waiting up to `timeout` for its confirm.
