@@ -76,9 +76,9 @@ cleanup() {
       printf '\n==== %s\n' "$s" >&2
       podman logs --tail 30 "$(container "$s")" >&2 2>&1 || true
     done
+    # Last, so that the end of a long log (all a CI summary may keep) says what failed.
+    wl_error "failed: ${failure:-exit status $rc (the reason is above the logs)}"
   fi
-  # Last, so that the end of a long log (all a CI summary may keep) says what failed.
-  ((rc != 0)) && wl_error "failed: ${failure:-exit status $rc (the reason is above the logs)}"
   if [[ "${WONDERLAND_COMPOSE_TEST_KEEP:-0}" == 1 ]]; then
     wl_info "the stack is left running (project $project, $base)"
   else
