@@ -105,11 +105,11 @@ TEST(ClusterTest, KillingTheConnectedNodeLosesNothingAndClientsMoveOn) {
                        });
   RpcClient rpc(client);
 
-  // Stream events and RPCs until told to stop.
+  // Stream events and RPCs until told to stop. A jthread is stopped and joined when an ASSERT
+  // ends the test early.
   Published published;
-  std::atomic<bool> stop{false};
-  std::thread publisher([&] {
-    while (!stop) {
+  std::jthread publisher([&](const std::stop_token& stop) {
+    while (!stop.stop_requested()) {
       Envelope e = Envelope::make("cluster.tick", nlohmann::json{{"n", 1}}, "cluster-client");
       std::string id = e.message_id;
       ++published.pending;
@@ -133,8 +133,8 @@ TEST(ClusterTest, KillingTheConnectedNodeLosesNothingAndClientsMoveOn) {
   };
   std::mutex rpc_mu;
   std::vector<RpcOutcome> rpc_outcomes;
-  std::thread caller([&] {
-    while (!stop) {
+  std::jthread caller([&](const std::stop_token& stop) {
+    while (!stop.stop_requested()) {
       auto t0 = Clock::now();
       auto reply =
           rpc.call(RpcRequest{commands, Envelope::make("cluster.echo", {{"x", 1}}), kRpcTimeout});
@@ -187,7 +187,8 @@ TEST(ClusterTest, KillingTheConnectedNodeLosesNothingAndClientsMoveOn) {
 
   // Keep streaming on the surviving nodes, then stop and let every publish complete.
   std::this_thread::sleep_for(2s);
-  stop = true;
+  publisher.request_stop();
+  caller.request_stop();
   publisher.join();
   caller.join();
   ASSERT_TRUE(testing::eventually([&] { return published.pending == 0; }, 30s))

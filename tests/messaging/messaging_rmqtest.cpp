@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <future>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -253,6 +254,31 @@ TEST_F(MessagingTest, ABrokerThatFallsSilentIsLeftAfterTwoHeartbeatIntervals) {
   Status s =
       conn.publish(Outgoing{exchanges::kDefault, q.str(), Envelope::make("test.alive", {})}).get();
   EXPECT_TRUE(s.ok()) << s.error().message;
+}
+
+TEST_F(MessagingTest, TheFirstFailedReconnectAfterALostConnectionIsLogged) {
+  // A connection lost soon after it was made does not reset the back-off (it counts as a failed
+  // attempt), and only every tenth failed attempt is logged. The first failure after each loss
+  // is logged all the same, so that an operator sees at once why the service is not connected.
+  test::LogCapture log;
+  const std::string url = testing::amqp_url();
+  auto relay = std::make_unique<testing::TcpRelay>(testing::port_of(url));
+  const std::string address = "127.0.0.1:" + std::to_string(relay->port());
+  ConnectionOptions o = options_for(
+      url.substr(0, url.rfind(':') + 1) + std::to_string(relay->port()) + "/", "lost-broker");
+  o.reconnect_min_backoff = 500ms;
+  o.reconnect_max_backoff = 500ms;
+  Connection conn(o);
+  ASSERT_TRUE(conn.wait_connected(10s));
+  relay.reset();  // the connection is closed, and every attempt to connect again is refused
+  ASSERT_TRUE(testing::eventually(
+      [&] { return log.sink().count({"lost the broker connection to " + address}) >= 1; }, 10s));
+  // The first attempt follows after 400-600 ms; the tenth not before 3.6 s.
+  EXPECT_TRUE(testing::eventually(
+      [&] { return log.sink().count({"cannot connect to the broker at " + address}) >= 1; },
+      2500ms))
+      << "no failed attempt was logged; the log:\n"
+      << log.sink().all();
 }
 
 TEST_F(MessagingTest, ADeletedExchangeIsGone) {

@@ -1,7 +1,6 @@
 // amqps:// against a private RabbitMQ with a TLS listener, whose certificate authority and
 // certificates the test makes with the openssl command-line tool.
 #include <gtest/gtest.h>
-#include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
 #include <stdlib.h>
 
@@ -25,44 +24,8 @@ namespace wonderland::messaging {
 namespace {
 
 using namespace std::chrono_literals;
+using test::CapturingSink;
 using testing::unique_name;
-
-/// Keeps every log line, so that a test can wait for the reason a connection failed.
-class CapturingSink : public spdlog::sinks::base_sink<std::mutex> {
- public:
-  /// Number of lines containing every one of `parts`.
-  int count(const std::vector<std::string>& parts) {
-    std::lock_guard lock(mutex_);
-    int n = 0;
-    for (const auto& line : lines_) {
-      bool all = true;
-      for (const auto& p : parts)
-        all = all && line.find(p) != std::string::npos;
-      n += all ? 1 : 0;
-    }
-    return n;
-  }
-  void clear() {
-    std::lock_guard lock(mutex_);
-    lines_.clear();
-  }
-  std::string all() {
-    std::lock_guard lock(mutex_);
-    std::string out;
-    for (const auto& l : lines_)
-      out += l + "\n";
-    return out;
-  }
-
- protected:
-  void sink_it_(const spdlog::details::log_msg& msg) override {
-    lines_.emplace_back(msg.payload.data(), msg.payload.size());
-  }
-  void flush_() override {}
-
- private:
-  std::vector<std::string> lines_;
-};
 
 void run_openssl(const std::filesystem::path& dir, const std::string& args) {
   std::string cmd = "cd '" + dir.string() + "' && openssl " + args + " >/dev/null 2>&1";

@@ -77,9 +77,10 @@ void ConnectionLifecycle::established() {
 }
 
 void ConnectionLifecycle::connect_failed(const std::exception& e) {
-  if (failed_connects_ == 0 || failed_connects_ % 10 == 0) {
+  if (failures_since_loss_ % 10 == 0) {
     spdlog::warn("cannot connect to the broker at {}:{}: {}", url().host, url().port, e.what());
   }
+  ++failures_since_loss_;
   // The next attempt goes to the next node, so that a dead one is not tried first again.
   next_url();
 }
@@ -91,6 +92,7 @@ void ConnectionLifecycle::close(const std::string& reason) {
   if (was_connected) {
     if (Clock::now() - established_at_ >= kStableAfter)
       failed_connects_ = 0;
+    failures_since_loss_ = 0;
     spdlog::warn("lost the broker connection to {}:{}: {}", url().host, url().port, reason);
     next_url();
   }

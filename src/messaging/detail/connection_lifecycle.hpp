@@ -96,6 +96,9 @@ class ConnectionLifecycle {
 
   Clock::time_point next_connect_at_ = Clock::now();
   int failed_connects_ = 0;
+  /// Failed attempts since the start or the last lost connection: the first of them, and every
+  /// tenth, is logged. Not failed_connects_, which a short-lived connection does not reset.
+  int failures_since_loss_ = 0;
   Clock::time_point established_at_{};
   /// When the broker was last heard: the socket was readable, or it had received more bytes.
   Clock::time_point last_received_{};
