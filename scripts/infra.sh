@@ -580,6 +580,13 @@ pg_resolve_paths() {
   fi
 }
 pg_resolve_paths
+# The same database through the server's unix socket, for processes on this host (scripts/run.sh):
+# no TCP/IP stack on either side. libpq takes the socket's directory from `host`. A directory
+# whose name would need escaping in a URL keeps TCP.
+PG_SOCKET_URL="$PG_URL"
+if [[ "$PG_SOCK_DIR" =~ ^[A-Za-z0-9/._-]+$ ]]; then
+  PG_SOCKET_URL="postgresql://$PG_APP_ROLE:$PG_APP_PASSWORD@/$PG_APP_DB?host=$PG_SOCK_DIR&port=$PG_PORT"
+fi
 
 # as_pg CMD...: runs CMD as the user the server runs as.
 as_pg() {
@@ -796,6 +803,7 @@ print_env() {
   printf "export WONDERLAND_AMQP_URL='%s'\n" "$AMQP_URL"
   ((RMQ_NODES > 1)) && printf "export WONDERLAND_AMQP_QUEUE_TYPE=quorum\n"
   printf "export WONDERLAND_PG_URL='%s'\n" "$PG_URL"
+  printf "export WONDERLAND_PG_SOCKET_URL='%s'\n" "$PG_SOCKET_URL"
 }
 
 # run_parts ACTION PARTS...: runs ACTION on each part; the status is the worst of them.

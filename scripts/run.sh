@@ -303,6 +303,9 @@ wl_section "infrastructure (scripts/infra.sh)"
 infra_started=1
 "$INFRA" start all
 eval "$("$INFRA" env)"
+# Every process started here runs on PostgreSQL's host, so it connects through the server's unix
+# socket: a round trip costs less than over loopback TCP (docs/ARCHITECTURE.md, "Measuring it").
+export WONDERLAND_PG_URL="$WONDERLAND_PG_SOCKET_URL"
 
 wl_section "services"
 mkdir -p "$log_dir"
