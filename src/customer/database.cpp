@@ -5,6 +5,8 @@
 #include <pqxx/pqxx>
 #include <stdexcept>
 
+#include "wonderland/common/postgres_url.hpp"
+
 namespace wonderland::customer {
 
 bool valid_schema_name(const std::string& schema) {
@@ -19,16 +21,6 @@ bool valid_schema_name(const std::string& schema) {
       return false;
   }
   return true;
-}
-
-std::string with_connect_timeout(const std::string& url, int seconds) {
-  if (url.find("connect_timeout") != std::string::npos)
-    return url;
-  std::string param = "connect_timeout=" + std::to_string(seconds);
-  bool uri = url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0;
-  if (!uri)
-    return url.empty() ? param : url + " " + param;
-  return url + (url.find('?') == std::string::npos ? "?" : "&") + param;
 }
 
 Database::Database(const std::string& url, std::string schema, int connect_timeout_s,

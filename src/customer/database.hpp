@@ -22,9 +22,6 @@ namespace wonderland::customer {
 /// and not starting with `pg_`.
 bool valid_schema_name(const std::string& schema);
 
-/// `url` with `connect_timeout=<seconds>` added unless it already sets one (URI or key=value form).
-std::string with_connect_timeout(const std::string& url, int seconds);
-
 class Database {
  public:
   /// How long a session may sit idle inside an open transaction before PostgreSQL ends it

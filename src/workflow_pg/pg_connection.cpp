@@ -4,18 +4,10 @@
 
 #include <exception>
 
+#include "wonderland/common/postgres_url.hpp"
+
 namespace wonderland::workflow::pg {
 namespace {
-
-/// `url` with a connect timeout unless it sets one: an unreachable server fails in seconds.
-std::string with_connect_timeout(const std::string& url) {
-  if (url.find("connect_timeout") != std::string::npos)
-    return url;
-  const bool uri = url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0;
-  if (!uri)
-    return url.empty() ? "connect_timeout=5" : url + " connect_timeout=5";
-  return url + (url.find('?') == std::string::npos ? "?" : "&") + "connect_timeout=5";
-}
 
 Error sql_error(std::string_view operation, const pqxx::sql_error& e) {
   const std::string& state = e.sqlstate();
@@ -63,7 +55,7 @@ bool valid_schema_name(const std::string& schema) {
 }
 
 Connection::Connection(const std::string& url, std::string schema, std::string application_name)
-    : url_(with_connect_timeout(url)),
+    : url_(with_connect_timeout(url, 5)),  // an unreachable server fails in seconds
       schema_(std::move(schema)),
       application_name_(std::move(application_name)) {}
 

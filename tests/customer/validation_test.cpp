@@ -286,15 +286,5 @@ TEST(Schema, NamesAreRestrictedToSafeIdentifiers) {
   EXPECT_THROW(Database("postgresql://x", "Bad-Name"), std::invalid_argument);
 }
 
-TEST(Schema, ConnectTimeoutIsAddedUnlessSet) {
-  EXPECT_EQ(with_connect_timeout("postgresql://u:p@h:1/d", 5),
-            "postgresql://u:p@h:1/d?connect_timeout=5");
-  EXPECT_EQ(with_connect_timeout("postgresql://u:p@h:1/d?sslmode=disable", 5),
-            "postgresql://u:p@h:1/d?sslmode=disable&connect_timeout=5");
-  EXPECT_EQ(with_connect_timeout("host=h dbname=d", 3), "host=h dbname=d connect_timeout=3");
-  EXPECT_EQ(with_connect_timeout("postgres://h/d?connect_timeout=9", 5),
-            "postgres://h/d?connect_timeout=9");
-}
-
 }  // namespace
 }  // namespace wonderland::customer
