@@ -99,7 +99,9 @@ class CapturingSink final : public spdlog::sinks::base_sink<std::mutex> {
   std::vector<std::string> lines_;
 };
 
-/// Adds a CapturingSink to the default logger for its lifetime.
+/// Adds a CapturingSink to the default logger for its lifetime. The logger's list of sinks is not
+/// safe to change while another thread logs: make and destroy it while no connection exists (in
+/// a suite's SetUpTestSuite and TearDownTestSuite).
 class LogCapture {
  public:
   LogCapture() { spdlog::default_logger()->sinks().push_back(sink_); }

@@ -83,6 +83,9 @@ TEST(ClusterTest, KillingTheConnectedNodeLosesNothingAndClientsMoveOn) {
             << std::chrono::duration_cast<std::chrono::seconds>(t_cluster - t_start).count()
             << " s: " << cluster.urls() << "\n";
 
+  // Declared before the connections: a publish still pending when an ASSERT ends the test early
+  // completes (cancelled) inside ~Connection, and its callback writes here.
+  Published published;
   Connection server(cluster_options(cluster.urls(), "cluster-server"));
   Connection client(cluster_options(cluster.urls(), "cluster-client"));
   ASSERT_TRUE(server.wait_connected(30s));
@@ -107,7 +110,6 @@ TEST(ClusterTest, KillingTheConnectedNodeLosesNothingAndClientsMoveOn) {
 
   // Stream events and RPCs until told to stop. A jthread is stopped and joined when an ASSERT
   // ends the test early.
-  Published published;
   std::jthread publisher([&](const std::stop_token& stop) {
     while (!stop.stop_requested()) {
       Envelope e = Envelope::make("cluster.tick", nlohmann::json{{"n", 1}}, "cluster-client");

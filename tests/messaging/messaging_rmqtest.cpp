@@ -46,6 +46,12 @@ class MessagingTest : public ::testing::Test {
  protected:
   MessagingTest() : conn_(options_for(testing::amqp_url(), "messaging-test")) {}
 
+  // The suite's log, for the tests that wait for a line. Installed before the suite's first
+  // connection and removed after its last (see test::LogCapture).
+  static void SetUpTestSuite() { log_ = std::make_unique<test::LogCapture>(); }
+  static void TearDownTestSuite() { log_.reset(); }
+  static inline std::unique_ptr<test::LogCapture> log_;
+
   /// A queue for one test, declared through `on` (the test's connection unless given).
   QueueName temp_queue(const std::string& prefix, Connection* on = nullptr) {
     QueueName q = test::declare_scratch_queue(on != nullptr ? *on : conn_, prefix);
@@ -260,7 +266,7 @@ TEST_F(MessagingTest, TheFirstFailedReconnectAfterALostConnectionIsLogged) {
   // A connection lost soon after it was made does not reset the back-off (it counts as a failed
   // attempt), and only every tenth failed attempt is logged. The first failure after each loss
   // is logged all the same, so that an operator sees at once why the service is not connected.
-  test::LogCapture log;
+  test::CapturingSink& log = log_->sink();
   const std::string url = testing::amqp_url();
   auto relay = std::make_unique<testing::TcpRelay>(testing::port_of(url));
   const std::string address = "127.0.0.1:" + std::to_string(relay->port());
@@ -272,13 +278,12 @@ TEST_F(MessagingTest, TheFirstFailedReconnectAfterALostConnectionIsLogged) {
   ASSERT_TRUE(conn.wait_connected(10s));
   relay.reset();  // the connection is closed, and every attempt to connect again is refused
   ASSERT_TRUE(testing::eventually(
-      [&] { return log.sink().count({"lost the broker connection to " + address}) >= 1; }, 10s));
+      [&] { return log.count({"lost the broker connection to " + address}) >= 1; }, 10s));
   // The first attempt follows after 400-600 ms; the tenth not before 3.6 s.
   EXPECT_TRUE(testing::eventually(
-      [&] { return log.sink().count({"cannot connect to the broker at " + address}) >= 1; },
-      2500ms))
+      [&] { return log.count({"cannot connect to the broker at " + address}) >= 1; }, 2500ms))
       << "no failed attempt was logged; the log:\n"
-      << log.sink().all();
+      << log.all();
 }
 
 TEST_F(MessagingTest, ADeletedExchangeIsGone) {
