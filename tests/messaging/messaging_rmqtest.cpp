@@ -241,8 +241,7 @@ TEST_F(MessagingTest, ABrokerThatFallsSilentIsLeftAfterTwoHeartbeatIntervals) {
   // same relay, carries a confirmed publish.
   const std::string url = testing::amqp_url();
   testing::TcpRelay relay(testing::port_of(url));
-  ConnectionOptions o = options_for(
-      url.substr(0, url.rfind(':') + 1) + std::to_string(relay.port()) + "/", "silent-broker");
+  ConnectionOptions o = options_for(testing::with_port(url, relay.port()), "silent-broker");
   o.heartbeat = 1s;
   Connection conn(o);
   ASSERT_TRUE(conn.wait_connected(10s));
@@ -270,8 +269,7 @@ TEST_F(MessagingTest, TheFirstFailedReconnectAfterALostConnectionIsLogged) {
   const std::string url = testing::amqp_url();
   auto relay = std::make_unique<testing::TcpRelay>(testing::port_of(url));
   const std::string address = "127.0.0.1:" + std::to_string(relay->port());
-  ConnectionOptions o = options_for(
-      url.substr(0, url.rfind(':') + 1) + std::to_string(relay->port()) + "/", "lost-broker");
+  ConnectionOptions o = options_for(testing::with_port(url, relay->port()), "lost-broker");
   o.reconnect_min_backoff = 500ms;
   o.reconnect_max_backoff = 500ms;
   Connection conn(o);

@@ -1,7 +1,6 @@
 // amqps:// against a private RabbitMQ with a TLS listener, whose certificate authority and
 // certificates the test makes with the openssl command-line tool.
 #include <gtest/gtest.h>
-#include <spdlog/spdlog.h>
 #include <stdlib.h>
 
 #include <cstdlib>
@@ -55,8 +54,8 @@ void make_cert(const std::filesystem::path& dir, const std::string& name, const 
 class TlsBrokerTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    sink_ = std::make_shared<CapturingSink>();
-    spdlog::default_logger()->sinks().push_back(sink_);
+    log_ = std::make_unique<test::LogCapture>();
+    sink_ = &log_->sink();
     dir_ = new testing::TempDir("wl-tls");
     const auto& d = dir_->path();
     make_ca(d, "ca");
@@ -75,9 +74,8 @@ class TlsBrokerTest : public ::testing::Test {
     broker_ = nullptr;
     delete dir_;
     dir_ = nullptr;
-    auto& sinks = spdlog::default_logger()->sinks();
-    std::erase(sinks, std::static_pointer_cast<spdlog::sinks::sink>(sink_));
-    sink_.reset();
+    sink_ = nullptr;
+    log_.reset();
   }
 
   void SetUp() override {
@@ -111,7 +109,9 @@ class TlsBrokerTest : public ::testing::Test {
 
   static std::string tls_port() { return std::to_string(testing::port_of(broker_->amqps_url())); }
 
-  static inline std::shared_ptr<CapturingSink> sink_;
+  // Installed before the suite's first connection and removed after its last (test::LogCapture).
+  static inline std::unique_ptr<test::LogCapture> log_;
+  static inline CapturingSink* sink_ = nullptr;
   static inline testing::TempDir* dir_ = nullptr;
   static inline testing::PrivateBroker* broker_ = nullptr;
 };
@@ -174,8 +174,8 @@ TEST_F(TlsBrokerTest, AWriteTheBrokerDoesNotTakeCostsAReconnectNotAStuckConnecti
   // does (the broker's own alarm cannot show it over TLS: its TLS layer may go on reading into
   // memory); the write that finds the socket full must give up after the connect time-out.
   testing::TcpRelay relay(testing::port_of(broker_->amqps_url()));
-  ConnectionOptions o = tls_options(
-      "amqps://guest:guest@127.0.0.1:" + std::to_string(relay.port()) + "/", "ca.pem", "tls-stall");
+  ConnectionOptions o =
+      tls_options(testing::with_port(broker_->amqps_url(), relay.port()), "ca.pem", "tls-stall");
   o.connect_timeout = 1s;  // also how long a write waits for room in the socket
   o.heartbeat = 30s;       // the broker must not end the stalled connection on its own
   Connection conn(o);

@@ -42,6 +42,13 @@ int port_of(const std::string& address_or_url) {
   return std::stoi(address_or_url.substr(address_or_url.rfind(':') + 1));
 }
 
+std::string with_port(const std::string& url, int port) {
+  const auto colon = url.rfind(':');
+  const auto rest = url.find('/', colon);
+  return url.substr(0, colon + 1) + std::to_string(port) +
+         (rest == std::string::npos ? std::string() : url.substr(rest));
+}
+
 std::string unique_name(const std::string& prefix) {
   return prefix + "." + new_uuid();
 }

@@ -63,8 +63,8 @@ void ConnectionLifecycle::established() {
   // The back-off starts afresh only once this connection has lasted (see close()): a node that
   // accepts connections and drops each at once is not tried again every reconnect_min_backoff.
   established_at_ = last_received_ = last_heartbeat_sent_ = Clock::now();
-  std::optional<tcp_info> counters = tcp_counters(channel_->fd());
-  bytes_received_ = counters ? counters->tcpi_bytes_received : 0;
+  bytes_received_ = 0;  // a new socket: its count starts from what the handshake brought
+  look_at_socket(established_at_);
   ++counters_.connects;
   set_connected(true);
   if (urls_.size() > 1) {

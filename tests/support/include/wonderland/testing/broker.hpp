@@ -20,6 +20,10 @@ std::string amqp_url();
 /// number after the last colon).
 int port_of(const std::string& address_or_url);
 
+/// `url` (such as amqp://user:pass@host:port/vhost) with `port` instead of its own; what follows
+/// the port is kept. For example the same broker through a testing::TcpRelay in front of it.
+std::string with_port(const std::string& url, int port);
+
 /// A unique name for a queue or exchange of one test: `<prefix>.<uuid>`.
 std::string unique_name(const std::string& prefix);
 
