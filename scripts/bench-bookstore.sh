@@ -14,7 +14,7 @@
 #   WONDERLAND_BENCH_HTTP_PORT  the mediator's port (default: 8190)
 #   WONDERLAND_BENCH_AMQP_PORT  RabbitMQ's port (default: 5691)
 #   WONDERLAND_BENCH_PG_PORT    PostgreSQL's port (default: 5451)
-#   WONDERLAND_BENCH_WRK_SECONDS  duration of the wrk run (default: 10)
+#   WONDERLAND_BENCH_WRK_SECONDS  duration of the wrk run (default: 10; 0 leaves wrk out)
 #   WONDERLAND_LOG_LEVEL        the system's log level (default here: warning, so that the figures
 #                               leave out the info records every order logs; `info`, what a
 #                               deployment logs by default, measures them too)
@@ -40,6 +40,7 @@ wrk_seconds="${WONDERLAND_BENCH_WRK_SECONDS:-10}"
 wl_require_port WONDERLAND_BENCH_HTTP_PORT "$http_port"
 wl_require_port WONDERLAND_BENCH_AMQP_PORT "$amqp_port"
 wl_require_port WONDERLAND_BENCH_PG_PORT "$pg_port"
+wl_is_uint "$wrk_seconds" || wl_die "WONDERLAND_BENCH_WRK_SECONDS='$wrk_seconds' is not a number of seconds"
 build_dir="$(wl_build_dir)"
 base="http://127.0.0.1:$http_port"
 
@@ -124,5 +125,7 @@ done
 wl_section "whole customer journeys (load_benchmark $*)"
 "$build_dir/bench/bookstore/load_benchmark" --url "$base" --var-dir "$var_dir" "$@"
 
-wl_section "GET /api/books with wrk: 2 threads, 64 connections, ${wrk_seconds} s"
-wrk -t2 -c64 -d"${wrk_seconds}s" --latency "$base/api/books"
+if ((wrk_seconds > 0)); then
+  wl_section "GET /api/books with wrk: 2 threads, 64 connections, ${wrk_seconds} s"
+  wrk -t2 -c64 -d"${wrk_seconds}s" --latency "$base/api/books"
+fi
