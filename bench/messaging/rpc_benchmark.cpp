@@ -6,7 +6,13 @@
 // the library is measured over TLS too (the same broker's amqps:// listener; certificate
 // settings from WONDERLAND_AMQP_CACERT and its siblings), beside its plain figures of the run.
 //
-//   build/bench/messaging/rpc_benchmark --url amqp://guest:guest@127.0.0.1:5672/
+// With --rounds R each cell is measured R times, raw and library in turn (raw, library, raw,
+// library...), --seconds each, so that a machine whose speed drifts over the minutes (a shared or
+// virtual one) weighs on both sides alike. The rates are then the round trips of all rounds over
+// their time, the CPU per round trip likewise, p50 and p99 the median of the rounds' values, and
+// a last column gives the lowest and highest ratio of a single round.
+//
+//   build/bench/messaging/rpc_benchmark --url amqp://guest:guest@127.0.0.1:5672/ [--rounds 3]
 
 #include <spdlog/spdlog.h>
 
@@ -135,26 +141,76 @@ void print_tls_table(const std::string& url, const std::string& tls_url, double 
   });
 }
 
-void print_table(const std::string& url, double seconds, const std::vector<int>& inflight,
-                 const std::vector<std::string>& modes) {
-  std::printf("RPC round trips over %s, 256-byte payload, %.1f s per cell\n\n", url.c_str(),
-              seconds);
+/// Figures of several rounds of one cell as one: rates over the rounds' total time, CPU per
+/// operation over all their operations, p50 and p99 the median of the rounds' values.
+Figures combine(const std::vector<Figures>& rounds) {
+  Figures all;
+  double seconds = 0;
+  double cpu_us = 0;
+  std::vector<double> p50s;
+  std::vector<double> p99s;
+  for (const Figures& f : rounds) {
+    all.samples += f.samples;
+    if (f.per_second > 0)
+      seconds += static_cast<double>(f.samples) / f.per_second;
+    cpu_us += f.cpu_us_per_op * static_cast<double>(f.samples);
+    p50s.push_back(f.p50_ms);
+    p99s.push_back(f.p99_ms);
+  }
+  auto median = [](std::vector<double> v) {
+    if (v.empty())
+      return 0.0;
+    std::sort(v.begin(), v.end());
+    return v.size() % 2 == 1 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+  };
+  all.per_second = seconds > 0 ? static_cast<double>(all.samples) / seconds : 0;
+  all.cpu_us_per_op = all.samples > 0 ? cpu_us / static_cast<double>(all.samples) : 0;
+  all.p50_ms = median(p50s);
+  all.p99_ms = median(p99s);
+  return all;
+}
+
+double ratio_percent(const Figures& lib, const Figures& raw) {
+  return raw.per_second > 0 ? 100.0 * lib.per_second / raw.per_second : 0.0;
+}
+
+void print_table(const std::string& url, double seconds, int rounds,
+                 const std::vector<int>& inflight, const std::vector<std::string>& modes) {
+  std::printf("RPC round trips over %s, 256-byte payload, %.1f s per cell", url.c_str(), seconds);
+  if (rounds > 1)
+    std::printf(" and side, %d rounds of raw then library", rounds);
+  std::printf("\n\n");
   std::printf(
       "| mode       | in flight | raw rt/s | lib rt/s | ratio | raw p50 ms | lib p50 ms | raw p99 "
-      "ms | lib p99 ms | raw CPU µs/rt | lib CPU µs/rt |\n");
+      "ms | lib p99 ms | raw CPU µs/rt | lib CPU µs/rt |%s\n",
+      rounds > 1 ? " rounds' ratios |" : "");
   std::printf(
       "|------------|-----------|----------|----------|-------|------------|------------|----------"
-      "--|------------|---------------|---------------|\n");
+      "--|------------|---------------|---------------|%s\n",
+      rounds > 1 ? "----------------|" : "");
   for_each_cell(modes, inflight, [&](const std::string& mode, bool persistent, int n) {
-    Figures raw =
-        bench::raw_rpc(url, {.persistent = persistent, .in_flight = n, .seconds = seconds});
-    Figures lib = run_library(url, persistent, n, seconds);
+    std::vector<Figures> raws;
+    std::vector<Figures> libs;
+    double lowest = 0;
+    double highest = 0;
+    for (int r = 0; r < rounds; ++r) {
+      raws.push_back(
+          bench::raw_rpc(url, {.persistent = persistent, .in_flight = n, .seconds = seconds}));
+      libs.push_back(run_library(url, persistent, n, seconds));
+      const double ratio = ratio_percent(libs.back(), raws.back());
+      lowest = r == 0 ? ratio : std::min(lowest, ratio);
+      highest = r == 0 ? ratio : std::max(highest, ratio);
+    }
+    const Figures raw = combine(raws);
+    const Figures lib = combine(libs);
     std::printf(
         "| %-10s | %9d | %8.0f | %8.0f | %4.0f%% | %10.3f | %10.3f | %10.3f | %10.3f | %13.1f | "
-        "%13.1f |\n",
-        mode.c_str(), n, raw.per_second, lib.per_second,
-        raw.per_second > 0 ? 100.0 * lib.per_second / raw.per_second : 0.0, raw.p50_ms, lib.p50_ms,
-        raw.p99_ms, lib.p99_ms, raw.cpu_us_per_op, lib.cpu_us_per_op);
+        "%13.1f |",
+        mode.c_str(), n, raw.per_second, lib.per_second, ratio_percent(lib, raw), raw.p50_ms,
+        lib.p50_ms, raw.p99_ms, lib.p99_ms, raw.cpu_us_per_op, lib.cpu_us_per_op);
+    if (rounds > 1)
+      std::printf(" %5.0f%% - %4.0f%% |", lowest, highest);
+    std::printf("\n");
   });
 }
 
@@ -168,7 +224,12 @@ int main(int argc, char** argv) {
   std::vector<int> inflight{1, 16, 128};
   std::vector<std::string> modes{"transient", "persistent"};
   app.add_option("--url", url, "broker URL (default: $WONDERLAND_AMQP_URL)");
-  app.add_option("--seconds", seconds, "measured seconds per cell")->check(CLI::PositiveNumber);
+  app.add_option("--seconds", seconds, "measured seconds per cell (and round)")
+      ->check(CLI::PositiveNumber);
+  int rounds = 1;
+  app.add_option("--rounds", rounds,
+                 "measure each cell this many times, raw and library in turn, and combine them")
+      ->check(CLI::Range(1, 100));
   app.add_option("--inflight", inflight, "requests in flight");
   app.add_option("--modes", modes, "transient and/or persistent")
       ->check(CLI::IsMember({"transient", "persistent"}));
@@ -182,7 +243,7 @@ int main(int argc, char** argv) {
 
   try {
     if (!tls_only)
-      print_table(url, seconds, inflight, modes);
+      print_table(url, seconds, rounds, inflight, modes);
     if (!tls_url.empty())
       print_tls_table(url, tls_url, seconds, inflight, modes);
   } catch (const std::exception& e) {
