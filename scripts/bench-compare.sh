@@ -7,8 +7,10 @@
 #
 #   scripts/bench-compare.sh [--pairs N] [--a 'VAR=value ...'] --b 'VAR=value ...'
 #                            [-- load_benchmark options]       (default: --customers 1,64 --seconds 10)
+#   scripts/bench-compare.sh --report DIR    the summary of an earlier comparison's runs again
 #
-# A side is a list of environment assignments for that side's runs, passed to every process the
+# A side is a list of environment assignments (space-separated, NAME=value, values without
+# spaces) for that side's runs, passed to every process the
 # run starts: a setting (WONDERLAND_HTTP_THREADS=1), or the binaries of another checkout
 # (WONDERLAND_BUILD_DIR=/path/to/other/build WONDERLAND_RUN_SKIP_BUILD=1: run as they are, since
 # scripts/run.sh would otherwise build that directory from this checkout). Side A defaults to no
@@ -17,7 +19,7 @@
 # Prints, for every run and customer level, the confirmed orders per second, the p50, the whole
 # system's CPU milliseconds per confirmed order and each process's share of it; then per level
 # the medians of each side and in how many pairs B was the lower. The runs' full output stays in
-# $WONDERLAND_BENCH_VAR_DIR-compare/ (default var/bench-compare/).
+# $WONDERLAND_BENCH_VAR_DIR-compare/ (default var/bench-compare/), where --report reads it.
 #
 # Environment: as scripts/bench-bookstore.sh (ports, WONDERLAND_BENCH_VAR_DIR, log level).
 set -euo pipefail
@@ -33,6 +35,7 @@ usage() {
 pairs=3
 side_a=""
 side_b=""
+report_dir=""
 while (($# > 0)); do
   case "$1" in
     --pairs)
@@ -52,6 +55,11 @@ while (($# > 0)); do
       side_b=$2
       shift 2
       ;;
+    --report)
+      [[ $# -ge 2 ]] || wl_die "--report needs the directory of a comparison"
+      report_dir=$2
+      shift 2
+      ;;
     -h | --help)
       usage
       exit 0
@@ -63,44 +71,57 @@ while (($# > 0)); do
     *) wl_die "unknown argument '$1' (see --help)" ;;
   esac
 done
-[[ -n "$side_b" ]] || wl_die "--b is required: the setting to compare with (see --help)"
-load_args=("$@")
-((${#load_args[@]} > 0)) || load_args=(--customers "1,64" --seconds 10)
+if [[ -n "$report_dir" ]]; then
+  out_dir="$(wl_abspath "$report_dir")"
+  [[ -f "$out_dir/A-1.log" && -f "$out_dir/B-1.log" ]] ||
+    wl_die "$out_dir holds no comparison (A-1.log and B-1.log)"
+  pairs=0
+  while [[ -f "$out_dir/A-$((pairs + 1)).log" && -f "$out_dir/B-$((pairs + 1)).log" ]]; do
+    pairs=$((pairs + 1))
+  done
+else
+  [[ -n "$side_b" ]] || wl_die "--b is required: the setting to compare with (see --help)"
+  load_args=("$@")
+  ((${#load_args[@]} > 0)) || load_args=(--customers "1,64" --seconds 10)
 
-# Each side's assignments, checked before the first run: NAME=value words only.
-assignments() {
-  local word
-  for word in $1; do
+  # Each side's assignments, checked before the first run (here, not in a subshell, so that a bad
+  # one stops the script): NAME=value words only.
+  read -r -a env_a <<<"$side_a"
+  read -r -a env_b <<<"$side_b"
+  ((${#env_b[@]} > 0)) || wl_die "--b has no assignments (see --help)"
+  for word in "${env_a[@]}" "${env_b[@]}"; do
     [[ "$word" =~ ^[A-Za-z_][A-Za-z0-9_]*=.*$ ]] ||
       wl_die "'$word' is not an environment assignment (NAME=value)"
-    printf '%s\n' "$word"
   done
-}
-mapfile -t env_a < <(assignments "$side_a")
-mapfile -t env_b < <(assignments "$side_b")
 
-out_dir="$(wl_abspath "${WONDERLAND_BENCH_VAR_DIR:-var/bench}-compare")"
-rm -rf "$out_dir"
-mkdir -p "$out_dir"
+  # Beside the benchmark's var dir, never in it: every run empties that one.
+  bench_var_dir="${WONDERLAND_BENCH_VAR_DIR:-var/bench}"
+  while [[ "$bench_var_dir" == */ && "$bench_var_dir" != / ]]; do bench_var_dir="${bench_var_dir%/}"; done
+  out_dir="$(wl_abspath "$bench_var_dir")-compare"
+  rm -rf "$out_dir"
+  mkdir -p "$out_dir"
 
-# One run of one side: bench-bookstore.sh's output in $out_dir/<side>-<pair>.log.
-run_side() {
-  local side=$1 pair=$2
-  local -a env_side
-  if [[ "$side" == A ]]; then env_side=("${env_a[@]}"); else env_side=("${env_b[@]}"); fi
-  local log="$out_dir/$side-$pair.log"
-  wl_info "pair $pair/$pairs, side $side (${env_side[*]:-no change}): $log"
-  if ! env "${env_side[@]}" WONDERLAND_BENCH_WRK_SECONDS=0 \
-    "$WL_REPO_DIR/scripts/bench-bookstore.sh" "${load_args[@]}" >"$log" 2>&1; then
-    wl_tail "$log" 40
-    wl_die "side $side of pair $pair failed"
-  fi
-}
+  # One run of one side: bench-bookstore.sh's output in $out_dir/<side>-<pair>.log.
+  run_side() {
+    local side=$1 pair=$2
+    local -a env_side
+    if [[ "$side" == A ]]; then env_side=("${env_a[@]}"); else env_side=("${env_b[@]}"); fi
+    local log="$out_dir/$side-$pair.log"
+    wl_info "pair $pair/$pairs, side $side (${env_side[*]:-no change}): $log"
+    if ! env "${env_side[@]}" WONDERLAND_BENCH_WRK_SECONDS=0 \
+      "$WL_REPO_DIR/scripts/bench-bookstore.sh" "${load_args[@]}" >"$log" 2>&1; then
+      wl_tail "$log" 40
+      wl_die "side $side of pair $pair failed"
+    fi
+  }
 
-for ((pair = 1; pair <= pairs; pair++)); do
-  run_side A "$pair"
-  run_side B "$pair"
-done
+  for ((pair = 1; pair <= pairs; pair++)); do
+    run_side A "$pair"
+    run_side B "$pair"
+  done
+  printf 'side A: %s\nside B: %s\nload_benchmark %s\n' "${side_a:-no change}" "$side_b" \
+    "${load_args[*]}" >"$out_dir/sides.txt"
+fi
 
 # load_benchmark's tables, one row per run and level: orders/s, p50, CPU ms per order, and each
 # process's CPU ms per order (its share of a core x 10 / orders per second).
@@ -138,9 +159,8 @@ summarise() {
 summarise >"$out_dir/rows.txt"
 
 echo
-echo "side A: ${side_a:-no change}"
-echo "side B: $side_b"
-echo "load_benchmark ${load_args[*]}; $pairs pair(s), A then B in each"
+if [[ -f "$out_dir/sides.txt" ]]; then cat "$out_dir/sides.txt"; fi
+echo "$pairs pair(s), A then B in each"
 echo
 awk '
   {
