@@ -38,26 +38,14 @@ side_b=""
 report_dir=""
 while (($# > 0)); do
   case "$1" in
-    --pairs)
-      if [[ $# -lt 2 ]] || ! wl_is_uint "$2" || (($2 < 1)); then
-        wl_die "--pairs needs a number of 1 or more"
-      fi
-      pairs=$2
-      shift 2
-      ;;
-    --a)
-      [[ $# -ge 2 ]] || wl_die "--a needs its assignments"
-      side_a=$2
-      shift 2
-      ;;
-    --b)
-      [[ $# -ge 2 ]] || wl_die "--b needs its assignments"
-      side_b=$2
-      shift 2
-      ;;
-    --report)
-      [[ $# -ge 2 ]] || wl_die "--report needs the directory of a comparison"
-      report_dir=$2
+    --pairs | --a | --b | --report)
+      [[ $# -ge 2 ]] || wl_die "$1 needs a value (see --help)"
+      case "$1" in
+        --pairs) pairs=$2 ;;
+        --a) side_a=$2 ;;
+        --b) side_b=$2 ;;
+        --report) report_dir=$2 ;;
+      esac
       shift 2
       ;;
     -h | --help)
@@ -71,6 +59,9 @@ while (($# > 0)); do
     *) wl_die "unknown argument '$1' (see --help)" ;;
   esac
 done
+if ! wl_is_uint "$pairs" || ((pairs < 1)); then
+  wl_die "--pairs needs a number of 1 or more"
+fi
 if [[ -n "$report_dir" ]]; then
   out_dir="$(wl_abspath "$report_dir")"
   [[ -f "$out_dir/A-1.log" && -f "$out_dir/B-1.log" ]] ||
@@ -163,13 +154,12 @@ if [[ -f "$out_dir/sides.txt" ]]; then cat "$out_dir/sides.txt"; fi
 echo "$pairs pair(s), A then B in each"
 echo
 awk '
+  BEGIN { printf "%-4s %-4s %9s %10s %9s %11s  then each process: CPU ms per order\n", "pair", "side", "customers", "orders/s", "p50 ms", "CPU ms/ord" }
   {
     row = sprintf("%-4s %-4s %9s %10s %9s %11s", $1, $2, $3, $4, $5, $6)
     for (i = 7; i <= NF; i++) { split($i, kv, "="); row = row sprintf(" %s %s", kv[1], kv[2]) }
-    rows[NR] = row
-  }
-  BEGIN { printf "%-4s %-4s %9s %10s %9s %11s  then each process: CPU ms per order\n", "pair", "side", "customers", "orders/s", "p50 ms", "CPU ms/ord" }
-  END { for (r = 1; r <= NR; r++) print rows[r] }' "$out_dir/rows.txt"
+    print row
+  }' "$out_dir/rows.txt"
 
 echo
 echo "per level: median of each side, and the pairs in which B was lower"
@@ -183,7 +173,6 @@ awk '
   {
     pair = $1; side = $2; level = $3
     if (!(level in seen)) { seen[level] = 1; levels[++nl] = level }
-    metrics["orders/s"] = 1; metrics["p50 ms"] = 1; metrics["CPU ms/order"] = 1
     value[level, "orders/s", side, pair] = $4
     value[level, "p50 ms", side, pair] = $5
     value[level, "CPU ms/order", side, pair] = $6
@@ -198,7 +187,7 @@ awk '
     names[1] = "orders/s"; names[2] = "p50 ms"; names[3] = "CPU ms/order"
     for (p = 1; p <= np; p++) names[p + 3] = order[p]
     for (l = 1; l <= nl; l++) {
-      printf "\n%s customers%s\n", levels[l], ""
+      printf "\n%s customers\n", levels[l]
       printf "  %-28s %10s %10s %8s\n", "", "A median", "B median", "B lower"
       for (m = 1; m <= np + 3; m++) {
         name = names[m]; lower = 0
