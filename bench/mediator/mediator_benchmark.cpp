@@ -22,6 +22,12 @@
 //      sending the request to the next step's command reaching its queue's consumer (in this
 //      process), p50 and p99.
 //
+// With --rounds R (2 or more), one more section measures the figures the targets are read from R
+// times, each in turn with what it is compared against: at 1 in flight the workflows and the
+// floor, at the highest level the raw transient limit, the workflows and the workflows with the
+// observers. It prints them combined and round by round, so that a host whose speed drifts
+// during the run weighs on both sides of each ratio alike.
+//
 // With --history FILE, the SQLite journal starts as a copy of FILE (for example one that
 // history_benchmark --running 0 --keep filled: finished workflows only, since this engine knows
 // only its own definitions), so that the figures include a long history's effect on the
@@ -323,6 +329,8 @@ struct Options {
   int parked = 5000;
   int signals = 300;  ///< Workflows signalled one at a time for the signal figures; 0: skip.
   bool observers_row = true;
+  /// With more than 1: the interleaved section (run_rounds) after the table.
+  int rounds = 1;
   bool normal_sync = false;
   bool persistent_commands = false;
   std::string dir;
@@ -796,6 +804,125 @@ SharedRow run_shared_journal(const Options& opt, const std::filesystem::path& di
   return row;
 }
 
+/// Each value of `rounds` as `a, b, c` with `digits` decimals (`%` appended with `percent`).
+std::string list_of(const std::vector<double>& values, int digits, bool percent = false) {
+  std::string out;
+  for (double v : values) {
+    char cell[32];
+    std::snprintf(cell, sizeof cell, "%s%.*f%s", out.empty() ? "" : ", ", digits, v,
+                  percent ? "%" : "");
+    out += cell;
+  }
+  return out;
+}
+
+/// --rounds R: the figures the targets are read from, each measured R times in turn with what it
+/// is compared against, so that a host whose speed drifts during the run (a shared virtual one)
+/// weighs on both alike. Per round: at one in flight (when 1 is among --inflight) workflows, then
+/// the floor (serial_write_ahead); at the highest --inflight level the raw transient limit,
+/// workflows, workflows with the mediator's observers. Returns the workflows not completed.
+long run_rounds(const Options& opt, messaging::Connection& connection,
+                const workflow::DefinitionRegistry& registry, const std::filesystem::path& dir,
+                const std::string& prefix) {
+  const int top = *std::max_element(opt.inflight.begin(), opt.inflight.end());
+  const bool at_one = std::find(opt.inflight.begin(), opt.inflight.end(), 1) != opt.inflight.end();
+  std::printf(
+      "Interleaved: %d rounds, each in turn: %sat %d in flight the raw transient limit (%.0f s), "
+      "workflows and workflows + observers (%.0f s each)\n\n",
+      opt.rounds, at_one ? "at 1 in flight workflows, then the floor; " : "", top, opt.raw_seconds,
+      opt.seconds);
+  std::fflush(stdout);
+  long not_completed = 0;
+  std::vector<Figures> raw;
+  std::vector<Figures> plain;
+  std::vector<Figures> observed;
+  std::vector<Figures> one;
+  std::vector<Figures> floor;
+  // One cell of workflows on a fresh rig (its own journal file), with this process's CPU per
+  // workflow.
+  auto workflows = [&](int level, bool observers, const std::string& name) {
+    Rig rig(connection, registry, dir / name, prefix, observers, opt.normal_sync,
+            opt.persistent_commands);
+    rig.driver.run(16, 1.0, 1.0);
+    const double c0 = bench::own_cpu_seconds();
+    Figures w = rig.driver.run(level, 1.0, opt.seconds);
+    if (w.samples > 0)
+      w.cpu_us_per_op = 1e6 * (bench::own_cpu_seconds() - c0) / static_cast<double>(w.samples);
+    not_completed += rig.driver.not_completed();
+    return w;
+  };
+  for (int r = 0; r < opt.rounds; ++r) {
+    const std::string round = "round-" + std::to_string(r);
+    if (at_one) {
+      one.push_back(workflows(1, false, round + "-one.db"));
+      floor.push_back(
+          bench::serial_write_ahead(
+              opt.url,
+              {.seconds = opt.seconds, .body_bytes = 400, .queue_prefix = "bench.mediator.floor."},
+              dir, 5)
+              .workflows);
+    }
+    raw.push_back(bench::raw_rpc(opt.url, {.persistent = false,
+                                           .in_flight = top,
+                                           .seconds = opt.raw_seconds,
+                                           .body_bytes = 400,
+                                           .queue_prefix = "bench.mediator.raw."}));
+    plain.push_back(workflows(top, false, round + ".db"));
+    observed.push_back(workflows(top, true, round + "-observed.db"));
+    std::printf("- round %d of %d done\n", r + 1, opt.rounds);
+    std::fflush(stdout);
+  }
+  // wf/s x 5 against the raw limit: of all rounds together, and of each round.
+  auto ratio = [](const Figures& w, const Figures& limit) {
+    return limit.per_second > 0 ? 100.0 * w.per_second * 5 / limit.per_second : 0.0;
+  };
+  const Figures limit = bench::combine_rounds(raw);
+  std::printf(
+      "\n| at %-5d in flight | rt/s or wf/s | wf/s x 5 / transient limit | each round's ratio | "
+      "p50 ms | CPU ms/wf |\n",
+      top);
+  std::printf(
+      "|--------------------|--------------|----------------------------|--------------------|"
+      "--------|-----------|\n");
+  std::printf(
+      "| raw transient      | %12.0f |                            |                    | "
+      "%6.2f |           |\n",
+      limit.per_second, limit.p50_ms);
+  for (const auto& [label, cells] :
+       {std::pair<const char*, const std::vector<Figures>*>{"workflows         ", &plain},
+        {"+ observers       ", &observed}}) {
+    std::vector<double> each;
+    for (std::size_t r = 0; r < cells->size(); ++r)
+      each.push_back(ratio((*cells)[r], raw[r]));
+    const Figures all = bench::combine_rounds(*cells);
+    std::printf("| %s | %12.0f | %25.0f%% | %-18s | %6.2f | %9.2f |\n", label, all.per_second,
+                ratio(all, limit), list_of(each, 0, true).c_str(), all.p50_ms,
+                all.cpu_us_per_op / 1000.0);
+  }
+  if (at_one) {
+    std::vector<double> measured;
+    std::vector<double> floors;
+    std::vector<double> above;
+    for (std::size_t r = 0; r < one.size(); ++r) {
+      measured.push_back(one[r].p50_ms);
+      floors.push_back(floor[r].p50_ms);
+      above.push_back(one[r].p50_ms - floor[r].p50_ms);
+    }
+    std::printf(
+        "\n| at 1 in flight, p50 ms | median | each round |\n"
+        "|------------------------|--------|------------|\n");
+    std::printf("| workflows              | %6.2f | %s |\n", bench::median(measured),
+                list_of(measured, 2).c_str());
+    std::printf("| floor                  | %6.2f | %s |\n", bench::median(floors),
+                list_of(floors, 2).c_str());
+    std::printf("| above the floor        | %6.2f | %s |\n", bench::median(above),
+                list_of(above, 2).c_str());
+  }
+  std::printf("\n");
+  std::fflush(stdout);
+  return not_completed;
+}
+
 int run(const Options& opt) {
   std::string tmpl =
       ((opt.dir.empty() ? std::filesystem::temp_directory_path() : std::filesystem::path(opt.dir)) /
@@ -982,6 +1109,9 @@ int run(const Options& opt) {
     print_floor(*at_one, write, serial, dir);
   }
 
+  if (opt.rounds > 1 && !opt.inflight.empty())
+    not_completed += run_rounds(opt, connection, registry, dir, prefix);
+
   // 2b. Several wonderland-mediator processes sharing one PostgreSQL journal.
   if (!opt.journal_url.empty() && !opt.mediators.empty() && !opt.mediator.empty()) {
     const int level = opt.inflight.back();
@@ -1084,6 +1214,11 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   app.add_flag("!--no-observers-row", opt.observers_row,
                "skip the extra row with the mediator's observers (step histograms, event feed)");
+  app.add_option("--rounds", opt.rounds,
+                 "with 2 or more: also measure the highest level's raw limit, workflows and "
+                 "workflows + observers, and at 1 in flight the workflows and the floor, this "
+                 "many times in turn, and print them combined and per round")
+      ->check(CLI::Range(1, 100));
   app.add_flag("--normal-sync", opt.normal_sync, "journal with synchronous=NORMAL instead of FULL");
   app.add_flag(
       "--persistent-commands", opt.persistent_commands,

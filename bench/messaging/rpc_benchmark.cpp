@@ -141,35 +141,6 @@ void print_tls_table(const std::string& url, const std::string& tls_url, double 
   });
 }
 
-/// Figures of several rounds of one cell as one: rates over the rounds' total time, CPU per
-/// operation over all their operations, p50 and p99 the median of the rounds' values.
-Figures combine(const std::vector<Figures>& rounds) {
-  Figures all;
-  double seconds = 0;
-  double cpu_us = 0;
-  std::vector<double> p50s;
-  std::vector<double> p99s;
-  for (const Figures& f : rounds) {
-    all.samples += f.samples;
-    if (f.per_second > 0)
-      seconds += static_cast<double>(f.samples) / f.per_second;
-    cpu_us += f.cpu_us_per_op * static_cast<double>(f.samples);
-    p50s.push_back(f.p50_ms);
-    p99s.push_back(f.p99_ms);
-  }
-  auto median = [](std::vector<double> v) {
-    if (v.empty())
-      return 0.0;
-    std::sort(v.begin(), v.end());
-    return v.size() % 2 == 1 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
-  };
-  all.per_second = seconds > 0 ? static_cast<double>(all.samples) / seconds : 0;
-  all.cpu_us_per_op = all.samples > 0 ? cpu_us / static_cast<double>(all.samples) : 0;
-  all.p50_ms = median(p50s);
-  all.p99_ms = median(p99s);
-  return all;
-}
-
 double ratio_percent(const Figures& lib, const Figures& raw) {
   return raw.per_second > 0 ? 100.0 * lib.per_second / raw.per_second : 0.0;
 }
@@ -201,8 +172,8 @@ void print_table(const std::string& url, double seconds, int rounds,
       lowest = r == 0 ? ratio : std::min(lowest, ratio);
       highest = r == 0 ? ratio : std::max(highest, ratio);
     }
-    const Figures raw = combine(raws);
-    const Figures lib = combine(libs);
+    const Figures raw = bench::combine_rounds(raws);
+    const Figures lib = bench::combine_rounds(libs);
     std::printf(
         "| %-10s | %9d | %8.0f | %8.0f | %4.0f%% | %10.3f | %10.3f | %10.3f | %10.3f | %13.1f | "
         "%13.1f |",

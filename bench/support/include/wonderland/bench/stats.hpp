@@ -21,6 +21,13 @@ struct Figures {
 /// `cpu_seconds`, the process's CPU time over those seconds, also the CPU time per operation.
 Figures summarize(std::vector<double> latencies_ms, double seconds, double cpu_seconds = 0);
 
+/// The middle value (the mean of the two middle ones for an even count); 0 for none.
+double median(std::vector<double> values);
+
+/// Several rounds of one cell as one: the rate over the rounds' total time, the CPU per operation
+/// over all their operations, p50 and p99 the median of the rounds' values.
+Figures combine_rounds(const std::vector<Figures>& rounds);
+
 inline double ms_between(std::chrono::steady_clock::time_point a,
                          std::chrono::steady_clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
