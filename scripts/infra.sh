@@ -68,6 +68,17 @@ if ! wl_is_uint "$TIMEOUT_S" || ((TIMEOUT_S == 0)); then
   wl_die "WONDERLAND_INFRA_TIMEOUT_S='$TIMEOUT_S' is not a positive number of seconds"
 fi
 RMQ_BIN="${WONDERLAND_RABBITMQ_BIN:-/usr/lib/rabbitmq/bin}"
+# How long the broker's Erlang schedulers spin for more work before they sleep (RabbitMQ passes
+# it to the VM as +sbwt, +sbwtdcpu and +sbwtdio). RabbitMQ's own default is none; a short spin
+# saves the wake-ups of a scheduler per message (docs/ARCHITECTURE.md, "Measuring it").
+RMQ_BUSY_WAIT="${WONDERLAND_RABBITMQ_BUSY_WAIT:-very_short}"
+case "$RMQ_BUSY_WAIT" in
+  none | very_short | short | medium | long | very_long) ;;
+  *) wl_die "WONDERLAND_RABBITMQ_BUSY_WAIT='$RMQ_BUSY_WAIT' is not none, very_short, short, medium, long or very_long" ;;
+esac
+# More arguments for the broker's Erlang VM, last (e.g. '+JPperf true': perf then names its
+# Erlang functions).
+RMQ_ERL_ARGS="${WONDERLAND_RABBITMQ_ERL_ARGS:-}"
 PG_BIN="${WONDERLAND_PG_BIN:-/usr/lib/postgresql/15/bin}"
 # PostgreSQL refuses to run as root: as root the server runs as this system user.
 PG_OS_USER="${WONDERLAND_PG_OS_USER:-postgres}"
@@ -357,7 +368,8 @@ rmq_start() {
     cd "$RMQ_DIR"
     close_inherited_fds
     exec setsid env "${unset_args[@]}" "${rmq_env[@]}" WONDERLAND_INFRA_INSTANCE="$RMQ_ID" \
-      RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}" \
+      RABBITMQ_SCHEDULER_BUSY_WAIT_THRESHOLD="$RMQ_BUSY_WAIT" \
+      RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1} $RMQ_ERL_ARGS" \
       "$RMQ_BIN/rabbitmq-server" </dev/null >>"$RMQ_OUT" 2>&1
   ) &
   RMQ_LAUNCHER_PID=$!

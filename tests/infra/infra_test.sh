@@ -42,6 +42,8 @@ check() {
 
 infra_a() { WONDERLAND_VAR_DIR="$VAR_A" WONDERLAND_AMQP_PORT="$PORT_A" WONDERLAND_PG_PORT="$PORT_PG" "$INFRA" "$@"; }
 infra_b() { WONDERLAND_VAR_DIR="$VAR_B" WONDERLAND_AMQP_PORT="$PORT_B" "$INFRA" "$@"; }
+# restart_b NAME=value...: B restarted with these settings too.
+restart_b() { env "$@" WONDERLAND_VAR_DIR="$VAR_B" WONDERLAND_AMQP_PORT="$PORT_B" "$INFRA" restart rabbitmq; }
 # The same broker port as A, another var dir: must not start.
 infra_c() { WONDERLAND_VAR_DIR="$DIR/c" WONDERLAND_AMQP_PORT="$PORT_A" "$INFRA" "$@"; }
 
@@ -104,8 +106,16 @@ check "A kept its process" test "$(broker_pid "$VAR_A" "$PORT_A")" = "$pid_a"
 check "a broker on a port in use does not start" test "$(infra_c start rabbitmq >/dev/null 2>&1; echo $?)" != 0
 
 echo "== restart and stop one broker, the other keeps running"
-check "restarting B succeeds" infra_b restart rabbitmq
+check "a busy-wait setting of another name is refused" \
+  test "$(restart_b WONDERLAND_RABBITMQ_BUSY_WAIT=forever >/dev/null 2>&1; echo $?)" != 0
+check "the refusal left B running" test "$(broker_pid "$VAR_B" "$PORT_B")" = "$pid_b"
+check "restarting B succeeds" \
+  restart_b WONDERLAND_RABBITMQ_BUSY_WAIT=short "WONDERLAND_RABBITMQ_ERL_ARGS=+zdbbl 64000"
 check "B runs a new process" test "$(broker_pid "$VAR_B" "$PORT_B")" != "$pid_b"
+# The VM's own argument list: the last +sbwt and +zdbbl are the ones it applies.
+vm_args="$(tr '\0' ' ' <"/proc/$(broker_pid "$VAR_B" "$PORT_B")/cmdline" 2>/dev/null)"
+check "B's schedulers spin as asked" grep -q -- "-sbwt short -sbwtdcpu short -sbwtdio short" <<<"$vm_args"
+check "B's VM got the extra arguments" grep -q -- "-zdbbl 64000" <<<"$vm_args"
 check "A kept its process across B's restart" test "$(broker_pid "$VAR_A" "$PORT_A")" = "$pid_a"
 check "stopping B succeeds" infra_b stop rabbitmq
 check "B is stopped" test "$(status_code infra_b)" = 3
