@@ -804,7 +804,7 @@ SharedRow run_shared_journal(const Options& opt, const std::filesystem::path& di
   return row;
 }
 
-/// Each value of `rounds` as `a, b, c` with `digits` decimals (`%` appended with `percent`).
+/// `values` as `a, b, c` with `digits` decimals (`%` appended with `percent`).
 std::string list_of(const std::vector<double>& values, int digits, bool percent = false) {
   std::string out;
   for (double v : values) {
@@ -836,8 +836,8 @@ long run_rounds(const Options& opt, messaging::Connection& connection,
   std::vector<Figures> raw;
   std::vector<Figures> plain;
   std::vector<Figures> observed;
-  std::vector<Figures> one;
-  std::vector<Figures> floor;
+  std::vector<Figures> one;     // workflows at 1 in flight, per round
+  std::vector<Figures> floors;  // the floor, per round
   // One cell of workflows on a fresh rig (its own journal file), with this process's CPU per
   // workflow.
   auto workflows = [&](int level, bool observers, const std::string& name) {
@@ -855,7 +855,7 @@ long run_rounds(const Options& opt, messaging::Connection& connection,
     const std::string round = "round-" + std::to_string(r);
     if (at_one) {
       one.push_back(workflows(1, false, round + "-one.db"));
-      floor.push_back(
+      floors.push_back(
           bench::serial_write_ahead(
               opt.url,
               {.seconds = opt.seconds, .body_bytes = 400, .queue_prefix = "bench.mediator.floor."},
@@ -901,20 +901,20 @@ long run_rounds(const Options& opt, messaging::Connection& connection,
   }
   if (at_one) {
     std::vector<double> measured;
-    std::vector<double> floors;
+    std::vector<double> floor_p50s;
     std::vector<double> above;
     for (std::size_t r = 0; r < one.size(); ++r) {
       measured.push_back(one[r].p50_ms);
-      floors.push_back(floor[r].p50_ms);
-      above.push_back(one[r].p50_ms - floor[r].p50_ms);
+      floor_p50s.push_back(floors[r].p50_ms);
+      above.push_back(one[r].p50_ms - floors[r].p50_ms);
     }
     std::printf(
         "\n| at 1 in flight, p50 ms | median | each round |\n"
         "|------------------------|--------|------------|\n");
     std::printf("| workflows              | %6.2f | %s |\n", bench::median(measured),
                 list_of(measured, 2).c_str());
-    std::printf("| floor                  | %6.2f | %s |\n", bench::median(floors),
-                list_of(floors, 2).c_str());
+    std::printf("| floor                  | %6.2f | %s |\n", bench::median(floor_p50s),
+                list_of(floor_p50s, 2).c_str());
     std::printf("| above the floor        | %6.2f | %s |\n", bench::median(above),
                 list_of(above, 2).c_str());
   }
