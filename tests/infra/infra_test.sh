@@ -112,7 +112,8 @@ check "the refusal left B running" test "$(broker_pid "$VAR_B" "$PORT_B")" = "$p
 check "restarting B succeeds" \
   restart_b WONDERLAND_RABBITMQ_BUSY_WAIT=short "WONDERLAND_RABBITMQ_ERL_ARGS=+zdbbl 64000"
 check "B runs a new process" test "$(broker_pid "$VAR_B" "$PORT_B")" != "$pid_b"
-# The VM's own argument list: the last +sbwt and +zdbbl are the ones it applies.
+# The VM's own argument list. RabbitMQ passes its own +zdbbl before the extra arguments, and the
+# VM applies the last.
 vm_args="$(tr '\0' ' ' <"/proc/$(broker_pid "$VAR_B" "$PORT_B")/cmdline" 2>/dev/null)"
 check "B's schedulers spin as asked" grep -q -- "-sbwt short -sbwtdcpu short -sbwtdio short" <<<"$vm_args"
 check "B's VM got the extra arguments" grep -q -- "-zdbbl 64000" <<<"$vm_args"
