@@ -804,6 +804,31 @@ SharedRow run_shared_journal(const Options& opt, const std::filesystem::path& di
   return row;
 }
 
+/// One cell of workflows on a fresh rig with a journal file of its own: warmed up, then `level`
+/// in flight for --seconds. With this process's CPU time over the cell and the commands' p50.
+struct FreshCell {
+  Figures workflows;
+  double command_p50_ms = 0;
+  double cpu_ms = 0;
+  long not_completed = 0;
+};
+
+FreshCell fresh_rig_cell(const Options& opt, messaging::Connection& connection,
+                         const workflow::DefinitionRegistry& registry,
+                         const std::filesystem::path& journal, const std::string& prefix,
+                         bool observers, int level) {
+  Rig rig(connection, registry, journal, prefix, observers, opt.normal_sync,
+          opt.persistent_commands);
+  rig.driver.run(16, 1.0, 1.0);  // warm up connections, caches and the allocator
+  const double c0 = bench::own_cpu_seconds();
+  FreshCell cell;
+  cell.workflows = rig.driver.run(level, 1.0, opt.seconds);
+  cell.cpu_ms = 1000.0 * (bench::own_cpu_seconds() - c0);
+  cell.command_p50_ms = rig.timed.p50_ms();
+  cell.not_completed = rig.driver.not_completed();
+  return cell;
+}
+
 /// `values` as `a, b, c` with `digits` decimals (`%` appended with `percent`).
 std::string list_of(const std::vector<double>& values, int digits, bool percent = false) {
   std::string out;
@@ -838,17 +863,14 @@ long run_rounds(const Options& opt, messaging::Connection& connection,
   std::vector<Figures> observed;
   std::vector<Figures> one;     // workflows at 1 in flight, per round
   std::vector<Figures> floors;  // the floor, per round
-  // One cell of workflows on a fresh rig (its own journal file), with this process's CPU per
-  // workflow.
+  // One cell, with this process's CPU per workflow.
   auto workflows = [&](int level, bool observers, const std::string& name) {
-    Rig rig(connection, registry, dir / name, prefix, observers, opt.normal_sync,
-            opt.persistent_commands);
-    rig.driver.run(16, 1.0, 1.0);
-    const double c0 = bench::own_cpu_seconds();
-    Figures w = rig.driver.run(level, 1.0, opt.seconds);
+    const FreshCell cell =
+        fresh_rig_cell(opt, connection, registry, dir / name, prefix, observers, level);
+    Figures w = cell.workflows;
     if (w.samples > 0)
-      w.cpu_us_per_op = 1e6 * (bench::own_cpu_seconds() - c0) / static_cast<double>(w.samples);
-    not_completed += rig.driver.not_completed();
+      w.cpu_us_per_op = 1000.0 * cell.cpu_ms / static_cast<double>(w.samples);
+    not_completed += cell.not_completed;
     return w;
   };
   for (int r = 0; r < opt.rounds; ++r) {
@@ -1085,15 +1107,12 @@ int run(const Options& opt) {
   if (opt.observers_row && !opt.inflight.empty()) {
     // The same at the highest level with what the mediator adds on the engine thread: step
     // histograms and the event feed (every journal record published, batched, to the broker).
-    Rig rig(connection, registry, dir / "journal-observed.db", prefix, true, opt.normal_sync,
-            opt.persistent_commands);
-    rig.driver.run(16, 1.0, 1.0);
     const int n = opt.inflight.back();
-    const double c0 = bench::own_cpu_seconds();
-    Figures w = rig.driver.run(n, 1.0, opt.seconds);
-    print_row(std::to_string(n) + " + observers³", w, rig.timed.p50_ms(),
-              1000.0 * (bench::own_cpu_seconds() - c0));
-    not_completed += rig.driver.not_completed();
+    const FreshCell cell =
+        fresh_rig_cell(opt, connection, registry, dir / "journal-observed.db", prefix, true, n);
+    print_row(std::to_string(n) + " + observers³", cell.workflows, cell.command_p50_ms,
+              cell.cpu_ms);
+    not_completed += cell.not_completed;
   }
   std::printf(
       "\n¹ one step's command: sent by the engine to its reply handed back (broker and worker).\n"
