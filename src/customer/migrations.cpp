@@ -117,12 +117,37 @@ CREATE TABLE IF NOT EXISTS return_lines (
 CREATE INDEX IF NOT EXISTS return_lines_by_return ON return_lines (return_id, line);
 )sql";
 
+/// Migration 3: a basket line set and the basket it leaves, in one call. The function's second
+/// statement takes a snapshot of its own (PL/pgSQL does so for every statement of a volatile
+/// function under READ COMMITTED), so the lines it answers include any that a concurrent edit
+/// committed while the first waited for the customer's lock: what two statements sent one
+/// after the other gave, in one round trip instead of two. No row: there is no such customer
+/// (a written line is always in the answer).
+constexpr const char* kSetBasketLine = R"sql(
+CREATE OR REPLACE FUNCTION set_basket_line(p_customer uuid, p_isbn text, p_quantity integer,
+                                           p_at timestamptz)
+RETURNS TABLE (line_isbn text, line_quantity integer)
+LANGUAGE plpgsql VOLATILE AS $fn$
+BEGIN
+  WITH c AS (SELECT id FROM customers WHERE id = p_customer FOR NO KEY UPDATE)
+  INSERT INTO basket_items (customer_id, isbn, quantity, added_at)
+  SELECT c.id, p_isbn, p_quantity, p_at FROM c
+  ON CONFLICT (customer_id, isbn) DO UPDATE SET quantity = EXCLUDED.quantity;
+  IF FOUND THEN
+    RETURN QUERY SELECT b.isbn, b.quantity FROM basket_items b
+                 WHERE b.customer_id = p_customer ORDER BY b.added_at, b.isbn;
+  END IF;
+END
+$fn$;
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& migrations() {
   static const std::vector<Migration> all = {
       {1, "customers, sessions, baskets, orders, idempotency, outbox", kInitialSchema},
       {2, "returns and their lines", kReturns},
+      {3, "set_basket_line: a basket line and the basket in one call", kSetBasketLine},
   };
   return all;
 }

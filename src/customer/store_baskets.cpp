@@ -52,13 +52,16 @@ Result<json> Store::set_basket_item(const json& body) {
       return json{{"items", basket_items(tx, b.customer_id)}};
     });
   }
-  // Two statements and no transaction of their own (inside a deduplicated command they join its
-  // transaction): the write is one atomic statement, and the basket it answers is read after it,
-  // so it holds the line just written.
+  // One call and no transaction of its own (inside a deduplicated command it joins that
+  // transaction): set_basket_line (migration 3) writes the line under the customer's lock, then
+  // reads the basket in a statement of its own, so the answer holds the line just written and
+  // any that a concurrent edit committed first.
   return without_transaction([&](pqxx::transaction_base& tx) -> Result<json> {
-    if (!put_line(tx, b.customer_id, b.isbn, b.quantity, format_iso8601(now())))
+    auto rows = exec_sql(tx, "SELECT line_isbn, line_quantity FROM set_basket_line($1, $2, $3, $4)",
+                         b.customer_id, b.isbn, b.quantity, format_iso8601(now()));
+    if (rows.empty())
       return not_found(b.customer_id);
-    return json{{"items", basket_items(tx, b.customer_id)}};
+    return json{{"items", basket_lines(rows)}};
   });
 }
 

@@ -55,15 +55,17 @@ bool lock_customer(pqxx::transaction_base& tx, const std::string& customer_id) {
               .empty();
 }
 
-json basket_items(pqxx::transaction_base& tx, const std::string& customer_id) {
+json basket_lines(const pqxx::result& rows) {
   json items = json::array();
-  for (const auto& row : exec_sql(
-           tx,
-           "SELECT isbn, quantity FROM basket_items WHERE customer_id = $1 ORDER BY added_at, isbn",
-           customer_id)) {
+  for (const auto& row : rows)
     items.push_back(json{{"isbn", row[0].as<std::string>()}, {"quantity", row[1].as<int>()}});
-  }
   return items;
+}
+
+json basket_items(pqxx::transaction_base& tx, const std::string& customer_id) {
+  return basket_lines(exec_sql(
+      tx, "SELECT isbn, quantity FROM basket_items WHERE customer_id = $1 ORDER BY added_at, isbn",
+      customer_id));
 }
 
 }  // namespace wonderland::customer

@@ -27,6 +27,9 @@ bool customer_exists(pqxx::transaction_base& tx, const std::string& customer_id)
 /// when there is no such customer.
 bool lock_customer(pqxx::transaction_base& tx, const std::string& customer_id);
 
+/// Rows of (isbn, quantity) as basket lines `[{isbn, quantity}]`.
+nlohmann::json basket_lines(const pqxx::result& rows);
+
 /// The basket's lines `[{isbn, quantity}]` in the order titles were added.
 nlohmann::json basket_items(pqxx::transaction_base& tx, const std::string& customer_id);
 

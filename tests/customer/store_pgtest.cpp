@@ -2,6 +2,7 @@
 // its own.
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <thread>
 
 #include "idempotency_store.hpp"
@@ -32,11 +33,22 @@ json item(const std::string& isbn, int quantity) {
   return json{{"isbn", isbn}, {"quantity", quantity}};
 }
 
+/// Whether another session of the database at `url` waits for a lock that `holder`'s session
+/// holds.
+bool someone_waits_for(const std::string& url, pqxx::connection& holder) {
+  pqxx::connection watcher(url);
+  pqxx::nontransaction w(watcher);
+  return w.exec_params(
+              "SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))",
+              holder.backendpid())[0][0]
+             .as<int>() > 0;
+}
+
 TEST_F(CustomerPgTest, MigrationsAreIdempotent) {
   EXPECT_EQ(migrate(db_), 0);
   Database again(schema_.url(), schema_.name());
   EXPECT_EQ(migrate(again), 0);
-  EXPECT_EQ(applied_migrations(db_), (std::vector<int>{1, 2}));
+  EXPECT_EQ(applied_migrations(db_), (std::vector<int>{1, 2, 3}));
   EXPECT_EQ(query("SELECT count(*) FROM schema_migrations")[0][0].as<int>(),
             static_cast<int>(migrations().size()));
 }
@@ -315,6 +327,35 @@ TEST_F(CustomerPgTest, BasketSurvivesAReconnect) {
             json::array({item("978-1", 2), item("978-0", 1)}));
 }
 
+// Setting a line waits for a concurrent edit of the same basket, and the basket it answers holds
+// the line that edit committed meanwhile, besides its own: the answer is read after the write,
+// not from the snapshot the write started with.
+TEST_F(CustomerPgTest, SetBasketItemWaitsForAConcurrentEditAndAnswersWithItsLine) {
+  std::string id = sign_up("alice");
+  ASSERT_TRUE(
+      store_->set_basket_item(json{{"customer_id", id}, {"isbn", "978-1"}, {"quantity", 1}}).ok());
+  pqxx::connection editor(schema_.url());
+  pqxx::work edit(editor);
+  edit.exec("SET LOCAL search_path TO " + edit.quote_name(schema_.name()));
+  edit.exec_params("SELECT 1 FROM customers WHERE id = $1 FOR NO KEY UPDATE", id);
+  edit.exec_params(
+      "INSERT INTO basket_items (customer_id, isbn, quantity, added_at) VALUES ($1, '978-2', 2, "
+      "$2::timestamptz)",
+      id, format_iso8601(now_ + 1s));
+  now_ += 2s;
+  std::optional<Result<json>> set;
+  std::thread setter([&] {
+    set.emplace(
+        store_->set_basket_item(json{{"customer_id", id}, {"isbn", "978-3"}, {"quantity", 3}}));
+  });
+  EXPECT_TRUE(testing::eventually([&] { return someone_waits_for(schema_.url(), editor); }, 10s))
+      << "the basket change never waited for the edit's lock";
+  edit.commit();
+  setter.join();
+  ASSERT_TRUE(set.has_value());
+  EXPECT_EQ(items_of(*set), json::array({item("978-1", 1), item("978-2", 2), item("978-3", 3)}));
+}
+
 TEST_F(CustomerPgTest, ValidateGivesTheSnapshotOrSaysTheBasketIsEmpty) {
   std::string id = sign_up("alice");
   auto empty = store_->validate(json{{"customer_id", id}});
@@ -496,18 +537,7 @@ TEST_F(CustomerPgTest, ClearBasketWaitsForAConcurrentEditAndKeepsTheLineItAdded)
         cleared.emplace(store_->clear_basket(json{{"customer_id", id}, {"order_id", new_uuid()}}));
       }
     });
-    const int editor_pid = editor.backendpid();
-    EXPECT_TRUE(testing::eventually(
-        [&] {
-          pqxx::connection watcher(schema_.url());
-          pqxx::nontransaction w(watcher);
-          return w.exec_params(
-                      "SELECT count(*) FROM pg_stat_activity"
-                      " WHERE $1 = ANY(pg_blocking_pids(pid))",
-                      editor_pid)[0][0]
-                     .as<int>() > 0;
-        },
-        10s))
+    EXPECT_TRUE(testing::eventually([&] { return someone_waits_for(schema_.url(), editor); }, 10s))
         << "the clear never waited for the edit's lock";
     edit.commit();
     clear.join();
