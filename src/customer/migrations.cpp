@@ -120,9 +120,9 @@ CREATE INDEX IF NOT EXISTS return_lines_by_return ON return_lines (return_id, li
 /// Migration 3: a basket line set and the basket it leaves, in one call. The function's second
 /// statement takes a snapshot of its own (PL/pgSQL does so for every statement of a volatile
 /// function under READ COMMITTED), so the lines it answers include any that a concurrent edit
-/// committed while the first waited for the customer's lock: what two statements sent one
-/// after the other gave, in one round trip instead of two. No row: there is no such customer
-/// (a written line is always in the answer).
+/// committed while the first waited for the customer's lock, as two statements sent one after
+/// the other would, in one round trip instead of two. No row: there is no such customer (a
+/// written line is always in the answer).
 constexpr const char* kSetBasketLine = R"sql(
 CREATE OR REPLACE FUNCTION set_basket_line(p_customer uuid, p_isbn text, p_quantity integer,
                                            p_at timestamptz)

@@ -10,21 +10,19 @@ namespace {
 
 using nlohmann::json;
 
-/// Sets the quantity of a title in the basket (1-3), adding the line when it is new, under the
-/// customer's lock (taken here, or already held by this transaction), in one statement: false
-/// when there is no such customer. The lock comes first (the insert reads the locked row), and
-/// the insert's ON CONFLICT sees a line that a concurrent edit committed while this one waited
-/// for the lock.
-bool put_line(pqxx::transaction_base& tx, const std::string& customer_id, const std::string& isbn,
-              int quantity, const std::string& now) {
-  return !exec_sql(tx,
-                   "WITH c AS (SELECT id FROM customers WHERE id = $1 FOR NO KEY UPDATE)"
-                   " INSERT INTO basket_items (customer_id, isbn, quantity, added_at)"
-                   " SELECT id, $2::text, $3::int, $4::timestamptz FROM c"
-                   " ON CONFLICT (customer_id, isbn) DO UPDATE SET quantity = EXCLUDED.quantity"
-                   " RETURNING 1",
-                   customer_id, isbn, quantity, now)
-              .empty();
+/// Sets the quantity of a title in the basket (1-3), adding the line when it is new, and answers
+/// with the basket `{items}` it leaves, in one call of set_basket_line (migration 3): the write
+/// under the customer's lock (taken there, or already held by this transaction), then the basket
+/// read by a statement of its own, so the answer holds the line just written and any that a
+/// concurrent edit committed while this one waited for the lock. not_found when there is no such
+/// customer.
+Result<json> put_line(pqxx::transaction_base& tx, const std::string& customer_id,
+                      const std::string& isbn, int quantity, const std::string& now) {
+  auto rows = exec_sql(tx, "SELECT line_isbn, line_quantity FROM set_basket_line($1, $2, $3, $4)",
+                       customer_id, isbn, quantity, now);
+  if (rows.empty())
+    return not_found(customer_id);
+  return json{{"items", basket_lines(rows)}};
 }
 
 }  // namespace
@@ -52,16 +50,10 @@ Result<json> Store::set_basket_item(const json& body) {
       return json{{"items", basket_items(tx, b.customer_id)}};
     });
   }
-  // One call and no transaction of its own (inside a deduplicated command it joins that
-  // transaction): set_basket_line (migration 3) writes the line under the customer's lock, then
-  // reads the basket in a statement of its own, so the answer holds the line just written and
-  // any that a concurrent edit committed first.
+  // One round trip and no transaction of its own (inside a deduplicated command it joins that
+  // transaction).
   return without_transaction([&](pqxx::transaction_base& tx) -> Result<json> {
-    auto rows = exec_sql(tx, "SELECT line_isbn, line_quantity FROM set_basket_line($1, $2, $3, $4)",
-                         b.customer_id, b.isbn, b.quantity, format_iso8601(now()));
-    if (rows.empty())
-      return not_found(b.customer_id);
-    return json{{"items", basket_lines(rows)}};
+    return put_line(tx, b.customer_id, b.isbn, b.quantity, format_iso8601(now()));
   });
 }
 
@@ -85,9 +77,7 @@ Result<json> Store::add_basket_item(const json& body) {
       e.fields.push_back(FieldError{"quantity", message});
       return e;
     }
-    if (!put_line(tx, b.customer_id, b.isbn, have + b.quantity, format_iso8601(now())))
-      return not_found(b.customer_id);
-    return json{{"items", basket_items(tx, b.customer_id)}};
+    return put_line(tx, b.customer_id, b.isbn, have + b.quantity, format_iso8601(now()));
   });
 }
 
